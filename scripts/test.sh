@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# `npm test`: start the local services (idempotent; they stay up afterwards, `npm run services:down` stops
+# them), then the whole Jest suite in band. Extra arguments go to Jest: `npm test -- -t backfill`.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+npm run --silent services:up
+exec npx --no -- jest --runInBand "$@"

@@ -1,0 +1,31 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { AuthGuard } from './common/auth/auth.guard';
+import { ConversationsModule } from './conversations/conversations.module';
+import { MigrationStateModule } from './migration/migration-state.module';
+import type { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { MetricsController } from './common/metrics/metrics.controller';
+import { MetricsModule } from './common/metrics/metrics.module';
+import { HealthModule } from './health/health.module';
+import { StoresModule } from './stores/stores.module';
+
+/**
+ * The providers both process kinds share. The API adds controllers (AppModule); the worker adds
+ * queue processors (WorkerModule); otherwise they are built from the same lists.
+ */
+export function sharedImports(config?: AppConfig) {
+  return [ConfigModule.forRoot(config), MetricsModule, StoresModule, MigrationStateModule];
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config?: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [...sharedImports(config), HealthModule, ConversationsModule],
+      controllers: [MetricsController],
+      providers: [{ provide: APP_GUARD, useClass: AuthGuard }],
+    };
+  }
+}

@@ -1,0 +1,47 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { codeForStatus, errorBody } from './error-body';
+import { DomainError } from './errors';
+
+/**
+ * Every error leaves as the SPEC shape with the request id. Domain errors keep their code; Nest's
+ * HTTP exceptions get the code of their status; anything else is a 500 whose detail goes only to the log.
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpError');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    const req = host.switchToHttp().getRequest<Request & { id?: string }>();
+    const requestId = req.id ?? 'unknown';
+
+    if (exception instanceof DomainError) {
+      res.status(exception.statusCode).json(errorBody(exception.statusCode, exception.code, exception.message, requestId, exception.errors));
+      return;
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const response = exception.getResponse();
+      const message = typeof response === 'string' ? response : String((response as { message?: unknown }).message ?? exception.message);
+      res.status(status).json(errorBody(status, codeForStatus(status), message, requestId));
+      return;
+    }
+    const status = httpStatusOf(exception);
+    if (status !== undefined && status < 500) {
+      res.status(status).json(errorBody(status, codeForStatus(status), (exception as Error).message, requestId));
+      return;
+    }
+    this.logger.error({ msg: 'unhandled error', requestId, err: describe(exception) });
+    res.status(500).json(errorBody(500, 'INTERNAL_ERROR', 'Internal server error', requestId));
+  }
+}
+
+function httpStatusOf(err: unknown): number | undefined {
+  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 600 ? status : undefined;
+}
+
+function describe(err: unknown): Record<string, unknown> {
+  return err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : { value: String(err) };
+}

@@ -1,0 +1,106 @@
+/**
+ * Everything between the socket and the controllers: request ids, content types, the body limit,
+ * strict UTF-8 JSON parsing, HTTP metrics, the error shape and OpenAPI. Body-parsing errors happen
+ * in Express middleware, before Nest's filters, so they get their own handler with the same shape.
+ */
+import { INestApplication } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import express, { NextFunction, Request, Response } from 'express';
+import type { AppConfig } from '../config/app-config';
+import { codeForStatus, errorBody } from '../common/error-body';
+import { AllExceptionsFilter } from '../common/http-exception.filter';
+import { MetricsService } from '../common/metrics/metrics.service';
+import { requestIdFrom } from '../common/request-context';
+import { createValidationPipe } from './validation';
+
+type RequestWithId = Request & { id?: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function assignRequestId(req: RequestWithId, res: Response, next: NextFunction): void {
+  req.id = requestIdFrom(req.headers['x-request-id']);
+  res.setHeader('X-Request-Id', req.id);
+  next();
+}
+
+function hasBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** A request that carries a body must say it is JSON; anything else is 415 rather than a confusing 400. */
+function requireJson(req: RequestWithId, res: Response, next: NextFunction): void {
+  if (hasBody(req) && !req.is('application/json')) {
+    res.status(415).json(errorBody(415, 'UNSUPPORTED_MEDIA_TYPE', 'Request bodies must be application/json', req.id ?? 'unknown'));
+    return;
+  }
+  next();
+}
+
+function bodyErrors(err: unknown, req: RequestWithId, res: Response, next: NextFunction): void {
+  const e = err as { status?: number; type?: string; message?: string };
+  if (!e || typeof e.status !== 'number') return next(err);
+  const requestId = req.id ?? 'unknown';
+  const messages: Record<string, string> = {
+    'entity.too.large': 'Request body exceeds the 1 MiB limit',
+    'entity.parse.failed': 'Request body is not valid JSON',
+    'encoding.invalid': 'Request body is not valid UTF-8',
+    'charset.unsupported': 'Only UTF-8 request bodies are accepted',
+    'encoding.unsupported': 'Unsupported content encoding',
+  };
+  const status = e.type === 'encoding.invalid' ? 400 : e.status;
+  const code = e.type === 'entity.parse.failed' || e.type === 'encoding.invalid' ? 'MALFORMED_BODY' : codeForStatus(status);
+  res.status(status).json(errorBody(status, code, messages[e.type ?? ''] ?? 'Malformed request', requestId));
+}
+
+function httpMetrics(metrics: MetricsService) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const end = metrics.httpDuration.startTimer();
+    res.on('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path;
+      end({ method: req.method, route: route ? `${req.baseUrl}${route}` : 'unmatched', status: String(res.statusCode) });
+    });
+    next();
+  };
+}
+
+export function configureHttp(app: INestApplication, config: AppConfig): void {
+  const expressApp = app as NestExpressApplication;
+  expressApp.disable('x-powered-by');
+  expressApp.set('query parser', 'simple');
+  app.use(assignRequestId);
+  app.use(httpMetrics(app.get(MetricsService)));
+  app.use(requireJson);
+  app.use(
+    express.json({
+      limit: config.app.bodyLimitBytes,
+      strict: true,
+      type: 'application/json',
+      // JSON.parse makes "__proto__" an own key; refusing it outright keeps every later copy safe.
+      reviver: (key: string, value: unknown) => {
+        if (key === '__proto__') throw new SyntaxError('"__proto__" is not an accepted key');
+        return value;
+      },
+      verify: (_req, _res, buf) => {
+        try {
+          utf8.decode(buf);
+        } catch {
+          throw Object.assign(new Error('invalid UTF-8'), { status: 400, type: 'encoding.invalid' });
+        }
+      },
+    }),
+  );
+  app.use(bodyErrors);
+  app.useGlobalFilters(new AllExceptionsFilter());
+  app.useGlobalPipes(createValidationPipe());
+  app.enableShutdownHooks();
+
+  const openApi = new DocumentBuilder()
+    .setTitle('Legacy migration service')
+    .setDescription('Dual-write conversation API and migration control plane')
+    .setVersion('1')
+    .addBearerAuth()
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApi), { jsonDocumentUrl: 'docs-json' });
+}

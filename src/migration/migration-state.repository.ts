@@ -1,0 +1,35 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { DATA_SOURCE } from '../stores/stores.module';
+import { isPhase, Phase } from './domain/phases';
+
+export interface MigrationStateRow {
+  phase: Phase;
+  step: number;
+  revision: number;
+  updatedAt: Date;
+}
+
+/** The single row of migration state. `revision` is the optimistic lock: every change names the one it read. */
+@Injectable()
+export class MigrationStateRepository {
+  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+
+  async read(): Promise<MigrationStateRow> {
+    const rows: Array<{ phase: string; step: number; revision: number; updated_at: Date }> = await this.dataSource.query(
+      'SELECT phase, step, revision, updated_at FROM migration_state WHERE id = 1',
+    );
+    if (rows.length === 0 || !isPhase(rows[0].phase)) throw new Error('migration_state is missing or corrupt: run the migrations');
+    return { phase: rows[0].phase, step: rows[0].step, revision: rows[0].revision, updatedAt: rows[0].updated_at };
+  }
+
+  /** Sets the phase if the row is still at `expectedRevision`; false when someone else changed it first. */
+  async setPhase(phase: Phase, step: number, expectedRevision: number): Promise<boolean> {
+    const [, count] = await this.dataSource.query(
+      `UPDATE migration_state SET phase = $1, step = $2, revision = revision + 1, updated_at = now()
+       WHERE id = 1 AND revision = $3`,
+      [phase, step, expectedRevision],
+    );
+    return count === 1;
+  }
+}

@@ -1,0 +1,17 @@
+import type { Job } from 'bullmq';
+import type { QueueName } from './queue-names';
+
+/** Each queue's job payload, tied to its name so a producer cannot send the wrong data. */
+export interface JobPayloads {
+  [QueueName.Repair]: { id: string; reason: string; source: 'legacy' | 'new' };
+}
+
+/** A processor is thin: it pulls what it needs out of the job and calls a service. */
+export interface QueueProcessor<Q extends QueueName = QueueName> {
+  readonly queue: Q;
+  readonly concurrency: number;
+  process(job: Job<JobPayloads[Q]>): Promise<unknown>;
+}
+
+/** Thrown for errors a retry cannot fix (bad payload, unreadable record): BullMQ fails the job at once. */
+export { UnrecoverableError as PermanentJobError } from 'bullmq';

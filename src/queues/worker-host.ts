@@ -1,0 +1,54 @@
+/**
+ * Starts one BullMQ Worker per queue this process serves and closes them on shutdown. At start-up it
+ * checks that every served queue has exactly one processor, so a wiring mistake fails the boot
+ * rather than leaving jobs waiting forever.
+ */
+import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Worker } from 'bullmq';
+import type Redis from 'ioredis';
+import type { QueueName } from './queue-names';
+import type { QueueProcessor } from './queue-processor';
+
+export const QUEUE_PREFIX = 'lms';
+
+export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('WorkerHost');
+  private readonly workers: Worker[] = [];
+
+  constructor(
+    private readonly queues: QueueName[],
+    private readonly processors: QueueProcessor[],
+    private readonly connection: Redis,
+    private readonly prefix = QUEUE_PREFIX,
+  ) {}
+
+  static check(queues: QueueName[], processors: QueueProcessor[]): void {
+    for (const queue of queues) {
+      const handlers = processors.filter((p) => p.queue === queue);
+      if (handlers.length !== 1) throw new Error(`Queue "${queue}" has ${handlers.length} processors; exactly one is required`);
+    }
+  }
+
+  onApplicationBootstrap(): void {
+    WorkerHost.check(this.queues, this.processors);
+    for (const queue of this.queues) {
+      const processor = this.processors.find((p) => p.queue === queue)!;
+      const worker = new Worker(queue, (job) => processor.process(job as never), {
+        connection: this.connection,
+        prefix: this.prefix,
+        concurrency: processor.concurrency,
+        autorun: true,
+      });
+      worker.on('failed', (job, err) => {
+        this.logger.warn({ msg: 'job failed', queue, jobId: job?.id, attempt: job?.attemptsMade, error: err.message });
+      });
+      worker.on('error', (err) => this.logger.error({ msg: 'worker error', queue, error: err.message }));
+      this.workers.push(worker);
+    }
+    this.logger.log({ msg: 'serving queues', queues: this.queues });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled(this.workers.map((w) => w.close()));
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The producer side of the repair queue. Jobs retry with exponential back-off and, once out of
+ * attempts, stay in BullMQ's failed set: that set is the dead-letter list operators list and re-drive.
+ * The producer's connection fails fast (no offline queue) so a Redis outage costs a request at most
+ * ADD_TIMEOUT_MS before the divergence goes to the durable outbox instead.
+ */
+import { Job, Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import { QueueName } from '../queues/queue-names';
+import type { JobPayloads } from '../queues/queue-processor';
+import { QUEUE_PREFIX } from '../queues/worker-host';
+
+export type RepairPayload = JobPayloads[QueueName.Repair];
+
+export const REPAIR_ATTEMPTS = 10;
+const ADD_TIMEOUT_MS = 500;
+
+export interface DeadRepair {
+  jobId: string;
+  conversationId: string;
+  reason: string;
+  failedReason: string;
+  attempts: number;
+  finishedAt: string | null;
+}
+
+export class RepairQueue {
+  readonly queue: Queue;
+
+  /** The queue owns `connection` and closes it with itself. */
+  constructor(private readonly connection: Redis, prefix = QUEUE_PREFIX) {
+    this.queue = new Queue(QueueName.Repair, {
+      connection,
+      prefix,
+      defaultJobOptions: {
+        attempts: REPAIR_ATTEMPTS,
+        backoff: { type: 'exponential', delay: 500 },
+        removeOnComplete: { age: 3600, count: 10000 },
+        removeOnFail: false,
+      },
+    });
+    // Errors surface on add(); without a listener ioredis would print every reconnect attempt.
+    this.queue.on('error', () => undefined);
+  }
+
+  /**
+   * Every divergence gets its own job (no jobId de-duplication: BullMQ would also drop a new job whose
+   * id matches a completed one, losing a later divergence). Extra repairs are cheap and idempotent.
+   */
+  async add(payload: RepairPayload): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`repair queue did not answer within ${ADD_TIMEOUT_MS} ms`)), ADD_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.queue.add('repair', payload), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async dead(start = 0, end = 99): Promise<DeadRepair[]> {
+    const jobs = await this.queue.getFailed(start, end);
+    return jobs.map((j: Job<RepairPayload>) => ({
+      jobId: j.id ?? '',
+      conversationId: j.data.id,
+      reason: j.data.reason,
+      failedReason: j.failedReason,
+      attempts: j.attemptsMade,
+      finishedAt: j.finishedOn ? new Date(j.finishedOn).toISOString() : null,
+    }));
+  }
+
+  /** Puts every dead job back in line (with a fresh set of attempts). */
+  async redriveDead(): Promise<number> {
+    const jobs = await this.queue.getFailed(0, -1);
+    for (const job of jobs) await job.retry('failed', { resetAttemptsMade: true });
+    return jobs.length;
+  }
+
+  async counts(): Promise<Record<string, number>> {
+    return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close().catch(() => undefined);
+    this.connection.disconnect();
+  }
+}

@@ -1,0 +1,54 @@
+import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Db } from 'mongodb';
+import { DataSource } from 'typeorm';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { MetricsService } from '../common/metrics/metrics.service';
+import { redisFailFast } from '../stores/redis';
+import { DATA_SOURCE, LEGACY_DB } from '../stores/stores.module';
+import { OutboxReplayer } from './outbox-replayer';
+import { MongoRepairOutbox, PostgresRepairOutbox } from './repair-outbox';
+import { RepairQueue } from './repair-queue';
+import { RepairRecorder } from './repair-recorder';
+import { RepairController } from './repair.controller';
+import { RepairProcessor } from './repair.processor';
+import { RepairService } from './repair.service';
+
+export const REPAIR_OUTBOXES = Symbol('REPAIR_OUTBOXES');
+
+@Module({
+  controllers: [RepairController],
+  providers: [
+    {
+      provide: RepairQueue,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new RepairQueue(redisFailFast(config.redis.url, { commandTimeout: undefined })),
+    },
+    {
+      provide: REPAIR_OUTBOXES,
+      inject: [DATA_SOURCE, LEGACY_DB],
+      useFactory: (ds: DataSource, db: Db) => ({ new: new PostgresRepairOutbox(ds), legacy: new MongoRepairOutbox(db) }),
+    },
+    {
+      provide: RepairRecorder,
+      inject: [RepairQueue, REPAIR_OUTBOXES, MetricsService],
+      useFactory: (queue: RepairQueue, outboxes: ConstructorParameters<typeof RepairRecorder>[1], metrics: MetricsService) =>
+        new RepairRecorder(queue, outboxes, metrics),
+    },
+    {
+      provide: OutboxReplayer,
+      inject: [REPAIR_OUTBOXES, RepairQueue],
+      useFactory: (outboxes: ConstructorParameters<typeof RepairRecorder>[1], queue: RepairQueue) => new OutboxReplayer([outboxes.new, outboxes.legacy], queue),
+    },
+    RepairService,
+    RepairProcessor,
+  ],
+  exports: [RepairQueue, RepairRecorder, RepairService, RepairProcessor, OutboxReplayer, REPAIR_OUTBOXES],
+})
+export class RepairModule implements OnApplicationShutdown {
+  constructor(@Inject(RepairQueue) private readonly queue: RepairQueue) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close().catch(() => undefined);
+  }
+}

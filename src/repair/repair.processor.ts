@@ -1,0 +1,29 @@
+import { Injectable } from '@nestjs/common';
+import type { Job } from 'bullmq';
+import { MetricsService } from '../common/metrics/metrics.service';
+import { QueueName } from '../queues/queue-names';
+import type { JobPayloads, QueueProcessor } from '../queues/queue-processor';
+import { REPAIR_ATTEMPTS } from './repair-queue';
+import { RepairService } from './repair.service';
+
+@Injectable()
+export class RepairProcessor implements QueueProcessor<QueueName.Repair> {
+  readonly queue = QueueName.Repair;
+  readonly concurrency = 20;
+  private readonly outcomes;
+
+  constructor(private readonly repairs: RepairService, metrics: MetricsService) {
+    this.outcomes = metrics.counter('repairs_total', 'Repairs by outcome (queued, outbox, done, dead, failed_to_record)', ['outcome']);
+  }
+
+  async process(job: Job<JobPayloads[QueueName.Repair]>): Promise<string> {
+    try {
+      const outcome = await this.repairs.repair(job.data.id);
+      this.outcomes.inc({ outcome: 'done' });
+      return outcome;
+    } catch (err) {
+      if (job.attemptsMade + 1 >= (job.opts.attempts ?? REPAIR_ATTEMPTS)) this.outcomes.inc({ outcome: 'dead' });
+      throw err;
+    }
+  }
+}

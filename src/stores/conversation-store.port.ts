@@ -1,0 +1,39 @@
+import type { Conversation } from '../conversations/domain/conversation.model';
+
+export type StoreName = 'legacy' | 'new';
+
+/**
+ * What the dual-write path needs from either store. Both adapters give the same guarantees:
+ * - `insertNew` and `compareAndSet` are how the source of truth assigns versions: they succeed only
+ *   if the stored version is exactly the one the caller read (or absent), so two writers never both win;
+ * - `putIfNewer` is how the other store follows: it writes only when the stored version is lower,
+ *   so replays, repairs and reordered writes can never move a record backwards.
+ */
+export interface ConversationStore {
+  readonly name: StoreName;
+  /** The stored conversation, deleted ones included; null when absent. */
+  get(id: string): Promise<Conversation | null>;
+  /** Insert when no record has this id. False when one exists. */
+  insertNew(c: Conversation): Promise<boolean>;
+  /** Replace when the stored version equals `expectedVersion`. False otherwise. */
+  compareAndSet(c: Conversation, expectedVersion: number): Promise<boolean>;
+  /** Write when absent or stored version < c.version. Returns what happened. */
+  putIfNewer(c: Conversation): Promise<PutResult>;
+  /**
+   * Remove the record outright when its version equals `expectedVersion`. Only repair uses this, for a
+   * record the source of truth does not have (a create whose primary write failed).
+   */
+  removeExact(id: string, expectedVersion: number): Promise<boolean>;
+  /** Newest first by creation, deleted excluded; `after` is the last item of the previous page. */
+  listByUser(userId: string, limit: number, after?: ListPosition): Promise<Conversation[]>;
+}
+
+export type PutResult = 'written' | 'stale';
+
+export interface ListPosition {
+  createdAt: Date;
+  id: string;
+}
+
+export const LEGACY_STORE = Symbol('LEGACY_STORE');
+export const NEW_STORE = Symbol('NEW_STORE');

@@ -1,0 +1,28 @@
+import { DataSource } from 'typeorm';
+import { MIGRATIONS } from '../../../migrations';
+
+export interface DataSourceOptions {
+  url: string;
+  poolSize?: number;
+  statementTimeoutMs?: number;
+  applicationName?: string;
+}
+
+/** The one TypeORM DataSource of a process: schema only through migrations, never `synchronize`. */
+export function createDataSource(options: DataSourceOptions): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: options.url,
+    synchronize: false,
+    migrationsRun: false,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'schema_migrations',
+    logging: false,
+    extra: {
+      max: options.poolSize ?? 20,
+      statement_timeout: options.statementTimeoutMs ?? 30000,
+      application_name: options.applicationName ?? 'legacy-migration-service',
+      connectionTimeoutMillis: 5000,
+    },
+  });
+}

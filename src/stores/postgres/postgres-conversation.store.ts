@@ -1,0 +1,194 @@
+/**
+ * The new store on PostgreSQL. TypeORM owns the connection and the migrations; the statements here
+ * are hand-written SQL because the guarantees live in them:
+ * - a conversation row and its messages change in one transaction, and the row's UPDATE takes the
+ *   row lock first, so concurrent writers of one conversation are serialised by PostgreSQL;
+ * - `putMany` is one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE ... WHERE version <`
+ *   per batch: set-based, version-guarded, and it reports which ids it actually wrote.
+ */
+import { DataSource, QueryRunner } from 'typeorm';
+import type { Conversation } from '../../conversations/domain/conversation.model';
+import { ConversationRow, fromRows, MessageRow, toRows } from '../../conversations/domain/pg-rows';
+import type { ConversationStore, ListPosition, PutResult } from '../conversation-store.port';
+
+const CONVERSATION_COLUMNS =
+  'id, user_id, title, metadata, created_at, updated_at, version, deleted, message_count';
+
+const SELECT_WITH_MESSAGES = `
+  SELECT c.id, c.user_id, c.title, c.metadata, c.created_at, c.updated_at, c.version, c.deleted, c.message_count,
+         COALESCE((SELECT json_agg(json_build_object('seq', m.seq, 'role', m.role, 'content', m.content,
+                                                     'created_at', m.created_at) ORDER BY m.seq)
+                   FROM messages m WHERE m.conversation_id = c.id), '[]'::json) AS messages
+  FROM conversations c`;
+
+type RowWithMessages = ConversationRow & { messages: Array<Omit<MessageRow, 'conversation_id'> & { created_at: string }> };
+
+function fromJoined(row: RowWithMessages): Conversation {
+  const messages = row.messages.map((m) => ({ ...m, conversation_id: row.id, created_at: new Date(m.created_at) }));
+  return fromRows(row, messages);
+}
+
+export class PostgresConversationStore implements ConversationStore {
+  readonly name = 'new' as const;
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  async ping(): Promise<void> {
+    await this.dataSource.query('SELECT 1');
+  }
+
+  async get(id: string): Promise<Conversation | null> {
+    const rows: RowWithMessages[] = await this.dataSource.query(`${SELECT_WITH_MESSAGES} WHERE c.id = $1`, [id]);
+    return rows.length > 0 ? fromJoined(rows[0]) : null;
+  }
+
+  async getMany(ids: string[]): Promise<Conversation[]> {
+    if (ids.length === 0) return [];
+    const rows: RowWithMessages[] = await this.dataSource.query(`${SELECT_WITH_MESSAGES} WHERE c.id = ANY($1) ORDER BY c.id`, [ids]);
+    return rows.map(fromJoined);
+  }
+
+  async insertNew(c: Conversation): Promise<boolean> {
+    return this.transaction(async (q) => {
+      const { conversation, messages } = toRows(c);
+      const inserted = await q.query(
+        `INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (id) DO NOTHING RETURNING id`,
+        conversationParams(conversation),
+      );
+      if (inserted.length === 0) return false;
+      await this.replaceMessages(q, [c.id], messages);
+      return true;
+    });
+  }
+
+  async compareAndSet(c: Conversation, expectedVersion: number): Promise<boolean> {
+    return this.transaction(async (q) => {
+      const { conversation, messages } = toRows(c);
+      const [, count] = await q.query(
+        `UPDATE conversations SET user_id = $2, title = $3, metadata = $4, created_at = $5, updated_at = $6,
+                version = $7, deleted = $8, message_count = $9
+         WHERE id = $1 AND version = $10`,
+        [...conversationParams(conversation), expectedVersion],
+      );
+      if (count !== 1) return false;
+      await this.replaceMessages(q, [c.id], messages);
+      return true;
+    });
+  }
+
+  async removeExact(id: string, expectedVersion: number): Promise<boolean> {
+    const [, count] = await this.dataSource.query('DELETE FROM conversations WHERE id = $1 AND version = $2', [id, expectedVersion]);
+    return count === 1;
+  }
+
+  async putIfNewer(c: Conversation): Promise<PutResult> {
+    const written = await this.putMany([c]);
+    return written.length === 1 ? 'written' : 'stale';
+  }
+
+  /** Version-guarded bulk write; returns the ids written (absent or older before). */
+  async putMany(conversations: Conversation[], q?: QueryRunner): Promise<string[]> {
+    if (conversations.length === 0) return [];
+    const run = async (runner: QueryRunner) => {
+      const rows = conversations.map(toRows);
+      const columns = columnsOf(rows.map((r) => r.conversation));
+      const written: Array<{ id: string }> = await runner.query(
+        `INSERT INTO conversations (${CONVERSATION_COLUMNS})
+         SELECT * FROM unnest($1::char(24)[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[],
+                              $6::timestamptz[], $7::bigint[], $8::boolean[], $9::integer[])
+         ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id, title = EXCLUDED.title,
+           metadata = EXCLUDED.metadata, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+           version = EXCLUDED.version, deleted = EXCLUDED.deleted, message_count = EXCLUDED.message_count
+         WHERE conversations.version < EXCLUDED.version
+         RETURNING id`,
+        columns,
+      );
+      const ids = new Set(written.map((w) => w.id));
+      const messages = rows.filter((r) => ids.has(r.conversation.id)).flatMap((r) => r.messages);
+      await this.replaceMessages(runner, [...ids], messages);
+      return [...ids];
+    };
+    return q ? run(q) : this.transaction(run);
+  }
+
+  async listByUser(userId: string, limit: number, after?: ListPosition): Promise<Conversation[]> {
+    const params: unknown[] = [userId, limit];
+    let cursor = '';
+    if (after) {
+      params.push(after.createdAt, after.id);
+      cursor = 'AND (c.created_at, c.id) < ($3, $4)';
+    }
+    const rows: RowWithMessages[] = await this.dataSource.query(
+      `${SELECT_WITH_MESSAGES} WHERE c.user_id = $1 AND NOT c.deleted ${cursor}
+       ORDER BY c.created_at DESC, c.id DESC LIMIT $2`,
+      params,
+    );
+    return rows.map(fromJoined);
+  }
+
+  async transaction<T>(fn: (q: QueryRunner) => Promise<T>): Promise<T> {
+    const q = this.dataSource.createQueryRunner();
+    await q.connect();
+    try {
+      await q.startTransaction();
+      const result = await fn(q);
+      await q.commitTransaction();
+      return result;
+    } catch (err) {
+      if (q.isTransactionActive) await q.rollbackTransaction().catch(() => undefined);
+      throw err;
+    } finally {
+      await q.release();
+    }
+  }
+
+  /**
+   * Makes the messages of `ids` exactly `messages`: rows past the new end are removed, and rows are
+   * upserted only where they differ, so an append rewrites one row rather than the whole history.
+   */
+  private async replaceMessages(q: QueryRunner, ids: string[], messages: MessageRow[]): Promise<void> {
+    if (ids.length === 0) return;
+    const counts = new Map<string, number>(ids.map((id) => [id, 0]));
+    for (const m of messages) counts.set(m.conversation_id, Math.max(counts.get(m.conversation_id) ?? 0, m.seq + 1));
+    await q.query(
+      `DELETE FROM messages m USING unnest($1::char(24)[], $2::integer[]) AS k(id, n)
+       WHERE m.conversation_id = k.id AND m.seq >= k.n`,
+      [[...counts.keys()], [...counts.values()]],
+    );
+    if (messages.length === 0) return;
+    await q.query(
+      `INSERT INTO messages (conversation_id, seq, role, content, created_at)
+       SELECT * FROM unnest($1::char(24)[], $2::integer[], $3::text[], $4::text[], $5::timestamptz[])
+       ON CONFLICT (conversation_id, seq) DO UPDATE SET role = EXCLUDED.role, content = EXCLUDED.content,
+         created_at = EXCLUDED.created_at
+       WHERE (messages.role, messages.content, messages.created_at)
+             IS DISTINCT FROM (EXCLUDED.role, EXCLUDED.content, EXCLUDED.created_at)`,
+      [
+        messages.map((m) => m.conversation_id),
+        messages.map((m) => m.seq),
+        messages.map((m) => m.role),
+        messages.map((m) => m.content),
+        messages.map((m) => m.created_at),
+      ],
+    );
+  }
+}
+
+function conversationParams(r: ConversationRow): unknown[] {
+  return [r.id, r.user_id, r.title, JSON.stringify(r.metadata), r.created_at, r.updated_at, r.version, r.deleted, r.message_count];
+}
+
+function columnsOf(rows: ConversationRow[]): unknown[][] {
+  return [
+    rows.map((r) => r.id),
+    rows.map((r) => r.user_id),
+    rows.map((r) => r.title),
+    rows.map((r) => JSON.stringify(r.metadata)),
+    rows.map((r) => r.created_at),
+    rows.map((r) => r.updated_at),
+    rows.map((r) => r.version),
+    rows.map((r) => r.deleted),
+    rows.map((r) => r.message_count),
+  ];
+}

@@ -1,0 +1,35 @@
+import { DynamicModule, Module, Type } from '@nestjs/common';
+import { sharedImports } from './app.module';
+import type { AppConfig } from './config/app-config';
+import { APP_CONFIG } from './config/config.module';
+import type { QueueName } from './queues/queue-names';
+import type { QueueProcessor } from './queues/queue-processor';
+import { WorkerHost } from './queues/worker-host';
+import { RepairProcessor } from './repair/repair.processor';
+import { RepairModule } from './repair/repair.module';
+import { redisForQueues } from './stores/redis';
+
+/** The processors of every queue, with the module that provides what they need. */
+export const PROCESSOR_MODULES: Array<{ module: Type<unknown> | DynamicModule; processors: Type<QueueProcessor>[] }> = [
+  { module: RepairModule, processors: [RepairProcessor] },
+];
+
+/** The worker process: the shared providers, the processors, no HTTP. */
+@Module({})
+export class WorkerModule {
+  static forRoot(config: AppConfig, queues: QueueName[]): DynamicModule {
+    const processors = PROCESSOR_MODULES.flatMap((m) => m.processors);
+    return {
+      module: WorkerModule,
+      imports: [...sharedImports(config), ...PROCESSOR_MODULES.map((m) => m.module)],
+      providers: [
+        {
+          provide: WorkerHost,
+          inject: [APP_CONFIG, ...processors],
+          useFactory: (cfg: AppConfig, ...instances: QueueProcessor[]) =>
+            new WorkerHost(queues, instances, redisForQueues(cfg.redis.url)),
+        },
+      ],
+    };
+  }
+}

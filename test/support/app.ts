@@ -1,0 +1,90 @@
+/**
+ * Boots the real API (real stores, real Redis) on an ephemeral port against this test file's own
+ * databases, and gives a small fetch-based client.
+ */
+import { INestApplication } from '@nestjs/common';
+import { MongoClient } from 'mongodb';
+import { Client } from 'pg';
+import type { AppConfig } from '../../src/config/app-config';
+import { createApiApp } from '../../src/bootstrap';
+import type { Phase } from '../../src/migration/domain/phases';
+import { createTestDatabases, TestDatabases } from './databases';
+import { APP_TOKEN, testConfig } from './env';
+
+export interface TestApp {
+  app: INestApplication;
+  config: AppConfig;
+  url: string;
+  dbs: TestDatabases;
+  pg: Client;
+  mongo: MongoClient;
+  legacy: ReturnType<MongoClient['db']>;
+  request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
+  setPhase(phase: Phase): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RequestOptions {
+  body?: unknown;
+  rawBody?: string | Buffer;
+  token?: string | null;
+  headers?: Record<string, string>;
+}
+
+export interface TestResponse {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const dbs = await createTestDatabases();
+  const config = testConfig({ DATABASE_URL: dbs.databaseUrl, LEGACY_MONGO_URL: dbs.legacyUrl, MODE_CACHE_TTL_MS: '0', ...env });
+  const app = await createApiApp(config, { logger: false });
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address();
+  const url = `http://127.0.0.1:${address.port}`;
+  const pg = new Client({ connectionString: dbs.databaseUrl });
+  await pg.connect();
+  const mongo = await MongoClient.connect(dbs.legacyUrl);
+
+  const request = async (method: string, path: string, options: RequestOptions = {}): Promise<TestResponse> => {
+    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    const token = options.token === undefined ? APP_TOKEN : options.token;
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    let body: string | Buffer | undefined = options.rawBody;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(`${url}${path}`, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, headers: res.headers, body: parsed };
+  };
+
+  return {
+    app,
+    config,
+    url,
+    dbs,
+    pg,
+    mongo,
+    legacy: mongo.db(dbs.legacyDbName),
+    request,
+    setPhase: async (phase) => {
+      await pg.query('UPDATE migration_state SET phase = $1, revision = revision + 1 WHERE id = 1', [phase]);
+    },
+    close: async () => {
+      await app.close();
+      await pg.end();
+      await mongo.close();
+      await dbs.drop();
+    },
+  };
+}

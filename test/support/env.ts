@@ -1,0 +1,36 @@
+import * as path from 'node:path';
+import { AppConfig, loadConfig } from '../../src/config/app-config';
+import { environmentWithEnvFile } from '../../src/config/env-file';
+import type { Env } from '../../src/config/env-reader';
+
+export const ROOT = path.resolve(__dirname, '../..');
+
+export const APP_TOKEN = 'app-token-for-tests-0001';
+export const OPERATOR_TOKEN = 'operator-token-for-tests-0001';
+
+/** Connection settings written by `npm run services:up`. */
+export function servicesEnv(): Env {
+  const env = environmentWithEnvFile(process.env, path.join(ROOT, '.env.local'));
+  for (const key of ['DATABASE_URL', 'LEGACY_MONGO_URL', 'REDIS_URL']) {
+    if (!env[key]) throw new Error(`${key} is not set: run \`npm run services:up\` (npm test does it for you)`);
+  }
+  return env;
+}
+
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** A config for a test: the local services, test tokens, and the given databases. */
+export function testConfig(overrides: Env = {}): AppConfig {
+  const env = servicesEnv();
+  return loadConfig({
+    ...env,
+    APP_API_TOKENS: `tests:${APP_TOKEN}`,
+    OPERATOR_API_TOKENS: `ops:${OPERATOR_TOKEN}`,
+    LOG_LEVEL: 'error',
+    ...overrides,
+  });
+}
