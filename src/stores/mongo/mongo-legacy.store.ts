@@ -19,14 +19,19 @@ export function objectId(id: string): ObjectId {
   return ObjectId.createFromHexString(id);
 }
 
-/** Matches documents whose version (missing means 0) equals `v`. */
-function versionEquals(v: number): Filter<Document> {
-  return v === 0 ? { $or: [{ v: 0 }, { v: { $exists: false } }] } : { v };
+/*
+ * Filters keep `_id` as a top-level equality next to the version condition: an upsert takes the new
+ * document's `_id` from there (FerretDB does not look inside `$and`, and would invent an id).
+ */
+
+/** Documents with this id whose version (missing means 0) equals `v`. */
+function versionEquals(_id: ObjectId, v: number): Filter<Document> {
+  return v === 0 ? { _id, $or: [{ v: 0 }, { v: { $exists: false } }] } : { _id, v };
 }
 
-/** Matches documents whose version (missing means 0) is below `v`. */
-function versionBelow(v: number): Filter<Document> {
-  return v === 0 ? { _id: { $exists: false } } : { $or: [{ v: { $lt: v } }, { v: { $exists: false } }] };
+/** Documents with this id whose version (missing means 0) is below `v` (v > 0). */
+function versionBelow(_id: ObjectId, v: number): Filter<Document> {
+  return { _id, $or: [{ v: { $lt: v } }, { v: { $exists: false } }] };
 }
 
 function isDuplicateKey(err: unknown): boolean {
@@ -72,15 +77,17 @@ export class MongoLegacyStore implements LegacyStore {
   }
 
   async compareAndSet(c: Conversation, expectedVersion: number): Promise<boolean> {
-    const { _id, ...body } = this.document(c);
-    const result = await this.collection.replaceOne({ $and: [{ _id }, versionEquals(expectedVersion)] }, body);
+    const doc = this.document(c);
+    const result = await this.collection.replaceOne(versionEquals(doc._id, expectedVersion), doc);
     return result.matchedCount === 1;
   }
 
   async putIfNewer(c: Conversation): Promise<PutResult> {
-    const { _id, ...body } = this.document(c);
+    // Nothing is below version 0: the write can only be the first one.
+    if (c.version === 0) return (await this.insertNew(c)) ? 'written' : 'stale';
+    const doc = this.document(c);
     try {
-      const result = await this.collection.replaceOne({ $and: [{ _id }, versionBelow(c.version)] }, body, { upsert: true });
+      const result = await this.collection.replaceOne(versionBelow(doc._id, c.version), doc, { upsert: true });
       return result.matchedCount === 1 || result.upsertedCount === 1 ? 'written' : 'stale';
     } catch (err) {
       if (isDuplicateKey(err)) return 'stale';
@@ -89,14 +96,15 @@ export class MongoLegacyStore implements LegacyStore {
   }
 
   async removeExact(id: string, expectedVersion: number): Promise<boolean> {
-    const result = await this.collection.deleteOne({ $and: [{ _id: objectId(id) }, versionEquals(expectedVersion)] });
+    const result = await this.collection.deleteOne(versionEquals(objectId(id), expectedVersion));
     return result.deletedCount === 1;
   }
 
   async softDelete(id: string, version: number, at: Date): Promise<SoftDeleteResult> {
     const _id = objectId(id);
+    if (version < 1) throw new RangeError('a soft delete is a write: its version is at least 1');
     const result = await this.collection.updateOne(
-      { $and: [{ _id }, versionBelow(version)] },
+      versionBelow(_id, version),
       { $set: { deleted: true, v: version, updated: at } },
     );
     if (result.matchedCount === 1) return 'written';

@@ -1,0 +1,66 @@
+import { INestApplication } from '@nestjs/common';
+import { createApiApp } from '../src/bootstrap';
+import { loadConfig } from '../src/config/app-config';
+import { createDataSource } from '../src/stores/postgres/data-source';
+import { APP_TOKEN } from './support/env';
+import { PrivateServices, ServiceName, startPrivateServices } from './support/private-services';
+
+async function waitFor<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}; last value ${JSON.stringify(last)}`);
+}
+
+describe('GET /health/ready against servers that stop and come back', () => {
+  let services: PrivateServices;
+  let app: INestApplication;
+  let url: string;
+
+  beforeAll(async () => {
+    services = await startPrivateServices(45400);
+    const ds = createDataSource({ url: services.env.DATABASE_URL, poolSize: 1 });
+    await ds.initialize();
+    await ds.runMigrations();
+    await ds.destroy();
+    const config = loadConfig({ ...services.env, APP_API_TOKENS: `t:${APP_TOKEN}`, LOG_LEVEL: 'error' });
+    app = await createApiApp(config, { logger: false });
+    await app.listen(0, '127.0.0.1');
+    url = `http://127.0.0.1:${app.getHttpServer().address().port}`;
+  }, 180_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await services?.down();
+  }, 120_000);
+
+  const ready = async () => {
+    const res = await fetch(`${url}/health/ready`);
+    return { status: res.status, body: (await res.json()) as { down?: string[] } };
+  };
+
+  it('is 200 when every server answers, and live needs no token', async () => {
+    expect((await ready()).status).toBe(200);
+    expect((await fetch(`${url}/health/live`)).status).toBe(200);
+  });
+
+  const cases: Array<[ServiceName, string]> = [
+    ['postgres', 'postgres'],
+    ['ferretdb', 'legacy'],
+    ['redis', 'redis'],
+  ];
+
+  it.each(cases)('turns 503 naming %s when it stops, and 200 when it is back', async (service, name) => {
+    await services.stop(service);
+    const down = await waitFor(`503 for ${name}`, ready, (r) => r.status === 503);
+    expect(down.body.down).toEqual([name]);
+    await services.up();
+    await waitFor(`200 after ${name} is back`, ready, (r) => r.status === 200, 60_000);
+    // The API kept answering throughout: an authenticated route still routes.
+    expect((await fetch(`${url}/conversations/zz`, { headers: { authorization: `Bearer ${APP_TOKEN}` } })).status).toBe(400);
+  }, 120_000);
+});

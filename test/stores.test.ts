@@ -1,0 +1,182 @@
+import fc from 'fast-check';
+import { MongoClient, ObjectId } from 'mongodb';
+import { DataSource } from 'typeorm';
+import { canonical } from '../src/conversations/domain/canonical';
+import type { Conversation } from '../src/conversations/domain/conversation.model';
+import { UnreadableDocumentError } from '../src/conversations/domain/errors';
+import { fromLegacy } from '../src/conversations/domain/legacy-transform';
+import { arbConversation } from '../src/conversations/domain/testing/arbitraries';
+import { sampleConversation } from '../src/conversations/domain/testing/fixtures';
+import { MongoLegacyStore } from '../src/stores/mongo/mongo-legacy.store';
+import { createDataSource } from '../src/stores/postgres/data-source';
+import { PostgresConversationStore } from '../src/stores/postgres/postgres-conversation.store';
+import { createTestDatabases, TestDatabases } from './support/databases';
+
+const hex = (n: number) => n.toString(16).padStart(24, '0');
+
+describe('stores on real servers', () => {
+  let dbs: TestDatabases;
+  let ds: DataSource;
+  let mongo: MongoClient;
+  let legacy: MongoLegacyStore;
+  let pg: PostgresConversationStore;
+
+  beforeAll(async () => {
+    dbs = await createTestDatabases();
+    ds = createDataSource({ url: dbs.databaseUrl, poolSize: 4 });
+    await ds.initialize();
+    mongo = await MongoClient.connect(dbs.legacyUrl);
+    legacy = new MongoLegacyStore(mongo.db(dbs.legacyDbName), 'conversations');
+    await legacy.ensureIndexes();
+    pg = new PostgresConversationStore(ds);
+  });
+
+  afterAll(async () => {
+    await ds?.destroy();
+    await mongo?.close();
+    await dbs?.drop();
+  });
+
+  const raw = () => mongo.db(dbs.legacyDbName).collection('conversations');
+
+  describe('legacy store', () => {
+    it('writes exactly the current legacy format, read back with the raw driver', async () => {
+      const c = sampleConversation({ id: hex(1), version: 3, metadata: { a: { b: [1, 'x'] } } });
+      expect(await legacy.putIfNewer(c)).toBe('written');
+      const doc = await raw().findOne({ _id: new ObjectId(c.id) });
+      expect(Object.keys(doc!).sort()).toEqual(['_id', 'created', 'messages', 'meta', 'title', 'updated', 'user_id', 'v'].sort());
+      expect(doc).toEqual({
+        _id: new ObjectId(c.id),
+        user_id: c.userId,
+        title: c.title,
+        messages: c.messages.map((m) => ({ role: m.role, text: m.content, ts: m.createdAt })),
+        meta: { a: { b: [1, 'x'] } },
+        created: c.createdAt,
+        updated: c.updatedAt,
+        v: 3,
+      });
+      expect(doc!.created).toBeInstanceOf(Date);
+      for (const m of doc!.messages) expect(m.ts).toBeInstanceOf(Date);
+    });
+
+    it('never replaces a higher version', async () => {
+      const c = sampleConversation({ id: hex(2), version: 5, title: 'five' });
+      await legacy.putIfNewer(c);
+      expect(await legacy.putIfNewer({ ...c, version: 4, title: 'four' })).toBe('stale');
+      expect(await legacy.putIfNewer({ ...c, version: 5, title: 'other five' })).toBe('stale');
+      expect((await legacy.get(c.id))!.title).toBe('five');
+      expect(await legacy.putIfNewer({ ...c, version: 6, title: 'six' })).toBe('written');
+      expect((await legacy.get(c.id))!.title).toBe('six');
+      expect(await legacy.compareAndSet({ ...c, version: 7 }, 5)).toBe(false);
+      expect(await legacy.compareAndSet({ ...c, version: 7, title: 'seven' }, 6)).toBe(true);
+    });
+
+    it('treats a missing v as version 0', async () => {
+      const id = hex(3);
+      await raw().insertOne({ _id: new ObjectId(id), userId: 'old', created: '2019-01-01T00:00:00Z', messages: [] });
+      expect((await legacy.get(id))!.version).toBe(0);
+      expect(await legacy.compareAndSet(sampleConversation({ id, version: 1 }), 0)).toBe(true);
+      expect((await raw().findOne({ _id: new ObjectId(id) }))!.v).toBe(1);
+    });
+
+    it('soft deletes with a version guard', async () => {
+      const c = sampleConversation({ id: hex(4), version: 2 });
+      await legacy.putIfNewer(c);
+      const at = new Date('2030-01-01T00:00:00.000Z');
+      expect(await legacy.softDelete(c.id, 2, at)).toBe('stale');
+      expect(await legacy.softDelete(c.id, 3, at)).toBe('written');
+      expect(await legacy.softDelete(hex(999), 3, at)).toBe('absent');
+      const doc = await raw().findOne({ _id: new ObjectId(c.id) });
+      expect(doc).toMatchObject({ deleted: true, v: 3, updated: at });
+      expect((await legacy.get(c.id))!.deleted).toBe(true);
+    });
+
+    it('scans by _id in batches from a key, and by updated from a watermark', async () => {
+      await raw().deleteMany({});
+      const docs = Array.from({ length: 25 }, (_, i) => ({
+        _id: new ObjectId(hex(100 + i)),
+        user_id: 'u',
+        created: new Date(0),
+        updated: new Date(1_000 + Math.floor(i / 5) * 1000), // five documents share each timestamp
+        v: 1,
+      }));
+      await raw().insertMany([...docs].reverse());
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const batch = await legacy.scanById(7, after);
+        if (batch.length === 0) break;
+        seen.push(...batch.map((d) => String(d._id)));
+        after = String(batch[batch.length - 1]._id);
+      }
+      expect(seen).toEqual(docs.map((d) => d._id.toHexString()));
+      expect((await legacy.scanById(100, hex(104), hex(106))).map((d) => String(d._id))).toEqual([hex(105), hex(106)]);
+
+      const byUpdated: string[] = [];
+      let since = { updated: new Date(0), id: undefined as string | undefined };
+      for (;;) {
+        const batch = await legacy.scanByUpdated(4, since);
+        if (batch.length === 0) break;
+        byUpdated.push(...batch.map((d) => String(d._id)));
+        const last = batch[batch.length - 1];
+        since = { updated: last.updated as Date, id: String(last._id) };
+      }
+      expect(byUpdated).toEqual(docs.map((d) => d._id.toHexString()));
+      expect(await legacy.scanByUpdated(100, { updated: new Date(4000) })).toHaveLength(5);
+    });
+
+    it('creates the indexes it needs at start-up', async () => {
+      const names = (await raw().indexes()).map((i) => i.name);
+      expect(names).toEqual(expect.arrayContaining(['updated_id', 'user_created_id']));
+    });
+
+    it('reports an unreadable document with its reason instead of guessing', async () => {
+      const id = hex(5);
+      await raw().insertOne({ _id: new ObjectId(id), created: new Date(), messages: [{ role: 'user', ts: new Date() }] });
+      await expect(legacy.get(id)).rejects.toBeInstanceOf(UnreadableDocumentError);
+      await expect(legacy.get(id)).rejects.toMatchObject({ code: 'UNREADABLE_DOCUMENT', id });
+    });
+  });
+
+  describe('new store', () => {
+    it('round-trips generated conversations through PostgreSQL rows in canonical form', async () => {
+      await fc.assert(
+        fc.asyncProperty(arbConversation({ maxMessages: 6 }), async (c: Conversation) => {
+          await ds.query('DELETE FROM conversations WHERE id = $1', [c.id]);
+          expect(await pg.putIfNewer(c)).toBe('written');
+          expect(canonical((await pg.get(c.id))!)).toEqual(canonical(c));
+        }),
+        { numRuns: 60, seed: 20261126 },
+      );
+    });
+
+    it('round-trips generated conversations through the legacy store in canonical form', async () => {
+      // FerretDB v1, the MongoDB-compatible server of the tests, cannot store arrays of arrays (MongoDB can).
+      const hasNestedArray = (v: unknown, inArray = false): boolean =>
+        Array.isArray(v) ? inArray || v.some((x) => hasNestedArray(x, true)) : typeof v === 'object' && v !== null && Object.values(v).some((x) => hasNestedArray(x));
+      await fc.assert(
+        fc.asyncProperty(arbConversation({ maxMessages: 6 }).filter((c) => !hasNestedArray(c.metadata)), async (c: Conversation) => {
+          await raw().deleteOne({ _id: new ObjectId(c.id) });
+          expect(await legacy.putIfNewer(c)).toBe('written');
+          const doc = await raw().findOne({ _id: new ObjectId(c.id) });
+          expect(canonical(fromLegacy(doc!))).toEqual(canonical(c));
+        }),
+        { numRuns: 60, seed: 20261126 },
+      );
+    });
+
+    it('only moves versions forward and keeps messages in order', async () => {
+      const c = sampleConversation({ id: hex(10), version: 2 });
+      expect(await pg.putIfNewer(c)).toBe('written');
+      expect(await pg.putIfNewer({ ...c, version: 1, title: 'old' })).toBe('stale');
+      const longer = { ...c, version: 3, messages: [...c.messages, { role: 'tool' as const, content: 'x', createdAt: new Date(5) }] };
+      expect(await pg.compareAndSet(longer, 2)).toBe(true);
+      expect(await pg.compareAndSet({ ...longer, version: 4 }, 2)).toBe(false);
+      const shorter = { ...longer, version: 4, messages: longer.messages.slice(0, 1) };
+      expect(await pg.putIfNewer(shorter)).toBe('written');
+      expect(canonical((await pg.get(c.id))!)).toEqual(canonical(shorter));
+      const [{ n }] = await ds.query('SELECT count(*)::int AS n FROM messages WHERE conversation_id = $1', [c.id]);
+      expect(n).toBe(1);
+    });
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * A private set of local services (own folder, own ports) for tests that stop servers on purpose,
+ * so they never disturb the shared set other test files use. Started and stopped with the same
+ * scripts/services.sh a user runs; a single service is stopped by its own pid.
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'dotenv';
+import { ROOT } from './env';
+
+const run = promisify(execFile);
+
+export type ServiceName = 'postgres' | 'redis' | 'ferretdb' | 'moto';
+
+export interface PrivateServices {
+  dir: string;
+  env: Record<string, string>;
+  stop(service: ServiceName): Promise<void>;
+  /** Starts whatever is down (services.sh up is idempotent). */
+  up(): Promise<void>;
+  down(): Promise<void>;
+}
+
+export async function startPrivateServices(basePort: number): Promise<PrivateServices> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lms-services-'));
+  fs.chmodSync(dir, 0o755);
+  const envFile = path.join(dir, 'env');
+  const vars = {
+    ...process.env,
+    SERVICES_DIR: dir,
+    SERVICES_ENV_FILE: envFile,
+    PG_PORT: String(basePort),
+    REDIS_PORT: String(basePort + 1),
+    MONGO_PORT: String(basePort + 2),
+    MOTO_PORT: String(basePort + 3),
+    // The FerretDB binary is shared with the main set so it is not rebuilt per test.
+    FERRETDB_BIN: path.join(ROOT, '.local/bin/ferretdb-embedded'),
+  };
+  const script = path.join(ROOT, 'scripts/services.sh');
+  const up = async () => {
+    await run('bash', [script, 'up'], { env: vars, timeout: 120_000 });
+  };
+  await up();
+  return {
+    dir,
+    env: parse(fs.readFileSync(envFile)) as Record<string, string>,
+    up,
+    stop: async (service) => {
+      if (service === 'postgres') {
+        await run('runuser', ['-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_ctl', '-D', path.join(dir, 'data/postgres'), '-m', 'fast', '-w', 'stop'], { cwd: '/', timeout: 60_000 });
+        return;
+      }
+      const pid = Number(fs.readFileSync(path.join(dir, 'run', `${service}.pid`), 'utf8').trim());
+      process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`${service} (pid ${pid}) did not stop`);
+    },
+    down: async () => {
+      await run('bash', [script, 'down'], { env: vars, timeout: 120_000 });
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
