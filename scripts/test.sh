@@ -3,5 +3,7 @@
 # them), then the whole Jest suite in band. Extra arguments go to Jest: `npm test -- -t backfill`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# A fresh clone has no node_modules yet: install exactly the locked versions.
+[ -d node_modules ] || npm ci --no-audit --no-fund
 npm run --silent services:up
 exec npx --no -- jest --runInBand "$@"

@@ -6,6 +6,7 @@ import type { Conversation } from '../src/conversations/domain/conversation.mode
 import { UnreadableDocumentError } from '../src/conversations/domain/errors';
 import { fromLegacy } from '../src/conversations/domain/legacy-transform';
 import { arbConversation } from '../src/conversations/domain/testing/arbitraries';
+import { hasNestedArray } from '../src/conversations/domain/testing/ferretdb-limits';
 import { sampleConversation } from '../src/conversations/domain/testing/fixtures';
 import { MongoLegacyStore } from '../src/stores/mongo/mongo-legacy.store';
 import { createDataSource } from '../src/stores/postgres/data-source';
@@ -151,9 +152,6 @@ describe('stores on real servers', () => {
     });
 
     it('round-trips generated conversations through the legacy store in canonical form', async () => {
-      // FerretDB v1, the MongoDB-compatible server of the tests, cannot store arrays of arrays (MongoDB can).
-      const hasNestedArray = (v: unknown, inArray = false): boolean =>
-        Array.isArray(v) ? inArray || v.some((x) => hasNestedArray(x, true)) : typeof v === 'object' && v !== null && Object.values(v).some((x) => hasNestedArray(x));
       await fc.assert(
         fc.asyncProperty(arbConversation({ maxMessages: 6 }).filter((c) => !hasNestedArray(c.metadata)), async (c: Conversation) => {
           await raw().deleteOne({ _id: new ObjectId(c.id) });

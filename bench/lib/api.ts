@@ -1,0 +1,77 @@
+/**
+ * The real API, booted in this process (createApiApp, real stores, real Redis) against a scenario's
+ * own databases, listening on 127.0.0.1:0, with a keep-alive JSON client and a way to set the phase.
+ */
+import type { INestApplication } from '@nestjs/common';
+import { Client } from 'pg';
+import { createApiApp } from '../../src/bootstrap';
+import { JsonLogger } from '../../src/common/logger';
+import { AppConfig, loadConfig } from '../../src/config/app-config';
+import type { Env } from '../../src/config/env-reader';
+import type { Phase } from '../../src/migration/domain/phases';
+import { onCleanup } from './cleanup';
+import type { FreshDatabases } from './fresh-db';
+import { JsonClient } from './http';
+import { sleep } from './log';
+import { parseMetrics, Sample } from './prom';
+import { servicesEnv } from './services';
+
+export const BENCH_TOKEN = 'bench-app-token-000000000001';
+
+export interface BenchApi {
+  app: INestApplication;
+  config: AppConfig;
+  url: string;
+  client: JsonClient;
+  /** A direct connection to the scenario's PostgreSQL database. */
+  pg: Client;
+  /** Sets the phase and waits until the API's mode cache has certainly expired. */
+  setPhase(phase: Phase): Promise<void>;
+  metrics(): Promise<Sample[]>;
+  close(): Promise<void>;
+}
+
+export async function startApi(dbs: FreshDatabases, options: { concurrency: number; env?: Env }): Promise<BenchApi> {
+  const config = loadConfig({
+    ...servicesEnv(),
+    DATABASE_URL: dbs.databaseUrl,
+    LEGACY_MONGO_URL: dbs.legacyUrl,
+    APP_API_TOKENS: `bench:${BENCH_TOKEN}`,
+    LOG_LEVEL: 'error',
+    MIGRATIONS_RUN_ON_START: 'false',
+    TRAFFIC_PROVIDER: 'none',
+    ...(options.env ?? {}),
+  });
+  // Error-level JSON logs go to stderr: stdout carries only the bench's result lines.
+  const app = await createApiApp(config, { logger: new JsonLogger('error', process.stderr) });
+  const closeApp = onCleanup('close the API', () => app.close());
+  await app.listen(0, '127.0.0.1');
+  const address = app.getHttpServer().address() as { port: number };
+  const url = `http://127.0.0.1:${address.port}`;
+  const client = new JsonClient(url, BENCH_TOKEN, options.concurrency);
+  const pg = new Client({ connectionString: dbs.databaseUrl, application_name: 'bench-control' });
+  await pg.connect();
+  const closePg = onCleanup('close the control connection', () => pg.end());
+
+  return {
+    app,
+    config,
+    url,
+    client,
+    pg,
+    setPhase: async (phase) => {
+      await pg.query('UPDATE migration_state SET phase = $1, revision = revision + 1, updated_at = now() WHERE id = 1', [phase]);
+      await sleep(config.dualWrite.modeCacheTtlMs + 100);
+    },
+    metrics: async () => {
+      const res = await client.request('GET', '/metrics');
+      if (res.status !== 200) throw new Error(`GET /metrics -> ${res.status}`);
+      return parseMetrics(res.text);
+    },
+    close: async () => {
+      client.close();
+      await closePg();
+      await closeApp();
+    },
+  };
+}

@@ -1,0 +1,31 @@
+/**
+ * Clean-up actions (drop the bench databases, close the API) that must run even when the run is
+ * interrupted: run.ts calls runCleanups() at the end and on SIGINT / SIGTERM.
+ */
+import { progress } from './log';
+
+const actions = new Map<number, { name: string; fn: () => Promise<void> }>();
+let nextId = 0;
+
+/** Registers an action; the returned function runs it now (once) and unregisters it. */
+export function onCleanup(name: string, fn: () => Promise<void>): () => Promise<void> {
+  const id = nextId++;
+  actions.set(id, { name, fn });
+  return async () => {
+    if (!actions.delete(id)) return;
+    await fn();
+  };
+}
+
+/** Runs every pending action, newest first; failures are reported, not thrown. */
+export async function runCleanups(): Promise<void> {
+  const pending = [...actions.entries()].reverse();
+  actions.clear();
+  for (const [, { name, fn }] of pending) {
+    try {
+      await fn();
+    } catch (err) {
+      progress('cleanup', `${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}

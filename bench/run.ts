@@ -1,0 +1,98 @@
+/**
+ * `npm run bench [-- scenario ...]`: runs the named scenarios (default: every file in
+ * bench/scenarios/, alphabetically), one after another. Each result line is printed to stdout as
+ * one JSON object and appended to bench/results/latest.jsonl (truncated at the start of a run).
+ * Progress goes to stderr.
+ *
+ * A scenario is bench/scenarios/<name>.ts exporting `run(): Promise<BenchLine[]>`; dropping in a
+ * file is all it takes to add one.
+ *
+ * Exit status: 1 if a scenario threw; with BENCH_STRICT=1 also 1 when a line has `pass: false`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runCleanups } from './lib/cleanup';
+import { progress } from './lib/log';
+import type { BenchLine, ScenarioModule } from './lib/types';
+
+const SCENARIO_DIR = path.join(__dirname, 'scenarios');
+const RESULTS_FILE = path.join(__dirname, 'results', 'latest.jsonl');
+
+function available(): string[] {
+  return fs
+    .readdirSync(SCENARIO_DIR)
+    .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts') && !/\.(spec|test)\./.test(f))
+    .map((f) => f.replace(/\.(ts|js)$/, ''))
+    .sort();
+}
+
+function emit(line: BenchLine): void {
+  const json = JSON.stringify(line);
+  process.stdout.write(`${json}\n`);
+  fs.appendFileSync(RESULTS_FILE, `${json}\n`);
+}
+
+async function main(): Promise<number> {
+  const all = available();
+  const args = process.argv.slice(2).filter((a) => a !== '--');
+  if (args.includes('--list')) {
+    process.stdout.write(`${all.join('\n')}\n`);
+    return 0;
+  }
+  const names = args.length > 0 ? args : all;
+  const unknown = names.filter((n) => !all.includes(n));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}; available: ${all.join(', ')}\n`);
+    return 2;
+  }
+  fs.mkdirSync(path.dirname(RESULTS_FILE), { recursive: true });
+  fs.writeFileSync(RESULTS_FILE, '');
+
+  let failed = 0;
+  let missed = 0;
+  const started = Date.now();
+  for (const name of names) {
+    const t0 = Date.now();
+    progress(name, 'start');
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const mod = require(path.join(SCENARIO_DIR, name)) as ScenarioModule;
+      if (typeof mod.run !== 'function') throw new Error(`bench/scenarios/${name} does not export run()`);
+      const lines = await mod.run();
+      for (const line of lines) {
+        emit(line);
+        if (line.pass === false) missed++;
+      }
+      progress(name, `done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    } catch (err) {
+      failed++;
+      progress(name, `FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      emit({ bench: name, figure: 'error', error: err instanceof Error ? err.message : String(err) });
+    } finally {
+      await runCleanups();
+    }
+  }
+  progress('run', `${names.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
+    `${failed} failed, ${missed} figure(s) missed their target; results in ${path.relative(process.cwd(), RESULTS_FILE)}`);
+  if (failed > 0) return 1;
+  return process.env.BENCH_STRICT === '1' && missed > 0 ? 1 : 0;
+}
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    progress('run', `${signal}: cleaning up (send again to exit at once)`);
+    void runCleanups().finally(() => process.exit(130));
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (err) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    await runCleanups();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,367 @@
+/**
+ * dual-write (SPEC §6: "dual-write p99 latency vs a single write to the primary, same concurrency",
+ * target at most 1.25x).
+ *
+ * Boots the real API in-process on its own fresh databases and drives it over HTTP (keep-alive) with
+ * a closed loop at fixed concurrency: a mix of POST /conversations, POST /conversations/:id/messages
+ * and PATCH /conversations/:id. Two comparisons, each phase against the single-write phase with the
+ * same source of truth:
+ *   legacy primary: `shadow` (legacy + new as secondary)  vs  `not_started` (legacy only)
+ *   new primary:    `deprecation` (new + legacy secondary) vs  `cleanup` (new only)
+ * Each phase runs BENCH_DUAL_WRITE_ROUNDS times, in alternating order (ABBA), each time on the
+ * conversations it created itself after a warm-up, so database growth and background noise fall on
+ * both sides alike; the samples of all rounds are pooled.
+ *
+ * Besides the p99_ratio lines it prints where the time goes: the server's own per-store write
+ * latency (store_write_duration_seconds from GET /metrics, diffed around each measured window) and a
+ * raw store micro-benchmark (the store adapters called directly, no HTTP) at the same concurrency.
+ *
+ * Knobs: BENCH_CONCURRENCY (16), BENCH_DUAL_WRITE_REQUESTS (measured requests per phase and round,
+ * 1500), BENCH_DUAL_WRITE_WARMUP (mixed warm-up requests, 200), BENCH_DUAL_WRITE_POOL (conversations
+ * created before each window, 150), BENCH_DUAL_WRITE_ROUNDS (2), BENCH_RAW_STORE_OPS (per op, 400; 0
+ * skips the raw store part).
+ */
+import { performance } from 'node:perf_hooks';
+import type { Conversation } from '../../src/conversations/domain/conversation.model';
+import { newConversationId } from '../../src/conversations/domain/object-id';
+import type { Phase } from '../../src/migration/domain/phases';
+import { modeForPhase } from '../../src/migration/domain/phases';
+import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreName } from '../../src/stores/conversation-store.port';
+import { BenchApi, startApi } from '../lib/api';
+import { createFreshDatabases } from '../lib/fresh-db';
+import { closedLoop, LoadResult } from '../lib/load';
+import { envInt, progress, round } from '../lib/log';
+import { describeSeconds, diffHistograms, histogram, HistogramSeries, Sample } from '../lib/prom';
+import { ratio, summarize } from '../lib/stats';
+import type { BenchLine } from '../lib/types';
+
+const BENCH = 'dual-write';
+const TARGET = 1.25;
+
+interface Comparison {
+  primary: StoreName;
+  dual: Phase;
+  single: Phase;
+}
+
+const COMPARISONS: Comparison[] = [
+  { primary: 'legacy', dual: 'shadow', single: 'not_started' },
+  { primary: 'new', dual: 'deprecation', single: 'cleanup' },
+];
+
+/** Share of each request kind in the mix (cumulative thresholds below). */
+const MIX = { create: 0.2, append: 0.6, patch: 0.2 };
+
+/** Small deterministic PRNG so every phase sees the same sequence of request kinds and targets. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const text = (n: number, seed: number) => {
+  const words = ['migration', 'legacy', 'postgres', 'conversation', 'message', 'latency', 'replica', 'shadow', 'cursor', 'version'];
+  let s = '';
+  for (let i = 0; s.length < n; i++) s += `${words[(seed + i * 7) % words.length]} `;
+  return s.slice(0, n);
+};
+
+function createBody(i: number) {
+  return {
+    userId: `bench-user-${i % 64}`,
+    title: `Benchmark conversation ${i}`,
+    messages: [
+      { role: 'user', content: text(180, i) },
+      { role: 'assistant', content: text(420, i + 3) },
+    ],
+    metadata: { source: 'bench', channel: i % 2 === 0 ? 'web' : 'mobile', tags: ['bench', `t${i % 5}`], seq: i },
+  };
+}
+
+/** The workload of one phase window: its own pool of conversations, created in that phase. */
+class Workload {
+  readonly pool: string[] = [];
+  private readonly rand: () => number;
+
+  constructor(private readonly api: BenchApi, seed: number) {
+    this.rand = mulberry32(seed);
+  }
+
+  async create(i: number): Promise<string> {
+    const res = await this.api.client.expect(201, 'POST', '/conversations', createBody(i));
+    this.pool.push(res.body.id as string);
+    return 'create';
+  }
+
+  readonly mixed = async (i: number): Promise<string> => {
+    const r = this.rand();
+    const target = this.pool[Math.floor(this.rand() * this.pool.length)];
+    if (r < MIX.create || !target) return this.create(i);
+    if (r < MIX.create + MIX.append) {
+      await this.api.client.expect(201, 'POST', `/conversations/${target}/messages`, {
+        role: i % 2 === 0 ? 'user' : 'assistant',
+        content: text(300, i),
+      });
+      return 'append';
+    }
+    await this.api.client.expect(200, 'PATCH', `/conversations/${target}`, {
+      title: `Renamed ${i}`,
+      metadata: { source: 'bench', seq: i, pinned: i % 3 === 0 },
+    });
+    return 'patch';
+  };
+}
+
+interface Window {
+  load: LoadResult;
+  writes: Map<string, HistogramSeries>;
+  http: Map<string, HistogramSeries>;
+  counters: Record<string, number>;
+  cpuMs: number;
+}
+
+function counterTotals(samples: Sample[], names: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of samples) {
+    if (!names.includes(s.name)) continue;
+    const key = `${s.name}${Object.keys(s.labels).length ? JSON.stringify(s.labels) : ''}`;
+    out[key] = (out[key] ?? 0) + s.value;
+  }
+  return out;
+}
+
+const COUNTERS = ['secondary_write_failures_total', 'version_conflicts_total', 'repairs_total'];
+
+async function expectPlacement(api: BenchApi, phase: Phase, id: string): Promise<void> {
+  const mode = modeForPhase(phase);
+  const inLegacy = (await api.app.get<ConversationStore>(LEGACY_STORE).get(id)) !== null;
+  const inNew = (await api.app.get<ConversationStore>(NEW_STORE).get(id)) !== null;
+  const want = { legacy: mode.sourceOfTruth === 'legacy' || mode.dualWrite, new: mode.sourceOfTruth === 'new' || mode.dualWrite };
+  if (inLegacy !== want.legacy || inNew !== want.new) {
+    throw new Error(`phase ${phase}: conversation ${id} is in legacy=${inLegacy} new=${inNew}, expected legacy=${want.legacy} new=${want.new}`);
+  }
+}
+
+async function runWindow(api: BenchApi, phase: Phase, seed: number, opts: { concurrency: number; requests: number; warmup: number; pool: number }): Promise<Window> {
+  await api.setPhase(phase);
+  const work = new Workload(api, seed);
+  // Warm-up: the pool of conversations this window writes to, then a short mixed run.
+  const created = await closedLoop((i) => work.create(1_000_000 + i), { concurrency: opts.concurrency, count: opts.pool });
+  if (created.errors > 0) throw new Error(`${phase}: warm-up creates failed: ${created.errorSamples.join('; ')}`);
+  await expectPlacement(api, phase, work.pool[0]);
+  const warm = await closedLoop(work.mixed, { concurrency: opts.concurrency, count: opts.warmup });
+  if (warm.errors > 0) throw new Error(`${phase}: warm-up failed: ${warm.errorSamples.join('; ')}`);
+
+  const before = await api.metrics();
+  const cpu0 = process.cpuUsage();
+  const load = await closedLoop(work.mixed, { concurrency: opts.concurrency, count: opts.requests });
+  const cpu = process.cpuUsage(cpu0);
+  const after = await api.metrics();
+  const writes = diffHistograms(histogram(before, 'store_write_duration_seconds', ['store', 'role']), histogram(after, 'store_write_duration_seconds', ['store', 'role']));
+  const http = diffHistograms(
+    histogram(before.filter((s) => s.labels.route !== '/metrics'), 'http_request_duration_seconds', ['method', 'route']),
+    histogram(after.filter((s) => s.labels.route !== '/metrics'), 'http_request_duration_seconds', ['method', 'route']),
+  );
+  const c0 = counterTotals(before, COUNTERS);
+  const c1 = counterTotals(after, COUNTERS);
+  const counters: Record<string, number> = {};
+  for (const [k, v] of Object.entries(c1)) if (v - (c0[k] ?? 0) > 0) counters[k] = v - (c0[k] ?? 0);
+  const s = summarize(load.latenciesMs);
+  progress(BENCH, `${phase.padEnd(11)} n=${load.ok} err=${load.errors} p50=${s.p50_ms} p99=${s.p99_ms} ms rps=${load.rps.toFixed(0)}`);
+  if (load.errors > 0) progress(BENCH, `${phase}: ${load.errors} failed request(s), e.g. ${load.errorSamples[0]}`);
+  return { load, writes, http, counters, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+function addSeries(into: Map<string, HistogramSeries>, from: Map<string, HistogramSeries>): void {
+  for (const [k, h] of from) {
+    const t = into.get(k);
+    if (!t) {
+      into.set(k, { labels: h.labels, buckets: h.buckets.map((b) => ({ ...b })), sum: h.sum, count: h.count });
+      continue;
+    }
+    t.sum += h.sum;
+    t.count += h.count;
+    for (const b of h.buckets) {
+      const tb = t.buckets.find((x) => x.le === b.le);
+      if (tb) tb.count += b.count;
+      else t.buckets.push({ ...b });
+    }
+  }
+}
+
+/** All rounds of one phase, pooled. */
+function pooled(windows: Window[]) {
+  const latencies = windows.flatMap((w) => w.load.latenciesMs);
+  const elapsedMs = windows.reduce((a, w) => a + w.load.elapsedMs, 0);
+  const byKind: Record<string, number[]> = {};
+  for (const w of windows) for (const [k, v] of Object.entries(w.load.byKind)) (byKind[k] ??= []).push(...v);
+  const writes = new Map<string, HistogramSeries>();
+  const http = new Map<string, HistogramSeries>();
+  const counters: Record<string, number> = {};
+  for (const w of windows) {
+    addSeries(writes, w.writes);
+    addSeries(http, w.http);
+    for (const [k, v] of Object.entries(w.counters)) counters[k] = (counters[k] ?? 0) + v;
+  }
+  const s = summarize(latencies);
+  const errors = windows.reduce((a, w) => a + w.load.errors, 0);
+  const cpuMs = windows.reduce((a, w) => a + w.cpuMs, 0);
+  return {
+    side: {
+      p50_ms: s.p50_ms,
+      p99_ms: s.p99_ms,
+      rps: round(latencies.length / (elapsedMs / 1000), 1),
+      p90_ms: s.p90_ms,
+      mean_ms: s.mean_ms,
+      max_ms: s.max_ms,
+      requests: s.count,
+      errors,
+      by_op: Object.fromEntries(Object.entries(byKind).sort().map(([k, v]) => {
+        const ks = summarize(v);
+        return [k, { n: ks.count, p50_ms: ks.p50_ms, p99_ms: ks.p99_ms }];
+      })),
+      // CPU of this node process (API + load generator) per wall-clock second, in % of one core.
+      node_cpu_pct: round((cpuMs / elapsedMs) * 100, 0),
+    },
+    writes,
+    http,
+    counters,
+  };
+}
+
+function storeBreakdown(writes: Map<string, HistogramSeries>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const h of [...writes.values()].sort((a, b) => `${a.labels.role}${a.labels.store}`.localeCompare(`${b.labels.role}${b.labels.store}`))) {
+    out[`${h.labels.store}/${h.labels.role}`] = describeSeconds(h);
+  }
+  return out;
+}
+
+function httpBreakdown(http: Map<string, HistogramSeries>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const h of http.values()) out[`${h.labels.method} ${h.labels.route}`] = describeSeconds(h);
+  return out;
+}
+
+// ------------------------------------------------------------------------------------ raw stores
+
+function conversation(i: number): Conversation {
+  const now = new Date();
+  const body = createBody(i);
+  return {
+    id: newConversationId(now),
+    userId: body.userId,
+    title: body.title,
+    messages: body.messages.map((m) => ({ role: m.role as 'user' | 'assistant', content: m.content, createdAt: now })),
+    metadata: body.metadata,
+    createdAt: now,
+    updatedAt: now,
+    version: 1,
+    deleted: false,
+  };
+}
+
+/** The store adapters called directly (no HTTP, no Nest): what one store write or read costs. */
+async function rawStores(api: BenchApi, concurrency: number, n: number): Promise<BenchLine[]> {
+  const lines: BenchLine[] = [];
+  for (const [name, token] of [['legacy', LEGACY_STORE], ['new', NEW_STORE]] as const) {
+    const store = api.app.get<ConversationStore>(token);
+    const docs = Array.from({ length: n }, (_, i) => conversation(2_000_000 + i));
+    const steps: Array<[string, (i: number) => Promise<unknown>]> = [
+      ['insertNew', (i) => store.insertNew(docs[i])],
+      ['get', (i) => store.get(docs[i].id)],
+      ['compareAndSet', (i) => store.compareAndSet({ ...docs[i], version: 2, updatedAt: new Date(), title: `cas ${i}` }, 1)],
+      ['putIfNewer', (i) => store.putIfNewer({ ...docs[i], version: 3, updatedAt: new Date(), title: `put ${i}` })],
+    ];
+    const ops: Record<string, unknown> = {};
+    for (const [op, fn] of steps) {
+      const t0 = performance.now();
+      const r = await closedLoop(async (i) => {
+        await fn(i);
+      }, { concurrency, count: n });
+      if (r.errors > 0) throw new Error(`raw ${name}.${op}: ${r.errorSamples[0]}`);
+      const s = summarize(r.latenciesMs);
+      ops[op] = { p50_ms: s.p50_ms, p99_ms: s.p99_ms, mean_ms: s.mean_ms, ops_per_s: round(n / ((performance.now() - t0) / 1000), 0) };
+    }
+    progress(BENCH, `raw ${name} store: ${JSON.stringify(ops)}`);
+    lines.push({ bench: BENCH, figure: 'raw_store_latency', store: name, concurrency, ops_per_kind: n, ops });
+  }
+  return lines;
+}
+
+// ------------------------------------------------------------------------------------ scenario
+
+export async function run(): Promise<BenchLine[]> {
+  const opts = {
+    concurrency: envInt('BENCH_CONCURRENCY', 16),
+    requests: envInt('BENCH_DUAL_WRITE_REQUESTS', 1500),
+    warmup: envInt('BENCH_DUAL_WRITE_WARMUP', 200, 0),
+    pool: envInt('BENCH_DUAL_WRITE_POOL', 150),
+  };
+  const rounds = envInt('BENCH_DUAL_WRITE_ROUNDS', 2);
+  const rawOps = envInt('BENCH_RAW_STORE_OPS', 400, 0);
+
+  const dbs = await createFreshDatabases('dualwrite');
+  const api = await startApi(dbs, { concurrency: opts.concurrency });
+  const lines: BenchLine[] = [];
+  try {
+    progress(BENCH, `API on ${api.url}; concurrency ${opts.concurrency}, ${opts.requests} measured requests per phase x ${rounds} round(s), mix ${JSON.stringify(MIX)}`);
+    const windows = new Map<Phase, Window[]>();
+    let seed = 1;
+    for (let r = 0; r < rounds; r++) {
+      for (const c of COMPARISONS) {
+        const order = r % 2 === 0 ? [c.single, c.dual] : [c.dual, c.single];
+        const roundSeed = seed++;
+        // Both phases of a pair get the same seed: the same sequence of request kinds and targets.
+        for (const phase of order) {
+          const w = await runWindow(api, phase, roundSeed, opts);
+          windows.set(phase, [...(windows.get(phase) ?? []), w]);
+        }
+      }
+    }
+
+    for (const c of COMPARISONS) {
+      const dual = pooled(windows.get(c.dual)!);
+      const single = pooled(windows.get(c.single)!);
+      const p99Ratio = ratio(dual.side.p99_ms, single.side.p99_ms);
+      lines.push({
+        bench: BENCH,
+        figure: 'p99_ratio',
+        primary: c.primary,
+        dual_phase: c.dual,
+        single_phase: c.single,
+        concurrency: opts.concurrency,
+        rounds,
+        dual: dual.side,
+        single: single.side,
+        ratio: p99Ratio,
+        p50_ratio: ratio(dual.side.p50_ms, single.side.p50_ms),
+        rps_ratio: ratio(dual.side.rps, single.side.rps),
+        target: `<=${TARGET}`,
+        pass: p99Ratio <= TARGET,
+      });
+      for (const [phase, p] of [[c.dual, dual], [c.single, single]] as const) {
+        lines.push({
+          bench: BENCH,
+          figure: 'store_write_latency',
+          phase,
+          primary: c.primary,
+          source: 'store_write_duration_seconds and http_request_duration_seconds from GET /metrics, measured windows only; p50/p99 interpolated in histogram buckets',
+          store_writes: storeBreakdown(p.writes),
+          http_server: httpBreakdown(p.http),
+          counters: p.counters,
+        });
+      }
+    }
+    if (rawOps > 0) lines.push(...(await rawStores(api, opts.concurrency, rawOps)));
+  } finally {
+    await api.close();
+    await dbs.drop();
+  }
+  return lines;
+}

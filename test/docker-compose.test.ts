@@ -1,0 +1,14 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ROOT } from './support/env';
+
+const run = promisify(execFile);
+
+describe('docker-compose.yml', () => {
+  it('is a valid compose file with the stores, the API and a worker, each with a health check', async () => {
+    const { stdout } = await run('docker-compose', ['-f', 'docker-compose.yml', 'config'], { cwd: ROOT, timeout: 60_000 });
+    for (const service of ['mongo:', 'postgres:', 'redis:', 'api:', 'worker:']) expect(stdout).toContain(`  ${service}`);
+    expect(stdout).toContain('image: mongo:7');
+    expect((stdout.match(/healthcheck:/g) ?? []).length).toBeGreaterThanOrEqual(4);
+  });
+});

@@ -1,0 +1,44 @@
+import { startTestApp, TestApp } from './support/app';
+
+describe('HTTP skeleton', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => t?.close());
+
+  const expectErrorShape = (body: any, status: number, code: string) => {
+    expect(body).toEqual({ statusCode: status, code, message: expect.any(String), requestId: expect.any(String), ...(body.errors ? { errors: body.errors } : {}) });
+  };
+
+  it('answers unknown routes with the error shape and a request id', async () => {
+    const res = await t.request('GET', '/no-such-route');
+    expect(res.status).toBe(404);
+    expectErrorShape(res.body, 404, 'NOT_FOUND');
+    expect(res.headers.get('x-request-id')).toBe(res.body.requestId);
+  });
+
+  it('keeps a harmless caller request id', async () => {
+    const res = await t.request('GET', '/no-such-route', { headers: { 'x-request-id': 'trace-123' } });
+    expect(res.body.requestId).toBe('trace-123');
+  });
+
+  it('refuses bodies over 1 MiB with 413', async () => {
+    const res = await t.request('POST', '/conversations', { rawBody: JSON.stringify({ userId: 'u', title: 'x'.repeat(1024 * 1024) }), headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(413);
+    expectErrorShape(res.body, 413, 'PAYLOAD_TOO_LARGE');
+  });
+
+  it('rejects unknown fields instead of dropping them', async () => {
+    const res = await t.request('POST', '/conversations', { body: { userId: 'u', colour: 'blue' } });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([{ field: 'colour', message: 'is not an accepted field' }]);
+  });
+
+  it('serves Prometheus metrics with process and HTTP figures, without a token', async () => {
+    const res = await t.request('GET', '/metrics', { token: null });
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('process_cpu_user_seconds_total');
+    expect(res.body).toContain('http_request_duration_seconds_bucket');
+  });
+});
