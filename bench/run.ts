@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runCleanups } from './lib/cleanup';
+import { requestStop, runCleanups } from './lib/cleanup';
 import { progress } from './lib/log';
 import type { BenchLine, ScenarioModule } from './lib/types';
 
@@ -52,6 +52,7 @@ async function main(): Promise<number> {
   let missed = 0;
   const started = Date.now();
   for (const name of names) {
+    if (stopping) break;
     const t0 = Date.now();
     progress(name, 'start');
     try {
@@ -65,6 +66,7 @@ async function main(): Promise<number> {
       }
       progress(name, `done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     } catch (err) {
+      if (stopping) break;
       failed++;
       progress(name, `FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       emit({ bench: name, figure: 'error', error: err instanceof Error ? err.message : String(err) });
@@ -74,6 +76,7 @@ async function main(): Promise<number> {
   }
   progress('run', `${names.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
     `${failed} failed, ${missed} figure(s) missed their target; results in ${path.relative(process.cwd(), RESULTS_FILE)}`);
+  if (stopping) return 130;
   if (failed > 0) return 1;
   return process.env.BENCH_STRICT === '1' && missed > 0 ? 1 : 0;
 }
@@ -83,6 +86,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) process.exit(130);
     stopping = true;
+    requestStop();
     progress('run', `${signal}: cleaning up (send again to exit at once)`);
     void runCleanups().finally(() => process.exit(130));
   });

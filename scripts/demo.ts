@@ -62,7 +62,7 @@ async function main(): Promise<void> {
       headers: { authorization: `Bearer ${TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
     });
-    return { status: res.status, etag: res.headers.get('etag'), body: res.status === 204 ? null : await res.json() };
+    return { status: res.status, etag: res.headers.get("etag"), body: (res.status === 204 ? null : await res.json()) as any };
   };
 
   const first = fromLegacy(unique.find((d) => d.deleted !== true)!);

@@ -18,6 +18,8 @@
 #                       crash-safe (a machine crash can corrupt the local database). Default is durable.
 #   PG_BIN              PostgreSQL server binaries (default: /usr/lib/postgresql/15/bin)
 #   PG_MAX_CONNECTIONS  default 200 (tests open several pools at once)
+#   FERRETDB_BIN        the FerretDB binary to run (built there when missing or older than tools/ferretdb),
+#                       e.g. <repo>/.local/bin/ferretdb-embedded so that a second set shares it
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -39,7 +41,8 @@ PG_MAX_CONNECTIONS="${PG_MAX_CONNECTIONS:-200}"
 PG_FAST="${PG_FAST:-0}"
 
 FERRET_SRC="$ROOT/tools/ferretdb"
-FERRET_BIN="$BIN_DIR/ferretdb-embedded"
+FERRET_BIN="${FERRETDB_BIN:-$BIN_DIR/ferretdb-embedded}"
+[[ $FERRET_BIN == /* ]] || FERRET_BIN="$PWD/$FERRET_BIN"
 
 SERVICES=(postgres redis ferretdb moto)
 
@@ -391,7 +394,7 @@ redis_status() { redis_state; status_line redis; }
 
 # ---------------------------------------------------------------------------------------------- ferretdb
 
-ferretdb_state() { read_pidfile "$RUN_DIR/ferretdb.pid" ferretdb-embedded "$DATA_DIR/ferretdb"; }
+ferretdb_state() { read_pidfile "$RUN_DIR/ferretdb.pid" "$FERRET_BIN" "$DATA_DIR/ferretdb"; }
 
 ferretdb_stale_binary() {
   [ ! -x "$FERRET_BIN" ] && return 0
@@ -412,7 +415,7 @@ build_ferretdb() {
   ferretdb_stale_binary || return 0
   local go
   go=$(find_go) || { warn ferretdb "Go (>= 1.24) is needed to build tools/ferretdb; see https://go.dev/doc/install"; return 1; }
-  mkdir -p "$BIN_DIR"
+  mkdir -p "$(dirname "$FERRET_BIN")"
   say ferretdb "building $FERRET_BIN with $("$go" env GOVERSION) (about a minute the first time)"
   # Pure Go (modernc SQLite): no C compiler needed. Build to a temporary name, then rename, so a running
   # server keeps its binary and an interrupted build leaves no half-written file.
@@ -636,7 +639,7 @@ leftovers() {
     cwd=$(readlink "/proc/$p/cwd" 2>/dev/null) || continue
     [[ $cwd == "$DATA_DIR"/* || ($PG_ELSEWHERE == 1 && $cwd == "$PG_DATA") ]] || continue
     cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") || continue
-    [[ $cmd == *ferretdb-embedded* || $cmd == *moto_server* || $cmd == *redis-server* || $cmd == postgres* || $cmd == "$PG_BIN/postgres"* ]] &&
+    [[ $cmd == *"$FERRET_BIN"* || $cmd == *moto_server* || $cmd == *redis-server* || $cmd == postgres* || $cmd == "$PG_BIN/postgres"* ]] &&
       echo "$p"
   done
   return 0

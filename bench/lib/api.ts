@@ -31,6 +31,23 @@ export interface BenchApi {
   close(): Promise<void>;
 }
 
+const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGUSR2'] as const;
+
+/**
+ * The bench owns the process's signals: on Ctrl-C it stops the load, closes the app and drops its
+ * databases (run.ts). Nest's shutdown hooks (enabled by configureHttp) would close the app on their
+ * own and then re-raise the signal, ending the process before the databases are dropped; the
+ * listeners they add are removed again here.
+ */
+async function withoutNewSignalListeners<T>(fn: () => Promise<T>): Promise<T> {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  try {
+    return await fn();
+  } finally {
+    for (const s of SIGNALS) for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.removeListener(s, l as (...args: unknown[]) => void);
+  }
+}
+
 export async function startApi(dbs: FreshDatabases, options: { concurrency: number; env?: Env }): Promise<BenchApi> {
   const config = loadConfig({
     ...servicesEnv(),
@@ -43,7 +60,7 @@ export async function startApi(dbs: FreshDatabases, options: { concurrency: numb
     ...(options.env ?? {}),
   });
   // Error-level JSON logs go to stderr: stdout carries only the bench's result lines.
-  const app = await createApiApp(config, { logger: new JsonLogger('error', process.stderr) });
+  const app = await withoutNewSignalListeners(() => createApiApp(config, { logger: new JsonLogger('error', process.stderr) }));
   const closeApp = onCleanup('close the API', () => app.close());
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };

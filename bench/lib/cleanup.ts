@@ -4,6 +4,17 @@
  */
 import { progress } from './log';
 
+let stop = false;
+
+/** Asked to stop (a signal): load generators start no new operations. */
+export function requestStop(): void {
+  stop = true;
+}
+
+export function stopRequested(): boolean {
+  return stop;
+}
+
 const actions = new Map<number, { name: string; fn: () => Promise<void> }>();
 let nextId = 0;
 
@@ -17,15 +28,24 @@ export function onCleanup(name: string, fn: () => Promise<void>): () => Promise<
   };
 }
 
-/** Runs every pending action, newest first; failures are reported, not thrown. */
-export async function runCleanups(): Promise<void> {
-  const pending = [...actions.entries()].reverse();
-  actions.clear();
-  for (const [, { name, fn }] of pending) {
-    try {
-      await fn();
-    } catch (err) {
-      progress('cleanup', `${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+let chain: Promise<void> = Promise.resolve();
+
+/**
+ * Runs every pending action, newest first; failures are reported, not thrown. Calls are serialised:
+ * a call made while another one (e.g. from a signal handler) is running waits for it, so whoever
+ * exits the process after awaiting this knows that every clean-up has finished.
+ */
+export function runCleanups(): Promise<void> {
+  chain = chain.then(async () => {
+    const pending = [...actions.entries()].reverse();
+    actions.clear();
+    for (const [, { name, fn }] of pending) {
+      try {
+        await fn();
+      } catch (err) {
+        progress('cleanup', `${name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }
-  }
+  });
+  return chain;
 }

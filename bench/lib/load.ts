@@ -5,6 +5,7 @@
  * and kept out of the latency samples.
  */
 import { performance } from 'node:perf_hooks';
+import { stopRequested } from './cleanup';
 
 export interface LoadOptions {
   concurrency: number;
@@ -44,7 +45,7 @@ export async function closedLoop(op: Operation, options: LoadOptions): Promise<L
   const worker = async (w: number) => {
     for (;;) {
       const i = next++;
-      if (i >= count || performance.now() >= deadline) return;
+      if (i >= count || performance.now() >= deadline || stopRequested()) return;
       const t0 = performance.now();
       try {
         const kind = await op(i, w);

@@ -8,18 +8,22 @@
  * same source of truth:
  *   legacy primary: `shadow` (legacy + new as secondary)  vs  `not_started` (legacy only)
  *   new primary:    `deprecation` (new + legacy secondary) vs  `cleanup` (new only)
- * Each phase runs BENCH_DUAL_WRITE_ROUNDS times, in alternating order (ABBA), each time on the
- * conversations it created itself after a warm-up, so database growth and background noise fall on
- * both sides alike; the samples of all rounds are pooled.
+ * Each phase runs BENCH_DUAL_WRITE_ROUNDS times, the two phases of a pair in alternating order
+ * (ABBA) with the same seeded request sequence, so drift and background noise fall on both sides
+ * alike; the samples of all rounds are pooled.
  *
  * Besides the p99_ratio lines it prints where the time goes: the server's own per-store write
  * latency (store_write_duration_seconds from GET /metrics, diffed around each measured window) and a
  * raw store micro-benchmark (the store adapters called directly, no HTTP) at the same concurrency.
  *
- * Knobs: BENCH_CONCURRENCY (16), BENCH_DUAL_WRITE_REQUESTS (measured requests per phase and round,
- * 1500), BENCH_DUAL_WRITE_WARMUP (mixed warm-up requests, 200), BENCH_DUAL_WRITE_POOL (conversations
- * created before each window, 150), BENCH_DUAL_WRITE_ROUNDS (2), BENCH_RAW_STORE_OPS (per op, 400; 0
- * skips the raw store part).
+ * Each window: both stores emptied, phase set (and the API's mode cache left to expire), warm-up
+ * (BENCH_DUAL_WRITE_POOL conversations created, then BENCH_DUAL_WRITE_WARMUP mixed requests), then the
+ * measured run: BENCH_DUAL_WRITE_REQUESTS requests or BENCH_DUAL_WRITE_MAX_SECONDS, whichever ends
+ * first (the legacy phases on FerretDB manage only tens of requests per second on a small machine).
+ *
+ * Knobs (defaults): BENCH_CONCURRENCY (16), BENCH_DUAL_WRITE_REQUESTS (1500),
+ * BENCH_DUAL_WRITE_MAX_SECONDS (12), BENCH_DUAL_WRITE_WARMUP (64), BENCH_DUAL_WRITE_POOL (64),
+ * BENCH_DUAL_WRITE_ROUNDS (2), BENCH_RAW_STORE_OPS (150 per operation; 0 skips the raw store part).
  */
 import { performance } from 'node:perf_hooks';
 import type { Conversation } from '../../src/conversations/domain/conversation.model';
@@ -27,10 +31,13 @@ import { newConversationId } from '../../src/conversations/domain/object-id';
 import type { Phase } from '../../src/migration/domain/phases';
 import { modeForPhase } from '../../src/migration/domain/phases';
 import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreName } from '../../src/stores/conversation-store.port';
+import { LEGACY_DB } from '../../src/stores/stores.module';
+import type { Db } from 'mongodb';
 import { BenchApi, startApi } from '../lib/api';
 import { createFreshDatabases } from '../lib/fresh-db';
 import { closedLoop, LoadResult } from '../lib/load';
-import { envInt, progress, round } from '../lib/log';
+import { envInt, progress, round, sleep } from '../lib/log';
+import { cpuDelta, CpuSnapshot, serverCpu } from '../lib/proc-cpu';
 import { describeSeconds, diffHistograms, histogram, HistogramSeries, Sample } from '../lib/prom';
 import { ratio, summarize } from '../lib/stats';
 import type { BenchLine } from '../lib/types';
@@ -83,25 +90,37 @@ function createBody(i: number) {
   };
 }
 
-/** The workload of one phase window: its own pool of conversations, created in that phase. */
+/**
+ * The workload of one phase window. Each worker writes only to the conversations it created itself
+ * (one client per conversation, as a chat user is): no two in-flight requests touch the same
+ * conversation, so the figures measure the write path itself, not compare-and-set retries and the
+ * repairs that racing writers of one conversation cause.
+ */
 class Workload {
-  readonly pool: string[] = [];
-  private readonly rand: () => number;
+  private readonly pools: string[][];
+  private readonly rands: Array<() => number>;
 
-  constructor(private readonly api: BenchApi, seed: number) {
-    this.rand = mulberry32(seed);
+  constructor(private readonly api: BenchApi, seed: number, concurrency: number) {
+    this.pools = Array.from({ length: concurrency }, () => []);
+    this.rands = Array.from({ length: concurrency }, (_, w) => mulberry32(seed * 1000 + w));
   }
 
-  async create(i: number): Promise<string> {
+  first(): string | undefined {
+    return this.pools.find((p) => p.length > 0)?.[0];
+  }
+
+  readonly create = async (i: number, w: number): Promise<string> => {
     const res = await this.api.client.expect(201, 'POST', '/conversations', createBody(i));
-    this.pool.push(res.body.id as string);
+    this.pools[w].push(res.body.id as string);
     return 'create';
-  }
+  };
 
-  readonly mixed = async (i: number): Promise<string> => {
-    const r = this.rand();
-    const target = this.pool[Math.floor(this.rand() * this.pool.length)];
-    if (r < MIX.create || !target) return this.create(i);
+  readonly mixed = async (i: number, w: number): Promise<string> => {
+    const rand = this.rands[w];
+    const pool = this.pools[w];
+    const r = rand();
+    const target = pool[Math.floor(rand() * pool.length)];
+    if (r < MIX.create || !target) return this.create(i, w);
     if (r < MIX.create + MIX.append) {
       await this.api.client.expect(201, 'POST', `/conversations/${target}/messages`, {
         role: i % 2 === 0 ? 'user' : 'assistant',
@@ -123,6 +142,10 @@ interface Window {
   http: Map<string, HistogramSeries>;
   counters: Record<string, number>;
   cpuMs: number;
+  /** CPU seconds of the database servers during the measured run. */
+  serversCpu: CpuSnapshot;
+  /** Documents in the legacy collection at the end of the window. */
+  legacyDocs: number;
 }
 
 function counterTotals(samples: Sample[], names: string[]): Record<string, number> {
@@ -137,30 +160,61 @@ function counterTotals(samples: Sample[], names: string[]): Record<string, numbe
 
 const COUNTERS = ['secondary_write_failures_total', 'version_conflicts_total', 'repairs_total'];
 
+/**
+ * Guards against measuring the wrong phase (e.g. a mode cache that did not expire): a conversation
+ * created in the window must be in exactly the stores the phase writes. A secondary write may land
+ * a moment after its request answered (it timed out but went on), hence the few retries.
+ */
 async function expectPlacement(api: BenchApi, phase: Phase, id: string): Promise<void> {
   const mode = modeForPhase(phase);
-  const inLegacy = (await api.app.get<ConversationStore>(LEGACY_STORE).get(id)) !== null;
-  const inNew = (await api.app.get<ConversationStore>(NEW_STORE).get(id)) !== null;
   const want = { legacy: mode.sourceOfTruth === 'legacy' || mode.dualWrite, new: mode.sourceOfTruth === 'new' || mode.dualWrite };
-  if (inLegacy !== want.legacy || inNew !== want.new) {
-    throw new Error(`phase ${phase}: conversation ${id} is in legacy=${inLegacy} new=${inNew}, expected legacy=${want.legacy} new=${want.new}`);
+  let seen = { legacy: false, new: false };
+  for (let attempt = 0; attempt < 30; attempt++) {
+    seen = {
+      legacy: (await api.app.get<ConversationStore>(LEGACY_STORE).get(id)) !== null,
+      new: (await api.app.get<ConversationStore>(NEW_STORE).get(id)) !== null,
+    };
+    if (seen.legacy === want.legacy && seen.new === want.new) return;
+    await sleep(100);
   }
+  throw new Error(`phase ${phase}: conversation ${id} is in legacy=${seen.legacy} new=${seen.new}, expected legacy=${want.legacy} new=${want.new}`);
 }
 
-async function runWindow(api: BenchApi, phase: Phase, seed: number, opts: { concurrency: number; requests: number; warmup: number; pool: number }): Promise<Window> {
+interface WindowOptions {
+  concurrency: number;
+  requests: number;
+  maxSeconds: number;
+  warmup: number;
+  pool: number;
+}
+
+/**
+ * Both stores emptied before every window: every window starts from the same state, whatever ran
+ * before it. (FerretDB's SQLite backend scans the whole collection for most writes, so a legacy
+ * collection that kept growing from window to window would make later windows slower.)
+ */
+async function resetStores(api: BenchApi): Promise<void> {
+  await api.pg.query('TRUNCATE conversations, messages, repair_outbox');
+  await api.app.get<Db>(LEGACY_DB).collection(api.config.legacy.collection).deleteMany({});
+}
+
+async function runWindow(api: BenchApi, phase: Phase, seed: number, opts: WindowOptions): Promise<Window> {
+  await resetStores(api);
   await api.setPhase(phase);
-  const work = new Workload(api, seed);
-  // Warm-up: the pool of conversations this window writes to, then a short mixed run.
-  const created = await closedLoop((i) => work.create(1_000_000 + i), { concurrency: opts.concurrency, count: opts.pool });
+  const work = new Workload(api, seed, opts.concurrency);
+  // Warm-up: the conversations this window writes to, then a short mixed run.
+  const created = await closedLoop((i, w) => work.create(1_000_000 + i, w), { concurrency: opts.concurrency, count: opts.pool });
   if (created.errors > 0) throw new Error(`${phase}: warm-up creates failed: ${created.errorSamples.join('; ')}`);
-  await expectPlacement(api, phase, work.pool[0]);
+  await expectPlacement(api, phase, work.first()!);
   const warm = await closedLoop(work.mixed, { concurrency: opts.concurrency, count: opts.warmup });
   if (warm.errors > 0) throw new Error(`${phase}: warm-up failed: ${warm.errorSamples.join('; ')}`);
 
   const before = await api.metrics();
   const cpu0 = process.cpuUsage();
-  const load = await closedLoop(work.mixed, { concurrency: opts.concurrency, count: opts.requests });
+  const servers0 = serverCpu();
+  const load = await closedLoop(work.mixed, { concurrency: opts.concurrency, count: opts.requests, durationMs: opts.maxSeconds * 1000 });
   const cpu = process.cpuUsage(cpu0);
+  const serversCpu = cpuDelta(servers0, serverCpu());
   const after = await api.metrics();
   const writes = diffHistograms(histogram(before, 'store_write_duration_seconds', ['store', 'role']), histogram(after, 'store_write_duration_seconds', ['store', 'role']));
   const http = diffHistograms(
@@ -174,7 +228,8 @@ async function runWindow(api: BenchApi, phase: Phase, seed: number, opts: { conc
   const s = summarize(load.latenciesMs);
   progress(BENCH, `${phase.padEnd(11)} n=${load.ok} err=${load.errors} p50=${s.p50_ms} p99=${s.p99_ms} ms rps=${load.rps.toFixed(0)}`);
   if (load.errors > 0) progress(BENCH, `${phase}: ${load.errors} failed request(s), e.g. ${load.errorSamples[0]}`);
-  return { load, writes, http, counters, cpuMs: (cpu.user + cpu.system) / 1000 };
+  const legacyDocs = await api.app.get<Db>(LEGACY_DB).collection(api.config.legacy.collection).estimatedDocumentCount();
+  return { load, writes, http, counters, cpuMs: (cpu.user + cpu.system) / 1000, serversCpu, legacyDocs };
 }
 
 function addSeries(into: Map<string, HistogramSeries>, from: Map<string, HistogramSeries>): void {
@@ -211,6 +266,8 @@ function pooled(windows: Window[]) {
   const s = summarize(latencies);
   const errors = windows.reduce((a, w) => a + w.load.errors, 0);
   const cpuMs = windows.reduce((a, w) => a + w.cpuMs, 0);
+  const serversCpu: CpuSnapshot = {};
+  for (const w of windows) for (const [k, v] of Object.entries(w.serversCpu)) serversCpu[k] = (serversCpu[k] ?? 0) + v;
   return {
     side: {
       p50_ms: s.p50_ms,
@@ -227,10 +284,13 @@ function pooled(windows: Window[]) {
       })),
       // CPU of this node process (API + load generator) per wall-clock second, in % of one core.
       node_cpu_pct: round((cpuMs / elapsedMs) * 100, 0),
+      // The same for the database servers (server-wide: other clients of the shared servers count too).
+      ...Object.fromEntries(Object.entries(serversCpu).map(([k, v]) => [`${k}_cpu_pct`, round(((v * 1000) / elapsedMs) * 100, 0)])),
     },
     writes,
     http,
     counters,
+    legacyDocs: windows.map((w) => w.legacyDocs),
   };
 }
 
@@ -300,17 +360,18 @@ export async function run(): Promise<BenchLine[]> {
   const opts = {
     concurrency: envInt('BENCH_CONCURRENCY', 16),
     requests: envInt('BENCH_DUAL_WRITE_REQUESTS', 1500),
-    warmup: envInt('BENCH_DUAL_WRITE_WARMUP', 200, 0),
-    pool: envInt('BENCH_DUAL_WRITE_POOL', 150),
+    maxSeconds: envInt('BENCH_DUAL_WRITE_MAX_SECONDS', 12),
+    warmup: envInt('BENCH_DUAL_WRITE_WARMUP', 64, 0),
+    pool: envInt('BENCH_DUAL_WRITE_POOL', 64),
   };
   const rounds = envInt('BENCH_DUAL_WRITE_ROUNDS', 2);
-  const rawOps = envInt('BENCH_RAW_STORE_OPS', 400, 0);
+  const rawOps = envInt('BENCH_RAW_STORE_OPS', 150, 0);
 
   const dbs = await createFreshDatabases('dualwrite');
   const api = await startApi(dbs, { concurrency: opts.concurrency });
   const lines: BenchLine[] = [];
   try {
-    progress(BENCH, `API on ${api.url}; concurrency ${opts.concurrency}, ${opts.requests} measured requests per phase x ${rounds} round(s), mix ${JSON.stringify(MIX)}`);
+    progress(BENCH, `API on ${api.url}; concurrency ${opts.concurrency}, per phase and round ${opts.requests} requests or ${opts.maxSeconds} s, ${rounds} round(s), mix ${JSON.stringify(MIX)}`);
     const windows = new Map<Phase, Window[]>();
     let seed = 1;
     for (let r = 0; r < rounds; r++) {
@@ -355,10 +416,14 @@ export async function run(): Promise<BenchLine[]> {
           store_writes: storeBreakdown(p.writes),
           http_server: httpBreakdown(p.http),
           counters: p.counters,
+          legacy_docs_at_window_end: p.legacyDocs,
         });
       }
     }
-    if (rawOps > 0) lines.push(...(await rawStores(api, opts.concurrency, rawOps)));
+    if (rawOps > 0) {
+      await resetStores(api);
+      lines.push(...(await rawStores(api, opts.concurrency, rawOps)));
+    }
   } finally {
     await api.close();
     await dbs.drop();

@@ -84,7 +84,7 @@ export async function snapshotStores(t: TestApp): Promise<StoreSnapshot> {
     t.pg.query<{ j: string; n: number }>(
       `SELECT coalesce(json_agg(m ORDER BY m.conversation_id, m.seq), '[]')::text AS j, count(*)::int AS n FROM messages m`,
     ),
-    legacyCollection(t).find({}).sort({ _id: 1 }).toArray(),
+    legacyCollection(t).find({}).sort({ _id: 1 }).batchSize(100000).toArray(),
   ]);
   return {
     conversations: conversations.rows[0].n,

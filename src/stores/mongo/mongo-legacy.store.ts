@@ -38,9 +38,30 @@ function isDuplicateKey(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
 }
 
+/**
+ * MongoDB applies a filtered single-document write atomically; FerretDB v1 (local runs and tests)
+ * reads the matching document and writes it back in two steps, so two concurrent compare-and-sets
+ * can both succeed. Against FerretDB, writes to one document are therefore serialised per process.
+ */
+class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return next;
+  }
+}
+
 export class MongoLegacyStore implements LegacyStore {
   readonly name = 'legacy' as const;
   private readonly collection: Collection<Document>;
+  private lock?: KeyedLock;
 
   constructor(private readonly db: Db, collectionName: string) {
     this.collection = db.collection(collectionName);
@@ -51,6 +72,18 @@ export class MongoLegacyStore implements LegacyStore {
     await this.collection.createIndex({ updated: 1, _id: 1 }, { name: 'updated_id' });
     await this.collection.createIndex({ user_id: 1, created: -1, _id: -1 }, { name: 'user_created_id' });
     await this.collection.createIndex({ userId: 1, created: -1, _id: -1 }, { name: 'legacy_userId_created_id' });
+  }
+
+  /** Detects a server without atomic filtered writes (FerretDB) and serialises writes per document for it. */
+  async detectServer(): Promise<'mongodb' | 'ferretdb'> {
+    const info = await this.db.admin().command({ buildInfo: 1 });
+    const ferret = 'ferretdbVersion' in info;
+    this.lock = ferret ? new KeyedLock() : undefined;
+    return ferret ? 'ferretdb' : 'mongodb';
+  }
+
+  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.lock ? this.lock.run(id, fn) : fn();
   }
 
   async ping(): Promise<void> {
@@ -67,6 +100,10 @@ export class MongoLegacyStore implements LegacyStore {
   }
 
   async insertNew(c: Conversation): Promise<boolean> {
+    return this.serial(c.id, () => this.insertUnlocked(c));
+  }
+
+  private async insertUnlocked(c: Conversation): Promise<boolean> {
     try {
       await this.collection.insertOne(this.document(c));
       return true;
@@ -77,14 +114,22 @@ export class MongoLegacyStore implements LegacyStore {
   }
 
   async compareAndSet(c: Conversation, expectedVersion: number): Promise<boolean> {
+    return this.serial(c.id, () => this.compareAndSetUnlocked(c, expectedVersion));
+  }
+
+  private async compareAndSetUnlocked(c: Conversation, expectedVersion: number): Promise<boolean> {
     const doc = this.document(c);
     const result = await this.collection.replaceOne(versionEquals(doc._id, expectedVersion), doc);
     return result.matchedCount === 1;
   }
 
   async putIfNewer(c: Conversation): Promise<PutResult> {
+    return this.serial(c.id, () => this.putIfNewerUnlocked(c));
+  }
+
+  private async putIfNewerUnlocked(c: Conversation): Promise<PutResult> {
     // Nothing is below version 0: the write can only be the first one.
-    if (c.version === 0) return (await this.insertNew(c)) ? 'written' : 'stale';
+    if (c.version === 0) return (await this.insertUnlocked(c)) ? 'written' : 'stale';
     const doc = this.document(c);
     try {
       const result = await this.collection.replaceOne(versionBelow(doc._id, c.version), doc, { upsert: true });
@@ -96,11 +141,17 @@ export class MongoLegacyStore implements LegacyStore {
   }
 
   async removeExact(id: string, expectedVersion: number): Promise<boolean> {
-    const result = await this.collection.deleteOne(versionEquals(objectId(id), expectedVersion));
-    return result.deletedCount === 1;
+    return this.serial(id, async () => {
+        const result = await this.collection.deleteOne(versionEquals(objectId(id), expectedVersion));
+      return result.deletedCount === 1;
+    });
   }
 
   async softDelete(id: string, version: number, at: Date): Promise<SoftDeleteResult> {
+    return this.serial(id, () => this.softDeleteUnlocked(id, version, at));
+  }
+
+  private async softDeleteUnlocked(id: string, version: number, at: Date): Promise<SoftDeleteResult> {
     const _id = objectId(id);
     if (version < 1) throw new RangeError('a soft delete is a write: its version is at least 1');
     const result = await this.collection.updateOne(
