@@ -6,9 +6,6 @@ const tsJest = ['ts-jest', { tsconfig: 'tsconfig.json' }];
 
 module.exports = {
   testTimeout: 60000,
-  // A Redis socket of the API app outlives app.close() in some files (tracked in the issue note);
-  // until it is found, CI must not hang on it.
-  forceExit: true,
   projects: [
     {
       displayName: 'unit',

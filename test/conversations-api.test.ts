@@ -4,6 +4,7 @@
  * Idempotency-Key, pagination, OpenAPI. Every refused request is checked to have written nothing in
  * either store (a snapshot of PostgreSQL `conversations` + `messages` and the legacy collection).
  */
+import { ObjectId } from 'mongodb';
 import { OPERATOR_TOKEN } from './support/env';
 import { RequestOptions, startTestApp, TestApp, TestResponse } from './support/app';
 import {
@@ -12,6 +13,7 @@ import {
   expectFieldErrors,
   expectSameSnapshot,
   expectStoresAgree,
+  legacyCollection,
   legacyRaw,
   readBoth,
   snapshotStores,
@@ -177,7 +179,7 @@ describe('POST /conversations', () => {
     await post({ userId: 'u', metadata: { k: 'x'.repeat(16 * 1024) } }, ['metadata']);
     let tooDeep: Record<string, unknown> = { leaf: 1 };
     for (let level = 1; level < 9; level++) tooDeep = { [`l${level}`]: tooDeep };
-    await post({ userId: 'u', metadata: tooDeep }, []);
+    await post({ userId: 'u', metadata: tooDeep }, ['metadata.l8.l7.l6.l5.l4.l3.l2.l1']);
     await post({ userId: 'u', extra: true }, ['extra']);
     await post({ userId: 42, title: 7, messages: 'x', metadata: [], extra: 1 }, ['userId', 'title', 'messages', 'metadata', 'extra']);
   });
@@ -467,6 +469,92 @@ describe('GET /conversations (list)', () => {
     await refusedWithFields('GET', '/conversations?userId=u&sort=asc', {}, ['sort']);
     await refused('GET', '/conversations?userId=u', { token: null }, 401, 'UNAUTHORIZED');
     await refused('GET', '/conversations?userId=u', { token: 'wrong' }, 401, 'UNAUTHORIZED');
+  });
+});
+
+describe('phase deprecation (the new store is the source of truth, legacy the secondary)', () => {
+  beforeAll(async () => t.setPhase('deprecation'));
+  afterAll(async () => t.setPhase('shadow'));
+
+  it('every write still reaches both stores, equal in canonical form, legacy in the current format', async () => {
+    const created = await t.request('POST', '/conversations', {
+      body: { userId: freshUser('dep'), title: 'dep', messages: [{ role: 'user', content: 'a' }], metadata: { a: { b: [1, null, 'c'] } } },
+    });
+    const id = created.body.id;
+    await expectWritten(created, 201, 1);
+    await expectWritten(await t.request('PATCH', `/conversations/${id}`, { body: { title: 'dep 2', metadata: { z: 1 } }, headers: { 'if-match': '"1"' } }), 200, 2);
+    await expectWritten(await t.request('POST', `/conversations/${id}/messages`, { body: { role: 'assistant', content: 'b' } }), 201, 3);
+    await refused('PATCH', `/conversations/${id}`, { body: { title: 'stale' }, headers: { 'if-match': '"2"' } }, 412, 'VERSION_CONFLICT');
+    const removed = await t.request('DELETE', `/conversations/${id}`);
+    expect(removed.status).toBe(204);
+    expect(removed.headers.get('etag')).toBe('"4"');
+    expect(await expectStoresAgree(t, id)).toMatchObject({ deleted: true, version: 4, title: 'dep 2' });
+    expectCurrentLegacyFormat(await legacyRaw(t, id));
+    await refused('GET', `/conversations/${id}`, {}, 404, 'NOT_FOUND');
+  });
+});
+
+describe('legacy documents as they exist in the wild (SPEC section 1)', () => {
+  /** A document of the older formats: userId, messages[].content, upper-case roles, string and epoch timestamps, no updated, no v. */
+  function oldDocument(user: string, created: Date, createdAsString: boolean, title: string) {
+    return {
+      _id: new ObjectId(),
+      userId: user,
+      title,
+      messages: [
+        { role: 'USER', content: 'old question', ts: created.getTime() },
+        { role: 'Assistant', content: 'old answer', ts: new Date(created.getTime() + 1000).toISOString() },
+      ],
+      meta: { legacy: { nested: [1, 'two'] } },
+      created: createdAsString ? created.toISOString() : created,
+    };
+  }
+
+  it('reads an old-format document and rewrites it in the current format on the first write', async () => {
+    const user = freshUser('legacy');
+    const doc = oldDocument(user, new Date(Date.UTC(2019, 5, 1, 12, 0, 0, 123)), true, 'from 2019');
+    await legacyCollection(t).insertOne(doc);
+    const id = doc._id.toHexString();
+
+    const got = await t.request('GET', `/conversations/${id}`);
+    expect(got.status).toBe(200);
+    expectEtag(got, 0);
+    expect(got.body).toMatchObject({
+      userId: user,
+      title: 'from 2019',
+      createdAt: '2019-06-01T12:00:00.123Z',
+      updatedAt: '2019-06-01T12:00:00.123Z',
+      metadata: { legacy: { nested: [1, 'two'] } },
+      messages: [
+        { role: 'user', content: 'old question', createdAt: '2019-06-01T12:00:00.123Z' },
+        { role: 'assistant', content: 'old answer', createdAt: '2019-06-01T12:00:01.123Z' },
+      ],
+    });
+
+    const patched = await t.request('PATCH', `/conversations/${id}`, { body: { title: 'rewritten' }, headers: { 'if-match': '"0"' } });
+    const stored = await expectWritten(patched, 200, 1);
+    expect(stored.messages.map((m) => m.content)).toEqual(['old question', 'old answer']);
+    const raw = await legacyRaw(t, id);
+    expect(raw).not.toHaveProperty('userId');
+    expect(raw!.user_id).toBe(user);
+  });
+
+  // SPEC section 1: old documents hold `created` as an ISO string, which MongoDB neither orders nor
+  // compares with Dates; listing from legacy must still be newest first with nothing skipped.
+  it('lists documents whose created is an ISO string or a Date newest first, across pages', async () => {
+    const user = freshUser('mixed');
+    const docs = Array.from({ length: 6 }, (_, i) => oldDocument(user, new Date(Date.UTC(2020, 0, 1 + i)), i % 3 === 0, `d${i}`));
+    await legacyCollection(t).insertMany(docs);
+    const titles: string[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < 10; page++) {
+      const res: TestResponse = await t.request('GET', `/conversations?userId=${user}&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      expect(res.status).toBe(200);
+      titles.push(...res.body.items.map((i: { title: string }) => i.title));
+      cursor = res.body.nextCursor;
+      if (cursor === null) break;
+    }
+    expect(titles).toEqual(['d5', 'd4', 'd3', 'd2', 'd1', 'd0']);
   });
 });
 

@@ -22,7 +22,7 @@ describe('GET /health/ready against servers that stop and come back', () => {
   let url: string;
 
   beforeAll(async () => {
-    services = await startPrivateServices(45400);
+    services = await startPrivateServices();
     const ds = createDataSource({ url: services.env.DATABASE_URL, poolSize: 1 });
     await ds.initialize();
     await ds.runMigrations();

@@ -9,19 +9,26 @@ import { checkContent, checkMetadata, checkRole, checkTitle, checkUserId, isVali
 import type { CreateInput, PatchInput } from './conversation.service';
 
 export const MAX_MESSAGES_PER_CREATE = 1000;
+const MAX_UNKNOWN_FIELD_ERRORS = 20;
 
 function objectBody(body: unknown, allowed: readonly string[]): { fields: Record<string, unknown>; errors: FieldError[] } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ValidationFailedError([{ field: 'body', message: 'must be a JSON object' }]);
   }
   const fields = body as Record<string, unknown>;
-  const errors = Object.keys(fields)
-    .filter((k) => !allowed.includes(k))
-    .map((k) => ({ field: k.slice(0, 100), message: 'is not an accepted field' }));
+  const unknown = Object.keys(fields).filter((k) => !allowed.includes(k));
+  // A body full of bad keys must not produce an answer larger than itself.
+  const errors = unknown.slice(0, MAX_UNKNOWN_FIELD_ERRORS).map((k) => ({ field: k.slice(0, 100), message: 'is not an accepted field' }));
+  if (unknown.length > MAX_UNKNOWN_FIELD_ERRORS) errors.push({ field: 'body', message: `${unknown.length - MAX_UNKNOWN_FIELD_ERRORS} more unknown fields` });
   return { fields, errors };
 }
 
+const MAX_ERRORS = 100;
+
 function done<T>(errors: FieldError[], value: T): T {
+  if (errors.length > MAX_ERRORS) {
+    throw new ValidationFailedError([...errors.slice(0, MAX_ERRORS), { field: 'body', message: `${errors.length - MAX_ERRORS} more problems not listed` }]);
+  }
   if (errors.length > 0) throw new ValidationFailedError(errors);
   return value;
 }

@@ -5,6 +5,7 @@
  */
 import { Injectable } from '@nestjs/common';
 import { DomainError, NotFoundError, ValidationFailedError, VersionConflictError } from '../common/errors';
+import { KeyedLock } from '../common/keyed-lock';
 import { MetricsService } from '../common/metrics/metrics.service';
 import type { Conversation, JsonObject, MessageRole } from './domain/conversation.model';
 import { newConversationId } from './domain/object-id';
@@ -12,7 +13,9 @@ import { DualWriter } from './dual-writer';
 import { decodeCursor, encodeCursor } from './list-cursor';
 import { MigrationModeService } from './migration-mode.service';
 
-const MAX_ATTEMPTS = 8;
+const MAX_ATTEMPTS = 25;
+/** Jittered, growing pause between compare-and-set attempts, so hot conversations do not livelock. */
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * 2 ** attempt)));
 /** Far below MongoDB's 16 MiB document limit, so the legacy store can always hold what we accept. */
 export const MAX_CONVERSATION_BYTES = 12 * 1024 * 1024;
 
@@ -35,6 +38,7 @@ function approximateBytes(c: Conversation): number {
 @Injectable()
 export class ConversationService {
   private readonly conflicts;
+  private readonly writes = new KeyedLock();
 
   constructor(
     private readonly mode: MigrationModeService,
@@ -94,7 +98,15 @@ export class ConversationService {
     return this.change(id, ifMatch, (c) => ({ ...c, deleted: true }));
   }
 
-  private async change(id: string, ifMatch: number | undefined, apply: (c: Conversation, now: Date) => Conversation): Promise<Conversation> {
+  /**
+   * Changes to one conversation are serialised within this process first, so replicas are the only
+   * source of compare-and-set races; without it a hot conversation can starve its writers on a slow store.
+   */
+  private change(id: string, ifMatch: number | undefined, apply: (c: Conversation, now: Date) => Conversation): Promise<Conversation> {
+    return this.writes.run(id, () => this.changeUnlocked(id, ifMatch, apply));
+  }
+
+  private async changeUnlocked(id: string, ifMatch: number | undefined, apply: (c: Conversation, now: Date) => Conversation): Promise<Conversation> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const mode = await this.mode.current();
       const current = await this.writer.store(mode.sourceOfTruth).get(id);
@@ -111,6 +123,7 @@ export class ConversationService {
       }
       if (await this.writer.write(mode, next, current.version)) return next;
       this.conflicts.inc({ kind: 'race' });
+      await backoff(attempt);
     }
     throw new DomainError('WRITE_CONFLICT', 409, `Conversation ${id} is changing too fast; retry`);
   }

@@ -50,5 +50,7 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.allSettled(this.workers.map((w) => w.close()));
+    // The host was handed this connection to own: without this a worker process hangs on SIGTERM.
+    this.connection.disconnect();
   }
 }

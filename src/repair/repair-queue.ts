@@ -48,6 +48,9 @@ export class RepairQueue {
    * id matches a completed one, losing a later divergence). Extra repairs are cheap and idempotent.
    */
   async add(payload: RepairPayload): Promise<void> {
+    // BullMQ would hold the job until Redis is back; a request must not wait, and a divergence must
+    // not live only in this process's memory. Fail at once so the caller uses the durable outbox.
+    if (this.connection.status !== 'ready') throw new Error(`repair queue unavailable (Redis connection ${this.connection.status})`);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`repair queue did not answer within ${ADD_TIMEOUT_MS} ms`)), ADD_TIMEOUT_MS);

@@ -57,8 +57,6 @@ const logger = new Logger('Stores');
       useFactory: async (db: Db, config: AppConfig) => {
         const store = new MongoLegacyStore(db, config.legacy.collection);
         await store.ensureIndexes();
-        const server = await store.detectServer();
-        if (server === 'ferretdb') logger.warn({ msg: 'legacy server is FerretDB: writes to one document are serialised per process (no atomic filtered writes)' });
         return store;
       },
     },

@@ -4,6 +4,7 @@
  * scripts/services.sh a user runs; a single service is stopped by its own pid.
  */
 import { execFile } from 'node:child_process';
+import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,7 +25,26 @@ export interface PrivateServices {
   down(): Promise<void>;
 }
 
-export async function startPrivateServices(basePort: number): Promise<PrivateServices> {
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Four consecutive free ports, chosen at random so two runs of one file on a machine do not collide. */
+async function freeBasePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 40000 + Math.floor(Math.random() * 2000) * 4;
+    const free = await Promise.all([0, 1, 2, 3].map((i) => portFree(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error('no four consecutive free ports found');
+}
+
+export async function startPrivateServices(requestedBase?: number): Promise<PrivateServices> {
+  const basePort = requestedBase ?? (await freeBasePort());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lms-services-'));
   fs.chmodSync(dir, 0o755);
   const envFile = path.join(dir, 'env');
@@ -43,7 +63,17 @@ export async function startPrivateServices(basePort: number): Promise<PrivateSer
   const up = async () => {
     await run('bash', [script, 'up'], { env: vars, timeout: 120_000 });
   };
-  await up();
+  const down = async () => {
+    await run('bash', [script, 'down'], { env: vars, timeout: 120_000 });
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await up();
+  } catch (err) {
+    // Whatever did start must not outlive the failed set-up.
+    await down().catch(() => undefined);
+    throw err;
+  }
   return {
     dir,
     env: parse(fs.readFileSync(envFile)) as Record<string, string>,
@@ -66,9 +96,6 @@ export async function startPrivateServices(basePort: number): Promise<PrivateSer
       }
       throw new Error(`${service} (pid ${pid}) did not stop`);
     },
-    down: async () => {
-      await run('bash', [script, 'down'], { env: vars, timeout: 120_000 });
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    down,
   };
 }

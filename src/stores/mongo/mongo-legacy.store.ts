@@ -14,6 +14,13 @@ import type { ListPosition, PutResult } from '../conversation-store.port';
 import type { LegacyStore, SoftDeleteResult, UpdatedPosition } from '../legacy-store.port';
 
 const DUPLICATE_KEY = 11000;
+/** Bound on old string-created documents read for one listing (see listByUser). */
+const MAX_STRING_CREATED_PER_USER = 10_000;
+
+function isBefore(c: Conversation, p: ListPosition): boolean {
+  const t = c.createdAt.getTime() - p.createdAt.getTime();
+  return t < 0 || (t === 0 && c.id < p.id);
+}
 
 export function objectId(id: string): ObjectId {
   return ObjectId.createFromHexString(id);
@@ -38,30 +45,9 @@ function isDuplicateKey(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
 }
 
-/**
- * MongoDB applies a filtered single-document write atomically; FerretDB v1 (local runs and tests)
- * reads the matching document and writes it back in two steps, so two concurrent compare-and-sets
- * can both succeed. Against FerretDB, writes to one document are therefore serialised per process.
- */
-class KeyedLock {
-  private readonly tails = new Map<string, Promise<unknown>>();
-
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    const next = previous.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return next;
-  }
-}
-
 export class MongoLegacyStore implements LegacyStore {
   readonly name = 'legacy' as const;
   private readonly collection: Collection<Document>;
-  private lock?: KeyedLock;
 
   constructor(private readonly db: Db, collectionName: string) {
     this.collection = db.collection(collectionName);
@@ -72,18 +58,6 @@ export class MongoLegacyStore implements LegacyStore {
     await this.collection.createIndex({ updated: 1, _id: 1 }, { name: 'updated_id' });
     await this.collection.createIndex({ user_id: 1, created: -1, _id: -1 }, { name: 'user_created_id' });
     await this.collection.createIndex({ userId: 1, created: -1, _id: -1 }, { name: 'legacy_userId_created_id' });
-  }
-
-  /** Detects a server without atomic filtered writes (FerretDB) and serialises writes per document for it. */
-  async detectServer(): Promise<'mongodb' | 'ferretdb'> {
-    const info = await this.db.admin().command({ buildInfo: 1 });
-    const ferret = 'ferretdbVersion' in info;
-    this.lock = ferret ? new KeyedLock() : undefined;
-    return ferret ? 'ferretdb' : 'mongodb';
-  }
-
-  private serial<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    return this.lock ? this.lock.run(id, fn) : fn();
   }
 
   async ping(): Promise<void> {
@@ -100,10 +74,6 @@ export class MongoLegacyStore implements LegacyStore {
   }
 
   async insertNew(c: Conversation): Promise<boolean> {
-    return this.serial(c.id, () => this.insertUnlocked(c));
-  }
-
-  private async insertUnlocked(c: Conversation): Promise<boolean> {
     try {
       await this.collection.insertOne(this.document(c));
       return true;
@@ -114,22 +84,14 @@ export class MongoLegacyStore implements LegacyStore {
   }
 
   async compareAndSet(c: Conversation, expectedVersion: number): Promise<boolean> {
-    return this.serial(c.id, () => this.compareAndSetUnlocked(c, expectedVersion));
-  }
-
-  private async compareAndSetUnlocked(c: Conversation, expectedVersion: number): Promise<boolean> {
     const doc = this.document(c);
     const result = await this.collection.replaceOne(versionEquals(doc._id, expectedVersion), doc);
     return result.matchedCount === 1;
   }
 
   async putIfNewer(c: Conversation): Promise<PutResult> {
-    return this.serial(c.id, () => this.putIfNewerUnlocked(c));
-  }
-
-  private async putIfNewerUnlocked(c: Conversation): Promise<PutResult> {
     // Nothing is below version 0: the write can only be the first one.
-    if (c.version === 0) return (await this.insertUnlocked(c)) ? 'written' : 'stale';
+    if (c.version === 0) return (await this.insertNew(c)) ? 'written' : 'stale';
     const doc = this.document(c);
     try {
       const result = await this.collection.replaceOne(versionBelow(doc._id, c.version), doc, { upsert: true });
@@ -141,17 +103,11 @@ export class MongoLegacyStore implements LegacyStore {
   }
 
   async removeExact(id: string, expectedVersion: number): Promise<boolean> {
-    return this.serial(id, async () => {
-        const result = await this.collection.deleteOne(versionEquals(objectId(id), expectedVersion));
-      return result.deletedCount === 1;
-    });
+    const result = await this.collection.deleteOne(versionEquals(objectId(id), expectedVersion));
+    return result.deletedCount === 1;
   }
 
   async softDelete(id: string, version: number, at: Date): Promise<SoftDeleteResult> {
-    return this.serial(id, () => this.softDeleteUnlocked(id, version, at));
-  }
-
-  private async softDeleteUnlocked(id: string, version: number, at: Date): Promise<SoftDeleteResult> {
     const _id = objectId(id);
     if (version < 1) throw new RangeError('a soft delete is a write: its version is at least 1');
     const result = await this.collection.updateOne(
@@ -162,18 +118,31 @@ export class MongoLegacyStore implements LegacyStore {
     return (await this.collection.countDocuments({ _id }, { limit: 1 })) === 1 ? 'stale' : 'absent';
   }
 
+  /**
+   * Newest first by creation. Documents the legacy application wrote long ago hold `created` as an ISO
+   * string, which the server neither orders nor compares with Dates (every string sorts after every
+   * Date). So Date-created documents are paged by the server, string-created ones (old, and few per
+   * user) are read whole and ordered here, and the two are merged.
+   */
   async listByUser(userId: string, limit: number, after?: ListPosition): Promise<Conversation[]> {
-    const clauses: Filter<Document>[] = [
-      { $or: [{ user_id: userId }, { user_id: { $exists: false }, userId }] },
-      { deleted: { $ne: true } },
-    ];
+    const owner: Filter<Document> = { $or: [{ user_id: userId }, { user_id: { $exists: false }, userId }] };
+    const live: Filter<Document> = { deleted: { $ne: true } };
+    const dated: Filter<Document>[] = [owner, live, { created: { $type: 'date' } }];
     if (after) {
-      clauses.push({
+      dated.push({
         $or: [{ created: { $lt: after.createdAt } }, { created: after.createdAt, _id: { $lt: objectId(after.id) } }],
       });
     }
-    const docs = await this.collection.find({ $and: clauses }).sort({ created: -1, _id: -1 }).limit(limit).toArray();
-    return docs.map((d) => fromLegacy(d as unknown as LegacyDocument));
+    const [datedDocs, stringDocs] = await Promise.all([
+      this.collection.find({ $and: dated }).sort({ created: -1, _id: -1 }).limit(limit).toArray(),
+      this.collection.find({ $and: [owner, live, { created: { $type: 'string' } }] }).limit(MAX_STRING_CREATED_PER_USER).toArray(),
+    ]);
+    const older = stringDocs
+      .map((d) => fromLegacy(d as unknown as LegacyDocument))
+      .filter((c) => !after || isBefore(c, after));
+    return [...datedDocs.map((d) => fromLegacy(d as unknown as LegacyDocument)), ...older]
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+      .slice(0, limit);
   }
 
   async scanById(limit: number, afterId?: string, untilId?: string): Promise<LegacyDocument[]> {

@@ -1,0 +1,179 @@
+/**
+ * Store and Redis outages during a stream of writes, on a private set of servers that this file stops
+ * and starts. Every acknowledged write must be in the source of truth, and once the servers are back
+ * the repair path (queue, or outbox when Redis was down too) must bring the other store level with it,
+ * record by record.
+ */
+import { INestApplication, INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { MongoClient } from 'mongodb';
+import { DataSource } from 'typeorm';
+import { createApiApp } from '../src/bootstrap';
+import { AppConfig, loadConfig } from '../src/config/app-config';
+import { canonicalJson } from '../src/conversations/domain/canonical';
+import type { Phase } from '../src/migration/domain/phases';
+import { QueueName } from '../src/queues/queue-names';
+import { MongoLegacyStore } from '../src/stores/mongo/mongo-legacy.store';
+import { createDataSource } from '../src/stores/postgres/data-source';
+import { PostgresConversationStore } from '../src/stores/postgres/postgres-conversation.store';
+import { APP_TOKEN } from './support/env';
+import { PrivateServices, ServiceName, startPrivateServices } from './support/private-services';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await sleep(300);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('writes through store and Redis outages', () => {
+  let services: PrivateServices;
+  let config: AppConfig;
+  let app: INestApplication;
+  let url: string;
+  let ds: DataSource;
+  let mongo: MongoClient;
+  let legacy: MongoLegacyStore;
+  let pg: PostgresConversationStore;
+
+  beforeAll(async () => {
+    services = await startPrivateServices();
+    config = loadConfig({ ...services.env, APP_API_TOKENS: `t:${APP_TOKEN}`, LOG_LEVEL: 'error', MODE_CACHE_TTL_MS: '0', SECONDARY_WRITE_TIMEOUT_MS: '1000' });
+    ds = createDataSource({ url: config.database.url, poolSize: 2 });
+    await ds.initialize();
+    await ds.runMigrations();
+    mongo = await MongoClient.connect(config.legacy.url, { serverSelectionTimeoutMS: 2000 });
+    legacy = new MongoLegacyStore(mongo.db(config.legacy.database), config.legacy.collection);
+    pg = new PostgresConversationStore(ds);
+    app = await createApiApp(config, { logger: false });
+    await app.listen(0, '127.0.0.1');
+    url = `http://127.0.0.1:${app.getHttpServer().address().port}`;
+  }, 180_000);
+
+  afterAll(async () => {
+    await app?.close();
+    await ds?.destroy().catch(() => undefined);
+    await mongo?.close();
+    await services?.down();
+  }, 120_000);
+
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${APP_TOKEN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json().catch(() => null)) as any };
+  };
+
+  async function setPhase(phase: Phase): Promise<void> {
+    await ds.query('UPDATE migration_state SET phase = $1, revision = revision + 1', [phase]);
+  }
+
+  /**
+   * Writes appends to `ids` from 4 clients until `stop()`; returns the highest acknowledged version
+   * and the acknowledged message texts per id.
+   */
+  function writeStream(ids: string[]) {
+    const acked = new Map<string, { version: number; texts: Set<string> }>(ids.map((id) => [id, { version: 0, texts: new Set() }]));
+    let running = true;
+    let attempts = 0;
+    const clients = Array.from({ length: 4 }, async (_, client) => {
+      for (let n = 0; running; n++) {
+        const id = ids[(n + client) % ids.length];
+        const text = `c${client}-n${n}`;
+        attempts++;
+        const res = await call('POST', `/conversations/${id}/messages`, { role: 'user', content: text }).catch(() => ({ status: 0, body: null }));
+        if (res.status === 201) {
+          const a = acked.get(id)!;
+          a.version = Math.max(a.version, res.body.version);
+          a.texts.add(text);
+        }
+        await sleep(5);
+      }
+    });
+    return {
+      acked,
+      attempts: () => attempts,
+      stop: async () => {
+        running = false;
+        await Promise.all(clients);
+      },
+    };
+  }
+
+  async function runScenario(phase: Phase, stopped: ServiceName[]) {
+    await setPhase(phase);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await call('POST', '/conversations', { userId: `outage-${phase}`, title: `t${i}` });
+      expect(res.status).toBe(201);
+      ids.push(res.body.id);
+    }
+    const stream = writeStream(ids);
+    await sleep(500);
+    for (const s of stopped) await services.stop(s);
+    const before = stream.attempts();
+    await sleep(3000);
+    const duringOutage = stream.attempts() - before;
+    // Writes stop before the servers return, so only what was recorded during the outage can repair.
+    await stream.stop();
+    await services.up();
+    expect(duringOutage).toBeGreaterThan(10);
+
+    // Every acknowledged write is in the source of truth.
+    const truth = phase === 'deprecation' ? pg : legacy;
+    for (const id of ids) {
+      const c = await truth.get(id);
+      const a = stream.acked.get(id)!;
+      expect(c!.version).toBeGreaterThanOrEqual(a.version);
+      const texts = new Set(c!.messages.map((m) => m.content));
+      for (const t of a.texts) expect(texts.has(t)).toBe(true);
+    }
+
+    // Repairs (queued, or replayed from the outbox once Redis is back) bring the other store level.
+    const worker: INestApplicationContext = await NestFactory.createApplicationContext(
+      (require('../src/worker.module') as typeof import('../src/worker.module')).WorkerModule.forRoot(config, [QueueName.Repair]),
+      { logger: false },
+    );
+    await worker.init();
+    try {
+      await eventually(
+        'both stores identical for every conversation',
+        async () => {
+          for (const id of ids) {
+            const [l, n] = await Promise.all([legacy.get(id), pg.get(id)]);
+            if (!l || !n || canonicalJson(l) !== canonicalJson(n)) return false;
+          }
+          return true;
+        },
+        90_000,
+      );
+    } finally {
+      await worker.close();
+    }
+    return stream.acked;
+  }
+
+  it('loses nothing with PostgreSQL stopped while legacy is the source of truth, then repairs it', async () => {
+    await runScenario('shadow', ['postgres']);
+  }, 180_000);
+
+  it('loses nothing with the legacy server stopped while the new store is the source of truth, then repairs it', async () => {
+    await runScenario('deprecation', ['ferretdb']);
+  }, 180_000);
+
+  it('records divergence durably with Redis and PostgreSQL both stopped, and repairs it once they are back', async () => {
+    await runScenario('shadow', ['redis', 'postgres']);
+    // The divergences went through the outbox in the legacy store (Redis was down), which is now empty.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const outboxed = Number(/repairs_total\{outcome="outbox"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    expect(outboxed).toBeGreaterThan(0);
+    const outbox = mongo.db(config.legacy.database).collection('migration_repair_outbox');
+    await eventually('the outbox replayed into the repair queue', async () => (await outbox.countDocuments()) === 0, 30_000);
+  }, 180_000);
+});
