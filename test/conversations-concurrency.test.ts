@@ -7,10 +7,9 @@
  * Run once with legacy as the source of truth (`shadow`) and once with the new store (`deprecation`).
  */
 import { INestApplicationContext } from '@nestjs/common';
-import { randomInt } from 'node:crypto';
 import { RepairQueue } from '../src/repair/repair-queue';
 import { startTestApp, TestApp, TestResponse } from './support/app';
-import { servicesEnv } from './support/env';
+import { servicesEnv, isolatedRedisUrl } from './support/env';
 import { deadRepairsFor, startRepairWorker, waitForRepairsDrained } from './support/repair-worker';
 import { expectCurrentLegacyFormat, expectStoresAgree, legacyRaw } from './support/stores';
 
@@ -38,16 +37,6 @@ interface Ledger {
   acks: Ack[];
   conflicts: number;
   unexpected: Array<{ op: number; status: number; body: unknown }>;
-}
-
-/**
- * A separate Redis database for this file: the repair queue's name is global, so a worker of another
- * test run on the same Redis would otherwise take (and "repair" against its own databases) our jobs.
- */
-function isolatedRedisUrl(): string {
-  const u = new URL(servicesEnv().REDIS_URL!);
-  u.pathname = `/${1 + randomInt(15)}`;
-  return u.toString();
 }
 
 let t: TestApp;

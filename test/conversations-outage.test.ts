@@ -167,6 +167,10 @@ describe('writes through store and Redis outages', () => {
     await runScenario('deprecation', ['ferretdb']);
   }, 180_000);
 
+  it('keeps acknowledging writes with Redis stopped, and keeps both stores equal', async () => {
+    await runScenario('shadow', ['redis']);
+  }, 180_000);
+
   it('records divergence durably with Redis and PostgreSQL both stopped, and repairs it once they are back', async () => {
     await runScenario('shadow', ['redis', 'postgres']);
     // The divergences went through the outbox in the legacy store (Redis was down), which is now empty.

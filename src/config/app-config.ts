@@ -17,6 +17,7 @@ export interface AppConfig {
   legacy: { url: string; database: string; collection: string };
   redis: { url: string };
   dualWrite: { secondaryTimeoutMs: number; modeCacheTtlMs: number };
+  repair: { attempts: number; backoffMs: number };
   workers: { queues: string[] };
   traffic: TrafficConfig;
 }
@@ -122,6 +123,10 @@ export function loadConfig(env: Env): AppConfig {
     dualWrite: {
       secondaryTimeoutMs: r.int('SECONDARY_WRITE_TIMEOUT_MS', 2000, 1, 600000),
       modeCacheTtlMs: r.int('MODE_CACHE_TTL_MS', 1000, 0, 60000),
+    },
+    repair: {
+      attempts: r.int('REPAIR_ATTEMPTS', 10, 1, 100),
+      backoffMs: r.int('REPAIR_BACKOFF_MS', 500, 1, 3_600_000),
     },
     workers: { queues: r.list('WORKER_QUEUES') },
     traffic: readTraffic(r),

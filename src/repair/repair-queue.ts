@@ -12,7 +12,6 @@ import { QUEUE_PREFIX } from '../queues/worker-host';
 
 export type RepairPayload = JobPayloads[QueueName.Repair];
 
-export const REPAIR_ATTEMPTS = 10;
 const ADD_TIMEOUT_MS = 500;
 
 export interface DeadRepair {
@@ -28,13 +27,17 @@ export class RepairQueue {
   readonly queue: Queue;
 
   /** The queue owns `connection` and closes it with itself. */
-  constructor(private readonly connection: Redis, prefix = QUEUE_PREFIX) {
+  constructor(
+    private readonly connection: Redis,
+    retry: { attempts: number; backoffMs: number },
+    prefix = QUEUE_PREFIX,
+  ) {
     this.queue = new Queue(QueueName.Repair, {
       connection,
       prefix,
       defaultJobOptions: {
-        attempts: REPAIR_ATTEMPTS,
-        backoff: { type: 'exponential', delay: 500 },
+        attempts: retry.attempts,
+        backoff: { type: 'exponential', delay: retry.backoffMs },
         removeOnComplete: { age: 3600, count: 10000 },
         removeOnFail: false,
       },

@@ -22,7 +22,7 @@ export const REPAIR_OUTBOXES = Symbol('REPAIR_OUTBOXES');
     {
       provide: RepairQueue,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new RepairQueue(redisFailFast(config.redis.url, { commandTimeout: undefined })),
+      useFactory: (config: AppConfig) => new RepairQueue(redisFailFast(config.redis.url, { commandTimeout: undefined }), config.repair),
     },
     {
       provide: REPAIR_OUTBOXES,

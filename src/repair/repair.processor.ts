@@ -3,7 +3,8 @@ import type { Job } from 'bullmq';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads, QueueProcessor } from '../queues/queue-processor';
-import { REPAIR_ATTEMPTS } from './repair-queue';
+import { UnrecoverableError } from 'bullmq';
+import { InvalidRowError, UnreadableDocumentError } from '../conversations/domain/errors';
 import { RepairService } from './repair.service';
 
 @Injectable()
@@ -22,7 +23,13 @@ export class RepairProcessor implements QueueProcessor<QueueName.Repair> {
       this.outcomes.inc({ outcome: 'done' });
       return outcome;
     } catch (err) {
-      if (job.attemptsMade + 1 >= (job.opts.attempts ?? REPAIR_ATTEMPTS)) this.outcomes.inc({ outcome: 'dead' });
+      // A record that cannot be read will not become readable by retrying: dead-letter it at once,
+      // with the reason, for an operator to fix and re-drive.
+      if (err instanceof UnreadableDocumentError || err instanceof InvalidRowError) {
+        this.outcomes.inc({ outcome: 'dead' });
+        throw new UnrecoverableError(`${err.code}: ${err.message}`);
+      }
+      if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) this.outcomes.inc({ outcome: 'dead' });
       throw err;
     }
   }

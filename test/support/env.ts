@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import * as path from 'node:path';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { environmentWithEnvFile } from '../../src/config/env-file';
@@ -33,4 +34,14 @@ export function testConfig(overrides: Env = {}): AppConfig {
     LOG_LEVEL: 'error',
     ...overrides,
   });
+}
+
+/**
+ * A Redis database of a test file's own: queue names are global, so a worker of another test run on
+ * the same Redis would otherwise take (and "repair" against its own databases) this file's jobs.
+ */
+export function isolatedRedisUrl(): string {
+  const u = new URL(servicesEnv().REDIS_URL!);
+  u.pathname = `/${1 + randomInt(15)}`;
+  return u.toString();
 }

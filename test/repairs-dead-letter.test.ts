@@ -1,0 +1,61 @@
+import { INestApplicationContext } from '@nestjs/common';
+import { ObjectId } from 'mongodb';
+import { canonical } from '../src/conversations/domain/canonical';
+import { fromLegacy } from '../src/conversations/domain/legacy-transform';
+import { RepairQueue } from '../src/repair/repair-queue';
+import { startTestApp, TestApp } from './support/app';
+import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { startRepairWorker } from './support/repair-worker';
+import { readNew, waitFor } from './support/stores';
+
+describe('repair dead-letter list', () => {
+  let t: TestApp;
+  let worker: INestApplicationContext;
+
+  beforeAll(async () => {
+    // A Redis database of this file's own, so no other run's worker takes these jobs.
+    t = await startTestApp({ REPAIR_ATTEMPTS: '3', REPAIR_BACKOFF_MS: '20', REDIS_URL: isolatedRedisUrl() });
+    await t.setPhase('shadow');
+    await t.app.get(RepairQueue).queue.obliterate({ force: true });
+    worker = await startRepairWorker(t.config);
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await t?.close();
+  });
+
+  const status = () => t.request('GET', '/migration/repairs', { token: OPERATOR_TOKEN });
+
+  it('is for operators only', async () => {
+    expect((await t.request('GET', '/migration/repairs', { token: null })).status).toBe(401);
+    expect((await t.request('GET', '/migration/repairs', { token: APP_TOKEN })).status).toBe(403);
+    expect((await t.request('POST', '/migration/repairs/redrive', { token: APP_TOKEN })).status).toBe(403);
+  });
+
+  it('lists a repair that cannot succeed with its reason, and re-drives it once the record is fixed', async () => {
+    const id = new ObjectId().toHexString();
+    const raw = t.legacy.collection('conversations');
+    // Unreadable: no user id. The repair must dead-letter it at once rather than retry forever.
+    await raw.insertOne({ _id: new ObjectId(id), title: 'broken', created: new Date('2024-01-01T00:00:00Z'), v: 4 });
+    await t.app.get(RepairQueue).add({ id, source: 'legacy', reason: 'test' });
+
+    let dead: Array<{ conversationId: string; failedReason: string }> = [];
+    await waitFor('the repair in the dead-letter list', async () => {
+      dead = (await status()).body.dead;
+      return dead.some((d) => d.conversationId === id);
+    }, 30_000);
+    expect(dead.find((d) => d.conversationId === id)!.failedReason).toMatch(/UNREADABLE_DOCUMENT.*user/);
+    expect(await readNew(t, id)).toBeNull();
+
+    await raw.updateOne({ _id: new ObjectId(id) }, { $set: { user_id: 'fixed-user' } });
+    const redriven = await t.request('POST', '/migration/repairs/redrive', { token: OPERATOR_TOKEN });
+    expect(redriven.status).toBe(200);
+    expect(redriven.body.redriven).toBeGreaterThanOrEqual(1);
+
+    await waitFor('the re-driven repair to copy the fixed record', async () => (await readNew(t, id)) !== null, 30_000);
+    const fixed = fromLegacy((await raw.findOne({ _id: new ObjectId(id) }))!);
+    expect(await readNew(t, id)).toEqual(canonical(fixed));
+    expect((await status()).body.dead.some((d: { conversationId: string }) => d.conversationId === id)).toBe(false);
+  });
+});
