@@ -4,5 +4,6 @@
  */
 import { CreateConversations1764000000000 } from './1764000000000-create-conversations';
 import { CreateMigrationState1764000000001 } from './1764000000001-create-migration-state';
+import { CreateSync1764000000002 } from './1764000000002-create-sync';
 
-export const MIGRATIONS = [CreateConversations1764000000000, CreateMigrationState1764000000001];
+export const MIGRATIONS = [CreateConversations1764000000000, CreateMigrationState1764000000001, CreateSync1764000000002];

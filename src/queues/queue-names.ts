@@ -4,6 +4,9 @@
  */
 export enum QueueName {
   Repair = 'repair',
+  Backfill = 'backfill',
+  Catchup = 'catchup',
+  Verify = 'verify',
 }
 
 export const ALL_QUEUES: readonly QueueName[] = Object.values(QueueName);
