@@ -1,5 +1,20 @@
 import { startTestApp, TestApp } from './support/app';
 
+describe('initial phase setting', () => {
+  it('sets the phase once, and never over an operator change', async () => {
+    const t = await startTestApp({ MIGRATION_INITIAL_PHASE: 'shadow' });
+    try {
+      expect((await t.pg.query('SELECT phase, revision FROM migration_state')).rows).toEqual([{ phase: 'shadow', revision: 1 }]);
+      const { MigrationStateRepository } = await import('../src/migration/migration-state.repository');
+      const repo = t.app.get(MigrationStateRepository);
+      expect(await repo.initialise('canary')).toBe(false);
+      expect((await repo.read()).phase).toBe('shadow');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('smoke', () => {
   let t: TestApp;
   beforeAll(async () => {

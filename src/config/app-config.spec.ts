@@ -51,6 +51,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...noTokens, LOCAL_DEV_MODE: 'true' }).auth.tokens).toEqual([]);
   });
 
+  it('accepts only a known phase as the initial phase', () => {
+    expect(loadConfig({ ...GOOD, MIGRATION_INITIAL_PHASE: 'shadow' }).migration.initialPhase).toBe('shadow');
+    expect(problemsOf({ ...GOOD, MIGRATION_INITIAL_PHASE: 'halfway' })).toEqual([expect.stringMatching(/^MIGRATION_INITIAL_PHASE: must be one of not_started, shadow/)]);
+  });
+
   it('never echoes a short token, only its position', () => {
     const problems = problemsOf({ ...GOOD, APP_API_TOKENS: 'ci:tiny-secret' });
     expect(problems).toEqual(['APP_API_TOKENS: entry 1 (ci) is shorter than 16 characters']);

@@ -3,6 +3,7 @@
  * typed config or throws one ConfigError naming every bad variable. Nothing else reads process.env.
  */
 import { ConfigError, Env, EnvReader } from './env-reader';
+import { Phase, PHASES } from '../migration/domain/phases';
 
 export interface ApiToken {
   name: string;
@@ -18,6 +19,7 @@ export interface AppConfig {
   redis: { url: string };
   dualWrite: { secondaryTimeoutMs: number; modeCacheTtlMs: number };
   repair: { attempts: number; backoffMs: number };
+  migration: { initialPhase?: Phase };
   workers: { queues: string[] };
   traffic: TrafficConfig;
 }
@@ -127,6 +129,9 @@ export function loadConfig(env: Env): AppConfig {
     repair: {
       attempts: r.int('REPAIR_ATTEMPTS', 10, 1, 100),
       backoffMs: r.int('REPAIR_BACKOFF_MS', 500, 1, 3_600_000),
+    },
+    migration: {
+      initialPhase: r.has('MIGRATION_INITIAL_PHASE') ? r.oneOf('MIGRATION_INITIAL_PHASE', PHASES, 'not_started') : undefined,
     },
     workers: { queues: r.list('WORKER_QUEUES') },
     traffic: readTraffic(r),

@@ -32,4 +32,13 @@ export class MigrationStateRepository {
     );
     return count === 1;
   }
+
+  /** Sets the phase only if nobody ever has (revision 0): a deployment setting must not undo operators' work. */
+  async initialise(phase: Phase): Promise<boolean> {
+    const [, count] = await this.dataSource.query(
+      `UPDATE migration_state SET phase = $1, revision = revision + 1, updated_at = now() WHERE id = 1 AND revision = 0`,
+      [phase],
+    );
+    return count === 1;
+  }
 }
