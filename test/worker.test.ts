@@ -15,7 +15,7 @@ describe('worker process', () => {
     );
     expect(failure).not.toBeNull();
     expect(failure!.code).toBe(1);
-    expect(failure!.stderr).toContain('Unknown queue name(s) in WORKER_QUEUES: no-such-queue. Valid queues: repair, backfill, catchup, verify');
+    expect(failure!.stderr).toContain('Unknown queue name(s) in WORKER_QUEUES: no-such-queue. Valid queues: repair, backfill, catchup, verify, shadow');
   });
 
   it('stops at boot with one message naming every bad variable', async () => {

@@ -11,6 +11,6 @@ describe('resolveQueues', () => {
 
   it('refuses an unknown name and lists the valid ones', () => {
     expect(() => resolveQueues(['repair', 'bogus'])).toThrow(UnknownQueueError);
-    expect(() => resolveQueues(['bogus'])).toThrow(/bogus.*Valid queues: repair, backfill, catchup, verify/);
+    expect(() => resolveQueues(['bogus'])).toThrow(/bogus.*Valid queues: repair, backfill, catchup, verify, shadow/);
   });
 });

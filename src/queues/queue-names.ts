@@ -7,6 +7,7 @@ export enum QueueName {
   Backfill = 'backfill',
   Catchup = 'catchup',
   Verify = 'verify',
+  Shadow = 'shadow',
 }
 
 export const ALL_QUEUES: readonly QueueName[] = Object.values(QueueName);

@@ -10,6 +10,8 @@ export interface JobPayloads {
   [QueueName.Catchup]: { trigger: 'schedule' | 'manual' };
   /** Run one verification run to the end (its state lives in PostgreSQL). */
   [QueueName.Verify]: { runId: number };
+  /** One sampled read to compare off the request path. */
+  [QueueName.Shadow]: { endpoint: string; id?: string; userId?: string; sampledAt: number; calibration: boolean; attempt?: number };
 }
 
 /** A processor is thin: it pulls what it needs out of the job and calls a service. */
