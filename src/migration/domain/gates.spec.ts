@@ -1,0 +1,57 @@
+import { evaluateGates, failing, GateFigures, SEED_PROFILE, SHORT_PROFILE } from './gates';
+
+const now = new Date('2026-11-26T12:00:00Z');
+const ago = (ms: number) => new Date(now.getTime() - ms);
+
+const healthy: GateFigures = {
+  now,
+  enteredAt: ago(30 * 24 * 3600 * 1000),
+  backfillComplete: true,
+  catchupLagMs: 0,
+  lastVerification: { finishedAt: ago(60_000), missing: 0, extra: 0, different: 0 },
+  shadow: { compared: 5000, mismatchRate: 0 },
+  http: { requests: 10_000, errorRate: 0.001, successRate: 0.999, p99Ms: 120 },
+  legacyDrainedSince: ago(3600_000),
+  recordTtlMs: 60_000,
+  strayWrites: 0,
+  lastCatchupAt: ago(120_000),
+  archiveVerified: true,
+};
+
+describe('gates', () => {
+  it('pass on healthy figures for every gate set', () => {
+    for (const set of ['into_canary', 'later_step', 'into_deprecation', 'into_cleanup', 'into_complete'] as const) {
+      expect(failing(evaluateGates(set, healthy, SEED_PROFILE))).toEqual([]);
+    }
+  });
+
+  it('name each failing gate with its value and threshold', () => {
+    const f = { ...healthy, shadow: { compared: 5000, mismatchRate: 0.02 }, http: { ...healthy.http, errorRate: 0.05 }, lastVerification: { ...healthy.lastVerification!, finishedAt: ago(2 * 3600_000) } };
+    expect(failing(evaluateGates('later_step', f, SEED_PROFILE)).map((g) => [g.name, g.value, g.threshold])).toEqual([
+      ['error_rate', 0.05, '<= 0.01'],
+      ['shadow_mismatch_rate', 0.02, '<= 0.001'],
+    ]);
+    expect(failing(evaluateGates('into_canary', f, SEED_PROFILE)).map((g) => g.name)).toEqual(['verification', 'shadow_mismatch_rate']);
+  });
+
+  it('need enough requests before service health counts', () => {
+    const f = { ...healthy, http: { requests: 3, errorRate: 0, successRate: 1, p99Ms: 5 } };
+    expect(failing(evaluateGates('later_step', f, SEED_PROFILE)).map((g) => g.name)).toEqual(['analysis_requests', 'error_rate', 'success_rate', 'p99_latency_ms']);
+  });
+
+  it('hold each step for its dwell; the short profile in seconds', () => {
+    const f = { ...healthy, enteredAt: ago(1500) };
+    expect(failing(evaluateGates('later_step', f, SEED_PROFILE)).map((g) => g.name)).toEqual(['dwell']);
+    expect(failing(evaluateGates('later_step', f, SHORT_PROFILE))).toEqual([]);
+  });
+
+  it('into deprecation need legacy drained for the TTL, zero lag and a clean verification', () => {
+    const f = { ...healthy, legacyDrainedSince: ago(10_000), catchupLagMs: 250 };
+    expect(failing(evaluateGates('into_deprecation', f, SEED_PROFILE)).map((g) => g.name)).toEqual(['legacy_drained_ms', 'catchup_lag_ms']);
+  });
+
+  it('into cleanup need no stray writes and a verification after the final sync', () => {
+    const f = { ...healthy, strayWrites: 2, lastCatchupAt: ago(1000) };
+    expect(failing(evaluateGates('into_cleanup', f, SEED_PROFILE)).map((g) => g.name)).toEqual(['stray_legacy_writes', 'final_verification']);
+  });
+});
