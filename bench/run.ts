@@ -74,6 +74,7 @@ async function main(): Promise<number> {
       await runCleanups();
     }
   }
+  await runCleanups({ endOfRun: true });
   progress('run', `${names.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
     `${failed} failed, ${missed} figure(s) missed their target; results in ${path.relative(process.cwd(), RESULTS_FILE)}`);
   if (stopping) return 130;
@@ -88,7 +89,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stopping = true;
     requestStop();
     progress('run', `${signal}: cleaning up (send again to exit at once)`);
-    void runCleanups().finally(() => process.exit(130));
+    void runCleanups({ endOfRun: true }).finally(() => process.exit(130));
   });
 }
 
@@ -96,7 +97,7 @@ main().then(
   (code) => process.exit(code),
   async (err) => {
     process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    await runCleanups();
+    await runCleanups({ endOfRun: true });
     process.exit(1);
   },
 );

@@ -7,11 +7,21 @@ import type { QueueProcessor } from './queues/queue-processor';
 import { WorkerHost } from './queues/worker-host';
 import { RepairProcessor } from './repair/repair.processor';
 import { RepairModule } from './repair/repair.module';
+import { ShadowModule } from './shadow/shadow.module';
+import { ShadowProcessor } from './shadow/shadow.processor';
 import { redisForQueues } from './stores/redis';
+import { BackfillProcessor } from './sync/backfill/backfill.processor';
+import { CatchupProcessor } from './sync/catchup/catchup.processor';
+import { SyncModule } from './sync/sync.module';
+import { VerifyProcessor } from './sync/verify/verify.processor';
+import { VerifyModule } from './sync/verify/verify.module';
 
 /** The processors of every queue, with the module that provides what they need. */
 export const PROCESSOR_MODULES: Array<{ module: Type<unknown> | DynamicModule; processors: Type<QueueProcessor>[] }> = [
   { module: RepairModule, processors: [RepairProcessor] },
+  { module: SyncModule, processors: [BackfillProcessor, CatchupProcessor] },
+  { module: ShadowModule, processors: [ShadowProcessor] },
+  { module: VerifyModule, processors: [VerifyProcessor] },
 ];
 
 /** The worker process: the shared providers, the processors, no HTTP. */

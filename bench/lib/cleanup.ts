@@ -16,6 +16,8 @@ export function stopRequested(): boolean {
 }
 
 const actions = new Map<number, { name: string; fn: () => Promise<void> }>();
+/** Actions that outlive one scenario (a data set shared by several): run at the end of the whole run. */
+const runActions = new Map<number, { name: string; fn: () => Promise<void> }>();
 let nextId = 0;
 
 /** Registers an action; the returned function runs it now (once) and unregisters it. */
@@ -28,6 +30,19 @@ export function onCleanup(name: string, fn: () => Promise<void>): () => Promise<
   };
 }
 
+/**
+ * Like onCleanup, but for something several scenarios of one run share (e.g. a seeded data set):
+ * runCleanups() leaves it alone unless called with `{ endOfRun: true }` (the end of the run, a signal).
+ */
+export function onRunCleanup(name: string, fn: () => Promise<void>): () => Promise<void> {
+  const id = nextId++;
+  runActions.set(id, { name, fn });
+  return async () => {
+    if (!runActions.delete(id)) return;
+    await fn();
+  };
+}
+
 let chain: Promise<void> = Promise.resolve();
 
 /**
@@ -35,10 +50,14 @@ let chain: Promise<void> = Promise.resolve();
  * a call made while another one (e.g. from a signal handler) is running waits for it, so whoever
  * exits the process after awaiting this knows that every clean-up has finished.
  */
-export function runCleanups(): Promise<void> {
+export function runCleanups(options: { endOfRun?: boolean } = {}): Promise<void> {
   chain = chain.then(async () => {
     const pending = [...actions.entries()].reverse();
     actions.clear();
+    if (options.endOfRun) {
+      pending.push(...[...runActions.entries()].reverse());
+      runActions.clear();
+    }
     for (const [, { name, fn }] of pending) {
       try {
         await fn();

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { Client } from 'pg';
 import { createDataSource } from '../../src/stores/postgres/data-source';
-import { onCleanup } from './cleanup';
+import { onCleanup, onRunCleanup } from './cleanup';
 import { progress } from './log';
 import { servicesEnv, withDatabase } from './services';
 
@@ -33,6 +33,44 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
+export interface FreshPostgres {
+  pgName: string;
+  databaseUrl: string;
+  drop(): Promise<void>;
+}
+
+async function migrate(databaseUrl: string): Promise<void> {
+  const ds = createDataSource({ url: databaseUrl, poolSize: 1, applicationName: 'bench-migrations' });
+  await ds.initialize();
+  try {
+    await ds.runMigrations({ transaction: 'each' });
+  } finally {
+    await ds.destroy();
+  }
+}
+
+/**
+ * Only a PostgreSQL database (every migration applied), for scenarios that read a shared legacy
+ * data set (bench/lib/dataset.ts). `runScoped` keeps it until the end of the run (another scenario
+ * reads it) instead of the end of the scenario.
+ */
+export async function createFreshPostgres(tag: string, options: { runScoped?: boolean } = {}): Promise<FreshPostgres> {
+  const env = servicesEnv();
+  const pgName = `${BENCH_PG_PREFIX}${tag.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 16)}_${randomBytes(4).toString('hex')}`;
+  const databaseUrl = withDatabase(env.DATABASE_URL!, pgName);
+  await adminQuery(`CREATE DATABASE ${pgName}`);
+  const register = options.runScoped ? onRunCleanup : onCleanup;
+  const drop = register(`drop ${pgName}`, () => adminQuery(`DROP DATABASE IF EXISTS ${pgName} WITH (FORCE)`));
+  try {
+    await migrate(databaseUrl);
+  } catch (err) {
+    await drop();
+    throw err;
+  }
+  progress('fresh-db', `created ${pgName} (migrated)`);
+  return { pgName, databaseUrl, drop };
+}
+
 export async function createFreshDatabases(tag: string): Promise<FreshDatabases> {
   const env = servicesEnv();
   const suffix = `${tag.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 16)}_${randomBytes(4).toString('hex')}`;
@@ -52,13 +90,7 @@ export async function createFreshDatabases(tag: string): Promise<FreshDatabases>
     }
   });
   try {
-    const ds = createDataSource({ url: databaseUrl, poolSize: 1, applicationName: 'bench-migrations' });
-    await ds.initialize();
-    try {
-      await ds.runMigrations({ transaction: 'each' });
-    } finally {
-      await ds.destroy();
-    }
+    await migrate(databaseUrl);
   } catch (err) {
     await drop();
     throw err;

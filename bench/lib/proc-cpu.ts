@@ -70,3 +70,14 @@ export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): CpuSnapshot {
   for (const [k, v] of Object.entries(after)) if (before[k] !== undefined) out[k] = Math.max(0, v - before[k]);
   return out;
 }
+
+/** CPU seconds (user + system) a process has used so far, or null when it is gone. */
+export function processCpuSeconds(pid: number): number | null {
+  const s = stat(pid);
+  return s ? s[1] / ticksPerSecond() : null;
+}
+
+/** The pid of a local service started by scripts/services.sh (ferretdb, postgres, redis), or null. */
+export function servicePid(service: string): number | null {
+  return pidFile(service);
+}

@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import type { Job, WorkerOptions } from 'bullmq';
 import type { QueueName } from './queue-names';
 
 /** Each queue's job payload, tied to its name so a producer cannot send the wrong data. */
@@ -11,14 +11,31 @@ export interface JobPayloads {
   /** Run one verification run to the end (its state lives in PostgreSQL). */
   [QueueName.Verify]: { runId: number };
   /** One sampled read to compare off the request path. */
-  [QueueName.Shadow]: { endpoint: string; id?: string; userId?: string; sampledAt: number; calibration: boolean; attempt?: number };
+  [QueueName.Shadow]: {
+    endpoint: 'get' | 'list';
+    id?: string;
+    userId?: string;
+    limit?: number;
+    cursor?: string;
+    sampledAt: number;
+    calibration: boolean;
+    /** Rechecks done so far (0 or absent on the first look). */
+    attempt?: number;
+    /** Comparisons still undecided on a recheck; absent on the first look (all that apply). */
+    pending?: Array<'stores' | 'http'>;
+    /** The reply the client got and the store it was read from (body left out beyond SHADOW_MAX_REPLY_BYTES). */
+    served?: { store: 'legacy' | 'new'; status: number; body?: unknown };
+  };
 }
 
 /** A processor is thin: it pulls what it needs out of the job and calls a service. */
 export interface QueueProcessor<Q extends QueueName = QueueName> {
   readonly queue: Q;
   readonly concurrency: number;
-  process(job: Job<JobPayloads[Q]>): Promise<unknown>;
+  /** Lock and stalled-job settings for this queue's BullMQ worker, when the defaults do not fit. */
+  readonly workerOptions?: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>;
+  /** `token` is the job's lock token, which moving the job back to `delayed` needs. */
+  process(job: Job<JobPayloads[Q]>, token?: string): Promise<unknown>;
 }
 
 /** Thrown for errors a retry cannot fix (bad payload, unreadable record): BullMQ fails the job at once. */

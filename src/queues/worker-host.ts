@@ -33,11 +33,12 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
     WorkerHost.check(this.queues, this.processors);
     for (const queue of this.queues) {
       const processor = this.processors.find((p) => p.queue === queue)!;
-      const worker = new Worker(queue, (job) => processor.process(job as never), {
+      const worker = new Worker(queue, (job, token) => processor.process(job as never, token), {
         connection: this.connection,
         prefix: this.prefix,
         concurrency: processor.concurrency,
         autorun: true,
+        ...processor.workerOptions,
       });
       worker.on('failed', (job, err) => {
         this.logger.warn({ msg: 'job failed', queue, jobId: job?.id, attempt: job?.attemptsMade, error: err.message });

@@ -6,7 +6,7 @@
  * the version condition, so it is atomic on the server. A guarded upsert that finds a newer document
  * does not match, tries to insert, and hits the `_id` unique index (E11000): that is read as "stale".
  */
-import { Collection, Db, Document, Filter, MongoClient, MongoServerError, ObjectId } from 'mongodb';
+import { BSON, Collection, Db, Document, Filter, MongoClient, MongoServerError, ObjectId } from 'mongodb';
 import type { Conversation } from '../../conversations/domain/conversation.model';
 import type { LegacyDocument } from '../../conversations/domain/legacy-document';
 import { fromLegacy, toLegacy } from '../../conversations/domain/legacy-transform';
@@ -159,6 +159,32 @@ export class MongoLegacyStore implements LegacyStore {
       ? { $or: [{ updated: { $gt: since.updated } }, { updated: since.updated, _id: { $gt: objectId(since.id) } }] }
       : { updated: { $gt: since.updated } };
     const docs = await this.collection.find(filter).sort({ updated: 1, _id: 1 }).limit(limit).toArray();
+    return docs as unknown as LegacyDocument[];
+  }
+
+  async *scanIds(afterId?: string): AsyncIterable<string> {
+    const filter: Filter<Document> = afterId ? { _id: { $gt: objectId(afterId) } } : { _id: { $type: 'objectId' } };
+    const cursor = this.collection.find(filter, { projection: { _id: 1 } }).sort({ _id: 1 }).batchSize(10_000);
+    try {
+      for await (const doc of cursor) yield (doc._id as ObjectId).toHexString();
+    } finally {
+      await cursor.close();
+    }
+  }
+
+  async scanOtherIds(limit: number, skip: number): Promise<LegacyDocument[]> {
+    const docs = await this.collection.find({ _id: { $not: { $type: 'objectId' } } }).sort({ _id: 1 }).skip(skip).limit(limit).toArray();
+    return docs as unknown as LegacyDocument[];
+  }
+
+  rawJson(doc: LegacyDocument): Record<string, unknown> {
+    return BSON.EJSON.serialize(doc, { relaxed: false }) as Record<string, unknown>;
+  }
+
+  async findRawByJsonIds(ids: unknown[]): Promise<LegacyDocument[]> {
+    if (ids.length === 0) return [];
+    const values = ids.map((id) => (BSON.EJSON.deserialize({ id }, { relaxed: false }) as { id: unknown }).id);
+    const docs = await this.collection.find({ _id: { $in: values } } as Filter<Document>).toArray();
     return docs as unknown as LegacyDocument[];
   }
 

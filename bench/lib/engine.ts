@@ -1,0 +1,191 @@
+/**
+ * Drives the service's own sync engine the way an operator does: the real API in this process
+ * (POST /migration/sync/backfill, POST /migration/verify, polling their status) and the real worker
+ * processes (`workers/worker.ts` under ts-node, WORKER_QUEUES=backfill or verify) on the scenario's
+ * databases, each sampled for memory from /proc (VmHWM). Nothing here knows the engine's internals;
+ * if its endpoints are missing (the engine is not built yet) the caller is told why and skips.
+ *
+ * Redis: the bench's queues live in the Redis database of REDIS_URL (tests use databases 1..15 of
+ * their own); the engine's queues there are emptied before and after each run, since job ids restart
+ * with every fresh PostgreSQL database (run 1, range 1, ...).
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Queue } from 'bullmq';
+import IORedis from 'ioredis';
+import { BENCH_TOKEN, BenchApi, startApi } from './api';
+import { buildWorker } from './build';
+import { onCleanup } from './cleanup';
+import { progress, round, sleep } from './log';
+import { MemSampler, sampleMemory } from './proc-mem';
+import { ROOT, servicesEnv } from './services';
+
+const QUEUE_PREFIX = 'lms';
+const WORKER_APP_TOKEN = 'bench-worker-token-00000000001';
+
+/** Why the engine cannot be measured, or null when its parts are there. */
+export function engineMissing(kind: 'backfill' | 'verify'): string | null {
+  const need =
+    kind === 'backfill'
+      ? ['src/sync/backfill/backfill.service.ts', 'src/sync/backfill/backfill.processor.ts', 'src/sync/sync.controller.ts']
+      : ['src/sync/verify'];
+  const missing = need.filter((p) => !fs.existsSync(path.join(ROOT, p)));
+  if (missing.length > 0) return `the ${kind} engine is not built yet (missing ${missing.join(', ')})`;
+  if (kind === 'verify') {
+    const files = fs.readdirSync(path.join(ROOT, 'src/sync/verify'));
+    if (!files.some((f) => /processor\.ts$/.test(f)) || !files.some((f) => /controller\.ts$/.test(f))) {
+      return `the verify engine is not wired yet (src/sync/verify has no processor or controller: ${files.filter((f) => f.endsWith('.ts')).join(', ')})`;
+    }
+  }
+  return null;
+}
+
+export async function emptyQueues(names: string[]): Promise<void> {
+  const connection = new IORedis(servicesEnv().REDIS_URL!, { maxRetriesPerRequest: null });
+  try {
+    for (const name of names) {
+      const q = new Queue(name, { connection, prefix: QUEUE_PREFIX });
+      await q.obliterate({ force: true }).catch(() => undefined);
+      // Repeatable schedules (catch-up) survive obliterate in some versions: remove them explicitly.
+      for (const r of await q.getJobSchedulers().catch(() => [])) await q.removeJobScheduler(r.key).catch(() => undefined);
+      await q.close();
+    }
+  } finally {
+    connection.disconnect();
+  }
+}
+
+// ------------------------------------------------------------------------------------ workers
+
+export interface WorkerProc {
+  child: ChildProcess;
+  mem: MemSampler;
+  /** RSS once booted, before any job: what the process costs idle (Nest, drivers, ts-node). */
+  idleRssMb: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export function workerEnv(databaseUrl: string, legacyUrl: string, queues: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = servicesEnv();
+  return {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    LEGACY_MONGO_URL: legacyUrl,
+    REDIS_URL: env.REDIS_URL,
+    APP_API_TOKENS: `bench-worker:${WORKER_APP_TOKEN}`,
+    LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? 'info',
+    MIGRATIONS_RUN_ON_START: 'false',
+    TRAFFIC_PROVIDER: 'none',
+    WORKER_QUEUES: queues,
+    ...extra,
+  };
+}
+
+/** How workers run: `js` (default) as `npm run worker` does, plain JavaScript; `ts-node` as the tests start them. */
+export function workerRuntime(): 'js' | 'ts-node' {
+  return process.env.BENCH_WORKER_RUNTIME === 'ts-node' ? 'ts-node' : 'js';
+}
+
+/** A worker process, ready when it serves its queues. */
+export async function spawnWorker(name: string, env: NodeJS.ProcessEnv, bootTimeoutMs = 90_000): Promise<WorkerProc> {
+  const [cmd, args] =
+    workerRuntime() === 'js'
+      ? [process.execPath, [buildWorker()]]
+      : [path.join(ROOT, 'node_modules/.bin/ts-node'), ['--transpile-only', '-P', 'tsconfig.json', 'workers/worker.ts']];
+  const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let ready: () => void;
+  const readyP = new Promise<void>((r) => (ready = r));
+  const onData = (chunk: Buffer) => {
+    out += chunk.toString();
+    if (out.includes('"serving queues"')) ready();
+    if (out.length > 400_000) out = out.slice(-200_000);
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  const stop = onCleanup(`stop worker ${name} (pid ${child.pid})`, async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(t);
+  });
+  const died = exited.then(() => {
+    throw new Error(`worker ${name} exited during boot (code ${child.exitCode}, signal ${child.signalCode}): ${out.slice(-1500)}`);
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`worker ${name} did not serve its queues within ${bootTimeoutMs} ms: ${out.slice(-1500)}`)), bootTimeoutMs);
+  });
+  try {
+    await Promise.race([readyP, died, timeout]);
+  } catch (err) {
+    await stop();
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  died.catch(() => undefined);
+  const mem = sampleMemory(child.pid!, 250);
+  const idleRssMb = mem.samples()[0] ?? NaN;
+  return {
+    child,
+    mem,
+    idleRssMb,
+    output: () => out,
+    stop: async () => {
+      mem.stop();
+      await stop();
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------ API
+
+/** The API in this process on the given databases, with an operator token for the bench's client. */
+export function startOperatorApi(databaseUrl: string, legacyUrl: string, env: Record<string, string> = {}): Promise<BenchApi> {
+  return startApi(
+    { pgName: '', databaseUrl, legacyDbName: '', legacyUrl, drop: async () => undefined },
+    {
+      concurrency: 4,
+      env: {
+        APP_API_TOKENS: `bench-app:${WORKER_APP_TOKEN}`,
+        OPERATOR_API_TOKENS: `bench:${BENCH_TOKEN}`,
+        ...env,
+      },
+    },
+  );
+}
+
+export interface PollResult<T> {
+  done: boolean;
+  last: T;
+  elapsedS: number;
+}
+
+/** Polls `read` until `isDone` or the deadline; `onTick` sees every reading (progress lines). */
+export async function pollUntil<T>(read: () => Promise<T>, isDone: (v: T) => boolean, o: { timeoutS: number; everyMs: number; onTick?: (v: T, s: number) => void }): Promise<PollResult<T>> {
+  const t0 = performance.now();
+  for (;;) {
+    const v = await read();
+    const s = (performance.now() - t0) / 1000;
+    o.onTick?.(v, s);
+    if (isDone(v)) return { done: true, last: v, elapsedS: s };
+    if (s >= o.timeoutS) return { done: false, last: v, elapsedS: s };
+    await sleep(o.everyMs);
+  }
+}
+
+/** A throttled progress printer: at most one line per `everyS` seconds. */
+export function ticker(scope: string, everyS = 15): (msg: string, s: number) => void {
+  let last = -Infinity;
+  return (msg, s) => {
+    if (s - last < everyS) return;
+    last = s;
+    progress(scope, `${round(s, 0)} s: ${msg}`);
+  };
+}

@@ -1,0 +1,325 @@
+/**
+ * shadow (SPEC §6: "read p99 with shadow sampling at 10 % vs sampling off", target at most 1.05x; and the
+ * shadow queue's depth under a burst).
+ *
+ * Boots the real API in-process twice on the same fresh databases, one with SHADOW_SAMPLE_RATE=0.1 and
+ * one with 0 (the setting is read at boot), in phase `shadow` (reads served from the legacy store), and a
+ * real worker process serving only the shadow queue (`workers/worker.ts`, WORKER_QUEUES=shadow), so the
+ * comparisons run as in production: off the request path, on another process, against the same stores.
+ * The load is a closed loop at fixed concurrency of GET /conversations/:id (80 %) and
+ * GET /conversations?userId= (20 %) over a seeded pool. The two settings alternate window by window
+ * (ABBA) with the same seeded request sequence; each setting's samples are pooled over the rounds.
+ *
+ * Then two bursts: a third API instance samples every read (rate 1) into a small queue
+ * (BENCH_SHADOW_BURST_QUEUE_MAX) and takes BENCH_SHADOW_BURST reads at twice the concurrency, once with the
+ * worker comparing and once with it stopped (a pace of zero: every sample beyond the bound must be dropped);
+ * the queue depth is polled throughout. Reported: the deepest the queue got against its bound, samples
+ * enqueued and dropped, and the burst's read latency.
+ *
+ * The primary side of a comparison is the reply that travelled with the sample, so the worker's extra load
+ * on the store that serves reads is calibration (5 %) and rechecks only; `cpu_ms_per_read` shows where the
+ * work lands (database servers, worker, this process).
+ *
+ * Knobs (defaults): BENCH_CONCURRENCY (16), BENCH_SHADOW_REQUESTS (3000 per window), BENCH_SHADOW_MAX_SECONDS
+ * (15), BENCH_SHADOW_ROUNDS (3), BENCH_SHADOW_POOL (200 conversations), BENCH_SHADOW_WARMUP (300),
+ * BENCH_SHADOW_BURST (2000), BENCH_SHADOW_BURST_QUEUE_MAX (100).
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Queue } from 'bullmq';
+import type { Conversation } from '../../src/conversations/domain/conversation.model';
+import { newConversationId } from '../../src/conversations/domain/object-id';
+import { QueueName } from '../../src/queues/queue-names';
+import { QUEUE_PREFIX } from '../../src/queues/worker-host';
+import { ShadowQueue } from '../../src/shadow/shadow-queue';
+import { ShadowSampler } from '../../src/shadow/shadow-sampler';
+import { ConversationStore, LEGACY_STORE, NEW_STORE } from '../../src/stores/conversation-store.port';
+import { redisForQueues } from '../../src/stores/redis';
+import { BenchApi, startApi } from '../lib/api';
+import { onCleanup } from '../lib/cleanup';
+import { createFreshDatabases, FreshDatabases } from '../lib/fresh-db';
+import { closedLoop, LoadResult } from '../lib/load';
+import { envInt, progress, round, sleep } from '../lib/log';
+import { cpuDelta, serverCpu } from '../lib/proc-cpu';
+import { Sample } from '../lib/prom';
+import { ROOT, servicesEnv } from '../lib/services';
+import { ratio, summarize } from '../lib/stats';
+import type { BenchLine } from '../lib/types';
+
+const BENCH = 'shadow';
+const TARGET = 1.05;
+const RATE = 0.1;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const USERS = 20;
+
+function conversation(i: number): Conversation {
+  const at = new Date(Date.UTC(2024, 0, 1) + i * 60_000);
+  return {
+    id: newConversationId(at),
+    userId: `shadow-bench-user-${i % USERS}`,
+    title: `Shadow bench conversation ${i}`,
+    messages: Array.from({ length: 4 }, (_, m) => ({ role: m % 2 === 0 ? 'user' : 'assistant', content: `message ${m} of conversation ${i} `.repeat(8), createdAt: new Date(at.getTime() + m) })),
+    metadata: { source: 'bench', seq: i, tags: ['shadow', `t${i % 5}`] },
+    createdAt: at,
+    updatedAt: new Date(at.getTime() + 3),
+    version: 1,
+    deleted: false,
+  };
+}
+
+/** The same conversations in both stores, as dual writes would have left them. */
+async function seed(api: BenchApi, n: number): Promise<string[]> {
+  const legacy = api.app.get<ConversationStore>(LEGACY_STORE);
+  const pg = api.app.get<ConversationStore>(NEW_STORE);
+  const docs = Array.from({ length: n }, (_, i) => conversation(i));
+  await closedLoop(async (i) => {
+    await Promise.all([legacy.insertNew(docs[i]), pg.insertNew(docs[i])]);
+  }, { concurrency: 8, count: n });
+  return docs.map((d) => d.id);
+}
+
+function reads(api: BenchApi, ids: string[], seed: number, concurrency: number) {
+  const rands = Array.from({ length: concurrency }, (_, w) => mulberry32(seed * 1000 + w));
+  return async (_i: number, w: number): Promise<string> => {
+    const r = rands[w];
+    if (r() < 0.8) {
+      await api.client.expect(200, 'GET', `/conversations/${ids[Math.floor(r() * ids.length)]}`);
+      return 'get';
+    }
+    await api.client.expect(200, 'GET', `/conversations?userId=shadow-bench-user-${Math.floor(r() * USERS)}&limit=10`);
+    return 'list';
+  };
+}
+
+/** A real worker process serving only the shadow queue, on the scenario's databases and Redis database. */
+async function startWorker(dbs: FreshDatabases, redisUrl: string): Promise<{ proc: ChildProcess; stop: () => Promise<void> }> {
+  const env = {
+    ...process.env,
+    ...servicesEnv(),
+    DATABASE_URL: dbs.databaseUrl,
+    LEGACY_MONGO_URL: dbs.legacyUrl,
+    REDIS_URL: redisUrl,
+    APP_API_TOKENS: 'bench-worker:bench-worker-token-0001',
+    WORKER_QUEUES: 'shadow',
+    LOG_LEVEL: 'error',
+  };
+  const proc = spawn(process.execPath, [path.join(ROOT, 'node_modules/ts-node/dist/bin.js'), '--transpile-only', '-P', path.join(ROOT, 'tsconfig.json'), path.join(ROOT, 'workers/worker.ts')], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const stop = onCleanup(`stop the shadow worker (pid ${proc.pid})`, async () => {
+    if (proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill('SIGTERM');
+    await Promise.race([exited, sleep(10_000)]);
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  });
+  return { proc, stop };
+}
+
+async function waitForWorker(queue: Queue, proc: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while ((await queue.getWorkers()).length === 0) {
+    if (proc.exitCode !== null) throw new Error(`the shadow worker exited with ${proc.exitCode}`);
+    if (Date.now() > deadline) throw new Error('the shadow worker did not start within 90 s');
+    await sleep(200);
+  }
+}
+
+function counter(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
+}
+
+/** Polls the queue depth (as the bound counts it) until stopped; resolves to the maximum seen. */
+function watchDepth(queue: Queue, everyMs: number): { stop: () => Promise<number> } {
+  let running = true;
+  let max = 0;
+  const loop = (async () => {
+    while (running) {
+      const c = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+      max = Math.max(max, c.waiting + c.prioritized + c.delayed + c.active);
+      await sleep(everyMs);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return max;
+    },
+  };
+}
+
+interface Window {
+  load: LoadResult;
+  enqueued: number;
+  dropped: number;
+  maxDepth: number;
+  /** CPU seconds during the window: database servers, the worker process, this process (API + load). */
+  cpu: Record<string, number>;
+}
+
+/** CPU seconds (user + system) used so far by a process, from /proc; 0 when unknown. */
+function processCpu(pid: number | undefined): number {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+async function runWindow(api: BenchApi, ids: string[], seed: number, queue: Queue, workerPid: number | undefined, opts: { concurrency: number; requests: number; maxSeconds: number }): Promise<Window> {
+  const before = await api.metrics();
+  const depth = watchDepth(queue, 50);
+  const [servers0, worker0, self0] = [serverCpu(), processCpu(workerPid), process.cpuUsage()];
+  const load = await closedLoop(reads(api, ids, seed, opts.concurrency), { concurrency: opts.concurrency, count: opts.requests, durationMs: opts.maxSeconds * 1000 });
+  const self = process.cpuUsage(self0);
+  const cpu = { ...cpuDelta(servers0, serverCpu()), worker: processCpu(workerPid) - worker0, api_and_load: (self.user + self.system) / 1e6 };
+  await api.app.get(ShadowSampler).settled();
+  const maxDepth = await depth.stop();
+  const after = await api.metrics();
+  const delta = (result: string) => counter(after, 'shadow_samples_total', { result }) - counter(before, 'shadow_samples_total', { result });
+  if (load.errors > 0) throw new Error(`${load.errors} failed read(s), e.g. ${load.errorSamples[0]}`);
+  return { load, enqueued: delta('enqueued'), dropped: delta('dropped'), maxDepth, cpu };
+}
+
+function side(windows: Window[]) {
+  const all = windows.flatMap((w) => w.load.latenciesMs);
+  const s = summarize(all);
+  const elapsed = windows.reduce((n, w) => n + w.load.elapsedMs, 0);
+  const cpu: Record<string, number> = {};
+  for (const w of windows) for (const [k, v] of Object.entries(w.cpu)) cpu[k] = (cpu[k] ?? 0) + v;
+  // CPU milliseconds per read, per process: where sampling's extra work lands.
+  const cpuMsPerRead = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round((v * 1000) / all.length, 3)]));
+  return { n: s.count, p50_ms: s.p50_ms, p90_ms: s.p90_ms, p99_ms: s.p99_ms, max_ms: s.max_ms, rps: round(all.length / (elapsed / 1000), 0), cpu_ms_per_read: cpuMsPerRead };
+}
+
+export async function run(): Promise<BenchLine[]> {
+  const concurrency = envInt('BENCH_CONCURRENCY', 16);
+  const opts = { concurrency, requests: envInt('BENCH_SHADOW_REQUESTS', 3000), maxSeconds: envInt('BENCH_SHADOW_MAX_SECONDS', 15) };
+  const rounds = envInt('BENCH_SHADOW_ROUNDS', 3);
+  const poolSize = envInt('BENCH_SHADOW_POOL', 200);
+  const warmup = envInt('BENCH_SHADOW_WARMUP', 300, 0);
+  const burstN = envInt('BENCH_SHADOW_BURST', 2000);
+  const burstMax = envInt('BENCH_SHADOW_BURST_QUEUE_MAX', 100);
+
+  const redis = new URL(servicesEnv().REDIS_URL!);
+  redis.pathname = `/${1 + randomInt(15)}`;
+  const redisUrl = redis.toString();
+  const dbs = await createFreshDatabases('shadow');
+  const common = { REDIS_URL: redisUrl, SHADOW_CALIBRATION_RATE: '0.05' };
+  const on = await startApi(dbs, { concurrency, env: { ...common, SHADOW_SAMPLE_RATE: String(RATE) } });
+  const off = await startApi(dbs, { concurrency, env: { ...common, SHADOW_SAMPLE_RATE: '0' } });
+  const observerConnection = redisForQueues(redisUrl);
+  const observer = new Queue(QueueName.Shadow, { connection: observerConnection, prefix: QUEUE_PREFIX });
+  const closeObserver = onCleanup('close the queue observer', async () => {
+    await observer.close();
+    observerConnection.disconnect();
+  });
+  const lines: BenchLine[] = [];
+  let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
+  try {
+    await observer.obliterate({ force: true });
+    await on.setPhase('shadow');
+    const ids = await seed(on, poolSize);
+    progress(BENCH, `seeded ${ids.length} conversations in both stores; APIs on ${on.url} (sampling ${RATE}) and ${off.url} (off)`);
+    worker = await startWorker(dbs, redisUrl);
+    await waitForWorker(observer, worker.proc);
+    progress(BENCH, `shadow worker up (pid ${worker.proc.pid})`);
+    for (const api of [on, off]) await closedLoop(reads(api, ids, 999, concurrency), { concurrency, count: warmup });
+
+    const windows = { on: [] as Window[], off: [] as Window[] };
+    for (let r = 0; r < rounds; r++) {
+      const order: Array<'on' | 'off'> = r % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
+      for (const which of order) {
+        const w = await runWindow(which === 'on' ? on : off, ids, r + 1, observer, worker.proc.pid, opts);
+        windows[which].push(w);
+        const s = summarize(w.load.latenciesMs);
+        progress(BENCH, `round ${r + 1} sampling ${which.padEnd(3)} n=${w.load.ok} p50=${s.p50_ms} p99=${s.p99_ms} ms rps=${w.load.rps.toFixed(0)} enqueued=${w.enqueued} dropped=${w.dropped} max_depth=${w.maxDepth}`);
+      }
+    }
+    const [sOn, sOff] = [side(windows.on), side(windows.off)];
+    const p99 = ratio(sOn.p99_ms, sOff.p99_ms);
+    await sleep(1000);
+    const { rows } = await on.pg.query(`SELECT outcome, count(*)::int AS n FROM shadow_samples GROUP BY 1`);
+    lines.push({
+      bench: BENCH,
+      figure: 'read_p99_ratio',
+      sample_rate: RATE,
+      concurrency,
+      rounds,
+      mix: { get: 0.8, list: 0.2 },
+      sampling_on: sOn,
+      sampling_off: sOff,
+      ratio: p99,
+      p50_ratio: ratio(sOn.p50_ms, sOff.p50_ms),
+      rps_ratio: ratio(sOn.rps, sOff.rps),
+      samples: { enqueued: windows.on.reduce((n, w) => n + w.enqueued, 0), dropped: windows.on.reduce((n, w) => n + w.dropped, 0), max_queue_depth: Math.max(...windows.on.map((w) => w.maxDepth)) },
+      outcomes: Object.fromEntries(rows.map((r: { outcome: string; n: number }) => [r.outcome, r.n])),
+      target: `<=${TARGET}`,
+      pass: p99 <= TARGET,
+    });
+
+    // The bursts: every read sampled into a small queue; first with the worker comparing, then with the
+    // worker stopped (a pace of zero, the extreme of "far beyond the workers' pace").
+    const burst = await startApi(dbs, { concurrency: concurrency * 2, env: { ...common, SHADOW_SAMPLE_RATE: '1', SHADOW_QUEUE_MAX: String(burstMax) } });
+    try {
+      for (const workerState of ['running', 'stopped'] as const) {
+        if (workerState === 'stopped') await worker.stop();
+        await burst.app.get(ShadowQueue).queue.drain(true);
+        const before = await burst.metrics();
+        const depth = watchDepth(observer, 5);
+        const load = await closedLoop(reads(burst, ids, 77, concurrency * 2), { concurrency: concurrency * 2, count: burstN });
+        await burst.app.get(ShadowSampler).settled();
+        const maxDepth = await depth.stop();
+        const after = await burst.metrics();
+        const delta = (name: string, labels: Record<string, string>) => counter(after, name, labels) - counter(before, name, labels);
+        const s = summarize(load.latenciesMs);
+        const result = {
+          bench: BENCH,
+          figure: 'queue_depth_under_burst',
+          worker: workerState,
+          reads: load.ok,
+          errors: load.errors,
+          concurrency: concurrency * 2,
+          sample_rate: 1,
+          queue_max: burstMax,
+          max_queue_depth: maxDepth,
+          enqueued: delta('shadow_samples_total', { result: 'enqueued' }),
+          dropped: delta('shadow_samples_total', { result: 'dropped' }),
+          dropped_by_reason: Object.fromEntries(['full', 'busy', 'unavailable'].map((reason) => [reason, delta('shadow_dropped_total', { reason })])),
+          read_latency: { p50_ms: s.p50_ms, p99_ms: s.p99_ms, rps: round(load.rps, 0) },
+          target: `max_queue_depth <= ${burstMax}`,
+          pass: maxDepth <= burstMax && load.errors === 0,
+        };
+        progress(BENCH, `burst (worker ${workerState}): ${JSON.stringify(result)}`);
+        lines.push(result);
+      }
+    } finally {
+      await burst.close();
+    }
+  } finally {
+    await worker?.stop();
+    await closeObserver();
+    await on.close();
+    await off.close();
+    await dbs.drop();
+  }
+  return lines;
+}

@@ -1,0 +1,58 @@
+/**
+ * The producer side of the `catchup` queue: a job scheduler (BullMQ's repeatable jobs) that adds a pass
+ * every `catchupIntervalMs`, and manual passes. The schedule lives in Redis, so it survives restarts;
+ * it is (re)set whenever a backfill starts or resumes, which also applies a changed interval.
+ */
+import { Job, Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import { QueueName } from '../../queues/queue-names';
+import type { JobPayloads } from '../../queues/queue-processor';
+import { QUEUE_PREFIX } from '../../queues/worker-host';
+
+export type CatchupPayload = JobPayloads[QueueName.Catchup];
+
+const SCHEDULER_ID = 'catchup';
+const KEEP = { removeOnComplete: { count: 200 }, removeOnFail: { count: 200 } };
+
+export class CatchupQueue {
+  readonly queue: Queue<CatchupPayload>;
+
+  /** `connection` is shared; the owner closes it. */
+  constructor(connection: Redis, prefix = QUEUE_PREFIX) {
+    this.queue = new Queue<CatchupPayload>(QueueName.Catchup, { connection, prefix, defaultJobOptions: { attempts: 1, ...KEEP } });
+    this.queue.on('error', () => undefined);
+  }
+
+  async schedule(everyMs: number): Promise<void> {
+    if (everyMs <= 0) {
+      await this.queue.removeJobScheduler(SCHEDULER_ID);
+      return;
+    }
+    await this.queue.upsertJobScheduler(SCHEDULER_ID, { every: everyMs }, { name: 'pass', data: { trigger: 'schedule' }, opts: KEEP });
+  }
+
+  async scheduled(): Promise<boolean> {
+    return (await this.queue.getJobScheduler(SCHEDULER_ID)) !== undefined;
+  }
+
+  async runNow(): Promise<Job<CatchupPayload>> {
+    return this.queue.add('pass', { trigger: 'manual' });
+  }
+
+  /** Polls the job until it finishes or `timeoutMs` passes; its result, or undefined when still running. */
+  async waitFor(job: Job<CatchupPayload>, timeoutMs: number): Promise<{ state: string; result?: unknown; failedReason?: string }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const current = await this.queue.getJob(job.id!);
+      const state = current ? await current.getState() : 'unknown';
+      if (state === 'completed') return { state, result: current!.returnvalue };
+      if (state === 'failed') return { state, failedReason: current!.failedReason };
+      if (Date.now() > deadline) return { state };
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Catch-up: copies what the legacy application changed since the watermark, under the same version
+ * guard as the backfill (an older copy never overwrites a newer one), dead-lettering what it cannot read.
+ *
+ * Two cursors, one pass:
+ * - changes: documents by (`updated`, `_id`) from the watermark minus an overlap window, so a write that
+ *   became visible late (or carries a slightly skewed clock) within the window is still seen. Each batch
+ *   advances the watermark in the batch's own transaction; a pass that reaches the end sets it to the
+ *   pass's start time, so the lag (now minus watermark) measures real staleness, not quiet time.
+ * - inserts: documents without `updated` are never modified ones, the backfill's; but those inserted
+ *   after the backfill split the `_id` space are in no range. Catch-up copies every `_id` above the
+ *   run's `max_id` (minus the same overlap, as ObjectIds carry their creation second).
+ * A pass holds a PostgreSQL advisory lock, so scheduled and manual passes never run at once; a crashed
+ * worker's lock goes with its connection. Watermarks only move forward (guarded in SQL).
+ */
+import { Logger } from '@nestjs/common';
+import { DataSource, QueryRunner } from 'typeorm';
+import type { SyncConfig } from '../../config/sync-config';
+import type { LegacyDocument } from '../../conversations/domain/legacy-document';
+import type { LegacyStore } from '../../stores/legacy-store.port';
+import type { BatchResult, BatchWriter } from '../batch-writer';
+import type { SyncMetrics } from '../sync-metrics';
+import type { CatchupPassSummary, SyncStateRepository } from '../state/sync-state.repository';
+import type { Throttler } from '../throttle/throttler';
+import { hexOf, objectIdFloor } from './object-id-time';
+
+export type CatchupPassResult = CatchupPassSummary | { skipped: 'paused' | 'busy' | 'stopping' };
+
+const LOCK_KEY = 'lms:sync:catchup';
+const MANUAL_LOCK_WAIT_MS = 20_000;
+
+export class CatchupService {
+  private readonly logger = new Logger('Catchup');
+  private stopping = false;
+
+  constructor(
+    private readonly config: SyncConfig,
+    private readonly dataSource: DataSource,
+    private readonly legacy: LegacyStore,
+    private readonly state: SyncStateRepository,
+    private readonly writer: BatchWriter,
+    private readonly throttler: Throttler,
+    private readonly metrics: SyncMetrics,
+  ) {}
+
+  /** Stop between batches (process shutdown); the next pass continues from the watermark. */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  async pass(trigger: string): Promise<CatchupPassResult> {
+    if (this.stopping) return { skipped: 'stopping' };
+    if (await this.throttler.isPaused()) return { skipped: 'paused' };
+    const lock = this.dataSource.createQueryRunner();
+    await lock.connect();
+    try {
+      // A scheduled pass that finds another running just skips; a manual one waits its turn (bounded), so
+      // "run a pass now" really covers every change made before it was asked for.
+      const deadline = Date.now() + (trigger === 'manual' ? MANUAL_LOCK_WAIT_MS : 0);
+      for (;;) {
+        const [{ locked }] = await lock.query('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [LOCK_KEY]);
+        if (locked) break;
+        if (Date.now() >= deadline) return { skipped: 'busy' };
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      try {
+        return await this.run(trigger);
+      } finally {
+        await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [LOCK_KEY]).catch(() => undefined);
+      }
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private async run(trigger: string): Promise<CatchupPassSummary> {
+    const passStart = Date.now();
+    await this.state.initCatchup(passStart - this.config.catchupOverlapMs);
+    const state = (await this.state.catchup())!;
+    const totals = { read: 0, written: 0, skipped: 0, dead: 0, batches: 0 };
+    const add = (r: BatchResult) => {
+      totals.read += r.read;
+      totals.written += r.written;
+      totals.skipped += r.skipped;
+      totals.dead += r.dead;
+      totals.batches++;
+    };
+
+    const changes = await this.changes(state.updatedMs, passStart, totals, add);
+    if (changes === 'exhausted') {
+      await this.state.advanceUpdated(passStart, null);
+    }
+    let inserts: 'exhausted' | 'budget' | 'paused' | 'none' = 'none';
+    if (state.newIdsAfter && changes === 'exhausted') inserts = await this.inserts(state.newIdsAfter, totals, add);
+
+    const summary: CatchupPassSummary = {
+      at: new Date(passStart).toISOString(),
+      trigger,
+      ...totals,
+      exhausted: changes === 'exhausted' && inserts !== 'budget' && inserts !== 'paused',
+    };
+    await this.state.recordPass(summary);
+    if (totals.read > 0) this.logger.log({ msg: 'catch-up pass', ...summary });
+    return summary;
+  }
+
+  /** Documents changed after `updatedMs - overlap`, in (`updated`, `_id`) order. */
+  private async changes(updatedMs: number, passStart: number, totals: { batches: number }, add: (r: BatchResult) => void) {
+    let position: { updated: Date; id?: string } = { updated: new Date(updatedMs - this.config.catchupOverlapMs) };
+    for (;;) {
+      if (totals.batches >= this.config.catchupMaxBatches) return 'budget' as const;
+      if (this.stopping || (await this.throttler.isPaused())) return 'paused' as const;
+      const limit = this.throttler.batchLimit(this.config.batchSize);
+      const t0 = performance.now();
+      const docs = await this.legacy.scanByUpdated(limit, position);
+      const readMs = performance.now() - t0;
+      if (docs.length === 0) return 'exhausted' as const;
+      const last = docs[docs.length - 1];
+      position = { updated: last.updated as Date, id: hexOf(last._id) };
+      // A document dated in the future (a bad clock) is copied, but must not carry the watermark past now:
+      // every real change until then would be skipped.
+      const at = position.updated.getTime() <= passStart ? position : { updated: new Date(passStart), id: undefined };
+      add(await this.write(docs, readMs, (q) => this.state.advanceUpdated(at.updated.getTime(), at.id ?? null, q)));
+      if (docs.length < limit) return 'exhausted' as const;
+    }
+  }
+
+  /** Documents inserted after the backfill's split: every ObjectId above its `max_id`. */
+  private async inserts(newIdsAfter: string, totals: { batches: number }, add: (r: BatchResult) => void) {
+    let after = objectIdFloor(newIdsAfter, this.config.catchupOverlapMs);
+    for (;;) {
+      if (totals.batches >= this.config.catchupMaxBatches) return 'budget' as const;
+      if (this.stopping || (await this.throttler.isPaused())) return 'paused' as const;
+      const limit = this.throttler.batchLimit(this.config.batchSize);
+      const t0 = performance.now();
+      const docs = await this.legacy.scanById(limit, after);
+      const readMs = performance.now() - t0;
+      if (docs.length === 0) return 'exhausted' as const;
+      const lastId = hexOf(docs[docs.length - 1]._id)!;
+      after = lastId;
+      add(await this.write(docs, readMs, (q) => this.state.advanceNewIds(lastId, q)));
+      if (docs.length < limit) return 'exhausted' as const;
+    }
+  }
+
+  private async write(docs: LegacyDocument[], readMs: number, advance: (q: QueryRunner) => Promise<void>): Promise<BatchResult> {
+    // The ceiling and the pause apply; the latency back-off does not: catch-up is a trickle the size of the
+    // legacy application's own writes, and slowing it under load would only let the new store fall behind.
+    await this.throttler.throttled(docs.length, { latencyBackoff: false });
+    const batch = this.writer.prepare(docs, 'catchup');
+    const t0 = performance.now();
+    const result = await this.writer.write(batch, { commit: (q) => advance(q) });
+    this.metrics.batchDone('catchup', result, readMs, performance.now() - t0);
+    return result;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The producer side of the verify queue: one job per run (job id `run-<id>`), which a worker runs to the
+ * end. Retries with back-off cover transient failures; each retry resumes the run from its checkpoint.
+ */
+import { Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import { QueueName } from '../../queues/queue-names';
+import type { JobPayloads } from '../../queues/queue-processor';
+import { QUEUE_PREFIX } from '../../queues/worker-host';
+
+const ADD_TIMEOUT_MS = 2000;
+
+export class VerifyQueue {
+  readonly queue: Queue<JobPayloads[QueueName.Verify]>;
+
+  /** The queue owns `connection` and closes it with itself. */
+  constructor(
+    private readonly connection: Redis,
+    prefix = QUEUE_PREFIX,
+  ) {
+    this.queue = new Queue(QueueName.Verify, {
+      connection,
+      prefix,
+      defaultJobOptions: {
+        attempts: 8,
+        backoff: { type: 'exponential', delay: 5000 },
+        removeOnComplete: { age: 7 * 86400, count: 1000 },
+        removeOnFail: { age: 30 * 86400 },
+      },
+    });
+    this.queue.on('error', () => undefined);
+  }
+
+  /** Fails within ADD_TIMEOUT_MS when Redis is unreachable, rather than holding the request. */
+  async add(runId: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the verify queue did not answer within ${ADD_TIMEOUT_MS} ms (Redis ${this.connection.status})`)), ADD_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.queue.add('verify', { runId }, { jobId: `run-${runId}` }), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Worker processes currently connected to this queue. */
+  async workerCount(): Promise<number> {
+    return (await this.queue.getWorkers()).length;
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close().catch(() => undefined);
+    this.connection.disconnect();
+  }
+}
