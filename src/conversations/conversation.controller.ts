@@ -8,6 +8,7 @@ import { parseCreate, parseId, parseIfMatch, parseListQuery, parseMessage, parse
 import { ConversationService } from './conversation.service';
 import { IdempotencyService } from './idempotency.service';
 import type { Conversation } from './domain/conversation.model';
+import { Shadowed } from '../shadow/shadow-sampling.interceptor';
 
 const IDEMPOTENCY_HEADER = { name: 'Idempotency-Key', required: false, description: 'Same key and body within 24 h: the first response, no second write' };
 const IF_MATCH_HEADER = { name: 'If-Match', required: false, description: 'The version the change is based on; 412 if stale' };
@@ -35,6 +36,7 @@ export class ConversationController {
   @ApiQuery({ name: 'limit', required: false, description: '1..100, default 20' })
   @ApiQuery({ name: 'cursor', required: false })
   @ApiOkResponse({ type: ConversationPageDto })
+  @Shadowed('list')
   async list(@Query() query: Record<string, unknown>): Promise<ConversationPageDto> {
     const { userId, limit, cursor } = parseListQuery(query);
     const page = await this.conversations.list(userId, limit, cursor);
@@ -43,6 +45,7 @@ export class ConversationController {
 
   @Get(':id')
   @ApiOkResponse({ type: ConversationDto })
+  @Shadowed('get')
   async get(@Param('id') id: string, @Res({ passthrough: true }) res: Response): Promise<ConversationDto> {
     return this.send(res, await this.conversations.get(parseId(id)));
   }

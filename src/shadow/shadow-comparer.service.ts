@@ -1,0 +1,267 @@
+/**
+ * Compares one sampled read, off the request path (called by the shadow processor).
+ *
+ * Two comparisons may apply to a sample: `stores` (what the store the phase reads from served, against the
+ * other store read now) and, when HTTP mirroring is configured, `http` (the reply the client got against the
+ * legacy application's reply to the same request). The served side is the reply that travelled with the
+ * sample, as Scientist's control is the result already produced; the primary store is read only when there
+ * is no usable reply (a 404, a reply over the size bound), on a recheck and for calibration.
+ * Each comparison is decided on its own:
+ * - differences are computed in canonical form; ignore rules and known noisy fields take paths out;
+ * - a difference that a version difference can explain is looked at again later (the processor delays the
+ *   same job): converged means lag, still different after the last recheck means mismatch;
+ * - a calibration sample reads each side a second time first; what differs between the two reads of one
+ *   side at one version is noise, recorded as such and excluded from this and later comparisons.
+ * Every decision is stored as one sample row (and a mismatch record), which is what the windowed rate reads.
+ */
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { MetricsService } from '../common/metrics/metrics.service';
+import { canonical, CanonicalConversation } from '../conversations/domain/canonical';
+import { toDto } from '../conversations/conversation.dto';
+import { decodeCursor } from '../conversations/list-cursor';
+import { MigrationModeService } from '../conversations/migration-mode.service';
+import { MigrationMode, otherStore } from '../migration/domain/phases';
+import { PermanentJobError } from '../queues/queue-processor';
+import type { StoreName } from '../stores/conversation-store.port';
+import { Compared, compareRecords, comparePages, conversationPath, NoiseFinding, noiseBetween, verdict } from './domain/comparison';
+import { generalisePath, PathRules } from './domain/path-pattern';
+import { redactDifference, redactValue } from './domain/redact';
+import { compareReplies, HttpReply, replyContent } from './domain/response-body';
+import { LEGACY_API, LegacyApiPort, MirrorRequest } from './legacy-api.client';
+import { SHADOW_READ_PORT, ShadowReadPort } from './shadow-read.port';
+import type { ShadowPayload } from './shadow-queue';
+import { ComparisonKind, MismatchRow, SampleOutcome, ShadowRepository } from './shadow.repository';
+
+/** Noisy fields found by other workers reach this one within this time. */
+const NOISE_REFRESH_MS = 5000;
+const PRUNE_EVERY_MS = 60_000;
+const MAX_RECORDED_DIFFERENCES = 50;
+const MAX_RECORDED_PATHS = 200;
+
+export type CompareResult = { decided: Partial<Record<ComparisonKind, SampleOutcome>>; recheck?: ShadowPayload; skipped?: string };
+
+interface Side {
+  compared: Compared;
+  primarySide: string;
+  secondarySide: string;
+}
+
+@Injectable()
+export class ShadowComparer {
+  private readonly logger = new Logger('ShadowComparer');
+  private readonly ignore: PathRules;
+  private noise: Record<ComparisonKind, PathRules> = { stores: new PathRules([]), http: new PathRules([]) };
+  private noiseLoadedAt = 0;
+  private lastPrune = 0;
+  private readonly comparedTotal;
+  private readonly outcomes;
+  private readonly rechecks;
+  private readonly noiseFound;
+
+  constructor(
+    @Inject(SHADOW_READ_PORT) private readonly reader: ShadowReadPort,
+    @Inject(LEGACY_API) private readonly legacyApi: LegacyApiPort,
+    private readonly repo: ShadowRepository,
+    private readonly mode: MigrationModeService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    metrics: MetricsService,
+  ) {
+    this.ignore = new PathRules(config.shadow.ignorePaths);
+    this.comparedTotal = metrics.counter('shadow_compared_total', 'Shadow comparisons decided (every outcome but error)', ['kind', 'endpoint']);
+    this.outcomes = metrics.counter('shadow_comparisons_total', 'Shadow comparisons by outcome: matched, mismatched, lag, ignored, noisy, error', ['kind', 'endpoint', 'outcome']);
+    this.rechecks = metrics.counter('shadow_rechecks_total', 'Shadow comparisons put off to be looked at again (version difference)', ['kind']);
+    this.noiseFound = metrics.counter('shadow_noisy_fields_found_total', 'Noisy fields found by calibration (one per path and read)', ['kind', 'source']);
+  }
+
+  async compare(payload: ShadowPayload): Promise<CompareResult> {
+    const mode = await this.mode.current();
+    // The phase moved on since the sample was taken: comparing now would say nothing about it.
+    if (!mode.shadow) return { decided: {}, skipped: `phase ${mode.phase} has no shadow comparison` };
+    await this.refreshNoise();
+    const attempt = payload.attempt ?? 0;
+    const parts = payload.pending ?? this.partsFor(payload);
+    const decided: CompareResult['decided'] = {};
+    const pending: ComparisonKind[] = [];
+    await Promise.all(
+      parts.map(async (kind) => {
+        const outcome = await this.compareOne(kind, payload, mode, attempt);
+        if (outcome === 'recheck') pending.push(kind);
+        else decided[kind] = outcome;
+      }),
+    );
+    this.pruneNowAndThen();
+    if (pending.length === 0) return { decided };
+    for (const kind of pending) this.rechecks.inc({ kind });
+    // The captured reply is of no use once time has passed; a recheck asks both sides again.
+    return { decided, recheck: { ...payload, attempt: attempt + 1, pending: pending.sort(), served: undefined, calibration: false } };
+  }
+
+  private partsFor(payload: ShadowPayload): ComparisonKind[] {
+    const served = payload.served;
+    const mirrored = served !== undefined && (served.status !== 200 || served.body !== undefined) && this.legacyApi.supports(mirrorRequest(payload));
+    return mirrored ? ['stores', 'http'] : ['stores'];
+  }
+
+  private async compareOne(kind: ComparisonKind, payload: ShadowPayload, mode: MigrationMode, attempt: number): Promise<SampleOutcome | 'recheck'> {
+    let side: Side;
+    try {
+      side = kind === 'stores' ? await this.readStores(payload, mode, attempt) : await this.readHttp(payload, mode, attempt);
+    } catch (err) {
+      if (err instanceof PermanentJobError) throw err;
+      this.logger.warn({ msg: 'shadow comparison failed', kind, endpoint: payload.endpoint, id: payload.id, error: (err as Error).message });
+      await this.record(kind, payload, attempt, 'error');
+      return 'error';
+    }
+    const v = verdict({ compared: side.compared, ignore: this.ignore, noise: this.noise[kind], rechecks: attempt, maxRechecks: this.config.shadow.lagRechecks });
+    if (v.kind === 'recheck') return 'recheck';
+    await this.record(kind, payload, attempt, v.outcome, v.outcome === 'mismatched' ? this.mismatch(kind, payload, mode, attempt, side, v.real) : undefined);
+    return v.outcome;
+  }
+
+  private async readStores(payload: ShadowPayload, mode: MigrationMode, attempt: number): Promise<Side> {
+    const served = attempt === 0 ? payload.served : undefined;
+    // The store that served the read (the phase's, unless the phase changed in between).
+    const primary = served?.store ?? mode.readFrom;
+    const secondary = otherStore(primary);
+    const sides = { primarySide: primary, secondarySide: secondary };
+    const calibrate = payload.calibration && attempt === 0;
+    const reply = served?.status === 200 && served.body !== undefined ? replyContent(payload.endpoint, { status: 200, body: served.body }) : null;
+    if (payload.endpoint === 'get') {
+      const id = required(payload.id, 'id');
+      const read = async (s: StoreName) => {
+        const c = await this.reader.get(s, id);
+        return c ? canonical(c) : null;
+      };
+      const [a, b] = await Promise.all([reply !== null && !Array.isArray(reply) ? reply : read(primary), read(secondary)]);
+      if (calibrate) {
+        const [a2, b2] = await Promise.all([read(primary), read(secondary)]);
+        await this.calibrate('stores', { [primary]: [a, a2], [secondary]: [b, b2] });
+      }
+      return { ...sides, compared: compareRecords(a, b) };
+    }
+    const { userId, limit, after } = listArgs(payload);
+    const page = async (s: StoreName) => (await this.reader.list(s, userId, limit, after)).map(canonical);
+    const [a, b] = await Promise.all([Array.isArray(reply) ? reply : page(primary), page(secondary)]);
+    if (calibrate) {
+      const [a2, b2] = await Promise.all([page(primary), page(secondary)]);
+      await this.calibrate('stores', { [primary]: [a, a2], [secondary]: [b, b2] });
+    }
+    return { ...sides, compared: comparePages(a, b) };
+  }
+
+  private async readHttp(payload: ShadowPayload, mode: MigrationMode, attempt: number): Promise<Side> {
+    const request = mirrorRequest(payload);
+    const served = attempt === 0 ? payload.served : undefined;
+    const ours: HttpReply = served ? { status: served.status, body: served.body } : await this.renderOurs(payload, mode);
+    const theirs = await this.legacyApi.fetch(request);
+    if (payload.calibration && attempt === 0) {
+      const again = await this.legacyApi.fetch(request);
+      await this.calibrate('http', { legacy_api: [replyContent(payload.endpoint, theirs), replyContent(payload.endpoint, again)] });
+    }
+    return { primarySide: 'service', secondarySide: 'legacy_api', compared: compareReplies(payload.endpoint, ours, theirs) };
+  }
+
+  /** What this service answers now, from the store the phase reads (as the controller renders it). */
+  private async renderOurs(payload: ShadowPayload, mode: MigrationMode): Promise<HttpReply> {
+    if (payload.endpoint === 'get') {
+      const c = await this.reader.get(mode.readFrom, required(payload.id, 'id'));
+      return c && !c.deleted ? { status: 200, body: toDto(c) } : { status: 404 };
+    }
+    const { userId, limit, after } = listArgs(payload);
+    return { status: 200, body: { items: (await this.reader.list(mode.readFrom, userId, limit, after)).map(toDto) } };
+  }
+
+  private async calibrate(kind: ComparisonKind, reads: Record<string, [CanonicalConversation | CanonicalConversation[] | null, CanonicalConversation | CanonicalConversation[] | null]>): Promise<void> {
+    const found: string[] = [];
+    for (const [source, [first, second]] of Object.entries(reads)) {
+      const noise: NoiseFinding[] = noiseBetween(first, second);
+      if (noise.length === 0) continue;
+      const max = this.config.shadow.valueMaxChars;
+      await this.repo.recordNoise(
+        kind,
+        source,
+        noise.map((n) => ({ path: n.path, example: { first: redactValue(n.path, n.first, max) ?? null, second: redactValue(n.path, n.second, max) ?? null } })),
+      );
+      this.noiseFound.inc({ kind, source }, noise.length);
+      found.push(...noise.map((n) => n.path));
+    }
+    if (found.length > 0) this.noise[kind] = this.noise[kind].with(found);
+  }
+
+  private async refreshNoise(): Promise<void> {
+    if (Date.now() - this.noiseLoadedAt < NOISE_REFRESH_MS) return;
+    try {
+      const fields = await this.repo.noisyFields();
+      this.noise = {
+        stores: new PathRules(fields.filter((f) => f.kind === 'stores').map((f) => f.path)),
+        http: new PathRules(fields.filter((f) => f.kind === 'http').map((f) => f.path)),
+      };
+      this.noiseLoadedAt = Date.now();
+    } catch (err) {
+      this.logger.warn({ msg: 'noisy fields could not be read; using the last known set', error: (err as Error).message });
+    }
+  }
+
+  private mismatch(kind: ComparisonKind, payload: ShadowPayload, mode: MigrationMode, attempt: number, side: Side, real: Compared['differences']): MismatchRow {
+    const paths = real.map((d) => d.path);
+    const patterns = new Set<string>();
+    for (const p of paths) {
+      for (const candidate of [p, conversationPath(p)]) {
+        if (candidate === '') continue;
+        try {
+          patterns.add(generalisePath(candidate));
+        } catch {
+          /* not a path the patterns can spell; the exact path is kept */
+        }
+      }
+    }
+    return {
+      kind,
+      endpoint: payload.endpoint,
+      conversationId: payload.id ?? null,
+      userId: payload.userId ?? null,
+      request: payload.endpoint === 'list' ? { limit: payload.limit, cursor: payload.cursor } : {},
+      phase: mode.phase,
+      primarySide: side.primarySide,
+      secondarySide: side.secondarySide,
+      primaryVersion: side.compared.leftVersion,
+      secondaryVersion: side.compared.rightVersion,
+      paths: paths.slice(0, MAX_RECORDED_PATHS),
+      pathPatterns: [...patterns].slice(0, MAX_RECORDED_PATHS),
+      differences: real.slice(0, MAX_RECORDED_DIFFERENCES).map((d) => redactDifference(d, this.config.shadow.valueMaxChars)),
+      differenceCount: real.length,
+      rechecks: attempt,
+      sampledAt: new Date(payload.sampledAt),
+    };
+  }
+
+  private async record(kind: ComparisonKind, payload: ShadowPayload, attempt: number, outcome: SampleOutcome, mismatch?: MismatchRow): Promise<void> {
+    await this.repo.recordOutcome({ kind, endpoint: payload.endpoint, outcome, calibration: payload.calibration, rechecks: attempt, sampledAt: new Date(payload.sampledAt) }, mismatch);
+    this.outcomes.inc({ kind, endpoint: payload.endpoint, outcome });
+    if (outcome !== 'error') this.comparedTotal.inc({ kind, endpoint: payload.endpoint });
+  }
+
+  private pruneNowAndThen(): void {
+    if (Date.now() - this.lastPrune < PRUNE_EVERY_MS) return;
+    this.lastPrune = Date.now();
+    const { retentionMs, maxMismatchRecords } = this.config.shadow;
+    this.repo.prune(retentionMs, maxMismatchRecords).catch((err) => this.logger.warn({ msg: 'shadow retention failed', error: (err as Error).message }));
+  }
+}
+
+function required<T>(value: T | undefined, name: string): T {
+  if (value === undefined) throw new PermanentJobError(`shadow job without ${name}`);
+  return value;
+}
+
+function listArgs(payload: ShadowPayload) {
+  const after = payload.cursor === undefined ? undefined : decodeCursor(payload.cursor);
+  if (after === null) throw new PermanentJobError('shadow job with a cursor this API did not issue');
+  return { userId: required(payload.userId, 'userId'), limit: required(payload.limit, 'limit'), after };
+}
+
+export function mirrorRequest(payload: ShadowPayload): MirrorRequest {
+  return { endpoint: payload.endpoint, id: payload.id, userId: payload.userId, limit: payload.limit, cursor: payload.cursor };
+}

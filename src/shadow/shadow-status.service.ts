@@ -1,0 +1,84 @@
+/**
+ * What operators and the phase gates read about shadow comparison. Every figure comes from the stored
+ * per-sample outcomes, so every replica (and every gate evaluation) computes the same rate for a window.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { MigrationModeService } from '../conversations/migration-mode.service';
+import { ShadowQueue } from './shadow-queue';
+import { ComparisonKind, MismatchFilter, OutcomeCount, SampleOutcome, ShadowRepository, StoredMismatch } from './shadow.repository';
+
+export interface ShadowCounts {
+  /** Decided comparisons (every outcome but error). */
+  compared: number;
+  matched: number;
+  mismatched: number;
+  lag: number;
+  ignored: number;
+  noisy: number;
+  errors: number;
+}
+
+export interface MismatchRate {
+  windowMs: number;
+  compared: number;
+  mismatched: number;
+  /** mismatched / compared; null when nothing was compared in the window. */
+  rate: number | null;
+}
+
+export function countsOf(rows: OutcomeCount[]): ShadowCounts {
+  const by = (o: SampleOutcome) => rows.filter((r) => r.outcome === o).reduce((n, r) => n + r.count, 0);
+  const counts = { matched: by('matched'), mismatched: by('mismatched'), lag: by('lag'), ignored: by('ignored'), noisy: by('noisy'), errors: by('error') };
+  return { compared: counts.matched + counts.mismatched + counts.lag + counts.ignored + counts.noisy, ...counts };
+}
+
+const rateOf = (c: ShadowCounts) => (c.compared === 0 ? null : c.mismatched / c.compared);
+const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
+
+@Injectable()
+export class ShadowStatusService {
+  constructor(
+    private readonly repo: ShadowRepository,
+    private readonly queue: ShadowQueue,
+    private readonly mode: MigrationModeService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** The gates' figure: mismatches over decided comparisons (stores and HTTP mirror) in the last `windowMs`. */
+  async mismatchRate(windowMs: number): Promise<MismatchRate> {
+    const c = countsOf(await this.repo.outcomeCounts(windowMs));
+    return { windowMs, compared: c.compared, mismatched: c.mismatched, rate: rateOf(c) };
+  }
+
+  async status(windowMs = this.config.shadow.windowMs) {
+    const [mode, windowRows, windowDrops, retainedSince, noisyFields, depth] = await Promise.all([
+      this.mode.current(),
+      this.repo.outcomeCounts(windowMs),
+      this.repo.dropCounts(windowMs),
+      this.repo.oldestSample(),
+      this.repo.noisyFields(),
+      this.queue.depth().catch(() => null),
+    ]);
+    const window = countsOf(windowRows);
+    const kind = (k: ComparisonKind) => countsOf(windowRows.filter((r) => r.kind === k));
+    const { sampleRates, calibrationRate, mirror, ignorePaths, queueMax } = this.config.shadow;
+    return {
+      phase: mode.phase,
+      active: mode.shadow,
+      sampling: { rates: sampleRates, calibrationRate, mirror: { enabled: mirror.baseUrl !== undefined, endpoints: Object.keys(mirror.endpoints) } },
+      window: { ms: windowMs, ...window, dropped: sum(windowDrops), droppedByReason: windowDrops, mismatchRate: rateOf(window) },
+      byKind: { stores: { ...kind('stores'), mismatchRate: rateOf(kind('stores')) }, http: { ...kind('http'), mismatchRate: rateOf(kind('http')) } },
+      // Samples older than this are gone (SHADOW_RETENTION_HOURS): a window reaching further back counts less.
+      retainedSince,
+      queue: { depth, max: queueMax },
+      ignorePaths,
+      noisyFields,
+    };
+  }
+
+  mismatches(filter: MismatchFilter): Promise<StoredMismatch[]> {
+    return this.repo.mismatches(filter);
+  }
+}

@@ -1,0 +1,52 @@
+import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { ConversationStore, LEGACY_STORE, NEW_STORE } from '../stores/conversation-store.port';
+import { redisFailFast } from '../stores/redis';
+import { HttpLegacyApiClient, LEGACY_API } from './legacy-api.client';
+import { ShadowComparer } from './shadow-comparer.service';
+import { SHADOW_READ_PORT, StoreShadowReader } from './shadow-read.port';
+import { ShadowQueue } from './shadow-queue';
+import { ShadowSampler } from './shadow-sampler';
+import { ShadowSamplingInterceptor } from './shadow-sampling.interceptor';
+import { ShadowStatusService } from './shadow-status.service';
+import { ShadowController } from './shadow.controller';
+import { ShadowProcessor } from './shadow.processor';
+import { ShadowRepository } from './shadow.repository';
+
+/**
+ * Shadow comparison. Global so that the conversation controller's sampling interceptor finds the sampler
+ * and the phase gates find ShadowStatusService.mismatchRate without importing this module.
+ * The API uses the sampler, the status service and the controller; a worker uses the processor.
+ */
+@Global()
+@Module({
+  controllers: [ShadowController],
+  providers: [
+    {
+      provide: ShadowQueue,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new ShadowQueue(redisFailFast(config.redis.url, { commandTimeout: undefined }), config.shadow.queueMax),
+    },
+    {
+      provide: SHADOW_READ_PORT,
+      inject: [LEGACY_STORE, NEW_STORE],
+      useFactory: (legacy: ConversationStore, newStore: ConversationStore) => new StoreShadowReader({ legacy, new: newStore }),
+    },
+    { provide: LEGACY_API, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new HttpLegacyApiClient(config.shadow.mirror) },
+    ShadowRepository,
+    ShadowSampler,
+    ShadowComparer,
+    ShadowStatusService,
+    ShadowProcessor,
+    ShadowSamplingInterceptor,
+  ],
+  exports: [ShadowQueue, ShadowSampler, ShadowStatusService, ShadowComparer, ShadowProcessor, ShadowSamplingInterceptor, SHADOW_READ_PORT, LEGACY_API],
+})
+export class ShadowModule implements OnApplicationShutdown {
+  constructor(@Inject(ShadowQueue) private readonly queue: ShadowQueue) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close();
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * The shadow tables in PostgreSQL (migration 1764000000004). Outcomes are stored per sample so that a
+ * windowed rate is exact and every replica, and the gates, read the same numbers.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { DATA_SOURCE } from '../stores/stores.module';
+import type { Outcome } from './domain/comparison';
+import type { RecordedDifference } from './domain/redact';
+import type { DropReason } from './shadow-queue';
+
+export type ComparisonKind = 'stores' | 'http';
+export type SampleOutcome = Outcome | 'error';
+export const SAMPLE_OUTCOMES: readonly SampleOutcome[] = ['matched', 'mismatched', 'lag', 'ignored', 'noisy', 'error'];
+
+export interface SampleRow {
+  kind: ComparisonKind;
+  endpoint: string;
+  outcome: SampleOutcome;
+  calibration: boolean;
+  rechecks: number;
+  sampledAt: Date;
+}
+
+export interface MismatchRow {
+  kind: ComparisonKind;
+  endpoint: string;
+  conversationId: string | null;
+  userId: string | null;
+  request: Record<string, unknown>;
+  phase: string;
+  primarySide: string;
+  secondarySide: string;
+  primaryVersion: number | null;
+  secondaryVersion: number | null;
+  paths: string[];
+  pathPatterns: string[];
+  differences: RecordedDifference[];
+  differenceCount: number;
+  rechecks: number;
+  sampledAt: Date;
+}
+
+export interface StoredMismatch extends MismatchRow {
+  id: string;
+  detectedAt: string;
+}
+
+export interface NoisyField {
+  kind: ComparisonKind;
+  source: string;
+  path: string;
+  occurrences: number;
+  example: unknown;
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface MismatchFilter {
+  endpoint?: string;
+  kind?: ComparisonKind;
+  path?: string;
+  since?: Date;
+  /** Keyset pagination: only records with a smaller id. */
+  before?: string;
+  limit: number;
+}
+
+export interface OutcomeCount {
+  kind: ComparisonKind;
+  endpoint: string;
+  outcome: SampleOutcome;
+  count: number;
+}
+
+@Injectable()
+export class ShadowRepository {
+  constructor(@Inject(DATA_SOURCE) private readonly ds: DataSource) {}
+
+  /** One decided sample and, for a mismatch, its record, together. */
+  async recordOutcome(sample: SampleRow, mismatch?: MismatchRow): Promise<void> {
+    const insertSample = `INSERT INTO shadow_samples (kind, endpoint, outcome, calibration, rechecks, sampled_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`;
+    const sampleParams = [sample.kind, sample.endpoint, sample.outcome, sample.calibration, sample.rechecks, sample.sampledAt];
+    if (!mismatch) {
+      await this.ds.query(insertSample, sampleParams);
+      return;
+    }
+    await this.ds.transaction(async (em) => {
+      const [{ id }] = await em.query(insertSample, sampleParams);
+      await em.query(
+        `INSERT INTO shadow_mismatches (sample_id, kind, endpoint, conversation_id, user_id, request, phase, primary_side, secondary_side,
+           primary_version, secondary_version, paths, path_patterns, differences, difference_count, rechecks, sampled_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+        [
+          id, mismatch.kind, mismatch.endpoint, mismatch.conversationId, mismatch.userId, JSON.stringify(mismatch.request), mismatch.phase,
+          mismatch.primarySide, mismatch.secondarySide, mismatch.primaryVersion, mismatch.secondaryVersion, mismatch.paths,
+          mismatch.pathPatterns, JSON.stringify(mismatch.differences), mismatch.differenceCount, mismatch.rechecks, mismatch.sampledAt,
+        ],
+      );
+    });
+  }
+
+  async recordNoise(kind: ComparisonKind, source: string, fields: Array<{ path: string; example: unknown }>): Promise<void> {
+    if (fields.length === 0) return;
+    await this.ds.query(
+      `INSERT INTO shadow_noisy_fields (kind, source, path, example)
+       SELECT $1, $2, f.path, f.example FROM jsonb_to_recordset($3::jsonb) AS f(path text, example jsonb)
+       ON CONFLICT (kind, source, path) DO UPDATE
+         SET occurrences = shadow_noisy_fields.occurrences + 1, example = EXCLUDED.example, last_seen = clock_timestamp()`,
+      [kind, source, JSON.stringify(fields)],
+    );
+  }
+
+  async noisyFields(): Promise<NoisyField[]> {
+    const rows: any[] = await this.ds.query(
+      `SELECT kind, source, path, occurrences, example, first_seen, last_seen FROM shadow_noisy_fields ORDER BY kind, path, source`,
+    );
+    return rows.map((r) => ({
+      kind: r.kind,
+      source: r.source,
+      path: r.path,
+      occurrences: Number(r.occurrences),
+      example: r.example,
+      firstSeen: new Date(r.first_seen).toISOString(),
+      lastSeen: new Date(r.last_seen).toISOString(),
+    }));
+  }
+
+  async recordDrops(counts: Map<DropReason, number>): Promise<void> {
+    const entries = [...counts].filter(([, n]) => n > 0);
+    if (entries.length === 0) return;
+    await this.ds.query(`INSERT INTO shadow_drops (reason, count) SELECT * FROM unnest($1::text[], $2::int[])`, [
+      entries.map(([r]) => r),
+      entries.map(([, n]) => n),
+    ]);
+  }
+
+  /** Decided samples by kind, endpoint and outcome within the last `windowMs`. */
+  async outcomeCounts(windowMs: number): Promise<OutcomeCount[]> {
+    const rows: Array<{ kind: ComparisonKind; endpoint: string; outcome: SampleOutcome; n: number }> = await this.ds.query(
+      `SELECT kind, endpoint, outcome, count(*)::int AS n FROM shadow_samples
+       WHERE decided_at > clock_timestamp() - make_interval(secs => $1::float8 / 1000)
+       GROUP BY 1, 2, 3`,
+      [windowMs],
+    );
+    return rows.map((r) => ({ kind: r.kind, endpoint: r.endpoint, outcome: r.outcome, count: r.n }));
+  }
+
+  async dropCounts(windowMs: number): Promise<Record<string, number>> {
+    const rows: Array<{ reason: string; n: number }> = await this.ds.query(
+      `SELECT reason, sum(count)::int AS n FROM shadow_drops
+       WHERE recorded_at > clock_timestamp() - make_interval(secs => $1::float8 / 1000)
+       GROUP BY 1`,
+      [windowMs],
+    );
+    return Object.fromEntries(rows.map((r) => [r.reason, r.n]));
+  }
+
+  async oldestSample(): Promise<string | null> {
+    const [row] = await this.ds.query(`SELECT min(decided_at) AS t FROM shadow_samples`);
+    return row?.t ? new Date(row.t).toISOString() : null;
+  }
+
+  async mismatches(f: MismatchFilter): Promise<StoredMismatch[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: (p: string) => string, value: unknown) => {
+      params.push(value);
+      where.push(sql(`$${params.length}`));
+    };
+    if (f.endpoint !== undefined) add((p) => `endpoint = ${p}`, f.endpoint);
+    if (f.kind !== undefined) add((p) => `kind = ${p}`, f.kind);
+    if (f.since !== undefined) add((p) => `detected_at >= ${p}`, f.since);
+    if (f.before !== undefined) add((p) => `id < ${p}::bigint`, f.before);
+    if (f.path !== undefined) {
+      // The path itself or anything beneath it, spelled exactly or with indices as [*].
+      add(
+        (p) => `EXISTS (SELECT 1 FROM unnest(paths || path_patterns) AS x(path)
+                WHERE x.path = ${p} OR starts_with(x.path, ${p} || '.') OR starts_with(x.path, ${p} || '['))`,
+        f.path,
+      );
+    }
+    params.push(f.limit);
+    const rows: any[] = await this.ds.query(
+      `SELECT * FROM shadow_mismatches ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map((r) => ({
+      id: String(r.id),
+      kind: r.kind,
+      endpoint: r.endpoint,
+      conversationId: r.conversation_id,
+      userId: r.user_id,
+      request: r.request,
+      phase: r.phase,
+      primarySide: r.primary_side,
+      secondarySide: r.secondary_side,
+      primaryVersion: r.primary_version === null ? null : Number(r.primary_version),
+      secondaryVersion: r.secondary_version === null ? null : Number(r.secondary_version),
+      paths: r.paths,
+      pathPatterns: r.path_patterns,
+      differences: r.differences,
+      differenceCount: r.difference_count,
+      rechecks: r.rechecks,
+      sampledAt: new Date(r.sampled_at),
+      detectedAt: new Date(r.detected_at).toISOString(),
+    }));
+  }
+
+  /** Retention: samples, drops and mismatch records older than `ageMs`, and mismatch records beyond `maxMismatches`. */
+  async prune(ageMs: number, maxMismatches: number): Promise<void> {
+    const age = [ageMs];
+    await this.ds.query(`DELETE FROM shadow_samples WHERE decided_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)`, age);
+    await this.ds.query(`DELETE FROM shadow_drops WHERE recorded_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)`, age);
+    await this.ds.query(`DELETE FROM shadow_mismatches WHERE detected_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)`, age);
+    await this.ds.query(
+      `DELETE FROM shadow_mismatches WHERE id <= (SELECT id FROM shadow_mismatches ORDER BY id DESC OFFSET $1 LIMIT 1)`,
+      [maxMismatches],
+    );
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * An in-process shadow worker on a test app's configuration (same databases, same Redis), optionally with
+ * a hook between the comparison and the stores; and waits on the shadow tables, with timeouts.
+ */
+import { INestApplicationContext } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import type { AppConfig } from '../../src/config/app-config';
+import { QueueName } from '../../src/queues/queue-names';
+import { ShadowQueue } from '../../src/shadow/shadow-queue';
+import { SHADOW_READ_PORT, ShadowReadPort, StoreShadowReader } from '../../src/shadow/shadow-read.port';
+import { ConversationStore, LEGACY_STORE, NEW_STORE } from '../../src/stores/conversation-store.port';
+import type { TestApp } from './app';
+import { waitFor } from './stores';
+
+export async function startShadowWorker(config: AppConfig, wrap?: (stores: ShadowReadPort) => ShadowReadPort): Promise<INestApplicationContext> {
+  // Required lazily, as a worker process does, so importing this helper does not build the module graph.
+  const { WorkerModule } = require('../../src/worker.module');
+  const moduleRef = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, [QueueName.Shadow])] })
+    .overrideProvider(SHADOW_READ_PORT)
+    .useFactory({
+      inject: [LEGACY_STORE, NEW_STORE],
+      factory: (legacy: ConversationStore, newStore: ConversationStore) => {
+        const stores = new StoreShadowReader({ legacy, new: newStore });
+        return wrap ? wrap(stores) : stores;
+      },
+    })
+    .compile();
+  moduleRef.useLogger(false);
+  await moduleRef.init();
+  return moduleRef;
+}
+
+export async function sampleCount(t: TestApp, where = 'true'): Promise<number> {
+  const { rows } = await t.pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM shadow_samples WHERE ${where}`);
+  return rows[0].n;
+}
+
+/** Waits until at least `n` samples are decided (and, by default, the queue holds nothing more). */
+export async function waitForSamples(t: TestApp, n: number, timeoutMs = 30_000): Promise<void> {
+  await waitFor(`${n} decided shadow samples`, async () => (await sampleCount(t)) >= n, timeoutMs, 50);
+}
+
+export async function waitForShadowIdle(t: TestApp, timeoutMs = 30_000): Promise<void> {
+  const queue = t.app.get(ShadowQueue);
+  await waitFor('the shadow queue to drain', async () => (await queue.depth()) === 0, timeoutMs, 50);
+}
+
+export async function outcomesOf(t: TestApp): Promise<Record<string, number>> {
+  const { rows } = await t.pg.query<{ k: string; n: number }>(`SELECT kind || ':' || outcome AS k, count(*)::int AS n FROM shadow_samples GROUP BY 1`);
+  return Object.fromEntries(rows.map((r) => [r.k, r.n]));
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
