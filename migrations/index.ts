@@ -5,5 +5,9 @@
 import { CreateConversations1764000000000 } from './1764000000000-create-conversations';
 import { CreateMigrationState1764000000001 } from './1764000000001-create-migration-state';
 import { CreateSync1764000000002 } from './1764000000002-create-sync';
+import { SyncProgress1764000000003 } from './1764000000003-sync-progress';
+import { CreateShadow1764000000004 } from './1764000000004-create-shadow';
+import { VerificationProgress1764000000007 } from './1764000000007-verification-progress';
+import { CreatePhaseMachine1764000000010 } from './1764000000010-create-phase-machine';
 
-export const MIGRATIONS = [CreateConversations1764000000000, CreateMigrationState1764000000001, CreateSync1764000000002];
+export const MIGRATIONS = [CreateConversations1764000000000, CreateMigrationState1764000000001, CreateSync1764000000002, SyncProgress1764000000003, CreateShadow1764000000004, VerificationProgress1764000000007, CreatePhaseMachine1764000000010];

@@ -8,7 +8,12 @@ import { ConfigModule } from './config/config.module';
 import { MetricsController } from './common/metrics/metrics.controller';
 import { MetricsModule } from './common/metrics/metrics.module';
 import { HealthModule } from './health/health.module';
+import { ShadowModule } from './shadow/shadow.module';
 import { StoresModule } from './stores/stores.module';
+import { SyncModule } from './sync/sync.module';
+import { MigrationModule } from './migration/migration.module';
+import { TrafficModule } from './traffic/traffic.module';
+import { VerifyModule } from './sync/verify/verify.module';
 
 /**
  * The providers both process kinds share. The API adds controllers (AppModule); the worker adds
@@ -23,7 +28,7 @@ export class AppModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [...sharedImports(config), HealthModule, ConversationsModule],
+      imports: [...sharedImports(config), HealthModule, ShadowModule, ConversationsModule, SyncModule, VerifyModule, TrafficModule, MigrationModule],
       controllers: [MetricsController],
       providers: [{ provide: APP_GUARD, useClass: AuthGuard }],
     };

@@ -3,7 +3,9 @@
  * typed config or throws one ConfigError naming every bad variable. Nothing else reads process.env.
  */
 import { ConfigError, Env, EnvReader } from './env-reader';
-import { Phase, PHASES } from '../migration/domain/phases';
+import { readSyncConfig, SyncConfig } from './sync-config';
+import { MigrationConfig, readMigrationConfig } from '../migration/migration.config';
+import { readShadowConfig, ShadowConfig } from '../shadow/shadow.config';
 
 export interface ApiToken {
   name: string;
@@ -19,9 +21,11 @@ export interface AppConfig {
   redis: { url: string };
   dualWrite: { secondaryTimeoutMs: number; modeCacheTtlMs: number };
   repair: { attempts: number; backoffMs: number };
-  migration: { initialPhase?: Phase };
+  migration: MigrationConfig;
   workers: { queues: string[] };
+  sync: SyncConfig;
   traffic: TrafficConfig;
+  shadow: ShadowConfig;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -130,11 +134,11 @@ export function loadConfig(env: Env): AppConfig {
       attempts: r.int('REPAIR_ATTEMPTS', 10, 1, 100),
       backoffMs: r.int('REPAIR_BACKOFF_MS', 500, 1, 3_600_000),
     },
-    migration: {
-      initialPhase: r.has('MIGRATION_INITIAL_PHASE') ? r.oneOf('MIGRATION_INITIAL_PHASE', PHASES, 'not_started') : undefined,
-    },
+    migration: readMigrationConfig(r),
     workers: { queues: r.list('WORKER_QUEUES') },
+    sync: readSyncConfig(r),
     traffic: readTraffic(r),
+    shadow: readShadowConfig(r),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -57,9 +57,12 @@ function bodyErrors(err: unknown, req: RequestWithId, res: Response, next: NextF
 function httpMetrics(metrics: MetricsService) {
   return (req: Request, res: Response, next: NextFunction) => {
     const end = metrics.httpDuration.startTimer();
+    const started = process.hrtime.bigint();
     res.on('finish', () => {
       const route = (req.route as { path?: string } | undefined)?.path;
-      end({ method: req.method, route: route ? `${req.baseUrl}${route}` : 'unmatched', status: String(res.statusCode) });
+      const name = route ? `${req.baseUrl}${route}` : 'unmatched';
+      end({ method: req.method, route: name, status: String(res.statusCode) });
+      if (name.startsWith('/conversations')) metrics.applicationRequests.record(res.statusCode, Number(process.hrtime.bigint() - started) / 1e6);
     });
     next();
   };

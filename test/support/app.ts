@@ -40,7 +40,8 @@ export interface TestResponse {
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const dbs = await createTestDatabases();
   const config = testConfig({ DATABASE_URL: dbs.databaseUrl, LEGACY_MONGO_URL: dbs.legacyUrl, MODE_CACHE_TTL_MS: '0', ...env });
-  const app = await createApiApp(config, { logger: false });
+  // TEST_LOGS=1 shows the app's JSON logs, for debugging a failing test.
+  const app = await createApiApp(config, process.env.TEST_LOGS ? {} : { logger: false });
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();
   const url = `http://127.0.0.1:${address.port}`;

@@ -8,8 +8,25 @@ import { MongoClient } from 'mongodb';
 import { Client } from 'pg';
 import { servicesEnv, withDatabase } from './env';
 
-export const TEMPLATE_DB = 'lms_test_template';
 export const TEST_DB_PREFIX = 'lms_test_';
+/** Databases of another run younger than this are left alone (two suites may run on one machine). */
+export const LEFTOVER_AGE_SECONDS = 3600;
+
+export function isLeftover(name: string, prefix: string, nowSeconds = Date.now() / 1000): boolean {
+  const created = Number(/^(?:template_)?(\d{10})_[0-9a-f]+$/.exec(name.slice(prefix.length))?.[1]);
+  return !Number.isFinite(created) || nowSeconds - created > LEFTOVER_AGE_SECONDS;
+}
+
+/** This run's template (named by the global set-up, so two runs on one machine do not share one). */
+export function templateDb(): string {
+  const name = process.env.LMS_TEST_TEMPLATE_DB;
+  if (!name) throw new Error('LMS_TEST_TEMPLATE_DB is not set: the integration global set-up did not run');
+  return name;
+}
+
+export function runSuffix(): string {
+  return `${Math.floor(Date.now() / 1000)}_${randomBytes(4).toString('hex')}`;
+}
 export const LEGACY_TEST_DB_PREFIX = 'legacy_test_';
 
 export async function adminQuery<T = unknown>(sql: string, params: unknown[] = []): Promise<T[]> {
@@ -30,10 +47,11 @@ export interface TestDatabases {
 }
 
 export async function createTestDatabases(options: { template?: string | null } = {}): Promise<TestDatabases> {
-  const suffix = randomBytes(6).toString('hex');
+  // The creation time in the name lets a later run's set-up drop only leftovers, not a live run's databases.
+  const suffix = runSuffix();
   const pgName = `${TEST_DB_PREFIX}${suffix}`;
   const legacyDbName = `${LEGACY_TEST_DB_PREFIX}${suffix}`;
-  const template = options.template === undefined ? TEMPLATE_DB : options.template;
+  const template = options.template === undefined ? templateDb() : options.template;
   await adminQuery(template ? `CREATE DATABASE ${pgName} TEMPLATE ${template}` : `CREATE DATABASE ${pgName}`);
   const env = servicesEnv();
   return {

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { RequestWindow } from './request-window';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
@@ -9,6 +10,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export class MetricsService {
   readonly registry = new Registry();
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  /** Application requests of this process, for the phase gates' analysis window. */
+  readonly applicationRequests = new RequestWindow();
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -14,7 +14,8 @@ const healthy: GateFigures = {
   legacyDrainedSince: ago(3600_000),
   recordTtlMs: 60_000,
   strayWrites: 0,
-  lastCatchupAt: ago(120_000),
+  lastCatchupAt: ago(30_000),
+  flippedAt: ago(10 * 24 * 3600_000),
   archiveVerified: true,
 };
 
@@ -50,8 +51,9 @@ describe('gates', () => {
     expect(failing(evaluateGates('into_deprecation', f, SEED_PROFILE)).map((g) => g.name)).toEqual(['legacy_drained_ms', 'catchup_lag_ms']);
   });
 
-  it('into cleanup need no stray writes and a verification after the final sync', () => {
-    const f = { ...healthy, strayWrites: 2, lastCatchupAt: ago(1000) };
+  it('into cleanup need no stray writes, and a catch-up pass and a clean verification after the flip', () => {
+    const f = { ...healthy, strayWrites: 2, flippedAt: ago(30_000), lastVerification: { ...healthy.lastVerification!, finishedAt: ago(60_000) } };
     expect(failing(evaluateGates('into_cleanup', f, SEED_PROFILE)).map((g) => g.name)).toEqual(['stray_legacy_writes', 'final_verification']);
+    expect(failing(evaluateGates('into_cleanup', { ...f, strayWrites: 0, lastCatchupAt: ago(40_000) }, SEED_PROFILE)).map((g) => g.name)).toEqual(['final_sync', 'final_verification']);
   });
 });

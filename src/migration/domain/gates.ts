@@ -66,8 +66,10 @@ export interface GateFigures {
   recordTtlMs: number;
   /** Legacy documents changed by anyone but this service since the flip. */
   strayWrites: number;
-  /** The last catch-up pass finished after this time (a final sync before cleanup). */
+  /** When the last catch-up pass ran. */
   lastCatchupAt: Date | null;
+  /** When the new store became the source of truth (null before deprecation). */
+  flippedAt: Date | null;
   archiveVerified: boolean;
 }
 
@@ -135,12 +137,13 @@ export function evaluateGates(set: GateSet, f: GateFigures, p: GateProfile): Gat
       ];
     }
     case 'into_cleanup': {
-      const synced = f.lastCatchupAt !== null && f.lastVerification !== null && f.lastVerification.finishedAt >= f.lastCatchupAt;
+      const afterFlip = (d: Date | null | undefined) => !!d && !!f.flippedAt && d >= f.flippedAt;
+      const final = verificationClean(f, p, 'final_verification');
       return [
         dwell(f, p.deprecationDwellMs),
         gate('stray_legacy_writes', f.strayWrites === 0, f.strayWrites, '= 0'),
-        gate('final_sync', f.lastCatchupAt !== null, f.lastCatchupAt?.toISOString() ?? null, 'a catch-up pass after the flip'),
-        { ...verificationClean(f, p, 'final_verification'), pass: verificationClean(f, p).pass && synced },
+        gate('final_sync', afterFlip(f.lastCatchupAt), f.lastCatchupAt?.toISOString() ?? null, 'a catch-up pass after the flip'),
+        { ...final, pass: final.pass && afterFlip(f.lastVerification?.finishedAt), threshold: `${final.threshold}, finished after the flip` },
       ];
     }
     case 'into_complete':

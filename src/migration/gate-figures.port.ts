@@ -1,0 +1,24 @@
+import type { GateFigures } from './domain/gates';
+import type { PhaseState } from './phase-state.repository';
+
+/**
+ * Where the gates' live figures come from (sync, verification, shadow comparison, this service's
+ * requests, traffic). A port so the phase machine's tests can plant figures and the production
+ * adapter can read the real capabilities.
+ */
+export interface GateFiguresSource {
+  collect(state: PhaseState): Promise<Omit<GateFigures, 'now' | 'enteredAt' | 'legacyDrainedSince' | 'flippedAt'>>;
+  /** What `status` shows of the other capabilities (sync, verification, shadow, stray writes). */
+  summaries(state: PhaseState): Promise<Record<string, unknown>>;
+}
+
+/**
+ * What rollback from `deprecation` needs before the source of truth flips back: every write made to
+ * the new store since the flip copied to legacy, then a clean verification.
+ */
+export interface RollbackProof {
+  proveLegacyHasEverything(since: Date): Promise<{ copied: number; verification: { runId: number | null; missing: number; extra: number; different: number } }>;
+}
+
+export const GATE_FIGURES = Symbol('GATE_FIGURES');
+export const ROLLBACK_PROOF = Symbol('ROLLBACK_PROOF');

@@ -1,0 +1,119 @@
+/**
+ * The production GateFiguresSource: reads each capability's own status (sync, verification, shadow),
+ * this process's request window, and looks for stray legacy writes. Nothing here decides anything.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { canonicalJson } from '../conversations/domain/canonical';
+import { fromLegacy } from '../conversations/domain/legacy-transform';
+import { MetricsService } from '../common/metrics/metrics.service';
+import { ShadowStatusService } from '../shadow/shadow-status.service';
+import { LEGACY_STORE, NEW_STORE } from '../stores/conversation-store.port';
+import type { LegacyStore } from '../stores/legacy-store.port';
+import type { PostgresConversationStore } from '../stores/postgres/postgres-conversation.store';
+import { DATA_SOURCE } from '../stores/stores.module';
+import { SyncStatusService } from '../sync/sync-status.service';
+import type { GateFigures } from './domain/gates';
+import type { GateFiguresSource } from './gate-figures.port';
+import type { PhaseState } from './phase-state.repository';
+
+/** How many legacy documents changed since the flip are examined for stray writes per evaluation. */
+const STRAY_SCAN_LIMIT = 5000;
+
+export interface LastVerification {
+  runId: number;
+  finishedAt: Date;
+  missing: number;
+  extra: number;
+  different: number;
+}
+
+/**
+ * Lag as the gates mean it: 0 when a recent pass found nothing left to copy (caught up), otherwise
+ * the age of the newest change applied. The watermark's age alone would grow while nobody writes.
+ */
+export function catchupLagMs(watermarkLagSeconds: number | null, lastPass: { at?: string; exhausted?: boolean } | null, intervalMs: number, now = Date.now()): number | null {
+  if (lastPass?.exhausted && lastPass.at && now - new Date(lastPass.at).getTime() <= Math.max(2 * intervalMs, 5000)) return 0;
+  return watermarkLagSeconds === null ? null : Math.round(watermarkLagSeconds * 1000);
+}
+
+@Injectable()
+export class LiveGateFigures implements GateFiguresSource {
+  constructor(
+    private readonly sync: SyncStatusService,
+    private readonly shadow: ShadowStatusService,
+    private readonly metrics: MetricsService,
+    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(LEGACY_STORE) private readonly legacy: LegacyStore,
+    @Inject(NEW_STORE) private readonly newStore: PostgresConversationStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async lastVerification(): Promise<LastVerification | null> {
+    const rows = await this.dataSource.query(
+      `SELECT id, finished_at, missing, extra, different FROM verification_runs WHERE status = 'completed' ORDER BY finished_at DESC LIMIT 1`,
+    );
+    if (rows.length === 0) return null;
+    const r = rows[0];
+    return { runId: Number(r.id), finishedAt: r.finished_at, missing: r.missing, extra: r.extra, different: r.different };
+  }
+
+  /**
+   * Legacy documents changed since the flip that the new store (the source of truth) does not explain:
+   * absent there, at a higher version, or at the same version with other content. A legacy copy that is
+   * only behind is a pending repair of ours, not a stray write.
+   */
+  async strayWrites(state: PhaseState): Promise<{ count: number; ids: string[] }> {
+    if (!state.flippedAt) return { count: 0, ids: [] };
+    const docs = await this.legacy.scanByUpdated(STRAY_SCAN_LIMIT, { updated: new Date(state.flippedAt.getTime() - 1) });
+    const ids: string[] = [];
+    const byId = new Map((await this.newStore.getMany(docs.map((d) => String(d._id)))).map((c) => [c.id, c]));
+    for (const doc of docs) {
+      const id = String(doc._id);
+      let mine;
+      try {
+        mine = fromLegacy(doc);
+      } catch {
+        ids.push(id);
+        continue;
+      }
+      const truth = byId.get(id);
+      if (!truth || mine.version > truth.version || (mine.version === truth.version && canonicalJson(mine) !== canonicalJson(truth))) ids.push(id);
+    }
+    return { count: ids.length, ids: ids.slice(0, 100) };
+  }
+
+  async collect(state: PhaseState): Promise<Omit<GateFigures, 'now' | 'enteredAt' | 'legacyDrainedSince' | 'flippedAt'>> {
+    const window = this.config.migration.analysisWindowMs;
+    const [sync, shadow, verification, stray] = await Promise.all([
+      this.sync.status(),
+      this.shadow.mismatchRate(window),
+      this.lastVerification(),
+      state.phase === 'deprecation' ? this.strayWrites(state) : Promise.resolve({ count: 0, ids: [] }),
+    ]);
+    const lastPass = (sync.catchup.lastPass ?? null) as { at?: string; exhausted?: boolean } | null;
+    return {
+      backfillComplete: sync.backfill?.status === 'completed',
+      catchupLagMs: catchupLagMs(sync.catchup.lagSeconds, lastPass, sync.catchup.intervalMs),
+      lastVerification: verification,
+      shadow: { compared: shadow.compared, mismatchRate: shadow.rate },
+      http: this.metrics.applicationRequests.stats(window),
+      recordTtlMs: this.config.traffic.ttl * 1000,
+      strayWrites: stray.count,
+      lastCatchupAt: lastPass?.at ? new Date(lastPass.at) : null,
+      archiveVerified: false,
+    };
+  }
+
+  async summaries(state: PhaseState): Promise<Record<string, unknown>> {
+    const [sync, shadow, verification, stray] = await Promise.all([
+      this.sync.status(),
+      this.shadow.mismatchRate(this.config.migration.analysisWindowMs),
+      this.lastVerification(),
+      state.phase === 'deprecation' ? this.strayWrites(state) : Promise.resolve({ count: 0, ids: [] }),
+    ]);
+    return { sync, shadow, lastVerification: verification, strayLegacyWrites: stray, requests: this.metrics.applicationRequests.stats(this.config.migration.analysisWindowMs) };
+  }
+}

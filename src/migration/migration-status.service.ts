@@ -1,0 +1,56 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { TRAFFIC_ROUTER, TrafficRouter } from '../traffic/traffic-router.port';
+import { TrafficService } from '../traffic/traffic.service';
+import { indexOf, PLAN, stepName } from './domain/phase-plan';
+import { modeForPhase } from './domain/phases';
+import { GATE_FIGURES, GateFiguresSource } from './gate-figures.port';
+import { MigrationService } from './migration.service';
+import { PhaseStateRepository } from './phase-state.repository';
+
+/** `GET /migration/status`: everything an operator needs to decide the next move, in one answer. */
+@Injectable()
+export class MigrationStatusService {
+  constructor(
+    private readonly state: PhaseStateRepository,
+    private readonly migration: MigrationService,
+    private readonly traffic: TrafficService,
+    @Inject(TRAFFIC_ROUTER) private readonly router: TrafficRouter,
+    @Inject(GATE_FIGURES) private readonly figures: GateFiguresSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async status() {
+    const s = await this.state.read();
+    const position = PLAN[indexOf(s)];
+    const mode = modeForPhase(s.phase);
+    const [next, lastTrafficChange, inEffect, summaries] = await Promise.all([
+      this.migration.nextGates(s),
+      this.traffic.last(),
+      this.router.read().catch((err: Error) => ({ error: err.message })),
+      this.figures.summaries(s),
+    ]);
+    return {
+      phase: s.phase,
+      step: stepName(position),
+      weights: { newPercent: position.weight, legacyPercent: 100 - position.weight, provider: this.traffic.provider, inEffect },
+      sourceOfTruth: mode.sourceOfTruth,
+      dualWrite: mode.dualWrite,
+      readFrom: mode.readFrom,
+      shadowComparison: mode.shadow,
+      paused: s.paused,
+      enteredAt: s.enteredAt.toISOString(),
+      revision: s.revision,
+      pendingMove: s.pendingMove,
+      flippedAt: s.flippedAt?.toISOString() ?? null,
+      legacyDrainedSince: s.legacyDrainedSince?.toISOString() ?? null,
+      next: { step: next.to, gates: next.gates, allPass: next.gates.every((g) => g.pass) },
+      gateProfile: this.config.migration.gates,
+      analysisWindowMs: this.config.migration.analysisWindowMs,
+      autoProgression: { ...this.config.migration.auto, failedChecks: s.autoFailures },
+      lastTrafficChange,
+      ...summaries,
+    };
+  }
+}

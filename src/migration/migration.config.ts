@@ -1,0 +1,46 @@
+/**
+ * Settings of the phase machine: the gate profile (seed defaults or the short profile for demos and
+ * tests) with per-threshold overrides, the analysis window, and automatic progression.
+ */
+import type { EnvReader } from '../config/env-reader';
+import { GateProfile, SEED_PROFILE, SHORT_PROFILE } from './domain/gates';
+import { Phase, PHASES } from './domain/phases';
+
+export interface MigrationConfig {
+  initialPhase?: Phase;
+  gates: GateProfile;
+  analysisWindowMs: number;
+  auto: { enabled: boolean; intervalMs: number; threshold: number };
+}
+
+const NUMERIC_GATES: Array<[keyof GateProfile, string]> = [
+  ['shadowDwellMs', 'GATE_SHADOW_DWELL_MS'],
+  ['stepDwellMs', 'GATE_STEP_DWELL_MS'],
+  ['deprecationDwellMs', 'GATE_DEPRECATION_DWELL_MS'],
+  ['maxCatchupLagMs', 'GATE_MAX_CATCHUP_LAG_MS'],
+  ['maxVerificationAgeMs', 'GATE_MAX_VERIFICATION_AGE_MS'],
+  ['minShadowComparisons', 'GATE_MIN_SHADOW_COMPARISONS'],
+  ['maxMismatchRate', 'GATE_MAX_MISMATCH_RATE'],
+  ['maxErrorRate', 'GATE_MAX_ERROR_RATE'],
+  ['minSuccessRate', 'GATE_MIN_SUCCESS_RATE'],
+  ['maxP99Ms', 'GATE_MAX_P99_MS'],
+  ['minRequests', 'GATE_MIN_REQUESTS'],
+];
+
+export function readMigrationConfig(r: EnvReader): MigrationConfig {
+  const base = r.oneOf('GATE_PROFILE', ['seed', 'short'] as const, 'seed') === 'short' ? SHORT_PROFILE : SEED_PROFILE;
+  const gates: GateProfile = { ...base };
+  for (const [field, variable] of NUMERIC_GATES) {
+    (gates[field] as number) = r.number(variable, base[field] as number, 0);
+  }
+  return {
+    initialPhase: r.has('MIGRATION_INITIAL_PHASE') ? r.oneOf('MIGRATION_INITIAL_PHASE', PHASES, 'not_started') : undefined,
+    gates,
+    analysisWindowMs: r.int('GATE_ANALYSIS_WINDOW_MS', 5 * 60_000, 1000, 24 * 3600_000),
+    auto: {
+      enabled: r.bool('AUTO_PROGRESSION', false),
+      intervalMs: r.int('AUTO_PROGRESSION_INTERVAL_MS', 60_000, 100, 24 * 3600_000),
+      threshold: r.int('AUTO_PROGRESSION_THRESHOLD', 5, 1, 1000),
+    },
+  };
+}

@@ -1,0 +1,35 @@
+import { Module } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { RepairModule } from '../repair/repair.module';
+import { ShadowModule } from '../shadow/shadow.module';
+import { DATA_SOURCE } from '../stores/stores.module';
+import { SyncModule } from '../sync/sync.module';
+import { AutoProgression } from './auto-progression';
+import { GATE_FIGURES, ROLLBACK_PROOF } from './gate-figures.port';
+import { LiveGateFigures } from './live-gate-figures';
+import { MigrationStatusService } from './migration-status.service';
+import { MigrationController } from './migration.controller';
+import { MigrationService } from './migration.service';
+import { PhaseStateRepository } from './phase-state.repository';
+import { ReverseSync } from './reverse-sync';
+
+@Module({
+  imports: [SyncModule, ShadowModule, RepairModule],
+  controllers: [MigrationController],
+  providers: [
+    PhaseStateRepository,
+    { provide: GATE_FIGURES, useClass: LiveGateFigures },
+    { provide: ROLLBACK_PROOF, useClass: ReverseSync },
+    MigrationService,
+    MigrationStatusService,
+    {
+      provide: AutoProgression,
+      inject: [MigrationService, PhaseStateRepository, DATA_SOURCE, APP_CONFIG],
+      useFactory: (m: MigrationService, s: PhaseStateRepository, ds: DataSource, c: AppConfig) => new AutoProgression(m, s, ds, c.migration.auto),
+    },
+  ],
+  exports: [MigrationService, PhaseStateRepository, AutoProgression],
+})
+export class MigrationModule {}

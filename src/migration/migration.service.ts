@@ -1,0 +1,180 @@
+/**
+ * The phase machine. Every move follows one path, so nothing can half-happen silently:
+ *   read state -> check expectedStep -> plan the move (phase-plan.ts) -> evaluate gates (gates.ts)
+ *   -> dry run stops here -> claim the state row (compare-and-set on revision) -> rollback proof when
+ *   leaving deprecation -> traffic change through the intent log -> commit the new position -> audit.
+ * A failed traffic change releases the claim and leaves the phase where it was, and says why.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { DomainError } from '../common/errors';
+import { MigrationModeService } from '../conversations/migration-mode.service';
+import { SyncControlService } from '../sync/sync-control.service';
+import { TrafficChange, TrafficService } from '../traffic/traffic.service';
+import { weightsForPercent } from '../traffic/traffic-router.port';
+import { evaluateGates, failing, GateFigures, GateResult } from './domain/gates';
+import { advanceMove, indexOf, Move, PLAN, PlanError, Position, rollbackMove, startMove, stepName } from './domain/phase-plan';
+import { modeForPhase } from './domain/phases';
+import { GATE_FIGURES, GateFiguresSource, ROLLBACK_PROOF, RollbackProof } from './gate-figures.port';
+import { PhaseState, PhaseStateRepository } from './phase-state.repository';
+
+export interface MoveRequest {
+  actor: string;
+  reason?: string;
+  expectedStep?: string;
+  force?: boolean;
+  dryRun?: boolean;
+  to?: string;
+}
+
+export interface MoveResult {
+  dryRun: boolean;
+  action: Move['kind'];
+  from: string;
+  to: string;
+  weights: { before: number; after: number };
+  mode: { before: ReturnType<typeof modeForPhase>; after: ReturnType<typeof modeForPhase> };
+  gates: GateResult[];
+  forced: boolean;
+  trafficChange: TrafficChange | null;
+  rollbackProof?: unknown;
+}
+
+const positionOf = (s: Pick<PhaseState, 'phase' | 'step'>): Position => PLAN[indexOf(s)];
+
+function planError(err: unknown): never {
+  if (err instanceof PlanError) throw new DomainError(err.code, err.code === 'UNKNOWN_STEP' ? 400 : 409, err.message);
+  throw err;
+}
+
+@Injectable()
+export class MigrationService {
+  constructor(
+    private readonly state: PhaseStateRepository,
+    private readonly traffic: TrafficService,
+    private readonly mode: MigrationModeService,
+    @Inject(GATE_FIGURES) private readonly figures: GateFiguresSource,
+    @Inject(ROLLBACK_PROOF) private readonly rollbackProof: RollbackProof,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly syncControl: SyncControlService,
+  ) {}
+
+  async figuresFor(s: PhaseState): Promise<GateFigures> {
+    const collected = await this.figures.collect(s);
+    return { ...collected, now: new Date(), enteredAt: s.enteredAt, legacyDrainedSince: s.legacyDrainedSince, flippedAt: s.flippedAt };
+  }
+
+  /** The gates the next advance would face, with their current values. */
+  async nextGates(s: PhaseState): Promise<{ to: string | null; gates: GateResult[] }> {
+    if (s.phase === 'not_started' || s.phase === 'complete') return { to: null, gates: [] };
+    const move = advanceMove(positionOf(s));
+    if (move.kind !== 'advance') return { to: null, gates: [] };
+    return { to: stepName(move.to), gates: evaluateGates(move.gates, await this.figuresFor(s), this.config.migration.gates) };
+  }
+
+  start(req: MoveRequest): Promise<MoveResult> {
+    return this.move(req, (from) => startMove(from));
+  }
+
+  advance(req: MoveRequest): Promise<MoveResult> {
+    return this.move(req, (from) => advanceMove(from));
+  }
+
+  rollback(req: MoveRequest): Promise<MoveResult> {
+    return this.move(req, (from) => rollbackMove(from, req.to));
+  }
+
+  private async move(req: MoveRequest, plan: (from: Position) => Move): Promise<MoveResult> {
+    if (req.force && !req.reason?.trim()) throw new DomainError('VALIDATION_FAILED', 400, 'force needs a reason', [{ field: 'reason', message: 'is required with force' }]);
+    const s = await this.state.read();
+    if (s.pendingMove) throw new DomainError('MOVE_IN_PROGRESS', 409, `A move is in progress: ${JSON.stringify(s.pendingMove)}`);
+    const from = positionOf(s);
+    if (req.expectedStep !== undefined && req.expectedStep !== stepName(from)) {
+      throw new DomainError('STEP_CHANGED', 409, `expectedStep is ${req.expectedStep} but the migration is at ${stepName(from)}`);
+    }
+    let move: Move;
+    try {
+      move = plan(from);
+    } catch (err) {
+      planError(err);
+    }
+    const gates = move.kind === 'advance' ? evaluateGates(move.gates, await this.figuresFor(s), this.config.migration.gates) : [];
+    const failed = failing(gates);
+    const result: MoveResult = {
+      dryRun: !!req.dryRun,
+      action: move.kind,
+      from: stepName(move.from),
+      to: stepName(move.to),
+      weights: { before: move.from.weight, after: move.to.weight },
+      mode: { before: modeForPhase(move.from.phase), after: modeForPhase(move.to.phase) },
+      gates,
+      forced: failed.length > 0 && !!req.force,
+      trafficChange: null,
+    };
+    if (req.dryRun) return result;
+    if (failed.length > 0 && !req.force) {
+      throw new DomainError('GATE_FAILED', 409, `${failed.length} gate(s) failed for ${stepName(move.to)}`, failed as unknown as Record<string, unknown>[]);
+    }
+
+    const claimed = s.revision + 1;
+    if (!(await this.state.claim(s.revision, { action: move.kind, from: result.from, to: result.to, by: req.actor, at: new Date().toISOString() }))) {
+      throw new DomainError('CONCURRENT_CHANGE', 409, 'The migration changed while this request was being decided; read the status and try again');
+    }
+    try {
+      if (move.kind === 'rollback' && move.flipsSourceOfTruth) {
+        result.rollbackProof = await this.proveRollback(s);
+      }
+      if (move.to.weight !== move.from.weight) {
+        result.trafficChange = await this.traffic.change(weightsForPercent(move.to.weight));
+        await this.state.audit({ actor: req.actor, action: 'traffic_change', reason: req.reason ?? null, forced: false, before: { weight: move.from.weight }, after: { weight: move.to.weight }, details: result.trafficChange });
+      }
+    } catch (err) {
+      await this.state.release(claimed);
+      await this.state.audit({ actor: req.actor, action: `${move.kind}_failed`, reason: req.reason ?? null, forced: result.forced, before: result.from, after: result.from, details: { to: result.to, error: (err as Error).message } });
+      throw err;
+    }
+    const now = new Date();
+    const deprecation = indexOf({ phase: 'deprecation', step: 0 });
+    // The flip time is when the new store became the source of truth; it is kept until a rollback undoes the flip.
+    const flippedAt = indexOf(move.to) < deprecation ? null : (s.flippedAt ?? now);
+    // Legacy is drained from the moment its weight reached 0, and stays so while it is 0.
+    const legacyDrainedSince = move.to.weight < 100 ? null : move.from.weight === 100 ? (s.legacyDrainedSince ?? now) : now;
+    if (!(await this.state.commit(claimed, move.to, { flippedAt, legacyDrainedSince }))) {
+      throw new DomainError('CONCURRENT_CHANGE', 409, 'The migration state changed during the move');
+    }
+    this.mode.invalidate();
+    await this.state.audit({
+      actor: req.actor,
+      action: result.forced ? `${move.kind}_forced` : move.kind,
+      reason: req.reason ?? null,
+      forced: result.forced,
+      before: { step: result.from, weight: result.weights.before, sourceOfTruth: result.mode.before.sourceOfTruth },
+      after: { step: result.to, weight: result.weights.after, sourceOfTruth: result.mode.after.sourceOfTruth },
+      details: { gates, trafficChangeId: result.trafficChange?.id ?? null, rollbackProof: result.rollbackProof ?? null },
+    });
+    return result;
+  }
+
+  /** Leaving deprecation: legacy must hold every write made since the flip before it is the source of truth again. */
+  private async proveRollback(s: PhaseState): Promise<unknown> {
+    const proof = await this.rollbackProof.proveLegacyHasEverything(s.flippedAt ?? s.enteredAt);
+    const v = proof.verification;
+    if (v.missing + v.extra + v.different > 0) {
+      throw new DomainError('ROLLBACK_NOT_PROVEN', 409, `Legacy is not yet level with the new store (${v.missing} missing, ${v.extra} extra, ${v.different} different after copying ${proof.copied}); the source of truth stays new`);
+    }
+    return proof;
+  }
+
+  async pause(actor: string, reason?: string): Promise<void> {
+    await this.state.setPaused(true);
+    await this.syncControl.pause(actor, reason);
+    await this.state.audit({ actor, action: 'pause', reason: reason ?? null, forced: false, before: null, after: null, details: null });
+  }
+
+  async resume(actor: string, reason?: string): Promise<void> {
+    await this.state.setPaused(false);
+    await this.syncControl.resume(actor);
+    await this.state.audit({ actor, action: 'resume', reason: reason ?? null, forced: false, before: null, after: null, details: null });
+  }
+}

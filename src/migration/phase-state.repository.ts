@@ -1,0 +1,111 @@
+/**
+ * The phase machine's persistence. Every change is a compare-and-set on `revision`, so two operators
+ * or two replicas cannot both move the migration: the second finds the revision changed and gets 409.
+ * A move first records itself as `pending_move` (claiming the row), then applies its traffic change,
+ * then commits the new position; a crash in between leaves the pending move visible.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { DATA_SOURCE } from '../stores/stores.module';
+import type { Phase } from './domain/phases';
+
+export interface PhaseState {
+  phase: Phase;
+  step: number;
+  revision: number;
+  enteredAt: Date;
+  paused: boolean;
+  autoFailures: number;
+  pendingMove: Record<string, unknown> | null;
+  flippedAt: Date | null;
+  legacyDrainedSince: Date | null;
+  updatedAt: Date;
+}
+
+export interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  action: string;
+  reason: string | null;
+  forced: boolean;
+  before: unknown;
+  after: unknown;
+  details: unknown;
+}
+
+@Injectable()
+export class PhaseStateRepository {
+  constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
+
+  async read(): Promise<PhaseState> {
+    const [r] = await this.dataSource.query('SELECT * FROM migration_state WHERE id = 1');
+    return {
+      phase: r.phase,
+      step: r.step,
+      revision: r.revision,
+      enteredAt: r.entered_at,
+      paused: r.paused,
+      autoFailures: r.auto_failures,
+      pendingMove: r.pending_move,
+      flippedAt: r.flipped_at,
+      legacyDrainedSince: r.legacy_drained_since,
+      updatedAt: r.updated_at,
+    };
+  }
+
+  /** Claims the row for a move; false when the revision moved or another move is pending. */
+  async claim(expectedRevision: number, move: Record<string, unknown>): Promise<boolean> {
+    const [, n] = await this.dataSource.query(
+      `UPDATE migration_state SET pending_move = $2, revision = revision + 1, updated_at = now()
+       WHERE id = 1 AND revision = $1 AND pending_move IS NULL`,
+      [expectedRevision, JSON.stringify(move)],
+    );
+    return n === 1;
+  }
+
+  async release(claimedRevision: number): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE migration_state SET pending_move = NULL, revision = revision + 1, updated_at = now() WHERE id = 1 AND revision = $1`,
+      [claimedRevision],
+    );
+  }
+
+  async commit(
+    claimedRevision: number,
+    to: { phase: Phase; step: number },
+    fields: { flippedAt: Date | null; legacyDrainedSince: Date | null },
+  ): Promise<boolean> {
+    const [, n] = await this.dataSource.query(
+      `UPDATE migration_state SET phase = $2, step = $3, entered_at = now(), pending_move = NULL, auto_failures = 0,
+              flipped_at = $4, legacy_drained_since = $5, revision = revision + 1, updated_at = now()
+       WHERE id = 1 AND revision = $1`,
+      [claimedRevision, to.phase, to.step, fields.flippedAt, fields.legacyDrainedSince],
+    );
+    return n === 1;
+  }
+
+  async setPaused(paused: boolean): Promise<void> {
+    await this.dataSource.query('UPDATE migration_state SET paused = $1, auto_failures = 0, revision = revision + 1, updated_at = now() WHERE id = 1', [paused]);
+  }
+
+  async setAutoFailures(n: number): Promise<void> {
+    await this.dataSource.query('UPDATE migration_state SET auto_failures = $1 WHERE id = 1', [n]);
+  }
+
+  async audit(e: Omit<AuditEntry, 'id' | 'at'>): Promise<void> {
+    await this.dataSource.query(
+      `INSERT INTO migration_audit (actor, action, reason, forced, before, after, details) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [e.actor, e.action, e.reason, e.forced, JSON.stringify(e.before ?? null), JSON.stringify(e.after ?? null), JSON.stringify(e.details ?? null)],
+    );
+  }
+
+  async history(limit: number, offset: number): Promise<{ total: number; items: AuditEntry[] }> {
+    const [{ n }] = await this.dataSource.query('SELECT count(*)::int AS n FROM migration_audit');
+    const rows = await this.dataSource.query('SELECT * FROM migration_audit ORDER BY id DESC LIMIT $1 OFFSET $2', [limit, offset]);
+    return {
+      total: n,
+      items: rows.map((r: any) => ({ id: Number(r.id), at: r.at.toISOString(), actor: r.actor, action: r.action, reason: r.reason, forced: r.forced, before: r.before, after: r.after, details: r.details })),
+    };
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * A whole migration, not_started -> complete, on real servers (traffic adapter `none`), with
+ * application writes and reads flowing the whole time and a worker serving every queue. Gates are the
+ * short profile's, evaluated from the live figures: nothing is forced except the last step, whose
+ * archive gate belongs to the cleanup archive (not built yet).
+ */
+import { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ALL_QUEUES } from '../src/queues/queue-names';
+import { startTestApp, TestApp } from './support/app';
+import { isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { FAST_SYNC_ENV, seedLegacy, smallLegacyDocs, startBackfill, waitForRunCompleted } from './support/sync';
+import { waitFor } from './support/stores';
+
+const op = { token: OPERATOR_TOKEN };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('a full migration with traffic flowing', () => {
+  let t: TestApp;
+  let worker: INestApplicationContext;
+  let running = true;
+  let traffic: Promise<void>;
+  const acked = new Map<string, { version: number; texts: Set<string> }>();
+  let failures = 0;
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      ...FAST_SYNC_ENV,
+      GATE_PROFILE: 'short',
+      GATE_MIN_SHADOW_COMPARISONS: '10',
+      GATE_ANALYSIS_WINDOW_MS: '30000',
+      // This machine runs FerretDB and the whole suite on 2 cores: the flow is under test here, not latency.
+      GATE_MAX_P99_MS: '10000',
+      SHADOW_SAMPLE_RATE: '1',
+      SHADOW_CALIBRATION_RATE: '0',
+      SHADOW_LAG_RECHECK_MS: '300',
+      ROUTE53_TTL: '1',
+      REDIS_URL: isolatedRedisUrl(),
+    });
+    await seedLegacy(t, smallLegacyDocs(200, 11));
+    const { WorkerModule } = require('../src/worker.module') as typeof import('../src/worker.module');
+    worker = await NestFactory.createApplicationContext(WorkerModule.forRoot(t.config, [...ALL_QUEUES]), { logger: false });
+    await worker.init();
+  }, 120_000);
+
+  afterAll(async () => {
+    running = false;
+    await traffic;
+    await worker?.close();
+    await t?.close();
+  });
+
+  /** Three clients creating, appending and reading their own conversations until stopped. */
+  function startTraffic(): Promise<void> {
+    const client = async (n: number) => {
+      const mine: string[] = [];
+      for (let i = 0; running; i++) {
+        try {
+          if (mine.length < 3 || i % 4 === 0) {
+            const r = await t.request('POST', '/conversations', { body: { userId: `e2e-${n}`, title: `c${i}` } });
+            if (r.status === 201) {
+              mine.push(r.body.id);
+              acked.set(r.body.id, { version: r.body.version, texts: new Set() });
+            } else failures++;
+          } else {
+            const id = mine[i % mine.length];
+            const text = `m${n}-${i}`;
+            const r = await t.request('POST', `/conversations/${id}/messages`, { body: { role: 'user', content: text } });
+            if (r.status === 201) {
+              const a = acked.get(id)!;
+              a.version = Math.max(a.version, r.body.version);
+              a.texts.add(text);
+            } else failures++;
+            const g = await t.request('GET', `/conversations/${id}`);
+            if (g.status !== 200) failures++;
+          }
+        } catch {
+          failures++;
+        }
+        await sleep(20);
+      }
+    };
+    return Promise.all([0, 1, 2].map(client)).then(() => undefined);
+  }
+
+  async function verifyClean(): Promise<void> {
+    const started = await t.request('POST', '/migration/verify', { ...op, body: { recheckDelayMs: 300, reason: 'e2e gate' } });
+    expect(started.status).toBe(202);
+    let report: any;
+    await waitFor('verification to finish', async () => {
+      report = (await t.request('GET', `/migration/verify/${started.body.id}`, op)).body;
+      return report.status === 'completed' || report.status === 'failed';
+    }, 60_000, 200).catch((err) => {
+      throw new Error(`${(err as Error).message}: ${JSON.stringify(report).slice(0, 1500)}`);
+    });
+    expect(report.status).toBe('completed');
+  }
+
+  /** Advances once every gate passes, running a verification whenever that gate is what is missing. */
+  async function advanceTo(step: string): Promise<any> {
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const dry = await t.request('POST', '/migration/advance', { ...op, body: { dryRun: true } });
+      expect(dry.status).toBe(200);
+      expect(dry.body.to).toBe(step);
+      const failing = dry.body.gates.filter((g: { pass: boolean }) => !g.pass);
+      if (failing.length === 0) {
+        const res = await t.request('POST', '/migration/advance', { ...op, body: { reason: `e2e: into ${step}`, expectedStep: dry.body.from } });
+        if (res.status === 200) return res.body;
+        if (res.body.code !== 'GATE_FAILED') throw new Error(`advance into ${step}: ${res.status} ${JSON.stringify(res.body)}`);
+      } else if (failing.some((g: { name: string }) => g.name.includes('verification'))) {
+        await verifyClean();
+      }
+      if (Date.now() > deadline) throw new Error(`gates into ${step} still failing: ${JSON.stringify(failing)}`);
+      await sleep(300);
+    }
+  }
+
+  it('goes through every phase to complete, loses no acknowledged write, and history shows every step', async () => {
+    expect((await t.request('POST', '/migration/start', { ...op, body: { reason: 'e2e' } })).status).toBe(200);
+    traffic = startTraffic();
+    const { runId } = await startBackfill(t);
+    await waitForRunCompleted(t, runId, 60_000);
+
+    for (const step of ['canary', 'rollout-10', 'rollout-25', 'rollout-50', 'rollout-75', 'rollout-100', 'deprecation', 'cleanup']) {
+      const moved = await advanceTo(step);
+      expect(moved).toMatchObject({ to: step, forced: false });
+    }
+    const status = (await t.request('GET', '/migration/status', op)).body;
+    expect(status).toMatchObject({ phase: 'cleanup', sourceOfTruth: 'new', dualWrite: false, strayLegacyWrites: { count: 0 } });
+    expect(status.lastVerification).toMatchObject({ missing: 0, extra: 0, different: 0 });
+
+    const last = await t.request('POST', '/migration/advance', { ...op, body: { reason: 'archive is checked by the cleanup archive (issue 7)', force: true } });
+    expect(last.status).toBe(200);
+    expect(last.body).toMatchObject({ to: 'complete', forced: true });
+
+    running = false;
+    await traffic;
+    expect(acked.size).toBeGreaterThan(10);
+    // Every acknowledged write is in the new store, the source of truth at the end.
+    for (const [id, a] of acked) {
+      const r = await t.pg.query('SELECT c.version, array_agg(m.content) AS texts FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id WHERE c.id = $1 GROUP BY c.version', [id]);
+      expect(Number(r.rows[0].version)).toBeGreaterThanOrEqual(a.version);
+      for (const text of a.texts) expect(r.rows[0].texts).toContain(text);
+    }
+    expect(failures).toBe(0);
+
+    const history = (await t.request('GET', '/migration/history?limit=500', op)).body.items.reverse();
+    const moves = history.filter((h: { action: string }) => ['start', 'advance', 'advance_forced'].includes(h.action)).map((h: { after: { step: string } }) => h.after.step);
+    expect(moves).toEqual(['shadow', 'canary', 'rollout-10', 'rollout-25', 'rollout-50', 'rollout-75', 'rollout-100', 'deprecation', 'cleanup', 'complete']);
+    const weights = history.filter((h: { action: string }) => h.action === 'traffic_change').map((h: { after: { weight: number } }) => h.after.weight);
+    expect(weights).toEqual([5, 10, 25, 50, 75, 100]);
+  }, 300_000);
+});

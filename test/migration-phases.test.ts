@@ -1,0 +1,150 @@
+import { PLAN, stepName } from '../src/migration/domain/phase-plan';
+import { startTestApp, TestApp } from './support/app';
+import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN, ROOT } from './support/env';
+
+const op = { token: OPERATOR_TOKEN };
+
+describe('migration phases over the operator API', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl(), ROUTE53_TTL: '1' });
+  });
+  afterAll(async () => t?.close());
+
+  const status = async () => (await t.request('GET', '/migration/status', op)).body;
+  const snapshot = async () => ({
+    state: (await t.pg.query('SELECT phase, step, revision, pending_move FROM migration_state')).rows,
+    audit: (await t.pg.query('SELECT count(*)::int AS n FROM migration_audit')).rows[0].n,
+    traffic: (await t.pg.query('SELECT count(*)::int AS n FROM traffic_changes')).rows[0].n,
+  });
+  const forceTo = async (step: string) => {
+    while ((await status()).step !== step) {
+      const res = await t.request('POST', '/migration/advance', { ...op, body: { reason: `test: move to ${step}`, force: true } });
+      expect(res.status).toBe(200);
+    }
+  };
+
+  it('answers 401 without a token and 403 with an app token on every operator endpoint', async () => {
+    const endpoints: Array<[string, string]> = [
+      ['GET', '/migration/status'], ['POST', '/migration/start'], ['POST', '/migration/advance'], ['POST', '/migration/rollback'],
+      ['POST', '/migration/pause'], ['POST', '/migration/resume'], ['GET', '/migration/history'],
+    ];
+    for (const [method, path] of endpoints) {
+      expect([method, path, (await t.request(method, path, { token: null, body: method === 'POST' ? {} : undefined })).status]).toEqual([method, path, 401]);
+      expect([method, path, (await t.request(method, path, { token: APP_TOKEN, body: method === 'POST' ? {} : undefined })).status]).toEqual([method, path, 403]);
+    }
+  });
+
+  it('starts: not_started -> shadow turns dual writes on, audited with the token name', async () => {
+    expect((await status()).step).toBe('not_started');
+    const res = await t.request('POST', '/migration/start', { ...op, body: { reason: 'begin' } });
+    expect(res.status).toBe(200);
+    const s = await status();
+    expect(s).toMatchObject({ phase: 'shadow', step: 'shadow', sourceOfTruth: 'legacy', dualWrite: true, readFrom: 'legacy' });
+    const history = (await t.request('GET', '/migration/history', op)).body;
+    expect(history.items[0]).toMatchObject({ actor: 'ops', action: 'start', reason: 'begin' });
+    expect((await t.request('POST', '/migration/start', { ...op, body: {} })).status).toBe(409);
+  });
+
+  it('refuses an advance whose gates fail, naming each gate with value and threshold; a dry run changes nothing', async () => {
+    const before = await snapshot();
+    const dry = await t.request('POST', '/migration/advance', { ...op, body: { dryRun: true } });
+    expect(dry.status).toBe(200);
+    expect(dry.body).toMatchObject({ dryRun: true, from: 'shadow', to: 'canary', weights: { before: 0, after: 5 } });
+    expect(dry.body.gates.map((g: { name: string }) => g.name)).toEqual(['backfill_complete', 'catchup_lag_ms', 'verification', 'shadow_comparisons', 'shadow_mismatch_rate', 'dwell']);
+    expect(await snapshot()).toEqual(before);
+
+    const refused = await t.request('POST', '/migration/advance', { ...op, body: { reason: 'try' } });
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('GATE_FAILED');
+    for (const g of refused.body.errors) {
+      expect(g).toEqual({ name: expect.any(String), pass: false, value: g.value, threshold: expect.any(String) });
+    }
+    expect(refused.body.errors.map((g: { name: string }) => g.name)).toEqual(expect.arrayContaining(['backfill_complete', 'verification']));
+    expect((await snapshot()).state).toEqual(before.state);
+  });
+
+  it('needs a reason to force, and audits the force', async () => {
+    const noReason = await t.request('POST', '/migration/advance', { ...op, body: { force: true } });
+    expect(noReason.status).toBe(400);
+    const forced = await t.request('POST', '/migration/advance', { ...op, body: { force: true, reason: 'incident 42: verified by hand' } });
+    expect(forced.status).toBe(200);
+    expect(forced.body).toMatchObject({ from: 'shadow', to: 'canary', forced: true, trafficChange: { weights: { legacy: 95, new: 5 }, state: 'done' } });
+    const [latest] = (await t.request('GET', '/migration/history', op)).body.items;
+    expect(latest).toMatchObject({ action: 'advance_forced', forced: true, reason: 'incident 42: verified by hand', actor: 'ops' });
+  });
+
+  it('refuses a stale expectedStep, and lets exactly one of two concurrent advances win', async () => {
+    const stale = await t.request('POST', '/migration/advance', { ...op, body: { expectedStep: 'shadow', force: true, reason: 'stale' } });
+    expect(stale.status).toBe(409);
+    expect(stale.body.code).toBe('STEP_CHANGED');
+    const [a, b] = await Promise.all([
+      t.request('POST', '/migration/advance', { ...op, body: { expectedStep: 'canary', force: true, reason: 'a' } }),
+      t.request('POST', '/migration/advance', { ...op, body: { expectedStep: 'canary', force: true, reason: 'b' } }),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+    expect((await status()).step).toBe('rollout-10');
+  });
+
+  it('rolls back from every step with the weights and roles of SPEC section 3, and refuses from cleanup on', async () => {
+    await forceTo('deprecation');
+    const s = await status();
+    expect(s).toMatchObject({ sourceOfTruth: 'new', readFrom: 'new', dualWrite: true, weights: { newPercent: 100 } });
+    // A write while the new store is the source of truth must reach legacy before the flip back.
+    const created = await t.request('POST', '/conversations', { body: { userId: 'rollback-user', title: 'after the flip' } });
+    expect(created.status).toBe(201);
+    await t.legacy.collection('conversations').deleteOne({ _id: new (require('mongodb').ObjectId)(created.body.id) });
+
+    for (let i = PLAN.findIndex((p) => p.phase === 'deprecation'); i > 1; i--) {
+      const from = PLAN[i];
+      const to = PLAN[i - 1];
+      const res = await t.request('POST', '/migration/rollback', { ...op, body: { reason: `back from ${stepName(from)}` } });
+      expect([stepName(from), res.status, res.body.to]).toEqual([stepName(from), 200, stepName(to)]);
+      const now = await status();
+      expect(now).toMatchObject({ step: stepName(to), weights: { newPercent: to.weight }, sourceOfTruth: 'legacy', readFrom: 'legacy', dualWrite: true });
+      if (from.phase === 'deprecation') {
+        expect(res.body.rollbackProof.copied).toBeGreaterThanOrEqual(1);
+        const doc = await t.legacy.collection('conversations').findOne({ _id: new (require('mongodb').ObjectId)(created.body.id) });
+        expect(doc).toMatchObject({ title: 'after the flip' });
+      }
+    }
+    const lastTraffic = (await t.pg.query('SELECT legacy_weight, new_weight, state FROM traffic_changes ORDER BY id DESC LIMIT 1')).rows[0];
+    expect(lastTraffic).toEqual({ legacy_weight: 100, new_weight: 0, state: 'done' });
+    expect((await t.request('POST', '/migration/rollback', { ...op, body: { reason: 'below shadow' } })).status).toBe(409);
+
+    await forceTo('cleanup');
+    const refused = await t.request('POST', '/migration/rollback', { ...op, body: { reason: 'too late' } });
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ code: 'ROLLBACK_REFUSED', message: expect.stringMatching(/cleanup/) });
+  });
+
+  it('has a command line that prints status and a dry run with the gates as a table', async () => {
+    const { execFile } = await import('node:child_process');
+    const run = (args: string[]) =>
+      new Promise<{ code: number; out: string }>((resolve) => {
+        execFile(
+          `${ROOT}/node_modules/.bin/ts-node`,
+          ['--transpile-only', '-P', `${ROOT}/tsconfig.json`, `${ROOT}/scripts/migration-cli.ts`, ...args],
+          { env: { ...process.env, API_URL: t.url, OPERATOR_TOKEN }, timeout: 60_000 },
+          (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+        );
+      });
+    const status = await run(['status']);
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(/phase cleanup, step cleanup/);
+    const refused = await run(['rollback', '--reason', 'cli', '--dry-run']);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toMatch(/ROLLBACK_REFUSED/);
+    const history = await run(['history', '--limit', '3']);
+    expect(history.code).toBe(0);
+    expect(history.out.trim().split('\n')).toHaveLength(3);
+  });
+
+  it('records every transition, traffic change and force in history', async () => {
+    const { items, total } = (await t.request('GET', '/migration/history?limit=500', op)).body;
+    expect(total).toBe(items.length);
+    const actions = new Set(items.map((i: { action: string }) => i.action));
+    for (const a of ['start', 'advance_forced', 'rollback', 'traffic_change']) expect(actions.has(a)).toBe(true);
+  });
+});
