@@ -29,10 +29,11 @@ function options(args: string[]): Record<string, string | true> {
 }
 
 function printMove(body: any): void {
-  const verb = body.dryRun ? 'would move' : 'moved';
+  const verb = body.dryRun ? 'would move' : body.pending ? 'moving' : 'moved';
   console.log(`${verb} ${body.from} -> ${body.to} (new ${body.weights.before}% -> ${body.weights.after}%, source of truth ${body.mode.before.sourceOfTruth} -> ${body.mode.after.sourceOfTruth})${body.forced ? ' FORCED' : ''}`);
   if (body.gates?.length) console.log(gateTable(body.gates));
   if (body.trafficChange) console.log(`traffic change #${body.trafficChange.id}: ${body.trafficChange.state}${body.trafficChange.changeId ? ` (${body.trafficChange.changeId})` : ''}`);
+  if (body.pending) console.log('the traffic change is still under way (is a worker serving the traffic queue?); the phase moves when it is done: see `status`');
 }
 
 async function main(argv: string[]): Promise<number> {

@@ -15,6 +15,8 @@ import { CatchupProcessor } from './sync/catchup/catchup.processor';
 import { SyncModule } from './sync/sync.module';
 import { VerifyProcessor } from './sync/verify/verify.processor';
 import { VerifyModule } from './sync/verify/verify.module';
+import { TrafficMoveModule } from './migration/traffic-move.module';
+import { TrafficMoveProcessor } from './migration/traffic-move.processor';
 
 /** The processors of every queue, with the module that provides what they need. */
 export const PROCESSOR_MODULES: Array<{ module: Type<unknown> | DynamicModule; processors: Type<QueueProcessor>[] }> = [
@@ -22,6 +24,7 @@ export const PROCESSOR_MODULES: Array<{ module: Type<unknown> | DynamicModule; p
   { module: SyncModule, processors: [BackfillProcessor, CatchupProcessor] },
   { module: ShadowModule, processors: [ShadowProcessor] },
   { module: VerifyModule, processors: [VerifyProcessor] },
+  { module: TrafficMoveModule, processors: [TrafficMoveProcessor] },
 ];
 
 /** The worker process: the shared providers, the processors, no HTTP. */

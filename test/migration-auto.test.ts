@@ -8,12 +8,16 @@ import type { GateFigures } from '../src/migration/domain/gates';
 import { AutoProgression } from '../src/migration/auto-progression';
 import type { GateFiguresSource } from '../src/migration/gate-figures.port';
 import { MigrationService } from '../src/migration/migration.service';
+import { MoveCompleter } from '../src/migration/move-completer';
 import { PhaseStateRepository } from '../src/migration/phase-state.repository';
 import { ROLLBACK_PROOF } from '../src/migration/gate-figures.port';
 import { DATA_SOURCE } from '../src/stores/stores.module';
 import { SyncControlService } from '../src/sync/sync-control.service';
 import { TrafficService } from '../src/traffic/traffic.service';
+import { INestApplicationContext } from '@nestjs/common';
+import { QueueName } from '../src/queues/queue-names';
 import { startTestApp, TestApp } from './support/app';
+import { startSyncWorker } from './support/sync';
 import { isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
 
 type Planted = Omit<GateFigures, 'now' | 'enteredAt' | 'legacyDrainedSince' | 'flippedAt'>;
@@ -34,18 +38,23 @@ describe('automatic progression', () => {
   let t: TestApp;
   let planted: Planted;
   let auto: AutoProgression;
+  let worker: INestApplicationContext;
 
   beforeAll(async () => {
     t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl() });
+    worker = await startSyncWorker(t.config, [QueueName.Traffic]);
     const figures: GateFiguresSource = { collect: async () => ({ ...planted, lastVerification: planted.lastVerification && { ...planted.lastVerification, finishedAt: new Date() } }), summaries: async () => ({}) };
     const get = <T>(token: unknown) => t.app.get<T>(token as never, { strict: false });
     const migration = new MigrationService(
-      get(PhaseStateRepository), get(TrafficService), get(MigrationModeService), figures, get(ROLLBACK_PROOF), t.config, get(SyncControlService),
+      get(PhaseStateRepository), get(TrafficService), get(MigrationModeService), figures, get(ROLLBACK_PROOF), t.config, get(SyncControlService), get(MoveCompleter),
     );
     auto = new AutoProgression(migration, get(PhaseStateRepository), get<DataSource>(DATA_SOURCE), { enabled: true, intervalMs: 60_000, threshold: 3 });
     await t.request('POST', '/migration/start', { token: OPERATOR_TOKEN, body: { reason: 'auto test' } });
   });
-  afterAll(async () => t?.close());
+  afterAll(async () => {
+    await worker?.close();
+    await t?.close();
+  });
 
   const step = async () => (await t.request('GET', '/migration/status', { token: OPERATOR_TOKEN })).body;
   const dwellOver = () => t.pg.query(`UPDATE migration_state SET entered_at = now() - interval '1 minute'`);

@@ -148,7 +148,8 @@ describe('a full migration with traffic flowing', () => {
     const history = (await t.request('GET', '/migration/history?limit=500', op)).body.items.reverse();
     const moves = history.filter((h: { action: string }) => ['start', 'advance', 'advance_forced'].includes(h.action)).map((h: { after: { step: string } }) => h.after.step);
     expect(moves).toEqual(['shadow', 'canary', 'rollout-10', 'rollout-25', 'rollout-50', 'rollout-75', 'rollout-100', 'deprecation', 'cleanup', 'complete']);
-    const weights = history.filter((h: { action: string }) => h.action === 'traffic_change').map((h: { after: { weight: number } }) => h.after.weight);
-    expect(weights).toEqual([5, 10, 25, 50, 75, 100]);
+    const changes = history.filter((h: { action: string }) => h.action === 'traffic_change').map((h: any) => [h.details.kind, h.after.weight, h.details.state]);
+    // Every weight step, then the legacy record retired on reaching complete.
+    expect(changes).toEqual([...[5, 10, 25, 50, 75, 100].map((w) => ['weights', w, 'done']), ['retire_legacy', 100, 'done']]);
   }, 300_000);
 });

@@ -1,16 +1,25 @@
 import { PLAN, stepName } from '../src/migration/domain/phase-plan';
+import { INestApplicationContext } from '@nestjs/common';
+import { QueueName } from '../src/queues/queue-names';
 import { startTestApp, TestApp } from './support/app';
+import { startSyncWorker } from './support/sync';
 import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN, ROOT } from './support/env';
 
 const op = { token: OPERATOR_TOKEN };
 
 describe('migration phases over the operator API', () => {
   let t: TestApp;
+  let worker: INestApplicationContext;
 
   beforeAll(async () => {
     t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl(), ROUTE53_TTL: '1' });
+    // Traffic changes run as `traffic` jobs; the phase moves when the worker has carried them out.
+    worker = await startSyncWorker(t.config, [QueueName.Traffic]);
   });
-  afterAll(async () => t?.close());
+  afterAll(async () => {
+    await worker?.close();
+    await t?.close();
+  });
 
   const status = async () => (await t.request('GET', '/migration/status', op)).body;
   const snapshot = async () => ({

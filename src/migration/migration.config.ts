@@ -1,6 +1,7 @@
 /**
  * Settings of the phase machine: the gate profile (seed defaults or the short profile for demos and
- * tests) with per-threshold overrides, the analysis window, and automatic progression.
+ * tests) with per-threshold overrides, the analysis window, automatic progression, and how long a
+ * move waits for its traffic change.
  */
 import type { EnvReader } from '../config/env-reader';
 import { GateProfile, SEED_PROFILE, SHORT_PROFILE } from './domain/gates';
@@ -11,6 +12,10 @@ export interface MigrationConfig {
   gates: GateProfile;
   analysisWindowMs: number;
   auto: { enabled: boolean; intervalMs: number; threshold: number };
+  /** How long a move request waits for its traffic change before answering 202 (the change goes on). */
+  trafficWaitMs: number;
+  /** A move claimed this long ago without a traffic change written is released by a worker's recovery. */
+  abandonMoveAfterMs: number;
 }
 
 const NUMERIC_GATES: Array<[keyof GateProfile, string]> = [
@@ -42,5 +47,7 @@ export function readMigrationConfig(r: EnvReader): MigrationConfig {
       intervalMs: r.int('AUTO_PROGRESSION_INTERVAL_MS', 60_000, 100, 24 * 3600_000),
       threshold: r.int('AUTO_PROGRESSION_THRESHOLD', 5, 1, 1000),
     },
+    trafficWaitMs: r.int('TRAFFIC_WAIT_MS', 120_000, 0, 3600_000),
+    abandonMoveAfterMs: r.int('MOVE_ABANDON_AFTER_MS', 15 * 60_000, 1000, 24 * 3600_000),
   };
 }

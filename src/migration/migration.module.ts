@@ -13,13 +13,14 @@ import { MigrationStatusService } from './migration-status.service';
 import { MigrationController } from './migration.controller';
 import { MigrationService } from './migration.service';
 import { PhaseStateRepository } from './phase-state.repository';
+import { MoveCompleter } from './move-completer';
+import { TrafficMoveModule } from './traffic-move.module';
 import { ReverseSync } from './reverse-sync';
 
 @Module({
-  imports: [SyncModule, ShadowModule, RepairModule],
+  imports: [SyncModule, ShadowModule, RepairModule, TrafficMoveModule],
   controllers: [MigrationController],
   providers: [
-    PhaseStateRepository,
     { provide: GATE_FIGURES, useClass: LiveGateFigures },
     { provide: ROLLBACK_PROOF, useClass: ReverseSync },
     MigrationService,
@@ -30,6 +31,6 @@ import { ReverseSync } from './reverse-sync';
       useFactory: (m: MigrationService, s: PhaseStateRepository, ds: DataSource, c: AppConfig) => new AutoProgression(m, s, ds, c.migration.auto),
     },
   ],
-  exports: [MigrationService, PhaseStateRepository, AutoProgression],
+  exports: [MigrationService, TrafficMoveModule, AutoProgression],
 })
 export class MigrationModule {}

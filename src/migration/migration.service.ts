@@ -2,8 +2,11 @@
  * The phase machine. Every move follows one path, so nothing can half-happen silently:
  *   read state -> check expectedStep -> plan the move (phase-plan.ts) -> evaluate gates (gates.ts)
  *   -> dry run stops here -> claim the state row (compare-and-set on revision) -> rollback proof when
- *   leaving deprecation -> traffic change through the intent log -> commit the new position -> audit.
- * A failed traffic change releases the claim and leaves the phase where it was, and says why.
+ *   leaving deprecation -> traffic change written to the intent log and run as a `traffic` job ->
+ *   commit the new position -> audit.
+ * The request waits for the change (TRAFFIC_WAIT_MS) and answers with the new step; past that it
+ * answers 202 and the worker commits the move when the change is done. A failed or undone change
+ * releases the claim and leaves the phase where it was, and says why.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
@@ -11,12 +14,13 @@ import { APP_CONFIG } from '../config/config.module';
 import { DomainError } from '../common/errors';
 import { MigrationModeService } from '../conversations/migration-mode.service';
 import { SyncControlService } from '../sync/sync-control.service';
-import { TrafficChange, TrafficService } from '../traffic/traffic.service';
+import { TrafficChange, TrafficChangeFailedError, TrafficRequest, TrafficService } from '../traffic/traffic.service';
 import { weightsForPercent } from '../traffic/traffic-router.port';
 import { evaluateGates, failing, GateFigures, GateResult } from './domain/gates';
 import { advanceMove, indexOf, Move, PLAN, PlanError, Position, rollbackMove, startMove, stepName } from './domain/phase-plan';
 import { modeForPhase } from './domain/phases';
 import { GATE_FIGURES, GateFiguresSource, ROLLBACK_PROOF, RollbackProof } from './gate-figures.port';
+import { MoveCompleter, PendingMove } from './move-completer';
 import { PhaseState, PhaseStateRepository } from './phase-state.repository';
 
 export interface MoveRequest {
@@ -38,6 +42,8 @@ export interface MoveResult {
   gates: GateResult[];
   forced: boolean;
   trafficChange: TrafficChange | null;
+  /** True when the traffic change was still under way when the request stopped waiting (HTTP 202). */
+  pending?: boolean;
   rollbackProof?: unknown;
 }
 
@@ -58,6 +64,7 @@ export class MigrationService {
     @Inject(ROLLBACK_PROOF) private readonly rollbackProof: RollbackProof,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly syncControl: SyncControlService,
+    private readonly completer: MoveCompleter,
   ) {}
 
   async figuresFor(s: PhaseState): Promise<GateFigures> {
@@ -117,43 +124,59 @@ export class MigrationService {
       throw new DomainError('GATE_FAILED', 409, `${failed.length} gate(s) failed for ${stepName(move.to)}`, failed as unknown as Record<string, unknown>[]);
     }
 
-    const claimed = s.revision + 1;
-    if (!(await this.state.claim(s.revision, { action: move.kind, from: result.from, to: result.to, by: req.actor, at: new Date().toISOString() }))) {
-      throw new DomainError('CONCURRENT_CHANGE', 409, 'The migration changed while this request was being decided; read the status and try again');
-    }
-    try {
-      if (move.kind === 'rollback' && move.flipsSourceOfTruth) {
-        result.rollbackProof = await this.proveRollback(s);
-      }
-      if (move.to.weight !== move.from.weight) {
-        result.trafficChange = await this.traffic.change(weightsForPercent(move.to.weight));
-        await this.state.audit({ actor: req.actor, action: 'traffic_change', reason: req.reason ?? null, forced: false, before: { weight: move.from.weight }, after: { weight: move.to.weight }, details: result.trafficChange });
-      }
-    } catch (err) {
-      await this.state.release(claimed);
-      await this.state.audit({ actor: req.actor, action: `${move.kind}_failed`, reason: req.reason ?? null, forced: result.forced, before: result.from, after: result.from, details: { to: result.to, error: (err as Error).message } });
-      throw err;
-    }
-    const now = new Date();
-    const deprecation = indexOf({ phase: 'deprecation', step: 0 });
-    // The flip time is when the new store became the source of truth; it is kept until a rollback undoes the flip.
-    const flippedAt = indexOf(move.to) < deprecation ? null : (s.flippedAt ?? now);
-    // Legacy is drained from the moment its weight reached 0, and stays so while it is 0.
-    const legacyDrainedSince = move.to.weight < 100 ? null : move.from.weight === 100 ? (s.legacyDrainedSince ?? now) : now;
-    if (!(await this.state.commit(claimed, move.to, { flippedAt, legacyDrainedSince }))) {
-      throw new DomainError('CONCURRENT_CHANGE', 409, 'The migration state changed during the move');
-    }
-    this.mode.invalidate();
-    await this.state.audit({
-      actor: req.actor,
-      action: result.forced ? `${move.kind}_forced` : move.kind,
+    const pending: PendingMove = {
+      action: move.kind,
+      from: result.from,
+      to: result.to,
+      fromPosition: move.from,
+      toPosition: move.to,
+      claimedRevision: s.revision + 1,
+      by: req.actor,
       reason: req.reason ?? null,
       forced: result.forced,
-      before: { step: result.from, weight: result.weights.before, sourceOfTruth: result.mode.before.sourceOfTruth },
-      after: { step: result.to, weight: result.weights.after, sourceOfTruth: result.mode.after.sourceOfTruth },
-      details: { gates, trafficChangeId: result.trafficChange?.id ?? null, rollbackProof: result.rollbackProof ?? null },
-    });
+      at: new Date().toISOString(),
+      gates,
+    };
+    if (!(await this.state.claim(s.revision, pending as unknown as Record<string, unknown>))) {
+      throw new DomainError('CONCURRENT_CHANGE', 409, 'The migration changed while this request was being decided; read the status and try again');
+    }
+    let change: TrafficChange | null = null;
+    try {
+      if (move.kind === 'rollback' && move.flipsSourceOfTruth) {
+        result.rollbackProof = pending.rollbackProof = await this.proveRollback(s);
+      }
+      const traffic = this.trafficFor(move);
+      if (traffic) change = await this.traffic.request({ ...traffic, move: pending as unknown as Record<string, unknown> });
+    } catch (err) {
+      await this.completer.abandon(pending, (err as Error).message);
+      throw err;
+    }
+    if (!change) {
+      if (!(await this.completer.commit(pending, null))) throw new DomainError('CONCURRENT_CHANGE', 409, 'The migration state changed during the move');
+      this.mode.invalidate();
+      return result;
+    }
+    // The change runs in a `traffic` job; the phase moves when (and only if) it is done.
+    result.trafficChange = await this.traffic.waitFor(change.id, this.config.migration.trafficWaitMs);
+    const outcome = result.trafficChange;
+    if (outcome.state === 'done') {
+      await this.completer.commit(pending, outcome);
+      this.mode.invalidate();
+      return result;
+    }
+    if (outcome.state === 'failed' || outcome.state === 'undone') {
+      await this.completer.abandon(pending, outcome.error ?? outcome.state, { trafficChangeId: outcome.id, trafficState: outcome.state });
+      throw new TrafficChangeFailedError(outcome);
+    }
+    result.pending = true;
     return result;
+  }
+
+  /** The traffic change a move needs, if any: new weights, or retiring the legacy record on reaching `complete`. */
+  private trafficFor(move: Move): Omit<TrafficRequest, 'move'> | null {
+    if (move.to.phase === 'complete') return { kind: 'retire_legacy', weights: { legacy: 0, new: 100 }, before: weightsForPercent(move.from.weight) };
+    if (move.to.weight === move.from.weight) return null;
+    return { kind: 'weights', weights: weightsForPercent(move.to.weight), before: weightsForPercent(move.from.weight) };
   }
 
   /** Leaving deprecation: legacy must hold every write made since the flip before it is the source of truth again. */

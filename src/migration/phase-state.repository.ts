@@ -64,11 +64,13 @@ export class PhaseStateRepository {
     return n === 1;
   }
 
-  async release(claimedRevision: number): Promise<void> {
-    await this.dataSource.query(
+  /** Drops the claim of a move that did not happen; false when the move was no longer pending. */
+  async release(claimedRevision: number): Promise<boolean> {
+    const [, n] = await this.dataSource.query(
       `UPDATE migration_state SET pending_move = NULL, revision = revision + 1, updated_at = now() WHERE id = 1 AND revision = $1`,
       [claimedRevision],
     );
+    return n === 1;
   }
 
   async commit(

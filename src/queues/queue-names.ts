@@ -8,6 +8,7 @@ export enum QueueName {
   Catchup = 'catchup',
   Verify = 'verify',
   Shadow = 'shadow',
+  Traffic = 'traffic',
 }
 
 export const ALL_QUEUES: readonly QueueName[] = Object.values(QueueName);

@@ -10,6 +10,8 @@ export interface JobPayloads {
   [QueueName.Catchup]: { trigger: 'schedule' | 'manual' };
   /** Run one verification run to the end (its state lives in PostgreSQL). */
   [QueueName.Verify]: { runId: number };
+  /** Carry one traffic change of the intent log to done (or undo it); its state lives in PostgreSQL. */
+  [QueueName.Traffic]: { changeId: number };
   /** One sampled read to compare off the request path. */
   [QueueName.Shadow]: {
     endpoint: 'get' | 'list';

@@ -1,32 +1,36 @@
-import { AppliedChange, checkWeights, sameWeights, TrafficRouter, Weights, WeightsMismatchError } from './traffic-router.port';
+import { DataSource } from 'typeorm';
+import { AppliedChange, checkWeights, TrafficRouter, Weights } from './traffic-router.port';
 
-/** For local development and tests: calls nothing; the intent log records the intended weights. */
+/**
+ * For local development and tests: calls nothing. The weights "in effect" are those of the last change
+ * the intent log marked done, so every process (API, workers) reports the same.
+ */
 export class NoneTrafficRouter implements TrafficRouter {
   readonly provider = 'none';
-  private current: Weights | null = null;
+
+  constructor(private readonly dataSource: DataSource) {}
 
   async submit(weights: Weights): Promise<AppliedChange> {
     checkWeights(weights);
-    this.current = { ...weights };
     return { changeId: null };
   }
 
-  async settle(_change: AppliedChange, weights: Weights): Promise<void> {
-    if (!sameWeights(this.current, weights)) throw new WeightsMismatchError(weights, this.current);
+  async settle(): Promise<void> {
+    // Nothing was sent, so there is nothing to wait for or read back.
   }
 
   async apply(weights: Weights): Promise<AppliedChange> {
-    const change = await this.submit(weights);
-    await this.settle(change, weights);
-    return change;
+    return this.submit(weights);
   }
 
   async read(): Promise<Weights | null> {
-    return this.current;
+    const rows: Array<{ legacy_weight: number; new_weight: number }> = await this.dataSource.query(
+      `SELECT legacy_weight, new_weight FROM traffic_changes WHERE state = 'done' AND kind = 'weights' ORDER BY id DESC LIMIT 1`,
+    );
+    return rows.length > 0 ? { legacy: rows[0].legacy_weight, new: rows[0].new_weight } : null;
   }
 
   async retireLegacy(): Promise<AppliedChange> {
-    if (this.current) this.current = { legacy: 0, new: this.current.new };
     return { changeId: null };
   }
 }

@@ -1,23 +1,46 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { redisFailFast } from '../stores/redis';
+import { DATA_SOURCE } from '../stores/stores.module';
 import { NoneTrafficRouter } from './none-traffic.router';
 import { TRAFFIC_ROUTER } from './traffic-router.port';
+import { TrafficQueue } from './traffic.queue';
 import { TrafficService } from './traffic.service';
+
+const TRAFFIC_QUEUE_REDIS = Symbol('TRAFFIC_QUEUE_REDIS');
 
 @Global()
 @Module({
   providers: [
     {
       provide: TRAFFIC_ROUTER,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => {
-        if (config.traffic.provider === 'none') return new NoneTrafficRouter();
+      inject: [APP_CONFIG, DATA_SOURCE],
+      useFactory: (config: AppConfig, dataSource: DataSource) => {
+        if (config.traffic.provider === 'none') return new NoneTrafficRouter(dataSource);
         throw new Error('TRAFFIC_PROVIDER=route53 is not available yet (issue 7); use none');
       },
     },
+    {
+      provide: TRAFFIC_QUEUE_REDIS,
+      inject: [APP_CONFIG],
+      useFactory: (c: AppConfig) => redisFailFast(c.redis.url, { commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
+    },
+    { provide: TrafficQueue, inject: [TRAFFIC_QUEUE_REDIS], useFactory: (r: Redis) => new TrafficQueue(r) },
     TrafficService,
   ],
   exports: [TRAFFIC_ROUTER, TrafficService],
 })
-export class TrafficModule {}
+export class TrafficModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(TRAFFIC_QUEUE_REDIS) private readonly redis: Redis,
+    @Inject(TrafficQueue) private readonly queue: TrafficQueue,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close();
+    this.redis.disconnect();
+  }
+}

@@ -1,81 +1,218 @@
 /**
- * Every weight change goes through an intent log: the intent is written before the provider is
- * called and marked done (with the provider's change id) or failed after, so `status` and `history`
- * always say what was asked, what happened, and why not.
+ * Every traffic change goes through an intent log (the `traffic_changes` table):
+ *   intent     written before the provider is called, with the weights before and after;
+ *   submitted  the provider accepted the change (its change id recorded);
+ *   done       the provider reports it in effect and the weights read back are the ones asked for;
+ *   failed     nothing changed (the provider refused it, or the weights read back are still the old ones);
+ *   undone     it could not be completed and the weights before it were put back.
+ * The change itself runs in a `traffic` job (`execute`), so it finishes even if the API process that
+ * asked for it goes away; a worker that starts finds open intents and carries them on (`openIntents`).
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../common/errors';
 import { DATA_SOURCE } from '../stores/stores.module';
-import { checkWeights, InvalidWeightsError, TRAFFIC_ROUTER, TrafficRouter, Weights } from './traffic-router.port';
+import { checkWeights, InvalidWeightsError, sameWeights, TRAFFIC_ROUTER, TrafficRouter, Weights } from './traffic-router.port';
+import { TrafficQueue } from './traffic.queue';
+
+export type TrafficChangeKind = 'weights' | 'retire_legacy';
+export type TrafficChangeState = 'intent' | 'submitted' | 'done' | 'failed' | 'undone';
+export const TERMINAL_STATES: readonly TrafficChangeState[] = ['done', 'failed', 'undone'];
 
 export interface TrafficChange {
   id: number;
+  kind: TrafficChangeKind;
   requestedAt: string;
   provider: string;
   weights: Weights;
-  state: 'intent' | 'submitted' | 'done' | 'failed' | 'undone';
+  before: Weights | null;
+  state: TrafficChangeState;
   changeId: string | null;
+  attempts: number;
   completedAt: string | null;
   error: string | null;
+  /** The phase move this change belongs to, committed only when the change is done. */
+  move: Record<string, unknown> | null;
 }
 
-type Row = { id: string; requested_at: Date; provider: string; legacy_weight: number; new_weight: number; state: TrafficChange['state']; change_id: string | null; completed_at: Date | null; error: string | null };
+type Row = {
+  id: string;
+  kind: TrafficChangeKind;
+  requested_at: Date;
+  provider: string;
+  legacy_weight: number;
+  new_weight: number;
+  before_legacy: number | null;
+  before_new: number | null;
+  state: TrafficChangeState;
+  change_id: string | null;
+  attempts: number;
+  completed_at: Date | null;
+  error: string | null;
+  move: Record<string, unknown> | null;
+};
 
 const toChange = (r: Row): TrafficChange => ({
   id: Number(r.id),
+  kind: r.kind,
   requestedAt: r.requested_at.toISOString(),
   provider: r.provider,
   weights: { legacy: r.legacy_weight, new: r.new_weight },
+  before: r.before_legacy === null || r.before_new === null ? null : { legacy: r.before_legacy, new: r.before_new },
   state: r.state,
   changeId: r.change_id,
+  attempts: r.attempts,
   completedAt: r.completed_at?.toISOString() ?? null,
   error: r.error,
+  move: r.move,
 });
+
+const describe = (w: Weights | null) => (w ? `legacy ${w.legacy} / new ${w.new}` : 'unknown');
 
 export class TrafficChangeFailedError extends DomainError {
   constructor(readonly change: TrafficChange) {
-    super('TRAFFIC_CHANGE_FAILED', 502, `Traffic change to legacy ${change.weights.legacy} / new ${change.weights.new} failed: ${change.error}; the phase is unchanged`);
+    super(
+      'TRAFFIC_CHANGE_FAILED',
+      502,
+      `Traffic change ${change.id} to ${describe(change.weights)} ${change.state === 'undone' ? 'was undone' : 'failed'}: ${change.error}; the phase is unchanged`,
+    );
   }
+}
+
+export interface TrafficRequest {
+  kind: TrafficChangeKind;
+  weights: Weights;
+  before: Weights | null;
+  move?: Record<string, unknown>;
 }
 
 @Injectable()
 export class TrafficService {
+  private readonly logger = new Logger('TrafficService');
+
   constructor(
     @Inject(TRAFFIC_ROUTER) private readonly router: TrafficRouter,
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(TrafficQueue) private readonly queue: TrafficQueue,
   ) {}
 
   get provider(): string {
     return this.router.provider;
   }
 
-  async change(weights: Weights): Promise<TrafficChange> {
+  /** Validates, writes the intent, and queues its job. Bad weights are a 400 and nothing is written. */
+  async request(req: TrafficRequest): Promise<TrafficChange> {
     try {
-      checkWeights(weights);
+      checkWeights(req.weights);
     } catch (err) {
       if (err instanceof InvalidWeightsError) throw new DomainError(err.code, 400, err.message);
       throw err;
     }
-    const [intent]: Row[] = await this.dataSource.query(
-      `INSERT INTO traffic_changes (provider, legacy_weight, new_weight, state) VALUES ($1, $2, $3, 'intent') RETURNING *`,
-      [this.router.provider, weights.legacy, weights.new],
+    const [row]: Row[] = await this.dataSource.query(
+      `INSERT INTO traffic_changes (provider, kind, legacy_weight, new_weight, before_legacy, before_new, move, state)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'intent') RETURNING *`,
+      [this.router.provider, req.kind, req.weights.legacy, req.weights.new, req.before?.legacy ?? null, req.before?.new ?? null, req.move ? JSON.stringify(req.move) : null],
     );
-    try {
-      const applied = await this.router.apply(weights);
-      // TypeORM answers an UPDATE with [rows, affected].
-      const [[done]]: [Row[], number] = await this.dataSource.query(
-        `UPDATE traffic_changes SET state = 'done', change_id = $2, completed_at = now() WHERE id = $1 RETURNING *`,
-        [intent.id, applied.changeId],
-      );
-      return toChange(done);
-    } catch (err) {
-      const [[failed]]: [Row[], number] = await this.dataSource.query(
-        `UPDATE traffic_changes SET state = 'failed', error = $2, completed_at = now() WHERE id = $1 RETURNING *`,
-        [intent.id, (err as Error).message.slice(0, 500)],
-      );
-      throw new TrafficChangeFailedError(toChange(failed));
+    const change = toChange(row);
+    await this.queue.enqueue(change.id);
+    return change;
+  }
+
+  /** Polls the intent until it is terminal or `timeoutMs` passes; returns its latest state. */
+  async waitFor(id: number, timeoutMs: number, pollMs = 100): Promise<TrafficChange> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const change = await this.get(id);
+      if (!change) throw new Error(`traffic change ${id} does not exist`);
+      if (TERMINAL_STATES.includes(change.state) || Date.now() >= deadline) return change;
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
+  }
+
+  /**
+   * Carries one intent to a terminal state (the `traffic` job). Safe to run again after a crash at any
+   * point: an `intent` whose weights are already in effect is not sent again; a `submitted` one is
+   * only waited for and checked.
+   */
+  async execute(id: number): Promise<TrafficChange> {
+    const row = await this.get(id);
+    if (!row) throw new Error(`traffic change ${id} does not exist`);
+    if (TERMINAL_STATES.includes(row.state)) return row;
+    await this.dataSource.query('UPDATE traffic_changes SET attempts = attempts + 1, updated_at = now() WHERE id = $1', [id]);
+    const target = row.weights;
+    try {
+      if (row.kind === 'retire_legacy') {
+        const applied = await this.router.retireLegacy();
+        return await this.finish(id, 'done', applied.changeId, null);
+      }
+      let changeId = row.changeId;
+      if (row.state === 'intent') {
+        const current = await this.router.read();
+        if (!sameWeights(current, target)) {
+          changeId = (await this.router.submit(target)).changeId;
+          await this.dataSource.query(`UPDATE traffic_changes SET state = 'submitted', change_id = $2, updated_at = now() WHERE id = $1`, [id, changeId]);
+        }
+      }
+      await this.router.settle({ changeId }, target);
+      return await this.finish(id, 'done', changeId, null);
+    } catch (err) {
+      const reason = (err as Error).message;
+      this.logger.warn({ msg: 'traffic change could not be completed', id, kind: row.kind, error: reason });
+      return this.giveUp(row, reason);
+    }
+  }
+
+  /**
+   * The change could not be completed: find out what is in effect. Still the old weights: `failed`.
+   * Anything else: put the old weights back (`undone`); if even that fails, `failed` with both reasons
+   * and the weights as last read, for an operator.
+   */
+  private async giveUp(row: TrafficChange, reason: string): Promise<TrafficChange> {
+    let current: Weights | null = null;
+    try {
+      current = await this.router.read();
+    } catch (err) {
+      return this.finish(row.id, 'failed', null, `${reason}; the weights in effect could not be read (${(err as Error).message})`);
+    }
+    if (row.kind === 'retire_legacy' || row.before === null || sameWeights(current, row.before)) {
+      return this.finish(row.id, 'failed', null, `${reason}; weights in effect: ${describe(current)}`);
+    }
+    try {
+      await this.router.apply(row.before);
+      return this.finish(row.id, 'undone', null, `${reason}; weights put back to ${describe(row.before)}`);
+    } catch (err) {
+      return this.finish(row.id, 'failed', null, `${reason}; putting back ${describe(row.before)} also failed (${(err as Error).message}); weights last read: ${describe(current)}`);
+    }
+  }
+
+  private async finish(id: number, state: TrafficChangeState, changeId: string | null, error: string | null): Promise<TrafficChange> {
+    const [[row]]: [Row[], number] = await this.dataSource.query(
+      `UPDATE traffic_changes SET state = $2, change_id = COALESCE($3, change_id), error = $4, completed_at = now(), updated_at = now()
+       WHERE id = $1 RETURNING *`,
+      [id, state, changeId, error?.slice(0, 1000) ?? null],
+    );
+    return toChange(row);
+  }
+
+  async get(id: number): Promise<TrafficChange | null> {
+    const rows: Row[] = await this.dataSource.query('SELECT * FROM traffic_changes WHERE id = $1', [id]);
+    return rows.length > 0 ? toChange(rows[0]) : null;
+  }
+
+  /** Intents not yet done, failed or undone, oldest first. */
+  async openIntents(): Promise<TrafficChange[]> {
+    const rows: Row[] = await this.dataSource.query(`SELECT * FROM traffic_changes WHERE state IN ('intent', 'submitted') ORDER BY id`);
+    return rows.map(toChange);
+  }
+
+  /** The latest change that belongs to the move claimed at `claimedRevision`. */
+  async forMove(claimedRevision: number): Promise<TrafficChange | null> {
+    const rows: Row[] = await this.dataSource.query(`SELECT * FROM traffic_changes WHERE (move->>'claimedRevision')::int = $1 ORDER BY id DESC LIMIT 1`, [claimedRevision]);
+    return rows.length > 0 ? toChange(rows[0]) : null;
+  }
+
+  async enqueue(id: number): Promise<void> {
+    await this.queue.enqueue(id);
   }
 
   async last(): Promise<TrafficChange | null> {
@@ -83,8 +220,9 @@ export class TrafficService {
     return rows.length > 0 ? toChange(rows[0]) : null;
   }
 
-  async history(limit = 100, offset = 0): Promise<TrafficChange[]> {
+  async history(limit = 100, offset = 0): Promise<{ total: number; items: TrafficChange[] }> {
+    const [{ n }] = await this.dataSource.query('SELECT count(*)::int AS n FROM traffic_changes');
     const rows: Row[] = await this.dataSource.query('SELECT * FROM traffic_changes ORDER BY id DESC LIMIT $1 OFFSET $2', [limit, offset]);
-    return rows.map(toChange);
+    return { total: n, items: rows.map(toChange) };
   }
 }

@@ -1,0 +1,44 @@
+/**
+ * The producer side of the `traffic` queue. One job per intent, with the intent's id as the job id, so
+ * enqueueing the same intent twice (a request and a start-up recovery) runs it once.
+ */
+import { Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import { QueueName } from '../queues/queue-names';
+import type { JobPayloads } from '../queues/queue-processor';
+import { QUEUE_PREFIX } from '../queues/worker-host';
+
+export type TrafficPayload = JobPayloads[QueueName.Traffic];
+
+export const trafficJobId = (changeId: number) => `change-${changeId}`;
+
+export class TrafficQueue {
+  readonly queue: Queue<TrafficPayload>;
+
+  /** `connection` is shared; the owner closes it. */
+  constructor(connection: Redis, prefix = QUEUE_PREFIX) {
+    this.queue = new Queue<TrafficPayload>(QueueName.Traffic, {
+      connection,
+      prefix,
+      // The router retries what is worth retrying; a failed attempt is recorded in the intent log.
+      defaultJobOptions: { attempts: 1, removeOnComplete: { count: 500 }, removeOnFail: { count: 500 } },
+    });
+    this.queue.on('error', () => undefined);
+  }
+
+  /** Adds the intent's job unless one is waiting or running; a finished job of an open intent is replaced. */
+  async enqueue(changeId: number): Promise<void> {
+    const jobId = trafficJobId(changeId);
+    const existing = await this.queue.getJob(jobId);
+    if (existing) {
+      const state = await existing.getState();
+      if (state !== 'completed' && state !== 'failed') return;
+      await existing.remove().catch(() => undefined);
+    }
+    await this.queue.add('change', { changeId }, { jobId });
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close().catch(() => undefined);
+  }
+}
