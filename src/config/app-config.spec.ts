@@ -39,10 +39,10 @@ describe('loadConfig', () => {
     } catch (err) {
       message = (err as Error).message;
     }
-    for (const name of ['PORT', 'DATABASE_URL', 'LEGACY_MONGO_URL', 'REDIS_URL', 'APP_API_TOKENS', 'ROUTE53_HOSTED_ZONE_ID', 'ROUTE53_RECORD_NAME', 'SECONDARY_WRITE_TIMEOUT_MS']) {
+    for (const name of ['PORT', 'DATABASE_URL', 'LEGACY_MONGO_URL', 'REDIS_URL', 'APP_API_TOKENS', 'ROUTE53_HOSTED_ZONE_ID', 'ROUTE53_RECORD_NAME', 'ROUTE53_LEGACY_TARGET', 'ROUTE53_NEW_TARGET', 'SECONDARY_WRITE_TIMEOUT_MS']) {
       expect(message).toContain(`${name}:`);
     }
-    expect(message.split('\n')[0]).toMatch(/^Invalid configuration \(8 problems\)/);
+    expect(message.split('\n')[0]).toMatch(/^Invalid configuration \(10 problems\)/);
   });
 
   it('refuses to start without tokens unless in local development mode', () => {
@@ -60,5 +60,103 @@ describe('loadConfig', () => {
     const problems = problemsOf({ ...GOOD, APP_API_TOKENS: 'ci:tiny-secret' });
     expect(problems).toEqual(['APP_API_TOKENS: entry 1 (ci) is shorter than 16 characters']);
     expect(problems.join()).not.toContain('tiny-secret');
+  });
+
+  describe('traffic through Route 53', () => {
+    const ROUTE53 = {
+      ...GOOD,
+      TRAFFIC_PROVIDER: 'route53',
+      ROUTE53_HOSTED_ZONE_ID: '/hostedzone/Z0123456789ABCDEFGHIJ',
+      ROUTE53_RECORD_NAME: 'api.example.com',
+      ROUTE53_LEGACY_TARGET: '192.0.2.10,192.0.2.11',
+      ROUTE53_NEW_TARGET: 'alias:Z35SXDOTRQ7X7K:new-lb-1.us-east-1.elb.amazonaws.com:evaluate',
+    };
+
+    it('reads the record, both targets, polling and retry settings with defaults', () => {
+      const { traffic } = loadConfig(ROUTE53);
+      expect(traffic).toEqual({
+        provider: 'route53',
+        region: 'us-east-1',
+        endpoint: undefined,
+        credentials: undefined,
+        hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+        recordName: 'api.example.com',
+        recordType: 'A',
+        ttl: 60,
+        targets: {
+          legacy: { kind: 'values', values: ['192.0.2.10', '192.0.2.11'] },
+          new: { kind: 'alias', hostedZoneId: 'Z35SXDOTRQ7X7K', dnsName: 'new-lb-1.us-east-1.elb.amazonaws.com', evaluateTargetHealth: true },
+        },
+        pollIntervalMs: 5000,
+        syncTimeoutMs: 300000,
+        retry: { baseMs: 250, capMs: 20000, maxAttempts: 8 },
+      });
+    });
+
+    it('takes overrides of every setting', () => {
+      const { traffic } = loadConfig({
+        ...ROUTE53,
+        AWS_REGION: 'eu-west-1',
+        AWS_ENDPOINT_URL: 'http://127.0.0.1:55500',
+        ROUTE53_RECORD_TYPE: 'AAAA',
+        ROUTE53_TTL: '5',
+        ROUTE53_LEGACY_TARGET: '2001:db8::1',
+        ROUTE53_POLL_MS: '250',
+        ROUTE53_SYNC_TIMEOUT_MS: '60000',
+        ROUTE53_RETRY_BASE_MS: '50',
+        ROUTE53_RETRY_MAX_MS: '2000',
+        ROUTE53_RETRY_ATTEMPTS: '3',
+      });
+      expect(traffic).toMatchObject({
+        region: 'eu-west-1',
+        endpoint: 'http://127.0.0.1:55500',
+        recordType: 'AAAA',
+        ttl: 5,
+        targets: { legacy: { kind: 'values', values: ['2001:db8::1'] } },
+        pollIntervalMs: 250,
+        syncTimeoutMs: 60000,
+        retry: { baseMs: 50, capMs: 2000, maxAttempts: 3 },
+      });
+    });
+
+    it('names every bad traffic variable', () => {
+      const problems = problemsOf({
+        ...ROUTE53,
+        ROUTE53_HOSTED_ZONE_ID: 'not a zone',
+        ROUTE53_RECORD_NAME: 'api..example.com',
+        ROUTE53_LEGACY_TARGET: '10.0.0.256',
+        ROUTE53_NEW_TARGET: 'alias:Z35SXDOTRQ7X7K',
+        ROUTE53_POLL_MS: '0',
+        ROUTE53_RETRY_BASE_MS: '5000',
+        ROUTE53_RETRY_MAX_MS: '1000',
+      });
+      expect(problems).toEqual([
+        'ROUTE53_LEGACY_TARGET: value "10.0.0.256" is not an IPv4 address (record type A)',
+        'ROUTE53_NEW_TARGET: must be alias:<hostedZoneId>:<dnsName>[:evaluate]',
+        'ROUTE53_POLL_MS: must be between 1 and 600000, got 0',
+        'ROUTE53_HOSTED_ZONE_ID: "not a zone" is not a Route 53 hosted zone id (letters and digits, e.g. Z0123456789ABCDEFGHIJ)',
+        'ROUTE53_RECORD_NAME: "api..example.com" is not a valid DNS name',
+        'ROUTE53_RETRY_MAX_MS: must be at least ROUTE53_RETRY_BASE_MS (5000)',
+      ]);
+    });
+
+    it('checks values against the record type', () => {
+      expect(problemsOf({ ...ROUTE53, ROUTE53_RECORD_TYPE: 'CNAME', ROUTE53_LEGACY_TARGET: 'a.example.net,b.example.net' })).toEqual([
+        'ROUTE53_LEGACY_TARGET: a CNAME record takes exactly one value',
+      ]);
+    });
+
+    it('takes static credentials from the environment without ever showing them', () => {
+      const { traffic } = loadConfig({ ...ROUTE53, AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' });
+      expect(typeof traffic.credentials).toBe('function');
+      expect(JSON.stringify(traffic)).not.toMatch(/AKIA|wJalr/);
+      const problems = problemsOf({ ...ROUTE53, AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' });
+      expect(problems).toEqual(['AWS_ACCESS_KEY_ID: is required when AWS_SECRET_ACCESS_KEY is set']);
+      expect(problems.join()).not.toContain('wJalr');
+    });
+
+    it('does not need targets or credentials for the none provider', () => {
+      expect(loadConfig({ ...GOOD, AWS_SECRET_ACCESS_KEY: 'lonely' }).traffic).toMatchObject({ provider: 'none', targets: undefined, credentials: undefined });
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
@@ -6,6 +6,9 @@ import { APP_CONFIG } from '../config/config.module';
 import { redisFailFast } from '../stores/redis';
 import { DATA_SOURCE } from '../stores/stores.module';
 import { NoneTrafficRouter } from './none-traffic.router';
+import { describeProviderError } from './route53/route53-errors';
+import { route53SettingsFromConfig } from './route53/route53-settings';
+import { Route53TrafficRouter } from './route53/route53-traffic.router';
 import { TRAFFIC_ROUTER } from './traffic-router.port';
 import { TrafficQueue } from './traffic.queue';
 import { TrafficService } from './traffic.service';
@@ -20,7 +23,11 @@ const TRAFFIC_QUEUE_REDIS = Symbol('TRAFFIC_QUEUE_REDIS');
       inject: [APP_CONFIG, DATA_SOURCE],
       useFactory: (config: AppConfig, dataSource: DataSource) => {
         if (config.traffic.provider === 'none') return new NoneTrafficRouter(dataSource);
-        throw new Error('TRAFFIC_PROVIDER=route53 is not available yet (issue 7); use none');
+        const logger = new Logger('Route53');
+        return new Route53TrafficRouter(route53SettingsFromConfig(config.traffic), undefined, {
+          onRetry: ({ what, attempt, delayMs, error }) =>
+            logger.warn({ msg: `${what}: retrying`, attempt, delayMs, error: describeProviderError(error) }),
+        });
       },
     },
     {

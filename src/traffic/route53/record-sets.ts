@@ -1,0 +1,78 @@
+/**
+ * The two weighted records as Route 53 stores them, built and recognised without any I/O.
+ *
+ * Names: Route 53 answers with the fully qualified name (trailing dot), in lower case, with characters
+ * outside [a-z0-9-_] written as octal escapes (`*` comes back as `\052`); the configured name may have
+ * none of that. Names are compared in one normal form: escapes decoded, lower case, no trailing dot.
+ */
+import type { Change, ResourceRecordSet, RRType } from '@aws-sdk/client-route-53';
+import type { Weights } from '../traffic-router.port';
+import type { RecordType, Route53Target } from './route53-target';
+
+export const SET_IDS = { legacy: 'legacy', new: 'new' } as const;
+export type Side = keyof typeof SET_IDS;
+
+export interface RecordIdentity {
+  recordName: string;
+  recordType: RecordType;
+}
+
+export interface RecordSettings extends RecordIdentity {
+  ttl: number;
+  targets: Record<Side, Route53Target>;
+}
+
+export function normalizeRecordName(name: string): string {
+  const decoded = name.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+  return decoded.toLowerCase().replace(/\.$/, '');
+}
+
+export function sameRecordName(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && b !== undefined && normalizeRecordName(a) === normalizeRecordName(b);
+}
+
+export function isOurs(set: ResourceRecordSet, id: RecordIdentity): boolean {
+  return sameRecordName(set.Name, id.recordName) && set.Type === id.recordType;
+}
+
+/** The weighted record of one side with the given weight, as an UPSERT sends it. Alias records carry no TTL. */
+export function weightedRecord(settings: RecordSettings, side: Side, weight: number): ResourceRecordSet {
+  const target = settings.targets[side];
+  const base: ResourceRecordSet = { Name: settings.recordName, Type: settings.recordType as RRType, SetIdentifier: SET_IDS[side], Weight: weight };
+  if (target.kind === 'alias') {
+    return { ...base, AliasTarget: { HostedZoneId: target.hostedZoneId, DNSName: target.dnsName, EvaluateTargetHealth: target.evaluateTargetHealth } };
+  }
+  return { ...base, TTL: settings.ttl, ResourceRecords: target.values.map((Value) => ({ Value })) };
+}
+
+/** One batch, both sides: Route 53 applies a batch all or nothing, so the pair changes together. */
+export function upsertBoth(settings: RecordSettings, weights: Weights): Change[] {
+  return (Object.keys(SET_IDS) as Side[]).map((side) => ({ Action: 'UPSERT', ResourceRecordSet: weightedRecord(settings, side, weights[side]) }));
+}
+
+/** Our records found among a listing, by set identifier; anything else in the listing is ignored. */
+export function findSides(sets: readonly ResourceRecordSet[], id: RecordIdentity): Partial<Record<Side, ResourceRecordSet>> {
+  const found: Partial<Record<Side, ResourceRecordSet>> = {};
+  for (const set of sets) {
+    if (!isOurs(set, id)) continue;
+    for (const side of Object.keys(SET_IDS) as Side[]) {
+      if (set.SetIdentifier === SET_IDS[side] && typeof set.Weight === 'number') found[side] = set;
+    }
+  }
+  return found;
+}
+
+export function weightsOf(found: Partial<Record<Side, ResourceRecordSet>>): Weights | null {
+  if (!found.legacy || !found.new) return null;
+  return { legacy: found.legacy.Weight!, new: found.new.Weight! };
+}
+
+/**
+ * A DELETE must carry the record exactly as it exists, so it is built from the record read back.
+ * An alias record has no TTL (some emulators report `TTL: 0` for one; sending it would be refused).
+ */
+export function deleteShape(existing: ResourceRecordSet): Change {
+  const record: ResourceRecordSet = { ...existing };
+  if (record.AliasTarget) delete record.TTL;
+  return { Action: 'DELETE', ResourceRecordSet: record };
+}
