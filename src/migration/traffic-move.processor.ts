@@ -20,6 +20,8 @@ export class TrafficMoveProcessor implements QueueProcessor<QueueName.Traffic>, 
   readonly queue = QueueName.Traffic;
   /** One change at a time: Route 53 refuses a change while the previous one is pending anyway. */
   readonly concurrency = 1;
+  /** A worker that dies mid-change is noticed within seconds, and its job handed to another worker. */
+  readonly workerOptions = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 5 };
   private readonly logger = new Logger('TrafficMoveProcessor');
 
   constructor(

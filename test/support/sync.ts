@@ -51,11 +51,11 @@ export interface WorkerProcess {
   exited: Promise<number | null>;
 }
 
-/** `npm run worker` as a real process (ts-node), on the test's databases and Redis. */
-export function spawnWorker(config: AppConfig, env: Record<string, string>): WorkerProcess {
+/** `npm run worker` as a real process (ts-node), on the test's databases and Redis; `preload` modules are required first. */
+export function spawnWorker(config: AppConfig, env: Record<string, string>, preload: string[] = []): WorkerProcess {
   const child = spawn(
     path.join(ROOT, 'node_modules/.bin/ts-node'),
-    ['--transpile-only', '-P', 'tsconfig.json', 'workers/worker.ts'],
+    ['--transpile-only', '-P', 'tsconfig.json', ...preload.flatMap((p) => ['-r', p]), 'workers/worker.ts'],
     {
       cwd: ROOT,
       env: {
