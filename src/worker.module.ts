@@ -16,6 +16,8 @@ import { SyncModule } from './sync/sync.module';
 import { VerifyProcessor } from './sync/verify/verify.processor';
 import { VerifyModule } from './sync/verify/verify.module';
 import { TrafficMoveModule } from './migration/traffic-move.module';
+import { CleanupRunsModule } from './cleanup/cleanup-runs.module';
+import { CleanupProcessor } from './cleanup/cleanup.processor';
 import { TrafficMoveProcessor } from './migration/traffic-move.processor';
 
 /** The processors of every queue, with the module that provides what they need. */
@@ -25,6 +27,7 @@ export const PROCESSOR_MODULES: Array<{ module: Type<unknown> | DynamicModule; p
   { module: ShadowModule, processors: [ShadowProcessor] },
   { module: VerifyModule, processors: [VerifyProcessor] },
   { module: TrafficMoveModule, processors: [TrafficMoveProcessor] },
+  { module: CleanupRunsModule, processors: [CleanupProcessor] },
 ];
 
 /** The worker process: the shared providers, the processors, no HTTP. */

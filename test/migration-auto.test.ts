@@ -8,6 +8,7 @@ import type { GateFigures } from '../src/migration/domain/gates';
 import { AutoProgression } from '../src/migration/auto-progression';
 import type { GateFiguresSource } from '../src/migration/gate-figures.port';
 import { MigrationService } from '../src/migration/migration.service';
+import { CleanupService } from '../src/cleanup/cleanup.service';
 import { MoveCompleter } from '../src/migration/move-completer';
 import { PhaseStateRepository } from '../src/migration/phase-state.repository';
 import { ROLLBACK_PROOF } from '../src/migration/gate-figures.port';
@@ -46,7 +47,7 @@ describe('automatic progression', () => {
     const figures: GateFiguresSource = { collect: async () => ({ ...planted, lastVerification: planted.lastVerification && { ...planted.lastVerification, finishedAt: new Date() } }), summaries: async () => ({}) };
     const get = <T>(token: unknown) => t.app.get<T>(token as never, { strict: false });
     const migration = new MigrationService(
-      get(PhaseStateRepository), get(TrafficService), get(MigrationModeService), figures, get(ROLLBACK_PROOF), t.config, get(SyncControlService), get(MoveCompleter),
+      get(PhaseStateRepository), get(TrafficService), get(MigrationModeService), figures, get(ROLLBACK_PROOF), t.config, get(SyncControlService), get(MoveCompleter), get(CleanupService),
     );
     auto = new AutoProgression(migration, get(PhaseStateRepository), get<DataSource>(DATA_SOURCE), { enabled: true, intervalMs: 60_000, threshold: 3 });
     await t.request('POST', '/migration/start', { token: OPERATOR_TOKEN, body: { reason: 'auto test' } });

@@ -1,9 +1,12 @@
 /**
  * A whole migration, not_started -> complete, on real servers (traffic adapter `none`), with
  * application writes and reads flowing the whole time and a worker serving every queue. Gates are the
- * short profile's, evaluated from the live figures: nothing is forced except the last step, whose
- * archive gate belongs to the cleanup archive (not built yet).
+ * short profile's, evaluated from the live figures: nothing is forced. Cleanup archives the legacy
+ * collection to a directory and checks it before the gate into complete opens.
  */
+import { mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ALL_QUEUES } from '../src/queues/queue-names';
@@ -36,6 +39,7 @@ describe('a full migration with traffic flowing', () => {
       SHADOW_LAG_RECHECK_MS: '300',
       ROUTE53_TTL: '1',
       REDIS_URL: isolatedRedisUrl(),
+      ARCHIVE_DIR: mkdtempSync(path.join(os.tmpdir(), 'lms-e2e-archive-')),
     });
     await seedLegacy(t, smallLegacyDocs(200, 11));
     const { WorkerModule } = require('../src/worker.module') as typeof import('../src/worker.module');
@@ -130,9 +134,12 @@ describe('a full migration with traffic flowing', () => {
     expect(status).toMatchObject({ phase: 'cleanup', sourceOfTruth: 'new', dualWrite: false, strayLegacyWrites: { count: 0 } });
     expect(status.lastVerification).toMatchObject({ missing: 0, extra: 0, different: 0 });
 
-    const last = await t.request('POST', '/migration/advance', { ...op, body: { reason: 'archive is checked by the cleanup archive (issue 7)', force: true } });
-    expect(last.status).toBe(200);
-    expect(last.body).toMatchObject({ to: 'complete', forced: true });
+    // Entering cleanup started the archive; the gate into complete waits for it to be checked against the store.
+    await waitFor('the legacy archive to be verified', async () => (await t.request('GET', '/migration/cleanup', op)).body.state === 'verified', 60_000, 200);
+    const archive = (await t.request('GET', '/migration/cleanup', op)).body;
+    expect(archive.manifest.documentCount).toBe(await t.legacy.collection('conversations').countDocuments());
+    const last = await advanceTo('complete');
+    expect(last).toMatchObject({ to: 'complete', forced: false, trafficChange: { kind: 'retire_legacy', state: 'done' } });
 
     running = false;
     await traffic;
@@ -148,6 +155,7 @@ describe('a full migration with traffic flowing', () => {
     const history = (await t.request('GET', '/migration/history?limit=500', op)).body.items.reverse();
     const moves = history.filter((h: { action: string }) => ['start', 'advance', 'advance_forced'].includes(h.action)).map((h: { after: { step: string } }) => h.after.step);
     expect(moves).toEqual(['shadow', 'canary', 'rollout-10', 'rollout-25', 'rollout-50', 'rollout-75', 'rollout-100', 'deprecation', 'cleanup', 'complete']);
+    expect(history.some((h: { action: string }) => h.action.endsWith('_forced'))).toBe(false);
     const changes = history.filter((h: { action: string }) => h.action === 'traffic_change').map((h: any) => [h.details.kind, h.after.weight, h.details.state]);
     // Every weight step, then the legacy record retired on reaching complete.
     expect(changes).toEqual([...[5, 10, 25, 50, 75, 100].map((w) => ['weights', w, 'done']), ['retire_legacy', 100, 'done']]);

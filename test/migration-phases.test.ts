@@ -37,7 +37,8 @@ describe('migration phases over the operator API', () => {
   it('answers 401 without a token and 403 with an app token on every operator endpoint', async () => {
     const endpoints: Array<[string, string]> = [
       ['GET', '/migration/status'], ['POST', '/migration/start'], ['POST', '/migration/advance'], ['POST', '/migration/rollback'],
-      ['POST', '/migration/pause'], ['POST', '/migration/resume'], ['GET', '/migration/history'],
+      ['POST', '/migration/pause'], ['POST', '/migration/resume'], ['GET', '/migration/history'], ['GET', '/migration/traffic'],
+      ['GET', '/migration/cleanup'], ['POST', '/migration/cleanup/archive'], ['GET', '/migration/cleanup/archives/1'],
     ];
     for (const [method, path] of endpoints) {
       expect([method, path, (await t.request(method, path, { token: null, body: method === 'POST' ? {} : undefined })).status]).toEqual([method, path, 401]);
@@ -54,6 +55,11 @@ describe('migration phases over the operator API', () => {
     const history = (await t.request('GET', '/migration/history', op)).body;
     expect(history.items[0]).toMatchObject({ actor: 'ops', action: 'start', reason: 'begin' });
     expect((await t.request('POST', '/migration/start', { ...op, body: {} })).status).toBe(409);
+    // The legacy archive belongs to cleanup, once the legacy store no longer receives writes.
+    const archive = await t.request('POST', '/migration/cleanup/archive', { ...op, body: {} });
+    expect([archive.status, archive.body.code]).toEqual([409, 'WRONG_PHASE']);
+    expect((await t.request('GET', '/migration/cleanup/archives/x', op)).status).toBe(400);
+    expect((await t.request('GET', '/migration/cleanup/archives/99', op)).status).toBe(404);
   });
 
   it('refuses an advance whose gates fail, naming each gate with value and threshold; a dry run changes nothing', async () => {

@@ -2,6 +2,7 @@
  * Configuration, validated once at boot, section by section. `loadConfig` either returns a fully
  * typed config or throws one ConfigError naming every bad variable. Nothing else reads process.env.
  */
+import { ArchiveConfig, readArchiveSettings } from '../cleanup/archive.config';
 import { ConfigError, Env, EnvReader } from './env-reader';
 import { readSyncConfig, SyncConfig } from './sync-config';
 import { MigrationConfig, readMigrationConfig } from '../migration/migration.config';
@@ -29,6 +30,8 @@ export interface AppConfig {
   sync: SyncConfig;
   traffic: TrafficConfig;
   shadow: ShadowConfig;
+  /** Where cleanup archives the legacy collection (ARCHIVE_DIR or ARCHIVE_S3_BUCKET); null when not set. */
+  archive: ArchiveConfig | null;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -200,6 +203,7 @@ export function loadConfig(env: Env): AppConfig {
     sync: readSyncConfig(r),
     traffic: readTraffic(r),
     shadow: readShadowConfig(r),
+    archive: readArchiveSettings(r, process.cwd()),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;

@@ -6,6 +6,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { CleanupService } from '../cleanup/cleanup.service';
 import { canonicalJson } from '../conversations/domain/canonical';
 import { fromLegacy } from '../conversations/domain/legacy-transform';
 import { MetricsService } from '../common/metrics/metrics.service';
@@ -49,6 +50,7 @@ export class LiveGateFigures implements GateFiguresSource {
     @Inject(LEGACY_STORE) private readonly legacy: LegacyStore,
     @Inject(NEW_STORE) private readonly newStore: PostgresConversationStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly cleanup: CleanupService,
   ) {}
 
   async lastVerification(): Promise<LastVerification | null> {
@@ -87,11 +89,12 @@ export class LiveGateFigures implements GateFiguresSource {
 
   async collect(state: PhaseState): Promise<Omit<GateFigures, 'now' | 'enteredAt' | 'legacyDrainedSince' | 'flippedAt'>> {
     const window = this.config.migration.analysisWindowMs;
-    const [sync, shadow, verification, stray] = await Promise.all([
+    const [sync, shadow, verification, stray, archiveVerified] = await Promise.all([
       this.sync.status(),
       this.shadow.mismatchRate(window),
       this.lastVerification(),
       state.phase === 'deprecation' ? this.strayWrites(state) : Promise.resolve({ count: 0, ids: [] }),
+      state.phase === 'cleanup' ? this.cleanup.verifiedSince(state.enteredAt) : Promise.resolve(false),
     ]);
     const lastPass = (sync.catchup.lastPass ?? null) as { at?: string; exhausted?: boolean } | null;
     return {
@@ -103,17 +106,18 @@ export class LiveGateFigures implements GateFiguresSource {
       recordTtlMs: this.config.traffic.ttl * 1000,
       strayWrites: stray.count,
       lastCatchupAt: lastPass?.at ? new Date(lastPass.at) : null,
-      archiveVerified: false,
+      archiveVerified,
     };
   }
 
   async summaries(state: PhaseState): Promise<Record<string, unknown>> {
-    const [sync, shadow, verification, stray] = await Promise.all([
+    const [sync, shadow, verification, stray, archive] = await Promise.all([
       this.sync.status(),
       this.shadow.mismatchRate(this.config.migration.analysisWindowMs),
       this.lastVerification(),
       state.phase === 'deprecation' ? this.strayWrites(state) : Promise.resolve({ count: 0, ids: [] }),
+      this.cleanup.summary(),
     ]);
-    return { sync, shadow, lastVerification: verification, strayLegacyWrites: stray, requests: this.metrics.applicationRequests.stats(this.config.migration.analysisWindowMs) };
+    return { sync, shadow, lastVerification: verification, strayLegacyWrites: stray, archive, requests: this.metrics.applicationRequests.stats(this.config.migration.analysisWindowMs) };
   }
 }

@@ -13,12 +13,12 @@ import { MigrationStatusService } from './migration-status.service';
 import { MigrationController } from './migration.controller';
 import { MigrationService } from './migration.service';
 import { PhaseStateRepository } from './phase-state.repository';
-import { MoveCompleter } from './move-completer';
+import { CleanupRunsModule } from '../cleanup/cleanup-runs.module';
 import { TrafficMoveModule } from './traffic-move.module';
 import { ReverseSync } from './reverse-sync';
 
 @Module({
-  imports: [SyncModule, ShadowModule, RepairModule, TrafficMoveModule],
+  imports: [SyncModule, ShadowModule, RepairModule, TrafficMoveModule, CleanupRunsModule],
   controllers: [MigrationController],
   providers: [
     { provide: GATE_FIGURES, useClass: LiveGateFigures },

@@ -11,6 +11,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { CleanupService } from '../cleanup/cleanup.service';
 import { DomainError } from '../common/errors';
 import { MigrationModeService } from '../conversations/migration-mode.service';
 import { SyncControlService } from '../sync/sync-control.service';
@@ -45,6 +46,8 @@ export interface MoveResult {
   /** True when the traffic change was still under way when the request stopped waiting (HTTP 202). */
   pending?: boolean;
   rollbackProof?: unknown;
+  /** The archive run started by the move into cleanup. */
+  archive?: unknown;
 }
 
 const positionOf = (s: Pick<PhaseState, 'phase' | 'step'>): Position => PLAN[indexOf(s)];
@@ -65,6 +68,7 @@ export class MigrationService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly syncControl: SyncControlService,
     private readonly completer: MoveCompleter,
+    private readonly cleanup: CleanupService,
   ) {}
 
   async figuresFor(s: PhaseState): Promise<GateFigures> {
@@ -154,6 +158,7 @@ export class MigrationService {
     if (!change) {
       if (!(await this.completer.commit(pending, null))) throw new DomainError('CONCURRENT_CHANGE', 409, 'The migration state changed during the move');
       this.mode.invalidate();
+      if (move.to.phase === 'cleanup') result.archive = await this.startArchive(req.actor);
       return result;
     }
     // The change runs in a `traffic` job; the phase moves when (and only if) it is done.
@@ -170,6 +175,16 @@ export class MigrationService {
     }
     result.pending = true;
     return result;
+  }
+
+  /** Entering cleanup starts the legacy archive (the gate into complete waits for it to be verified). */
+  private async startArchive(actor: string): Promise<unknown> {
+    try {
+      return (await this.cleanup.start(actor)).run;
+    } catch (err) {
+      // The move stands; the operator starts the archive once the target is configured.
+      return { state: 'not_started', error: (err as Error).message };
+    }
   }
 
   /** The traffic change a move needs, if any: new weights, or retiring the legacy record on reaching `complete`. */

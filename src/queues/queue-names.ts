@@ -9,6 +9,7 @@ export enum QueueName {
   Verify = 'verify',
   Shadow = 'shadow',
   Traffic = 'traffic',
+  Cleanup = 'cleanup',
 }
 
 export const ALL_QUEUES: readonly QueueName[] = Object.values(QueueName);

@@ -12,6 +12,8 @@ export interface JobPayloads {
   [QueueName.Verify]: { runId: number };
   /** Carry one traffic change of the intent log to done (or undo it); its state lives in PostgreSQL. */
   [QueueName.Traffic]: { changeId: number };
+  /** Archive the legacy collection and check the archive against the store (cleanup); state in PostgreSQL. */
+  [QueueName.Cleanup]: { archiveId: number };
   /** One sampled read to compare off the request path. */
   [QueueName.Shadow]: {
     endpoint: 'get' | 'list';

@@ -10,7 +10,8 @@ import { QUEUE_PREFIX } from '../queues/worker-host';
 
 export type TrafficPayload = JobPayloads[QueueName.Traffic];
 
-export const trafficJobId = (changeId: number) => `change-${changeId}`;
+/** The id carries the request time: change ids restart with a new database while Redis keeps old jobs. */
+export const trafficJobId = (changeId: number, requestedAt: string) => `change-${changeId}-${Date.parse(requestedAt)}`;
 
 export class TrafficQueue {
   readonly queue: Queue<TrafficPayload>;
@@ -27,8 +28,8 @@ export class TrafficQueue {
   }
 
   /** Adds the intent's job unless one is waiting or running; a finished job of an open intent is replaced. */
-  async enqueue(changeId: number): Promise<void> {
-    const jobId = trafficJobId(changeId);
+  async enqueue(changeId: number, requestedAt: string): Promise<void> {
+    const jobId = trafficJobId(changeId, requestedAt);
     const existing = await this.queue.getJob(jobId);
     if (existing) {
       const state = await existing.getState();

@@ -114,7 +114,7 @@ export class TrafficService {
       [this.router.provider, req.kind, req.weights.legacy, req.weights.new, req.before?.legacy ?? null, req.before?.new ?? null, req.move ? JSON.stringify(req.move) : null],
     );
     const change = toChange(row);
-    await this.queue.enqueue(change.id);
+    await this.queue.enqueue(change.id, change.requestedAt);
     return change;
   }
 
@@ -211,8 +211,8 @@ export class TrafficService {
     return rows.length > 0 ? toChange(rows[0]) : null;
   }
 
-  async enqueue(id: number): Promise<void> {
-    await this.queue.enqueue(id);
+  async enqueue(change: TrafficChange): Promise<void> {
+    await this.queue.enqueue(change.id, change.requestedAt);
   }
 
   async last(): Promise<TrafficChange | null> {

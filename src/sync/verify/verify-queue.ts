@@ -31,14 +31,18 @@ export class VerifyQueue {
     this.queue.on('error', () => undefined);
   }
 
-  /** Fails within ADD_TIMEOUT_MS when Redis is unreachable, rather than holding the request. */
-  async add(runId: number): Promise<void> {
+  /**
+   * Fails within ADD_TIMEOUT_MS when Redis is unreachable, rather than holding the request. The job id
+   * carries the run's creation time as well as its id: run ids restart when a database is recreated
+   * while Redis keeps finished jobs, and BullMQ silently drops a job whose id it already holds.
+   */
+  async add(runId: number, createdAt: Date): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`the verify queue did not answer within ${ADD_TIMEOUT_MS} ms (Redis ${this.connection.status})`)), ADD_TIMEOUT_MS);
     });
     try {
-      await Promise.race([this.queue.add('verify', { runId }, { jobId: `run-${runId}` }), timeout]);
+      await Promise.race([this.queue.add('verify', { runId }, { jobId: `run-${runId}-${createdAt.getTime()}` }), timeout]);
     } finally {
       clearTimeout(timer);
     }

@@ -36,7 +36,7 @@ export class VerifyService {
     const run = await this.runs.create(options, requestedBy, estimate, STALE_AFTER_MS);
     if (!opts.enqueue) return runSummary(run);
     try {
-      await this.queue.add(run.id);
+      await this.queue.add(run.id, run.createdAt);
     } catch (err) {
       const message = `could not be queued: ${(err as Error).message}`;
       await this.runs.failQueued(run.id, message).catch(() => undefined);

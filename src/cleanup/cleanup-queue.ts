@@ -1,0 +1,32 @@
+/** The producer side of the `cleanup` queue: one job per archive run, its id the run's. */
+import { Queue } from 'bullmq';
+import type Redis from 'ioredis';
+import { QueueName } from '../queues/queue-names';
+import type { JobPayloads } from '../queues/queue-processor';
+import { QUEUE_PREFIX } from '../queues/worker-host';
+
+export type CleanupPayload = JobPayloads[QueueName.Cleanup];
+
+export class CleanupQueue {
+  readonly queue: Queue<CleanupPayload>;
+
+  /** `connection` is shared; the owner closes it. */
+  constructor(connection: Redis, prefix = QUEUE_PREFIX) {
+    this.queue = new Queue<CleanupPayload>(QueueName.Cleanup, {
+      connection,
+      prefix,
+      // A worker that dies mid-archive leaves a stalled job that another worker starts again.
+      defaultJobOptions: { attempts: 3, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+    });
+    this.queue.on('error', () => undefined);
+  }
+
+  /** The id carries the request time: run ids restart with a new database while Redis keeps old jobs. */
+  async enqueue(archiveId: number, requestedAt: string): Promise<void> {
+    await this.queue.add('archive', { archiveId }, { jobId: `archive-${archiveId}-${Date.parse(requestedAt)}` });
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Cleanup's archive runs: started by an operator or by the move into `cleanup`, run by a worker
+ * (`runArchive`): archive the legacy collection, then check the archive against the store (count and a
+ * re-read checksum). The gate into `complete` passes only on a verified run finished in cleanup.
+ */
+import { Logger } from '@nestjs/common';
+import { DomainError } from '../common/errors';
+import { MigrationStateRepository } from '../migration/migration-state.repository';
+import type { ArchiveProgress } from './archive-progress';
+import { ArchiveRun, ArchiveRunRepository } from './archive-run.repository';
+import { CleanupQueue } from './cleanup-queue';
+import type { LegacyArchiver } from './legacy-archiver';
+
+/** Progress is written at most this often (the archiver reports about once a second). */
+const PROGRESS_WRITE_MS = 1000;
+
+export class CleanupService {
+  private readonly logger = new Logger('Cleanup');
+
+  constructor(
+    private readonly archiver: LegacyArchiver,
+    private readonly runs: ArchiveRunRepository,
+    private readonly queue: CleanupQueue,
+    private readonly migrationState: MigrationStateRepository,
+  ) {}
+
+  /** Queues an archive run; the one already queued or running when there is one. */
+  async start(actor: string): Promise<{ run: ArchiveRun; created: boolean }> {
+    const state = await this.migrationState.read();
+    if (state.phase !== 'cleanup') {
+      throw new DomainError('WRONG_PHASE', 409, `The legacy collection is archived in cleanup, once the legacy store no longer receives writes; the migration is in ${state.phase}`);
+    }
+    if (!this.archiver.configured) {
+      throw new DomainError('ARCHIVE_NOT_CONFIGURED', 409, 'No archive target: set ARCHIVE_DIR or ARCHIVE_S3_BUCKET on the API and the workers');
+    }
+    const active = await this.runs.active();
+    if (active) return { run: active, created: false };
+    const run = await this.runs.create(actor, this.archiver.describeTarget());
+    await this.queue.enqueue(run.id, run.requestedAt);
+    return { run, created: true };
+  }
+
+  /** The worker's half: archive, check, record. A re-run after a crash starts the archive over. */
+  async runArchive(id: number): Promise<ArchiveRun> {
+    const run = await this.runs.get(id);
+    if (!run) throw new Error(`archive run ${id} does not exist`);
+    if (run.state === 'verified' || run.state === 'failed') return run;
+    await this.runs.begin(id);
+    let last = 0;
+    const onProgress = (p: ArchiveProgress) => {
+      if (!p.done && Date.now() - last < PROGRESS_WRITE_MS) return;
+      last = Date.now();
+      void this.runs.progress(id, p).catch(() => undefined);
+    };
+    try {
+      const manifest = await this.archiver.archive({ onProgress });
+      await this.runs.archived(id, manifest);
+      const check = await this.archiver.verify(manifest, { onProgress });
+      const problems = check.problems.map((p) => ({ code: p.code, message: p.message }));
+      const finished = await this.runs.finish(id, check.ok ? 'verified' : 'failed', problems, check.ok ? null : `the archive does not match the store: ${problems.map((p) => p.code).join(', ')}`);
+      this.logger.log({ msg: check.ok ? 'legacy archive verified' : 'legacy archive check failed', id, documents: manifest.documentCount, location: manifest.archive.location });
+      return finished;
+    } catch (err) {
+      const message = (err as Error).message;
+      this.logger.warn({ msg: 'legacy archive failed', id, error: message });
+      return this.runs.finish(id, 'failed', null, message);
+    }
+  }
+
+  latest(): Promise<ArchiveRun | null> {
+    return this.runs.latest();
+  }
+
+  get(id: number): Promise<ArchiveRun | null> {
+    return this.runs.get(id);
+  }
+
+  /** The gate into `complete`: a verified archive finished after cleanup was entered. */
+  async verifiedSince(since: Date): Promise<boolean> {
+    const run = await this.runs.latest();
+    return !!run && run.state === 'verified' && !!run.finishedAt && new Date(run.finishedAt) >= since;
+  }
+
+  /** For `status`: the newest run, and the target. */
+  async summary(): Promise<ArchiveRun | { state: 'not_started'; verified: false; target: string | null }> {
+    const run = await this.runs.latest();
+    return run ?? { state: 'not_started' as const, verified: false as const, target: this.archiver.describeTarget() };
+  }
+}
