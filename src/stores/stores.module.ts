@@ -81,6 +81,7 @@ export class StoresModule implements OnApplicationShutdown {
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([this.dataSource.destroy(), this.mongo.close(), this.redis.quit()]);
+    // quit() waits for Redis to answer; a client that cannot reach it would hold the process open.
+    await Promise.allSettled([this.dataSource.destroy(), this.mongo.close(), this.redis.quit().catch(() => this.redis.disconnect())]);
   }
 }
