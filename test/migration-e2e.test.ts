@@ -1,15 +1,22 @@
 /**
- * A whole migration, not_started -> complete, on real servers (traffic adapter `none`), with
- * application writes and reads flowing the whole time and a worker serving every queue. Gates are the
- * short profile's, evaluated from the live figures: nothing is forced. Cleanup archives the legacy
- * collection to a directory and checks it before the gate into complete opens.
+ * A whole migration, not_started -> complete, on real servers, with application writes and reads
+ * flowing the whole time and a worker serving every queue. Gates are the short profile's, evaluated
+ * from the live figures: nothing is forced. Cleanup archives the legacy collection and checks it before
+ * the gate into complete opens. Run twice:
+ * - traffic adapter `none`, archive to a directory;
+ * - Route 53 in moto, archive to an S3 bucket in moto: after every step the weighted records are read
+ *   back through a separate SDK client and carry the weights SPEC gives; at complete only `new` is left.
  */
 import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
+import type { Route53Setup } from '../scripts/lib/route53-setup';
 import { ALL_QUEUES } from '../src/queues/queue-names';
+import { createBucket, dropBucket, motoS3Client, motoS3Env } from './support/archive';
+import { dropMotoZone, motoClient, motoZone } from './support/moto';
 import { startTestApp, TestApp } from './support/app';
 import { isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
 import { FAST_SYNC_ENV, seedLegacy, smallLegacyDocs, startBackfill, waitForRunCompleted } from './support/sync';
@@ -18,8 +25,12 @@ import { waitFor } from './support/stores';
 const op = { token: OPERATOR_TOKEN };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('a full migration with traffic flowing', () => {
+describe.each(['none', 'route53'] as const)('a full migration with traffic flowing (traffic provider %s)', (provider) => {
   let t: TestApp;
+  let zone: Route53Setup | undefined;
+  let bucket: string | undefined;
+  const s3 = motoS3Client();
+  const route53 = motoClient();
   let worker: INestApplicationContext;
   let running = true;
   let traffic: Promise<void>;
@@ -27,6 +38,12 @@ describe('a full migration with traffic flowing', () => {
   let failures = 0;
 
   beforeAll(async () => {
+    let target: Record<string, string> = { ARCHIVE_DIR: mkdtempSync(path.join(os.tmpdir(), 'lms-e2e-archive-')) };
+    if (provider === 'route53') {
+      zone = await motoZone({ ttl: 1 });
+      bucket = await createBucket(s3);
+      target = { ...zone.env, ...motoS3Env(), ARCHIVE_S3_BUCKET: bucket, ROUTE53_POLL_MS: '100' };
+    }
     t = await startTestApp({
       ...FAST_SYNC_ENV,
       GATE_PROFILE: 'short',
@@ -39,7 +56,7 @@ describe('a full migration with traffic flowing', () => {
       SHADOW_LAG_RECHECK_MS: '300',
       ROUTE53_TTL: '1',
       REDIS_URL: isolatedRedisUrl(),
-      ARCHIVE_DIR: mkdtempSync(path.join(os.tmpdir(), 'lms-e2e-archive-')),
+      ...target,
     });
     await seedLegacy(t, smallLegacyDocs(200, 11));
     const { WorkerModule } = require('../src/worker.module') as typeof import('../src/worker.module');
@@ -52,7 +69,19 @@ describe('a full migration with traffic flowing', () => {
     await traffic;
     await worker?.close();
     await t?.close();
+    if (zone) await dropMotoZone(zone);
+    if (bucket) await dropBucket(s3, bucket);
+    s3.destroy();
+    route53.destroy();
   });
+
+  /** The weights Route 53 serves, read back through a client of the test's own (absent: no record). */
+  async function served(): Promise<{ legacy?: number; new?: number }> {
+    const out = await route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zone!.hostedZoneId }));
+    const name = zone!.settings.recordName.replace(/\.$/, '').toLowerCase();
+    const of = (id: string) => out.ResourceRecordSets?.find((r) => r.SetIdentifier === id && r.Name!.replace(/\.$/, '').toLowerCase() === name)?.Weight;
+    return { legacy: of('legacy'), new: of('new') };
+  }
 
   /** Three clients creating, appending and reading their own conversations until stopped. */
   function startTraffic(): Promise<void> {
@@ -126,9 +155,11 @@ describe('a full migration with traffic flowing', () => {
     const { runId } = await startBackfill(t);
     await waitForRunCompleted(t, runId, 60_000);
 
+    if (zone) expect(await served()).toEqual({ legacy: 100, new: 0 });
     for (const step of ['canary', 'rollout-10', 'rollout-25', 'rollout-50', 'rollout-75', 'rollout-100', 'deprecation', 'cleanup']) {
       const moved = await advanceTo(step);
       expect(moved).toMatchObject({ to: step, forced: false });
+      if (zone) expect([step, await served()]).toEqual([step, { legacy: 100 - moved.weights.after, new: moved.weights.after }]);
     }
     const status = (await t.request('GET', '/migration/status', op)).body;
     expect(status).toMatchObject({ phase: 'cleanup', sourceOfTruth: 'new', dualWrite: false, strayLegacyWrites: { count: 0 } });
@@ -140,6 +171,8 @@ describe('a full migration with traffic flowing', () => {
     expect(archive.manifest.documentCount).toBe(await t.legacy.collection('conversations').countDocuments());
     const last = await advanceTo('complete');
     expect(last).toMatchObject({ to: 'complete', forced: false, trafficChange: { kind: 'retire_legacy', state: 'done' } });
+    if (zone) expect(await served()).toEqual({ legacy: undefined, new: 100 });
+    expect(archive.manifest.archive.location).toContain(provider === 'route53' ? `s3://${bucket}/` : '/');
 
     running = false;
     await traffic;
