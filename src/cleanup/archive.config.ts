@@ -17,7 +17,7 @@
  */
 import * as path from 'node:path';
 import { ConfigError, Env, EnvReader } from '../config/env-reader';
-import type { AwsCredentialsProvider } from '../traffic/route53/route53-settings';
+import { readAwsCredentials } from '../config/aws-credentials';
 import type { S3ArchiveSettings } from './s3-archive.target';
 
 export type ArchiveTargetConfig = { kind: 'directory'; dir: string } | ({ kind: 's3' } & S3ArchiveSettings);
@@ -47,21 +47,6 @@ export function normalisePrefix(prefix: string | undefined): string {
   return p === '' || p.endsWith('/') ? p : `${p}/`;
 }
 
-function readCredentials(r: EnvReader): AwsCredentialsProvider | undefined {
-  const accessKeyId = r.optionalString('AWS_ACCESS_KEY_ID');
-  const secretAccessKey = r.optionalString('AWS_SECRET_ACCESS_KEY');
-  const sessionToken = r.optionalString('AWS_SESSION_TOKEN');
-  if (accessKeyId === undefined && secretAccessKey === undefined) return undefined;
-  if (accessKeyId === undefined || secretAccessKey === undefined) {
-    const [missing, present] = accessKeyId === undefined ? ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] : ['AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID'];
-    r.problem(missing, `is required when ${present} is set`);
-    return undefined;
-  }
-  const credentials = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
-  // A function, so the keys never appear when the config is printed.
-  return async () => credentials;
-}
-
 function readS3(r: EnvReader, bucket: string): ArchiveTargetConfig {
   const problem = bucketNameProblem(bucket);
   if (problem) r.problem('ARCHIVE_S3_BUCKET', `"${bucket}" ${problem}`);
@@ -74,7 +59,7 @@ function readS3(r: EnvReader, bucket: string): ArchiveTargetConfig {
     region: r.string('AWS_REGION', 'us-east-1'),
     endpoint,
     forcePathStyle: r.bool('ARCHIVE_S3_FORCE_PATH_STYLE', endpoint !== undefined),
-    credentials: readCredentials(r),
+    credentials: readAwsCredentials(r),
     partSizeBytes: r.int('ARCHIVE_S3_PART_SIZE_MB', 16, 5, 5120) * MIB,
   };
 }

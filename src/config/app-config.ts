@@ -3,6 +3,7 @@
  * typed config or throws one ConfigError naming every bad variable. Nothing else reads process.env.
  */
 import { ArchiveConfig, readArchiveSettings } from '../cleanup/archive.config';
+import { readAwsCredentials } from './aws-credentials';
 import { ConfigError, Env, EnvReader } from './env-reader';
 import { readSyncConfig, SyncConfig } from './sync-config';
 import { MigrationConfig, readMigrationConfig } from '../migration/migration.config';
@@ -164,21 +165,6 @@ function readTarget(r: EnvReader, variable: string, recordType: RecordType): Rou
     return undefined;
   }
   return parsed;
-}
-
-/** Both keys or neither (then the SDK's default chain applies). Problems name the variables, never a value. */
-function readAwsCredentials(r: EnvReader): AwsCredentialsProvider | undefined {
-  const accessKeyId = r.optionalString('AWS_ACCESS_KEY_ID');
-  const secretAccessKey = r.optionalString('AWS_SECRET_ACCESS_KEY');
-  const sessionToken = r.optionalString('AWS_SESSION_TOKEN');
-  if (accessKeyId === undefined && secretAccessKey === undefined) return undefined;
-  if (accessKeyId === undefined || secretAccessKey === undefined) {
-    const [missing, present] = accessKeyId === undefined ? ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] : ['AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID'];
-    r.problem(missing, `is required when ${present} is set`);
-    return undefined;
-  }
-  const credentials = { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) };
-  return async () => credentials;
 }
 
 export function loadConfig(env: Env): AppConfig {
