@@ -34,9 +34,11 @@ export interface LastVerification {
 /**
  * Lag as the gates mean it: 0 when a recent pass found nothing left to copy (caught up), otherwise
  * the age of the newest change applied. The watermark's age alone would grow while nobody writes.
+ * "Recent" is a few schedule intervals (at least 15 s): a pass over a busy collection takes a while,
+ * and the next one is only due an interval after it.
  */
 export function catchupLagMs(watermarkLagSeconds: number | null, lastPass: { at?: string; exhausted?: boolean } | null, intervalMs: number, now = Date.now()): number | null {
-  if (lastPass?.exhausted && lastPass.at && now - new Date(lastPass.at).getTime() <= Math.max(2 * intervalMs, 5000)) return 0;
+  if (lastPass?.exhausted && lastPass.at && now - new Date(lastPass.at).getTime() <= Math.max(3 * intervalMs, 15_000)) return 0;
   return watermarkLagSeconds === null ? null : Math.round(watermarkLagSeconds * 1000);
 }
 
