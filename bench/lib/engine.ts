@@ -89,11 +89,20 @@ export function workerRuntime(): 'js' | 'ts-node' {
   return process.env.BENCH_WORKER_RUNTIME === 'ts-node' ? 'ts-node' : 'js';
 }
 
+/**
+ * Extra node options for the worker processes, for profiling (BENCH_WORKER_NODE_ARGS, space-separated,
+ * e.g. `--prof`: V8's tick log, written as it goes, so it survives the SIGTERM that stops a worker;
+ * `node --prof-process` reads it). Not for tuning: the figures are those of `npm run worker`.
+ */
+function workerNodeArgs(): string[] {
+  return (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+}
+
 /** A worker process, ready when it serves its queues. */
 export async function spawnWorker(name: string, env: NodeJS.ProcessEnv, bootTimeoutMs = 90_000): Promise<WorkerProc> {
   const [cmd, args] =
     workerRuntime() === 'js'
-      ? [process.execPath, [buildWorker()]]
+      ? [process.execPath, [...workerNodeArgs(), buildWorker()]]
       : [path.join(ROOT, 'node_modules/.bin/ts-node'), ['--transpile-only', '-P', 'tsconfig.json', 'workers/worker.ts']];
   const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

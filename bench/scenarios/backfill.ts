@@ -13,7 +13,10 @@
  * (c) the service's backfill runs as an operator runs it: the API in this process
  * (POST /migration/sync/backfill, polling GET /migration/sync until the run is `completed`) and
  * BENCH_BACKFILL_WORKERS worker processes (`workers/worker.ts`, WORKER_QUEUES=backfill, with the
- * engine's own defaults unless SYNC_* variables are set). Catch-up is left unscheduled. If the run
+ * engine's own defaults unless SYNC_* variables are set), which do the whole job: the split of the
+ * `_id` space (a job) and the copy (one job per lane). Catch-up is left unscheduled. The engine's own
+ * log lines give the profile: how long the split took, and per lane where the time went (the cursor's
+ * first read, waiting for later reads, transform, write, throttle). If the run
  * does not finish within BENCH_BACKFILL_TIMEOUT_S (default 1.5x the raw pipeline's time, at least
  * 60 s: by then it has missed the 0.8x target anyway), its measured rate so far is reported with
  * `completed: false`. Where a figure cannot be measured (the engine not built yet) a line says why.
@@ -23,7 +26,8 @@
  * BENCH_SEED_LOOP_DOCS (10000; the rate is extrapolated to the whole set), BENCH_LITERAL_FETCH
  * (1 when BENCH_DOCS <= 50000: time one literal `_id > x` fetch_batch query),
  * BENCH_BACKFILL_ENGINE (1; 0 skips (c)), BENCH_BACKFILL_WORKERS (2), BENCH_BACKFILL_TIMEOUT_S, BENCH_RSS_SMALL_DOCS (BENCH_DOCS / 10, at
- * least 2000; 0 skips the second size), BENCH_RSS_SMALL_TIMEOUT_S (at least 120).
+ * least 2000; 0 skips the second size), BENCH_RSS_SMALL_TIMEOUT_S (at least 120), BENCH_WORKER_NODE_ARGS (node options
+ * for the workers, for profiling, e.g. `--prof`; see bench/lib/engine.ts).
  */
 import { Client } from 'pg';
 import { Dataset, datasetOf, describeDataset, prefixBytes, sharedDataset } from '../lib/dataset';
@@ -210,8 +214,10 @@ interface EngineRun {
   servers: Record<string, number>;
   benchCpuS: number;
   ferretMaxRssMb: number | null;
-  /** How long POST /migration/sync/backfill took to answer (it splits the `_id` space before answering). */
+  /** How long POST /migration/sync/backfill took to answer (it waits for a worker to start the split). */
   postS: number;
+  /** From the workers' logs: the split and each lane's phases. */
+  phases: EnginePhases;
   pg: FreshPostgres;
 }
 
@@ -246,7 +252,8 @@ async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep
         everyMs: 1000,
         onTick: (s: any, t) => {
           const b = s?.backfill;
-          if (b) tick(`${b.status} ${b.percent}% read ${b.counts.read} written ${b.counts.written} dead ${b.counts.dead}, ranges ${b.ranges.done}/${b.ranges.total}, ${b.rate.docsPerSecond} docs/s, RSS ${workers.map((w) => round(w.mem.samples().at(-1) ?? 0, 0)).join('/')} MB`, t);
+          const split = b && !b.splitComplete && b.split ? `split ${b.split.state} ${b.split.idsScanned ?? 0}/${b.split.estimate ?? '?'} ids, ` : '';
+          if (b) tick(`${split}${b.status} ${b.percent}% read ${b.counts.read} written ${b.counts.written} dead ${b.counts.dead}, ranges ${b.ranges.done}/${b.ranges.total}, ${b.rate.docsPerSecond} docs/s, RSS ${workers.map((w) => round(w.mem.samples().at(-1) ?? 0, 0)).join('/')} MB`, t);
         },
       },
     );
@@ -280,9 +287,11 @@ async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep
       benchCpuS: (bench.user + bench.system) / 1e6,
       ferretMaxRssMb: ferretMem ? round(maxSample(ferretMem), 0) : null,
       postS,
+      phases: enginePhases(workers),
       pg,
     };
     progress(BENCH, `(c) backfill [${label}]: ${completed ? 'completed' : 'NOT completed'}: ${docs} docs in ${round(elapsedS, 1)} s = ${round(result.docsPerS, 0)} docs/s; peak RSS ${result.workers.map((w) => w.peak_rss_mb).join(', ')} MB`);
+    progress(BENCH, `(c) backfill [${label}] phases: ${JSON.stringify(result.phases)}`);
     if (completed && counts && (counts.conversations !== ds.docs || counts.messages !== ds.messages)) {
       progress(BENCH, `(c) WARNING: backfill left ${JSON.stringify(counts)}, expected ${ds.docs} conversations and ${ds.messages} messages`);
     }
@@ -295,6 +304,34 @@ async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep
     await emptyQueues(['backfill', 'catchup']);
     if (!keep) await pg.drop();
   }
+}
+
+interface EnginePhases {
+  split: { ms: number; ranges: number; lanes: number; scanned: number; exact: boolean } | null;
+  lanes: Array<Record<string, unknown>>;
+}
+
+/** The engine's `backfill split complete` and `lane ended` log lines, from every worker's output. */
+function enginePhases(workers: WorkerProc[]): EnginePhases {
+  const entries: any[] = [];
+  for (const w of workers) {
+    for (const line of w.output().split('\n')) {
+      if (!line.startsWith('{') || !/"(backfill split complete|lane ended)"/.test(line)) continue;
+      try {
+        entries.push({ ...JSON.parse(line), worker: w.child.pid });
+      } catch {
+        /* a line cut by the output buffer */
+      }
+    }
+  }
+  const split = entries.find((e) => e.msg === 'backfill split complete');
+  const pick = (e: any, keys: string[]) => Object.fromEntries(keys.filter((k) => e[k] !== undefined).map((k) => [k, e[k]]));
+  return {
+    split: split ? (pick(split, ['ms', 'ranges', 'lanes', 'scanned', 'exact']) as EnginePhases['split']) : null,
+    lanes: entries
+      .filter((e) => e.msg === 'lane ended')
+      .map((e) => pick(e, ['worker', 'head', 'outcome', 'ranges', 'docs', 'batches', 'ms', 'firstReadMs', 'readWaitMs', 'transformMs', 'writeMs', 'throttleMs'])),
+  };
 }
 
 class EngineMissing extends Error {}
@@ -348,6 +385,7 @@ export async function run(): Promise<BenchLine[]> {
     bench_process_cpu_s: round(main.benchCpuS, 1),
     ferretdb_max_rss_mb: main.ferretMaxRssMb,
     ...Object.fromEntries(Object.entries(main.servers).map(([k, v]) => [`${k}_cpu_s`, round(v, 1)])),
+    phases: main.phases,
     run: main.status
       ? { ranges: main.status.ranges, counts: main.status.counts, batch_size: main.status.batchSize, started_at: main.status.startedAt, finished_at: main.status.finishedAt }
       : null,
@@ -396,7 +434,7 @@ export async function run(): Promise<BenchLine[]> {
   lines.push({
     bench: BENCH,
     figure: 'backfill_peak_rss',
-    measure: `VmHWM of each worker process (${workerRuntime() === 'js' ? 'plain JavaScript, as npm run worker runs it' : 'ts-node --transpile-only'}), from /proc; the API (and the range split it does) runs in the bench process`,
+    measure: `VmHWM of each worker process (${workerRuntime() === 'js' ? 'plain JavaScript, as npm run worker runs it' : 'ts-node --transpile-only'}), from /proc; the workers do the split and the copy, the API runs in the bench process`,
     sizes,
     peak_rss_mb: peak,
     growth_ratio: growth,

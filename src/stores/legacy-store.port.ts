@@ -34,6 +34,33 @@ export interface LegacyStore extends ConversationStore {
   /** Raw document count, for progress reporting. */
   estimatedCount(): Promise<number>;
   ping(): Promise<void>;
+  /**
+   * Every `_id` once, in whatever order the server reads them cheapest (the `_id` index on MongoDB, the
+   * table on servers without one), projected, as batches: hex for an ObjectId, null for any other type.
+   * Only ObjectIds above `afterId` when it is given. The backfill's split counts ids from it.
+   */
+  scanIdSpace(batchSize: number, afterId?: string): AsyncIterable<Array<string | null>>;
+  /**
+   * ONE cursor over the ObjectId documents in (`afterId`, `untilId`], in `_id` order, read batch by batch.
+   * A server may do all its work (a sort) when the cursor opens, so a reader keeps one open for as long
+   * as it reads the interval rather than querying per batch.
+   */
+  openRangeScan(afterId: string | null, untilId: string | null, batchSize: number): LegacyRangeScan;
+  /** ONE cursor over the documents whose `_id` is not an ObjectId, in `_id` order, after skipping `skip`. */
+  openOtherIdsScan(skip: number, batchSize: number): LegacyRangeScan;
+}
+
+/** An open, ordered read of the legacy store (see openRangeScan). Not safe for concurrent `next` calls. */
+export interface LegacyRangeScan {
+  /**
+   * Up to `max` raw documents, in order. With `endAt` (an ObjectId as hex) it stops before the first
+   * document above it, which the next call returns. Fewer than `max` means the end (of `endAt` or of
+   * the scan) was reached.
+   */
+  next(max: number, endAt?: string): Promise<LegacyDocument[]>;
+  /** Drops every document up to and including `id` (hex) without returning it. */
+  skipThrough(id: string): Promise<void>;
+  close(): Promise<void>;
 }
 
 export type SoftDeleteResult = 'written' | 'stale' | 'absent';

@@ -20,6 +20,11 @@ export interface SyncStatus {
     finishedAt: string | null;
     batchSize: number;
     splitComplete: boolean;
+    /**
+     * The split of the `_id` space (a job on a worker): `queued`, `scanning` (with the ids counted so far
+     * and the collection's estimated size), or `complete`. Null fields when Redis does not answer.
+     */
+    split?: { state: 'queued' | 'scanning' | 'complete'; idsScanned: number | null; estimate: number | null };
     ranges: { total: number; done: number; running: number; pending: number };
     counts: { expected: number; read: number; written: number; skipped: number; dead: number };
     percent: number;
@@ -55,10 +60,11 @@ export class SyncStatusService implements SyncGaugeSource {
     const [run, all, deadLetters] = await Promise.all([this.runs.latest(), this.state.readAll(), this.deadLetters.counts()]);
     let backfill: SyncStatus['backfill'] = null;
     if (run) {
-      const [progress, rate, jobs] = await Promise.all([
+      const [progress, rate, jobs, splitJob] = await Promise.all([
         this.runs.progress(run.id),
         this.runs.rate(run, RATE_WINDOW_MS),
         this.queue.counts().catch(() => null),
+        run.splitComplete || run.status !== 'running' ? null : this.queue.splitState(run.id).catch(() => null),
       ]);
       const done = run.status === 'completed';
       const total = Math.max(progress.expected, progress.read);
@@ -69,6 +75,13 @@ export class SyncStatusService implements SyncGaugeSource {
         finishedAt: run.finishedAt ? run.finishedAt.toISOString() : null,
         batchSize: run.batchSize,
         splitComplete: run.splitComplete,
+        split: run.splitComplete
+          ? { state: 'complete', idsScanned: progress.expected, estimate: run.totalEstimate }
+          : {
+              state: splitJob?.progress?.scanned !== undefined ? 'scanning' : 'queued',
+              idsScanned: splitJob?.progress?.scanned ?? null,
+              estimate: splitJob?.progress?.estimate || (run.totalEstimate > 0 ? run.totalEstimate : null),
+            },
         ranges: progress.ranges,
         counts: { expected: progress.expected, read: progress.read, written: progress.written, skipped: progress.skipped, dead: progress.dead },
         percent: done ? 100 : total > 0 ? Math.min(99.9, Math.floor((progress.read / total) * 1000) / 10) : 0,

@@ -6,14 +6,15 @@
  * the version condition, so it is atomic on the server. A guarded upsert that finds a newer document
  * does not match, tries to insert, and hits the `_id` unique index (E11000): that is read as "stale".
  */
-import { BSON, Collection, Db, Document, Filter, MongoClient, MongoServerError, ObjectId } from 'mongodb';
+import { BSON, Collection, Db, Document, Filter, FindCursor, MongoClient, MongoServerError, ObjectId } from 'mongodb';
 import type { Conversation } from '../../conversations/domain/conversation.model';
 import type { LegacyDocument } from '../../conversations/domain/legacy-document';
 import { fromLegacy, toLegacy } from '../../conversations/domain/legacy-transform';
 import type { ListPosition, PutResult } from '../conversation-store.port';
-import type { LegacyStore, SoftDeleteResult, UpdatedPosition } from '../legacy-store.port';
+import type { LegacyRangeScan, LegacyStore, SoftDeleteResult, UpdatedPosition } from '../legacy-store.port';
 
 const DUPLICATE_KEY = 11000;
+const CURSOR_NOT_FOUND = 43;
 /** Bound on old string-created documents read for one listing (see listByUser). */
 const MAX_STRING_CREATED_PER_USER = 10_000;
 
@@ -188,13 +189,139 @@ export class MongoLegacyStore implements LegacyStore {
     return docs as unknown as LegacyDocument[];
   }
 
+  /**
+   * From the collection's statistics: MongoDB keeps the count in its metadata, and FerretDB answers
+   * collStats from table statistics where its `count` command would decode every document.
+   */
   async estimatedCount(): Promise<number> {
+    try {
+      const stats = await this.db.command({ collStats: this.collection.collectionName });
+      const count = Number(stats.count);
+      if (Number.isSafeInteger(count) && count >= 0) return count;
+    } catch {
+      /* a server without collStats: ask for the estimate instead */
+    }
     return this.collection.estimatedDocumentCount();
+  }
+
+  async *scanIdSpace(batchSize: number, afterId?: string): AsyncIterable<Array<string | null>> {
+    // No sort: a server without an `_id` index range scan would sort whole documents in memory to
+    // honour it. The hint walks the `_id` index where there is one (MongoDB: a covered index scan).
+    const filter: Filter<Document> = afterId ? { _id: { $gt: objectId(afterId) } } : {};
+    const cursor = this.collection.find(filter, { projection: { _id: 1 }, hint: { _id: 1 }, batchSize });
+    try {
+      while (await cursor.hasNext()) {
+        yield cursor.readBufferedDocuments().map((d) => (d._id instanceof ObjectId ? d._id.toHexString() : null));
+      }
+    } finally {
+      await cursor.close().catch(() => undefined);
+    }
+  }
+
+  openRangeScan(afterId: string | null, untilId: string | null, batchSize: number): LegacyRangeScan {
+    const until = untilId ? objectId(untilId) : null;
+    return new MongoRangeScan((position) => {
+      const after = position.lastId instanceof ObjectId ? position.lastId : afterId ? objectId(afterId) : null;
+      const range: Record<string, unknown> = after ? { $gt: after } : { $type: 'objectId' };
+      if (until) range.$lte = until;
+      return this.collection.find({ _id: range } as Filter<Document>).sort({ _id: 1 }).batchSize(batchSize);
+    });
+  }
+
+  openOtherIdsScan(skip: number, batchSize: number): LegacyRangeScan {
+    // Few documents and no order key shared with ObjectIds: the position is how many were taken.
+    return new MongoRangeScan((position) =>
+      this.collection
+        .find({ _id: { $not: { $type: 'objectId' } } })
+        .sort({ _id: 1 })
+        .skip(skip + position.taken)
+        .batchSize(batchSize),
+    );
   }
 
   private document(c: Conversation): Document & { _id: ObjectId } {
     const out = toLegacy(c);
     return { ...out, _id: objectId(out._id) };
+  }
+}
+
+interface ScanPosition {
+  /** `_id` of the last document taken (returned or skipped); undefined before the first. */
+  lastId: unknown;
+  taken: number;
+}
+
+/**
+ * One cursor, read batch by batch, with the documents of the current server batch held here so that a
+ * read can stop at a bound (`endAt`) and the next read continue from the same place. A cursor the server
+ * dropped (idle too long while a run was throttled) is reopened where it stopped.
+ */
+class MongoRangeScan implements LegacyRangeScan {
+  private cursor: FindCursor<Document> | null = null;
+  private buffer: Document[] = [];
+  private pos = 0;
+  private exhausted = false;
+  private closed = false;
+  private readonly position: ScanPosition = { lastId: undefined, taken: 0 };
+
+  constructor(private readonly openCursor: (from: ScanPosition) => FindCursor<Document>) {}
+
+  async next(max: number, endAt?: string): Promise<LegacyDocument[]> {
+    const end = endAt ? objectId(endAt) : null;
+    const out: LegacyDocument[] = [];
+    while (out.length < max) {
+      const doc = await this.peek();
+      if (doc === undefined || (end && !(doc._id instanceof ObjectId && Buffer.compare(doc._id.id, end.id) <= 0))) break;
+      out.push(this.take() as unknown as LegacyDocument);
+    }
+    return out;
+  }
+
+  async skipThrough(id: string): Promise<void> {
+    const bound = objectId(id);
+    for (;;) {
+      const doc = await this.peek();
+      if (doc === undefined || !(doc._id instanceof ObjectId) || Buffer.compare(doc._id.id, bound.id) > 0) return;
+      this.take();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.buffer = [];
+    await this.cursor?.close().catch(() => undefined);
+  }
+
+  private take(): Document {
+    const doc = this.buffer[this.pos];
+    // Released as soon as it is handed out: at most one server batch is held here.
+    this.buffer[this.pos++] = undefined as never;
+    this.position.lastId = doc._id;
+    this.position.taken++;
+    return doc;
+  }
+
+  private async peek(): Promise<Document | undefined> {
+    while (this.pos >= this.buffer.length) {
+      if (this.exhausted || this.closed) return undefined;
+      this.buffer = [];
+      this.pos = 0;
+      if (await this.hasNext()) this.buffer = this.cursor!.readBufferedDocuments();
+      else this.exhausted = true;
+    }
+    return this.buffer[this.pos];
+  }
+
+  private async hasNext(): Promise<boolean> {
+    this.cursor ??= this.openCursor(this.position);
+    try {
+      return await this.cursor.hasNext();
+    } catch (err) {
+      if (!(err instanceof MongoServerError && err.code === CURSOR_NOT_FOUND) || this.closed) throw err;
+      await this.cursor.close().catch(() => undefined);
+      this.cursor = this.openCursor(this.position);
+      return this.cursor.hasNext();
+    }
   }
 }
 

@@ -1,25 +1,32 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { DelayedError, Job } from 'bullmq';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import { QueueName } from '../../queues/queue-names';
 import { JobPayloads, PermanentJobError, QueueProcessor } from '../../queues/queue-processor';
+import { BackfillJobName } from './backfill.queue';
+import { BackfillService, SplitJobOutcome } from './backfill.service';
 import { RangeCopier, RangeOutcome } from './range-copier';
 
 /**
- * Copies the range a job names. A paused or held range is not a failure: the job goes back to
- * `delayed` (without using an attempt) and looks again later. A job that dies with its worker is
- * recovered by BullMQ's stalled check (SYNC_JOB_LOCK_MS, SYNC_STALLED_INTERVAL_MS) and resumes from
- * the range's checkpoint once the dead worker's lease (SYNC_LEASE_MS) has expired.
+ * Runs a run's split job, or copies the lane (or range 0) a range job names. A paused or held job is
+ * not a failure: it goes back to `delayed` (without using an attempt) and looks again later. A job
+ * that dies with its worker is recovered by BullMQ's stalled check (SYNC_JOB_LOCK_MS,
+ * SYNC_STALLED_INTERVAL_MS) and resumes from the ranges' checkpoints once the dead worker's leases
+ * (SYNC_LEASE_MS) have expired; a split simply starts again.
  */
 @Injectable()
-export class BackfillProcessor implements QueueProcessor<QueueName.Backfill> {
+export class BackfillProcessor implements QueueProcessor<QueueName.Backfill>, OnModuleDestroy {
   readonly queue = QueueName.Backfill;
   readonly concurrency: number;
   readonly workerOptions;
   private readonly pausePollMs: number;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig, @Inject(RangeCopier) private readonly copier: RangeCopier) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(RangeCopier) private readonly copier: RangeCopier,
+    @Inject(BackfillService) private readonly backfill: BackfillService,
+  ) {
     this.concurrency = config.sync.backfillConcurrency;
     this.pausePollMs = config.sync.pausePollMs;
     this.workerOptions = {
@@ -29,16 +36,39 @@ export class BackfillProcessor implements QueueProcessor<QueueName.Backfill> {
     };
   }
 
-  async process(job: Job<JobPayloads[QueueName.Backfill]>, token?: string): Promise<RangeOutcome> {
+  onModuleDestroy(): void {
+    this.backfill.stop();
+  }
+
+  async process(job: Job<JobPayloads[QueueName.Backfill]>, token?: string): Promise<RangeOutcome | SplitJobOutcome> {
     const { runId, rangeNo } = job.data ?? ({} as JobPayloads[QueueName.Backfill]);
     if (!Number.isSafeInteger(runId) || !Number.isSafeInteger(rangeNo)) throw new PermanentJobError(`bad backfill payload ${JSON.stringify(job.data)}`);
-    const outcome = await this.copier.copy(runId, rangeNo);
-    if (outcome.outcome === 'paused' || outcome.outcome === 'held' || outcome.outcome === 'stopped') {
-      const delay =
-        outcome.outcome === 'paused' ? this.pausePollMs : outcome.outcome === 'held' ? outcome.retryInMs + Math.floor(Math.random() * 250) : 0;
+    const outcome =
+      job.name === BackfillJobName.Split
+        ? await this.backfill.split(runId, (p) => job.updateProgress(p))
+        : await this.copier.copy(runId, rangeNo);
+    const delay = this.delayFor(outcome);
+    if (delay !== null) {
       await job.moveToDelayed(Date.now() + delay, token);
       throw new DelayedError();
     }
     return outcome;
   }
+
+  private delayFor(o: RangeOutcome | SplitJobOutcome): number | null {
+    switch (o.outcome) {
+      case 'paused':
+        return this.pausePollMs;
+      case 'held':
+        return o.retryInMs + jitter();
+      case 'stopped':
+        return 0;
+      default:
+        return null;
+    }
+  }
+}
+
+function jitter(): number {
+  return Math.floor(Math.random() * 250);
 }

@@ -1,8 +1,11 @@
 /**
- * The producer side of the `backfill` queue: one job per range, with a job id made of the run and range
- * numbers, so enqueueing is idempotent. The range's state lives in PostgreSQL; a job is only the
- * reminder that a range needs a worker, so `ensure` can recreate any reminder that got lost (a job
- * that ran out of stalled recoveries or attempts) without risk: the lease decides who copies.
+ * The producer side of the `backfill` queue. Two kinds of job, both with ids made of the run (and range)
+ * numbers, so enqueueing is idempotent:
+ * - `split` (one per run): splits the `_id` space, then queues the copy jobs;
+ * - `range` (one per lane, named by the lane's first range; and one for range 0): copies that lane.
+ * The state lives in PostgreSQL; a job is only the reminder that work needs a worker, so `ensure` can
+ * recreate any reminder that got lost (a job that ran out of stalled recoveries or attempts) without
+ * risk: the run's `split_complete` and the ranges' leases decide who does what.
  */
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
@@ -13,6 +16,22 @@ import { QUEUE_PREFIX } from '../../queues/worker-host';
 export type BackfillPayload = JobPayloads[QueueName.Backfill];
 
 export const backfillJobId = (runId: number, rangeNo: number) => `run-${runId}-range-${rangeNo}`;
+export const splitJobId = (runId: number) => `run-${runId}-split`;
+
+export enum BackfillJobName {
+  Split = 'split',
+  Range = 'range',
+}
+
+/** The split job names no range. */
+export const SPLIT_JOB_RANGE_NO = -1;
+
+export interface SplitJobState {
+  /** BullMQ's state of the split job, or `missing`. */
+  state: string;
+  /** What the split reported so far (ids scanned, the collection's estimated size). */
+  progress: { scanned?: number; estimate?: number } | null;
+}
 
 export class BackfillQueue {
   readonly queue: Queue<BackfillPayload>;
@@ -33,7 +52,34 @@ export class BackfillQueue {
   }
 
   async enqueue(runId: number, rangeNo: number): Promise<void> {
-    await this.queue.add('range', { runId, rangeNo }, { jobId: backfillJobId(runId, rangeNo) });
+    await this.queue.add(BackfillJobName.Range, { runId, rangeNo }, { jobId: backfillJobId(runId, rangeNo) });
+  }
+
+  /** Makes sure the run's split job is live (added, or retried if it failed); true when it was (re)queued. */
+  async ensureSplit(runId: number): Promise<boolean> {
+    const id = splitJobId(runId);
+    const job = await this.queue.getJob(id);
+    const state = job ? await job.getState() : 'missing';
+    if (state === 'failed') {
+      await job!.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      return true;
+    }
+    if (state !== 'completed' && state !== 'missing' && state !== 'unknown') return false;
+    if (job) await job.remove().catch(() => undefined);
+    await this.queue.add(BackfillJobName.Split, { runId, rangeNo: SPLIT_JOB_RANGE_NO }, { jobId: id });
+    return true;
+  }
+
+  async splitState(runId: number): Promise<SplitJobState> {
+    const job = await this.queue.getJob(splitJobId(runId));
+    if (!job) return { state: 'missing', progress: null };
+    const progress = typeof job.progress === 'object' && job.progress !== null ? (job.progress as SplitJobState['progress']) : null;
+    return { state: await job.getState(), progress };
+  }
+
+  /** Worker processes serving this queue now (each has one BullMQ worker on it). */
+  async liveWorkers(): Promise<number> {
+    return this.queue.getWorkersCount();
   }
 
   /**

@@ -1,19 +1,26 @@
 /**
- * Copies one backfill range: claim its lease, then batch by batch from the committed checkpoint —
- * read (DataIterator, one batch ahead), wait for the Throttler, write (BatchWriter, whose transaction
- * renews the lease first and commits the checkpoint last) — until the range is exhausted. Knows nothing
- * of BullMQ: it tells its caller why it stopped, and the caller decides when the job comes back.
+ * Copies one lane of a backfill run (or range 0): ranges in `_id` order, each under its own lease and
+ * checkpoint, all read through ONE legacy cursor (LegacyRangeScan) opened at the first range's checkpoint
+ * and bounded by the lane's end. Per range, batch by batch: read (the next batch is read while this one
+ * is written), wait for the Throttler, write (BatchWriter, whose transaction renews the lease first and
+ * commits the checkpoint last), until the range's end; then claim the next range and go on reading.
+ *
+ * Why one cursor per lane: a server that cannot seek by `_id` (FerretDB v1 decodes and sorts the whole
+ * collection for every query with an `_id` range) makes each cursor cost a pass over the collection, so
+ * the work of a run is (cursors x collection). Lanes keep the number of cursors at the number of job
+ * slots serving the queue when the run was split (see BackfillService), whatever the number of ranges.
+ *
+ * Knows nothing of BullMQ: it tells its caller why it stopped, and the caller decides when the job comes back.
  */
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { SyncConfig } from '../../config/sync-config';
-import type { LegacyStore } from '../../stores/legacy-store.port';
-import { BatchWriter } from '../batch-writer';
-import { DataIterator, PageReader } from '../data-iterator';
+import type { LegacyDocument } from '../../conversations/domain/legacy-document';
+import type { LegacyRangeScan, LegacyStore } from '../../stores/legacy-store.port';
+import type { BatchWriter } from '../batch-writer';
 import type { SyncMetrics } from '../sync-metrics';
 import type { Throttler } from '../throttle/throttler';
-import { ClaimedRange, LeaseLostError, RangeStateTracker } from './range-state.tracker';
+import { OTHER_IDS_RANGE } from './range-splitter';
+import { ClaimedRange, LeaseLostError, newClaimToken, RangeStateTracker } from './range-state.tracker';
 import type { RunRepository } from './run.repository';
 
 export type RangeOutcome =
@@ -28,7 +35,28 @@ export type RangeOutcome =
   | { outcome: 'lease_lost' }
   | { outcome: 'gone' };
 
-const WORKER_ID = `${hostname()}:${process.pid}`;
+/** Documents per server batch of a copy cursor (a write batch may take several). */
+const CURSOR_BATCH_MIN = 1000;
+const CURSOR_BATCH_MAX = 5000;
+
+interface Page {
+  docs: LegacyDocument[];
+  asked: number;
+  readMs: number;
+}
+
+/** Where a lane's time went, logged when it ends (the bench reads it). */
+interface LaneStats {
+  docs: number;
+  batches: number;
+  /** The first read of the cursor: the server's own work before its first document (a sort). */
+  firstReadMs: number;
+  /** Time spent waiting for reads that were not ready (reads overlap writes). */
+  readWaitMs: number;
+  transformMs: number;
+  writeMs: number;
+  throttleMs: number;
+}
 
 export class RangeCopier {
   private readonly logger = new Logger('RangeCopier');
@@ -49,47 +77,131 @@ export class RangeCopier {
     this.stopping = true;
   }
 
+  /** Copies range 0, or the lane whose first range is `rangeNo` (from its first range not done). */
   async copy(runId: number, rangeNo: number): Promise<RangeOutcome> {
     if (this.stopping) return { outcome: 'stopped' };
-    const token = `${WORKER_ID}/${randomUUID()}`;
-    const claim = await this.tracker.claim(runId, rangeNo, token, this.config.leaseMs);
+    return rangeNo === OTHER_IDS_RANGE ? this.copyOtherIds(runId) : this.copyLane(runId, rangeNo);
+  }
+
+  private async copyLane(runId: number, head: number): Promise<RangeOutcome> {
+    const lane = await this.runs.lane(runId, head);
+    if (!lane) return { outcome: 'gone' };
+    const token = newClaimToken();
+    const t0 = performance.now();
+    const stats: LaneStats = { docs: 0, batches: 0, firstReadMs: 0, readWaitMs: 0, transformMs: 0, writeMs: 0, throttleMs: 0 };
+    let scan: LegacyRangeScan | null = null;
+    let copied = 0;
+    let outcome: RangeOutcome | undefined;
+    try {
+      for (const ref of lane.ranges) {
+        if (ref.status === 'done') continue;
+        if (this.stopping) return (outcome = { outcome: 'stopped' });
+        const claim = await this.tracker.claim(runId, ref.rangeNo, token, this.config.leaseMs);
+        if (claim.outcome === 'done') continue;
+        if (claim.outcome !== 'claimed') return (outcome = claim);
+        const range = claim.range;
+        const from = range.checkpoint ?? range.startAfter;
+        const opened = scan === null;
+        if (scan === null) scan = this.legacy.openRangeScan(from, lane.endAt, cursorBatch(range.batchSize));
+        // Ranges done meanwhile (or a checkpoint further on) lie between the cursor and this range's position.
+        else if (from !== null) await scan.skipThrough(from);
+        outcome = await this.copyRange(range, scan, token, stats, opened);
+        if (outcome.outcome !== 'done') return outcome;
+        copied++;
+      }
+      return (outcome = { outcome: 'done', runCompleted: await this.runs.completeIfDone(runId) });
+    } finally {
+      await scan?.close();
+      if (stats.batches > 0) {
+        const ms = Math.round(performance.now() - t0);
+        this.logger.log({ msg: 'lane ended', runId, head, outcome: outcome?.outcome ?? 'error', ranges: copied, ms, ...roundStats(stats) });
+      }
+    }
+  }
+
+  private async copyOtherIds(runId: number): Promise<RangeOutcome> {
+    const token = newClaimToken();
+    const claim = await this.tracker.claim(runId, OTHER_IDS_RANGE, token, this.config.leaseMs);
     if (claim.outcome !== 'claimed') return claim.outcome === 'done' ? { outcome: 'done', runCompleted: await this.runs.completeIfDone(runId) } : claim;
     const range = claim.range;
-    this.logger.log({ msg: 'range claimed', runId, rangeNo, kind: range.kind, checkpoint: range.checkpoint ?? range.startAfter, docsRead: range.docsRead });
+    // Few documents, no usable order key: the position is how many have been copied (docs_read).
+    const scan = this.legacy.openOtherIdsScan(range.docsRead, cursorBatch(range.batchSize));
+    const stats: LaneStats = { docs: 0, batches: 0, firstReadMs: 0, readWaitMs: 0, transformMs: 0, writeMs: 0, throttleMs: 0 };
+    try {
+      const outcome = await this.copyRange(range, scan, token, stats, true);
+      return outcome.outcome === 'done' ? { outcome: 'done', runCompleted: await this.runs.completeIfDone(runId) } : outcome;
+    } finally {
+      await scan.close();
+    }
+  }
 
-    const iterator = this.iterator(range);
+  /** One claimed range, from the scan's position to the range's end. */
+  private async copyRange(range: ClaimedRange, scan: LegacyRangeScan, token: string, stats: LaneStats, freshCursor: boolean): Promise<RangeOutcome> {
+    const { runId, rangeNo } = range;
+    this.logger.log({ msg: 'range claimed', runId, rangeNo, kind: range.kind, checkpoint: range.checkpoint ?? range.startAfter, docsRead: range.docsRead });
+    const lease = this.tracker.heartbeat(runId, rangeNo, token, this.config.leaseMs);
+    const endAt = range.kind === 'ids' ? (range.endAt ?? undefined) : undefined;
+    const read = async (): Promise<Page> => {
+      const asked = this.throttler.batchLimit(range.batchSize);
+      const r0 = performance.now();
+      const docs = await scan.next(asked, endAt);
+      return { docs, asked, readMs: performance.now() - r0 };
+    };
+    let pending: Promise<Page> | null = read();
+    let firstRead = freshCursor;
+    const release = async () => {
+      await lease.stop();
+      await this.tracker.release(runId, rangeNo, token);
+    };
     try {
       for (;;) {
         if (this.stopping) {
-          await this.tracker.release(runId, rangeNo, token);
+          await release();
           return { outcome: 'stopped' };
         }
+        if (lease.lost) return { outcome: 'lease_lost' };
         if (await this.throttler.isPaused()) {
-          await this.tracker.release(runId, rangeNo, token);
+          await release();
           this.logger.log({ msg: 'range paused', runId, rangeNo });
           return { outcome: 'paused' };
         }
-        const page = await iterator.next();
+        const w0 = performance.now();
+        const page: Page = await pending!;
+        const waited = performance.now() - w0;
+        pending = null;
+        if (firstRead) stats.firstReadMs += page.readMs;
+        else stats.readWaitMs += waited;
+        const full = page.docs.length >= page.asked;
+        // The next batch is read while this one is written.
+        if (full) pending = read();
         if (page.docs.length > 0) {
-          await this.throttler.throttled(page.docs.length);
-          const batch = this.writer.prepare(page.docs, 'backfill');
           const t0 = performance.now();
+          await this.throttler.throttled(page.docs.length);
+          const t1 = performance.now();
+          const batch = this.writer.prepare(page.docs, 'backfill');
+          const t2 = performance.now();
+          const last = page.docs[page.docs.length - 1];
           const result = await this.writer.write(batch, {
             begin: (q) => this.tracker.holdLease(q, runId, rangeNo, token, this.config.leaseMs),
-            commit: (q, r) => this.tracker.checkpoint(q, runId, rangeNo, token, range.kind === 'ids' ? (page.next as string) : null, r),
+            commit: (q, r) => this.tracker.checkpoint(q, runId, rangeNo, token, range.kind === 'ids' ? idOf(last) : null, r),
           });
-          const writeMs = performance.now() - t0;
+          const writeMs = performance.now() - t2;
+          stats.docs += page.docs.length;
+          stats.batches++;
+          stats.throttleMs += t1 - t0;
+          stats.transformMs += t2 - t1;
+          stats.writeMs += writeMs;
           this.metrics.batchDone('backfill', result, page.readMs, writeMs);
-          if (page.full) {
-            this.throttler.observeLatency('legacy_read', page.readMs);
-            this.throttler.observeLatency('new_write', writeMs);
-          }
+          // The first read of a cursor includes the server's setup (a whole sort on some servers): not a latency sample.
+          if (full && !firstRead) this.throttler.observeLatency('legacy_read', page.readMs);
+          if (full) this.throttler.observeLatency('new_write', writeMs);
         }
-        if (!page.full) {
+        firstRead = false;
+        if (!full) {
+          await lease.stop();
           await this.tracker.finish(runId, rangeNo, token);
-          const runCompleted = await this.runs.completeIfDone(runId);
-          this.logger.log({ msg: 'range done', runId, rangeNo, runCompleted });
-          return { outcome: 'done', runCompleted };
+          this.logger.log({ msg: 'range done', runId, rangeNo });
+          return { outcome: 'done', runCompleted: false };
         }
       }
     } catch (err) {
@@ -98,30 +210,22 @@ export class RangeCopier {
         return { outcome: 'lease_lost' };
       }
       // The job is retried (with back-off); letting the lease go means the retry need not wait it out.
-      await this.tracker.release(runId, rangeNo, token).catch(() => undefined);
+      await release().catch(() => undefined);
       throw err;
     } finally {
-      iterator.close();
+      await lease.stop();
+      // A read started for a batch that will not be written: its result (or failure) is dropped.
+      (pending as Promise<Page> | null)?.catch(() => undefined);
     }
   }
+}
 
-  private iterator(range: ClaimedRange): DataIterator<string | number | undefined> {
-    const limit = () => this.throttler.batchLimit(range.batchSize);
-    if (range.kind === 'other_ids') {
-      // Few documents, no usable order key: the position is how many have been copied (docs_read).
-      const read: PageReader<number> = async (skip, n) => {
-        const docs = await this.legacy.scanOtherIds(n, skip);
-        return { docs, next: skip + docs.length };
-      };
-      return new DataIterator(read as PageReader<string | number | undefined>, range.docsRead, limit);
-    }
-    const endAt = range.endAt ?? undefined;
-    const read: PageReader<string | undefined> = async (after, n) => {
-      const docs = await this.legacy.scanById(n, after, endAt);
-      return { docs, next: docs.length > 0 ? idOf(docs[docs.length - 1]) : after };
-    };
-    return new DataIterator(read as PageReader<string | number | undefined>, range.checkpoint ?? range.startAfter ?? undefined, limit);
-  }
+function cursorBatch(batchSize: number): number {
+  return Math.min(CURSOR_BATCH_MAX, Math.max(CURSOR_BATCH_MIN, batchSize));
+}
+
+function roundStats(s: LaneStats): Record<string, number> {
+  return Object.fromEntries(Object.entries(s).map(([k, v]) => [k, Math.round(v)]));
 }
 
 function idOf(doc: { _id: unknown }): string {

@@ -10,10 +10,28 @@
  *   range, whatever BullMQ redelivers, and a claim that waits on the row lock sees the renewed lease;
  * - the checkpoint (last `_id` copied, or the offset for the non-ObjectId range) and the counters move
  *   in the same transaction as the batch they describe.
+ * - between batches (a first read can take long: a server may sort the whole interval before it answers)
+ *   a heartbeat renews the lease for the same token, so a slow read is not mistaken for a dead worker;
+ *   it is stopped, and its last renewal awaited, before the range is finished or released.
  * Lease times are PostgreSQL's clock, so workers' clocks never matter.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { DataSource, QueryRunner } from 'typeorm';
 import type { BatchResult } from '../batch-writer';
+
+/** This process, as `claimed_by` names it (before the `/claim` part). */
+export const WORKER_ID = `${hostname()}:${process.pid}`;
+
+/** A token unique to one claim (or one lane's claims) of this process. */
+export const newClaimToken = (): string => `${WORKER_ID}/${randomUUID()}`;
+
+export interface LeaseHeartbeat {
+  /** Set once a renewal found the lease taken over. */
+  readonly lost: boolean;
+  /** Stops renewing; resolves when no renewal is in flight any more. */
+  stop(): Promise<void>;
+}
 
 export type RangeKind = 'ids' | 'other_ids';
 
@@ -109,6 +127,44 @@ export class RangeStateTracker {
         WHERE run_id = $1 AND range_no = $2 AND claimed_by = $3`,
       [runId, rangeNo, token, position, result.read, result.written, result.skipped, result.dead],
     );
+  }
+
+  /** Renews the lease for `token` outside a batch; false when the lease is no longer this token's. */
+  async renew(runId: number, rangeNo: number, token: string, leaseMs: number): Promise<boolean> {
+    const [rows]: [unknown[], number] = await this.dataSource.query(
+      `UPDATE sync_ranges SET lease_until = clock_timestamp() + $4 * interval '1 millisecond'
+        WHERE run_id = $1 AND range_no = $2 AND claimed_by = $3 AND status = 'running'
+        RETURNING range_no`,
+      [runId, rangeNo, token, leaseMs],
+    );
+    return rows.length === 1;
+  }
+
+  /** Renews the lease every third of its length until stopped (see the header). */
+  heartbeat(runId: number, rangeNo: number, token: string, leaseMs: number): LeaseHeartbeat {
+    let lost = false;
+    let inFlight: Promise<void> | null = null;
+    const timer = setInterval(() => {
+      if (inFlight) return;
+      inFlight = this.renew(runId, rangeNo, token, leaseMs)
+        .then((held) => {
+          if (!held) lost = true;
+        })
+        .catch(() => undefined) // a failed renewal is retried at the next tick; the batch transaction renews too
+        .finally(() => {
+          inFlight = null;
+        });
+    }, Math.max(50, Math.floor(leaseMs / 3)));
+    timer.unref();
+    return {
+      get lost() {
+        return lost;
+      },
+      stop: async () => {
+        clearInterval(timer);
+        await inFlight;
+      },
+    };
   }
 
   /** The range is copied. Keeps `claimed_by` (who finished it) and clears the lease. */

@@ -1,10 +1,13 @@
 /**
- * Backfill runs (`sync_runs`) and their ranges as a whole: creating a run, adding ranges as the split
- * finds them, completing the run, and the progress figures the status shows. At most one run is
- * `running` (a partial unique index), so a second start resumes the first instead of racing it.
+ * Backfill runs (`sync_runs`) and their ranges as a whole: creating a run, committing its split (every
+ * range at once, with the lane layout), completing the run, and the progress figures the status shows.
+ * At most one run is `running` (a partial unique index), so a second start resumes the first instead of
+ * racing it. The lane count of the running run is a small named value in `sync_state`
+ * (`backfill_lanes`); a run without one has one lane per range.
  */
-import { DataSource } from 'typeorm';
-import type { RangeKind } from './range-state.tracker';
+import { DataSource, EntityManager } from 'typeorm';
+import type { PlannedRange } from './id-histogram';
+import { allLanes, laneOf } from './lanes';
 
 export interface RunRow {
   id: number;
@@ -28,6 +31,34 @@ export interface RunProgress {
   remaining: number;
   claims: number;
 }
+
+/** One range of a lane, as the lane's copier walks it. */
+export interface LaneRange {
+  rangeNo: number;
+  status: 'pending' | 'running' | 'done';
+  endAt: string;
+}
+
+export interface Lane {
+  ranges: LaneRange[];
+  /** Inclusive upper bound of the lane: its cursor reads no further. */
+  endAt: string;
+}
+
+export interface SplitCommit {
+  ranges: PlannedRange[];
+  /** Number of the first range in `ranges` (after ranges an earlier split already wrote). */
+  firstRangeNo: number;
+  maxId: string | null;
+  /** No document has a non-ObjectId `_id`: range 0 is written as done, by `by`. */
+  noOtherIds: boolean;
+  lanes: number;
+  by: string;
+  /** More statements for the same transaction (the catch-up boundary). */
+  alsoInTransaction?: (q: EntityManager) => Promise<void>;
+}
+
+const LANES_KEY = 'backfill_lanes';
 
 function toRun(r: any): RunRow {
   return {
@@ -68,32 +99,108 @@ export class RunRepository {
     return rows.length > 0 ? toRun(rows[0]) : null;
   }
 
-  /** False when the range number is taken (another process is splitting this run). */
-  async addRange(runId: number, rangeNo: number, kind: RangeKind, startAfter: string | null, endAt: string | null, expected: number): Promise<boolean> {
-    const rows: unknown[] = await this.dataSource.query(
-      `INSERT INTO sync_ranges (run_id, range_no, kind, start_after, end_at, docs_expected) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (run_id, range_no) DO NOTHING RETURNING range_no`,
-      [runId, rangeNo, kind, startAfter, endAt, expected],
-    );
-    return rows.length === 1;
+  async get(runId: number): Promise<RunRow | null> {
+    const rows: any[] = await this.dataSource.query(`SELECT * FROM sync_runs WHERE id = $1`, [runId]);
+    return rows.length > 0 ? toRun(rows[0]) : null;
   }
 
-  /** The last ObjectId range the split wrote: where a resumed split continues. */
+  /** The collection's size as the split starts (before its exact count), for the status. */
+  async setEstimate(runId: number, estimate: number): Promise<void> {
+    await this.dataSource.query(`UPDATE sync_runs SET total_estimate = $2 WHERE id = $1 AND NOT split_complete`, [runId, estimate]);
+  }
+
+  /**
+   * Writes the whole split in one transaction: range 0, every ObjectId range, the lane count, the run's
+   * `max_id`. False (and nothing written) when the run is no longer running or another split won.
+   */
+  async commitSplit(runId: number, c: SplitCommit): Promise<boolean> {
+    return this.dataSource.transaction(async (q) => {
+      const [run] = await q.query(`SELECT status, split_complete FROM sync_runs WHERE id = $1 FOR UPDATE`, [runId]);
+      if (!run || run.status !== 'running' || run.split_complete) return false;
+      await q.query(
+        `INSERT INTO sync_ranges (run_id, range_no, kind, docs_expected, status, claimed_by, claims, finished_at)
+         VALUES ($1, 0, 'other_ids', 0, CASE WHEN $2 THEN 'done' ELSE 'pending' END, CASE WHEN $2 THEN $3 END,
+                 CASE WHEN $2 THEN 1 ELSE 0 END, CASE WHEN $2 THEN now() END)
+         ON CONFLICT (run_id, range_no) DO NOTHING`,
+        [runId, c.noOtherIds, c.by],
+      );
+      if (c.ranges.length > 0) {
+        await q.query(
+          `INSERT INTO sync_ranges (run_id, range_no, kind, start_after, end_at, docs_expected)
+           SELECT $1, $2 + ord - 1, 'ids', start_after, end_at, docs
+             FROM unnest($3::char(24)[], $4::char(24)[], $5::bigint[]) WITH ORDINALITY AS t(start_after, end_at, docs, ord)`,
+          [runId, c.firstRangeNo, c.ranges.map((r) => r.startAfter), c.ranges.map((r) => r.endAt), c.ranges.map((r) => r.docs)],
+        );
+      }
+      await q.query(
+        `UPDATE sync_runs SET split_complete = true, max_id = $2,
+                total_estimate = (SELECT coalesce(sum(docs_expected), 0) FROM sync_ranges WHERE run_id = $1)
+          WHERE id = $1`,
+        [runId, c.maxId],
+      );
+      await q.query(
+        `INSERT INTO sync_state (key, value, updated_at) VALUES ($1, jsonb_build_object('runId', $2::bigint, 'lanes', $3::int), now())
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+        [LANES_KEY, runId, c.lanes],
+      );
+      await c.alsoInTransaction?.(q);
+      return true;
+    });
+  }
+
+  /** Ranges 1..total of the run and its lane count (one lane per range when none was stored). */
+  async layout(runId: number): Promise<{ total: number; lanes: number }> {
+    const [r] = await this.dataSource.query(
+      `SELECT (SELECT count(*)::int FROM sync_ranges WHERE run_id = $1 AND kind = 'ids') AS total,
+              (SELECT (value->>'lanes')::int FROM sync_state WHERE key = $2 AND (value->>'runId')::bigint = $1) AS lanes`,
+      [runId, LANES_KEY],
+    );
+    return { total: r.total, lanes: r.lanes ?? r.total };
+  }
+
+  /** The lane holding `rangeNo`, with its ranges in order; null when there is none. */
+  async lane(runId: number, rangeNo: number): Promise<Lane | null> {
+    const { total, lanes } = await this.layout(runId);
+    const bounds = laneOf(total, lanes, rangeNo);
+    if (!bounds) return null;
+    const rows: any[] = await this.dataSource.query(
+      `SELECT range_no, status, end_at FROM sync_ranges
+        WHERE run_id = $1 AND kind = 'ids' AND range_no BETWEEN $2 AND $3 ORDER BY range_no`,
+      [runId, bounds.first, bounds.last],
+    );
+    if (rows.length === 0) return null;
+    return {
+      ranges: rows.map((r) => ({ rangeNo: r.range_no, status: r.status, endAt: r.end_at })),
+      endAt: rows[rows.length - 1].end_at,
+    };
+  }
+
+  /**
+   * What needs a job: the first range of every lane with a range not done (a lane job walks its lane
+   * from there), and range 0 when it is not done.
+   */
+  async undoneJobs(runId: number): Promise<number[]> {
+    const [{ total, lanes }, undone] = await Promise.all([this.layout(runId), this.undoneRanges(runId)]);
+    const open = new Set(undone);
+    const jobs = open.has(0) ? [0] : [];
+    for (const l of allLanes(total, lanes)) {
+      for (let r = l.first; r <= l.last; r++) {
+        if (open.has(r)) {
+          jobs.push(l.first);
+          break;
+        }
+      }
+    }
+    return jobs;
+  }
+
+  /** The last ObjectId range of the run: where a split an older version left half-done continues. */
   async lastIdsRange(runId: number): Promise<{ rangeNo: number; endAt: string } | null> {
     const rows: any[] = await this.dataSource.query(
       `SELECT range_no, end_at FROM sync_ranges WHERE run_id = $1 AND kind = 'ids' ORDER BY range_no DESC LIMIT 1`,
       [runId],
     );
     return rows.length > 0 ? { rangeNo: rows[0].range_no, endAt: rows[0].end_at } : null;
-  }
-
-  async completeSplit(runId: number, maxId: string | null): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE sync_runs SET split_complete = true, max_id = $2,
-              total_estimate = (SELECT coalesce(sum(docs_expected), 0) FROM sync_ranges WHERE run_id = $1)
-        WHERE id = $1`,
-      [runId, maxId],
-    );
   }
 
   /**
