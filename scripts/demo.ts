@@ -177,10 +177,10 @@ async function main(): Promise<void> {
     GATE_PROFILE: 'short',
     // Two cores run every server, the API, two workers and the traffic: the flow is shown here, not latency.
     GATE_MAX_P99_MS: '30000',
-    GATE_ANALYSIS_WINDOW_MS: '60000',
+    GATE_ANALYSIS_WINDOW_MS: '30000',
     SHADOW_SAMPLE_RATE: '1',
     SHADOW_LAG_RECHECK_MS: '500',
-    CATCHUP_INTERVAL_MS: '1000',
+    CATCHUP_INTERVAL_MS: '2000',
     TRAFFIC_PROVIDER: 'route53',
     AWS_ENDPOINT_URL: motoUrl,
     ...zone.env,

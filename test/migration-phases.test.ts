@@ -1,6 +1,8 @@
 import { PLAN, stepName } from '../src/migration/domain/phase-plan';
 import { INestApplicationContext } from '@nestjs/common';
+import { ObjectId } from 'mongodb';
 import { QueueName } from '../src/queues/queue-names';
+import { CatchupService } from '../src/sync/catchup/catchup.service';
 import { startTestApp, TestApp } from './support/app';
 import { startSyncWorker } from './support/sync';
 import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN, ROOT } from './support/env';
@@ -10,11 +12,13 @@ const op = { token: OPERATOR_TOKEN };
 describe('migration phases over the operator API', () => {
   let t: TestApp;
   let worker: INestApplicationContext;
+  let catchup: CatchupService;
 
   beforeAll(async () => {
     t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl(), ROUTE53_TTL: '1' });
     // Traffic changes run as `traffic` jobs; the phase moves when the worker has carried them out.
     worker = await startSyncWorker(t.config, [QueueName.Traffic]);
+    catchup = t.app.get(CatchupService);
   });
   afterAll(async () => {
     await worker?.close();
@@ -102,6 +106,34 @@ describe('migration phases over the operator API', () => {
     expect((await status()).step).toBe('rollout-10');
   });
 
+  it('in deprecation, counts legacy writes the new store did not make as stray: catch-up copies them, the gate into cleanup names them', async () => {
+    await forceTo('deprecation');
+    const legacy = t.legacy.collection('conversations');
+    // Through the API (new store first, legacy second): not stray.
+    const viaApi = await t.request('POST', '/conversations', { body: { userId: 'stray-user', title: 'through the api' } });
+    expect(viaApi.status).toBe(201);
+    // The legacy application still writing on its own: an insert, and an update of the API's conversation.
+    const now = new Date();
+    const inserted = new ObjectId();
+    await legacy.insertOne({ _id: inserted, user_id: 'stray-user', title: 'legacy app insert', messages: [{ role: 'user', text: 'hi', ts: now }], created: now, updated: now, v: 1 });
+    await legacy.updateOne({ _id: new ObjectId(viaApi.body.id) }, { $set: { title: 'legacy app edit', updated: new Date(), v: viaApi.body.version + 1 } });
+
+    const pass = await catchup.pass('manual');
+    expect(pass).toMatchObject({ written: 2, exhausted: true });
+    const again = await catchup.pass('manual');
+    expect(again).toMatchObject({ written: 0 });
+
+    const dry = await t.request('POST', '/migration/advance', { ...op, body: { dryRun: true } });
+    expect(dry.body.to).toBe('cleanup');
+    expect(dry.body.gates.find((g: { name: string }) => g.name === 'stray_legacy_writes')).toMatchObject({ pass: false, value: 2 });
+    const s = await status();
+    expect(s.strayLegacyWrites).toMatchObject({ count: 2, copied: 2, unreadable: 0 });
+    expect([...s.strayLegacyWrites.ids].sort()).toEqual([inserted.toHexString(), viaApi.body.id].sort());
+    // Not lost: both are in the source of truth now.
+    const copied = await t.pg.query('SELECT id, title FROM conversations WHERE id = ANY($1) ORDER BY title', [[inserted.toHexString(), viaApi.body.id]]);
+    expect(copied.rows.map((r: { title: string }) => r.title)).toEqual(['legacy app edit', 'legacy app insert']);
+  });
+
   it('rolls back from every step with the weights and roles of SPEC section 3, and refuses from cleanup on', async () => {
     await forceTo('deprecation');
     const s = await status();
@@ -109,7 +141,7 @@ describe('migration phases over the operator API', () => {
     // A write while the new store is the source of truth must reach legacy before the flip back.
     const created = await t.request('POST', '/conversations', { body: { userId: 'rollback-user', title: 'after the flip' } });
     expect(created.status).toBe(201);
-    await t.legacy.collection('conversations').deleteOne({ _id: new (require('mongodb').ObjectId)(created.body.id) });
+    await t.legacy.collection('conversations').deleteOne({ _id: new ObjectId(created.body.id) });
 
     for (let i = PLAN.findIndex((p) => p.phase === 'deprecation'); i > 1; i--) {
       const from = PLAN[i];
@@ -120,7 +152,7 @@ describe('migration phases over the operator API', () => {
       expect(now).toMatchObject({ step: stepName(to), weights: { newPercent: to.weight }, sourceOfTruth: 'legacy', readFrom: 'legacy', dualWrite: true });
       if (from.phase === 'deprecation') {
         expect(res.body.rollbackProof.copied).toBeGreaterThanOrEqual(1);
-        const doc = await t.legacy.collection('conversations').findOne({ _id: new (require('mongodb').ObjectId)(created.body.id) });
+        const doc = await t.legacy.collection('conversations').findOne({ _id: new ObjectId(created.body.id) });
         expect(doc).toMatchObject({ title: 'after the flip' });
       }
     }

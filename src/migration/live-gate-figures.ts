@@ -1,27 +1,20 @@
 /**
  * The production GateFiguresSource: reads each capability's own status (sync, verification, shadow),
- * this process's request window, and looks for stray legacy writes. Nothing here decides anything.
+ * this process's request window, and the stray legacy writes catch-up recorded. Nothing here decides anything.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { CleanupService } from '../cleanup/cleanup.service';
-import { canonicalJson } from '../conversations/domain/canonical';
-import { fromLegacy } from '../conversations/domain/legacy-transform';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { ShadowStatusService } from '../shadow/shadow-status.service';
-import { LEGACY_STORE, NEW_STORE } from '../stores/conversation-store.port';
-import type { LegacyStore } from '../stores/legacy-store.port';
-import type { PostgresConversationStore } from '../stores/postgres/postgres-conversation.store';
 import { DATA_SOURCE } from '../stores/stores.module';
+import { CatchupAppliedLog, StrayWrites } from '../sync/catchup/catchup-applied.log';
 import { SyncStatusService } from '../sync/sync-status.service';
 import type { GateFigures } from './domain/gates';
 import type { GateFiguresSource } from './gate-figures.port';
 import type { PhaseState } from './phase-state.repository';
-
-/** How many legacy documents changed since the flip are examined for stray writes per evaluation. */
-const STRAY_SCAN_LIMIT = 5000;
 
 export interface LastVerification {
   runId: number;
@@ -49,10 +42,9 @@ export class LiveGateFigures implements GateFiguresSource {
     private readonly shadow: ShadowStatusService,
     private readonly metrics: MetricsService,
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
-    @Inject(LEGACY_STORE) private readonly legacy: LegacyStore,
-    @Inject(NEW_STORE) private readonly newStore: PostgresConversationStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly cleanup: CleanupService,
+    private readonly applied: CatchupAppliedLog,
   ) {}
 
   async lastVerification(): Promise<LastVerification | null> {
@@ -65,28 +57,13 @@ export class LiveGateFigures implements GateFiguresSource {
   }
 
   /**
-   * Legacy documents changed since the flip that the new store (the source of truth) does not explain:
-   * absent there, at a higher version, or at the same version with other content. A legacy copy that is
-   * only behind is a pending repair of ours, not a stray write.
+   * Legacy writes since the flip that the new store (the source of truth) did not make: what catch-up
+   * still had to copy into it, or could not read. Complete up to catch-up's last pass, which the same
+   * gate requires to be recent.
    */
-  async strayWrites(state: PhaseState): Promise<{ count: number; ids: string[] }> {
-    if (!state.flippedAt) return { count: 0, ids: [] };
-    const docs = await this.legacy.scanByUpdated(STRAY_SCAN_LIMIT, { updated: new Date(state.flippedAt.getTime() - 1) });
-    const ids: string[] = [];
-    const byId = new Map((await this.newStore.getMany(docs.map((d) => String(d._id)))).map((c) => [c.id, c]));
-    for (const doc of docs) {
-      const id = String(doc._id);
-      let mine;
-      try {
-        mine = fromLegacy(doc);
-      } catch {
-        ids.push(id);
-        continue;
-      }
-      const truth = byId.get(id);
-      if (!truth || mine.version > truth.version || (mine.version === truth.version && canonicalJson(mine) !== canonicalJson(truth))) ids.push(id);
-    }
-    return { count: ids.length, ids: ids.slice(0, 100) };
+  async strayWrites(state: PhaseState): Promise<StrayWrites> {
+    if (!state.flippedAt) return { copied: 0, unreadable: 0, count: 0, ids: [] };
+    return this.applied.changedSince(state.flippedAt);
   }
 
   async collect(state: PhaseState): Promise<Omit<GateFigures, 'now' | 'enteredAt' | 'legacyDrainedSince' | 'flippedAt'>> {
@@ -95,7 +72,7 @@ export class LiveGateFigures implements GateFiguresSource {
       this.sync.status(),
       this.shadow.mismatchRate(window),
       this.lastVerification(),
-      state.phase === 'deprecation' ? this.strayWrites(state) : Promise.resolve({ count: 0, ids: [] }),
+      this.strayWrites(state),
       state.phase === 'cleanup' ? this.cleanup.verifiedSince(state.enteredAt) : Promise.resolve(false),
     ]);
     const lastPass = (sync.catchup.lastPass ?? null) as { at?: string; exhausted?: boolean } | null;
@@ -117,7 +94,7 @@ export class LiveGateFigures implements GateFiguresSource {
       this.sync.status(),
       this.shadow.mismatchRate(this.config.migration.analysisWindowMs),
       this.lastVerification(),
-      state.phase === 'deprecation' ? this.strayWrites(state) : Promise.resolve({ count: 0, ids: [] }),
+      this.strayWrites(state),
       this.cleanup.summary(),
     ]);
     return { sync, shadow, lastVerification: verification, strayLegacyWrites: stray, archive, requests: this.metrics.applicationRequests.stats(this.config.migration.analysisWindowMs) };

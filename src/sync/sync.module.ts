@@ -24,6 +24,7 @@ import { RunRepository } from './backfill/run.repository';
 import { BatchWriter } from './batch-writer';
 import { CatchupProcessor } from './catchup/catchup.processor';
 import { CatchupQueue } from './catchup/catchup.queue';
+import { CatchupAppliedLog } from './catchup/catchup-applied.log';
 import { CatchupService } from './catchup/catchup.service';
 import { DeadLetterRepository } from './dead-letters/dead-letter.repository';
 import { DeadLetterService } from './dead-letters/dead-letter.service';
@@ -49,6 +50,7 @@ const cfg = (c: AppConfig) => c.sync;
       useFactory: (c: AppConfig) => redisFailFast(c.redis.url, { commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
     },
     { provide: SyncStateRepository, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new SyncStateRepository(ds) },
+    { provide: CatchupAppliedLog, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new CatchupAppliedLog(ds) },
     { provide: DeadLetterRepository, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new DeadLetterRepository(ds) },
     { provide: RunRepository, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new RunRepository(ds) },
     { provide: RangeStateTracker, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new RangeStateTracker(ds) },
@@ -85,8 +87,8 @@ const cfg = (c: AppConfig) => c.sync;
     },
     {
       provide: CatchupService,
-      inject: [APP_CONFIG, DATA_SOURCE, LEGACY_STORE, SyncStateRepository, BatchWriter, THROTTLER, SyncMetrics],
-      useFactory: (c: AppConfig, ...parts: [DataSource, LegacyStore, SyncStateRepository, BatchWriter, SyncThrottler, SyncMetrics]) =>
+      inject: [APP_CONFIG, DATA_SOURCE, LEGACY_STORE, SyncStateRepository, BatchWriter, THROTTLER, SyncMetrics, CatchupAppliedLog],
+      useFactory: (c: AppConfig, ...parts: [DataSource, LegacyStore, SyncStateRepository, BatchWriter, SyncThrottler, SyncMetrics, CatchupAppliedLog]) =>
         new CatchupService(cfg(c), ...parts),
     },
     {
@@ -114,6 +116,7 @@ const cfg = (c: AppConfig) => c.sync;
     SyncThrottler,
     BackfillService,
     CatchupService,
+    CatchupAppliedLog,
     SyncControlService,
     SyncStatusService,
     DeadLetterService,

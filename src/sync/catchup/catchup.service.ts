@@ -22,6 +22,7 @@ import type { BatchResult, BatchWriter } from '../batch-writer';
 import type { SyncMetrics } from '../sync-metrics';
 import type { CatchupPassSummary, SyncStateRepository } from '../state/sync-state.repository';
 import type { Throttler } from '../throttle/throttler';
+import { CatchupAppliedLog, changedAt } from './catchup-applied.log';
 import { hexOf, objectIdFloor } from './object-id-time';
 
 export type CatchupPassResult = CatchupPassSummary | { skipped: 'paused' | 'busy' | 'stopping' };
@@ -41,6 +42,7 @@ export class CatchupService {
     private readonly writer: BatchWriter,
     private readonly throttler: Throttler,
     private readonly metrics: SyncMetrics,
+    private readonly applied: CatchupAppliedLog,
   ) {}
 
   /** Stop between batches (process shutdown); the next pass continues from the watermark. */
@@ -100,6 +102,7 @@ export class CatchupService {
       exhausted: changes === 'exhausted' && inserts !== 'budget' && inserts !== 'paused',
     };
     await this.state.recordPass(summary);
+    if (totals.written > 0) await this.applied.prune(passStart);
     if (totals.read > 0) this.logger.log({ msg: 'catch-up pass', ...summary });
     return summary;
   }
@@ -149,7 +152,12 @@ export class CatchupService {
     await this.throttler.throttled(docs.length, { latencyBackoff: false });
     const batch = this.writer.prepare(docs, 'catchup');
     const t0 = performance.now();
-    const result = await this.writer.write(batch, { commit: (q) => advance(q) });
+    const result = await this.writer.write(batch, {
+      commit: async (q, r) => {
+        await advance(q);
+        await this.applied.record(q, r.writtenIds.map((id) => ({ id, changedAt: changedAt(batch.raw.get(id)!) })));
+      },
+    });
     this.metrics.batchDone('catchup', result, readMs, performance.now() - t0);
     return result;
   }
