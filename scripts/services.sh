@@ -399,8 +399,8 @@ ferretdb_state() { read_pidfile "$RUN_DIR/ferretdb.pid" "$FERRET_BIN" "$DATA_DIR
 ferretdb_stale_binary() {
   [ ! -x "$FERRET_BIN" ] && return 0
   local f
-  for f in main.go go.mod go.sum; do
-    [ "$FERRET_SRC/$f" -nt "$FERRET_BIN" ] && return 0
+  for f in "$FERRET_SRC"/main.go "$FERRET_SRC"/go.mod "$FERRET_SRC"/go.sum "$FERRET_SRC"/patches/*.patch; do
+    [ "$f" -nt "$FERRET_BIN" ] && return 0
   done
   return 1
 }
@@ -419,12 +419,35 @@ build_ferretdb() {
   say ferretdb "building $FERRET_BIN with $("$go" env GOVERSION) (about a minute the first time)"
   # Pure Go (modernc SQLite): no C compiler needed. Build to a temporary name, then rename, so a running
   # server keeps its binary and an interrupted build leaves no half-written file.
-  if ! (cd "$FERRET_SRC" && CGO_ENABLED=0 "$go" build -o "$FERRET_BIN.tmp.$$" . 9>&-); then
+  local build="$SERVICES_DIR/build/ferretdb"
+  if ! patched_ferretdb_module "$go" "$build"; then
+    warn ferretdb "could not prepare the patched FerretDB module in $build"
+    return 1
+  fi
+  if ! (cd "$FERRET_SRC" && CGO_ENABLED=0 "$go" build -modfile="$build/go.mod" -o "$FERRET_BIN.tmp.$$" . 9>&-); then
     rm -f "$FERRET_BIN.tmp.$$"
     warn ferretdb "go build failed"
     return 1
   fi
   mv -f "$FERRET_BIN.tmp.$$" "$FERRET_BIN"
+}
+
+# The FerretDB module from the Go proxy with tools/ferretdb/patches/*.patch applied, and a go.mod that
+# points the build at it (`go build -modfile`): tools/ferretdb stays a plain module that builds unpatched.
+patched_ferretdb_module() { # go build-dir
+  local go="$1" build="$2" mod dir p
+  mod=$(sed -n 's/^require github.com\/FerretDB\/FerretDB \(v[^ ]*\).*/\1/p' "$FERRET_SRC/go.mod")
+  [ -n "$mod" ] || return 1
+  dir=$(cd "$FERRET_SRC" && "$go" mod download -json "github.com/FerretDB/FerretDB@$mod" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$dir" ] || return 1
+  rm -rf "$build" && mkdir -p "$build"
+  cp -R "$dir" "$build/FerretDB" && chmod -R u+w "$build/FerretDB" || return 1
+  for p in "$FERRET_SRC"/patches/*.patch; do
+    [ -e "$p" ] || continue
+    patch -s -p1 -d "$build/FerretDB" <"$p" || return 1
+  done
+  { cat "$FERRET_SRC/go.mod"; echo; echo "replace github.com/FerretDB/FerretDB => $build/FerretDB"; } >"$build/go.mod"
+  cp "$FERRET_SRC/go.sum" "$build/go.sum"
 }
 
 mongo_ping() { # port; uses the mongodb driver from node_modules when there is one, else a TCP check

@@ -42,11 +42,15 @@ func main() {
 		os.Exit(1)
 	}
 
+	// _txlock=immediate: every write transaction takes SQLite's write lock when it begins. With the
+	// default (deferred) a transaction that read first and then writes fails at once with SQLITE_BUSY
+	// when another connection wrote meanwhile (WAL never lets a stale reader upgrade), whatever the
+	// busy timeout; concurrent updates of one collection then fail under load instead of waiting.
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + abs + "/",
+		SQLiteURL: "file:" + abs + "/?_txlock=immediate",
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
