@@ -22,7 +22,7 @@ export interface AppConfig {
   app: { port: number; localDevMode: boolean; logLevel: LogLevel; bodyLimitBytes: number };
   auth: { tokens: ApiToken[] };
   database: { url: string; runMigrationsOnStart: boolean; poolSize: number; statementTimeoutMs: number };
-  legacy: { url: string; database: string; collection: string };
+  legacy: { url: string; database: string; collection: string; slowCommandMs: number };
   redis: { url: string };
   dualWrite: { secondaryTimeoutMs: number; modeCacheTtlMs: number };
   repair: { attempts: number; backoffMs: number };
@@ -111,7 +111,7 @@ function readLegacy(r: EnvReader): AppConfig['legacy'] {
       r.problem('LEGACY_MONGO_URL', 'must name the database in its path, e.g. mongodb://host:27017/legacy');
     }
   }
-  return { url, database, collection: r.string('LEGACY_COLLECTION', 'conversations') };
+  return { url, database, collection: r.string('LEGACY_COLLECTION', 'conversations'), slowCommandMs: r.int('LEGACY_SLOW_COMMAND_MS', 0, 0, 3_600_000) };
 }
 
 function readTraffic(r: EnvReader): TrafficConfig {

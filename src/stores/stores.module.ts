@@ -43,7 +43,7 @@ const logger = new Logger('Stores');
       inject: [APP_CONFIG],
       useFactory: async (config: AppConfig) => {
         logger.log({ msg: 'connecting to legacy store', url: redactUrl(config.legacy.url) });
-        return connectLegacy(config.legacy.url);
+        return connectLegacy(config.legacy.url, config.legacy.slowCommandMs);
       },
     },
     {

@@ -6,6 +6,7 @@
  * the version condition, so it is atomic on the server. A guarded upsert that finds a newer document
  * does not match, tries to insert, and hits the `_id` unique index (E11000): that is read as "stale".
  */
+import { Logger } from '@nestjs/common';
 import { BSON, Collection, Db, Document, Filter, FindCursor, MongoClient, MongoServerError, ObjectId } from 'mongodb';
 import type { Conversation } from '../../conversations/domain/conversation.model';
 import type { LegacyDocument } from '../../conversations/domain/legacy-document';
@@ -325,13 +326,38 @@ class MongoRangeScan implements LegacyRangeScan {
   }
 }
 
-export async function connectLegacy(url: string): Promise<MongoClient> {
+/**
+ * `slowCommandMs` > 0 logs every legacy command that took longer, with its shape (the filter, sort and
+ * limit, not the documents): where the legacy store's time goes when it is the bottleneck.
+ */
+export async function connectLegacy(url: string, slowCommandMs = 0): Promise<MongoClient> {
   const client = new MongoClient(url, {
     serverSelectionTimeoutMS: 3000,
     connectTimeoutMS: 3000,
     maxPoolSize: 50,
     appName: 'legacy-migration-service',
+    monitorCommands: slowCommandMs > 0,
   });
+  if (slowCommandMs > 0) logSlowCommands(client, slowCommandMs);
   await client.connect();
   return client;
+}
+
+function logSlowCommands(client: MongoClient, thresholdMs: number): void {
+  const logger = new Logger('LegacySlowCommands');
+  const started = new Map<number, Record<string, unknown>>();
+  client.on('commandStarted', (e) => {
+    const c = e.command as Record<string, unknown>;
+    const shape: Record<string, unknown> = { command: e.commandName };
+    for (const k of ['filter', 'sort', 'limit', 'batchSize', 'q', 'updates', 'deletes']) if (k in c) shape[k] = k === 'updates' || k === 'deletes' ? (c[k] as unknown[]).length : c[k];
+    started.set(e.requestId, shape);
+  });
+  const done = (e: { requestId: number; duration: number; commandName: string }, failed: boolean) => {
+    const shape = started.get(e.requestId);
+    started.delete(e.requestId);
+    if (e.duration < thresholdMs) return;
+    logger.warn({ msg: 'slow legacy command', ms: Math.round(e.duration), failed, ...(shape ?? { command: e.commandName }) });
+  };
+  client.on('commandSucceeded', (e) => done(e, false));
+  client.on('commandFailed', (e) => done(e, true));
 }
