@@ -48,13 +48,17 @@ export class CatchupAppliedLog {
     await this.dataSource.query('DELETE FROM catchup_applied WHERE applied_at < $1', [new Date(now - CATCHUP_APPLIED_RETENTION_MS)]);
   }
 
-  /** What catch-up had to copy, or could not read, among legacy changes made at or after `since`. */
+  /**
+   * What catch-up, from `since` on, had to copy or could not read among legacy changes made at or after
+   * `since`. Both conditions: a change from before (caught up late) or a copy from before (a document
+   * dated in the future by a bad clock) is not a write made since.
+   */
   async changedSince(since: Date): Promise<StrayWrites> {
     const [row] = await this.dataSource.query(
-      `SELECT (SELECT count(DISTINCT conversation_id) FROM catchup_applied WHERE changed_at >= $1)::int AS copied,
+      `SELECT (SELECT count(DISTINCT conversation_id) FROM catchup_applied WHERE changed_at >= $1 AND applied_at >= $1)::int AS copied,
               (SELECT count(*) FROM dead_letters WHERE source = 'catchup' AND created_at >= $1)::int AS unreadable,
               ARRAY(SELECT conversation_id FROM (
-                      SELECT conversation_id, min(changed_at) AS first FROM catchup_applied WHERE changed_at >= $1 GROUP BY conversation_id
+                      SELECT conversation_id, min(changed_at) AS first FROM catchup_applied WHERE changed_at >= $1 AND applied_at >= $1 GROUP BY conversation_id
                       UNION ALL
                       SELECT conversation_id, created_at FROM dead_letters WHERE source = 'catchup' AND created_at >= $1
                     ) s ORDER BY first, conversation_id LIMIT 100) AS ids`,
