@@ -181,6 +181,7 @@ async function main(): Promise<void> {
     SHADOW_SAMPLE_RATE: '1',
     SHADOW_LAG_RECHECK_MS: '500',
     CATCHUP_INTERVAL_MS: '2000',
+    LEGACY_SLOW_COMMAND_MS: process.env.LEGACY_SLOW_COMMAND_MS ?? '0',
     TRAFFIC_PROVIDER: 'route53',
     AWS_ENDPOINT_URL: motoUrl,
     ...zone.env,

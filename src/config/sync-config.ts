@@ -9,7 +9,12 @@ export interface SyncConfig {
   batchSize: number;
   /** Documents per backfill range (one BullMQ job each); ranges are what workers share. */
   rangeSize: number;
-  /** Ranges one worker process copies at once. */
+  /**
+   * Lanes (one legacy cursor each) one worker process runs at once; lanes share the ranges. More than
+   * one pays where the legacy store serves `_id` range scans from its index (MongoDB); on a store where
+   * every cursor decodes and sorts the whole collection (FerretDB on SQLite) each extra lane costs a full
+   * pass, so the default is one per process and scaling out is by processes.
+   */
   backfillConcurrency: number;
   /** A range's lease in PostgreSQL: renewed by every batch; an expired lease lets another worker resume it. */
   leaseMs: number;
@@ -40,7 +45,7 @@ export function readSyncConfig(r: EnvReader): SyncConfig {
   return {
     batchSize: r.int('SYNC_BATCH_SIZE', 1000, 1, 10_000),
     rangeSize: r.int('SYNC_RANGE_SIZE', 20_000, 1, 100_000_000),
-    backfillConcurrency: r.int('SYNC_BACKFILL_CONCURRENCY', 2, 1, 64),
+    backfillConcurrency: r.int('SYNC_BACKFILL_CONCURRENCY', 1, 1, 64),
     leaseMs: r.int('SYNC_LEASE_MS', 30_000, 100, 3_600_000),
     jobLockMs: r.int('SYNC_JOB_LOCK_MS', 30_000, 100, 3_600_000),
     stalledIntervalMs: r.int('SYNC_STALLED_INTERVAL_MS', 30_000, 100, 3_600_000),
