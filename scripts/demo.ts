@@ -231,7 +231,9 @@ async function main(): Promise<void> {
       const b = s.backfill;
       if (b) {
         const c = b.counts;
-        console.log(`  ${b.status}: ${c.read}/${c.expected} read, ${c.written} written, ${c.dead} dead-lettered, ${b.rate.docsPerSecond} docs/s, ETA ${b.etaSeconds ?? '?'} s; catch-up lag ${s.catchup.lagSeconds ?? '?'} s`);
+        if (b.split && b.split.state !== 'complete') {
+          console.log(`  splitting the _id space into ranges: ${b.split.state}, ${b.split.idsScanned ?? 0} of about ${b.split.estimate ?? '?'} ids scanned`);
+        } else console.log(`  ${b.status}: ${c.read}/${c.expected} read, ${c.written} written, ${c.dead} dead-lettered, ${b.rate.docsPerSecond} docs/s, ETA ${b.etaSeconds ?? '?'} s; catch-up lag ${s.catchup.lagSeconds ?? '?'} s`);
         if (b.status === 'completed') break;
         if (b.status === 'failed') throw new Error(`backfill failed: ${JSON.stringify(b)}`);
       }

@@ -23,7 +23,7 @@ describe('loadConfig', () => {
   it('reads a good environment with defaults', () => {
     const config = loadConfig(GOOD);
     expect(config.app.port).toBe(3000);
-    expect(config.legacy).toEqual({ url: GOOD.LEGACY_MONGO_URL, database: 'legacy', collection: 'conversations' });
+    expect(config.legacy).toEqual({ url: GOOD.LEGACY_MONGO_URL, database: 'legacy', collection: 'conversations', slowCommandMs: 0 });
     expect(config.auth.tokens).toEqual([
       { name: 'billing', token: '0123456789abcdef0123', role: 'app' },
       { name: 'operator-1', token: '0123456789abcdef-operator', role: 'operator' },
