@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image for the API (default) and the workers (`node dist/workers/worker.js`).
+# One image for the API (default) and the workers (`node --max-old-space-size=256 dist/workers/worker.js`).
 
 # ---- build: install everything, compile, then drop the dev dependencies
 FROM node:20-bookworm-slim AS build

@@ -1,5 +1,5 @@
 /**
- * The worker as production runs it (`npm run worker` is `node dist/workers/worker.js`): plain
+ * The worker as production runs it (`npm run worker` is `node --max-old-space-size=256 dist/workers/worker.js`): plain
  * JavaScript, no TypeScript compiler in the process. ts-node alone costs a worker ~100 MB of resident
  * memory (the compiler and its caches), which would drown the figure the SPEC asks for (peak RSS).
  *

@@ -89,13 +89,20 @@ export function workerRuntime(): 'js' | 'ts-node' {
   return process.env.BENCH_WORKER_RUNTIME === 'ts-node' ? 'ts-node' : 'js';
 }
 
+/** The node options `npm run worker` starts the worker with (package.json), e.g. its heap ceiling. */
+export function npmWorkerNodeArgs(): string[] {
+  const script: string = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.worker;
+  const words = script.split(/\s+/);
+  return words.slice(words.indexOf('node') + 1).filter((w) => w.startsWith('--'));
+}
+
 /**
- * Extra node options for the worker processes, for profiling (BENCH_WORKER_NODE_ARGS, space-separated,
- * e.g. `--prof`: V8's tick log, written as it goes, so it survives the SIGTERM that stops a worker;
- * `node --prof-process` reads it). Not for tuning: the figures are those of `npm run worker`.
+ * The worker processes' node options: those of `npm run worker`, plus any for profiling
+ * (BENCH_WORKER_NODE_ARGS, space-separated, e.g. `--prof`: V8's tick log, written as it goes, so it
+ * survives the SIGTERM that stops a worker; `node --prof-process` reads it).
  */
 function workerNodeArgs(): string[] {
-  return (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  return [...npmWorkerNodeArgs(), ...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
 }
 
 /** A worker process, ready when it serves its queues. */
