@@ -283,7 +283,8 @@ async function main(): Promise<void> {
           const a = (await op('GET', '/migration/status')).body.archive;
           if (a?.verified) break;
           if (a?.state === 'failed') throw new Error(`archive failed: ${JSON.stringify(a)}`);
-          console.log(`  archive: ${a ? `${a.state}, ${a.progress?.documents ?? 0} documents` : 'not started'}`);
+          const p = a?.progress;
+          console.log(`  archive: ${a ? `${a.state}${p ? ` (${p.stage === 'verify' ? 're-reading the store' : 'writing'}: ${p.documents} of about ${p.estimatedTotal} documents, ${Math.round(p.docsPerSecond)} docs/s)` : ''}` : 'not started'}`);
           await sleep(1000);
         }
       }
