@@ -284,7 +284,16 @@ async function main(): Promise<void> {
           if (a?.verified) break;
           if (a?.state === 'failed') throw new Error(`archive failed: ${JSON.stringify(a)}`);
           const p = a?.progress;
-          console.log(`  archive: ${a ? `${a.state}${p ? ` (${p.stage === 'verify' ? 're-reading the store' : 'writing'}: ${p.documents} of about ${p.estimatedTotal} documents, ${Math.round(p.docsPerSecond)} docs/s)` : ''}` : 'not started'}`);
+          const what = !a
+            ? 'not started'
+            : !p
+              ? a.state === 'archiving' ? 'archiving: opening a cursor on the legacy collection' : a.state
+              : p.stage === 'archive' && a.state === 'archiving'
+                ? `writing the archive: ${p.documents} of about ${p.estimatedTotal} documents, ${Math.round(p.docsPerSecond)} docs/s`
+                : p.stage === 'archive'
+                  ? `archive written (${p.documents} documents); checking it against the store`
+                  : `checking: ${p.documents} of about ${p.estimatedTotal} store documents re-read`;
+          console.log(`  archive: ${what}`);
           await sleep(1000);
         }
       }
