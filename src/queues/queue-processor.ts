@@ -5,7 +5,7 @@ import type { QueueName } from './queue-names';
 export interface JobPayloads {
   [QueueName.Repair]: { id: string; reason: string; source: 'legacy' | 'new' };
   /** Copy one range of a backfill run; the range's state (checkpoint, lease) lives in PostgreSQL. */
-  [QueueName.Backfill]: { runId: number; rangeNo: number };
+  [QueueName.Backfill]: { runId: number; rangeNo: number } | { runId: number; split: true };
   /** One catch-up pass from the stored watermark. */
   [QueueName.Catchup]: { trigger: 'schedule' | 'manual' };
   /** Run one verification run to the end (its state lives in PostgreSQL). */

@@ -15,16 +15,6 @@ export interface LegacyStore extends ConversationStore {
    * The watermark is a position (time and id) so that many documents with one timestamp page correctly.
    */
   scanByUpdated(limit: number, since: UpdatedPosition): Promise<LegacyDocument[]>;
-  /**
-   * Every `_id` that is an ObjectId, as hex, in order, after `afterId` (all when undefined); projected,
-   * streamed. The backfill picks its range boundaries from it without reading document bodies.
-   */
-  scanIds(afterId?: string): AsyncIterable<string>;
-  /**
-   * Up to `limit` raw documents whose `_id` is not an ObjectId, in `_id` order, after skipping `skip`.
-   * Such ids sort outside every ObjectId interval, so the backfill gives them a range of their own.
-   */
-  scanOtherIds(limit: number, skip: number): Promise<LegacyDocument[]>;
   /** The raw document as JSON that keeps every type (Extended JSON, canonical), for dead letters. */
   rawJson(doc: LegacyDocument): Record<string, unknown>;
   /** Raw documents whose `_id` is one of `ids`, each given as `rawJson(doc)._id`. */

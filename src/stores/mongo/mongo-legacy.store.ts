@@ -164,21 +164,6 @@ export class MongoLegacyStore implements LegacyStore {
     return docs as unknown as LegacyDocument[];
   }
 
-  async *scanIds(afterId?: string): AsyncIterable<string> {
-    const filter: Filter<Document> = afterId ? { _id: { $gt: objectId(afterId) } } : { _id: { $type: 'objectId' } };
-    const cursor = this.collection.find(filter, { projection: { _id: 1 } }).sort({ _id: 1 }).batchSize(10_000);
-    try {
-      for await (const doc of cursor) yield (doc._id as ObjectId).toHexString();
-    } finally {
-      await cursor.close();
-    }
-  }
-
-  async scanOtherIds(limit: number, skip: number): Promise<LegacyDocument[]> {
-    const docs = await this.collection.find({ _id: { $not: { $type: 'objectId' } } }).sort({ _id: 1 }).skip(skip).limit(limit).toArray();
-    return docs as unknown as LegacyDocument[];
-  }
-
   rawJson(doc: LegacyDocument): Record<string, unknown> {
     return BSON.EJSON.serialize(doc, { relaxed: false }) as Record<string, unknown>;
   }

@@ -41,12 +41,12 @@ export class BackfillProcessor implements QueueProcessor<QueueName.Backfill>, On
   }
 
   async process(job: Job<JobPayloads[QueueName.Backfill]>, token?: string): Promise<RangeOutcome | SplitJobOutcome> {
-    const { runId, rangeNo } = job.data ?? ({} as JobPayloads[QueueName.Backfill]);
-    if (!Number.isSafeInteger(runId) || !Number.isSafeInteger(rangeNo)) throw new PermanentJobError(`bad backfill payload ${JSON.stringify(job.data)}`);
-    const outcome =
-      job.name === BackfillJobName.Split
-        ? await this.backfill.split(runId, (p) => job.updateProgress(p))
-        : await this.copier.copy(runId, rangeNo);
+    const data = (job.data ?? {}) as Partial<{ runId: number; rangeNo: number }>;
+    const split = job.name === BackfillJobName.Split;
+    if (!Number.isSafeInteger(data.runId) || (!split && !Number.isSafeInteger(data.rangeNo))) {
+      throw new PermanentJobError(`bad backfill payload ${JSON.stringify(job.data)}`);
+    }
+    const outcome = split ? await this.backfill.split(data.runId!, (p) => job.updateProgress(p)) : await this.copier.copy(data.runId!, data.rangeNo!);
     const delay = this.delayFor(outcome);
     if (delay !== null) {
       await job.moveToDelayed(Date.now() + delay, token);

@@ -23,9 +23,6 @@ export enum BackfillJobName {
   Range = 'range',
 }
 
-/** The split job names no range. */
-export const SPLIT_JOB_RANGE_NO = -1;
-
 export interface SplitJobState {
   /** BullMQ's state of the split job, or `missing`. */
   state: string;
@@ -66,7 +63,7 @@ export class BackfillQueue {
     }
     if (state !== 'completed' && state !== 'missing' && state !== 'unknown') return false;
     if (job) await job.remove().catch(() => undefined);
-    await this.queue.add(BackfillJobName.Split, { runId, rangeNo: SPLIT_JOB_RANGE_NO }, { jobId: id });
+    await this.queue.add(BackfillJobName.Split, { runId, split: true }, { jobId: id });
     return true;
   }
 
