@@ -159,6 +159,38 @@ describe('writes through store and Redis outages', () => {
     return stream.acked;
   }
 
+  it.each([
+    ['shadow', 'ferretdb', /legacy store/],
+    ['deprecation', 'postgres', /new store/],
+  ] as const)('answers 503 STORE_UNAVAILABLE naming the store, never 500, while the source of truth in %s (%s) cannot be reached', async (phase, service, named) => {
+    await setPhase(phase);
+    const created = await call('POST', '/conversations', { userId: `unreachable-${phase}`, title: 'before' });
+    expect(created.status).toBe(201);
+    // The phase was just read: its cached copy serves while PostgreSQL is away, so the store itself is tried.
+    await services.stop(service);
+    try {
+      const requests: Array<[string, string, unknown?]> = [
+        ['GET', `/conversations/${created.body.id}`],
+        ['POST', `/conversations/${created.body.id}/messages`, { role: 'user', content: 'during the outage' }],
+        ['POST', '/conversations', { userId: `unreachable-${phase}` }],
+      ];
+      for (const [method, path, body] of requests) {
+        const res = await fetch(`${url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${APP_TOKEN}`, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        const payload = (await res.json()) as Record<string, unknown>;
+        expect({ method, path, status: res.status }).toEqual({ method, path, status: 503 });
+        expect(Object.keys(payload).sort()).toEqual(['code', 'message', 'requestId', 'statusCode']);
+        expect(payload).toMatchObject({ statusCode: 503, code: 'STORE_UNAVAILABLE', message: expect.stringMatching(named) });
+        expect(res.headers.get('retry-after')).toBe('5');
+      }
+    } finally {
+      await services.up();
+    }
+  }, 120_000);
+
   it('loses nothing with PostgreSQL stopped while legacy is the source of truth, then repairs it', async () => {
     await runScenario('shadow', ['postgres']);
   }, 180_000);

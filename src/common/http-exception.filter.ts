@@ -1,11 +1,17 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { codeForStatus, errorBody } from './error-body';
+import { DEPENDENCY_LABEL, unavailableDependency } from './dependency-errors';
 import { DomainError } from './errors';
+
+/** Seconds a client is asked to wait before retrying a request that met an unreachable store. */
+const RETRY_AFTER_S = 5;
 
 /**
  * Every error leaves as the SPEC shape with the request id. Domain errors keep their code; Nest's
- * HTTP exceptions get the code of their status; anything else is a 500 whose detail goes only to the log.
+ * HTTP exceptions get the code of their status; a store or Redis that cannot be reached is a 503
+ * (`STORE_UNAVAILABLE`, with Retry-After) naming which one; anything else is a 500 whose detail goes
+ * only to the log.
  */
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
@@ -30,6 +36,16 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const status = httpStatusOf(exception);
     if (status !== undefined && status < 500) {
       res.status(status).json(errorBody(status, codeForStatus(status), (exception as Error).message, requestId));
+      return;
+    }
+    const dependency = unavailableDependency(exception);
+    if (dependency) {
+      // An outage fails every request alike: name and message are enough, the stacks would flood the log.
+      const { name, message } = exception as Error;
+      this.logger.warn({ msg: 'dependency unavailable', dependency, requestId, err: { name, message } });
+      res.setHeader('Retry-After', String(RETRY_AFTER_S));
+      const code = dependency === 'redis' ? 'SERVICE_UNAVAILABLE' : 'STORE_UNAVAILABLE';
+      res.status(503).json(errorBody(503, code, `${DEPENDENCY_LABEL[dependency]} cannot be reached right now; retry later`, requestId));
       return;
     }
     this.logger.error({ msg: 'unhandled error', requestId, err: describe(exception) });
