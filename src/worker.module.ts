@@ -1,10 +1,13 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { DataSource } from 'typeorm';
 import { sharedImports } from './app.module';
 import type { AppConfig } from './config/app-config';
 import { APP_CONFIG } from './config/config.module';
 import type { QueueName } from './queues/queue-names';
 import type { QueueProcessor } from './queues/queue-processor';
 import { WorkerHost } from './queues/worker-host';
+import { WorkRecovery } from './queues/work-recovery';
 import { RepairProcessor } from './repair/repair.processor';
 import { RepairModule } from './repair/repair.module';
 import { ShadowModule } from './shadow/shadow.module';
@@ -19,6 +22,11 @@ import { TrafficMoveModule } from './migration/traffic-move.module';
 import { CleanupRunsModule } from './cleanup/cleanup-runs.module';
 import { CleanupProcessor } from './cleanup/cleanup.processor';
 import { TrafficMoveProcessor } from './migration/traffic-move.processor';
+import { MetricsService } from './common/metrics/metrics.service';
+import { BackfillService } from './sync/backfill/backfill.service';
+import { VerifyService } from './sync/verify/verify.service';
+import { CleanupService } from './cleanup/cleanup.service';
+import { DATA_SOURCE, REDIS } from './stores/stores.module';
 
 /** The processors of every queue, with the module that provides what they need. */
 export const PROCESSOR_MODULES: Array<{ module: Type<unknown> | DynamicModule; processors: Type<QueueProcessor>[] }> = [
@@ -44,6 +52,23 @@ export class WorkerModule {
           inject: [APP_CONFIG, ...processors],
           useFactory: (cfg: AppConfig, ...instances: QueueProcessor[]) =>
             new WorkerHost(queues, instances, redisForQueues(cfg.redis.url)),
+        },
+        {
+          provide: WorkRecovery,
+          inject: [APP_CONFIG, REDIS, DATA_SOURCE, MetricsService, BackfillService, VerifyService, CleanupService, TrafficMoveProcessor],
+          useFactory: (cfg: AppConfig, redis: Redis, ds: DataSource, metrics: MetricsService, backfill: BackfillService, verify: VerifyService, cleanup: CleanupService, traffic: TrafficMoveProcessor) =>
+            new WorkRecovery(
+              [
+                { kind: 'backfill', recover: () => backfill.recover() },
+                { kind: 'verify', recover: () => verify.recover() },
+                { kind: 'cleanup', recover: () => cleanup.recover() },
+                { kind: 'traffic', recover: async () => (await traffic.recover()).requeued.map((id) => `traffic change ${id}`) },
+              ],
+              redis,
+              ds,
+              cfg.workers.recoveryIntervalMs,
+              metrics,
+            ),
         },
       ],
     };

@@ -20,7 +20,8 @@ describe('traffic intent log', () => {
   let worker: INestApplicationContext | undefined;
 
   beforeAll(async () => {
-    t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl(), TRAFFIC_WAIT_MS: '300', MOVE_ABANDON_AFTER_MS: '1000' });
+    // The worker's own periodic recovery pass would race the recover() calls this file makes itself.
+    t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl(), TRAFFIC_WAIT_MS: '300', MOVE_ABANDON_AFTER_MS: '1000', WORKER_RECOVERY_INTERVAL_MS: '3600000' });
     expect((await t.request('POST', '/migration/start', { ...op, body: { reason: 'intent log test' } })).status).toBe(200);
   });
   afterAll(async () => {

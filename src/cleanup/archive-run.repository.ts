@@ -19,6 +19,8 @@ export interface ArchiveRun {
   progress: ArchiveProgress | null;
   error: string | null;
   attempts: number;
+  /** The last sign of life of the worker running it (started, progress, archived, finished). */
+  heartbeatAt: string;
 }
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -37,6 +39,7 @@ const toRun = (r: any): ArchiveRun => ({
   progress: r.progress,
   error: r.error,
   attempts: r.attempts,
+  heartbeatAt: r.heartbeat_at.toISOString(),
 });
 
 export class ArchiveRunRepository {
@@ -66,22 +69,22 @@ export class ArchiveRunRepository {
   /** Starts (or, after a crash, restarts) a run: every earlier result of it is dropped. */
   async begin(id: number): Promise<void> {
     await this.dataSource.query(
-      `UPDATE cleanup_archives SET state = 'archiving', started_at = now(), attempts = attempts + 1, manifest = NULL, problems = NULL, progress = NULL, error = NULL WHERE id = $1`,
+      `UPDATE cleanup_archives SET state = 'archiving', started_at = now(), heartbeat_at = now(), attempts = attempts + 1, manifest = NULL, problems = NULL, progress = NULL, error = NULL WHERE id = $1`,
       [id],
     );
   }
 
   async archived(id: number, manifest: Manifest): Promise<void> {
-    await this.dataSource.query(`UPDATE cleanup_archives SET state = 'verifying', manifest = $2 WHERE id = $1`, [id, JSON.stringify(manifest)]);
+    await this.dataSource.query(`UPDATE cleanup_archives SET state = 'verifying', manifest = $2, heartbeat_at = now() WHERE id = $1`, [id, JSON.stringify(manifest)]);
   }
 
   async progress(id: number, progress: ArchiveProgress): Promise<void> {
-    await this.dataSource.query(`UPDATE cleanup_archives SET progress = $2 WHERE id = $1`, [id, JSON.stringify(progress)]);
+    await this.dataSource.query(`UPDATE cleanup_archives SET progress = $2, heartbeat_at = now() WHERE id = $1`, [id, JSON.stringify(progress)]);
   }
 
   async finish(id: number, state: 'verified' | 'failed', problems: unknown[] | null, error: string | null): Promise<ArchiveRun> {
     const [[row]] = await this.dataSource.query(
-      `UPDATE cleanup_archives SET state = $2, problems = $3, error = $4, finished_at = now() WHERE id = $1 RETURNING *`,
+      `UPDATE cleanup_archives SET state = $2, problems = $3, error = $4, finished_at = now(), heartbeat_at = now() WHERE id = $1 RETURNING *`,
       [id, state, problems ? JSON.stringify(problems) : null, error?.slice(0, 1000) ?? null],
     );
     return toRun(row);

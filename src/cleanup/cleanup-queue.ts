@@ -1,9 +1,12 @@
 /** The producer side of the `cleanup` queue: one job per archive run, its id the run's. */
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
+import { ensureLiveJob } from '../queues/live-job';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
 import { QUEUE_PREFIX } from '../queues/worker-host';
+
+const archiveJobId = (archiveId: number, requestedAt: string) => `archive-${archiveId}-${Date.parse(requestedAt)}`;
 
 export type CleanupPayload = JobPayloads[QueueName.Cleanup];
 
@@ -23,7 +26,13 @@ export class CleanupQueue {
 
   /** The id carries the request time: run ids restart with a new database while Redis keeps old jobs. */
   async enqueue(archiveId: number, requestedAt: string): Promise<void> {
-    await this.queue.add('archive', { archiveId }, { jobId: `archive-${archiveId}-${Date.parse(requestedAt)}` });
+    await this.queue.add('archive', { archiveId }, { jobId: archiveJobId(archiveId, requestedAt) });
+  }
+
+  /** Makes sure the run's job is live (see ensureLiveJob); true when it was (re)queued. */
+  async ensure(archiveId: number, requestedAt: string): Promise<boolean> {
+    const jobId = archiveJobId(archiveId, requestedAt);
+    return ensureLiveJob(this.queue, jobId, () => this.queue.add('archive', { archiveId }, { jobId }));
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,15 @@ import type { LegacyArchiver } from './legacy-archiver';
 
 /** Progress is written at most this often (the archiver reports about once a second). */
 const PROGRESS_WRITE_MS = 1000;
+/** A running archive with no sign of life for this long has lost its worker. */
+export const ARCHIVE_STALE_MS = 10 * 60_000;
+
+/** Whether an unfinished run may be without a worker: queued, or running without a sign of life. */
+export function archiveMayNeedJob(run: Pick<ArchiveRun, 'state' | 'heartbeatAt'>, now: number): boolean {
+  if (run.state === 'queued') return true;
+  if (run.state !== 'archiving' && run.state !== 'verifying') return false;
+  return now - Date.parse(run.heartbeatAt) > ARCHIVE_STALE_MS;
+}
 
 export class CleanupService {
   private readonly logger = new Logger('Cleanup');
@@ -65,6 +74,17 @@ export class CleanupService {
       this.logger.warn({ msg: 'legacy archive failed', id, error: message });
       return this.runs.finish(id, 'failed', null, message);
     }
+  }
+
+  /**
+   * A worker's periodic check (see WorkRecovery): a queued run whose job Redis lost is queued again;
+   * so is a running one whose worker has shown no sign of life for ARCHIVE_STALE_MS (it died while its
+   * job was lost too). A live run is left to its worker: two writers of one archive would collide.
+   */
+  async recover(now = Date.now()): Promise<string[]> {
+    const run = await this.runs.active();
+    if (!run || !archiveMayNeedJob(run, now)) return [];
+    return (await this.queue.ensure(run.id, run.requestedAt)) ? [`archive run ${run.id}`] : [];
   }
 
   latest(): Promise<ArchiveRun | null> {

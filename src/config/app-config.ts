@@ -27,7 +27,7 @@ export interface AppConfig {
   dualWrite: { secondaryTimeoutMs: number; modeCacheTtlMs: number };
   repair: { attempts: number; backoffMs: number };
   migration: MigrationConfig;
-  workers: { queues: string[] };
+  workers: { queues: string[]; recoveryIntervalMs: number };
   sync: SyncConfig;
   traffic: TrafficConfig;
   shadow: ShadowConfig;
@@ -185,7 +185,7 @@ export function loadConfig(env: Env): AppConfig {
       backoffMs: r.int('REPAIR_BACKOFF_MS', 500, 1, 3_600_000),
     },
     migration: readMigrationConfig(r),
-    workers: { queues: r.list('WORKER_QUEUES') },
+    workers: { queues: r.list('WORKER_QUEUES'), recoveryIntervalMs: r.int('WORKER_RECOVERY_INTERVAL_MS', 30_000, 1000, 3_600_000) },
     sync: readSyncConfig(r),
     traffic: readTraffic(r),
     shadow: readShadowConfig(r),

@@ -54,8 +54,7 @@ export class TrafficMoveProcessor implements QueueProcessor<QueueName.Traffic>, 
   async recover(): Promise<{ requeued: number[]; settled: number[]; released: boolean }> {
     const requeued: number[] = [];
     for (const change of await this.traffic.openIntents()) {
-      await this.traffic.enqueue(change);
-      requeued.push(change.id);
+      if (await this.traffic.enqueue(change)) requeued.push(change.id);
     }
     const settled: number[] = [];
     let released = false;

@@ -4,6 +4,7 @@
  */
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
+import { ensureLiveJob } from '../queues/live-job';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
 import { QUEUE_PREFIX } from '../queues/worker-host';
@@ -27,16 +28,10 @@ export class TrafficQueue {
     this.queue.on('error', () => undefined);
   }
 
-  /** Adds the intent's job unless one is waiting or running; a finished job of an open intent is replaced. */
-  async enqueue(changeId: number, requestedAt: string): Promise<void> {
+  /** Adds the intent's job unless one is waiting or running (see ensureLiveJob); true when it (re)queued it. */
+  async enqueue(changeId: number, requestedAt: string): Promise<boolean> {
     const jobId = trafficJobId(changeId, requestedAt);
-    const existing = await this.queue.getJob(jobId);
-    if (existing) {
-      const state = await existing.getState();
-      if (state !== 'completed' && state !== 'failed') return;
-      await existing.remove().catch(() => undefined);
-    }
-    await this.queue.add('change', { changeId }, { jobId });
+    return ensureLiveJob(this.queue, jobId, () => this.queue.add('change', { changeId }, { jobId }));
   }
 
   async close(): Promise<void> {

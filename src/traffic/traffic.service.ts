@@ -211,8 +211,9 @@ export class TrafficService {
     return rows.length > 0 ? toChange(rows[0]) : null;
   }
 
-  async enqueue(change: TrafficChange): Promise<void> {
-    await this.queue.enqueue(change.id, change.requestedAt);
+  /** Makes sure the intent has a live job; true when it had none and got one. */
+  async enqueue(change: TrafficChange): Promise<boolean> {
+    return this.queue.enqueue(change.id, change.requestedAt);
   }
 
   async last(): Promise<TrafficChange | null> {

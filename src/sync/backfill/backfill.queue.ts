@@ -7,8 +7,9 @@
  * recreate any reminder that got lost (a job that ran out of stalled recoveries or attempts) without
  * risk: the run's `split_complete` and the ranges' leases decide who does what.
  */
-import { Queue } from 'bullmq';
+import { Job, Queue } from 'bullmq';
 import type Redis from 'ioredis';
+import { ensureLiveJob } from '../../queues/live-job';
 import { QueueName } from '../../queues/queue-names';
 import type { JobPayloads } from '../../queues/queue-processor';
 import { QUEUE_PREFIX } from '../../queues/worker-host';
@@ -48,23 +49,13 @@ export class BackfillQueue {
     this.queue.on('error', () => undefined);
   }
 
-  async enqueue(runId: number, rangeNo: number): Promise<void> {
-    await this.queue.add(BackfillJobName.Range, { runId, rangeNo }, { jobId: backfillJobId(runId, rangeNo) });
+  async enqueue(runId: number, rangeNo: number): Promise<Job<BackfillPayload>> {
+    return this.queue.add(BackfillJobName.Range, { runId, rangeNo }, { jobId: backfillJobId(runId, rangeNo) });
   }
 
   /** Makes sure the run's split job is live (added, or retried if it failed); true when it was (re)queued. */
   async ensureSplit(runId: number): Promise<boolean> {
-    const id = splitJobId(runId);
-    const job = await this.queue.getJob(id);
-    const state = job ? await job.getState() : 'missing';
-    if (state === 'failed') {
-      await job!.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-      return true;
-    }
-    if (state !== 'completed' && state !== 'missing' && state !== 'unknown') return false;
-    if (job) await job.remove().catch(() => undefined);
-    await this.queue.add(BackfillJobName.Split, { runId, split: true }, { jobId: id });
-    return true;
+    return ensureLiveJob(this.queue, splitJobId(runId), () => this.queue.add(BackfillJobName.Split, { runId, split: true }, { jobId: splitJobId(runId) }));
   }
 
   async splitState(runId: number): Promise<SplitJobState> {
@@ -87,17 +78,7 @@ export class BackfillQueue {
   async ensure(runId: number, rangeNos: number[]): Promise<number> {
     let queued = 0;
     for (const rangeNo of rangeNos) {
-      const job = await this.queue.getJob(backfillJobId(runId, rangeNo));
-      const state = job ? await job.getState() : 'missing';
-      if (state === 'failed') {
-        await job!.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-      } else if (state === 'completed' || state === 'missing' || state === 'unknown') {
-        if (job) await job.remove().catch(() => undefined);
-        await this.enqueue(runId, rangeNo);
-      } else {
-        continue;
-      }
-      queued++;
+      if (await ensureLiveJob(this.queue, backfillJobId(runId, rangeNo), () => this.enqueue(runId, rangeNo))) queued++;
     }
     return queued;
   }

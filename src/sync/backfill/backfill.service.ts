@@ -135,6 +135,32 @@ export class BackfillService {
     return { outcome: 'done', enqueued, runCompleted: await this.runs.completeIfDone(run.id) };
   }
 
+  /**
+   * A worker's periodic check (see WorkRecovery): the jobs are only reminders of the state in
+   * PostgreSQL, and Redis can lose them (a restart without persistence, an eviction). Re-creates the
+   * running run's split or lane jobs and the catch-up schedule when they are missing; never starts a
+   * run. Returns what it re-created.
+   */
+  async recover(): Promise<string[]> {
+    const recovered: string[] = [];
+    const run = await this.runs.running();
+    if (run) {
+      if (!run.splitComplete) {
+        if (await this.queue.ensureSplit(run.id)) recovered.push(`backfill run ${run.id}: split job`);
+      } else {
+        const lanes = await this.queue.ensure(run.id, await this.runs.undoneJobs(run.id));
+        if (lanes > 0) recovered.push(`backfill run ${run.id}: ${lanes} lane job${lanes === 1 ? '' : 's'}`);
+        await this.runs.completeIfDone(run.id);
+      }
+    }
+    // Catch-up runs from the first backfill on, for good: its schedule must exist once any run does.
+    if (this.config.catchupIntervalMs > 0 && (run ?? (await this.runs.latest())) && !(await this.catchupQueue.scheduled())) {
+      await this.catchupQueue.schedule(this.config.catchupIntervalMs);
+      recovered.push('catch-up schedule');
+    }
+    return recovered;
+  }
+
   /** After a resume: jobs waiting out the pause come back at once instead of at their next poll. */
   async wakePaused(): Promise<number> {
     return this.queue.promoteDelayed();

@@ -4,11 +4,14 @@
  */
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
+import { ensureLiveJob } from '../../queues/live-job';
 import { QueueName } from '../../queues/queue-names';
 import type { JobPayloads } from '../../queues/queue-processor';
 import { QUEUE_PREFIX } from '../../queues/worker-host';
 
 const ADD_TIMEOUT_MS = 2000;
+
+const verifyJobId = (runId: number, createdAt: Date) => `run-${runId}-${createdAt.getTime()}`;
 
 export class VerifyQueue {
   readonly queue: Queue<JobPayloads[QueueName.Verify]>;
@@ -42,10 +45,16 @@ export class VerifyQueue {
       timer = setTimeout(() => reject(new Error(`the verify queue did not answer within ${ADD_TIMEOUT_MS} ms (Redis ${this.connection.status})`)), ADD_TIMEOUT_MS);
     });
     try {
-      await Promise.race([this.queue.add('verify', { runId }, { jobId: `run-${runId}-${createdAt.getTime()}` }), timeout]);
+      await Promise.race([this.queue.add('verify', { runId }, { jobId: verifyJobId(runId, createdAt) }), timeout]);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Makes sure the run's job is live (see ensureLiveJob); true when it was (re)queued. */
+  async ensure(runId: number, createdAt: Date): Promise<boolean> {
+    const jobId = verifyJobId(runId, createdAt);
+    return ensureLiveJob(this.queue, jobId, () => this.queue.add('verify', { runId }, { jobId }));
   }
 
   /** Worker processes currently connected to this queue. */

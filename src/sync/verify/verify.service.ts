@@ -59,6 +59,16 @@ export class VerifyService {
     return runSummary(run);
   }
 
+  /**
+   * A worker's periodic check (see WorkRecovery): an unfinished run that no worker holds a live lease
+   * on gets its job back if Redis lost it. The run resumes from its checkpoint.
+   */
+  async recover(): Promise<string[]> {
+    const run = await this.runs.active();
+    if (!run || (run.leaseUntil && run.leaseUntil.getTime() > Date.now())) return [];
+    return (await this.queue.ensure(run.id, run.createdAt)) ? [`verification run ${run.id}`] : [];
+  }
+
   async list(limit: number): Promise<RunSummary[]> {
     return (await this.runs.list(limit)).map(runSummary);
   }

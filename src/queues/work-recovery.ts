@@ -1,0 +1,129 @@
+/**
+ * Work recovery, on every worker process. The state of every long piece of work (backfill runs and their
+ * ranges, the catch-up schedule, verification runs, archive runs, traffic intents) lives in PostgreSQL;
+ * its BullMQ job is only the reminder that a worker is needed, and Redis can lose reminders: a restart
+ * without persistence, an eviction under memory pressure, a FLUSHALL. Each capability re-creates its
+ * own from its own state (`recover`: idempotent, and never starting new work); this part asks them
+ * every WORKER_RECOVERY_INTERVAL_MS and at once when Redis comes back from a disconnect, on one worker
+ * at a time (a PostgreSQL advisory lock held for the pass).
+ *
+ * It also tells a Redis that came back empty from one that merely reconnected: a marker key that this
+ * process saw before and that is gone now means Redis lost its data, which is logged and counted.
+ */
+import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { DataSource } from 'typeorm';
+import type { MetricsService } from '../common/metrics/metrics.service';
+import { QUEUE_PREFIX } from './worker-host';
+
+export interface RecoverableWork {
+  /** What the log and the metric call it (`backfill`, `verify`, ...). */
+  readonly kind: string;
+  /** Re-creates the jobs Redis lost; returns what it re-created (empty when nothing was missing). */
+  recover(): Promise<string[]>;
+}
+
+export type RecoveryOutcome =
+  | { outcome: 'not_leader' | 'redis_unavailable' }
+  | { outcome: 'done'; redisDataLost: boolean; recovered: string[]; failed: string[] };
+
+const LOCK_KEY = 7_356_002;
+export const RECOVERY_MARKER_KEY = `${QUEUE_PREFIX}:recovery:marker`;
+/** After a reconnect, wait this long (other connections reconnect too) before the pass. */
+const AFTER_READY_MS = 500;
+
+export class WorkRecovery implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('WorkRecovery');
+  private timer?: NodeJS.Timeout;
+  private readyTimer?: NodeJS.Timeout;
+  private running?: Promise<RecoveryOutcome>;
+  private sawMarker = false;
+  private readonly recoveredTotal;
+  private readonly dataLossTotal;
+  private readonly onReady = () => {
+    clearTimeout(this.readyTimer);
+    this.readyTimer = setTimeout(() => void this.tick('redis reconnected'), AFTER_READY_MS);
+    this.readyTimer.unref();
+  };
+
+  constructor(
+    private readonly parts: RecoverableWork[],
+    private readonly redis: Redis,
+    private readonly dataSource: DataSource,
+    private readonly intervalMs: number,
+    metrics: MetricsService,
+  ) {
+    this.recoveredTotal = metrics.counter('work_recovered_total', 'Jobs a worker re-created from PostgreSQL state after Redis lost them, by kind of work', ['kind']);
+    this.dataLossTotal = metrics.counter('redis_data_loss_total', 'Times a worker found that Redis had come back without its data');
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.tick('interval'), this.intervalMs);
+    this.timer.unref();
+    this.redis.on('ready', this.onReady);
+    // A worker that starts after Redis lost its data (everything restarted) recovers at once.
+    setImmediate(() => void this.tick('start-up'));
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+    clearTimeout(this.readyTimer);
+    this.redis.off('ready', this.onReady);
+  }
+
+  /** One pass; a pass already running in this process is joined rather than doubled. */
+  tick(reason: string): Promise<RecoveryOutcome> {
+    this.running ??= this.pass(reason)
+      .catch((err): RecoveryOutcome => {
+        this.logger.warn({ msg: 'work recovery pass failed', reason, error: (err as Error).message });
+        return { outcome: 'redis_unavailable' };
+      })
+      .finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async pass(reason: string): Promise<RecoveryOutcome> {
+    let redisDataLost: boolean;
+    try {
+      redisDataLost = await this.checkMarker();
+    } catch {
+      return { outcome: 'redis_unavailable' };
+    }
+    const q = this.dataSource.createQueryRunner();
+    try {
+      await q.connect();
+      await q.startTransaction();
+      const [{ locked }] = await q.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [LOCK_KEY]);
+      if (!locked) return { outcome: 'not_leader' };
+      const recovered: string[] = [];
+      const failed: string[] = [];
+      for (const part of this.parts) {
+        try {
+          const found = await part.recover();
+          if (found.length > 0) this.recoveredTotal.inc({ kind: part.kind }, found.length);
+          recovered.push(...found);
+        } catch (err) {
+          failed.push(part.kind);
+          this.logger.warn({ msg: 'could not recover work', kind: part.kind, error: (err as Error).message });
+        }
+      }
+      if (recovered.length > 0) this.logger.warn({ msg: 're-created jobs Redis no longer had', reason, redisDataLost, recovered });
+      return { outcome: 'done', redisDataLost, recovered, failed };
+    } finally {
+      if (q.isTransactionActive) await q.commitTransaction().catch(() => undefined);
+      await q.release();
+    }
+  }
+
+  /** True when the marker this process saw before is gone: Redis came back without its data. */
+  private async checkMarker(): Promise<boolean> {
+    const created = (await this.redis.set(RECOVERY_MARKER_KEY, new Date().toISOString(), 'NX')) === 'OK';
+    const lost = created && this.sawMarker;
+    this.sawMarker = true;
+    if (lost) {
+      this.dataLossTotal.inc();
+      this.logger.warn({ msg: 'Redis came back without its data: re-creating the jobs of unfinished work from PostgreSQL' });
+    }
+    return lost;
+  }
+}
