@@ -172,4 +172,31 @@ describe('catch-up', () => {
     await legacyApp.update(now, 'after the future document');
     await waitFor('the present change to be copied', async () => (await readNew(t, String(now)))?.title === 'after the future document', 30_000, 200);
   });
+
+  it('reads a short tail (a change and an insert without `updated`) with one query, and a long one in order', async () => {
+    // Manual passes only, so the pass asked for here is the one that finds the changes. (It also re-reads, and
+    // skips, what the overlap window and the future-dated document of the test before bring back.)
+    await t.app.get(CatchupQueue).schedule(0);
+    try {
+      const changed = seeded[9]._id;
+      await legacyApp.update(changed, 'short tail');
+      const inserted = await legacyApp.insert(false);
+      const short = await t.request('POST', '/migration/sync/catchup?wait=true', { token: OPERATOR_TOKEN });
+      expect(short.body).toMatchObject({ state: 'completed', result: { written: 2, batches: 1, exhausted: true } });
+      expect((await readNew(t, String(changed)))!.title).toBe('short tail');
+      expect(await readNew(t, inserted.toHexString())).not.toBeNull();
+
+      // More than a batch (SYNC_BATCH_SIZE 100): the ordered scans page through it, and the inserts after it.
+      const many = seeded.slice(100, 250).map((d) => d._id);
+      for (const id of many) await legacyApp.update(id, 'long tail');
+      const late = await legacyApp.insert(false);
+      const long = await t.request('POST', '/migration/sync/catchup?wait=true', { token: OPERATOR_TOKEN });
+      expect(long.body).toMatchObject({ state: 'completed', result: { written: 151, exhausted: true } });
+      expect(long.body.result.batches).toBeGreaterThanOrEqual(3);
+      for (const id of many) expect((await readNew(t, String(id)))!.title).toBe('long tail');
+      expect(await readNew(t, late.toHexString())).not.toBeNull();
+    } finally {
+      await t.app.get(CatchupQueue).schedule(Number(SYNC_ENV.CATCHUP_INTERVAL_MS));
+    }
+  });
 });

@@ -15,6 +15,12 @@ export interface LegacyStore extends ConversationStore {
    * The watermark is a position (time and id) so that many documents with one timestamp page correctly.
    */
   scanByUpdated(limit: number, since: UpdatedPosition): Promise<LegacyDocument[]>;
+  /**
+   * Up to `limit` raw documents changed after `updatedAfter` or with an ObjectId `_id` above `idAfter`, in
+   * no particular order: catch-up's one query for a short tail (an index union on MongoDB; one pass over
+   * the collection on a server that cannot use indexes). Fewer than `limit` means that is all of them.
+   */
+  scanChangedOrInserted(limit: number, updatedAfter: Date, idAfter: string): Promise<LegacyDocument[]>;
   /** The raw document as JSON that keeps every type (Extended JSON, canonical), for dead letters. */
   rawJson(doc: LegacyDocument): Record<string, unknown>;
   /** Raw documents whose `_id` is one of `ids`, each given as `rawJson(doc)._id`. */

@@ -164,6 +164,11 @@ export class MongoLegacyStore implements LegacyStore {
     return docs as unknown as LegacyDocument[];
   }
 
+  async scanChangedOrInserted(limit: number, updatedAfter: Date, idAfter: string): Promise<LegacyDocument[]> {
+    const filter: Filter<Document> = { $or: [{ updated: { $gt: updatedAfter } }, { _id: { $gt: objectId(idAfter) } }] };
+    return (await this.collection.find(filter).limit(limit).toArray()) as unknown as LegacyDocument[];
+  }
+
   rawJson(doc: LegacyDocument): Record<string, unknown> {
     return BSON.EJSON.serialize(doc, { relaxed: false }) as Record<string, unknown>;
   }

@@ -88,12 +88,17 @@ export class CatchupService {
       totals.batches++;
     };
 
-    const changes = await this.changes(state.updatedMs, passStart, totals, add);
-    if (changes === 'exhausted') {
-      await this.state.advanceUpdated(passStart, null);
-    }
+    let changes: 'exhausted' | 'budget' | 'paused';
     let inserts: 'exhausted' | 'budget' | 'paused' | 'none' = 'none';
-    if (state.newIdsAfter && changes === 'exhausted') inserts = await this.inserts(state.newIdsAfter, totals, add);
+    if (state.newIdsAfter && (await this.shortTail(state.updatedMs, state.newIdsAfter, passStart, add))) {
+      changes = inserts = 'exhausted';
+    } else {
+      changes = await this.changes(state.updatedMs, passStart, totals, add);
+      if (changes === 'exhausted') {
+        await this.state.advanceUpdated(passStart, null);
+      }
+      if (state.newIdsAfter && changes === 'exhausted') inserts = await this.inserts(state.newIdsAfter, totals, add);
+    }
 
     const summary: CatchupPassSummary = {
       at: new Date(passStart).toISOString(),
@@ -105,6 +110,37 @@ export class CatchupService {
     if (totals.written > 0) await this.applied.prune(passStart);
     if (totals.read > 0) this.logger.log({ msg: 'catch-up pass', ...summary });
     return summary;
+  }
+
+  /**
+   * The usual pass once the backfill is done: what changed and what was inserted since the watermarks is
+   * less than a batch, so one unordered query reads it all (one pass over the collection instead of two
+   * on a server without indexes) and both watermarks move in the batch's transaction. A full batch
+   * means more than that: false, and the ordered scans take over (they read it again, in order).
+   */
+  private async shortTail(updatedMs: number, newIdsAfter: string, passStart: number, add: (r: BatchResult) => void): Promise<boolean> {
+    if (this.stopping || (await this.throttler.isPaused())) return false;
+    const limit = this.throttler.batchLimit(this.config.batchSize);
+    const idFloor = objectIdFloor(newIdsAfter, this.config.catchupOverlapMs);
+    const t0 = performance.now();
+    const docs = await this.legacy.scanChangedOrInserted(limit, new Date(updatedMs - this.config.catchupOverlapMs), idFloor);
+    const readMs = performance.now() - t0;
+    if (docs.length >= limit) return false;
+    if (docs.length === 0) {
+      await this.state.advanceUpdated(passStart, null);
+      return true;
+    }
+    // The inserts watermark moves to the highest ObjectId read (a string `_id` came in by `updated`).
+    const maxId = docs
+      .map((d) => (typeof d._id === 'object' ? hexOf(d._id) : undefined))
+      .reduce<string | undefined>((max, id) => (id && id > idFloor && (!max || id > max) ? id : max), undefined);
+    add(
+      await this.write(docs, readMs, async (q) => {
+        await this.state.advanceUpdated(passStart, null, q);
+        if (maxId) await this.state.advanceNewIds(maxId, q);
+      }),
+    );
+    return true;
   }
 
   /** Documents changed after `updatedMs - overlap`, in (`updated`, `_id`) order. */
