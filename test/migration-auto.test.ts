@@ -31,6 +31,7 @@ const healthy: Planted = {
   http: { requests: 1000, errorRate: 0, successRate: 1, p99Ms: 20 },
   recordTtlMs: 1000,
   strayWrites: 0,
+  pendingRepairs: 0,
   lastCatchupAt: new Date(),
   archiveVerified: false,
 };

@@ -8,7 +8,11 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { CleanupService } from '../cleanup/cleanup.service';
 import { MetricsService } from '../common/metrics/metrics.service';
+import { RepairOutbox } from '../repair/repair-outbox';
+import { REPAIR_OUTBOXES } from '../repair/repair.module';
+import { RepairQueue } from '../repair/repair-queue';
 import { ShadowStatusService } from '../shadow/shadow-status.service';
+import type { StoreName } from '../stores/conversation-store.port';
 import { DATA_SOURCE } from '../stores/stores.module';
 import { CatchupAppliedLog, StrayWrites } from '../sync/catchup/catchup-applied.log';
 import { SyncStatusService } from '../sync/sync-status.service';
@@ -45,7 +49,19 @@ export class LiveGateFigures implements GateFiguresSource {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly cleanup: CleanupService,
     private readonly applied: CatchupAppliedLog,
+    private readonly repairQueue: RepairQueue,
+    @Inject(REPAIR_OUTBOXES) private readonly outboxes: Record<StoreName, RepairOutbox>,
   ) {}
+
+  /** Repairs queued, running or in either store's outbox; null when Redis or a store cannot say. */
+  async pendingRepairs(): Promise<number | null> {
+    try {
+      const counts = await Promise.all([this.repairQueue.pending(), this.outboxes.new.count(), this.outboxes.legacy.count()]);
+      return counts.reduce((a, b) => a + b, 0);
+    } catch {
+      return null;
+    }
+  }
 
   async lastVerification(): Promise<LastVerification | null> {
     const rows = await this.dataSource.query(
@@ -68,12 +84,13 @@ export class LiveGateFigures implements GateFiguresSource {
 
   async collect(state: PhaseState): Promise<Omit<GateFigures, 'now' | 'enteredAt' | 'legacyDrainedSince' | 'flippedAt'>> {
     const window = this.config.migration.analysisWindowMs;
-    const [sync, shadow, verification, stray, archiveVerified] = await Promise.all([
+    const [sync, shadow, verification, stray, archiveVerified, pendingRepairs] = await Promise.all([
       this.sync.status(),
       this.shadow.mismatchRate(window),
       this.lastVerification(),
       this.strayWrites(state),
       state.phase === 'cleanup' ? this.cleanup.verifiedSince(state.enteredAt) : Promise.resolve(false),
+      this.pendingRepairs(),
     ]);
     const lastPass = (sync.catchup.lastPass ?? null) as { at?: string; exhausted?: boolean } | null;
     return {
@@ -84,6 +101,7 @@ export class LiveGateFigures implements GateFiguresSource {
       http: this.metrics.applicationRequests.stats(window),
       recordTtlMs: this.config.traffic.ttl * 1000,
       strayWrites: stray.count,
+      pendingRepairs,
       lastCatchupAt: lastPass?.at ? new Date(lastPass.at) : null,
       archiveVerified,
     };

@@ -84,6 +84,12 @@ export class RepairQueue {
     return jobs.length;
   }
 
+  /** Jobs not finished yet: waiting, running, or waiting out a back-off. */
+  async pending(): Promise<number> {
+    const c = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+    return Object.values(c).reduce((a, b) => a + b, 0);
+  }
+
   async counts(): Promise<Record<string, number>> {
     return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
   }

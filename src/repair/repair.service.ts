@@ -37,24 +37,32 @@ export class RepairService {
     return name === 'legacy' ? this.legacy : this.newStore;
   }
 
-  async repair(id: string): Promise<RepairOutcome> {
+  /**
+   * `recordedSource` is the source of truth when the divergence was recorded. If the source of truth has
+   * changed since (the flip into deprecation, or a rollback out of it, came in between), the store that
+   * acknowledged the write is the recorded one: copying the current source of truth over it would undo an
+   * acknowledged write. Then the copy goes from the recorded source and only forward: a store that has
+   * moved on since (a higher version, written under the new source of truth) is left as it is.
+   */
+  async repair(id: string, recordedSource?: StoreName): Promise<RepairOutcome> {
     const mode = await this.mode.current();
     // Outside dual-write the other store is not kept in step on purpose (not started yet, or retired).
     if (!mode.dualWrite) return 'skipped';
-    const source = this.store(mode.sourceOfTruth);
-    const target = this.store(mode.sourceOfTruth === 'legacy' ? 'new' : 'legacy');
-    return this.copy(id, source, target);
+    const from = recordedSource ?? mode.sourceOfTruth;
+    return this.copy(id, this.store(from), this.store(from === 'legacy' ? 'new' : 'legacy'), { forwardOnly: from !== mode.sourceOfTruth });
   }
 
-  async copy(id: string, source: ConversationStore, target: ConversationStore): Promise<RepairOutcome> {
+  /** `forwardOnly`: never replace a copy that is ahead of the source (see repair). */
+  async copy(id: string, source: ConversationStore, target: ConversationStore, { forwardOnly = false } = {}): Promise<RepairOutcome> {
     for (let round = 0, wrote = false; round < MAX_ROUNDS; round++) {
       const [truth, copy] = await Promise.all([source.get(id), target.get(id)]);
       if (same(truth, copy)) return wrote ? 'repaired' : 'in_sync';
+      const ahead = truth === null || (copy !== null && copy.version > truth.version);
+      if (ahead && forwardOnly) return wrote ? 'repaired' : 'skipped';
       wrote = true;
-      if (truth === null) await this.replaceAhead(id, source, target, copy!);
-      else if (copy === null) await target.insertNew(truth);
-      else if (copy.version <= truth.version) await target.compareAndSet(truth, copy.version);
-      else await this.replaceAhead(id, source, target, copy);
+      if (ahead) await this.replaceAhead(id, source, target, copy!);
+      else if (copy === null) await target.insertNew(truth!);
+      else await target.compareAndSet(truth!, copy.version);
     }
     throw new Error(`conversation ${id} kept changing during ${MAX_ROUNDS} repair rounds; will retry`);
   }

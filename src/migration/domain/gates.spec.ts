@@ -14,6 +14,7 @@ const healthy: GateFigures = {
   legacyDrainedSince: ago(3600_000),
   recordTtlMs: 60_000,
   strayWrites: 0,
+  pendingRepairs: 0,
   lastCatchupAt: ago(30_000),
   flippedAt: ago(10 * 24 * 3600_000),
   archiveVerified: true,
@@ -49,6 +50,14 @@ describe('gates', () => {
   it('into deprecation need legacy drained for the TTL, zero lag and a clean verification', () => {
     const f = { ...healthy, legacyDrainedSince: ago(10_000), catchupLagMs: 250 };
     expect(failing(evaluateGates('into_deprecation', f, SEED_PROFILE)).map((g) => g.name)).toEqual(['legacy_drained_ms', 'catchup_lag_ms']);
+  });
+
+  it('into deprecation need every repair done: one still pending may hold a write only legacy acknowledged', () => {
+    const pending = failing(evaluateGates('into_deprecation', { ...healthy, pendingRepairs: 3 }, SEED_PROFILE));
+    expect(pending.map((g) => [g.name, g.value])).toEqual([['pending_repairs', 3]]);
+    // Not known (Redis or a store cannot be asked) is not zero.
+    expect(failing(evaluateGates('into_deprecation', { ...healthy, pendingRepairs: null }, SEED_PROFILE)).map((g) => g.name)).toEqual(['pending_repairs']);
+    expect(failing(evaluateGates('later_step', { ...healthy, pendingRepairs: 3 }, SEED_PROFILE))).toEqual([]);
   });
 
   it('into cleanup need no stray writes, and a catch-up pass and a clean verification after the flip', () => {

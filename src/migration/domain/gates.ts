@@ -66,6 +66,12 @@ export interface GateFigures {
   recordTtlMs: number;
   /** Legacy documents changed by anyone but this service since the flip. */
   strayWrites: number;
+  /**
+   * Repairs not done yet (queued, running, or in an outbox waiting for Redis); null when they cannot be
+   * counted. A repair still pending at the flip was recorded for a write the old source of truth
+   * acknowledged and the new one lacks.
+   */
+  pendingRepairs: number | null;
   /** When the last catch-up pass ran. */
   lastCatchupAt: Date | null;
   /** When the new store became the source of truth (null before deprecation). */
@@ -133,6 +139,7 @@ export function evaluateGates(set: GateSet, f: GateFigures, p: GateProfile): Gat
         dwell(f, p.stepDwellMs),
         gate('legacy_drained_ms', drainedFor !== null && drainedFor >= f.recordTtlMs, drainedFor, `>= ${f.recordTtlMs} (the record TTL) at weight 0`),
         gate('catchup_lag_ms', f.catchupLagMs === 0, f.catchupLagMs, '= 0'),
+        gate('pending_repairs', f.pendingRepairs === 0, f.pendingRepairs, '= 0 (queued, running or in an outbox)'),
         verificationClean(f, p),
       ];
     }
