@@ -34,9 +34,24 @@ async function buildDashboard({ outDir = OUT, quiet = false } = {}) {
     metafile: true,
   });
   fs.copyFileSync(path.join(SOURCE, 'index.html'), path.join(outDir, 'index.html'));
+  buildQueuesView(path.join(outDir, 'queues-views'));
   const files = Object.keys(result.metafile.outputs).map((f) => `${path.basename(f)} ${fs.statSync(path.join(ROOT, f)).size} B`);
   if (!quiet) process.stdout.write(`dashboard bundle: ${[...files, 'index.html'].join(', ')} -> ${path.relative(ROOT, outDir)} in ${Date.now() - started} ms\n`);
   return outDir;
+}
+
+/**
+ * bull-board's page template without its link to a web-font service: the /queues board then loads
+ * nothing from another origin either (its CSP would block the request, but the browser would still
+ * try). Fails the build if the template still names another origin, e.g. after a bull-board upgrade.
+ */
+function buildQueuesView(dir) {
+  const template = path.join(path.dirname(require.resolve('@bull-board/ui/package.json')), 'dist', 'index.ejs');
+  const html = fs.readFileSync(template, 'utf8').replace(/<link\b[^>]*\bhref="https:\/\/fonts\.googleapis\.com[^"]*"[^>]*>\s*/g, '');
+  const external = /(?:src|href)="(?:https?:)?\/\/[^"]*"/.exec(html);
+  if (external) throw new Error(`bull-board's page template still loads ${external[0]}; update scripts/build-dashboard.js`);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'index.ejs'), html);
 }
 
 module.exports = { buildDashboard, DASHBOARD_OUT: OUT };

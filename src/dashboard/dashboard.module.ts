@@ -1,5 +1,6 @@
 import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import * as path from 'node:path';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { ApiTokens } from '../common/auth/api-tokens';
@@ -19,7 +20,7 @@ import { QueuesSessions } from './queues-session';
   providers: [
     { provide: DASHBOARD_BUNDLE, useFactory: () => loadBundle(defaultBundleDir()) },
     { provide: QueuesSessions, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new QueuesSessions(config.auth.tokens) },
-    { provide: QueuesBoard, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new QueuesBoard(redisFailFast(config.redis.url, { commandTimeout: 5000 })) },
+    { provide: QueuesBoard, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new QueuesBoard(redisFailFast(config.redis.url, { commandTimeout: 5000 }), path.join(defaultBundleDir(), 'queues-views')) },
   ],
 })
 export class DashboardModule implements OnModuleInit, OnApplicationShutdown {

@@ -13,6 +13,8 @@ import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import type { NextFunction, Request, Response } from 'express';
 import type Redis from 'ioredis';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ApiTokens } from '../common/auth/api-tokens';
 import { errorBody } from '../common/error-body';
 import { ALL_QUEUES } from '../queues/queue-names';
@@ -62,7 +64,11 @@ export class QueuesBoard {
   readonly queues: Queue[];
   readonly router: ReturnType<ExpressAdapter['getRouter']>;
 
-  constructor(private readonly connection: Redis) {
+  /** `viewsDir`: bull-board's page template as the dashboard build rewrote it (no web-font link), if built. */
+  constructor(
+    private readonly connection: Redis,
+    viewsDir?: string,
+  ) {
     this.connection.on('error', () => undefined);
     this.queues = ALL_QUEUES.map((name) => {
       const queue = new Queue(name, { connection, prefix: QUEUE_PREFIX });
@@ -76,6 +82,7 @@ export class QueuesBoard {
       serverAdapter: adapter,
       options: { uiConfig: { boardTitle: 'Migration queues', hideDocsLink: true, miscLinks: [{ text: 'Dashboard', url: '/dashboard' }] } },
     });
+    if (viewsDir && fs.existsSync(path.join(viewsDir, 'index.ejs'))) adapter.setViewsPath(viewsDir);
     this.router = adapter.getRouter();
   }
 
