@@ -62,7 +62,7 @@ function rollbackTargets(step: string): string[] {
 
 export function Actions(props: { api: Api; status: Status; setDialog: (d: DialogState | null) => void; setNotice: (n: Notice | null) => void; failed: Failed }) {
   const { api, status, setDialog, setNotice, failed } = props;
-  const [dryRun, setDryRun] = useState<{ result: MoveResult; at: Date } | null>(null);
+  const [dryRun, setDryRun] = useState<{ result: MoveResult; at: Date; revision: number } | null>(null);
   const [busy, setBusy] = useState(false);
   const step = status.step;
   const starting = step === 'not_started';
@@ -85,7 +85,7 @@ export function Actions(props: { api: Api; status: Status; setDialog: (d: Dialog
   const runDry = () =>
     guarded(async () => {
       const result = await api.post<MoveResult>(forwardPath, { dryRun: true, expectedStep: step });
-      setDryRun({ result, at: new Date() });
+      setDryRun({ result, at: new Date(), revision: status.revision });
       setNotice(null);
     });
 
@@ -141,7 +141,8 @@ export function Actions(props: { api: Api; status: Status; setDialog: (d: Dialog
     });
   };
 
-  const shown = dryRun && dryRun.result.from === step ? dryRun : null;
+  // A dry run describes the state it was made in: once the migration has moved (any revision), it is gone.
+  const shown = dryRun && dryRun.revision === status.revision ? dryRun : null;
   return (
     <section class="actions" aria-label="Actions">
       <div class="buttons">

@@ -120,7 +120,7 @@ function Dashboard({ token, signOut }: { token: string; signOut: (reason: string
       <header class="top">
         <h1>Migration dashboard</h1>
         <span class="updated" data-testid="updated">{snapshot ? `updated ${time(snapshot.at.toISOString())}` : 'loading…'}</span>
-        <button type="button" onClick={refresh}>Refresh</button>
+        <button type="button" onClick={refresh} data-testid="refresh">Refresh</button>
         <button type="button" onClick={openQueues} data-testid="open-queues">Queues (bull-board)</button>
         <button type="button" class="quiet" onClick={() => signOut(null)}>Sign out</button>
       </header>

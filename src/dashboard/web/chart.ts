@@ -10,7 +10,7 @@ export interface ChartPoint {
 }
 
 export interface ChartGeometry {
-  /** One SVG path per run of buckets with data. */
+  /** One SVG path per run of two or more buckets with data (a lone bucket is only its dot). */
   paths: string[];
   dots: Array<{ x: number; y: number; value: number }>;
   yMax: number;
@@ -41,17 +41,17 @@ export function chartGeometry(points: ChartPoint[], width: number, height: numbe
   const paths: string[] = [];
   const dots: ChartGeometry['dots'] = [];
   let current: string[] = [];
+  const endRun = () => {
+    if (current.length > 1) paths.push(current.join(' '));
+    current = [];
+  };
   points.forEach((p, i) => {
-    if (p.value === null) {
-      if (current.length > 0) paths.push(current.join(' '));
-      current = [];
-      return;
-    }
+    if (p.value === null) return endRun();
     const [px, py] = [round(x(i)), round(y(p.value))];
     current.push(`${current.length === 0 ? 'M' : 'L'}${px} ${py}`);
     dots.push({ x: px, y: py, value: p.value });
   });
-  if (current.length > 0) paths.push(current.join(' '));
+  endRun();
   return {
     paths,
     dots,

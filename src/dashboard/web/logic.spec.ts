@@ -68,7 +68,7 @@ describe('chart geometry', () => {
   it('draws gaps for empty buckets and scales to a nice maximum above the threshold', () => {
     const g = chartGeometry([{ t: 0, value: 0 }, { t: 1, value: 0.002 }, { t: 2, value: null }, { t: 3, value: 0.001 }], 300, 100, 0.001, 0);
     expect(g.yMax).toBe(0.002);
-    expect(g.paths).toEqual(['M0 100 L100 0', 'M300 50']);
+    expect(g.paths).toEqual(['M0 100 L100 0']);
     expect(g.thresholdY).toBe(50);
     expect(g.dots).toHaveLength(3);
     expect(niceMax(0.0031)).toBe(0.005);
