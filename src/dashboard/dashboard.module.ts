@@ -20,7 +20,12 @@ import { QueuesSessions } from './queues-session';
   providers: [
     { provide: DASHBOARD_BUNDLE, useFactory: () => loadBundle(defaultBundleDir()) },
     { provide: QueuesSessions, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new QueuesSessions(config.auth.tokens) },
-    { provide: QueuesBoard, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new QueuesBoard(redisFailFast(config.redis.url, { commandTimeout: 5000 }), path.join(defaultBundleDir(), 'queues-views')) },
+    {
+      provide: QueuesBoard,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) =>
+        new QueuesBoard(() => redisFailFast(config.redis.url, { commandTimeout: 5000 }), path.join(defaultBundleDir(), 'queues-views')),
+    },
   ],
 })
 export class DashboardModule implements OnModuleInit, OnApplicationShutdown {

@@ -59,18 +59,28 @@ export function queuesAuth(tokens: ApiTokens, sessions: QueuesSessions) {
   };
 }
 
-/** The board's queues: one BullMQ Queue per queue name, on a connection of the board's own. */
+/**
+ * The board's queues: one BullMQ Queue per queue name, on a Redis connection of the board's own, made
+ * when /queues is first opened (an API process nobody opens it on holds no extra connection).
+ */
 export class QueuesBoard {
-  readonly queues: Queue[];
-  readonly router: ReturnType<ExpressAdapter['getRouter']>;
+  private board: { connection: Redis; queues: Queue[]; router: (req: Request, res: Response, next: NextFunction) => void } | null = null;
 
   /** `viewsDir`: bull-board's page template as the dashboard build rewrote it (no web-font link), if built. */
   constructor(
-    private readonly connection: Redis,
-    viewsDir?: string,
-  ) {
-    this.connection.on('error', () => undefined);
-    this.queues = ALL_QUEUES.map((name) => {
+    private readonly connect: () => Redis,
+    private readonly viewsDir?: string,
+  ) {}
+
+  readonly router = (req: Request, res: Response, next: NextFunction): void => {
+    this.board ??= this.build();
+    this.board.router(req, res, next);
+  };
+
+  private build() {
+    const connection = this.connect();
+    connection.on('error', () => undefined);
+    const queues = ALL_QUEUES.map((name) => {
       const queue = new Queue(name, { connection, prefix: QUEUE_PREFIX });
       queue.on('error', () => undefined);
       return queue;
@@ -78,16 +88,18 @@ export class QueuesBoard {
     const adapter = new ExpressAdapter();
     adapter.setBasePath(QUEUES_PATH);
     createBullBoard({
-      queues: this.queues.map((q) => new BullMQAdapter(q, { readOnlyMode: true })),
+      queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: true })),
       serverAdapter: adapter,
       options: { uiConfig: { boardTitle: 'Migration queues', hideDocsLink: true, miscLinks: [{ text: 'Dashboard', url: '/dashboard' }] } },
     });
-    if (viewsDir && fs.existsSync(path.join(viewsDir, 'index.ejs'))) adapter.setViewsPath(viewsDir);
-    this.router = adapter.getRouter();
+    if (this.viewsDir && fs.existsSync(path.join(this.viewsDir, 'index.ejs'))) adapter.setViewsPath(this.viewsDir);
+    return { connection, queues, router: adapter.getRouter() };
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled(this.queues.map((q) => q.close()));
-    this.connection.disconnect();
+    if (!this.board) return;
+    await Promise.allSettled(this.board.queues.map((q) => q.close()));
+    this.board.connection.disconnect();
+    this.board = null;
   }
 }

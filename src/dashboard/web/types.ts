@@ -1,19 +1,14 @@
-/** The parts of the operator endpoints' answers the dashboard reads (see the controllers for the whole). */
+/**
+ * The parts of the operator endpoints' answers the dashboard reads. Shapes the server declares in modules
+ * free of Nest and driver imports are taken from there (type-only: nothing of the server is bundled); the
+ * others mirror what the controllers answer.
+ */
+import type { GateResult } from '../../migration/domain/gates';
+import type { MigrationMode } from '../../migration/domain/phases';
 
-export interface Gate {
-  name: string;
-  pass: boolean;
-  value: number | string | boolean | null;
-  threshold: string;
-}
-
-export interface Mode {
-  phase: string;
-  sourceOfTruth: 'legacy' | 'new';
-  dualWrite: boolean;
-  readFrom: 'legacy' | 'new';
-  shadow: boolean;
-}
+export type { SyncStatus } from '../../sync/sync-status.service';
+export type Gate = GateResult;
+export type Mode = MigrationMode;
 
 export interface Weights {
   legacy: number;
@@ -64,25 +59,6 @@ export interface MoveResult {
   forced: boolean;
   trafficChange: TrafficChange | null;
   pending?: boolean;
-}
-
-export interface SyncStatus {
-  backfill: {
-    runId: number;
-    status: string;
-    startedAt: string;
-    finishedAt: string | null;
-    ranges: { total: number; done: number; running: number; pending: number };
-    counts: { expected: number; read: number; written: number; skipped: number; dead: number };
-    percent: number;
-    rate: { docsPerSecond: number; windowSeconds: number };
-    etaSeconds: number | null;
-  } | null;
-  paused: boolean;
-  pause: { by?: string; reason?: string; at?: string } | null;
-  throttle: { maxDocsPerSecond: number; source: string };
-  catchup: { watermark: { updated: string; id: string | null } | null; lagSeconds: number | null; intervalMs: number };
-  deadLetters: { open: number; resolved: number };
 }
 
 export interface VerifyRun {
