@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard } from './common/auth/auth.guard';
 import { ConversationsModule } from './conversations/conversations.module';
+import { DashboardModule } from './dashboard/dashboard.module';
 import { MigrationStateModule } from './migration/migration-state.module';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
@@ -28,7 +29,7 @@ export class AppModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [...sharedImports(config), HealthModule, ShadowModule, ConversationsModule, SyncModule, VerifyModule, TrafficModule, MigrationModule],
+      imports: [...sharedImports(config), HealthModule, ShadowModule, ConversationsModule, SyncModule, VerifyModule, TrafficModule, MigrationModule, DashboardModule],
       controllers: [MetricsController],
       providers: [{ provide: APP_GUARD, useClass: AuthGuard }],
     };

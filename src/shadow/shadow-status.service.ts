@@ -7,7 +7,7 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { MigrationModeService } from '../conversations/migration-mode.service';
 import { ShadowQueue } from './shadow-queue';
-import { ComparisonKind, MismatchFilter, OutcomeCount, SampleOutcome, ShadowRepository, StoredMismatch } from './shadow.repository';
+import { ComparisonKind, MismatchFilter, OutcomeCount, PathCount, SampleOutcome, ShadowRepository, StoredMismatch } from './shadow.repository';
 
 export interface ShadowCounts {
   /** Decided comparisons (every outcome but error). */
@@ -46,6 +46,10 @@ export class ShadowStatusService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  get defaultWindowMs(): number {
+    return this.config.shadow.windowMs;
+  }
+
   /** The gates' figure: mismatches over decided comparisons (stores and HTTP mirror) in the last `windowMs`. */
   async mismatchRate(windowMs: number): Promise<MismatchRate> {
     const c = countsOf(await this.repo.outcomeCounts(windowMs));
@@ -76,6 +80,21 @@ export class ShadowStatusService {
       ignorePaths,
       noisyFields,
     };
+  }
+
+  /** The mismatch rate over time: `buckets` slices of the last `windowMs`, each with its own rate (null when empty). */
+  async timeline(windowMs: number, buckets: number) {
+    const rows = await this.repo.rateBuckets(windowMs, buckets);
+    return {
+      windowMs,
+      bucketMs: windowMs / buckets,
+      maxMismatchRate: this.config.migration.gates.maxMismatchRate,
+      buckets: rows.map((b) => ({ ...b, rate: b.compared === 0 ? null : b.mismatched / b.compared })),
+    };
+  }
+
+  async topPaths(windowMs: number, limit: number): Promise<{ windowMs: number; items: PathCount[] }> {
+    return { windowMs, items: await this.repo.topPaths(windowMs, limit) };
   }
 
   mismatches(filter: MismatchFilter): Promise<StoredMismatch[]> {

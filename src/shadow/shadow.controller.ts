@@ -39,6 +39,32 @@ export class ShadowController {
     return this.shadow.status(windowMs);
   }
 
+  @Get('timeline')
+  @ApiOperation({ summary: 'Mismatch rate over time: the window cut into equal buckets, oldest first, each with compared, mismatched and rate' })
+  @ApiQuery({ name: 'windowMs', required: false, description: 'default SHADOW_WINDOW_MS' })
+  @ApiQuery({ name: 'buckets', required: false, description: '1..500, default 60' })
+  async timeline(@Query() query: Record<string, unknown>) {
+    const errors: FieldError[] = [];
+    only(query, ['windowMs', 'buckets'], errors);
+    const windowMs = integer(query.windowMs, 'windowMs', 1000, MAX_WINDOW_MS, errors);
+    const buckets = integer(query.buckets, 'buckets', 1, 500, errors);
+    if (errors.length > 0) throw new ValidationFailedError(errors);
+    return this.shadow.timeline(windowMs ?? this.shadow.defaultWindowMs, buckets ?? 60);
+  }
+
+  @Get('top-paths')
+  @ApiOperation({ summary: 'The paths (indices as [*]) that differed most often in the window, with their mismatch counts' })
+  @ApiQuery({ name: 'windowMs', required: false, description: 'default SHADOW_WINDOW_MS' })
+  @ApiQuery({ name: 'limit', required: false, description: '1..100, default 10' })
+  async topPaths(@Query() query: Record<string, unknown>) {
+    const errors: FieldError[] = [];
+    only(query, ['windowMs', 'limit'], errors);
+    const windowMs = integer(query.windowMs, 'windowMs', 1, MAX_WINDOW_MS, errors);
+    const limit = integer(query.limit, 'limit', 1, 100, errors);
+    if (errors.length > 0) throw new ValidationFailedError(errors);
+    return this.shadow.topPaths(windowMs ?? this.shadow.defaultWindowMs, limit ?? 10);
+  }
+
   @Get('mismatches')
   @ApiOperation({ summary: 'Mismatch records, newest first; filters by endpoint, kind, path (and beneath it), since' })
   @ApiQuery({ name: 'endpoint', required: false, enum: ['get', 'list'] })

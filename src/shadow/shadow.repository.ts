@@ -66,6 +66,19 @@ export interface MismatchFilter {
   limit: number;
 }
 
+export interface RateBucket {
+  /** Start of the bucket (ISO-8601); buckets are `bucketMs` long and the last one ends now. */
+  start: string;
+  compared: number;
+  mismatched: number;
+}
+
+export interface PathCount {
+  path: string;
+  mismatches: number;
+  lastSeen: string;
+}
+
 export interface OutcomeCount {
   kind: ComparisonKind;
   endpoint: string;
@@ -144,6 +157,39 @@ export class ShadowRepository {
       [windowMs],
     );
     return rows.map((r) => ({ kind: r.kind, endpoint: r.endpoint, outcome: r.outcome, count: r.n }));
+  }
+
+  /**
+   * Decided samples and mismatches in `buckets` equal slices of the last `windowMs`, oldest first, every
+   * bucket present (empty ones with zeros). "Compared" counts what the gates count: every outcome but error.
+   */
+  async rateBuckets(windowMs: number, buckets: number): Promise<RateBucket[]> {
+    const rows: Array<{ b: number; start: Date; compared: number; mismatched: number }> = await this.ds.query(
+      `WITH w AS (SELECT clock_timestamp() - make_interval(secs => $1::float8 / 1000) AS t0, $1::float8 / $2::int AS bucket_ms),
+            s AS (
+              SELECT least($2::int - 1, floor(extract(epoch FROM (decided_at - w.t0)) * 1000 / w.bucket_ms))::int AS b,
+                     count(*) FILTER (WHERE outcome <> 'error')::int AS compared,
+                     count(*) FILTER (WHERE outcome = 'mismatched')::int AS mismatched
+              FROM shadow_samples, w WHERE decided_at > w.t0 GROUP BY 1
+            )
+       SELECT g.b, w.t0 + make_interval(secs => g.b * w.bucket_ms / 1000) AS start, coalesce(s.compared, 0) AS compared, coalesce(s.mismatched, 0) AS mismatched
+       FROM w, generate_series(0, $2::int - 1) AS g(b) LEFT JOIN s ON s.b = g.b
+       ORDER BY g.b`,
+      [windowMs, buckets],
+    );
+    return rows.map((r) => ({ start: new Date(r.start).toISOString(), compared: r.compared, mismatched: r.mismatched }));
+  }
+
+  /** The paths (generalised, `messages[*].content`) that differed most often in the last `windowMs`. */
+  async topPaths(windowMs: number, limit: number): Promise<PathCount[]> {
+    const rows: Array<{ path: string; n: number; last_seen: Date }> = await this.ds.query(
+      `SELECT p.path, count(*)::int AS n, max(m.detected_at) AS last_seen
+       FROM shadow_mismatches m, unnest(m.path_patterns) AS p(path)
+       WHERE m.detected_at > clock_timestamp() - make_interval(secs => $1::float8 / 1000)
+       GROUP BY p.path ORDER BY n DESC, p.path LIMIT $2`,
+      [windowMs, limit],
+    );
+    return rows.map((r) => ({ path: r.path, mismatches: r.n, lastSeen: new Date(r.last_seen).toISOString() }));
   }
 
   async dropCounts(windowMs: number): Promise<Record<string, number>> {

@@ -1,14 +1,19 @@
 /**
  * Runs once before the integration tests: drops leftovers of interrupted runs (older than an hour, so
- * another suite running on the machine keeps its databases) and builds this run's template
- * database with every migration applied, which each test file then clones in milliseconds.
+ * another suite running on the machine keeps its databases), builds this run's template database with
+ * every migration applied, which each test file then clones in milliseconds, and bundles the dashboard
+ * (dist/dashboard, what the API serves at /dashboard) from the current source.
  */
 import { MongoClient } from 'mongodb';
 import { createDataSource } from '../../src/stores/postgres/data-source';
 import { adminQuery, isLeftover, LEGACY_TEST_DB_PREFIX, runSuffix, TEST_DB_PREFIX } from '../support/databases';
 import { servicesEnv, withDatabase } from '../support/env';
 
+// Plain CommonJS (scripts/build-dashboard.js), so `npm run build` runs it with node as it is.
+const { buildDashboard } = require('../../scripts/build-dashboard.js') as { buildDashboard(o?: { quiet?: boolean }): Promise<string> };
+
 export default async function globalSetup(): Promise<void> {
+  await buildDashboard({ quiet: true });
   const env = servicesEnv();
   const ours = await adminQuery<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${TEST_DB_PREFIX}%`]);
   for (const { datname } of ours) {

@@ -1,0 +1,48 @@
+import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import * as path from 'node:path';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { ApiTokens } from '../common/auth/api-tokens';
+import { redisFailFast } from '../stores/redis';
+import { defaultBundleDir, loadBundle } from './dashboard-bundle';
+import { DashboardController } from './dashboard.controller';
+import { DASHBOARD_BUNDLE } from './dashboard.tokens';
+import { QueuesBoard, queuesAuth, QUEUES_PATH } from './queues-board';
+import { QueuesSessions } from './queues-session';
+
+/**
+ * The operator dashboard (/dashboard, a bundle built by `npm run build`) and the bull-board queue view
+ * (/queues). API process only: the worker has no HTTP server.
+ */
+@Module({
+  controllers: [DashboardController],
+  providers: [
+    { provide: DASHBOARD_BUNDLE, useFactory: () => loadBundle(defaultBundleDir()) },
+    { provide: QueuesSessions, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new QueuesSessions(config.auth.tokens) },
+    {
+      provide: QueuesBoard,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) =>
+        new QueuesBoard(() => redisFailFast(config.redis.url, { commandTimeout: 5000 }), path.join(defaultBundleDir(), 'queues-views')),
+    },
+  ],
+})
+export class DashboardModule implements OnModuleInit, OnApplicationShutdown {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly board: QueuesBoard,
+    private readonly sessions: QueuesSessions,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Runs after Nest has registered its routes and before its not-found handler, so /queues is reached. */
+  onModuleInit(): void {
+    const express = this.adapterHost.httpAdapter.getInstance();
+    express.use(QUEUES_PATH, queuesAuth(new ApiTokens(this.config), this.sessions), this.board.router);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.board.close();
+  }
+}
