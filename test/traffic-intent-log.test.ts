@@ -8,6 +8,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { TrafficMoveProcessor } from '../src/migration/traffic-move.processor';
 import { QueueName } from '../src/queues/queue-names';
+import { WorkRecovery } from '../src/queues/work-recovery';
 import { startTestApp, TestApp } from './support/app';
 import { isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
 import { startSyncWorker } from './support/sync';
@@ -20,7 +21,7 @@ describe('traffic intent log', () => {
   let worker: INestApplicationContext | undefined;
 
   beforeAll(async () => {
-    // The worker's own periodic recovery pass would race the recover() calls this file makes itself.
+    // The worker's own periodic recovery pass would race the recover() call this file makes itself.
     t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl(), TRAFFIC_WAIT_MS: '300', MOVE_ABANDON_AFTER_MS: '1000', WORKER_RECOVERY_INTERVAL_MS: '3600000' });
     expect((await t.request('POST', '/migration/start', { ...op, body: { reason: 'intent log test' } })).status).toBe(200);
   });
@@ -66,6 +67,8 @@ describe('traffic intent log', () => {
   });
 
   it('releases a move whose process died before writing its traffic change', async () => {
+    // The worker's own recovery pass (at start-up, and whenever Redis reconnects) would race the call below.
+    await worker!.get(WorkRecovery).tick('the test waits for the pass under way');
     const before = await status();
     await t.pg.query(`UPDATE migration_state SET pending_move = $1, revision = revision + 1`, [
       JSON.stringify({ action: 'advance', from: 'rollout-10', to: 'rollout-25', fromPosition: { phase: 'rollout', step: 0, weight: 10 }, toPosition: { phase: 'rollout', step: 1, weight: 25 }, claimedRevision: before.revision + 1, by: 'ops', reason: 'crashed', forced: false, at: new Date(Date.now() - 5000).toISOString(), gates: [] }),
