@@ -1,5 +1,11 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { Db } from 'mongodb';
+import type { DataSource } from 'typeorm';
 import { sharedImports } from './app.module';
+import { MetricsService } from './common/metrics/metrics.service';
+import { checkStores } from './health/readiness';
+import { WorkerHealthServer } from './health/worker-health.server';
 import type { AppConfig } from './config/app-config';
 import { APP_CONFIG } from './config/config.module';
 import type { QueueName } from './queues/queue-names';
@@ -10,6 +16,7 @@ import { RepairModule } from './repair/repair.module';
 import { ShadowModule } from './shadow/shadow.module';
 import { ShadowProcessor } from './shadow/shadow.processor';
 import { redisForQueues } from './stores/redis';
+import { DATA_SOURCE, LEGACY_DB, REDIS } from './stores/stores.module';
 import { BackfillProcessor } from './sync/backfill/backfill.processor';
 import { CatchupProcessor } from './sync/catchup/catchup.processor';
 import { SyncModule } from './sync/sync.module';
@@ -30,7 +37,7 @@ export const PROCESSOR_MODULES: Array<{ module: Type<unknown> | DynamicModule; p
   { module: CleanupRunsModule, processors: [CleanupProcessor] },
 ];
 
-/** The worker process: the shared providers, the processors, no HTTP. */
+/** The worker process: the shared providers, the processors, and only a health listener for HTTP. */
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig, queues: QueueName[]): DynamicModule {
@@ -44,6 +51,16 @@ export class WorkerModule {
           inject: [APP_CONFIG, ...processors],
           useFactory: (cfg: AppConfig, ...instances: QueueProcessor[]) =>
             new WorkerHost(queues, instances, redisForQueues(cfg.redis.url)),
+        },
+        {
+          provide: WorkerHealthServer,
+          inject: [APP_CONFIG, DATA_SOURCE, LEGACY_DB, REDIS, WorkerHost, MetricsService],
+          useFactory: (cfg: AppConfig, ds: DataSource, legacy: Db, redis: Redis, host: WorkerHost, metrics: MetricsService) =>
+            new WorkerHealthServer(cfg.workers.healthPort > 0 ? cfg.workers.healthPort : null, {
+              stores: () => checkStores(ds, legacy, redis),
+              queues: () => host.states(),
+              metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+            }),
         },
       ],
     };
