@@ -12,6 +12,7 @@ import { createDataSource } from '../src/stores/postgres/data-source';
 import { MIGRATION_LOCK_KEY, runMigrationsLocked } from '../src/stores/postgres/migration-runner';
 import { createTestDatabases, TestDatabases } from './support/databases';
 import { testConfig } from './support/env';
+import { withTimeout } from './support/sync';
 
 const ALL = MIGRATIONS.map((M) => new M().name);
 
@@ -22,16 +23,6 @@ async function appliedNames(url: string): Promise<string[]> {
     return (await pg.query('SELECT name FROM schema_migrations ORDER BY id')).rows.map((r) => r.name);
   } finally {
     await pg.end();
-  }
-}
-
-async function within<T>(what: string, ms: number, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms} ms`)), ms)));
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -57,7 +48,7 @@ describe('migrations under an advisory lock', () => {
 
   it('two starters at once: one applies every migration, the other finds nothing pending', async () => {
     const [a, b] = await Promise.all([source(), source()]);
-    const results = await within('both starters', 60_000, Promise.all([runMigrationsLocked(a), runMigrationsLocked(b)]));
+    const results = await withTimeout('both starters', Promise.all([runMigrationsLocked(a), runMigrationsLocked(b)]), 60_000);
     const counts = results.map((r) => r.length).sort((x, y) => x - y);
     expect(counts).toEqual([0, ALL.length]);
     expect(await appliedNames(dbs.databaseUrl)).toEqual(ALL);
@@ -86,7 +77,7 @@ describe('migrations under an advisory lock', () => {
       expect(tables.rows).toEqual([{ n: 0 }]);
 
       await holder.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]);
-      expect((await within('the waiting starter', 60_000, run)).map((m) => m.name)).toEqual(ALL);
+      expect((await withTimeout('the waiting starter', run, 60_000)).map((m) => m.name)).toEqual(ALL);
     } finally {
       await holder.end();
     }
@@ -96,10 +87,10 @@ describe('migrations under an advisory lock', () => {
     const config = testConfig({ DATABASE_URL: dbs.databaseUrl, MIGRATIONS_RUN_ON_START: 'true' });
     const apps: INestApplication[] = [];
     try {
-      const started = await within(
+      const started = await withTimeout(
         'two API starts',
-        120_000,
         Promise.allSettled([createApiApp(config, { logger: false }), createApiApp(config, { logger: false })]),
+        120_000,
       );
       for (const s of started) if (s.status === 'fulfilled') apps.push(s.value);
       expect(started.map((s) => (s.status === 'rejected' ? String(s.reason) : 'ok'))).toEqual(['ok', 'ok']);
