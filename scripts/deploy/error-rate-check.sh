@@ -10,7 +10,7 @@
 # judge by, which is not the same as a bad release.
 #
 # Environment: PROMETHEUS_URL (required), PROMETHEUS_TOKEN (optional bearer token), NAMESPACE
-# (legacy-migration), WINDOW (5m), MAX_ERROR_RATE (0.01). Needs curl and jq.
+# (legacy-migration), WINDOW (5m), MAX_ERROR_RATE (0.01). Needs curl.
 set -euo pipefail
 
 NAMESPACE="${NAMESPACE:-legacy-migration}"
@@ -34,7 +34,7 @@ case "${1:-}" in
   *) usage ;;
 esac
 [ -n "${PROMETHEUS_URL:-}" ] || { echo "error-rate-check.sh: PROMETHEUS_URL is not set" >&2; exit 2; }
-for tool in curl jq; do command -v "$tool" >/dev/null || { echo "error-rate-check.sh: $tool is required" >&2; exit 2; }; done
+command -v curl >/dev/null || { echo "error-rate-check.sh: curl is required" >&2; exit 2; }
 
 headers=$(mktemp)
 trap 'rm -f "$headers"' EXIT
@@ -44,11 +44,14 @@ if ! response=$(curl --silent --show-error --fail-with-body --max-time 30 -H "@$
   echo "error-rate check: no figure: Prometheus did not answer the query: $(head -c 300 <<<"$response")" >&2
   exit 3
 fi
-if [ "$(jq -r '.status // empty' <<<"$response" 2>/dev/null)" != success ]; then
+# Prometheus answers compact JSON: {"status":"success","data":{"resultType":"vector","result":[{"metric":{},
+# "value":[<time>,"<value>"]}]}}; the sum over everything is one sample, or none without requests.
+if ! [[ $response =~ \"status\":\"success\" ]]; then
   echo "error-rate check: no figure: Prometheus refused the query: $(head -c 300 <<<"$response")" >&2
   exit 3
 fi
-rate=$(jq -r '.data.result[0].value[1] // empty' <<<"$response")
+rate=""
+if [[ $response =~ \"value\":\[[0-9.eE+-]+,\"([^\"]*)\"\] ]]; then rate=${BASH_REMATCH[1]}; fi
 if [ -z "$rate" ] || ! [[ $rate =~ ^[0-9.eE+-]+$ ]]; then
   echo "error-rate check: no figure: no application requests in namespace $NAMESPACE over the last $WINDOW (result '${rate:-none}')" >&2
   exit 3

@@ -164,7 +164,14 @@ export function fakeKubectl(): { env: Record<string, string>; calls(): string[][
   const log = path.join(dir, 'calls.jsonl');
   return {
     env: { KUBECTL: path.join(ROOT, 'test/support/fake-kubectl.sh'), FAKE_KUBECTL_LOG: log },
-    calls: () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as string[]) : []),
+    calls: () =>
+      fs.existsSync(log)
+        ? fs
+            .readFileSync(log, 'utf8')
+            .split('\x1e')
+            .filter((call) => call !== '')
+            .map((call) => call.split('\x1f').slice(0, -1))
+        : [],
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }

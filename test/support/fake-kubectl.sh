@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# A stand-in for kubectl in the deploy script tests: records each call's arguments as a JSON array in
-# $FAKE_KUBECTL_LOG and answers the few reads the scripts make from FAKE_* variables; every other call
-# succeeds silently.
+# A stand-in for kubectl in the deploy script tests: records each call's arguments in $FAKE_KUBECTL_LOG
+# (arguments separated by the ASCII unit separator, calls by the record separator) and answers the few
+# reads the scripts make from FAKE_* variables; every other call succeeds silently.
 set -euo pipefail
-printf '%s\n' "$(jq -cn '$ARGS.positional' --args -- "$@")" >>"$FAKE_KUBECTL_LOG"
+{
+  for arg in "$@"; do printf '%s\037' "$arg"; done
+  printf '\036'
+} >>"$FAKE_KUBECTL_LOG"
 args=" $* "
 case "$args" in
   *" get service "*"{.spec.selector.version}"*) printf '%s' "${FAKE_SERVICE_VERSION:-blue}" ;;
