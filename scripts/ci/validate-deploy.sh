@@ -91,7 +91,7 @@ if "$ACTIONLINT" "${workflows[@]}"; then echo "ok   ${workflows[*]}"; else faile
 
 echo
 echo "-- scripts (shellcheck)"
-scripts=(scripts/deploy/*.sh scripts/smoke-tests.sh scripts/ci/*.sh .ci/run)
+scripts=(scripts/deploy/*.sh scripts/smoke-tests.sh scripts/ci/*.sh test/support/*.sh .ci/run)
 if shellcheck -x "${scripts[@]}"; then echo "ok   ${scripts[*]}"; else failed=1; fi
 
 echo
