@@ -19,6 +19,7 @@ describe('scrape-time gauges', () => {
     expect(line(text, 'test_a')).toBe('test_a 1');
     expect(line(text, 'test_b')).toBe('test_b 10');
     expect(reads).toBe(1);
+    await new Promise((r) => setTimeout(r, 20));
     expect(line(await metrics.registry.metrics(), 'test_a')).toBe('test_a 2');
   });
 
@@ -31,6 +32,7 @@ describe('scrape-time gauges', () => {
     }, [{ name: 'test_c', help: 'c', value: (r) => r }], 0);
     expect(line(await metrics.registry.metrics(), 'test_c')).toBe('test_c 7');
     fail = true;
+    await new Promise((r) => setTimeout(r, 20));
     // prom-client writes NaN as "Nan"; Prometheus parses either (Go's ParseFloat ignores the case).
     expect(line(await metrics.registry.metrics(), 'test_c')).toMatch(/^test_c NaN$/i);
   });

@@ -19,18 +19,17 @@ export interface ScrapeGauge<T> {
 export function registerScrapeGauges<T>(metrics: MetricsService, what: string, read: () => Promise<T>, gauges: ScrapeGauge<T>[], shareMs = 500): void {
   if (gauges.length === 0 || metrics.registry.getSingleMetric(gauges[0].name)) return;
   const logger = new Logger('Metrics');
-  let shared: { at: number; value: Promise<T | null> } | undefined;
+  // The gauges of one scrape are collected together: they share the read in flight, and its result for
+  // shareMs after it settles.
+  let shared: Promise<T | null> | undefined;
   const load = () => {
-    if (!shared || Date.now() - shared.at > shareMs) {
-      shared = {
-        at: Date.now(),
-        value: read().catch((err) => {
-          logger.warn({ msg: `cannot read ${what} for /metrics`, error: (err as Error).message });
-          return null;
-        }),
-      };
-    }
-    return shared.value;
+    shared ??= read()
+      .catch((err) => {
+        logger.warn({ msg: `cannot read ${what} for /metrics`, error: (err as Error).message });
+        return null;
+      })
+      .finally(() => setTimeout(() => (shared = undefined), shareMs).unref());
+    return shared;
   };
   for (const g of gauges) {
     new Gauge({
