@@ -1,7 +1,11 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import type Redis from 'ioredis';
+import type { Db } from 'mongodb';
 import type { DataSource } from 'typeorm';
 import { sharedImports } from './app.module';
+import { MetricsService } from './common/metrics/metrics.service';
+import { checkStores } from './health/readiness';
+import { WorkerHealthServer } from './health/worker-health.server';
 import type { AppConfig } from './config/app-config';
 import { APP_CONFIG } from './config/config.module';
 import type { QueueName } from './queues/queue-names';
@@ -13,6 +17,7 @@ import { RepairModule } from './repair/repair.module';
 import { ShadowModule } from './shadow/shadow.module';
 import { ShadowProcessor } from './shadow/shadow.processor';
 import { redisForQueues } from './stores/redis';
+import { DATA_SOURCE, LEGACY_DB, REDIS } from './stores/stores.module';
 import { BackfillProcessor } from './sync/backfill/backfill.processor';
 import { CatchupProcessor } from './sync/catchup/catchup.processor';
 import { SyncModule } from './sync/sync.module';
@@ -22,11 +27,9 @@ import { TrafficMoveModule } from './migration/traffic-move.module';
 import { CleanupRunsModule } from './cleanup/cleanup-runs.module';
 import { CleanupProcessor } from './cleanup/cleanup.processor';
 import { TrafficMoveProcessor } from './migration/traffic-move.processor';
-import { MetricsService } from './common/metrics/metrics.service';
 import { BackfillService } from './sync/backfill/backfill.service';
 import { VerifyService } from './sync/verify/verify.service';
 import { CleanupService } from './cleanup/cleanup.service';
-import { DATA_SOURCE, REDIS } from './stores/stores.module';
 
 /** The processors of every queue, with the module that provides what they need. */
 export const PROCESSOR_MODULES: Array<{ module: Type<unknown> | DynamicModule; processors: Type<QueueProcessor>[] }> = [
@@ -38,7 +41,7 @@ export const PROCESSOR_MODULES: Array<{ module: Type<unknown> | DynamicModule; p
   { module: CleanupRunsModule, processors: [CleanupProcessor] },
 ];
 
-/** The worker process: the shared providers, the processors, no HTTP. */
+/** The worker process: the shared providers, the processors, and only a health listener for HTTP. */
 @Module({})
 export class WorkerModule {
   static forRoot(config: AppConfig, queues: QueueName[]): DynamicModule {
@@ -69,6 +72,16 @@ export class WorkerModule {
               cfg.workers.recoveryIntervalMs,
               metrics,
             ),
+        },
+        {
+          provide: WorkerHealthServer,
+          inject: [APP_CONFIG, DATA_SOURCE, LEGACY_DB, REDIS, WorkerHost, MetricsService],
+          useFactory: (cfg: AppConfig, ds: DataSource, legacy: Db, redis: Redis, host: WorkerHost, metrics: MetricsService) =>
+            new WorkerHealthServer(cfg.workers.healthPort > 0 ? cfg.workers.healthPort : null, {
+              stores: () => checkStores(ds, legacy, redis),
+              queues: () => host.states(),
+              metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+            }),
         },
       ],
     };

@@ -637,7 +637,8 @@ describe('errors outside the conversation routes', () => {
 
 describe('OpenAPI', () => {
   it('/docs-json lists the conversation paths with their methods', async () => {
-    const res = await t.request('GET', '/docs-json');
+    // API_DOCS defaults to operator (test/api-docs.test.ts covers the modes).
+    const res = await t.request('GET', '/docs-json', { token: OPERATOR_TOKEN });
     expect(res.status).toBe(200);
     const paths = res.body.paths as Record<string, Record<string, unknown>>;
     const methods = (p: string) => Object.keys(paths[p] ?? {}).filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m)).sort();

@@ -9,6 +9,9 @@ describe('docker-compose.yml', () => {
     const { stdout } = await run('docker-compose', ['-f', 'docker-compose.yml', 'config'], { cwd: ROOT, timeout: 60_000 });
     for (const service of ['mongo:', 'postgres:', 'redis:', 'api:', 'worker:']) expect(stdout).toContain(`  ${service}`);
     expect(stdout).toContain('image: mongo:7');
-    expect((stdout.match(/healthcheck:/g) ?? []).length).toBeGreaterThanOrEqual(4);
+    expect((stdout.match(/healthcheck:/g) ?? []).length).toBeGreaterThanOrEqual(5);
+    // The API and the worker both answer the image's probe; the worker on its health listener.
+    expect((stdout.match(/- dist\/src\/health\/probe\.js/g) ?? []).length).toBe(2);
+    expect(stdout).toMatch(/WORKER_HEALTH_PORT: '9464'|WORKER_HEALTH_PORT: "9464"/);
   });
 });

@@ -1,4 +1,4 @@
-import { loadConfig } from './app-config';
+import { inspectConfig, loadConfig } from './app-config';
 import { ConfigError } from './env-reader';
 
 const GOOD = {
@@ -157,6 +157,38 @@ describe('loadConfig', () => {
 
     it('does not need targets or credentials for the none provider', () => {
       expect(loadConfig({ ...GOOD, AWS_SECRET_ACCESS_KEY: 'lonely' }).traffic).toMatchObject({ provider: 'none', targets: undefined, credentials: undefined });
+    });
+  });
+
+  describe('deployment settings', () => {
+    it('serves the OpenAPI document behind an operator token unless told otherwise', () => {
+      expect(loadConfig(GOOD).app.docs).toBe('operator');
+      expect(loadConfig({ ...GOOD, API_DOCS: 'off' }).app.docs).toBe('off');
+      expect(loadConfig({ ...GOOD, API_DOCS: 'public' }).app.docs).toBe('public');
+      expect(problemsOf({ ...GOOD, API_DOCS: 'open' })).toEqual(['API_DOCS: must be one of public, operator, off, got "open"']);
+    });
+
+    it('has no worker health listener unless a port is given', () => {
+      expect(loadConfig(GOOD).workers).toEqual({ queues: [], healthPort: 0 });
+      expect(loadConfig({ ...GOOD, WORKER_HEALTH_PORT: '9464', WORKER_QUEUES: 'repair, shadow' }).workers).toEqual({ queues: ['repair', 'shadow'], healthPort: 9464 });
+      expect(problemsOf({ ...GOOD, WORKER_HEALTH_PORT: '70000' })).toEqual(['WORKER_HEALTH_PORT: must be between 0 and 65535, got 70000']);
+    });
+  });
+
+  describe('inspectConfig', () => {
+    it('lists every variable read, set or not, and the problems, without throwing', () => {
+      const { problems, variablesRead } = inspectConfig({ PORT: 'x' });
+      expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(/^PORT: /), expect.stringMatching(/^DATABASE_URL: /)]));
+      expect(variablesRead).toEqual(expect.arrayContaining(['PORT', 'DATABASE_URL', 'REDIS_URL', 'WORKER_QUEUES', 'WORKER_HEALTH_PORT', 'API_DOCS', 'GATE_PROFILE', 'SHADOW_SAMPLE_RATE']));
+      expect(variablesRead).not.toContain('NODE_ENV');
+    });
+
+    it('counts a variable read only in the case that needs it', () => {
+      expect(inspectConfig(GOOD).variablesRead).not.toContain('ARCHIVE_S3_PREFIX');
+      expect(inspectConfig({ ...GOOD, ARCHIVE_S3_BUCKET: 'lms-archive' }).variablesRead).toContain('ARCHIVE_S3_PREFIX');
+      expect(inspectConfig({ ...GOOD, ARCHIVE_DIR: '/archive' }).variablesRead).not.toContain('ARCHIVE_S3_PREFIX');
+      expect(inspectConfig(GOOD).variablesRead).not.toContain('AWS_ACCESS_KEY_ID');
+      expect(inspectConfig({ ...GOOD, TRAFFIC_PROVIDER: 'route53' }).variablesRead).toContain('AWS_ACCESS_KEY_ID');
     });
   });
 });

@@ -19,7 +19,7 @@ export interface ApiToken {
 }
 
 export interface AppConfig {
-  app: { port: number; localDevMode: boolean; logLevel: LogLevel; bodyLimitBytes: number };
+  app: { port: number; localDevMode: boolean; logLevel: LogLevel; bodyLimitBytes: number; docs: ApiDocsMode };
   auth: { tokens: ApiToken[] };
   database: { url: string; runMigrationsOnStart: boolean; poolSize: number; statementTimeoutMs: number };
   legacy: { url: string; database: string; collection: string; slowCommandMs: number };
@@ -27,7 +27,8 @@ export interface AppConfig {
   dualWrite: { secondaryTimeoutMs: number; modeCacheTtlMs: number };
   repair: { attempts: number; backoffMs: number };
   migration: MigrationConfig;
-  workers: { queues: string[]; recoveryIntervalMs: number };
+  /** healthPort 0: no health listener (the default, so several workers can share a machine). */
+  workers: { queues: string[]; healthPort: number; recoveryIntervalMs: number };
   sync: SyncConfig;
   traffic: TrafficConfig;
   shadow: ShadowConfig;
@@ -37,6 +38,10 @@ export interface AppConfig {
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** OpenAPI (/docs, /docs-json): open to anyone, behind an operator token, or not served at all. */
+export type ApiDocsMode = 'public' | 'operator' | 'off';
+export const API_DOCS_MODES: readonly ApiDocsMode[] = ['public', 'operator', 'off'];
 
 export interface TrafficConfig {
   provider: 'none' | 'route53';
@@ -64,6 +69,7 @@ function readApp(r: EnvReader): AppConfig['app'] {
     localDevMode: r.bool('LOCAL_DEV_MODE', false),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     bodyLimitBytes: 1024 * 1024,
+    docs: r.oneOf('API_DOCS', API_DOCS_MODES, 'operator'),
   };
 }
 
@@ -167,10 +173,9 @@ function readTarget(r: EnvReader, variable: string, recordType: RecordType): Rou
   return parsed;
 }
 
-export function loadConfig(env: Env): AppConfig {
-  const r = new EnvReader(env);
+function readConfig(r: EnvReader): AppConfig {
   const app = readApp(r);
-  const config: AppConfig = {
+  return {
     app,
     auth: readAuth(r, app.localDevMode),
     database: readDatabase(r),
@@ -185,12 +190,33 @@ export function loadConfig(env: Env): AppConfig {
       backoffMs: r.int('REPAIR_BACKOFF_MS', 500, 1, 3_600_000),
     },
     migration: readMigrationConfig(r),
-    workers: { queues: r.list('WORKER_QUEUES'), recoveryIntervalMs: r.int('WORKER_RECOVERY_INTERVAL_MS', 30_000, 1000, 3_600_000) },
+    workers: {
+      queues: r.list('WORKER_QUEUES'),
+      healthPort: r.int('WORKER_HEALTH_PORT', 0, 0, 65535),
+      recoveryIntervalMs: r.int('WORKER_RECOVERY_INTERVAL_MS', 30_000, 1000, 3_600_000),
+    },
     sync: readSyncConfig(r),
     traffic: readTraffic(r),
     shadow: readShadowConfig(r),
     archive: readArchiveSettings(r, process.cwd()),
   };
+}
+
+export function loadConfig(env: Env): AppConfig {
+  const r = new EnvReader(env);
+  const config = readConfig(r);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
+}
+
+/**
+ * What the reader makes of an environment without throwing: its problems, and every variable it asked
+ * for given these values (a variable read only in some cases, such as ROUTE53_* with
+ * TRAFFIC_PROVIDER=route53, counts only when that case applies). Deployment tests check a ConfigMap
+ * against it, so a key nothing reads, or one that is read but ignored in that setting, is caught.
+ */
+export function inspectConfig(env: Env): { problems: string[]; variablesRead: string[] } {
+  const r = new EnvReader(env);
+  readConfig(r);
+  return { problems: [...r.problems], variablesRead: [...r.names].sort() };
 }

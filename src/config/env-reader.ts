@@ -15,10 +15,13 @@ export class ConfigError extends Error {
 
 export class EnvReader {
   readonly problems: string[] = [];
+  /** Every variable asked for, set or not: what a deployment's configuration may usefully set. */
+  readonly names = new Set<string>();
 
   constructor(private readonly env: Env) {}
 
   private raw(name: string): string | undefined {
+    this.names.add(name);
     const value = this.env[name];
     return value === undefined || value.trim() === '' ? undefined : value.trim();
   }

@@ -3,7 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import * as path from 'node:path';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { ApiTokens } from '../common/auth/api-tokens';
+import { TokenAuthenticator } from '../common/auth/token-authenticator';
 import { redisFailFast } from '../stores/redis';
 import { defaultBundleDir, loadBundle } from './dashboard-bundle';
 import { DashboardController } from './dashboard.controller';
@@ -39,7 +39,7 @@ export class DashboardModule implements OnModuleInit, OnApplicationShutdown {
   /** Runs after Nest has registered its routes and before its not-found handler, so /queues is reached. */
   onModuleInit(): void {
     const express = this.adapterHost.httpAdapter.getInstance();
-    express.use(QUEUES_PATH, queuesAuth(new ApiTokens(this.config), this.sessions), this.board.router);
+    express.use(QUEUES_PATH, queuesAuth(new TokenAuthenticator(this.config), this.sessions), this.board.router);
   }
 
   async onApplicationShutdown(): Promise<void> {

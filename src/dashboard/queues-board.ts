@@ -15,7 +15,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type Redis from 'ioredis';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ApiTokens } from '../common/auth/api-tokens';
+import { TokenAuthenticator } from '../common/auth/token-authenticator';
 import { errorBody } from '../common/error-body';
 import { ALL_QUEUES } from '../queues/queue-names';
 import { QUEUE_PREFIX } from '../queues/worker-host';
@@ -36,14 +36,14 @@ function sameOrigin(req: Request): boolean {
   return typeof origin === 'string' && origin === `${req.protocol}://${req.headers.host}`;
 }
 
-export function queuesAuth(tokens: ApiTokens, sessions: QueuesSessions) {
+export function queuesAuth(tokens: TokenAuthenticator, sessions: QueuesSessions) {
   return (req: RequestWithId, res: Response, next: NextFunction): void => {
     const refuse = (status: number, code: string, message: string) => {
       res.status(status).json(errorBody(status, code, message, req.id ?? 'unknown'));
     };
     setPageHeaders(res, QUEUES_CSP);
     res.setHeader('Cache-Control', 'no-store');
-    if (tokens.openForLocalDev()) return next();
+    if (tokens.open) return next();
     if (req.headers.authorization !== undefined) {
       const principal = tokens.authenticate(req.headers.authorization);
       if (!principal) return refuse(401, 'UNAUTHORIZED', 'A valid bearer token is required');

@@ -6,26 +6,7 @@ import { Db } from 'mongodb';
 import { DataSource } from 'typeorm';
 import { Public } from '../common/auth/auth.guard';
 import { DATA_SOURCE, LEGACY_DB, REDIS } from '../stores/stores.module';
-
-const CHECK_TIMEOUT_MS = 2000;
-
-type CheckResult = { status: 'up' } | { status: 'down'; error: string };
-
-async function check(fn: () => Promise<unknown>): Promise<CheckResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
-  });
-  try {
-    await Promise.race([fn(), timeout]);
-    return { status: 'up' };
-  } catch (err) {
-    // The driver's message, never a connection string: drivers here do not echo passwords.
-    return { status: 'down', error: err instanceof Error ? err.message.slice(0, 200) : 'unknown error' };
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { checkStores, downChecks } from './readiness';
 
 @ApiTags('operations')
 @Public()
@@ -47,13 +28,8 @@ export class HealthController {
   @Get('ready')
   @ApiOperation({ summary: 'PostgreSQL, the legacy store and Redis all answer (503 naming what is down)' })
   async ready(@Res({ passthrough: true }) res: Response) {
-    const [postgres, legacy, redis] = await Promise.all([
-      check(() => this.dataSource.query('SELECT 1')),
-      check(() => this.legacy.command({ ping: 1 })),
-      check(() => this.redis.ping()),
-    ]);
-    const checks = { postgres, legacy, redis };
-    const down = Object.entries(checks).filter(([, c]) => c.status === 'down').map(([name]) => name);
+    const checks = await checkStores(this.dataSource, this.legacy, this.redis);
+    const down = downChecks(checks);
     res.status(down.length === 0 ? 200 : 503);
     return down.length === 0 ? { status: 'ready', checks } : { status: 'not_ready', down, checks };
   }

@@ -1,7 +1,8 @@
 /**
  * Everything between the socket and the controllers: request ids, content types, the body limit,
- * strict UTF-8 JSON parsing, HTTP metrics, the error shape and OpenAPI. Body-parsing errors happen
- * in Express middleware, before Nest's filters, so they get their own handler with the same shape.
+ * strict UTF-8 JSON parsing, HTTP metrics, the error shape and OpenAPI (API_DOCS). Body-parsing
+ * errors happen in Express middleware, before Nest's filters, so they get their own handler with the
+ * same shape.
  */
 import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -12,6 +13,7 @@ import { codeForStatus, errorBody } from '../common/error-body';
 import { AllExceptionsFilter } from '../common/http-exception.filter';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { requestIdFrom } from '../common/request-context';
+import { TokenAuthenticator } from '../common/auth/token-authenticator';
 import { createValidationPipe } from './validation';
 
 type RequestWithId = Request & { id?: string };
@@ -68,6 +70,41 @@ function httpMetrics(metrics: MetricsService) {
   };
 }
 
+/**
+ * The OpenAPI routes are registered by SwaggerModule straight on Express, where Nest's guards do not
+ * reach, so API_DOCS=operator puts this in front of them. A browser cannot send a bearer header when
+ * it opens /docs, so the operator token is also taken as the password of a Basic login prompt.
+ */
+function operatorDocsOnly(config: AppConfig) {
+  const authenticator = new TokenAuthenticator(config);
+  return (req: RequestWithId, res: Response, next: NextFunction) => {
+    const principal = authenticator.authenticate(req.headers.authorization, { basic: true });
+    const requestId = req.id ?? 'unknown';
+    if (!principal) {
+      res.setHeader('WWW-Authenticate', 'Basic realm="operator API docs", charset="UTF-8"');
+      res.status(401).json(errorBody(401, 'UNAUTHORIZED', 'The API documentation needs an operator token', requestId));
+      return;
+    }
+    if (principal.role !== 'operator') {
+      res.status(403).json(errorBody(403, 'FORBIDDEN', 'The API documentation needs an operator token', requestId));
+      return;
+    }
+    next();
+  };
+}
+
+function setUpDocs(app: INestApplication, config: AppConfig): void {
+  if (config.app.docs === 'off') return;
+  if (config.app.docs === 'operator') app.use(['/docs', '/docs-json'], operatorDocsOnly(config));
+  const openApi = new DocumentBuilder()
+    .setTitle('Legacy migration service')
+    .setDescription('Dual-write conversation API and migration control plane')
+    .setVersion('1')
+    .addBearerAuth()
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApi), { jsonDocumentUrl: 'docs-json' });
+}
+
 export function configureHttp(app: INestApplication, config: AppConfig): void {
   const expressApp = app as NestExpressApplication;
   expressApp.disable('x-powered-by');
@@ -98,12 +135,5 @@ export function configureHttp(app: INestApplication, config: AppConfig): void {
   app.useGlobalFilters(new AllExceptionsFilter());
   app.useGlobalPipes(createValidationPipe());
   app.enableShutdownHooks();
-
-  const openApi = new DocumentBuilder()
-    .setTitle('Legacy migration service')
-    .setDescription('Dual-write conversation API and migration control plane')
-    .setVersion('1')
-    .addBearerAuth()
-    .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApi), { jsonDocumentUrl: 'docs-json' });
+  setUpDocs(app, config);
 }

@@ -11,9 +11,15 @@ import type { QueueProcessor } from './queue-processor';
 
 export const QUEUE_PREFIX = 'lms';
 
+/** Whether this process's BullMQ worker of a queue is taking jobs (false before start and once closing). */
+export interface QueueState {
+  queue: QueueName;
+  running: boolean;
+}
+
 export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('WorkerHost');
-  private readonly workers: Worker[] = [];
+  private readonly workers = new Map<QueueName, Worker>();
 
   constructor(
     private readonly queues: QueueName[],
@@ -44,13 +50,21 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
         this.logger.warn({ msg: 'job failed', queue, jobId: job?.id, attempt: job?.attemptsMade, error: err.message });
       });
       worker.on('error', (err) => this.logger.error({ msg: 'worker error', queue, error: err.message }));
-      this.workers.push(worker);
+      this.workers.set(queue, worker);
     }
     this.logger.log({ msg: 'serving queues', queues: this.queues });
   }
 
+  /** One entry per queue this process serves, for the worker's readiness check. */
+  states(): QueueState[] {
+    return this.queues.map((queue) => {
+      const worker = this.workers.get(queue);
+      return { queue, running: worker !== undefined && worker.closing === undefined && worker.isRunning() && !worker.isPaused() };
+    });
+  }
+
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled(this.workers.map((w) => w.close()));
+    await Promise.allSettled([...this.workers.values()].map((w) => w.close()));
     // The host was handed this connection to own: without this a worker process hangs on SIGTERM.
     this.connection.disconnect();
   }

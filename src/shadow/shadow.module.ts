@@ -1,10 +1,12 @@
-import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { MetricsService } from '../common/metrics/metrics.service';
 import { ConversationStore, LEGACY_STORE, NEW_STORE } from '../stores/conversation-store.port';
 import { redisFailFast } from '../stores/redis';
 import { HttpLegacyApiClient, LEGACY_API } from './legacy-api.client';
 import { ShadowComparer } from './shadow-comparer.service';
+import { registerShadowGauges } from './shadow-metrics';
 import { SHADOW_READ_PORT, StoreShadowReader } from './shadow-read.port';
 import { ShadowQueue } from './shadow-queue';
 import { ShadowSampler } from './shadow-sampler';
@@ -43,8 +45,17 @@ import { ShadowRepository } from './shadow.repository';
   ],
   exports: [ShadowQueue, ShadowSampler, ShadowStatusService, ShadowComparer, ShadowProcessor, ShadowSamplingInterceptor, SHADOW_READ_PORT, LEGACY_API],
 })
-export class ShadowModule implements OnApplicationShutdown {
-  constructor(@Inject(ShadowQueue) private readonly queue: ShadowQueue) {}
+export class ShadowModule implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    @Inject(ShadowQueue) private readonly queue: ShadowQueue,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
+    @Inject(ShadowStatusService) private readonly status: ShadowStatusService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    registerShadowGauges(this.metrics, this.status, this.config.migration.analysisWindowMs);
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.queue.close();

@@ -8,6 +8,7 @@ import { redactUrl } from '../common/logger';
 import { LEGACY_STORE, NEW_STORE } from './conversation-store.port';
 import { connectLegacy, MongoLegacyStore } from './mongo/mongo-legacy.store';
 import { createDataSource } from './postgres/data-source';
+import { runMigrationsLocked } from './postgres/migration-runner';
 import { PostgresConversationStore } from './postgres/postgres-conversation.store';
 import { redisFailFast } from './redis';
 
@@ -32,7 +33,8 @@ const logger = new Logger('Stores');
         const ds = createDataSource(config.database);
         await ds.initialize();
         if (config.database.runMigrationsOnStart) {
-          const applied = await ds.runMigrations({ transaction: 'each' });
+          // Under an advisory lock: replicas starting together (and the migration Job) never race.
+          const applied = await runMigrationsLocked(ds, { waiting: () => logger.log({ msg: 'another process is applying migrations; waiting for it' }) });
           logger.log({ msg: 'migrations applied at start-up', count: applied.length, names: applied.map((m) => m.name) });
         }
         return ds;

@@ -1,8 +1,9 @@
-import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { MetricsService } from '../common/metrics/metrics.service';
 import { redisFailFast } from '../stores/redis';
 import { DATA_SOURCE } from '../stores/stores.module';
 import { NoneTrafficRouter } from './none-traffic.router';
@@ -10,6 +11,7 @@ import { describeProviderError } from './route53/route53-errors';
 import { route53SettingsFromConfig } from './route53/route53-settings';
 import { Route53TrafficRouter } from './route53/route53-traffic.router';
 import { TRAFFIC_ROUTER } from './traffic-router.port';
+import { registerTrafficGauges } from './traffic-metrics';
 import { TrafficQueue } from './traffic.queue';
 import { TrafficService } from './traffic.service';
 
@@ -40,11 +42,17 @@ const TRAFFIC_QUEUE_REDIS = Symbol('TRAFFIC_QUEUE_REDIS');
   ],
   exports: [TRAFFIC_ROUTER, TrafficService],
 })
-export class TrafficModule implements OnApplicationShutdown {
+export class TrafficModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
     @Inject(TRAFFIC_QUEUE_REDIS) private readonly redis: Redis,
     @Inject(TrafficQueue) private readonly queue: TrafficQueue,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
+    @Inject(TrafficService) private readonly traffic: TrafficService,
   ) {}
+
+  onApplicationBootstrap(): void {
+    registerTrafficGauges(this.metrics, this.traffic);
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.queue.close();

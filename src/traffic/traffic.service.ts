@@ -205,6 +205,15 @@ export class TrafficService {
     return rows.map(toChange);
   }
 
+  /** How many changes are open, and the age of the oldest (0 when none): what the "stuck change" alert reads. */
+  async openSummary(): Promise<{ open: number; oldestAgeSeconds: number }> {
+    const [row] = await this.dataSource.query(
+      `SELECT count(*)::int AS open, coalesce(extract(epoch FROM clock_timestamp() - min(requested_at)), 0)::float8 AS age
+       FROM traffic_changes WHERE state IN ('intent', 'submitted')`,
+    );
+    return { open: row.open, oldestAgeSeconds: row.age };
+  }
+
   /** The latest change that belongs to the move claimed at `claimedRevision`. */
   async forMove(claimedRevision: number): Promise<TrafficChange | null> {
     const rows: Row[] = await this.dataSource.query(`SELECT * FROM traffic_changes WHERE (move->>'claimedRevision')::int = $1 ORDER BY id DESC LIMIT 1`, [claimedRevision]);

@@ -1,0 +1,45 @@
+/**
+ * The readiness checks both process kinds answer with: PostgreSQL, the legacy store and Redis, each
+ * bounded by a timeout so a hung server reads as down rather than hanging the probe.
+ */
+import type Redis from 'ioredis';
+import type { Db } from 'mongodb';
+import type { DataSource } from 'typeorm';
+
+export const CHECK_TIMEOUT_MS = 2000;
+
+export type CheckResult = { status: 'up' } | { status: 'down'; error: string };
+
+export async function check(fn: () => Promise<unknown>, timeoutMs = CHECK_TIMEOUT_MS): Promise<CheckResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([fn(), timeout]);
+    return { status: 'up' };
+  } catch (err) {
+    // The driver's message, never a connection string: drivers here do not echo passwords.
+    return { status: 'down', error: err instanceof Error ? err.message.slice(0, 200) : 'unknown error' };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export type StoreChecks = Record<'postgres' | 'legacy' | 'redis', CheckResult>;
+
+export async function checkStores(dataSource: DataSource, legacy: Db, redis: Redis): Promise<StoreChecks> {
+  const [postgres, legacyCheck, redisCheck] = await Promise.all([
+    check(() => dataSource.query('SELECT 1')),
+    check(() => legacy.command({ ping: 1 })),
+    check(() => redis.ping()),
+  ]);
+  return { postgres, legacy: legacyCheck, redis: redisCheck };
+}
+
+/** The names of the checks that are down, in their order. */
+export function downChecks(checks: Record<string, CheckResult>): string[] {
+  return Object.entries(checks)
+    .filter(([, c]) => c.status === 'down')
+    .map(([name]) => name);
+}

@@ -1,0 +1,103 @@
+/**
+ * Migrations under the advisory lock (src/stores/postgres/migration-runner.ts): starters that run at
+ * the same moment on a fresh database (the migration Job, API replicas with MIGRATIONS_RUN_ON_START)
+ * apply each migration exactly once, and a starter waits while another holds the lock.
+ */
+import { INestApplication } from '@nestjs/common';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { MIGRATIONS } from '../migrations';
+import { createApiApp } from '../src/bootstrap';
+import { createDataSource } from '../src/stores/postgres/data-source';
+import { MIGRATION_LOCK_KEY, runMigrationsLocked } from '../src/stores/postgres/migration-runner';
+import { createTestDatabases, TestDatabases } from './support/databases';
+import { testConfig } from './support/env';
+import { withTimeout } from './support/sync';
+
+const ALL = MIGRATIONS.map((M) => new M().name);
+
+async function appliedNames(url: string): Promise<string[]> {
+  const pg = new Client({ connectionString: url });
+  await pg.connect();
+  try {
+    return (await pg.query('SELECT name FROM schema_migrations ORDER BY id')).rows.map((r) => r.name);
+  } finally {
+    await pg.end();
+  }
+}
+
+describe('migrations under an advisory lock', () => {
+  let dbs: TestDatabases;
+  const sources: DataSource[] = [];
+
+  const source = async (poolSize = 1) => {
+    const ds = createDataSource({ url: dbs.databaseUrl, poolSize });
+    await ds.initialize();
+    sources.push(ds);
+    return ds;
+  };
+
+  beforeEach(async () => {
+    dbs = await createTestDatabases({ template: null });
+  });
+
+  afterEach(async () => {
+    await Promise.allSettled(sources.splice(0).map((ds) => ds.destroy()));
+    await dbs?.drop();
+  });
+
+  it('two starters at once: one applies every migration, the other finds nothing pending', async () => {
+    const [a, b] = await Promise.all([source(), source()]);
+    const results = await withTimeout('both starters', Promise.all([runMigrationsLocked(a), runMigrationsLocked(b)]), 60_000);
+    const counts = results.map((r) => r.length).sort((x, y) => x - y);
+    expect(counts).toEqual([0, ALL.length]);
+    expect(await appliedNames(dbs.databaseUrl)).toEqual(ALL);
+    // The lock is released and the pooled connection keeps the pool's statement timeout.
+    expect(await a.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).toEqual([{ n: 0 }]);
+    expect(await a.query('SHOW statement_timeout')).toEqual([{ statement_timeout: '30s' }]);
+  });
+
+  it('a starter waits while another session holds the lock, then applies what is pending', async () => {
+    const holder = new Client({ connectionString: dbs.databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+      const ds = await source();
+      let waited = false;
+      const run = runMigrationsLocked(ds, { waiting: () => (waited = true) });
+      const deadline = Date.now() + 20_000;
+      let blocked = 0;
+      while (Date.now() < deadline && blocked === 0) {
+        await new Promise((r) => setTimeout(r, 100));
+        [{ blocked }] = (await holder.query(`SELECT count(*)::int AS blocked FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rows;
+      }
+      expect(blocked).toBe(1);
+      expect(waited).toBe(true);
+      const tables = await holder.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'conversations'`);
+      expect(tables.rows).toEqual([{ n: 0 }]);
+
+      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]);
+      expect((await withTimeout('the waiting starter', run, 60_000)).map((m) => m.name)).toEqual(ALL);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('two API processes starting together with MIGRATIONS_RUN_ON_START both come up on one schema', async () => {
+    const config = testConfig({ DATABASE_URL: dbs.databaseUrl, MIGRATIONS_RUN_ON_START: 'true' });
+    const apps: INestApplication[] = [];
+    try {
+      const started = await withTimeout(
+        'two API starts',
+        Promise.allSettled([createApiApp(config, { logger: false }), createApiApp(config, { logger: false })]),
+        120_000,
+      );
+      for (const s of started) if (s.status === 'fulfilled') apps.push(s.value);
+      expect(started.map((s) => (s.status === 'rejected' ? String(s.reason) : 'ok'))).toEqual(['ok', 'ok']);
+      await Promise.all(apps.map((app) => app.init()));
+      expect(await appliedNames(dbs.databaseUrl)).toEqual(ALL);
+    } finally {
+      await Promise.allSettled(apps.map((app) => app.close()));
+    }
+  });
+});
