@@ -293,6 +293,7 @@ describe('alerts and analysis on the metrics the code registers', () => {
     expect(rules.LmsSyncDeadLetters).toMatch(/sync_dead_letters_open[^>]*> 0$/);
     expect(rules.LmsRepairsDeadLettered).toMatch(/repairs_total\{[^}]*outcome="dead"/);
     expect(rules.LmsTrafficChangeStuck).toMatch(/traffic_change_oldest_open_age_seconds[^>]*> 900$/);
+    expect(rules.LmsRedisLostData).toMatch(/increase\(redis_data_loss_total\{[^}]*\}\[15m\]\)\) > 0$/);
   });
 
   it('Flagger counts only the canary pods application requests', () => {
