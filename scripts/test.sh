@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # `npm test`: start the local services (idempotent; they stay up afterwards, `npm run services:down` stops
-# them), install the deployment tools into .tools/bin (Go module proxy; skipped once there), then the whole
+# them), install Debian's chromium if it is missing (as root), install the deployment tools into .tools/bin (Go module proxy; skipped once there), then the whole
 # Jest suite in band. Extra arguments go to Jest: `npm test -- -t backfill`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # A fresh clone has no node_modules yet: install exactly the locked versions.
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run --silent services:up
+# Debian's chromium for the dashboard's browser tests (playwright-core drives it; nothing is downloaded).
+if [ -z "${CHROMIUM_PATH:-}" ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "chromium  installing Debian's chromium for the browser tests"
+    { apt-get install -y -qq --no-install-recommends chromium || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }; } >/dev/null
+  else
+    echo "chromium  missing: the browser tests need it (sudo apt-get install chromium, or CHROMIUM_PATH=...)" >&2
+  fi
+fi
 # kustomize (and kubeconform) for the deployment tests; skipped when already there at the right version.
 bash scripts/ci/install-tools.sh >/dev/null
 exec npx --no -- jest --runInBand "$@"
