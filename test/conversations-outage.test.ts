@@ -118,7 +118,10 @@ describe('writes through store and Redis outages', () => {
     await sleep(500);
     for (const s of stopped) await services.stop(s);
     const before = stream.attempts();
+    // At least 3 s of outage and more than 10 writes in it: with a secondary that times out (1 s here) four
+    // clients make about 12 attempts in 3 s, so a fixed 3 s window alone would be a coin toss on a busy machine.
     await sleep(3000);
+    await eventually('more than 10 writes during the outage', async () => stream.attempts() - before > 10, 30_000);
     const duringOutage = stream.attempts() - before;
     // Writes stop before the servers return, so only what was recorded during the outage can repair.
     await stream.stop();

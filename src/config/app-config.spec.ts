@@ -169,9 +169,14 @@ describe('loadConfig', () => {
     });
 
     it('has no worker health listener unless a port is given', () => {
-      expect(loadConfig(GOOD).workers).toEqual({ queues: [], healthPort: 0 });
-      expect(loadConfig({ ...GOOD, WORKER_HEALTH_PORT: '9464', WORKER_QUEUES: 'repair, shadow' }).workers).toEqual({ queues: ['repair', 'shadow'], healthPort: 9464 });
+      expect(loadConfig(GOOD).workers).toEqual({ queues: [], healthPort: 0, recoveryIntervalMs: 30_000 });
+      expect(loadConfig({ ...GOOD, WORKER_HEALTH_PORT: '9464', WORKER_QUEUES: 'repair, shadow' }).workers).toEqual({ queues: ['repair', 'shadow'], healthPort: 9464, recoveryIntervalMs: 30_000 });
       expect(problemsOf({ ...GOOD, WORKER_HEALTH_PORT: '70000' })).toEqual(['WORKER_HEALTH_PORT: must be between 0 and 65535, got 70000']);
+    });
+
+    it('checks for lost jobs every 30 s unless told otherwise, and never more often than every second', () => {
+      expect(loadConfig({ ...GOOD, WORKER_RECOVERY_INTERVAL_MS: '5000' }).workers.recoveryIntervalMs).toBe(5000);
+      expect(problemsOf({ ...GOOD, WORKER_RECOVERY_INTERVAL_MS: '10' })).toEqual(['WORKER_RECOVERY_INTERVAL_MS: must be between 1000 and 3600000, got 10']);
     });
   });
 
