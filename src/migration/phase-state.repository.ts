@@ -8,6 +8,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '../stores/stores.module';
 import type { Phase } from './domain/phases';
+import type { AuditEntry } from './domain/audit-entry';
+
+export type { AuditEntry } from './domain/audit-entry';
 
 export interface PhaseState {
   phase: Phase;
@@ -22,17 +25,6 @@ export interface PhaseState {
   updatedAt: Date;
 }
 
-export interface AuditEntry {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  reason: string | null;
-  forced: boolean;
-  before: unknown;
-  after: unknown;
-  details: unknown;
-}
 
 @Injectable()
 export class PhaseStateRepository {

@@ -5,6 +5,7 @@
  */
 import type { GateResult } from '../../migration/domain/gates';
 import type { MigrationMode } from '../../migration/domain/phases';
+export type { AuditEntry } from '../../migration/domain/audit-entry';
 
 export type { SyncStatus } from '../../sync/sync-status.service';
 export type Gate = GateResult;
@@ -112,17 +113,6 @@ export interface DeadLetters {
   nextCursor: string | null;
 }
 
-export interface AuditEntry {
-  id: number;
-  at: string;
-  actor: string;
-  action: string;
-  reason: string | null;
-  forced: boolean;
-  before: unknown;
-  after: unknown;
-  details: unknown;
-}
 
 export interface Page<T> {
   total: number;
