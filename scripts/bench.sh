@@ -7,5 +7,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$ROOT"
+# shellcheck source=scripts/lib/node24.sh
+source scripts/lib/node24.sh && ensure_node24
 bash scripts/services.sh up >&2
 exec node node_modules/ts-node/dist/bin.js --transpile-only -P tsconfig.json bench/run.ts "$@"

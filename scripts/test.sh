@@ -4,6 +4,8 @@
 # Jest suite in band. Extra arguments go to Jest: `npm test -- -t backfill`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib/node24.sh
+source scripts/lib/node24.sh && ensure_node24
 # A fresh clone has no node_modules yet: install exactly the locked versions.
 [ -d node_modules ] || npm ci --no-audit --no-fund
 npm run --silent services:up
