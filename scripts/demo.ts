@@ -190,6 +190,8 @@ async function main(): Promise<void> {
     AWS_ENDPOINT_URL: motoUrl,
     ...zone.env,
     ARCHIVE_DIR: archiveDir,
+    // The demo reads no metrics; a second demo or a local API may hold the default port.
+    METRICS_PORT: env.METRICS_PORT ?? '0',
   };
   const config = loadConfig({ ...env, ...serviceEnv });
 

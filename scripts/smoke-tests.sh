@@ -5,7 +5,9 @@
 #
 # Checks, in order, stopping at the first failure: liveness and readiness; with the application token, a
 # conversation created, read, appended to, deleted, and gone afterwards; with the operator token, the
-# migration status; /metrics with the HTTP series of the requests just made. Each check prints one line;
+# migration status; /metrics refused on the API port (404), and, when METRICS_URL names the metrics
+# listener (the pod's METRICS_PORT, never behind the load balancer), its HTTP series of the requests just
+# made. Each check prints one line;
 # the exit status is 0 when all pass, 1 at the first failure (its line says what was expected and what came
 # back), 2 for a usage error. --wait polls /health/ready for that long before the checks (a fresh rollout).
 # Tokens never appear in the output or in curl's command line (they go through a header file).
@@ -67,7 +69,7 @@ call() {
   local args=(--silent --show-error --max-time 10 --connect-timeout 5 -o "$WORK/body" -w '%{http_code}' -X "$method" -H "@$WORK/$who.header")
   [ -z "$data" ] || args+=(-H 'Content-Type: application/json' --data "$data")
   : >"$WORK/body"
-  status=$(curl "${args[@]}" "$BASE_URL$path" 2>"$WORK/curl.err") || true
+  status=$(curl "${args[@]}" "${CALL_BASE:-$BASE_URL}$path" 2>"$WORK/curl.err") || true
   echo "${status:-000}"
 }
 
@@ -137,11 +139,16 @@ ok "GET /migration/status: phase $(jq -r .phase "$WORK/body")"
 expect "operator endpoints refuse an application token" 403 app GET /migration/status
 ok "GET /migration/status with the application token is 403"
 
-expect "GET /metrics" 200 none GET /metrics
-for series in 'http_request_duration_seconds_count{method="POST",route="/conversations",status="201"}' \
+expect "GET /metrics on the API port" 404 none GET /metrics
+ok "GET /metrics on the API port is 404 (metrics live on their own port)"
+if [ -n "${METRICS_URL:-}" ]; then
+  METRICS_URL="${METRICS_URL%/}"
+  CALL_BASE="$METRICS_URL" expect "GET /metrics" 200 none GET /metrics
+  for series in 'http_request_duration_seconds_count{method="POST",route="/conversations",status="201"}' \
   'http_request_duration_seconds_bucket{' 'process_cpu_user_seconds_total' 'sync_catchup_lag_seconds' 'shadow_window_mismatch_ratio' 'traffic_change_oldest_open_age_seconds'; do
-  grep -qF "$series" "$WORK/body" || fail "GET /metrics" "expected the series $series"
-done
-ok "GET /metrics: HTTP, process, sync, shadow and traffic series present"
+    grep -qF "$series" "$WORK/body" || fail "GET /metrics" "expected the series $series"
+  done
+  ok "GET $METRICS_URL/metrics: HTTP, process, sync, shadow and traffic series present"
+fi
 
 echo "smoke tests passed: $CHECKS checks against $BASE_URL"

@@ -1,12 +1,14 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AuthGuard } from './common/auth/auth.guard';
+import { RateLimitGuard } from './rate-limit/rate-limit.guard';
+import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { ConversationsModule } from './conversations/conversations.module';
 import { DashboardModule } from './dashboard/dashboard.module';
 import { MigrationStateModule } from './migration/migration-state.module';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
-import { MetricsController } from './common/metrics/metrics.controller';
+import { MetricsListener } from './common/metrics/metrics-listener';
 import { MetricsModule } from './common/metrics/metrics.module';
 import { HealthModule } from './health/health.module';
 import { ShadowModule } from './shadow/shadow.module';
@@ -29,9 +31,13 @@ export class AppModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [...sharedImports(config), HealthModule, ShadowModule, ConversationsModule, SyncModule, VerifyModule, TrafficModule, MigrationModule, DashboardModule],
-      controllers: [MetricsController],
-      providers: [{ provide: APP_GUARD, useClass: AuthGuard }],
+      imports: [...sharedImports(config), HealthModule, ShadowModule, ConversationsModule, SyncModule, VerifyModule, TrafficModule, MigrationModule, DashboardModule, RateLimitModule],
+      // Guards run in this order: who is calling, then whether that token may call again now.
+      providers: [
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_GUARD, useExisting: RateLimitGuard },
+        MetricsListener,
+      ],
     };
   }
 }

@@ -35,10 +35,19 @@ describe('HTTP skeleton', () => {
     expect(res.body.errors).toEqual([{ field: 'colour', message: 'is not an accepted field' }]);
   });
 
-  it('serves Prometheus metrics with process and HTTP figures, without a token', async () => {
-    const res = await t.request('GET', '/metrics', { token: null });
-    expect(res.status).toBe(200);
-    expect(res.body).toContain('process_cpu_user_seconds_total');
-    expect(res.body).toContain('http_request_duration_seconds_bucket');
+  it('serves Prometheus metrics with process and HTTP figures on the metrics port only, not on the API port', async () => {
+    const text = await t.metrics();
+    expect(text).toContain('process_cpu_user_seconds_total');
+    expect(text).toContain('http_request_duration_seconds_bucket');
+    for (const token of [null, undefined]) {
+      const res = await t.request('GET', '/metrics', { token });
+      expect(res.status).toBe(404);
+    }
+  });
+
+  it('answers 431 to headers beyond MAX_HEADER_BYTES, and keeps serving', async () => {
+    const res = await t.request('GET', '/health/live', { headers: { 'x-filler': 'x'.repeat(t.config.app.maxHeaderBytes + 1) } });
+    expect(res.status).toBe(431);
+    expect((await t.request('GET', '/health/live')).status).toBe(200);
   });
 });

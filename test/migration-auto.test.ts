@@ -11,7 +11,7 @@ import { MigrationService } from '../src/migration/migration.service';
 import { CleanupService } from '../src/cleanup/cleanup.service';
 import { MoveCompleter } from '../src/migration/move-completer';
 import { PhaseStateRepository } from '../src/migration/phase-state.repository';
-import { ROLLBACK_PROOF } from '../src/migration/gate-figures.port';
+import { Cutover } from '../src/migration/cutover';
 import { DATA_SOURCE } from '../src/stores/stores.module';
 import { SyncControlService } from '../src/sync/sync-control.service';
 import { TrafficService } from '../src/traffic/traffic.service';
@@ -48,7 +48,7 @@ describe('automatic progression', () => {
     const figures: GateFiguresSource = { collect: async () => ({ ...planted, lastVerification: planted.lastVerification && { ...planted.lastVerification, finishedAt: new Date() } }), summaries: async () => ({}) };
     const get = <T>(token: unknown) => t.app.get<T>(token as never, { strict: false });
     const migration = new MigrationService(
-      get(PhaseStateRepository), get(TrafficService), get(MigrationModeService), figures, get(ROLLBACK_PROOF), t.config, get(SyncControlService), get(MoveCompleter), get(CleanupService),
+      get(PhaseStateRepository), get(TrafficService), get(MigrationModeService), figures, get(Cutover), t.config, get(SyncControlService), get(MoveCompleter), get(CleanupService),
     );
     auto = new AutoProgression(migration, get(PhaseStateRepository), get<DataSource>(DATA_SOURCE), { enabled: true, intervalMs: 60_000, threshold: 3 });
     await t.request('POST', '/migration/start', { token: OPERATOR_TOKEN, body: { reason: 'auto test' } });

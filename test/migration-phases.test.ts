@@ -6,6 +6,7 @@ import { CatchupService } from '../src/sync/catchup/catchup.service';
 import { startTestApp, TestApp } from './support/app';
 import { startSyncWorker } from './support/sync';
 import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN, ROOT } from './support/env';
+import { followUpsSettled } from './support/stores';
 
 const op = { token: OPERATOR_TOKEN };
 
@@ -112,6 +113,8 @@ describe('migration phases over the operator API', () => {
     // Through the API (new store first, legacy second): not stray.
     const viaApi = await t.request('POST', '/conversations', { body: { userId: 'stray-user', title: 'through the api' } });
     expect(viaApi.status).toBe(201);
+    // Legacy follows the new store after the acknowledgement: the legacy application edits what it can see.
+    await followUpsSettled(t, viaApi.body.id);
     // The legacy application still writing on its own: an insert, and an update of the API's conversation.
     const now = new Date();
     const inserted = new ObjectId();
@@ -141,6 +144,7 @@ describe('migration phases over the operator API', () => {
     // A write while the new store is the source of truth must reach legacy before the flip back.
     const created = await t.request('POST', '/conversations', { body: { userId: 'rollback-user', title: 'after the flip' } });
     expect(created.status).toBe(201);
+    await followUpsSettled(t, created.body.id);
     await t.legacy.collection('conversations').deleteOne({ _id: new ObjectId(created.body.id) });
 
     for (let i = PLAN.findIndex((p) => p.phase === 'deprecation'); i > 1; i--) {
@@ -151,7 +155,7 @@ describe('migration phases over the operator API', () => {
       const now = await status();
       expect(now).toMatchObject({ step: stepName(to), weights: { newPercent: to.weight }, sourceOfTruth: 'legacy', readFrom: 'legacy', dualWrite: true });
       if (from.phase === 'deprecation') {
-        expect(res.body.rollbackProof.copied).toBeGreaterThanOrEqual(1);
+        expect(res.body.committed.cutover.prepared.copied).toBeGreaterThanOrEqual(1);
         const doc = await t.legacy.collection('conversations').findOne({ _id: new ObjectId(created.body.id) });
         expect(doc).toMatchObject({ title: 'after the flip' });
       }

@@ -102,7 +102,7 @@ describe('shadow sampling under a burst far beyond the workers', () => {
     // The burst filled the queue (so the bound was tested) and never took it past the bound.
     expect(maxDepth).toBe(QUEUE_MAX);
 
-    const metrics = (await t.request('GET', '/metrics', { token: null })).body as string;
+    const metrics = await t.metrics();
     const enqueued = counter(metrics, 'shadow_samples_total', 'endpoint="get",result="enqueued"');
     const dropped = counter(metrics, 'shadow_samples_total', 'endpoint="get",result="dropped"');
     // The worker took one job and is held: exactly the bound was admitted, everything else dropped.
@@ -125,10 +125,10 @@ describe('shadow sampling under a burst far beyond the workers', () => {
   it('samples nothing in a phase without shadow comparison', async () => {
     await t.setPhase('not_started');
     try {
-      const before = (await t.request('GET', '/metrics', { token: null })).body as string;
+      const before = await t.metrics();
       await burst(t, ids, 20);
       await t.app.get(ShadowSampler).settled();
-      const after = (await t.request('GET', '/metrics', { token: null })).body as string;
+      const after = await t.metrics();
       const delta = (result: string) => counter(after, 'shadow_samples_total', `endpoint="get",result="${result}"`) - counter(before, 'shadow_samples_total', `endpoint="get",result="${result}"`);
       expect({ off: delta('off'), enqueued: delta('enqueued'), dropped: delta('dropped') }).toEqual({ off: 20, enqueued: 0, dropped: 0 });
       expect(await t.app.get(ShadowQueue).depth()).toBe(0);
@@ -167,7 +167,7 @@ describe('shadow sampling with Redis down', () => {
     const statuses = await burst(t, [created.body.id], 50);
     expect(statuses.every((s) => s === 200)).toBe(true);
     await t.app.get(ShadowSampler).settled();
-    const metrics = (await t.request('GET', '/metrics', { token: null })).body as string;
+    const metrics = await t.metrics();
     expect(counter(metrics, 'shadow_dropped_total', 'reason="unavailable"')).toBe(50);
     await t.app.get(ShadowSampler).flushDrops();
     const status = await t.request('GET', '/migration/shadow', { token: OPERATOR_TOKEN });

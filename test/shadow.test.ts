@@ -311,7 +311,6 @@ describe('shadow comparison (real stores, real Redis, in-process worker)', () =>
     }
     expect(text).toMatch(/shadow_compared_total\{kind="stores",endpoint="get"\} [1-9]/);
     expect(text).toMatch(/shadow_rechecks_total\{kind="stores"\} [1-9]/);
-    const api = await t.request('GET', '/metrics', { token: null });
-    expect(api.body).toMatch(/shadow_samples_total\{endpoint="get",result="enqueued"\} [1-9]/);
+    expect(await t.metrics()).toMatch(/shadow_samples_total\{endpoint="get",result="enqueued"\} [1-9]/);
   });
 });

@@ -132,7 +132,7 @@ describe('catch-up', () => {
     expect(status.catchup.watermark).not.toBeNull();
     expect(status.catchup.lagSeconds).toBeLessThan(5);
     expect(status.catchup.newIdsAfter).toMatch(/^[0-9a-f]{24}$/);
-    const metrics = await t.request('GET', '/metrics', { token: null });
+    const metrics = { body: await t.metrics() };
     expect(metrics.body).toMatch(/^sync_catchup_lag_seconds \d/m);
     expect(metrics.body).toMatch(new RegExp(`^sync_backfill_documents\\{state="read"\\} ${DOCS}`, 'm'));
   }, 180_000);

@@ -129,7 +129,7 @@ describe('verification (sync-verify)', () => {
 
     const listed = await op('GET', '/migration/verify');
     expect(listed.body.items[0]).toMatchObject({ id: report.id, status: 'completed', clean: true });
-    const metrics = await t.request('GET', '/metrics', { token: null });
+    const metrics = { body: await t.metrics() };
     expect(metrics.body).toMatch(/verification_latest_run_differences\{kind="missing"\} 0/);
     expect(metrics.body).toMatch(/verification_latest_run_records_compared 250/);
   });

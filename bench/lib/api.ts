@@ -3,6 +3,7 @@
  * own databases, listening on 127.0.0.1:0, with a keep-alive JSON client and a way to set the phase.
  */
 import type { INestApplication } from '@nestjs/common';
+import { createServer } from 'node:net';
 import { Client } from 'pg';
 import { createApiApp } from '../../src/bootstrap';
 import { JsonLogger } from '../../src/common/logger';
@@ -49,6 +50,7 @@ async function withoutNewSignalListeners<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 export async function startApi(dbs: FreshDatabases, options: { concurrency: number; env?: Env }): Promise<BenchApi> {
+  const metricsPort = await freePort();
   const config = loadConfig({
     ...servicesEnv(),
     DATABASE_URL: dbs.databaseUrl,
@@ -57,6 +59,9 @@ export async function startApi(dbs: FreshDatabases, options: { concurrency: numb
     LOG_LEVEL: 'error',
     MIGRATIONS_RUN_ON_START: 'false',
     TRAFFIC_PROVIDER: 'none',
+    METRICS_PORT: String(metricsPort),
+    // The bench measures what the stores and the write path can do: no per-token ceiling in the way.
+    RATE_LIMIT_APP_RPS: '0',
     ...(options.env ?? {}),
   });
   // Error-level JSON logs go to stderr: stdout carries only the bench's result lines.
@@ -81,9 +86,9 @@ export async function startApi(dbs: FreshDatabases, options: { concurrency: numb
       await sleep(config.dualWrite.modeCacheTtlMs + 100);
     },
     metrics: async () => {
-      const res = await client.request('GET', '/metrics');
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
       if (res.status !== 200) throw new Error(`GET /metrics -> ${res.status}`);
-      return parseMetrics(res.text);
+      return parseMetrics(await res.text());
     },
     close: async () => {
       client.close();
@@ -91,4 +96,15 @@ export async function startApi(dbs: FreshDatabases, options: { concurrency: numb
       await closeApp();
     },
   };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

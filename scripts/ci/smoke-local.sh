@@ -23,9 +23,10 @@ APP_TOKEN="smoke-app-$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
 OPERATOR_TOKEN="smoke-operator-$(od -An -tx1 -N12 /dev/urandom | tr -d ' \n')"
 export APP_TOKEN OPERATOR_TOKEN
 port=$(free_port)
+metrics_port=$(free_port)
 api_log="$LOG_DIR/smoke-api.log"
 
-APP_API_TOKENS="smoke:$APP_TOKEN" OPERATOR_API_TOKENS="smoke-ops:$OPERATOR_TOKEN" PORT="$port" \
+APP_API_TOKENS="smoke:$APP_TOKEN" OPERATOR_API_TOKENS="smoke-ops:$OPERATOR_TOKEN" PORT="$port" METRICS_PORT="$metrics_port" \
   MIGRATIONS_RUN_ON_START=true LOG_LEVEL=warn node dist/src/main.js >"$api_log" 2>&1 &
 api_pid=$!
 stop_api() {
@@ -39,7 +40,7 @@ stop_api() {
 trap stop_api EXIT
 echo "API started (pid $api_pid, port $port, log $api_log)"
 
-if ! bash scripts/smoke-tests.sh "http://127.0.0.1:$port" --wait 60; then
+if ! METRICS_URL="http://127.0.0.1:$metrics_port" bash scripts/smoke-tests.sh "http://127.0.0.1:$port" --wait 60; then
   echo "---- last lines of $api_log ----" >&2
   tail -n 40 "$api_log" >&2
   exit 1

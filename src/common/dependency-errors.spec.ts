@@ -1,5 +1,5 @@
 import { MongoNetworkError, MongoServerError, MongoServerSelectionError } from 'mongodb';
-import { QueryFailedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { unavailableDependency } from './dependency-errors';
 
 /** Errors as the drivers build them (constructed here, not thrown by a server). */
@@ -25,6 +25,8 @@ describe('unavailableDependency', () => {
     expect(unavailableDependency(new Error('timeout exceeded when trying to connect'))).toBe('new');
     expect(unavailableDependency(new QueryFailedError('SELECT 1', [], socketError('ECONNRESET')))).toBe('new');
     expect(unavailableDependency(new Error('outer', { cause: socketError('ECONNREFUSED') }))).toBe('new');
+    // A fenced write's transaction whose connection PostgreSQL dropped under it.
+    expect(unavailableDependency(new QueryRunnerAlreadyReleasedError())).toBe('new');
   });
 
   it('leaves query errors alone (a constraint, a syntax error, a statement timeout)', () => {

@@ -40,6 +40,12 @@ const PG_MESSAGES = [
   'Connection terminated due to connection timeout',
 ];
 
+/**
+ * TypeORM's query runner after its connection broke: TypeORM releases the runner when the client reports
+ * an error (PostgreSQL went away mid-transaction), and every later query on it fails with this.
+ */
+const PG_NAMES = new Set(['QueryRunnerAlreadyReleasedError']);
+
 /** ioredis, when it cannot send a command (offline queue off, retries used up, connection closed). */
 const REDIS_NAMES = new Set(['MaxRetriesPerRequestError']);
 const REDIS_MESSAGES = ["Stream isn't writeable and enableOfflineQueue options is false", 'Connection is closed.'];
@@ -58,7 +64,7 @@ function classifyOne(e: ErrorLike): Dependency | null {
   if (MONGO_UNREACHABLE.has(name)) return 'legacy';
   if (REDIS_NAMES.has(name) || REDIS_MESSAGES.includes(message)) return 'redis';
   if (typeof e.code === 'string' && (SOCKET_CODES.has(e.code) || PG_UNAVAILABLE_STATE.test(e.code))) return 'new';
-  if (PG_MESSAGES.some((m) => message.startsWith(m))) return 'new';
+  if (PG_NAMES.has(name) || PG_MESSAGES.some((m) => message.startsWith(m))) return 'new';
   return null;
 }
 

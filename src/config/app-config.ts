@@ -19,13 +19,16 @@ export interface ApiToken {
 }
 
 export interface AppConfig {
-  app: { port: number; localDevMode: boolean; logLevel: LogLevel; bodyLimitBytes: number; docs: ApiDocsMode };
+  /** metricsPort: the API's Prometheus listener (0: none). */
+  app: { port: number; metricsPort: number; localDevMode: boolean; logLevel: LogLevel; bodyLimitBytes: number; maxHeaderBytes: number; docs: ApiDocsMode };
   auth: { tokens: ApiToken[] };
   database: { url: string; runMigrationsOnStart: boolean; poolSize: number; statementTimeoutMs: number };
   legacy: { url: string; database: string; collection: string; slowCommandMs: number };
   redis: { url: string };
-  dualWrite: { secondaryTimeoutMs: number; modeCacheTtlMs: number };
+  dualWrite: { secondaryTimeoutMs: number; modeCacheTtlMs: number; fenceWaitMs: number };
   repair: { attempts: number; backoffMs: number };
+  /** Requests per second per token (0 = unlimited): by role, and per token name. */
+  rateLimit: { appRps: number; operatorRps: number; overrides: Record<string, number> };
   migration: MigrationConfig;
   /** healthPort 0: no health listener (the default, so several workers can share a machine). */
   workers: { queues: string[]; healthPort: number; recoveryIntervalMs: number };
@@ -66,9 +69,11 @@ const MIN_TOKEN_LENGTH = 16;
 function readApp(r: EnvReader): AppConfig['app'] {
   return {
     port: r.int('PORT', 3000, 0, 65535),
+    metricsPort: r.int('METRICS_PORT', 9464, 0, 65535),
     localDevMode: r.bool('LOCAL_DEV_MODE', false),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     bodyLimitBytes: 1024 * 1024,
+    maxHeaderBytes: r.int('MAX_HEADER_BYTES', 16 * 1024, 1024, 1024 * 1024),
     docs: r.oneOf('API_DOCS', API_DOCS_MODES, 'operator'),
   };
 }
@@ -118,6 +123,20 @@ function readLegacy(r: EnvReader): AppConfig['legacy'] {
     }
   }
   return { url, database, collection: r.string('LEGACY_COLLECTION', 'conversations'), slowCommandMs: r.int('LEGACY_SLOW_COMMAND_MS', 0, 0, 3_600_000) };
+}
+
+function readRateLimit(r: EnvReader): AppConfig['rateLimit'] {
+  const overrides: Record<string, number> = {};
+  for (const entry of r.list('RATE_LIMIT_OVERRIDES')) {
+    const m = /^([A-Za-z0-9._-]{1,100}):(\d+(?:\.\d+)?)$/.exec(entry);
+    if (m) overrides[m[1]] = Number(m[2]);
+    else r.problem('RATE_LIMIT_OVERRIDES', `"${entry.slice(0, 40)}" is not name:requestsPerSecond`);
+  }
+  return {
+    appRps: r.number('RATE_LIMIT_APP_RPS', 1000, 0),
+    operatorRps: r.number('RATE_LIMIT_OPERATOR_RPS', 100, 0),
+    overrides,
+  };
 }
 
 function readTraffic(r: EnvReader): TrafficConfig {
@@ -184,11 +203,13 @@ function readConfig(r: EnvReader): AppConfig {
     dualWrite: {
       secondaryTimeoutMs: r.int('SECONDARY_WRITE_TIMEOUT_MS', 2000, 1, 600000),
       modeCacheTtlMs: r.int('MODE_CACHE_TTL_MS', 1000, 0, 60000),
+      fenceWaitMs: r.int('WRITE_FENCE_WAIT_MS', 30000, 100, 600000),
     },
     repair: {
       attempts: r.int('REPAIR_ATTEMPTS', 10, 1, 100),
       backoffMs: r.int('REPAIR_BACKOFF_MS', 500, 1, 3_600_000),
     },
+    rateLimit: readRateLimit(r),
     migration: readMigrationConfig(r),
     workers: {
       queues: r.list('WORKER_QUEUES'),

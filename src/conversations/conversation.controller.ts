@@ -5,7 +5,7 @@ import type { AuthenticatedRequest } from '../common/auth/auth.guard';
 import { ValidationFailedError } from '../common/errors';
 import { ConversationDto, ConversationPageDto, CreateConversationDto, etag, MessageInputDto, PatchConversationDto, toDto } from './conversation.dto';
 import { parseCreate, parseId, parseIfMatch, parseListQuery, parseMessage, parsePatch } from './conversation-input';
-import { ConversationService } from './conversation.service';
+import { ConversationService, KeyedWrite } from './conversation.service';
 import { IdempotencyService } from './idempotency.service';
 import type { Conversation } from './domain/conversation.model';
 import { Shadowed } from '../shadow/shadow-sampling.interceptor';
@@ -28,7 +28,7 @@ export class ConversationController {
   @ApiCreatedResponse({ type: ConversationDto })
   create(@Body() body: unknown, @Headers('idempotency-key') key: string | undefined, @Req() req: AuthenticatedRequest, @Res() res: Response) {
     const input = parseCreate(body);
-    return this.idempotent(key, req, body, res, 201, () => this.conversations.create(input));
+    return this.idempotent(key, req, body, res, 201, (keyed) => this.conversations.create(input, keyed));
   }
 
   @Get()
@@ -73,7 +73,7 @@ export class ConversationController {
     @Res() res: Response,
   ) {
     const [cid, message, version] = [parseId(id), parseMessage(body), parseIfMatch(ifMatch)];
-    return this.idempotent(key, req, body, res, 201, () => this.conversations.appendMessage(cid, message, version));
+    return this.idempotent(key, req, body, res, 201, (keyed) => this.conversations.appendMessage(cid, message, version, keyed));
   }
 
   @Delete(':id')
@@ -91,7 +91,14 @@ export class ConversationController {
     return toDto(c);
   }
 
-  private async idempotent(key: string | undefined, req: AuthenticatedRequest, body: unknown, res: Response, status: number, run: () => Promise<Conversation>): Promise<void> {
+  private async idempotent(
+    key: string | undefined,
+    req: AuthenticatedRequest,
+    body: unknown,
+    res: Response,
+    status: number,
+    run: (keyed?: KeyedWrite) => Promise<Conversation>,
+  ): Promise<void> {
     if (key === undefined) {
       const c = await run();
       res.status(status).setHeader('ETag', etag(c.version)).json(toDto(c));
@@ -108,13 +115,13 @@ export class ConversationController {
     }
     let c: Conversation;
     try {
-      c = await run();
+      // The response is stored by the write's own transaction, so it exists exactly when the write does.
+      c = await run({ key: claim.key, respond: (done) => ({ status, body: toDto(done), etag: etag(done.version) }) });
     } catch (err) {
-      await claim.release().catch(() => undefined);
+      // Free the key for a retry at once; if this attempt may have landed, the retry finds out from the attempt record.
+      await claim.key.release().catch(() => undefined);
       throw err;
     }
-    const dto = toDto(c);
-    await claim.complete({ status, body: dto, etag: etag(c.version) }).catch(() => undefined);
-    res.status(status).setHeader('ETag', etag(c.version)).json(dto);
+    res.status(status).setHeader('ETag', etag(c.version)).json(toDto(c));
   }
 }

@@ -1,15 +1,26 @@
 /**
- * The use cases of the conversation API. Reads go to the store the phase names; every change is
- * read-modify-write on the source of truth with a compare-and-set on the version read, retried on a
- * lost race (or answered 412 when the client pinned a version with If-Match).
+ * The use cases of the conversation API.
+ *
+ * Reads go to the store the phase names, read fresh from PostgreSQL for each request: a cached phase could
+ * name the old source of truth after a flip and return a version older than one already acknowledged.
+ * Every change is a read-modify-write attempt inside the write fence (src/mode/write-fence.ts): it reads the
+ * source of truth and compares-and-sets on the version it read, all under one phase, and is acknowledged
+ * only once the fence's transaction committed. A lost race is retried (or answered 412 when the client
+ * pinned a version with If-Match). Follow-ups the write recorded are settled after the commit, off the
+ * request path.
  */
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DomainError, NotFoundError, ValidationFailedError, VersionConflictError } from '../common/errors';
 import { KeyedLock } from '../common/keyed-lock';
 import { MetricsService } from '../common/metrics/metrics.service';
+import { WRITE_FENCE } from '../mode/mode.tokens';
+import type { FencedWrite, WriteFence } from '../mode/write-fence';
+import { OutboxFollower } from '../repair/outbox-follower';
+import { RepairRecorder } from '../repair/repair-recorder';
 import type { Conversation, JsonObject, MessageRole } from './domain/conversation.model';
 import { newConversationId } from './domain/object-id';
-import { DualWriter } from './dual-writer';
+import { DualWriter, WriteOutcome } from './dual-writer';
+import { Attempt, ClaimedKey, messageSha256, StoredResponse } from './idempotency.service';
 import { decodeCursor, encodeCursor } from './list-cursor';
 import { MigrationModeService } from './migration-mode.service';
 
@@ -31,8 +42,25 @@ export interface PatchInput {
   metadata?: JsonObject;
 }
 
+/** A keyed (Idempotency-Key) write: the claim, and how the response is stored with the write. */
+export interface KeyedWrite {
+  key: ClaimedKey;
+  respond(c: Conversation): StoredResponse;
+}
+
 function approximateBytes(c: Conversation): number {
   return Buffer.byteLength(JSON.stringify(c), 'utf8');
+}
+
+type Change = (c: Conversation, now: Date) => Conversation;
+
+/** What a change attempt needs to know to recognise its own earlier, unacknowledged attempt. */
+interface ChangeSpec {
+  apply: Change;
+  /** The attempt record of this change on `current`, for keyed writes made with legacy as the source of truth. */
+  attempt?(current: Conversation, now: Date): Attempt;
+  /** Whether `current` already holds the change an earlier attempt recorded. */
+  landed?(previous: Attempt, current: Conversation): boolean;
 }
 
 @Injectable()
@@ -43,13 +71,16 @@ export class ConversationService {
   constructor(
     private readonly mode: MigrationModeService,
     private readonly writer: DualWriter,
+    @Inject(WRITE_FENCE) private readonly fence: WriteFence,
+    private readonly follower: OutboxFollower,
+    private readonly fallback: RepairRecorder,
     metrics: MetricsService,
   ) {
     this.conflicts = metrics.counter('version_conflicts_total', 'Writes that lost a compare-and-set race or failed If-Match', ['kind']);
   }
 
   async get(id: string): Promise<Conversation> {
-    const mode = await this.mode.current();
+    const mode = await this.mode.fresh();
     const c = await this.writer.store(mode.readFrom).get(id);
     if (!c || c.deleted) throw new NotFoundError(`Conversation ${id}`);
     return c;
@@ -58,73 +89,143 @@ export class ConversationService {
   async list(userId: string, limit: number, cursor?: string): Promise<{ items: Conversation[]; nextCursor: string | null }> {
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
     if (after === null) throw new ValidationFailedError([{ field: 'cursor', message: 'cursor is not one this API issued' }]);
-    const mode = await this.mode.current();
+    const mode = await this.mode.fresh();
     const items = await this.writer.store(mode.readFrom).listByUser(userId, limit, after);
     const last = items[items.length - 1];
     return { items, nextCursor: items.length === limit && last ? encodeCursor({ createdAt: last.createdAt, id: last.id }) : null };
   }
 
-  async create(input: CreateInput): Promise<Conversation> {
-    const now = new Date();
-    const c: Conversation = {
-      id: newConversationId(now),
-      userId: input.userId,
-      title: input.title ?? null,
-      messages: (input.messages ?? []).map((m) => ({ role: m.role, content: m.content, createdAt: now })),
-      metadata: input.metadata ?? {},
-      createdAt: now,
-      updatedAt: now,
-      version: 1,
-      deleted: false,
-    };
-    const mode = await this.mode.current();
-    if (!(await this.writer.write(mode, c, null))) throw new DomainError('CONFLICT', 409, `Conversation ${c.id} already exists`);
-    return c;
+  async create(input: CreateInput, keyed?: KeyedWrite): Promise<Conversation> {
+    const previous = keyed?.key.previous;
+    // A retried keyed create reuses the id its earlier attempt chose: if that one landed, it is found, not made twice.
+    const id = previous?.kind === 'create' ? previous.id : newConversationId(new Date());
+    const result = await this.fenced(id, async (w, legacyWrite) => {
+      await keyed?.key.holdIn(w.q);
+      if (previous?.kind === 'create') {
+        const existing = await this.writer.read(w, id);
+        if (existing) return this.finish(w, keyed, { kind: 'written', followUp: null }, existing);
+      }
+      const now = new Date();
+      const c: Conversation = {
+        id,
+        userId: input.userId,
+        title: input.title ?? null,
+        messages: (input.messages ?? []).map((m) => ({ role: m.role, content: m.content, createdAt: now })),
+        metadata: input.metadata ?? {},
+        createdAt: now,
+        updatedAt: now,
+        version: 1,
+        deleted: false,
+      };
+      if (keyed && w.mode.sourceOfTruth === 'legacy') await keyed.key.recordAttempt({ kind: 'create', id });
+      legacyWrite();
+      return this.finish(w, keyed, await this.writer.write(w, c, null), c);
+    });
+    return this.settle(result, () => new DomainError('CONFLICT', 409, `Conversation ${id} already exists`));
   }
 
   patch(id: string, input: PatchInput, ifMatch?: number): Promise<Conversation> {
-    return this.change(id, ifMatch, (c) => ({
-      ...c,
-      title: input.title !== undefined ? input.title : c.title,
-      metadata: input.metadata !== undefined ? input.metadata : c.metadata,
-    }));
+    return this.change(id, ifMatch, {
+      apply: (c) => ({
+        ...c,
+        title: input.title !== undefined ? input.title : c.title,
+        metadata: input.metadata !== undefined ? input.metadata : c.metadata,
+      }),
+    });
   }
 
-  appendMessage(id: string, message: { role: MessageRole; content: string }, ifMatch?: number): Promise<Conversation> {
-    return this.change(id, ifMatch, (c, now) => ({ ...c, messages: [...c.messages, { ...message, createdAt: now }] }));
+  appendMessage(id: string, message: { role: MessageRole; content: string }, ifMatch?: number, keyed?: KeyedWrite): Promise<Conversation> {
+    const contentSha256 = messageSha256(message.content);
+    return this.change(
+      id,
+      ifMatch,
+      {
+        apply: (c, now) => ({ ...c, messages: [...c.messages, { ...message, createdAt: now }] }),
+        attempt: (c, now) => ({ kind: 'append', id, baseVersion: c.version, index: c.messages.length, role: message.role, contentSha256, at: now.toISOString() }),
+        // Versions only grow and messages are never removed: the message at the recorded position, with the
+        // recorded time, is this attempt's if the conversation moved past the version it was based on.
+        landed: (p, c) => {
+          if (p.kind !== 'append' || c.version <= p.baseVersion) return false;
+          const m = c.messages[p.index];
+          return !!m && m.role === p.role && m.createdAt.toISOString() === p.at && messageSha256(m.content) === p.contentSha256;
+        },
+      },
+      keyed,
+    );
   }
 
   async remove(id: string, ifMatch?: number): Promise<Conversation> {
-    return this.change(id, ifMatch, (c) => ({ ...c, deleted: true }));
+    return this.change(id, ifMatch, { apply: (c) => ({ ...c, deleted: true }) });
   }
 
   /**
    * Changes to one conversation are serialised within this process first, so replicas are the only
    * source of compare-and-set races; without it a hot conversation can starve its writers on a slow store.
    */
-  private change(id: string, ifMatch: number | undefined, apply: (c: Conversation, now: Date) => Conversation): Promise<Conversation> {
-    return this.writes.run(id, () => this.changeUnlocked(id, ifMatch, apply));
+  private change(id: string, ifMatch: number | undefined, spec: ChangeSpec, keyed?: KeyedWrite): Promise<Conversation> {
+    return this.writes.run(id, () => this.changeUnlocked(id, ifMatch, spec, keyed));
   }
 
-  private async changeUnlocked(id: string, ifMatch: number | undefined, apply: (c: Conversation, now: Date) => Conversation): Promise<Conversation> {
+  private async changeUnlocked(id: string, ifMatch: number | undefined, spec: ChangeSpec, keyed?: KeyedWrite): Promise<Conversation> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const mode = await this.mode.current();
-      const current = await this.writer.store(mode.sourceOfTruth).get(id);
-      if (!current || current.deleted) throw new NotFoundError(`Conversation ${id}`);
-      if (ifMatch !== undefined && current.version !== ifMatch) {
-        this.conflicts.inc({ kind: 'if_match' });
-        throw new VersionConflictError(ifMatch, current.version);
-      }
-      // Timestamps never go backwards, even if this machine's clock is behind the last writer's.
-      const now = new Date(Math.max(Date.now(), current.updatedAt.getTime()));
-      const next = { ...apply(current, now), updatedAt: now, version: current.version + 1 };
-      if (approximateBytes(next) > MAX_CONVERSATION_BYTES) {
-        throw new DomainError('CONVERSATION_TOO_LARGE', 422, `Conversation ${id} would exceed ${MAX_CONVERSATION_BYTES} bytes`);
-      }
-      if (await this.writer.write(mode, next, current.version)) return next;
+      const result = await this.fenced(id, async (w, legacyWrite) => {
+        await keyed?.key.holdIn(w.q);
+        const current = await this.writer.read(w, id);
+        if (!current || current.deleted) throw new NotFoundError(`Conversation ${id}`);
+        const previous = keyed?.key.previous;
+        if (previous && spec.landed?.(previous, current)) return this.finish(w, keyed, { kind: 'written', followUp: null }, current);
+        if (ifMatch !== undefined && current.version !== ifMatch) {
+          this.conflicts.inc({ kind: 'if_match' });
+          throw new VersionConflictError(ifMatch, current.version);
+        }
+        // Timestamps never go backwards, even if this machine's clock is behind the last writer's.
+        const now = new Date(Math.max(Date.now(), current.updatedAt.getTime()));
+        const next = { ...spec.apply(current, now), updatedAt: now, version: current.version + 1 };
+        if (approximateBytes(next) > MAX_CONVERSATION_BYTES) {
+          throw new DomainError('CONVERSATION_TOO_LARGE', 422, `Conversation ${id} would exceed ${MAX_CONVERSATION_BYTES} bytes`);
+        }
+        if (keyed && spec.attempt && w.mode.sourceOfTruth === 'legacy') await keyed.key.recordAttempt(spec.attempt(current, now));
+        legacyWrite();
+        return this.finish(w, keyed, await this.writer.write(w, next, current.version), next);
+      });
+      if (result.outcome.kind !== 'lost') return this.settle(result);
       this.conflicts.inc({ kind: 'race' });
       await backoff(attempt);
     }
     throw new DomainError('WRITE_CONFLICT', 409, `Conversation ${id} is changing too fast; retry`);
+  }
+
+  /**
+   * One fenced attempt. If it fails after its legacy write was sent in a phase that keeps the new store in
+   * step, and its transaction could not record the follow-up (PostgreSQL went away), the legacy write may have
+   * landed unacknowledged: that is recorded where it still can be (Redis, else the legacy store's outbox).
+   */
+  private async fenced<T>(id: string, attempt: (w: FencedWrite, legacyWrite: () => void) => Promise<T>): Promise<T> {
+    let sentTo: FencedWrite['mode'] | null = null;
+    try {
+      return await this.fence.write((w) => attempt(w, () => (sentTo = w.mode)));
+    } catch (err) {
+      const mode = sentTo as FencedWrite['mode'] | null;
+      if (mode?.dualWrite && mode.sourceOfTruth === 'legacy') await this.fallback.record(id, 'legacy', 'write not acknowledged; legacy may hold it');
+      throw err;
+    }
+  }
+
+  /** Inside the fence, last: a keyed write stores its response in the same transaction. */
+  private async finish(w: FencedWrite, keyed: KeyedWrite | undefined, outcome: WriteOutcome, c: Conversation) {
+    if (keyed && outcome.kind === 'written') await keyed.key.completeIn(w.q, keyed.respond(c));
+    return { outcome, conversation: c };
+  }
+
+  /** After the commit: start the follow-up, and answer. */
+  private settle(result: { outcome: WriteOutcome; conversation: Conversation }, lost?: () => Error): Conversation {
+    const { outcome, conversation } = result;
+    if (outcome.kind !== 'lost' && outcome.followUp) {
+      const f = outcome.followUp;
+      this.follower.follow(conversation.id, f.source, f.reason, f.outboxIds);
+    }
+    if (outcome.kind === 'failed') throw outcome.error;
+    if (outcome.kind === 'lost') throw lost?.() ?? new DomainError('WRITE_CONFLICT', 409, `Conversation ${conversation.id} changed meanwhile; retry`);
+    return conversation;
   }
 }

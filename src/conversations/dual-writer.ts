@@ -1,21 +1,44 @@
 /**
- * Writes one new state of a conversation to the source of truth and, in dual-write phases, to the
- * other store, concurrently. The rules that keep both stores equal:
- * - the source of truth decides: its insert / compare-and-set is what acknowledges the write;
- * - the secondary write is version-guarded (only moves forward) and bounded by a timeout;
- * - anything other than "both wrote" records a repair for the conversation (queue or outbox); the
- *   repair copies the source of truth's current state, so it is right whatever raced with it.
+ * Writes one new state of a conversation inside a fenced write (src/mode/write-fence.ts): the source of
+ * truth decides, and whatever the other store still needs is either done in the same transaction or
+ * recorded in it, so it exists exactly when the write committed.
+ *
+ * Legacy is the source of truth (`not_started` .. `rollout`): its insert / compare-and-set acknowledges the
+ * write. In dual-write phases the new store's copy is written at the same time in the fence's transaction,
+ * behind a savepoint and version-guarded, and bounded by SECONDARY_WRITE_TIMEOUT_MS (as a statement timeout):
+ * - legacy took it and so did PostgreSQL: both commit together;
+ * - legacy took it, PostgreSQL did not (timeout, error): the copy is rolled back to the savepoint and a
+ *   repair (legacy -> new) is recorded in the same transaction;
+ * - legacy refused it (lost the compare-and-set) or failed: the copy is rolled back, so the new store never
+ *   holds a version the source of truth did not take; a failure also records a repair, since the legacy
+ *   write may have landed after all.
+ * The new store is the source of truth (`deprecation` ..): its compare-and-set runs in the fence's
+ * transaction; in `deprecation` the legacy follow-up is recorded there too and applied after the commit,
+ * off the request path (OutboxFollower, with the outbox replayer and the repair queue as backstop).
  */
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
-import { ConversationStore, LEGACY_STORE, NEW_STORE, PutResult, StoreName } from '../stores/conversation-store.port';
-import { MigrationMode, otherStore } from '../migration/domain/phases';
-import { RepairRecorder } from '../repair/repair-recorder';
+import type { FencedWrite } from '../mode/write-fence';
+import { POSTGRES_OUTBOX } from '../repair/repair.service';
+import type { PostgresRepairOutbox } from '../repair/repair-outbox';
+import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreName, TransactionalStore } from '../stores/conversation-store.port';
 import type { Conversation } from './domain/conversation.model';
 
-class SecondaryTimeout extends Error {}
+/** What one fenced write did. */
+export type WriteOutcome =
+  | { kind: 'written'; followUp: FollowUp | null }
+  | { kind: 'lost' }
+  /** The source of truth's write failed; it may or may not have landed. Not acknowledged. */
+  | { kind: 'failed'; error: unknown; followUp: FollowUp | null };
+
+/** Outbox rows recorded by a write, to settle once it has committed. */
+export interface FollowUp {
+  source: StoreName;
+  reason: string;
+  outboxIds: string[];
+}
 
 @Injectable()
 export class DualWriter {
@@ -24,8 +47,8 @@ export class DualWriter {
 
   constructor(
     @Inject(LEGACY_STORE) private readonly legacy: ConversationStore,
-    @Inject(NEW_STORE) private readonly newStore: ConversationStore,
-    private readonly repairs: RepairRecorder,
+    @Inject(NEW_STORE) private readonly newStore: TransactionalStore,
+    @Inject(POSTGRES_OUTBOX) private readonly outbox: PostgresRepairOutbox,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     metrics: MetricsService,
   ) {
@@ -37,39 +60,57 @@ export class DualWriter {
     return name === 'legacy' ? this.legacy : this.newStore;
   }
 
-  /**
-   * Writes `next`; `expectedVersion` null means create. Resolves true when the source of truth took
-   * the write, false when another writer got there first (compare-and-set lost); rejects when the
-   * source of truth failed (nothing acknowledged).
-   */
-  async write(mode: MigrationMode, next: Conversation, expectedVersion: number | null): Promise<boolean> {
-    const primary = this.store(mode.sourceOfTruth);
-    const primaryWrite = this.timed(primary.name, 'primary', () =>
-      expectedVersion === null ? primary.insertNew(next) : primary.compareAndSet(next, expectedVersion),
-    );
-    if (!mode.dualWrite) return primaryWrite;
-
-    const secondary = this.store(otherStore(mode.sourceOfTruth));
-    const secondaryWrite = this.timed(secondary.name, 'secondary', () => this.withTimeout(secondary.putIfNewer(next)));
-    const [p, s] = await Promise.allSettled([primaryWrite, secondaryWrite]);
-
-    const reason = this.divergence(p, s);
-    if (reason) {
-      if (s.status === 'rejected' || (s.status === 'fulfilled' && s.value === 'stale')) {
-        this.secondaryFailures.inc({ store: secondary.name, reason: s.status === 'rejected' ? (s.reason instanceof SecondaryTimeout ? 'timeout' : 'error') : 'stale' });
-      }
-      await this.repairs.record(next.id, primary.name, reason);
-    }
-    if (p.status === 'rejected') throw p.reason;
-    return p.value;
+  /** The source of truth's current state, read under the fence (through its transaction for the new store). */
+  read(w: FencedWrite, id: string): Promise<Conversation | null> {
+    return w.mode.sourceOfTruth === 'new' ? this.newStore.get(id, w.q) : this.legacy.get(id);
   }
 
-  private divergence(p: PromiseSettledResult<boolean>, s: PromiseSettledResult<PutResult>): string | null {
-    if (p.status === 'rejected') return 'source of truth write failed';
-    if (!p.value) return s.status === 'fulfilled' && s.value === 'written' ? 'secondary took a version the source of truth refused' : null;
-    if (s.status === 'rejected') return s.reason instanceof SecondaryTimeout ? 'secondary write timed out' : 'secondary write failed';
-    if (s.value === 'stale') return 'secondary already had this or a newer version';
-    return null;
+  /** Writes `next`; `expectedVersion` null means create. */
+  async write(w: FencedWrite, next: Conversation, expectedVersion: number | null): Promise<WriteOutcome> {
+    return w.mode.sourceOfTruth === 'new' ? this.writeNewPrimary(w, next, expectedVersion) : this.writeLegacyPrimary(w, next, expectedVersion);
+  }
+
+  private async writeNewPrimary({ mode, q }: FencedWrite, next: Conversation, expectedVersion: number | null): Promise<WriteOutcome> {
+    const won = await this.timed('new', 'primary', () => (expectedVersion === null ? this.newStore.insertNew(next, q) : this.newStore.compareAndSet(next, expectedVersion, q)));
+    if (!won) return { kind: 'lost' };
+    if (!mode.dualWrite) return { kind: 'written', followUp: null };
+    return { kind: 'written', followUp: await this.record(q, next.id, 'new', 'legacy follows the source of truth') };
+  }
+
+  private async writeLegacyPrimary({ mode, q }: FencedWrite, next: Conversation, expectedVersion: number | null): Promise<WriteOutcome> {
+    const primary = this.timed('legacy', 'primary', () => (expectedVersion === null ? this.legacy.insertNew(next) : this.legacy.compareAndSet(next, expectedVersion)));
+    if (!mode.dualWrite) {
+      try {
+        return (await primary) ? { kind: 'written', followUp: null } : { kind: 'lost' };
+      } catch (error) {
+        // Nothing keeps the new store in step in this phase: there is no follow-up to record.
+        return { kind: 'failed', error, followUp: null };
+      }
+    }
+    // The savepoint and the timeout go first, on the fence's connection, while the legacy write is under way.
+    const secondary = (async () => {
+      await q.query(`SET LOCAL statement_timeout = ${this.config.dualWrite.secondaryTimeoutMs}`);
+      await q.query('SAVEPOINT secondary');
+      return this.timed('new', 'secondary', () => this.newStore.putIfNewer(next, q));
+    })();
+    const [p, s] = await Promise.allSettled([primary, secondary]);
+    if (p.status === 'fulfilled' && p.value && s.status === 'fulfilled') {
+      await q.query('RELEASE SAVEPOINT secondary');
+      // 'stale': a later version legacy took is already there (its writer committed first); nothing to do.
+      if (s.value === 'stale') this.secondaryFailures.inc({ store: 'new', reason: 'stale' });
+      return { kind: 'written', followUp: null };
+    }
+    // Whatever the new store took in this attempt goes: it keeps only versions legacy acknowledged.
+    await q.query('ROLLBACK TO SAVEPOINT secondary');
+    if (p.status === 'rejected') return { kind: 'failed', error: p.reason, followUp: await this.record(q, next.id, 'legacy', 'legacy write failed; it may have landed') };
+    if (!p.value) return { kind: 'lost' };
+    const reason = isStatementTimeout((s as PromiseRejectedResult).reason) ? 'timeout' : 'error';
+    this.secondaryFailures.inc({ store: 'new', reason });
+    return { kind: 'written', followUp: await this.record(q, next.id, 'legacy', reason === 'timeout' ? 'secondary write timed out' : 'secondary write failed') };
+  }
+
+  private async record(q: FencedWrite['q'], id: string, source: StoreName, reason: string): Promise<FollowUp> {
+    return { source, reason, outboxIds: [await this.outbox.addIn(q, { conversationId: id, source, reason })] };
   }
 
   private async timed<T>(store: StoreName, role: 'primary' | 'secondary', fn: () => Promise<T>): Promise<T> {
@@ -83,15 +124,10 @@ export class DualWriter {
       throw err;
     }
   }
+}
 
-  private withTimeout<T>(op: Promise<T>): Promise<T> {
-    const ms = this.config.dualWrite.secondaryTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SecondaryTimeout(`secondary write took longer than ${ms} ms`)), ms);
-    });
-    // The write may still land later; it is version-guarded and the repair compares content, so that is safe.
-    op.catch(() => undefined);
-    return Promise.race([op, timeout]).finally(() => clearTimeout(timer));
-  }
+/** PostgreSQL's query_canceled (57014): here, the secondary's statement timeout. */
+function isStatementTimeout(err: unknown): boolean {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  return e?.code === '57014' || e?.driverError?.code === '57014';
 }

@@ -1,8 +1,10 @@
 /**
- * The stores' roles as every request sees them. The phase lives in PostgreSQL; each process caches
- * it for MODE_CACHE_TTL_MS (default 1 s), so a phase change reaches every replica within that time.
- * When PostgreSQL cannot be read, the last known mode keeps serving: an outage of the new store must
- * not take the API down while legacy is the source of truth.
+ * The stores' roles. The phase lives in PostgreSQL.
+ * - `fresh()` reads it for this request: what reads of conversations use, so that none can be served from a
+ *   store that stopped being the source of truth (writes read it under the write fence instead).
+ * - `current()` caches it for MODE_CACHE_TTL_MS (default 1 s), for decisions where a phase a moment old is
+ *   harmless (shadow sampling, repairs, status); when PostgreSQL cannot be read it keeps serving the last
+ *   known mode.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
@@ -32,6 +34,14 @@ export class MigrationModeService {
     if (this.cached && Date.now() - this.cached.at < ttl) return this.cached.mode;
     this.inflight ??= this.refresh().finally(() => (this.inflight = undefined));
     return this.inflight;
+  }
+
+  /** The phase as it is now; a read that fails is a 503 naming the new store (it holds the migration state). */
+  async fresh(): Promise<MigrationMode> {
+    const row = await this.state.read();
+    const mode = modeForPhase(row.phase);
+    this.cached = { mode, at: Date.now() };
+    return mode;
   }
 
   /** Forget the cache (after this process changed the phase itself). */

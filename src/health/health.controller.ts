@@ -5,18 +5,25 @@ import type Redis from 'ioredis';
 import { Db } from 'mongodb';
 import { DataSource } from 'typeorm';
 import { Public } from '../common/auth/auth.guard';
+import { MetricsService } from '../common/metrics/metrics.service';
+import { readMode } from '../mode/write-fence';
 import { DATA_SOURCE, LEGACY_DB, REDIS } from '../stores/stores.module';
-import { checkStores, downChecks } from './readiness';
+import { checkStores, downChecks, readiness } from './readiness';
 
 @ApiTags('operations')
 @Public()
 @Controller('health')
 export class HealthController {
+  private readonly up;
+
   constructor(
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(LEGACY_DB) private readonly legacy: Db,
     @Inject(REDIS) private readonly redis: Redis,
-  ) {}
+    metrics: MetricsService,
+  ) {
+    this.up = metrics.gauge('dependency_up', 'Whether a dependency answered the last readiness check (1) or not (0), and whether this pod needs it to acknowledge writes', ['dependency', 'required']);
+  }
 
   @Get('live')
   @HttpCode(200)
@@ -26,11 +33,20 @@ export class HealthController {
   }
 
   @Get('ready')
-  @ApiOperation({ summary: 'PostgreSQL, the legacy store and Redis all answer (503 naming what is down)' })
+  @ApiOperation({
+    summary: 'Ready when this pod can acknowledge writes in the current phase',
+    description:
+      'PostgreSQL (it holds the migration state and the write fence) and the source of truth of the current phase must answer, else 503 naming them. ' +
+      'The other store or Redis being down leaves the pod ready, with status "degraded" naming them: writes go on and the other store is repaired later.',
+  })
   async ready(@Res({ passthrough: true }) res: Response) {
     const checks = await checkStores(this.dataSource, this.legacy, this.redis);
-    const down = downChecks(checks);
-    res.status(down.length === 0 ? 200 : 503);
-    return down.length === 0 ? { status: 'ready', checks } : { status: 'not_ready', down, checks };
+    const mode = checks.postgres.status === 'up' ? await readMode(this.dataSource).catch(() => null) : null;
+    const verdict = readiness(checks, mode);
+    for (const [name, c] of Object.entries(checks)) {
+      this.up.set({ dependency: name, required: String(verdict.required.includes(name)) }, c.status === 'up' ? 1 : 0);
+    }
+    res.status(verdict.status === 'not_ready' ? 503 : 200);
+    return { ...verdict, phase: mode?.phase ?? null, down: downChecks(checks), checks };
   }
 }

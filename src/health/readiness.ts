@@ -3,6 +3,7 @@
  * bounded by a timeout so a hung server reads as down rather than hanging the probe.
  */
 import type Redis from 'ioredis';
+import type { MigrationMode } from '../migration/domain/phases';
 import type { Db } from 'mongodb';
 import type { DataSource } from 'typeorm';
 
@@ -42,4 +43,17 @@ export function downChecks(checks: Record<string, CheckResult>): string[] {
   return Object.entries(checks)
     .filter(([, c]) => c.status === 'down')
     .map(([name]) => name);
+}
+
+/**
+ * What an API pod needs to acknowledge writes: PostgreSQL always (the migration state and the write fence
+ * live there) and the current phase's source of truth. Anything else that is down only degrades it.
+ * `mode` null: the phase could not be read, so PostgreSQL is what is missing.
+ */
+export function readiness(checks: StoreChecks, mode: MigrationMode | null): { status: 'ready' | 'degraded' | 'not_ready'; required: string[]; degraded: string[] } {
+  const required = ['postgres', mode === null ? null : mode.sourceOfTruth === 'legacy' ? 'legacy' : null].filter((n): n is string => n !== null);
+  const down = downChecks(checks);
+  if (mode === null || required.some((r) => down.includes(r))) return { status: 'not_ready', required, degraded: [] };
+  const degraded = down.filter((d) => !required.includes(d));
+  return { status: degraded.length > 0 ? 'degraded' : 'ready', required, degraded };
 }

@@ -8,8 +8,8 @@
  * Plain node:http: a worker has no Express, and these three routes need none.
  */
 import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server, ServerResponse } from 'node:http';
+import { closeServer, listenRoutes, sendJson } from '../common/http-listener';
 import type { QueueState } from '../queues/worker-host';
 import { CheckResult, downChecks } from './readiness';
 
@@ -41,22 +41,20 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
   /** Listens; resolves with the port bound. */
   async start(): Promise<number> {
     if (this.port === null) throw new Error('the worker health listener has no port');
-    const server = createServer((req, res) => {
-      this.handle(req, res).catch((err) => {
-        this.logger.error({ msg: 'health request failed', error: (err as Error).message });
-        if (!res.headersSent) send(res, 500, { status: 'error' });
-        else res.destroy();
-      });
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port!, this.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const { server, port } = await listenRoutes(
+      this.port,
+      this.host,
+      {
+        '/health/live': async (_req, res) => sendJson(res, 200, { status: 'ok' }),
+        '/health/ready': async (_req, res) => this.ready(res),
+        '/metrics': async (_req, res) => {
+          const { contentType, body } = await this.sources.metrics();
+          res.writeHead(200, { 'Content-Type': contentType }).end(body);
+        },
+      },
+      (err) => this.logger.error({ msg: 'health request failed', error: err.message }),
+    );
     this.server = server;
-    const { port } = server.address() as AddressInfo;
     this.logger.log({ msg: 'health listener started', port });
     return port;
   }
@@ -64,30 +62,7 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
-    const routes: Record<string, () => Promise<void>> = {
-      '/health/live': async () => send(res, 200, { status: 'ok' }),
-      '/health/ready': () => this.ready(res),
-      '/metrics': async () => {
-        const { contentType, body } = await this.sources.metrics();
-        res.writeHead(200, { 'Content-Type': contentType }).end(body);
-      },
-    };
-    const route = routes[path];
-    if (!route) return send(res, 404, { status: 'not_found', routes: Object.keys(routes) });
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
-      return send(res, 405, { status: 'method_not_allowed' });
-    }
-    await route();
+    await closeServer(server);
   }
 
   private async ready(res: ServerResponse): Promise<void> {
@@ -95,10 +70,6 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
     const queues = this.sources.queues();
     const down = [...downChecks(checks), ...queues.filter((q) => !q.running).map((q) => `queue:${q.queue}`)];
     if (queues.length === 0) down.push('queues:none');
-    send(res, down.length === 0 ? 200 : 503, down.length === 0 ? { status: 'ready', checks, queues } : { status: 'not_ready', down, checks, queues });
+    sendJson(res, down.length === 0 ? 200 : 503, down.length === 0 ? { status: 'ready', checks, queues } : { status: 'not_ready', down, checks, queues });
   }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(JSON.stringify(body));
 }

@@ -8,6 +8,7 @@ import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { NextFunction, Request, Response } from 'express';
+import type { Server } from 'node:http';
 import type { AppConfig } from '../config/app-config';
 import { codeForStatus, errorBody } from '../common/error-body';
 import { AllExceptionsFilter } from '../common/http-exception.filter';
@@ -105,7 +106,20 @@ function setUpDocs(app: INestApplication, config: AppConfig): void {
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApi), { jsonDocumentUrl: 'docs-json' });
 }
 
+/**
+ * Bounds what one client can make the server hold: headers (MAX_HEADER_BYTES, 431 beyond), the time to
+ * send them and the whole request (a slow client cannot keep a socket forever), and bodies (1 MiB, 413).
+ */
+function boundRequests(app: INestApplication, config: AppConfig): void {
+  // Node reads maxHeaderSize from the server for each new connection; the typings only know it as an option.
+  const server = app.getHttpServer() as Server & { maxHeaderSize?: number };
+  server.maxHeaderSize = config.app.maxHeaderBytes;
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+}
+
 export function configureHttp(app: INestApplication, config: AppConfig): void {
+  boundRequests(app, config);
   const expressApp = app as NestExpressApplication;
   expressApp.disable('x-powered-by');
   expressApp.set('query parser', 'simple');

@@ -12,13 +12,4 @@ export interface GateFiguresSource {
   summaries(state: PhaseState): Promise<Record<string, unknown>>;
 }
 
-/**
- * What rollback from `deprecation` needs before the source of truth flips back: every write made to
- * the new store since the flip copied to legacy, then a clean verification.
- */
-export interface RollbackProof {
-  proveLegacyHasEverything(since: Date): Promise<{ copied: number; verification: { runId: number | null; missing: number; extra: number; different: number } }>;
-}
-
 export const GATE_FIGURES = Symbol('GATE_FIGURES');
-export const ROLLBACK_PROOF = Symbol('ROLLBACK_PROOF');

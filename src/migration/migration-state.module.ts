@@ -3,6 +3,11 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { MigrationModeService } from '../conversations/migration-mode.service';
 import { MigrationStateRepository } from './migration-state.repository';
+import { DataSource } from 'typeorm';
+import { MetricsService } from '../common/metrics/metrics.service';
+import { WRITE_FENCE } from '../mode/mode.tokens';
+import { WriteFence } from '../mode/write-fence';
+import { DATA_SOURCE } from '../stores/stores.module';
 
 /** Applies MIGRATION_INITIAL_PHASE once, on a migration nobody has moved yet. */
 class InitialPhase implements OnApplicationBootstrap {
@@ -17,7 +22,16 @@ class InitialPhase implements OnApplicationBootstrap {
 
 @Global()
 @Module({
-  providers: [MigrationStateRepository, MigrationModeService, { provide: InitialPhase, inject: [MigrationStateRepository, APP_CONFIG], useFactory: (s: MigrationStateRepository, c: AppConfig) => new InitialPhase(s, c) }],
-  exports: [MigrationStateRepository, MigrationModeService],
+  providers: [
+    MigrationStateRepository,
+    MigrationModeService,
+    { provide: InitialPhase, inject: [MigrationStateRepository, APP_CONFIG], useFactory: (s: MigrationStateRepository, c: AppConfig) => new InitialPhase(s, c) },
+    {
+      provide: WRITE_FENCE,
+      inject: [DATA_SOURCE, APP_CONFIG, MetricsService],
+      useFactory: (ds: DataSource, c: AppConfig, m: MetricsService) => new WriteFence(ds, c.dualWrite.fenceWaitMs, m),
+    },
+  ],
+  exports: [MigrationStateRepository, MigrationModeService, WRITE_FENCE],
 })
 export class MigrationStateModule {}

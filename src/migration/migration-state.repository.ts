@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { AdvisoryLock } from '../common/advisory-lock';
 import { DATA_SOURCE } from '../stores/stores.module';
 import { isPhase, Phase } from './domain/phases';
 
@@ -23,22 +24,13 @@ export class MigrationStateRepository {
     return { phase: rows[0].phase, step: rows[0].step, revision: rows[0].revision, updatedAt: rows[0].updated_at };
   }
 
-  /** Sets the phase if the row is still at `expectedRevision`; false when someone else changed it first. */
-  async setPhase(phase: Phase, step: number, expectedRevision: number): Promise<boolean> {
-    const [, count] = await this.dataSource.query(
-      `UPDATE migration_state SET phase = $1, step = $2, revision = revision + 1, updated_at = now()
-       WHERE id = 1 AND revision = $3`,
-      [phase, step, expectedRevision],
-    );
-    return count === 1;
-  }
-
   /** Sets the phase only if nobody ever has (revision 0): a deployment setting must not undo operators' work. */
   async initialise(phase: Phase): Promise<boolean> {
-    const [, count] = await this.dataSource.query(
-      `UPDATE migration_state SET phase = $1, revision = revision + 1, updated_at = now() WHERE id = 1 AND revision = 0`,
-      [phase],
-    );
-    return count === 1;
+    // A phase change like any other: under the write fence, so no write spans it (src/mode/write-fence.ts).
+    return this.dataSource.transaction(async (em) => {
+      await em.query('SELECT pg_advisory_xact_lock($1)', [AdvisoryLock.WriteFence]);
+      const [, count] = await em.query(`UPDATE migration_state SET phase = $1, revision = revision + 1, updated_at = now() WHERE id = 1 AND revision = 0`, [phase]);
+      return count === 1;
+    });
   }
 }

@@ -16,6 +16,8 @@ export interface MigrationConfig {
   trafficWaitMs: number;
   /** A move claimed this long ago without a traffic change written is released by a worker's recovery. */
   abandonMoveAfterMs: number;
+  /** How long a phase change waits for the writes in flight to finish before it gives up (the phase stays). */
+  cutoverLockTimeoutMs: number;
 }
 
 const NUMERIC_GATES: Array<[keyof GateProfile, string]> = [
@@ -49,5 +51,6 @@ export function readMigrationConfig(r: EnvReader): MigrationConfig {
     },
     trafficWaitMs: r.int('TRAFFIC_WAIT_MS', 120_000, 0, 3600_000),
     abandonMoveAfterMs: r.int('MOVE_ABANDON_AFTER_MS', 15 * 60_000, 1000, 24 * 3600_000),
+    cutoverLockTimeoutMs: r.int('CUTOVER_LOCK_TIMEOUT_MS', 60_000, 100, 3600_000),
   };
 }

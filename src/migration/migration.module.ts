@@ -7,7 +7,7 @@ import { ShadowModule } from '../shadow/shadow.module';
 import { DATA_SOURCE } from '../stores/stores.module';
 import { SyncModule } from '../sync/sync.module';
 import { AutoProgression } from './auto-progression';
-import { GATE_FIGURES, ROLLBACK_PROOF } from './gate-figures.port';
+import { GATE_FIGURES } from './gate-figures.port';
 import { LiveGateFigures } from './live-gate-figures';
 import { MigrationStatusService } from './migration-status.service';
 import { MigrationController } from './migration.controller';
@@ -15,14 +15,12 @@ import { MigrationService } from './migration.service';
 import { PhaseStateRepository } from './phase-state.repository';
 import { CleanupRunsModule } from '../cleanup/cleanup-runs.module';
 import { TrafficMoveModule } from './traffic-move.module';
-import { ReverseSync } from './reverse-sync';
 
 @Module({
   imports: [SyncModule, ShadowModule, RepairModule, TrafficMoveModule, CleanupRunsModule],
   controllers: [MigrationController],
   providers: [
     { provide: GATE_FIGURES, useClass: LiveGateFigures },
-    { provide: ROLLBACK_PROOF, useClass: ReverseSync },
     MigrationService,
     MigrationStatusService,
     {

@@ -1,9 +1,12 @@
 /**
  * The phase machine. Every move follows one path, so nothing can half-happen silently:
  *   read state -> check expectedStep -> plan the move (phase-plan.ts) -> evaluate gates (gates.ts)
- *   -> dry run stops here -> claim the state row (compare-and-set on revision) -> rollback proof when
- *   leaving deprecation -> traffic change written to the intent log and run as a `traffic` job ->
- *   commit the new position -> audit.
+ *   -> dry run stops here -> claim the state row (compare-and-set on revision) -> the cutover's first
+ *   half when the move changes the source of truth or stops dual writes (cutover.ts) -> traffic change
+ *   written to the intent log and run as a `traffic` job -> commit the new position under the write
+ *   fence (with the cutover's fenced half) -> audit.
+ * A move that changes the source of truth never carries a traffic change: a rollback from deprecation to
+ * an earlier rollout step is made as the flip back to rollout 100 % and then the traffic rollback.
  * The request waits for the change (TRAFFIC_WAIT_MS) and answers with the new step; past that it
  * answers 202 and the worker commits the move when the change is done. A failed or undone change
  * releases the claim and leaves the phase where it was, and says why.
@@ -14,14 +17,15 @@ import { APP_CONFIG } from '../config/config.module';
 import { CleanupService } from '../cleanup/cleanup.service';
 import { DomainError } from '../common/errors';
 import { MigrationModeService } from '../conversations/migration-mode.service';
+import { Cutover } from './cutover';
 import { SyncControlService } from '../sync/sync-control.service';
 import { TrafficChange, TrafficChangeFailedError, TrafficRequest, TrafficService } from '../traffic/traffic.service';
 import { weightsForPercent } from '../traffic/traffic-router.port';
 import { evaluateGates, failing, GateFigures, GateResult } from './domain/gates';
-import { advanceMove, indexOf, Move, PLAN, PlanError, Position, rollbackMove, startMove, stepName } from './domain/phase-plan';
+import { advanceMove, indexOf, Move, PLAN, PlanError, Position, positionNamed, rollbackMove, startMove, stepName } from './domain/phase-plan';
 import { modeForPhase } from './domain/phases';
-import { GATE_FIGURES, GateFiguresSource, ROLLBACK_PROOF, RollbackProof } from './gate-figures.port';
-import { MoveCompleter, PendingMove } from './move-completer';
+import { GATE_FIGURES, GateFiguresSource } from './gate-figures.port';
+import { Committed, MoveCompleter, PendingMove } from './move-completer';
 import { PhaseState, PhaseStateRepository } from './phase-state.repository';
 
 export interface MoveRequest {
@@ -45,12 +49,23 @@ export interface MoveResult {
   trafficChange: TrafficChange | null;
   /** True when the traffic change was still under way when the request stopped waiting (HTTP 202). */
   pending?: boolean;
-  rollbackProof?: unknown;
+  /** How long writes paused for the commit (waiting for those in flight, then holding them), and the cutover's work. */
+  committed?: Committed;
+  /** A rollback out of deprecation to an earlier step: the flip back that came first. */
+  flippedBack?: MoveResult;
   /** The archive run started by the move into cleanup. */
   archive?: unknown;
 }
 
 const positionOf = (s: Pick<PhaseState, 'phase' | 'step'>): Position => PLAN[indexOf(s)];
+
+function planOrRefuse<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    return planError(err);
+  }
+}
 
 function planError(err: unknown): never {
   if (err instanceof PlanError) throw new DomainError(err.code, err.code === 'UNKNOWN_STEP' ? 400 : 409, err.message);
@@ -64,7 +79,7 @@ export class MigrationService {
     private readonly traffic: TrafficService,
     private readonly mode: MigrationModeService,
     @Inject(GATE_FIGURES) private readonly figures: GateFiguresSource,
-    @Inject(ROLLBACK_PROOF) private readonly rollbackProof: RollbackProof,
+    private readonly cutover: Cutover,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly syncControl: SyncControlService,
     private readonly completer: MoveCompleter,
@@ -92,8 +107,17 @@ export class MigrationService {
     return this.move(req, (from) => advanceMove(from));
   }
 
-  rollback(req: MoveRequest): Promise<MoveResult> {
-    return this.move(req, (from) => rollbackMove(from, req.to));
+  async rollback(req: MoveRequest): Promise<MoveResult> {
+    const flipBack = positionNamed('rollout-100');
+    const s = await this.state.read();
+    const target = req.to === undefined ? undefined : planOrRefuse(() => positionNamed(req.to!));
+    if (s.phase !== 'deprecation' || req.dryRun || !target || indexOf(target) >= indexOf(flipBack)) {
+      return this.move(req, (from) => rollbackMove(from, req.to));
+    }
+    // The source of truth flips back on its own, then the traffic moves: one is never committed with the other.
+    const flippedBack = await this.move({ ...req, to: stepName(flipBack) }, (from) => rollbackMove(from, stepName(flipBack)));
+    const rest = await this.move({ ...req, expectedStep: stepName(flipBack) }, (from) => rollbackMove(from, req.to));
+    return { ...rest, flippedBack };
   }
 
   private async move(req: MoveRequest, plan: (from: Position) => Move): Promise<MoveResult> {
@@ -146,8 +170,10 @@ export class MigrationService {
     }
     let change: TrafficChange | null = null;
     try {
-      if (move.kind === 'rollback' && move.flipsSourceOfTruth) {
-        result.rollbackProof = pending.rollbackProof = await this.proveRollback(s);
+      const plan = await this.cutover.prepare(move.from, move.to, s.flippedAt);
+      if (plan) {
+        pending.cutover = plan;
+        if (this.trafficFor(move)) throw new Error(`a move that changes the source of truth or stops dual writes cannot also change traffic (${result.from} -> ${result.to})`);
       }
       const traffic = this.trafficFor(move);
       if (traffic) change = await this.traffic.request({ ...traffic, move: pending as unknown as Record<string, unknown> });
@@ -156,7 +182,16 @@ export class MigrationService {
       throw err;
     }
     if (!change) {
-      if (!(await this.completer.commit(pending, null))) throw new DomainError('CONCURRENT_CHANGE', 409, 'The migration state changed during the move');
+      let committed: Committed | null;
+      try {
+        committed = await this.completer.commit(pending, null);
+      } catch (err) {
+        // Refused under the fence (rollback not proven, writes in flight too long): nothing changed.
+        await this.completer.abandon(pending, (err as Error).message);
+        throw err;
+      }
+      if (!committed) throw new DomainError('CONCURRENT_CHANGE', 409, 'The migration state changed during the move');
+      result.committed = committed;
       this.mode.invalidate();
       if (move.to.phase === 'cleanup') result.archive = await this.startArchive(req.actor);
       return result;
@@ -165,7 +200,7 @@ export class MigrationService {
     result.trafficChange = await this.traffic.waitFor(change.id, this.config.migration.trafficWaitMs);
     const outcome = result.trafficChange;
     if (outcome.state === 'done') {
-      await this.completer.commit(pending, outcome);
+      result.committed = (await this.completer.commit(pending, outcome)) ?? undefined;
       this.mode.invalidate();
       return result;
     }
@@ -192,16 +227,6 @@ export class MigrationService {
     if (move.to.phase === 'complete') return { kind: 'retire_legacy', weights: { legacy: 0, new: 100 }, before: weightsForPercent(move.from.weight) };
     if (move.to.weight === move.from.weight) return null;
     return { kind: 'weights', weights: weightsForPercent(move.to.weight), before: weightsForPercent(move.from.weight) };
-  }
-
-  /** Leaving deprecation: legacy must hold every write made since the flip before it is the source of truth again. */
-  private async proveRollback(s: PhaseState): Promise<unknown> {
-    const proof = await this.rollbackProof.proveLegacyHasEverything(s.flippedAt ?? s.enteredAt);
-    const v = proof.verification;
-    if (v.missing + v.extra + v.different > 0) {
-      throw new DomainError('ROLLBACK_NOT_PROVEN', 409, `Legacy is not yet level with the new store (${v.missing} missing, ${v.extra} extra, ${v.different} different after copying ${proof.copied}); the source of truth stays new`);
-    }
-    return proof;
   }
 
   async pause(actor: string, reason?: string): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import type { StoreTransaction } from '../stores/conversation-store.port';
 import { DATA_SOURCE } from '../stores/stores.module';
 import type { Phase } from './domain/phases';
 import type { AuditEntry } from './domain/audit-entry';
@@ -30,8 +31,9 @@ export interface PhaseState {
 export class PhaseStateRepository {
   constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}
 
-  async read(): Promise<PhaseState> {
-    const [r] = await this.dataSource.query('SELECT * FROM migration_state WHERE id = 1');
+  /** `q`: read inside that transaction (a commit reads the row it is about to change under the write fence). */
+  async read(q: StoreTransaction = this.dataSource): Promise<PhaseState> {
+    const [r] = await q.query('SELECT * FROM migration_state WHERE id = 1');
     return {
       phase: r.phase,
       step: r.step,
@@ -65,12 +67,14 @@ export class PhaseStateRepository {
     return n === 1;
   }
 
+  /** Moves the phase. Run it in a transaction holding the write fence exclusively (MoveCompleter does). */
   async commit(
     claimedRevision: number,
     to: { phase: Phase; step: number },
     fields: { flippedAt: Date | null; legacyDrainedSince: Date | null },
+    q: StoreTransaction,
   ): Promise<boolean> {
-    const [, n] = await this.dataSource.query(
+    const [, n] = await q.query(
       `UPDATE migration_state SET phase = $2, step = $3, entered_at = now(), pending_move = NULL, auto_failures = 0,
               flipped_at = $4, legacy_drained_since = $5, revision = revision + 1, updated_at = now()
        WHERE id = 1 AND revision = $1`,

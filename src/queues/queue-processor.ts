@@ -3,7 +3,8 @@ import type { QueueName } from './queue-names';
 
 /** Each queue's job payload, tied to its name so a producer cannot send the wrong data. */
 export interface JobPayloads {
-  [QueueName.Repair]: { id: string; reason: string; source: 'legacy' | 'new' };
+  /** `outboxIds`: the repair_outbox rows the job settles (removed once the repair is done). */
+  [QueueName.Repair]: { id: string; reason: string; source: 'legacy' | 'new'; outboxIds?: string[] };
   /** Copy one range of a backfill run; the range's state (checkpoint, lease) lives in PostgreSQL. */
   [QueueName.Backfill]: { runId: number; rangeNo: number } | { runId: number; split: true };
   /** One catch-up pass from the stored watermark. */

@@ -1,6 +1,7 @@
 /**
- * Moves divergences recorded in the outboxes (while Redis was down) into the repair queue once it
- * answers again. Runs in every API and worker process; the outboxes hand each entry to one drainer.
+ * Hands what the outboxes hold to the repair queue: PostgreSQL's rows that no writer settled right away
+ * (or whose job Redis lost), and the legacy store's fallback entries. Runs in every API and worker process;
+ * the outboxes hand each entry to one drainer per pass.
  */
 import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { RepairOutbox } from './repair-outbox';
@@ -30,7 +31,7 @@ export class OutboxReplayer implements OnApplicationBootstrap, OnApplicationShut
     try {
       for (const outbox of this.outboxes) {
         try {
-          moved += await outbox.drain(500, (e) => this.queue.add({ id: e.conversationId, source: e.source, reason: `${e.reason} (from outbox)` }));
+          moved += await outbox.drain(500, (e) => this.queue.add({ id: e.conversationId, source: e.source, reason: `${e.reason} (from outbox)`, outboxIds: e.outboxIds }));
         } catch (err) {
           // Redis or that store is still down: the entries stay where they are for the next pass.
           this.logger.debug({ msg: 'outbox not drained', store: outbox.store, error: (err as Error).message });

@@ -1,24 +1,45 @@
 /**
- * Where a divergence is written down when Redis cannot take the repair job. It goes to the store that
- * just acknowledged the write (the source of truth), which is up by definition; the replayer moves
- * entries to the queue once Redis answers again. Entries are idempotent: a repair copies current state.
+ * Durable records of "the other store still needs this conversation from `source`".
+ *
+ * PostgreSQL's `repair_outbox` is the ledger: a fenced write records its follow-up there in its own
+ * transaction (legacy follows the new store in deprecation; a secondary write that failed is retried), so a
+ * follow-up exists exactly when the write committed, and a row stays until a repair has copied the
+ * conversation, not merely until Redis took a job for it: nothing that only Redis remembers can be lost.
+ * Redis delivers the work (the replayer hands due rows to the repair queue, again if a job went missing).
+ *
+ * The legacy store's `migration_repair_outbox` is the fallback for a divergence that could not be written
+ * to PostgreSQL (a write that failed with PostgreSQL unreachable): its entries move to the queue and leave.
  */
 import { Collection, Db, Document } from 'mongodb';
 import { DataSource } from 'typeorm';
-import type { StoreName } from '../stores/conversation-store.port';
+import type { StoreName, StoreTransaction } from '../stores/conversation-store.port';
 
 export interface OutboxEntry {
   conversationId: string;
   source: StoreName;
   reason: string;
+  /** `repair_outbox` rows this entry stands for; the repair removes them once it is done. */
+  outboxIds?: string[];
 }
 
 export interface RepairOutbox {
   readonly store: StoreName;
   add(entry: OutboxEntry): Promise<void>;
-  /** Hands up to `limit` entries to `deliver`; each is removed only when `deliver` resolved for it. */
+  /** Hands up to `limit` due entries to `deliver`, each at most once per pass; resolves to how many it handed over. */
   drain(limit: number, deliver: (entry: OutboxEntry) => Promise<void>): Promise<number>;
   count(): Promise<number>;
+}
+
+/** A row never handed over is due this long after its write (the writer's own follow-up usually clears it first). */
+const FIRST_HANDOVER_AFTER = '2 seconds';
+/** A row handed over this long ago and still here lost its job (Redis restarted empty) or keeps failing: again. */
+const HANDOVER_AGAIN_AFTER = '60 seconds';
+
+export interface OutboxRow {
+  id: string;
+  conversationId: string;
+  source: StoreName;
+  reason: string;
 }
 
 export class PostgresRepairOutbox implements RepairOutbox {
@@ -26,29 +47,66 @@ export class PostgresRepairOutbox implements RepairOutbox {
   constructor(private readonly dataSource: DataSource) {}
 
   async add(e: OutboxEntry): Promise<void> {
-    await this.dataSource.query('INSERT INTO repair_outbox (conversation_id, source, reason) VALUES ($1, $2, $3)', [e.conversationId, e.source, e.reason]);
+    await this.addIn(this.dataSource, e);
+  }
+
+  /** Records the entry in the caller's transaction; resolves to the row's id. */
+  async addIn(tx: StoreTransaction, e: OutboxEntry): Promise<string> {
+    const [row] = await tx.query('INSERT INTO repair_outbox (conversation_id, source, reason) VALUES ($1, $2, $3) RETURNING id', [e.conversationId, e.source, e.reason]);
+    return String(row.id);
   }
 
   async drain(limit: number, deliver: (entry: OutboxEntry) => Promise<void>): Promise<number> {
     return this.dataSource.transaction(async (em) => {
-      // SKIP LOCKED lets several replicas drain at once without handing out one entry twice.
+      // SKIP LOCKED lets several replicas hand rows over at once without handing one over twice.
       const rows: Array<{ id: string; conversation_id: string; source: StoreName; reason: string }> = await em.query(
-        'SELECT id, conversation_id, source, reason FROM repair_outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED',
+        `SELECT id, conversation_id, source, reason FROM repair_outbox
+         WHERE (enqueued_at IS NULL AND created_at < now() - interval '${FIRST_HANDOVER_AFTER}')
+            OR enqueued_at < now() - interval '${HANDOVER_AGAIN_AFTER}'
+         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [limit],
       );
-      const delivered: string[] = [];
+      // One job per conversation and source: it copies the current state, which covers all its rows.
+      const groups = new Map<string, OutboxEntry & { outboxIds: string[] }>();
       for (const r of rows) {
-        await deliver({ conversationId: r.conversation_id, source: r.source, reason: r.reason });
-        delivered.push(r.id);
+        const key = `${r.conversation_id} ${r.source}`;
+        const g = groups.get(key) ?? { conversationId: r.conversation_id, source: r.source, reason: r.reason, outboxIds: [] };
+        g.outboxIds.push(String(r.id));
+        groups.set(key, g);
       }
-      if (delivered.length > 0) await em.query('DELETE FROM repair_outbox WHERE id = ANY($1::bigint[])', [delivered]);
-      return delivered.length;
+      const handed: string[] = [];
+      for (const g of groups.values()) {
+        await deliver(g);
+        handed.push(...g.outboxIds);
+      }
+      if (handed.length > 0) await em.query('UPDATE repair_outbox SET enqueued_at = now() WHERE id = ANY($1::bigint[])', [handed]);
+      return groups.size;
     });
+  }
+
+  /** Rows in id order after `afterId`, due or not: what a cutover settles while it holds the write fence. */
+  async rowsAfter(afterId: string, limit: number, q: StoreTransaction = this.dataSource): Promise<OutboxRow[]> {
+    const rows: Array<{ id: string; conversation_id: string; source: StoreName; reason: string }> = await q.query(
+      'SELECT id, conversation_id, source, reason FROM repair_outbox WHERE id > $1 ORDER BY id LIMIT $2',
+      [afterId, limit],
+    );
+    return rows.map((r) => ({ id: String(r.id), conversationId: r.conversation_id, source: r.source, reason: r.reason }));
+  }
+
+  /** Removes rows a repair has settled. */
+  async remove(ids: readonly string[], q: StoreTransaction = this.dataSource): Promise<void> {
+    if (ids.length > 0) await q.query('DELETE FROM repair_outbox WHERE id = ANY($1::bigint[])', [ids]);
   }
 
   async count(): Promise<number> {
     const [{ n }] = await this.dataSource.query('SELECT count(*)::int AS n FROM repair_outbox');
     return n;
+  }
+
+  /** The oldest row's age in seconds (0 when empty): how far behind the other store is at worst. */
+  async oldestAgeSeconds(): Promise<number> {
+    const [{ age }] = await this.dataSource.query('SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age FROM repair_outbox');
+    return age;
   }
 }
 

@@ -12,7 +12,8 @@ import { RepairQueue } from './repair-queue';
 import { RepairRecorder } from './repair-recorder';
 import { RepairController } from './repair.controller';
 import { RepairProcessor } from './repair.processor';
-import { RepairService } from './repair.service';
+import { POSTGRES_OUTBOX, RepairService } from './repair.service';
+import { OutboxFollower } from './outbox-follower';
 
 export const REPAIR_OUTBOXES = Symbol('REPAIR_OUTBOXES');
 
@@ -40,10 +41,12 @@ export const REPAIR_OUTBOXES = Symbol('REPAIR_OUTBOXES');
       inject: [REPAIR_OUTBOXES, RepairQueue],
       useFactory: (outboxes: ConstructorParameters<typeof RepairRecorder>[1], queue: RepairQueue) => new OutboxReplayer([outboxes.new, outboxes.legacy], queue),
     },
+    { provide: POSTGRES_OUTBOX, inject: [REPAIR_OUTBOXES], useFactory: (outboxes: { new: PostgresRepairOutbox }) => outboxes.new },
     RepairService,
     RepairProcessor,
+    OutboxFollower,
   ],
-  exports: [RepairQueue, RepairRecorder, RepairService, RepairProcessor, OutboxReplayer, REPAIR_OUTBOXES],
+  exports: [RepairQueue, RepairRecorder, RepairService, RepairProcessor, OutboxReplayer, OutboxFollower, REPAIR_OUTBOXES, POSTGRES_OUTBOX],
 })
 export class RepairModule implements OnApplicationShutdown {
   constructor(@Inject(RepairQueue) private readonly queue: RepairQueue) {}

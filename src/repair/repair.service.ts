@@ -1,16 +1,28 @@
 /**
- * Makes the secondary store equal to the source of truth for one conversation. It compares content
- * (canonical form), not just versions, and writes with a compare-and-set on the version it saw, so:
+ * Makes one store's copy of a conversation equal to another's. It compares content (canonical form), not
+ * just versions, and writes with a compare-and-set on the version it saw, so:
  * - repairs are idempotent and their order does not matter (each copies the current state);
  * - a concurrent live write is never overwritten by an older copy (the CAS fails and it looks again);
- * - a version the source of truth never acknowledged (its write failed after the secondary took it)
+ * - a version the source of truth never acknowledged (its write failed after the other store took it)
  *   is replaced, because equal versions with different content still count as different.
+ *
+ * Every round runs inside the write fence, under the phase as it is at that moment: a copy can move a store
+ * backwards (it replaces a version the source of truth never took, or removes a record it does not have), and
+ * that is only right while the store it copies from is still the source of truth. A round decided under one
+ * phase can therefore never land under another. The cutover, which holds the fence exclusively (no write in
+ * flight), settles its rows with `settled` rounds that take no fence.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { canonicalJson } from '../conversations/domain/canonical';
 import type { Conversation } from '../conversations/domain/conversation.model';
-import { MigrationModeService } from '../conversations/migration-mode.service';
-import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreName } from '../stores/conversation-store.port';
+import type { MigrationMode } from '../migration/domain/phases';
+import { otherStore } from '../migration/domain/phases';
+import { WRITE_FENCE } from '../mode/mode.tokens';
+import type { WriteFence } from '../mode/write-fence';
+import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreName, StoreTransaction, TransactionalStore } from '../stores/conversation-store.port';
+import type { OutboxEntry, PostgresRepairOutbox } from './repair-outbox';
+
+export const POSTGRES_OUTBOX = Symbol('POSTGRES_OUTBOX');
 
 export type RepairOutcome = 'in_sync' | 'repaired' | 'skipped';
 
@@ -25,12 +37,23 @@ function same(a: Conversation | null, b: Conversation | null): boolean {
   return canonicalJson(a) === canonicalJson(b);
 }
 
+/** Which way one repair copies, decided under the phase of the round. */
+interface Direction {
+  from: StoreName;
+  /** Never replace a copy that is ahead of the source. */
+  forwardOnly: boolean;
+}
+
+/** What one round did: done (with the outcome), or wrote / must wait out the grace before another look. */
+type Round = { done: RepairOutcome } | { wrote: true } | { aheadAt: number };
+
 @Injectable()
 export class RepairService {
   constructor(
     @Inject(LEGACY_STORE) private readonly legacy: ConversationStore,
-    @Inject(NEW_STORE) private readonly newStore: ConversationStore,
-    private readonly mode: MigrationModeService,
+    @Inject(NEW_STORE) private readonly newStore: TransactionalStore,
+    @Inject(WRITE_FENCE) private readonly fence: WriteFence,
+    @Inject(POSTGRES_OUTBOX) private readonly outbox: PostgresRepairOutbox,
   ) {}
 
   store(name: StoreName): ConversationStore {
@@ -38,45 +61,84 @@ export class RepairService {
   }
 
   /**
-   * `recordedSource` is the source of truth when the divergence was recorded. If the source of truth has
-   * changed since (the flip into deprecation, or a rollback out of it, came in between), the store that
-   * acknowledged the write is the recorded one: copying the current source of truth over it would undo an
-   * acknowledged write. Then the copy goes from the recorded source and only forward: a store that has
+   * A recorded divergence. `recordedSource` is the source of truth when it was recorded. If the source of
+   * truth has changed since (the flip into deprecation, or a rollback out of it, came in between), the store
+   * that acknowledged the write is the recorded one: copying the current source of truth over it would undo
+   * an acknowledged write. Then the copy goes from the recorded source and only forward: a store that has
    * moved on since (a higher version, written under the new source of truth) is left as it is.
+   * Outside dual-write the other store is not kept in step on purpose (not started yet, or retired): skipped.
    */
-  async repair(id: string, recordedSource?: StoreName): Promise<RepairOutcome> {
-    const mode = await this.mode.current();
-    // Outside dual-write the other store is not kept in step on purpose (not started yet, or retired).
-    if (!mode.dualWrite) return 'skipped';
-    const from = recordedSource ?? mode.sourceOfTruth;
-    return this.copy(id, this.store(from), this.store(from === 'legacy' ? 'new' : 'legacy'), { forwardOnly: from !== mode.sourceOfTruth });
+  repair(id: string, recordedSource?: StoreName, options: { mode?: MigrationMode; settled?: boolean } = {}): Promise<RepairOutcome> {
+    const direction = (mode: MigrationMode): Direction | null => {
+      if (!mode.dualWrite) return null;
+      const from = recordedSource ?? mode.sourceOfTruth;
+      return { from, forwardOnly: from !== mode.sourceOfTruth };
+    };
+    return options.settled ? this.rounds(id, direction, options.mode!) : this.rounds(id, direction);
   }
 
-  /** `forwardOnly`: never replace a copy that is ahead of the source (see repair). */
-  async copy(id: string, source: ConversationStore, target: ConversationStore, { forwardOnly = false } = {}): Promise<RepairOutcome> {
-    for (let round = 0, wrote = false; round < MAX_ROUNDS; round++) {
-      const [truth, copy] = await Promise.all([source.get(id), target.get(id)]);
-      if (same(truth, copy)) return wrote ? 'repaired' : 'in_sync';
-      const ahead = truth === null || (copy !== null && copy.version > truth.version);
-      if (ahead && forwardOnly) return wrote ? 'repaired' : 'skipped';
-      wrote = true;
-      if (ahead) await this.replaceAhead(id, source, target, copy!);
-      else if (copy === null) await target.insertNew(truth!);
-      else await target.compareAndSet(truth!, copy.version);
+  /** Verification's repair mode: the other store made equal to the source of truth, whatever the phase. */
+  repairFromTruth(id: string): Promise<RepairOutcome> {
+    return this.rounds(id, (mode) => ({ from: mode.sourceOfTruth, forwardOnly: false }));
+  }
+
+  /** Repairs what one outbox entry stands for, then removes its rows (they are settled whatever came of it). */
+  async settle(entry: OutboxEntry, options: { mode?: MigrationMode; settled?: boolean } = {}): Promise<RepairOutcome> {
+    const outcome = await this.repair(entry.conversationId, entry.source, options);
+    await this.outbox.remove(entry.outboxIds ?? []);
+    return outcome;
+  }
+
+  /** Rounds until the copy equals the source; fenced unless `settledMode` says the caller holds the fence exclusively. */
+  private async rounds(id: string, direction: (mode: MigrationMode) => Direction | null, settledMode?: MigrationMode): Promise<RepairOutcome> {
+    let wrote = false;
+    let graceFor: number | null = null;
+    for (let round = 0, graces = 0; round < MAX_ROUNDS; round++) {
+      const replaceAhead: boolean | number | null = settledMode !== undefined || graceFor;
+      const step = (mode: MigrationMode, tx?: StoreTransaction): Promise<Round> => this.round(id, direction(mode), tx, replaceAhead);
+      const r: Round = settledMode ? await step(settledMode) : await this.fence.write((w) => step(w.mode, w.q));
+      if ('done' in r) return r.done === 'in_sync' && wrote ? 'repaired' : r.done;
+      if ('wrote' in r) {
+        wrote = true;
+        graceFor = null;
+      } else if (graces++ < MAX_ROUNDS) {
+        // The copy is ahead of the source. The fence makes that rare (a source commits before its copy is
+        // written), but a copy is only replaced if it is still ahead at that version after a grace period.
+        graceFor = r.aheadAt;
+        await sleep(AHEAD_GRACE_MS);
+        round--;
+      }
     }
     throw new Error(`conversation ${id} kept changing during ${MAX_ROUNDS} repair rounds; will retry`);
   }
 
-  /**
-   * The copy is ahead of the source of truth, or exists where it does not. That is normal for an instant (the two writes of one
-   * request run concurrently) and wrong only when the source of truth's write failed. So look again
-   * after a grace period and replace the copy only if it is still ahead at the same version.
-   */
-  private async replaceAhead(id: string, source: ConversationStore, target: ConversationStore, copy: Conversation): Promise<void> {
-    await sleep(AHEAD_GRACE_MS);
-    const [truth, again] = await Promise.all([source.get(id), target.get(id)]);
-    if (again === null || again.version !== copy.version) return;
-    if (truth === null) await target.removeExact(id, again.version);
-    else if (truth.version < again.version) await target.compareAndSet(truth, again.version);
+  /** `replaceAhead`: true, or the version of a copy seen ahead one grace period ago, which may now be replaced. */
+  private async round(id: string, direction: Direction | null, tx: StoreTransaction | undefined, replaceAhead: boolean | number | null): Promise<Round> {
+    if (!direction) return { done: 'skipped' };
+    const source = this.ops(direction.from, tx);
+    const target = this.ops(otherStore(direction.from), tx);
+    const [truth, copy] = await Promise.all([source.get(id), target.get(id)]);
+    if (same(truth, copy)) return { done: 'in_sync' };
+    const ahead = truth === null || (copy !== null && copy.version > truth.version);
+    if (ahead) {
+      if (direction.forwardOnly) return { done: 'skipped' };
+      if (replaceAhead !== true && replaceAhead !== copy!.version) return { aheadAt: copy!.version };
+      if (truth === null) await target.removeExact(id, copy!.version);
+      else await target.compareAndSet(truth, copy!.version);
+    } else if (copy === null) await target.insertNew(truth!);
+    else await target.compareAndSet(truth!, copy.version);
+    return { wrote: true };
+  }
+
+  /** A store's operations, the new store's through the fence's transaction when there is one. */
+  private ops(name: StoreName, tx: StoreTransaction | undefined) {
+    if (name === 'legacy') return this.legacy;
+    const s = this.newStore;
+    return {
+      get: (id: string) => s.get(id, tx),
+      insertNew: (c: Conversation) => s.insertNew(c, tx),
+      compareAndSet: (c: Conversation, v: number) => s.compareAndSet(c, v, tx),
+      removeExact: (id: string, v: number) => s.removeExact(id, v, tx),
+    };
   }
 }

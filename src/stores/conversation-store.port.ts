@@ -30,6 +30,26 @@ export interface ConversationStore {
 
 export type PutResult = 'written' | 'stale';
 
+/** A caller's open PostgreSQL transaction (the write fence's): statements run in it commit or roll back with it. */
+export interface StoreTransaction {
+  query(sql: string, parameters?: unknown[]): Promise<any>;
+}
+
+/**
+ * The new store, whose writes can join the caller's transaction: a fenced write reads, compares-and-sets
+ * and records its follow-up in the one transaction that holds the fence.
+ */
+export interface TransactionalStore extends ConversationStore {
+  readonly name: 'new';
+  get(id: string, tx?: StoreTransaction): Promise<Conversation | null>;
+  insertNew(c: Conversation, tx?: StoreTransaction): Promise<boolean>;
+  compareAndSet(c: Conversation, expectedVersion: number, tx?: StoreTransaction): Promise<boolean>;
+  putIfNewer(c: Conversation, tx?: StoreTransaction): Promise<PutResult>;
+  removeExact(id: string, expectedVersion: number, tx?: StoreTransaction): Promise<boolean>;
+  /** The stored conversations among `ids` (deleted ones included), in one snapshot. */
+  getMany(ids: string[]): Promise<Conversation[]>;
+}
+
 export interface ListPosition {
   createdAt: Date;
   id: string;

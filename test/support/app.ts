@@ -9,7 +9,7 @@ import type { AppConfig } from '../../src/config/app-config';
 import { createApiApp } from '../../src/bootstrap';
 import type { Phase } from '../../src/migration/domain/phases';
 import { createTestDatabases, TestDatabases } from './databases';
-import { APP_TOKEN, testConfig } from './env';
+import { APP_TOKEN, freePort, testConfig } from './env';
 
 export interface TestApp {
   app: INestApplication;
@@ -21,6 +21,8 @@ export interface TestApp {
   legacy: ReturnType<MongoClient['db']>;
   request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
   setPhase(phase: Phase): Promise<void>;
+  /** The API's Prometheus text, from its metrics listener (METRICS_PORT). */
+  metrics(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -39,7 +41,8 @@ export interface TestResponse {
 
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const dbs = await createTestDatabases();
-  const config = testConfig({ DATABASE_URL: dbs.databaseUrl, LEGACY_MONGO_URL: dbs.legacyUrl, MODE_CACHE_TTL_MS: '0', ...env });
+  const metricsPort = await freePort();
+  const config = testConfig({ DATABASE_URL: dbs.databaseUrl, LEGACY_MONGO_URL: dbs.legacyUrl, MODE_CACHE_TTL_MS: '0', METRICS_PORT: String(metricsPort), ...env });
   // TEST_LOGS=1 shows the app's JSON logs, for debugging a failing test.
   const app = await createApiApp(config, process.env.TEST_LOGS ? {} : { logger: false });
   await app.listen(0, '127.0.0.1');
@@ -78,6 +81,11 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     mongo,
     legacy: mongo.db(dbs.legacyDbName),
     request,
+    metrics: async () => {
+      const res = await fetch(`http://127.0.0.1:${config.app.metricsPort}/metrics`);
+      if (res.status !== 200) throw new Error(`GET /metrics on the metrics port -> ${res.status}`);
+      return res.text();
+    },
     setPhase: async (phase) => {
       await pg.query('UPDATE migration_state SET phase = $1, revision = revision + 1 WHERE id = 1', [phase]);
     },

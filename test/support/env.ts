@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { environmentWithEnvFile } from '../../src/config/env-file';
@@ -32,6 +33,8 @@ export function testConfig(overrides: Env = {}): AppConfig {
     APP_API_TOKENS: `tests:${APP_TOKEN}`,
     OPERATOR_API_TOKENS: `ops:${OPERATOR_TOKEN}`,
     LOG_LEVEL: 'error',
+    // The API's metrics listener (default 9464) off unless a test asks for one: several apps share a test process.
+    METRICS_PORT: '0',
     ...overrides,
   });
 }
@@ -44,4 +47,16 @@ export function isolatedRedisUrl(): string {
   const u = new URL(servicesEnv().REDIS_URL!);
   u.pathname = `/${1 + randomInt(15)}`;
   return u.toString();
+}
+
+/** A TCP port nothing listens on right now (the OS picks it). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }

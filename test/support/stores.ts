@@ -34,8 +34,24 @@ export async function readBoth(t: TestApp, id: string): Promise<{ legacy: Canoni
   return { legacy, pg };
 }
 
-/** Both stores hold the conversation and agree on it exactly (canonical form); returns it. */
+/**
+ * Waits (bounded) until no follow-up for the conversation is left in the outbox: in `deprecation` legacy
+ * follows the new store after the write is acknowledged, off the request path (a failed secondary write is
+ * followed up the same way in other phases).
+ */
+export async function followUpsSettled(t: TestApp, id: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [{ n }] = (await t.pg.query<{ n: number }>('SELECT count(*)::int AS n FROM repair_outbox WHERE conversation_id = $1', [id])).rows;
+    if (n === 0) return;
+    if (Date.now() > deadline) throw new Error(`${n} follow-up(s) for ${id} still in the outbox after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Both stores hold the conversation and agree on it exactly (canonical form), once its follow-ups are settled; returns it. */
 export async function expectStoresAgree(t: TestApp, id: string): Promise<CanonicalConversation> {
+  await followUpsSettled(t, id);
   const { legacy, pg } = await readBoth(t, id);
   expect(legacy).not.toBeNull();
   expect(pg).not.toBeNull();

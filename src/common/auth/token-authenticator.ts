@@ -19,7 +19,7 @@ export class TokenAuthenticator {
   /** No tokens configured and LOCAL_DEV_MODE: everything is open (local development only). */
   readonly open: boolean;
 
-  constructor(config: Pick<AppConfig, 'auth' | 'app'>) {
+  constructor(config: { auth: AppConfig['auth']; app: Pick<AppConfig['app'], 'localDevMode'> }) {
     this.tokens = config.auth.tokens.map((t) => ({ digest: digest(t.token), principal: { name: t.name, role: t.role } }));
     this.open = this.tokens.length === 0 && config.app.localDevMode;
   }

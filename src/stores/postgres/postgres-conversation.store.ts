@@ -9,7 +9,7 @@
 import { DataSource, QueryRunner } from 'typeorm';
 import type { Conversation } from '../../conversations/domain/conversation.model';
 import { ConversationRow, fromRows, MessageRow, toRows } from '../../conversations/domain/pg-rows';
-import type { ConversationStore, ListPosition, PutResult } from '../conversation-store.port';
+import type { ListPosition, PutResult, StoreTransaction, TransactionalStore } from '../conversation-store.port';
 
 const CONVERSATION_COLUMNS =
   'id, user_id, title, metadata, created_at, updated_at, version, deleted, message_count';
@@ -28,7 +28,7 @@ function fromJoined(row: RowWithMessages): Conversation {
   return fromRows(row, messages);
 }
 
-export class PostgresConversationStore implements ConversationStore {
+export class PostgresConversationStore implements TransactionalStore {
   readonly name = 'new' as const;
 
   constructor(private readonly dataSource: DataSource) {}
@@ -37,8 +37,9 @@ export class PostgresConversationStore implements ConversationStore {
     await this.dataSource.query('SELECT 1');
   }
 
-  async get(id: string): Promise<Conversation | null> {
-    const rows: RowWithMessages[] = await this.dataSource.query(`${SELECT_WITH_MESSAGES} WHERE c.id = $1`, [id]);
+  /** `q`: read inside that transaction (a fenced write reads through the fence's own connection). */
+  async get(id: string, q?: StoreTransaction): Promise<Conversation | null> {
+    const rows: RowWithMessages[] = await (q ?? this.dataSource).query(`${SELECT_WITH_MESSAGES} WHERE c.id = $1`, [id]);
     return rows.length > 0 ? fromJoined(rows[0]) : null;
   }
 
@@ -48,8 +49,8 @@ export class PostgresConversationStore implements ConversationStore {
     return rows.map(fromJoined);
   }
 
-  async insertNew(c: Conversation): Promise<boolean> {
-    return this.transaction(async (q) => {
+  async insertNew(c: Conversation, tx?: StoreTransaction): Promise<boolean> {
+    return this.within(tx, async (q) => {
       const { conversation, messages } = toRows(c);
       const inserted = await q.query(
         `INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -62,8 +63,8 @@ export class PostgresConversationStore implements ConversationStore {
     });
   }
 
-  async compareAndSet(c: Conversation, expectedVersion: number): Promise<boolean> {
-    return this.transaction(async (q) => {
+  async compareAndSet(c: Conversation, expectedVersion: number, tx?: StoreTransaction): Promise<boolean> {
+    return this.within(tx, async (q) => {
       const { conversation, messages } = toRows(c);
       const [, count] = await q.query(
         `UPDATE conversations SET user_id = $2, title = $3, metadata = $4, created_at = $5, updated_at = $6,
@@ -77,20 +78,21 @@ export class PostgresConversationStore implements ConversationStore {
     });
   }
 
-  async removeExact(id: string, expectedVersion: number): Promise<boolean> {
-    const [, count] = await this.dataSource.query('DELETE FROM conversations WHERE id = $1 AND version = $2', [id, expectedVersion]);
+  async removeExact(id: string, expectedVersion: number, tx?: StoreTransaction): Promise<boolean> {
+    // TypeORM answers an UPDATE or DELETE with [rows, affected].
+    const [, count] = await (tx ?? this.dataSource).query('DELETE FROM conversations WHERE id = $1 AND version = $2', [id, expectedVersion]);
     return count === 1;
   }
 
-  async putIfNewer(c: Conversation): Promise<PutResult> {
-    const written = await this.putMany([c]);
+  async putIfNewer(c: Conversation, tx?: StoreTransaction): Promise<PutResult> {
+    const written = await this.putMany([c], tx);
     return written.length === 1 ? 'written' : 'stale';
   }
 
   /** Version-guarded bulk write; returns the ids written (absent or older before). */
-  async putMany(conversations: Conversation[], q?: QueryRunner): Promise<string[]> {
+  async putMany(conversations: Conversation[], q?: StoreTransaction): Promise<string[]> {
     if (conversations.length === 0) return [];
-    const run = async (runner: QueryRunner) => {
+    const run = async (runner: StoreTransaction) => {
       const rows = conversations.map(toRows);
       const columns = columnsOf(rows.map((r) => r.conversation));
       const written: Array<{ id: string }> = await runner.query(
@@ -127,6 +129,11 @@ export class PostgresConversationStore implements ConversationStore {
     return rows.map(fromJoined);
   }
 
+  /** Runs `fn` in the caller's transaction when there is one, else in a transaction of its own. */
+  private within<T>(tx: StoreTransaction | undefined, fn: (q: StoreTransaction) => Promise<T>): Promise<T> {
+    return tx ? fn(tx) : this.transaction(fn);
+  }
+
   async transaction<T>(fn: (q: QueryRunner) => Promise<T>): Promise<T> {
     const q = this.dataSource.createQueryRunner();
     await q.connect();
@@ -147,7 +154,7 @@ export class PostgresConversationStore implements ConversationStore {
    * Makes the messages of `ids` exactly `messages`: rows past the new end are removed, and rows are
    * upserted only where they differ, so an append rewrites one row rather than the whole history.
    */
-  private async replaceMessages(q: QueryRunner, ids: string[], messages: MessageRow[]): Promise<void> {
+  private async replaceMessages(q: StoreTransaction, ids: string[], messages: MessageRow[]): Promise<void> {
     if (ids.length === 0) return;
     const counts = new Map<string, number>(ids.map((id) => [id, 0]));
     for (const m of messages) counts.set(m.conversation_id, Math.max(counts.get(m.conversation_id) ?? 0, m.seq + 1));

@@ -50,15 +50,20 @@ export class CatchupService {
     this.stopping = true;
   }
 
-  async pass(trigger: string): Promise<CatchupPassResult> {
+  /**
+   * One pass. `urgent` (the cutover's final pass, made while every write waits on the write fence): it waits
+   * up to `lockWaitMs` for a pass already running, and neither the pause nor the rate ceiling holds it back.
+   */
+  async pass(trigger: string, options: { urgent?: boolean; lockWaitMs?: number } = {}): Promise<CatchupPassResult> {
+    const urgent = options.urgent === true;
     if (this.stopping) return { skipped: 'stopping' };
-    if (await this.throttler.isPaused()) return { skipped: 'paused' };
+    if (!urgent && (await this.throttler.isPaused())) return { skipped: 'paused' };
     const lock = this.dataSource.createQueryRunner();
     await lock.connect();
     try {
       // A scheduled pass that finds another running just skips; a manual one waits its turn (bounded), so
       // "run a pass now" really covers every change made before it was asked for.
-      const deadline = Date.now() + (trigger === 'manual' ? MANUAL_LOCK_WAIT_MS : 0);
+      const deadline = Date.now() + (options.lockWaitMs ?? (trigger === 'manual' ? MANUAL_LOCK_WAIT_MS : 0));
       for (;;) {
         const [{ locked }] = await lock.query('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [LOCK_KEY]);
         if (locked) break;
@@ -66,7 +71,7 @@ export class CatchupService {
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       try {
-        return await this.run(trigger);
+        return await this.run(trigger, urgent);
       } finally {
         await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [LOCK_KEY]).catch(() => undefined);
       }
@@ -75,7 +80,7 @@ export class CatchupService {
     }
   }
 
-  private async run(trigger: string): Promise<CatchupPassSummary> {
+  private async run(trigger: string, urgent: boolean): Promise<CatchupPassSummary> {
     const passStart = Date.now();
     await this.state.initCatchup(passStart - this.config.catchupOverlapMs);
     const state = (await this.state.catchup())!;
@@ -90,14 +95,14 @@ export class CatchupService {
 
     let changes: 'exhausted' | 'budget' | 'paused';
     let inserts: 'exhausted' | 'budget' | 'paused' | 'none' = 'none';
-    if (state.newIdsAfter && (await this.shortTail(state.updatedMs, state.newIdsAfter, passStart, add))) {
+    if (state.newIdsAfter && (await this.shortTail(state.updatedMs, state.newIdsAfter, passStart, add, urgent))) {
       changes = inserts = 'exhausted';
     } else {
-      changes = await this.changes(state.updatedMs, passStart, totals, add);
+      changes = await this.changes(state.updatedMs, passStart, totals, add, urgent);
       if (changes === 'exhausted') {
         await this.state.advanceUpdated(passStart, null);
       }
-      if (state.newIdsAfter && changes === 'exhausted') inserts = await this.inserts(state.newIdsAfter, totals, add);
+      if (state.newIdsAfter && changes === 'exhausted') inserts = await this.inserts(state.newIdsAfter, totals, add, urgent);
     }
 
     const summary: CatchupPassSummary = {
@@ -118,8 +123,8 @@ export class CatchupService {
    * on a server without indexes) and both watermarks move in the batch's transaction. A full batch
    * means more than that: false, and the ordered scans take over (they read it again, in order).
    */
-  private async shortTail(updatedMs: number, newIdsAfter: string, passStart: number, add: (r: BatchResult) => void): Promise<boolean> {
-    if (this.stopping || (await this.throttler.isPaused())) return false;
+  private async shortTail(updatedMs: number, newIdsAfter: string, passStart: number, add: (r: BatchResult) => void, urgent: boolean): Promise<boolean> {
+    if (await this.held(urgent)) return false;
     const limit = this.throttler.batchLimit(this.config.batchSize);
     const idFloor = objectIdFloor(newIdsAfter, this.config.catchupOverlapMs);
     const t0 = performance.now();
@@ -135,7 +140,7 @@ export class CatchupService {
       .map((d) => (typeof d._id === 'object' ? hexOf(d._id) : undefined))
       .reduce<string | undefined>((max, id) => (id && id > idFloor && (!max || id > max) ? id : max), undefined);
     add(
-      await this.write(docs, readMs, async (q) => {
+      await this.write(docs, readMs, urgent, async (q) => {
         await this.state.advanceUpdated(passStart, null, q);
         if (maxId) await this.state.advanceNewIds(maxId, q);
       }),
@@ -144,12 +149,12 @@ export class CatchupService {
   }
 
   /** Documents changed after `updatedMs - overlap`, in (`updated`, `_id`) order. */
-  private async changes(updatedMs: number, passStart: number, totals: { batches: number }, add: (r: BatchResult) => void) {
+  private async changes(updatedMs: number, passStart: number, totals: { batches: number }, add: (r: BatchResult) => void, urgent: boolean) {
     let position: { updated: Date; id?: string } = { updated: new Date(updatedMs - this.config.catchupOverlapMs) };
     for (;;) {
       if (totals.batches >= this.config.catchupMaxBatches) return 'budget' as const;
-      if (this.stopping || (await this.throttler.isPaused())) return 'paused' as const;
-      const limit = this.throttler.batchLimit(this.config.batchSize);
+      if (await this.held(urgent)) return 'paused' as const;
+      const limit = urgent ? this.config.batchSize : this.throttler.batchLimit(this.config.batchSize);
       const t0 = performance.now();
       const docs = await this.legacy.scanByUpdated(limit, position);
       const readMs = performance.now() - t0;
@@ -159,33 +164,38 @@ export class CatchupService {
       // A document dated in the future (a bad clock) is copied, but must not carry the watermark past now:
       // every real change until then would be skipped.
       const at = position.updated.getTime() <= passStart ? position : { updated: new Date(passStart), id: undefined };
-      add(await this.write(docs, readMs, (q) => this.state.advanceUpdated(at.updated.getTime(), at.id ?? null, q)));
+      add(await this.write(docs, readMs, urgent, (q) => this.state.advanceUpdated(at.updated.getTime(), at.id ?? null, q)));
       if (docs.length < limit) return 'exhausted' as const;
     }
   }
 
   /** Documents inserted after the backfill's split: every ObjectId above its `max_id`. */
-  private async inserts(newIdsAfter: string, totals: { batches: number }, add: (r: BatchResult) => void) {
+  private async inserts(newIdsAfter: string, totals: { batches: number }, add: (r: BatchResult) => void, urgent: boolean) {
     let after = objectIdFloor(newIdsAfter, this.config.catchupOverlapMs);
     for (;;) {
       if (totals.batches >= this.config.catchupMaxBatches) return 'budget' as const;
-      if (this.stopping || (await this.throttler.isPaused())) return 'paused' as const;
-      const limit = this.throttler.batchLimit(this.config.batchSize);
+      if (await this.held(urgent)) return 'paused' as const;
+      const limit = urgent ? this.config.batchSize : this.throttler.batchLimit(this.config.batchSize);
       const t0 = performance.now();
       const docs = await this.legacy.scanById(limit, after);
       const readMs = performance.now() - t0;
       if (docs.length === 0) return 'exhausted' as const;
       const lastId = hexOf(docs[docs.length - 1]._id)!;
       after = lastId;
-      add(await this.write(docs, readMs, (q) => this.state.advanceNewIds(lastId, q)));
+      add(await this.write(docs, readMs, urgent, (q) => this.state.advanceNewIds(lastId, q)));
       if (docs.length < limit) return 'exhausted' as const;
     }
   }
 
-  private async write(docs: LegacyDocument[], readMs: number, advance: (q: QueryRunner) => Promise<void>): Promise<BatchResult> {
+  /** Whether a pass must stop here: the process is stopping, or (unless urgent) the sync is paused. */
+  private async held(urgent: boolean): Promise<boolean> {
+    return this.stopping || (!urgent && (await this.throttler.isPaused()));
+  }
+
+  private async write(docs: LegacyDocument[], readMs: number, urgent: boolean, advance: (q: QueryRunner) => Promise<void>): Promise<BatchResult> {
     // The ceiling and the pause apply; the latency back-off does not: catch-up is a trickle the size of the
     // legacy application's own writes, and slowing it under load would only let the new store fall behind.
-    await this.throttler.throttled(docs.length, { latencyBackoff: false });
+    if (!urgent) await this.throttler.throttled(docs.length, { latencyBackoff: false });
     const batch = this.writer.prepare(docs, 'catchup');
     const t0 = performance.now();
     const result = await this.writer.write(batch, {

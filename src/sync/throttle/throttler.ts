@@ -13,7 +13,7 @@ import type { SyncConfig } from '../../config/sync-config';
 import { QUEUE_PREFIX } from '../../queues/worker-host';
 import type { SyncStateRepository } from '../state/sync-state.repository';
 import { BackoffDelay, LatencySignal, LatencyTracker } from './latency-backoff';
-import { TOKEN_BUCKET_LUA, TokenBucket } from './token-bucket';
+import { TOKEN_BUCKET_LUA, TokenBucket } from '../../common/token-bucket';
 
 export type { LatencySignal } from './latency-backoff';
 

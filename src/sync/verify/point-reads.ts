@@ -3,19 +3,12 @@
  * `findOne` per id with bounded concurrency (answered from the `_id` index on every server, unlike `$in`
  * on FerretDB); PostgreSQL reads the whole set in one snapshot.
  */
+import { forEachLimit } from '../../common/for-each-limit';
 import type { VerifyRecord } from './domain/verify-record';
 import { HEX_ID, LegacyVerifySource, NewVerifySource } from './verify-sources';
 
 // Point reads are latency-bound (one round trip each): 32 in flight measured ~4x faster than 1 on FerretDB.
 const LEGACY_CONCURRENCY = 32;
-
-export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  });
-  await Promise.all(lanes);
-}
 
 export interface BothSides {
   legacy: Map<string, VerifyRecord>;

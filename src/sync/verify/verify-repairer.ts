@@ -1,6 +1,6 @@
 /**
  * VerifyRepairer: the repair mode. Each confirmed difference is copied from the source of truth of the
- * current phase (legacy until `deprecation`, including before dual writes start) by RepairService.copy,
+ * current phase (legacy until `deprecation`, including before dual writes start) by RepairService.repairFromTruth,
  * which converges one record by content under a compare-and-set, so a live write racing the repair is
  * never overwritten by an older copy. Then the batch is verified again from both stores: equal ones are
  * marked repaired; the others keep (updated) findings and the reason the copy gave, and still count.
@@ -10,11 +10,12 @@
  * absent and so would "repair" by deleting the copy; and, once the new store is the source of truth,
  * records only the legacy store has: the copy would delete what may be the only copy of them.
  */
-import { Phase, otherStore } from '../../migration/domain/phases';
+import { Phase } from '../../migration/domain/phases';
 import type { MigrationModeService } from '../../conversations/migration-mode.service';
 import type { RepairService } from '../../repair/repair.service';
 import { compareRecord } from './domain/compare';
-import { forEachLimit, readBoth } from './point-reads';
+import { forEachLimit } from '../../common/for-each-limit';
+import { readBoth } from './point-reads';
 import { Rechecker } from './rechecker';
 import type { RunContext } from './run-context';
 import type { ReportKind } from './verify-input';
@@ -46,8 +47,6 @@ export class VerifyRepairer {
     const mode = await this.mode.current();
     const refusal = repairRefusal(mode.phase);
     if (refusal) return refusal;
-    const source = this.repairs.store(mode.sourceOfTruth);
-    const target = this.repairs.store(otherStore(mode.sourceOfTruth));
     let after = '';
     for (;;) {
       ctx.checkStop();
@@ -65,7 +64,8 @@ export class VerifyRepairer {
             failures.set(id, 'not repaired: the legacy document has a string _id, which the conversation API cannot address; fix it by hand');
             return;
           }
-          await this.repairs.copy(id, source, target);
+          // Decided again under the fence: the copy goes from whatever is the source of truth when it is made.
+          await this.repairs.repairFromTruth(id);
         } catch (err) {
           failures.set(id, `repair failed: ${(err as Error).message}`);
         }

@@ -1,0 +1,212 @@
+/**
+ * The cutover: what a phase change that moves the source of truth, or starts or stops writing the other
+ * store, does around its commit, as ghostferry does it (copy most of it live, then stop writes briefly,
+ * copy the rest, verify, switch).
+ *
+ * `prepare` runs before the move commits, while the application writes: it settles the backlog of follow-ups
+ * (and, into deprecation, runs a catch-up pass; out of it, compares every conversation written since the
+ * flip and copies the new store's version of each that differs to legacy), so that little is left for the
+ * fenced part.
+ * `fenced` runs in the move's commit transaction, holding the write fence exclusively (src/mode/write-fence.ts):
+ * no write is in flight and none starts until the commit. With the stores quiet it
+ * - settles every follow-up still in the outbox, in the terms of the phase being left (its source of truth,
+ *   no grace periods: nothing is in flight);
+ * - into deprecation: runs a final catch-up pass, so the new store also holds legacy writes nobody
+ *   acknowledged (a replica that died between its legacy write and its commit) and the legacy
+ *   application's last writes;
+ * - out of deprecation: copies again every conversation `prepare` left different, then compares, in canonical
+ *   form, each of those and each it settled, and refuses the move (ROLLBACK_NOT_PROVEN, the phase stays) if
+ *   one still differs: legacy holds every write made since the flip before it is the source of truth again.
+ * The pause writes see is the time `fenced` takes plus the wait for the writes in flight; both are measured
+ * (write_fence_exclusive_seconds) and written into the move's audit entry.
+ */
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { canonicalJson } from '../conversations/domain/canonical';
+import { DomainError } from '../common/errors';
+import { forEachLimit } from '../common/for-each-limit';
+import { POSTGRES_OUTBOX, RepairService } from '../repair/repair.service';
+import type { OutboxRow, PostgresRepairOutbox } from '../repair/repair-outbox';
+import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreTransaction, TransactionalStore } from '../stores/conversation-store.port';
+import { DATA_SOURCE } from '../stores/stores.module';
+import { CatchupService } from '../sync/catchup/catchup.service';
+import type { Position } from './domain/phase-plan';
+import { MigrationMode, modeForPhase } from './domain/phases';
+
+/** What `prepare` found and `fenced` must look at again. */
+export interface CutoverPlan {
+  kind: 'into_new' | 'back_to_legacy' | 'stop_dual_write';
+  /** Conversations `prepare` found different (possibly only for a moment) between the stores. */
+  recheck: string[];
+  prepared: { settled: number; compared: number; copied: number; caughtUp: number };
+}
+
+export interface CutoverReport {
+  settled: number;
+  caughtUp: number;
+  verified: number;
+  different: string[];
+}
+
+const PAGE = 500;
+const CONCURRENCY = 16;
+/** How far before the flip `updated_at` may lie and still be a write made since it (replica clocks differ). */
+const CLOCK_SKEW_MS = 60_000;
+/** Settle rounds before the fence until the backlog is this small (or stops shrinking). */
+const PREPARED_BACKLOG = 200;
+/** Ids of differences a refusal names. */
+const NAMED = 20;
+
+export function cutoverKind(from: Position, to: Position): CutoverPlan['kind'] | null {
+  const [a, b] = [modeForPhase(from.phase), modeForPhase(to.phase)];
+  if (a.sourceOfTruth === 'legacy' && b.sourceOfTruth === 'new') return 'into_new';
+  if (a.sourceOfTruth === 'new' && b.sourceOfTruth === 'legacy') return 'back_to_legacy';
+  if (a.dualWrite && !b.dualWrite) return 'stop_dual_write';
+  return null;
+}
+
+@Injectable()
+export class Cutover {
+  private readonly logger = new Logger('Cutover');
+
+  constructor(
+    @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
+    @Inject(POSTGRES_OUTBOX) private readonly outbox: PostgresRepairOutbox,
+    private readonly repairs: RepairService,
+    private readonly catchup: CatchupService,
+    @Inject(NEW_STORE) private readonly newStore: TransactionalStore,
+    @Inject(LEGACY_STORE) private readonly legacy: ConversationStore,
+  ) {}
+
+  /** Before the commit, while writes go on. Null when the move needs no cutover. */
+  async prepare(from: Position, to: Position, flippedAt: Date | null): Promise<CutoverPlan | null> {
+    const kind = cutoverKind(from, to);
+    if (!kind) return null;
+    const settled = await this.settleBacklog();
+    let caughtUp = 0;
+    let compared = 0;
+    let copied = 0;
+    let recheck: string[] = [];
+    if (kind === 'into_new') caughtUp = await this.catchUp('cutover-prepare', false);
+    if (kind === 'back_to_legacy') ({ compared, copied, different: recheck } = await this.compareSince(flippedAt));
+    const plan: CutoverPlan = { kind, recheck, prepared: { settled, compared, copied, caughtUp } };
+    this.logger.log({ msg: 'cutover prepared', ...plan, recheck: recheck.length });
+    return plan;
+  }
+
+  /** In the commit transaction, holding the write fence exclusively. Throws to refuse the move. */
+  async fenced(plan: CutoverPlan, leaving: MigrationMode, _q: StoreTransaction): Promise<CutoverReport> {
+    const settledIds = await this.settleAll(leaving);
+    const caughtUp = plan.kind === 'into_new' ? await this.catchUp('cutover', true) : 0;
+    let verified = 0;
+    let different: string[] = [];
+    if (plan.kind === 'back_to_legacy') {
+      await forEachLimit(plan.recheck, CONCURRENCY, async (id) => {
+        await this.repairs.repair(id, 'new', { mode: leaving, settled: true });
+      });
+      const ids = [...new Set([...settledIds, ...plan.recheck])];
+      verified = ids.length;
+      different = await this.differing(ids);
+      if (different.length > 0) {
+        throw new DomainError(
+          'ROLLBACK_NOT_PROVEN',
+          409,
+          `Legacy is not level with the new store for ${different.length} conversation(s) written since the flip (${different.slice(0, NAMED).join(', ')}${different.length > NAMED ? ', ...' : ''}); the source of truth stays new. Run a verification to see the differences.`,
+        );
+      }
+    }
+    return { settled: settledIds.length, caughtUp, verified, different };
+  }
+
+  /** Settles outbox rows while writes go on, until few are left or the backlog stops shrinking. */
+  private async settleBacklog(): Promise<number> {
+    let settled = 0;
+    for (let pass = 0, before = Infinity; pass < 10; pass++) {
+      const rows = await this.outbox.rowsAfter('0', 10_000);
+      if (rows.length <= PREPARED_BACKLOG || rows.length >= before) break;
+      before = rows.length;
+      await forEachLimit(groupRows(rows), CONCURRENCY, async (e) => {
+        await this.repairs.settle(e).catch((err: Error) => this.logger.warn({ msg: 'follow-up left for the fenced cutover', conversationId: e.conversationId, error: err.message }));
+      });
+      settled += rows.length;
+    }
+    return settled;
+  }
+
+  /** Every row in the outbox, settled in the terms of the phase being left; returns the conversations. */
+  private async settleAll(leaving: MigrationMode): Promise<string[]> {
+    const ids = new Set<string>();
+    for (let after = '0'; ; ) {
+      const rows = await this.outbox.rowsAfter(after, PAGE);
+      if (rows.length === 0) return [...ids];
+      after = rows[rows.length - 1].id;
+      await forEachLimit(groupRows(rows), CONCURRENCY, async (e) => {
+        await this.repairs.settle(e, { mode: leaving, settled: true });
+        ids.add(e.conversationId);
+      });
+    }
+  }
+
+  /** Catch-up passes until one reads to the end; returns documents written. */
+  private async catchUp(trigger: string, urgent: boolean): Promise<number> {
+    let written = 0;
+    for (let pass = 0; pass < 20; pass++) {
+      const r = await this.catchup.pass(trigger, { urgent, lockWaitMs: urgent ? 120_000 : 20_000 });
+      if (!('exhausted' in r)) {
+        if (!urgent) return written;
+        throw new DomainError('CUTOVER_FAILED', 409, `The cutover's final catch-up pass could not run (${r.skipped}); the phase did not change`);
+      }
+      written += r.written;
+      if (r.exhausted) return written;
+    }
+    throw new DomainError('CUTOVER_FAILED', 409, 'The final catch-up did not reach the end of the legacy changes; the phase did not change');
+  }
+
+  /**
+   * Every conversation written to the new store since the flip, compared with legacy; each that differs is
+   * copied to legacy (under the fence, as writes go on); the ids that still differ after that.
+   */
+  private async compareSince(flippedAt: Date | null): Promise<{ compared: number; copied: number; different: string[] }> {
+    if (!flippedAt) return { compared: 0, copied: 0, different: [] };
+    const since = new Date(flippedAt.getTime() - CLOCK_SKEW_MS);
+    let compared = 0;
+    let copied = 0;
+    const different: string[] = [];
+    for (let after = ''; ; ) {
+      const rows: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM conversations WHERE updated_at >= $1 AND id > $2 ORDER BY id LIMIT $3', [since, after, PAGE]);
+      if (rows.length === 0) return { compared, copied, different };
+      after = rows[rows.length - 1].id;
+      compared += rows.length;
+      const differ = await this.differing(rows.map((r) => r.id));
+      await forEachLimit(differ, CONCURRENCY, async (id) => {
+        if ((await this.repairs.repair(id, 'new').catch(() => 'failed')) === 'repaired') copied++;
+      });
+      different.push(...(await this.differing(differ)));
+    }
+  }
+
+  private async differing(ids: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < ids.length; i += PAGE) {
+      const page = ids.slice(i, i + PAGE);
+      const next = new Map((await this.newStore.getMany(page)).map((c) => [c.id, canonicalJson(c)]));
+      await forEachLimit(page, 32, async (id) => {
+        const l = await this.legacy.get(id);
+        if ((l ? canonicalJson(l) : undefined) !== next.get(id)) out.push(id);
+      });
+    }
+    return out.sort();
+  }
+}
+
+/** One entry per conversation and source, standing for all of its rows. */
+function groupRows(rows: readonly OutboxRow[]) {
+  const groups = new Map<string, { conversationId: string; source: OutboxRow['source']; reason: string; outboxIds: string[] }>();
+  for (const r of rows) {
+    const key = `${r.conversationId} ${r.source}`;
+    const g = groups.get(key) ?? { conversationId: r.conversationId, source: r.source, reason: r.reason, outboxIds: [] };
+    g.outboxIds.push(r.id);
+    groups.set(key, g);
+  }
+  return [...groups.values()];
+}

@@ -1,0 +1,133 @@
+/**
+ * The write fence: why no two writes to one conversation are ever acknowledged under different sources
+ * of truth, whatever the number of API replicas.
+ *
+ * Every conversation write runs inside `write()`: one PostgreSQL transaction that first takes the fence in
+ * shared mode (a transaction-scoped advisory lock), then reads the phase from migration_state (fresh, never
+ * from a cache), then makes its whole read-modify-write attempt under that phase, and commits before the
+ * write is acknowledged. Every change of the phase runs inside `exclusive()`, which takes the same lock in
+ * exclusive mode in the transaction that updates migration_state. Hence:
+ * - a phase change waits until every write that began under the old phase has committed or failed, and no
+ *   write begins until the change has committed: a write sees one phase from its first read to its commit,
+ *   so the source of truth it read from, compared and set on is the one every other writer of that moment uses;
+ * - a write is acknowledged only after its commit, and a commit proves the session (and so the lock) lived
+ *   through the primary write: if the connection died on the way the commit fails and nothing is acknowledged
+ *   (a legacy write that landed all the same is picked up by the cutover's final catch-up);
+ * - writers never queue inside PostgreSQL behind a waiting phase change while holding a pool connection each
+ *   (that would starve the change of the connections its own work needs): they try the lock, and while a
+ *   change holds or awaits it they hand the connection back and retry after a short, growing pause, for at
+ *   most WRITE_FENCE_WAIT_MS. PostgreSQL's lock manager refuses a shared request while an exclusive one is
+ *   queued, so a steady stream of writes cannot starve a phase change either.
+ * What a phase change does while it holds the fence (drain repairs, a final catch-up, reverse sync) is the
+ * cutover's business (src/migration/cutover.ts); the fence guarantees only that no write is in flight meanwhile.
+ */
+import { DataSource, QueryRunner } from 'typeorm';
+import { AdvisoryLock } from '../common/advisory-lock';
+import { DomainError } from '../common/errors';
+import type { MetricsService } from '../common/metrics/metrics.service';
+import { isPhase, MigrationMode, modeForPhase } from '../migration/domain/phases';
+import type { StoreTransaction } from '../stores/conversation-store.port';
+
+/** What a fenced write works with: the phase it runs under and the transaction that holds the fence. */
+export interface FencedWrite {
+  readonly mode: MigrationMode;
+  /** The fence's transaction: PostgreSQL writes made through it commit (or not) with the fence. */
+  readonly q: QueryRunner;
+}
+
+export interface ExclusiveHold<T> {
+  result: T;
+  /** How long the change waited for writes in flight to finish. */
+  waitedMs: number;
+  /** How long it held the fence: the pause new writes saw. */
+  heldMs: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const LOCK_NOT_AVAILABLE = '55P03';
+
+export async function readMode(q: StoreTransaction): Promise<MigrationMode> {
+  const rows: Array<{ phase: string }> = await q.query('SELECT phase FROM migration_state WHERE id = 1');
+  if (rows.length === 0 || !isPhase(rows[0].phase)) throw new Error('migration_state is missing or corrupt: run the migrations');
+  return modeForPhase(rows[0].phase);
+}
+
+export class WriteFence {
+  private readonly waits;
+  private readonly holds;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly maxWaitMs: number,
+    metrics: MetricsService,
+  ) {
+    this.waits = metrics.histogram('write_fence_wait_seconds', 'How long a write waited for the fence (a phase change in progress)', [], [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
+    this.holds = metrics.histogram('write_fence_exclusive_seconds', 'Phase changes: waiting for writes in flight, and holding the fence', ['stage'], [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]);
+  }
+
+  /** Runs one write attempt under the fence; resolves after its commit. */
+  async write<T>(attempt: (w: FencedWrite) => Promise<T>): Promise<T> {
+    const started = performance.now();
+    for (let round = 0; ; round++) {
+      const q = this.dataSource.createQueryRunner();
+      try {
+        await q.connect();
+        await q.startTransaction();
+        const [{ held }] = await q.query('SELECT pg_try_advisory_xact_lock_shared($1) AS held', [AdvisoryLock.WriteFence]);
+        if (held) {
+          this.waits.observe((performance.now() - started) / 1000);
+          const result = await attempt({ mode: await readMode(q), q });
+          await q.commitTransaction();
+          return result;
+        }
+        await q.rollbackTransaction();
+      } catch (err) {
+        if (q.isTransactionActive) await q.rollbackTransaction().catch(() => undefined);
+        throw err;
+      } finally {
+        await q.release();
+      }
+      const waited = performance.now() - started;
+      if (waited >= this.maxWaitMs) {
+        this.waits.observe(waited / 1000);
+        throw new DomainError('CUTOVER_IN_PROGRESS', 503, `A phase change has held writes for ${Math.round(waited)} ms; retry shortly`);
+      }
+      await sleep(Math.min(50, 1 + 2 ** round) * (0.5 + Math.random() / 2));
+    }
+  }
+
+  /**
+   * Runs `change` with no write in flight and none starting: waits (at most `lockTimeoutMs`) for the writes
+   * that hold the fence to finish, runs `change` in the transaction that holds it, commits.
+   */
+  async exclusive<T>(change: (q: QueryRunner) => Promise<T>, lockTimeoutMs: number): Promise<ExclusiveHold<T>> {
+    const q = this.dataSource.createQueryRunner();
+    await q.connect();
+    try {
+      await q.startTransaction();
+      await q.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
+      const t0 = performance.now();
+      try {
+        await q.query('SELECT pg_advisory_xact_lock($1)', [AdvisoryLock.WriteFence]);
+      } catch (err) {
+        if ((err as { driverError?: { code?: string } }).driverError?.code === LOCK_NOT_AVAILABLE) {
+          throw new DomainError('CUTOVER_TIMEOUT', 409, `Writes in flight did not finish within ${lockTimeoutMs} ms; the phase did not change`);
+        }
+        throw err;
+      }
+      const t1 = performance.now();
+      await q.query('SET LOCAL lock_timeout = 0');
+      const result = await change(q);
+      await q.commitTransaction();
+      const t2 = performance.now();
+      this.holds.observe({ stage: 'wait' }, (t1 - t0) / 1000);
+      this.holds.observe({ stage: 'hold' }, (t2 - t1) / 1000);
+      return { result, waitedMs: t1 - t0, heldMs: t2 - t1 };
+    } catch (err) {
+      if (q.isTransactionActive) await q.rollbackTransaction().catch(() => undefined);
+      throw err;
+    } finally {
+      await q.release();
+    }
+  }
+}
