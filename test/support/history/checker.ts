@@ -222,7 +222,7 @@ export function checkVersionCounts(ops: HistoryOp[], truth: Map<string, StoredCo
     if (version < 1 + acknowledged) {
       out.push({ rule: 'versionCount', conversationId: id, opIds: [], detail: `final version ${version} < 1 + ${acknowledged} acknowledged writes: ${1 + acknowledged - version} acknowledged write(s) did not take effect` });
     } else if (version > 1 + acknowledged + indeterminate) {
-      out.push({ rule: 'versionCount', conversationId: id, opIds: [], detail: `final version ${version} > 1 + ${acknowledged} acknowledged + ${indeterminate} indeterminate writes: a failed write took effect` });
+      out.push({ rule: 'versionCount', conversationId: id, opIds: [], detail: `final version ${version} > 1 + ${acknowledged} acknowledged + ${indeterminate} indeterminate writes: more writes took effect than were made (a failed one, or a keyed one twice)` });
     }
   }
   return out;
