@@ -265,6 +265,11 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+function latencyFigures(ops: HistoryOp[]): Figures['writeLatencyMs'] {
+  const latencies = ops.map((op) => op.completeMs - op.invokeMs);
+  return { p50: Math.round(percentile(latencies, 50)), p99: Math.round(percentile(latencies, 99)), max: Math.round(Math.max(0, ...latencies)) };
+}
+
 export interface FlipFigures {
   attempted: Record<FlipDirection, number>;
   succeeded: Record<FlipDirection, number>;
@@ -320,6 +325,8 @@ export interface Figures {
   idempotencyViolations: number;
   storeDifferences: number;
   conversationsWithLostWrites: number;
+  /** Acknowledged writes' latency over the whole run (retries included), to read the pause at flips against. */
+  writeLatencyMs: { p50: number; p99: number; max: number };
   flips: FlipFigures;
 }
 
@@ -374,6 +381,7 @@ export function checkHistory(history: History, final: FinalState, examples = 5):
       idempotencyViolations: count('idempotency'),
       storeDifferences: count('storesDisagree'),
       conversationsWithLostWrites: new Set(violations.filter((v) => v.rule === 'lost' || (v.rule === 'versionCount' && v.detail.includes('did not take effect'))).map((v) => v.conversationId)).size,
+      writeLatencyMs: latencyFigures(ops.filter((op) => isWrite(op) && op.outcome === 'ok' && op.process !== 'setup')),
       flips: flipFigures(history.flips, ops),
     },
     examples: grouped,
