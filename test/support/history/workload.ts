@@ -211,7 +211,7 @@ class Runner {
         const reply = await this.attempt(this.pickReplica(random, op.replica), request);
         op.attempts.push({ ...reply.attempt, resubmit: true });
       }
-      await sleep(random() * 15);
+      await sleep(10 + random() * 40);
     }
   }
 
