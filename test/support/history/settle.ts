@@ -16,7 +16,7 @@ export interface Settlement {
 
 export async function settle(cluster: Cluster): Promise<Settlement> {
   const t0 = Date.now();
-  const repairCounts = await until('the repair queue to drain', 60_000, async () => {
+  const repairCounts = await until('the repair queue to drain', 45_000, async () => {
     const res = await operator(cluster, 'GET', '/migration/repairs?limit=1');
     if (res.status !== 200) return undefined;
     const c = res.body.counts as Record<string, number>;
@@ -24,13 +24,13 @@ export async function settle(cluster: Cluster): Promise<Settlement> {
   });
   const repairsDrainedMs = Date.now() - t0;
   const t1 = Date.now();
-  const started = await until('a verification run to start', 30_000, async () => {
+  const started = await until('a verification run to start', 20_000, async () => {
     const res = await operator(cluster, 'POST', '/migration/verify', { repair: true, recheckDelayMs: 500, reason: 'history checker: final verification' });
     if (res.status === 202) return res.body;
     if (res.status === 409) return undefined; // another run (or a move) is in the way; try again
     throw new Error(`POST /migration/verify answered ${res.status}: ${JSON.stringify(res.body)}`);
   });
-  const report = await until(`verification run ${started.id}`, 120_000, async () => {
+  const report = await until(`verification run ${started.id}`, 90_000, async () => {
     const res = await operator(cluster, 'GET', `/migration/verify/${started.id}?limit=1`);
     return res.status === 200 && (res.body.status === 'completed' || res.body.status === 'failed') ? res.body : undefined;
   });
