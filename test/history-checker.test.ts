@@ -1,0 +1,190 @@
+/**
+ * A Jepsen-style check of SPEC section 5 against the service as a black box: three API replicas and a
+ * worker (real processes) on a private set of stores, seeded concurrent clients writing to a few shared
+ * conversations through random replicas, faults (a replica and the worker SIGKILLed and restarted,
+ * Redis flushed), and, in the second run, an operator flipping the source of truth between rollout 100 %
+ * and deprecation. Every operation goes into a history; at the end the repair queue drains, a
+ * verification with repair runs, both stores are read directly, and test/support/history/checker.ts
+ * judges the history against them.
+ *
+ * The first run has no flips, so a failure can be told apart from the flip's. The figures are printed as
+ * one JSON line and written to .local/history-checker/ (with each run's whole history).
+ *
+ *   HISTORY_SEED=<n> HISTORY_SECONDS=<s> npx jest --runInBand test/history-checker.test.ts
+ * (HISTORY_REPLICAS=1 and HISTORY_FAULTS=0 narrow a failure down; the defaults are what must pass.)
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createDataSource } from '../src/stores/postgres/data-source';
+import { ROOT } from './support/env';
+import { PrivateServices, startPrivateServices } from './support/private-services';
+import { checkHistory, CheckResult } from './support/history/checker';
+import { Cluster } from './support/history/cluster';
+import { now } from './support/history/history';
+import { advanceTo } from './support/history/operator';
+import { readFinalState, settle, Settlement } from './support/history/settle';
+import { recordRun, WorkloadOptions } from './support/history/workload';
+
+function envNumber(name: string, fallback: number, min: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isSafeInteger(value) || value < min) throw new Error(`${name} must be an integer of at least ${min}`);
+  return value;
+}
+
+const SEED = envNumber('HISTORY_SEED', 20260611, 0);
+const SECONDS = envNumber('HISTORY_SECONDS', 40, 10);
+/** For attributing a failure: HISTORY_REPLICAS=1 takes cross-replica races away, HISTORY_FAULTS=0 the faults. */
+const REPLICAS = envNumber('HISTORY_REPLICAS', 3, 1);
+const FAULTS = envNumber('HISTORY_FAULTS', 1, 0) > 0;
+const CLIENTS = 10;
+const CONVERSATIONS = 20;
+const OUT_DIR = path.join(ROOT, '.local/history-checker');
+
+interface RunReport {
+  variant: string;
+  seed: number;
+  seconds: number;
+  clients: number;
+  conversations: number;
+  replicas: number;
+  faultsInjected: boolean;
+  figures: CheckResult['figures'];
+  finalPhase: string;
+  sourceOfTruth: string;
+  settlement: Settlement;
+  faults: Array<{ kind: string; target?: string; atS: number }>;
+  runMs: number;
+}
+
+const reports: Record<string, RunReport> = {};
+
+function writeReport(variant: string, report: RunReport, history: unknown): void {
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  reports[variant] = report;
+  fs.writeFileSync(path.join(OUT_DIR, 'last-run.json'), `${JSON.stringify(reports, null, 2)}\n`);
+  fs.writeFileSync(path.join(OUT_DIR, `${variant}-history.json`), JSON.stringify(history));
+}
+
+describe('history checker: acknowledged writes under replicas, faults and source-of-truth flips', () => {
+  let services: PrivateServices;
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    console.log(`history checker: seed ${SEED} (HISTORY_SEED), ${SECONDS} s per run (HISTORY_SECONDS), ${REPLICAS} replicas, faults ${FAULTS ? 'on' : 'off'}`);
+    services = await startPrivateServices();
+    const ds = createDataSource({ url: services.env.DATABASE_URL, poolSize: 1 });
+    await ds.initialize();
+    try {
+      await ds.runMigrations({ transaction: 'each' });
+    } finally {
+      await ds.destroy();
+    }
+    cluster = await Cluster.start(services.env, REPLICAS, path.join(OUT_DIR, 'build'));
+    // MIGRATION_INITIAL_PHASE=rollout puts it at rollout-10; the rest of the way through the operator API.
+    await advanceTo(cluster, 'rollout-100');
+  }, 240_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+    await services?.down();
+  }, 120_000);
+
+  async function run(variant: string, flips: boolean): Promise<{ result: CheckResult; report: RunReport }> {
+    const t0 = now();
+    const options: WorkloadOptions = {
+      variant,
+      seed: SEED + (flips ? 1 : 0),
+      seconds: SECONDS,
+      clients: CLIENTS,
+      conversations: CONVERSATIONS,
+      flips,
+      faults: FAULTS,
+      redisUrl: services.env.REDIS_URL,
+      log: (line) => console.log(`[${variant}] ${line}`),
+    };
+    const { recorder } = await recordRun(cluster, options);
+    // Every process up again (the fault task restarts them; this only makes sure) before the end.
+    await Promise.all(cluster.replicas.map((r) => r.start()));
+    await cluster.worker.start();
+    const settlement = await settle(cluster);
+    const final = await readFinalState(cluster, { DATABASE_URL: services.env.DATABASE_URL, LEGACY_MONGO_URL: services.env.LEGACY_MONGO_URL });
+    const result = checkHistory(recorder.history, final);
+    const report: RunReport = {
+      variant,
+      seed: options.seed,
+      seconds: SECONDS,
+      clients: CLIENTS,
+      conversations: CONVERSATIONS,
+      replicas: REPLICAS,
+      faultsInjected: FAULTS,
+      figures: result.figures,
+      finalPhase: final.phase,
+      sourceOfTruth: final.sourceOfTruth,
+      settlement,
+      faults: recorder.history.faults.map((f) => ({ kind: f.kind, target: f.target, atS: Math.round((f.atMs - t0) / 100) / 10 })),
+      runMs: Math.round(now() - t0),
+    };
+    writeReport(variant, report, { ...recorder.history, examples: result.examples });
+    console.log(JSON.stringify(report));
+    if (result.violations.length > 0) console.log(`[${variant}] examples: ${JSON.stringify(result.examples, null, 1)}`);
+    return { result, report };
+  }
+
+  /** The guarantees, all at once, so one failure shows every figure and a few examples of each violation. */
+  function expectGuarantees({ result, report }: { result: CheckResult; report: RunReport }, extra: Record<string, unknown> = {}): void {
+    const f = result.figures;
+    expect({
+      ...extra,
+      lost: f.lost,
+      duplicated: f.duplicated,
+      phantoms: f.phantoms,
+      orderViolations: f.orderViolations,
+      forks: f.forks,
+      realTimeViolations: f.realTimeViolations,
+      staleReads: f.staleReads,
+      nonMonotonicReads: f.nonMonotonicReads,
+      readsMissingAcknowledged: f.readsMissingAcknowledged,
+      versionCountViolations: f.versionCountViolations,
+      idempotencyViolations: f.idempotencyViolations,
+      storeDifferences: f.storeDifferences,
+      verification: report.settlement.verification.status,
+      examples: result.examples,
+    }).toEqual({
+      ...Object.fromEntries(Object.keys(extra).map((k) => [k, true])),
+      lost: 0,
+      duplicated: 0,
+      phantoms: 0,
+      orderViolations: 0,
+      forks: 0,
+      realTimeViolations: 0,
+      staleReads: 0,
+      nonMonotonicReads: 0,
+      readsMissingAcknowledged: 0,
+      versionCountViolations: 0,
+      idempotencyViolations: 0,
+      storeDifferences: 0,
+      verification: 'completed',
+      examples: {},
+    });
+    // A run that acknowledged little proves little.
+    expect(f.acknowledged).toBeGreaterThan(200);
+  }
+
+  it(
+    `without flips (rollout 100 %): ${CLIENTS} clients, ${REPLICAS} replica(s), ${FAULTS ? 'a killed replica, a killed worker and a flushed Redis' : 'no faults'}: nothing acknowledged is lost`,
+    async () => {
+      expectGuarantees(await run('steady', false));
+    },
+    SECONDS * 1000 + 180_000,
+  );
+
+  it(
+    `with the source of truth flipped back and forth (rollout 100 % <-> deprecation) under the same load and faults`,
+    async () => {
+      const outcome = await run('flips', true);
+      const { succeeded } = outcome.result.figures.flips;
+      expectGuarantees(outcome, { 'at least 4 flips to the new store': succeeded.advance >= 4, 'at least 4 flips back to legacy': succeeded.rollback >= 4 });
+    },
+    SECONDS * 1000 + 180_000,
+  );
+});

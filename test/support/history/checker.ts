@@ -1,0 +1,390 @@
+/**
+ * The history checker: pure functions over a recorded history and the final state of both stores.
+ * Each rule is its own function returning the violations it found (with the operations that show
+ * them), so a hand-made history can prove it catches what it should (test/history-checker-logic.test.ts).
+ *
+ * The rules, for a service that keeps SPEC section 5:
+ * - contents: every acknowledged write's unique text (an append's message, a create's first message)
+ *   is in the final source of truth exactly once, in the conversation it was acknowledged for
+ *   (`lost`, `duplicated`); an indeterminate one at most once; a failed one never, and nothing there
+ *   was written by nobody (`phantoms`); acknowledged appends sit in the order of their versions.
+ * - forks: no version is acknowledged to two different operations on one conversation.
+ * - real time: a write acknowledged after another one to the same conversation completed has a
+ *   higher version.
+ * - reads: a read invoked after a write was acknowledged returns at least its version (`staleReads`)
+ *   and holds every acknowledged append (`readsMissingAcknowledged`); nor does it return less than an
+ *   earlier completed read (`nonMonotonicReads`).
+ * - versions: each write moves a version by exactly one, so a conversation created in the history ends
+ *   at 1 + (writes that took effect): between 1 + acknowledged and 1 + acknowledged + indeterminate.
+ * - idempotency: every acknowledged attempt of one keyed request (retries, re-submissions through
+ *   another replica) names the same conversation and version.
+ * - stores: after the final verification both stores hold the same conversations, equal in canonical form.
+ * Indeterminate operations never count against the service except where a correct service could not
+ * produce what was observed either way.
+ */
+import type { FinalState, StoredConversation } from './final-state';
+import type { FlipDirection, FlipRequest, History, HistoryOp } from './history';
+
+export type Rule =
+  | 'lost'
+  | 'duplicated'
+  | 'phantom'
+  | 'order'
+  | 'fork'
+  | 'realTime'
+  | 'staleRead'
+  | 'nonMonotonicRead'
+  | 'readMissingAcknowledged'
+  | 'versionCount'
+  | 'idempotency'
+  | 'storesDisagree';
+
+export interface Violation {
+  rule: Rule;
+  conversationId?: string;
+  opIds: number[];
+  detail: string;
+}
+
+const isWrite = (op: HistoryOp) => op.kind === 'append' || op.kind === 'patch' || op.kind === 'create';
+const hasVersion = (op: HistoryOp): op is HistoryOp & { version: number; conversationId: string } =>
+  op.outcome === 'ok' && op.version !== undefined && op.conversationId !== undefined;
+
+function byConversation(ops: HistoryOp[]): Map<string, HistoryOp[]> {
+  const out = new Map<string, HistoryOp[]>();
+  for (const op of ops) {
+    if (op.conversationId === undefined) continue;
+    const list = out.get(op.conversationId) ?? [];
+    list.push(op);
+    out.set(op.conversationId, list);
+  }
+  return out;
+}
+
+interface Place {
+  id: string;
+  position: number;
+}
+
+/** Where each message text sits in a store: every (conversation, position). */
+export function contentIndex(store: Map<string, StoredConversation>): Map<string, Place[]> {
+  const index = new Map<string, Place[]>();
+  for (const c of store.values()) {
+    c.messages.forEach((text, position) => {
+      const list = index.get(text) ?? [];
+      list.push({ id: c.id, position });
+      index.set(text, list);
+    });
+  }
+  return index;
+}
+
+/**
+ * Contents of appends and creates against the source of truth. `scope` is the set of conversations
+ * whose every message must come from this history (others may hold data of other runs).
+ */
+export function checkContents(ops: HistoryOp[], truth: Map<string, StoredConversation>, scope: Set<string>): Violation[] {
+  const index = contentIndex(truth);
+  const out: Violation[] = [];
+  const known = new Set<string>();
+  for (const op of ops) {
+    if (op.content === undefined || (op.kind !== 'append' && op.kind !== 'create')) continue;
+    known.add(op.content);
+    const places = index.get(op.content) ?? [];
+    const where = places.map((p) => `${p.id}[${p.position}]`).join(', ') || 'nowhere';
+    const elsewhere = op.conversationId !== undefined && places.some((p) => p.id !== op.conversationId);
+    if (op.outcome === 'ok') {
+      if (places.length === 0) out.push({ rule: 'lost', conversationId: op.conversationId, opIds: [op.opId], detail: `acknowledged ${op.kind} (version ${op.version}) "${op.content}" is not in the source of truth` });
+      else if (places.length > 1) out.push({ rule: 'duplicated', conversationId: op.conversationId, opIds: [op.opId], detail: `acknowledged ${op.kind} "${op.content}" is there ${places.length} times: ${where}` });
+      else if (elsewhere) out.push({ rule: 'lost', conversationId: op.conversationId, opIds: [op.opId], detail: `acknowledged ${op.kind} "${op.content}" for ${op.conversationId} is in ${where} instead` });
+    } else if (op.outcome === 'info') {
+      if (places.length > 1) out.push({ rule: 'duplicated', conversationId: op.conversationId, opIds: [op.opId], detail: `indeterminate ${op.kind} "${op.content}" is there ${places.length} times: ${where}` });
+      else if (elsewhere) out.push({ rule: 'phantom', conversationId: op.conversationId, opIds: [op.opId], detail: `indeterminate ${op.kind} "${op.content}" for ${op.conversationId} landed in ${where}` });
+    } else if (places.length > 0) {
+      out.push({ rule: 'phantom', conversationId: op.conversationId, opIds: [op.opId], detail: `failed ${op.kind} (HTTP ${op.status}) "${op.content}" is in the source of truth: ${where}` });
+    }
+  }
+  for (const id of scope) {
+    const c = truth.get(id);
+    if (!c) continue;
+    for (const text of c.messages) {
+      if (!known.has(text)) out.push({ rule: 'phantom', conversationId: id, opIds: [], detail: `message "${text.slice(0, 80)}" in ${id} was written by no operation of the history` });
+    }
+  }
+  // Acknowledged appends found once in their conversation sit in version order.
+  for (const [id, list] of byConversation(ops)) {
+    const placed = list
+      .filter((op) => op.kind === 'append' && op.outcome === 'ok' && op.version !== undefined)
+      .map((op) => ({ op, places: index.get(op.content!) ?? [] }))
+      .filter(({ places }) => places.length === 1 && places[0].id === id)
+      .sort((a, b) => a.op.version! - b.op.version!);
+    for (let i = 1; i < placed.length; i++) {
+      const [a, b] = [placed[i - 1], placed[i]];
+      if (b.places[0].position <= a.places[0].position) {
+        out.push({ rule: 'order', conversationId: id, opIds: [a.op.opId, b.op.opId], detail: `version ${a.op.version} sits at ${a.places[0].position}, version ${b.op.version} at ${b.places[0].position}` });
+      }
+    }
+  }
+  return out;
+}
+
+/** No version acknowledged to two different operations on one conversation. */
+export function checkForks(ops: HistoryOp[]): Violation[] {
+  const out: Violation[] = [];
+  for (const [id, list] of byConversation(ops.filter((op) => isWrite(op) && hasVersion(op)))) {
+    const byVersion = new Map<number, number[]>();
+    for (const op of list) byVersion.set(op.version!, [...(byVersion.get(op.version!) ?? []), op.opId]);
+    for (const [version, opIds] of byVersion) {
+      if (opIds.length > 1) out.push({ rule: 'fork', conversationId: id, opIds, detail: `version ${version} acknowledged to ${opIds.length} operations` });
+    }
+  }
+  return out;
+}
+
+/**
+ * For each `later` operation, the highest version among `earlier` operations on the same conversation
+ * that completed before it was invoked (-1 when none), with the operation that holds it.
+ */
+function floors(earlier: HistoryOp[], later: HistoryOp[]): Map<number, { version: number; opId: number }> {
+  const result = new Map<number, { version: number; opId: number }>();
+  const before = byConversation(earlier.filter(hasVersion));
+  for (const [id, list] of byConversation(later)) {
+    const done = (before.get(id) ?? []).slice().sort((a, b) => a.completeMs - b.completeMs);
+    const invoked = list.slice().sort((a, b) => a.invokeMs - b.invokeMs);
+    let i = 0;
+    let best = { version: -1, opId: 0 };
+    for (const op of invoked) {
+      while (i < done.length && done[i].completeMs < op.invokeMs) {
+        if (done[i].version! > best.version) best = { version: done[i].version!, opId: done[i].opId };
+        i++;
+      }
+      result.set(op.opId, best);
+    }
+  }
+  return result;
+}
+
+/** A write acknowledged after another acknowledged write to the same conversation completed has a higher version. */
+export function checkRealTime(ops: HistoryOp[]): Violation[] {
+  const writes = ops.filter((op) => isWrite(op) && hasVersion(op));
+  const floor = floors(writes, writes);
+  const out: Violation[] = [];
+  for (const w of writes) {
+    const f = floor.get(w.opId)!;
+    if (w.version! <= f.version) {
+      out.push({ rule: 'realTime', conversationId: w.conversationId, opIds: [f.opId, w.opId], detail: `op ${w.opId} got version ${w.version} after op ${f.opId} had completed with version ${f.version}` });
+    }
+  }
+  return out;
+}
+
+/** Reads never go back: not below an acknowledged write, nor below an earlier read; and they hold every acknowledged append. */
+export function checkReads(ops: HistoryOp[]): Violation[] {
+  const reads = ops.filter((op) => op.kind === 'read' && op.outcome === 'ok' && op.version !== undefined);
+  const writes = ops.filter((op) => isWrite(op) && hasVersion(op));
+  const afterWrite = floors(writes, reads);
+  const afterRead = floors(reads, reads);
+  const out: Violation[] = [];
+  const appends = byConversation(writes.filter((op) => op.kind === 'append' || op.kind === 'create'));
+  for (const r of reads) {
+    const w = afterWrite.get(r.opId)!;
+    if (r.version! < w.version) {
+      out.push({ rule: 'staleRead', conversationId: r.conversationId, opIds: [w.opId, r.opId], detail: `read ${r.opId} (replica ${r.replica}) returned version ${r.version} after op ${w.opId} acknowledged version ${w.version}` });
+    }
+    const p = afterRead.get(r.opId)!;
+    if (r.version! < p.version) {
+      out.push({ rule: 'nonMonotonicRead', conversationId: r.conversationId, opIds: [p.opId, r.opId], detail: `read ${r.opId} (replica ${r.replica}) returned version ${r.version} after read ${p.opId} had returned ${p.version}` });
+    }
+    if (r.messages && r.version! > 0) {
+      const seen = new Set(r.messages);
+      const missing = (appends.get(r.conversationId!) ?? []).filter((a) => a.completeMs < r.invokeMs && a.content !== undefined && !seen.has(a.content));
+      if (missing.length > 0) {
+        out.push({ rule: 'readMissingAcknowledged', conversationId: r.conversationId, opIds: [...missing.map((a) => a.opId), r.opId], detail: `read ${r.opId} (version ${r.version}) lacks ${missing.length} append(s) acknowledged before it, e.g. "${missing[0].content}"` });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Each write adds exactly one to the version, so a conversation created (and acknowledged) in this
+ * history ends at 1 + the writes that took effect: all acknowledged ones, some indeterminate ones, no
+ * failed one.
+ */
+export function checkVersionCounts(ops: HistoryOp[], truth: Map<string, StoredConversation>): Violation[] {
+  const out: Violation[] = [];
+  for (const [id, list] of byConversation(ops)) {
+    if (!list.some((op) => op.kind === 'create' && op.outcome === 'ok')) continue;
+    const changes = list.filter((op) => op.kind === 'append' || op.kind === 'patch');
+    const acknowledged = changes.filter((op) => op.outcome === 'ok').length;
+    const indeterminate = changes.filter((op) => op.outcome === 'info').length;
+    const version = truth.get(id)?.version ?? 0;
+    if (version < 1 + acknowledged) {
+      out.push({ rule: 'versionCount', conversationId: id, opIds: [], detail: `final version ${version} < 1 + ${acknowledged} acknowledged writes: ${1 + acknowledged - version} acknowledged write(s) did not take effect` });
+    } else if (version > 1 + acknowledged + indeterminate) {
+      out.push({ rule: 'versionCount', conversationId: id, opIds: [], detail: `final version ${version} > 1 + ${acknowledged} acknowledged + ${indeterminate} indeterminate writes: more writes took effect than were made (a failed one, or a keyed one twice)` });
+    }
+  }
+  return out;
+}
+
+/** Every acknowledged attempt of one keyed request names the same conversation and version. */
+export function checkIdempotency(ops: HistoryOp[]): Violation[] {
+  const out: Violation[] = [];
+  for (const op of ops) {
+    if (op.idempotencyKey === undefined) continue;
+    const answers = op.attempts.filter((a) => a.outcome === 'ok');
+    const distinct = new Set(answers.map((a) => `${a.id ?? op.conversationId}@${a.version}`));
+    if (distinct.size > 1) {
+      out.push({ rule: 'idempotency', conversationId: op.conversationId, opIds: [op.opId], detail: `key ${op.idempotencyKey} was answered with ${[...distinct].join(' and ')}` });
+    }
+  }
+  return out;
+}
+
+/** Both stores hold the same conversations, equal in canonical form. */
+export function checkStoresAgree(final: FinalState): Violation[] {
+  const { legacy, new: pg } = final.stores;
+  const out: Violation[] = [];
+  for (const [id, l] of legacy) {
+    const n = pg.get(id);
+    if (!n) out.push({ rule: 'storesDisagree', conversationId: id, opIds: [], detail: `${id} is in legacy (version ${l.version}) but not in PostgreSQL` });
+    else if (n.canonical !== l.canonical) out.push({ rule: 'storesDisagree', conversationId: id, opIds: [], detail: `${id} differs: legacy version ${l.version} (${l.messages.length} messages), PostgreSQL version ${n.version} (${n.messages.length} messages)` });
+  }
+  for (const [id, n] of pg) {
+    if (!legacy.has(id)) out.push({ rule: 'storesDisagree', conversationId: id, opIds: [], detail: `${id} is in PostgreSQL (version ${n.version}) but not in legacy` });
+  }
+  for (const u of final.unreadableLegacy) out.push({ rule: 'storesDisagree', conversationId: u.id, opIds: [], detail: `legacy document ${u.id} is unreadable: ${u.reason}` });
+  return out;
+}
+
+/** Nearest-rank percentile; 0 for no values. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = values.slice().sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+function latencyFigures(ops: HistoryOp[]): Figures['writeLatencyMs'] {
+  const latencies = ops.map((op) => op.completeMs - op.invokeMs);
+  return { p50: Math.round(percentile(latencies, 50)), p99: Math.round(percentile(latencies, 99)), max: Math.round(Math.max(0, ...latencies)) };
+}
+
+export interface FlipFigures {
+  attempted: Record<FlipDirection, number>;
+  succeeded: Record<FlipDirection, number>;
+  /** Refusals by error code (e.g. ROLLBACK_NOT_PROVEN), counting requests. */
+  refused: Record<string, number>;
+  /** Writes whose interval overlaps a flip request that moved the source of truth. */
+  writesAtFlips: number;
+  writesAtFlipsNotAcknowledged: number;
+  writesAtFlips5xx: number;
+  longestWritePauseAtFlipMs: number;
+  p99WritePauseAtFlipMs: number;
+}
+
+export function flipFigures(flips: FlipRequest[], ops: HistoryOp[]): FlipFigures {
+  const logical = (direction: FlipDirection, onlyOk: boolean) =>
+    new Set(flips.filter((f) => f.direction === direction && (!onlyOk || f.ok)).map((f) => f.flipId)).size;
+  const refused: Record<string, number> = {};
+  for (const f of flips.filter((x) => !x.ok)) {
+    const key = f.code ?? `HTTP_${f.status}`;
+    refused[key] = (refused[key] ?? 0) + 1;
+  }
+  const moved = flips.filter((f) => f.ok);
+  const atFlips = ops.filter((op) => isWrite(op) && op.process !== 'setup' && moved.some((f) => op.invokeMs <= f.completeMs && op.completeMs >= f.invokeMs));
+  const latencies = atFlips.map((op) => op.completeMs - op.invokeMs);
+  return {
+    attempted: { advance: logical('advance', false), rollback: logical('rollback', false) },
+    succeeded: { advance: logical('advance', true), rollback: logical('rollback', true) },
+    refused,
+    writesAtFlips: atFlips.length,
+    writesAtFlipsNotAcknowledged: atFlips.filter((op) => op.outcome !== 'ok').length,
+    writesAtFlips5xx: atFlips.filter((op) => op.attempts.some((a) => a.status >= 500)).length,
+    longestWritePauseAtFlipMs: Math.round(Math.max(0, ...latencies)),
+    p99WritePauseAtFlipMs: Math.round(percentile(latencies, 99)),
+  };
+}
+
+export interface Figures {
+  operations: number;
+  acknowledged: number;
+  indeterminate: number;
+  failed: number;
+  byKind: Record<string, { ok: number; info: number; fail: number }>;
+  lost: number;
+  duplicated: number;
+  phantoms: number;
+  orderViolations: number;
+  forks: number;
+  realTimeViolations: number;
+  staleReads: number;
+  nonMonotonicReads: number;
+  readsMissingAcknowledged: number;
+  versionCountViolations: number;
+  idempotencyViolations: number;
+  storeDifferences: number;
+  conversationsWithLostWrites: number;
+  /** Acknowledged writes' latency over the whole run (retries included), to read the pause at flips against. */
+  writeLatencyMs: { p50: number; p99: number; max: number };
+  flips: FlipFigures;
+}
+
+export interface CheckResult {
+  figures: Figures;
+  /** Up to `examples` violations per rule, for the failure message. */
+  examples: Partial<Record<Rule, Violation[]>>;
+  violations: Violation[];
+}
+
+export function checkHistory(history: History, final: FinalState, examples = 5): CheckResult {
+  const ops = history.ops;
+  const truth = final.stores[final.sourceOfTruth];
+  const scope = new Set(ops.filter((op) => op.kind === 'create' && op.outcome === 'ok' && op.conversationId).map((op) => op.conversationId!));
+  const violations = [
+    ...checkContents(ops, truth, scope),
+    ...checkForks(ops),
+    ...checkRealTime(ops),
+    ...checkReads(ops),
+    ...checkVersionCounts(ops, truth),
+    ...checkIdempotency(ops),
+    ...checkStoresAgree(final),
+  ];
+  const count = (rule: Rule) => violations.filter((v) => v.rule === rule).length;
+  const byKind: Figures['byKind'] = {};
+  for (const op of ops) {
+    const k = (byKind[op.kind] ??= { ok: 0, info: 0, fail: 0 });
+    k[op.outcome]++;
+  }
+  const grouped: CheckResult['examples'] = {};
+  for (const v of violations) {
+    const list = (grouped[v.rule] ??= []);
+    if (list.length < examples) list.push(v);
+  }
+  return {
+    figures: {
+      operations: ops.length,
+      acknowledged: ops.filter((op) => op.outcome === 'ok').length,
+      indeterminate: ops.filter((op) => op.outcome === 'info').length,
+      failed: ops.filter((op) => op.outcome === 'fail').length,
+      byKind,
+      lost: count('lost'),
+      duplicated: count('duplicated'),
+      phantoms: count('phantom'),
+      orderViolations: count('order'),
+      forks: count('fork'),
+      realTimeViolations: count('realTime'),
+      staleReads: count('staleRead'),
+      nonMonotonicReads: count('nonMonotonicRead'),
+      readsMissingAcknowledged: count('readMissingAcknowledged'),
+      versionCountViolations: count('versionCount'),
+      idempotencyViolations: count('idempotency'),
+      storeDifferences: count('storesDisagree'),
+      conversationsWithLostWrites: new Set(violations.filter((v) => v.rule === 'lost' || (v.rule === 'versionCount' && v.detail.includes('did not take effect'))).map((v) => v.conversationId)).size,
+      writeLatencyMs: latencyFigures(ops.filter((op) => isWrite(op) && op.outcome === 'ok' && op.process !== 'setup')),
+      flips: flipFigures(history.flips, ops),
+    },
+    examples: grouped,
+    violations,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * The state both stores hold at the end of a run, read directly (not through the API): PostgreSQL
+ * through pg and the pg-row mapper, the legacy store through the mongodb driver and the legacy
+ * transform, each conversation in the canonical form every comparison in the service uses.
+ */
+import { BSON, Db, ObjectId } from 'mongodb';
+import type { Client } from 'pg';
+import { canonical, canonicalJson } from '../../../src/conversations/domain/canonical';
+import type { LegacyDocument } from '../../../src/conversations/domain/legacy-document';
+import { fromLegacy } from '../../../src/conversations/domain/legacy-transform';
+import { ConversationRow, fromRows, MessageRow } from '../../../src/conversations/domain/pg-rows';
+import type { Conversation } from '../../../src/conversations/domain/conversation.model';
+
+export type StoreName = 'legacy' | 'new';
+
+export interface StoredConversation {
+  id: string;
+  version: number;
+  deleted: boolean;
+  title: string | null;
+  /** Message texts in stored order. */
+  messages: string[];
+  canonical: string;
+}
+
+export interface FinalState {
+  phase: string;
+  sourceOfTruth: StoreName;
+  stores: Record<StoreName, Map<string, StoredConversation>>;
+  /** Legacy documents the transform cannot read: id and reason. */
+  unreadableLegacy: Array<{ id: string; reason: string }>;
+}
+
+export function stored(c: Conversation): StoredConversation {
+  const canon = canonical(c);
+  return {
+    id: c.id,
+    version: c.version,
+    deleted: c.deleted,
+    title: c.title,
+    messages: c.messages.map((m) => m.content),
+    canonical: canonicalJson(canon),
+  };
+}
+
+export async function readPostgres(pg: Client): Promise<Map<string, StoredConversation>> {
+  const conversations = (await pg.query<ConversationRow>('SELECT * FROM conversations ORDER BY id')).rows;
+  const messages = (await pg.query<MessageRow>('SELECT * FROM messages ORDER BY conversation_id, seq')).rows;
+  const byId = new Map<string, MessageRow[]>();
+  for (const m of messages) {
+    const list = byId.get(m.conversation_id) ?? [];
+    list.push(m);
+    byId.set(m.conversation_id, list);
+  }
+  return new Map(conversations.map((row) => [row.id, stored(fromRows(row, byId.get(row.id) ?? []))]));
+}
+
+export async function readLegacy(db: Db, collection: string): Promise<{ conversations: Map<string, StoredConversation>; unreadable: FinalState['unreadableLegacy'] }> {
+  const docs = await db.collection(collection).find({}).toArray();
+  const conversations = new Map<string, StoredConversation>();
+  const unreadable: FinalState['unreadableLegacy'] = [];
+  for (const doc of docs) {
+    try {
+      const c = fromLegacy(doc as unknown as LegacyDocument);
+      conversations.set(c.id, stored(c));
+    } catch (err) {
+      const id = doc._id instanceof ObjectId ? doc._id.toHexString() : BSON.EJSON.stringify(doc._id);
+      unreadable.push({ id, reason: (err as { reason?: string }).reason ?? String(err) });
+    }
+  }
+  return { conversations, unreadable };
+}

@@ -1,0 +1,132 @@
+/**
+ * The history a Jepsen-style run records: one entry per logical client operation (its attempts inside
+ * it), one per operator flip request, one per injected fault. Times are the test process's monotonic
+ * clock (performance.now(), milliseconds), so "completed before invoked" comparisons mean real time.
+ *
+ * Outcomes follow Jepsen: `ok` (the service acknowledged it), `fail` (it certainly did not happen: a 4xx,
+ * or a connection that was refused before anything was sent) and `info` (indeterminate: a timeout, a
+ * reset connection, a 5xx; the write may or may not have happened).
+ */
+import { performance } from 'node:perf_hooks';
+
+export type Outcome = 'ok' | 'fail' | 'info';
+export type OpKind = 'create' | 'append' | 'patch' | 'read';
+export type WriteKind = 'create' | 'append' | 'patch';
+
+/** One HTTP request of an operation (first try, a retry, or a deliberate re-submission). */
+export interface Attempt {
+  replica: number;
+  invokeMs: number;
+  completeMs: number;
+  outcome: Outcome;
+  /** 0 when no HTTP response came back. */
+  status: number;
+  /** The error `code` of an error body, or the network error's name. */
+  code?: string;
+  /** The conversation id the response named (creates), and its version. */
+  id?: string;
+  version?: number;
+  /** Set on a response the service says it replayed (Idempotent-Replayed: true). */
+  replayed?: boolean;
+  /** A re-submission of an already acknowledged keyed request (same key, same body, other replica). */
+  resubmit?: boolean;
+}
+
+export interface HistoryOp {
+  /** Unique within a history. */
+  opId: number;
+  /** Which client process made it (`c3`, `setup`). */
+  process: string;
+  kind: OpKind;
+  /** The conversation written or read; for a create, the id the service returned (when it returned one). */
+  conversationId?: string;
+  /** Replica of the first attempt. */
+  replica: number;
+  /** First attempt's invocation, and the completion of the attempt that decided the outcome. */
+  invokeMs: number;
+  completeMs: number;
+  outcome: Outcome;
+  status: number;
+  /** The version acknowledged (writes) or returned (reads; 0 for a 404). */
+  version?: number;
+  /** The unique text this operation wrote: the appended message, or a create's first message. */
+  content?: string;
+  idempotencyKey?: string;
+  /** PATCH sent with If-Match. */
+  ifMatch?: number;
+  /** Message texts a read returned, in order (reads only). */
+  messages?: string[];
+  attempts: Attempt[];
+}
+
+export type FlipDirection = 'advance' | 'rollback';
+
+/** One operator request that tries to move the source of truth. */
+export interface FlipRequest {
+  direction: FlipDirection;
+  /** The logical flip this request belongs to (an unforced advance and its forced retry share one). */
+  flipId: number;
+  replica: number;
+  invokeMs: number;
+  completeMs: number;
+  status: number;
+  code?: string;
+  forced: boolean;
+  ok: boolean;
+  message?: string;
+}
+
+export interface FaultEvent {
+  kind: 'kill-api' | 'restart-api' | 'kill-worker' | 'restart-worker' | 'flushall';
+  target?: string;
+  atMs: number;
+}
+
+export interface History {
+  ops: HistoryOp[];
+  flips: FlipRequest[];
+  faults: FaultEvent[];
+}
+
+export const now = (): number => performance.now();
+
+/** Collects a history from concurrent clients (single-threaded JS: pushing is safe). */
+export class HistoryRecorder {
+  private nextOpId = 1;
+  private nextFlipId = 1;
+  readonly history: History = { ops: [], flips: [], faults: [] };
+
+  newOpId(): number {
+    return this.nextOpId++;
+  }
+
+  newFlipId(): number {
+    return this.nextFlipId++;
+  }
+
+  op(op: HistoryOp): void {
+    this.history.ops.push(op);
+  }
+
+  flip(f: FlipRequest): void {
+    this.history.flips.push(f);
+  }
+
+  fault(kind: FaultEvent['kind'], target?: string): void {
+    this.history.faults.push({ kind, target, atMs: now() });
+  }
+}
+
+/**
+ * The outcome of a logical operation from its attempts: acknowledged if any attempt was (a retry that
+ * got the replayed response counts); else indeterminate if any attempt may have written; else failed.
+ * Re-submissions after the acknowledgement are judged separately (they never change the outcome).
+ */
+export function decide(attempts: Attempt[]): { outcome: Outcome; decisive: Attempt } {
+  const tries = attempts.filter((a) => !a.resubmit);
+  const ok = tries.find((a) => a.outcome === 'ok');
+  if (ok) return { outcome: 'ok', decisive: ok };
+  const last = tries[tries.length - 1];
+  if (tries.some((a) => a.outcome === 'info')) return { outcome: 'info', decisive: last };
+  return { outcome: 'fail', decisive: last };
+}

@@ -1,0 +1,330 @@
+/**
+ * The run a history is recorded from: seeded clients doing a random mix of appends, patches, creates
+ * and reads against a small set of shared conversations (several writers each), every request to a
+ * random replica; an operator flipping the source of truth back and forth; and faults (a replica and
+ * the worker SIGKILLed and restarted, Redis flushed). Each client's choices come from its own seeded
+ * generator, so a run is replayable up to the interleaving.
+ *
+ * Clients behave as careful production clients do: keyed requests (Idempotency-Key) are retried on
+ * anything indeterminate, with the same key and body and often through another replica, and sometimes
+ * re-submitted after they were acknowledged (a client that never saw its response); a request whose
+ * connection was refused goes to another replica; nothing else is retried.
+ */
+import Redis from 'ioredis';
+import { APP_TOKEN, OPERATOR_TOKEN } from '../env';
+import type { Cluster } from './cluster';
+import { Attempt, decide, HistoryOp, HistoryRecorder, now } from './history';
+import { Reply, send } from './http';
+
+export interface WorkloadOptions {
+  /** Names this run's contents and keys, so two runs on one database never share them. */
+  variant: string;
+  seed: number;
+  seconds: number;
+  clients: number;
+  conversations: number;
+  flips: boolean;
+  faults: boolean;
+  redisUrl: string;
+  log?: (line: string) => void;
+}
+
+const REQUEST_TIMEOUT_MS = 10_000;
+const OPERATOR_TIMEOUT_MS = 30_000;
+const KEYED_ATTEMPTS = 5;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** mulberry32: small, seeded, good enough to draw a workload from. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Request {
+  method: string;
+  path: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  token?: string;
+}
+
+/** What a keyed request needs to be sent again later, exactly as the first time. */
+interface Resendable {
+  op: HistoryOp;
+  request: Request;
+}
+
+class Runner {
+  readonly recorder = new HistoryRecorder();
+  /** Set by run(); retries during set-up are not cut short. */
+  private deadline = Number.POSITIVE_INFINITY;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly options: WorkloadOptions,
+  ) {}
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  private replicaUrl(i: number): string {
+    return this.cluster.replicas[i].url;
+  }
+
+  private pickReplica(random: () => number, avoid?: number): number {
+    const n = this.cluster.replicas.length;
+    if (avoid === undefined || n === 1) return Math.floor(random() * n);
+    return (avoid + 1 + Math.floor(random() * (n - 1))) % n;
+  }
+
+  private attempt(replica: number, r: Request, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Reply> {
+    return send(this.replicaUrl(replica), replica, r.method, r.path, { token: r.token ?? APP_TOKEN, body: r.body, headers: r.headers, timeoutMs });
+  }
+
+  /**
+   * Sends `r` with the retry policy of its kind; returns the attempts and the last reply. Keyed
+   * requests retry anything indeterminate (and "still in progress") with the same key; any request
+   * retries a refused connection on another replica.
+   */
+  private async withRetries(random: () => number, r: Request, keyed: boolean): Promise<{ attempts: Attempt[]; last: Reply; okReply?: Reply }> {
+    const attempts: Attempt[] = [];
+    let replica = this.pickReplica(random);
+    let last: Reply | undefined;
+    const limit = keyed ? KEYED_ATTEMPTS : 3;
+    for (let i = 0; i < limit; i++) {
+      last = await this.attempt(replica, r);
+      attempts.push(last.attempt);
+      const a = last.attempt;
+      if (a.outcome === 'ok') return { attempts, last, okReply: last };
+      const refused = a.status === 0 && a.code === 'ECONNREFUSED';
+      const retryable = refused || (keyed && (a.outcome === 'info' || a.code === 'IDEMPOTENT_REQUEST_IN_PROGRESS'));
+      if (!retryable || now() > this.deadline + 15_000) break;
+      await sleep(refused ? 20 : 150 + random() * 350);
+      replica = this.pickReplica(random, replica);
+    }
+    return { attempts, last: last! };
+  }
+
+  private record(base: Omit<HistoryOp, 'opId' | 'invokeMs' | 'completeMs' | 'outcome' | 'status' | 'replica' | 'attempts'>, attempts: Attempt[]): HistoryOp {
+    const { outcome, decisive } = decide(attempts);
+    const op: HistoryOp = {
+      ...base,
+      opId: this.recorder.newOpId(),
+      replica: attempts[0].replica,
+      invokeMs: attempts[0].invokeMs,
+      completeMs: decisive.completeMs,
+      outcome,
+      status: decisive.status,
+      attempts,
+    };
+    if (outcome === 'ok' && decisive.version !== undefined) op.version = decisive.version;
+    this.recorder.op(op);
+    return op;
+  }
+
+  async createConversation(random: () => number, who: string, content: string, userId: string, key: string): Promise<{ op: HistoryOp; request: Request }> {
+    const request: Request = {
+      method: 'POST',
+      path: '/conversations',
+      body: { userId, title: `title of ${content}`, metadata: { by: who }, messages: [{ role: 'user', content }] },
+      headers: { 'idempotency-key': key },
+    };
+    const { attempts, okReply } = await this.withRetries(random, request, true);
+    const op = this.record({ process: who, kind: 'create', content, idempotencyKey: key, conversationId: okReply?.attempt.id }, attempts);
+    return { op, request };
+  }
+
+  /** The shared conversations every client writes to, created through the API (and in the history). */
+  async setUp(): Promise<string[]> {
+    const random = prng(this.options.seed);
+    const ids: string[] = [];
+    for (let i = 0; i < this.options.conversations; i++) {
+      const { op } = await this.createConversation(random, 'setup', `${this.options.variant}|init|${i}`, `history-${this.options.variant}-${i % 4}`, `${this.options.variant}-init-${i}`);
+      if (op.outcome !== 'ok') throw new Error(`could not create shared conversation ${i}: ${JSON.stringify(op.attempts)}`);
+      ids.push(op.conversationId!);
+    }
+    return ids;
+  }
+
+  private async read(random: () => number, who: string, id: string): Promise<{ op: HistoryOp; etag?: string }> {
+    const { attempts, okReply, last } = await this.withRetries(random, { method: 'GET', path: `/conversations/${id}` }, false);
+    const op = this.record({ process: who, kind: 'read', conversationId: id }, attempts);
+    // A 404 for a conversation whose creation was acknowledged reads as version 0 (it is in the history as a read that saw nothing).
+    if (last.attempt.status === 404) {
+      op.outcome = 'ok';
+      op.version = 0;
+      op.messages = [];
+    } else if (okReply) {
+      op.messages = Array.isArray(okReply.body?.messages) ? okReply.body.messages.map((m: { content: string }) => m.content) : [];
+    }
+    return { op, etag: okReply?.headers?.get('etag') ?? undefined };
+  }
+
+  private async client(k: number, ids: string[]): Promise<void> {
+    const random = prng(this.options.seed * 1000 + k + 1);
+    const who = `c${k}`;
+    const resendable: Resendable[] = [];
+    for (let n = 0; now() < this.deadline; n++) {
+      const tag = `${this.options.variant}|c${k}|o${n}`;
+      const id = ids[Math.floor(random() * ids.length)];
+      const roll = random();
+      if (roll < 0.45) {
+        const keyed = random() < 0.5;
+        const key = `${this.options.variant}-c${k}-o${n}`;
+        const request: Request = {
+          method: 'POST',
+          path: `/conversations/${id}/messages`,
+          body: { role: random() < 0.5 ? 'user' : 'assistant', content: tag },
+          headers: keyed ? { 'idempotency-key': key } : undefined,
+        };
+        const { attempts } = await this.withRetries(random, request, keyed);
+        const op = this.record({ process: who, kind: 'append', conversationId: id, content: tag, idempotencyKey: keyed ? key : undefined }, attempts);
+        if (keyed && op.outcome === 'ok') resendable.push({ op, request });
+      } else if (roll < 0.65) {
+        const pinned = random() < 0.5;
+        const headers: Record<string, string> = {};
+        let ifMatch: number | undefined;
+        if (pinned) {
+          const { op: readOp, etag } = await this.read(random, who, id);
+          if (readOp.outcome !== 'ok' || !etag) continue;
+          headers['if-match'] = etag;
+          ifMatch = readOp.version;
+        }
+        const body = random() < 0.5 ? { title: `${tag}|title` } : { metadata: { by: who, op: n } };
+        const { attempts } = await this.withRetries(random, { method: 'PATCH', path: `/conversations/${id}`, body, headers }, false);
+        this.record({ process: who, kind: 'patch', conversationId: id, ifMatch }, attempts);
+      } else if (roll < 0.93) {
+        await this.read(random, who, id);
+      } else {
+        const { op, request } = await this.createConversation(random, who, `${tag}|create`, `history-${this.options.variant}-${k % 4}`, `${this.options.variant}-c${k}-o${n}`);
+        if (op.outcome === 'ok') resendable.push({ op, request });
+      }
+      // A client that never saw its response sends the same keyed request again, through another replica.
+      if (resendable.length > 0 && random() < 0.12) {
+        const { op, request } = resendable[Math.floor(random() * resendable.length)];
+        const reply = await this.attempt(this.pickReplica(random, op.replica), request);
+        op.attempts.push({ ...reply.attempt, resubmit: true });
+      }
+      await sleep(10 + random() * 40);
+    }
+  }
+
+  private async operatorRequest(random: () => number, method: string, path: string, body?: unknown): Promise<Reply> {
+    let replica = this.pickReplica(random);
+    for (let i = 0; ; i++) {
+      const reply = await this.attempt(replica, { method, path, body, token: OPERATOR_TOKEN }, OPERATOR_TIMEOUT_MS);
+      if (!(reply.attempt.status === 0 && reply.attempt.code === 'ECONNREFUSED') || i >= 3) return reply;
+      replica = this.pickReplica(random, replica);
+    }
+  }
+
+  /** Flips the source of truth: rollout-100 -> deprecation (forced if gates block) and back, recording each request. */
+  private async operator(): Promise<void> {
+    const random = prng(this.options.seed * 7919 + 17);
+    while (now() < this.deadline - 1000) {
+      await sleep(600 + random() * 900);
+      const status = await this.operatorRequest(random, 'GET', '/migration/status');
+      if (status.attempt.outcome !== 'ok') continue;
+      const step: string = status.body.step;
+      const direction = step === 'rollout-100' ? 'advance' : step === 'deprecation' ? 'rollback' : null;
+      if (!direction) {
+        this.log(`operator: unexpected step ${step}`);
+        continue;
+      }
+      const flipId = this.recorder.newFlipId();
+      const tries: Array<{ forced: boolean; body: Record<string, unknown> }> =
+        direction === 'advance'
+          ? [{ forced: false, body: { reason: 'history checker: flip to the new store', expectedStep: step } }]
+          : [{ forced: false, body: { reason: 'history checker: flip back to legacy', expectedStep: step } }];
+      for (let i = 0; i < tries.length; i++) {
+        const reply = await this.operatorRequest(random, 'POST', `/migration/${direction}`, tries[i].body);
+        const a = reply.attempt;
+        const ok = a.status === 200;
+        this.recorder.flip({
+          direction,
+          flipId,
+          replica: a.replica,
+          invokeMs: a.invokeMs,
+          completeMs: a.completeMs,
+          status: a.status,
+          code: a.code,
+          forced: tries[i].forced,
+          ok,
+          message: ok ? undefined : typeof reply.body?.message === 'string' ? reply.body.message.slice(0, 300) : undefined,
+        });
+        if (direction === 'advance' && a.code === 'GATE_FAILED' && !tries[i].forced) {
+          tries.push({ forced: true, body: { reason: 'history checker: forced flip to the new store (gates are not the subject here)', expectedStep: step, force: true } });
+        }
+      }
+    }
+  }
+
+  /**
+   * Faults at fixed fractions of the run, each on its own timeline: a replica SIGKILLed (restarted 3 s
+   * later), the worker SIGKILLed (restarted 2 s later), Redis flushed.
+   */
+  private async faults(random: () => number, started: number, seconds: number): Promise<void> {
+    const at = (fraction: number) => sleep(Math.max(0, started + fraction * seconds * 1000 - now()));
+    const victim = Math.floor(random() * this.cluster.replicas.length);
+    const killReplica = async () => {
+      await at(0.2);
+      const replica = this.cluster.replicas[victim];
+      this.recorder.fault('kill-api', `replica ${victim}`);
+      await replica.stop('SIGKILL');
+      await sleep(3000);
+      await replica.start();
+      this.recorder.fault('restart-api', `replica ${victim}`);
+    };
+    const killWorker = async () => {
+      await at(0.4);
+      this.recorder.fault('kill-worker');
+      await this.cluster.worker.stop('SIGKILL');
+      await sleep(2000);
+      await this.cluster.worker.start();
+      this.recorder.fault('restart-worker');
+    };
+    const flush = async () => {
+      await at(0.6);
+      const redis = new Redis(this.options.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
+      try {
+        await redis.connect();
+        await redis.flushall();
+        this.recorder.fault('flushall');
+      } finally {
+        redis.disconnect();
+      }
+    };
+    await Promise.all([killReplica(), killWorker(), flush()]);
+  }
+
+  async run(ids: string[]): Promise<void> {
+    const started = now();
+    this.deadline = started + this.options.seconds * 1000;
+    const random = prng(this.options.seed ^ 0x5eed);
+    const tasks: Array<Promise<void>> = Array.from({ length: this.options.clients }, (_, k) => this.client(k, ids));
+    if (this.options.flips) tasks.push(this.operator());
+    if (this.options.faults) tasks.push(this.faults(random, started, this.options.seconds));
+    const results = await Promise.allSettled(tasks);
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length > 0) throw failed[0].reason;
+  }
+}
+
+export interface RecordedRun {
+  recorder: HistoryRecorder;
+  ids: string[];
+}
+
+/** Sets up the shared conversations and runs the workload; returns the recorded history. */
+export async function recordRun(cluster: Cluster, options: WorkloadOptions): Promise<RecordedRun> {
+  const runner = new Runner(cluster, options);
+  const ids = await runner.setUp();
+  await runner.run(ids);
+  return { recorder: runner.recorder, ids };
+}
