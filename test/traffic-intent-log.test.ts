@@ -22,7 +22,7 @@ describe('traffic intent log', () => {
 
   beforeAll(async () => {
     // The worker's own periodic recovery pass would race the recover() call this file makes itself.
-    t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl(), TRAFFIC_WAIT_MS: '300', MOVE_ABANDON_AFTER_MS: '1000', WORKER_RECOVERY_INTERVAL_MS: '3600000' });
+    t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl(), TRAFFIC_WAIT_MS: '300', WORKER_RECOVERY_INTERVAL_MS: '3600000' });
     expect((await t.request('POST', '/migration/start', { ...op, body: { reason: 'intent log test' } })).status).toBe(200);
   });
   afterAll(async () => {
@@ -66,22 +66,31 @@ describe('traffic intent log', () => {
     expect((await status()).pendingMove).toBeNull();
   });
 
-  it('releases a move whose process died before writing its traffic change', async () => {
+  it('releases a move whose process died before writing its traffic change: a worker\'s recovery, or the next move at once', async () => {
     // The worker's own recovery pass (at start-up, and whenever Redis reconnects) would race the call below.
     await worker!.get(WorkRecovery).tick('the test waits for the pass under way');
-    const before = await status();
-    await t.pg.query(`UPDATE migration_state SET pending_move = $1, revision = revision + 1`, [
-      JSON.stringify({ action: 'advance', from: 'rollout-10', to: 'rollout-25', fromPosition: { phase: 'rollout', step: 0, weight: 10 }, toPosition: { phase: 'rollout', step: 1, weight: 25 }, claimedRevision: before.revision + 1, by: 'ops', reason: 'crashed', forced: false, at: new Date(Date.now() - 5000).toISOString(), gates: [] }),
-    ]);
-    expect((await force('blocked')).status).toBe(409);
+    // As if the process making the move had died after its claim: the claim is there, nobody holds the move lock.
+    const plantDeadClaim = async (reason: string) => {
+      const before = await status();
+      await t.pg.query(`UPDATE migration_state SET pending_move = $1, revision = revision + 1`, [
+        JSON.stringify({ action: 'advance', from: 'rollout-10', to: 'rollout-25', fromPosition: { phase: 'rollout', step: 0, weight: 10 }, toPosition: { phase: 'rollout', step: 1, weight: 25 }, claimedRevision: before.revision + 1, by: 'ops', reason, forced: false, at: new Date().toISOString(), gates: [] }),
+      ]);
+    };
+    await plantDeadClaim('crashed');
     const recovered = await worker!.get(TrafficMoveProcessor).recover();
     expect(recovered.released).toBe(true);
-    const s = await status();
-    expect(s).toMatchObject({ step: 'rollout-10', pendingMove: null });
-    const history = (await t.request('GET', '/migration/history', op)).body.items;
+    expect(await status()).toMatchObject({ step: 'rollout-10', pendingMove: null });
+    let history = (await t.request('GET', '/migration/history', op)).body.items;
     expect(history[0]).toMatchObject({ action: 'advance_failed', reason: 'crashed' });
+
+    // No worker needed: the next move sees the claim's process is gone, releases it (audited) and goes on.
+    await plantDeadClaim('crashed again');
     expect((await force('now it moves')).status).toBe(200);
     expect((await status()).step).toBe('rollout-25');
+    history = (await t.request('GET', '/migration/history', op)).body.items;
+    expect(history.map((h: { action: string; reason: string }) => [h.action, h.reason])).toEqual(
+      expect.arrayContaining([['advance_failed', 'crashed again'], ['advance_forced', 'now it moves']]),
+    );
   });
 
   it('refuses weights outside 0..255 or both zero before writing anything', async () => {

@@ -7,4 +7,6 @@ export enum AdvisoryLock {
   WorkRecovery = 7_356_002,
   /** Shared by every conversation write, exclusive for every phase change (src/mode/write-fence.ts). */
   WriteFence = 7_356_003,
+  /** Held (session-level) by the process making a move, from before its claim to its end (phase-state.repository.ts). */
+  MoveInProgress = 7_356_004,
 }

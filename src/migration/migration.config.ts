@@ -14,8 +14,6 @@ export interface MigrationConfig {
   auto: { enabled: boolean; intervalMs: number; threshold: number };
   /** How long a move request waits for its traffic change before answering 202 (the change goes on). */
   trafficWaitMs: number;
-  /** A move claimed this long ago without a traffic change written is released by a worker's recovery. */
-  abandonMoveAfterMs: number;
   /** How long a phase change waits for the writes in flight to finish before it gives up (the phase stays). */
   cutoverLockTimeoutMs: number;
 }
@@ -50,7 +48,6 @@ export function readMigrationConfig(r: EnvReader): MigrationConfig {
       threshold: r.int('AUTO_PROGRESSION_THRESHOLD', 5, 1, 1000),
     },
     trafficWaitMs: r.int('TRAFFIC_WAIT_MS', 120_000, 0, 3600_000),
-    abandonMoveAfterMs: r.int('MOVE_ABANDON_AFTER_MS', 15 * 60_000, 1000, 24 * 3600_000),
     cutoverLockTimeoutMs: r.int('CUTOVER_LOCK_TIMEOUT_MS', 60_000, 100, 3600_000),
   };
 }

@@ -25,7 +25,7 @@ import { evaluateGates, failing, GateFigures, GateResult } from './domain/gates'
 import { advanceMove, indexOf, Move, PLAN, PlanError, Position, positionNamed, rollbackMove, startMove, stepName } from './domain/phase-plan';
 import { modeForPhase } from './domain/phases';
 import { GATE_FIGURES, GateFiguresSource } from './gate-figures.port';
-import { Committed, MoveCompleter, PendingMove } from './move-completer';
+import { Committed, isPendingMove, MoveCompleter, PendingMove } from './move-completer';
 import { PhaseState, PhaseStateRepository } from './phase-state.repository';
 
 export interface MoveRequest {
@@ -122,7 +122,31 @@ export class MigrationService {
 
   private async move(req: MoveRequest, plan: (from: Position) => Move): Promise<MoveResult> {
     if (req.force && !req.reason?.trim()) throw new DomainError('VALIDATION_FAILED', 400, 'force needs a reason', [{ field: 'reason', message: 'is required with force' }]);
-    const s = await this.state.read();
+    if (req.dryRun) return this.decide(req, plan, await this.state.read());
+    const lock = await this.state.holdMoveLock();
+    if (!lock) throw new DomainError('MOVE_IN_PROGRESS', 409, 'Another move is being made right now; read the status and try again');
+    try {
+      return await this.decide(req, plan, await this.releaseAbandoned(await this.state.read()));
+    } finally {
+      await lock.release();
+    }
+  }
+
+  /**
+   * A pending move seen while this process holds the move lock is not being worked on: its process died, or
+   * finished its part and left a traffic change to a worker. Without a traffic change it is released here
+   * (audited), so one crashed request never locks the migration; with one, the worker settles it.
+   */
+  private async releaseAbandoned(s: PhaseState): Promise<PhaseState> {
+    if (!isPendingMove(s.pendingMove)) return s;
+    if (await this.traffic.forMove(s.pendingMove.claimedRevision)) {
+      throw new DomainError('MOVE_IN_PROGRESS', 409, `A move is in progress (its traffic change is being applied): ${JSON.stringify(s.pendingMove)}`);
+    }
+    await this.completer.abandon(s.pendingMove, 'the process making this move stopped before it finished');
+    return this.state.read();
+  }
+
+  private async decide(req: MoveRequest, plan: (from: Position) => Move, s: PhaseState): Promise<MoveResult> {
     if (s.pendingMove) throw new DomainError('MOVE_IN_PROGRESS', 409, `A move is in progress: ${JSON.stringify(s.pendingMove)}`);
     const from = positionOf(s);
     if (req.expectedStep !== undefined && req.expectedStep !== stepName(from)) {

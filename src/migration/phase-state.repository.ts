@@ -6,6 +6,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { AdvisoryLock } from '../common/advisory-lock';
 import type { StoreTransaction } from '../stores/conversation-store.port';
 import { DATA_SOURCE } from '../stores/stores.module';
 import type { Phase } from './domain/phases';
@@ -46,6 +47,41 @@ export class PhaseStateRepository {
       legacyDrainedSince: r.legacy_drained_since,
       updatedAt: r.updated_at,
     };
+  }
+
+  /**
+   * The process making a move holds this session lock from before its claim until it is done with the move,
+   * so a claim whose process died (its connection, and with it the lock, gone) is told from one still being
+   * worked on, at once and whatever the move takes, instead of after a timeout. Null when another process
+   * holds it (a move is being made).
+   */
+  async holdMoveLock(): Promise<{ release(): Promise<void> } | null> {
+    const q = this.dataSource.createQueryRunner();
+    await q.connect();
+    try {
+      const [{ held }] = await q.query('SELECT pg_try_advisory_lock($1) AS held', [AdvisoryLock.MoveInProgress]);
+      if (!held) {
+        await q.release();
+        return null;
+      }
+    } catch (err) {
+      await q.release();
+      throw err;
+    }
+    return {
+      release: async () => {
+        await q.query('SELECT pg_advisory_unlock($1)', [AdvisoryLock.MoveInProgress]).catch(() => undefined);
+        await q.release();
+      },
+    };
+  }
+
+  /** True when no process holds the move lock: a pending move's own process is gone. */
+  async moveClaimerGone(): Promise<boolean> {
+    return this.dataSource.transaction(async (em) => {
+      const [{ free }] = await em.query('SELECT pg_try_advisory_xact_lock($1) AS free', [AdvisoryLock.MoveInProgress]);
+      return free as boolean;
+    });
   }
 
   /** Claims the row for a move; false when the revision moved or another move is pending. */

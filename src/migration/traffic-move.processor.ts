@@ -3,7 +3,8 @@
  * releases the phase move it belongs to. At start-up it recovers what a crash left behind:
  * - an open intent (`intent` or `submitted`) is queued again and finished or undone;
  * - a finished change whose move is still pending gets its move committed (done) or released;
- * - a move claimed long ago with no change at all (the API died before writing the intent) is released.
+ * - a move with no change at all whose process no longer holds the move lock (it died before writing the
+ *   intent) is released.
  */
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { Job } from 'bullmq';
@@ -65,7 +66,7 @@ export class TrafficMoveProcessor implements QueueProcessor<QueueName.Traffic>, 
       if (change && TERMINAL_STATES.includes(change.state)) {
         await this.settleMove(change);
         settled.push(change.id);
-      } else if (!change && Date.now() - Date.parse(move.at) > this.config.migration.abandonMoveAfterMs) {
+      } else if (!change && (await this.state.moveClaimerGone())) {
         released = await this.completer.abandon(move, 'the process making this move stopped before its traffic change was written');
       }
     }

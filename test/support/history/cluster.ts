@@ -31,9 +31,6 @@ export function clusterEnv(stores: Record<string, string>): Record<string, strin
     TRAFFIC_PROVIDER: 'none',
     TRAFFIC_WAIT_MS: '20000',
     WORKER_RECOVERY_INTERVAL_MS: '2000',
-    // A replica killed in the middle of a move leaves it claimed until a worker releases it after this
-    // long (production default 15 min, which would end the flips for the rest of the run).
-    MOVE_ABANDON_AFTER_MS: '10000',
     LOG_LEVEL: 'warn',
   };
 }
@@ -136,10 +133,11 @@ export class ApiReplica extends NodeProcess {
   constructor(
     readonly index: number,
     readonly port: number,
+    readonly metricsPort: number,
     buildDir: string,
     env: Record<string, string>,
   ) {
-    super(`API replica ${index}`, path.join(buildDir, 'src/main.js'), { ...env, PORT: String(port) }, () =>
+    super(`API replica ${index}`, path.join(buildDir, 'src/main.js'), { ...env, PORT: String(port), METRICS_PORT: String(metricsPort) }, () =>
       fetch(`http://127.0.0.1:${port}/health/ready`, { signal: AbortSignal.timeout(2000) }).then(
         (r) => r.status === 200,
         () => false,
@@ -165,7 +163,7 @@ export class Cluster {
     transpileSources(buildDir);
     const env = clusterEnv(stores);
     const cluster = new Cluster(buildDir, env);
-    for (let i = 0; i < replicas; i++) cluster.replicas.push(new ApiReplica(i, await freePort(), buildDir, env));
+    for (let i = 0; i < replicas; i++) cluster.replicas.push(new ApiReplica(i, await freePort(), await freePort(), buildDir, env));
     try {
       // The first replica applies MIGRATION_INITIAL_PHASE alone; the others start in parallel.
       await cluster.replicas[0].start();
