@@ -19,7 +19,8 @@ export interface ApiToken {
 }
 
 export interface AppConfig {
-  app: { port: number; localDevMode: boolean; logLevel: LogLevel; bodyLimitBytes: number; docs: ApiDocsMode };
+  /** metricsPort: the API's separate /metrics listener (METRICS_PORT; 0: none). Optional in the type only until the listener reads it. */
+  app: { port: number; metricsPort?: number; localDevMode: boolean; logLevel: LogLevel; bodyLimitBytes: number; docs: ApiDocsMode };
   auth: { tokens: ApiToken[] };
   database: { url: string; runMigrationsOnStart: boolean; poolSize: number; statementTimeoutMs: number };
   legacy: { url: string; database: string; collection: string; slowCommandMs: number };
@@ -66,6 +67,7 @@ const MIN_TOKEN_LENGTH = 16;
 function readApp(r: EnvReader): AppConfig['app'] {
   return {
     port: r.int('PORT', 3000, 0, 65535),
+    metricsPort: r.int('METRICS_PORT', 9464, 0, 65535),
     localDevMode: r.bool('LOCAL_DEV_MODE', false),
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     bodyLimitBytes: 1024 * 1024,
