@@ -51,7 +51,7 @@ describe('what Argo CD syncs', () => {
   });
 
   it('Argo CD tracks resources by annotation (Flagger copies the target\'s labels to the primary)', () => {
-    const docs = parseAllDocuments(read('deployment/argocd/argocd-cm.yaml')).map((d) => d.toJS());
+    const docs = parseAllDocuments(read('deployment/argocd/argocd-cm-patch.yaml')).map((d) => d.toJS());
     const cm = docs.find((d) => d?.kind === 'ConfigMap' && d.metadata.name === 'argocd-cm');
     expect(cm?.metadata.namespace).toBe('argocd');
     expect(cm?.data['application.resourceTrackingMethod']).toBe('annotation');

@@ -69,7 +69,7 @@ echo "-- Argo CD files and kustomization files"
 printf '%-48s ' deployment/argocd
 kubeconform deployment/argocd || failed=1
 # Components (kind: Component) have no schema in the set; every other kustomization.yaml is a Kustomization.
-mapfile -t kustomizations < <(grep -rlZ --include=kustomization.yaml -e '^kind: Kustomization$' deployment | xargs -0 -n1 echo | sort)
+mapfile -t kustomizations < <(grep -rlZ --include=kustomization.yaml --exclude-dir='.render-*' -e '^kind: Kustomization$' deployment | xargs -0 -n1 echo | sort)
 printf '%-48s ' "kustomization.yaml (${#kustomizations[@]})"
 kubeconform "${kustomizations[@]}" || failed=1
 

@@ -20,7 +20,7 @@ MIGRATION_TIMEOUT_SECONDS="${MIGRATION_TIMEOUT_SECONDS:-1800}"
 IMAGE_NAME=legacy-migration-service
 
 usage() {
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 die() { echo "apply-overlay.sh: $*" >&2; exit 1; }

@@ -32,7 +32,7 @@ WAIT_TIMEOUT="${WAIT_TIMEOUT:-300s}"
 CONTAINER=app
 
 usage() {
-  sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 die() { echo "canary.sh: $*" >&2; exit 1; }

@@ -20,7 +20,7 @@ IMAGE_NAME=legacy-migration-service
 PLACEHOLDERS='[Ee][Xx][Aa][Mm][Pp][Ll][Ee]|123456789012|000000000000|\.invalid\b|(^|[^0-9])(192\.0\.2|198\.51\.100|203\.0\.113)\.[0-9]|set-[a-z-]*-in-the-overlay'
 
 usage() {
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 

@@ -36,7 +36,7 @@ LOADTESTER=lms-loadtester
 CONTAINER=app
 
 usage() {
-  sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 die() { echo "flagger.sh: $*" >&2; exit 1; }

@@ -71,9 +71,15 @@ export function tryRender(absDir: string): { manifests?: Manifest[]; error?: str
 export function overlayCopy(overlay: string, edit: (dir: string) => void): { dir: string; relative: string; cleanup(): void } {
   const source = path.join(K8S, overlay);
   const dir = fs.mkdtempSync(path.join(path.dirname(source), `.render-test-${path.basename(source)}-`));
-  fs.cpSync(source, dir, { recursive: true });
-  edit(dir);
-  return { dir, relative: path.relative(ROOT, dir), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    fs.cpSync(source, dir, { recursive: true });
+    edit(dir);
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+  return { dir, relative: path.relative(ROOT, dir), cleanup };
 }
 
 /** Replaces `key: value` lines (YAML) or `KEY=value` lines (env files) in a file of an overlay copy. */

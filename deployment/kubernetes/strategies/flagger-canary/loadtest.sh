@@ -19,6 +19,11 @@ CONCURRENCY="${CONCURRENCY:-2}"
 PAUSE="${PAUSE:-0.2}"
 USER_ID="flagger-loadtest"
 
+usage() {
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+case "${1:-}" in once | run) ;; *) usage ;; esac
 [ -n "${LMS_LOADTEST_TOKEN:-}" ] || { echo "loadtest.sh: LMS_LOADTEST_TOKEN is not set (Secret lms-secrets, key LOADTEST_API_TOKEN)" >&2; exit 1; }
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -75,8 +80,5 @@ case "${1:-}" in
     wait
     cat "$WORK"/loop.* | awk -v t="$TARGET" '{ r += $1; f += $2 } END { printf "loadtest.sh: %d rounds against %s, %d with an unexpected answer\n", r, t, f }'
     ;;
-  *)
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-    ;;
+  *) usage ;;
 esac
