@@ -5,9 +5,13 @@
 #   migrate   node dist/workers/migrate.js run                        (advisory-locked; the Argo CD PreSync Job)
 # Node 24 is the active LTS line (Node 20 is out of support). The HEALTHCHECK asks the container's own
 # process: a worker on WORKER_HEALTH_PORT, the API on PORT.
+#
+# Both stages use one base image pinned by digest (node:24-bookworm-slim, 24.18.0 when pinned): a rebuild
+# of the same commit gets the same base, and a new base is a reviewed commit (Dependabot's docker updates,
+# .github/dependabot.yml), not a surprise. Keep the two FROM lines equal.
 
 # ---- build: install everything, compile, then drop the dev dependencies
-FROM node:24-bookworm-slim AS build
+FROM node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d AS build
 WORKDIR /app
 ENV CI=true NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 COPY package.json package-lock.json ./
@@ -24,7 +28,7 @@ RUN npm run build \
  && npm cache clean --force
 
 # ---- runtime: compiled code and production dependencies only, as the unprivileged `node` user (uid 1000)
-FROM node:24-bookworm-slim AS runtime
+FROM node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d AS runtime
 ENV NODE_ENV=production PORT=3000 NPM_CONFIG_UPDATE_NOTIFIER=false
 WORKDIR /app
 # The cleanup archive's default folder (ARCHIVE_DIR in docker-compose.yml), owned by the runtime user so

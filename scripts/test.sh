@@ -18,6 +18,8 @@ if [ -z "${CHROMIUM_PATH:-}" ] && [ ! -x /usr/bin/chromium ]; then
     echo "chromium  missing: the browser tests need it (sudo apt-get install chromium, or CHROMIUM_PATH=...)" >&2
   fi
 fi
-# kustomize (and kubeconform) for the deployment tests; skipped when already there at the right version.
+# kustomize (and kubeconform) for the deployment tests, and the schemas of the custom resources the offline
+# set lacks; each skipped when already there at the right version.
 bash scripts/ci/install-tools.sh >/dev/null
+bash scripts/ci/crd-schemas.sh >/dev/null
 exec npx --no -- jest --runInBand "$@"

@@ -6,7 +6,7 @@
  */
 import { createServer, IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { applyPatches, fakeKubectl, find, Manifest, ofKind, parseManifests, printedPatches, render, runScript, runScriptAsync, tool, validate } from './support/deployment';
+import { applyPatches, fakeKubectl, find, Manifest, mergePatch, ofKind, ourWorkloads, parseManifests, printedPatches, render, runScript, runScriptAsync, strategicPatch, tool, validate } from './support/deployment';
 
 const BLUE_GREEN = 'scripts/deploy/blue-green.sh';
 const CANARY = 'scripts/deploy/canary.sh';
@@ -84,7 +84,7 @@ describe('canary.sh', () => {
 
   it.each([5, 25, 50, 100, 0])('weight %i: that share to the canary, the rest to stable, the header route kept first', (n) => {
     const before = rendered();
-    const after = applyPatches(before, printedPatches(CANARY, ['weight', String(n)]));
+    const after = applyPatches(before, printedPatches(CANARY, ['weight', String(n), '--stable-replicas', '3']));
     const vs = find(after, 'VirtualService', 'lms-api');
     expect(vs.spec.http[0]).toEqual(find(before, 'VirtualService', 'lms-api').spec.http[0]);
     expect(split(after)).toEqual({ stable: 100 - n, canary: n });
@@ -99,10 +99,11 @@ describe('canary.sh', () => {
   it('promote: stable takes the canary\'s image (nothing else of its pod changes), all traffic back on stable, the canary at zero', () => {
     const before = rendered();
     const image = '123456789012.dkr.ecr.us-east-1.amazonaws.com/legacy-migration-service:v2.0.0';
-    const patches = printedPatches(CANARY, ['promote', '--canary-image', image]);
-    // The order matters: all traffic on the canary while stable rolls to the new image.
-    expect(patches.map((p) => `${p.kind}/${p.name}`)).toEqual(['VirtualService/lms-api', 'Deployment/lms-api-stable', 'VirtualService/lms-api', 'Deployment/lms-api-canary']);
-    expect(split(applyPatches(before, patches.slice(0, 1)))).toEqual({ stable: 0, canary: 100 });
+    const patches = printedPatches(CANARY, ['promote', '--canary-image', image, '--stable-replicas', '3']);
+    // The order matters: the canary sized like stable, then all traffic on it while stable rolls to the new image.
+    expect(patches.map((p) => `${p.kind}/${p.name}`)).toEqual(['Deployment/lms-api-canary', 'VirtualService/lms-api', 'Deployment/lms-api-stable', 'VirtualService/lms-api', 'Deployment/lms-api-canary']);
+    expect(find(applyPatches(before, patches.slice(0, 1)), 'Deployment', 'lms-api-canary').spec.replicas).toBe(3);
+    expect(split(applyPatches(before, patches.slice(0, 2)))).toEqual({ stable: 0, canary: 100 });
     const after = applyPatches(before, patches);
     const stable = find(after, 'Deployment', 'lms-api-stable');
     const { image: _newImage, ...rest } = stable.spec.template.spec.containers[0];
@@ -121,25 +122,140 @@ describe('canary.sh', () => {
     expect(find(after, 'Deployment', 'lms-api-stable').spec.replicas).toBe(3);
   });
 
-  it('against a cluster: promote reads the canary image and waits for stable\'s rollout before moving traffic back', () => {
+  it('against a cluster: promote reads the canary image, sizes the canary like stable, and waits for stable\'s rollout before moving traffic back', () => {
     const kubectl = fakeKubectl();
     try {
       const image = 'registry.example.com/legacy-migration-service:v2.0.0';
-      expect(runScript(CANARY, ['promote'], { ...kubectl.env, FAKE_CANARY_IMAGE: image }).status).toBe(0);
+      expect(runScript(CANARY, ['promote'], { ...kubectl.env, FAKE_CANARY_IMAGE: image, FAKE_STABLE_REPLICAS: '4' }).status).toBe(0);
       const calls = kubectl.calls();
       expect(calls.map((c) => c.slice(2, 5).join(' '))).toEqual([
         'get deployment lms-api-canary',
+        'get deployment lms-api-stable',
+        'patch deployment lms-api-canary',
+        'rollout status deployment/lms-api-canary',
         'patch virtualservice lms-api',
         'patch deployment lms-api-stable',
         'rollout status deployment/lms-api-stable',
         'patch virtualservice lms-api',
         'patch deployment lms-api-canary',
       ]);
-      expect(calls[2]).toEqual(expect.arrayContaining(['--type', 'strategic']));
-      expect(JSON.parse(calls[2][calls[2].length - 1])).toEqual({ spec: { template: { spec: { containers: [{ name: 'app', image }] } } } });
+      expect(JSON.parse(calls[2][calls[2].length - 1])).toEqual({ spec: { replicas: 4 } });
+      expect(calls[5]).toEqual(expect.arrayContaining(['--type', 'strategic']));
+      expect(JSON.parse(calls[5][calls[5].length - 1])).toEqual({ spec: { template: { spec: { containers: [{ name: 'app', image }] } } } });
     } finally {
       kubectl.cleanup();
     }
+  });
+});
+
+describe('canary.sh sizes the canary before it takes traffic', () => {
+  it.each([
+    [5, 3, 1],
+    [25, 3, 1],
+    [25, 10, 3],
+    [50, 3, 3],
+    [100, 4, 4],
+  ])('weight %i with stable at %i replicas: the canary at %i, then the weights', (weight, stable, want) => {
+    const patches = printedPatches(CANARY, ['weight', String(weight), '--stable-replicas', String(stable)]);
+    expect(patches.map((p) => `${p.kind}/${p.name}`)).toEqual(['Deployment/lms-api-canary', 'VirtualService/lms-api']);
+    expect(find(applyPatches(render('strategies/istio-canary'), patches), 'Deployment', 'lms-api-canary').spec.replicas).toBe(want);
+  });
+
+  it('weight 0 only moves the routes; a weight above 0 in print mode needs stable\'s count', () => {
+    expect(printedPatches(CANARY, ['weight', '0']).map((p) => p.kind)).toEqual(['VirtualService']);
+    expect(runScript(CANARY, ['weight', '50', '--print-patch']).stderr).toContain('needs --stable-replicas');
+  });
+
+  it('against a cluster: reads stable\'s replicas and waits for the canary\'s rollout before the weight moves', () => {
+    const kubectl = fakeKubectl();
+    try {
+      expect(runScript(CANARY, ['weight', '50'], { ...kubectl.env, FAKE_STABLE_REPLICAS: '6' }).status).toBe(0);
+      const calls = kubectl.calls();
+      expect(calls.map((c) => c.slice(2, 5).join(' '))).toEqual(['get deployment lms-api-stable', 'patch deployment lms-api-canary', 'rollout status deployment/lms-api-canary', 'patch virtualservice lms-api']);
+      expect(JSON.parse(calls[1][calls[1].length - 1])).toEqual({ spec: { replicas: 6 } });
+    } finally {
+      kubectl.cleanup();
+    }
+  });
+});
+
+describe('flagger.sh', () => {
+  const FLAGGER = 'scripts/deploy/flagger.sh';
+  const IMAGE = `123456789012.dkr.ecr.us-east-1.amazonaws.com/legacy-migration-service@sha256:${'b7'.repeat(32)}`;
+  const OLD = `123456789012.dkr.ecr.us-east-1.amazonaws.com/legacy-migration-service@sha256:${'a1'.repeat(32)}`;
+  const withKubectl = (args: string[], env: Record<string, string>) => {
+    const kubectl = fakeKubectl();
+    try {
+      const r = runScript(FLAGGER, args, { ...kubectl.env, POLL_SECONDS: '0', ...env });
+      return { ...r, calls: kubectl.calls().map((c) => c.join(' ')) };
+    } finally {
+      kubectl.cleanup();
+    }
+  };
+  const statusReads = (calls: string[]) => calls.filter((c) => c.includes(' get canary lms-api ')).length;
+
+  it('wait: a Succeeded left by the previous release is not this one\'s: waits for Progressing, then for the end, and checks the primary runs the image', () => {
+    const r = withKubectl(['wait', IMAGE], { FAKE_CANARY_STATUS: 'Succeeded 0 0;Succeeded 0 0;Progressing 5 0;Progressing 10 0;Succeeded 0 0', FAKE_PRIMARY_IMAGE: `${OLD};${OLD};${IMAGE}` });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(statusReads(r.calls)).toBe(5);
+    expect(r.stdout).toContain(`canary/lms-api: promoted ${IMAGE}`);
+    expect(r.stdout).toContain('phase Progressing, canary weight 10 %, failed checks 0');
+  });
+
+  it('wait: a failed analysis ends the wait at once (exit 1), and so does a Failed only after this release started', () => {
+    const failed = withKubectl(['wait', IMAGE], { FAKE_CANARY_STATUS: 'Succeeded 0 0;Progressing 5 1;Failed 0 5', FAKE_PRIMARY_IMAGE: OLD });
+    expect(failed.status).toBe(1);
+    expect(failed.stderr).toContain(`the analysis of ${IMAGE} failed after 5 failed checks`);
+    expect(statusReads(failed.calls)).toBe(3);
+    // A Failed left by the previous release is not this one's result.
+    const previousFailed = withKubectl(['wait', IMAGE], { FAKE_CANARY_STATUS: 'Failed 0 5;Failed 0 5;Progressing 5 0;Succeeded 0 0', FAKE_PRIMARY_IMAGE: IMAGE });
+    expect(previousFailed.status).toBe(0);
+  });
+
+  it('wait: refuses a success that promoted another image, and gives up when no analysis starts', () => {
+    const other = withKubectl(['wait', IMAGE], { FAKE_CANARY_STATUS: 'Succeeded 0 0;Progressing 5 0;Succeeded 0 0', FAKE_PRIMARY_IMAGE: `${OLD};${OLD}` });
+    expect(other.status).toBe(1);
+    expect(other.stderr).toContain(`the primary runs ${OLD}, not ${IMAGE}`);
+    const never = withKubectl(['wait', IMAGE], { FAKE_CANARY_STATUS: 'Succeeded 0 0', FAKE_PRIMARY_IMAGE: OLD, DETECT_TIMEOUT: '0' });
+    expect(never.status).toBe(1);
+    expect(never.stderr).toContain(`no analysis of ${IMAGE} started within 0s`);
+  });
+
+  it('wait: the first deploy (initialised without analysis) and a release already promoted pass at once', () => {
+    expect(withKubectl(['wait', IMAGE], { FAKE_CANARY_STATUS: 'Initialized 0 0', FAKE_PRIMARY_IMAGE: IMAGE }).status).toBe(0);
+    const again = withKubectl(['wait', IMAGE], { FAKE_CANARY_STATUS: 'Succeeded 0 0', FAKE_PRIMARY_IMAGE: IMAGE });
+    expect(again.status).toBe(0);
+    expect(again.stdout).toContain('is promoted already');
+  });
+
+  it('pin-primary: the previous image on the primary, every pod replaced at once; nothing else of the primary changes', () => {
+    const target = find(render('overlays/prod'), 'Deployment', 'lms-api');
+    // Flagger's primary: the target's copy under another name and selector.
+    const primary = mergePatch(target, { metadata: { name: 'lms-api-primary' }, spec: { selector: { matchLabels: { app: 'lms-api-primary' } }, template: { metadata: { labels: { app: 'lms-api-primary' } } } } }) as Manifest;
+    const patches = printedPatches(FLAGGER, ['pin-primary', OLD]);
+    expect(patches.map((p) => `${p.kind}/${p.name}/${p.type}`)).toEqual(['Deployment/lms-api-primary/strategic']);
+    const pinned = strategicPatch(primary, patches[0].patch) as Manifest;
+    expect(pinned.spec.template.spec.containers[0].image).toBe(OLD);
+    expect(pinned.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: '100%', maxUnavailable: 0 } });
+    const strip = (m: Manifest) => JSON.stringify({ ...m, spec: { ...m.spec, strategy: null, template: { ...m.spec.template, spec: { ...m.spec.template.spec, containers: m.spec.template.spec.containers.map((c: object) => ({ ...c, image: null })) } } } });
+    expect(strip(pinned)).toBe(strip(primary));
+    expect(validate([pinned])).toContain('Valid: 1');
+  });
+
+  it('pin-primary against a cluster: patches the primary and waits at most two minutes for it', () => {
+    const r = withKubectl(['pin-primary', OLD], {});
+    expect(r.status).toBe(0);
+    expect(r.calls.map((c) => c.split(' ').slice(2, 5).join(' '))).toEqual(['patch deployment lms-api-primary', 'rollout status deployment/lms-api-primary']);
+    expect(r.calls[1]).toContain('--timeout=120s');
+  });
+
+  it('abort: opens the load tester\'s rollback gate, waits for Flagger to roll back, closes the gate again', () => {
+    const r = withKubectl(['abort'], { FAKE_CANARY_STATUS: 'Progressing 15 0;Progressing 15 0;Failed 0 0', FAKE_PRIMARY_IMAGE: OLD });
+    expect(r.status).toBe(0);
+    const gates = r.calls.filter((c) => c.includes(' exec deploy/lms-loadtester -c loadtester -- curl '));
+    expect(gates.map((c) => c.split(' ').pop())).toEqual(['http://localhost:8080/rollback/open', 'http://localhost:8080/rollback/close']);
+    expect(gates[0]).toContain('{"name":"lms-api","namespace":"legacy-migration"}');
+    expect(r.stdout).toContain(`rolled back; the primary runs ${OLD}`);
   });
 });
 
@@ -150,7 +266,7 @@ describe('apply-overlay.sh', () => {
     const r = runScript('scripts/deploy/apply-overlay.sh', ['deployment/kubernetes/overlays/staging', IMAGE, '--print']);
     expect(r.stderr).toBe('');
     const ms = parseManifests(r.stdout);
-    const images = ms.filter((m) => m.kind === 'Deployment' || m.kind === 'Job').flatMap((m) => m.spec.template.spec.containers.map((c: { image: string }) => c.image));
+    const images = ourWorkloads(ms).flatMap((m) => m.spec.template.spec.containers.map((c: { image: string }) => c.image));
     expect(images.length).toBe(5);
     expect(new Set(images)).toEqual(new Set([IMAGE]));
     // The rest is the overlay as committed.
@@ -164,22 +280,34 @@ describe('apply-overlay.sh', () => {
     expect(runScript('scripts/deploy/apply-overlay.sh', ['deployment', IMAGE, '--print']).stderr).toContain('has no kustomization.yaml');
   });
 
-  it('against a cluster: the migration Job first and alone, then everything, then every rollout', () => {
+  it('against a cluster: namespace, identity and secrets first (the Secret awaited), then the migration Job alone, then everything, every rollout, and the canary analysis of the image', () => {
     const kubectl = fakeKubectl();
     try {
       const deployments = ofKind(render('overlays/staging'), 'Deployment').map((d) => d.metadata.name);
-      const r = runScript('scripts/deploy/apply-overlay.sh', ['deployment/kubernetes/overlays/staging', IMAGE], { ...kubectl.env, FAKE_DEPLOYMENTS: deployments.join(' ') });
-      expect(r.status).toBe(0);
+      const r = runScript('scripts/deploy/apply-overlay.sh', ['deployment/kubernetes/overlays/staging', IMAGE], {
+        ...kubectl.env,
+        FAKE_DEPLOYMENTS: deployments.join(' '),
+        FAKE_CANARY_STATUS: 'Succeeded 0 0;Progressing 5 0;Succeeded 0 0',
+        FAKE_PRIMARY_IMAGE: `123456789012.dkr.ecr.us-east-1.amazonaws.com/legacy-migration-service:v9.8.6;${IMAGE}`,
+        POLL_SECONDS: '0',
+      });
+      expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
       const calls = kubectl.calls().map((c) => c.filter((a) => !a.includes('/rendered.yaml')).join(' '));
-      expect(calls).toEqual([
-        '-n legacy-migration-staging delete job lms-migrate --ignore-not-found --wait=true',
-        '-n legacy-migration-staging apply -f -l app.kubernetes.io/component=migration',
-        '-n legacy-migration-staging get job lms-migrate -o jsonpath={.status.succeeded}',
-        '-n legacy-migration-staging get job lms-migrate -o jsonpath={.status.conditions[?(@.type=="Failed")].status}',
-        '-n legacy-migration-staging apply -f',
-        '-n legacy-migration-staging get -f -o jsonpath={range .items[?(@.kind=="Deployment")]}{.metadata.name}{" "}{end}',
-        ...deployments.map((d) => `-n legacy-migration-staging rollout status deployment/${d} --timeout=5m`),
+      const ns = '-n legacy-migration-staging';
+      expect(calls.slice(0, 8 + deployments.length - 1)).toEqual([
+        `${ns} apply -f -l app.kubernetes.io/component in (namespace,identity,secrets)`,
+        `${ns} wait externalsecret/lms-secrets --for=condition=Ready --timeout=120s`,
+        `${ns} delete job lms-migrate --ignore-not-found --wait=true`,
+        `${ns} apply -f -l app.kubernetes.io/component=migration`,
+        `${ns} get job lms-migrate -o jsonpath={.status.succeeded}`,
+        `${ns} get job lms-migrate -o jsonpath={.status.conditions[?(@.type=="Failed")].status}`,
+        `${ns} apply -f`,
+        `${ns} get -f -o jsonpath={range .items[?(@.kind=="Deployment")]}{.metadata.name}{" "}{end}`,
+        // Flagger rolls its target (the canary): no rollout wait for lms-api, the analysis instead.
+        ...deployments.filter((d) => d !== 'lms-api').map((d) => `${ns} rollout status deployment/${d} --timeout=5m`),
       ]);
+      expect(calls.slice(8 + deployments.length - 1).every((c) => / get (canary lms-api|deployment lms-api-primary) /.test(c))).toBe(true);
+      expect(r.stdout).toContain(`canary/lms-api: promoted ${IMAGE}`);
     } finally {
       kubectl.cleanup();
     }
@@ -191,7 +319,25 @@ describe('apply-overlay.sh', () => {
       const r = runScript('scripts/deploy/apply-overlay.sh', ['deployment/kubernetes/overlays/staging', IMAGE], { ...kubectl.env, FAKE_JOB_SUCCEEDED: '', FAKE_JOB_FAILED: 'True' });
       expect(r.status).toBe(1);
       expect(r.stderr).toContain('the migration job did not succeed; nothing else was changed');
-      expect(kubectl.calls().filter((c) => c.includes('apply'))).toHaveLength(1);
+      // Only the secrets' and the Job's subsets were applied; never the whole render.
+      expect(kubectl.calls().filter((c) => c.includes('apply')).map((c) => c[c.length - 1])).toEqual(['app.kubernetes.io/component in (namespace,identity,secrets)', 'app.kubernetes.io/component=migration']);
+    } finally {
+      kubectl.cleanup();
+    }
+  });
+
+  it('against a cluster: a failed canary analysis fails the rollout', () => {
+    const kubectl = fakeKubectl();
+    try {
+      const r = runScript('scripts/deploy/apply-overlay.sh', ['deployment/kubernetes/overlays/staging', IMAGE], {
+        ...kubectl.env,
+        FAKE_DEPLOYMENTS: 'lms-api lms-worker-sync',
+        FAKE_CANARY_STATUS: 'Succeeded 0 0;Progressing 10 2;Failed 0 5',
+        FAKE_PRIMARY_IMAGE: 'registry.example.com/legacy-migration-service:v9.8.6',
+        POLL_SECONDS: '0',
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`the analysis of ${IMAGE} failed after 5 failed checks`);
     } finally {
       kubectl.cleanup();
     }

@@ -5,7 +5,7 @@
  */
 import { INestApplication } from '@nestjs/common';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
+import { DataSource, DataSourceOptions, MigrationInterface, QueryRunner } from 'typeorm';
 import { MIGRATIONS } from '../migrations';
 import { createApiApp } from '../src/bootstrap';
 import { createDataSource } from '../src/stores/postgres/data-source';
@@ -15,6 +15,17 @@ import { testConfig } from './support/env';
 import { withTimeout } from './support/sync';
 
 const ALL = MIGRATIONS.map((M) => new M().name);
+
+/** An expand migration of the kind a release adds: it needs an ACCESS EXCLUSIVE lock on a live table. */
+class ExpandProbe9999999999999 implements MigrationInterface {
+  name = 'ExpandProbe9999999999999';
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE conversations ADD COLUMN lock_probe integer');
+  }
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE conversations DROP COLUMN lock_probe');
+  }
+}
 
 async function appliedNames(url: string): Promise<string[]> {
   const pg = new Client({ connectionString: url });
@@ -99,5 +110,76 @@ describe('migrations under an advisory lock', () => {
     } finally {
       await Promise.allSettled(apps.map((app) => app.close()));
     }
+  });
+
+  describe('an expand migration behind a busy table (lock_timeout, retried)', () => {
+    /** A DataSource of the real migrations plus the probe, on the test database. */
+    const withProbe = async () => {
+      const options: DataSourceOptions = createDataSource({ url: dbs.databaseUrl, poolSize: 1 }).options;
+      const ds = new DataSource({ ...options, migrations: [...MIGRATIONS, ExpandProbe9999999999999] } as DataSourceOptions);
+      await ds.initialize();
+      sources.push(ds);
+      return ds;
+    };
+
+    /** A session that holds an ACCESS SHARE lock on conversations (a long read, a slow request) until released. */
+    const holdReadLock = async () => {
+      const holder = new Client({ connectionString: dbs.databaseUrl });
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query('SELECT count(*) FROM conversations');
+      return holder;
+    };
+
+    it('gives up the lock queue after lock_timeout and retries, so reads and writes never wait behind it; applies once the table is free', async () => {
+      await runMigrationsLocked(await source());
+      const holder = await holdReadLock();
+      const ds = await withProbe();
+      const retries: string[] = [];
+      const run = runMigrationsLocked(ds, { retrying: (attempt, err) => retries.push(`${attempt}: ${err.message}`) }, { lockTimeoutMs: 200, attempts: 100, retryDelayMs: 100 });
+      try {
+        const deadline = Date.now() + 20_000;
+        while (retries.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect(retries.length).toBeGreaterThanOrEqual(2);
+        expect(retries[0]).toMatch(/lock timeout/i);
+        // Without lock_timeout the ALTER would sit in the lock queue and every later reader of the table would queue
+        // behind it: a reader with a 2 s statement timeout would fail. With it, each attempt leaves the queue in 200 ms.
+        const reader = new Client({ connectionString: dbs.databaseUrl, statement_timeout: 2000 });
+        await reader.connect();
+        try {
+          for (let i = 0; i < 5; i++) {
+            const started = Date.now();
+            await reader.query('SELECT count(*) FROM conversations');
+            expect(Date.now() - started).toBeLessThan(1500);
+          }
+        } finally {
+          await reader.end();
+        }
+      } finally {
+        await holder.query('COMMIT');
+        await holder.end();
+      }
+      const applied = await withTimeout('the retried migration', run, 60_000);
+      expect(applied.map((m) => m.name)).toEqual(['ExpandProbe9999999999999']);
+      expect(await appliedNames(dbs.databaseUrl)).toEqual([...ALL, 'ExpandProbe9999999999999']);
+      // The session goes back to the pool with its defaults.
+      expect(await ds.query('SHOW lock_timeout')).toEqual([{ lock_timeout: '0' }]);
+    });
+
+    it('fails after its attempts with the lock error, releasing the advisory lock and applying nothing', async () => {
+      await runMigrationsLocked(await source());
+      const holder = await holdReadLock();
+      try {
+        const ds = await withProbe();
+        const run = runMigrationsLocked(ds, {}, { lockTimeoutMs: 100, attempts: 3, retryDelayMs: 50 });
+        await expect(withTimeout('the failing migration', run, 30_000)).rejects.toThrow(/lock timeout/i);
+        expect(await appliedNames(dbs.databaseUrl)).toEqual(ALL);
+        const [{ n }] = (await holder.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'`)).rows;
+        expect(n).toBe(0);
+      } finally {
+        await holder.query('ROLLBACK');
+        await holder.end();
+      }
+    });
   });
 });

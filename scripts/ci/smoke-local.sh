@@ -40,7 +40,7 @@ stop_api() {
 trap stop_api EXIT
 echo "API started (pid $api_pid, port $port, log $api_log)"
 
-if ! METRICS_URL="http://127.0.0.1:$metrics_port" bash scripts/smoke-tests.sh "http://127.0.0.1:$port" --wait 60; then
+if ! METRICS_URL="http://127.0.0.1:$metrics_port/metrics" bash scripts/smoke-tests.sh "http://127.0.0.1:$port" --public --wait 60; then
   echo "---- last lines of $api_log ----" >&2
   tail -n 40 "$api_log" >&2
   exit 1

@@ -24,6 +24,15 @@ export function tool(name: 'kustomize' | 'kubeconform'): string {
   return file;
 }
 
+/** The schemas scripts/ci/crd-schemas.sh generates for custom resources the offline set lacks (ExternalSecret, SecretStore). */
+export function crdSchemasDir(): string {
+  const dir = process.env.CRD_SCHEMAS_DIR ?? path.join(ROOT, '.tools/schemas/crds');
+  if (!fs.existsSync(path.join(dir, 'external-secrets.io/externalsecret_v1.json'))) {
+    throw new Error(`no generated CRD schemas at ${dir}: run \`bash scripts/ci/crd-schemas.sh\` (npm test and .ci/run do it)`);
+  }
+  return dir;
+}
+
 export function schemasDir(): string {
   const dir = process.env.LMS_SCHEMAS_DIR ?? path.resolve(ROOT, '../shared/schemas');
   if (!fs.existsSync(path.join(dir, 'kubernetes/v1.30.0-standalone-strict'))) {
@@ -49,6 +58,47 @@ export function render(dir: string): Manifest[] {
   return structuredClone(rendered.get(dir)!);
 }
 
+/** `kustomize build` of any folder: the manifests, or the error kustomize gave. */
+export function tryRender(absDir: string): { manifests?: Manifest[]; error?: string } {
+  const r = spawnSync(tool('kustomize'), ['build', absDir], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  return r.status === 0 ? { manifests: parseManifests(r.stdout) } : { error: r.stderr };
+}
+
+/**
+ * A throw-away copy of an overlay beside it (same relative paths; git ignores `.render-*`), changed by
+ * `edit(dir)`, for tests of what a render with other values does.
+ */
+export function overlayCopy(overlay: string, edit: (dir: string) => void): { dir: string; relative: string; cleanup(): void } {
+  const source = path.join(K8S, overlay);
+  const dir = fs.mkdtempSync(path.join(path.dirname(source), `.render-test-${path.basename(source)}-`));
+  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    fs.cpSync(source, dir, { recursive: true });
+    edit(dir);
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+  return { dir, relative: path.relative(ROOT, dir), cleanup };
+}
+
+/** Replaces `key: value` lines (YAML) or `KEY=value` lines (env files) in a file of an overlay copy. */
+export function setValues(file: string, values: Record<string, string>): void {
+  let text = fs.readFileSync(file, 'utf8');
+  for (const [key, value] of Object.entries(values)) {
+    const yamlLine = new RegExp(`^(\\s*${key}: ).*$`, 'm');
+    const envLine = new RegExp(`^${key}=.*$`, 'm');
+    if (yamlLine.test(text)) text = text.replace(yamlLine, `$1${value}`);
+    else if (envLine.test(text)) text = text.replace(envLine, `${key}=${value}`);
+    else throw new Error(`${key} not in ${file}`);
+  }
+  fs.writeFileSync(file, text);
+}
+
+/** The Deployments and Jobs that run this service's image (not third-party ones such as the load tester). */
+export const ourWorkloads = (manifests: Manifest[]) =>
+  manifests.filter((m) => (m.kind === 'Deployment' || m.kind === 'Job') && (m.spec.template.spec.containers as Array<{ image: string }>).some((c) => /(^|\/)legacy-migration-service([:@]|$)/.test(c.image)));
+
 export function find(manifests: Manifest[], kind: string, name: string): Manifest {
   const found = manifests.filter((m) => m.kind === kind && m.metadata.name === name);
   if (found.length !== 1) throw new Error(`expected one ${kind} ${name}, found ${found.length}: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`);
@@ -65,7 +115,7 @@ export function validate(manifests: Manifest[]): string {
     // One JSON document per line is valid YAML, one document each.
     fs.writeFileSync(file, manifests.map((m) => `---\n${JSON.stringify(m)}`).join('\n'));
     const schemas = schemasDir();
-    const args = ['-strict', '-summary', '-kubernetes-version', '1.30.0', '-schema-location', path.join(schemas, 'kubernetes'), '-schema-location', `${schemas}/crds/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json`, file];
+    const args = ['-strict', '-summary', '-kubernetes-version', '1.30.0', '-schema-location', path.join(schemas, 'kubernetes'), '-schema-location', `${schemas}/crds/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json`, '-schema-location', `${crdSchemasDir()}/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json`, file];
     const r = spawnSync(tool('kubeconform'), args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`kubeconform refused the manifests:\n${r.stdout}${r.stderr}`);
     return r.stdout;
