@@ -8,6 +8,7 @@ import { Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import type { QueueName } from './queue-names';
 import type { QueueProcessor } from './queue-processor';
+import { redisOutages } from '../stores/redis';
 
 export const QUEUE_PREFIX = 'lms';
 
@@ -49,7 +50,8 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
       worker.on('failed', (job, err) => {
         this.logger.warn({ msg: 'job failed', queue, jobId: job?.id, attempt: job?.attemptsMade, error: err.message });
       });
-      worker.on('error', (err) => this.logger.error({ msg: 'worker error', queue, error: err.message }));
+      // Connection errors belong to the process's one Redis outage line; anything else is logged as it comes.
+      worker.on('error', (err) => redisOutages.report(err, (e) => this.logger.error({ msg: 'worker error', queue, error: e.message })));
       this.workers.set(queue, worker);
     }
     this.logger.log({ msg: 'serving queues', queues: this.queues });

@@ -1,21 +1,81 @@
-import Redis, { RedisOptions } from 'ioredis';
-
 /**
+ * Every Redis client of a process is made here, and watched by one outage log.
+ *
  * Connections for BullMQ need `maxRetriesPerRequest: null` (its blocking commands must wait out
  * reconnects); connections used on a request path must fail fast instead, so a Redis outage turns
  * into a fallback, not a hung request.
+ *
+ * An outage is one warning when the first client loses Redis and one line when the last one has it back,
+ * whatever the number of clients and reconnect attempts in between: ioredis emits an error for every failed
+ * attempt (an unhandled one is printed with its stack), and a process has a dozen clients.
  */
-export function redisForQueues(url: string, extra: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...extra });
+import { Logger } from '@nestjs/common';
+import Redis, { RedisOptions } from 'ioredis';
+
+class RedisOutageLog {
+  private readonly logger = new Logger('Redis');
+  private readonly failing = new Set<string>();
+  private since = 0;
+  private seq = 0;
+
+  get down(): boolean {
+    return this.failing.size > 0;
+  }
+
+  /** Listens to `client`'s errors and recoveries under a name unique in this process. */
+  watch(name: string, client: Redis): Redis {
+    const id = `${name}#${++this.seq}`;
+    client.on('error', (err: Error) => this.failed(id, err));
+    client.on('ready', () => this.recovered(id));
+    // A client closed on purpose (shutdown, a board nobody looks at) no longer counts either way.
+    client.on('end', () => this.failing.delete(id));
+    return client;
+  }
+
+  /**
+   * An error from something built on these clients (a BullMQ worker): a lost connection is the watched
+   * clients' outage line already; anything else goes to `log`.
+   */
+  report(err: Error, log: (err: Error) => void): void {
+    if (!this.down && !isConnectionError(err)) log(err);
+  }
+
+  private failed(id: string, err: Error): void {
+    if (this.failing.has(id)) return;
+    if (this.failing.size === 0) {
+      this.since = Date.now();
+      this.logger.warn({ msg: 'Redis unreachable; every client retries (one line again when it is back)', client: id, error: err.message });
+    }
+    this.failing.add(id);
+  }
+
+  private recovered(id: string): void {
+    if (!this.failing.delete(id) || this.failing.size > 0) return;
+    this.logger.log({ msg: 'Redis reachable again', downForMs: Date.now() - this.since });
+  }
 }
 
-export function redisFailFast(url: string, extra: RedisOptions = {}): Redis {
-  return new Redis(url, {
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    connectTimeout: 2000,
-    commandTimeout: 1000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-    ...extra,
-  });
+function isConnectionError(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN)$/.test(code)) || /Connection is closed|connect ETIMEDOUT|ECONNREFUSED/.test(err.message);
+}
+
+export const redisOutages = new RedisOutageLog();
+
+export function redisForQueues(url: string, extra: RedisOptions = {}, name = 'queues'): Redis {
+  return redisOutages.watch(name, new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...extra }));
+}
+
+export function redisFailFast(url: string, extra: RedisOptions = {}, name = 'requests'): Redis {
+  return redisOutages.watch(
+    name,
+    new Redis(url, {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      connectTimeout: 2000,
+      commandTimeout: 1000,
+      retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+      ...extra,
+    }),
+  );
 }
