@@ -50,8 +50,11 @@ export interface CutoverReport {
 
 const PAGE = 500;
 const CONCURRENCY = 16;
-/** How far before the flip `updated_at` may lie and still be a write made since it (replica clocks differ). */
-const CLOCK_SKEW_MS = 60_000;
+/**
+ * How far before the flip `updated_at` may lie and still be a write made since it (replica clocks differ by
+ * milliseconds under NTP; a write that still fell outside would be in the outbox, which the fenced half settles).
+ */
+const CLOCK_SKEW_MS = 5_000;
 /** Settle rounds before the fence until the backlog is this small (or stops shrinking). */
 const PREPARED_BACKLOG = 200;
 /** Ids of differences a refusal names. */
@@ -163,8 +166,9 @@ export class Cutover {
   }
 
   /**
-   * Every conversation written to the new store since the flip, compared with legacy; each that differs is
-   * copied to legacy (under the fence, as writes go on); the ids that still differ after that.
+   * Every conversation written to the new store since the flip, compared with legacy. One that differs with a
+   * follow-up still in the outbox is left to the fenced half (which settles and compares it); one that differs
+   * without is copied to legacy now (fenced repair rounds, as writes go on). Returns the ids to look at again.
    */
   private async compareSince(flippedAt: Date | null): Promise<{ compared: number; copied: number; different: string[] }> {
     if (!flippedAt) return { compared: 0, copied: 0, different: [] };
@@ -178,11 +182,19 @@ export class Cutover {
       after = rows[rows.length - 1].id;
       compared += rows.length;
       const differ = await this.differing(rows.map((r) => r.id));
-      await forEachLimit(differ, CONCURRENCY, async (id) => {
+      const following = await this.withFollowUps(differ);
+      const stray = differ.filter((id) => !following.has(id));
+      await forEachLimit(stray, CONCURRENCY, async (id) => {
         if ((await this.repairs.repair(id, 'new').catch(() => 'failed')) === 'repaired') copied++;
       });
-      different.push(...(await this.differing(differ)));
+      different.push(...following, ...(await this.differing(stray)));
     }
+  }
+
+  private async withFollowUps(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows: Array<{ id: string }> = await this.dataSource.query('SELECT DISTINCT conversation_id AS id FROM repair_outbox WHERE conversation_id = ANY($1)', [ids]);
+    return new Set(rows.map((r) => r.id));
   }
 
   private async differing(ids: readonly string[]): Promise<string[]> {

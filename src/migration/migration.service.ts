@@ -11,13 +11,13 @@
  * answers 202 and the worker commits the move when the change is done. A failed or undone change
  * releases the claim and leaves the phase where it was, and says why.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { CleanupService } from '../cleanup/cleanup.service';
 import { DomainError } from '../common/errors';
 import { MigrationModeService } from '../conversations/migration-mode.service';
-import { Cutover } from './cutover';
+import { Cutover, cutoverKind } from './cutover';
 import { SyncControlService } from '../sync/sync-control.service';
 import { TrafficChange, TrafficChangeFailedError, TrafficRequest, TrafficService } from '../traffic/traffic.service';
 import { weightsForPercent } from '../traffic/traffic-router.port';
@@ -59,6 +59,22 @@ export interface MoveResult {
 
 const positionOf = (s: Pick<PhaseState, 'phase' | 'step'>): Position => PLAN[indexOf(s)];
 
+/** Waits at most `ms` for `p`: a function giving its outcome (value or throw), or null when it is still running. */
+async function settledWithin<T>(p: Promise<T>, ms: number): Promise<(() => T) | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    p.then(
+      (value) => () => value,
+      (err: unknown) => () => {
+        throw err;
+      },
+    ),
+    new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms))),
+  ]);
+  clearTimeout(timer);
+  return outcome;
+}
+
 function planOrRefuse<T>(fn: () => T): T {
   try {
     return fn();
@@ -74,6 +90,8 @@ function planError(err: unknown): never {
 
 @Injectable()
 export class MigrationService {
+  private readonly logger = new Logger('MigrationService');
+
   constructor(
     private readonly state: PhaseStateRepository,
     private readonly traffic: TrafficService,
@@ -123,12 +141,16 @@ export class MigrationService {
   private async move(req: MoveRequest, plan: (from: Position) => Move): Promise<MoveResult> {
     if (req.force && !req.reason?.trim()) throw new DomainError('VALIDATION_FAILED', 400, 'force needs a reason', [{ field: 'reason', message: 'is required with force' }]);
     if (req.dryRun) return this.decide(req, plan, await this.state.read());
+
     const lock = await this.state.holdMoveLock();
     if (!lock) throw new DomainError('MOVE_IN_PROGRESS', 409, 'Another move is being made right now; read the status and try again');
+    let background: Promise<unknown> | null = null;
     try {
-      return await this.decide(req, plan, await this.releaseAbandoned(await this.state.read()));
+      return await this.decide(req, plan, await this.releaseAbandoned(await this.state.read()), (work) => (background = work));
     } finally {
-      await lock.release();
+      const release = () => lock.release().catch(() => undefined);
+      if (background) void (background as Promise<unknown>).finally(release);
+      else await release();
     }
   }
 
@@ -146,7 +168,8 @@ export class MigrationService {
     return this.state.read();
   }
 
-  private async decide(req: MoveRequest, plan: (from: Position) => Move, s: PhaseState): Promise<MoveResult> {
+  /** `keepLock`: the move goes on after the request answers; the move lock is released when `work` ends. */
+  private async decide(req: MoveRequest, plan: (from: Position) => Move, s: PhaseState, keepLock: (work: Promise<unknown>) => void = () => undefined): Promise<MoveResult> {
     if (s.pendingMove) throw new DomainError('MOVE_IN_PROGRESS', 409, `A move is in progress: ${JSON.stringify(s.pendingMove)}`);
     const from = positionOf(s);
     if (req.expectedStep !== undefined && req.expectedStep !== stepName(from)) {
@@ -176,6 +199,10 @@ export class MigrationService {
       throw new DomainError('GATE_FAILED', 409, `${failed.length} gate(s) failed for ${stepName(move.to)}`, failed as unknown as Record<string, unknown>[]);
     }
 
+    const traffic = this.trafficFor(move);
+    if (traffic && cutoverKind(move.from, move.to)) {
+      throw new Error(`a move that changes the source of truth or stops dual writes cannot also change traffic (${result.from} -> ${result.to})`);
+    }
     const pending: PendingMove = {
       action: move.kind,
       from: result.from,
@@ -192,33 +219,26 @@ export class MigrationService {
     if (!(await this.state.claim(s.revision, pending as unknown as Record<string, unknown>))) {
       throw new DomainError('CONCURRENT_CHANGE', 409, 'The migration changed while this request was being decided; read the status and try again');
     }
-    let change: TrafficChange | null = null;
-    try {
-      const plan = await this.cutover.prepare(move.from, move.to, s.flippedAt);
-      if (plan) {
-        pending.cutover = plan;
-        if (this.trafficFor(move)) throw new Error(`a move that changes the source of truth or stops dual writes cannot also change traffic (${result.from} -> ${result.to})`);
+    if (!traffic) {
+      // No traffic change: the cutover (if the move needs one) and the commit. Preparing a cutover under live
+      // writes can outlast a request; past TRAFFIC_WAIT_MS the answer is 202 and the work goes on in this
+      // process, which keeps the move lock until it is done (status follows it; if the process dies, the claim
+      // is released by the next move or a worker's recovery).
+      const work = this.prepareAndCommit(move, pending, s, req.actor, result);
+      const done = await settledWithin(work, this.config.migration.trafficWaitMs);
+      if (done === null) {
+        keepLock(work.catch((err: Error) => this.logger.warn({ msg: 'move did not complete after its request answered', to: result.to, error: err.message })));
+        result.pending = true;
+        return result;
       }
-      const traffic = this.trafficFor(move);
-      if (traffic) change = await this.traffic.request({ ...traffic, move: pending as unknown as Record<string, unknown> });
+      return done();
+    }
+    let change: TrafficChange;
+    try {
+      change = await this.traffic.request({ ...traffic, move: pending as unknown as Record<string, unknown> });
     } catch (err) {
       await this.completer.abandon(pending, (err as Error).message);
       throw err;
-    }
-    if (!change) {
-      let committed: Committed | null;
-      try {
-        committed = await this.completer.commit(pending, null);
-      } catch (err) {
-        // Refused under the fence (rollback not proven, writes in flight too long): nothing changed.
-        await this.completer.abandon(pending, (err as Error).message);
-        throw err;
-      }
-      if (!committed) throw new DomainError('CONCURRENT_CHANGE', 409, 'The migration state changed during the move');
-      result.committed = committed;
-      this.mode.invalidate();
-      if (move.to.phase === 'cleanup') result.archive = await this.startArchive(req.actor);
-      return result;
     }
     // The change runs in a `traffic` job; the phase moves when (and only if) it is done.
     result.trafficChange = await this.traffic.waitFor(change.id, this.config.migration.trafficWaitMs);
@@ -233,6 +253,25 @@ export class MigrationService {
       throw new TrafficChangeFailedError(outcome);
     }
     result.pending = true;
+    return result;
+  }
+
+  /** The cutover's first half (when the move needs one), then the commit (with its fenced half); abandoned on failure. */
+  private async prepareAndCommit(move: Move, pending: PendingMove, s: PhaseState, actor: string, result: MoveResult): Promise<MoveResult> {
+    let committed: Committed | null;
+    try {
+      const plan = await this.cutover.prepare(move.from, move.to, s.flippedAt);
+      if (plan) pending.cutover = plan;
+      committed = await this.completer.commit(pending, null);
+    } catch (err) {
+      // Refused before or under the fence (rollback not proven, writes in flight too long): nothing changed.
+      await this.completer.abandon(pending, (err as Error).message);
+      throw err;
+    }
+    if (!committed) throw new DomainError('CONCURRENT_CHANGE', 409, 'The migration state changed during the move');
+    result.committed = committed;
+    this.mode.invalidate();
+    if (move.to.phase === 'cleanup') result.archive = await this.startArchive(actor);
     return result;
   }
 

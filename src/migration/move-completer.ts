@@ -9,7 +9,7 @@
  * two phases. A move that changes the source of truth or stops dual writes runs its cutover in that same
  * transaction (src/migration/cutover.ts); such moves carry no traffic change, so only the API commits them.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { WRITE_FENCE } from '../mode/mode.tokens';
@@ -49,6 +49,8 @@ export interface Committed {
 
 @Injectable()
 export class MoveCompleter {
+  private readonly logger = new Logger('MoveCompleter');
+
   constructor(
     private readonly state: PhaseStateRepository,
     @Inject(WRITE_FENCE) private readonly fence: WriteFence,
@@ -81,6 +83,7 @@ export class MoveCompleter {
       pause: { waitedMs: Math.round(hold.waitedMs), heldMs: Math.round(hold.heldMs) },
       cutover: move.cutover && report ? { prepared: move.cutover.prepared, fenced: report } : null,
     };
+    this.logger.log({ msg: 'move committed', to: move.to, writesWaitedMs: committed.pause.waitedMs, writesHeldMs: committed.pause.heldMs, cutover: committed.cutover });
     if (change) {
       await this.state.audit({
         actor: move.by,

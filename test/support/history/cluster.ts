@@ -31,7 +31,7 @@ export function clusterEnv(stores: Record<string, string>): Record<string, strin
     TRAFFIC_PROVIDER: 'none',
     TRAFFIC_WAIT_MS: '20000',
     WORKER_RECOVERY_INTERVAL_MS: '2000',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.HISTORY_LOG_LEVEL ?? 'warn',
   };
 }
 
@@ -84,6 +84,8 @@ export class NodeProcess {
     private readonly script: string,
     private readonly env: Record<string, string>,
     private readonly ready: (output: string) => Promise<boolean>,
+    /** Where every start's output is appended (for a failing run's post-mortem). */
+    private readonly logFile?: string,
   ) {}
 
   get alive(): boolean {
@@ -99,7 +101,11 @@ export class NodeProcess {
     this.out = '';
     const child = spawn(process.execPath, [this.script], { cwd: ROOT, env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    const log = this.logFile ? fs.createWriteStream(this.logFile, { flags: 'a' }) : null;
+    log?.write(`---- ${new Date().toISOString()} ${this.name} starting\n`);
+    child.once('exit', (code, signal) => log?.end(`---- ${new Date().toISOString()} ${this.name} exited (${signal ?? code})\n`));
     const onData = (chunk: Buffer) => {
+      log?.write(chunk);
       this.out += chunk.toString();
       if (this.out.length > 200_000) this.out = this.out.slice(-100_000);
     };
@@ -136,12 +142,18 @@ export class ApiReplica extends NodeProcess {
     readonly metricsPort: number,
     buildDir: string,
     env: Record<string, string>,
+    logDir: string,
   ) {
-    super(`API replica ${index}`, path.join(buildDir, 'src/main.js'), { ...env, PORT: String(port), METRICS_PORT: String(metricsPort) }, () =>
-      fetch(`http://127.0.0.1:${port}/health/ready`, { signal: AbortSignal.timeout(2000) }).then(
-        (r) => r.status === 200,
-        () => false,
-      ),
+    super(
+      `API replica ${index}`,
+      path.join(buildDir, 'src/main.js'),
+      { ...env, PORT: String(port), METRICS_PORT: String(metricsPort) },
+      () =>
+        fetch(`http://127.0.0.1:${port}/health/ready`, { signal: AbortSignal.timeout(2000) }).then(
+          (r) => r.status === 200,
+          () => false,
+        ),
+      path.join(logDir, `replica-${index}.log`),
     );
   }
 
@@ -154,16 +166,20 @@ export class Cluster {
   readonly replicas: ApiReplica[] = [];
   readonly worker: NodeProcess;
 
-  private constructor(buildDir: string, env: Record<string, string>) {
+  private constructor(buildDir: string, env: Record<string, string>, readonly logDir: string) {
     // WORKER_QUEUES unset: the worker serves every queue. It says so at info level once it does.
-    this.worker = new NodeProcess('worker', path.join(buildDir, 'workers/worker.js'), { ...env, LOG_LEVEL: 'info' }, async (out) => out.includes('"serving queues"'));
+    this.worker = new NodeProcess('worker', path.join(buildDir, 'workers/worker.js'), { ...env, LOG_LEVEL: 'info' }, async (out) => out.includes('"serving queues"'), path.join(logDir, 'worker.log'));
   }
 
-  static async start(stores: Record<string, string>, replicas: number, buildDir: string): Promise<Cluster> {
+  /** `extraEnv`: settings on top of clusterEnv for every process (a test's own secrets, limits, ...). */
+  static async start(stores: Record<string, string>, replicas: number, buildDir: string, extraEnv: Record<string, string> = {}): Promise<Cluster> {
     transpileSources(buildDir);
-    const env = clusterEnv(stores);
-    const cluster = new Cluster(buildDir, env);
-    for (let i = 0; i < replicas; i++) cluster.replicas.push(new ApiReplica(i, await freePort(), await freePort(), buildDir, env));
+    const env = { ...clusterEnv(stores), ...extraEnv };
+    const logDir = path.join(path.dirname(buildDir), 'logs');
+    fs.rmSync(logDir, { recursive: true, force: true });
+    fs.mkdirSync(logDir, { recursive: true });
+    const cluster = new Cluster(buildDir, env, logDir);
+    for (let i = 0; i < replicas; i++) cluster.replicas.push(new ApiReplica(i, await freePort(), await freePort(), buildDir, env, logDir));
     try {
       // The first replica applies MIGRATION_INITIAL_PHASE alone; the others start in parallel.
       await cluster.replicas[0].start();
