@@ -4,6 +4,17 @@
 //
 // The upstream `ferretdb` binary built by `go install` panics at start-up because its
 // version check needs a generated file that module downloads lack; embedding skips it.
+//
+// scripts/services.sh builds it against a copy of the FerretDB module with patches/*.patch applied
+// (in name order, each on top of the previous ones); each patch opens with its design:
+//
+//   - 0001: `_id` equality is pushed down to SQLite whatever else the filter holds.
+//   - 0002: single-document atomicity, as MongoDB keeps it. FerretDB's update, findAndModify and
+//     delete read the matching documents and write them back in two steps, so two guarded
+//     compare-and-set writes could both take the same version. The patch holds one lock per
+//     (database, collection) around each write statement's read and write (inserts included);
+//     readers take none and see each write whole (SQLite WAL, one transaction per write).
+//     test/dev-server-atomicity.test.ts is the probe.
 package main
 
 import (
