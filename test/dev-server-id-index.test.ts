@@ -196,6 +196,23 @@ describe('dev server: `_id` reads with mixed `_id` types, as MongoDB answers the
       expect(await find({}, { _id: -1 })).toEqual(docsFor(descending(ALL_IDS)));
     });
 
+    it('the whole collection by `_id` with skip, limit and small batches, both ways', async () => {
+      expect(await find({}, { _id: 1 }, { skip: 5, limit: 20 })).toEqual(docsFor(ascending(ALL_IDS).slice(5, 25)));
+      expect(await find({}, { _id: -1 }, { skip: 3, limit: 30 })).toEqual(docsFor(descending(ALL_IDS).slice(3, 33)));
+      expect(await find({}, { _id: 1 }, { limit: 1 })).toEqual(docsFor(ascending(ALL_IDS).slice(0, 1)));
+      expect(await find({}, { _id: -1 }, { limit: 1 })).toEqual(docsFor(descending(ALL_IDS).slice(0, 1)));
+      expect(await find({}, { _id: 1 }, { batchSize: 4 })).toEqual(docsFor(ascending(ALL_IDS)));
+      expect(await find({}, { _id: -1 }, { batchSize: 5 })).toEqual(docsFor(descending(ALL_IDS)));
+    });
+
+    it('a filter on other fields, sorted by `_id` across types', async () => {
+      const ids = DOCS.filter((d) => d.n % 3 === 1).map((d) => d._id);
+      expect(await find({ n: { $mod: [3, 1] } }, { _id: -1 })).toEqual(docsFor(descending(ids)));
+      expect(await find({ tag: 'string' }, { _id: 1 })).toEqual(docsFor(ascending(OTHER_IDS.filter((v) => typeof v === 'string'))));
+      expect(await find({ tag: 'oid' }, { _id: -1 })).toEqual(docsFor(descending(OBJECT_IDS)));
+      expect(await find({ tag: 'none' }, { _id: 1 })).toEqual([]);
+    });
+
     it('{_id: {$not: {$type: "objectId"}}} returns every other `_id`, in order', async () => {
       expect(await find({ _id: { $not: { $type: 'objectId' } } }, { _id: 1 })).toEqual(docsFor(ascending(OTHER_IDS)));
       expect(await find({ _id: { $not: { $type: 'objectId' } } }, { _id: 1 }, { skip: 3, limit: 4 })).toEqual(

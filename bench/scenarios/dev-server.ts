@@ -12,6 +12,8 @@
  * Figures, per size (`docs`):
  *   first_doc       ms until the first document of find({_id: {$gt: <id at 10 %>}}).sort({_id: 1}), the
  *                   driver's default first batch (the reads of openRangeScan and scanById)
+ *   first_doc_all   the same for find({}).sort({_id: 1}) (the verification scan, the archive, the raw
+ *                   scans of the backfill and verify scenarios)
  *   range_scan      documents/s reading that cursor (BENCH_DEVSERVER_BATCH per batch) to the end or for
  *                   BENCH_DEVSERVER_SCAN_MAX documents, and the dev server's resident memory before and
  *                   at most during the read (skipped when first_doc did not complete: it could not either)
@@ -180,23 +182,36 @@ const RANGE_QUERY = 'find({_id: {$gt: <id at 10 %>}}).sort({_id: 1})';
 
 async function firstDoc(ctx: Ctx): Promise<BenchLine> {
   const { from } = rangeStart(ctx.docs);
+  const line = await timeToFirst(ctx, 'first_doc', RANGE_QUERY, { _id: { $gt: from } }, (doc) => doc._id instanceof ObjectId && Buffer.compare(doc._id.id, from.id) > 0);
+  ctx.firstDocCompleted = line.completed === true;
+  return line;
+}
+
+async function firstDocAll(ctx: Ctx): Promise<BenchLine> {
+  // MongoDB puts strings before ObjectIds: the first is the lowest string `_id`, if there is one.
+  const strings: string[] = [];
+  for (let i = STRING_ID_EVERY - 1; i < ctx.docs; i += STRING_ID_EVERY) strings.push(idAt(i) as string);
+  const lowest = strings.length > 0 ? strings.sort()[0] : (idAt(0) as ObjectId);
+  return timeToFirst(ctx, 'first_doc_all', 'find({}).sort({_id: 1})', {}, (doc) => (typeof lowest === 'string' ? doc._id === lowest : lowest.equals(doc._id)));
+}
+
+async function timeToFirst(ctx: Ctx, figure: string, query: string, filter: Document, isFirst: (doc: Document) => boolean): Promise<BenchLine> {
   let ms: number | null = null;
   const t0 = performance.now();
   try {
     await withClient(ctx, (coll, client) =>
       bounded(ctx.timeoutS, client, async () => {
-        const cursor = coll.find({ _id: { $gt: from } }).sort({ _id: 1 }); // the driver's default first batch (101)
+        const cursor = coll.find(filter).sort({ _id: 1 }); // the driver's default first batch (101)
         const doc = await cursor.next();
         ms = performance.now() - t0;
-        if (!doc || Buffer.compare((doc._id as ObjectId).id, from.id) <= 0) throw new Error('first document of the range is wrong');
+        if (!doc || !isFirst(doc)) throw new Error(`wrong first document: ${JSON.stringify(doc?._id)}`);
         await cursor.close();
       }),
     );
   } catch (err) {
     if (!(err instanceof Timeout)) throw err;
   }
-  ctx.firstDocCompleted = ms !== null;
-  return { bench: BENCH, figure: 'first_doc', docs: ctx.docs, query: RANGE_QUERY, ms: ms === null ? null : round(ms, 1), completed: ms !== null, timeout_s: ctx.timeoutS };
+  return { bench: BENCH, figure, docs: ctx.docs, query, ms: ms === null ? null : round(ms, 1), completed: ms !== null, timeout_s: ctx.timeoutS };
 }
 
 async function rangeScan(ctx: Ctx): Promise<BenchLine> {
@@ -387,7 +402,7 @@ export async function run(): Promise<BenchLine[]> {
       lines.push({ bench: BENCH, figure: 'seed', docs, inserted_per_s: round(rate, 0) });
       have = docs;
       const ctx: Ctx = { url, dbName, docs, timeoutS, serverPid, scanMax: envInt('BENCH_DEVSERVER_SCAN_MAX', 200_000) };
-      for (const [figure, measure] of Object.entries({ point_find: pointFind, first_doc: firstDoc, range_scan: rangeScan, id_scan: idScan, cas })) {
+      for (const [figure, measure] of Object.entries({ point_find: pointFind, first_doc: firstDoc, first_doc_all: firstDocAll, range_scan: rangeScan, id_scan: idScan, cas })) {
         let line: BenchLine;
         try {
           line = await measure(ctx);
