@@ -15,6 +15,19 @@
 //     (database, collection) around each write statement's read and write (inserts included);
 //     readers take none and see each write whole (SQLite WAL, one transaction per write).
 //     test/dev-server-atomicity.test.ts is the probe.
+//   - 0003: the `_id_` index is used as MongoDB uses it. Upstream spelled `_id` differently from the
+//     index expression, so even `_id` equality (and every update and delete by `_id`) scanned the
+//     table, and every `_id` range or sort decoded and sorted the whole collection in Go before its
+//     first document. The patch turns ObjectId ranges and `$type: "objectId"` into index ranges
+//     (MongoDB compares one type only, and ObjectIds' stored text orders like ObjectIds), orders by
+//     the index when the filter admits ObjectIds alone (the handler then streams instead of sorting),
+//     serves `find({}).sort({_id: 1})` as the few non-ObjectId documents sorted in memory around the
+//     ObjectId ones streamed in index order, and answers `{_id: 1}` projections without parsing
+//     documents. The handler still applies the whole filter, so pushdown only narrows. test/dev-server-id-index.test.ts pins the results with
+//     mixed `_id` types; bench/scenarios/dev-server.ts measures it.
+//
+// What stays weaker than MongoDB (README, "The dev server is not MongoDB"): no secondary indexes, every
+// document returned is decoded in Go, one writer per collection and per database file.
 package main
 
 import (
