@@ -7,12 +7,16 @@
  * A scenario is bench/scenarios/<name>.ts exporting `run(): Promise<BenchLine[]>`; dropping in a
  * file is all it takes to add one.
  *
+ * `--report` also writes docs/benchmarks.md (and docs/bench/*.svg) from this run's lines: figures, targets,
+ * pass/fail, the machine, charts (bench/lib/report.ts).
+ *
  * Exit status: 1 if a scenario threw; with BENCH_STRICT=1 also 1 when a line has `pass: false`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { requestStop, runCleanups } from './lib/cleanup';
 import { progress } from './lib/log';
+import { writeReport } from './lib/report';
 import type { BenchLine, ScenarioModule } from './lib/types';
 
 const SCENARIO_DIR = path.join(__dirname, 'scenarios');
@@ -26,7 +30,10 @@ function available(): string[] {
     .sort();
 }
 
+const emitted: BenchLine[] = [];
+
 function emit(line: BenchLine): void {
+  emitted.push(line);
   const json = JSON.stringify(line);
   process.stdout.write(`${json}\n`);
   fs.appendFileSync(RESULTS_FILE, `${json}\n`);
@@ -34,7 +41,9 @@ function emit(line: BenchLine): void {
 
 async function main(): Promise<number> {
   const all = available();
-  const args = process.argv.slice(2).filter((a) => a !== '--');
+  const allArgs = process.argv.slice(2).filter((a) => a !== '--');
+  const report = allArgs.includes('--report');
+  const args = allArgs.filter((a) => a !== '--report');
   if (args.includes('--list')) {
     process.stdout.write(`${all.join('\n')}\n`);
     return 0;
@@ -77,6 +86,7 @@ async function main(): Promise<number> {
   await runCleanups({ endOfRun: true });
   progress('run', `${names.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
     `${failed} failed, ${missed} figure(s) missed their target; results in ${path.relative(process.cwd(), RESULTS_FILE)}`);
+  if (report && !stopping) progress('run', `report: ${path.relative(process.cwd(), writeReport(emitted, names))}`);
   if (stopping) return 130;
   if (failed > 0) return 1;
   return process.env.BENCH_STRICT === '1' && missed > 0 ? 1 : 0;

@@ -420,6 +420,24 @@ export async function run(): Promise<BenchLine[]> {
         });
       }
     }
+    // One chart: p99 per phase, each dual-write phase beside the single-write phase of the same primary.
+    const p99 = (phase: Phase) => pooled(windows.get(phase)!).side.p99_ms;
+    lines.push({
+      bench: BENCH,
+      figure: 'p99_by_phase',
+      by_phase: Object.fromEntries(COMPARISONS.flatMap((c) => [[c.dual, p99(c.dual)], [c.single, p99(c.single)]])),
+      chart: {
+        id: 'dual-write-p99',
+        title: `Write p99 by phase (ms), concurrency ${opts.concurrency}`,
+        kind: 'bar',
+        x: 'primary store',
+        y: 'p99 latency (ms)',
+        series: [
+          { name: 'with the secondary (dual write)', points: COMPARISONS.map((c) => [`${c.primary} primary (${c.dual})`, p99(c.dual)] as [string, number]) },
+          { name: 'primary only', points: COMPARISONS.map((c) => [`${c.primary} primary (${c.dual})`, p99(c.single)] as [string, number]) },
+        ],
+      },
+    });
     if (rawOps > 0) {
       await resetStores(api);
       lines.push(...(await rawStores(api, opts.concurrency, rawOps)));

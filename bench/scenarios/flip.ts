@@ -107,6 +107,17 @@ export async function run(): Promise<BenchLine[]> {
         p99_ratio: ratio(atFlip.p99_ms, elsewhere.p99_ms),
         max_ms: atFlip.max_ms,
         note: 'latency of appends overlapping a flip request vs appends that met none; two API replicas, legacy on the dev server',
+        chart: {
+          id: 'flip-write-latency',
+          title: 'Append latency at a source-of-truth flip vs elsewhere (ms)',
+          kind: 'bar',
+          x: 'percentile',
+          y: 'latency (ms)',
+          series: [
+            { name: 'overlapping a flip', points: [['p50', atFlip.p50_ms], ['p90', atFlip.p90_ms], ['p99', atFlip.p99_ms], ['max', atFlip.max_ms]] },
+            { name: 'no flip', points: [['p50', elsewhere.p50_ms], ['p90', elsewhere.p90_ms], ['p99', elsewhere.p99_ms], ['max', elsewhere.max_ms]] },
+          ],
+        },
       },
       {
         bench: BENCH,
