@@ -4,8 +4,8 @@
  * acknowledged. Each case makes the divergence a dual write leaves behind (the source of truth took
  * version n + 1, the other store kept n), flips, and runs the repair as the worker would.
  */
-import type { Conversation } from '../src/conversations/domain/conversation.model';
-import type { Phase } from '../src/migration/domain/phases';
+import type { Conversation } from '../src/model/conversation.model';
+import type { Phase } from '../src/model/phases';
 import { RepairService } from '../src/repair/repair.service';
 import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreName } from '../src/stores/conversation-store.port';
 import { startTestApp, TestApp } from './support/app';

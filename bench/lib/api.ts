@@ -9,7 +9,7 @@ import { createApiApp } from '../../src/bootstrap';
 import { JsonLogger } from '../../src/common/logger';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import type { Env } from '../../src/config/env-reader';
-import type { Phase } from '../../src/migration/domain/phases';
+import type { Phase } from '../../src/model/phases';
 import { onCleanup } from './cleanup';
 import type { FreshDatabases } from './fresh-db';
 import { JsonClient } from './http';

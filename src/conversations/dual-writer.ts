@@ -24,7 +24,7 @@ import type { FencedWrite } from '../mode/write-fence';
 import { POSTGRES_OUTBOX } from '../repair/repair.service';
 import type { PostgresRepairOutbox } from '../repair/repair-outbox';
 import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreName, TransactionalStore } from '../stores/conversation-store.port';
-import type { Conversation } from './domain/conversation.model';
+import type { Conversation } from '../model/conversation.model';
 
 /** What one fenced write did. */
 export type WriteOutcome =

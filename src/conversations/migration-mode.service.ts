@@ -11,7 +11,7 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { ServiceUnavailableError } from '../common/errors';
-import { MigrationMode, modeForPhase } from '../migration/domain/phases';
+import { MigrationMode, modeForPhase } from '../model/phases';
 import { MigrationStateRepository } from '../migration/migration-state.repository';
 
 @Injectable()

@@ -3,7 +3,7 @@
  * bounded by a timeout so a hung server reads as down rather than hanging the probe.
  */
 import type Redis from 'ioredis';
-import type { MigrationMode } from '../migration/domain/phases';
+import type { MigrationMode } from '../model/phases';
 import type { Db } from 'mongodb';
 import type { DataSource } from 'typeorm';
 

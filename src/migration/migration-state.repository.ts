@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AdvisoryLock } from '../common/advisory-lock';
 import { DATA_SOURCE } from '../stores/stores.module';
-import { isPhase, Phase } from './domain/phases';
+import { isPhase, Phase } from '../model/phases';
 
 export interface MigrationStateRow {
   phase: Phase;

@@ -4,7 +4,7 @@ import { APP_CONFIG } from '../config/config.module';
 import { TRAFFIC_ROUTER, TrafficRouter } from '../traffic/traffic-router.port';
 import { TrafficService } from '../traffic/traffic.service';
 import { indexOf, PLAN, stepName } from './domain/phase-plan';
-import { modeForPhase } from './domain/phases';
+import { modeForPhase } from '../model/phases';
 import { GATE_FIGURES, GateFiguresSource } from './gate-figures.port';
 import { MigrationService } from './migration.service';
 import { PhaseStateRepository } from './phase-state.repository';

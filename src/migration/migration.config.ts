@@ -5,7 +5,7 @@
  */
 import type { EnvReader } from '../config/env-reader';
 import { GateProfile, SEED_PROFILE, SHORT_PROFILE } from './domain/gates';
-import { Phase, PHASES } from './domain/phases';
+import { Phase, PHASES } from '../model/phases';
 
 export interface MigrationConfig {
   initialPhase?: Phase;

@@ -23,7 +23,7 @@ import { TrafficChange, TrafficChangeFailedError, TrafficRequest, TrafficService
 import { weightsForPercent } from '../traffic/traffic-router.port';
 import { evaluateGates, failing, GateFigures, GateResult } from './domain/gates';
 import { advanceMove, indexOf, Move, PLAN, PlanError, Position, positionNamed, rollbackMove, startMove, stepName } from './domain/phase-plan';
-import { modeForPhase } from './domain/phases';
+import { modeForPhase } from '../model/phases';
 import { GATE_FIGURES, GateFiguresSource } from './gate-figures.port';
 import { Committed, isPendingMove, MoveCompleter, PendingMove } from './move-completer';
 import { PhaseState, PhaseStateRepository } from './phase-state.repository';

@@ -18,7 +18,7 @@ import type { TrafficChange } from '../traffic/traffic.service';
 import { Cutover, CutoverPlan, CutoverReport, cutoverKind } from './cutover';
 import type { GateResult } from './domain/gates';
 import { indexOf, Position } from './domain/phase-plan';
-import { modeForPhase } from './domain/phases';
+import { modeForPhase } from '../model/phases';
 import { PhaseStateRepository } from './phase-state.repository';
 
 /** What `pending_move` holds while a move is under way. */

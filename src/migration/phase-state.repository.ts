@@ -9,7 +9,7 @@ import { DataSource } from 'typeorm';
 import { AdvisoryLock } from '../common/advisory-lock';
 import type { StoreTransaction } from '../stores/conversation-store.port';
 import { DATA_SOURCE } from '../stores/stores.module';
-import type { Phase } from './domain/phases';
+import type { Phase } from '../model/phases';
 import type { AuditEntry } from './domain/audit-entry';
 
 export type { AuditEntry } from './domain/audit-entry';

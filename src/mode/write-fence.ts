@@ -25,7 +25,7 @@ import { DataSource, QueryRunner } from 'typeorm';
 import { AdvisoryLock } from '../common/advisory-lock';
 import { DomainError } from '../common/errors';
 import type { MetricsService } from '../common/metrics/metrics.service';
-import { isPhase, MigrationMode, modeForPhase } from '../migration/domain/phases';
+import { isPhase, MigrationMode, modeForPhase } from '../model/phases';
 import type { StoreTransaction } from '../stores/conversation-store.port';
 
 /** What a fenced write works with: the phase it runs under and the transaction that holds the fence. */

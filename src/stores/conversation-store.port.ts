@@ -1,4 +1,4 @@
-import type { Conversation } from '../conversations/domain/conversation.model';
+import type { Conversation } from '../model/conversation.model';
 
 export type StoreName = 'legacy' | 'new';
 

@@ -7,7 +7,7 @@ import { MongoClient } from 'mongodb';
 import { Client } from 'pg';
 import type { AppConfig } from '../../src/config/app-config';
 import { createApiApp } from '../../src/bootstrap';
-import type { Phase } from '../../src/migration/domain/phases';
+import type { Phase } from '../../src/model/phases';
 import { createTestDatabases, TestDatabases } from './databases';
 import { APP_TOKEN, freePort, testConfig } from './env';
 

@@ -4,7 +4,7 @@
  * others mirror what the controllers answer.
  */
 import type { GateResult } from '../../migration/domain/gates';
-import type { MigrationMode } from '../../migration/domain/phases';
+import type { MigrationMode } from '../../model/phases';
 export type { AuditEntry } from '../../migration/domain/audit-entry';
 
 export type { SyncStatus } from '../../sync/sync-status.service';

@@ -7,8 +7,8 @@
  *   per batch: set-based, version-guarded, and it reports which ids it actually wrote.
  */
 import { DataSource, QueryRunner } from 'typeorm';
-import type { Conversation } from '../../conversations/domain/conversation.model';
-import { ConversationRow, fromRows, MessageRow, toRows } from '../../conversations/domain/pg-rows';
+import type { Conversation } from '../../model/conversation.model';
+import { ConversationRow, fromRows, MessageRow, toRows } from './pg-rows';
 import type { ListPosition, PutResult, StoreTransaction, TransactionalStore } from '../conversation-store.port';
 
 const CONVERSATION_COLUMNS =

@@ -14,7 +14,7 @@
  */
 import { Logger } from '@nestjs/common';
 import type { SyncConfig } from '../../config/sync-config';
-import type { LegacyDocument } from '../../conversations/domain/legacy-document';
+import type { LegacyDocument } from '../../model/legacy-document';
 import type { LegacyRangeScan, LegacyStore } from '../../stores/legacy-store.port';
 import type { BatchWriter } from '../batch-writer';
 import type { SyncMetrics } from '../sync-metrics';

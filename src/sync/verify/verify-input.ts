@@ -3,7 +3,7 @@
  * out-of-range values are a 400 naming each field, never silently dropped or clamped.
  */
 import { FieldError, ValidationFailedError } from '../../common/errors';
-import { isPlainObject } from '../../conversations/domain/json-value';
+import { isPlainObject } from '../../model/json-value';
 
 export const REPORT_KINDS = ['missing', 'extra', 'different', 'unreadable'] as const;
 export type ReportKind = (typeof REPORT_KINDS)[number];

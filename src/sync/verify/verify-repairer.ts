@@ -10,7 +10,7 @@
  * absent and so would "repair" by deleting the copy; and, once the new store is the source of truth,
  * records only the legacy store has: the copy would delete what may be the only copy of them.
  */
-import { Phase } from '../../migration/domain/phases';
+import { Phase } from '../../model/phases';
 import type { MigrationModeService } from '../../conversations/migration-mode.service';
 import type { RepairService } from '../../repair/repair.service';
 import { compareRecord } from './domain/compare';

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
-import { InvalidRowError } from './errors';
+import { InvalidRowError } from '../../model/errors';
 import { CONVERSATION_COLUMNS, ConversationRow, fromRows, MESSAGE_COLUMNS, MessageRow, parseVersion, toRows } from './pg-rows';
-import { arbConversation } from './testing/arbitraries';
-import { expectSameCanonical } from './testing/canonical-assert';
-import { SAMPLE_ID, sampleConversation } from './testing/fixtures';
+import { arbConversation } from '../../model/testing/arbitraries';
+import { expectSameCanonical } from '../../model/testing/canonical-assert';
+import { SAMPLE_ID, sampleConversation } from '../../model/testing/fixtures';
 
 function rowsError(row: ConversationRow, messages: MessageRow[]): InvalidRowError {
   try {

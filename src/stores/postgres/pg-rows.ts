@@ -11,9 +11,9 @@
  * is silently wrong. Row values are used as they are (no copies): rows come fresh from, or go straight to,
  * the driver.
  */
-import { Conversation, JsonObject, MESSAGE_ROLES, Message, MessageRole } from './conversation.model';
-import { InvalidRowError } from './errors';
-import { isPlainObject } from './json-value';
+import { Conversation, JsonObject, MESSAGE_ROLES, Message, MessageRole } from '../../model/conversation.model';
+import { InvalidRowError } from '../../model/errors';
+import { isPlainObject } from '../../model/json-value';
 
 export interface ConversationRow {
   id: string;
