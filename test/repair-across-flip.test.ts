@@ -7,7 +7,8 @@
 import type { Conversation } from '../src/model/conversation.model';
 import type { Phase } from '../src/model/phases';
 import { RepairService } from '../src/repair/repair.service';
-import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreName } from '../src/stores/conversation-store.port';
+import { ConversationStore, LEGACY_STORE, NEW_STORE } from '../src/stores/conversation-store.port';
+import { StoreName } from '../src/model/store-name';
 import { startTestApp, TestApp } from './support/app';
 import { readBoth } from './support/stores';
 

@@ -23,7 +23,8 @@ import { MetricsService } from '../common/metrics/metrics.service';
 import type { FencedWrite } from '../mode/write-fence';
 import { POSTGRES_OUTBOX } from '../repair/repair.service';
 import type { PostgresRepairOutbox } from '../repair/repair-outbox';
-import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreName, TransactionalStore } from '../stores/conversation-store.port';
+import { ConversationStore, LEGACY_STORE, NEW_STORE, TransactionalStore } from '../stores/conversation-store.port';
+import { StoreName } from '../model/store-name';
 import type { Conversation } from '../model/conversation.model';
 
 /** What one fenced write did. */

@@ -12,7 +12,7 @@ import { RepairOutbox } from '../repair/repair-outbox';
 import { REPAIR_OUTBOXES } from '../repair/repair.module';
 import { RepairQueue } from '../repair/repair-queue';
 import { ShadowStatusService } from '../shadow/shadow-status.service';
-import type { StoreName } from '../stores/conversation-store.port';
+import type { StoreName } from '../model/store-name';
 import { DATA_SOURCE } from '../stores/stores.module';
 import { CatchupAppliedLog, StrayWrites } from '../sync/catchup/catchup-applied.log';
 import { SyncStatusService } from '../sync/sync-status.service';

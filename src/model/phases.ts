@@ -2,7 +2,7 @@
  * The phase table of SPEC section 3 as data: what each phase means for the stores. The dual-write
  * path derives its routing from here and nowhere else.
  */
-import type { StoreName } from '../stores/conversation-store.port';
+import type { StoreName } from './store-name';
 
 export const PHASES = ['not_started', 'shadow', 'canary', 'rollout', 'deprecation', 'cleanup', 'complete'] as const;
 export type Phase = (typeof PHASES)[number];

@@ -19,7 +19,8 @@ import type { MigrationMode } from '../model/phases';
 import { otherStore } from '../model/phases';
 import { WRITE_FENCE } from '../mode/mode.tokens';
 import type { WriteFence } from '../mode/write-fence';
-import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreName, StoreTransaction, TransactionalStore } from '../stores/conversation-store.port';
+import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreTransaction, TransactionalStore } from '../stores/conversation-store.port';
+import { StoreName } from '../model/store-name';
 import type { OutboxEntry, PostgresRepairOutbox } from './repair-outbox';
 
 export const POSTGRES_OUTBOX = Symbol('POSTGRES_OUTBOX');

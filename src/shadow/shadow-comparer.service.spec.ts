@@ -5,7 +5,7 @@ import { toDto } from '../conversations/conversation.dto';
 import type { Conversation } from '../model/conversation.model';
 import type { MigrationModeService } from '../conversations/migration-mode.service';
 import { modeForPhase, Phase } from '../model/phases';
-import type { StoreName } from '../stores/conversation-store.port';
+import type { StoreName } from '../model/store-name';
 import type { LegacyApiPort } from './legacy-api.client';
 import { ShadowComparer } from './shadow-comparer.service';
 import type { ShadowReadPort } from './shadow-read.port';

@@ -24,7 +24,7 @@ import { decodeCursor } from '../conversations/list-cursor';
 import { MigrationModeService } from '../conversations/migration-mode.service';
 import { MigrationMode, otherStore } from '../model/phases';
 import { PermanentJobError } from '../queues/queue-processor';
-import type { StoreName } from '../stores/conversation-store.port';
+import type { StoreName } from '../model/store-name';
 import { Compared, compareRecords, comparePages, conversationPath, NoiseFinding, noiseBetween, verdict } from './domain/comparison';
 import { generalisePath, PathRules } from './domain/path-pattern';
 import { redactDifference, redactValue } from './domain/redact';

@@ -14,7 +14,7 @@ import { APP_CONFIG } from '../config/config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { parseListQuery } from '../conversations/conversation-input';
 import { MigrationModeService } from '../conversations/migration-mode.service';
-import type { StoreName } from '../stores/conversation-store.port';
+import type { StoreName } from '../model/store-name';
 import type { Endpoint } from './domain/response-body';
 import { DropReason, ShadowPayload, ShadowQueue } from './shadow-queue';
 import { ShadowRepository } from './shadow.repository';

@@ -1,6 +1,5 @@
 import type { Conversation } from '../model/conversation.model';
-
-export type StoreName = 'legacy' | 'new';
+import type { StoreName } from '../model/store-name';
 
 /**
  * What the dual-write path needs from either store. Both adapters give the same guarantees:
