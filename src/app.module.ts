@@ -5,7 +5,7 @@ import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { ConversationsModule } from './conversations/conversations.module';
 import { DashboardModule } from './dashboard/dashboard.module';
-import { MigrationStateModule } from './migration/migration-state.module';
+import { MigrationStateModule } from './mode/mode.module';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { MetricsListener } from './common/metrics/metrics-listener';

@@ -3,7 +3,7 @@
  * GateFiguresSource port (the figures themselves are covered by the capabilities' tests).
  */
 import { DataSource } from 'typeorm';
-import { MigrationModeService } from '../src/conversations/migration-mode.service';
+import { MigrationModeService } from '../src/mode/migration-mode.service';
 import type { GateFigures } from '../src/migration/domain/gates';
 import { AutoProgression } from '../src/migration/auto-progression';
 import type { GateFiguresSource } from '../src/migration/gate-figures.port';

@@ -7,7 +7,7 @@ import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { MigrationStateRepository } from '../migration/migration-state.repository';
+import { MigrationStateRepository } from '../mode/migration-state.repository';
 import { redisFailFast } from '../stores/redis';
 import { DATA_SOURCE } from '../stores/stores.module';
 import { ArchiveRunRepository } from './archive-run.repository';

@@ -22,7 +22,7 @@ import { newConversationId } from '../model/object-id';
 import { DualWriter, WriteOutcome } from './dual-writer';
 import { Attempt, ClaimedKey, messageSha256, StoredResponse } from './idempotency.service';
 import { decodeCursor, encodeCursor } from './list-cursor';
-import { MigrationModeService } from './migration-mode.service';
+import { MigrationModeService } from '../mode/migration-mode.service';
 
 const MAX_ATTEMPTS = 25;
 /** Jittered, growing pause between compare-and-set attempts, so hot conversations do not livelock. */

@@ -16,7 +16,7 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { CleanupService } from '../cleanup/cleanup.service';
 import { DomainError } from '../common/errors';
-import { MigrationModeService } from '../conversations/migration-mode.service';
+import { MigrationModeService } from '../mode/migration-mode.service';
 import { Cutover, cutoverKind } from './cutover';
 import { SyncControlService } from '../sync/sync-control.service';
 import { TrafficChange, TrafficChangeFailedError, TrafficRequest, TrafficService } from '../traffic/traffic.service';

@@ -3,7 +3,7 @@ import { loadConfig } from '../config/app-config';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { toDto } from '../conversations/conversation.dto';
 import type { Conversation } from '../model/conversation.model';
-import type { MigrationModeService } from '../conversations/migration-mode.service';
+import type { MigrationModeService } from '../mode/migration-mode.service';
 import { modeForPhase, Phase } from '../model/phases';
 import type { StoreName } from '../model/store-name';
 import type { LegacyApiPort } from './legacy-api.client';

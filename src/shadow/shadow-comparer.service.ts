@@ -21,7 +21,7 @@ import { MetricsService } from '../common/metrics/metrics.service';
 import { canonical, CanonicalConversation } from '../model/canonical';
 import { toDto } from '../conversations/conversation.dto';
 import { decodeCursor } from '../conversations/list-cursor';
-import { MigrationModeService } from '../conversations/migration-mode.service';
+import { MigrationModeService } from '../mode/migration-mode.service';
 import { MigrationMode, otherStore } from '../model/phases';
 import { PermanentJobError } from '../queues/queue-processor';
 import type { StoreName } from '../model/store-name';

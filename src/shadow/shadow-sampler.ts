@@ -13,7 +13,7 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { parseListQuery } from '../conversations/conversation-input';
-import { MigrationModeService } from '../conversations/migration-mode.service';
+import { MigrationModeService } from '../mode/migration-mode.service';
 import type { StoreName } from '../model/store-name';
 import type { Endpoint } from './domain/response-body';
 import { DropReason, ShadowPayload, ShadowQueue } from './shadow-queue';

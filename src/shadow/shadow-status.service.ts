@@ -5,7 +5,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { MigrationModeService } from '../conversations/migration-mode.service';
+import { MigrationModeService } from '../mode/migration-mode.service';
 import { ShadowQueue } from './shadow-queue';
 import { ComparisonKind, MismatchFilter, OutcomeCount, PathCount, SampleOutcome, ShadowRepository, StoredMismatch } from './shadow.repository';
 

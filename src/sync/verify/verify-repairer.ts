@@ -11,7 +11,7 @@
  * records only the legacy store has: the copy would delete what may be the only copy of them.
  */
 import { Phase } from '../../model/phases';
-import type { MigrationModeService } from '../../conversations/migration-mode.service';
+import type { MigrationModeService } from '../../mode/migration-mode.service';
 import type { RepairService } from '../../repair/repair.service';
 import { compareRecord } from './domain/compare';
 import { forEachLimit } from '../../common/for-each-limit';

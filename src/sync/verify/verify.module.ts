@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import type { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import { MetricsService } from '../../common/metrics/metrics.service';
-import { MigrationModeService } from '../../conversations/migration-mode.service';
+import { MigrationModeService } from '../../mode/migration-mode.service';
 import { RepairModule } from '../../repair/repair.module';
 import { RepairService } from '../../repair/repair.service';
 import { redisFailFast } from '../../stores/redis';

@@ -5,7 +5,7 @@
  */
 import { Injectable, Logger } from '@nestjs/common';
 import { DomainError, NotFoundError, ServiceUnavailableError } from '../../common/errors';
-import { MigrationModeService } from '../../conversations/migration-mode.service';
+import { MigrationModeService } from '../../mode/migration-mode.service';
 import { ReportQuery, VerifyOptions } from './verify-input';
 import { RunReport, runReport, RunSummary, runSummary } from './verify-report';
 import { repairRefusal } from './verify-repairer';

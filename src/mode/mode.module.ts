@@ -1,12 +1,12 @@
 import { Global, Inject, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { MigrationModeService } from '../conversations/migration-mode.service';
+import { MigrationModeService } from './migration-mode.service';
 import { MigrationStateRepository } from './migration-state.repository';
 import { DataSource } from 'typeorm';
 import { MetricsService } from '../common/metrics/metrics.service';
-import { WRITE_FENCE } from '../mode/mode.tokens';
-import { WriteFence } from '../mode/write-fence';
+import { WRITE_FENCE } from './mode.tokens';
+import { WriteFence } from './write-fence';
 import { DATA_SOURCE } from '../stores/stores.module';
 
 /** Applies MIGRATION_INITIAL_PHASE once, on a migration nobody has moved yet. */

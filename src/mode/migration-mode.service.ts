@@ -12,7 +12,7 @@ import { APP_CONFIG } from '../config/config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { ServiceUnavailableError } from '../common/errors';
 import { MigrationMode, modeForPhase } from '../model/phases';
-import { MigrationStateRepository } from '../migration/migration-state.repository';
+import { MigrationStateRepository } from './migration-state.repository';
 
 @Injectable()
 export class MigrationModeService {
