@@ -16,7 +16,7 @@ import { StoresModule } from './stores/stores.module';
 import { SyncModule } from './sync/sync.module';
 import { MigrationModule } from './migration/migration.module';
 import { TrafficModule } from './traffic/traffic.module';
-import { VerifyModule } from './sync/verify/verify.module';
+import { VerifyModule } from './verify/verify.module';
 
 /**
  * The providers both process kinds share. The API adds controllers (AppModule); the worker adds

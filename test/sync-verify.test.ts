@@ -13,7 +13,7 @@ import { sampleConversation } from '../src/model/testing/fixtures';
 import { QueueName } from '../src/queues/queue-names';
 import { PostgresConversationStore } from '../src/stores/postgres/postgres-conversation.store';
 import { DATA_SOURCE } from '../src/stores/stores.module';
-import { VerifyQueue } from '../src/sync/verify/verify-queue';
+import { VerifyQueue } from '../src/verify/verify-queue';
 import { startTestApp, TestApp } from './support/app';
 import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
 import { expectErrorShape, expectFieldErrors, legacyCollection, readBoth, waitFor } from './support/stores';

@@ -4,10 +4,10 @@
  */
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
-import { ensureLiveJob } from '../../queues/live-job';
-import { QueueName } from '../../queues/queue-names';
-import type { JobPayloads } from '../../queues/queue-processor';
-import { QUEUE_PREFIX } from '../../queues/worker-host';
+import { ensureLiveJob } from '../queues/live-job';
+import { QueueName } from '../queues/queue-names';
+import type { JobPayloads } from '../queues/queue-processor';
+import { QUEUE_PREFIX } from '../queues/worker-host';
 
 const ADD_TIMEOUT_MS = 2000;
 

@@ -3,7 +3,7 @@
  * `findOne` per id with bounded concurrency (answered from the `_id` index on every server, unlike `$in`
  * on FerretDB); PostgreSQL reads the whole set in one snapshot.
  */
-import { forEachLimit } from '../../common/for-each-limit';
+import { forEachLimit } from '../common/for-each-limit';
 import type { VerifyRecord } from './domain/verify-record';
 import { HEX_ID, LegacyVerifySource, NewVerifySource } from './verify-sources';
 

@@ -6,8 +6,8 @@
  * answers from its index; `$in` is avoided for the same reason as paging.
  */
 import { BSON, Collection, Document, Filter, FindCursor, MongoServerError, ObjectId } from 'mongodb';
-import type { LegacyDocument } from '../../model/legacy-document';
-import { deadLetterKey } from '../dead-letters/raw-json';
+import type { LegacyDocument } from '../model/legacy-document';
+import { deadLetterKey } from '../sync/dead-letters/raw-json';
 import { legacyRecord, VerifyRecord } from './domain/verify-record';
 import { HEX_ID, LegacyBatch, LegacyScan, LegacyVerifySource } from './verify-sources';
 

@@ -6,7 +6,7 @@
  * compared like any other: soft-deleted in both with the same content is equal.
  */
 import { createHash } from 'node:crypto';
-import { diffCanonical } from '../../../model/canonical';
+import { diffCanonical } from '../../model/canonical';
 import type { VerifyRecord } from './verify-record';
 
 export type FindingKind = 'missing' | 'extra' | 'different';

@@ -6,8 +6,8 @@
  * the canonical hash and can be compared with hashes computed anywhere else.
  */
 import { createHash } from 'node:crypto';
-import type { CanonicalConversation } from '../../../model/canonical';
-import { compareCodeUnits } from '../../../model/json-value';
+import type { CanonicalConversation } from '../../model/canonical';
+import { compareCodeUnits } from '../../model/json-value';
 
 const q = JSON.stringify;
 

@@ -2,8 +2,8 @@
  * What operators send to the verification endpoints (and the CLI), checked strictly: unknown fields and
  * out-of-range values are a 400 naming each field, never silently dropped or clamped.
  */
-import { FieldError, ValidationFailedError } from '../../common/errors';
-import { isPlainObject } from '../../model/json-value';
+import { FieldError, ValidationFailedError } from '../common/errors';
+import { isPlainObject } from '../model/json-value';
 
 export const REPORT_KINDS = ['missing', 'extra', 'different', 'unreadable'] as const;
 export type ReportKind = (typeof REPORT_KINDS)[number];

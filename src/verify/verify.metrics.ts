@@ -5,7 +5,7 @@
  */
 import { Injectable, Logger } from '@nestjs/common';
 import { Gauge } from 'prom-client';
-import { MetricsService } from '../../common/metrics/metrics.service';
+import { MetricsService } from '../common/metrics/metrics.service';
 import type { ReportKind } from './verify-input';
 import { VerifyRunRepository } from './verify-run.repository';
 

@@ -7,12 +7,12 @@
  * The walk keeps hashes only: holding every buffered conversation's canonical form would cost about a
  * copy of each chunk. Paths are named when a suspect is read again (rechecks keep the form).
  */
-import { canonical, CanonicalConversation } from '../../../model/canonical';
-import type { Conversation } from '../../../model/conversation.model';
-import { InvalidRowError, UnreadableDocumentError } from '../../../model/errors';
-import type { LegacyDocument } from '../../../model/legacy-document';
-import { fromLegacy } from '../../../model/legacy-transform';
-import { ConversationRow, fromRows, MessageRow } from '../../../stores/postgres/pg-rows';
+import { canonical, CanonicalConversation } from '../../model/canonical';
+import type { Conversation } from '../../model/conversation.model';
+import { InvalidRowError, UnreadableDocumentError } from '../../model/errors';
+import type { LegacyDocument } from '../../model/legacy-document';
+import { fromLegacy } from '../../model/legacy-transform';
+import { ConversationRow, fromRows, MessageRow } from '../../stores/postgres/pg-rows';
 import { recordHash } from './record-hash';
 
 export interface VerifyRecord {

@@ -11,7 +11,7 @@
  *   end they are recomputed from the rows, so they are exact even if a bug ever made them drift.
  */
 import { DataSource, QueryRunner } from 'typeorm';
-import { DomainError } from '../../common/errors';
+import { DomainError } from '../common/errors';
 import { Finding, UNREADABLE_PATH } from './domain/compare';
 import type { ReportKind, ReportQuery, VerifyOptions } from './verify-input';
 

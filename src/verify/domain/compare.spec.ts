@@ -1,6 +1,6 @@
-import { toLegacy } from '../../../model/legacy-transform';
-import { toRows } from '../../../stores/postgres/pg-rows';
-import { sampleConversation } from '../../../model/testing/fixtures';
+import { toLegacy } from '../../model/legacy-transform';
+import { toRows } from '../../stores/postgres/pg-rows';
+import { sampleConversation } from '../../model/testing/fixtures';
 import { compareRange, compareRecord, INVALID_ROW_PATH, MAX_PATHS, rangeDigest, UNREADABLE_PATH } from './compare';
 import { legacyRecord, newRecord, recordOf } from './verify-record';
 

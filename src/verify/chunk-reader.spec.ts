@@ -1,4 +1,4 @@
-import { sampleConversation } from '../../model/testing/fixtures';
+import { sampleConversation } from '../model/testing/fixtures';
 import { ChunkReader } from './chunk-reader';
 import { recordOf, VerifyRecord } from './domain/verify-record';
 import type { LegacyScan, LegacyVerifySource, NewVerifySource } from './verify-sources';

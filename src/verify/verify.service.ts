@@ -4,8 +4,8 @@
  * that could not be queued is marked failed with the reason instead of waiting forever.
  */
 import { Injectable, Logger } from '@nestjs/common';
-import { DomainError, NotFoundError, ServiceUnavailableError } from '../../common/errors';
-import { MigrationModeService } from '../../mode/migration-mode.service';
+import { DomainError, NotFoundError, ServiceUnavailableError } from '../common/errors';
+import { MigrationModeService } from '../mode/migration-mode.service';
 import { ReportQuery, VerifyOptions } from './verify-input';
 import { RunReport, runReport, RunSummary, runSummary } from './verify-report';
 import { repairRefusal } from './verify-repairer';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { canonical, canonicalHash, canonicalJson } from '../../../model/canonical';
-import { arbConversation } from '../../../model/testing/arbitraries';
-import { sampleConversation } from '../../../model/testing/fixtures';
+import { canonical, canonicalHash, canonicalJson } from '../../model/canonical';
+import { arbConversation } from '../../model/testing/arbitraries';
+import { sampleConversation } from '../../model/testing/fixtures';
 import { recordHash, recordJson } from './record-hash';
 
 describe('recordJson', () => {

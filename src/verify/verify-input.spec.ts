@@ -1,4 +1,4 @@
-import { ValidationFailedError } from '../../common/errors';
+import { ValidationFailedError } from '../common/errors';
 import { parseReportQuery, parseRunId, parseVerifyOptions, VERIFY_DEFAULTS } from './verify-input';
 
 const fields = (fn: () => unknown) => {

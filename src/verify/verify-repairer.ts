@@ -10,11 +10,11 @@
  * absent and so would "repair" by deleting the copy; and, once the new store is the source of truth,
  * records only the legacy store has: the copy would delete what may be the only copy of them.
  */
-import { Phase } from '../../model/phases';
-import type { MigrationModeService } from '../../mode/migration-mode.service';
-import type { RepairService } from '../../repair/repair.service';
+import { Phase } from '../model/phases';
+import type { MigrationModeService } from '../mode/migration-mode.service';
+import type { RepairService } from '../repair/repair.service';
 import { compareRecord } from './domain/compare';
-import { forEachLimit } from '../../common/for-each-limit';
+import { forEachLimit } from '../common/for-each-limit';
 import { readBoth } from './point-reads';
 import { Rechecker } from './rechecker';
 import type { RunContext } from './run-context';

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import { Job, UnrecoverableError, WaitingError } from 'bullmq';
-import { QueueName } from '../../queues/queue-names';
-import type { JobPayloads, QueueProcessor } from '../../queues/queue-processor';
+import { QueueName } from '../queues/queue-names';
+import type { JobPayloads, QueueProcessor } from '../queues/queue-processor';
 import { RunInterruptedError } from './run-context';
 import { LostClaimError } from './verify-run.repository';
 import { VerifyRunner } from './verify.runner';

@@ -6,7 +6,7 @@
  * corrupt row is reported instead of stopping the run.
  */
 import { DataSource, QueryRunner } from 'typeorm';
-import type { ConversationRow, MessageRow } from '../../stores/postgres/pg-rows';
+import type { ConversationRow, MessageRow } from '../stores/postgres/pg-rows';
 import { newRecord, VerifyRecord } from './domain/verify-record';
 import type { NewVerifySource } from './verify-sources';
 

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { AuthenticatedRequest, OperatorOnly } from '../../common/auth/auth.guard';
+import { AuthenticatedRequest, OperatorOnly } from '../common/auth/auth.guard';
 import { parseListQuery, parseReportQuery, parseRunId, parseVerifyOptions, REPORT_KINDS, VERIFY_DEFAULTS } from './verify-input';
 import { VerifyService } from './verify.service';
 
