@@ -30,13 +30,13 @@ export function engineMissing(kind: 'backfill' | 'verify'): string | null {
   const need =
     kind === 'backfill'
       ? ['src/sync/backfill/backfill.service.ts', 'src/sync/backfill/backfill.processor.ts', 'src/sync/sync.controller.ts']
-      : ['src/sync/verify'];
+      : ['src/verify'];
   const missing = need.filter((p) => !fs.existsSync(path.join(ROOT, p)));
   if (missing.length > 0) return `the ${kind} engine is not built yet (missing ${missing.join(', ')})`;
   if (kind === 'verify') {
-    const files = fs.readdirSync(path.join(ROOT, 'src/sync/verify'));
+    const files = fs.readdirSync(path.join(ROOT, 'src/verify'));
     if (!files.some((f) => /processor\.ts$/.test(f)) || !files.some((f) => /controller\.ts$/.test(f))) {
-      return `the verify engine is not wired yet (src/sync/verify has no processor or controller: ${files.filter((f) => f.endsWith('.ts')).join(', ')})`;
+      return `the verify engine is not wired yet (src/verify has no processor or controller: ${files.filter((f) => f.endsWith('.ts')).join(', ')})`;
     }
   }
   return null;
