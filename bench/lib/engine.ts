@@ -17,6 +17,7 @@ import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { BENCH_TOKEN, BenchApi, startApi } from './api';
 import { buildWorker } from './build';
+import { withTimeout } from '../../src/common/timeout';
 import { onCleanup } from './cleanup';
 import { progress, round, sleep } from './log';
 import { MemSampler, sampleMemory } from './proc-mem';
@@ -130,22 +131,17 @@ export async function spawnWorker(name: string, env: NodeJS.ProcessEnv, bootTime
     await exited;
     clearTimeout(t);
   });
-  const died = exited.then(() => {
-    throw new Error(`worker ${name} exited during boot (code ${child.exitCode}, signal ${child.signalCode}): ${out.slice(-1500)}`);
-  });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`worker ${name} did not serve its queues within ${bootTimeoutMs} ms: ${out.slice(-1500)}`)), bootTimeoutMs);
+  // Ready, or dead before it got there.
+  const booted = new Promise<void>((resolve, reject) => {
+    void readyP.then(resolve);
+    void exited.then(() => reject(new Error(`worker ${name} exited during boot (code ${child.exitCode}, signal ${child.signalCode}): ${out.slice(-1500)}`)));
   });
   try {
-    await Promise.race([readyP, died, timeout]);
+    await withTimeout(booted, bootTimeoutMs, () => `worker ${name} did not serve its queues within ${bootTimeoutMs} ms: ${out.slice(-1500)}`);
   } catch (err) {
     await stop();
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
-  died.catch(() => undefined);
   const mem = sampleMemory(child.pid!, 250);
   const idleRssMb = mem.samples()[0] ?? NaN;
   return {

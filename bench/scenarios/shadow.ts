@@ -37,6 +37,7 @@ import { ShadowQueue } from '../../src/shadow/shadow-queue';
 import { ShadowSampler } from '../../src/shadow/shadow-sampler';
 import { ConversationStore, LEGACY_STORE, NEW_STORE } from '../../src/stores/conversation-store.port';
 import { redisForQueues } from '../../src/stores/redis';
+import { settlesWithin } from '../../src/common/timeout';
 import { BenchApi, startApi } from '../lib/api';
 import { onCleanup } from '../lib/cleanup';
 import { createFreshDatabases, FreshDatabases } from '../lib/fresh-db';
@@ -125,7 +126,7 @@ async function startWorker(dbs: FreshDatabases, redisUrl: string): Promise<{ pro
     if (proc.exitCode !== null) return;
     const exited = new Promise((resolve) => proc.once('exit', resolve));
     proc.kill('SIGTERM');
-    await Promise.race([exited, sleep(10_000)]);
+    await settlesWithin(exited, 10_000);
     if (proc.exitCode === null) proc.kill('SIGKILL');
   });
   return { proc, stop };

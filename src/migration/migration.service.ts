@@ -16,6 +16,7 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { CleanupService } from '../cleanup/cleanup.service';
 import { DomainError } from '../common/errors';
+import { settlesWithin } from '../common/timeout';
 import { MigrationModeService } from '../mode/migration-mode.service';
 import { Cutover, cutoverKind } from './cutover';
 import { SyncControlService } from '../sync/sync-control.service';
@@ -61,18 +62,13 @@ const positionOf = (s: Pick<PhaseState, 'phase' | 'step'>): Position => PLAN[ind
 
 /** Waits at most `ms` for `p`: a function giving its outcome (value or throw), or null when it is still running. */
 async function settledWithin<T>(p: Promise<T>, ms: number): Promise<(() => T) | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    p.then(
-      (value) => () => value,
-      (err: unknown) => () => {
-        throw err;
-      },
-    ),
-    new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms))),
-  ]);
-  clearTimeout(timer);
-  return outcome;
+  const outcome = p.then(
+    (value) => () => value,
+    (err: unknown) => () => {
+      throw err;
+    },
+  );
+  return (await settlesWithin(outcome, ms)) ? outcome : null;
 }
 
 function planOrRefuse<T>(fn: () => T): T {

@@ -6,6 +6,7 @@
  */
 import { Job, Queue } from 'bullmq';
 import type Redis from 'ioredis';
+import { withTimeout } from '../common/timeout';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
 import { QUEUE_PREFIX } from '../queues/worker-host';
@@ -54,15 +55,7 @@ export class RepairQueue {
     // BullMQ would hold the job until Redis is back; a request must not wait, and a divergence must
     // not live only in this process's memory. Fail at once so the caller uses the durable outbox.
     if (this.connection.status !== 'ready') throw new Error(`repair queue unavailable (Redis connection ${this.connection.status})`);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`repair queue did not answer within ${ADD_TIMEOUT_MS} ms`)), ADD_TIMEOUT_MS);
-    });
-    try {
-      await Promise.race([this.queue.add('repair', payload), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(this.queue.add('repair', payload), ADD_TIMEOUT_MS, `repair queue did not answer within ${ADD_TIMEOUT_MS} ms`);
   }
 
   async dead(start = 0, end = 99): Promise<DeadRepair[]> {

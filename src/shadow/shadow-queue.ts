@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
+import { withTimeout } from '../common/timeout';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
 import { QUEUE_PREFIX } from '../queues/worker-host';
@@ -74,14 +75,14 @@ export class ShadowQueue {
     try {
       const k = this.queue.keys;
       const reserve = (this.connection as ReservingRedis).shadowReserve(k.wait, k.paused, k.active, k.prioritized, k.delayed, this.reservations, this.max, token, RESERVATION_TTL_MS);
-      const [admitted, depth] = await withTimeout(reserve, ADD_TIMEOUT_MS, 'shadow queue reservation');
+      const [admitted, depth] = await withTimeout(reserve, ADD_TIMEOUT_MS, `shadow queue reservation did not answer within ${ADD_TIMEOUT_MS} ms`);
       this.lastDepth = depth;
       if (admitted !== 1) {
         this.fullUntil = Date.now() + FULL_BACKOFF_MS;
         return 'full';
       }
       try {
-        await withTimeout(this.queue.add(payload.endpoint, payload), ADD_TIMEOUT_MS, 'shadow queue add');
+        await withTimeout(this.queue.add(payload.endpoint, payload), ADD_TIMEOUT_MS, `shadow queue add did not answer within ${ADD_TIMEOUT_MS} ms`);
         return 'enqueued';
       } finally {
         this.connection.zrem(this.reservations, token).catch(() => undefined);
@@ -97,7 +98,7 @@ export class ShadowQueue {
   async depth(): Promise<number> {
     // BullMQ would wait for a connection that is down; a status page must answer.
     if (this.connection.status !== 'ready') throw new Error(`shadow queue unavailable (Redis connection ${this.connection.status})`);
-    const c = await withTimeout(this.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active'), ADD_TIMEOUT_MS, 'shadow queue counts');
+    const c = await withTimeout(this.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active'), ADD_TIMEOUT_MS, `shadow queue counts did not answer within ${ADD_TIMEOUT_MS} ms`);
     return c.waiting + c.prioritized + c.delayed + c.active;
   }
 
@@ -105,13 +106,4 @@ export class ShadowQueue {
     await this.queue.close().catch(() => undefined);
     this.connection.disconnect();
   }
-}
-
-function withTimeout<T>(op: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  op.catch(() => undefined);
-  return Promise.race([op, timeout]).finally(() => clearTimeout(timer));
 }

@@ -4,6 +4,7 @@
  */
 import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
+import { withTimeout } from '../common/timeout';
 import { ensureLiveJob } from '../queues/live-job';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
@@ -40,15 +41,11 @@ export class VerifyQueue {
    * while Redis keeps finished jobs, and BullMQ silently drops a job whose id it already holds.
    */
   async add(runId: number, createdAt: Date): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the verify queue did not answer within ${ADD_TIMEOUT_MS} ms (Redis ${this.connection.status})`)), ADD_TIMEOUT_MS);
-    });
-    try {
-      await Promise.race([this.queue.add('verify', { runId }, { jobId: verifyJobId(runId, createdAt) }), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(
+      this.queue.add('verify', { runId }, { jobId: verifyJobId(runId, createdAt) }),
+      ADD_TIMEOUT_MS,
+      () => `the verify queue did not answer within ${ADD_TIMEOUT_MS} ms (Redis ${this.connection.status})`,
+    );
   }
 
   /** Makes sure the run's job is live (see ensureLiveJob); true when it was (re)queued. */

@@ -9,6 +9,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
+import { settlesWithin } from '../common/timeout';
 import type { ChunkScanner } from './chunk-scanner';
 import type { Rechecker } from './rechecker';
 import { RunContext, RunInterruptedError } from './run-context';
@@ -45,9 +46,7 @@ export class VerifyRunner {
   }
 
   async settled(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.active]), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
+    await settlesWithin(Promise.allSettled([...this.active]), timeoutMs);
   }
 
   /**
