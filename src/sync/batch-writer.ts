@@ -19,7 +19,7 @@ import { fromLegacy } from '../model/legacy-transform';
 import type { LegacyStore } from '../stores/legacy-store.port';
 import type { PostgresConversationStore } from '../stores/postgres/postgres-conversation.store';
 import type { DeadLetterRepository, DeadLetterSource, NewDeadLetter } from './dead-letters/dead-letter.repository';
-import { deadLetterKey, storableJson } from './dead-letters/raw-json';
+import { deadLetterKey, storableJson } from '../model/raw-json';
 
 export interface BatchResult {
   read: number;

@@ -7,7 +7,7 @@
  */
 import { BSON, Collection, Document, Filter, FindCursor, MongoServerError, ObjectId } from 'mongodb';
 import type { LegacyDocument } from '../model/legacy-document';
-import { deadLetterKey } from '../sync/dead-letters/raw-json';
+import { deadLetterKey } from '../model/raw-json';
 import { legacyRecord, VerifyRecord } from './domain/verify-record';
 import { HEX_ID, LegacyBatch, LegacyScan, LegacyVerifySource } from './verify-sources';
 

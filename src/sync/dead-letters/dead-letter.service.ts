@@ -10,7 +10,7 @@ import type { LegacyStore } from '../../stores/legacy-store.port';
 import type { BatchWriter } from '../batch-writer';
 import type { SyncMetrics } from '../sync-metrics';
 import type { DeadLetter, DeadLetterRepository, DeadLetterStatus } from './dead-letter.repository';
-import { deadLetterKey, storableJson } from './raw-json';
+import { deadLetterKey, storableJson } from '../../model/raw-json';
 
 export interface RedriveResult {
   redriven: number;
