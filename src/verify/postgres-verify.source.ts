@@ -7,7 +7,8 @@
  */
 import { DataSource, QueryRunner } from 'typeorm';
 import type { ConversationRow, MessageRow } from '../stores/postgres/pg-rows';
-import { newRecord, VerifyRecord } from './domain/verify-record';
+import type { VerifyRecord } from './domain/verify-record';
+import { newRecord } from './row-record';
 import type { NewVerifySource } from './verify-sources';
 
 const CONVERSATION_COLUMNS = 'id, user_id, title, metadata, created_at, updated_at, version, deleted, message_count';

@@ -2,7 +2,8 @@ import { toLegacy } from '../../model/legacy-transform';
 import { toRows } from '../../stores/postgres/pg-rows';
 import { sampleConversation } from '../../model/testing/fixtures';
 import { compareRange, compareRecord, INVALID_ROW_PATH, MAX_PATHS, rangeDigest, UNREADABLE_PATH } from './compare';
-import { legacyRecord, newRecord, recordOf } from './verify-record';
+import { newRecord } from '../row-record';
+import { legacyRecord, recordOf } from './verify-record';
 
 const id = (n: number) => n.toString(16).padStart(24, '0');
 const conv = (n: number, overrides = {}) => sampleConversation({ id: id(n), ...overrides });

@@ -9,10 +9,9 @@
  */
 import { canonical, CanonicalConversation } from '../../model/canonical';
 import type { Conversation } from '../../model/conversation.model';
-import { InvalidRowError, UnreadableDocumentError } from '../../model/errors';
+import { UnreadableDocumentError } from '../../model/errors';
 import type { LegacyDocument } from '../../model/legacy-document';
 import { fromLegacy } from '../../model/legacy-transform';
-import { ConversationRow, fromRows, MessageRow } from '../../stores/postgres/pg-rows';
 import { recordHash } from './record-hash';
 
 export interface VerifyRecord {
@@ -34,7 +33,7 @@ export function recordOf(c: Conversation, keepForm = true): VerifyRecord {
   return record;
 }
 
-function problemRecord(side: 'legacy' | 'new', id: string, reason: string, version: unknown, deleted: unknown): VerifyRecord {
+export function problemRecord(side: 'legacy' | 'new', id: string, reason: string, version: unknown, deleted: unknown): VerifyRecord {
   return {
     id,
     hash: `!${side}:${reason}`,
@@ -57,15 +56,3 @@ export function legacyRecord(id: string, doc: LegacyDocument, keepForm = true): 
   }
 }
 
-/** A conversation row and exactly its message rows (any order). */
-export function newRecord(row: ConversationRow, messages: readonly MessageRow[], keepForm = true): VerifyRecord {
-  try {
-    return recordOf(fromRows(row, messages), keepForm);
-  } catch (err) {
-    if (err instanceof InvalidRowError || err instanceof TypeError) {
-      const version = typeof row.version === 'string' ? Number(row.version) : row.version;
-      return problemRecord('new', row.id, err instanceof InvalidRowError ? err.reason : err.message, version, row.deleted);
-    }
-    throw err;
-  }
-}
