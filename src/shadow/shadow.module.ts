@@ -1,4 +1,5 @@
 import { Global, Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
@@ -42,6 +43,8 @@ import { ShadowRepository } from './shadow.repository';
     ShadowStatusService,
     ShadowProcessor,
     ShadowSamplingInterceptor,
+    // Acts only on handlers marked @Shadowed (the API's marker), so the API need not import shadow/.
+    { provide: APP_INTERCEPTOR, useExisting: ShadowSamplingInterceptor },
   ],
   exports: [ShadowQueue, ShadowSampler, ShadowStatusService, ShadowComparer, ShadowProcessor, ShadowSamplingInterceptor, SHADOW_READ_PORT, LEGACY_API],
 })
