@@ -57,18 +57,9 @@ export class PostgresVerifySource implements NewVerifySource {
   }
 
   private async snapshot<T>(fn: (q: QueryRunner) => Promise<T>): Promise<T> {
-    const q = this.dataSource.createQueryRunner();
-    await q.connect();
-    try {
-      await q.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const result = await fn(q);
-      await q.query('COMMIT');
-      return result;
-    } catch (err) {
-      await q.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      await q.release();
-    }
+    return this.dataSource.transaction('REPEATABLE READ', async (em) => {
+      await em.query('SET TRANSACTION READ ONLY');
+      return fn(em.queryRunner!);
+    });
   }
 }

@@ -135,19 +135,8 @@ export class PostgresConversationStore implements TransactionalStore {
   }
 
   async transaction<T>(fn: (q: QueryRunner) => Promise<T>): Promise<T> {
-    const q = this.dataSource.createQueryRunner();
-    await q.connect();
-    try {
-      await q.startTransaction();
-      const result = await fn(q);
-      await q.commitTransaction();
-      return result;
-    } catch (err) {
-      if (q.isTransactionActive) await q.rollbackTransaction().catch(() => undefined);
-      throw err;
-    } finally {
-      await q.release();
-    }
+    // TypeORM's transaction: one connection, committed when fn resolves, rolled back when it throws.
+    return this.dataSource.transaction((em) => fn(em.queryRunner!));
   }
 
   /**
