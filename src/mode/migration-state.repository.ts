@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AdvisoryLock } from '../common/advisory-lock';
+import { AdvisoryLock, waitForTransactionLock } from '../common/advisory-lock';
 import { DATA_SOURCE } from '../stores/stores.module';
 import { isPhase, Phase } from '../model/phases';
 
@@ -28,7 +28,7 @@ export class MigrationStateRepository {
   async initialise(phase: Phase): Promise<boolean> {
     // A phase change like any other: under the write fence, so no write spans it (src/mode/write-fence.ts).
     return this.dataSource.transaction(async (em) => {
-      await em.query('SELECT pg_advisory_xact_lock($1)', [AdvisoryLock.WriteFence]);
+      await waitForTransactionLock(em, AdvisoryLock.WriteFence);
       const [, count] = await em.query(`UPDATE migration_state SET phase = $1, revision = revision + 1, updated_at = now() WHERE id = 1 AND revision = 0`, [phase]);
       return count === 1;
     });
