@@ -18,12 +18,12 @@ import IORedis from 'ioredis';
 import { BENCH_TOKEN, BenchApi, startApi } from './api';
 import { buildWorker } from './build';
 import { withTimeout } from '../../src/common/timeout';
+import { QUEUE_PREFIX } from '../../src/queues/queue-names';
 import { onCleanup } from './cleanup';
 import { progress, round, sleep } from './log';
 import { MemSampler, sampleMemory } from './proc-mem';
 import { ROOT, servicesEnv } from './services';
 
-const QUEUE_PREFIX = 'lms';
 const WORKER_APP_TOKEN = 'bench-worker-token-00000000001';
 
 /** Why the engine cannot be measured, or null when its parts are there. */

@@ -15,7 +15,7 @@ import type Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { AdvisoryLock, whileHolding } from '../common/advisory-lock';
 import type { MetricsService } from '../common/metrics/metrics.service';
-import { QUEUE_PREFIX } from './worker-host';
+import { QUEUE_PREFIX } from './queue-names';
 
 export interface RecoverableWork {
   /** What the log and the metric call it (`backfill`, `verify`, ...). */

@@ -4,12 +4,12 @@
  * The producer's connection fails fast (no offline queue) so a Redis outage costs a request at most
  * ADD_TIMEOUT_MS before the divergence goes to the durable outbox instead.
  */
-import { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import type Redis from 'ioredis';
 import { withTimeout } from '../common/timeout';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
-import { QUEUE_PREFIX } from '../queues/worker-host';
+import { QueueProducer } from '../queues/queue-producer';
 
 export type RepairPayload = JobPayloads[QueueName.Repair];
 
@@ -24,18 +24,11 @@ export interface DeadRepair {
   finishedAt: string | null;
 }
 
-export class RepairQueue {
-  readonly queue: Queue;
-
+export class RepairQueue extends QueueProducer<QueueName.Repair> {
   /** The queue owns `connection` and closes it with itself. */
-  constructor(
-    private readonly connection: Redis,
-    retry: { attempts: number; backoffMs: number },
-    prefix = QUEUE_PREFIX,
-  ) {
-    this.queue = new Queue(QueueName.Repair, {
-      connection,
-      prefix,
+  constructor(connection: Redis, retry: { attempts: number; backoffMs: number }) {
+    super(QueueName.Repair, connection, {
+      ownsConnection: true,
       defaultJobOptions: {
         attempts: retry.attempts,
         backoff: { type: 'exponential', delay: retry.backoffMs },
@@ -43,8 +36,6 @@ export class RepairQueue {
         removeOnFail: false,
       },
     });
-    // Errors surface on add(); without a listener ioredis would print every reconnect attempt.
-    this.queue.on('error', () => undefined);
   }
 
   /**
@@ -85,10 +76,5 @@ export class RepairQueue {
 
   async counts(): Promise<Record<string, number>> {
     return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
-  }
-
-  async close(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
-    this.connection.disconnect();
   }
 }

@@ -11,12 +11,11 @@
  * process is capped. Every refusal is returned as a drop reason for the caller to count.
  */
 import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import { withTimeout } from '../common/timeout';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
-import { QUEUE_PREFIX } from '../queues/worker-host';
+import { QueueProducer } from '../queues/queue-producer';
 
 export type ShadowPayload = JobPayloads[QueueName.Shadow];
 export type DropReason = 'full' | 'unavailable' | 'busy';
@@ -41,8 +40,7 @@ return {1, depth + 1}`;
 
 type ReservingRedis = Redis & { shadowReserve(...args: Array<string | number>): Promise<[number, number]> };
 
-export class ShadowQueue {
-  readonly queue: Queue;
+export class ShadowQueue extends QueueProducer<QueueName.Shadow> {
   private readonly reservations: string;
   private fullUntil = 0;
   private inFlight = 0;
@@ -51,17 +49,14 @@ export class ShadowQueue {
 
   /** The queue owns `connection` and closes it with itself. */
   constructor(
-    private readonly connection: Redis,
+    connection: Redis,
     readonly max: number,
-    prefix = QUEUE_PREFIX,
   ) {
-    this.queue = new Queue(QueueName.Shadow, {
-      connection,
-      prefix,
+    super(QueueName.Shadow, connection, {
+      ownsConnection: true,
       defaultJobOptions: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 1000 } },
     });
-    this.queue.on('error', () => undefined);
-    this.reservations = `${prefix}:${QueueName.Shadow}:reservations`;
+    this.reservations = `${this.prefix}:${QueueName.Shadow}:reservations`;
     connection.defineCommand('shadowReserve', { numberOfKeys: 6, lua: RESERVE });
   }
 
@@ -100,10 +95,5 @@ export class ShadowQueue {
     if (this.connection.status !== 'ready') throw new Error(`shadow queue unavailable (Redis connection ${this.connection.status})`);
     const c = await withTimeout(this.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active'), ADD_TIMEOUT_MS, `shadow queue counts did not answer within ${ADD_TIMEOUT_MS} ms`);
     return c.waiting + c.prioritized + c.delayed + c.active;
-  }
-
-  async close(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
-    this.connection.disconnect();
   }
 }

@@ -2,29 +2,22 @@
  * The producer side of the verify queue: one job per run (job id `run-<id>`), which a worker runs to the
  * end. Retries with back-off cover transient failures; each retry resumes the run from its checkpoint.
  */
-import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import { withTimeout } from '../common/timeout';
 import { ensureLiveJob } from '../queues/live-job';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
-import { QUEUE_PREFIX } from '../queues/worker-host';
+import { QueueProducer } from '../queues/queue-producer';
 
 const ADD_TIMEOUT_MS = 2000;
 
 const verifyJobId = (runId: number, createdAt: Date) => `run-${runId}-${createdAt.getTime()}`;
 
-export class VerifyQueue {
-  readonly queue: Queue<JobPayloads[QueueName.Verify]>;
-
+export class VerifyQueue extends QueueProducer<QueueName.Verify> {
   /** The queue owns `connection` and closes it with itself. */
-  constructor(
-    private readonly connection: Redis,
-    prefix = QUEUE_PREFIX,
-  ) {
-    this.queue = new Queue(QueueName.Verify, {
-      connection,
-      prefix,
+  constructor(connection: Redis) {
+    super(QueueName.Verify, connection, {
+      ownsConnection: true,
       defaultJobOptions: {
         attempts: 8,
         backoff: { type: 'exponential', delay: 5000 },
@@ -32,7 +25,6 @@ export class VerifyQueue {
         removeOnFail: { age: 30 * 86400 },
       },
     });
-    this.queue.on('error', () => undefined);
   }
 
   /**
@@ -57,10 +49,5 @@ export class VerifyQueue {
   /** Worker processes currently connected to this queue. */
   async workerCount(): Promise<number> {
     return (await this.queue.getWorkers()).length;
-  }
-
-  async close(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
-    this.connection.disconnect();
   }
 }
