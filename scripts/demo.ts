@@ -21,7 +21,7 @@ import fc from 'fast-check';
 import { BSON, MongoClient, ObjectId } from 'mongodb';
 import { Client } from 'pg';
 import { createApiApp } from '../src/bootstrap';
-import { loadConfig } from '../src/config/app-config';
+import { loadConfig } from '../src/app-config';
 import { environmentWithEnvFile } from '../src/config/env-file';
 import { hasNestedArray } from '../src/model/testing/ferretdb-limits';
 import { arbWildLegacyCase } from '../src/model/testing/legacy-arbitraries';

@@ -16,7 +16,7 @@ import { userInfo } from 'node:os';
 import { INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { sharedImports } from '../src/app.module';
-import { loadConfig } from '../src/config/app-config';
+import { loadConfig } from '../src/app-config';
 import { environmentWithEnvFile } from '../src/config/env-file';
 import { DomainError } from '../src/common/errors';
 import { parseReportQuery, parseVerifyOptions, VerifyOptions } from '../src/verify/verify-input';

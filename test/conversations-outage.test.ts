@@ -9,7 +9,7 @@ import { NestFactory } from '@nestjs/core';
 import { MongoClient } from 'mongodb';
 import { DataSource } from 'typeorm';
 import { createApiApp } from '../src/bootstrap';
-import { AppConfig, loadConfig } from '../src/config/app-config';
+import { AppConfig, loadConfig } from '../src/app-config';
 import { canonicalJson } from '../src/model/canonical';
 import type { Phase } from '../src/model/phases';
 import { QueueName } from '../src/queues/queue-names';

@@ -9,7 +9,7 @@ import Redis from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { DataSource } from 'typeorm';
 import { createApiApp } from '../src/bootstrap';
-import { AppConfig, loadConfig } from '../src/config/app-config';
+import { AppConfig, loadConfig } from '../src/app-config';
 import { canonicalJson } from '../src/model/canonical';
 import { fromLegacy } from '../src/model/legacy-transform';
 import type { LegacyDocument } from '../src/model/legacy-document';

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { Client } from 'pg';
 import { createApiApp } from '../../src/bootstrap';
 import { JsonLogger } from '../../src/common/logger';
-import { AppConfig, loadConfig } from '../../src/config/app-config';
+import { AppConfig, loadConfig } from '../../src/app-config';
 import type { Env } from '../../src/config/env-reader';
 import type { Phase } from '../../src/model/phases';
 import { onCleanup } from './cleanup';

@@ -5,8 +5,8 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { MigrationStateRepository } from '../mode/migration-state.repository';
 import { redisFailFast } from '../stores/redis';
 import { DATA_SOURCE } from '../stores/stores.module';

@@ -9,8 +9,8 @@
  */
 import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import type { Db } from 'mongodb';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { LEGACY_DB } from '../stores/stores.module';
 import { ArchiveConfig, ArchiveTargetConfig } from './archive.config';
 import type { ArchiveTarget } from './archive-target.port';

@@ -17,8 +17,8 @@
  * off the request path (OutboxFollower, with the outbox replayer and the repair queue as backstop).
  */
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
 import type { FencedWrite } from '../mode/write-fence';
 import { POSTGRES_OUTBOX } from '../repair/repair.service';

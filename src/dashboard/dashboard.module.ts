@@ -1,8 +1,8 @@
 import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import * as path from 'node:path';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { TokenAuthenticator } from '../common/auth/token-authenticator';
 import { redisFailFast } from '../stores/redis';
 import { defaultBundleDir, loadBundle } from './dashboard-bundle';

@@ -9,7 +9,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { NextFunction, Request, Response } from 'express';
 import type { Server } from 'node:http';
-import type { AppConfig } from '../config/app-config';
+import type { AppConfig } from '../app-config';
 import { codeForStatus, errorBody } from '../common/error-body';
 import { AllExceptionsFilter } from '../common/http-exception.filter';
 import { MetricsService } from '../common/metrics/metrics.service';

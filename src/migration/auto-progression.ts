@@ -9,7 +9,7 @@
 import { Inject, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AdvisoryLock, whileHolding } from '../common/advisory-lock';
-import type { AppConfig } from '../config/app-config';
+import type { AppConfig } from '../app-config';
 import { failing } from './domain/gates';
 import { MigrationService } from './migration.service';
 import { PhaseStateRepository } from './phase-state.repository';

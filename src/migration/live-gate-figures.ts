@@ -4,8 +4,8 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { CleanupService } from '../cleanup/cleanup.service';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { RepairOutbox } from '../repair/repair-outbox';

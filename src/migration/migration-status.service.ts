@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { TRAFFIC_ROUTER, TrafficRouter } from '../traffic/traffic-router.port';
 import { TrafficService } from '../traffic/traffic.service';
 import { indexOf, PLAN, stepName } from './domain/phase-plan';

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { RepairModule } from '../repair/repair.module';
 import { ShadowModule } from '../shadow/shadow.module';
 import { DATA_SOURCE } from '../stores/stores.module';

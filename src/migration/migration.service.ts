@@ -12,8 +12,8 @@
  * releases the claim and leaves the phase where it was, and says why.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { CleanupService } from '../cleanup/cleanup.service';
 import { DomainError } from '../common/errors';
 import { settlesWithin } from '../common/timeout';

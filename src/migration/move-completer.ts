@@ -10,8 +10,8 @@
  * transaction (src/migration/cutover.ts); such moves carry no traffic change, so only the API commits them.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { WRITE_FENCE } from '../mode/mode.tokens';
 import type { WriteFence } from '../mode/write-fence';
 import type { TrafficChange } from '../traffic/traffic.service';

@@ -8,8 +8,8 @@
  */
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { Job } from 'bullmq';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads, QueueProcessor } from '../queues/queue-processor';
 import { TERMINAL_STATES, TrafficChange, TrafficService } from '../traffic/traffic.service';

@@ -7,8 +7,8 @@
  *   known mode.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { ServiceUnavailableError } from '../common/errors';
 import { MigrationMode, modeForPhase } from '../model/phases';

@@ -1,6 +1,6 @@
 import { Global, Inject, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { MigrationModeService } from './migration-mode.service';
 import { MigrationStateRepository } from './migration-state.repository';
 import { DataSource } from 'typeorm';

@@ -11,8 +11,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import type { Principal } from '../common/auth/token-authenticator';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { TOKEN_BUCKET_LUA } from '../common/token-bucket';

@@ -1,8 +1,8 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { Db } from 'mongodb';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { redisFailFast } from '../stores/redis';
 import { DATA_SOURCE, LEGACY_DB } from '../stores/stores.module';

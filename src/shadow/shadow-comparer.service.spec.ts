@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { loadConfig } from '../config/app-config';
+import { loadConfig } from '../app-config';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { toDto } from '../conversations/conversation.dto';
 import type { Conversation } from '../model/conversation.model';

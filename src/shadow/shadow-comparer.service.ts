@@ -15,8 +15,8 @@
  * Every decision is stored as one sample row (and a mismatch record), which is what the windowed rate reads.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { canonical, CanonicalConversation } from '../model/canonical';
 import { toDto } from '../conversations/conversation.dto';

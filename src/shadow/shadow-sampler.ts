@@ -9,8 +9,8 @@
  * replica shows every replica's drops). Drop counts that cannot be written are kept for the next flush.
  */
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { parseListQuery } from '../conversations/conversation-input';
 import { MigrationModeService } from '../mode/migration-mode.service';

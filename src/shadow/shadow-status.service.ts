@@ -3,8 +3,8 @@
  * per-sample outcomes, so every replica (and every gate evaluation) computes the same rate for a window.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { MigrationModeService } from '../mode/migration-mode.service';
 import { ShadowQueue } from './shadow-queue';
 import { ComparisonKind, MismatchFilter, OutcomeCount, PathCount, SampleOutcome, ShadowRepository, StoredMismatch } from './shadow.repository';

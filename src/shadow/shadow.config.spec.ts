@@ -1,5 +1,5 @@
 import { ConfigError } from '../config/env-reader';
-import { loadConfig } from '../config/app-config';
+import { loadConfig } from '../app-config';
 import { mirrorPath } from './legacy-api.client';
 
 const GOOD = {

@@ -2,8 +2,8 @@ import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/c
 import type Redis from 'ioredis';
 import { Db, MongoClient } from 'mongodb';
 import { DataSource } from 'typeorm';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../app-config.module';
+import type { AppConfig } from '../app-config';
 import { redactUrl } from '../common/logger';
 import { LEGACY_STORE, NEW_STORE } from './conversation-store.port';
 import { connectLegacy, MongoLegacyStore } from './mongo/mongo-legacy.store';

@@ -6,8 +6,8 @@
 import { Inject, MiddlewareConsumer, Module, NestModule, OnApplicationBootstrap, OnApplicationShutdown, OnModuleDestroy, RequestMethod } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { LEGACY_STORE } from '../stores/conversation-store.port';
 import type { LegacyStore } from '../stores/legacy-store.port';

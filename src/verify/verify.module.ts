@@ -1,8 +1,8 @@
 import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Db } from 'mongodb';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import type { AppConfig } from '../app-config';
+import { APP_CONFIG } from '../app-config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { MigrationModeService } from '../mode/migration-mode.service';
 import { RepairModule } from '../repair/repair.module';

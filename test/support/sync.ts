@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { BSON, Document, ObjectId } from 'mongodb';
-import type { AppConfig } from '../../src/config/app-config';
+import type { AppConfig } from '../../src/app-config';
 import { canonical, canonicalJson, diffCanonical } from '../../src/model/canonical';
 import { fromLegacy } from '../../src/model/legacy-transform';
 import type { LegacyDocument } from '../../src/model/legacy-document';

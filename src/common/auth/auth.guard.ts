@@ -6,8 +6,8 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import type { AppConfig } from '../../config/app-config';
-import { APP_CONFIG } from '../../config/config.module';
+import type { AppConfig } from '../../app-config';
+import { APP_CONFIG } from '../../app-config.module';
 import { DomainError } from '../errors';
 import { Principal, TokenAuthenticator } from './token-authenticator';
 

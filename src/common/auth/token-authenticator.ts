@@ -5,7 +5,7 @@
  * and the /queues board.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiToken, AppConfig } from '../../config/app-config';
+import type { ApiToken, AppConfig } from '../../app-config';
 
 export interface Principal {
   name: string;

@@ -5,8 +5,8 @@
  */
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Server } from 'node:http';
-import type { AppConfig } from '../../config/app-config';
-import { APP_CONFIG } from '../../config/config.module';
+import type { AppConfig } from '../../app-config';
+import { APP_CONFIG } from '../../app-config.module';
 import { closeServer, listenRoutes } from '../http-listener';
 import { MetricsService } from './metrics.service';
 

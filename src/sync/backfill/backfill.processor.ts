@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { DelayedError, Job } from 'bullmq';
-import type { AppConfig } from '../../config/app-config';
-import { APP_CONFIG } from '../../config/config.module';
+import type { AppConfig } from '../../app-config';
+import { APP_CONFIG } from '../../app-config.module';
 import { QueueName } from '../../queues/queue-names';
 import { JobPayloads, PermanentJobError, QueueProcessor } from '../../queues/queue-processor';
 import { BackfillJobName } from './backfill.queue';

@@ -16,7 +16,7 @@
 import { Logger } from '@nestjs/common';
 import { DataSource, QueryRunner } from 'typeorm';
 import { AdvisoryLock, tryLock, unlock } from '../../common/advisory-lock';
-import type { SyncConfig } from '../../config/sync-config';
+import type { SyncConfig } from '../sync.config';
 import type { LegacyDocument } from '../../model/legacy-document';
 import type { LegacyStore } from '../../stores/legacy-store.port';
 import type { BatchResult, BatchWriter } from '../batch-writer';

@@ -1,4 +1,4 @@
-import type { TrafficConfig } from '../../config/app-config';
+import type { TrafficConfig } from '../../app-config';
 import type { RecordSettings } from './record-sets';
 import type { RetryPolicy } from './retry';
 import { bareZoneId } from './route53-target';

@@ -1,5 +1,5 @@
 import { inspectConfig, loadConfig } from './app-config';
-import { ConfigError } from './env-reader';
+import { ConfigError } from './config/env-reader';
 
 const GOOD = {
   DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db',

@@ -2,7 +2,7 @@
  * The sync engine's settings (backfill, catch-up, throttling). Production defaults; tests shorten the
  * lease and stall intervals so a killed worker's range is picked up in seconds.
  */
-import type { EnvReader } from './env-reader';
+import type { EnvReader } from '../config/env-reader';
 
 export interface SyncConfig {
   /** Documents per read and per bulk write. */

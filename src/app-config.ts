@@ -2,15 +2,15 @@
  * Configuration, validated once at boot, section by section. `loadConfig` either returns a fully
  * typed config or throws one ConfigError naming every bad variable. Nothing else reads process.env.
  */
-import { ArchiveConfig, readArchiveSettings } from '../cleanup/archive.config';
-import { readAwsCredentials } from './aws-credentials';
-import { ConfigError, Env, EnvReader } from './env-reader';
-import { readSyncConfig, SyncConfig } from './sync-config';
-import { MigrationConfig, readMigrationConfig } from '../migration/migration.config';
-import { readShadowConfig, ShadowConfig } from '../shadow/shadow.config';
-import type { RetryPolicy } from '../traffic/route53/retry';
-import { AwsCredentialsProvider, ROUTE53_DEFAULTS } from '../traffic/route53/route53-settings';
-import { bareZoneId, isDnsName, isZoneId, parseTarget, RECORD_TYPES, RecordType, Route53Target } from '../traffic/route53/route53-target';
+import { ArchiveConfig, readArchiveSettings } from './cleanup/archive.config';
+import { readAwsCredentials } from './config/aws-credentials';
+import { ConfigError, Env, EnvReader } from './config/env-reader';
+import { readSyncConfig, SyncConfig } from './sync/sync.config';
+import { MigrationConfig, readMigrationConfig } from './migration/migration.config';
+import { readShadowConfig, ShadowConfig } from './shadow/shadow.config';
+import type { RetryPolicy } from './traffic/route53/retry';
+import { AwsCredentialsProvider, ROUTE53_DEFAULTS } from './traffic/route53/route53-settings';
+import { bareZoneId, isDnsName, isZoneId, parseTarget, RECORD_TYPES, RecordType, Route53Target } from './traffic/route53/route53-target';
 
 export interface ApiToken {
   name: string;

@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { AppConfig, loadConfig } from './app-config';
-import { environmentWithEnvFile } from './env-file';
+import { environmentWithEnvFile } from './config/env-file';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 
