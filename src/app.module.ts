@@ -5,7 +5,8 @@ import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { ConversationsModule } from './conversations/conversations.module';
 import { DashboardModule } from './dashboard/dashboard.module';
-import { MigrationStateModule } from './mode/mode.module';
+import { ModeModule } from './mode/mode.module';
+import { InitialPhaseModule } from './migration/initial-phase.module';
 import type { AppConfig } from './app-config';
 import { ConfigModule } from './app-config.module';
 import { MetricsListener } from './common/metrics/metrics-listener';
@@ -23,7 +24,7 @@ import { VerifyModule } from './verify/verify.module';
  * queue processors (WorkerModule); otherwise they are built from the same lists.
  */
 export function sharedImports(config?: AppConfig) {
-  return [ConfigModule.forRoot(config), MetricsModule, StoresModule, MigrationStateModule];
+  return [ConfigModule.forRoot(config), MetricsModule, StoresModule, ModeModule, InitialPhaseModule];
 }
 
 @Module({})

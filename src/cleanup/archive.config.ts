@@ -30,6 +30,9 @@ export interface ArchiveConfig {
 }
 
 const MIB = 1024 * 1024;
+/** The archive section (AppConfig `archive`), null when no target is configured. */
+export const ARCHIVE_CONFIG = Symbol('ARCHIVE_CONFIG');
+
 export const ARCHIVE_TARGET_VARIABLES = ['ARCHIVE_DIR', 'ARCHIVE_S3_BUCKET'] as const;
 
 /** S3's bucket naming rules (the general-purpose ones). */

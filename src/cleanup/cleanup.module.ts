@@ -8,11 +8,9 @@
  * `{ archive }` to choose the target.
  */
 import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
-import type { Db } from 'mongodb';
-import type { AppConfig } from '../app-config';
-import { APP_CONFIG } from '../app-config.module';
-import { LEGACY_DB } from '../stores/stores.module';
-import { ArchiveConfig, ArchiveTargetConfig } from './archive.config';
+import type { Collection, Db } from 'mongodb';
+import { LEGACY_COLLECTION, LEGACY_DB } from '../stores/stores.module';
+import { ARCHIVE_CONFIG, ArchiveConfig, ArchiveTargetConfig } from './archive.config';
 import type { ArchiveTarget } from './archive-target.port';
 import { DirectoryArchiveTarget } from './directory-archive.target';
 import { LegacyArchiver } from './legacy-archiver';
@@ -48,10 +46,10 @@ export class CleanupModule implements OnApplicationShutdown {
       providers: [
         {
           provide: ARCHIVER_HANDLE,
-          inject: [LEGACY_DB, APP_CONFIG],
-          useFactory: (db: Db, config: AppConfig): ArchiverHandle => {
-            const archive = options.archive !== undefined ? options.archive : config.archive;
-            return createLegacyArchiver(db, config.legacy.collection, archive);
+          inject: [LEGACY_DB, LEGACY_COLLECTION, ARCHIVE_CONFIG],
+          useFactory: (db: Db, collection: Collection, configured: ArchiveConfig | null): ArchiverHandle => {
+            const archive = options.archive !== undefined ? options.archive : configured;
+            return createLegacyArchiver(db, collection.collectionName, archive);
           },
         },
         { provide: LegacyArchiver, inject: [ARCHIVER_HANDLE], useFactory: (h: ArchiverHandle) => h.archiver },

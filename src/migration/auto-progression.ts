@@ -9,7 +9,7 @@
 import { Inject, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AdvisoryLock, whileHolding } from '../common/advisory-lock';
-import type { AppConfig } from '../app-config';
+import type { MigrationConfig } from './migration.config';
 import { failing } from './domain/gates';
 import { MigrationService } from './migration.service';
 import { PhaseStateRepository } from './phase-state.repository';
@@ -27,7 +27,7 @@ export class AutoProgression implements OnApplicationBootstrap, OnApplicationShu
     private readonly migration: MigrationService,
     private readonly state: PhaseStateRepository,
     @Inject(DataSource) private readonly dataSource: DataSource,
-    private readonly config: AppConfig['migration']['auto'],
+    private readonly config: MigrationConfig['auto'],
   ) {}
 
   onApplicationBootstrap(): void {

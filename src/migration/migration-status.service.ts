@@ -1,6 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../app-config';
-import { APP_CONFIG } from '../app-config.module';
+import { MIGRATION_CONFIG, MigrationConfig } from './migration.config';
 import { TRAFFIC_ROUTER, TrafficRouter } from '../traffic/traffic-router.port';
 import { TrafficService } from '../traffic/traffic.service';
 import { indexOf, PLAN, stepName } from './domain/phase-plan';
@@ -18,7 +17,7 @@ export class MigrationStatusService {
     private readonly traffic: TrafficService,
     @Inject(TRAFFIC_ROUTER) private readonly router: TrafficRouter,
     @Inject(GATE_FIGURES) private readonly figures: GateFiguresSource,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(MIGRATION_CONFIG) private readonly config: MigrationConfig,
   ) {}
 
   async status() {
@@ -46,9 +45,9 @@ export class MigrationStatusService {
       flippedAt: s.flippedAt?.toISOString() ?? null,
       legacyDrainedSince: s.legacyDrainedSince?.toISOString() ?? null,
       next: { step: next.to, gates: next.gates, allPass: next.gates.every((g) => g.pass) },
-      gateProfile: this.config.migration.gates,
-      analysisWindowMs: this.config.migration.analysisWindowMs,
-      autoProgression: { ...this.config.migration.auto, failedChecks: s.autoFailures },
+      gateProfile: this.config.gates,
+      analysisWindowMs: this.config.analysisWindowMs,
+      autoProgression: { ...this.config.auto, failedChecks: s.autoFailures },
       lastTrafficChange,
       ...summaries,
     };

@@ -7,6 +7,8 @@ import type { EnvReader } from '../config/env-reader';
 import { GateProfile, SEED_PROFILE, SHORT_PROFILE } from './domain/gates';
 import { Phase, PHASES } from '../model/phases';
 
+export const MIGRATION_CONFIG = Symbol('MIGRATION_CONFIG');
+
 export interface MigrationConfig {
   initialPhase?: Phase;
   gates: GateProfile;

@@ -12,8 +12,7 @@
  * releases the claim and leaves the phase where it was, and says why.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AppConfig } from '../app-config';
-import { APP_CONFIG } from '../app-config.module';
+import { MIGRATION_CONFIG, MigrationConfig } from './migration.config';
 import { CleanupService } from '../cleanup/cleanup.service';
 import { DomainError } from '../common/errors';
 import { settlesWithin } from '../common/timeout';
@@ -94,7 +93,7 @@ export class MigrationService {
     private readonly mode: MigrationModeService,
     @Inject(GATE_FIGURES) private readonly figures: GateFiguresSource,
     private readonly cutover: Cutover,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(MIGRATION_CONFIG) private readonly config: MigrationConfig,
     private readonly syncControl: SyncControlService,
     private readonly completer: MoveCompleter,
     private readonly cleanup: CleanupService,
@@ -110,7 +109,7 @@ export class MigrationService {
     if (s.phase === 'not_started' || s.phase === 'complete') return { to: null, gates: [] };
     const move = advanceMove(positionOf(s));
     if (move.kind !== 'advance') return { to: null, gates: [] };
-    return { to: stepName(move.to), gates: evaluateGates(move.gates, await this.figuresFor(s), this.config.migration.gates) };
+    return { to: stepName(move.to), gates: evaluateGates(move.gates, await this.figuresFor(s), this.config.gates) };
   }
 
   start(req: MoveRequest): Promise<MoveResult> {
@@ -177,7 +176,7 @@ export class MigrationService {
     } catch (err) {
       planError(err);
     }
-    const gates = move.kind === 'advance' ? evaluateGates(move.gates, await this.figuresFor(s), this.config.migration.gates) : [];
+    const gates = move.kind === 'advance' ? evaluateGates(move.gates, await this.figuresFor(s), this.config.gates) : [];
     const failed = failing(gates);
     const result: MoveResult = {
       dryRun: !!req.dryRun,
@@ -221,7 +220,7 @@ export class MigrationService {
       // process, which keeps the move lock until it is done (status follows it; if the process dies, the claim
       // is released by the next move or a worker's recovery).
       const work = this.prepareAndCommit(move, pending, s, req.actor, result);
-      const done = await settledWithin(work, this.config.migration.trafficWaitMs);
+      const done = await settledWithin(work, this.config.trafficWaitMs);
       if (done === null) {
         keepLock(work.catch((err: Error) => this.logger.warn({ msg: 'move did not complete after its request answered', to: result.to, error: err.message })));
         result.pending = true;
@@ -237,7 +236,7 @@ export class MigrationService {
       throw err;
     }
     // The change runs in a `traffic` job; the phase moves when (and only if) it is done.
-    result.trafficChange = await this.traffic.waitFor(change.id, this.config.migration.trafficWaitMs);
+    result.trafficChange = await this.traffic.waitFor(change.id, this.config.trafficWaitMs);
     const outcome = result.trafficChange;
     if (outcome.state === 'done') {
       result.committed = (await this.completer.commit(pending, outcome)) ?? undefined;

@@ -7,8 +7,7 @@
  *   known mode.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AppConfig } from '../app-config';
-import { APP_CONFIG } from '../app-config.module';
+import { DUAL_WRITE_CONFIG, DualWriteConfig } from './dual-write.config';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { ServiceUnavailableError } from '../common/errors';
 import { MigrationMode, modeForPhase } from '../model/phases';
@@ -23,14 +22,14 @@ export class MigrationModeService {
 
   constructor(
     private readonly state: MigrationStateRepository,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(DUAL_WRITE_CONFIG) private readonly config: DualWriteConfig,
     metrics: MetricsService,
   ) {
     this.staleReads = metrics.counter('migration_mode_stale_total', 'Requests served with a cached mode because PostgreSQL could not be read');
   }
 
   async current(): Promise<MigrationMode> {
-    const ttl = this.config.dualWrite.modeCacheTtlMs;
+    const ttl = this.config.modeCacheTtlMs;
     if (this.cached && Date.now() - this.cached.at < ttl) return this.cached.mode;
     this.inflight ??= this.refresh().finally(() => (this.inflight = undefined));
     return this.inflight;

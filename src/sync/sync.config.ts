@@ -4,6 +4,8 @@
  */
 import type { EnvReader } from '../config/env-reader';
 
+export const SYNC_CONFIG = Symbol('SYNC_CONFIG');
+
 export interface SyncConfig {
   /** Documents per read and per bulk write. */
   batchSize: number;

@@ -1,14 +1,12 @@
 import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { Db } from 'mongodb';
+import type { Collection } from 'mongodb';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../app-config';
-import { APP_CONFIG } from '../app-config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { MigrationModeService } from '../mode/migration-mode.service';
 import { RepairModule } from '../repair/repair.module';
 import { RepairService } from '../repair/repair.service';
-import { redisFailFast } from '../stores/redis';
-import { DATA_SOURCE, LEGACY_DB } from '../stores/stores.module';
+import { Connections } from '../stores/connections';
+import { DATA_SOURCE, LEGACY_COLLECTION } from '../stores/stores.module';
 import { ChunkScanner } from './chunk-scanner';
 import { MongoVerifySource } from './mongo-verify.source';
 import { PostgresVerifySource } from './postgres-verify.source';
@@ -30,16 +28,16 @@ import { LEGACY_VERIFY_SOURCE, LegacyVerifySource, NEW_VERIFY_SOURCE, NewVerifyS
   providers: [
     {
       provide: LEGACY_VERIFY_SOURCE,
-      inject: [LEGACY_DB, APP_CONFIG],
-      useFactory: (db: Db, config: AppConfig) => new MongoVerifySource(db.collection(config.legacy.collection)),
+      inject: [LEGACY_COLLECTION],
+      useFactory: (collection: Collection) => new MongoVerifySource(collection),
     },
     { provide: NEW_VERIFY_SOURCE, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new PostgresVerifySource(ds) },
     { provide: VerifyRunRepository, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new VerifyRunRepository(ds) },
     {
       provide: VerifyQueue,
-      inject: [APP_CONFIG],
+      inject: [Connections],
       // Fails fast when Redis is down, but waits out the first connect (a CLI enqueues right after start-up).
-      useFactory: (config: AppConfig) => new VerifyQueue(redisFailFast(config.redis.url, { commandTimeout: undefined, enableOfflineQueue: true })),
+      useFactory: (connections: Connections) => new VerifyQueue(connections.redisFailFast({ commandTimeout: undefined, enableOfflineQueue: true })),
     },
     VerifyMetrics,
     {
