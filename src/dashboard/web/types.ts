@@ -139,3 +139,23 @@ export interface Archive {
     finishedAt: string;
   } | null;
 }
+
+/** A message at the top of the page: a move's outcome, a refusal, a reload after a stale screen. */
+export interface Notice {
+  kind: 'ok' | 'info' | 'error';
+  text: string;
+  details?: string[];
+}
+
+/** A confirmation before an action: what changes, the gates, and the reason (required for a forced move). */
+export interface DialogState {
+  title: string;
+  lines: string[];
+  gates?: Gate[];
+  reason: 'required' | 'optional';
+  /** Failing gates may be overridden, with a reason, and the move is audited as forced. */
+  forceable?: boolean;
+  confirmLabel: string;
+  target?: { options: string[]; value: string; change(to: string): Promise<void> };
+  run(input: { reason: string; force: boolean }): Promise<Notice>;
+}
