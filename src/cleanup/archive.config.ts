@@ -1,6 +1,6 @@
 /**
- * Settings of the cleanup archive. They are not a section of AppConfig: most of a migration's life no
- * archive target is needed, so the service starts without one (the archiver then refuses to run and
+ * Settings of the cleanup archive, the `archive` section (null when no target is set): most of a migration's
+ * life no archive target is needed, so the service starts without one (the archiver then refuses to run and
  * says which variables to set), but a target that IS configured is validated at boot like every
  * other section, naming every bad variable at once.
  *

@@ -1,8 +1,8 @@
 /**
  * The cleanup phase's archive of the legacy collection. Exports LegacyArchiver; the collection is the
- * one the stores use (AppConfig `legacy`), read through the LEGACY_DB connection of StoresModule.
+ * one the stores use (StoresModule's LEGACY_COLLECTION, on its LEGACY_DB connection).
  *
- * `forRoot()` takes the archive settings from the AppConfig (`archive`, read with the rest of the
+ * `forRoot()` takes the archive section (ARCHIVE_CONFIG, read with the rest of the
  * settings at boot: a badly configured target stops the process with a ConfigError; no target at all is
  * allowed, and the archiver then refuses with ARCHIVE_NOT_CONFIGURED). Tests and scripts may pass
  * `{ archive }` to choose the target.
