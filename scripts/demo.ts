@@ -21,10 +21,10 @@ import fc from 'fast-check';
 import { BSON, MongoClient, ObjectId } from 'mongodb';
 import { Client } from 'pg';
 import { createApiApp } from '../src/bootstrap';
-import { loadConfig } from '../src/config/app-config';
+import { loadConfig } from '../src/app-config';
 import { environmentWithEnvFile } from '../src/config/env-file';
-import { hasNestedArray } from '../src/conversations/domain/testing/ferretdb-limits';
-import { arbWildLegacyCase } from '../src/conversations/domain/testing/legacy-arbitraries';
+import { hasNestedArray } from '../src/model/testing/ferretdb-limits';
+import { arbWildLegacyCase } from '../src/model/testing/legacy-arbitraries';
 import { createDataSource } from '../src/stores/postgres/data-source';
 import { createDemoRoute53 } from './lib/route53-setup';
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `npm test`: start the local services (idempotent; they stay up afterwards, `npm run services:down` stops
 # them), install Debian's chromium if it is missing (as root), install the deployment tools into .tools/bin (Go module proxy; skipped once there), then the whole
-# Jest suite in band. Extra arguments go to Jest: `npm test -- -t backfill`.
+# Jest suite: the `unit` and `static` projects in parallel, then `integration` in band (its files share the local
+# services). Extra arguments go to both Jest runs: `npm test -- -t backfill`; the exit status is non-zero when
+# either failed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib/node24.sh
@@ -22,4 +24,7 @@ fi
 # set lacks; each skipped when already there at the right version.
 bash scripts/ci/install-tools.sh >/dev/null
 bash scripts/ci/crd-schemas.sh >/dev/null
-exec npx --no -- jest --runInBand "$@"
+rc=0
+npx --no -- jest --selectProjects unit static --passWithNoTests "$@" || rc=$?
+npx --no -- jest --selectProjects integration --runInBand --passWithNoTests "$@" || rc=$?
+exit "$rc"

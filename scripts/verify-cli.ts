@@ -16,16 +16,16 @@ import { userInfo } from 'node:os';
 import { INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { sharedImports } from '../src/app.module';
-import { loadConfig } from '../src/config/app-config';
+import { loadConfig } from '../src/app-config';
 import { environmentWithEnvFile } from '../src/config/env-file';
 import { DomainError } from '../src/common/errors';
-import { parseReportQuery, parseVerifyOptions, VerifyOptions } from '../src/sync/verify/verify-input';
-import { RunReport, runReport, RunSummary, runSummary } from '../src/sync/verify/verify-report';
-import { VerifyModule } from '../src/sync/verify/verify.module';
-import { VerifyQueue } from '../src/sync/verify/verify-queue';
-import { VerifyRunRepository } from '../src/sync/verify/verify-run.repository';
-import { VerifyRunner } from '../src/sync/verify/verify.runner';
-import { VerifyService } from '../src/sync/verify/verify.service';
+import { parseReportQuery, parseVerifyOptions, VerifyOptions } from '../src/verify/verify-input';
+import { RunReport, runReport, RunSummary, runSummary } from '../src/verify/verify-report';
+import { VerifyModule } from '../src/verify/verify.module';
+import { VerifyQueue } from '../src/verify/verify-queue';
+import { VerifyRunRepository } from '../src/verify/verify-run.repository';
+import { VerifyRunner } from '../src/verify/verify.runner';
+import { VerifyService } from '../src/verify/verify.service';
 
 const USAGE = `usage:
   verify [--repair] [--chunk-size N] [--recheck-delay-ms N] [--pause-ms N] [--reason TEXT] [--inline] [--detach] [--json]

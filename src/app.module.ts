@@ -5,9 +5,10 @@ import { RateLimitGuard } from './rate-limit/rate-limit.guard';
 import { RateLimitModule } from './rate-limit/rate-limit.module';
 import { ConversationsModule } from './conversations/conversations.module';
 import { DashboardModule } from './dashboard/dashboard.module';
-import { MigrationStateModule } from './migration/migration-state.module';
-import type { AppConfig } from './config/app-config';
-import { ConfigModule } from './config/config.module';
+import { ModeModule } from './mode/mode.module';
+import { InitialPhaseModule } from './migration/initial-phase.module';
+import type { AppConfig } from './app-config';
+import { ConfigModule } from './app-config.module';
 import { MetricsListener } from './common/metrics/metrics-listener';
 import { MetricsModule } from './common/metrics/metrics.module';
 import { HealthModule } from './health/health.module';
@@ -16,14 +17,14 @@ import { StoresModule } from './stores/stores.module';
 import { SyncModule } from './sync/sync.module';
 import { MigrationModule } from './migration/migration.module';
 import { TrafficModule } from './traffic/traffic.module';
-import { VerifyModule } from './sync/verify/verify.module';
+import { VerifyModule } from './verify/verify.module';
 
 /**
  * The providers both process kinds share. The API adds controllers (AppModule); the worker adds
  * queue processors (WorkerModule); otherwise they are built from the same lists.
  */
 export function sharedImports(config?: AppConfig) {
-  return [ConfigModule.forRoot(config), MetricsModule, StoresModule, MigrationStateModule];
+  return [ConfigModule.forRoot(config), MetricsModule, StoresModule, ModeModule, InitialPhaseModule];
 }
 
 @Module({})

@@ -1,7 +1,7 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
-import { AppConfig, loadConfig } from './config/app-config';
+import { AppConfig, loadConfig } from './app-config';
 import { environmentWithEnvFile } from './config/env-file';
 import { JsonLogger } from './common/logger';
 import { configureHttp } from './http/http-setup';

@@ -6,8 +6,8 @@ import { sharedImports } from './app.module';
 import { MetricsService } from './common/metrics/metrics.service';
 import { checkStores } from './health/readiness';
 import { WorkerHealthServer } from './health/worker-health.server';
-import type { AppConfig } from './config/app-config';
-import { APP_CONFIG } from './config/config.module';
+import type { AppConfig } from './app-config';
+import { APP_CONFIG } from './app-config.module';
 import type { QueueName } from './queues/queue-names';
 import type { QueueProcessor } from './queues/queue-processor';
 import { WorkerHost } from './queues/worker-host';
@@ -21,14 +21,14 @@ import { DATA_SOURCE, LEGACY_DB, REDIS } from './stores/stores.module';
 import { BackfillProcessor } from './sync/backfill/backfill.processor';
 import { CatchupProcessor } from './sync/catchup/catchup.processor';
 import { SyncModule } from './sync/sync.module';
-import { VerifyProcessor } from './sync/verify/verify.processor';
-import { VerifyModule } from './sync/verify/verify.module';
+import { VerifyProcessor } from './verify/verify.processor';
+import { VerifyModule } from './verify/verify.module';
 import { TrafficMoveModule } from './migration/traffic-move.module';
 import { CleanupRunsModule } from './cleanup/cleanup-runs.module';
 import { CleanupProcessor } from './cleanup/cleanup.processor';
 import { TrafficMoveProcessor } from './migration/traffic-move.processor';
 import { BackfillService } from './sync/backfill/backfill.service';
-import { VerifyService } from './sync/verify/verify.service';
+import { VerifyService } from './verify/verify.service';
 import { CleanupService } from './cleanup/cleanup.service';
 
 /** The processors of every queue, with the module that provides what they need. */

@@ -12,7 +12,7 @@ import { readArchiveConfig } from '../src/cleanup/archive.config';
 import { EMPTY_SHA256 } from '../src/cleanup/archive-format';
 import type { Manifest } from '../src/cleanup/archive-manifest';
 import type { ArchiveProgress } from '../src/cleanup/archive-progress';
-import type { AppConfig } from '../src/config/app-config';
+import type { AppConfig } from '../src/app-config';
 import {
   archiveLines,
   BootedArchiver,

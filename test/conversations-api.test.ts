@@ -18,7 +18,7 @@ import {
   readBoth,
   snapshotStores,
 } from './support/stores';
-import type { CanonicalConversation } from '../src/conversations/domain/canonical';
+import type { CanonicalConversation } from '../src/model/canonical';
 
 const ABSENT_ID = 'aaaaaaaaaaaaaaaaaaaaaaaa';
 const ONE_MIB = 1024 * 1024;

@@ -6,7 +6,7 @@
  * end neither store may have changed at all, nor this process's Object.prototype (the API runs in it).
  */
 import fc from 'fast-check';
-import { MESSAGE_ROLES } from '../src/conversations/domain/conversation.model';
+import { MESSAGE_ROLES } from '../src/model/conversation.model';
 import { RequestOptions, startTestApp, TestApp, TestResponse } from './support/app';
 import { expectErrorShape, expectSameSnapshot, snapshotStores, StoreSnapshot } from './support/stores';
 

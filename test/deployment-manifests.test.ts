@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
-import { inspectConfig } from '../src/config/app-config';
+import { inspectConfig } from '../src/app-config';
 import { MetricsService } from '../src/common/metrics/metrics.service';
 import { ALL_QUEUES, resolveQueues } from '../src/queues/queue-names';
 import { ROOT } from './support/env';

@@ -11,6 +11,7 @@
  * DEV_SERVER_PROBE_VERBOSE=1 prints each race's figures.
  */
 import { Collection, Document, MongoClient, MongoServerError, ObjectId } from 'mongodb';
+import { withTimeout } from '../src/common/timeout';
 import { createTestDatabases, TestDatabases } from './support/databases';
 
 const CONNECTIONS = 6;
@@ -19,16 +20,8 @@ const RACE_MS = 2000;
 const CALL_TIMEOUT_MS = 10_000;
 const DUPLICATE_KEY = 11000;
 
-async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  return withTimeout(p, ms, `${what} did not answer within ${ms} ms`);
 }
 
 const call = <T>(what: string, p: Promise<T>) => within(CALL_TIMEOUT_MS, what, p);

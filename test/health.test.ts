@@ -1,6 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { createApiApp } from '../src/bootstrap';
-import { loadConfig } from '../src/config/app-config';
+import { loadConfig } from '../src/app-config';
 import { createDataSource } from '../src/stores/postgres/data-source';
 import { APP_TOKEN } from './support/env';
 import { PrivateServices, ServiceName, startPrivateServices } from './support/private-services';

@@ -3,7 +3,7 @@
  * GateFiguresSource port (the figures themselves are covered by the capabilities' tests).
  */
 import { DataSource } from 'typeorm';
-import { MigrationModeService } from '../src/conversations/migration-mode.service';
+import { MigrationModeService } from '../src/mode/migration-mode.service';
 import type { GateFigures } from '../src/migration/domain/gates';
 import { AutoProgression } from '../src/migration/auto-progression';
 import type { GateFiguresSource } from '../src/migration/gate-figures.port';
@@ -48,7 +48,7 @@ describe('automatic progression', () => {
     const figures: GateFiguresSource = { collect: async () => ({ ...planted, lastVerification: planted.lastVerification && { ...planted.lastVerification, finishedAt: new Date() } }), summaries: async () => ({}) };
     const get = <T>(token: unknown) => t.app.get<T>(token as never, { strict: false });
     const migration = new MigrationService(
-      get(PhaseStateRepository), get(TrafficService), get(MigrationModeService), figures, get(Cutover), t.config, get(SyncControlService), get(MoveCompleter), get(CleanupService),
+      get(PhaseStateRepository), get(TrafficService), get(MigrationModeService), figures, get(Cutover), t.config.migration, get(SyncControlService), get(MoveCompleter), get(CleanupService),
     );
     auto = new AutoProgression(migration, get(PhaseStateRepository), get<DataSource>(DATA_SOURCE), { enabled: true, intervalMs: 60_000, threshold: 3 });
     await t.request('POST', '/migration/start', { token: OPERATOR_TOKEN, body: { reason: 'auto test' } });

@@ -9,7 +9,8 @@ import { DataSource, DataSourceOptions, MigrationInterface, QueryRunner } from '
 import { MIGRATIONS } from '../migrations';
 import { createApiApp } from '../src/bootstrap';
 import { createDataSource } from '../src/stores/postgres/data-source';
-import { MIGRATION_LOCK_KEY, runMigrationsLocked } from '../src/stores/postgres/migration-runner';
+import { AdvisoryLock } from '../src/common/advisory-lock';
+import { runMigrationsLocked } from '../src/stores/postgres/migration-runner';
 import { createTestDatabases, TestDatabases } from './support/databases';
 import { testConfig } from './support/env';
 import { withTimeout } from './support/sync';
@@ -72,7 +73,7 @@ describe('migrations under an advisory lock', () => {
     const holder = new Client({ connectionString: dbs.databaseUrl });
     await holder.connect();
     try {
-      await holder.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+      await holder.query('SELECT pg_advisory_lock($1::bigint)', [AdvisoryLock.Migrations]);
       const ds = await source();
       let waited = false;
       const run = runMigrationsLocked(ds, { waiting: () => (waited = true) });
@@ -87,7 +88,7 @@ describe('migrations under an advisory lock', () => {
       const tables = await holder.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'conversations'`);
       expect(tables.rows).toEqual([{ n: 0 }]);
 
-      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]);
+      await holder.query('SELECT pg_advisory_unlock($1::bigint)', [AdvisoryLock.Migrations]);
       expect((await withTimeout('the waiting starter', run, 60_000)).map((m) => m.name)).toEqual(ALL);
     } finally {
       await holder.end();

@@ -4,10 +4,11 @@
  * acknowledged. Each case makes the divergence a dual write leaves behind (the source of truth took
  * version n + 1, the other store kept n), flips, and runs the repair as the worker would.
  */
-import type { Conversation } from '../src/conversations/domain/conversation.model';
-import type { Phase } from '../src/migration/domain/phases';
+import type { Conversation } from '../src/model/conversation.model';
+import type { Phase } from '../src/model/phases';
 import { RepairService } from '../src/repair/repair.service';
-import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreName } from '../src/stores/conversation-store.port';
+import { ConversationStore, LEGACY_STORE, NEW_STORE } from '../src/stores/conversation-store.port';
+import { StoreName } from '../src/model/store-name';
 import { startTestApp, TestApp } from './support/app';
 import { readBoth } from './support/stores';
 

@@ -1,7 +1,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { ObjectId } from 'mongodb';
-import { canonical } from '../src/conversations/domain/canonical';
-import { fromLegacy } from '../src/conversations/domain/legacy-transform';
+import { canonical } from '../src/model/canonical';
+import { fromLegacy } from '../src/model/legacy-transform';
 import { RepairQueue } from '../src/repair/repair-queue';
 import { startTestApp, TestApp } from './support/app';
 import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';

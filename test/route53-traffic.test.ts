@@ -10,7 +10,8 @@ import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Resourc
 import { DEFAULT_TARGETS, Route53Setup } from '../scripts/lib/route53-setup';
 import { normalizeRecordName } from '../src/traffic/route53/record-sets';
 import { Route53CallError, Route53RetireRefusedError, Route53SyncTimeoutError } from '../src/traffic/route53/route53-errors';
-import { route53SettingsFromConfig, Route53Settings } from '../src/traffic/route53/route53-settings';
+import type { Route53Settings } from '../src/traffic/route53/route53-settings';
+import { route53SettingsFromConfig } from '../src/traffic/traffic.config';
 import { Route53Target } from '../src/traffic/route53/route53-target';
 import { Route53TrafficRouter } from '../src/traffic/route53/route53-traffic.router';
 import { InvalidWeightsError, Weights, weightsForPercent, WeightsMismatchError } from '../src/traffic/traffic-router.port';

@@ -1,8 +1,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import * as net from 'node:net';
-import { QueueName } from '../src/queues/queue-names';
-import { QUEUE_PREFIX } from '../src/queues/worker-host';
+import { QUEUE_PREFIX, QueueName } from '../src/queues/queue-names';
 import { ShadowQueue } from '../src/shadow/shadow-queue';
 import type { ShadowReadPort } from '../src/shadow/shadow-read.port';
 import { ShadowSampler } from '../src/shadow/shadow-sampler';

@@ -1,7 +1,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ObjectId } from 'mongodb';
-import { fromLegacy } from '../src/conversations/domain/legacy-transform';
+import { fromLegacy } from '../src/model/legacy-transform';
 import { MetricsService } from '../src/common/metrics/metrics.service';
 import { ShadowQueue } from '../src/shadow/shadow-queue';
 import { ShadowSampler } from '../src/shadow/shadow-sampler';

@@ -5,7 +5,7 @@ describe('initial phase setting', () => {
     const t = await startTestApp({ MIGRATION_INITIAL_PHASE: 'shadow' });
     try {
       expect((await t.pg.query('SELECT phase, revision FROM migration_state')).rows).toEqual([{ phase: 'shadow', revision: 1 }]);
-      const { MigrationStateRepository } = await import('../src/migration/migration-state.repository');
+      const { MigrationStateRepository } = await import('../src/mode/migration-state.repository');
       const repo = t.app.get(MigrationStateRepository);
       expect(await repo.initialise('canary')).toBe(false);
       expect((await repo.read()).phase).toBe('shadow');

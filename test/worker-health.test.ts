@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
-import type { AppConfig } from '../src/config/app-config';
+import type { AppConfig } from '../src/app-config';
 import { createTestDatabases, TestDatabases } from './support/databases';
 import { isolatedRedisUrl, ROOT, testConfig } from './support/env';
 import { waitFor } from './support/stores';

@@ -17,12 +17,13 @@ import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import { BENCH_TOKEN, BenchApi, startApi } from './api';
 import { buildWorker } from './build';
+import { withTimeout } from '../../src/common/timeout';
+import { QUEUE_PREFIX } from '../../src/queues/queue-names';
 import { onCleanup } from './cleanup';
 import { progress, round, sleep } from './log';
 import { MemSampler, sampleMemory } from './proc-mem';
 import { ROOT, servicesEnv } from './services';
 
-const QUEUE_PREFIX = 'lms';
 const WORKER_APP_TOKEN = 'bench-worker-token-00000000001';
 
 /** Why the engine cannot be measured, or null when its parts are there. */
@@ -30,13 +31,13 @@ export function engineMissing(kind: 'backfill' | 'verify'): string | null {
   const need =
     kind === 'backfill'
       ? ['src/sync/backfill/backfill.service.ts', 'src/sync/backfill/backfill.processor.ts', 'src/sync/sync.controller.ts']
-      : ['src/sync/verify'];
+      : ['src/verify'];
   const missing = need.filter((p) => !fs.existsSync(path.join(ROOT, p)));
   if (missing.length > 0) return `the ${kind} engine is not built yet (missing ${missing.join(', ')})`;
   if (kind === 'verify') {
-    const files = fs.readdirSync(path.join(ROOT, 'src/sync/verify'));
+    const files = fs.readdirSync(path.join(ROOT, 'src/verify'));
     if (!files.some((f) => /processor\.ts$/.test(f)) || !files.some((f) => /controller\.ts$/.test(f))) {
-      return `the verify engine is not wired yet (src/sync/verify has no processor or controller: ${files.filter((f) => f.endsWith('.ts')).join(', ')})`;
+      return `the verify engine is not wired yet (src/verify has no processor or controller: ${files.filter((f) => f.endsWith('.ts')).join(', ')})`;
     }
   }
   return null;
@@ -130,22 +131,17 @@ export async function spawnWorker(name: string, env: NodeJS.ProcessEnv, bootTime
     await exited;
     clearTimeout(t);
   });
-  const died = exited.then(() => {
-    throw new Error(`worker ${name} exited during boot (code ${child.exitCode}, signal ${child.signalCode}): ${out.slice(-1500)}`);
-  });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`worker ${name} did not serve its queues within ${bootTimeoutMs} ms: ${out.slice(-1500)}`)), bootTimeoutMs);
+  // Ready, or dead before it got there.
+  const booted = new Promise<void>((resolve, reject) => {
+    void readyP.then(resolve);
+    void exited.then(() => reject(new Error(`worker ${name} exited during boot (code ${child.exitCode}, signal ${child.signalCode}): ${out.slice(-1500)}`)));
   });
   try {
-    await Promise.race([readyP, died, timeout]);
+    await withTimeout(booted, bootTimeoutMs, () => `worker ${name} did not serve its queues within ${bootTimeoutMs} ms: ${out.slice(-1500)}`);
   } catch (err) {
     await stop();
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
-  died.catch(() => undefined);
   const mem = sampleMemory(child.pid!, 250);
   const idleRssMb = mem.samples()[0] ?? NaN;
   return {

@@ -25,8 +25,8 @@
 import { performance } from 'node:perf_hooks';
 import { Document, MongoClient, ObjectId } from 'mongodb';
 import { Client } from 'pg';
-import { fromLegacy } from '../../src/conversations/domain/legacy-transform';
-import type { LegacyDocument } from '../../src/conversations/domain/legacy-document';
+import { fromLegacy } from '../../src/model/legacy-transform';
+import type { LegacyDocument } from '../../src/model/legacy-document';
 
 const BATCH = 1000;
 

@@ -34,6 +34,7 @@
 import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Collection, Document, Filter, MongoClient, MongoServerError, ObjectId } from 'mongodb';
+import { withTimeout } from '../../src/common/timeout';
 import { onCleanup } from '../lib/cleanup';
 import { envInt, progress, round } from '../lib/log';
 import { memStatus, sampleMemory } from '../lib/proc-mem';
@@ -128,22 +129,16 @@ class Timeout extends Error {}
 
 /** Runs fn; if it has not finished after `seconds`, closes the client (which ends the server's work) and throws Timeout. */
 async function bounded<T>(seconds: number, client: MongoClient, fn: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      timedOut = true;
-      reject(new Timeout());
-      void client.close(true).catch(() => undefined);
-    }, seconds * 1000);
-  });
   try {
-    return await Promise.race([fn(), timeout]);
+    return await withTimeout(fn(), seconds * 1000, () => {
+      timedOut = true;
+      void client.close(true).catch(() => undefined);
+      return `no answer within ${seconds} s`;
+    });
   } catch (err) {
     if (timedOut) throw new Timeout();
     throw err;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

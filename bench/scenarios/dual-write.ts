@@ -26,11 +26,12 @@
  * BENCH_DUAL_WRITE_ROUNDS (2), BENCH_RAW_STORE_OPS (150 per operation; 0 skips the raw store part).
  */
 import { performance } from 'node:perf_hooks';
-import type { Conversation } from '../../src/conversations/domain/conversation.model';
-import { newConversationId } from '../../src/conversations/domain/object-id';
-import type { Phase } from '../../src/migration/domain/phases';
-import { modeForPhase } from '../../src/migration/domain/phases';
-import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreName } from '../../src/stores/conversation-store.port';
+import type { Conversation } from '../../src/model/conversation.model';
+import { newConversationId } from '../../src/model/object-id';
+import type { Phase } from '../../src/model/phases';
+import { modeForPhase } from '../../src/model/phases';
+import { ConversationStore, LEGACY_STORE, NEW_STORE } from '../../src/stores/conversation-store.port';
+import { StoreName } from '../../src/model/store-name';
 import { LEGACY_DB } from '../../src/stores/stores.module';
 import type { Db } from 'mongodb';
 import { BenchApi, startApi } from '../lib/api';

@@ -14,7 +14,8 @@ import {
 } from '@aws-sdk/client-route-53';
 import type { Weights } from '../../src/traffic/traffic-router.port';
 import { upsertBoth } from '../../src/traffic/route53/record-sets';
-import { AwsCredentials, ROUTE53_DEFAULTS, Route53Settings } from '../../src/traffic/route53/route53-settings';
+import type { AwsCredentials } from '../../src/config/aws-credentials';
+import { ROUTE53_DEFAULTS, Route53Settings } from '../../src/traffic/route53/route53-settings';
 import { bareZoneId, formatTarget, RecordType, Route53Target } from '../../src/traffic/route53/route53-target';
 
 export interface Route53SetupOptions {

@@ -1,6 +1,6 @@
 /**
- * Settings of the cleanup archive. They are not a section of AppConfig: most of a migration's life no
- * archive target is needed, so the service starts without one (the archiver then refuses to run and
+ * Settings of the cleanup archive, the `archive` section (null when no target is set): most of a migration's
+ * life no archive target is needed, so the service starts without one (the archiver then refuses to run and
  * says which variables to set), but a target that IS configured is validated at boot like every
  * other section, naming every bad variable at once.
  *
@@ -30,6 +30,9 @@ export interface ArchiveConfig {
 }
 
 const MIB = 1024 * 1024;
+/** The archive section (AppConfig `archive`), null when no target is configured. */
+export const ARCHIVE_CONFIG = Symbol('ARCHIVE_CONFIG');
+
 export const ARCHIVE_TARGET_VARIABLES = ['ARCHIVE_DIR', 'ARCHIVE_S3_BUCKET'] as const;
 
 /** S3's bucket naming rules (the general-purpose ones). */

@@ -1,27 +1,22 @@
 /** The producer side of the `cleanup` queue: one job per archive run, its id the run's. */
-import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
 import { ensureLiveJob } from '../queues/live-job';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
-import { QUEUE_PREFIX } from '../queues/worker-host';
+import { QueueProducer } from '../queues/queue-producer';
 
 const archiveJobId = (archiveId: number, requestedAt: string) => `archive-${archiveId}-${Date.parse(requestedAt)}`;
 
 export type CleanupPayload = JobPayloads[QueueName.Cleanup];
 
-export class CleanupQueue {
-  readonly queue: Queue<CleanupPayload>;
-
+export class CleanupQueue extends QueueProducer<QueueName.Cleanup> {
   /** `connection` is shared; the owner closes it. */
-  constructor(connection: Redis, prefix = QUEUE_PREFIX) {
-    this.queue = new Queue<CleanupPayload>(QueueName.Cleanup, {
-      connection,
-      prefix,
+  constructor(connection: Redis) {
+    super(QueueName.Cleanup, connection, {
+      ownsConnection: false,
       // A worker that dies mid-archive leaves a stalled job that another worker starts again.
       defaultJobOptions: { attempts: 3, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
     });
-    this.queue.on('error', () => undefined);
   }
 
   /** The id carries the request time: run ids restart with a new database while Redis keeps old jobs. */
@@ -33,9 +28,5 @@ export class CleanupQueue {
   async ensure(archiveId: number, requestedAt: string): Promise<boolean> {
     const jobId = archiveJobId(archiveId, requestedAt);
     return ensureLiveJob(this.queue, jobId, () => this.queue.add('archive', { archiveId }, { jobId }));
-  }
-
-  async close(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
   }
 }

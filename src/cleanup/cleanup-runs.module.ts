@@ -5,10 +5,8 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
-import { MigrationStateRepository } from '../migration/migration-state.repository';
-import { redisFailFast } from '../stores/redis';
+import { MigrationStateRepository } from '../mode/migration-state.repository';
+import { Connections } from '../stores/connections';
 import { DATA_SOURCE } from '../stores/stores.module';
 import { ArchiveRunRepository } from './archive-run.repository';
 import { CleanupModule } from './cleanup.module';
@@ -27,8 +25,8 @@ const CLEANUP_QUEUE_REDIS = Symbol('CLEANUP_QUEUE_REDIS');
     { provide: ArchiveRunRepository, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new ArchiveRunRepository(ds) },
     {
       provide: CLEANUP_QUEUE_REDIS,
-      inject: [APP_CONFIG],
-      useFactory: (c: AppConfig) => redisFailFast(c.redis.url, { commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
+      inject: [Connections],
+      useFactory: (connections: Connections) => connections.redisFailFast({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
     },
     { provide: CleanupQueue, inject: [CLEANUP_QUEUE_REDIS], useFactory: (r: Redis) => new CleanupQueue(r) },
     {

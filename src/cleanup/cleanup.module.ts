@@ -1,18 +1,16 @@
 /**
  * The cleanup phase's archive of the legacy collection. Exports LegacyArchiver; the collection is the
- * one the stores use (AppConfig `legacy`), read through the LEGACY_DB connection of StoresModule.
+ * one the stores use (StoresModule's LEGACY_COLLECTION, on its LEGACY_DB connection).
  *
- * `forRoot()` takes the archive settings from the AppConfig (`archive`, read with the rest of the
+ * `forRoot()` takes the archive section (ARCHIVE_CONFIG, read with the rest of the
  * settings at boot: a badly configured target stops the process with a ConfigError; no target at all is
  * allowed, and the archiver then refuses with ARCHIVE_NOT_CONFIGURED). Tests and scripts may pass
  * `{ archive }` to choose the target.
  */
 import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
-import type { Db } from 'mongodb';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
-import { LEGACY_DB } from '../stores/stores.module';
-import { ArchiveConfig, ArchiveTargetConfig } from './archive.config';
+import type { Collection, Db } from 'mongodb';
+import { LEGACY_COLLECTION, LEGACY_DB } from '../stores/stores.module';
+import { ARCHIVE_CONFIG, ArchiveConfig, ArchiveTargetConfig } from './archive.config';
 import type { ArchiveTarget } from './archive-target.port';
 import { DirectoryArchiveTarget } from './directory-archive.target';
 import { LegacyArchiver } from './legacy-archiver';
@@ -48,10 +46,10 @@ export class CleanupModule implements OnApplicationShutdown {
       providers: [
         {
           provide: ARCHIVER_HANDLE,
-          inject: [LEGACY_DB, APP_CONFIG],
-          useFactory: (db: Db, config: AppConfig): ArchiverHandle => {
-            const archive = options.archive !== undefined ? options.archive : config.archive;
-            return createLegacyArchiver(db, config.legacy.collection, archive);
+          inject: [LEGACY_DB, LEGACY_COLLECTION, ARCHIVE_CONFIG],
+          useFactory: (db: Db, collection: Collection, configured: ArchiveConfig | null): ArchiverHandle => {
+            const archive = options.archive !== undefined ? options.archive : configured;
+            return createLegacyArchiver(db, collection.collectionName, archive);
           },
         },
         { provide: LegacyArchiver, inject: [ARCHIVER_HANDLE], useFactory: (h: ArchiverHandle) => h.archiver },

@@ -5,7 +5,7 @@
  */
 import { Logger } from '@nestjs/common';
 import { DomainError } from '../common/errors';
-import { MigrationStateRepository } from '../migration/migration-state.repository';
+import { MigrationStateRepository } from '../mode/migration-state.repository';
 import type { ArchiveProgress } from './archive-progress';
 import { ArchiveRun, ArchiveRunRepository } from './archive-run.repository';
 import { CleanupQueue } from './cleanup-queue';

@@ -5,7 +5,7 @@
  */
 import { GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
-import type { AwsCredentialsProvider } from '../traffic/route53/route53-settings';
+import type { AwsCredentialsProvider } from '../config/aws-credentials';
 import { ArchiveTarget, assertObjectName } from './archive-target.port';
 import { uploadStream } from './s3-multipart-upload';
 

@@ -1,5 +1,5 @@
 import { LoggerService } from '@nestjs/common';
-import type { LogLevel } from '../config/app-config';
+import type { LogLevel } from './server.config';
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 

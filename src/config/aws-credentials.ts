@@ -1,5 +1,13 @@
-import type { AwsCredentialsProvider } from '../traffic/route53/route53-settings';
 import type { EnvReader } from './env-reader';
+
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** A function rather than an object, so the keys never show up when a config object is printed or serialised. */
+export type AwsCredentialsProvider = () => Promise<AwsCredentials>;
 
 /**
  * AWS keys from the settings: both or neither (then the SDK's default chain applies). Problems name

@@ -4,8 +4,8 @@
  * problem is reported at once; unknown fields are rejected, never dropped.
  */
 import { FieldError, ValidationFailedError } from '../common/errors';
-import type { JsonObject, MessageRole } from './domain/conversation.model';
-import { checkContent, checkMetadata, checkRole, checkTitle, checkUserId, isValidId } from './domain/limits';
+import type { JsonObject, MessageRole } from '../model/conversation.model';
+import { checkContent, checkMetadata, checkRole, checkTitle, checkUserId, isValidId } from '../model/limits';
 import type { CreateInput, PatchInput } from './conversation.service';
 
 export const MAX_MESSAGES_PER_CREATE = 1000;

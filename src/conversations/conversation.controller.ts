@@ -7,8 +7,8 @@ import { ConversationDto, ConversationPageDto, CreateConversationDto, etag, Mess
 import { parseCreate, parseId, parseIfMatch, parseListQuery, parseMessage, parsePatch } from './conversation-input';
 import { ConversationService, KeyedWrite } from './conversation.service';
 import { IdempotencyService } from './idempotency.service';
-import type { Conversation } from './domain/conversation.model';
-import { Shadowed } from '../shadow/shadow-sampling.interceptor';
+import type { Conversation } from '../model/conversation.model';
+import { Shadowed } from './shadowed.decorator';
 
 const IDEMPOTENCY_HEADER = { name: 'Idempotency-Key', required: false, description: 'Same key and body within 24 h: the first response, no second write' };
 const IF_MATCH_HEADER = { name: 'If-Match', required: false, description: 'The version the change is based on; 412 if stale' };

@@ -1,7 +1,7 @@
 /** Shapes for the OpenAPI document; bodies are checked by conversation-input.ts. */
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import type { Conversation } from './domain/conversation.model';
-import { MESSAGE_ROLES } from './domain/conversation.model';
+import type { Conversation } from '../model/conversation.model';
+import { MESSAGE_ROLES } from '../model/conversation.model';
 
 export class MessageInputDto {
   @ApiProperty({ enum: MESSAGE_ROLES }) role!: string;

@@ -17,12 +17,12 @@ import { WRITE_FENCE } from '../mode/mode.tokens';
 import type { FencedWrite, WriteFence } from '../mode/write-fence';
 import { OutboxFollower } from '../repair/outbox-follower';
 import { RepairRecorder } from '../repair/repair-recorder';
-import type { Conversation, JsonObject, MessageRole } from './domain/conversation.model';
-import { newConversationId } from './domain/object-id';
+import type { Conversation, JsonObject, MessageRole } from '../model/conversation.model';
+import { newConversationId } from '../model/object-id';
 import { DualWriter, WriteOutcome } from './dual-writer';
 import { Attempt, ClaimedKey, messageSha256, StoredResponse } from './idempotency.service';
 import { decodeCursor, encodeCursor } from './list-cursor';
-import { MigrationModeService } from './migration-mode.service';
+import { MigrationModeService } from '../mode/migration-mode.service';
 
 const MAX_ATTEMPTS = 25;
 /** Jittered, growing pause between compare-and-set attempts, so hot conversations do not livelock. */

@@ -17,14 +17,14 @@
  * off the request path (OutboxFollower, with the outbox replayer and the repair queue as backstop).
  */
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { DUAL_WRITE_CONFIG, DualWriteConfig } from '../mode/dual-write.config';
 import { MetricsService } from '../common/metrics/metrics.service';
 import type { FencedWrite } from '../mode/write-fence';
 import { POSTGRES_OUTBOX } from '../repair/repair.service';
 import type { PostgresRepairOutbox } from '../repair/repair-outbox';
-import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreName, TransactionalStore } from '../stores/conversation-store.port';
-import type { Conversation } from './domain/conversation.model';
+import { ConversationStore, LEGACY_STORE, NEW_STORE, TransactionalStore } from '../stores/conversation-store.port';
+import { StoreName } from '../model/store-name';
+import type { Conversation } from '../model/conversation.model';
 
 /** What one fenced write did. */
 export type WriteOutcome =
@@ -49,7 +49,7 @@ export class DualWriter {
     @Inject(LEGACY_STORE) private readonly legacy: ConversationStore,
     @Inject(NEW_STORE) private readonly newStore: TransactionalStore,
     @Inject(POSTGRES_OUTBOX) private readonly outbox: PostgresRepairOutbox,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(DUAL_WRITE_CONFIG) private readonly config: DualWriteConfig,
     metrics: MetricsService,
   ) {
     this.latency = metrics.histogram('store_write_duration_seconds', 'Write latency per store and role', ['store', 'role', 'outcome'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
@@ -89,7 +89,7 @@ export class DualWriter {
     }
     // The savepoint and the timeout go first, on the fence's connection, while the legacy write is under way.
     const secondary = (async () => {
-      await q.query(`SET LOCAL statement_timeout = ${this.config.dualWrite.secondaryTimeoutMs}`);
+      await q.query(`SET LOCAL statement_timeout = ${this.config.secondaryTimeoutMs}`);
       await q.query('SAVEPOINT secondary');
       return this.timed('new', 'secondary', () => this.newStore.putIfNewer(next, q));
     })();

@@ -20,8 +20,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { Connections } from '../stores/connections';
 import { DomainError } from '../common/errors';
 import type { StoreTransaction } from '../stores/conversation-store.port';
 
@@ -82,8 +81,8 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
   private readonly pool: Pool;
   private sweeper?: NodeJS.Timeout;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.pool = new Pool({ connectionString: config.database.url, max: 4, connectionTimeoutMillis: 5000, statement_timeout: 10_000, application_name: 'lms-idempotency' });
+  constructor(@Inject(Connections) connections: Connections) {
+    this.pool = connections.postgresPool({ max: 4, connectionTimeoutMillis: 5000, statement_timeout: 10_000, application_name: 'lms-idempotency' });
     // An idle client's error (server restart) must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
   }

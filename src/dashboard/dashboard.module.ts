@@ -1,8 +1,9 @@
 import { Inject, Module, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import * as path from 'node:path';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { AUTH_CONFIG, AuthConfig } from '../common/auth/auth.config';
+import { SERVER_CONFIG, ServerConfig } from '../common/server.config';
+import { Connections } from '../stores/connections';
 import { TokenAuthenticator } from '../common/auth/token-authenticator';
 import { redisFailFast } from '../stores/redis';
 import { defaultBundleDir, loadBundle } from './dashboard-bundle';
@@ -19,12 +20,12 @@ import { QueuesSessions } from './queues-session';
   controllers: [DashboardController],
   providers: [
     { provide: DASHBOARD_BUNDLE, useFactory: () => loadBundle(defaultBundleDir()) },
-    { provide: QueuesSessions, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new QueuesSessions(config.auth.tokens) },
+    { provide: QueuesSessions, inject: [AUTH_CONFIG], useFactory: (auth: AuthConfig) => new QueuesSessions(auth.tokens) },
     {
       provide: QueuesBoard,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) =>
-        new QueuesBoard(() => redisFailFast(config.redis.url, { commandTimeout: 5000 }), path.join(defaultBundleDir(), 'queues-views')),
+      inject: [Connections],
+      useFactory: (connections: Connections) =>
+        new QueuesBoard(() => connections.redisFailFast({ commandTimeout: 5000 }), path.join(defaultBundleDir(), 'queues-views')),
     },
   ],
 })
@@ -33,13 +34,14 @@ export class DashboardModule implements OnModuleInit, OnApplicationShutdown {
     private readonly adapterHost: HttpAdapterHost,
     private readonly board: QueuesBoard,
     private readonly sessions: QueuesSessions,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AUTH_CONFIG) private readonly auth: AuthConfig,
+    @Inject(SERVER_CONFIG) private readonly server: ServerConfig,
   ) {}
 
   /** Runs after Nest has registered its routes and before its not-found handler, so /queues is reached. */
   onModuleInit(): void {
     const express = this.adapterHost.httpAdapter.getInstance();
-    express.use(QUEUES_PATH, queuesAuth(new TokenAuthenticator(this.config), this.sessions), this.board.router);
+    express.use(QUEUES_PATH, queuesAuth(new TokenAuthenticator({ auth: this.auth, app: this.server }), this.sessions), this.board.router);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -17,8 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TokenAuthenticator } from '../common/auth/token-authenticator';
 import { errorBody } from '../common/error-body';
-import { ALL_QUEUES } from '../queues/queue-names';
-import { QUEUE_PREFIX } from '../queues/worker-host';
+import { ALL_QUEUES, QUEUE_PREFIX } from '../queues/queue-names';
 import { cookieValue, QUEUES_SESSION_COOKIE, QUEUES_SESSION_PATH, QueuesSessions } from './queues-session';
 import { QUEUES_CSP, setPageHeaders } from './security-headers';
 

@@ -1,4 +1,4 @@
-import type { ApiToken } from '../config/app-config';
+import type { ApiToken } from '../common/auth/auth.config';
 import { cookieValue, QueuesSessions } from './queues-session';
 
 const tokens: ApiToken[] = [

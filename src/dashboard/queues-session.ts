@@ -10,7 +10,7 @@
  * removed from OPERATOR_API_TOKENS. Pure: no I/O.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { ApiToken } from '../config/app-config';
+import type { ApiToken } from '../common/auth/auth.config';
 
 export const QUEUES_SESSION_COOKIE = 'lms_queues';
 export const QUEUES_SESSION_PATH = '/queues';

@@ -3,7 +3,8 @@
  * bounded by a timeout so a hung server reads as down rather than hanging the probe.
  */
 import type Redis from 'ioredis';
-import type { MigrationMode } from '../migration/domain/phases';
+import { withTimeout } from '../common/timeout';
+import type { MigrationMode } from '../model/phases';
 import type { Db } from 'mongodb';
 import type { DataSource } from 'typeorm';
 
@@ -12,18 +13,12 @@ export const CHECK_TIMEOUT_MS = 2000;
 export type CheckResult = { status: 'up' } | { status: 'down'; error: string };
 
 export async function check(fn: () => Promise<unknown>, timeoutMs = CHECK_TIMEOUT_MS): Promise<CheckResult> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
   try {
-    await Promise.race([fn(), timeout]);
+    await withTimeout(fn(), timeoutMs, `no answer within ${timeoutMs} ms`);
     return { status: 'up' };
   } catch (err) {
     // The driver's message, never a connection string: drivers here do not echo passwords.
     return { status: 'down', error: err instanceof Error ? err.message.slice(0, 200) : 'unknown error' };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -9,13 +9,20 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { NextFunction, Request, Response } from 'express';
 import type { Server } from 'node:http';
-import type { AppConfig } from '../config/app-config';
+import type { AuthConfig } from '../common/auth/auth.config';
+import type { ServerConfig } from '../common/server.config';
 import { codeForStatus, errorBody } from '../common/error-body';
 import { AllExceptionsFilter } from '../common/http-exception.filter';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { requestIdFrom } from '../common/request-context';
 import { TokenAuthenticator } from '../common/auth/token-authenticator';
 import { createValidationPipe } from './validation';
+
+/** The sections HTTP set-up reads: the server's and the tokens (for the operator-only docs). */
+export interface HttpSettings {
+  app: ServerConfig;
+  auth: AuthConfig;
+}
 
 type RequestWithId = Request & { id?: string };
 
@@ -76,7 +83,7 @@ function httpMetrics(metrics: MetricsService) {
  * reach, so API_DOCS=operator puts this in front of them. A browser cannot send a bearer header when
  * it opens /docs, so the operator token is also taken as the password of a Basic login prompt.
  */
-function operatorDocsOnly(config: AppConfig) {
+function operatorDocsOnly(config: HttpSettings) {
   const authenticator = new TokenAuthenticator(config);
   return (req: RequestWithId, res: Response, next: NextFunction) => {
     const principal = authenticator.authenticate(req.headers.authorization, { basic: true });
@@ -94,7 +101,7 @@ function operatorDocsOnly(config: AppConfig) {
   };
 }
 
-function setUpDocs(app: INestApplication, config: AppConfig): void {
+function setUpDocs(app: INestApplication, config: HttpSettings): void {
   if (config.app.docs === 'off') return;
   if (config.app.docs === 'operator') app.use(['/docs', '/docs-json'], operatorDocsOnly(config));
   const openApi = new DocumentBuilder()
@@ -110,7 +117,7 @@ function setUpDocs(app: INestApplication, config: AppConfig): void {
  * Bounds what one client can make the server hold: headers (MAX_HEADER_BYTES, 431 beyond), the time to
  * send them and the whole request (a slow client cannot keep a socket forever), and bodies (1 MiB, 413).
  */
-function boundRequests(app: INestApplication, config: AppConfig): void {
+function boundRequests(app: INestApplication, config: HttpSettings): void {
   // Node reads maxHeaderSize from the server for each new connection; the typings only know it as an option.
   const server = app.getHttpServer() as Server & { maxHeaderSize?: number };
   server.maxHeaderSize = config.app.maxHeaderBytes;
@@ -118,7 +125,7 @@ function boundRequests(app: INestApplication, config: AppConfig): void {
   server.requestTimeout = 60_000;
 }
 
-export function configureHttp(app: INestApplication, config: AppConfig): void {
+export function configureHttp(app: INestApplication, config: HttpSettings): void {
   boundRequests(app, config);
   const expressApp = app as NestExpressApplication;
   expressApp.disable('x-powered-by');

@@ -8,12 +8,12 @@
  */
 import { Inject, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
+import { AdvisoryLock, whileHolding } from '../common/advisory-lock';
+import type { MigrationConfig } from './migration.config';
 import { failing } from './domain/gates';
 import { MigrationService } from './migration.service';
 import { PhaseStateRepository } from './phase-state.repository';
 
-const LOCK_KEY = 7_356_001;
 export const AUTO_ACTOR = 'auto-progression';
 
 export type TickOutcome = 'disabled' | 'not_leader' | 'idle' | 'waiting' | 'advanced' | 'failed_check' | 'rolled_back';
@@ -27,7 +27,7 @@ export class AutoProgression implements OnApplicationBootstrap, OnApplicationShu
     private readonly migration: MigrationService,
     private readonly state: PhaseStateRepository,
     @Inject(DataSource) private readonly dataSource: DataSource,
-    private readonly config: AppConfig['migration']['auto'],
+    private readonly config: MigrationConfig['auto'],
   ) {}
 
   onApplicationBootstrap(): void {
@@ -43,16 +43,9 @@ export class AutoProgression implements OnApplicationBootstrap, OnApplicationShu
   async tick(): Promise<TickOutcome> {
     if (this.running) return 'not_leader';
     this.running = true;
-    const q = this.dataSource.createQueryRunner();
     try {
-      await q.connect();
-      await q.startTransaction();
-      const [{ locked }] = await q.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [LOCK_KEY]);
-      if (!locked) return 'not_leader';
-      return await this.decide();
+      return await whileHolding(this.dataSource, AdvisoryLock.AutoProgression, 'not_leader' as const, () => this.decide());
     } finally {
-      if (q.isTransactionActive) await q.commitTransaction().catch(() => undefined);
-      await q.release();
       this.running = false;
     }
   }

@@ -22,7 +22,7 @@
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { canonicalJson } from '../conversations/domain/canonical';
+import { canonicalJson } from '../model/canonical';
 import { DomainError } from '../common/errors';
 import { forEachLimit } from '../common/for-each-limit';
 import { POSTGRES_OUTBOX, RepairService } from '../repair/repair.service';
@@ -31,7 +31,7 @@ import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreTransaction, Transacti
 import { DATA_SOURCE } from '../stores/stores.module';
 import { CatchupService } from '../sync/catchup/catchup.service';
 import type { Position } from './domain/phase-plan';
-import { MigrationMode, modeForPhase } from './domain/phases';
+import { MigrationMode, modeForPhase } from '../model/phases';
 
 /** What `prepare` found and `fenced` must look at again. */
 export interface CutoverPlan {

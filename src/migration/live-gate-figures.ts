@@ -4,18 +4,18 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { MIGRATION_CONFIG, MigrationConfig } from './migration.config';
 import { CleanupService } from '../cleanup/cleanup.service';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { RepairOutbox } from '../repair/repair-outbox';
 import { REPAIR_OUTBOXES } from '../repair/repair.module';
 import { RepairQueue } from '../repair/repair-queue';
 import { ShadowStatusService } from '../shadow/shadow-status.service';
-import type { StoreName } from '../stores/conversation-store.port';
+import type { StoreName } from '../model/store-name';
 import { DATA_SOURCE } from '../stores/stores.module';
 import { CatchupAppliedLog, StrayWrites } from '../sync/catchup/catchup-applied.log';
 import { SyncStatusService } from '../sync/sync-status.service';
+import { TrafficService } from '../traffic/traffic.service';
 import type { GateFigures } from './domain/gates';
 import type { GateFiguresSource } from './gate-figures.port';
 import type { PhaseState } from './phase-state.repository';
@@ -46,10 +46,11 @@ export class LiveGateFigures implements GateFiguresSource {
     private readonly shadow: ShadowStatusService,
     private readonly metrics: MetricsService,
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(MIGRATION_CONFIG) private readonly config: MigrationConfig,
     private readonly cleanup: CleanupService,
     private readonly applied: CatchupAppliedLog,
     private readonly repairQueue: RepairQueue,
+    private readonly traffic: TrafficService,
     @Inject(REPAIR_OUTBOXES) private readonly outboxes: Record<StoreName, RepairOutbox>,
   ) {}
 
@@ -83,7 +84,7 @@ export class LiveGateFigures implements GateFiguresSource {
   }
 
   async collect(state: PhaseState): Promise<Omit<GateFigures, 'now' | 'enteredAt' | 'legacyDrainedSince' | 'flippedAt'>> {
-    const window = this.config.migration.analysisWindowMs;
+    const window = this.config.analysisWindowMs;
     const [sync, shadow, verification, stray, archiveVerified, pendingRepairs] = await Promise.all([
       this.sync.status(),
       this.shadow.mismatchRate(window),
@@ -99,7 +100,7 @@ export class LiveGateFigures implements GateFiguresSource {
       lastVerification: verification,
       shadow: { compared: shadow.compared, mismatchRate: shadow.rate },
       http: this.metrics.applicationRequests.stats(window),
-      recordTtlMs: this.config.traffic.ttl * 1000,
+      recordTtlMs: this.traffic.recordTtlMs,
       strayWrites: stray.count,
       pendingRepairs,
       lastCatchupAt: lastPass?.at ? new Date(lastPass.at) : null,
@@ -110,11 +111,11 @@ export class LiveGateFigures implements GateFiguresSource {
   async summaries(state: PhaseState): Promise<Record<string, unknown>> {
     const [sync, shadow, verification, stray, archive] = await Promise.all([
       this.sync.status(),
-      this.shadow.mismatchRate(this.config.migration.analysisWindowMs),
+      this.shadow.mismatchRate(this.config.analysisWindowMs),
       this.lastVerification(),
       this.strayWrites(state),
       this.cleanup.summary(),
     ]);
-    return { sync, shadow, lastVerification: verification, strayLegacyWrites: stray, archive, requests: this.metrics.applicationRequests.stats(this.config.migration.analysisWindowMs) };
+    return { sync, shadow, lastVerification: verification, strayLegacyWrites: stray, archive, requests: this.metrics.applicationRequests.stats(this.config.analysisWindowMs) };
   }
 }

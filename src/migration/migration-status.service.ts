@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { MIGRATION_CONFIG, MigrationConfig } from './migration.config';
 import { TRAFFIC_ROUTER, TrafficRouter } from '../traffic/traffic-router.port';
 import { TrafficService } from '../traffic/traffic.service';
 import { indexOf, PLAN, stepName } from './domain/phase-plan';
-import { modeForPhase } from './domain/phases';
+import { modeForPhase } from '../model/phases';
 import { GATE_FIGURES, GateFiguresSource } from './gate-figures.port';
 import { MigrationService } from './migration.service';
 import { PhaseStateRepository } from './phase-state.repository';
@@ -18,7 +17,7 @@ export class MigrationStatusService {
     private readonly traffic: TrafficService,
     @Inject(TRAFFIC_ROUTER) private readonly router: TrafficRouter,
     @Inject(GATE_FIGURES) private readonly figures: GateFiguresSource,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(MIGRATION_CONFIG) private readonly config: MigrationConfig,
   ) {}
 
   async status() {
@@ -46,9 +45,9 @@ export class MigrationStatusService {
       flippedAt: s.flippedAt?.toISOString() ?? null,
       legacyDrainedSince: s.legacyDrainedSince?.toISOString() ?? null,
       next: { step: next.to, gates: next.gates, allPass: next.gates.every((g) => g.pass) },
-      gateProfile: this.config.migration.gates,
-      analysisWindowMs: this.config.migration.analysisWindowMs,
-      autoProgression: { ...this.config.migration.auto, failedChecks: s.autoFailures },
+      gateProfile: this.config.gates,
+      analysisWindowMs: this.config.analysisWindowMs,
+      autoProgression: { ...this.config.auto, failedChecks: s.autoFailures },
       lastTrafficChange,
       ...summaries,
     };

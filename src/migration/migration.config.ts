@@ -5,7 +5,9 @@
  */
 import type { EnvReader } from '../config/env-reader';
 import { GateProfile, SEED_PROFILE, SHORT_PROFILE } from './domain/gates';
-import { Phase, PHASES } from './domain/phases';
+import { Phase, PHASES } from '../model/phases';
+
+export const MIGRATION_CONFIG = Symbol('MIGRATION_CONFIG');
 
 export interface MigrationConfig {
   initialPhase?: Phase;

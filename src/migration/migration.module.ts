@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { MIGRATION_CONFIG, MigrationConfig } from './migration.config';
 import { RepairModule } from '../repair/repair.module';
 import { ShadowModule } from '../shadow/shadow.module';
 import { DATA_SOURCE } from '../stores/stores.module';
@@ -25,8 +24,8 @@ import { TrafficMoveModule } from './traffic-move.module';
     MigrationStatusService,
     {
       provide: AutoProgression,
-      inject: [MigrationService, PhaseStateRepository, DATA_SOURCE, APP_CONFIG],
-      useFactory: (m: MigrationService, s: PhaseStateRepository, ds: DataSource, c: AppConfig) => new AutoProgression(m, s, ds, c.migration.auto),
+      inject: [MigrationService, PhaseStateRepository, DATA_SOURCE, MIGRATION_CONFIG],
+      useFactory: (m: MigrationService, s: PhaseStateRepository, ds: DataSource, c: MigrationConfig) => new AutoProgression(m, s, ds, c.auto),
     },
   ],
   exports: [MigrationService, TrafficMoveModule, AutoProgression],

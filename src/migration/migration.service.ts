@@ -12,18 +12,18 @@
  * releases the claim and leaves the phase where it was, and says why.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { MIGRATION_CONFIG, MigrationConfig } from './migration.config';
 import { CleanupService } from '../cleanup/cleanup.service';
 import { DomainError } from '../common/errors';
-import { MigrationModeService } from '../conversations/migration-mode.service';
+import { settlesWithin } from '../common/timeout';
+import { MigrationModeService } from '../mode/migration-mode.service';
 import { Cutover, cutoverKind } from './cutover';
 import { SyncControlService } from '../sync/sync-control.service';
 import { TrafficChange, TrafficChangeFailedError, TrafficRequest, TrafficService } from '../traffic/traffic.service';
 import { weightsForPercent } from '../traffic/traffic-router.port';
 import { evaluateGates, failing, GateFigures, GateResult } from './domain/gates';
 import { advanceMove, indexOf, Move, PLAN, PlanError, Position, positionNamed, rollbackMove, startMove, stepName } from './domain/phase-plan';
-import { modeForPhase } from './domain/phases';
+import { modeForPhase } from '../model/phases';
 import { GATE_FIGURES, GateFiguresSource } from './gate-figures.port';
 import { Committed, isPendingMove, MoveCompleter, PendingMove } from './move-completer';
 import { PhaseState, PhaseStateRepository } from './phase-state.repository';
@@ -61,18 +61,13 @@ const positionOf = (s: Pick<PhaseState, 'phase' | 'step'>): Position => PLAN[ind
 
 /** Waits at most `ms` for `p`: a function giving its outcome (value or throw), or null when it is still running. */
 async function settledWithin<T>(p: Promise<T>, ms: number): Promise<(() => T) | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const outcome = await Promise.race([
-    p.then(
-      (value) => () => value,
-      (err: unknown) => () => {
-        throw err;
-      },
-    ),
-    new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms))),
-  ]);
-  clearTimeout(timer);
-  return outcome;
+  const outcome = p.then(
+    (value) => () => value,
+    (err: unknown) => () => {
+      throw err;
+    },
+  );
+  return (await settlesWithin(outcome, ms)) ? outcome : null;
 }
 
 function planOrRefuse<T>(fn: () => T): T {
@@ -98,7 +93,7 @@ export class MigrationService {
     private readonly mode: MigrationModeService,
     @Inject(GATE_FIGURES) private readonly figures: GateFiguresSource,
     private readonly cutover: Cutover,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(MIGRATION_CONFIG) private readonly config: MigrationConfig,
     private readonly syncControl: SyncControlService,
     private readonly completer: MoveCompleter,
     private readonly cleanup: CleanupService,
@@ -114,7 +109,7 @@ export class MigrationService {
     if (s.phase === 'not_started' || s.phase === 'complete') return { to: null, gates: [] };
     const move = advanceMove(positionOf(s));
     if (move.kind !== 'advance') return { to: null, gates: [] };
-    return { to: stepName(move.to), gates: evaluateGates(move.gates, await this.figuresFor(s), this.config.migration.gates) };
+    return { to: stepName(move.to), gates: evaluateGates(move.gates, await this.figuresFor(s), this.config.gates) };
   }
 
   start(req: MoveRequest): Promise<MoveResult> {
@@ -181,7 +176,7 @@ export class MigrationService {
     } catch (err) {
       planError(err);
     }
-    const gates = move.kind === 'advance' ? evaluateGates(move.gates, await this.figuresFor(s), this.config.migration.gates) : [];
+    const gates = move.kind === 'advance' ? evaluateGates(move.gates, await this.figuresFor(s), this.config.gates) : [];
     const failed = failing(gates);
     const result: MoveResult = {
       dryRun: !!req.dryRun,
@@ -225,7 +220,7 @@ export class MigrationService {
       // process, which keeps the move lock until it is done (status follows it; if the process dies, the claim
       // is released by the next move or a worker's recovery).
       const work = this.prepareAndCommit(move, pending, s, req.actor, result);
-      const done = await settledWithin(work, this.config.migration.trafficWaitMs);
+      const done = await settledWithin(work, this.config.trafficWaitMs);
       if (done === null) {
         keepLock(work.catch((err: Error) => this.logger.warn({ msg: 'move did not complete after its request answered', to: result.to, error: err.message })));
         result.pending = true;
@@ -241,7 +236,7 @@ export class MigrationService {
       throw err;
     }
     // The change runs in a `traffic` job; the phase moves when (and only if) it is done.
-    result.trafficChange = await this.traffic.waitFor(change.id, this.config.migration.trafficWaitMs);
+    result.trafficChange = await this.traffic.waitFor(change.id, this.config.trafficWaitMs);
     const outcome = result.trafficChange;
     if (outcome.state === 'done') {
       result.committed = (await this.completer.commit(pending, outcome)) ?? undefined;

@@ -10,15 +10,14 @@
  * transaction (src/migration/cutover.ts); such moves carry no traffic change, so only the API commits them.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { MIGRATION_CONFIG, MigrationConfig } from './migration.config';
 import { WRITE_FENCE } from '../mode/mode.tokens';
 import type { WriteFence } from '../mode/write-fence';
 import type { TrafficChange } from '../traffic/traffic.service';
 import { Cutover, CutoverPlan, CutoverReport, cutoverKind } from './cutover';
 import type { GateResult } from './domain/gates';
 import { indexOf, Position } from './domain/phase-plan';
-import { modeForPhase } from './domain/phases';
+import { modeForPhase } from '../model/phases';
 import { PhaseStateRepository } from './phase-state.repository';
 
 /** What `pending_move` holds while a move is under way. */
@@ -55,7 +54,7 @@ export class MoveCompleter {
     private readonly state: PhaseStateRepository,
     @Inject(WRITE_FENCE) private readonly fence: WriteFence,
     private readonly cutover: Cutover,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(MIGRATION_CONFIG) private readonly config: MigrationConfig,
   ) {}
 
   /** Commits the move's new position; null when it was already committed or released. Throws to refuse it (cutover). */
@@ -75,7 +74,7 @@ export class MoveCompleter {
       const report = move.cutover ? await this.cutover.fenced(move.cutover, modeForPhase(move.fromPosition.phase), q) : null;
       const committed = await this.state.commit(move.claimedRevision, move.toPosition, { flippedAt, legacyDrainedSince }, q);
       return { committed, report };
-    }, this.config.migration.cutoverLockTimeoutMs);
+    }, this.config.cutoverLockTimeoutMs);
     // Already committed (or released) by someone else: nothing to audit.
     if (!hold.result.committed) return null;
     const report = hold.result.report;

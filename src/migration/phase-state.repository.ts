@@ -6,10 +6,10 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AdvisoryLock } from '../common/advisory-lock';
+import { AdvisoryLock, tryLock, tryTransactionLock, unlock } from '../common/advisory-lock';
 import type { StoreTransaction } from '../stores/conversation-store.port';
 import { DATA_SOURCE } from '../stores/stores.module';
-import type { Phase } from './domain/phases';
+import type { Phase } from '../model/phases';
 import type { AuditEntry } from './domain/audit-entry';
 
 export type { AuditEntry } from './domain/audit-entry';
@@ -59,8 +59,7 @@ export class PhaseStateRepository {
     const q = this.dataSource.createQueryRunner();
     await q.connect();
     try {
-      const [{ held }] = await q.query('SELECT pg_try_advisory_lock($1) AS held', [AdvisoryLock.MoveInProgress]);
-      if (!held) {
+      if (!(await tryLock(q, AdvisoryLock.MoveInProgress))) {
         await q.release();
         return null;
       }
@@ -70,7 +69,7 @@ export class PhaseStateRepository {
     }
     return {
       release: async () => {
-        await q.query('SELECT pg_advisory_unlock($1)', [AdvisoryLock.MoveInProgress]).catch(() => undefined);
+        await unlock(q, AdvisoryLock.MoveInProgress).catch(() => undefined);
         await q.release();
       },
     };
@@ -78,10 +77,7 @@ export class PhaseStateRepository {
 
   /** True when no process holds the move lock: a pending move's own process is gone. */
   async moveClaimerGone(): Promise<boolean> {
-    return this.dataSource.transaction(async (em) => {
-      const [{ free }] = await em.query('SELECT pg_try_advisory_xact_lock($1) AS free', [AdvisoryLock.MoveInProgress]);
-      return free as boolean;
-    });
+    return this.dataSource.transaction((em) => tryTransactionLock(em, AdvisoryLock.MoveInProgress));
   }
 
   /** Claims the row for a move; false when the revision moved or another move is pending. */

@@ -8,8 +8,6 @@
  */
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { Job } from 'bullmq';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads, QueueProcessor } from '../queues/queue-processor';
 import { TERMINAL_STATES, TrafficChange, TrafficService } from '../traffic/traffic.service';
@@ -29,7 +27,6 @@ export class TrafficMoveProcessor implements QueueProcessor<QueueName.Traffic>, 
     private readonly traffic: TrafficService,
     private readonly completer: MoveCompleter,
     private readonly state: PhaseStateRepository,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async process(job: Job<JobPayloads[QueueName.Traffic]>): Promise<unknown> {

@@ -22,10 +22,10 @@
  * cutover's business (src/migration/cutover.ts); the fence guarantees only that no write is in flight meanwhile.
  */
 import { DataSource, QueryRunner } from 'typeorm';
-import { AdvisoryLock } from '../common/advisory-lock';
+import { AdvisoryLock, tryTransactionLock, waitForTransactionLock } from '../common/advisory-lock';
 import { DomainError } from '../common/errors';
 import type { MetricsService } from '../common/metrics/metrics.service';
-import { isPhase, MigrationMode, modeForPhase } from '../migration/domain/phases';
+import { isPhase, MigrationMode, modeForPhase } from '../model/phases';
 import type { StoreTransaction } from '../stores/conversation-store.port';
 
 /** What a fenced write works with: the phase it runs under and the transaction that holds the fence. */
@@ -73,7 +73,7 @@ export class WriteFence {
       try {
         await q.connect();
         await q.startTransaction();
-        const [{ held }] = await q.query('SELECT pg_try_advisory_xact_lock_shared($1) AS held', [AdvisoryLock.WriteFence]);
+        const held = await tryTransactionLock(q, AdvisoryLock.WriteFence, 'shared');
         if (held) {
           this.waits.observe((performance.now() - started) / 1000);
           const result = await attempt({ mode: await readMode(q), q });
@@ -108,7 +108,7 @@ export class WriteFence {
       await q.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
       const t0 = performance.now();
       try {
-        await q.query('SELECT pg_advisory_xact_lock($1)', [AdvisoryLock.WriteFence]);
+        await waitForTransactionLock(q, AdvisoryLock.WriteFence);
       } catch (err) {
         if ((err as { driverError?: { code?: string } }).driverError?.code === LOCK_NOT_AVAILABLE) {
           throw new DomainError('CUTOVER_TIMEOUT', 409, `Writes in flight did not finish within ${lockTimeoutMs} ms; the phase did not change`);

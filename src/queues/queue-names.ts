@@ -2,6 +2,9 @@
  * Every queue the workers can serve. A worker process serves all of them, or the ones named in
  * WORKER_QUEUES; a name not in this list stops the process at boot with the valid ones.
  */
+/** Every BullMQ key of the service starts with this (queues, the recovery marker, the throttle's bucket). */
+export const QUEUE_PREFIX = 'lms';
+
 export enum QueueName {
   Repair = 'repair',
   Backfill = 'backfill',

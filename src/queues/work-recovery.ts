@@ -13,8 +13,9 @@
 import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
+import { AdvisoryLock, whileHolding } from '../common/advisory-lock';
 import type { MetricsService } from '../common/metrics/metrics.service';
-import { QUEUE_PREFIX } from './worker-host';
+import { QUEUE_PREFIX } from './queue-names';
 
 export interface RecoverableWork {
   /** What the log and the metric call it (`backfill`, `verify`, ...). */
@@ -27,7 +28,6 @@ export type RecoveryOutcome =
   | { outcome: 'not_leader' | 'redis_unavailable' }
   | { outcome: 'done'; redisDataLost: boolean; recovered: string[]; failed: string[] };
 
-const LOCK_KEY = 7_356_002;
 export const RECOVERY_MARKER_KEY = `${QUEUE_PREFIX}:recovery:marker`;
 /** After a reconnect, wait this long (other connections reconnect too) before the pass. */
 const AFTER_READY_MS = 500;
@@ -89,12 +89,7 @@ export class WorkRecovery implements OnApplicationBootstrap, OnApplicationShutdo
     } catch {
       return { outcome: 'redis_unavailable' };
     }
-    const q = this.dataSource.createQueryRunner();
-    try {
-      await q.connect();
-      await q.startTransaction();
-      const [{ locked }] = await q.query('SELECT pg_try_advisory_xact_lock($1) AS locked', [LOCK_KEY]);
-      if (!locked) return { outcome: 'not_leader' };
+    return whileHolding(this.dataSource, AdvisoryLock.WorkRecovery, { outcome: 'not_leader' } as const, async (): Promise<RecoveryOutcome> => {
       const recovered: string[] = [];
       const failed: string[] = [];
       for (const part of this.parts) {
@@ -109,10 +104,7 @@ export class WorkRecovery implements OnApplicationBootstrap, OnApplicationShutdo
       }
       if (recovered.length > 0) this.logger.warn({ msg: 're-created jobs Redis no longer had', reason, redisDataLost, recovered });
       return { outcome: 'done', redisDataLost, recovered, failed };
-    } finally {
-      if (q.isTransactionActive) await q.commitTransaction().catch(() => undefined);
-      await q.release();
-    }
+    });
   }
 
   /** True when the marker this process saw before is gone: Redis came back without its data. */

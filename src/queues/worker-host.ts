@@ -6,11 +6,9 @@
 import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Worker } from 'bullmq';
 import type Redis from 'ioredis';
-import type { QueueName } from './queue-names';
+import { QUEUE_PREFIX, QueueName } from './queue-names';
 import type { QueueProcessor } from './queue-processor';
 import { redisOutages } from '../stores/redis';
-
-export const QUEUE_PREFIX = 'lms';
 
 /** Whether this process's BullMQ worker of a queue is taking jobs (false before start and once closing). */
 export interface QueueState {

@@ -11,8 +11,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { RATE_LIMIT_CONFIG, RateLimitConfig } from './rate-limit.config';
 import type { Principal } from '../common/auth/token-authenticator';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { TOKEN_BUCKET_LUA } from '../common/token-bucket';
@@ -48,7 +47,7 @@ export class RateLimits {
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(RATE_LIMIT_CONFIG) private readonly config: RateLimitConfig,
     metrics: MetricsService,
   ) {
     this.limited = metrics.counter('rate_limited_total', 'Requests refused with 429, by token name', ['token']);
@@ -58,9 +57,9 @@ export class RateLimits {
   async limitFor(p: Principal): Promise<EffectiveLimit> {
     const override = (await this.currentOverrides()).get(p.name);
     if (override) return { tokenName: p.name, role: p.role, rps: override.rps, source: 'override' };
-    const configured = this.config.rateLimit.overrides[p.name];
+    const configured = this.config.overrides[p.name];
     if (configured !== undefined) return { tokenName: p.name, role: p.role, rps: configured, source: 'configured' };
-    return { tokenName: p.name, role: p.role, rps: p.role === 'operator' ? this.config.rateLimit.operatorRps : this.config.rateLimit.appRps, source: 'default' };
+    return { tokenName: p.name, role: p.role, rps: p.role === 'operator' ? this.config.operatorRps : this.config.appRps, source: 'default' };
   }
 
   /** Milliseconds the caller must wait before its next request; 0 when this one may go ahead. */

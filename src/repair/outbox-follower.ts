@@ -8,7 +8,7 @@
  * hands every row no one settled to the repair queue. A failed settle leaves its rows for the same backstop.
  */
 import { Injectable, Logger } from '@nestjs/common';
-import type { StoreName } from '../stores/conversation-store.port';
+import type { StoreName } from '../model/store-name';
 import { RepairService } from './repair.service';
 
 const MAX_RUNNING = 16;

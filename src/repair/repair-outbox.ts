@@ -12,7 +12,8 @@
  */
 import { Collection, Db, Document } from 'mongodb';
 import { DataSource } from 'typeorm';
-import type { StoreName, StoreTransaction } from '../stores/conversation-store.port';
+import type { StoreTransaction } from '../stores/conversation-store.port';
+import type { StoreName } from '../model/store-name';
 
 export interface OutboxEntry {
   conversationId: string;

@@ -4,11 +4,12 @@
  * The producer's connection fails fast (no offline queue) so a Redis outage costs a request at most
  * ADD_TIMEOUT_MS before the divergence goes to the durable outbox instead.
  */
-import { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import type Redis from 'ioredis';
+import { withTimeout } from '../common/timeout';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
-import { QUEUE_PREFIX } from '../queues/worker-host';
+import { QueueProducer } from '../queues/queue-producer';
 
 export type RepairPayload = JobPayloads[QueueName.Repair];
 
@@ -23,18 +24,11 @@ export interface DeadRepair {
   finishedAt: string | null;
 }
 
-export class RepairQueue {
-  readonly queue: Queue;
-
+export class RepairQueue extends QueueProducer<QueueName.Repair> {
   /** The queue owns `connection` and closes it with itself. */
-  constructor(
-    private readonly connection: Redis,
-    retry: { attempts: number; backoffMs: number },
-    prefix = QUEUE_PREFIX,
-  ) {
-    this.queue = new Queue(QueueName.Repair, {
-      connection,
-      prefix,
+  constructor(connection: Redis, retry: { attempts: number; backoffMs: number }) {
+    super(QueueName.Repair, connection, {
+      ownsConnection: true,
       defaultJobOptions: {
         attempts: retry.attempts,
         backoff: { type: 'exponential', delay: retry.backoffMs },
@@ -42,8 +36,6 @@ export class RepairQueue {
         removeOnFail: false,
       },
     });
-    // Errors surface on add(); without a listener ioredis would print every reconnect attempt.
-    this.queue.on('error', () => undefined);
   }
 
   /**
@@ -54,15 +46,7 @@ export class RepairQueue {
     // BullMQ would hold the job until Redis is back; a request must not wait, and a divergence must
     // not live only in this process's memory. Fail at once so the caller uses the durable outbox.
     if (this.connection.status !== 'ready') throw new Error(`repair queue unavailable (Redis connection ${this.connection.status})`);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`repair queue did not answer within ${ADD_TIMEOUT_MS} ms`)), ADD_TIMEOUT_MS);
-    });
-    try {
-      await Promise.race([this.queue.add('repair', payload), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(this.queue.add('repair', payload), ADD_TIMEOUT_MS, `repair queue did not answer within ${ADD_TIMEOUT_MS} ms`);
   }
 
   async dead(start = 0, end = 99): Promise<DeadRepair[]> {
@@ -92,10 +76,5 @@ export class RepairQueue {
 
   async counts(): Promise<Record<string, number>> {
     return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
-  }
-
-  async close(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
-    this.connection.disconnect();
   }
 }

@@ -5,7 +5,7 @@
  */
 import { Injectable, Logger } from '@nestjs/common';
 import { MetricsService } from '../common/metrics/metrics.service';
-import type { StoreName } from '../stores/conversation-store.port';
+import type { StoreName } from '../model/store-name';
 import type { RepairOutbox } from './repair-outbox';
 import { RepairQueue } from './repair-queue';
 

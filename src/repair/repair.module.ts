@@ -1,14 +1,13 @@
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { Db } from 'mongodb';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
-import { redisFailFast } from '../stores/redis';
+import { Connections } from '../stores/connections';
 import { DATA_SOURCE, LEGACY_DB } from '../stores/stores.module';
 import { OutboxReplayer } from './outbox-replayer';
 import { MongoRepairOutbox, PostgresRepairOutbox } from './repair-outbox';
 import { RepairQueue } from './repair-queue';
+import { REPAIR_CONFIG, RepairConfig } from './repair.config';
 import { RepairRecorder } from './repair-recorder';
 import { RepairController } from './repair.controller';
 import { RepairProcessor } from './repair.processor';
@@ -22,8 +21,8 @@ export const REPAIR_OUTBOXES = Symbol('REPAIR_OUTBOXES');
   providers: [
     {
       provide: RepairQueue,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new RepairQueue(redisFailFast(config.redis.url, { commandTimeout: undefined }), config.repair),
+      inject: [Connections, REPAIR_CONFIG],
+      useFactory: (connections: Connections, repair: RepairConfig) => new RepairQueue(connections.redisFailFast({ commandTimeout: undefined }), repair),
     },
     {
       provide: REPAIR_OUTBOXES,

@@ -4,7 +4,7 @@ import { MetricsService } from '../common/metrics/metrics.service';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads, QueueProcessor } from '../queues/queue-processor';
 import { UnrecoverableError } from 'bullmq';
-import { InvalidRowError, UnreadableDocumentError } from '../conversations/domain/errors';
+import { InvalidRowError, UnreadableDocumentError } from '../model/errors';
 import { RepairService } from './repair.service';
 
 @Injectable()

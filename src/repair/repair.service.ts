@@ -13,13 +13,14 @@
  * flight), settles its rows with `settled` rounds that take no fence.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { canonicalJson } from '../conversations/domain/canonical';
-import type { Conversation } from '../conversations/domain/conversation.model';
-import type { MigrationMode } from '../migration/domain/phases';
-import { otherStore } from '../migration/domain/phases';
+import { canonicalJson } from '../model/canonical';
+import type { Conversation } from '../model/conversation.model';
+import type { MigrationMode } from '../model/phases';
+import { otherStore } from '../model/phases';
 import { WRITE_FENCE } from '../mode/mode.tokens';
 import type { WriteFence } from '../mode/write-fence';
-import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreName, StoreTransaction, TransactionalStore } from '../stores/conversation-store.port';
+import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreTransaction, TransactionalStore } from '../stores/conversation-store.port';
+import { StoreName } from '../model/store-name';
 import type { OutboxEntry, PostgresRepairOutbox } from './repair-outbox';
 
 export const POSTGRES_OUTBOX = Symbol('POSTGRES_OUTBOX');

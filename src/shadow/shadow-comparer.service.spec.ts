@@ -1,11 +1,12 @@
 import { Logger } from '@nestjs/common';
-import { loadConfig } from '../config/app-config';
+import { EnvReader } from '../config/env-reader';
+import { readShadowConfig } from './shadow.config';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { toDto } from '../conversations/conversation.dto';
-import type { Conversation } from '../conversations/domain/conversation.model';
-import type { MigrationModeService } from '../conversations/migration-mode.service';
-import { modeForPhase, Phase } from '../migration/domain/phases';
-import type { StoreName } from '../stores/conversation-store.port';
+import type { Conversation } from '../model/conversation.model';
+import type { MigrationModeService } from '../mode/migration-mode.service';
+import { modeForPhase, Phase } from '../model/phases';
+import type { StoreName } from '../model/store-name';
 import type { LegacyApiPort } from './legacy-api.client';
 import { ShadowComparer } from './shadow-comparer.service';
 import type { ShadowReadPort } from './shadow-read.port';
@@ -38,7 +39,7 @@ function setup(phase: Phase = 'shadow', env: Record<string, string> = {}) {
     prune: async () => undefined,
   } as unknown as ShadowRepository;
   const mode = { current: async () => modeForPhase(phase) } as unknown as MigrationModeService;
-  const config = loadConfig({ DATABASE_URL: 'postgres://u:p@h:1/d', LEGACY_MONGO_URL: 'mongodb://h:1/l', REDIS_URL: 'redis://h:1', LOCAL_DEV_MODE: 'true', ...env });
+  const config = readShadowConfig(new EnvReader({ ...env }));
   const comparer = new ShadowComparer(reader, api, repo, mode, config, new MetricsService());
   return { comparer, stores, recorded, reads, breakReads: () => (failReads = true) };
 }

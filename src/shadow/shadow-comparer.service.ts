@@ -15,16 +15,15 @@
  * Every decision is stored as one sample row (and a mismatch record), which is what the windowed rate reads.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { SHADOW_CONFIG, ShadowConfig } from './shadow.config';
 import { MetricsService } from '../common/metrics/metrics.service';
-import { canonical, CanonicalConversation } from '../conversations/domain/canonical';
+import { canonical, CanonicalConversation } from '../model/canonical';
 import { toDto } from '../conversations/conversation.dto';
 import { decodeCursor } from '../conversations/list-cursor';
-import { MigrationModeService } from '../conversations/migration-mode.service';
-import { MigrationMode, otherStore } from '../migration/domain/phases';
+import { MigrationModeService } from '../mode/migration-mode.service';
+import { MigrationMode, otherStore } from '../model/phases';
 import { PermanentJobError } from '../queues/queue-processor';
-import type { StoreName } from '../stores/conversation-store.port';
+import type { StoreName } from '../model/store-name';
 import { Compared, compareRecords, comparePages, conversationPath, NoiseFinding, noiseBetween, verdict } from './domain/comparison';
 import { generalisePath, PathRules } from './domain/path-pattern';
 import { redactDifference, redactValue } from './domain/redact';
@@ -65,10 +64,10 @@ export class ShadowComparer {
     @Inject(LEGACY_API) private readonly legacyApi: LegacyApiPort,
     private readonly repo: ShadowRepository,
     private readonly mode: MigrationModeService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(SHADOW_CONFIG) private readonly config: ShadowConfig,
     metrics: MetricsService,
   ) {
-    this.ignore = new PathRules(config.shadow.ignorePaths);
+    this.ignore = new PathRules(config.ignorePaths);
     this.comparedTotal = metrics.counter('shadow_compared_total', 'Shadow comparisons decided (every outcome but error)', ['kind', 'endpoint']);
     this.outcomes = metrics.counter('shadow_comparisons_total', 'Shadow comparisons by outcome: matched, mismatched, lag, ignored, noisy, error', ['kind', 'endpoint', 'outcome']);
     this.rechecks = metrics.counter('shadow_rechecks_total', 'Shadow comparisons put off to be looked at again (version difference)', ['kind']);
@@ -114,7 +113,7 @@ export class ShadowComparer {
       await this.record(kind, payload, attempt, 'error');
       return 'error';
     }
-    const v = verdict({ compared: side.compared, ignore: this.ignore, noise: this.noise[kind], rechecks: attempt, maxRechecks: this.config.shadow.lagRechecks });
+    const v = verdict({ compared: side.compared, ignore: this.ignore, noise: this.noise[kind], rechecks: attempt, maxRechecks: this.config.lagRechecks });
     if (v.kind === 'recheck') return 'recheck';
     await this.record(kind, payload, attempt, v.outcome, v.outcome === 'mismatched' ? this.mismatch(kind, payload, mode, attempt, side, v.real) : undefined);
     return v.outcome;
@@ -178,7 +177,7 @@ export class ShadowComparer {
     for (const [source, [first, second]] of Object.entries(reads)) {
       const noise: NoiseFinding[] = noiseBetween(first, second);
       if (noise.length === 0) continue;
-      const max = this.config.shadow.valueMaxChars;
+      const max = this.config.valueMaxChars;
       await this.repo.recordNoise(
         kind,
         source,
@@ -230,7 +229,7 @@ export class ShadowComparer {
       secondaryVersion: side.compared.rightVersion,
       paths: paths.slice(0, MAX_RECORDED_PATHS),
       pathPatterns: [...patterns].slice(0, MAX_RECORDED_PATHS),
-      differences: real.slice(0, MAX_RECORDED_DIFFERENCES).map((d) => redactDifference(d, this.config.shadow.valueMaxChars)),
+      differences: real.slice(0, MAX_RECORDED_DIFFERENCES).map((d) => redactDifference(d, this.config.valueMaxChars)),
       differenceCount: real.length,
       rechecks: attempt,
       sampledAt: new Date(payload.sampledAt),
@@ -246,7 +245,7 @@ export class ShadowComparer {
   private pruneNowAndThen(): void {
     if (Date.now() - this.lastPrune < PRUNE_EVERY_MS) return;
     this.lastPrune = Date.now();
-    const { retentionMs, maxMismatchRecords } = this.config.shadow;
+    const { retentionMs, maxMismatchRecords } = this.config;
     this.repo.prune(retentionMs, maxMismatchRecords).catch((err) => this.logger.warn({ msg: 'shadow retention failed', error: (err as Error).message }));
   }
 }

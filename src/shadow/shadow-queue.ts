@@ -11,11 +11,11 @@
  * process is capped. Every refusal is returned as a drop reason for the caller to count.
  */
 import { randomUUID } from 'node:crypto';
-import { Queue } from 'bullmq';
 import type Redis from 'ioredis';
+import { withTimeout } from '../common/timeout';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
-import { QUEUE_PREFIX } from '../queues/worker-host';
+import { QueueProducer } from '../queues/queue-producer';
 
 export type ShadowPayload = JobPayloads[QueueName.Shadow];
 export type DropReason = 'full' | 'unavailable' | 'busy';
@@ -40,8 +40,7 @@ return {1, depth + 1}`;
 
 type ReservingRedis = Redis & { shadowReserve(...args: Array<string | number>): Promise<[number, number]> };
 
-export class ShadowQueue {
-  readonly queue: Queue;
+export class ShadowQueue extends QueueProducer<QueueName.Shadow> {
   private readonly reservations: string;
   private fullUntil = 0;
   private inFlight = 0;
@@ -50,17 +49,14 @@ export class ShadowQueue {
 
   /** The queue owns `connection` and closes it with itself. */
   constructor(
-    private readonly connection: Redis,
+    connection: Redis,
     readonly max: number,
-    prefix = QUEUE_PREFIX,
   ) {
-    this.queue = new Queue(QueueName.Shadow, {
-      connection,
-      prefix,
+    super(QueueName.Shadow, connection, {
+      ownsConnection: true,
       defaultJobOptions: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 1000 } },
     });
-    this.queue.on('error', () => undefined);
-    this.reservations = `${prefix}:${QueueName.Shadow}:reservations`;
+    this.reservations = `${this.prefix}:${QueueName.Shadow}:reservations`;
     connection.defineCommand('shadowReserve', { numberOfKeys: 6, lua: RESERVE });
   }
 
@@ -74,14 +70,14 @@ export class ShadowQueue {
     try {
       const k = this.queue.keys;
       const reserve = (this.connection as ReservingRedis).shadowReserve(k.wait, k.paused, k.active, k.prioritized, k.delayed, this.reservations, this.max, token, RESERVATION_TTL_MS);
-      const [admitted, depth] = await withTimeout(reserve, ADD_TIMEOUT_MS, 'shadow queue reservation');
+      const [admitted, depth] = await withTimeout(reserve, ADD_TIMEOUT_MS, `shadow queue reservation did not answer within ${ADD_TIMEOUT_MS} ms`);
       this.lastDepth = depth;
       if (admitted !== 1) {
         this.fullUntil = Date.now() + FULL_BACKOFF_MS;
         return 'full';
       }
       try {
-        await withTimeout(this.queue.add(payload.endpoint, payload), ADD_TIMEOUT_MS, 'shadow queue add');
+        await withTimeout(this.queue.add(payload.endpoint, payload), ADD_TIMEOUT_MS, `shadow queue add did not answer within ${ADD_TIMEOUT_MS} ms`);
         return 'enqueued';
       } finally {
         this.connection.zrem(this.reservations, token).catch(() => undefined);
@@ -97,21 +93,7 @@ export class ShadowQueue {
   async depth(): Promise<number> {
     // BullMQ would wait for a connection that is down; a status page must answer.
     if (this.connection.status !== 'ready') throw new Error(`shadow queue unavailable (Redis connection ${this.connection.status})`);
-    const c = await withTimeout(this.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active'), ADD_TIMEOUT_MS, 'shadow queue counts');
+    const c = await withTimeout(this.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active'), ADD_TIMEOUT_MS, `shadow queue counts did not answer within ${ADD_TIMEOUT_MS} ms`);
     return c.waiting + c.prioritized + c.delayed + c.active;
   }
-
-  async close(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
-    this.connection.disconnect();
-  }
-}
-
-function withTimeout<T>(op: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-  });
-  op.catch(() => undefined);
-  return Promise.race([op, timeout]).finally(() => clearTimeout(timer));
 }

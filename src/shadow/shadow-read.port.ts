@@ -1,5 +1,6 @@
-import type { Conversation } from '../conversations/domain/conversation.model';
-import type { ConversationStore, ListPosition, StoreName } from '../stores/conversation-store.port';
+import type { Conversation } from '../model/conversation.model';
+import type { ConversationStore, ListPosition } from '../stores/conversation-store.port';
+import type { StoreName } from '../model/store-name';
 
 /**
  * How the comparison reads each store: the same reads the API serves (a conversation by id, a user's page).

@@ -9,12 +9,11 @@
  * replica shows every replica's drops). Drop counts that cannot be written are kept for the next flush.
  */
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { SHADOW_CONFIG, ShadowConfig } from './shadow.config';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { parseListQuery } from '../conversations/conversation-input';
-import { MigrationModeService } from '../conversations/migration-mode.service';
-import type { StoreName } from '../stores/conversation-store.port';
+import { MigrationModeService } from '../mode/migration-mode.service';
+import type { StoreName } from '../model/store-name';
 import type { Endpoint } from './domain/response-body';
 import { DropReason, ShadowPayload, ShadowQueue } from './shadow-queue';
 import { ShadowRepository } from './shadow.repository';
@@ -44,7 +43,7 @@ export class ShadowSampler implements BeforeApplicationShutdown {
   private readonly depth;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(SHADOW_CONFIG) private readonly config: ShadowConfig,
     private readonly mode: MigrationModeService,
     private readonly queue: ShadowQueue,
     private readonly repo: ShadowRepository,
@@ -57,12 +56,12 @@ export class ShadowSampler implements BeforeApplicationShutdown {
 
   /** Whether replies travel with the samples. */
   get capturesBodies(): boolean {
-    return this.config.shadow.maxReplyBytes > 0;
+    return this.config.maxReplyBytes > 0;
   }
 
   /** On the request path: a random draw only. */
   shouldSample(endpoint: Endpoint): boolean {
-    const rate = this.config.shadow.sampleRates[endpoint];
+    const rate = this.config.sampleRates[endpoint];
     return rate > 0 && (rate >= 1 || Math.random() < rate);
   }
 
@@ -116,7 +115,7 @@ export class ShadowSampler implements BeforeApplicationShutdown {
   }
 
   private payload(read: SampledRead, store: StoreName): ShadowPayload {
-    const base = { sampledAt: Date.now(), calibration: Math.random() < this.config.shadow.calibrationRate, served: this.served(read, store) };
+    const base = { sampledAt: Date.now(), calibration: Math.random() < this.config.calibrationRate, served: this.served(read, store) };
     if (read.endpoint === 'get') return { ...base, endpoint: 'get', id: read.params.id };
     const { userId, limit, cursor } = parseListQuery(read.query);
     return { ...base, endpoint: 'list', userId, limit, cursor };
@@ -124,7 +123,7 @@ export class ShadowSampler implements BeforeApplicationShutdown {
 
   private served(read: SampledRead, store: StoreName): ShadowPayload['served'] {
     if (read.status !== 200) return { store, status: read.status };
-    const small = this.capturesBodies && read.bytes !== undefined && read.bytes <= this.config.shadow.maxReplyBytes;
+    const small = this.capturesBodies && read.bytes !== undefined && read.bytes <= this.config.maxReplyBytes;
     // A reply beyond the bound is not carried through Redis; the worker reads the primary store instead.
     return small ? { store, status: 200, body: read.body } : { store, status: 200 };
   }

@@ -1,16 +1,16 @@
 /**
- * `@Shadowed('get')` on a read handler: a share of its requests is handed to the shadow sampler once the
+ * Runs around every request (ShadowModule registers it app-wide) and acts on handlers marked
+ * `@Shadowed('get')` (src/conversations/shadowed.decorator.ts): a share of their requests is handed to the shadow sampler once the
  * response has been sent ('finish'), so the comparison never adds to the client's latency. Successful
  * reads and 404s are sampled (a 404 where the other store has the record is a mismatch too).
  */
-import { applyDecorators, CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata, UseInterceptors } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { Observable, tap } from 'rxjs';
+import { SHADOWED_ENDPOINT } from '../conversations/shadowed.decorator';
 import type { Endpoint } from './domain/response-body';
 import { ShadowSampler } from './shadow-sampler';
-
-const SHADOW_ENDPOINT = 'shadow:endpoint';
 
 @Injectable()
 export class ShadowSamplingInterceptor implements NestInterceptor {
@@ -20,7 +20,7 @@ export class ShadowSamplingInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const endpoint = this.reflector.get<Endpoint | undefined>(SHADOW_ENDPOINT, context.getHandler());
+    const endpoint = this.reflector.get<Endpoint | undefined>(SHADOWED_ENDPOINT, context.getHandler());
     if (!endpoint || !this.sampler.shouldSample(endpoint)) return next.handle();
     const http = context.switchToHttp();
     const req = http.getRequest<Request>();
@@ -42,6 +42,3 @@ export class ShadowSamplingInterceptor implements NestInterceptor {
     return next.handle().pipe(tap((value) => (body = value)));
   }
 }
-
-/** Samples this read endpoint for shadow comparison (rate per endpoint from the configuration). */
-export const Shadowed = (endpoint: Endpoint) => applyDecorators(SetMetadata(SHADOW_ENDPOINT, endpoint), UseInterceptors(ShadowSamplingInterceptor));

@@ -3,9 +3,8 @@
  * per-sample outcomes, so every replica (and every gate evaluation) computes the same rate for a window.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
-import { MigrationModeService } from '../conversations/migration-mode.service';
+import { SHADOW_CONFIG, SHADOW_GATE_VIEW, ShadowConfig, ShadowGateView } from './shadow.config';
+import { MigrationModeService } from '../mode/migration-mode.service';
 import { ShadowQueue } from './shadow-queue';
 import { ComparisonKind, MismatchFilter, OutcomeCount, PathCount, SampleOutcome, ShadowRepository, StoredMismatch } from './shadow.repository';
 
@@ -43,11 +42,12 @@ export class ShadowStatusService {
     private readonly repo: ShadowRepository,
     private readonly queue: ShadowQueue,
     private readonly mode: MigrationModeService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(SHADOW_CONFIG) private readonly config: ShadowConfig,
+    @Inject(SHADOW_GATE_VIEW) private readonly gate: ShadowGateView,
   ) {}
 
   get defaultWindowMs(): number {
-    return this.config.shadow.windowMs;
+    return this.config.windowMs;
   }
 
   /** The gates' figure: mismatches over decided comparisons (stores and HTTP mirror) in the last `windowMs`. */
@@ -56,7 +56,7 @@ export class ShadowStatusService {
     return { windowMs, compared: c.compared, mismatched: c.mismatched, rate: rateOf(c) };
   }
 
-  async status(windowMs = this.config.shadow.windowMs) {
+  async status(windowMs = this.config.windowMs) {
     const [mode, windowRows, windowDrops, retainedSince, noisyFields, depth] = await Promise.all([
       this.mode.current(),
       this.repo.outcomeCounts(windowMs),
@@ -67,7 +67,7 @@ export class ShadowStatusService {
     ]);
     const window = countsOf(windowRows);
     const kind = (k: ComparisonKind) => countsOf(windowRows.filter((r) => r.kind === k));
-    const { sampleRates, calibrationRate, mirror, ignorePaths, queueMax } = this.config.shadow;
+    const { sampleRates, calibrationRate, mirror, ignorePaths, queueMax } = this.config;
     return {
       phase: mode.phase,
       active: mode.shadow,
@@ -88,7 +88,7 @@ export class ShadowStatusService {
     return {
       windowMs,
       bucketMs: windowMs / buckets,
-      maxMismatchRate: this.config.migration.gates.maxMismatchRate,
+      maxMismatchRate: this.gate.maxMismatchRate,
       buckets: rows.map((b) => ({ ...b, rate: b.compared === 0 ? null : b.mismatched / b.compared })),
     };
   }

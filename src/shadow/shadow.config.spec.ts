@@ -1,17 +1,20 @@
-import { ConfigError } from '../config/env-reader';
-import { loadConfig } from '../config/app-config';
+import { ConfigError, Env, EnvReader } from '../config/env-reader';
 import { mirrorPath } from './legacy-api.client';
+import { readShadowConfig } from './shadow.config';
 
-const GOOD = {
-  DATABASE_URL: 'postgres://u:p@127.0.0.1:5432/db',
-  LEGACY_MONGO_URL: 'mongodb://127.0.0.1:27017/legacy',
-  REDIS_URL: 'redis://127.0.0.1:6379',
-  APP_API_TOKENS: 'app:0123456789abcdef',
-};
+/** The shadow section as the composition reads it: the section, or one ConfigError naming every bad variable. */
+function loadShadow(env: Env) {
+  const r = new EnvReader(env);
+  const shadow = readShadowConfig(r);
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return { shadow };
+}
+
+const GOOD = {};
 
 function problems(env: Record<string, string>): string[] {
   try {
-    loadConfig({ ...GOOD, ...env });
+    loadShadow({ ...GOOD, ...env });
     return [];
   } catch (err) {
     return (err as ConfigError).problems;
@@ -20,9 +23,9 @@ function problems(env: Record<string, string>): string[] {
 
 describe('shadow settings', () => {
   it('defaults to 10 % per endpoint, with per-endpoint overrides and 0 for off', () => {
-    expect(loadConfig(GOOD).shadow.sampleRates).toEqual({ get: 0.1, list: 0.1 });
-    expect(loadConfig({ ...GOOD, SHADOW_SAMPLE_RATE: '0.2', SHADOW_SAMPLE_RATE_LIST: '0' }).shadow.sampleRates).toEqual({ get: 0.2, list: 0 });
-    expect(loadConfig(GOOD).shadow.mirror.baseUrl).toBeUndefined();
+    expect(loadShadow(GOOD).shadow.sampleRates).toEqual({ get: 0.1, list: 0.1 });
+    expect(loadShadow({ ...GOOD, SHADOW_SAMPLE_RATE: '0.2', SHADOW_SAMPLE_RATE_LIST: '0' }).shadow.sampleRates).toEqual({ get: 0.2, list: 0 });
+    expect(loadShadow(GOOD).shadow.mirror.baseUrl).toBeUndefined();
   });
 
   it('names every bad shadow variable', () => {

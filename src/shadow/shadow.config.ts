@@ -1,5 +1,17 @@
 /** The shadow section of the configuration (read by loadConfig with every other section). */
 import type { EnvReader } from '../config/env-reader';
+
+export const SHADOW_CONFIG = Symbol('SHADOW_CONFIG');
+
+/**
+ * What shadow/ shows and exports about the migration's mismatch gate: the gate's threshold and analysis
+ * window belong to migration/ (above); the composition hands them down under this token.
+ */
+export interface ShadowGateView {
+  maxMismatchRate: number;
+  analysisWindowMs: number;
+}
+export const SHADOW_GATE_VIEW = Symbol('SHADOW_GATE_VIEW');
 import { patternProblem } from './domain/path-pattern';
 import type { Endpoint } from './domain/response-body';
 

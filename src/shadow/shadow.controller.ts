@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { OperatorOnly } from '../common/auth/auth.guard';
 import { FieldError, ValidationFailedError } from '../common/errors';
-import { parseIsoTimestamp } from '../conversations/domain/timestamp';
+import { parseIsoTimestamp } from '../model/timestamp';
 import type { ComparisonKind, MismatchFilter } from './shadow.repository';
 import { ShadowStatusService } from './shadow-status.service';
 

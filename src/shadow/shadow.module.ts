@@ -1,9 +1,9 @@
 import { Global, Inject, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { ConversationStore, LEGACY_STORE, NEW_STORE } from '../stores/conversation-store.port';
-import { redisFailFast } from '../stores/redis';
+import { Connections } from '../stores/connections';
+import { SHADOW_CONFIG, SHADOW_GATE_VIEW, ShadowConfig, ShadowGateView } from './shadow.config';
 import { HttpLegacyApiClient, LEGACY_API } from './legacy-api.client';
 import { ShadowComparer } from './shadow-comparer.service';
 import { registerShadowGauges } from './shadow-metrics';
@@ -27,21 +27,23 @@ import { ShadowRepository } from './shadow.repository';
   providers: [
     {
       provide: ShadowQueue,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => new ShadowQueue(redisFailFast(config.redis.url, { commandTimeout: undefined }), config.shadow.queueMax),
+      inject: [Connections, SHADOW_CONFIG],
+      useFactory: (connections: Connections, shadow: ShadowConfig) => new ShadowQueue(connections.redisFailFast({ commandTimeout: undefined }), shadow.queueMax),
     },
     {
       provide: SHADOW_READ_PORT,
       inject: [LEGACY_STORE, NEW_STORE],
       useFactory: (legacy: ConversationStore, newStore: ConversationStore) => new StoreShadowReader({ legacy, new: newStore }),
     },
-    { provide: LEGACY_API, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new HttpLegacyApiClient(config.shadow.mirror) },
+    { provide: LEGACY_API, inject: [SHADOW_CONFIG], useFactory: (shadow: ShadowConfig) => new HttpLegacyApiClient(shadow.mirror) },
     ShadowRepository,
     ShadowSampler,
     ShadowComparer,
     ShadowStatusService,
     ShadowProcessor,
     ShadowSamplingInterceptor,
+    // Acts only on handlers marked @Shadowed (the API's marker), so the API need not import shadow/.
+    { provide: APP_INTERCEPTOR, useExisting: ShadowSamplingInterceptor },
   ],
   exports: [ShadowQueue, ShadowSampler, ShadowStatusService, ShadowComparer, ShadowProcessor, ShadowSamplingInterceptor, SHADOW_READ_PORT, LEGACY_API],
 })
@@ -50,11 +52,11 @@ export class ShadowModule implements OnApplicationBootstrap, OnApplicationShutdo
     @Inject(ShadowQueue) private readonly queue: ShadowQueue,
     @Inject(MetricsService) private readonly metrics: MetricsService,
     @Inject(ShadowStatusService) private readonly status: ShadowStatusService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(SHADOW_GATE_VIEW) private readonly gate: ShadowGateView,
   ) {}
 
   onApplicationBootstrap(): void {
-    registerShadowGauges(this.metrics, this.status, this.config.migration.analysisWindowMs);
+    registerShadowGauges(this.metrics, this.status, this.gate.analysisWindowMs);
   }
 
   async onApplicationShutdown(): Promise<void> {

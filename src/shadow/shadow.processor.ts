@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DelayedError, Job } from 'bullmq';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { SHADOW_CONFIG, ShadowConfig } from './shadow.config';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads, QueueProcessor } from '../queues/queue-processor';
 import { ShadowComparer } from './shadow-comparer.service';
@@ -17,16 +16,16 @@ export class ShadowProcessor implements QueueProcessor<QueueName.Shadow> {
 
   constructor(
     private readonly comparer: ShadowComparer,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(SHADOW_CONFIG) private readonly config: ShadowConfig,
   ) {
-    this.concurrency = config.shadow.workerConcurrency;
+    this.concurrency = config.workerConcurrency;
   }
 
   async process(job: Job<JobPayloads[QueueName.Shadow]>, token?: string): Promise<unknown> {
     const result = await this.comparer.compare(job.data);
     if (!result.recheck) return result;
     await job.updateData(result.recheck);
-    await job.moveToDelayed(Date.now() + this.config.shadow.lagRecheckMs, token ?? job.token);
+    await job.moveToDelayed(Date.now() + this.config.lagRecheckMs, token ?? job.token);
     throw new DelayedError();
   }
 }

@@ -1,6 +1,5 @@
-import type { Conversation } from '../conversations/domain/conversation.model';
-
-export type StoreName = 'legacy' | 'new';
+import type { Conversation } from '../model/conversation.model';
+import type { StoreName } from '../model/store-name';
 
 /**
  * What the dual-write path needs from either store. Both adapters give the same guarantees:

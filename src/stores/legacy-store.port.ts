@@ -1,4 +1,4 @@
-import type { LegacyDocument } from '../conversations/domain/legacy-document';
+import type { LegacyDocument } from '../model/legacy-document';
 import type { ConversationStore } from './conversation-store.port';
 
 /**

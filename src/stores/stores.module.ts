@@ -2,20 +2,22 @@ import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/c
 import type Redis from 'ioredis';
 import { Db, MongoClient } from 'mongodb';
 import { DataSource } from 'typeorm';
-import { APP_CONFIG } from '../config/config.module';
-import type { AppConfig } from '../config/app-config';
 import { redactUrl } from '../common/logger';
 import { LEGACY_STORE, NEW_STORE } from './conversation-store.port';
 import { connectLegacy, MongoLegacyStore } from './mongo/mongo-legacy.store';
 import { createDataSource } from './postgres/data-source';
 import { runMigrationsLocked } from './postgres/migration-runner';
 import { PostgresConversationStore } from './postgres/postgres-conversation.store';
+import { Connections } from './connections';
 import { redisFailFast } from './redis';
+import { DATABASE_CONFIG, DatabaseConfig, LEGACY_CONFIG, LegacyConfig, REDIS_CONFIG, RedisConfig } from './stores.config';
 
 export const DATA_SOURCE = Symbol('DATA_SOURCE');
 export const MONGO_CLIENT = Symbol('MONGO_CLIENT');
 export const LEGACY_DB = Symbol('LEGACY_DB');
 export const REDIS = Symbol('REDIS');
+/** The legacy collection (LEGACY_COLLECTION of the legacy section) on LEGACY_DB. */
+export const LEGACY_COLLECTION = Symbol('LEGACY_COLLECTION');
 
 const logger = new Logger('Stores');
 
@@ -28,11 +30,11 @@ const logger = new Logger('Stores');
   providers: [
     {
       provide: DATA_SOURCE,
-      inject: [APP_CONFIG],
-      useFactory: async (config: AppConfig) => {
-        const ds = createDataSource(config.database);
+      inject: [DATABASE_CONFIG],
+      useFactory: async (database: DatabaseConfig) => {
+        const ds = createDataSource(database);
         await ds.initialize();
-        if (config.database.runMigrationsOnStart) {
+        if (database.runMigrationsOnStart) {
           // Under an advisory lock: replicas starting together (and the migration Job) never race.
           const applied = await runMigrationsLocked(ds, { waiting: () => logger.log({ msg: 'another process is applying migrations; waiting for it' }) });
           logger.log({ msg: 'migrations applied at start-up', count: applied.length, names: applied.map((m) => m.name) });
@@ -42,22 +44,27 @@ const logger = new Logger('Stores');
     },
     {
       provide: MONGO_CLIENT,
-      inject: [APP_CONFIG],
-      useFactory: async (config: AppConfig) => {
-        logger.log({ msg: 'connecting to legacy store', url: redactUrl(config.legacy.url) });
-        return connectLegacy(config.legacy.url, config.legacy.slowCommandMs);
+      inject: [LEGACY_CONFIG],
+      useFactory: async (legacy: LegacyConfig) => {
+        logger.log({ msg: 'connecting to legacy store', url: redactUrl(legacy.url) });
+        return connectLegacy(legacy.url, legacy.slowCommandMs);
       },
     },
     {
       provide: LEGACY_DB,
-      inject: [MONGO_CLIENT, APP_CONFIG],
-      useFactory: (client: MongoClient, config: AppConfig) => client.db(config.legacy.database),
+      inject: [MONGO_CLIENT, LEGACY_CONFIG],
+      useFactory: (client: MongoClient, legacy: LegacyConfig) => client.db(legacy.database),
+    },
+    {
+      provide: LEGACY_COLLECTION,
+      inject: [LEGACY_DB, LEGACY_CONFIG],
+      useFactory: (db: Db, legacy: LegacyConfig) => db.collection(legacy.collection),
     },
     {
       provide: LEGACY_STORE,
-      inject: [LEGACY_DB, APP_CONFIG],
-      useFactory: async (db: Db, config: AppConfig) => {
-        const store = new MongoLegacyStore(db, config.legacy.collection);
+      inject: [LEGACY_DB, LEGACY_CONFIG],
+      useFactory: async (db: Db, legacy: LegacyConfig) => {
+        const store = new MongoLegacyStore(db, legacy.collection);
         await store.ensureIndexes();
         return store;
       },
@@ -69,11 +76,16 @@ const logger = new Logger('Stores');
     },
     {
       provide: REDIS,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => redisFailFast(config.redis.url),
+      inject: [REDIS_CONFIG],
+      useFactory: (redis: RedisConfig) => redisFailFast(redis.url),
+    },
+    {
+      provide: Connections,
+      inject: [REDIS_CONFIG, DATABASE_CONFIG],
+      useFactory: (redis: RedisConfig, database: DatabaseConfig) => new Connections(redis, database),
     },
   ],
-  exports: [DATA_SOURCE, MONGO_CLIENT, LEGACY_DB, LEGACY_STORE, NEW_STORE, REDIS],
+  exports: [DATA_SOURCE, MONGO_CLIENT, LEGACY_DB, LEGACY_COLLECTION, LEGACY_STORE, NEW_STORE, REDIS, Connections],
 })
 export class StoresModule implements OnApplicationShutdown {
   constructor(

@@ -1,6 +1,6 @@
 import type { QueryRunner } from 'typeorm';
-import type { Conversation } from '../conversations/domain/conversation.model';
-import type { LegacyDocument } from '../conversations/domain/legacy-document';
+import type { Conversation } from '../model/conversation.model';
+import type { LegacyDocument } from '../model/legacy-document';
 import type { LegacyStore } from '../stores/legacy-store.port';
 import type { PostgresConversationStore } from '../stores/postgres/postgres-conversation.store';
 import { BatchWriter } from './batch-writer';

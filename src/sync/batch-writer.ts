@@ -13,13 +13,13 @@
  * which are dead-lettered with PostgreSQL's reason.
  */
 import { QueryRunner } from 'typeorm';
-import type { Conversation } from '../conversations/domain/conversation.model';
-import type { LegacyDocument } from '../conversations/domain/legacy-document';
-import { fromLegacy } from '../conversations/domain/legacy-transform';
+import type { Conversation } from '../model/conversation.model';
+import type { LegacyDocument } from '../model/legacy-document';
+import { fromLegacy } from '../model/legacy-transform';
 import type { LegacyStore } from '../stores/legacy-store.port';
 import type { PostgresConversationStore } from '../stores/postgres/postgres-conversation.store';
 import type { DeadLetterRepository, DeadLetterSource, NewDeadLetter } from './dead-letters/dead-letter.repository';
-import { deadLetterKey, storableJson } from './dead-letters/raw-json';
+import { deadLetterKey, storableJson } from '../model/raw-json';
 
 export interface BatchResult {
   read: number;

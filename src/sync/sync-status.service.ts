@@ -3,7 +3,7 @@
  * over a recent window and ETA; the pause flag and throttle; the catch-up watermark and lag; open dead
  * letters. Everything comes from PostgreSQL, so any API replica answers the same.
  */
-import type { SyncConfig } from '../config/sync-config';
+import type { SyncConfig } from './sync.config';
 import type { BackfillQueue } from './backfill/backfill.queue';
 import type { RunRepository } from './backfill/run.repository';
 import type { DeadLetterRepository } from './dead-letters/dead-letter.repository';

@@ -6,13 +6,11 @@
 import { Inject, MiddlewareConsumer, Module, NestModule, OnApplicationBootstrap, OnApplicationShutdown, OnModuleDestroy, RequestMethod } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { LEGACY_STORE } from '../stores/conversation-store.port';
 import type { LegacyStore } from '../stores/legacy-store.port';
 import { PostgresConversationStore } from '../stores/postgres/postgres-conversation.store';
-import { redisFailFast } from '../stores/redis';
+import { Connections } from '../stores/connections';
 import { DATA_SOURCE, REDIS } from '../stores/stores.module';
 import { BackfillProcessor } from './backfill/backfill.processor';
 import { BackfillQueue } from './backfill/backfill.queue';
@@ -32,6 +30,7 @@ import { SyncStateRepository } from './state/sync-state.repository';
 import { SyncControlService } from './sync-control.service';
 import { SyncMetrics } from './sync-metrics';
 import { SyncStatusService } from './sync-status.service';
+import { SYNC_CONFIG, SyncConfig } from './sync.config';
 import { SyncController } from './sync.controller';
 import { ApiLatencyMiddleware } from './throttle/api-latency.middleware';
 import { SyncThrottler, THROTTLER } from './throttle/throttler';
@@ -39,15 +38,13 @@ import { SyncThrottler, THROTTLER } from './throttle/throttler';
 /** The producers' Redis connection (both queues share it). */
 const SYNC_QUEUE_REDIS = Symbol('SYNC_QUEUE_REDIS');
 
-const cfg = (c: AppConfig) => c.sync;
-
 @Module({
   controllers: [SyncController],
   providers: [
     {
       provide: SYNC_QUEUE_REDIS,
-      inject: [APP_CONFIG],
-      useFactory: (c: AppConfig) => redisFailFast(c.redis.url, { commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
+      inject: [Connections],
+      useFactory: (connections: Connections) => connections.redisFailFast({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
     },
     { provide: SyncStateRepository, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new SyncStateRepository(ds) },
     { provide: CatchupAppliedLog, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new CatchupAppliedLog(ds) },
@@ -62,34 +59,34 @@ const cfg = (c: AppConfig) => c.sync;
     },
     {
       provide: SyncThrottler,
-      inject: [APP_CONFIG, SyncStateRepository, REDIS],
-      useFactory: (c: AppConfig, state: SyncStateRepository, redis: Redis) => new SyncThrottler(cfg(c), state, redis),
+      inject: [SYNC_CONFIG, SyncStateRepository, REDIS],
+      useFactory: (c: SyncConfig, state: SyncStateRepository, redis: Redis) => new SyncThrottler(c, state, redis),
     },
     { provide: THROTTLER, useExisting: SyncThrottler },
     { provide: BackfillQueue, inject: [SYNC_QUEUE_REDIS], useFactory: (r: Redis) => new BackfillQueue(r) },
     { provide: CatchupQueue, inject: [SYNC_QUEUE_REDIS], useFactory: (r: Redis) => new CatchupQueue(r) },
     {
       provide: RangeSplitter,
-      inject: [APP_CONFIG, LEGACY_STORE, RunRepository],
-      useFactory: (c: AppConfig, legacy: LegacyStore, runs: RunRepository) => new RangeSplitter(legacy, runs, cfg(c).rangeSize),
+      inject: [SYNC_CONFIG, LEGACY_STORE, RunRepository],
+      useFactory: (c: SyncConfig, legacy: LegacyStore, runs: RunRepository) => new RangeSplitter(legacy, runs, c.rangeSize),
     },
     {
       provide: RangeCopier,
-      inject: [APP_CONFIG, LEGACY_STORE, RangeStateTracker, RunRepository, BatchWriter, THROTTLER, SyncMetrics],
-      useFactory: (c: AppConfig, ...parts: [LegacyStore, RangeStateTracker, RunRepository, BatchWriter, SyncThrottler, SyncMetrics]) =>
-        new RangeCopier(cfg(c), ...parts),
+      inject: [SYNC_CONFIG, LEGACY_STORE, RangeStateTracker, RunRepository, BatchWriter, THROTTLER, SyncMetrics],
+      useFactory: (c: SyncConfig, ...parts: [LegacyStore, RangeStateTracker, RunRepository, BatchWriter, SyncThrottler, SyncMetrics]) =>
+        new RangeCopier(c, ...parts),
     },
     {
       provide: BackfillService,
-      inject: [APP_CONFIG, RunRepository, RangeSplitter, BackfillQueue, CatchupQueue, SyncStateRepository],
-      useFactory: (c: AppConfig, ...parts: [RunRepository, RangeSplitter, BackfillQueue, CatchupQueue, SyncStateRepository]) =>
-        new BackfillService(cfg(c), ...parts),
+      inject: [SYNC_CONFIG, RunRepository, RangeSplitter, BackfillQueue, CatchupQueue, SyncStateRepository],
+      useFactory: (c: SyncConfig, ...parts: [RunRepository, RangeSplitter, BackfillQueue, CatchupQueue, SyncStateRepository]) =>
+        new BackfillService(c, ...parts),
     },
     {
       provide: CatchupService,
-      inject: [APP_CONFIG, DATA_SOURCE, LEGACY_STORE, SyncStateRepository, BatchWriter, THROTTLER, SyncMetrics, CatchupAppliedLog],
-      useFactory: (c: AppConfig, ...parts: [DataSource, LegacyStore, SyncStateRepository, BatchWriter, SyncThrottler, SyncMetrics, CatchupAppliedLog]) =>
-        new CatchupService(cfg(c), ...parts),
+      inject: [SYNC_CONFIG, DATA_SOURCE, LEGACY_STORE, SyncStateRepository, BatchWriter, THROTTLER, SyncMetrics, CatchupAppliedLog],
+      useFactory: (c: SyncConfig, ...parts: [DataSource, LegacyStore, SyncStateRepository, BatchWriter, SyncThrottler, SyncMetrics, CatchupAppliedLog]) =>
+        new CatchupService(c, ...parts),
     },
     {
       provide: DeadLetterService,
@@ -98,9 +95,9 @@ const cfg = (c: AppConfig) => c.sync;
     },
     {
       provide: SyncStatusService,
-      inject: [APP_CONFIG, RunRepository, SyncStateRepository, DeadLetterRepository, BackfillQueue],
-      useFactory: (c: AppConfig, ...parts: [RunRepository, SyncStateRepository, DeadLetterRepository, BackfillQueue]) =>
-        new SyncStatusService(cfg(c), ...parts),
+      inject: [SYNC_CONFIG, RunRepository, SyncStateRepository, DeadLetterRepository, BackfillQueue],
+      useFactory: (c: SyncConfig, ...parts: [RunRepository, SyncStateRepository, DeadLetterRepository, BackfillQueue]) =>
+        new SyncStatusService(c, ...parts),
     },
     {
       provide: SyncControlService,

@@ -1,14 +1,12 @@
 import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { route53SettingsFromConfig, TRAFFIC_CONFIG, TrafficConfig } from './traffic.config';
 import { MetricsService } from '../common/metrics/metrics.service';
-import { redisFailFast } from '../stores/redis';
+import { Connections } from '../stores/connections';
 import { DATA_SOURCE } from '../stores/stores.module';
 import { NoneTrafficRouter } from './none-traffic.router';
 import { describeProviderError } from './route53/route53-errors';
-import { route53SettingsFromConfig } from './route53/route53-settings';
 import { Route53TrafficRouter } from './route53/route53-traffic.router';
 import { TRAFFIC_ROUTER } from './traffic-router.port';
 import { registerTrafficGauges } from './traffic-metrics';
@@ -22,11 +20,11 @@ const TRAFFIC_QUEUE_REDIS = Symbol('TRAFFIC_QUEUE_REDIS');
   providers: [
     {
       provide: TRAFFIC_ROUTER,
-      inject: [APP_CONFIG, DATA_SOURCE],
-      useFactory: (config: AppConfig, dataSource: DataSource) => {
-        if (config.traffic.provider === 'none') return new NoneTrafficRouter(dataSource);
+      inject: [TRAFFIC_CONFIG, DATA_SOURCE],
+      useFactory: (traffic: TrafficConfig, dataSource: DataSource) => {
+        if (traffic.provider === 'none') return new NoneTrafficRouter(dataSource);
         const logger = new Logger('Route53');
-        return new Route53TrafficRouter(route53SettingsFromConfig(config.traffic), undefined, {
+        return new Route53TrafficRouter(route53SettingsFromConfig(traffic), undefined, {
           onRetry: ({ what, attempt, delayMs, error }) =>
             logger.warn({ msg: `${what}: retrying`, attempt, delayMs, error: describeProviderError(error) }),
         });
@@ -34,8 +32,8 @@ const TRAFFIC_QUEUE_REDIS = Symbol('TRAFFIC_QUEUE_REDIS');
     },
     {
       provide: TRAFFIC_QUEUE_REDIS,
-      inject: [APP_CONFIG],
-      useFactory: (c: AppConfig) => redisFailFast(c.redis.url, { commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
+      inject: [Connections],
+      useFactory: (connections: Connections) => connections.redisFailFast({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
     },
     { provide: TrafficQueue, inject: [TRAFFIC_QUEUE_REDIS], useFactory: (r: Redis) => new TrafficQueue(r) },
     TrafficService,

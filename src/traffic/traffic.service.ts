@@ -13,6 +13,7 @@ import { DataSource } from 'typeorm';
 import { DomainError } from '../common/errors';
 import { DATA_SOURCE } from '../stores/stores.module';
 import { checkWeights, InvalidWeightsError, sameWeights, TRAFFIC_ROUTER, TrafficRouter, Weights } from './traffic-router.port';
+import { TRAFFIC_CONFIG, TrafficConfig } from './traffic.config';
 import { TrafficQueue } from './traffic.queue';
 
 export type TrafficChangeKind = 'weights' | 'retire_legacy';
@@ -94,7 +95,13 @@ export class TrafficService {
     @Inject(TRAFFIC_ROUTER) private readonly router: TrafficRouter,
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(TrafficQueue) private readonly queue: TrafficQueue,
+    @Inject(TRAFFIC_CONFIG) private readonly config: TrafficConfig,
   ) {}
+
+  /** The weighted records' TTL: how long resolvers may keep answering with the weights before a change. */
+  get recordTtlMs(): number {
+    return this.config.ttl * 1000;
+  }
 
   get provider(): string {
     return this.router.provider;

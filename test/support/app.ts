@@ -5,9 +5,9 @@
 import { INestApplication } from '@nestjs/common';
 import { MongoClient } from 'mongodb';
 import { Client } from 'pg';
-import type { AppConfig } from '../../src/config/app-config';
+import type { AppConfig } from '../../src/app-config';
 import { createApiApp } from '../../src/bootstrap';
-import type { Phase } from '../../src/migration/domain/phases';
+import type { Phase } from '../../src/model/phases';
 import { createTestDatabases, TestDatabases } from './databases';
 import { APP_TOKEN, freePort, testConfig } from './env';
 

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
-import { AppConfig, loadConfig } from '../../src/config/app-config';
+import { AppConfig, loadConfig } from '../../src/app-config';
 import { environmentWithEnvFile } from '../../src/config/env-file';
 import type { Env } from '../../src/config/env-reader';
 

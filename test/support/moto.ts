@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { createRoute53Zone, deleteRoute53Zone, Route53Setup, Route53SetupOptions } from '../../scripts/lib/route53-setup';
 import { environmentWithEnvFile } from '../../src/config/env-file';
-import type { AwsCredentials } from '../../src/traffic/route53/route53-settings';
+import type { AwsCredentials } from '../../src/config/aws-credentials';
 import { ROOT } from './env';
 
 export interface MotoConnection {

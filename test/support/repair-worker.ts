@@ -4,7 +4,7 @@
  */
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { AppConfig } from '../../src/config/app-config';
+import type { AppConfig } from '../../src/app-config';
 import { QueueName } from '../../src/queues/queue-names';
 import { RepairQueue } from '../../src/repair/repair-queue';
 import { waitFor } from './stores';

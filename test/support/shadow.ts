@@ -4,7 +4,7 @@
  */
 import { INestApplicationContext } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import type { AppConfig } from '../../src/config/app-config';
+import type { AppConfig } from '../../src/app-config';
 import { QueueName } from '../../src/queues/queue-names';
 import { ShadowQueue } from '../../src/shadow/shadow-queue';
 import { SHADOW_READ_PORT, ShadowReadPort, StoreShadowReader } from '../../src/shadow/shadow-read.port';

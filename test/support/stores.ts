@@ -4,9 +4,9 @@
  * nothing anywhere. Also the assertions on the SPEC error shape and the current legacy format.
  */
 import { BSON, Document, ObjectId } from 'mongodb';
-import { canonical, CanonicalConversation, canonicalJson, diffCanonical } from '../../src/conversations/domain/canonical';
-import { fromLegacy } from '../../src/conversations/domain/legacy-transform';
-import { ConversationRow, fromRows, MessageRow } from '../../src/conversations/domain/pg-rows';
+import { canonical, CanonicalConversation, canonicalJson, diffCanonical } from '../../src/model/canonical';
+import { fromLegacy } from '../../src/model/legacy-transform';
+import { ConversationRow, fromRows, MessageRow } from '../../src/stores/postgres/pg-rows';
 import type { TestApp, TestResponse } from './app';
 
 export function legacyCollection(t: TestApp) {

@@ -8,11 +8,12 @@ import * as path from 'node:path';
 import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { BSON, Document, ObjectId } from 'mongodb';
-import type { AppConfig } from '../../src/config/app-config';
-import { canonical, canonicalJson, diffCanonical } from '../../src/conversations/domain/canonical';
-import { fromLegacy } from '../../src/conversations/domain/legacy-transform';
-import type { LegacyDocument } from '../../src/conversations/domain/legacy-document';
-import { ConversationRow, fromRows, MessageRow } from '../../src/conversations/domain/pg-rows';
+import type { AppConfig } from '../../src/app-config';
+import { canonical, canonicalJson, diffCanonical } from '../../src/model/canonical';
+import { fromLegacy } from '../../src/model/legacy-transform';
+import type { LegacyDocument } from '../../src/model/legacy-document';
+import { ConversationRow, fromRows, MessageRow } from '../../src/stores/postgres/pg-rows';
+import { settlesWithin, withTimeout as boundedWait } from '../../src/common/timeout';
 import { QueueName } from '../../src/queues/queue-names';
 import type { TestApp } from './app';
 import { OPERATOR_TOKEN, ROOT } from './env';
@@ -87,23 +88,14 @@ export function spawnWorker(config: AppConfig, env: Record<string, string>, prel
 export async function stopWorker(w: WorkerProcess | undefined, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<void> {
   if (!w || w.child.exitCode !== null || w.child.signalCode !== null) return;
   w.child.kill(signal);
-  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
-  if ((await Promise.race([w.exited, timer])) === 'timeout') {
+  if (!(await settlesWithin(w.exited, timeoutMs))) {
     w.child.kill('SIGKILL');
     await w.exited;
   }
 }
 
-export async function withTimeout<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function withTimeout<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
+  return boundedWait(p, ms, `timed out after ${ms} ms waiting for ${what}`);
 }
 
 export async function syncStatus(t: TestApp): Promise<any> {

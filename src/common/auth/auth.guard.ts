@@ -6,8 +6,8 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import type { AppConfig } from '../../config/app-config';
-import { APP_CONFIG } from '../../config/config.module';
+import { SERVER_CONFIG, ServerConfig } from '../server.config';
+import { AUTH_CONFIG, AuthConfig } from './auth.config';
 import { DomainError } from '../errors';
 import { Principal, TokenAuthenticator } from './token-authenticator';
 
@@ -26,9 +26,10 @@ export class AuthGuard implements CanActivate {
 
   constructor(
     private readonly reflector: Reflector,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(AUTH_CONFIG) auth: AuthConfig,
+    @Inject(SERVER_CONFIG) server: ServerConfig,
   ) {
-    this.authenticator = new TokenAuthenticator(config);
+    this.authenticator = new TokenAuthenticator({ auth, app: server });
   }
 
   canActivate(context: ExecutionContext): boolean {

@@ -5,7 +5,8 @@
  * and the /queues board.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiToken, AppConfig } from '../../config/app-config';
+import type { ServerConfig } from '../server.config';
+import type { ApiToken, AuthConfig } from './auth.config';
 
 export interface Principal {
   name: string;
@@ -19,7 +20,7 @@ export class TokenAuthenticator {
   /** No tokens configured and LOCAL_DEV_MODE: everything is open (local development only). */
   readonly open: boolean;
 
-  constructor(config: { auth: AppConfig['auth']; app: Pick<AppConfig['app'], 'localDevMode'> }) {
+  constructor(config: { auth: AuthConfig; app: Pick<ServerConfig, 'localDevMode'> }) {
     this.tokens = config.auth.tokens.map((t) => ({ digest: digest(t.token), principal: { name: t.name, role: t.role } }));
     this.open = this.tokens.length === 0 && config.app.localDevMode;
   }

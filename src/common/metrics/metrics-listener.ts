@@ -5,8 +5,7 @@
  */
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import type { Server } from 'node:http';
-import type { AppConfig } from '../../config/app-config';
-import { APP_CONFIG } from '../../config/config.module';
+import { SERVER_CONFIG, ServerConfig } from '../server.config';
 import { closeServer, listenRoutes } from '../http-listener';
 import { MetricsService } from './metrics.service';
 
@@ -18,14 +17,14 @@ export class MetricsListener implements OnApplicationBootstrap, OnApplicationShu
   port?: number;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(SERVER_CONFIG) private readonly settings: ServerConfig,
     private readonly metrics: MetricsService,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    if (this.config.app.metricsPort === 0) return;
+    if (this.settings.metricsPort === 0) return;
     const { server, port } = await listenRoutes(
-      this.config.app.metricsPort,
+      this.settings.metricsPort,
       '0.0.0.0',
       {
         '/metrics': async (_req, res) => {

@@ -1,7 +1,5 @@
 import { MetricsService } from './metrics.service';
 import { registerScrapeGauges } from './scrape-gauges';
-import { registerTrafficGauges } from '../../traffic/traffic-metrics';
-import { registerShadowGauges } from '../../shadow/shadow-metrics';
 
 const line = (text: string, name: string) => text.split('\n').find((l) => l.startsWith(`${name} `));
 
@@ -35,29 +33,5 @@ describe('scrape-time gauges', () => {
     await new Promise((r) => setTimeout(r, 20));
     // prom-client writes NaN as "Nan"; Prometheus parses either (Go's ParseFloat ignores the case).
     expect(line(await metrics.registry.metrics(), 'test_c')).toMatch(/^test_c NaN$/i);
-  });
-
-  it('traffic: open changes and the age of the oldest', async () => {
-    const metrics = new MetricsService();
-    registerTrafficGauges(metrics, { openSummary: async () => ({ open: 2, oldestAgeSeconds: 731.5 }) });
-    const text = await metrics.registry.metrics();
-    expect(line(text, 'traffic_changes_open')).toBe('traffic_changes_open 2');
-    expect(line(text, 'traffic_change_oldest_open_age_seconds')).toBe('traffic_change_oldest_open_age_seconds 731.5');
-  });
-
-  it('shadow: the mismatch ratio and the comparisons over the gates window, NaN when nothing was compared', async () => {
-    const metrics = new MetricsService();
-    const windows: number[] = [];
-    let rate = { windowMs: 300_000, compared: 4000, mismatched: 6, rate: 0.0015 as number | null };
-    registerShadowGauges(metrics, { mismatchRate: async (w) => (windows.push(w), rate) }, 300_000);
-    let text = await metrics.registry.metrics();
-    expect(line(text, 'shadow_window_mismatch_ratio')).toBe('shadow_window_mismatch_ratio 0.0015');
-    expect(line(text, 'shadow_window_comparisons')).toBe('shadow_window_comparisons 4000');
-    expect(text).toContain('in the last 300 s');
-    expect(new Set(windows)).toEqual(new Set([300_000]));
-    rate = { windowMs: 300_000, compared: 0, mismatched: 0, rate: null };
-    await new Promise((r) => setTimeout(r, 600));
-    text = await metrics.registry.metrics();
-    expect(line(text, 'shadow_window_mismatch_ratio')).toMatch(/^shadow_window_mismatch_ratio NaN$/i);
   });
 });

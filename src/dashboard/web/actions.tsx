@@ -6,46 +6,12 @@
 import { useState } from 'preact/hooks';
 import { PLAN, stepName } from '../../migration/domain/phase-plan';
 import type { Api } from './api';
-import type { Notice } from './app';
 import { failingGates, gateSummary, moveChanges, moveTitle, PAUSE_CHANGES, RESUME_CHANGES } from './describe';
-import { gateThreshold, gateValue, time } from './format';
-import type { Gate, MoveResult, Status } from './types';
-
-export interface DialogState {
-  title: string;
-  lines: string[];
-  gates?: Gate[];
-  reason: 'required' | 'optional';
-  /** Failing gates may be overridden, with a reason, and the move is audited as forced. */
-  forceable?: boolean;
-  confirmLabel: string;
-  target?: { options: string[]; value: string; change(to: string): Promise<void> };
-  run(input: { reason: string; force: boolean }): Promise<Notice>;
-}
+import { time } from './format';
+import { GateTable } from './gate-table';
+import type { DialogState, Gate, MoveResult, Notice, Status } from './types';
 
 type Failed = (err: unknown) => Promise<void> | void;
-
-export function GateTable({ gates, caption }: { gates: Gate[]; caption?: string }) {
-  if (gates.length === 0) return <p class="muted">No gates for this move.</p>;
-  return (
-    <table class="gates" data-testid="gate-table">
-      {caption && <caption>{caption}</caption>}
-      <thead>
-        <tr><th>gate</th><th>live value</th><th>threshold</th><th>result</th></tr>
-      </thead>
-      <tbody>
-        {gates.map((g) => (
-          <tr key={g.name} class={g.pass ? 'pass' : 'fail'} data-gate={g.name} data-pass={String(g.pass)}>
-            <td>{g.name}</td>
-            <td>{gateValue(g.name, g.value)}</td>
-            <td>{gateThreshold(g.name, g.threshold)}</td>
-            <td><span class={`badge ${g.pass ? 'ok' : 'bad'}`}>{g.pass ? 'pass' : 'fail'}</span></td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
 
 function moveNotice(r: MoveResult): Notice {
   const change = r.trafficChange ? `; traffic change #${r.trafficChange.id} ${r.trafficChange.state}` : '';

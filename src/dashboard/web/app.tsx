@@ -6,18 +6,13 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { Api, ApiError, refusalText, session } from './api';
-import { Actions, Dialog, DialogState } from './actions';
+import { Actions, Dialog } from './actions';
 import { loadSnapshot, Snapshot, View } from './data';
 import { time } from './format';
 import { Panels, Timeline } from './panels';
+import type { DialogState, Notice } from './types';
 
 const POLL_MS = 5000;
-
-export interface Notice {
-  kind: 'ok' | 'info' | 'error';
-  text: string;
-  details?: string[];
-}
 
 function SignIn({ onSignedIn, message }: { onSignedIn: (token: string) => void; message: string | null }) {
   const [token, setToken] = useState('');

@@ -3,7 +3,7 @@ import { gateSummary, moveChanges, moveTitle } from './describe';
 import { duration, gateThreshold, gateValue, ratio } from './format';
 import type { Mode, MoveResult } from './types';
 
-const mode = (phase: string, sourceOfTruth: 'legacy' | 'new', dualWrite: boolean, shadow: boolean): Mode => ({ phase, sourceOfTruth, dualWrite, readFrom: sourceOfTruth, shadow });
+const mode = (phase: Mode['phase'], sourceOfTruth: 'legacy' | 'new', dualWrite: boolean, shadow: boolean): Mode => ({ phase, sourceOfTruth, dualWrite, readFrom: sourceOfTruth, shadow });
 
 const move = (over: Partial<MoveResult>): MoveResult => ({
   dryRun: true,

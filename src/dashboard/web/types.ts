@@ -4,7 +4,7 @@
  * others mirror what the controllers answer.
  */
 import type { GateResult } from '../../migration/domain/gates';
-import type { MigrationMode } from '../../migration/domain/phases';
+import type { MigrationMode } from '../../model/phases';
 export type { AuditEntry } from '../../migration/domain/audit-entry';
 
 export type { SyncStatus } from '../../sync/sync-status.service';
@@ -138,4 +138,24 @@ export interface Archive {
     manifestName: string;
     finishedAt: string;
   } | null;
+}
+
+/** A message at the top of the page: a move's outcome, a refusal, a reload after a stale screen. */
+export interface Notice {
+  kind: 'ok' | 'info' | 'error';
+  text: string;
+  details?: string[];
+}
+
+/** A confirmation before an action: what changes, the gates, and the reason (required for a forced move). */
+export interface DialogState {
+  title: string;
+  lines: string[];
+  gates?: Gate[];
+  reason: 'required' | 'optional';
+  /** Failing gates may be overridden, with a reason, and the move is audited as forced. */
+  forceable?: boolean;
+  confirmLabel: string;
+  target?: { options: string[]; value: string; change(to: string): Promise<void> };
+  run(input: { reason: string; force: boolean }): Promise<Notice>;
 }

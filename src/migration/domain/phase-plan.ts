@@ -7,7 +7,7 @@
  * below `shadow` (stopping dual writes is not a rollback) and is refused from `cleanup` onward, where
  * the legacy store no longer receives writes.
  */
-import type { Phase } from './phases';
+import type { Phase } from '../../model/phases';
 
 export interface Position {
   phase: Phase;

@@ -1,5 +1,5 @@
-import { canonical, CanonicalConversation } from '../../conversations/domain/canonical';
-import type { Conversation } from '../../conversations/domain/conversation.model';
+import { canonical, CanonicalConversation } from '../../model/canonical';
+import type { Conversation } from '../../model/conversation.model';
 import { compareRecords, comparePages, conversationPath, noiseBetween, verdict } from './comparison';
 import { PathRules } from './path-pattern';
 

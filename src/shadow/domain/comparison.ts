@@ -8,7 +8,7 @@
  * `items.length` and whole extra items as `items[i]`. Ignore rules and noise are written against
  * conversation paths and apply to every item of a page alike.
  */
-import { CanonicalConversation, CanonicalDifference, diffCanonical } from '../../conversations/domain/canonical';
+import { CanonicalConversation, CanonicalDifference, diffCanonical } from '../../model/canonical';
 import { generalisePath, PathRules } from './path-pattern';
 
 export type Difference = CanonicalDifference;

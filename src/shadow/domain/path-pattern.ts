@@ -5,7 +5,7 @@
  * `metadata.lastSeen` also covers `metadata.lastSeen.tz`, and `messages[*].createdAt` does not cover
  * `messages.length` (a different number of messages is never noise).
  */
-import { indexPath, keyPath } from '../../conversations/domain/json-path';
+import { indexPath, keyPath } from '../../model/json-path';
 
 export type PathSegment = { kind: 'key'; key: string } | { kind: 'index'; index: number };
 export type PatternSegment = PathSegment | { kind: 'anyIndex' } | { kind: 'any' };

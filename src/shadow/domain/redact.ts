@@ -3,7 +3,7 @@
  * inside the value, and values that look like credentials), long values cut to a bound. An absent side
  * stays absent (the key is left out of the stored JSON).
  */
-import { isPlainObject } from '../../conversations/domain/json-value';
+import { isPlainObject } from '../../model/json-value';
 import { parsePath } from './path-pattern';
 import type { Difference } from './comparison';
 

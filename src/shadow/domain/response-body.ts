@@ -4,11 +4,11 @@
  * differ in spelling (timestamps as ISO strings or epoch milliseconds, role case, absent metadata);
  * anything else that is not a conversation is reported, never guessed.
  */
-import { canonical, CanonicalConversation } from '../../conversations/domain/canonical';
-import type { Conversation, JsonObject, Message, MessageRole } from '../../conversations/domain/conversation.model';
-import { MESSAGE_ROLES } from '../../conversations/domain/conversation.model';
-import { isPlainObject } from '../../conversations/domain/json-value';
-import { fromEpochMs, parseIsoTimestamp } from '../../conversations/domain/timestamp';
+import { canonical, CanonicalConversation } from '../../model/canonical';
+import type { Conversation, JsonObject, Message, MessageRole } from '../../model/conversation.model';
+import { MESSAGE_ROLES } from '../../model/conversation.model';
+import { isPlainObject } from '../../model/json-value';
+import { fromEpochMs, parseIsoTimestamp } from '../../model/timestamp';
 import { Compared, comparePages, compareRecords } from './comparison';
 
 export type BodyResult<T> = { ok: true; value: T } | { ok: false; problem: string };

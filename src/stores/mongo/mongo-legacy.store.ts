@@ -8,9 +8,9 @@
  */
 import { Logger } from '@nestjs/common';
 import { BSON, Collection, Db, Document, Filter, FindCursor, MongoClient, MongoServerError, ObjectId } from 'mongodb';
-import type { Conversation } from '../../conversations/domain/conversation.model';
-import type { LegacyDocument } from '../../conversations/domain/legacy-document';
-import { fromLegacy, toLegacy } from '../../conversations/domain/legacy-transform';
+import type { Conversation } from '../../model/conversation.model';
+import type { LegacyDocument } from '../../model/legacy-document';
+import { fromLegacy, toLegacy } from '../../model/legacy-transform';
 import type { ListPosition, PutResult } from '../conversation-store.port';
 import type { LegacyRangeScan, LegacyStore, SoftDeleteResult, UpdatedPosition } from '../legacy-store.port';
 

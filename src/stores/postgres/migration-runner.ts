@@ -19,9 +19,7 @@
  * index behind: write such migrations to be re-runnable (DROP INDEX CONCURRENTLY IF EXISTS first).
  */
 import { DataSource, Migration, MigrationExecutor, QueryRunner } from 'typeorm';
-
-/** One fixed key for this service's schema (the bytes of "lms-mig" as a bigint). */
-export const MIGRATION_LOCK_KEY = '30519638935562599';
+import { AdvisoryLock, tryLock, unlock, waitForLock } from '../../common/advisory-lock';
 
 /** Exit status of workers/migrate.ts when it has no DATABASE_URL: the Job's podFailurePolicy fails at once on it. */
 export const MIGRATE_EXIT_NOT_CONFIGURED = 2;
@@ -54,17 +52,16 @@ async function withMigrationLock<T>(ds: DataSource, events: MigrationLockEvents,
   await runner.connect();
   try {
     await runner.query(`SET statement_timeout = 0`);
-    const [{ locked }] = await runner.query(`SELECT pg_try_advisory_lock($1::bigint) AS locked`, [MIGRATION_LOCK_KEY]);
-    if (!locked) {
+    if (!(await tryLock(runner, AdvisoryLock.Migrations))) {
       events.waiting?.();
-      await runner.query(`SELECT pg_advisory_lock($1::bigint)`, [MIGRATION_LOCK_KEY]);
+      await waitForLock(runner, AdvisoryLock.Migrations);
     }
     try {
       // Only now: the wait for the advisory lock above is meant to be unbounded.
       await runner.query(`SET lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMs ?? 5000))}`);
       return await fn(runner);
     } finally {
-      await runner.query(`SELECT pg_advisory_unlock($1::bigint)`, [MIGRATION_LOCK_KEY]);
+      await unlock(runner, AdvisoryLock.Migrations);
     }
   } finally {
     // A broken connection is dropped by the pool; a healthy one goes back with the pool's timeouts.

@@ -7,8 +7,8 @@
  *   per batch: set-based, version-guarded, and it reports which ids it actually wrote.
  */
 import { DataSource, QueryRunner } from 'typeorm';
-import type { Conversation } from '../../conversations/domain/conversation.model';
-import { ConversationRow, fromRows, MessageRow, toRows } from '../../conversations/domain/pg-rows';
+import type { Conversation } from '../../model/conversation.model';
+import { ConversationRow, fromRows, MessageRow, toRows } from './pg-rows';
 import type { ListPosition, PutResult, StoreTransaction, TransactionalStore } from '../conversation-store.port';
 
 const CONVERSATION_COLUMNS =
@@ -135,19 +135,8 @@ export class PostgresConversationStore implements TransactionalStore {
   }
 
   async transaction<T>(fn: (q: QueryRunner) => Promise<T>): Promise<T> {
-    const q = this.dataSource.createQueryRunner();
-    await q.connect();
-    try {
-      await q.startTransaction();
-      const result = await fn(q);
-      await q.commitTransaction();
-      return result;
-    } catch (err) {
-      if (q.isTransactionActive) await q.rollbackTransaction().catch(() => undefined);
-      throw err;
-    } finally {
-      await q.release();
-    }
+    // TypeORM's transaction: one connection, committed when fn resolves, rolled back when it throws.
+    return this.dataSource.transaction((em) => fn(em.queryRunner!));
   }
 
   /**

@@ -1,7 +1,6 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { DelayedError, Job } from 'bullmq';
-import type { AppConfig } from '../../config/app-config';
-import { APP_CONFIG } from '../../config/config.module';
+import { SYNC_CONFIG, SyncConfig } from '../sync.config';
 import { QueueName } from '../../queues/queue-names';
 import { JobPayloads, PermanentJobError, QueueProcessor } from '../../queues/queue-processor';
 import { BackfillJobName } from './backfill.queue';
@@ -23,16 +22,16 @@ export class BackfillProcessor implements QueueProcessor<QueueName.Backfill>, On
   private readonly pausePollMs: number;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(SYNC_CONFIG) sync: SyncConfig,
     @Inject(RangeCopier) private readonly copier: RangeCopier,
     @Inject(BackfillService) private readonly backfill: BackfillService,
   ) {
-    this.concurrency = config.sync.backfillConcurrency;
-    this.pausePollMs = config.sync.pausePollMs;
+    this.concurrency = sync.backfillConcurrency;
+    this.pausePollMs = sync.pausePollMs;
     this.workerOptions = {
-      lockDuration: config.sync.jobLockMs,
-      stalledInterval: config.sync.stalledIntervalMs,
-      maxStalledCount: config.sync.maxStalledCount,
+      lockDuration: sync.jobLockMs,
+      stalledInterval: sync.stalledIntervalMs,
+      maxStalledCount: sync.maxStalledCount,
     };
   }
 

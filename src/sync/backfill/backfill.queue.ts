@@ -7,12 +7,12 @@
  * recreate any reminder that got lost (a job that ran out of stalled recoveries or attempts) without
  * risk: the run's `split_complete` and the ranges' leases decide who does what.
  */
-import { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import type Redis from 'ioredis';
 import { ensureLiveJob } from '../../queues/live-job';
 import { QueueName } from '../../queues/queue-names';
 import type { JobPayloads } from '../../queues/queue-processor';
-import { QUEUE_PREFIX } from '../../queues/worker-host';
+import { QueueProducer } from '../../queues/queue-producer';
 
 export type BackfillPayload = JobPayloads[QueueName.Backfill];
 
@@ -31,14 +31,11 @@ export interface SplitJobState {
   progress: { scanned?: number; estimate?: number } | null;
 }
 
-export class BackfillQueue {
-  readonly queue: Queue<BackfillPayload>;
-
+export class BackfillQueue extends QueueProducer<QueueName.Backfill> {
   /** `connection` is shared; the owner closes it. */
-  constructor(connection: Redis, prefix = QUEUE_PREFIX) {
-    this.queue = new Queue<BackfillPayload>(QueueName.Backfill, {
-      connection,
-      prefix,
+  constructor(connection: Redis) {
+    super(QueueName.Backfill, connection, {
+      ownsConnection: false,
       defaultJobOptions: {
         attempts: 20,
         backoff: { type: 'exponential', delay: 1000 },
@@ -46,7 +43,6 @@ export class BackfillQueue {
         removeOnFail: false,
       },
     });
-    this.queue.on('error', () => undefined);
   }
 
   async enqueue(runId: number, rangeNo: number): Promise<Job<BackfillPayload>> {
@@ -100,9 +96,5 @@ export class BackfillQueue {
 
   async counts(): Promise<Record<string, number>> {
     return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
-  }
-
-  async close(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
   }
 }

@@ -15,7 +15,7 @@
  * it is idempotent; double clicks do no harm.
  */
 import { Logger } from '@nestjs/common';
-import type { SyncConfig } from '../../config/sync-config';
+import type { SyncConfig } from '../sync.config';
 import type { CatchupQueue } from '../catchup/catchup.queue';
 import type { SyncStateRepository } from '../state/sync-state.repository';
 import type { BackfillQueue } from './backfill.queue';

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { SyncConfig } from '../../config/sync-config';
+import type { SyncConfig } from '../sync.config';
 import type { LegacyRangeScan, LegacyStore } from '../../stores/legacy-store.port';
 import type { BatchWriter } from '../batch-writer';
 import type { SyncMetrics } from '../sync-metrics';

@@ -13,8 +13,8 @@
  * Knows nothing of BullMQ: it tells its caller why it stopped, and the caller decides when the job comes back.
  */
 import { Logger } from '@nestjs/common';
-import type { SyncConfig } from '../../config/sync-config';
-import type { LegacyDocument } from '../../conversations/domain/legacy-document';
+import type { SyncConfig } from '../sync.config';
+import type { LegacyDocument } from '../../model/legacy-document';
 import type { LegacyRangeScan, LegacyStore } from '../../stores/legacy-store.port';
 import type { BatchWriter } from '../batch-writer';
 import type { SyncMetrics } from '../sync-metrics';

@@ -9,7 +9,7 @@
  * the legacy collection per evaluation.
  */
 import { DataSource, QueryRunner } from 'typeorm';
-import type { LegacyDocument } from '../../conversations/domain/legacy-document';
+import type { LegacyDocument } from '../../model/legacy-document';
 import { hexOf } from './object-id-time';
 
 /** Rows older than this are pruned; longer than any deprecation phase is expected to last. */

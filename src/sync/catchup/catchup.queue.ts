@@ -3,24 +3,21 @@
  * every `catchupIntervalMs`, and manual passes. The schedule lives in Redis, so it survives restarts;
  * it is (re)set whenever a backfill starts or resumes, which also applies a changed interval.
  */
-import { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import type Redis from 'ioredis';
 import { QueueName } from '../../queues/queue-names';
 import type { JobPayloads } from '../../queues/queue-processor';
-import { QUEUE_PREFIX } from '../../queues/worker-host';
+import { QueueProducer } from '../../queues/queue-producer';
 
 export type CatchupPayload = JobPayloads[QueueName.Catchup];
 
 const SCHEDULER_ID = 'catchup';
 const KEEP = { removeOnComplete: { count: 200 }, removeOnFail: { count: 200 } };
 
-export class CatchupQueue {
-  readonly queue: Queue<CatchupPayload>;
-
+export class CatchupQueue extends QueueProducer<QueueName.Catchup> {
   /** `connection` is shared; the owner closes it. */
-  constructor(connection: Redis, prefix = QUEUE_PREFIX) {
-    this.queue = new Queue<CatchupPayload>(QueueName.Catchup, { connection, prefix, defaultJobOptions: { attempts: 1, ...KEEP } });
-    this.queue.on('error', () => undefined);
+  constructor(connection: Redis) {
+    super(QueueName.Catchup, connection, { ownsConnection: false, defaultJobOptions: { attempts: 1, ...KEEP } });
   }
 
   async schedule(everyMs: number): Promise<void> {
@@ -50,9 +47,5 @@ export class CatchupQueue {
       if (Date.now() > deadline) return { state };
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-  }
-
-  async close(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
   }
 }

@@ -15,8 +15,9 @@
  */
 import { Logger } from '@nestjs/common';
 import { DataSource, QueryRunner } from 'typeorm';
-import type { SyncConfig } from '../../config/sync-config';
-import type { LegacyDocument } from '../../conversations/domain/legacy-document';
+import { AdvisoryLock, tryLock, unlock } from '../../common/advisory-lock';
+import type { SyncConfig } from '../sync.config';
+import type { LegacyDocument } from '../../model/legacy-document';
 import type { LegacyStore } from '../../stores/legacy-store.port';
 import type { BatchResult, BatchWriter } from '../batch-writer';
 import type { SyncMetrics } from '../sync-metrics';
@@ -27,7 +28,6 @@ import { hexOf, objectIdFloor } from './object-id-time';
 
 export type CatchupPassResult = CatchupPassSummary | { skipped: 'paused' | 'busy' | 'stopping' };
 
-const LOCK_KEY = 'lms:sync:catchup';
 const MANUAL_LOCK_WAIT_MS = 20_000;
 
 export class CatchupService {
@@ -65,15 +65,14 @@ export class CatchupService {
       // "run a pass now" really covers every change made before it was asked for.
       const deadline = Date.now() + (options.lockWaitMs ?? (trigger === 'manual' ? MANUAL_LOCK_WAIT_MS : 0));
       for (;;) {
-        const [{ locked }] = await lock.query('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [LOCK_KEY]);
-        if (locked) break;
+        if (await tryLock(lock, AdvisoryLock.CatchupPass)) break;
         if (Date.now() >= deadline) return { skipped: 'busy' };
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       try {
         return await this.run(trigger, urgent);
       } finally {
-        await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [LOCK_KEY]).catch(() => undefined);
+        await unlock(lock, AdvisoryLock.CatchupPass).catch(() => undefined);
       }
     } finally {
       await lock.release();

@@ -5,12 +5,12 @@
  * 'already_current' when PostgreSQL already had that version or a newer one); still unreadable → the
  * record stays open with the new reason; gone from the legacy store → resolved as 'gone'.
  */
-import type { LegacyDocument } from '../../conversations/domain/legacy-document';
+import type { LegacyDocument } from '../../model/legacy-document';
 import type { LegacyStore } from '../../stores/legacy-store.port';
 import type { BatchWriter } from '../batch-writer';
 import type { SyncMetrics } from '../sync-metrics';
 import type { DeadLetter, DeadLetterRepository, DeadLetterStatus } from './dead-letter.repository';
-import { deadLetterKey, storableJson } from './raw-json';
+import { deadLetterKey, storableJson } from '../../model/raw-json';
 
 export interface RedriveResult {
   redriven: number;

@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import type { SyncConfig } from '../../config/sync-config';
+import type { SyncConfig } from '../sync.config';
 import type { SyncStateRepository } from '../state/sync-state.repository';
 import { SyncThrottler } from './throttler';
 

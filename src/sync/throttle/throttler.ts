@@ -9,8 +9,8 @@
  */
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import type { SyncConfig } from '../../config/sync-config';
-import { QUEUE_PREFIX } from '../../queues/worker-host';
+import { QUEUE_PREFIX } from '../../queues/queue-names';
+import type { SyncConfig } from '../sync.config';
 import type { SyncStateRepository } from '../state/sync-state.repository';
 import { BackoffDelay, LatencySignal, LatencyTracker } from './latency-backoff';
 import { TOKEN_BUCKET_LUA, TokenBucket } from '../../common/token-bucket';

@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as ts from 'typescript';
+import { settlesWithin } from '../../../src/common/timeout';
 import { APP_TOKEN, OPERATOR_TOKEN, ROOT } from '../env';
 
 /** Settings every process of the cluster shares (stores, tokens, the phase machine's profile). */
@@ -125,10 +126,7 @@ export class NodeProcess {
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<void> {
     if (!this.alive) return;
     this.child!.kill(signal);
-    let timer: NodeJS.Timeout | undefined;
-    const stopped = await Promise.race([this.exited!.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), timeoutMs)))]);
-    clearTimeout(timer);
-    if (!stopped) {
+    if (!(await settlesWithin(this.exited!, timeoutMs))) {
       this.child!.kill('SIGKILL');
       await this.exited;
     }

@@ -5,11 +5,11 @@
  */
 import { BSON, Db, ObjectId } from 'mongodb';
 import type { Client } from 'pg';
-import { canonical, canonicalJson } from '../../../src/conversations/domain/canonical';
-import type { LegacyDocument } from '../../../src/conversations/domain/legacy-document';
-import { fromLegacy } from '../../../src/conversations/domain/legacy-transform';
-import { ConversationRow, fromRows, MessageRow } from '../../../src/conversations/domain/pg-rows';
-import type { Conversation } from '../../../src/conversations/domain/conversation.model';
+import { canonical, canonicalJson } from '../../../src/model/canonical';
+import type { LegacyDocument } from '../../../src/model/legacy-document';
+import { fromLegacy } from '../../../src/model/legacy-transform';
+import { ConversationRow, fromRows, MessageRow } from '../../../src/stores/postgres/pg-rows';
+import type { Conversation } from '../../../src/model/conversation.model';
 
 export type StoreName = 'legacy' | 'new';
 

@@ -1,0 +1,34 @@
+/** The process's server section (AppConfig `app`): ports, limits, the log level and the OpenAPI document. */
+import type { EnvReader } from '../config/env-reader';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** OpenAPI (/docs, /docs-json): open to anyone, behind an operator token, or not served at all. */
+export type ApiDocsMode = 'public' | 'operator' | 'off';
+export const API_DOCS_MODES: readonly ApiDocsMode[] = ['public', 'operator', 'off'];
+
+export interface ServerConfig {
+  port: number;
+  /** The API's Prometheus listener (0: none). */
+  metricsPort: number;
+  localDevMode: boolean;
+  logLevel: LogLevel;
+  bodyLimitBytes: number;
+  maxHeaderBytes: number;
+  docs: ApiDocsMode;
+}
+
+export const SERVER_CONFIG = Symbol('SERVER_CONFIG');
+
+export function readServerConfig(r: EnvReader): ServerConfig {
+  return {
+    port: r.int('PORT', 3000, 0, 65535),
+    metricsPort: r.int('METRICS_PORT', 9464, 0, 65535),
+    localDevMode: r.bool('LOCAL_DEV_MODE', false),
+    logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    bodyLimitBytes: 1024 * 1024,
+    maxHeaderBytes: r.int('MAX_HEADER_BYTES', 16 * 1024, 1024, 1024 * 1024),
+    docs: r.oneOf('API_DOCS', API_DOCS_MODES, 'operator'),
+  };
+}

@@ -1,0 +1,106 @@
+import fc from 'fast-check';
+import { InvalidRowError } from '../../model/errors';
+import { CONVERSATION_COLUMNS, ConversationRow, fromRows, MESSAGE_COLUMNS, MessageRow, parseVersion, toRows } from './pg-rows';
+import { arbConversation } from '../../model/testing/arbitraries';
+import { expectSameCanonical } from '../../model/testing/canonical-assert';
+import { SAMPLE_ID, sampleConversation } from '../../model/testing/fixtures';
+
+function rowsError(row: ConversationRow, messages: MessageRow[]): InvalidRowError {
+  try {
+    fromRows(row, messages);
+  } catch (e) {
+    if (e instanceof InvalidRowError) return e;
+    throw e;
+  }
+  throw new Error('expected the rows to be refused');
+}
+
+describe('toRows', () => {
+  it('maps to snake_case rows with 0-based seq and message_count', () => {
+    const c = sampleConversation();
+    const { conversation, messages } = toRows(c);
+    expect(conversation).toEqual({
+      id: SAMPLE_ID,
+      user_id: 'user-1',
+      title: c.title,
+      metadata: c.metadata,
+      created_at: c.createdAt,
+      updated_at: c.updatedAt,
+      version: 3,
+      deleted: false,
+      message_count: 3,
+    });
+    expect(messages.map((m) => [m.conversation_id, m.seq, m.role, m.content])).toEqual([
+      [SAMPLE_ID, 0, 'user', 'Where should I stay?'],
+      [SAMPLE_ID, 1, 'assistant', 'Near Gion.'],
+      [SAMPLE_ID, 2, 'tool', ''],
+    ]);
+    expect(messages[2].created_at).toEqual(c.messages[2].createdAt);
+  });
+
+  it('has exactly the columns of the migration, in order', () => {
+    const { conversation, messages } = toRows(sampleConversation());
+    expect(Object.keys(conversation)).toEqual(CONVERSATION_COLUMNS);
+    expect(Object.keys(messages[0])).toEqual(MESSAGE_COLUMNS);
+  });
+});
+
+describe('fromRows', () => {
+  const rows = () => toRows(sampleConversation());
+
+  it('orders messages by seq whatever order they come in', () => {
+    const { conversation, messages } = rows();
+    expectSameCanonical(fromRows(conversation, [...messages].reverse()), sampleConversation());
+  });
+
+  it('accepts the bigint version as the string node-postgres returns', () => {
+    const { conversation, messages } = rows();
+    expect(fromRows({ ...conversation, version: '42' }, messages).version).toBe(42);
+  });
+
+  it.each<[string, (r: ConversationRow, m: MessageRow[]) => void, string]>([
+    ['a missing message row', (_, m) => m.pop(), 'message_count is 3 but 2 message rows were given'],
+    ['a gap in seq', (_, m) => (m[1].seq = 5), 'message seq 2 where 1 was expected'],
+    ['a repeated seq', (_, m) => (m[2].seq = 1), 'message seq 1 where 2 was expected'],
+    ['a message of another conversation', (_, m) => (m[0].conversation_id = 'f'.repeat(24)), `message seq 0 belongs to ${'f'.repeat(24)}`],
+    ['an unknown role', (_, m) => (m[0].role = 'USER'), 'message seq 0: unknown role "USER"'],
+    ['an invalid message date', (_, m) => (m[1].created_at = new Date(NaN)), 'messages[1].created_at: expected a valid Date'],
+    ['an invalid created_at', (r) => (r.created_at = new Date(NaN)), 'created_at: expected a valid Date'],
+    ['metadata that is not an object', (r) => ((r as { metadata: unknown }).metadata = [1]), 'metadata: expected a JSON object'],
+    ['a version beyond 2^53', (r) => (r.version = '9007199254740993'), 'version: expected a non-negative safe integer, got "9007199254740993"'],
+  ])('refuses %s', (_, spoil, reason) => {
+    const { conversation, messages } = rows();
+    spoil(conversation, messages);
+    const error = rowsError(conversation, messages);
+    expect(error.code).toBe('INVALID_ROW');
+    expect(error.reason).toBe(reason);
+    expect(error.id).toBe(SAMPLE_ID);
+  });
+});
+
+describe('parseVersion', () => {
+  it.each<[number | string, number]>([
+    [0, 0],
+    ['0', 0],
+    ['9007199254740991', Number.MAX_SAFE_INTEGER],
+    [7, 7],
+  ])('reads %p', (value, expected) => {
+    expect(parseVersion(value)).toBe(expected);
+  });
+
+  it.each<number | string>(['-1', '1.5', '1e3', '', 'abc', ' 1', -1, 1.5, NaN, '9007199254740992'])('refuses %p', (value) => {
+    expect(() => parseVersion(value)).toThrow(InvalidRowError);
+  });
+});
+
+describe('round trip (property)', () => {
+  it('canonical(fromRows(toRows(c))) == canonical(c), with versions as strings and rows in any order', () => {
+    fc.assert(
+      fc.property(arbConversation(), fc.boolean(), fc.boolean(), (c, versionAsString, reverse) => {
+        const { conversation, messages } = toRows(c);
+        const row = versionAsString ? { ...conversation, version: String(conversation.version) } : conversation;
+        expectSameCanonical(fromRows(row, reverse ? [...messages].reverse() : messages), c);
+      }),
+    );
+  });
+});
