@@ -156,6 +156,9 @@ describe('migration phases over the operator API', () => {
       expect(now).toMatchObject({ step: stepName(to), weights: { newPercent: to.weight }, sourceOfTruth: 'legacy', readFrom: 'legacy', dualWrite: true });
       if (from.phase === 'deprecation') {
         expect(res.body.committed.cutover.prepared.copied).toBeGreaterThanOrEqual(1);
+        // The status names the flip and how long writes paused for it; no follow-up is left behind.
+        expect(now.lastFlip).toMatchObject({ action: 'rollback', to: 'rollout-100', sourceOfTruth: 'legacy', writePause: { waitedMs: expect.any(Number), heldMs: expect.any(Number) } });
+        expect(now.followUps).toEqual({ pending: 0, oldestAgeSeconds: 0 });
         const doc = await t.legacy.collection('conversations').findOne({ _id: new ObjectId(created.body.id) });
         expect(doc).toMatchObject({ title: 'after the flip' });
       }

@@ -7,6 +7,8 @@ import { modeForPhase } from '../model/phases';
 import { GATE_FIGURES, GateFiguresSource } from './gate-figures.port';
 import { MigrationService } from './migration.service';
 import { PhaseStateRepository } from './phase-state.repository';
+import { POSTGRES_OUTBOX } from '../repair/repair.service';
+import type { PostgresRepairOutbox } from '../repair/repair-outbox';
 
 /** `GET /migration/status`: everything an operator needs to decide the next move, in one answer. */
 @Injectable()
@@ -18,17 +20,20 @@ export class MigrationStatusService {
     @Inject(TRAFFIC_ROUTER) private readonly router: TrafficRouter,
     @Inject(GATE_FIGURES) private readonly figures: GateFiguresSource,
     @Inject(MIGRATION_CONFIG) private readonly config: MigrationConfig,
+    @Inject(POSTGRES_OUTBOX) private readonly outbox: PostgresRepairOutbox,
   ) {}
 
   async status() {
     const s = await this.state.read();
     const position = PLAN[indexOf(s)];
     const mode = modeForPhase(s.phase);
-    const [next, lastTrafficChange, inEffect, summaries] = await Promise.all([
+    const [next, lastTrafficChange, inEffect, summaries, followUps, lastFlip] = await Promise.all([
       this.migration.nextGates(s),
       this.traffic.last(),
       this.router.read().catch((err: Error) => ({ error: err.message })),
       this.figures.summaries(s),
+      this.outbox.lag(),
+      this.state.lastFlip(),
     ]);
     return {
       phase: s.phase,
@@ -49,6 +54,10 @@ export class MigrationStatusService {
       analysisWindowMs: this.config.analysisWindowMs,
       autoProgression: { ...this.config.auto, failedChecks: s.autoFailures },
       lastTrafficChange,
+      /** Follow-ups not yet settled (in deprecation: how far legacy lags the source of truth). */
+      followUps,
+      /** The last flip of the source of truth and how long writes paused for it. */
+      lastFlip,
       ...summaries,
     };
   }

@@ -130,6 +130,18 @@ export class PhaseStateRepository {
     );
   }
 
+  /** The last committed move that changed the source of truth, with the pause its commit imposed on writes. */
+  async lastFlip(): Promise<{ at: string; action: string; to: string; sourceOfTruth: string; writePause: unknown; cutover: unknown } | null> {
+    const rows = await this.dataSource.query(
+      `SELECT at, action, after, details FROM migration_audit
+       WHERE before ? 'sourceOfTruth' AND after ? 'sourceOfTruth' AND before->>'sourceOfTruth' <> after->>'sourceOfTruth'
+       ORDER BY id DESC LIMIT 1`,
+    );
+    if (rows.length === 0) return null;
+    const r = rows[0];
+    return { at: r.at.toISOString(), action: r.action, to: r.after.step, sourceOfTruth: r.after.sourceOfTruth, writePause: r.details?.writePause ?? null, cutover: r.details?.cutover ?? null };
+  }
+
   async history(limit: number, offset: number): Promise<{ total: number; items: AuditEntry[] }> {
     const [{ n }] = await this.dataSource.query('SELECT count(*)::int AS n FROM migration_audit');
     const rows = await this.dataSource.query('SELECT * FROM migration_audit ORDER BY id DESC LIMIT $1 OFFSET $2', [limit, offset]);

@@ -104,10 +104,15 @@ export class PostgresRepairOutbox implements RepairOutbox {
     return n;
   }
 
-  /** The oldest row's age in seconds (0 when empty): how far behind the other store is at worst. */
-  async oldestAgeSeconds(): Promise<number> {
-    const [{ age }] = await this.dataSource.query('SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age FROM repair_outbox');
-    return age;
+  /**
+   * Follow-ups not yet settled, and the oldest one's age in seconds (0 when none): how far behind the other
+   * store is at worst (in deprecation, how far legacy lags the source of truth).
+   */
+  async lag(): Promise<{ pending: number; oldestAgeSeconds: number }> {
+    const [row] = await this.dataSource.query(
+      'SELECT count(*)::int AS pending, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS age FROM repair_outbox',
+    );
+    return { pending: row.pending, oldestAgeSeconds: Math.round(row.age * 1000) / 1000 };
   }
 }
 

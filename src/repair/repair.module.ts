@@ -13,6 +13,7 @@ import { RepairController } from './repair.controller';
 import { RepairProcessor } from './repair.processor';
 import { POSTGRES_OUTBOX, RepairService } from './repair.service';
 import { OutboxFollower } from './outbox-follower';
+import { registerFollowUpGauges } from './repair-metrics';
 
 export const REPAIR_OUTBOXES = Symbol('REPAIR_OUTBOXES');
 
@@ -48,7 +49,13 @@ export const REPAIR_OUTBOXES = Symbol('REPAIR_OUTBOXES');
   exports: [RepairQueue, RepairRecorder, RepairService, RepairProcessor, OutboxReplayer, OutboxFollower, REPAIR_OUTBOXES, POSTGRES_OUTBOX],
 })
 export class RepairModule implements OnApplicationShutdown {
-  constructor(@Inject(RepairQueue) private readonly queue: RepairQueue) {}
+  constructor(
+    @Inject(RepairQueue) private readonly queue: RepairQueue,
+    @Inject(POSTGRES_OUTBOX) outbox: PostgresRepairOutbox,
+    metrics: MetricsService,
+  ) {
+    registerFollowUpGauges(metrics, outbox);
+  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.queue.close().catch(() => undefined);
