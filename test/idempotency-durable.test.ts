@@ -1,0 +1,143 @@
+/**
+ * Idempotency-Key across replicas and across the loss of Redis's data (SPEC section 5), and the takeover
+ * of an abandoned claim: two API replicas on one set of stores; keys live in PostgreSQL.
+ * - a retried create on the other replica after Redis was flushed: the first response, nothing written;
+ * - a first attempt that landed in legacy and died before its commit (planted as the crash leaves it: the
+ *   write in the legacy store, the key pending with its attempt record, its lease over): the retry answers
+ *   with what landed instead of writing again, for a create and for an append;
+ * - keys expire after 24 h: an expired key is a new key, and the sweeper deletes expired rows by index.
+ */
+import { INestApplication } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import Redis from 'ioredis';
+import { ObjectId } from 'mongodb';
+import { createApiApp } from '../src/bootstrap';
+import { IdempotencyService, messageSha256 } from '../src/conversations/idempotency.service';
+import { startTestApp, TestApp } from './support/app';
+import { APP_TOKEN, isolatedRedisUrl } from './support/env';
+import { legacyCollection, snapshotStores } from './support/stores';
+
+let a: TestApp;
+let b: INestApplication;
+let bUrl: string;
+
+beforeAll(async () => {
+  a = await startTestApp({ REDIS_URL: isolatedRedisUrl() });
+  // A second replica: its own Nest app, pools and caches, on the same stores and Redis.
+  b = await createApiApp({ ...a.config, app: { ...a.config.app, metricsPort: 0 } }, { logger: false });
+  await b.listen(0, '127.0.0.1');
+  bUrl = `http://127.0.0.1:${b.getHttpServer().address().port}`;
+});
+afterAll(async () => {
+  await b?.close();
+  await a?.close();
+});
+
+async function onB(method: string, path: string, body: unknown, headers: Record<string, string>) {
+  const res = await fetch(`${bUrl}${path}`, { method, headers: { authorization: `Bearer ${APP_TOKEN}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as any };
+}
+
+const keyHash = (path: string, key: string) => createHash('sha256').update(`tests POST ${path}\n${key}`).digest('hex');
+const fingerprint = (body: unknown) => createHash('sha256').update(JSON.stringify(body)).digest('hex');
+
+/** The row a first attempt leaves when its process dies after its legacy write, before its commit. */
+async function plantAbandonedClaim(path: string, key: string, body: unknown, attempt: unknown): Promise<void> {
+  await a.pg.query(
+    `INSERT INTO idempotency_keys (key_hash, fingerprint, state, claim_token, lease_until, attempt, expires_at)
+     VALUES ($1, $2, 'pending', gen_random_uuid(), now() - interval '1 second', $3, now() + interval '1 day')`,
+    [keyHash(path, key), fingerprint(body), JSON.stringify(attempt)],
+  );
+}
+
+describe('Idempotency-Key held in PostgreSQL', () => {
+  it('a create retried on another replica after Redis lost its data: the first response, one conversation', async () => {
+    await a.setPhase('shadow');
+    const body = { userId: 'idem-durable', title: 'once' };
+    const headers = { 'idempotency-key': `durable-${Date.now()}` };
+    const first = await a.request('POST', '/conversations', { body, headers });
+    expect(first.status).toBe(201);
+    const before = await snapshotStores(a);
+
+    const redis = new Redis(a.config.redis.url);
+    await redis.flushdb();
+    redis.disconnect();
+
+    const retried = await onB('POST', '/conversations', body, headers);
+    expect(retried.status).toBe(201);
+    expect(retried.body).toEqual(first.body);
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    expect(await snapshotStores(a)).toEqual(before);
+  });
+
+  it('takes over a create whose first attempt landed and died: the conversation it made, not a second one', async () => {
+    await a.setPhase('shadow');
+    const body = { userId: 'idem-takeover', title: 'landed before the crash' };
+    const key = `takeover-create-${Date.now()}`;
+    const id = new ObjectId();
+    const now = new Date();
+    await legacyCollection(a).insertOne({ _id: id, user_id: body.userId, title: body.title, messages: [], meta: {}, created: now, updated: now, v: 1 });
+    await plantAbandonedClaim('/conversations', key, body, { kind: 'create', id: id.toHexString() });
+    const before = await snapshotStores(a);
+
+    const res = await onB('POST', '/conversations', body, { 'idempotency-key': key });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ id: id.toHexString(), title: body.title, version: 1 });
+    const after = await snapshotStores(a);
+    expect(after.legacyDocuments).toBe(before.legacyDocuments);
+    // And the key now holds that answer.
+    expect((await a.request('POST', '/conversations', { body, headers: { 'idempotency-key': key } })).body).toEqual(res.body);
+  });
+
+  it('takes over an append whose first attempt landed and died: the message once, not twice', async () => {
+    await a.setPhase('shadow');
+    const created = await a.request('POST', '/conversations', { body: { userId: 'idem-append', messages: [{ role: 'user', content: 'first' }] } });
+    const id: string = created.body.id;
+    const message = { role: 'user', content: 'landed before the crash' };
+    const key = `takeover-append-${Date.now()}`;
+    const at = new Date(Date.now() + 5);
+    // What the dead attempt wrote to legacy: version 2 with the message at index 1, at its recorded time.
+    await legacyCollection(a).updateOne({ _id: new ObjectId(id), v: 1 }, { $push: { messages: { role: 'user', text: message.content, ts: at } } as never, $set: { v: 2, updated: at } });
+    const path = `/conversations/${id}/messages`;
+    await plantAbandonedClaim(path, key, message, { kind: 'append', id, baseVersion: 1, index: 1, role: 'user', contentSha256: messageSha256(message.content), at: at.toISOString() });
+
+    const res = await onB('POST', path, message, { 'idempotency-key': key });
+    expect(res.status).toBe(201);
+    expect(res.body.version).toBe(2);
+    expect(res.body.messages.map((m: { content: string }) => m.content)).toEqual(['first', 'landed before the crash']);
+    const doc = await legacyCollection(a).findOne({ _id: new ObjectId(id) });
+    expect(doc!.messages).toHaveLength(2);
+  });
+
+  it('an attempt that did not land is made by the retry, once', async () => {
+    await a.setPhase('deprecation');
+    const created = await a.request('POST', '/conversations', { body: { userId: 'idem-not-landed' } });
+    const id: string = created.body.id;
+    const message = { role: 'assistant', content: 'never landed' };
+    const key = `not-landed-${Date.now()}`;
+    const path = `/conversations/${id}/messages`;
+    await plantAbandonedClaim(path, key, message, { kind: 'append', id, baseVersion: 1, index: 0, role: 'assistant', contentSha256: messageSha256(message.content), at: new Date().toISOString() });
+    const res = await onB('POST', path, message, { 'idempotency-key': key });
+    expect(res.status).toBe(201);
+    expect(res.body.messages.map((m: { content: string }) => m.content)).toEqual(['never landed']);
+    const again = await a.request('POST', path, { body: message, headers: { 'idempotency-key': key } });
+    expect(again.body).toEqual(res.body);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  it('expires keys after 24 h: an expired key is new again, and the sweeper deletes expired rows', async () => {
+    await a.setPhase('shadow');
+    const key = `expiring-${Date.now()}`;
+    const first = await a.request('POST', '/conversations', { body: { userId: 'idem-expiry', title: 'a' }, headers: { 'idempotency-key': key } });
+    expect(first.status).toBe(201);
+    await a.pg.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key_hash = $1`, [keyHash('/conversations', key)]);
+    // Expired: another body is no longer "the same key reused", it is a new request.
+    const second = await a.request('POST', '/conversations', { body: { userId: 'idem-expiry', title: 'b' }, headers: { 'idempotency-key': key } });
+    expect(second.status).toBe(201);
+    expect(second.body.id).not.toBe(first.body.id);
+    await a.pg.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key_hash = $1`, [keyHash('/conversations', key)]);
+    const swept = await a.app.get(IdempotencyService).sweepExpired();
+    expect(swept).toBeGreaterThanOrEqual(1);
+    expect((await a.pg.query('SELECT count(*)::int AS n FROM idempotency_keys WHERE expires_at <= now()')).rows[0].n).toBe(0);
+  });
+});
