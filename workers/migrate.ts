@@ -49,6 +49,8 @@ async function main(command: string | undefined): Promise<void> {
 }
 
 main(process.argv[2]).catch((err) => {
-  log.error(err instanceof NotConfigured ? {} : { err }, err instanceof Error ? err.message : String(err));
+  // Like the API's and the worker's failure to start, on stderr.
+  const failure = createRootLogger({ level: 'error', stream: 'stderr' }).child({ context: 'migrate' });
+  failure.error(err instanceof NotConfigured ? {} : { err }, err instanceof Error ? err.message : String(err));
   process.exit(err instanceof NotConfigured ? MIGRATE_EXIT_NOT_CONFIGURED : 1);
 });
