@@ -16,6 +16,8 @@ import { userInfo } from 'node:os';
 import { INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { sharedImports } from '../src/app.module';
+import { nestLogger } from '../src/common/logging/logging.module';
+import { createRootLogger } from '../src/common/logging/root-logger';
 import { loadConfig } from '../src/app-config';
 import { environmentWithEnvFile } from '../src/config/env-file';
 import { DomainError } from '../src/common/errors';
@@ -157,9 +159,11 @@ async function context(): Promise<INestApplicationContext> {
   const env = environmentWithEnvFile();
   // The CLI opens no HTTP port, so API tokens are not needed to run it.
   const config = loadConfig({ ...env, LOCAL_DEV_MODE: env.APP_API_TOKENS || env.OPERATOR_API_TOKENS ? env.LOCAL_DEV_MODE : 'true', LOG_LEVEL: env.LOG_LEVEL ?? 'warn' });
+  // The service's JSON lines, on stderr: stdout is the report.
+  const log = createRootLogger({ level: config.app.logLevel, stream: 'stderr' });
   const ctx = await NestFactory.createApplicationContext(
-    { module: VerifyCliModule, imports: [...sharedImports(config), VerifyModule] },
-    { logger: ['error', 'warn'], abortOnError: false },
+    { module: VerifyCliModule, imports: [...sharedImports(config, log), VerifyModule] },
+    { logger: nestLogger(log), abortOnError: false },
   );
   await ctx.init();
   return ctx;

@@ -3,14 +3,21 @@ import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
 import { AppConfig, loadConfig } from './app-config';
 import { environmentWithEnvFile } from './config/env-file';
-import { JsonLogger } from './common/logger';
+import { nestLogger } from './common/logging/logging.module';
+import { createRootLogger, LogOutput } from './common/logging/root-logger';
 import { configureHttp } from './http/http-setup';
 
+export interface ApiAppOptions {
+  /** `false`: not a line (tests); otherwise JSON lines from LOG_LEVEL on stdout, or as given here. */
+  logger?: false | Partial<LogOutput>;
+}
+
 /** Builds the API application; used by main.ts and by the integration tests alike. */
-export async function createApiApp(config: AppConfig, options: { logger?: JsonLogger | false } = {}): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.forRoot(config), {
+export async function createApiApp(config: AppConfig, options: ApiAppOptions = {}): Promise<INestApplication> {
+  const root = options.logger === false ? null : createRootLogger({ level: config.app.logLevel, ...options.logger });
+  const app = await NestFactory.create(AppModule.forRoot(config, root ?? { level: 'silent' }), {
     bodyParser: false,
-    logger: options.logger === undefined ? new JsonLogger(config.app.logLevel) : options.logger,
+    logger: root ? nestLogger(root) : false,
     abortOnError: false,
   });
   configureHttp(app, config);

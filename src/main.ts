@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { createApiApp, configOrExit } from './bootstrap';
+import { createRootLogger } from './common/logging/root-logger';
 
 async function main(): Promise<void> {
   const config = configOrExit();
@@ -8,6 +9,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'API failed to start', err: String(err?.stack ?? err) })}\n`);
+  createRootLogger({ level: 'error', stream: 'stderr' }).error({ err }, 'API failed to start');
   process.exit(1);
 });

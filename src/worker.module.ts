@@ -2,7 +2,10 @@ import { DynamicModule, Module, Type } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Db } from 'mongodb';
 import type { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
 import { sharedImports } from './app.module';
+import { LogContext } from './common/logging/log-context';
+import type { LogOutput } from './common/logging/root-logger';
 import { MetricsService } from './common/metrics/metrics.service';
 import { checkStores } from './health/readiness';
 import { WorkerHealthServer } from './health/worker-health.server';
@@ -44,17 +47,17 @@ export const PROCESSOR_MODULES: Array<{ module: Type<unknown> | DynamicModule; p
 /** The worker process: the shared providers, the processors, and only a health listener for HTTP. */
 @Module({})
 export class WorkerModule {
-  static forRoot(config: AppConfig, queues: QueueName[]): DynamicModule {
+  static forRoot(config: AppConfig, queues: QueueName[], log?: Logger | LogOutput): DynamicModule {
     const processors = PROCESSOR_MODULES.flatMap((m) => m.processors);
     return {
       module: WorkerModule,
-      imports: [...sharedImports(config), ...PROCESSOR_MODULES.map((m) => m.module)],
+      imports: [...sharedImports(config, log), ...PROCESSOR_MODULES.map((m) => m.module)],
       providers: [
         {
           provide: WorkerHost,
-          inject: [APP_CONFIG, ...processors],
-          useFactory: (cfg: AppConfig, ...instances: QueueProcessor[]) =>
-            new WorkerHost(queues, instances, redisForQueues(cfg.redis.url)),
+          inject: [APP_CONFIG, LogContext, ...processors],
+          useFactory: (cfg: AppConfig, log: LogContext, ...instances: QueueProcessor[]) =>
+            new WorkerHost(queues, instances, redisForQueues(cfg.redis.url), log),
         },
         {
           provide: WorkRecovery,

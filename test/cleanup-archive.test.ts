@@ -6,10 +6,13 @@
 import { mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { BSON, Document, MongoClient, ObjectId } from 'mongodb';
 import { readArchiveConfig } from '../src/cleanup/archive.config';
 import { EMPTY_SHA256 } from '../src/cleanup/archive-format';
+import { S3ArchiveTarget } from '../src/cleanup/s3-archive.target';
 import type { Manifest } from '../src/cleanup/archive-manifest';
 import type { ArchiveProgress } from '../src/cleanup/archive-progress';
 import type { AppConfig } from '../src/app-config';
@@ -257,6 +260,22 @@ describe('legacy archive (cleanup) on real servers', () => {
       expect(codes(await archiver.verify(manifest))).toEqual(['GZIP_CHECKSUM_DIFFERS', 'ARCHIVE_UNREADABLE']);
       await putObject(s3, bucket, key, stored);
       expect((await archiver.verify(manifest)).problems).toEqual([]);
+    });
+
+    it('aborts the multipart upload when the data fails midway: no object and no stored parts remain', async () => {
+      const failing = `${prefix}failing/`;
+      const target = new S3ArchiveTarget(motoS3Client(), { bucket, prefix: failing, partSizeBytes: 5 * 1024 * 1024 });
+      async function* twoPartsThenAFault() {
+        for (let i = 0; i < 6; i++) yield randomBytes(1024 * 1024);
+        throw new Error('the cursor died');
+      }
+      try {
+        await expect(target.put('archive.ndjson.gz', Readable.from(twoPartsThenAFault()), 'application/gzip')).rejects.toThrow('the cursor died');
+      } finally {
+        await target.close();
+      }
+      expect((await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: failing }))).KeyCount ?? 0).toBe(0);
+      expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: failing }))).Uploads ?? []).toEqual([]);
     });
   });
 

@@ -117,6 +117,9 @@ describe('hostile clients, secrets and a Redis outage, over two replicas', () =>
   it('refuses bad input and bad tokens with 4xx, and oversized requests with 413 and 431, and keeps serving', async () => {
     expect((await call(0, 'GET', '/conversations?userId=x', { token: SECRETS.presentedWrongToken })).status).toBe(401);
     expect((await call(1, 'POST', '/conversations', { token: SECRETS.presentedWrongToken, body: { userId: SECRETS.presentedWrongToken } })).status).toBe(401);
+    // In a query string and a cookie too: the request's log line names its path, never these.
+    const inQuery = `/conversations?userId=x&access_token=${SECRETS.presentedWrongToken}`;
+    expect((await call(0, 'GET', inQuery, { token: null, headers: { cookie: `session=${SECRETS.presentedWrongToken}` } })).status).toBe(401);
     const big = await call(0, 'POST', '/conversations', { raw: JSON.stringify({ userId: 'big', title: 'x'.repeat(1024 * 1024) }) });
     expect(big).toMatchObject({ status: 413, body: { code: 'PAYLOAD_TOO_LARGE' } });
     const headers = await fetch(`${cluster.replicas[1].url}/health/live`, { headers: { 'x-filler': 'y'.repeat(9000) } });

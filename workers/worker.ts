@@ -5,7 +5,8 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { configOrExit } from '../src/bootstrap';
-import { JsonLogger } from '../src/common/logger';
+import { nestLogger } from '../src/common/logging/logging.module';
+import { createRootLogger } from '../src/common/logging/root-logger';
 import { resolveQueues, UnknownQueueError } from '../src/queues/queue-names';
 import { WorkerHost } from '../src/queues/worker-host';
 import { WorkerModule } from '../src/worker.module';
@@ -22,8 +23,9 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, queues), {
-    logger: new JsonLogger(config.app.logLevel),
+  const log = createRootLogger({ level: config.app.logLevel });
+  const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, queues, log), {
+    logger: nestLogger(log),
     abortOnError: false,
   });
   app.enableShutdownHooks();
@@ -32,6 +34,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: 'worker failed to start', err: String(err?.stack ?? err) })}\n`);
+  createRootLogger({ level: 'error', stream: 'stderr' }).error({ err }, 'worker failed to start');
   process.exit(1);
 });

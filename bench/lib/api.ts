@@ -6,7 +6,6 @@ import type { INestApplication } from '@nestjs/common';
 import { createServer } from 'node:net';
 import { Client } from 'pg';
 import { createApiApp } from '../../src/bootstrap';
-import { JsonLogger } from '../../src/common/logger';
 import { AppConfig, loadConfig } from '../../src/app-config';
 import type { Env } from '../../src/config/env-reader';
 import type { Phase } from '../../src/model/phases';
@@ -65,7 +64,7 @@ export async function startApi(dbs: FreshDatabases, options: { concurrency: numb
     ...(options.env ?? {}),
   });
   // Error-level JSON logs go to stderr: stdout carries only the bench's result lines.
-  const app = await withoutNewSignalListeners(() => createApiApp(config, { logger: new JsonLogger('error', process.stderr) }));
+  const app = await withoutNewSignalListeners(() => createApiApp(config, { logger: { level: 'error', stream: 'stderr' } }));
   const closeApp = onCleanup('close the API', () => app.close());
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };

@@ -1,6 +1,10 @@
-/** Progress goes to stderr: stdout carries only the JSON result lines. */
+import { createRootLogger } from '../../src/common/logging/root-logger';
+
+/** Progress lines are JSON on stderr, like the service's logs: stdout carries only the JSON result lines. */
+const log = createRootLogger({ level: 'info', stream: 'stderr' }).child({ context: 'bench' });
+
 export function progress(scope: string, message: string): void {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${scope}: ${message}\n`);
+  log.info({ scope }, message);
 }
 
 export function envInt(name: string, fallback: number, min = 1): number {

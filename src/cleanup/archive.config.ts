@@ -9,7 +9,7 @@
  *   ARCHIVE_S3_PREFIX            key prefix inside the bucket (optional)
  *   ARCHIVE_S3_ENDPOINT_URL      endpoint override for S3 only (else AWS_ENDPOINT_URL)
  *   ARCHIVE_S3_FORCE_PATH_STYLE  path-style URLs (default: true when an endpoint override is set)
- *   ARCHIVE_S3_PART_SIZE_MB      multipart part size, 5..5120 (default 16); about two parts are in memory
+ *   ARCHIVE_S3_PART_SIZE_MB      multipart part size, 5..5120 (default 16); two parts go up at once, so about two are in memory
  *   AWS_REGION, AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN
  *   ARCHIVE_GZIP_LEVEL           1..9 (default 6)
  *   ARCHIVE_BATCH_SIZE           documents per cursor batch (default 1000)

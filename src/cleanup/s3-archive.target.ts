@@ -1,13 +1,16 @@
 /**
- * Archives in an S3 bucket, under an optional key prefix. The data object is streamed in parts
- * (s3-multipart-upload.ts) and becomes visible only when the upload completes; the manifest is one
- * small PutObject, which S3 applies atomically.
+ * Archives in an S3 bucket, under an optional key prefix. The data object is streamed in parts by
+ * `@aws-sdk/lib-storage`'s Upload and becomes visible only when the upload completes; a body smaller
+ * than one part is a single PutObject. Two parts go up at once, so about two parts are in memory and
+ * the archive's pipeline is paused (backpressure) while both are on the wire. On any failure the
+ * multipart upload is aborted, so no object and no stored parts remain. Parts carry CRC32 checksums.
+ * The manifest goes through the same path: one small PutObject, which S3 applies atomically.
  */
 import { GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import type { AwsCredentialsProvider } from '../config/aws-credentials';
 import { ArchiveTarget, assertObjectName } from './archive-target.port';
-import { uploadStream } from './s3-multipart-upload';
 
 export interface S3ArchiveSettings {
   bucket: string;
@@ -28,6 +31,9 @@ export function createS3Client(s: Pick<S3ArchiveSettings, 'region' | 'endpoint' 
     ...(s.credentials ? { credentials: s.credentials } : {}),
   });
 }
+
+/** Parts uploading at once; each holds one part in memory. */
+const PARTS_IN_FLIGHT = 2;
 
 function isNotFound(err: unknown): boolean {
   return err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404);
@@ -70,10 +76,27 @@ export class S3ArchiveTarget implements ArchiveTarget {
   }
 
   async put(name: string, data: Readable, contentType: string): Promise<void> {
+    const upload = new Upload({
+      client: this.client,
+      params: {
+        Bucket: this.settings.bucket,
+        Key: this.key(name),
+        ContentType: contentType,
+        Body: data,
+        ChecksumAlgorithm: 'CRC32',
+      },
+      partSize: this.settings.partSizeBytes,
+      queueSize: PARTS_IN_FLIGHT,
+      leavePartsOnError: false,
+    });
     try {
-      await uploadStream(this.client, { Bucket: this.settings.bucket, Key: this.key(name), ContentType: contentType }, data, this.settings.partSizeBytes);
+      await upload.done();
     } catch (err) {
       data.destroy();
+      // S3 takes at most 10,000 parts; the part size is the operator's to raise.
+      if (err instanceof Error && /^Exceeded \d+ parts/.test(err.message)) {
+        throw new Error(`${err.message} Raise ARCHIVE_S3_PART_SIZE_MB (now ${this.settings.partSizeBytes / 1024 / 1024}).`, { cause: err });
+      }
       throw err;
     }
   }

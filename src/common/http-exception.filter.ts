@@ -42,13 +42,14 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (dependency) {
       // An outage fails every request alike: name and message are enough, the stacks would flood the log.
       const { name, message } = exception as Error;
-      this.logger.warn({ msg: 'dependency unavailable', dependency, requestId, err: { name, message } });
+      // The request's id is on the line already (common/logging/request-logging.ts).
+      this.logger.warn({ msg: 'dependency unavailable', dependency, err: { name, message } });
       res.setHeader('Retry-After', String(RETRY_AFTER_S));
       const code = dependency === 'redis' ? 'SERVICE_UNAVAILABLE' : 'STORE_UNAVAILABLE';
       res.status(503).json(errorBody(503, code, `${DEPENDENCY_LABEL[dependency]} cannot be reached right now; retry later`, requestId));
       return;
     }
-    this.logger.error({ msg: 'unhandled error', requestId, err: describe(exception) });
+    this.logger.error({ msg: 'unhandled error', err: describe(exception) });
     res.status(500).json(errorBody(500, 'INTERNAL_ERROR', 'Internal server error', requestId));
   }
 }

@@ -1,8 +1,8 @@
 /**
- * Everything between the socket and the controllers: request ids, content types, the body limit,
- * strict UTF-8 JSON parsing, HTTP metrics, the error shape and OpenAPI (API_DOCS). Body-parsing
- * errors happen in Express middleware, before Nest's filters, so they get their own handler with the
- * same shape.
+ * Everything between the socket and the controllers: request ids and request logging, content types,
+ * the body limit, strict UTF-8 JSON parsing, HTTP metrics, the error shape and OpenAPI (API_DOCS).
+ * Body-parsing errors happen in Express middleware, before Nest's filters, so they get their own
+ * handler with the same shape.
  */
 import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
@@ -14,7 +14,8 @@ import type { ServerConfig } from '../common/server.config';
 import { codeForStatus, errorBody } from '../common/error-body';
 import { AllExceptionsFilter } from '../common/http-exception.filter';
 import { MetricsService } from '../common/metrics/metrics.service';
-import { requestIdFrom } from '../common/request-context';
+import { LogContext } from '../common/logging/log-context';
+import { requestLogging } from '../common/logging/request-logging';
 import { TokenAuthenticator } from '../common/auth/token-authenticator';
 import { createValidationPipe } from './validation';
 
@@ -27,12 +28,6 @@ export interface HttpSettings {
 type RequestWithId = Request & { id?: string };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function assignRequestId(req: RequestWithId, res: Response, next: NextFunction): void {
-  req.id = requestIdFrom(req.headers['x-request-id']);
-  res.setHeader('X-Request-Id', req.id);
-  next();
-}
 
 function hasBody(req: Request): boolean {
   const length = req.headers['content-length'];
@@ -130,7 +125,8 @@ export function configureHttp(app: INestApplication, config: HttpSettings): void
   const expressApp = app as NestExpressApplication;
   expressApp.disable('x-powered-by');
   expressApp.set('query parser', 'simple');
-  app.use(assignRequestId);
+  // First, so that every request, even one refused by the body checks below, has its id and its line.
+  app.use(requestLogging(app.get(LogContext)));
   app.use(httpMetrics(app.get(MetricsService)));
   app.use(requireJson);
   app.use(

@@ -1,11 +1,13 @@
 /**
  * Starts one BullMQ Worker per queue this process serves and closes them on shutdown. At start-up it
  * checks that every served queue has exactly one processor, so a wiring mistake fails the boot
- * rather than leaving jobs waiting forever.
+ * rather than leaving jobs waiting forever. Every job runs in a LogContext, so every line logged
+ * while it runs (in the processor and whatever it calls) carries `queue` and `jobId`.
  */
 import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { Worker } from 'bullmq';
+import { Job, Worker } from 'bullmq';
 import type Redis from 'ioredis';
+import type { LogContext } from '../common/logging/log-context';
 import { QUEUE_PREFIX, QueueName } from './queue-names';
 import type { QueueProcessor } from './queue-processor';
 import { redisOutages } from '../stores/redis';
@@ -24,6 +26,7 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
     private readonly queues: QueueName[],
     private readonly processors: QueueProcessor[],
     private readonly connection: Redis,
+    private readonly log: LogContext,
     private readonly prefix = QUEUE_PREFIX,
   ) {}
 
@@ -38,7 +41,7 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
     WorkerHost.check(this.queues, this.processors);
     for (const queue of this.queues) {
       const processor = this.processors.find((p) => p.queue === queue)!;
-      const worker = new Worker(queue, (job, token) => processor.process(job as never, token), {
+      const worker = new Worker(queue, (job, token) => this.inJob(queue, job, () => processor.process(job as never, token)), {
         connection: this.connection,
         prefix: this.prefix,
         concurrency: processor.concurrency,
@@ -46,13 +49,17 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
         ...processor.workerOptions,
       });
       worker.on('failed', (job, err) => {
-        this.logger.warn({ msg: 'job failed', queue, jobId: job?.id, attempt: job?.attemptsMade, error: err.message });
+        this.inJob(queue, job, () => this.logger.warn({ msg: 'job failed', attempt: job?.attemptsMade, error: err.message }));
       });
       // Connection errors belong to the process's one Redis outage line; anything else is logged as it comes.
       worker.on('error', (err) => redisOutages.report(err, (e) => this.logger.error({ msg: 'worker error', queue, error: e.message })));
       this.workers.set(queue, worker);
     }
     this.logger.log({ msg: 'serving queues', queues: this.queues });
+  }
+
+  private inJob<T>(queue: QueueName, job: Job | undefined, work: () => T): T {
+    return this.log.run({ queue, jobId: job?.id }, work);
   }
 
   /** One entry per queue this process serves, for the worker's readiness check. */

@@ -2,7 +2,7 @@ import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/c
 import type Redis from 'ioredis';
 import { Db, MongoClient } from 'mongodb';
 import { DataSource } from 'typeorm';
-import { redactUrl } from '../common/logger';
+import { redactUrl } from '../common/logging/redact';
 import { LEGACY_STORE, NEW_STORE } from './conversation-store.port';
 import { connectLegacy, MongoLegacyStore } from './mongo/mongo-legacy.store';
 import { createDataSource } from './postgres/data-source';

@@ -6,7 +6,7 @@ import { INestApplication } from '@nestjs/common';
 import { MongoClient } from 'mongodb';
 import { Client } from 'pg';
 import type { AppConfig } from '../../src/app-config';
-import { createApiApp } from '../../src/bootstrap';
+import { ApiAppOptions, createApiApp } from '../../src/bootstrap';
 import type { Phase } from '../../src/model/phases';
 import { createTestDatabases, TestDatabases } from './databases';
 import { APP_TOKEN, freePort, testConfig } from './env';
@@ -39,12 +39,12 @@ export interface TestResponse {
   body: any;
 }
 
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+/** `options.logger`: by default none (TEST_LOGS=1 shows the app's JSON logs, for debugging a failing test). */
+export async function startTestApp(env: Record<string, string> = {}, options: ApiAppOptions = process.env.TEST_LOGS ? {} : { logger: false }): Promise<TestApp> {
   const dbs = await createTestDatabases();
   const metricsPort = await freePort();
   const config = testConfig({ DATABASE_URL: dbs.databaseUrl, LEGACY_MONGO_URL: dbs.legacyUrl, MODE_CACHE_TTL_MS: '0', METRICS_PORT: String(metricsPort), ...env });
-  // TEST_LOGS=1 shows the app's JSON logs, for debugging a failing test.
-  const app = await createApiApp(config, process.env.TEST_LOGS ? {} : { logger: false });
+  const app = await createApiApp(config, options);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();
   const url = `http://127.0.0.1:${address.port}`;
