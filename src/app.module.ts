@@ -13,6 +13,7 @@ import { MetricsListener } from './common/metrics/metrics-listener';
 import { MetricsModule } from './common/metrics/metrics.module';
 import { HealthModule } from './health/health.module';
 import { ShadowModule } from './shadow/shadow.module';
+import { ShadowLagModule } from './shadow-lag.module';
 import { StoresModule } from './stores/stores.module';
 import { SyncModule } from './sync/sync.module';
 import { MigrationModule } from './migration/migration.module';
@@ -32,7 +33,7 @@ export class AppModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [...sharedImports(config), HealthModule, ShadowModule, ConversationsModule, SyncModule, VerifyModule, TrafficModule, MigrationModule, DashboardModule, RateLimitModule],
+      imports: [...sharedImports(config), HealthModule, ShadowModule, ShadowLagModule, ConversationsModule, SyncModule, VerifyModule, TrafficModule, MigrationModule, DashboardModule, RateLimitModule],
       // Guards run in this order: who is calling, then whether that token may call again now.
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },
