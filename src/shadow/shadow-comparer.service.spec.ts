@@ -43,7 +43,8 @@ function setup(phase: Phase = 'shadow', env: Record<string, string> = {}) {
     noisyFields: async () => [],
     prune: async () => undefined,
   } as unknown as ShadowRepository;
-  const mode = { current: async () => modeForPhase(phase) } as unknown as MigrationModeService;
+  const phaseNow = { phase };
+  const mode = { current: async () => modeForPhase(phase), fresh: async () => modeForPhase(phaseNow.phase) } as unknown as MigrationModeService;
   const config = readShadowConfig(new EnvReader({ ...env }));
   const copy = { state: caughtUp(), asked: [] as string[][], whenAsked: () => undefined as void };
   const lag: ShadowLagPort = {
@@ -54,7 +55,7 @@ function setup(phase: Phase = 'shadow', env: Record<string, string> = {}) {
     },
   };
   const comparer = new ShadowComparer(reader, lag, api, repo, mode, config, new MetricsService());
-  return { comparer, stores, recorded, reads, copy, breakReads: () => (failReads = true) };
+  return { comparer, stores, recorded, reads, copy, phaseNow, breakReads: () => (failReads = true) };
 }
 
 const sample = { endpoint: 'get' as const, id: ID, sampledAt: at.getTime(), calibration: false };
@@ -121,6 +122,14 @@ describe('ShadowComparer (fake ports)', () => {
       s.copy.whenAsked = () => void s.stores.new.set(ID, s.stores.legacy.get(ID)!);
       await s.comparer.compare(last);
       expect(s.recorded[0].sample).toMatchObject({ outcome: 'lag', lagKind: 'converged' });
+    });
+
+    it('records nothing when the stores changed roles during the comparison (into cleanup legacy is no longer written)', async () => {
+      const s = setup('deprecation');
+      s.stores.new.set(ID, conv({ version: 2, title: 'written after the move' }));
+      s.phaseNow.phase = 'cleanup';
+      expect(await s.comparer.compare(last)).toEqual({ decided: {}, skipped: 'the phase moved from deprecation to cleanup during the comparison' });
+      expect(s.recorded).toEqual([]);
     });
 
     it('never explains equal versions with different content, whatever is under way', async () => {

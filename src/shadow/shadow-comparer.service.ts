@@ -15,6 +15,8 @@
  *   between shows as converged instead of passing for a difference; whatever lag does not explain is a mismatch;
  * - a calibration sample reads each side a second time first; what differs between the two reads of one
  *   side at one version is noise, recorded as such and excluded from this and later comparisons.
+ * - a mismatch is recorded only if the stores' roles are still those the comparison ran under (the phase read
+ *   fresh): across a move that changes them (into cleanup legacy stops being written) it says nothing.
  * Every decision is stored as one sample row (and a mismatch record), which is what the windowed rate reads.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
@@ -95,14 +97,17 @@ export class ShadowComparer {
     const parts = payload.pending ?? this.partsFor(payload);
     const decided: CompareResult['decided'] = {};
     const pending: ComparisonKind[] = [];
+    let moved: string | undefined;
     await Promise.all(
       parts.map(async (kind) => {
         const outcome = await this.compareOne(kind, payload, mode, attempt);
         if (outcome === 'recheck') pending.push(kind);
+        else if (typeof outcome === 'object') moved = outcome.moved;
         else decided[kind] = outcome;
       }),
     );
     this.pruneNowAndThen();
+    if (moved) return { decided, skipped: moved };
     if (pending.length === 0) return { decided };
     for (const kind of pending) this.rechecks.inc({ kind });
     // The captured reply is of no use once time has passed; a recheck asks both sides again.
@@ -115,10 +120,14 @@ export class ShadowComparer {
     return mirrored ? ['stores', 'http'] : ['stores'];
   }
 
-  private async compareOne(kind: ComparisonKind, payload: ShadowPayload, mode: MigrationMode, attempt: number): Promise<SampleOutcome | 'recheck'> {
+  private async compareOne(kind: ComparisonKind, payload: ShadowPayload, mode: MigrationMode, attempt: number): Promise<SampleOutcome | 'recheck' | { moved: string }> {
     let decision: Decision | 'recheck';
     try {
       decision = await this.decide(kind, payload, mode, attempt);
+      if (decision !== 'recheck' && decision.outcome === 'mismatched') {
+        const now = await this.mode.fresh();
+        if (!sameRoles(now, mode)) return { moved: `the phase moved from ${mode.phase} to ${now.phase} during the comparison` };
+      }
     } catch (err) {
       if (err instanceof PermanentJobError) throw err;
       this.logger.warn({ msg: 'shadow comparison failed', kind, endpoint: payload.endpoint, id: payload.id, error: (err as Error).message });
@@ -295,6 +304,11 @@ export class ShadowComparer {
     const { retentionMs, maxMismatchRecords } = this.config;
     this.repo.prune(retentionMs, maxMismatchRecords).catch((err) => this.logger.warn({ msg: 'shadow retention failed', error: (err as Error).message }));
   }
+}
+
+/** Whether two modes give the stores the same roles (steps of one phase differ only in weights). */
+function sameRoles(a: MigrationMode, b: MigrationMode): boolean {
+  return a.sourceOfTruth === b.sourceOfTruth && a.dualWrite === b.dualWrite && a.readFrom === b.readFrom && a.shadow === b.shadow;
 }
 
 function required<T>(value: T | undefined, name: string): T {
