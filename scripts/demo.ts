@@ -9,7 +9,9 @@
  *      (archive checked against the store) -> complete, with the short gate profile, each advance
  *      only when its gates pass;
  *   5. at the end: the weights read back from Route 53 after every step, the last verification, the
- *      archive manifest, and a check that every acknowledged write is in the source of truth.
+ *      archive manifest, a check that every acknowledged write is in the source of truth, and the shadow
+ *      figures from the first comparison on: the mismatch rate (in the gates' window, and over the whole
+ *      run) must stay within the gate's threshold, the lag share beside it says how much was still copying.
  * Exits non-zero if any of it fails.
  */
 import 'reflect-metadata';
@@ -88,6 +90,52 @@ function spawnWorker(n: number, env: Record<string, string>): ChildProcess {
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   return child;
+}
+
+type Op = (method: string, p: string, body?: unknown) => Promise<{ status: number; body: any }>;
+
+const pct = (r: number | null | undefined) => (r === null || r === undefined ? 'n/a' : `${(r * 100).toFixed(3)} %`);
+const lagKinds = (byKind: Record<string, number> | undefined) =>
+  Object.entries(byKind ?? {})
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ') || 'none';
+
+/**
+ * The shadow mismatch rate as the gates see it (their analysis window), read every second from the first
+ * comparison on: the highest it reached, and when the run began comparing.
+ */
+class ShadowWatch {
+  firstComparisonAt: number | null = null;
+  worst: { rate: number; compared: number; mismatched: number; at: number } | null = null;
+  private running = true;
+  private done?: Promise<void>;
+
+  constructor(
+    private readonly op: Op,
+    private readonly windowMs: number,
+  ) {}
+
+  start(): void {
+    this.done = (async () => {
+      while (this.running) {
+        await this.look().catch(() => undefined);
+        await sleep(1000);
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.done;
+  }
+
+  private async look(): Promise<void> {
+    const w = (await this.op('GET', `/migration/shadow?windowMs=${this.windowMs}`)).body?.window;
+    if (!w || w.compared === 0) return;
+    this.firstComparisonAt ??= Date.now() - this.windowMs;
+    if (!this.worst || w.mismatchRate > this.worst.rate) this.worst = { rate: w.mismatchRate, compared: w.compared, mismatched: w.mismatched, at: Date.now() };
+  }
 }
 
 /** Application code calling the API: creates, appends and reads, and remembers every acknowledged write. */
@@ -200,7 +248,7 @@ async function main(): Promise<void> {
   await app.listen(0, '127.0.0.1');
   const base = `http://127.0.0.1:${app.getHttpServer().address().port}`;
   const workers = [1, 2].map((n) => spawnWorker(n, serviceEnv));
-  const op = async (method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> => {
+  const op: Op = async (method, p, body) => {
     const res = await fetch(`${base}${p}`, {
       method,
       headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -220,6 +268,7 @@ async function main(): Promise<void> {
   const weightHistory: Array<{ step: string; changeId: string | null; legacy: number | 'absent'; new: number | 'absent' }> = [];
 
   let traffic: ApplicationTraffic | undefined;
+  const shadowWatch = new ShadowWatch(op, config.migration.analysisWindowMs);
   let ok = false;
   try {
     step('start: not_started -> shadow (dual writes on, shadow comparison on)');
@@ -227,6 +276,7 @@ async function main(): Promise<void> {
     if (started.status !== 200) throw new Error(`start: ${started.status} ${JSON.stringify(started.body)}`);
     traffic = new ApplicationTraffic(base, seeded);
     traffic.start();
+    shadowWatch.start();
     weightHistory.push({ step: 'shadow', changeId: null, ...(await readBack()) });
 
     step('backfill: historical sync of the legacy collection');
@@ -239,7 +289,13 @@ async function main(): Promise<void> {
         const c = b.counts;
         if (b.split && b.split.state !== 'complete') {
           console.log(`  splitting the _id space into ranges: ${b.split.state}, ${b.split.idsScanned ?? 0} of about ${b.split.estimate ?? '?'} ids scanned`);
-        } else console.log(`  ${b.status}: ${c.read}/${c.expected} read, ${c.written} written, ${c.dead} dead-lettered, ${b.rate.docsPerSecond} docs/s, ETA ${b.etaSeconds ?? '?'} s; catch-up lag ${s.catchup.lagSeconds ?? '?'} s`);
+        } else {
+          const w = (await op('GET', `/migration/shadow?windowMs=${config.migration.analysisWindowMs}`)).body.window;
+          console.log(
+            `  ${b.status}: ${c.read}/${c.expected} read, ${c.written} written, ${c.dead} dead-lettered, ${b.rate.docsPerSecond} docs/s, ETA ${b.etaSeconds ?? '?'} s; catch-up lag ${s.catchup.lagSeconds ?? '?'} s` +
+              `; shadow (last ${config.migration.analysisWindowMs / 1000} s): ${w.compared} compared, ${w.mismatched} mismatched (${pct(w.mismatchRate)}), lag ${pct(w.lagShare)} (${lagKinds(w.lagByKind)})`,
+          );
+        }
         if (b.status === 'completed') break;
         if (b.status === 'failed') throw new Error(`backfill failed: ${JSON.stringify(b)}`);
       }
@@ -313,7 +369,9 @@ async function main(): Promise<void> {
           (change ? `; Route 53 change ${change.changeId} ${change.state}` : '') +
           `; read back from Route 53: legacy ${back.legacy}, new ${back.new}`,
       );
-      console.log(`  shadow: ${s.shadow?.compared ?? '?'} compared, ${s.shadow?.mismatched ?? '?'} mismatched (rate ${s.shadow?.rate ?? 'n/a'}); application: ${traffic.requests} requests, ${traffic.acked.size} conversations`);
+      console.log(
+        `  shadow (gates' window): ${s.shadow?.compared ?? '?'} compared, ${s.shadow?.mismatched ?? '?'} mismatched (${pct(s.shadow?.rate)}), lag share ${pct(s.shadow?.lagShare)}; application: ${traffic.requests} requests, ${traffic.acked.size} conversations`,
+      );
     }
 
     step('application traffic stopped; checking every acknowledged write in the source of truth (PostgreSQL)');
@@ -328,16 +386,34 @@ async function main(): Promise<void> {
     await pg.end();
     console.log(`${traffic.acked.size} conversations written through the API, ${traffic.requests} requests, ${traffic.failures} failed; acknowledged writes missing: ${lost}`);
 
+    await shadowWatch.stop();
     const status = (await op('GET', '/migration/status')).body;
+    step('shadow comparison from the first comparison on');
+    const threshold: number = status.gateProfile.maxMismatchRate;
+    const since = shadowWatch.firstComparisonAt;
+    const whole = since === null ? null : (await op('GET', `/migration/shadow?windowMs=${Date.now() - since + 1000}`)).body.window;
+    const worst = shadowWatch.worst;
+    if (whole) {
+      console.log(`whole run: ${whole.compared} compared, ${whole.mismatched} mismatched (${pct(whole.mismatchRate)}), ${whole.lag} lag (${pct(whole.lagShare)}: ${lagKinds(whole.lagByKind)}), ${whole.errors} errors`);
+      console.log(`highest in the gates' ${config.migration.analysisWindowMs / 1000} s window: ${worst ? `${pct(worst.rate)} (${worst.mismatched} of ${worst.compared}, at ${((worst.at - t0) / 1000).toFixed(0)} s)` : 'n/a'}; the gate's threshold ${pct(threshold)}`);
+    } else console.log('nothing was compared');
+    const shadowOk = whole !== null && whole.compared > 0 && whole.mismatchRate <= threshold && (worst?.rate ?? 0) <= threshold;
     step('Route 53 weight history (read back through the AWS SDK after each step)');
     console.table(weightHistory);
     step('last verification');
     console.log(JSON.stringify(status.lastVerification, null, 2));
     step('archive manifest');
     console.log(JSON.stringify(status.archive?.manifest ?? status.archive, null, 2));
-    ok = status.phase === 'complete' && lost === 0 && traffic.failures === 0 && status.lastVerification && status.lastVerification.missing + status.lastVerification.extra + status.lastVerification.different === 0;
+    ok =
+      status.phase === 'complete' &&
+      lost === 0 &&
+      traffic.failures === 0 &&
+      shadowOk &&
+      status.lastVerification &&
+      status.lastVerification.missing + status.lastVerification.extra + status.lastVerification.different === 0;
     console.log(`\n${ok ? 'Demo finished: the migration is complete.' : 'Demo FAILED.'} \`npm run services:down\` stops the local services.`);
   } finally {
+    await shadowWatch.stop();
     await traffic?.stop();
     for (const w of workers) w.kill('SIGTERM');
     await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));

@@ -16,6 +16,7 @@ import { HealthModule } from './health/health.module';
 import { LoggingModule } from './common/logging/logging.module';
 import type { LogOutput } from './common/logging/root-logger';
 import { ShadowModule } from './shadow/shadow.module';
+import { ShadowLagModule } from './shadow-lag.module';
 import { StoresModule } from './stores/stores.module';
 import { SyncModule } from './sync/sync.module';
 import { MigrationModule } from './migration/migration.module';
@@ -35,7 +36,7 @@ export class AppModule {
   static forRoot(config: AppConfig, log?: Logger | LogOutput): DynamicModule {
     return {
       module: AppModule,
-      imports: [...sharedImports(config, log), HealthModule, ShadowModule, ConversationsModule, SyncModule, VerifyModule, TrafficModule, MigrationModule, DashboardModule, RateLimitModule],
+      imports: [...sharedImports(config, log), HealthModule, ShadowModule, ShadowLagModule, ConversationsModule, SyncModule, VerifyModule, TrafficModule, MigrationModule, DashboardModule, RateLimitModule],
       // Guards run in this order: who is calling, then whether that token may call again now.
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -19,6 +19,7 @@ import { RepairProcessor } from './repair/repair.processor';
 import { RepairModule } from './repair/repair.module';
 import { ShadowModule } from './shadow/shadow.module';
 import { ShadowProcessor } from './shadow/shadow.processor';
+import { ShadowLagModule } from './shadow-lag.module';
 import { redisForQueues } from './stores/redis';
 import { DATA_SOURCE, LEGACY_DB, REDIS } from './stores/stores.module';
 import { BackfillProcessor } from './sync/backfill/backfill.processor';
@@ -51,7 +52,7 @@ export class WorkerModule {
     const processors = PROCESSOR_MODULES.flatMap((m) => m.processors);
     return {
       module: WorkerModule,
-      imports: [...sharedImports(config, log), ...PROCESSOR_MODULES.map((m) => m.module)],
+      imports: [...sharedImports(config, log), ...PROCESSOR_MODULES.map((m) => m.module), ShadowLagModule],
       providers: [
         {
           provide: WorkerHost,

@@ -1,8 +1,10 @@
 /**
  * The dashboard in a real browser (Debian chromium through playwright-core) against the real API and a
- * traffic worker: sign-in refusals (401, 403), start, a dry run that shows failing gates, a forced
- * advance behind its confirmation, a stale screen (409 STEP_CHANGED -> refreshed, nothing done), rollback,
- * pause, the /queues board, and a revoked token sending the operator back to sign-in.
+ * worker: sign-in refusals (401, 403), start, a dry run that shows failing gates in units people read, a
+ * forced advance behind its confirmation, a stale screen (409 STEP_CHANGED -> refreshed, nothing done),
+ * rollback, a backfill, a verification (with the repair choice) and a catch-up pass started from the screen
+ * behind their confirmations, the lag share, the follow-up lag and the last flip's write pause, pause, the
+ * /queues board, and a revoked token sending the operator back to sign-in.
  */
 import { INestApplicationContext } from '@nestjs/common';
 import * as path from 'node:path';
@@ -11,7 +13,7 @@ import { QueueName } from '../src/queues/queue-names';
 import { startTestApp, TestApp } from './support/app';
 import { launchChromium, screenshotDir, watchContext } from './support/browser';
 import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
-import { smallLegacyDocs, seedLegacy, startBackfill, startSyncWorker, waitForRunCompleted } from './support/sync';
+import { smallLegacyDocs, seedLegacy, startSyncWorker, waitForRunCompleted } from './support/sync';
 import { waitFor } from './support/stores';
 
 const WAIT = { timeout: 15_000 };
@@ -28,7 +30,7 @@ describe('dashboard in a browser', () => {
 
   beforeAll(async () => {
     t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl(), ROUTE53_TTL: '1' });
-    worker = await startSyncWorker(t.config, [QueueName.Traffic, QueueName.Backfill, QueueName.Verify]);
+    worker = await startSyncWorker(t.config, [QueueName.Traffic, QueueName.Backfill, QueueName.Catchup, QueueName.Verify]);
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     context.setDefaultTimeout(WAIT.timeout);
@@ -86,6 +88,9 @@ describe('dashboard in a browser', () => {
       expect(await result.locator(`tr[data-gate="${gate}"]`).getAttribute('data-pass')).toBe('false');
     }
     expect(await result.locator('tr[data-gate="backfill_complete"]').textContent()).toContain('true');
+    // Gate figures in units people read: the verification's age limit is an hour, not 3600000 ms.
+    expect(await result.locator('tr[data-gate="verification"]').textContent()).toContain('a clean run younger than 1 h');
+    expect(await result.textContent()).not.toMatch(/\d{4,} ?ms/);
     expect(await step()).toEqual(before);
     await shot('dry-run-failing-gates', true);
   });
@@ -155,18 +160,55 @@ describe('dashboard in a browser', () => {
     expect(await step()).toMatchObject({ phase: 'shadow' });
   });
 
-  it('shows backfill progress, a verification run with its differences page by page, and the shadow mismatch rate over time', async () => {
+  it('starts a backfill, a verification (the repair a choice) and a catch-up pass from the screen, each behind a confirmation', async () => {
     await seedLegacy(t, smallLegacyDocs(40, 13));
-    const { runId } = await startBackfill(t);
+    const dialog = page.getByTestId('dialog');
+    await page.getByTestId('start-backfill').click();
+    await dialog.waitFor(WAIT);
+    expect(await dialog.getByRole('heading').textContent()).toBe('Start a backfill');
+    expect(await dialog.getByTestId('dialog-changes').textContent()).toContain("cuts the legacy collection's _id space into ranges");
+    expect(await dialog.getByTestId('reason').count()).toBe(0);
+    await shot('confirm-backfill');
+    await dialog.getByTestId('confirm').click();
+    await notice().filter({ hasText: /Backfill run #\d+ started/ }).waitFor(WAIT);
+    const runId = Number(/#(\d+)/.exec((await notice().textContent())!)![1]);
     await waitForRunCompleted(t, runId, 60_000);
+    await page.getByTestId('refresh').click();
+    await page.getByTestId('panel-backfill').getByText('100 % (40 of 40 read)').waitFor(WAIT);
+
     // 20 copies that no longer match legacy (same version, other content): what verification must list.
     await t.pg.query(`UPDATE conversations SET title = 'edited behind the sync' WHERE id IN (SELECT id FROM conversations ORDER BY id LIMIT 20)`);
-    const run = await t.request('POST', '/migration/verify', { token: OPERATOR_TOKEN, body: { recheckDelayMs: 100 } });
-    expect(run.status).toBe(202);
-    await waitFor('the verification run to finish', async () => (await t.request('GET', `/migration/verify/${run.body.id}`, { token: OPERATOR_TOKEN })).body.status === 'completed', 60_000, 200);
-    // Shadow outcomes of the last hour (minute buckets): 50 minutes ago alone, 31 and 30 minutes ago side by side.
+    await page.getByTestId('start-verify').click();
+    await dialog.waitFor(WAIT);
+    expect(await dialog.getByTestId('dialog-changes').textContent()).toContain('nothing is written');
+    await dialog.getByTestId('dialog-option').check();
+    await dialog.getByRole('heading').filter({ hasText: 'Verify and repair' }).waitFor(WAIT);
+    expect(await dialog.getByTestId('dialog-changes').textContent()).toContain('each difference is copied from the source of truth (the legacy store (MongoDB)) and verified again');
+    await dialog.getByTestId('reason').fill('browser test: after the backfill');
+    await shot('confirm-verify-repair');
+    // This run only reports, so the differences stay for the report below.
+    await dialog.getByTestId('dialog-option').uncheck();
+    await dialog.getByRole('heading').filter({ hasText: 'Run a verification' }).waitFor(WAIT);
+    await dialog.getByTestId('confirm').click();
+    await notice().filter({ hasText: /Verification run #\d+ \(report\) queued/ }).waitFor(WAIT);
+    const verifyId = Number(/#(\d+)/.exec((await notice().textContent())!)![1]);
+    await waitFor('the verification run to finish', async () => (await t.request('GET', `/migration/verify/${verifyId}`, { token: OPERATOR_TOKEN })).body.status === 'completed', 60_000, 200);
+
+    await page.getByTestId('run-catchup').click();
+    await dialog.waitFor(WAIT);
+    expect(await dialog.getByTestId('dialog-changes').textContent()).toMatch(/legacy changes since .* \(less the 5 s overlap a pass reads again\)/);
+    await dialog.getByTestId('confirm').click();
+    await notice().filter({ hasText: /catch-up pass/i }).waitFor({ timeout: 40_000 });
+    expect(await notice().locator('span').first().textContent()).toMatch(/^Catch-up pass done: \d+ read, \d+ written, \d+ already up to date, 0 dead-lettered; caught up\.$/);
+  });
+
+  it('shows backfill progress, a verification run with its differences page by page, and the shadow mismatch rate over time with the lag share', async () => {
+    // Shadow outcomes of the last hour (minute buckets): 50 minutes ago alone (3 of them lag), 31 and 30 minutes ago side by side.
     for (const [outcome, min] of [['matched', 50.5], ['matched', 50.5], ['mismatched', 50.5], ['matched', 31.5], ['mismatched', 30.5], ['mismatched', 30.5]] as const) {
       await t.pg.query(`INSERT INTO shadow_samples (kind, endpoint, outcome, sampled_at, decided_at) VALUES ('stores', 'get', $1, now() - $2 * interval '1 minute', now() - $2 * interval '1 minute')`, [outcome, min]);
+    }
+    for (const kind of ['not_copied', 'not_copied', 'follow_up']) {
+      await t.pg.query(`INSERT INTO shadow_samples (kind, endpoint, outcome, lag_kind, sampled_at, decided_at) VALUES ('stores', 'get', 'lag', $1, now() - 50.5 * interval '1 minute', now() - 50.5 * interval '1 minute')`, [kind]);
     }
     await t.pg.query(
       `INSERT INTO shadow_mismatches (kind, endpoint, phase, primary_side, secondary_side, paths, path_patterns, differences, difference_count, sampled_at)
@@ -191,6 +233,39 @@ describe('dashboard in a browser', () => {
     expect(await chart.locator('path.line').count()).toBe(1);
     expect(await chart.locator('circle.dot').count()).toBe(3);
     expect(await page.getByTestId('top-paths').locator('tbody tr').allTextContents()).toEqual([expect.stringContaining('messages[*].content'), expect.stringContaining('title')]);
+    // Beside the rate: how much of what was compared was still being copied, and why.
+    expect(await page.getByTestId('shadow-lag').textContent()).toMatch(/^lag \d+\.\d+ % \(3: 2 not copied yet, 1 follow-up pending\)$/);
+    // Ids are never broken across lines (each is one box), however narrow their column.
+    await differences.getByRole('button', { name: 'Previous' }).click();
+    await differences.getByText('1–15 of 20').waitFor(WAIT);
+    expect(await page.evaluate(`[...document.querySelectorAll('code.id')].filter((e) => e.getClientRects().length !== 1).map((e) => e.textContent)`)).toEqual([]);
+    expect(await page.locator('code.id').count()).toBeGreaterThanOrEqual(15);
+  });
+
+  it('labels the weight bar, and shows the follow-up lag and the write pause of the last flip', async () => {
+    const legend = page.getByTestId('weight-legend');
+    expect(await legend.textContent()).toBe('legacy (MongoDB) 100%new (PostgreSQL) 0%');
+    expect(await page.getByTestId('follow-ups').textContent()).toBe('none pending: the new store is in step');
+    // The status after a flip into deprecation and back, as the API gives it (test/migration-phases.test.ts makes a real one).
+    const real = (await t.request('GET', '/migration/status', { token: OPERATOR_TOKEN })).body;
+    const flipped = {
+      ...real,
+      followUps: { pending: 3, oldestAgeSeconds: 2.4 },
+      lastFlip: { at: new Date().toISOString(), action: 'rollback', to: 'rollout-100', sourceOfTruth: 'legacy', writePause: { waitedMs: 42, heldMs: 1530 }, cutover: { settled: 2, caughtUp: 0, verified: 5, different: [] } },
+    };
+    await page.route('**/migration/status', (route) => route.fulfill({ json: flipped }));
+    try {
+      await page.getByTestId('refresh').click();
+      await page.getByTestId('follow-ups').filter({ hasText: '3 pending, the oldest 2 s old: the new store lags by up to that' }).waitFor(WAIT);
+      expect(await page.getByTestId('last-flip').textContent()).toMatch(
+        /^rollback to rollout-100 at .* UTC: source of truth legacy \(MongoDB\); writes waited 42 ms for those in flight and were held 1\.5 s$/,
+      );
+      await page.getByTestId('panel-router').screenshot({ path: path.join(shots, 'traffic-and-roles.png') });
+    } finally {
+      await page.unroute('**/migration/status');
+    }
+    await page.getByTestId('refresh').click();
+    await page.getByTestId('last-flip').waitFor({ state: 'detached', timeout: WAIT.timeout });
   });
 
   it('pauses and resumes', async () => {

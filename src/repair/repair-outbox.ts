@@ -99,6 +99,16 @@ export class PostgresRepairOutbox implements RepairOutbox {
     if (ids.length > 0) await q.query('DELETE FROM repair_outbox WHERE id = ANY($1::bigint[])', [ids]);
   }
 
+  /** Of `conversationIds`, those with a follow-up not yet settled, with the store each copies from. */
+  async pendingFor(conversationIds: readonly string[]): Promise<Array<{ conversationId: string; source: StoreName }>> {
+    if (conversationIds.length === 0) return [];
+    const rows: Array<{ conversation_id: string; source: StoreName }> = await this.dataSource.query(
+      'SELECT DISTINCT conversation_id, source FROM repair_outbox WHERE conversation_id = ANY($1::char(24)[])',
+      [conversationIds],
+    );
+    return rows.map((r) => ({ conversationId: r.conversation_id, source: r.source }));
+  }
+
   async count(): Promise<number> {
     const [{ n }] = await this.dataSource.query('SELECT count(*)::int AS n FROM repair_outbox');
     return n;

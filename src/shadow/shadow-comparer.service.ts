@@ -9,9 +9,14 @@
  * Each comparison is decided on its own:
  * - differences are computed in canonical form; ignore rules and known noisy fields take paths out;
  * - a difference that a version difference can explain is looked at again later (the processor delays the
- *   same job): converged means lag, still different after the last recheck means mismatch;
+ *   same job): converged means lag;
+ * - still different after the last recheck, it is lag only if the copying under way explains it (domain/lag.ts):
+ *   where the copying stood is read first (ShadowLagPort), then both sides again, so a copy that landed in
+ *   between shows as converged instead of passing for a difference; whatever lag does not explain is a mismatch;
  * - a calibration sample reads each side a second time first; what differs between the two reads of one
  *   side at one version is noise, recorded as such and excluded from this and later comparisons.
+ * - a mismatch is recorded only if the stores' roles are still those the comparison ran under (the phase read
+ *   fresh): across a move that changes them (into cleanup legacy stops being written) it says nothing.
  * Every decision is stored as one sample row (and a mismatch record), which is what the windowed rate reads.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
@@ -24,11 +29,13 @@ import { MigrationModeService } from '../mode/migration-mode.service';
 import { MigrationMode, otherStore } from '../model/phases';
 import { PermanentJobError } from '../queues/queue-processor';
 import type { StoreName } from '../model/store-name';
-import { Compared, compareRecords, comparePages, conversationPath, NoiseFinding, noiseBetween, verdict } from './domain/comparison';
+import { Compared, compareRecords, comparePages, conversationPath, Difference, NoiseFinding, noiseBetween, partition, verdict } from './domain/comparison';
+import { explainLag, idsOf, LagKind, Reads } from './domain/lag';
 import { generalisePath, PathRules } from './domain/path-pattern';
 import { redactDifference, redactValue } from './domain/redact';
 import { compareReplies, HttpReply, replyContent } from './domain/response-body';
 import { LEGACY_API, LegacyApiPort, MirrorRequest } from './legacy-api.client';
+import { SHADOW_LAG, ShadowLagPort } from './shadow-lag.port';
 import { SHADOW_READ_PORT, ShadowReadPort } from './shadow-read.port';
 import type { ShadowPayload } from './shadow-queue';
 import { ComparisonKind, MismatchRow, SampleOutcome, ShadowRepository } from './shadow.repository';
@@ -45,7 +52,11 @@ interface Side {
   compared: Compared;
   primarySide: string;
   secondarySide: string;
+  /** Both sides with the store each stands for, when lag can explain their differences (both read from stores). */
+  reads?: Reads;
 }
+
+type Decision = { outcome: SampleOutcome; lag?: LagKind; mismatch?: { side: Side; real: Difference[] } };
 
 @Injectable()
 export class ShadowComparer {
@@ -58,9 +69,11 @@ export class ShadowComparer {
   private readonly outcomes;
   private readonly rechecks;
   private readonly noiseFound;
+  private readonly lagged;
 
   constructor(
     @Inject(SHADOW_READ_PORT) private readonly reader: ShadowReadPort,
+    @Inject(SHADOW_LAG) private readonly lag: ShadowLagPort,
     @Inject(LEGACY_API) private readonly legacyApi: LegacyApiPort,
     private readonly repo: ShadowRepository,
     private readonly mode: MigrationModeService,
@@ -72,6 +85,7 @@ export class ShadowComparer {
     this.outcomes = metrics.counter('shadow_comparisons_total', 'Shadow comparisons by outcome: matched, mismatched, lag, ignored, noisy, error', ['kind', 'endpoint', 'outcome']);
     this.rechecks = metrics.counter('shadow_rechecks_total', 'Shadow comparisons put off to be looked at again (version difference)', ['kind']);
     this.noiseFound = metrics.counter('shadow_noisy_fields_found_total', 'Noisy fields found by calibration (one per path and read)', ['kind', 'source']);
+    this.lagged = metrics.counter('shadow_lag_total', 'Shadow comparisons decided as lag, by why the other side was behind: converged, not_copied, not_caught_up, follow_up', ['kind', 'reason']);
   }
 
   async compare(payload: ShadowPayload): Promise<CompareResult> {
@@ -83,14 +97,17 @@ export class ShadowComparer {
     const parts = payload.pending ?? this.partsFor(payload);
     const decided: CompareResult['decided'] = {};
     const pending: ComparisonKind[] = [];
+    let moved: string | undefined;
     await Promise.all(
       parts.map(async (kind) => {
         const outcome = await this.compareOne(kind, payload, mode, attempt);
         if (outcome === 'recheck') pending.push(kind);
+        else if (typeof outcome === 'object') moved = outcome.moved;
         else decided[kind] = outcome;
       }),
     );
     this.pruneNowAndThen();
+    if (moved) return { decided, skipped: moved };
     if (pending.length === 0) return { decided };
     for (const kind of pending) this.rechecks.inc({ kind });
     // The captured reply is of no use once time has passed; a recheck asks both sides again.
@@ -103,20 +120,53 @@ export class ShadowComparer {
     return mirrored ? ['stores', 'http'] : ['stores'];
   }
 
-  private async compareOne(kind: ComparisonKind, payload: ShadowPayload, mode: MigrationMode, attempt: number): Promise<SampleOutcome | 'recheck'> {
-    let side: Side;
+  private async compareOne(kind: ComparisonKind, payload: ShadowPayload, mode: MigrationMode, attempt: number): Promise<SampleOutcome | 'recheck' | { moved: string }> {
+    let decision: Decision | 'recheck';
     try {
-      side = kind === 'stores' ? await this.readStores(payload, mode, attempt) : await this.readHttp(payload, mode, attempt);
+      decision = await this.decide(kind, payload, mode, attempt);
+      if (decision !== 'recheck' && decision.outcome === 'mismatched') {
+        const now = await this.mode.fresh();
+        if (!sameRoles(now, mode)) return { moved: `the phase moved from ${mode.phase} to ${now.phase} during the comparison` };
+      }
     } catch (err) {
       if (err instanceof PermanentJobError) throw err;
       this.logger.warn({ msg: 'shadow comparison failed', kind, endpoint: payload.endpoint, id: payload.id, error: (err as Error).message });
-      await this.record(kind, payload, attempt, 'error');
+      await this.record(kind, payload, attempt, { outcome: 'error' });
       return 'error';
     }
+    if (decision === 'recheck') return 'recheck';
+    await this.record(kind, payload, attempt, decision, decision.mismatch ? this.mismatch(kind, payload, mode, attempt, decision.mismatch.side, decision.mismatch.real) : undefined);
+    return decision.outcome;
+  }
+
+  private read(kind: ComparisonKind, payload: ShadowPayload, mode: MigrationMode, attempt: number): Promise<Side> {
+    return kind === 'stores' ? this.readStores(payload, mode, attempt) : this.readHttp(payload, mode, attempt);
+  }
+
+  private async decide(kind: ComparisonKind, payload: ShadowPayload, mode: MigrationMode, attempt: number): Promise<Decision | 'recheck'> {
+    const side = await this.read(kind, payload, mode, attempt);
     const v = verdict({ compared: side.compared, ignore: this.ignore, noise: this.noise[kind], rechecks: attempt, maxRechecks: this.config.lagRechecks });
     if (v.kind === 'recheck') return 'recheck';
-    await this.record(kind, payload, attempt, v.outcome, v.outcome === 'mismatched' ? this.mismatch(kind, payload, mode, attempt, side, v.real) : undefined);
-    return v.outcome;
+    if (v.outcome === 'lag') return { outcome: 'lag', lag: 'converged' };
+    if (v.outcome !== 'mismatched') return { outcome: v.outcome };
+    if (!side.compared.versionsDiffer || !side.reads) return { outcome: 'mismatched', mismatch: { side, real: v.real } };
+    return this.lookForLag(kind, payload, mode, attempt, side.reads);
+  }
+
+  /**
+   * A difference with one side behind, after its last recheck: where the copying stood is read first, then
+   * both sides again (an attempt past 0: no captured reply, no calibration), and lag explains what it can.
+   */
+  private async lookForLag(kind: ComparisonKind, payload: ShadowPayload, mode: MigrationMode, attempt: number, seen: Reads): Promise<Decision> {
+    const state = await this.lag.copyState(idsOf(seen));
+    const fresh = await this.read(kind, payload, mode, attempt + 1);
+    const real = partition(fresh.compared.differences, this.ignore, this.noise[kind]).real;
+    if (real.length === 0) return { outcome: 'lag', lag: 'converged' };
+    if (fresh.compared.versionsDiffer && fresh.reads) {
+      const { kinds, rest } = explainLag(fresh.reads, state);
+      if (kinds.length > 0 && partition(rest.differences, this.ignore, this.noise[kind]).real.length === 0) return { outcome: 'lag', lag: kinds[0] };
+    }
+    return { outcome: 'mismatched', mismatch: { side: fresh, real } };
   }
 
   private async readStores(payload: ShadowPayload, mode: MigrationMode, attempt: number): Promise<Side> {
@@ -138,7 +188,7 @@ export class ShadowComparer {
         const [a2, b2] = await Promise.all([read(primary), read(secondary)]);
         await this.calibrate('stores', { [primary]: [a, a2], [secondary]: [b, b2] });
       }
-      return { ...sides, compared: compareRecords(a, b) };
+      return { ...sides, compared: compareRecords(a, b), reads: { endpoint: 'get', id, stores: [primary, secondary], left: a, right: b } };
     }
     const { userId, limit, after } = listArgs(payload);
     const page = async (s: StoreName) => (await this.reader.list(s, userId, limit, after)).map(canonical);
@@ -147,7 +197,7 @@ export class ShadowComparer {
       const [a2, b2] = await Promise.all([page(primary), page(secondary)]);
       await this.calibrate('stores', { [primary]: [a, a2], [secondary]: [b, b2] });
     }
-    return { ...sides, compared: comparePages(a, b) };
+    return { ...sides, compared: comparePages(a, b), reads: { endpoint: 'list', limit, stores: [primary, secondary], left: a, right: b } };
   }
 
   private async readHttp(payload: ShadowPayload, mode: MigrationMode, attempt: number): Promise<Side> {
@@ -159,7 +209,8 @@ export class ShadowComparer {
       const again = await this.legacyApi.fetch(request);
       await this.calibrate('http', { legacy_api: [replyContent(payload.endpoint, theirs), replyContent(payload.endpoint, again)] });
     }
-    return { primarySide: 'service', secondarySide: 'legacy_api', compared: compareReplies(payload.endpoint, ours, theirs) };
+    const ourStore = served?.store ?? mode.readFrom;
+    return { primarySide: 'service', secondarySide: 'legacy_api', compared: compareReplies(payload.endpoint, ours, theirs), reads: replyReads(payload, ourStore, ours, theirs) };
   }
 
   /** What this service answers now, from the store the phase reads (as the controller renders it). */
@@ -236,9 +287,14 @@ export class ShadowComparer {
     };
   }
 
-  private async record(kind: ComparisonKind, payload: ShadowPayload, attempt: number, outcome: SampleOutcome, mismatch?: MismatchRow): Promise<void> {
-    await this.repo.recordOutcome({ kind, endpoint: payload.endpoint, outcome, calibration: payload.calibration, rechecks: attempt, sampledAt: new Date(payload.sampledAt) }, mismatch);
+  private async record(kind: ComparisonKind, payload: ShadowPayload, attempt: number, decision: Decision, mismatch?: MismatchRow): Promise<void> {
+    const { outcome, lag } = decision;
+    await this.repo.recordOutcome(
+      { kind, endpoint: payload.endpoint, outcome, lagKind: lag ?? null, calibration: payload.calibration, rechecks: attempt, sampledAt: new Date(payload.sampledAt) },
+      mismatch,
+    );
     this.outcomes.inc({ kind, endpoint: payload.endpoint, outcome });
+    if (lag) this.lagged.inc({ kind, reason: lag });
     if (outcome !== 'error') this.comparedTotal.inc({ kind, endpoint: payload.endpoint });
   }
 
@@ -250,6 +306,11 @@ export class ShadowComparer {
   }
 }
 
+/** Whether two modes give the stores the same roles (steps of one phase differ only in weights). */
+function sameRoles(a: MigrationMode, b: MigrationMode): boolean {
+  return a.sourceOfTruth === b.sourceOfTruth && a.dualWrite === b.dualWrite && a.readFrom === b.readFrom && a.shadow === b.shadow;
+}
+
 function required<T>(value: T | undefined, name: string): T {
   if (value === undefined) throw new PermanentJobError(`shadow job without ${name}`);
   return value;
@@ -259,6 +320,23 @@ function listArgs(payload: ShadowPayload) {
   const after = payload.cursor === undefined ? undefined : decodeCursor(payload.cursor);
   if (after === null) throw new PermanentJobError('shadow job with a cursor this API did not issue');
   return { userId: required(payload.userId, 'userId'), limit: required(payload.limit, 'limit'), after };
+}
+
+/**
+ * The mirror's sides as store reads, for lag: only while this service reads the new store (the legacy
+ * application reads legacy, so before the flip both sides read one store and lag explains nothing between
+ * them), and only for replies that say present (200) or absent (404).
+ */
+function replyReads(payload: ShadowPayload, ourStore: StoreName, ours: HttpReply, theirs: HttpReply): Reads | undefined {
+  if (ourStore !== 'new' || ![ours.status, theirs.status].every((s) => s === 200 || s === 404)) return undefined;
+  const [left, right] = [replyContent(payload.endpoint, ours), replyContent(payload.endpoint, theirs)];
+  const stores = ['new', 'legacy'] as const;
+  if (payload.endpoint === 'get') {
+    if (Array.isArray(left) || Array.isArray(right) || (ours.status === 200 && left === null) || (theirs.status === 200 && right === null)) return undefined;
+    return { endpoint: 'get', id: required(payload.id, 'id'), stores, left, right };
+  }
+  if (!Array.isArray(left) || !Array.isArray(right)) return undefined;
+  return { endpoint: 'list', limit: required(payload.limit, 'limit'), stores, left, right };
 }
 
 export function mirrorRequest(payload: ShadowPayload): MirrorRequest {

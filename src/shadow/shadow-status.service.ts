@@ -5,6 +5,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { SHADOW_CONFIG, SHADOW_GATE_VIEW, ShadowConfig, ShadowGateView } from './shadow.config';
 import { MigrationModeService } from '../mode/migration-mode.service';
+import { LAG_KINDS, LagKind } from './domain/lag';
 import { ShadowQueue } from './shadow-queue';
 import { ComparisonKind, MismatchFilter, OutcomeCount, PathCount, SampleOutcome, ShadowRepository, StoredMismatch } from './shadow.repository';
 
@@ -13,7 +14,9 @@ export interface ShadowCounts {
   compared: number;
   matched: number;
   mismatched: number;
+  /** One side was behind and the copying under way explains it (lagByKind says how). */
   lag: number;
+  lagByKind: Record<LagKind, number>;
   ignored: number;
   noisy: number;
   errors: number;
@@ -23,17 +26,23 @@ export interface MismatchRate {
   windowMs: number;
   compared: number;
   mismatched: number;
+  lag: number;
   /** mismatched / compared; null when nothing was compared in the window. */
   rate: number | null;
+  /** lag / compared, beside the rate: how much of what was compared was still being copied. */
+  lagShare: number | null;
 }
 
 export function countsOf(rows: OutcomeCount[]): ShadowCounts {
-  const by = (o: SampleOutcome) => rows.filter((r) => r.outcome === o).reduce((n, r) => n + r.count, 0);
+  const sum = (rs: OutcomeCount[]) => rs.reduce((n, r) => n + r.count, 0);
+  const by = (o: SampleOutcome) => sum(rows.filter((r) => r.outcome === o));
   const counts = { matched: by('matched'), mismatched: by('mismatched'), lag: by('lag'), ignored: by('ignored'), noisy: by('noisy'), errors: by('error') };
-  return { compared: counts.matched + counts.mismatched + counts.lag + counts.ignored + counts.noisy, ...counts };
+  const lagByKind = Object.fromEntries(LAG_KINDS.map((k) => [k, sum(rows.filter((r) => r.outcome === 'lag' && (r.lagKind ?? 'converged') === k))])) as Record<LagKind, number>;
+  return { compared: counts.matched + counts.mismatched + counts.lag + counts.ignored + counts.noisy, ...counts, lagByKind };
 }
 
 const rateOf = (c: ShadowCounts) => (c.compared === 0 ? null : c.mismatched / c.compared);
+const lagShareOf = (c: ShadowCounts) => (c.compared === 0 ? null : c.lag / c.compared);
 const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
 
 @Injectable()
@@ -50,10 +59,13 @@ export class ShadowStatusService {
     return this.config.windowMs;
   }
 
-  /** The gates' figure: mismatches over decided comparisons (stores and HTTP mirror) in the last `windowMs`. */
+  /**
+   * The gates' figure: mismatches over decided comparisons (stores and HTTP mirror) in the last `windowMs`,
+   * and beside it the share that was lag (counted as compared, as converged lag always was).
+   */
   async mismatchRate(windowMs: number): Promise<MismatchRate> {
     const c = countsOf(await this.repo.outcomeCounts(windowMs));
-    return { windowMs, compared: c.compared, mismatched: c.mismatched, rate: rateOf(c) };
+    return { windowMs, compared: c.compared, mismatched: c.mismatched, lag: c.lag, rate: rateOf(c), lagShare: lagShareOf(c) };
   }
 
   async status(windowMs = this.config.windowMs) {
@@ -72,8 +84,11 @@ export class ShadowStatusService {
       phase: mode.phase,
       active: mode.shadow,
       sampling: { rates: sampleRates, calibrationRate, mirror: { enabled: mirror.baseUrl !== undefined, endpoints: Object.keys(mirror.endpoints) } },
-      window: { ms: windowMs, ...window, dropped: sum(windowDrops), droppedByReason: windowDrops, mismatchRate: rateOf(window) },
-      byKind: { stores: { ...kind('stores'), mismatchRate: rateOf(kind('stores')) }, http: { ...kind('http'), mismatchRate: rateOf(kind('http')) } },
+      window: { ms: windowMs, ...window, dropped: sum(windowDrops), droppedByReason: windowDrops, mismatchRate: rateOf(window), lagShare: lagShareOf(window) },
+      byKind: {
+        stores: { ...kind('stores'), mismatchRate: rateOf(kind('stores')), lagShare: lagShareOf(kind('stores')) },
+        http: { ...kind('http'), mismatchRate: rateOf(kind('http')), lagShare: lagShareOf(kind('http')) },
+      },
       // Samples older than this are gone (SHADOW_RETENTION_HOURS): a window reaching further back counts less.
       retainedSince,
       queue: { depth, max: queueMax },
@@ -89,7 +104,7 @@ export class ShadowStatusService {
       windowMs,
       bucketMs: windowMs / buckets,
       maxMismatchRate: this.gate.maxMismatchRate,
-      buckets: rows.map((b) => ({ ...b, rate: b.compared === 0 ? null : b.mismatched / b.compared })),
+      buckets: rows.map((b) => ({ ...b, rate: b.compared === 0 ? null : b.mismatched / b.compared, lagShare: b.compared === 0 ? null : b.lag / b.compared })),
     };
   }
 

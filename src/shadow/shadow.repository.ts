@@ -6,6 +6,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { DATA_SOURCE } from '../stores/stores.module';
 import type { Outcome } from './domain/comparison';
+import type { LagKind } from './domain/lag';
 import type { RecordedDifference } from './domain/redact';
 import type { DropReason } from './shadow-queue';
 
@@ -17,6 +18,8 @@ export interface SampleRow {
   kind: ComparisonKind;
   endpoint: string;
   outcome: SampleOutcome;
+  /** Why a `lag` outcome was lag (null for every other outcome). */
+  lagKind: LagKind | null;
   calibration: boolean;
   rechecks: number;
   sampledAt: Date;
@@ -71,6 +74,7 @@ export interface RateBucket {
   start: string;
   compared: number;
   mismatched: number;
+  lag: number;
 }
 
 export interface PathCount {
@@ -83,6 +87,7 @@ export interface OutcomeCount {
   kind: ComparisonKind;
   endpoint: string;
   outcome: SampleOutcome;
+  lagKind: LagKind | null;
   count: number;
 }
 
@@ -92,8 +97,8 @@ export class ShadowRepository {
 
   /** One decided sample and, for a mismatch, its record, together. */
   async recordOutcome(sample: SampleRow, mismatch?: MismatchRow): Promise<void> {
-    const insertSample = `INSERT INTO shadow_samples (kind, endpoint, outcome, calibration, rechecks, sampled_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`;
-    const sampleParams = [sample.kind, sample.endpoint, sample.outcome, sample.calibration, sample.rechecks, sample.sampledAt];
+    const insertSample = `INSERT INTO shadow_samples (kind, endpoint, outcome, lag_kind, calibration, rechecks, sampled_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`;
+    const sampleParams = [sample.kind, sample.endpoint, sample.outcome, sample.lagKind, sample.calibration, sample.rechecks, sample.sampledAt];
     if (!mismatch) {
       await this.ds.query(insertSample, sampleParams);
       return;
@@ -148,15 +153,15 @@ export class ShadowRepository {
     ]);
   }
 
-  /** Decided samples by kind, endpoint and outcome within the last `windowMs`. */
+  /** Decided samples by kind, endpoint, outcome and lag kind within the last `windowMs`. */
   async outcomeCounts(windowMs: number): Promise<OutcomeCount[]> {
-    const rows: Array<{ kind: ComparisonKind; endpoint: string; outcome: SampleOutcome; n: number }> = await this.ds.query(
-      `SELECT kind, endpoint, outcome, count(*)::int AS n FROM shadow_samples
+    const rows: Array<{ kind: ComparisonKind; endpoint: string; outcome: SampleOutcome; lag_kind: LagKind | null; n: number }> = await this.ds.query(
+      `SELECT kind, endpoint, outcome, lag_kind, count(*)::int AS n FROM shadow_samples
        WHERE decided_at > clock_timestamp() - make_interval(secs => $1::float8 / 1000)
-       GROUP BY 1, 2, 3`,
+       GROUP BY 1, 2, 3, 4`,
       [windowMs],
     );
-    return rows.map((r) => ({ kind: r.kind, endpoint: r.endpoint, outcome: r.outcome, count: r.n }));
+    return rows.map((r) => ({ kind: r.kind, endpoint: r.endpoint, outcome: r.outcome, lagKind: r.lag_kind, count: r.n }));
   }
 
   /**
@@ -164,20 +169,22 @@ export class ShadowRepository {
    * bucket present (empty ones with zeros). "Compared" counts what the gates count: every outcome but error.
    */
   async rateBuckets(windowMs: number, buckets: number): Promise<RateBucket[]> {
-    const rows: Array<{ b: number; start: Date; compared: number; mismatched: number }> = await this.ds.query(
+    const rows: Array<{ b: number; start: Date; compared: number; mismatched: number; lag: number }> = await this.ds.query(
       `WITH w AS (SELECT clock_timestamp() - make_interval(secs => $1::float8 / 1000) AS t0, $1::float8 / $2::int AS bucket_ms),
             s AS (
               SELECT least($2::int - 1, floor(extract(epoch FROM (decided_at - w.t0)) * 1000 / w.bucket_ms))::int AS b,
                      count(*) FILTER (WHERE outcome <> 'error')::int AS compared,
-                     count(*) FILTER (WHERE outcome = 'mismatched')::int AS mismatched
+                     count(*) FILTER (WHERE outcome = 'mismatched')::int AS mismatched,
+                     count(*) FILTER (WHERE outcome = 'lag')::int AS lag
               FROM shadow_samples, w WHERE decided_at > w.t0 GROUP BY 1
             )
-       SELECT g.b, w.t0 + make_interval(secs => g.b * w.bucket_ms / 1000) AS start, coalesce(s.compared, 0) AS compared, coalesce(s.mismatched, 0) AS mismatched
+       SELECT g.b, w.t0 + make_interval(secs => g.b * w.bucket_ms / 1000) AS start, coalesce(s.compared, 0) AS compared,
+              coalesce(s.mismatched, 0) AS mismatched, coalesce(s.lag, 0) AS lag
        FROM w, generate_series(0, $2::int - 1) AS g(b) LEFT JOIN s ON s.b = g.b
        ORDER BY g.b`,
       [windowMs, buckets],
     );
-    return rows.map((r) => ({ start: new Date(r.start).toISOString(), compared: r.compared, mismatched: r.mismatched }));
+    return rows.map((r) => ({ start: new Date(r.start).toISOString(), compared: r.compared, mismatched: r.mismatched, lag: r.lag }));
   }
 
   /** The paths (generalised, `messages[*].content`) that differed most often in the last `windowMs`. */

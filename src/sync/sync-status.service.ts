@@ -47,6 +47,20 @@ export interface SyncStatus {
   deadLetters: { open: number; resolved: number };
 }
 
+/** Where the copying stands for some conversations (shadow comparison reads it to tell lag from a difference). */
+export interface CopyPosition {
+  /** Of the ids asked about, those no backfill has copied yet. */
+  notCopied: string[];
+  /** Of the ids asked about, those above catch-up's insert watermark: inserted after the split, not copied yet. */
+  insertsPending: string[];
+  /**
+   * Every legacy change with `updated` before this instant (epoch ms) is in the new store: the watermark less
+   * the overlap window a pass reads again (a change that became visible late may lie in it). Null before catch-up
+   * has a watermark.
+   */
+  changesAppliedBefore: number | null;
+}
+
 export class SyncStatusService implements SyncGaugeSource {
   constructor(
     private readonly config: SyncConfig,
@@ -105,6 +119,17 @@ export class SyncStatusService implements SyncGaugeSource {
         lastPass: all.catchup?.lastPass ?? null,
       },
       deadLetters,
+    };
+  }
+
+  async copyPosition(ids: readonly string[]): Promise<CopyPosition> {
+    const [notCopied, catchup] = await Promise.all([this.runs.notCopied(ids), this.state.catchup()]);
+    const after = catchup?.newIdsAfter ?? null;
+    return {
+      notCopied,
+      // Ids are 24 lower-case hex digits, so string order is _id order.
+      insertsPending: after === null ? [] : ids.filter((id) => id > after),
+      changesAppliedBefore: catchup ? catchup.updatedMs - this.config.catchupOverlapMs : null,
     };
   }
 

@@ -51,3 +51,18 @@ export async function outcomesOf(t: TestApp): Promise<Record<string, number>> {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A sync that is done: a completed backfill run whose split covered every ObjectId, and catch-up's watermarks an
+ * hour ahead. The copying under way then explains no difference (src/shadow/domain/lag.ts), so a test of the
+ * comparison itself sees every difference it plants counted.
+ */
+export async function plantSyncDone(t: TestApp): Promise<void> {
+  const last = 'f'.repeat(24);
+  await t.pg.query(`INSERT INTO sync_runs (status, batch_size, split_complete, max_id, finished_at) VALUES ('completed', 1000, true, $1, now())`, [last]);
+  await t.pg.query(
+    `INSERT INTO sync_state (key, value) VALUES ('catchup', jsonb_build_object('updatedMs', $1::bigint, 'id', NULL, 'newIdsAfter', $2::text))
+     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+    [Date.now() + 3_600_000, last],
+  );
+}

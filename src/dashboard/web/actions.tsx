@@ -141,7 +141,7 @@ export function Dialog(props: { state: DialogState; close: () => void; failed: F
   const [busy, setBusy] = useState(false);
   const failing = state.gates ? failingGates(state.gates) : [];
   const needsReason = state.reason === 'required' || force;
-  const blocked = (failing.length > 0 && !force) || (needsReason && reason.trim() === '');
+  const blocked = state.blockedBy !== undefined || (failing.length > 0 && !force) || (needsReason && reason.trim() === '');
 
   const confirm = async () => {
     setBusy(true);
@@ -170,8 +170,15 @@ export function Dialog(props: { state: DialogState; close: () => void; failed: F
             </select>
           </label>
         )}
+        {state.option && (
+          <label class="field">
+            <input type="checkbox" checked={state.option.checked} onChange={(e) => state.option!.change((e.target as HTMLInputElement).checked).catch(failed)} data-testid="dialog-option" />
+            {state.option.label}
+          </label>
+        )}
         <p>What changes:</p>
         <ul class="changes" data-testid="dialog-changes">{state.lines.map((l) => <li key={l}>{l}</li>)}</ul>
+        {state.blockedBy && <p class="bad" data-testid="dialog-blocked">{state.blockedBy}</p>}
         {state.gates && state.gates.length > 0 && <GateTable gates={state.gates} />}
         {state.forceable && (
           <label class="field force">
@@ -179,8 +186,12 @@ export function Dialog(props: { state: DialogState; close: () => void; failed: F
             Force past {failing.length} failing gate{failing.length === 1 ? '' : 's'} (needs a reason; audited as forced)
           </label>
         )}
-        <label class="field" for="reason">Reason{needsReason ? ' (required)' : ' (optional, goes to the audit log)'}</label>
-        <textarea id="reason" rows={2} maxLength={2000} value={reason} onInput={(e) => setReason((e.target as HTMLTextAreaElement).value)} data-testid="reason" />
+        {state.reason !== 'none' && (
+          <>
+            <label class="field" for="reason">Reason{needsReason ? ' (required)' : ` (optional, ${state.reasonNote ?? 'goes to the audit log'})`}</label>
+            <textarea id="reason" rows={2} maxLength={2000} value={reason} onInput={(e) => setReason((e.target as HTMLTextAreaElement).value)} data-testid="reason" />
+          </>
+        )}
         <div class="buttons">
           <button type="button" class="quiet" onClick={close} disabled={busy}>Cancel</button>
           <button type="button" class="primary" onClick={confirm} disabled={busy || blocked} data-testid="confirm">{busy ? 'Working…' : state.confirmLabel}</button>

@@ -8,9 +8,9 @@ import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import { Api, ApiError, refusalText, session } from './api';
 import { Actions, Dialog } from './actions';
 import { loadSnapshot, Snapshot, View } from './data';
-import { time } from './format';
+import { gateThreshold, gateValue, time } from './format';
 import { Panels, Timeline } from './panels';
-import type { DialogState, Notice } from './types';
+import type { DialogState, Gate, Notice } from './types';
 
 const POLL_MS = 5000;
 
@@ -93,7 +93,10 @@ function Dashboard({ token, signOut }: { token: string; signOut: (reason: string
         await refresh();
         return setNotice({ kind: 'info', text: `The migration moved while this screen was open, so nothing was done (${err.message}). The view has been refreshed: check it and try again.` });
       }
-      const details = err.code === 'GATE_FAILED' ? (err.errors as Array<{ name: string; value: unknown; threshold: string }>).map((g) => `${g.name}: ${String(g.value)} (needs ${g.threshold})`) : undefined;
+      const details =
+        err.code === 'GATE_FAILED'
+          ? (err.errors as Array<{ name: string; value: Gate['value']; threshold: string }>).map((g) => `${g.name}: ${gateValue(g.name, g.value)} (needs ${gateThreshold(g.name, g.threshold)})`)
+          : undefined;
       setNotice({ kind: 'error', text: `${err.code} (${err.status}): ${err.message}`, details });
       await refresh();
     },

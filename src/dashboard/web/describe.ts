@@ -2,7 +2,8 @@
  * What a confirmation says will change, from the server's own dry run of the move (so the words are
  * the plan's, not the page's guess). Pure, so it is unit-tested.
  */
-import type { Gate, MoveResult } from './types';
+import { count, duration, time } from './format';
+import type { Gate, MoveResult, SyncStatus } from './types';
 
 const store = (s: string) => (s === 'new' ? 'new store (PostgreSQL)' : 'legacy store (MongoDB)');
 
@@ -56,3 +57,71 @@ export const PAUSE_CHANGES = [
 ];
 
 export const RESUME_CHANGES = ['automatic progression (if enabled) and backfill and catch-up scheduling start again'];
+
+/** What a confirmation of a sync or verification action says, from the state read when it opens. */
+export interface OperationText {
+  title: string;
+  lines: string[];
+  confirmLabel: string;
+  blockedBy?: string;
+}
+
+const sourceStore = (s: string) => (s === 'new' ? 'new store (PostgreSQL)' : 'legacy store (MongoDB)');
+
+function pausedLine(s: SyncStatus, what: string): string[] {
+  if (!s.paused) return [];
+  return [`the sync is paused${s.pause?.reason ? ` (${s.pause.reason})` : ''}: ${what} until it is resumed`];
+}
+
+/** Starting a backfill, or resuming the running one (POST /migration/sync/backfill does whichever applies). */
+export function backfillText(s: SyncStatus): OperationText {
+  const b = s.backfill;
+  if (b && b.status === 'running') {
+    return {
+      title: `Resume backfill run #${b.runId}`,
+      lines: [
+        `run #${b.runId} is at ${b.percent} % (${count(b.counts.read)} of ${count(b.counts.expected)} read): its ranges go on from their checkpoints, and a range whose job was lost is queued again`,
+        'nothing is copied twice: a batch writes only what is newer than the copy in the new store',
+        ...pausedLine(s, 'no range is copied'),
+      ],
+      confirmLabel: 'Resume backfill',
+    };
+  }
+  const last = b ? [`the last run (#${b.runId}) ${b.status}${b.finishedAt ? ` at ${time(b.finishedAt)}` : ''}: the new run reads the whole collection again, and copies already up to date are skipped`] : [];
+  return {
+    title: 'Start a backfill',
+    lines: [
+      "a new run cuts the legacy collection's _id space into ranges, and workers copy them batch by batch, each range from its checkpoint",
+      'version-guarded: a copy never overwrites a newer version in the new store',
+      ...last,
+      s.catchup.intervalMs > 0 ? `catch-up then copies what legacy changes, every ${duration(s.catchup.intervalMs)}` : 'catch-up then runs only when asked (no schedule)',
+      ...pausedLine(s, 'no range is copied'),
+    ],
+    confirmLabel: 'Start backfill',
+  };
+}
+
+/** One catch-up pass now (POST /migration/sync/catchup). */
+export function catchupText(s: SyncStatus): OperationText {
+  const c = s.catchup;
+  const lines = c.watermark
+    ? [`legacy changes since ${time(c.watermark.updated)} (less the ${duration(c.overlapMs)} overlap a pass reads again) are copied into the new store, version-guarded`]
+    : ['there is no watermark yet: catch-up starts with the first backfill, and this pass copies nothing'];
+  if (c.newIdsAfter) lines.push(`conversations inserted after the backfill's split (_id above ${c.newIdsAfter}) are copied too`);
+  lines.push(`catch-up lag now: ${c.lagSeconds === null ? 'no pass yet' : duration(c.lagSeconds * 1000)}`);
+  return { title: 'Run a catch-up pass', lines: [...lines, ...pausedLine(s, 'the pass is skipped')], confirmLabel: 'Run the pass' };
+}
+
+/** A verification run (POST /migration/verify), with or without repair; `running`: a run not finished yet. */
+export function verifyText(sourceOfTruth: 'legacy' | 'new', repair: boolean, running: { id: number; status: string } | null): OperationText {
+  return {
+    title: repair ? 'Verify and repair' : 'Run a verification',
+    lines: [
+      'every conversation in both stores is compared in canonical form, chunk by chunk (hashes first, then record by record), and every difference is listed',
+      repair ? `each difference is copied from the source of truth (the ${sourceStore(sourceOfTruth)}) and verified again` : 'nothing is written: the run only reports',
+      'a worker runs it; it shows under Verification runs with its progress',
+    ],
+    confirmLabel: repair ? 'Verify and repair' : 'Verify',
+    blockedBy: running ? `Run #${running.id} is still ${running.status}: one verification runs at a time.` : undefined,
+  };
+}

@@ -47,6 +47,17 @@ export interface Status {
   gateProfile: { name: string };
   autoProgression: { enabled: boolean; failedChecks: number; threshold: number };
   lastTrafficChange: TrafficChange | null;
+  /** Follow-ups not yet settled: how far the other store lags (in deprecation, legacy behind the source of truth). */
+  followUps?: { pending: number; oldestAgeSeconds: number };
+  /** The last move that changed the source of truth, and how long writes paused for its commit. */
+  lastFlip?: {
+    at: string;
+    action: string;
+    to: string;
+    sourceOfTruth: 'legacy' | 'new';
+    writePause: { waitedMs: number; heldMs: number } | null;
+    cutover: { prepared?: { settled?: number; copied?: number; caughtUp?: number }; settled?: number; verified?: number } | null;
+  } | null;
 }
 
 export interface MoveResult {
@@ -93,9 +104,39 @@ export interface ShadowTimeline {
   buckets: Array<{ start: string; compared: number; mismatched: number; rate: number | null }>;
 }
 
+export type LagKind = 'converged' | 'not_copied' | 'not_caught_up' | 'follow_up';
+
 export interface ShadowStatus {
   active: boolean;
-  window: { ms: number; compared: number; mismatched: number; lag: number; errors: number; dropped: number; mismatchRate: number | null };
+  window: {
+    ms: number;
+    compared: number;
+    mismatched: number;
+    lag: number;
+    /** Absent from an API older than the lag kinds. */
+    lagByKind?: Record<LagKind, number>;
+    lagShare?: number | null;
+    errors: number;
+    dropped: number;
+    mismatchRate: number | null;
+  };
+}
+
+/** POST /migration/sync/backfill */
+export interface BackfillStart {
+  runId: number;
+  resumed: boolean;
+  split: string;
+  enqueued: number;
+}
+
+/** POST /migration/sync/catchup?wait=true: the pass's summary once done, or where its job is. */
+export interface CatchupRun {
+  jobId: string;
+  state: string;
+  /** The pass's counts, or why it did not run (`skipped`: paused, busy, stopping). */
+  result?: { read: number; written: number; skipped: number; dead: number; exhausted: boolean } | { skipped: string };
+  failedReason?: string;
 }
 
 export interface TopPaths {
@@ -152,7 +193,14 @@ export interface DialogState {
   title: string;
   lines: string[];
   gates?: Gate[];
-  reason: 'required' | 'optional';
+  /** `none`: the endpoint takes no reason (the sync's start and catch-up pass). */
+  reason: 'required' | 'optional' | 'none';
+  /** A choice the confirmation offers (verification's repair); changing it describes the action again. */
+  option?: { label: string; checked: boolean; change(checked: boolean): Promise<void> };
+  /** Where an optional reason goes, when not to the audit log. */
+  reasonNote?: string;
+  /** Why confirming cannot work now (a verification already running): said, and the confirm button is off. */
+  blockedBy?: string;
   /** Failing gates may be overridden, with a reason, and the move is audited as forced. */
   forceable?: boolean;
   confirmLabel: string;

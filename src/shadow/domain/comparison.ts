@@ -117,20 +117,25 @@ export type Verdict =
  * - otherwise a mismatch (equal versions with different content never wait).
  */
 export function verdict(input: VerdictInput): Verdict {
-  const { differences } = input.compared;
-  const ignored: Difference[] = [];
-  const noisy: Difference[] = [];
-  const real: Difference[] = [];
-  for (const d of differences) {
-    const p = conversationPath(d.path);
-    if (input.ignore.matches(p)) ignored.push(d);
-    else if (input.noise.matches(p)) noisy.push(d);
-    else real.push(d);
-  }
+  const { ignored, noisy, real } = partition(input.compared.differences, input.ignore, input.noise);
   if (real.length === 0) {
     const outcome: Outcome = input.rechecks > 0 ? 'lag' : noisy.length > 0 ? 'noisy' : ignored.length > 0 ? 'ignored' : 'matched';
     return { kind: 'decided', outcome, real, ignored, noisy };
   }
   if (input.compared.versionsDiffer && input.rechecks < input.maxRechecks) return { kind: 'recheck', real };
   return { kind: 'decided', outcome: 'mismatched', real, ignored, noisy };
+}
+
+/** Differences split by what ignore rules and noise take out; `real` is what is left. */
+export function partition(differences: Difference[], ignore: PathRules, noise: PathRules): { ignored: Difference[]; noisy: Difference[]; real: Difference[] } {
+  const ignored: Difference[] = [];
+  const noisy: Difference[] = [];
+  const real: Difference[] = [];
+  for (const d of differences) {
+    const p = conversationPath(d.path);
+    if (ignore.matches(p)) ignored.push(d);
+    else if (noise.matches(p)) noisy.push(d);
+    else real.push(d);
+  }
+  return { ignored, noisy, real };
 }

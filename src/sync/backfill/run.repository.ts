@@ -217,6 +217,31 @@ export class RunRepository {
     return count === 1;
   }
 
+  /**
+   * Of `ids`, those no backfill has copied yet. An id is copied once a completed run's split covered it (at or
+   * below its `max_id`), or once the latest run's range holding it is done or has its checkpoint at or past it.
+   * Nothing is copied before the latest run's split is committed, nor (while range 0 is not done) can any id be
+   * told from a non-ObjectId `_id` of range 0, which has no order: those count as not copied. Ids above the
+   * split's `max_id` are catch-up's (its insert watermark), not the backfill's.
+   */
+  async notCopied(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `WITH latest AS (SELECT id, split_complete FROM sync_runs ORDER BY id DESC LIMIT 1),
+            covered AS (SELECT max(max_id) COLLATE "C" AS max_id FROM sync_runs WHERE status = 'completed')
+       SELECT t.id FROM unnest($1::text[]) AS t(id)
+        WHERE NOT coalesce(t.id COLLATE "C" <= (SELECT max_id FROM covered), false)
+          AND (NOT EXISTS (SELECT 1 FROM latest WHERE split_complete)
+               OR EXISTS (SELECT 1 FROM sync_ranges r JOIN latest l ON r.run_id = l.id WHERE r.kind = 'other_ids' AND r.status <> 'done')
+               OR EXISTS (SELECT 1 FROM sync_ranges r JOIN latest l ON r.run_id = l.id
+                           WHERE r.kind = 'ids' AND r.status <> 'done'
+                             AND (r.start_after IS NULL OR t.id COLLATE "C" > r.start_after::text) AND t.id COLLATE "C" <= r.end_at::text
+                             AND (r.checkpoint IS NULL OR t.id COLLATE "C" > r.checkpoint::text)))`,
+      [ids],
+    );
+    return rows.map((r) => r.id);
+  }
+
   async undoneRanges(runId: number): Promise<number[]> {
     const rows: any[] = await this.dataSource.query(
       `SELECT range_no FROM sync_ranges WHERE run_id = $1 AND status <> 'done' ORDER BY range_no`,

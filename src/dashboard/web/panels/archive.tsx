@@ -19,10 +19,10 @@ export function ArchivePanel(p: PanelProps) {
                 rows={[
                   ['documents', count(m.documentCount)],
                   ['collection', `${m.database}.${m.collection}`],
-                  ['archive', <code>{m.archive.location}</code>],
-                  ['gzip', `${bytes(m.archive.bytes)}, sha256 ${m.archive.sha256}`],
-                  ['content', `${bytes(m.content.bytes)}, sha256 ${m.content.sha256}`],
-                  ['manifest', <code>{m.manifestName}</code>],
+                  ['archive', <code class="long">{m.archive.location}</code>],
+                  ['gzip', <>{bytes(m.archive.bytes)}, sha256 <code class="id">{m.archive.sha256}</code></>],
+                  ['content', <>{bytes(m.content.bytes)}, sha256 <code class="id">{m.content.sha256}</code></>],
+                  ['manifest', <code class="long">{m.manifestName}</code>],
                   ['finished', time(m.finishedAt)],
                 ]}
               />

@@ -1,5 +1,6 @@
-/** Backfill progress (rate, ETA) and the catch-up lag. */
+/** Backfill progress (rate, ETA) and the catch-up lag; starting (or resuming) a backfill and a catch-up pass. */
 import { count, duration, time } from '../format';
+import { confirmBackfill, confirmCatchup } from '../operations';
 import { Facts, Panel, PanelProps } from './panel';
 
 export function Progress({ value, label }: { value: number | null; label: string }) {
@@ -13,6 +14,12 @@ export function Backfill(p: PanelProps) {
         const b = s.backfill;
         return (
           <>
+            <div class="buttons panel-actions">
+              <button type="button" onClick={() => confirmBackfill(p).catch(p.failed)} data-testid="start-backfill">
+                {b?.status === 'running' ? 'Resume backfill…' : 'Start backfill…'}
+              </button>
+              <button type="button" onClick={() => confirmCatchup(p).catch(p.failed)} data-testid="run-catchup">Catch-up pass…</button>
+            </div>
             {b ? (
               <>
                 <p>
@@ -30,7 +37,7 @@ export function Backfill(p: PanelProps) {
                 />
               </>
             ) : (
-              <p class="muted">No backfill has run yet (POST /migration/sync/backfill).</p>
+              <p class="muted">No backfill has run yet.</p>
             )}
             <Facts
               rows={[

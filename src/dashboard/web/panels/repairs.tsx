@@ -28,7 +28,7 @@ export function Repairs(p: PanelProps) {
                   <thead><tr><th>conversation</th><th>why</th><th>last error</th><th>attempts</th><th>failed at</th></tr></thead>
                   <tbody>
                     {r.dead.map((d) => (
-                      <tr key={d.jobId}><td><code>{d.conversationId}</code></td><td>{d.reason}</td><td>{d.failedReason}</td><td>{d.attempts}</td><td>{time(d.finishedAt)}</td></tr>
+                      <tr key={d.jobId}><td><code class="id">{d.conversationId}</code></td><td>{d.reason}</td><td>{d.failedReason}</td><td>{d.attempts}</td><td>{time(d.finishedAt)}</td></tr>
                     ))}
                   </tbody>
                 </table>
@@ -60,7 +60,7 @@ export function Repairs(p: PanelProps) {
                   <thead><tr><th>id</th><th>conversation</th><th>reason</th><th>re-drives</th><th>since</th></tr></thead>
                   <tbody>
                     {items.map((d) => (
-                      <tr key={d.id}><td>{d.id}</td><td><code>{d.conversationId}</code></td><td>{d.reason}</td><td>{d.redrives}</td><td>{time(d.createdAt)}</td></tr>
+                      <tr key={d.id}><td>{d.id}</td><td><code class="id">{d.conversationId}</code></td><td>{d.reason}</td><td>{d.redrives}</td><td>{time(d.createdAt)}</td></tr>
                     ))}
                   </tbody>
                 </table>

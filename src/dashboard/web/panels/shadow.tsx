@@ -1,7 +1,25 @@
 /** The shadow mismatch rate over time and the paths that differed most. */
 import { count, ratio, time } from '../format';
 import { ShadowChart } from '../shadow-chart';
+import type { LagKind, ShadowStatus } from '../types';
 import type { PanelProps } from './panel';
+
+const LAG_WORDS: Array<[LagKind, string]> = [
+  ['not_copied', 'not copied yet'],
+  ['not_caught_up', 'not caught up yet'],
+  ['follow_up', 'follow-up pending'],
+  ['converged', 'converged on a recheck'],
+];
+
+/** The lag share beside the rate: how much of what was compared was still being copied, and why. */
+function LagShare({ w }: { w: ShadowStatus['window'] }) {
+  const kinds = LAG_WORDS.filter(([k]) => (w.lagByKind?.[k] ?? 0) > 0).map(([k, words]) => `${count(w.lagByKind![k])} ${words}`);
+  return (
+    <span data-testid="shadow-lag" title="comparisons where one side was still being copied: counted as compared, not as mismatches">
+      lag <strong>{ratio(w.lagShare ?? (w.compared > 0 ? w.lag / w.compared : null))}</strong> ({count(w.lag)}{kinds.length > 0 ? `: ${kinds.join(', ')}` : ''})
+    </span>
+  );
+}
 
 export const WINDOWS: Array<[number, string]> = [
   [15 * 60_000, '15 min'],
@@ -25,7 +43,7 @@ export function Shadow(p: PanelProps) {
           {snapshot.shadow.ok && (
             <p>
               {snapshot.shadow.value.active ? 'sampling on' : 'sampling off in this phase'} · {count(snapshot.shadow.value.window.compared)} compared · {count(snapshot.shadow.value.window.mismatched)} mismatched · rate{' '}
-              <strong data-testid="shadow-rate">{ratio(snapshot.shadow.value.window.mismatchRate)}</strong> · {count(snapshot.shadow.value.window.lag)} lag · {count(snapshot.shadow.value.window.dropped)} dropped
+              <strong data-testid="shadow-rate">{ratio(snapshot.shadow.value.window.mismatchRate)}</strong> · <LagShare w={snapshot.shadow.value.window} /> · {count(snapshot.shadow.value.window.dropped)} dropped
             </p>
           )}
           {snapshot.timeline.ok ? <ShadowChart timeline={snapshot.timeline.value} /> : <p class="error">Could not load: {snapshot.timeline.error}</p>}
@@ -40,7 +58,7 @@ export function Shadow(p: PanelProps) {
                 <thead><tr><th>path</th><th>mismatches</th><th>last seen</th></tr></thead>
                 <tbody>
                   {snapshot.topPaths.value.items.map((x) => (
-                    <tr key={x.path}><td><code>{x.path}</code></td><td>{count(x.mismatches)}</td><td>{time(x.lastSeen)}</td></tr>
+                    <tr key={x.path}><td><code class="id">{x.path}</code></td><td>{count(x.mismatches)}</td><td>{time(x.lastSeen)}</td></tr>
                   ))}
                 </tbody>
               </table>

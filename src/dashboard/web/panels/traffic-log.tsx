@@ -19,7 +19,7 @@ export function TrafficLog(p: PanelProps) {
                     <td>{time(c.requestedAt)}</td>
                     <td>{c.kind === 'retire_legacy' ? 'retire the legacy record' : `new ${c.before?.new ?? '?'} → ${c.weights.new}, legacy ${c.before?.legacy ?? '?'} → ${c.weights.legacy}`}</td>
                     <td>{c.state}</td>
-                    <td>{c.changeId ?? '—'}</td>
+                    <td>{c.changeId ? <code class="id">{c.changeId}</code> : '—'}</td>
                     <td>{c.error ?? ''}</td>
                   </tr>
                 ))}

@@ -1,9 +1,10 @@
-/** Verification runs, and a run's differences page by page. */
+/** Verification runs, and a run's differences page by page; starting one, with or without repair. */
 import { useEffect, useState } from 'preact/hooks';
 import type { Api } from '../api';
 import { PAGE } from '../data';
 import { count, time } from '../format';
-import type { VerifyReport } from '../types';
+import { confirmVerify } from '../operations';
+import type { VerifyReport, VerifyRun } from '../types';
 import { Panel, PanelProps } from './panel';
 
 export function VerifyDetails({ api, runId }: { api: Api; runId: number }) {
@@ -25,7 +26,7 @@ export function VerifyDetails({ api, runId }: { api: Api; runId: number }) {
           <tbody>
             {d.items.map((x: any) => (
               <tr key={`${x.conversationId}-${x.kind}`}>
-                <td><code>{x.conversationId}</code></td>
+                <td><code class="id">{x.conversationId}</code></td>
                 <td>{x.kind}</td>
                 <td>{(x.paths ?? []).slice(0, 4).join(', ')}{x.reason ? ` ${x.reason}` : ''}</td>
                 <td>{x.legacyVersion ?? '—'} / {x.newVersion ?? '—'}</td>
@@ -44,33 +45,40 @@ export function VerifyDetails({ api, runId }: { api: Api; runId: number }) {
   );
 }
 
-export function Verification(p: PanelProps) {
+function Runs({ api, items }: { api: Api; items: VerifyRun[] }) {
   const [selected, setSelected] = useState<number | null>(null);
   return (
+    <>
+      <table>
+        <thead><tr><th>run</th><th>status</th><th>missing / extra / different</th><th>finished</th><th></th></tr></thead>
+        <tbody>
+          {items.map((r) => (
+            <tr key={r.id} class={r.status === 'completed' ? (r.clean ? 'pass' : 'fail') : ''}>
+              <td>#{r.id} {r.mode}</td>
+              <td>{r.status}{r.status === 'running' && r.progress.percent !== null ? ` ${r.progress.percent} %` : ''} {r.status === 'completed' && <span class={`badge ${r.clean ? 'ok' : 'bad'}`}>{r.clean ? 'clean' : 'differences'}</span>}</td>
+              <td>{r.totals.missing} / {r.totals.extra} / {r.totals.different}{r.totals.unreadable ? ` (+${r.totals.unreadable} unreadable)` : ''}</td>
+              <td>{time(r.finishedAt)}</td>
+              <td><button type="button" class="quiet" onClick={() => setSelected(selected === r.id ? null : r.id)}>{selected === r.id ? 'hide' : 'differences'}</button></td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {selected !== null && <VerifyDetails api={api} runId={selected} />}
+    </>
+  );
+}
+
+export function Verification(p: PanelProps) {
+  return (
     <Panel title="Verification runs" id="verify" data={p.snapshot.verify}>
-      {({ items }) =>
-        items.length === 0 ? (
-          <p class="muted">No verification run yet (POST /migration/verify).</p>
-        ) : (
-          <>
-            <table>
-              <thead><tr><th>run</th><th>status</th><th>missing / extra / different</th><th>finished</th><th></th></tr></thead>
-              <tbody>
-                {items.map((r) => (
-                  <tr key={r.id} class={r.status === 'completed' ? (r.clean ? 'pass' : 'fail') : ''}>
-                    <td>#{r.id} {r.mode}</td>
-                    <td>{r.status}{r.status === 'running' && r.progress.percent !== null ? ` ${r.progress.percent} %` : ''} {r.status === 'completed' && <span class={`badge ${r.clean ? 'ok' : 'bad'}`}>{r.clean ? 'clean' : 'differences'}</span>}</td>
-                    <td>{r.totals.missing} / {r.totals.extra} / {r.totals.different}{r.totals.unreadable ? ` (+${r.totals.unreadable} unreadable)` : ''}</td>
-                    <td>{time(r.finishedAt)}</td>
-                    <td><button type="button" class="quiet" onClick={() => setSelected(selected === r.id ? null : r.id)}>{selected === r.id ? 'hide' : 'differences'}</button></td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-            {selected !== null && <VerifyDetails api={p.api} runId={selected} />}
-          </>
-        )
-      }
+      {({ items }) => (
+        <>
+          <div class="buttons panel-actions">
+            <button type="button" onClick={() => confirmVerify(p).catch(p.failed)} data-testid="start-verify">Verify…</button>
+          </div>
+          {items.length === 0 ? <p class="muted">No verification run yet.</p> : <Runs api={p.api} items={items} />}
+        </>
+      )}
     </Panel>
   );
 }
