@@ -58,6 +58,8 @@ export class Route53Faults {
   readonly sent: SentCall[] = [];
   private readonly scripted = new Map<string, Array<{ kind: Route53FaultKind; message: string }>>();
   private pendingLeft = 0;
+  /** Changes submitted since pendingForeverOnNextChange (null: off): GetChange says PENDING while it is 0 or 1. */
+  private changesSinceStuck: number | null = null;
   private faultCount = 0;
 
   private constructor() {}
@@ -70,9 +72,12 @@ export class Route53Faults {
         faults.sent.push(call);
         (context as { lmsFaultCall?: SentCall }).lmsFaultCall = call;
         const result = await next(args);
-        const output = result.output as { ChangeInfo?: { Status?: string } };
-        if (call.operation === 'GetChange' && output.ChangeInfo && faults.pendingLeft > 0) {
-          faults.pendingLeft--;
+        const output = result.output as { ChangeInfo?: { Status?: string; Id?: string } };
+        // moto gives every change of a zone the same id, so the stuck change is told by order, not by id.
+        if (call.operation === 'ChangeResourceRecordSets' && faults.changesSinceStuck !== null) faults.changesSinceStuck++;
+        const stuck = call.operation === 'GetChange' && faults.changesSinceStuck === 1;
+        if (call.operation === 'GetChange' && output.ChangeInfo && (stuck || faults.pendingLeft > 0)) {
+          if (!stuck) faults.pendingLeft--;
           output.ChangeInfo.Status = 'PENDING';
         }
         return result;
@@ -112,6 +117,15 @@ export class Route53Faults {
     return this;
   }
 
+  /**
+   * The next change submitted stays PENDING until another change is submitted (such as the one that puts the old
+   * weights back, which then answers as moto does): a timeout that does not depend on how fast polls run.
+   */
+  pendingForeverOnNextChange(): this {
+    this.changesSinceStuck = 0;
+    return this;
+  }
+
   /** Sends so far, of one operation or of all. */
   calls(operation?: Route53Operation): number {
     return operation === undefined ? this.sent.length : this.sent.filter((c) => c.operation === operation).length;
@@ -129,6 +143,7 @@ export class Route53Faults {
     this.sent.length = 0;
     this.scripted.clear();
     this.pendingLeft = 0;
+    this.changesSinceStuck = null;
     return this;
   }
 }
