@@ -3,16 +3,16 @@
  * OpenAPI is generated from them, and the dashboard's types come from them. The SPEC section 1 rules are
  * model/limits.ts's checks, called here, not restated.
  */
-import { body, checked, dateTime, documentedAs, intString, jsonObject, params, query, text, z } from '../http/schema-kit';
+import { body, checked, dateTime, documentedAs, typeError, intString, jsonObject, params, query, text, z } from '../http/schema-kit';
 import type { JsonObject, MessageRole } from '../model/conversation.model';
 import { MESSAGE_ROLES } from '../model/conversation.model';
 import { checkContent, checkId, checkMetadata, LIMITS } from '../model/limits';
 
 export const MAX_MESSAGES_PER_CREATE = 1000;
 
-const roleSchema = z.enum(MESSAGE_ROLES as [MessageRole, ...MessageRole[]], { error: `must be one of ${MESSAGE_ROLES.join(', ')}` });
+const roleSchema = z.enum(MESSAGE_ROLES as [MessageRole, ...MessageRole[]], { error: typeError(`must be one of ${MESSAGE_ROLES.join(', ')}`) });
 const content = checked(
-  documentedAs(z.string({ error: 'must be a string' }), { type: 'string', description: `At most ${LIMITS.contentMaxBytes} bytes of UTF-8; may be empty` }),
+  documentedAs(z.string({ error: typeError('must be a string') }), { type: 'string', description: `At most ${LIMITS.contentMaxBytes} bytes of UTF-8; may be empty` }),
   checkContent,
 );
 const metadata = checked(
@@ -26,7 +26,7 @@ export const MessageInputSchema = body({ role: roleSchema, content });
 
 const messageInList = z.strictObject(
   { role: roleSchema, content },
-  { error: (i) => (i.code === 'unrecognized_keys' ? 'is not an accepted field' : i.code === 'invalid_type' && (i.path?.length ?? 0) === 0 ? 'must be an object with role and content' : undefined) },
+  { error: (i) => (i.code === 'unrecognized_keys' ? 'is not an accepted field' : i.code === 'invalid_type' ? 'must be an object with role and content' : undefined) },
 );
 
 export const CreateConversationSchema = body({

@@ -121,6 +121,9 @@ export function openApiDocument(app: INestApplication) {
     // An opaque token from APP_API_TOKENS or OPERATOR_API_TOKENS, not a JWT.
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An application or operator token (APP_API_TOKENS, OPERATOR_API_TOKENS)' })
     .build();
+  // DocumentBuilder marks every bearer scheme as a JWT; these tokens are opaque.
+  const bearer = config.components?.securitySchemes?.bearer as { bearerFormat?: string } | undefined;
+  if (bearer) delete bearer.bearerFormat;
   return completeErrorResponses(cleanupOpenApiDoc(SwaggerModule.createDocument(app, config)));
 }
 

@@ -8,7 +8,7 @@
  * strict: an unknown key is refused, never dropped.
  */
 import { z } from 'zod';
-import type { FieldError } from '../model/limits';
+import type { FieldError } from '../common/errors';
 import { codePointLength, unstorableReason } from '../model/text-safety';
 
 export { z };
@@ -50,10 +50,15 @@ export function checked<T extends z.ZodType>(schema: T, check: (value: z.output<
   return doc ? holdDoc(refined, doc) : refined;
 }
 
+/** A type error's message, or "is required" when the field is missing. */
+export function typeError(message: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : message);
+}
+
 /** The text rules of every string the API stores or audits: no NUL, no lone surrogate, at most `max` characters. */
 export function text(options: { max: number; min?: number; notBlank?: boolean; description?: string }) {
   const { max, min = 0, notBlank = false } = options;
-  const schema = z.string({ error: 'must be a string' }).superRefine((s, ctx) => {
+  const schema = z.string({ error: typeError('must be a string') }).superRefine((s, ctx) => {
     const bad = unstorableReason(s);
     if (bad) ctx.addIssue({ code: 'custom', message: bad });
     const n = codePointLength(s);
@@ -70,7 +75,7 @@ export function text(options: { max: number; min?: number; notBlank?: boolean; d
 /** An integer in a JSON body. */
 export function int(min: number, max: number) {
   const error = `must be an integer from ${min} to ${max}`;
-  return z.int({ error }).min(min, { error }).max(max, { error });
+  return z.int({ error: typeError(error) }).min(min, { error }).max(max, { error });
 }
 
 /**
@@ -79,7 +84,7 @@ export function int(min: number, max: number) {
  */
 export function intString(min: number, max: number, error = `must be an integer from ${min} to ${max}`) {
   const schema = z
-    .string({ error })
+    .string({ error: typeError(error) })
     .regex(/^\d{1,16}$/, { error })
     .transform(Number)
     .pipe(int(min, max));
@@ -88,18 +93,18 @@ export function intString(min: number, max: number, error = `must be an integer 
 
 /** `true` or `false` in a query string. */
 export function boolString() {
-  const schema = z.enum(['true', 'false'], { error: 'must be true or false' }).transform((v) => v === 'true');
+  const schema = z.enum(['true', 'false'], { error: typeError('must be true or false') }).transform((v) => v === 'true');
   return documentedAs(schema, { type: 'boolean' });
 }
 
 /** One of a few words; the message lists them. */
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T, message = `must be one of ${values.join(', ')}`) {
-  return z.enum(values, { error: message });
+  return z.enum(values, { error: typeError(message) });
 }
 
 /** A free-form JSON object (checked further by the caller's model check). */
 export function jsonObject(description?: string) {
-  const schema = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), { error: 'must be a JSON object' });
+  const schema = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), { error: typeError('must be a JSON object') });
   return documentedAs(schema, { type: 'object', additionalProperties: true, ...(description ? { description } : {}) });
 }
 
@@ -117,7 +122,7 @@ type Shape = Record<string, z.ZodType>;
 
 function strict<S extends Shape>(shape: S, unknownMessage: string) {
   return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? unknownMessage : issue.code === 'invalid_type' ? 'must be a JSON object' : undefined),
+    error: (issue) => (issue.code === 'unrecognized_keys' ? unknownMessage : issue.code === 'invalid_type' ? typeError('must be a JSON object')(issue) : undefined),
   });
 }
 

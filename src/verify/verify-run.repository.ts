@@ -13,7 +13,7 @@
 import { DataSource, QueryRunner } from 'typeorm';
 import { DomainError } from '../common/errors';
 import { Finding, UNREADABLE_PATH } from './domain/compare';
-import type { ReportKind, ReportQuery, VerifyOptions } from './verify-input';
+import type { ReportKind, ReportQuery, VerifyOptions } from './verify.schemas';
 
 export type RunStatus = 'queued' | 'running' | 'completed' | 'failed';
 export type RunPhase = 'scan' | 'recheck' | 'repair' | 'done';
