@@ -1,16 +1,16 @@
 import { Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { createZodDto } from 'nestjs-zod';
+import { apiDto } from '../http/openapi';
 import { AuthenticatedRequest, OperatorOnly } from '../common/auth/auth.guard';
 import { DomainError } from '../common/errors';
 import { ApiErrors } from '../http/openapi';
 import { ArchiveRunIdSchema, ArchiveRunSchema, ArchiveSummarySchema } from './cleanup.schemas';
 import { CleanupService } from './cleanup.service';
 
-class ArchiveRunIdDto extends createZodDto(ArchiveRunIdSchema) {}
-class ArchiveRunDto extends createZodDto(ArchiveRunSchema) {}
-class ArchiveSummaryDto extends createZodDto(ArchiveSummarySchema) {}
+class ArchiveRunIdDto extends apiDto(ArchiveRunIdSchema) {}
+class ArchiveRunDto extends apiDto(ArchiveRunSchema) {}
+class ArchiveSummaryDto extends apiDto(ArchiveSummarySchema) {}
 
 @ApiTags('migration')
 @ApiBearerAuth()

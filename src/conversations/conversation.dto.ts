@@ -1,5 +1,5 @@
 /** The conversation API's DTO classes, made from its schemas (conversation.schemas.ts): nothing here can drift. */
-import { createZodDto } from 'nestjs-zod';
+import { apiDto } from '../http/openapi';
 import type { Conversation } from '../model/conversation.model';
 import {
   ConversationAnswer,
@@ -12,13 +12,13 @@ import {
   PatchConversationSchema,
 } from './conversation.schemas';
 
-export class CreateConversationDto extends createZodDto(CreateConversationSchema) {}
-export class PatchConversationDto extends createZodDto(PatchConversationSchema) {}
-export class MessageInputDto extends createZodDto(MessageInputSchema) {}
-export class ConversationIdDto extends createZodDto(ConversationIdSchema) {}
-export class ListConversationsDto extends createZodDto(ListConversationsSchema) {}
-export class ConversationDto extends createZodDto(ConversationSchema) {}
-export class ConversationPageDto extends createZodDto(ConversationPageSchema) {}
+export class CreateConversationDto extends apiDto(CreateConversationSchema) {}
+export class PatchConversationDto extends apiDto(PatchConversationSchema) {}
+export class MessageInputDto extends apiDto(MessageInputSchema) {}
+export class ConversationIdDto extends apiDto(ConversationIdSchema) {}
+export class ListConversationsDto extends apiDto(ListConversationsSchema) {}
+export class ConversationDto extends apiDto(ConversationSchema) {}
+export class ConversationPageDto extends apiDto(ConversationPageSchema) {}
 
 export function toDto(c: Conversation): ConversationAnswer & { createdAt: string; updatedAt: string } {
   return {

@@ -1,6 +1,6 @@
 import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiExcludeEndpoint, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { createZodDto } from 'nestjs-zod';
+import { apiDto } from '../http/openapi';
 import { ApiErrors } from '../http/openapi';
 import { z } from '../http/schema-kit';
 import type { Request, Response } from 'express';
@@ -16,7 +16,7 @@ const QueuesSessionSchema = z.object({
   expiresAt: z.string().meta({ format: 'date-time' }).nullable().meta({ description: 'When the cookie expires (null in local development mode)' }),
 });
 
-class QueuesSessionDto extends createZodDto(QueuesSessionSchema) {}
+class QueuesSessionDto extends apiDto(QueuesSessionSchema) {}
 
 function isHttps(req: Request): boolean {
   return req.secure || req.headers['x-forwarded-proto'] === 'https';

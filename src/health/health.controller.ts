@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { createZodDto } from 'nestjs-zod';
+import { apiDto } from '../http/openapi';
 import type { Response } from 'express';
 import type Redis from 'ioredis';
 import { Db } from 'mongodb';
@@ -12,8 +12,8 @@ import { DATA_SOURCE, LEGACY_DB, REDIS } from '../stores/stores.module';
 import { checkStores, downChecks, readiness } from './readiness';
 import { LiveSchema, ReadySchema } from './health.schemas';
 
-class LiveDto extends createZodDto(LiveSchema) {}
-class ReadyDto extends createZodDto(ReadySchema) {}
+class LiveDto extends apiDto(LiveSchema) {}
+class ReadyDto extends apiDto(ReadySchema) {}
 
 @ApiTags('operations')
 @Public()

@@ -5,7 +5,7 @@
  */
 import { applyDecorators } from '@nestjs/common';
 import { ApiResponse } from '@nestjs/swagger';
-import { createZodDto } from 'nestjs-zod';
+import { createZodDto, type ZodDto } from 'nestjs-zod';
 import { z } from './schema-kit';
 
 export const ErrorBodySchema = z
@@ -21,7 +21,56 @@ export const ErrorBodySchema = z
   })
   .meta({ description: 'The one error shape (SPEC section 2)' });
 
-export class ErrorBody extends createZodDto(ErrorBodySchema) {}
+type JsonSchema = Record<string, unknown>;
+
+/**
+ * zod writes a nullable plain type as `type: ["string", "null"]` (JSON Schema 2020-12), which @nestjs/swagger
+ * misreads as an array of strings. OpenAPI 3.0 says `nullable: true`, and a union of types is an `anyOf`.
+ */
+export function openApi30Types(schema: JsonSchema, top = false): JsonSchema {
+  if (Array.isArray(schema.type)) {
+    const types = (schema.type as string[]).filter((t) => t !== 'null');
+    if (types.length < (schema.type as string[]).length) schema.nullable = true;
+    if (types.length === 1) schema.type = types[0];
+    else {
+      schema.anyOf = types.map((type) => ({ type }));
+      // A property's type must be a string for Nest; nestjs-zod's clean-up removes this empty one.
+      if (top) Object.assign(schema, { type: '', 'x-nestjs_zod-empty-type': true });
+      else delete schema.type;
+    }
+  }
+  for (const key of ['items', 'additionalProperties', 'not']) {
+    const sub = schema[key];
+    if (sub && typeof sub === 'object' && !Array.isArray(sub)) openApi30Types(sub as JsonSchema);
+  }
+  for (const key of ['anyOf', 'oneOf', 'allOf']) {
+    if (Array.isArray(schema[key])) for (const sub of schema[key] as JsonSchema[]) openApi30Types(sub);
+  }
+  for (const key of ['properties', '$defs', 'x-nestjs_zod-$defs']) {
+    const subs = schema[key];
+    if (subs && typeof subs === 'object') for (const sub of Object.values(subs as Record<string, JsonSchema>)) openApi30Types(sub);
+  }
+  return schema;
+}
+
+/**
+ * A DTO class made from a zod schema (nestjs-zod), whose OpenAPI description says what the schema says: the
+ * one way this service makes DTOs, so a request is validated and documented by the same schema.
+ */
+export function apiDto<S extends z.ZodType>(schema: S): ZodDto<S, false> {
+  // Typed loosely here only: the class returned has the DTO type of `schema`.
+  const Base = createZodDto(schema) as unknown as new () => object;
+  const factory = (Base as unknown as { _OPENAPI_METADATA_FACTORY(): Record<string, JsonSchema> })._OPENAPI_METADATA_FACTORY.bind(Base);
+  return class extends Base {
+    static _OPENAPI_METADATA_FACTORY() {
+      const properties = factory();
+      for (const property of Object.values(properties)) openApi30Types(property, true);
+      return properties;
+    }
+  } as ZodDto<S, false>;
+}
+
+export class ErrorBody extends apiDto(ErrorBodySchema) {}
 
 const WHY: Record<number, string> = {
   400: 'The request is not valid: every bad field is named in `errors` (VALIDATION_FAILED, MALFORMED_BODY)',

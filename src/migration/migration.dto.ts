@@ -1,5 +1,5 @@
 /** The phase machine API's DTO classes, made from its schemas (migration.schemas.ts). */
-import { createZodDto } from 'nestjs-zod';
+import { apiDto } from '../http/openapi';
 import {
   AdvanceSchema,
   AuditPageSchema,
@@ -12,12 +12,12 @@ import {
   TrafficChangePageSchema,
 } from './migration.schemas';
 
-export class AdvanceDto extends createZodDto(AdvanceSchema) {}
-export class RollbackDto extends createZodDto(RollbackSchema) {}
-export class ReasonDto extends createZodDto(ReasonSchema) {}
-export class PageQueryDto extends createZodDto(PageSchema) {}
-export class MigrationStatusDto extends createZodDto(MigrationStatusSchema) {}
-export class MoveResultDto extends createZodDto(MoveResultSchema) {}
-export class AuditPageDto extends createZodDto(AuditPageSchema) {}
-export class TrafficChangePageDto extends createZodDto(TrafficChangePageSchema) {}
-export class PausedDto extends createZodDto(PausedSchema) {}
+export class AdvanceDto extends apiDto(AdvanceSchema) {}
+export class RollbackDto extends apiDto(RollbackSchema) {}
+export class ReasonDto extends apiDto(ReasonSchema) {}
+export class PageQueryDto extends apiDto(PageSchema) {}
+export class MigrationStatusDto extends apiDto(MigrationStatusSchema) {}
+export class MoveResultDto extends apiDto(MoveResultSchema) {}
+export class AuditPageDto extends apiDto(AuditPageSchema) {}
+export class TrafficChangePageDto extends apiDto(TrafficChangePageSchema) {}
+export class PausedDto extends apiDto(PausedSchema) {}

@@ -1,16 +1,16 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Put, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { createZodDto } from 'nestjs-zod';
+import { apiDto } from '../http/openapi';
 import { AuthenticatedRequest, OperatorOnly } from '../common/auth/auth.guard';
 import { NotFoundError } from '../common/errors';
 import { ApiErrors } from '../http/openapi';
 import { OverrideAnswerSchema, OverrideListSchema, OverrideSchema, TokenNameSchema } from './rate-limit.schemas';
 import { RateLimits } from './rate-limits';
 
-class TokenNameDto extends createZodDto(TokenNameSchema) {}
-class OverrideDto extends createZodDto(OverrideSchema) {}
-class OverrideAnswerDto extends createZodDto(OverrideAnswerSchema) {}
-class OverrideListDto extends createZodDto(OverrideListSchema) {}
+class TokenNameDto extends apiDto(TokenNameSchema) {}
+class OverrideDto extends apiDto(OverrideSchema) {}
+class OverrideAnswerDto extends apiDto(OverrideAnswerSchema) {}
+class OverrideListDto extends apiDto(OverrideListSchema) {}
 
 @ApiTags('operations')
 @ApiBearerAuth()

@@ -1,14 +1,14 @@
 import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { createZodDto } from 'nestjs-zod';
+import { apiDto } from '../http/openapi';
 import { OperatorOnly } from '../common/auth/auth.guard';
 import { ApiErrors } from '../http/openapi';
 import { RedrivenSchema, RepairListQuerySchema, RepairsSchema } from './repair.schemas';
 import { RepairQueue } from './repair-queue';
 
-class RepairListQueryDto extends createZodDto(RepairListQuerySchema) {}
-class RepairsDto extends createZodDto(RepairsSchema) {}
-class RedrivenDto extends createZodDto(RedrivenSchema) {}
+class RepairListQueryDto extends apiDto(RepairListQuerySchema) {}
+class RepairsDto extends apiDto(RepairsSchema) {}
+class RedrivenDto extends apiDto(RedrivenSchema) {}
 
 @ApiTags('operations')
 @ApiBearerAuth()

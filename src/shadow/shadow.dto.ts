@@ -1,5 +1,5 @@
 /** The shadow comparison API's DTO classes, made from its schemas (shadow.schemas.ts). */
-import { createZodDto } from 'nestjs-zod';
+import { apiDto } from '../http/openapi';
 import {
   MismatchPageSchema,
   MismatchQuerySchema,
@@ -11,11 +11,11 @@ import {
   TopPathsSchema,
 } from './shadow.schemas';
 
-export class ShadowStatusQueryDto extends createZodDto(ShadowStatusQuerySchema) {}
-export class TimelineQueryDto extends createZodDto(TimelineQuerySchema) {}
-export class TopPathsQueryDto extends createZodDto(TopPathsQuerySchema) {}
-export class MismatchQueryDto extends createZodDto(MismatchQuerySchema) {}
-export class ShadowStatusDto extends createZodDto(ShadowStatusSchema) {}
-export class ShadowTimelineDto extends createZodDto(ShadowTimelineSchema) {}
-export class TopPathsDto extends createZodDto(TopPathsSchema) {}
-export class MismatchPageDto extends createZodDto(MismatchPageSchema) {}
+export class ShadowStatusQueryDto extends apiDto(ShadowStatusQuerySchema) {}
+export class TimelineQueryDto extends apiDto(TimelineQuerySchema) {}
+export class TopPathsQueryDto extends apiDto(TopPathsQuerySchema) {}
+export class MismatchQueryDto extends apiDto(MismatchQuerySchema) {}
+export class ShadowStatusDto extends apiDto(ShadowStatusSchema) {}
+export class ShadowTimelineDto extends apiDto(ShadowTimelineSchema) {}
+export class TopPathsDto extends apiDto(TopPathsSchema) {}
+export class MismatchPageDto extends apiDto(MismatchPageSchema) {}

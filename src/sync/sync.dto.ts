@@ -1,5 +1,5 @@
 /** The sync operator API's DTO classes, made from its schemas (sync.schemas.ts). */
-import { createZodDto } from 'nestjs-zod';
+import { apiDto } from '../http/openapi';
 import {
   BackfillStartSchema,
   CatchupPassSchema,
@@ -15,15 +15,15 @@ import {
   ThrottleSchema,
 } from './sync.schemas';
 
-export class SyncPauseDto extends createZodDto(SyncPauseSchema) {}
-export class ThrottleDto extends createZodDto(ThrottleSchema) {}
-export class RedriveDto extends createZodDto(RedriveSchema) {}
-export class DeadLetterQueryDto extends createZodDto(DeadLetterQuerySchema) {}
-export class CatchupQueryDto extends createZodDto(CatchupQuerySchema) {}
-export class SyncStatusDto extends createZodDto(SyncStatusSchema) {}
-export class BackfillStartDto extends createZodDto(BackfillStartSchema) {}
-export class CatchupPassDto extends createZodDto(CatchupPassSchema) {}
-export class SyncPausedDto extends createZodDto(SyncPausedSchema) {}
-export class ThrottleAnswerDto extends createZodDto(ThrottleAnswerSchema) {}
-export class DeadLetterPageDto extends createZodDto(DeadLetterPageSchema) {}
-export class RedriveResultDto extends createZodDto(RedriveResultSchema) {}
+export class SyncPauseDto extends apiDto(SyncPauseSchema) {}
+export class ThrottleDto extends apiDto(ThrottleSchema) {}
+export class RedriveDto extends apiDto(RedriveSchema) {}
+export class DeadLetterQueryDto extends apiDto(DeadLetterQuerySchema) {}
+export class CatchupQueryDto extends apiDto(CatchupQuerySchema) {}
+export class SyncStatusDto extends apiDto(SyncStatusSchema) {}
+export class BackfillStartDto extends apiDto(BackfillStartSchema) {}
+export class CatchupPassDto extends apiDto(CatchupPassSchema) {}
+export class SyncPausedDto extends apiDto(SyncPausedSchema) {}
+export class ThrottleAnswerDto extends apiDto(ThrottleAnswerSchema) {}
+export class DeadLetterPageDto extends apiDto(DeadLetterPageSchema) {}
+export class RedriveResultDto extends apiDto(RedriveResultSchema) {}
