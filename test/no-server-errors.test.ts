@@ -79,6 +79,11 @@ describe('a NUL character in an operator text (PostgreSQL refuses U+0000)', () =
     ['rate-limit override', 'shadow', '/migration/rate-limits/someone', { rps: 5, reason: NUL }],
   ];
 
+  it('is a 400 naming the field in a query too: the shadow mismatches path filter (PostgreSQL LIKE refused the NUL)', async () => {
+    const res = await t.request('GET', '/migration/shadow/mismatches?path=a%00b', { token: OPERATOR_TOKEN });
+    expect(expectErrorShape(res, 400, 'VALIDATION_FAILED').errors).toEqual([{ field: 'path', message: 'contains a NUL character at index 1' }]);
+  });
+
   for (const [name, phase, path, body] of cases) {
     it(`is a 400 naming the field on ${name}, and changes nothing`, async () => {
       await t.setPhase(phase);
