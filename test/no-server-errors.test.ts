@@ -94,3 +94,26 @@ describe('a NUL character in an operator text (PostgreSQL refuses U+0000)', () =
     });
   }
 });
+
+describe('concurrent verification starts (found by the fuzzer: a unique-index race answered 500)', () => {
+  it('answers each start 202 or 409 VERIFICATION_RUNNING, even when the run that won is over before the loser looks', async () => {
+    await t.setPhase('shadow');
+    const op = () => t.request('POST', '/migration/verify', { body: {}, token: OPERATOR_TOKEN });
+    // Stands in for a worker that finishes each run at once (an empty store is verified in milliseconds).
+    let finishing = true;
+    const finisher = (async () => {
+      while (finishing) {
+        await t.pg.query(`UPDATE verification_runs SET status = 'completed', finished_at = now() WHERE status IN ('queued', 'running')`);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    try {
+      const statuses: number[] = [];
+      for (let round = 0; round < 15; round++) statuses.push(...(await Promise.all(Array.from({ length: 6 }, op))).map((r) => r.status));
+      expect(statuses.filter((s) => s !== 202 && s !== 409)).toEqual([]);
+    } finally {
+      finishing = false;
+      await finisher;
+    }
+  });
+});
