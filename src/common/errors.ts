@@ -57,7 +57,8 @@ export class StoreRefusedError extends DomainError {
     readonly store: RefusingStore,
     field: string,
     reason: string,
+    message = `The ${STORE_LABEL[store]} refuses this document; nothing was written`,
   ) {
-    super('STORE_REFUSED', 422, `The ${STORE_LABEL[store]} refuses this document; nothing was written`, [{ field, message: `the ${STORE_LABEL[store]} ${reason}` }]);
+    super('STORE_REFUSED', 422, message, [{ field, message: `the ${STORE_LABEL[store]} ${reason}` }]);
   }
 }

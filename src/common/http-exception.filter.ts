@@ -67,7 +67,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const refusing = refusingStore(exception);
     if (refusing) {
       this.logger.warn({ msg: 'store refused a document', store: refusing, requestId, err: describe(exception) });
-      const refused = new StoreRefusedError(refusing, 'body', 'refused a value in it');
+      const refused = new StoreRefusedError(refusing, 'request', 'refused a value of this request', `A store refused a value of this request (${refusing === 'new' ? 'PostgreSQL' : 'MongoDB'})`);
       res.status(422).json(errorBody(422, refused.code, refused.message, requestId, refused.errors));
       return;
     }

@@ -37,7 +37,14 @@ export const MismatchQuerySchema = query({
   path: text({ max: 500, min: 1, description: 'e.g. title, metadata.a, messages[*].content (and beneath it)' }).optional(),
   since: since.optional(),
   limit: intString(1, 200).default(50),
-  cursor: documentedAs(z.string().regex(/^\d{1,19}$/, { error: 'must be a cursor this API issued' }), { type: 'string', pattern: '^[0-9]{1,19}$' })
+  // A mismatch id (bigint): the cursor this API issued, never beyond PostgreSQL's bigint.
+  cursor: documentedAs(
+    z
+      .string()
+      .regex(/^\d{1,19}$/, { error: 'must be a cursor this API issued' })
+      .refine((v) => BigInt(v) <= 9_223_372_036_854_775_807n, { error: 'must be a cursor this API issued' }),
+    { type: 'string', pattern: '^[0-9]{1,19}$' },
+  )
     .optional()
     .meta({ description: 'nextCursor of the previous page' }),
 });
