@@ -117,3 +117,27 @@ describe('concurrent verification starts (found by the fuzzer: a unique-index ra
     }
   });
 });
+
+describe('concurrent backfill starts (the same race as verification starts)', () => {
+  it('answers each start 202, even when the run that kept it from inserting is over before it looks', async () => {
+    await t.setPhase('shadow');
+    let finishing = true;
+    const finisher = (async () => {
+      while (finishing) {
+        await t.pg.query(`UPDATE sync_runs SET status = 'completed', finished_at = now() WHERE status = 'running'`);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    try {
+      const statuses: number[] = [];
+      for (let round = 0; round < 10; round++) {
+        const answers = await Promise.all(Array.from({ length: 4 }, () => t.request('POST', '/migration/sync/backfill', { token: OPERATOR_TOKEN })));
+        statuses.push(...answers.map((r) => r.status));
+      }
+      expect(statuses.filter((s) => s !== 202 && s !== 409)).toEqual([]);
+    } finally {
+      finishing = false;
+      await finisher;
+    }
+  });
+});

@@ -42,7 +42,7 @@ export const MismatchQuerySchema = query({
     z
       .string()
       .regex(/^\d{1,19}$/, { error: 'must be a cursor this API issued' })
-      .refine((v) => BigInt(v) <= 9_223_372_036_854_775_807n, { error: 'must be a cursor this API issued' }),
+      .refine((v) => !/^\d{1,19}$/.test(v) || BigInt(v) <= 9_223_372_036_854_775_807n, { error: 'must be a cursor this API issued' }),
     { type: 'string', pattern: '^[0-9]{1,19}$' },
   )
     .optional()
