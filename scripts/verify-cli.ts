@@ -21,7 +21,8 @@ import { createRootLogger } from '../src/common/logging/root-logger';
 import { loadConfig } from '../src/app-config';
 import { environmentWithEnvFile } from '../src/config/env-file';
 import { DomainError } from '../src/common/errors';
-import { parseReportQuery, parseVerifyOptions, VerifyOptions } from '../src/verify/verify-input';
+import { parseInput } from '../src/http/validation';
+import { ReportQuerySchema, VerifyOptions, VerifyOptionsSchema } from '../src/verify/verify.schemas';
 import { RunReport, runReport, RunSummary, runSummary } from '../src/verify/verify-report';
 import { VerifyModule } from '../src/verify/verify.module';
 import { VerifyQueue } from '../src/verify/verify-queue';
@@ -81,7 +82,7 @@ function runOptions(args: Args): VerifyOptions {
     if (v !== undefined) body[key] = v;
   }
   if (args.values.has('reason')) body.reason = args.values.get('reason');
-  return parseVerifyOptions(body);
+  return parseInput(VerifyOptionsSchema, body);
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -219,7 +220,7 @@ export async function runVerifyCli(argv: string[]): Promise<number> {
     }
 
     if (runId !== undefined) {
-      const query = parseReportQuery(Object.fromEntries([...args.values].filter(([k]) => ['kind', 'offset', 'limit'].includes(k))));
+      const query = parseInput(ReportQuerySchema, Object.fromEntries([...args.values].filter(([k]) => ['kind', 'offset', 'limit'].includes(k))), 'query');
       const report = await service.report(runId, query);
       if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else printReport(report);

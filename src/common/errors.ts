@@ -42,3 +42,23 @@ export class ServiceUnavailableError extends DomainError {
     super('SERVICE_UNAVAILABLE', 503, message);
   }
 }
+
+export type RefusingStore = 'legacy' | 'new';
+
+const STORE_LABEL: Record<RefusingStore, string> = { legacy: 'legacy store (MongoDB)', new: 'new store (PostgreSQL)' };
+
+/**
+ * A store refused a document the API accepted (the SPEC's input rules allow it, the server cannot hold it):
+ * a client error naming the store and the field, never a 500. Thrown before anything is written, or when the
+ * store's own refusal shows nothing was.
+ */
+export class StoreRefusedError extends DomainError {
+  constructor(
+    readonly store: RefusingStore,
+    field: string,
+    reason: string,
+    message = `The ${STORE_LABEL[store]} refuses this document; nothing was written`,
+  ) {
+    super('STORE_REFUSED', 422, message, [{ field, message: `the ${STORE_LABEL[store]} ${reason}` }]);
+  }
+}

@@ -1,17 +1,37 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AuthenticatedRequest } from '../common/auth/auth.guard';
-import { ValidationFailedError } from '../common/errors';
-import { ConversationDto, ConversationPageDto, CreateConversationDto, etag, MessageInputDto, PatchConversationDto, toDto } from './conversation.dto';
-import { parseCreate, parseId, parseIfMatch, parseListQuery, parseMessage, parsePatch } from './conversation-input';
+import { StoreRefusedError } from '../common/errors';
+import { ApiErrors } from '../http/openapi';
+import { parseInput } from '../http/validation';
+import {
+  ConversationDto,
+  ConversationIdDto,
+  ConversationPageDto,
+  CreateConversationDto,
+  etag,
+  ListConversationsDto,
+  MessageInputDto,
+  PatchConversationDto,
+  toDto,
+} from './conversation.dto';
+import { IdempotencyKeySchema, IfMatchSchema } from './conversation.schemas';
 import { ConversationService, KeyedWrite } from './conversation.service';
 import { IdempotencyService } from './idempotency.service';
 import type { Conversation } from '../model/conversation.model';
 import { Shadowed } from './shadowed.decorator';
 
-const IDEMPOTENCY_HEADER = { name: 'Idempotency-Key', required: false, description: 'Same key and body within 24 h: the first response, no second write' };
-const IF_MATCH_HEADER = { name: 'If-Match', required: false, description: 'The version the change is based on; 412 if stale' };
+const IDEMPOTENCY_HEADER = {
+  name: 'Idempotency-Key',
+  required: false,
+  description: 'Same key and body within 24 h: the first response, no second write (1-200 characters of A-Z a-z 0-9 . _ : -)',
+  schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,200}$' },
+};
+const IF_MATCH_HEADER = { name: 'If-Match', required: false, description: 'The version the change is based on, e.g. "3"; 412 if stale', schema: { type: 'string', pattern: '^"?[0-9]{1,15}"?$' } };
+
+const ifMatch = (header: string | undefined) => parseInput(IfMatchSchema, header, 'If-Match');
+const idempotencyKey = (header: string | undefined) => parseInput(IdempotencyKeySchema, header, 'Idempotency-Key');
 
 @ApiTags('conversations')
 @ApiBearerAuth()
@@ -23,66 +43,66 @@ export class ConversationController {
   ) {}
 
   @Post()
-  @ApiBody({ type: CreateConversationDto })
   @ApiHeader(IDEMPOTENCY_HEADER)
   @ApiCreatedResponse({ type: ConversationDto })
-  create(@Body() body: unknown, @Headers('idempotency-key') key: string | undefined, @Req() req: AuthenticatedRequest, @Res() res: Response) {
-    const input = parseCreate(body);
-    return this.idempotent(key, req, body, res, 201, (keyed) => this.conversations.create(input, keyed));
+  @ApiErrors(409, 422)
+  create(@Body() body: CreateConversationDto, @Headers('idempotency-key') key: string | undefined, @Req() req: AuthenticatedRequest, @Res() res: Response) {
+    return this.idempotent(idempotencyKey(key), req, res, 201, (keyed) => this.conversations.create(body, keyed));
   }
 
   @Get()
-  @ApiQuery({ name: 'userId', required: true })
-  @ApiQuery({ name: 'limit', required: false, description: '1..100, default 20' })
-  @ApiQuery({ name: 'cursor', required: false })
   @ApiOkResponse({ type: ConversationPageDto })
   @Shadowed('list')
-  async list(@Query() query: Record<string, unknown>): Promise<ConversationPageDto> {
-    const { userId, limit, cursor } = parseListQuery(query);
-    const page = await this.conversations.list(userId, limit, cursor);
+  async list(@Query() query: ListConversationsDto): Promise<ConversationPageDto> {
+    const page = await this.conversations.list(query.userId, query.limit, query.cursor);
     return { items: page.items.map(toDto), nextCursor: page.nextCursor };
   }
 
   @Get(':id')
   @ApiOkResponse({ type: ConversationDto })
+  @ApiErrors(404)
   @Shadowed('get')
-  async get(@Param('id') id: string, @Res({ passthrough: true }) res: Response): Promise<ConversationDto> {
-    return this.send(res, await this.conversations.get(parseId(id)));
+  async get(@Param() params: ConversationIdDto, @Res({ passthrough: true }) res: Response): Promise<ConversationDto> {
+    return this.send(res, await this.conversations.get(params.id));
   }
 
   @Patch(':id')
-  @ApiBody({ type: PatchConversationDto })
   @ApiHeader(IF_MATCH_HEADER)
   @ApiOkResponse({ type: ConversationDto })
-  async patch(@Param('id') id: string, @Body() body: unknown, @Headers('if-match') ifMatch: string | undefined, @Res({ passthrough: true }) res: Response) {
-    const [cid, input, version] = [parseId(id), parsePatch(body), parseIfMatch(ifMatch)];
-    return this.send(res, await this.conversations.patch(cid, input, version));
+  @ApiErrors(404, 409, 412, 422)
+  async patch(
+    @Param() params: ConversationIdDto,
+    @Body() body: PatchConversationDto,
+    @Headers('if-match') version: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ConversationDto> {
+    return this.send(res, await this.conversations.patch(params.id, body, ifMatch(version)));
   }
 
   @Post(':id/messages')
-  @ApiBody({ type: MessageInputDto })
   @ApiHeader(IDEMPOTENCY_HEADER)
   @ApiHeader(IF_MATCH_HEADER)
   @ApiCreatedResponse({ type: ConversationDto })
+  @ApiErrors(404, 409, 412, 422)
   appendMessage(
-    @Param('id') id: string,
-    @Body() body: unknown,
+    @Param() params: ConversationIdDto,
+    @Body() body: MessageInputDto,
     @Headers('idempotency-key') key: string | undefined,
-    @Headers('if-match') ifMatch: string | undefined,
+    @Headers('if-match') version: string | undefined,
     @Req() req: AuthenticatedRequest,
     @Res() res: Response,
   ) {
-    const [cid, message, version] = [parseId(id), parseMessage(body), parseIfMatch(ifMatch)];
-    return this.idempotent(key, req, body, res, 201, (keyed) => this.conversations.appendMessage(cid, message, version, keyed));
+    const expected = ifMatch(version);
+    return this.idempotent(idempotencyKey(key), req, res, 201, (keyed) => this.conversations.appendMessage(params.id, body, expected, keyed));
   }
 
   @Delete(':id')
   @HttpCode(204)
   @ApiHeader(IF_MATCH_HEADER)
-  @ApiNoContentResponse()
-  async remove(@Param('id') id: string, @Headers('if-match') ifMatch: string | undefined, @Res({ passthrough: true }) res: Response): Promise<void> {
-    const [cid, version] = [parseId(id), parseIfMatch(ifMatch)];
-    const deleted = await this.conversations.remove(cid, version);
+  @ApiNoContentResponse({ description: 'Deleted (soft, in both stores); the ETag names the version' })
+  @ApiErrors(404, 409, 412)
+  async remove(@Param() params: ConversationIdDto, @Headers('if-match') version: string | undefined, @Res({ passthrough: true }) res: Response): Promise<void> {
+    const deleted = await this.conversations.remove(params.id, ifMatch(version));
     res.setHeader('ETag', etag(deleted.version));
   }
 
@@ -94,7 +114,6 @@ export class ConversationController {
   private async idempotent(
     key: string | undefined,
     req: AuthenticatedRequest,
-    body: unknown,
     res: Response,
     status: number,
     run: (keyed?: KeyedWrite) => Promise<Conversation>,
@@ -104,9 +123,9 @@ export class ConversationController {
       res.status(status).setHeader('ETag', etag(c.version)).json(toDto(c));
       return;
     }
-    if (!IdempotencyService.validKey(key)) throw new ValidationFailedError([{ field: 'Idempotency-Key', message: 'must be 1-200 characters of A-Z a-z 0-9 . _ : -' }]);
     const scope = `${req.principal?.name ?? 'anonymous'} ${req.method} ${req.path}`;
-    const claim = await this.idempotency.claim(key, scope, body);
+    // The body as sent (before parsing) is what "the same body" means to a client.
+    const claim = await this.idempotency.claim(key, scope, req.body);
     if (claim.kind === 'replay') {
       const r = claim.response;
       if (r.etag) res.setHeader('ETag', r.etag);
@@ -119,7 +138,7 @@ export class ConversationController {
       c = await run({ key: claim.key, respond: (done) => ({ status, body: toDto(done), etag: etag(done.version) }) });
     } catch (err) {
       // Free the key for a retry at once; if this attempt may have landed, the retry finds out from the attempt record.
-      await claim.key.release().catch(() => undefined);
+      await (err instanceof StoreRefusedError ? claim.key.discard() : claim.key.release()).catch(() => undefined);
       throw err;
     }
     res.status(status).setHeader('ETag', etag(c.version)).json(toDto(c));

@@ -117,6 +117,7 @@ export class ConversationService {
         version: 1,
         deleted: false,
       };
+      await this.writer.refuseUnstorable(w, c);
       if (keyed && w.mode.sourceOfTruth === 'legacy') await keyed.key.recordAttempt({ kind: 'create', id });
       legacyWrite();
       return this.finish(w, keyed, await this.writer.write(w, c, null), c);
@@ -184,6 +185,7 @@ export class ConversationService {
         if (approximateBytes(next) > MAX_CONVERSATION_BYTES) {
           throw new DomainError('CONVERSATION_TOO_LARGE', 422, `Conversation ${id} would exceed ${MAX_CONVERSATION_BYTES} bytes`);
         }
+        await this.writer.refuseUnstorable(w, next);
         if (keyed && spec.attempt && w.mode.sourceOfTruth === 'legacy') await keyed.key.recordAttempt(spec.attempt(current, now));
         legacyWrite();
         return this.finish(w, keyed, await this.writer.write(w, next, current.version), next);

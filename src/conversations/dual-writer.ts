@@ -18,6 +18,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { DUAL_WRITE_CONFIG, DualWriteConfig } from '../mode/dual-write.config';
+import { StoreRefusedError } from '../common/errors';
 import { MetricsService } from '../common/metrics/metrics.service';
 import type { FencedWrite } from '../mode/write-fence';
 import { POSTGRES_OUTBOX } from '../repair/repair.service';
@@ -65,6 +66,16 @@ export class DualWriter {
     return w.mode.sourceOfTruth === 'new' ? this.newStore.get(id, w.q) : this.legacy.get(id);
   }
 
+  /**
+   * Refuses, before anything is written, a conversation a store this phase writes could not hold: legacy is
+   * written in every phase until cleanup (as the source of truth, or as the follower that must not fail later).
+   */
+  async refuseUnstorable({ mode }: FencedWrite, next: Conversation): Promise<void> {
+    if (mode.sourceOfTruth !== 'legacy' && !mode.dualWrite) return;
+    const refusal = await this.legacy.refusal(next);
+    if (refusal) throw new StoreRefusedError('legacy', refusal.field, refusal.reason);
+  }
+
   /** Writes `next`; `expectedVersion` null means create. */
   async write(w: FencedWrite, next: Conversation, expectedVersion: number | null): Promise<WriteOutcome> {
     return w.mode.sourceOfTruth === 'new' ? this.writeNewPrimary(w, next, expectedVersion) : this.writeLegacyPrimary(w, next, expectedVersion);
@@ -102,6 +113,8 @@ export class DualWriter {
     }
     // Whatever the new store took in this attempt goes: it keeps only versions legacy acknowledged.
     await q.query('ROLLBACK TO SAVEPOINT secondary');
+    // A refusal is known not to have landed: nothing to follow up.
+    if (p.status === 'rejected' && p.reason instanceof StoreRefusedError) return { kind: 'failed', error: p.reason, followUp: null };
     if (p.status === 'rejected') return { kind: 'failed', error: p.reason, followUp: await this.record(q, next.id, 'legacy', 'legacy write failed; it may have landed') };
     if (!p.value) return { kind: 'lost' };
     const reason = isStatementTimeout((s as PromiseRejectedResult).reason) ? 'timeout' : 'error';

@@ -54,6 +54,8 @@ export interface ClaimedKey {
   completeIn(tx: StoreTransaction, response: StoredResponse): Promise<void>;
   /** The write did not happen (or may have, and `previous` will tell the next attempt): the key is free to retry now. */
   release(): Promise<void>;
+  /** The request was refused and nothing of it was written: the key is left as if never used. */
+  discard(): Promise<void>;
 }
 
 export type Claim = { kind: 'claimed'; key: ClaimedKey } | { kind: 'replay'; response: StoredResponse };
@@ -195,6 +197,9 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
       },
       release: async () => {
         await this.pool.query(`UPDATE idempotency_keys SET lease_until = now() WHERE key_hash = $1 AND claim_token = $2 AND state = 'pending'`, [keyHash, token]);
+      },
+      discard: async () => {
+        await this.pool.query(`DELETE FROM idempotency_keys WHERE key_hash = $1 AND claim_token = $2 AND state = 'pending'`, [keyHash, token]);
       },
     };
   }

@@ -1,5 +1,8 @@
 import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiExcludeEndpoint, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExcludeEndpoint, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { apiDto } from '../http/openapi';
+import { ApiErrors } from '../http/openapi';
+import { z } from '../http/schema-kit';
 import type { Request, Response } from 'express';
 import { AuthenticatedRequest, OperatorOnly, Public } from '../common/auth/auth.guard';
 import { DomainError } from '../common/errors';
@@ -7,6 +10,13 @@ import { BundleFile } from './dashboard-bundle';
 import { DASHBOARD_BUNDLE } from './dashboard.tokens';
 import { QUEUES_SESSION_COOKIE, QUEUES_SESSION_PATH, QueuesSessions } from './queues-session';
 import { DASHBOARD_CSP, setPageHeaders } from './security-headers';
+
+const QueuesSessionSchema = z.object({
+  url: z.string().meta({ description: 'Where the board is: /queues/' }),
+  expiresAt: z.string().meta({ format: 'date-time' }).nullable().meta({ description: 'When the cookie expires (null in local development mode)' }),
+});
+
+class QueuesSessionDto extends apiDto(QueuesSessionSchema) {}
 
 function isHttps(req: Request): boolean {
   return req.secure || req.headers['x-forwarded-proto'] === 'https';
@@ -45,6 +55,8 @@ export class DashboardController {
   @Post('queues-session')
   @HttpCode(200)
   @ApiOperation({ summary: 'Sets a short-lived HttpOnly, SameSite=Strict cookie (path /queues) with which a browser can open the /queues board' })
+  @ApiOkResponse({ type: QueuesSessionDto })
+  @ApiErrors(403)
   queuesSession(@Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response) {
     const principal = req.principal!;
     if (principal.name === 'local-dev') return { url: `${QUEUES_SESSION_PATH}/`, expiresAt: null };
@@ -64,6 +76,7 @@ export class DashboardController {
   @Delete('queues-session')
   @HttpCode(204)
   @ApiOperation({ summary: 'Clears the /queues cookie (the dashboard calls it on sign-out)' })
+  @ApiNoContentResponse({ description: 'Cleared' })
   endQueuesSession(@Req() req: Request, @Res({ passthrough: true }) res: Response) {
     res.clearCookie(QUEUES_SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: isHttps(req), path: QUEUES_SESSION_PATH });
   }

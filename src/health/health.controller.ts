@@ -1,5 +1,6 @@
 import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { apiDto } from '../http/openapi';
 import type { Response } from 'express';
 import type Redis from 'ioredis';
 import { Db } from 'mongodb';
@@ -9,6 +10,10 @@ import { MetricsService } from '../common/metrics/metrics.service';
 import { readMode } from '../mode/write-fence';
 import { DATA_SOURCE, LEGACY_DB, REDIS } from '../stores/stores.module';
 import { checkStores, downChecks, readiness } from './readiness';
+import { LiveSchema, ReadySchema } from './health.schemas';
+
+class LiveDto extends apiDto(LiveSchema) {}
+class ReadyDto extends apiDto(ReadySchema) {}
 
 @ApiTags('operations')
 @Public()
@@ -28,6 +33,7 @@ export class HealthController {
   @Get('live')
   @HttpCode(200)
   @ApiOperation({ summary: 'The process is running' })
+  @ApiOkResponse({ type: LiveDto })
   live() {
     return { status: 'ok' };
   }
@@ -39,6 +45,8 @@ export class HealthController {
       'PostgreSQL (it holds the migration state and the write fence) and the source of truth of the current phase must answer, else 503 naming them. ' +
       'The other store or Redis being down leaves the pod ready, with status "degraded" naming them: writes go on and the other store is repaired later.',
   })
+  @ApiOkResponse({ type: ReadyDto, description: 'Ready, or degraded (the other store or Redis down; writes go on)' })
+  @ApiServiceUnavailableResponse({ type: ReadyDto, description: 'Not ready: PostgreSQL or the source of truth cannot be reached' })
   async ready(@Res({ passthrough: true }) res: Response) {
     const checks = await checkStores(this.dataSource, this.legacy, this.redis);
     const mode = checks.postgres.status === 'up' ? await readMode(this.dataSource).catch(() => null) : null;

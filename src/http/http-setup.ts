@@ -7,6 +7,7 @@
 import { INestApplication } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { cleanupOpenApiDoc } from 'nestjs-zod';
 import express, { NextFunction, Request, Response } from 'express';
 import type { Server } from 'node:http';
 import type { AuthConfig } from '../common/auth/auth.config';
@@ -17,7 +18,8 @@ import { MetricsService } from '../common/metrics/metrics.service';
 import { LogContext } from '../common/logging/log-context';
 import { requestLogging } from '../common/logging/request-logging';
 import { TokenAuthenticator } from '../common/auth/token-authenticator';
-import { createValidationPipe } from './validation';
+import { completeErrorResponses } from './openapi-errors';
+import { ZodInputPipe } from './validation';
 
 /** The sections HTTP set-up reads: the server's and the tokens (for the operator-only docs). */
 export interface HttpSettings {
@@ -99,13 +101,44 @@ function operatorDocsOnly(config: HttpSettings) {
 function setUpDocs(app: INestApplication, config: HttpSettings): void {
   if (config.app.docs === 'off') return;
   if (config.app.docs === 'operator') app.use(['/docs', '/docs-json'], operatorDocsOnly(config));
-  const openApi = new DocumentBuilder()
+  SwaggerModule.setup('docs', app, () => openApiDocument(app), { jsonDocumentUrl: 'docs-json' });
+}
+
+/**
+ * The whole API as OpenAPI, generated from the same zod schemas that validate requests (nestjs-zod DTOs), with
+ * the error responses every operation can give (openapi-errors.ts).
+ */
+export function openApiDocument(app: INestApplication) {
+  const config = new DocumentBuilder()
     .setTitle('Legacy migration service')
-    .setDescription('Dual-write conversation API and migration control plane')
+    .setDescription('Dual-write conversation API and migration control plane. Errors always have the shape of the Error schema.')
     .setVersion('1')
-    .addBearerAuth()
+    // An opaque token from APP_API_TOKENS or OPERATOR_API_TOKENS, not a JWT.
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An application or operator token (APP_API_TOKENS, OPERATOR_API_TOKENS)' })
     .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openApi), { jsonDocumentUrl: 'docs-json' });
+  // DocumentBuilder marks every bearer scheme as a JWT; these tokens are opaque.
+  const bearer = config.components?.securitySchemes?.bearer as { bearerFormat?: string } | undefined;
+  if (bearer) delete bearer.bearerFormat;
+  return completeErrorResponses(cleanupOpenApiDoc(SwaggerModule.createDocument(app, config)));
+}
+
+interface RouteLayer {
+  route?: { path?: unknown; methods: Record<string, boolean>; _methods(): string[] };
+  match(path: string): unknown;
+}
+
+/** A route for every method (a catch-all such as the not-found handler) says nothing about a path. */
+const catchAll = (route: NonNullable<RouteLayer['route']>) => route.methods._all || route._methods().length > 10;
+
+/** The methods some route answers on this request's path (HEAD wherever GET is), from Express's own router. */
+function allowedMethods(req: Request): string[] {
+  const stack = (req.app as unknown as { router?: { stack?: RouteLayer[] } }).router?.stack ?? [];
+  const methods = new Set<string>();
+  for (const layer of stack) {
+    if (layer.route && !catchAll(layer.route) && layer.match(req.path)) for (const m of layer.route._methods()) methods.add(m);
+  }
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods].sort();
 }
 
 /**
@@ -149,8 +182,8 @@ export function configureHttp(app: INestApplication, config: HttpSettings): void
     }),
   );
   app.use(bodyErrors);
-  app.useGlobalFilters(new AllExceptionsFilter());
-  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new AllExceptionsFilter(allowedMethods));
+  app.useGlobalPipes(new ZodInputPipe());
   app.enableShutdownHooks();
   setUpDocs(app, config);
 }

@@ -1,3 +1,4 @@
+import type { PendingMove } from './move-completer';
 import { Inject, Injectable } from '@nestjs/common';
 import { MIGRATION_CONFIG, MigrationConfig } from './migration.config';
 import { TRAFFIC_ROUTER, TrafficRouter } from '../traffic/traffic-router.port';
@@ -46,7 +47,8 @@ export class MigrationStatusService {
       paused: s.paused,
       enteredAt: s.enteredAt.toISOString(),
       revision: s.revision,
-      pendingMove: s.pendingMove,
+      // The claim stores a PendingMove (MigrationService.decide); the row's column is typed as plain JSON.
+      pendingMove: s.pendingMove as PendingMove | null,
       flippedAt: s.flippedAt?.toISOString() ?? null,
       legacyDrainedSince: s.legacyDrainedSince?.toISOString() ?? null,
       next: { step: next.to, gates: next.gates, allPass: next.gates.every((g) => g.pass) },

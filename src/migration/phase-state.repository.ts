@@ -131,7 +131,7 @@ export class PhaseStateRepository {
   }
 
   /** The last committed move that changed the source of truth, with the pause its commit imposed on writes. */
-  async lastFlip(): Promise<{ at: string; action: string; to: string; sourceOfTruth: string; writePause: unknown; cutover: unknown } | null> {
+  async lastFlip(): Promise<{ at: string; action: string; to: string; sourceOfTruth: string; writePause: { waitedMs: number; heldMs: number } | null; cutover: unknown } | null> {
     const rows = await this.dataSource.query(
       `SELECT at, action, after, details FROM migration_audit
        WHERE before ? 'sourceOfTruth' AND after ? 'sourceOfTruth' AND before->>'sourceOfTruth' <> after->>'sourceOfTruth'

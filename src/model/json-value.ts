@@ -85,3 +85,22 @@ export function cloneJson(value: JsonValue, sortKeys = false): JsonValue {
 export function compareCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** The path of the first array held directly in an array (MongoDB stores them, FerretDB v1 does not), or null. */
+export function firstNestedArrayPath(value: unknown, path: string, inArray = false): string | null {
+  if (Array.isArray(value)) {
+    if (inArray) return path;
+    for (let i = 0; i < value.length; i++) {
+      if (Array.isArray(value[i])) return path;
+      const found = firstNestedArrayPath(value[i], indexPath(path, i), true);
+      if (found) return found;
+    }
+    return null;
+  }
+  if (value === null || typeof value !== 'object' || value instanceof Date) return null;
+  for (const key of Object.keys(value)) {
+    const found = firstNestedArrayPath((value as Record<string, unknown>)[key], keyPath(path, key));
+    if (found) return found;
+  }
+  return null;
+}

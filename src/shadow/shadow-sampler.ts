@@ -11,7 +11,8 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { SHADOW_CONFIG, ShadowConfig } from './shadow.config';
 import { MetricsService } from '../common/metrics/metrics.service';
-import { parseListQuery } from '../conversations/conversation-input';
+import { ListConversationsSchema } from '../conversations/conversation.schemas';
+import { parseInput } from '../http/validation';
 import { MigrationModeService } from '../mode/migration-mode.service';
 import type { StoreName } from '../model/store-name';
 import type { Endpoint } from './domain/response-body';
@@ -117,7 +118,7 @@ export class ShadowSampler implements BeforeApplicationShutdown {
   private payload(read: SampledRead, store: StoreName): ShadowPayload {
     const base = { sampledAt: Date.now(), calibration: Math.random() < this.config.calibrationRate, served: this.served(read, store) };
     if (read.endpoint === 'get') return { ...base, endpoint: 'get', id: read.params.id };
-    const { userId, limit, cursor } = parseListQuery(read.query);
+    const { userId, limit, cursor } = parseInput(ListConversationsSchema, read.query, 'query');
     return { ...base, endpoint: 'list', userId, limit, cursor };
   }
 

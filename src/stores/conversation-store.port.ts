@@ -23,11 +23,21 @@ export interface ConversationStore {
    * record the source of truth does not have (a create whose primary write failed).
    */
   removeExact(id: string, expectedVersion: number): Promise<boolean>;
+  /**
+   * What of `c` this store cannot hold though the API's input rules allow it (a field and why), or null:
+   * asked before a write, so that a document a store would refuse is refused before anything is written.
+   */
+  refusal(c: Conversation): Promise<StoreRefusal | null>;
   /** Newest first by creation, deleted excluded; `after` is the last item of the previous page. */
   listByUser(userId: string, limit: number, after?: ListPosition): Promise<Conversation[]>;
 }
 
 export type PutResult = 'written' | 'stale';
+
+export interface StoreRefusal {
+  field: string;
+  reason: string;
+}
 
 /** A caller's open PostgreSQL transaction (the write fence's): statements run in it commit or roll back with it. */
 export interface StoreTransaction {

@@ -1,12 +1,27 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, Put, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { OperatorOnly, type AuthenticatedRequest } from '../common/auth/auth.guard';
 import { BackfillService } from './backfill/backfill.service';
 import { CatchupQueue } from './catchup/catchup.queue';
 import { DeadLetterService } from './dead-letters/dead-letter.service';
 import { SyncControlService } from './sync-control.service';
-import { parseCatchupQuery, parseDeadLetterQuery, parsePause, parseRedrive, parseThrottle } from './sync-input';
+import { ApiErrors } from '../http/openapi';
+import {
+  BackfillStartDto,
+  CatchupPassDto,
+  CatchupQueryDto,
+  DeadLetterPageDto,
+  DeadLetterQueryDto,
+  RedriveDto,
+  RedriveResultDto,
+  SyncPausedDto,
+  SyncPauseDto,
+  SyncStatusDto,
+  ThrottleAnswerDto,
+  ThrottleDto,
+} from './sync.dto';
+import type { SyncStatusAnswer } from './sync.schemas';
 import { SyncStatusService } from './sync-status.service';
 
 const CATCHUP_WAIT_MS = 30_000;
@@ -15,6 +30,7 @@ const who = (req: AuthenticatedRequest) => req.principal?.name ?? 'unknown';
 @ApiTags('sync')
 @ApiBearerAuth()
 @OperatorOnly()
+@ApiErrors(403)
 @Controller('migration/sync')
 export class SyncController {
   constructor(
@@ -27,21 +43,27 @@ export class SyncController {
 
   @Get()
   @ApiOperation({ summary: 'Backfill progress (counts, ranges, rate, ETA), pause flag, throttle, catch-up watermark and lag, dead letters' })
-  async show() {
+  @ApiOkResponse({ type: SyncStatusDto })
+  async show(): Promise<SyncStatusAnswer> {
     return this.status.status();
   }
 
   @Post('backfill')
   @HttpCode(202)
   @ApiOperation({ summary: 'Start the historical sync, or resume the running one (idempotent)' })
+  @ApiAcceptedResponse({ type: BackfillStartDto })
+  @ApiErrors(409)
   async startBackfill() {
     return this.backfill.startOrResume();
   }
 
   @Post('catchup')
+  @HttpCode(202)
   @ApiOperation({ summary: 'Run one catch-up pass now (?wait=true waits up to 30 s for its result)' })
-  async runCatchup(@Query() query: Record<string, unknown>, @Res({ passthrough: true }) res: Response) {
-    const { wait } = parseCatchupQuery(query);
+  @ApiAcceptedResponse({ type: CatchupPassDto, description: 'Queued (or, with wait, still running after 30 s)' })
+  @ApiOkResponse({ type: CatchupPassDto, description: 'With wait: the pass completed' })
+  async runCatchup(@Query() query: CatchupQueryDto, @Res({ passthrough: true }) res: Response) {
+    const wait = query.wait ?? false;
     const job = await this.catchup.runNow();
     if (!wait) {
       res.status(202);
@@ -55,40 +77,40 @@ export class SyncController {
   @Post('pause')
   @HttpCode(200)
   @ApiOperation({ summary: 'Pause backfill and catch-up between batches (persisted; workers keep their checkpoints)' })
-  async pause(@Body() body: unknown, @Req() req: AuthenticatedRequest) {
-    const { reason } = parsePause(body);
-    await this.control.pause(who(req), reason);
+  @ApiOkResponse({ type: SyncPausedDto })
+  async pause(@Body() body: SyncPauseDto, @Req() req: AuthenticatedRequest) {
+    await this.control.pause(who(req), body.reason);
     return { paused: true };
   }
 
   @Post('resume')
   @HttpCode(200)
   @ApiOperation({ summary: 'Resume backfill and catch-up' })
-  async resume(@Body() body: unknown, @Req() req: AuthenticatedRequest) {
-    parsePause(body);
+  @ApiOkResponse({ type: SyncPausedDto })
+  async resume(@Body() _body: SyncPauseDto, @Req() req: AuthenticatedRequest) {
     return { paused: false, ...(await this.control.resume(who(req))) };
   }
 
   @Put('throttle')
   @ApiOperation({ summary: 'Set the docs-per-second ceiling over all workers (0: none; null: back to the configured one)' })
-  async throttle(@Body() body: unknown, @Req() req: AuthenticatedRequest) {
-    const { maxDocsPerSecond } = parseThrottle(body);
-    await this.control.setThrottle(maxDocsPerSecond, who(req));
+  @ApiOkResponse({ type: ThrottleAnswerDto })
+  async throttle(@Body() body: ThrottleDto, @Req() req: AuthenticatedRequest) {
+    await this.control.setThrottle(body.maxDocsPerSecond, who(req));
     return (await this.status.status()).throttle;
   }
 
   @Get('dead-letters')
   @ApiOperation({ summary: 'Dead letters (unreadable documents with reason and raw form), oldest first; ?status=open|resolved|all&limit=&cursor=' })
-  async listDeadLetters(@Query() query: Record<string, unknown>) {
-    const { status, limit, after } = parseDeadLetterQuery(query);
-    return this.deadLetters.list(status, limit, after);
+  @ApiOkResponse({ type: DeadLetterPageDto })
+  async listDeadLetters(@Query() query: DeadLetterQueryDto) {
+    return this.deadLetters.list(query.status, query.limit, query.cursor);
   }
 
   @Post('dead-letters/redrive')
   @HttpCode(200)
   @ApiOperation({ summary: 'Read open dead letters from the legacy store again; readable ones are written (version-guarded) and resolved' })
-  async redrive(@Body() body: unknown) {
-    const { ids, limit } = parseRedrive(body);
-    return this.deadLetters.redrive(limit, ids);
+  @ApiOkResponse({ type: RedriveResultDto })
+  async redrive(@Body() body: RedriveDto) {
+    return this.deadLetters.redrive(body.limit ?? body.ids?.length ?? 1000, body.ids);
   }
 }

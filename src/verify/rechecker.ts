@@ -15,7 +15,7 @@ import { compareRecord, Finding } from './domain/compare';
 import type { VerifyRecord } from './domain/verify-record';
 import { readBoth } from './point-reads';
 import type { RunContext } from './run-context';
-import type { ReportKind } from './verify-input';
+import type { ReportKind } from './verify.schemas';
 import type { VerifyMetrics } from './verify.metrics';
 import type { Classified, VerifyRunRepository } from './verify-run.repository';
 import { HEX_ID, LegacyVerifySource, NewVerifySource } from './verify-sources';

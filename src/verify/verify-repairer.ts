@@ -18,7 +18,7 @@ import { forEachLimit } from '../common/for-each-limit';
 import { readBoth } from './point-reads';
 import { Rechecker } from './rechecker';
 import type { RunContext } from './run-context';
-import type { ReportKind } from './verify-input';
+import type { ReportKind } from './verify.schemas';
 import type { VerifyMetrics } from './verify.metrics';
 import type { Classified, VerifyRunRepository } from './verify-run.repository';
 import type { LegacyVerifySource, NewVerifySource } from './verify-sources';

@@ -1,5 +1,5 @@
 /** The report shapes of the verification endpoints (and the CLI), from a run row. */
-import type { ReportQuery } from './verify-input';
+import type { ReportQuery } from './verify.schemas';
 import type { StoredDifference, VerifyRun } from './verify-run.repository';
 
 export interface RunSummary {

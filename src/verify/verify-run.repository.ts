@@ -13,8 +13,11 @@
 import { DataSource, QueryRunner } from 'typeorm';
 import { DomainError } from '../common/errors';
 import { Finding, UNREADABLE_PATH } from './domain/compare';
-import type { ReportKind, ReportQuery, VerifyOptions } from './verify-input';
+import type { ReportKind, ReportQuery, VerifyOptions } from './verify.schemas';
 
+
+/** Starts that lost the race for the one active run to a run already over by the time they looked. */
+const MAX_CREATE_ATTEMPTS = 10;
 export type RunStatus = 'queued' | 'running' | 'completed' | 'failed';
 export type RunPhase = 'scan' | 'recheck' | 'repair' | 'done';
 
@@ -195,7 +198,20 @@ export class VerifyRunRepository {
    * (or that no worker took up in that time) is marked failed first, so a lost job cannot block
    * verification forever; a live one makes this a 409.
    */
+  /**
+   * A new queued run, unless one is queued or running (the unique index on active runs decides between two
+   * concurrent starts). The run that won may already be over when the loser looks for it (an empty store is
+   * verified in milliseconds): then the loser simply tries again.
+   */
   async create(options: VerifyOptions, requestedBy: string | null, recordsEstimate: number, staleAfterMs: number): Promise<VerifyRun> {
+    for (let attempt = 1; ; attempt++) {
+      const run = await this.tryCreate(options, requestedBy, recordsEstimate, staleAfterMs, attempt >= MAX_CREATE_ATTEMPTS);
+      if (run) return run;
+      await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+    }
+  }
+
+  private async tryCreate(options: VerifyOptions, requestedBy: string | null, recordsEstimate: number, staleAfterMs: number, last: boolean): Promise<VerifyRun | null> {
     try {
       return await this.transaction(async (q) => {
         await q.query(
@@ -215,6 +231,7 @@ export class VerifyRunRepository {
       if ((err as { code?: string }).code === UNIQUE_VIOLATION || (err as { driverError?: { code?: string } }).driverError?.code === UNIQUE_VIOLATION) {
         const active = await this.active();
         if (active) throw new VerificationRunningError(active.id);
+        if (!last) return null;
       }
       throw err;
     }

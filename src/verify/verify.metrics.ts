@@ -6,7 +6,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Gauge } from 'prom-client';
 import { MetricsService } from '../common/metrics/metrics.service';
-import type { ReportKind } from './verify-input';
+import type { ReportKind } from './verify.schemas';
 import { VerifyRunRepository } from './verify-run.repository';
 
 @Injectable()

@@ -6,7 +6,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DomainError, NotFoundError, ServiceUnavailableError } from '../common/errors';
 import { MigrationModeService } from '../mode/migration-mode.service';
-import { ReportQuery, VerifyOptions } from './verify-input';
+import { ReportQuery, VerifyOptions } from './verify.schemas';
 import { RunReport, runReport, RunSummary, runSummary } from './verify-report';
 import { repairRefusal } from './verify-repairer';
 import { VerifyQueue } from './verify-queue';

@@ -1,184 +1,47 @@
 /**
- * The parts of the operator endpoints' answers the dashboard reads. Shapes the server declares in modules
- * free of Nest and driver imports are taken from there (type-only: nothing of the server is bundled); the
- * others mirror what the controllers answer.
+ * The operator endpoints' answers as the dashboard reads them: generated (type-only, nothing of the server is
+ * bundled) from the same zod schemas that document the API in OpenAPI, so the page and the API cannot drift.
+ * `Wire` is how a value travels as JSON (a Date arrives as its ISO-8601 string).
  */
-import type { GateResult } from '../../migration/domain/gates';
-import type { MigrationMode } from '../../model/phases';
-export type { AuditEntry } from '../../migration/domain/audit-entry';
+import type { z } from 'zod';
+import type { Wire } from '../../http/schema-kit';
+import type { ArchiveSummarySchema } from '../../cleanup/cleanup.schemas';
+import type { AuditEntrySchema, GateSchema, MigrationStatusSchema, ModeSchema, MoveResultAnswer } from '../../migration/migration.schemas';
+import type { RepairsSchema } from '../../repair/repair.schemas';
+import type { ShadowStatusSchema, ShadowTimelineSchema, TopPathsSchema } from '../../shadow/shadow.schemas';
+import type { BackfillStartSchema, CatchupPassSchema, DeadLetterPageSchema, SyncStatusSchema } from '../../sync/sync.schemas';
+import type { TrafficChangeSchema, WeightsSchema } from '../../traffic/traffic.schemas';
+import type { DifferenceSchema, RunReportSchema, RunSummarySchema } from '../../verify/verify.schemas';
 
-export type { SyncStatus } from '../../sync/sync-status.service';
-export type Gate = GateResult;
-export type Mode = MigrationMode;
+type Answer<S extends z.ZodType> = Wire<z.input<S>>;
 
-export interface Weights {
-  legacy: number;
-  new: number;
-}
-
-export interface TrafficChange {
-  id: number;
-  kind: string;
-  requestedAt: string;
-  provider: string;
-  weights: Weights;
-  before: Weights | null;
-  state: string;
-  changeId: string | null;
-  attempts: number;
-  completedAt: string | null;
-  error: string | null;
-}
-
-export interface Status {
-  phase: string;
-  step: string;
-  weights: { newPercent: number; legacyPercent: number; provider: string; inEffect: Weights | { error: string } | null };
-  sourceOfTruth: 'legacy' | 'new';
-  dualWrite: boolean;
-  readFrom: 'legacy' | 'new';
-  shadowComparison: boolean;
-  paused: boolean;
-  enteredAt: string;
-  revision: number;
-  pendingMove: { action: string; from: string; to: string; by?: string; at?: string } | null;
-  flippedAt: string | null;
-  next: { step: string | null; gates: Gate[]; allPass: boolean };
-  gateProfile: { name: string };
-  autoProgression: { enabled: boolean; failedChecks: number; threshold: number };
-  lastTrafficChange: TrafficChange | null;
-  /** Follow-ups not yet settled: how far the other store lags (in deprecation, legacy behind the source of truth). */
-  followUps?: { pending: number; oldestAgeSeconds: number };
-  /** The last move that changed the source of truth, and how long writes paused for its commit. */
-  lastFlip?: {
-    at: string;
-    action: string;
-    to: string;
-    sourceOfTruth: 'legacy' | 'new';
-    writePause: { waitedMs: number; heldMs: number } | null;
-    cutover: { prepared?: { settled?: number; copied?: number; caughtUp?: number }; settled?: number; verified?: number } | null;
-  } | null;
-}
-
-export interface MoveResult {
-  dryRun: boolean;
-  action: 'start' | 'advance' | 'rollback';
-  from: string;
-  to: string;
-  weights: { before: number; after: number };
-  mode: { before: Mode; after: Mode };
-  gates: Gate[];
-  forced: boolean;
-  trafficChange: TrafficChange | null;
-  pending?: boolean;
-}
-
-export interface VerifyRun {
-  id: number;
-  mode: string;
-  status: string;
-  phase: string;
-  clean: boolean;
-  requestedBy: string | null;
-  error: string | null;
-  progress: { percent: number | null; recordsCompared: number; ratePerSecond: number; etaSeconds: number | null };
-  totals: { missing: number; extra: number; different: number; unreadable: number; repaired: number; pendingRecheck: number };
-  createdAt: string;
-  finishedAt: string | null;
-}
-
-export interface VerifyDifference {
-  id: string;
-  kind: string;
-  [key: string]: unknown;
-}
-
-export interface VerifyReport extends VerifyRun {
-  differences: { offset: number; limit: number; total: number; nextOffset: number | null; items: VerifyDifference[] };
-}
-
-export interface ShadowTimeline {
-  windowMs: number;
-  bucketMs: number;
-  maxMismatchRate: number;
-  buckets: Array<{ start: string; compared: number; mismatched: number; rate: number | null }>;
-}
-
-export type LagKind = 'converged' | 'not_copied' | 'not_caught_up' | 'follow_up';
-
-export interface ShadowStatus {
-  active: boolean;
-  window: {
-    ms: number;
-    compared: number;
-    mismatched: number;
-    lag: number;
-    /** Absent from an API older than the lag kinds. */
-    lagByKind?: Record<LagKind, number>;
-    lagShare?: number | null;
-    errors: number;
-    dropped: number;
-    mismatchRate: number | null;
-  };
-}
-
+export type Gate = Answer<typeof GateSchema>;
+export type Mode = Answer<typeof ModeSchema>;
+export type AuditEntry = Answer<typeof AuditEntrySchema>;
+export type SyncStatus = Answer<typeof SyncStatusSchema>;
+export type Weights = Answer<typeof WeightsSchema>;
+export type TrafficChange = Answer<typeof TrafficChangeSchema>;
+export type Status = Answer<typeof MigrationStatusSchema>;
+export type MoveResult = Wire<MoveResultAnswer>;
+export type VerifyRun = Answer<typeof RunSummarySchema>;
+export type VerifyDifference = Answer<typeof DifferenceSchema>;
+export type VerifyReport = Answer<typeof RunReportSchema>;
+export type ShadowTimeline = Answer<typeof ShadowTimelineSchema>;
+export type ShadowStatus = Answer<typeof ShadowStatusSchema>;
+export type LagKind = keyof ShadowStatus['window']['lagByKind'];
 /** POST /migration/sync/backfill */
-export interface BackfillStart {
-  runId: number;
-  resumed: boolean;
-  split: string;
-  enqueued: number;
-}
-
+export type BackfillStart = Answer<typeof BackfillStartSchema>;
 /** POST /migration/sync/catchup?wait=true: the pass's summary once done, or where its job is. */
-export interface CatchupRun {
-  jobId: string;
-  state: string;
-  /** The pass's counts, or why it did not run (`skipped`: paused, busy, stopping). */
-  result?: { read: number; written: number; skipped: number; dead: number; exhausted: boolean } | { skipped: string };
-  failedReason?: string;
-}
+export type CatchupRun = Answer<typeof CatchupPassSchema>;
+export type TopPaths = Answer<typeof TopPathsSchema>;
+export type Repairs = Answer<typeof RepairsSchema>;
+export type DeadLetters = Answer<typeof DeadLetterPageSchema>;
+export type Archive = Answer<typeof ArchiveSummarySchema>;
 
-export interface TopPaths {
-  windowMs: number;
-  items: Array<{ path: string; mismatches: number; lastSeen: string }>;
-}
-
-export interface Repairs {
-  counts: Record<string, number>;
-  dead: Array<{ jobId: string; conversationId: string; reason: string; failedReason: string; attempts: number; finishedAt: string | null }>;
-}
-
-export interface DeadLetters {
-  items: Array<{ id: number; conversationId: string; source: string; reason: string; createdAt: string; redrives: number }>;
-  nextCursor: string | null;
-}
-
-
+/** The history and traffic pages. */
 export interface Page<T> {
   total: number;
   items: T[];
-}
-
-export interface Archive {
-  id?: number;
-  state: string;
-  verified: boolean;
-  target: string | null;
-  requestedBy?: string;
-  finishedAt?: string | null;
-  error?: string | null;
-  problems?: Array<{ code: string; message?: string }> | null;
-  progress?: { stage?: string; documents?: number; [key: string]: unknown } | null;
-  manifest?: {
-    documentCount: number;
-    database: string;
-    collection: string;
-    content: { sha256: string; bytes: number };
-    archive: { name: string; location: string; sha256: string; bytes: number };
-    manifestName: string;
-    finishedAt: string;
-  } | null;
 }
 
 /** A message at the top of the page: a move's outcome, a refusal, a reload after a stale screen. */

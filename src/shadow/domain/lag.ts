@@ -17,8 +17,9 @@ import type { CanonicalConversation } from '../../model/canonical';
 import type { StoreName } from '../../model/store-name';
 import { Compared, comparePages, compareRecords, Read } from './comparison';
 
-export type LagKind = 'converged' | 'not_copied' | 'not_caught_up' | 'follow_up';
-export const LAG_KINDS: readonly LagKind[] = ['converged', 'not_copied', 'not_caught_up', 'follow_up'];
+import type { LagKind } from './lag-kinds';
+
+export { LAG_KINDS, type LagKind } from './lag-kinds';
 
 /** Where the copying stood for some conversations (what ShadowLagPort answers). */
 export interface CopyState {

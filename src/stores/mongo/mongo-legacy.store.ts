@@ -11,10 +11,17 @@ import { BSON, Collection, Db, Document, Filter, FindCursor, MongoClient, MongoS
 import type { Conversation } from '../../model/conversation.model';
 import type { LegacyDocument } from '../../model/legacy-document';
 import { fromLegacy, toLegacy } from '../../model/legacy-transform';
-import type { ListPosition, PutResult } from '../conversation-store.port';
+import { firstNestedArrayPath } from '../../model/json-value';
+import { StoreRefusedError } from '../../common/errors';
+import type { ListPosition, PutResult, StoreRefusal } from '../conversation-store.port';
 import type { LegacyRangeScan, LegacyStore, SoftDeleteResult, UpdatedPosition } from '../legacy-store.port';
 
 const DUPLICATE_KEY = 11000;
+/**
+ * Server errors that refuse a document rather than fail a command: BadValue (FerretDB's "nested arrays are
+ * not supported"), BSONObjectTooLarge, DollarPrefixedFieldName, KeyTooLong. The write did not happen.
+ */
+const REFUSALS = new Set([2, 10334, 52, 17280]);
 const CURSOR_NOT_FOUND = 43;
 /** Bound on old string-created documents read for one listing (see listByUser). */
 const MAX_STRING_CREATED_PER_USER = 10_000;
@@ -47,6 +54,13 @@ function isDuplicateKey(err: unknown): boolean {
   return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
 }
 
+/** A refused document as the API's 4xx (naming the field where it can be found), anything else as it is. */
+function classified(err: unknown, c: Conversation): unknown {
+  if (!(err instanceof MongoServerError) || typeof err.code !== 'number' || !REFUSALS.has(err.code)) return err;
+  const nested = /nested arrays/.test(err.message) ? firstNestedArrayPath(c.metadata, 'metadata') : null;
+  return new StoreRefusedError('legacy', nested ?? 'body', nested ? 'cannot hold arrays of arrays' : `refused it: ${err.message.slice(0, 200)}`);
+}
+
 export class MongoLegacyStore implements LegacyStore {
   readonly name = 'legacy' as const;
   private readonly collection: Collection<Document>;
@@ -75,20 +89,49 @@ export class MongoLegacyStore implements LegacyStore {
     return (await this.collection.findOne({ _id: objectId(id) })) as unknown as LegacyDocument | null;
   }
 
+  /**
+   * The dev server (FerretDB v1, see README "The dev server is not MongoDB") cannot store arrays of arrays;
+   * MongoDB can. Which one this is, is asked once (buildInfo names FerretDB).
+   */
+  async refusal(c: Conversation): Promise<StoreRefusal | null> {
+    if (!(await this.refusesNestedArrays())) return null;
+    const field = firstNestedArrayPath(c.metadata, 'metadata');
+    return field ? { field, reason: 'cannot hold arrays of arrays (the dev server, FerretDB v1)' } : null;
+  }
+
+  private nestedArrays?: Promise<boolean>;
+
+  private refusesNestedArrays(): Promise<boolean> {
+    this.nestedArrays ??= this.db
+      .admin()
+      .command({ buildInfo: 1 })
+      .then((info) => 'ferretdbVersion' in info)
+      .catch((err) => {
+        // Asked again next time; the write itself meets the outage (or the refusal) and says so.
+        this.nestedArrays = undefined;
+        throw err;
+      });
+    return this.nestedArrays;
+  }
+
   async insertNew(c: Conversation): Promise<boolean> {
     try {
       await this.collection.insertOne(this.document(c));
       return true;
     } catch (err) {
       if (isDuplicateKey(err)) return false;
-      throw err;
+      throw classified(err, c);
     }
   }
 
   async compareAndSet(c: Conversation, expectedVersion: number): Promise<boolean> {
     const doc = this.document(c);
-    const result = await this.collection.replaceOne(versionEquals(doc._id, expectedVersion), doc);
-    return result.matchedCount === 1;
+    try {
+      const result = await this.collection.replaceOne(versionEquals(doc._id, expectedVersion), doc);
+      return result.matchedCount === 1;
+    } catch (err) {
+      throw classified(err, c);
+    }
   }
 
   async putIfNewer(c: Conversation): Promise<PutResult> {
@@ -100,7 +143,7 @@ export class MongoLegacyStore implements LegacyStore {
       return result.matchedCount === 1 || result.upsertedCount === 1 ? 'written' : 'stale';
     } catch (err) {
       if (isDuplicateKey(err)) return 'stale';
-      throw err;
+      throw classified(err, c);
     }
   }
 

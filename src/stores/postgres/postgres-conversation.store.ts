@@ -9,7 +9,7 @@
 import { DataSource, QueryRunner } from 'typeorm';
 import type { Conversation } from '../../model/conversation.model';
 import { ConversationRow, fromRows, MessageRow, toRows } from './pg-rows';
-import type { ListPosition, PutResult, StoreTransaction, TransactionalStore } from '../conversation-store.port';
+import type { ListPosition, PutResult, StoreRefusal, StoreTransaction, TransactionalStore } from '../conversation-store.port';
 
 const CONVERSATION_COLUMNS =
   'id, user_id, title, metadata, created_at, updated_at, version, deleted, message_count';
@@ -112,6 +112,11 @@ export class PostgresConversationStore implements TransactionalStore {
       return [...ids];
     };
     return q ? run(q) : this.transaction(run);
+  }
+
+  /** PostgreSQL holds whatever the API's input rules let through (they refuse the NUL it cannot store). */
+  async refusal(): Promise<StoreRefusal | null> {
+    return null;
   }
 
   async listByUser(userId: string, limit: number, after?: ListPosition): Promise<Conversation[]> {

@@ -5,6 +5,7 @@
  * racing it. The lane count of the running run is a small named value in `sync_state`
  * (`backfill_lanes`); a run without one has one lane per range.
  */
+import { DomainError } from '../../common/errors';
 import { DataSource, EntityManager } from 'typeorm';
 import type { PlannedRange } from './id-histogram';
 import { allLanes, laneOf } from './lanes';
@@ -77,16 +78,22 @@ export class RunRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   /** The running run, or a new one; `created` tells which. */
+  /**
+   * The running run, or a new one. The run that kept this call from inserting may be over by the time it is
+   * looked for (a backfill of an empty store ends at once): then the insert is tried again, never a 500.
+   */
   async startOrGetRunning(batchSize: number): Promise<{ run: RunRow; created: boolean }> {
-    const inserted: any[] = await this.dataSource.query(
-      `INSERT INTO sync_runs (status, batch_size) VALUES ('running', $1)
-       ON CONFLICT ((true)) WHERE status = 'running' DO NOTHING RETURNING *`,
-      [batchSize],
-    );
-    if (inserted.length === 1) return { run: toRun(inserted[0]), created: true };
-    const running = await this.running();
-    if (!running) throw new Error('a backfill run was running a moment ago and is not now; try again');
-    return { run: running, created: false };
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const inserted: any[] = await this.dataSource.query(
+        `INSERT INTO sync_runs (status, batch_size) VALUES ('running', $1)
+         ON CONFLICT ((true)) WHERE status = 'running' DO NOTHING RETURNING *`,
+        [batchSize],
+      );
+      if (inserted.length === 1) return { run: toRun(inserted[0]), created: true };
+      const running = await this.running();
+      if (running) return { run: running, created: false };
+    }
+    throw new DomainError('BACKFILL_CHANGING', 409, 'Backfill runs are starting and finishing too fast to tell which one runs; try again');
   }
 
   async running(): Promise<RunRow | null> {
