@@ -4,7 +4,7 @@ import { Db, MongoClient } from 'mongodb';
 import { DataSource } from 'typeorm';
 import { redactUrl } from '../common/logging/redact';
 import { LEGACY_STORE, NEW_STORE } from './conversation-store.port';
-import { connectLegacy, MongoLegacyStore } from './mongo/mongo-legacy.store';
+import { closeLegacy, connectLegacy, MongoLegacyStore } from './mongo/mongo-legacy.store';
 import { createDataSource } from './postgres/data-source';
 import { runMigrationsLocked } from './postgres/migration-runner';
 import { PostgresConversationStore } from './postgres/postgres-conversation.store';
@@ -96,6 +96,6 @@ export class StoresModule implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     // quit() waits for Redis to answer; a client that cannot reach it would hold the process open.
-    await Promise.allSettled([this.dataSource.destroy(), this.mongo.close(), this.redis.quit().catch(() => this.redis.disconnect())]);
+    await Promise.allSettled([this.dataSource.destroy(), closeLegacy(this.mongo), this.redis.quit().catch(() => this.redis.disconnect())]);
   }
 }

@@ -8,6 +8,7 @@
  */
 import { Logger } from '@nestjs/common';
 import { BSON, Collection, Db, Document, Filter, FindCursor, MongoClient, MongoServerError, ObjectId } from 'mongodb';
+import { MonitorWatchdog } from './monitor-watchdog';
 import type { Conversation } from '../../model/conversation.model';
 import type { LegacyDocument } from '../../model/legacy-document';
 import { fromLegacy, toLegacy } from '../../model/legacy-transform';
@@ -364,16 +365,27 @@ class MongoRangeScan implements LegacyRangeScan {
  * limit, not the documents): where the legacy store's time goes when it is the bottleneck.
  */
 export async function connectLegacy(url: string, slowCommandMs = 0): Promise<MongoClient> {
+  const timeouts = { connectTimeoutMS: 3000, heartbeatFrequencyMS: 10_000 };
   const client = new MongoClient(url, {
     serverSelectionTimeoutMS: 3000,
-    connectTimeoutMS: 3000,
+    ...timeouts,
     maxPoolSize: 50,
     appName: 'legacy-migration-service',
     monitorCommands: slowCommandMs > 0,
   });
   if (slowCommandMs > 0) logSlowCommands(client, slowCommandMs);
   await client.connect();
+  const watchdog = new MonitorWatchdog(client, timeouts);
+  monitorWatchdogs.set(client, watchdog);
   return client;
+}
+
+const monitorWatchdogs = new WeakMap<MongoClient, MonitorWatchdog>();
+
+/** Closes a client from `connectLegacy` for good (its watchdog stops too). */
+export async function closeLegacy(client: MongoClient): Promise<void> {
+  monitorWatchdogs.get(client)?.stop();
+  await client.close();
 }
 
 function logSlowCommands(client: MongoClient, thresholdMs: number): void {
