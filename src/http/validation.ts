@@ -59,6 +59,13 @@ const errorMap: z.core.$ZodErrorMap = (issue) => {
       return `must be one of ${issue.values.map(String).join(', ')}`;
     case 'unrecognized_keys':
       return 'is not an accepted field';
+    // zod's own message for the rest (a schema's refinements word their own).
+    case 'custom':
+    case 'invalid_element':
+    case 'invalid_format':
+    case 'invalid_key':
+    case 'invalid_union':
+    case 'not_multiple_of':
     default:
       return undefined;
   }

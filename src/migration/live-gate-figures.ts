@@ -93,7 +93,7 @@ export class LiveGateFigures implements GateFiguresSource {
       state.phase === 'cleanup' ? this.cleanup.verifiedSince(state.enteredAt) : Promise.resolve(false),
       this.pendingRepairs(),
     ]);
-    const lastPass = (sync.catchup.lastPass ?? null) as { at?: string; exhausted?: boolean } | null;
+    const lastPass = sync.catchup.lastPass;
     return {
       backfillComplete: sync.backfill?.status === 'completed',
       catchupLagMs: catchupLagMs(sync.catchup.lagSeconds, lastPass, sync.catchup.intervalMs),

@@ -141,7 +141,9 @@ export class MigrationService {
     if (!lock) throw new DomainError('MOVE_IN_PROGRESS', 409, 'Another move is being made right now; read the status and try again');
     let background: Promise<unknown> | null = null;
     try {
-      return await this.decide(req, plan, await this.releaseAbandoned(await this.state.read()), (work) => (background = work));
+      return await this.decide(req, plan, await this.releaseAbandoned(await this.state.read()), (work) => {
+        background = work;
+      });
     } finally {
       const release = () => lock.release().catch(() => undefined);
       if (background) void (background as Promise<unknown>).finally(release);

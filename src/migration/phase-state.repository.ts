@@ -27,6 +27,33 @@ export interface PhaseState {
   updatedAt: Date;
 }
 
+/** The `migration_state` row as the driver returns it. */
+interface StateRow {
+  phase: Phase;
+  step: number;
+  revision: number;
+  entered_at: Date;
+  paused: boolean;
+  auto_failures: number;
+  pending_move: Record<string, unknown> | null;
+  flipped_at: Date | null;
+  legacy_drained_since: Date | null;
+  updated_at: Date;
+}
+
+/** A `migration_audit` row as the driver returns it (`id` is a bigint: a string). */
+interface AuditRow {
+  id: string;
+  at: Date;
+  actor: string;
+  action: string;
+  reason: string | null;
+  forced: boolean;
+  before: unknown;
+  after: unknown;
+  details: unknown;
+}
+
 
 @Injectable()
 export class PhaseStateRepository {
@@ -34,7 +61,7 @@ export class PhaseStateRepository {
 
   /** `q`: read inside that transaction (a commit reads the row it is about to change under the write fence). */
   async read(q: StoreTransaction = this.dataSource): Promise<PhaseState> {
-    const [r] = await q.query('SELECT * FROM migration_state WHERE id = 1');
+    const [r] = await q.query<StateRow[]>('SELECT * FROM migration_state WHERE id = 1');
     return {
       phase: r.phase,
       step: r.step,
@@ -106,7 +133,7 @@ export class PhaseStateRepository {
     fields: { flippedAt: Date | null; legacyDrainedSince: Date | null },
     q: StoreTransaction,
   ): Promise<boolean> {
-    const [, n] = await q.query(
+    const [, n] = await q.query<[unknown, number]>(
       `UPDATE migration_state SET phase = $2, step = $3, entered_at = now(), pending_move = NULL, auto_failures = 0,
               flipped_at = $4, legacy_drained_since = $5, revision = revision + 1, updated_at = now()
        WHERE id = 1 AND revision = $1`,
@@ -144,10 +171,10 @@ export class PhaseStateRepository {
 
   async history(limit: number, offset: number): Promise<{ total: number; items: AuditEntry[] }> {
     const [{ n }] = await this.dataSource.query('SELECT count(*)::int AS n FROM migration_audit');
-    const rows = await this.dataSource.query('SELECT * FROM migration_audit ORDER BY id DESC LIMIT $1 OFFSET $2', [limit, offset]);
+    const rows: AuditRow[] = await this.dataSource.query('SELECT * FROM migration_audit ORDER BY id DESC LIMIT $1 OFFSET $2', [limit, offset]);
     return {
       total: n,
-      items: rows.map((r: any) => ({ id: Number(r.id), at: r.at.toISOString(), actor: r.actor, action: r.action, reason: r.reason, forced: r.forced, before: r.before, after: r.after, details: r.details })),
+      items: rows.map((r) => ({ id: Number(r.id), at: r.at.toISOString(), actor: r.actor, action: r.action, reason: r.reason, forced: r.forced, before: r.before, after: r.after, details: r.details })),
     };
   }
 }

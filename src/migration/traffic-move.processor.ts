@@ -6,7 +6,7 @@
  * - a move with no change at all whose process no longer holds the move lock (it died before writing the
  *   intent) is released.
  */
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads, QueueProcessor } from '../queues/queue-processor';

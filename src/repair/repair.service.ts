@@ -75,7 +75,7 @@ export class RepairService {
       const from = recordedSource ?? mode.sourceOfTruth;
       return { from, forwardOnly: from !== mode.sourceOfTruth };
     };
-    return options.settled ? this.rounds(id, direction, options.mode!) : this.rounds(id, direction);
+    return options.settled ? this.rounds(id, direction, options.mode) : this.rounds(id, direction);
   }
 
   /** Verification's repair mode: the other store made equal to the source of truth, whatever the phase. */
@@ -126,8 +126,8 @@ export class RepairService {
       if (replaceAhead !== true && replaceAhead !== copy!.version) return { aheadAt: copy!.version };
       if (truth === null) await target.removeExact(id, copy!.version);
       else await target.compareAndSet(truth, copy!.version);
-    } else if (copy === null) await target.insertNew(truth!);
-    else await target.compareAndSet(truth!, copy.version);
+    } else if (copy === null) await target.insertNew(truth);
+    else await target.compareAndSet(truth, copy.version);
     return { wrote: true };
   }
 

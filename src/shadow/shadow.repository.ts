@@ -49,6 +49,39 @@ export interface StoredMismatch extends MismatchRow {
   detectedAt: string;
 }
 
+/** A `shadow_mismatches` row as the driver returns it (bigints are strings, jsonb arrives parsed). */
+interface MismatchRecord {
+  id: string;
+  kind: ComparisonKind;
+  endpoint: string;
+  conversation_id: string | null;
+  user_id: string | null;
+  request: Record<string, unknown>;
+  phase: string;
+  primary_side: string;
+  secondary_side: string;
+  primary_version: string | null;
+  secondary_version: string | null;
+  paths: string[];
+  path_patterns: string[];
+  differences: RecordedDifference[];
+  difference_count: number;
+  rechecks: number;
+  sampled_at: Date;
+  detected_at: Date;
+}
+
+/** A `shadow_noisy_fields` row as the driver returns it. */
+interface NoisyFieldRecord {
+  kind: ComparisonKind;
+  source: string;
+  path: string;
+  occurrences: string | number;
+  example: unknown;
+  first_seen: Date;
+  last_seen: Date;
+}
+
 export interface NoisyField {
   kind: ComparisonKind;
   source: string;
@@ -130,7 +163,7 @@ export class ShadowRepository {
   }
 
   async noisyFields(): Promise<NoisyField[]> {
-    const rows: any[] = await this.ds.query(
+    const rows: NoisyFieldRecord[] = await this.ds.query(
       `SELECT kind, source, path, occurrences, example, first_seen, last_seen FROM shadow_noisy_fields ORDER BY kind, path, source`,
     );
     return rows.map((r) => ({
@@ -234,7 +267,7 @@ export class ShadowRepository {
       );
     }
     params.push(f.limit);
-    const rows: any[] = await this.ds.query(
+    const rows: MismatchRecord[] = await this.ds.query(
       `SELECT * FROM shadow_mismatches ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
       params,
     );

@@ -8,7 +8,7 @@ import type { BackfillQueue } from './backfill/backfill.queue';
 import type { RunRepository } from './backfill/run.repository';
 import type { DeadLetterRepository } from './dead-letters/dead-letter.repository';
 import type { SyncGaugeSource } from './sync-metrics';
-import type { SyncStateRepository } from './state/sync-state.repository';
+import type { CatchupPassSummary, SyncStateRepository } from './state/sync-state.repository';
 
 export const RATE_WINDOW_MS = 30_000;
 
@@ -42,7 +42,7 @@ export interface SyncStatus {
     newIdsAfter: string | null;
     intervalMs: number;
     overlapMs: number;
-    lastPass: unknown;
+    lastPass: CatchupPassSummary | null;
   };
   deadLetters: { open: number; resolved: number };
 }

@@ -175,7 +175,7 @@ export class TrafficService {
    * and the weights as last read, for an operator.
    */
   private async giveUp(row: TrafficChange, reason: string): Promise<TrafficChange> {
-    let current: Weights | null = null;
+    let current: Weights | null;
     try {
       current = await this.router.read();
     } catch (err) {

@@ -9,7 +9,7 @@ import type { Api } from './api';
 import { failingGates, gateSummary, moveChanges, moveTitle, PAUSE_CHANGES, RESUME_CHANGES } from './describe';
 import { time } from './format';
 import { GateTable } from './gate-table';
-import type { DialogState, Gate, MoveResult, Notice, Status } from './types';
+import type { DialogState, MoveResult, Notice, Status } from './types';
 
 type Failed = (err: unknown) => Promise<void> | void;
 
@@ -111,12 +111,13 @@ export function Actions(props: { api: Api; status: Status; setDialog: (d: Dialog
   const shown = dryRun && dryRun.revision === status.revision ? dryRun : null;
   return (
     <section class="actions" aria-label="Actions">
+      {/* Handlers run their work on their own (the browser ignores what a handler returns); `guarded` catches. */}
       <div class="buttons">
-        <button type="button" disabled={busy || moving || !canAdvance} onClick={runDry} data-testid="dry-run">Dry run</button>
-        <button type="button" class="primary" disabled={busy || moving || !canAdvance} onClick={advance} data-testid="advance">
+        <button type="button" disabled={busy || moving || !canAdvance} onClick={() => void runDry()} data-testid="dry-run">Dry run</button>
+        <button type="button" class="primary" disabled={busy || moving || !canAdvance} onClick={() => void advance()} data-testid="advance">
           {starting ? 'Start…' : status.next.step ? `Advance to ${status.next.step}…` : 'Advance'}
         </button>
-        <button type="button" class="danger" disabled={busy || moving || !canRollBack} onClick={rollback} data-testid="rollback">Roll back…</button>
+        <button type="button" class="danger" disabled={busy || moving || !canRollBack} onClick={() => void rollback()} data-testid="rollback">Roll back…</button>
         <button type="button" disabled={busy} onClick={pauseOrResume} data-testid="pause-resume">{status.paused ? 'Resume…' : 'Pause…'}</button>
         {moving && <span class="badge warn">move in progress: {status.pendingMove!.from} → {status.pendingMove!.to}</span>}
       </div>
@@ -165,14 +166,14 @@ export function Dialog(props: { state: DialogState; close: () => void; failed: F
         {state.target && (
           <label class="field">
             roll back to{' '}
-            <select value={state.target.value} onChange={(e) => state.target!.change((e.target as HTMLSelectElement).value)} data-testid="rollback-target">
+            <select value={state.target.value} onChange={(e) => void state.target!.change((e.target as HTMLSelectElement).value)} data-testid="rollback-target">
               {state.target.options.map((o) => <option key={o} value={o}>{o}</option>)}
             </select>
           </label>
         )}
         {state.option && (
           <label class="field">
-            <input type="checkbox" checked={state.option.checked} onChange={(e) => state.option!.change((e.target as HTMLInputElement).checked).catch(failed)} data-testid="dialog-option" />
+            <input type="checkbox" checked={state.option.checked} onChange={(e) => void state.option!.change((e.target as HTMLInputElement).checked).catch(failed)} data-testid="dialog-option" />
             {state.option.label}
           </label>
         )}
@@ -194,7 +195,8 @@ export function Dialog(props: { state: DialogState; close: () => void; failed: F
         )}
         <div class="buttons">
           <button type="button" class="quiet" onClick={close} disabled={busy}>Cancel</button>
-          <button type="button" class="primary" onClick={confirm} disabled={busy || blocked} data-testid="confirm">{busy ? 'Working…' : state.confirmLabel}</button>
+          {/* `confirm` catches its own errors; the browser ignores what a handler returns. */}
+          <button type="button" class="primary" onClick={() => void confirm()} disabled={busy || blocked} data-testid="confirm">{busy ? 'Working…' : state.confirmLabel}</button>
         </div>
       </div>
     </div>

@@ -62,7 +62,9 @@ export class BackfillProcessor implements QueueProcessor<QueueName.Backfill>, On
         return o.retryInMs + jitter();
       case 'stopped':
         return 0;
-      default:
+      case 'done':
+      case 'gone':
+      case 'lease_lost':
         return null;
     }
   }

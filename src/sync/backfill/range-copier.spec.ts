@@ -97,7 +97,7 @@ function setup(ranges: FakeRange[], docs: number, batchSize = 3) {
     throttled: async () => undefined,
     batchLimit: (n: number) => n,
     observeLatency: () => undefined,
-  } as unknown as Throttler;
+  };
   const metrics = { batchDone: () => undefined } as unknown as SyncMetrics;
   const config = { leaseMs: 1000 } as SyncConfig;
   const copier = new RangeCopier(config, legacy, tracker, runs, writer, throttler, metrics);

@@ -215,7 +215,7 @@ export class RangeCopier {
     } finally {
       await lease.stop();
       // A read started for a batch that will not be written: its result (or failure) is dropped.
-      (pending as Promise<Page> | null)?.catch(() => undefined);
+      pending?.catch(() => undefined);
     }
   }
 }

@@ -6,12 +6,17 @@ import { Panel, PanelProps } from './panel';
 
 /** The move an audit entry records, in one line (moves have steps, traffic changes weights, failed moves a target). */
 export function auditMove(e: AuditEntry): string {
-  const b = e.before as any;
-  const a = e.after as any;
-  if (b && a && typeof b === 'object' && 'step' in b) return `${b.step} → ${a.step}`;
-  if (b && a && typeof b === 'object' && 'weight' in b) return `new ${b.weight}% → ${a.weight}%`;
-  if (typeof b === 'string') return `${b} → ${(e.details as any)?.to ?? '?'} (not done)`;
+  const b: unknown = e.before;
+  const a: unknown = e.after;
+  if (b && a && typeof b === 'object' && 'step' in b) return `${String(b.step)} → ${String(field(a, 'step'))}`;
+  if (b && a && typeof b === 'object' && 'weight' in b) return `new ${String(b.weight)}% → ${String(field(a, 'weight'))}%`;
+  if (typeof b === 'string') return `${b} → ${String(field(e.details, 'to') ?? '?')} (not done)`;
   return '';
+}
+
+/** A field of a JSON value that may be anything (a string or a number has none; null and undefined neither). */
+function field(v: unknown, key: string): unknown {
+  return v === null || v === undefined ? undefined : (v as Record<string, unknown>)[key];
 }
 
 export function AuditLog(p: PanelProps) {

@@ -1,6 +1,7 @@
 /** Dead repair jobs and dead letters, each with a re-drive. */
 import { count, time } from '../format';
-import { PanelProps, redrive, store } from './panel';
+import type { DeadLettersRedriven, RepairsRedriven } from '../types';
+import { PanelProps, redrive } from './panel';
 
 export function Repairs(p: PanelProps) {
   return (
@@ -18,7 +19,7 @@ export function Repairs(p: PanelProps) {
                   type="button"
                   disabled={r.dead.length === 0}
                   data-testid="redrive-repairs"
-                  onClick={() => redrive(p, 'Re-drive dead repairs', [`every dead repair job (${count(r.counts.failed ?? r.dead.length)}) goes back in line with a fresh set of attempts`, 'a repair copies the source of truth\'s current state, so running it again is safe'], '/migration/repairs/redrive', undefined, (x) => `Re-drove ${count(x.redriven)} repair job(s).`)}
+                  onClick={() => redrive<RepairsRedriven>(p, 'Re-drive dead repairs', [`every dead repair job (${count(r.counts.failed ?? r.dead.length)}) goes back in line with a fresh set of attempts`, 'a repair copies the source of truth\'s current state, so running it again is safe'], '/migration/repairs/redrive', undefined, (x) => `Re-drove ${count(x.redriven)} repair job(s).`)}
                 >
                   Re-drive all…
                 </button>
@@ -50,7 +51,7 @@ export function Repairs(p: PanelProps) {
                   type="button"
                   disabled={items.length === 0}
                   data-testid="redrive-dead-letters"
-                  onClick={() => redrive(p, 'Re-drive dead letters', ['every open dead letter is read from the legacy store again', 'now readable ones are written (version-guarded) and resolved; the others keep their new reason'], '/migration/sync/dead-letters/redrive', {}, (x) => `Re-drove ${count(x.redriven)} dead letter(s): ${count(x.written)} written, ${count(x.stillUnreadable)} still unreadable.`)}
+                  onClick={() => redrive<DeadLettersRedriven>(p, 'Re-drive dead letters', ['every open dead letter is read from the legacy store again', 'now readable ones are written (version-guarded) and resolved; the others keep their new reason'], '/migration/sync/dead-letters/redrive', {}, (x) => `Re-drove ${count(x.redriven)} dead letter(s): ${count(x.written)} written, ${count(x.stillUnreadable)} still unreadable.`)}
                 >
                   Re-drive…
                 </button>

@@ -13,7 +13,7 @@ const LAG_WORDS: Array<[LagKind, string]> = [
 
 /** The lag share beside the rate: how much of what was compared was still being copied, and why. */
 function LagShare({ w }: { w: ShadowStatus['window'] }) {
-  const kinds = LAG_WORDS.filter(([k]) => (w.lagByKind?.[k] ?? 0) > 0).map(([k, words]) => `${count(w.lagByKind![k])} ${words}`);
+  const kinds = LAG_WORDS.filter(([k]) => (w.lagByKind?.[k] ?? 0) > 0).map(([k, words]) => `${count(w.lagByKind[k])} ${words}`);
   return (
     <span data-testid="shadow-lag" title="comparisons where one side was still being copied: counted as compared, not as mismatches">
       lag <strong>{ratio(w.lagShare ?? (w.compared > 0 ? w.lag / w.compared : null))}</strong> ({count(w.lag)}{kinds.length > 0 ? `: ${kinds.join(', ')}` : ''})

@@ -24,7 +24,7 @@ export function VerifyDetails({ api, runId }: { api: Api; runId: number }) {
         <table>
           <thead><tr><th>conversation</th><th>kind</th><th>paths</th><th>versions (legacy / new)</th><th>repaired</th></tr></thead>
           <tbody>
-            {d.items.map((x: any) => (
+            {d.items.map((x) => (
               <tr key={`${x.conversationId}-${x.kind}`}>
                 <td><code class="id">{x.conversationId}</code></td>
                 <td>{x.kind}</td>
@@ -74,7 +74,7 @@ export function Verification(p: PanelProps) {
       {({ items }) => (
         <>
           <div class="buttons panel-actions">
-            <button type="button" onClick={() => confirmVerify(p).catch(p.failed)} data-testid="start-verify">Verify…</button>
+            <button type="button" onClick={() => void confirmVerify(p).catch(p.failed)} data-testid="start-verify">Verify…</button>
           </div>
           {items.length === 0 ? <p class="muted">No verification run yet.</p> : <Runs api={p.api} items={items} />}
         </>
