@@ -94,7 +94,10 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
   }
 
   onApplicationBootstrap(): void {
-    this.sweeper = setInterval(() => void this.sweepExpired().catch((err: Error) => this.logger.warn({ msg: 'expired keys not swept', error: err.message })), SWEEP_INTERVAL_MS);
+    this.sweeper = setInterval(
+      () => void this.sweepExpired().catch((err: Error) => this.logger.warn({ msg: 'expired keys not swept', error: err.message })),
+      SWEEP_INTERVAL_MS,
+    );
     this.sweeper.unref();
   }
 

@@ -91,7 +91,11 @@ export class RepairService {
   }
 
   /** Rounds until the copy equals the source; fenced unless `settledMode` says the caller holds the fence exclusively. */
-  private async rounds(id: string, direction: (mode: MigrationMode) => Direction | null, settledMode?: MigrationMode): Promise<RepairOutcome> {
+  private async rounds(
+    id: string,
+    direction: (mode: MigrationMode) => Direction | null,
+    settledMode?: MigrationMode,
+  ): Promise<RepairOutcome> {
     let wrote = false;
     let graceFor: number | null = null;
     for (let round = 0, graces = 0; round < MAX_ROUNDS; round++) {
@@ -114,7 +118,12 @@ export class RepairService {
   }
 
   /** `replaceAhead`: true, or the version of a copy seen ahead one grace period ago, which may now be replaced. */
-  private async round(id: string, direction: Direction | null, tx: StoreTransaction | undefined, replaceAhead: boolean | number | null): Promise<Round> {
+  private async round(
+    id: string,
+    direction: Direction | null,
+    tx: StoreTransaction | undefined,
+    replaceAhead: boolean | number | null,
+  ): Promise<Round> {
     if (!direction) return { done: 'skipped' };
     const source = this.ops(direction.from, tx);
     const target = this.ops(otherStore(direction.from), tx);

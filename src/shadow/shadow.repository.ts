@@ -131,7 +131,15 @@ export class ShadowRepository {
   /** One decided sample and, for a mismatch, its record, together. */
   async recordOutcome(sample: SampleRow, mismatch?: MismatchRow): Promise<void> {
     const insertSample = `INSERT INTO shadow_samples (kind, endpoint, outcome, lag_kind, calibration, rechecks, sampled_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`;
-    const sampleParams = [sample.kind, sample.endpoint, sample.outcome, sample.lagKind, sample.calibration, sample.rechecks, sample.sampledAt];
+    const sampleParams = [
+      sample.kind,
+      sample.endpoint,
+      sample.outcome,
+      sample.lagKind,
+      sample.calibration,
+      sample.rechecks,
+      sample.sampledAt,
+    ];
     if (!mismatch) {
       await this.ds.query(insertSample, sampleParams);
       return;
@@ -188,12 +196,13 @@ export class ShadowRepository {
 
   /** Decided samples by kind, endpoint, outcome and lag kind within the last `windowMs`. */
   async outcomeCounts(windowMs: number): Promise<OutcomeCount[]> {
-    const rows: Array<{ kind: ComparisonKind; endpoint: string; outcome: SampleOutcome; lag_kind: LagKind | null; n: number }> = await this.ds.query(
-      `SELECT kind, endpoint, outcome, lag_kind, count(*)::int AS n FROM shadow_samples
+    const rows: Array<{ kind: ComparisonKind; endpoint: string; outcome: SampleOutcome; lag_kind: LagKind | null; n: number }> =
+      await this.ds.query(
+        `SELECT kind, endpoint, outcome, lag_kind, count(*)::int AS n FROM shadow_samples
        WHERE decided_at > clock_timestamp() - make_interval(secs => $1::float8 / 1000)
        GROUP BY 1, 2, 3, 4`,
-      [windowMs],
-    );
+        [windowMs],
+      );
     return rows.map((r) => ({ kind: r.kind, endpoint: r.endpoint, outcome: r.outcome, lagKind: r.lag_kind, count: r.n }));
   }
 

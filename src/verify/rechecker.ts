@@ -68,7 +68,10 @@ export class Rechecker {
         else if ((moved(before, now) || writtenRecently(pair, Date.now())) && before.rechecks < MAX_RECHECKS) again.push(now);
         else confirmed.push(now);
       }
-      const [againClassified, confirmedClassified] = await Promise.all([Rechecker.classify(this.runs, again), Rechecker.classify(this.runs, confirmed)]);
+      const [againClassified, confirmedClassified] = await Promise.all([
+        Rechecker.classify(this.runs, again),
+        Rechecker.classify(this.runs, confirmed),
+      ]);
       await this.runs.commitRecheck(ctx.run, ctx.worker, { resolved, again: againClassified, confirmed: confirmedClassified });
       this.metrics.rechecks.inc({ outcome: 'resolved' }, resolved.length);
       this.metrics.rechecks.inc({ outcome: 'again' }, again.length);

@@ -62,7 +62,12 @@ export class Api {
     if (res.ok) return parsed as T;
     // The API's error shape ({ code, message, errors }); any other body (or none) leaves the fallbacks.
     const refusal: { code?: string; message?: string; errors?: unknown } = typeof parsed === 'object' && parsed !== null ? parsed : {};
-    const err = new ApiError(res.status, refusal.code ?? `HTTP_${res.status}`, refusal.message ?? res.statusText, Array.isArray(refusal.errors) ? refusal.errors : []);
+    const err = new ApiError(
+      res.status,
+      refusal.code ?? `HTTP_${res.status}`,
+      refusal.message ?? res.statusText,
+      Array.isArray(refusal.errors) ? refusal.errors : [],
+    );
     if (res.status === 401) this.onAuthLost('unauthorized', err.message);
     if (res.status === 403 && err.code === 'FORBIDDEN') this.onAuthLost('forbidden', err.message);
     throw err;

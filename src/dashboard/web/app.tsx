@@ -97,7 +97,9 @@ function Dashboard({ token, signOut }: { token: string; signOut: (reason: string
       }
       const details =
         err.code === 'GATE_FAILED'
-          ? (err.errors as Array<{ name: string; value: Gate['value']; threshold: string }>).map((g) => `${g.name}: ${gateValue(g.name, g.value)} (needs ${gateThreshold(g.name, g.threshold)})`)
+          ? (err.errors as Array<{ name: string; value: Gate['value']; threshold: string }>).map(
+              (g) => `${g.name}: ${gateValue(g.name, g.value)} (needs ${gateThreshold(g.name, g.threshold)})`,
+            )
           : undefined;
       setNotice({ kind: 'error', text: `${err.code} (${err.status}): ${err.message}`, details });
       await refresh();
@@ -119,23 +121,48 @@ function Dashboard({ token, signOut }: { token: string; signOut: (reason: string
     <div class="shell">
       <header class="top">
         <h1>Migration dashboard</h1>
-        <span class="updated" data-testid="updated">{snapshot ? `updated ${time(snapshot.at.toISOString())}` : 'loading…'}</span>
+        <span class="updated" data-testid="updated">
+          {snapshot ? `updated ${time(snapshot.at.toISOString())}` : 'loading…'}
+        </span>
         {/* Handlers run their work on their own (the browser ignores what a handler returns). */}
-        <button type="button" onClick={() => void refresh()} data-testid="refresh">Refresh</button>
-        <button type="button" onClick={() => void openQueues()} data-testid="open-queues">Queues (bull-board)</button>
-        <button type="button" class="quiet" onClick={() => signOut(null)}>Sign out</button>
+        <button type="button" onClick={() => void refresh()} data-testid="refresh">
+          Refresh
+        </button>
+        <button type="button" onClick={() => void openQueues()} data-testid="open-queues">
+          Queues (bull-board)
+        </button>
+        <button type="button" class="quiet" onClick={() => signOut(null)}>
+          Sign out
+        </button>
       </header>
       {notice && (
         <div class={`notice ${notice.kind}`} role="status" data-testid="notice">
           <span>{notice.text}</span>
-          {notice.details && <ul>{notice.details.map((d) => <li key={d}>{d}</li>)}</ul>}
-          <button type="button" class="quiet" onClick={() => setNotice(null)} aria-label="Dismiss">×</button>
+          {notice.details && (
+            <ul>
+              {notice.details.map((d) => (
+                <li key={d}>{d}</li>
+              ))}
+            </ul>
+          )}
+          <button type="button" class="quiet" onClick={() => setNotice(null)} aria-label="Dismiss">
+            ×
+          </button>
         </div>
       )}
       {status && <Timeline status={status} />}
       {status && <Actions api={api} status={status} setDialog={setDialog} setNotice={setNotice} failed={failed} />}
       {snapshot ? (
-        <Panels snapshot={snapshot} view={view} setView={setView} api={api} setDialog={setDialog} setNotice={setNotice} failed={failed} refresh={refresh} />
+        <Panels
+          snapshot={snapshot}
+          view={view}
+          setView={setView}
+          api={api}
+          setDialog={setDialog}
+          setNotice={setNotice}
+          failed={failed}
+          refresh={refresh}
+        />
       ) : (
         <p class="loading">Loading…</p>
       )}

@@ -74,7 +74,10 @@ function setup(ranges: FakeRange[], docs: number, batchSize = 3) {
   } as unknown as RangeStateTracker;
   const runs = {
     async lane() {
-      return { ranges: ranges.map((r) => ({ rangeNo: r.rangeNo, status: r.status, endAt: r.endAt })), endAt: ranges[ranges.length - 1].endAt };
+      return {
+        ranges: ranges.map((r) => ({ rangeNo: r.rangeNo, status: r.status, endAt: r.endAt })),
+        endAt: ranges[ranges.length - 1].endAt,
+      };
     },
     async completeIfDone() {
       return ranges.every((r) => r.status === 'done');

@@ -40,7 +40,10 @@ export function weightedRecord(settings: RecordSettings, side: Side, weight: num
   const target = settings.targets[side];
   const base: ResourceRecordSet = { Name: settings.recordName, Type: settings.recordType, SetIdentifier: SET_IDS[side], Weight: weight };
   if (target.kind === 'alias') {
-    return { ...base, AliasTarget: { HostedZoneId: target.hostedZoneId, DNSName: target.dnsName, EvaluateTargetHealth: target.evaluateTargetHealth } };
+    return {
+      ...base,
+      AliasTarget: { HostedZoneId: target.hostedZoneId, DNSName: target.dnsName, EvaluateTargetHealth: target.evaluateTargetHealth },
+    };
   }
   return { ...base, TTL: settings.ttl, ResourceRecords: target.values.map((Value) => ({ Value })) };
 }

@@ -76,7 +76,8 @@ describe('compareRecord', () => {
   });
 
   it('bounds the listed paths', () => {
-    const many = (text: string) => Array.from({ length: MAX_PATHS + 10 }, () => ({ role: 'user' as const, content: text, createdAt: new Date(0) }));
+    const many = (text: string) =>
+      Array.from({ length: MAX_PATHS + 10 }, () => ({ role: 'user' as const, content: text, createdAt: new Date(0) }));
     const f = compareRecord(base.id, recordOf(conv(1, { messages: many('a') })), recordOf(conv(1, { messages: many('b') })))!;
     expect(f.paths).toHaveLength(MAX_PATHS);
     expect(f.reason).toBe('10 more differing paths not listed');

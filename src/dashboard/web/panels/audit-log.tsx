@@ -26,13 +26,28 @@ export function AuditLog(p: PanelProps) {
       {({ items, total }) => (
         <>
           <table data-testid="audit-log">
-            <thead><tr><th>when</th><th>who</th><th>action</th><th>move</th><th>reason</th></tr></thead>
+            <thead>
+              <tr>
+                <th>when</th>
+                <th>who</th>
+                <th>action</th>
+                <th>move</th>
+                <th>reason</th>
+              </tr>
+            </thead>
             <tbody>
               {items.map((e) => (
                 <tr key={e.id} class={e.forced ? 'forced' : ''} data-action={e.action}>
                   <td>{time(e.at)}</td>
                   <td>{e.actor}</td>
-                  <td>{e.action} {e.forced && <span class="badge bad" title="gates were failing and the operator forced the move">forced</span>}</td>
+                  <td>
+                    {e.action}{' '}
+                    {e.forced && (
+                      <span class="badge bad" title="gates were failing and the operator forced the move">
+                        forced
+                      </span>
+                    )}
+                  </td>
                   <td>{auditMove(e)}</td>
                   <td>{e.reason ?? ''}</td>
                 </tr>
@@ -40,9 +55,21 @@ export function AuditLog(p: PanelProps) {
             </tbody>
           </table>
           <div class="pager">
-            <button type="button" disabled={view.historyOffset === 0} onClick={() => setView({ ...view, historyOffset: Math.max(0, view.historyOffset - PAGE) })}>Newer</button>
+            <button
+              type="button"
+              disabled={view.historyOffset === 0}
+              onClick={() => setView({ ...view, historyOffset: Math.max(0, view.historyOffset - PAGE) })}
+            >
+              Newer
+            </button>
             <span>{total === 0 ? 'no entries' : `${view.historyOffset + 1}–${view.historyOffset + items.length} of ${total}`}</span>
-            <button type="button" disabled={view.historyOffset + PAGE >= total} onClick={() => setView({ ...view, historyOffset: view.historyOffset + PAGE })}>Older</button>
+            <button
+              type="button"
+              disabled={view.historyOffset + PAGE >= total}
+              onClick={() => setView({ ...view, historyOffset: view.historyOffset + PAGE })}
+            >
+              Older
+            </button>
           </div>
         </>
       )}

@@ -15,7 +15,19 @@ export interface PanelProps {
   refresh: () => Promise<void>;
 }
 
-export function Panel<T>({ title, id, data, children, wide }: { title: string; id: string; data: Loaded<T>; children: (v: T) => ComponentChildren; wide?: boolean }) {
+export function Panel<T>({
+  title,
+  id,
+  data,
+  children,
+  wide,
+}: {
+  title: string;
+  id: string;
+  data: Loaded<T>;
+  children: (v: T) => ComponentChildren;
+  wide?: boolean;
+}) {
   return (
     <section class={`panel${wide ? ' wide' : ''}`} aria-labelledby={`${id}-title`} data-testid={`panel-${id}`}>
       <h2 id={`${id}-title`}>{title}</h2>
