@@ -28,6 +28,8 @@ import { environmentWithEnvFile } from '../src/config/env-file';
 import { hasNestedArray } from '../src/model/testing/ferretdb-limits';
 import { arbWildLegacyCase } from '../src/model/testing/legacy-arbitraries';
 import { createDataSource } from '../src/stores/postgres/data-source';
+import type { MoveResult, ShadowStatus, Status, SyncStatus, VerifyReport } from '../src/dashboard/web/types';
+import { refusal } from './lib/operator-api';
 import { createDemoRoute53 } from './lib/route53-setup';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -74,7 +76,7 @@ async function seedLegacy(url: string, dbName: string): Promise<string[]> {
   const fits = (d: object) => !hasNestedArray(d) && BSON.calculateObjectSize(d) <= MAX_SAMPLE_BYTES;
   const samples = fc.sample(arbWildLegacyCase().filter((s) => fits(s.document)), { numRuns: SAMPLE_SIZE, seed: 42 });
   const docs = samples.map((s, i) => ({ ...s.document, _id: new ObjectId((0x5f000000 + i).toString(16).padStart(24, '0')) }));
-  for (let i = 0; i < docs.length; i += 500) await collection.insertMany(docs.slice(i, i + 500) as never[]);
+  for (let i = 0; i < docs.length; i += 500) await collection.insertMany(docs.slice(i, i + 500));
   await mongo.close();
   return docs.map((d) => d._id.toHexString());
 }
@@ -87,12 +89,26 @@ function spawnWorker(n: number, env: Record<string, string>): ChildProcess {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
+  child.stdout.pipe(log);
+  child.stderr.pipe(log);
   return child;
 }
 
-type Op = (method: string, p: string, body?: unknown) => Promise<{ status: number; body: any }>;
+/** A call to the operator API; `T` is the answer the caller expects for the status it checks (JSON, unchecked). */
+type Op = <T = unknown>(method: string, p: string, body?: unknown) => Promise<{ status: number; body: T }>;
+
+/** The status answer with the summaries its schema leaves open (`...summaries`), as the demo reads them. */
+type DemoStatus = Status & {
+  gateProfile: { maxMismatchRate: number };
+  archive?: {
+    state: string;
+    verified: boolean;
+    manifest?: unknown;
+    progress?: { stage: string; documents: number; estimatedTotal: number; docsPerSecond: number } | null;
+  } | null;
+  shadow?: { compared: number; mismatched: number; rate: number | null; lagShare?: number | null };
+  lastVerification?: { missing: number; extra: number; different: number } | null;
+};
 
 const pct = (r: number | null | undefined) => (r === null || r === undefined ? 'n/a' : `${(r * 100).toFixed(3)} %`);
 const lagKinds = (byKind: Record<string, number> | undefined) =>
@@ -107,7 +123,7 @@ const lagKinds = (byKind: Record<string, number> | undefined) =>
  */
 class ShadowWatch {
   firstComparisonAt: number | null = null;
-  worst: { rate: number; compared: number; mismatched: number; at: number } | null = null;
+  worst: { rate: number | null; compared: number; mismatched: number; at: number } | null = null;
   private running = true;
   private done?: Promise<void>;
 
@@ -131,10 +147,11 @@ class ShadowWatch {
   }
 
   private async look(): Promise<void> {
-    const w = (await this.op('GET', `/migration/shadow?windowMs=${this.windowMs}`)).body?.window;
+    const w = (await this.op<ShadowStatus | null>('GET', `/migration/shadow?windowMs=${this.windowMs}`)).body?.window;
     if (!w || w.compared === 0) return;
     this.firstComparisonAt ??= Date.now() - this.windowMs;
-    if (!this.worst || w.mismatchRate > this.worst.rate) this.worst = { rate: w.mismatchRate, compared: w.compared, mismatched: w.mismatched, at: Date.now() };
+    // (null compares as 0, as it always did)
+    if (!this.worst || (w.mismatchRate ?? 0) > (this.worst.rate ?? 0)) this.worst = { rate: w.mismatchRate, compared: w.compared, mismatched: w.mismatched, at: Date.now() };
   }
 }
 
@@ -161,14 +178,14 @@ class ApplicationTraffic {
     await this.done;
   }
 
-  private async call(method: string, p: string, body?: unknown): Promise<{ status: number; body: any }> {
+  private async call<T = unknown>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
     this.requests++;
     const res = await fetch(`${this.base}${p}`, {
       method,
       headers: { authorization: `Bearer ${APP_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
     });
-    return { status: res.status, body: res.status === 204 ? null : await res.json() };
+    return { status: res.status, body: (res.status === 204 ? null : await res.json()) as T };
   }
 
   private async client(n: number): Promise<void> {
@@ -176,14 +193,14 @@ class ApplicationTraffic {
     for (let i = 0; this.running; i++) {
       try {
         if (mine.length < 3 || i % 5 === 0) {
-          const r = await this.call('POST', '/conversations', { userId: `demo-user-${n}`, title: `conversation ${i}`, messages: [{ role: 'user', content: `hello ${i}` }] });
+          const r = await this.call<{ id: string; version: number }>('POST', '/conversations', { userId: `demo-user-${n}`, title: `conversation ${i}`, messages: [{ role: 'user', content: `hello ${i}` }] });
           if (r.status !== 201) throw new Error(`create: ${r.status}`);
           mine.push(r.body.id);
           this.acked.set(r.body.id, { version: r.body.version, texts: new Set([`hello ${i}`]) });
         } else {
           const id = mine[i % mine.length];
           const text = `message ${n}-${i}`;
-          const r = await this.call('POST', `/conversations/${id}/messages`, { role: i % 2 ? 'assistant' : 'user', content: text });
+          const r = await this.call<{ version: number }>('POST', `/conversations/${id}/messages`, { role: i % 2 ? 'assistant' : 'user', content: text });
           if (r.status !== 201) throw new Error(`append: ${r.status}`);
           const a = this.acked.get(id)!;
           a.version = Math.max(a.version, r.body.version);
@@ -248,14 +265,14 @@ async function main(): Promise<void> {
   await app.listen(0, '127.0.0.1');
   const base = `http://127.0.0.1:${app.getHttpServer().address().port}`;
   const workers = [1, 2].map((n) => spawnWorker(n, serviceEnv));
-  const op: Op = async (method, p, body) => {
+  const op: Op = async <T>(method: string, p: string, body?: unknown) => {
     const res = await fetch(`${base}${p}`, {
       method,
       headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
       body: body !== undefined ? JSON.stringify(body) : undefined,
     });
     const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : null };
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
   };
   console.log(`API at ${base}; workers pid ${workers.map((w) => w.pid).join(', ')}`);
 
@@ -269,7 +286,7 @@ async function main(): Promise<void> {
 
   let traffic: ApplicationTraffic | undefined;
   const shadowWatch = new ShadowWatch(op, config.migration.analysisWindowMs);
-  let ok = false;
+  let ok: boolean;
   try {
     step('start: not_started -> shadow (dual writes on, shadow comparison on)');
     const started = await op('POST', '/migration/start', { reason: 'demo' });
@@ -283,14 +300,14 @@ async function main(): Promise<void> {
     const bf = await op('POST', '/migration/sync/backfill', {});
     if (bf.status >= 300) throw new Error(`backfill: ${bf.status} ${JSON.stringify(bf.body)}`);
     for (;;) {
-      const s = (await op('GET', '/migration/sync')).body;
+      const s = (await op<SyncStatus>('GET', '/migration/sync')).body;
       const b = s.backfill;
       if (b) {
         const c = b.counts;
         if (b.split && b.split.state !== 'complete') {
           console.log(`  splitting the _id space into ranges: ${b.split.state}, ${b.split.idsScanned ?? 0} of about ${b.split.estimate ?? '?'} ids scanned`);
         } else {
-          const w = (await op('GET', `/migration/shadow?windowMs=${config.migration.analysisWindowMs}`)).body.window;
+          const w = (await op<ShadowStatus>('GET', `/migration/shadow?windowMs=${config.migration.analysisWindowMs}`)).body.window;
           console.log(
             `  ${b.status}: ${c.read}/${c.expected} read, ${c.written} written, ${c.dead} dead-lettered, ${b.rate.docsPerSecond} docs/s, ETA ${b.etaSeconds ?? '?'} s; catch-up lag ${s.catchup.lagSeconds ?? '?'} s` +
               `; shadow (last ${config.migration.analysisWindowMs / 1000} s): ${w.compared} compared, ${w.mismatched} mismatched (${pct(w.mismatchRate)}), lag ${pct(w.lagShare)} (${lagKinds(w.lagByKind)})`,
@@ -303,10 +320,10 @@ async function main(): Promise<void> {
     }
 
     const verify = async (why: string) => {
-      const started = await op('POST', '/migration/verify', { reason: why, recheckDelayMs: 500 });
+      const started = await op<{ id: number }>('POST', '/migration/verify', { reason: why, recheckDelayMs: 500 });
       if (started.status !== 202) throw new Error(`verify: ${started.status} ${JSON.stringify(started.body)}`);
       for (;;) {
-        const r = (await op('GET', `/migration/verify/${started.body.id}?limit=10`)).body;
+        const r = (await op<VerifyReport & { counts?: unknown }>('GET', `/migration/verify/${started.body.id}?limit=10`)).body;
         if (r.status === 'completed' || r.status === 'failed') {
           console.log(`  verification #${r.id} (${why}): ${r.status}; ${JSON.stringify(r.totals ?? r.counts ?? {})}`);
           return r;
@@ -319,15 +336,15 @@ async function main(): Promise<void> {
       const deadline = Date.now() + 180_000;
       let shownAt = 0;
       for (;;) {
-        const dry = (await op('POST', '/migration/advance', { dryRun: true })).body;
+        const dry = (await op<MoveResult>('POST', '/migration/advance', { dryRun: true })).body;
         if (dry.to !== expected) throw new Error(`the next step is ${dry.to}, expected ${expected}`);
-        const failing = dry.gates.filter((g: { pass: boolean }) => !g.pass);
-        const summary = failing.map((g: any) => `${g.name}=${JSON.stringify(g.value)} (needs ${g.threshold})`).join('; ');
+        const failing = dry.gates.filter((g) => !g.pass);
+        const summary = failing.map((g) => `${g.name}=${JSON.stringify(g.value)} (needs ${g.threshold})`).join('; ');
         if (failing.length === 0) {
-          const res = await op('POST', '/migration/advance', { reason: `demo: into ${expected}`, expectedStep: dry.from });
+          const res = await op<MoveResult>('POST', '/migration/advance', { reason: `demo: into ${expected}`, expectedStep: dry.from });
           if (res.status === 200 || res.status === 202) return res.body;
-          if (res.body?.code !== 'GATE_FAILED') throw new Error(`advance into ${expected}: ${res.status} ${JSON.stringify(res.body)}`);
-        } else if (failing.some((g: { name: string }) => g.name.includes('verification'))) {
+          if (refusal(res.body).code !== 'GATE_FAILED') throw new Error(`advance into ${expected}: ${res.status} ${JSON.stringify(res.body)}`);
+        } else if (failing.some((g) => g.name.includes('verification'))) {
           await verify(`gate into ${expected}`);
         } else if (Date.now() - shownAt > 5000) {
           console.log(`  waiting: ${summary}`);
@@ -342,7 +359,7 @@ async function main(): Promise<void> {
       step(`advance into ${target}`);
       if (target === 'complete') {
         for (;;) {
-          const a = (await op('GET', '/migration/status')).body.archive;
+          const a = (await op<DemoStatus>('GET', '/migration/status')).body.archive;
           if (a?.verified) break;
           if (a?.state === 'failed') throw new Error(`archive failed: ${JSON.stringify(a)}`);
           const p = a?.progress;
@@ -360,7 +377,7 @@ async function main(): Promise<void> {
         }
       }
       const moved = await advanceTo(target);
-      const s = (await op('GET', '/migration/status')).body;
+      const s = (await op<DemoStatus>('GET', '/migration/status')).body;
       const change = moved.trafficChange;
       const back = await readBack();
       weightHistory.push({ step: target, changeId: change?.changeId ?? null, ...back });
@@ -387,17 +404,17 @@ async function main(): Promise<void> {
     console.log(`${traffic.acked.size} conversations written through the API, ${traffic.requests} requests, ${traffic.failures} failed; acknowledged writes missing: ${lost}`);
 
     await shadowWatch.stop();
-    const status = (await op('GET', '/migration/status')).body;
+    const status = (await op<DemoStatus>('GET', '/migration/status')).body;
     step('shadow comparison from the first comparison on');
     const threshold: number = status.gateProfile.maxMismatchRate;
     const since = shadowWatch.firstComparisonAt;
-    const whole = since === null ? null : (await op('GET', `/migration/shadow?windowMs=${Date.now() - since + 1000}`)).body.window;
+    const whole = since === null ? null : (await op<ShadowStatus>('GET', `/migration/shadow?windowMs=${Date.now() - since + 1000}`)).body.window;
     const worst = shadowWatch.worst;
     if (whole) {
       console.log(`whole run: ${whole.compared} compared, ${whole.mismatched} mismatched (${pct(whole.mismatchRate)}), ${whole.lag} lag (${pct(whole.lagShare)}: ${lagKinds(whole.lagByKind)}), ${whole.errors} errors`);
       console.log(`highest in the gates' ${config.migration.analysisWindowMs / 1000} s window: ${worst ? `${pct(worst.rate)} (${worst.mismatched} of ${worst.compared}, at ${((worst.at - t0) / 1000).toFixed(0)} s)` : 'n/a'}; the gate's threshold ${pct(threshold)}`);
     } else console.log('nothing was compared');
-    const shadowOk = whole !== null && whole.compared > 0 && whole.mismatchRate <= threshold && (worst?.rate ?? 0) <= threshold;
+    const shadowOk = whole !== null && whole.compared > 0 && (whole.mismatchRate ?? 0) <= threshold && (worst?.rate ?? 0) <= threshold;
     step('Route 53 weight history (read back through the AWS SDK after each step)');
     console.table(weightHistory);
     step('last verification');
@@ -409,7 +426,7 @@ async function main(): Promise<void> {
       lost === 0 &&
       traffic.failures === 0 &&
       shadowOk &&
-      status.lastVerification &&
+      !!status.lastVerification &&
       status.lastVerification.missing + status.lastVerification.extra + status.lastVerification.different === 0;
     console.log(`\n${ok ? 'Demo finished: the migration is complete.' : 'Demo FAILED.'} \`npm run services:down\` stops the local services.`);
   } finally {

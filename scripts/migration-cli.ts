@@ -11,7 +11,9 @@
  * Exit codes: 0 done, 1 refused (gates, conflicts) or failed, 2 usage.
  */
 import { gateTable } from '../src/migration/cli/gate-table';
-import { CliError, operatorApi } from './lib/operator-api';
+import type { GateResult } from '../src/migration/domain/gates';
+import type { AuditEntry, MoveResult, Page, Status } from '../src/dashboard/web/types';
+import { CliError, operatorApi, refusal } from './lib/operator-api';
 
 const USAGE = 'usage: npm run migration -- status | advance [--reason R] [--expected-step S] [--force] [--dry-run] | rollback --reason R [--to STEP] [--dry-run] | pause | resume | history [--limit N]';
 
@@ -28,7 +30,7 @@ function options(args: string[]): Record<string, string | true> {
   return out;
 }
 
-function printMove(body: any): void {
+function printMove(body: MoveResult): void {
   const verb = body.dryRun ? 'would move' : body.pending ? 'moving' : 'moved';
   console.log(`${verb} ${body.from} -> ${body.to} (new ${body.weights.before}% -> ${body.weights.after}%, source of truth ${body.mode.before.sourceOfTruth} -> ${body.mode.after.sourceOfTruth})${body.forced ? ' FORCED' : ''}`);
   if (body.gates?.length) console.log(gateTable(body.gates));
@@ -40,13 +42,14 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const o = options(rest);
   const { call } = operatorApi();
-  const str = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
-  let res;
+  const str = (k: string) => (typeof o[k] === 'string' ? o[k] : undefined);
+  let res: { status: number; body: unknown };
   switch (command) {
     case 'status': {
-      res = await call('GET', '/migration/status');
-      if (res.status !== 200) break;
-      const s = res.body;
+      const got = await call<Status>('GET', '/migration/status');
+      res = got;
+      if (got.status !== 200) break;
+      const s = got.body;
       console.log(`phase ${s.phase}, step ${s.step}${s.paused ? ' (PAUSED)' : ''}; new ${s.weights.newPercent}% / legacy ${s.weights.legacyPercent}% via ${s.weights.provider}`);
       console.log(`source of truth ${s.sourceOfTruth}, reads from ${s.readFrom}, dual writes ${s.dualWrite ? 'on' : 'off'}, shadow comparison ${s.shadowComparison ? 'on' : 'off'}`);
       if (s.next.step) console.log(`\nnext: ${s.next.step} (${s.next.allPass ? 'all gates pass' : 'gates failing'})\n${gateTable(s.next.gates)}`);
@@ -54,16 +57,17 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'advance':
       res = await call('POST', '/migration/advance', { reason: str('reason'), expectedStep: str('expected-step'), force: o.force === true ? true : undefined, dryRun: o['dry-run'] === true ? true : undefined });
-      if (res.status === 200) return printMove(res.body), 0;
-      if (res.body?.code === 'GATE_FAILED') {
-        console.error(`refused: ${res.body.message}\n${gateTable(res.body.errors)}`);
+      if (res.status === 200) return printMove(res.body as MoveResult), 0;
+      if (refusal(res.body).code === 'GATE_FAILED') {
+        const refused = refusal(res.body);
+        console.error(`refused: ${refused.message}\n${gateTable(refused.errors as GateResult[])}`);
         return 1;
       }
       break;
     case 'rollback':
       if (!str('reason')) throw new CliError('rollback needs --reason');
       res = await call('POST', '/migration/rollback', { reason: str('reason'), to: str('to'), dryRun: o['dry-run'] === true ? true : undefined });
-      if (res.status === 200) return printMove(res.body), 0;
+      if (res.status === 200) return printMove(res.body as MoveResult), 0;
       break;
     case 'pause':
     case 'resume':
@@ -71,9 +75,10 @@ async function main(argv: string[]): Promise<number> {
       if (res.status === 200) return console.log(command === 'pause' ? 'paused' : 'resumed'), 0;
       break;
     case 'history': {
-      res = await call('GET', `/migration/history?limit=${str('limit') ?? '50'}`);
-      if (res.status !== 200) break;
-      for (const e of [...res.body.items].reverse()) {
+      const got = await call<Page<AuditEntry>>('GET', `/migration/history?limit=${str('limit') ?? '50'}`);
+      res = got;
+      if (got.status !== 200) break;
+      for (const e of [...got.body.items].reverse()) {
         console.log(`${e.at}  ${e.actor.padEnd(18)} ${e.action.padEnd(16)} ${JSON.stringify(e.before)} -> ${JSON.stringify(e.after)}${e.reason ? `  "${e.reason}"` : ''}`);
       }
       return 0;
@@ -82,7 +87,8 @@ async function main(argv: string[]): Promise<number> {
       console.error(USAGE);
       return 2;
   }
-  console.error(`${res.status} ${res.body?.code ?? ''}: ${res.body?.message ?? JSON.stringify(res.body)}`);
+  const refused = refusal(res.body);
+  console.error(`${res.status} ${refused.code ?? ''}: ${refused.message ?? JSON.stringify(res.body)}`);
   return 1;
 }
 

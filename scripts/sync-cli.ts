@@ -12,7 +12,10 @@
  */
 import { environmentWithEnvFile } from '../src/config/env-file';
 import { progressLine, statusReport } from '../src/sync/cli/progress';
+import type { CatchupPassResult } from '../src/sync/catchup/catchup.service';
+import type { CatchupPassSummary } from '../src/sync/state/sync-state.repository';
 import type { SyncStatus } from '../src/sync/sync-status.service';
+import { refusal } from './lib/operator-api';
 
 const env = environmentWithEnvFile();
 const baseUrl = (env.SYNC_API_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
@@ -37,13 +40,16 @@ async function call<T>(method: string, path: string): Promise<T> {
     throw new CliError(`cannot reach the API at ${baseUrl}: ${(err as Error).message}`);
   }
   const text = await res.text();
-  let body: any;
+  let body: unknown;
   try {
     body = text ? JSON.parse(text) : undefined;
   } catch {
     body = text;
   }
-  if (!res.ok) throw new CliError(`${method} ${path}: ${res.status} ${body?.code ?? ''} ${body?.message ?? text}`.trim());
+  if (!res.ok) {
+    const refused = refusal(body);
+    throw new CliError(`${method} ${path}: ${res.status} ${refused.code ?? ''} ${refused.message ?? text}`.trim());
+  }
   return body as T;
 }
 
@@ -88,17 +94,19 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
     return args.includes('--no-follow') ? 0 : follow(started.runId);
   },
   async catchup() {
-    const out = await call<{ jobId: string; state: string; result?: any; failedReason?: string }>('POST', '/migration/sync/catchup?wait=true');
+    const out = await call<{ jobId: string; state: string; result?: CatchupPassResult; failedReason?: string }>('POST', '/migration/sync/catchup?wait=true');
     if (out.state === 'failed') throw new CliError(`catch-up pass failed: ${out.failedReason}`);
     if (out.state !== 'completed') {
       process.stdout.write(`catch-up pass ${out.jobId} is still ${out.state} (is a worker serving the catchup queue?)\n`);
       return 1;
     }
     const r = out.result;
+    // Read as a pass that ran where `skipped` is falsy (a skipped pass says why in it).
+    const pass = r as CatchupPassSummary;
     process.stdout.write(
       r?.skipped
         ? `catch-up pass skipped: ${r.skipped}\n`
-        : `catch-up pass: ${r.read} read, ${r.written} written, ${r.skipped} already current, ${r.dead} dead-lettered in ${r.batches} batches${r.exhausted ? '' : ' (more to do: the next pass continues)'}\n`,
+        : `catch-up pass: ${pass.read} read, ${pass.written} written, ${pass.skipped} already current, ${pass.dead} dead-lettered in ${pass.batches} batches${pass.exhausted ? '' : ' (more to do: the next pass continues)'}\n`,
     );
     const status = await call<SyncStatus>('GET', '/migration/sync');
     process.stdout.write(`${statusReport(status).split('\n').find((l) => l.startsWith('catch-up')) ?? ''}\n`);
@@ -111,7 +119,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   },
   async verify(args) {
     // Loaded only when asked for: it builds the stores' modules, which the API-only commands do not need.
-    const { runVerifyCli } = require('./verify-cli') as typeof import('./verify-cli');
+    const { runVerifyCli } = await import('./verify-cli');
     return runVerifyCli(args);
   },
 };

@@ -19,7 +19,10 @@ export const APP_CONFIG = Symbol('APP_CONFIG');
 
 /** Each section under its wing's token, from one validated config. */
 function sectionProviders(config: AppConfig) {
-  const gateView: ShadowGateView = { maxMismatchRate: config.migration.gates.maxMismatchRate, analysisWindowMs: config.migration.analysisWindowMs };
+  const gateView: ShadowGateView = {
+    maxMismatchRate: config.migration.gates.maxMismatchRate,
+    analysisWindowMs: config.migration.analysisWindowMs,
+  };
   return [
     { provide: APP_CONFIG, useValue: config },
     { provide: SERVER_CONFIG, useValue: config.app },

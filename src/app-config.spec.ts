@@ -156,7 +156,11 @@ describe('loadConfig', () => {
     });
 
     it('does not need targets or credentials for the none provider', () => {
-      expect(loadConfig({ ...GOOD, AWS_SECRET_ACCESS_KEY: 'lonely' }).traffic).toMatchObject({ provider: 'none', targets: undefined, credentials: undefined });
+      expect(loadConfig({ ...GOOD, AWS_SECRET_ACCESS_KEY: 'lonely' }).traffic).toMatchObject({
+        provider: 'none',
+        targets: undefined,
+        credentials: undefined,
+      });
     });
   });
 
@@ -170,7 +174,11 @@ describe('loadConfig', () => {
 
     it('has no worker health listener unless a port is given', () => {
       expect(loadConfig(GOOD).workers).toEqual({ queues: [], healthPort: 0, recoveryIntervalMs: 30_000 });
-      expect(loadConfig({ ...GOOD, WORKER_HEALTH_PORT: '9464', WORKER_QUEUES: 'repair, shadow' }).workers).toEqual({ queues: ['repair', 'shadow'], healthPort: 9464, recoveryIntervalMs: 30_000 });
+      expect(loadConfig({ ...GOOD, WORKER_HEALTH_PORT: '9464', WORKER_QUEUES: 'repair, shadow' }).workers).toEqual({
+        queues: ['repair', 'shadow'],
+        healthPort: 9464,
+        recoveryIntervalMs: 30_000,
+      });
       expect(problemsOf({ ...GOOD, WORKER_HEALTH_PORT: '70000' })).toEqual(['WORKER_HEALTH_PORT: must be between 0 and 65535, got 70000']);
     });
 

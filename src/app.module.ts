@@ -36,13 +36,21 @@ export class AppModule {
   static forRoot(config: AppConfig, log?: Logger | LogOutput): DynamicModule {
     return {
       module: AppModule,
-      imports: [...sharedImports(config, log), HealthModule, ShadowModule, ShadowLagModule, ConversationsModule, SyncModule, VerifyModule, TrafficModule, MigrationModule, DashboardModule, RateLimitModule],
-      // Guards run in this order: who is calling, then whether that token may call again now.
-      providers: [
-        { provide: APP_GUARD, useClass: AuthGuard },
-        { provide: APP_GUARD, useExisting: RateLimitGuard },
-        MetricsListener,
+      imports: [
+        ...sharedImports(config, log),
+        HealthModule,
+        ShadowModule,
+        ShadowLagModule,
+        ConversationsModule,
+        SyncModule,
+        VerifyModule,
+        TrafficModule,
+        MigrationModule,
+        DashboardModule,
+        RateLimitModule,
       ],
+      // Guards run in this order: who is calling, then whether that token may call again now.
+      providers: [{ provide: APP_GUARD, useClass: AuthGuard }, { provide: APP_GUARD, useExisting: RateLimitGuard }, MetricsListener],
     };
   }
 }

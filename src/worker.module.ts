@@ -63,7 +63,16 @@ export class WorkerModule {
         {
           provide: WorkRecovery,
           inject: [APP_CONFIG, REDIS, DATA_SOURCE, MetricsService, BackfillService, VerifyService, CleanupService, TrafficMoveProcessor],
-          useFactory: (cfg: AppConfig, redis: Redis, ds: DataSource, metrics: MetricsService, backfill: BackfillService, verify: VerifyService, cleanup: CleanupService, traffic: TrafficMoveProcessor) =>
+          useFactory: (
+            cfg: AppConfig,
+            redis: Redis,
+            ds: DataSource,
+            metrics: MetricsService,
+            backfill: BackfillService,
+            verify: VerifyService,
+            cleanup: CleanupService,
+            traffic: TrafficMoveProcessor,
+          ) =>
             new WorkRecovery(
               [
                 { kind: 'backfill', recover: () => backfill.recover() },

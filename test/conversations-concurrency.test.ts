@@ -9,7 +9,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { RepairQueue } from '../src/repair/repair-queue';
 import { startTestApp, TestApp, TestResponse } from './support/app';
-import { servicesEnv, isolatedRedisUrl } from './support/env';
+import { isolatedRedisUrl } from './support/env';
 import { deadRepairsFor, startRepairWorker, waitForRepairsDrained } from './support/repair-worker';
 import { expectCurrentLegacyFormat, expectStoresAgree, legacyRaw } from './support/stores';
 
@@ -55,7 +55,7 @@ afterAll(async () => {
 
 async function runLoad(phase: string, ids: string[]): Promise<Map<string, Ledger>> {
   const random = prng(SEED);
-  const ledgers = new Map(ids.map((id) => [id, { acks: [], conflicts: 0, unexpected: [] } as Ledger]));
+  const ledgers = new Map(ids.map((id): [string, Ledger] => [id, { acks: [], conflicts: 0, unexpected: [] }]));
   // The whole plan is drawn up front from the seed, so it does not depend on how the clients interleave.
   const plan = Array.from({ length: OPERATIONS }, (_, op) => ({
     op,

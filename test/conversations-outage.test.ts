@@ -164,7 +164,7 @@ describe('writes through store and Redis outages', () => {
 
     // Repairs (queued, or replayed from the outbox once Redis is back) bring the other store level.
     const worker: INestApplicationContext = await NestFactory.createApplicationContext(
-      (require('../src/worker.module') as typeof import('../src/worker.module')).WorkerModule.forRoot(config, [QueueName.Repair]),
+      (await import('../src/worker.module')).WorkerModule.forRoot(config, [QueueName.Repair]),
       { logger: false },
     );
     await worker.init();

@@ -107,7 +107,7 @@ describe('dev server: single-document atomicity under concurrent conditional wri
 
   async function finalVersions(name: string): Promise<Map<string, number>> {
     const docs = await call('final read', coll(0, name).find({}).toArray());
-    return new Map(docs.map((d) => [(d._id as ObjectId).toHexString(), d.v as number]));
+    return new Map(docs.map((d) => [(d._id).toHexString(), d.v as number]));
   }
 
   async function lostUpdates(name: string, claims: Claims): Promise<number> {

@@ -327,7 +327,7 @@ describe('dev server: `_id` reads with mixed `_id` types, as MongoDB answers the
 
   it('writes by `_id` of every type still find their document', async () => {
     const writes = client.db(dbs.legacyDbName).collection('writes');
-    await writes.insertMany(ALL_IDS.map((_id) => ({ _id, v: 1 }) as Document));
+    await writes.insertMany(ALL_IDS.map((_id): Document => ({ _id, v: 1 })));
     for (const _id of ALL_IDS) {
       const f = { _id } as Filter<Document>;
       expect((await writes.updateOne({ ...f, v: 1 }, { $set: { v: 2 } })).modifiedCount).toBe(1);

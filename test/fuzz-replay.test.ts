@@ -45,7 +45,7 @@ beforeAll(async () => {
   doc = openApiDocument(t.app);
   ajv = new Ajv({ strict: false, allErrors: true });
   addFormats(ajv);
-  for (const [name, schema] of Object.entries(doc.components?.schemas ?? {})) ajv.addSchema(schema as object, `#/components/schemas/${name}`);
+  for (const [name, schema] of Object.entries(doc.components?.schemas ?? {})) ajv.addSchema(schema, `#/components/schemas/${name}`);
 });
 afterAll(async () => t?.close());
 

@@ -59,7 +59,7 @@ describe.each(['none', 'route53'] as const)('a full migration with traffic flowi
       ...target,
     });
     await seedLegacy(t, smallLegacyDocs(200, 11));
-    const { WorkerModule } = require('../src/worker.module') as typeof import('../src/worker.module');
+    const { WorkerModule } = await import('../src/worker.module');
     worker = await NestFactory.createApplicationContext(WorkerModule.forRoot(t.config, [...ALL_QUEUES]), { logger: false });
     await worker.init();
   }, 120_000);

@@ -117,7 +117,7 @@ describe('migrations under an advisory lock', () => {
     /** A DataSource of the real migrations plus the probe, on the test database. */
     const withProbe = async () => {
       const options: DataSourceOptions = createDataSource({ url: dbs.databaseUrl, poolSize: 1 }).options;
-      const ds = new DataSource({ ...options, migrations: [...MIGRATIONS, ExpandProbe9999999999999] } as DataSourceOptions);
+      const ds = new DataSource({ ...options, migrations: [...MIGRATIONS, ExpandProbe9999999999999] });
       await ds.initialize();
       sources.push(ds);
       return ds;

@@ -55,7 +55,7 @@ describe('phase moves through Route 53 under the intent log', () => {
   async function startInProcessWorker(): Promise<void> {
     worker = await startSyncWorker(t.config, [QueueName.Traffic]);
     // The worker's router talks to moto through its own client; the fault layer wraps that client.
-    faults = Route53Faults.attach((worker.get(TRAFFIC_ROUTER, { strict: false }) as unknown as { client: Route53Client }).client);
+    faults = Route53Faults.attach(worker.get<unknown, { client: Route53Client }>(TRAFFIC_ROUTER, { strict: false }).client);
   }
 
   const status = async () => (await t.request('GET', '/migration/status', op)).body;

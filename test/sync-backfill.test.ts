@@ -11,7 +11,7 @@ import { CatchupQueue } from '../src/sync/catchup/catchup.queue';
 import { SyncThrottler } from '../src/sync/throttle/throttler';
 import { startTestApp, TestApp } from './support/app';
 import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN, ROOT } from './support/env';
-import { legacyCollection, readNew, waitFor } from './support/stores';
+import { legacyCollection, readNew } from './support/stores';
 import {
   canonicalOf,
   expectStoresEqual,

@@ -43,7 +43,7 @@ describe('verification (sync-verify)', () => {
   /** A worker serving only the verify queue, on this file's databases and Redis. */
   async function startVerifyWorker(): Promise<INestApplicationContext> {
     // Required lazily, as a worker process does.
-    const { WorkerModule } = require('../src/worker.module');
+    const { WorkerModule } = await import('../src/worker.module');
     const ctx = await NestFactory.createApplicationContext(WorkerModule.forRoot(t.config, [QueueName.Verify]), { logger: false });
     await ctx.init();
     return ctx;

@@ -121,8 +121,8 @@ export async function spawnWorker(name: string, env: NodeJS.ProcessEnv, bootTime
     if (out.includes('"serving queues"')) ready();
     if (out.length > 400_000) out = out.slice(-200_000);
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   const exited = new Promise<void>((r) => child.on('exit', () => r()));
   const stop = onCleanup(`stop worker ${name} (pid ${child.pid})`, async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;

@@ -5,10 +5,11 @@
  */
 import * as http from 'node:http';
 
-export interface JsonResponse {
+/** `T`: the body the caller expects for the status it checks (parsed JSON, unchecked; the text when not JSON). */
+export interface JsonResponse<T = unknown> {
   status: number;
   headers: http.IncomingHttpHeaders;
-  body: any;
+  body: T;
   text: string;
 }
 
@@ -30,7 +31,7 @@ export class JsonClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
   }
 
-  request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse> {
+  request<T = unknown>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<T>> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     const h: Record<string, string | number> = { ...headers };
     if (this.token) h.authorization = `Bearer ${this.token}`;
@@ -53,7 +54,7 @@ export class JsonClient {
               /* keep the text */
             }
           }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, text });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed as T, text });
         });
       });
       req.on('error', reject);
@@ -62,8 +63,8 @@ export class JsonClient {
   }
 
   /** Like request, but rejects unless the status is the expected one. */
-  async expect(status: number, method: string, path: string, body?: unknown): Promise<JsonResponse> {
-    const res = await this.request(method, path, body);
+  async expect<T = unknown>(status: number, method: string, path: string, body?: unknown): Promise<JsonResponse<T>> {
+    const res = await this.request<T>(method, path, body);
     if (res.status !== status) throw new HttpError(method, path, res);
     return res;
   }

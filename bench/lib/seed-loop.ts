@@ -26,7 +26,6 @@ import { performance } from 'node:perf_hooks';
 import { Document, MongoClient, ObjectId } from 'mongodb';
 import { Client } from 'pg';
 import { fromLegacy } from '../../src/model/legacy-transform';
-import type { LegacyDocument } from '../../src/model/legacy-document';
 
 const BATCH = 1000;
 
@@ -90,7 +89,7 @@ export async function seedLoop(legacyUrl: string, collection: string, databaseUr
         const id = (doc._id as ObjectId).toHexString();
         if (id <= last) throw new Error(`the data set is not in _id order at ${id}: the seed loop's batches would not be _id ranges`);
         last = id;
-        const c = fromLegacy(doc as unknown as LegacyDocument);
+        const c = fromLegacy(doc);
         const params = [
           c.id,
           c.userId,

@@ -40,6 +40,7 @@ import { rates, rawCopy } from '../lib/raw-pipeline';
 import { literalFetchSeconds, seedLoop } from '../lib/seed-loop';
 import { setBackfilled } from '../lib/shared';
 import { ratio } from '../lib/stats';
+import type { SyncStatus } from '../../src/dashboard/web/types';
 import type { BenchLine } from '../lib/types';
 
 const BENCH = 'backfill';
@@ -209,7 +210,7 @@ interface EngineRun {
   docsPerS: number;
   mbPerS: number;
   workers: Array<{ pid: number; peak_rss_mb: number; idle_rss_mb: number; cpu_s: number | null }>;
-  status: any;
+  status: SyncStatus['backfill'] | undefined;
   counts: { conversations: number; messages: number; dead_letters: number } | null;
   servers: Record<string, number>;
   benchCpuS: number;
@@ -245,12 +246,12 @@ async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep
     const tick = ticker(`${BENCH} [${label}]`);
     const remaining = Math.max(10, timeoutS - (performance.now() - t0) / 1000);
     const poll = await pollUntil(
-      async () => (await api!.client.expect(200, 'GET', '/migration/sync')).body,
-      (s: any) => s?.backfill?.status === 'completed' || s?.backfill?.status === 'failed',
+      async () => (await api!.client.expect<SyncStatus | null>(200, 'GET', '/migration/sync')).body,
+      (s) => s?.backfill?.status === 'completed' || s?.backfill?.status === 'failed',
       {
         timeoutS: remaining,
         everyMs: 1000,
-        onTick: (s: any, t) => {
+        onTick: (s, t) => {
           const b = s?.backfill;
           const split = b && !b.splitComplete && b.split ? `split ${b.split.state} ${b.split.idsScanned ?? 0}/${b.split.estimate ?? '?'} ids, ` : '';
           if (b) tick(`${split}${b.status} ${b.percent}% read ${b.counts.read} written ${b.counts.written} dead ${b.counts.dead}, ranges ${b.ranges.done}/${b.ranges.total}, ${b.rate.docsPerSecond} docs/s, RSS ${workers.map((w) => round(w.mem.samples().at(-1) ?? 0, 0)).join('/')} MB`, t);
@@ -313,19 +314,20 @@ interface EnginePhases {
 
 /** The engine's `backfill split complete` and `lane ended` log lines, from every worker's output. */
 function enginePhases(workers: WorkerProc[]): EnginePhases {
-  const entries: any[] = [];
+  // A JSON log line: its fields as the logger wrote them.
+  const entries: Array<Record<string, unknown>> = [];
   for (const w of workers) {
     for (const line of w.output().split('\n')) {
       if (!line.startsWith('{') || !/"(backfill split complete|lane ended)"/.test(line)) continue;
       try {
-        entries.push({ ...JSON.parse(line), worker: w.child.pid });
+        entries.push({ ...(JSON.parse(line) as Record<string, unknown>), worker: w.child.pid });
       } catch {
         /* a line cut by the output buffer */
       }
     }
   }
   const split = entries.find((e) => e.msg === 'backfill split complete');
-  const pick = (e: any, keys: string[]) => Object.fromEntries(keys.filter((k) => e[k] !== undefined).map((k) => [k, e[k]]));
+  const pick = (e: Record<string, unknown>, keys: string[]) => Object.fromEntries(keys.filter((k) => e[k] !== undefined).map((k) => [k, e[k]]));
   return {
     split: split ? (pick(split, ['ms', 'ranges', 'lanes', 'scanned', 'exact']) as EnginePhases['split']) : null,
     lanes: entries

@@ -229,7 +229,7 @@ async function rangeScan(ctx: Ctx): Promise<BenchLine> {
         while (read < expected && (await cursor.hasNext())) {
           firstBatchMs ??= performance.now() - t0;
           for (const doc of cursor.readBufferedDocuments(expected - read)) {
-            const id = doc._id as ObjectId;
+            const id = doc._id;
             if (Buffer.compare(last.id, id.id) >= 0) throw new Error(`range scan out of order at ${id.toHexString()}`);
             last = id;
             read++;

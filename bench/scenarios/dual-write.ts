@@ -111,8 +111,8 @@ class Workload {
   }
 
   readonly create = async (i: number, w: number): Promise<string> => {
-    const res = await this.api.client.expect(201, 'POST', '/conversations', createBody(i));
-    this.pools[w].push(res.body.id as string);
+    const res = await this.api.client.expect<{ id: string }>(201, 'POST', '/conversations', createBody(i));
+    this.pools[w].push(res.body.id);
     return 'create';
   };
 

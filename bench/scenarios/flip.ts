@@ -53,7 +53,7 @@ export async function run(): Promise<BenchLine[]> {
     await replicas[0].pg.query(`UPDATE migration_state SET phase = 'rollout', step = 4, revision = revision + 1, legacy_drained_since = now() WHERE id = 1`);
     const ids: string[] = [];
     for (let i = 0; i < conversations; i++) {
-      const res = await replicas[i % 2].client.request('POST', '/conversations', { userId: `flip-${i % 4}`, title: `flip ${i}` });
+      const res = await replicas[i % 2].client.request<{ id: string }>('POST', '/conversations', { userId: `flip-${i % 4}`, title: `flip ${i}` });
       if (res.status !== 201) throw new Error(`create -> ${res.status} ${res.text.slice(0, 200)}`);
       ids.push(res.body.id);
     }
@@ -78,7 +78,7 @@ export async function run(): Promise<BenchLine[]> {
       const direction = i % 2 === 0 ? 'advance' : 'rollback';
       const body = direction === 'advance' ? { reason: 'bench: flip to the new store', force: true } : { reason: 'bench: flip back to legacy' };
       const t0 = performance.now();
-      const res = await operator.request('POST', `/migration/${direction}`, body);
+      const res = await operator.request<{ committed?: { pause?: { waitedMs: number; heldMs: number } } } | null>('POST', `/migration/${direction}`, body);
       const flip: Flip = { t0, t1: performance.now(), direction, status: res.status };
       const pause = res.body?.committed?.pause;
       if (pause) Object.assign(flip, { waitedMs: pause.waitedMs, heldMs: pause.heldMs });

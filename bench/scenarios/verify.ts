@@ -30,6 +30,7 @@ import { maxSample, sampleMemory } from '../lib/proc-mem';
 import { PG_CONVERSATIONS_SCAN, PG_MESSAGES_SCAN, rawCopy, rates, scanLegacy, scanPostgres } from '../lib/raw-pipeline';
 import { Backfilled, getBackfilled, setBackfilled } from '../lib/shared';
 import { ratio } from '../lib/stats';
+import type { VerifyReport } from '../../src/dashboard/web/types';
 import type { BenchLine } from '../lib/types';
 
 const BENCH = 'verify';
@@ -70,7 +71,7 @@ interface VerifyRunResult {
   completed: boolean;
   elapsedS: number;
   compared: number;
-  summary: any;
+  summary: VerifyReport | null;
   workers: Array<{ pid: number; peak_rss_mb: number; idle_rss_mb: number; cpu_s: number | null }>;
   servers: Record<string, number>;
   benchCpuS: number;
@@ -96,7 +97,7 @@ async function engineVerify(ds: Dataset, target: Backfilled, timeoutS: number): 
     const fpid = servicePid('ferretdb');
     const ferretMem = fpid ? sampleMemory(fpid, 500) : null;
     const t0 = performance.now();
-    const start = await api.client.request('POST', '/migration/verify', body);
+    const start = await api.client.request<{ id: number }>('POST', '/migration/verify', body);
     const postS = (performance.now() - t0) / 1000;
     progress(BENCH, `POST /migration/verify answered ${start.status} after ${round(postS, 1)} s`);
     if (start.status === 404) return { missing: 'POST /migration/verify answers 404: the verification endpoint is not wired yet' };
@@ -104,12 +105,12 @@ async function engineVerify(ds: Dataset, target: Backfilled, timeoutS: number): 
     const runId = start.body.id;
     const tick = ticker(BENCH);
     const poll = await pollUntil(
-      async () => (await api!.client.expect(200, 'GET', `/migration/verify/${runId}?limit=5`)).body,
-      (s: any) => s?.status === 'completed' || s?.status === 'failed',
+      async () => (await api!.client.expect<VerifyReport | null>(200, 'GET', `/migration/verify/${runId}?limit=5`)).body,
+      (s) => s?.status === 'completed' || s?.status === 'failed',
       {
         timeoutS: Math.max(10, timeoutS - (performance.now() - t0) / 1000),
         everyMs: 1000,
-        onTick: (s: any, t) => {
+        onTick: (s, t) => {
           const p = s?.progress;
           if (p) tick(`${s.status}/${s.phase} ${p.percent}% compared ${p.recordsCompared}, chunks ${p.chunksDone} (${p.chunksDiffering} differing), ${p.ratePerSecond}/s, totals ${JSON.stringify(s.totals)}, RSS ${workers.map((w) => round(w.mem.samples().at(-1) ?? 0, 0)).join('/')} MB`, t);
         },

@@ -6,6 +6,11 @@ import { environmentWithEnvFile } from '../../src/config/env-file';
 
 export class CliError extends Error {}
 
+/** The API's refusal body ({ code, message, errors }); any other body (text, none) gives empty fields. */
+export function refusal(body: unknown): { code?: string; message?: string; errors?: unknown } {
+  return typeof body === 'object' && body !== null ? body : {};
+}
+
 export function operatorApi(urlVariable = 'API_URL') {
   const env = environmentWithEnvFile();
   const baseUrl = (env[urlVariable] ?? env.API_URL ?? 'http://127.0.0.1:3000').replace(/\/+$/, '');
@@ -16,8 +21,11 @@ export function operatorApi(urlVariable = 'API_URL') {
     if (first) return first.includes(':') ? first.slice(first.indexOf(':') + 1) : first;
     throw new CliError('no operator token: set OPERATOR_TOKEN (or OPERATOR_API_TOKENS) in the environment or .env.local');
   };
-  /** Resolves with status and body; the caller decides what a 409 means. */
-  const call = async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+  /**
+   * Resolves with status and body; the caller decides what a 409 means. `T` is the body the caller expects
+   * for the status it checks (the API's answer, as JSON); a refusal's body is read with `refusal()`.
+   */
+  const call = async <T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
     let res: Response;
     try {
       res = await fetch(`${baseUrl}${path}`, {
@@ -36,7 +44,7 @@ export function operatorApi(urlVariable = 'API_URL') {
     } catch {
       /* not JSON */
     }
-    return { status: res.status, body: parsed };
+    return { status: res.status, body: parsed as T };
   };
   return { baseUrl, call };
 }

@@ -20,7 +20,15 @@ const manifest = buildManifest({
   startedAt: new Date('2026-01-01T00:00:00Z'),
   finishedAt: new Date('2026-01-01T00:00:01Z'),
 });
-const goodScan: ArchiveScan = { gzipSha256: SHA_G, gzipBytes: 200, contentSha256: SHA_C, contentBytes: 900, lines: 9, firstId: first, lastId: last };
+const goodScan: ArchiveScan = {
+  gzipSha256: SHA_G,
+  gzipBytes: 200,
+  contentSha256: SHA_C,
+  contentBytes: 900,
+  lines: 9,
+  firstId: first,
+  lastId: last,
+};
 const goodStore: StoreScan = { count: 9, documents: 9, contentSha256: SHA_C, contentBytes: 900, firstId: first, lastId: last };
 const codes = (ps: Array<{ code: string }>) => ps.map((p) => p.code);
 

@@ -144,7 +144,8 @@ export function checkSource(manifest: Manifest, source: { database: string; coll
 /** The stored manifest against one a caller kept (e.g. in the phase state): any field differing. */
 export function checkManifestCopy(kept: Manifest, stored: Manifest): VerifyProblem[] {
   const differing = Object.keys({ ...kept, ...stored }).filter(
-    (k) => JSON.stringify((kept as unknown as Record<string, unknown>)[k]) !== JSON.stringify((stored as unknown as Record<string, unknown>)[k]),
+    (k) =>
+      JSON.stringify((kept as unknown as Record<string, unknown>)[k]) !== JSON.stringify((stored as unknown as Record<string, unknown>)[k]),
   );
   return differing.length === 0 ? [] : [problem('MANIFEST_DIFFERS', `the stored manifest differs from the given one in: ${differing.join(', ')}`, undefined, differing)];
 }

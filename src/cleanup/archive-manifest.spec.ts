@@ -64,7 +64,13 @@ describe('archive manifest', () => {
     expect(() => parseManifest('{not json')).toThrow(ManifestInvalidError);
     expect(() => parseManifest('[]')).toThrow(/not a JSON object/);
     expect(() => parseManifest(JSON.stringify({ ...sample(), formatVersion: 2 }))).toThrow(/unsupported formatVersion 2/);
-    const bad = { ...sample(), documentCount: -1, content: { sha256: 'xyz', bytes: 1 }, archive: { ...sample().archive, compression: 'zstd' }, startedAt: 'yesterday' };
+    const bad = {
+      ...sample(),
+      documentCount: -1,
+      content: { sha256: 'xyz', bytes: 1 },
+      archive: { ...sample().archive, compression: 'zstd' },
+      startedAt: 'yesterday',
+    };
     try {
       parseManifest(JSON.stringify(bad));
       throw new Error('expected a ManifestInvalidError');

@@ -37,7 +37,11 @@ describe('archive progress', () => {
     t = 1000;
     expect(tracker.update(counts(4))).toMatchObject({ report: true, log: true });
     t = 1001;
-    expect(tracker.update(counts(10), true)).toMatchObject({ report: true, log: true, progress: { done: true, etaSeconds: 0, percent: 100 } });
+    expect(tracker.update(counts(10), true)).toMatchObject({
+      report: true,
+      log: true,
+      progress: { done: true, etaSeconds: 0, percent: 100 },
+    });
   });
 
   it('has no ETA before any progress or past a stale estimate, and no percent for an empty estimate', () => {
@@ -46,6 +50,9 @@ describe('archive progress', () => {
     expect(tracker.snapshot(counts(0))).toMatchObject({ etaSeconds: null, docsPerSecond: 0, percent: 0 });
     t = 1000;
     expect(tracker.snapshot(counts(8))).toMatchObject({ etaSeconds: null, percent: 100 });
-    expect(new ProgressTracker('archive', 0, { reportMs: 1, logMs: 1 }, () => t).snapshot(counts(0))).toMatchObject({ percent: null, etaSeconds: null });
+    expect(new ProgressTracker('archive', 0, { reportMs: 1, logMs: 1 }, () => t).snapshot(counts(0))).toMatchObject({
+      percent: null,
+      etaSeconds: null,
+    });
   });
 });

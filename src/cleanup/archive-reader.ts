@@ -97,7 +97,7 @@ class LineInspector extends Writable {
       this.markMalformed(`line ${n} is not a document with an _id`);
       return;
     }
-    const id = (doc as { _id: unknown })._id;
+    const id = doc._id;
     if (n === 1) this.firstId = id;
     this.lastId = id;
   }

@@ -25,7 +25,24 @@ export interface ArchiveRun {
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
-const toRun = (r: any): ArchiveRun => ({
+/** A `cleanup_archives` row as the driver returns it (`id` is a bigint: a string; jsonb arrives parsed). */
+interface ArchiveRunRow {
+  id: string;
+  state: ArchiveRunState;
+  requested_at: Date;
+  requested_by: string;
+  started_at: Date | null;
+  finished_at: Date | null;
+  target: string | null;
+  manifest: Manifest | null;
+  problems: ArchiveRun['problems'];
+  progress: ArchiveProgress | null;
+  error: string | null;
+  attempts: number;
+  heartbeat_at: Date;
+}
+
+const toRun = (r: ArchiveRunRow): ArchiveRun => ({
   id: Number(r.id),
   state: r.state,
   verified: r.state === 'verified',

@@ -26,7 +26,7 @@ export interface ArchiveTarget {
 
 /** Object names are single path segments: no separators, no `.`/`..`, no hidden temporary names. */
 export function assertObjectName(name: string): void {
-  if (name === '' || name.startsWith('.') || /[/\\\u0000]/.test(name)) {
+  if (name === '' || name.startsWith('.') || /[/\\]/.test(name) || name.includes('\0')) {
     throw new RangeError(`invalid archive object name ${JSON.stringify(name)}`);
   }
 }

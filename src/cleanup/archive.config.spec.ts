@@ -46,7 +46,12 @@ describe('archive settings', () => {
     const plain = readArchiveConfig({ ARCHIVE_S3_BUCKET: 'b-1' }).target;
     expect(plain).toMatchObject({ kind: 's3', prefix: '', region: 'us-east-1', forcePathStyle: false, credentials: undefined });
     expect(plain).not.toHaveProperty('endpoint', expect.anything());
-    const own = readArchiveConfig({ ARCHIVE_S3_BUCKET: 'b-1', AWS_ENDPOINT_URL: 'http://a:1', ARCHIVE_S3_ENDPOINT_URL: 'https://s3.example.test', ARCHIVE_S3_FORCE_PATH_STYLE: 'false' }).target;
+    const own = readArchiveConfig({
+      ARCHIVE_S3_BUCKET: 'b-1',
+      AWS_ENDPOINT_URL: 'http://a:1',
+      ARCHIVE_S3_ENDPOINT_URL: 'https://s3.example.test',
+      ARCHIVE_S3_FORCE_PATH_STYLE: 'false',
+    }).target;
     expect(own).toMatchObject({ endpoint: 'https://s3.example.test', forcePathStyle: false });
     const c = readArchiveConfig({ ARCHIVE_DIR: '/a', ARCHIVE_GZIP_LEVEL: '9', ARCHIVE_BATCH_SIZE: '50', ARCHIVE_PROGRESS_LOG_MS: '1000' });
     expect(c).toMatchObject({ gzipLevel: 9, batchSize: 50, progressLogIntervalMs: 1000 });

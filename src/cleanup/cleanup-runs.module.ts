@@ -26,13 +26,15 @@ const CLEANUP_QUEUE_REDIS = Symbol('CLEANUP_QUEUE_REDIS');
     {
       provide: CLEANUP_QUEUE_REDIS,
       inject: [Connections],
-      useFactory: (connections: Connections) => connections.redisFailFast({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
+      useFactory: (connections: Connections) =>
+        connections.redisFailFast({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
     },
     { provide: CleanupQueue, inject: [CLEANUP_QUEUE_REDIS], useFactory: (r: Redis) => new CleanupQueue(r) },
     {
       provide: CleanupService,
       inject: [LegacyArchiver, ArchiveRunRepository, CleanupQueue, MigrationStateRepository],
-      useFactory: (...parts: [LegacyArchiver, ArchiveRunRepository, CleanupQueue, MigrationStateRepository]) => new CleanupService(...parts),
+      useFactory: (...parts: [LegacyArchiver, ArchiveRunRepository, CleanupQueue, MigrationStateRepository]) =>
+        new CleanupService(...parts),
     },
     CleanupProcessor,
   ],

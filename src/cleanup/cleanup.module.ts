@@ -24,7 +24,11 @@ export function createArchiveTarget(config: ArchiveTargetConfig): ArchiveTarget 
 }
 
 /** The archiver on a legacy database, with the given settings (null: no target configured). */
-export function createLegacyArchiver(db: Db, collection: string, archive: ArchiveConfig | null): { archiver: LegacyArchiver; target: ArchiveTarget | null } {
+export function createLegacyArchiver(
+  db: Db,
+  collection: string,
+  archive: ArchiveConfig | null,
+): { archiver: LegacyArchiver; target: ArchiveTarget | null } {
   const target = archive ? createArchiveTarget(archive.target) : null;
   const archiver = new LegacyArchiver(new MongoArchiveSource(db, collection, archive?.batchSize), target, {
     gzipLevel: archive?.gzipLevel ?? 6,

@@ -52,7 +52,7 @@ export class DirectoryArchiveTarget implements ArchiveTarget {
       if (!(await stat(this.dir)).isDirectory()) throw new Error('not a directory');
       await access(this.dir, constants.W_OK);
     } catch (err) {
-      throw new Error(`archive directory ${this.dir} is not a writable directory: ${(err as Error).message}`);
+      throw new Error(`archive directory ${this.dir} is not a writable directory: ${(err as Error).message}`, { cause: err });
     }
   }
 

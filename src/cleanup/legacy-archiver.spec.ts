@@ -48,9 +48,27 @@ const oid = (n: number) => new ObjectId(n.toString(16).padStart(24, '0'));
 
 function sampleDocs(): Document[] {
   return [
-    { _id: oid(1), user_id: 'u1', title: 'Grüße ✈️ 日本語', messages: [{ role: 'user', text: 'hi\nthere', ts: new Date('2020-01-01T00:00:00.123Z') }], v: new Int32(3) },
-    { _id: oid(2), userId: 'u2', created: '2019-05-01T10:00:00Z', meta: { n: Long.fromString('9007199254740993'), tags: ['a', { deep: [1, 2] }] } },
-    { _id: oid(3), user_id: 'u3', title: null, bin: new Binary(Buffer.from([0, 1, 2, 255])), ts: new Timestamp({ t: 5, i: 1 }), d: new BSON.Double(2) },
+    {
+      _id: oid(1),
+      user_id: 'u1',
+      title: 'Grüße ✈️ 日本語',
+      messages: [{ role: 'user', text: 'hi\nthere', ts: new Date('2020-01-01T00:00:00.123Z') }],
+      v: new Int32(3),
+    },
+    {
+      _id: oid(2),
+      userId: 'u2',
+      created: '2019-05-01T10:00:00Z',
+      meta: { n: Long.fromString('9007199254740993'), tags: ['a', { deep: [1, 2] }] },
+    },
+    {
+      _id: oid(3),
+      user_id: 'u3',
+      title: null,
+      bin: new Binary(Buffer.from([0, 1, 2, 255])),
+      ts: new Timestamp({ t: 5, i: 1 }),
+      d: new BSON.Double(2),
+    },
     { _id: 'legacy-string-id', user_id: 'u4', nul: 'a\u0000b', sep: 'x\u2028y' },
   ];
 }
@@ -98,10 +116,21 @@ describe('LegacyArchiver (fake source, in-memory target)', () => {
 
     // Every line parses back to exactly the BSON of its document.
     const lines = gunzipSync(gz).toString('utf8').split('\n').slice(0, -1);
-    lines.forEach((line, i) => expect(Buffer.from(BSON.serialize(BSON.EJSON.parse(line, { relaxed: false }) as Document)).equals(Buffer.from(BSON.serialize(docs[i])))).toBe(true));
+    lines.forEach((line, i) =>
+      expect(
+        Buffer.from(BSON.serialize(BSON.EJSON.parse(line, { relaxed: false }) as Document)).equals(Buffer.from(BSON.serialize(docs[i]))),
+      ).toBe(true),
+    );
 
     expect(reports.length).toBeGreaterThan(1);
-    expect(reports[reports.length - 1]).toMatchObject({ stage: 'archive', documents: 4, done: true, etaSeconds: 0, contentBytes: expected.length, archiveBytes: gz.length });
+    expect(reports[reports.length - 1]).toMatchObject({
+      stage: 'archive',
+      documents: 4,
+      done: true,
+      etaSeconds: 0,
+      contentBytes: expected.length,
+      archiveBytes: gz.length,
+    });
   });
 
   it('verifies its archive, and names what changed in the store or the target', async () => {

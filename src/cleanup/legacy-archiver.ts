@@ -61,7 +61,12 @@ class HashingTap extends Transform {
   }
 }
 
-async function* ndjsonChunks(docs: AsyncIterable<Document>, digest: NdjsonDigest, chunkBytes: number, afterEach: () => void): AsyncGenerator<Buffer> {
+async function* ndjsonChunks(
+  docs: AsyncIterable<Document>,
+  digest: NdjsonDigest,
+  chunkBytes: number,
+  afterEach: () => void,
+): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];
   let size = 0;
   for await (const doc of docs) {
@@ -140,7 +145,15 @@ export class LegacyArchiver {
     const manifest = resolved.manifest;
     if (!manifest) {
       this.logger.warn({ msg: 'archive verification failed', problems: resolved.problems.map((p) => p.code) });
-      return { ok: false, problems: resolved.problems, manifest: null, manifestLocation: resolved.location, archive: null, store: null, checkedAt };
+      return {
+        ok: false,
+        problems: resolved.problems,
+        manifest: null,
+        manifestLocation: resolved.location,
+        archive: null,
+        store: null,
+        checkedAt,
+      };
     }
     this.logger.log({ msg: 'verifying legacy archive', manifest: resolved.location, documents: manifest.documentCount });
     const [archive, store] = await Promise.all([this.readArchive(target, manifest), this.scanStore(run)]);
@@ -152,7 +165,12 @@ export class LegacyArchiver {
       ...checkStore(manifest, store),
     ];
     const ok = problems.length === 0;
-    const summary = { manifest: resolved.location, documents: manifest.documentCount, storeCount: store.count, problems: problems.map((p) => p.code) };
+    const summary = {
+      manifest: resolved.location,
+      documents: manifest.documentCount,
+      storeCount: store.count,
+      problems: problems.map((p) => p.code),
+    };
     if (ok) this.logger.log({ msg: 'legacy archive verified', ...summary });
     else this.logger.warn({ msg: 'legacy archive verification found problems', ...summary });
     return { ok, problems, manifest, manifestLocation: resolved.location, archive: archive.scan, store, checkedAt };
@@ -169,16 +187,28 @@ export class LegacyArchiver {
     const names = archiveNames(this.source.collection, startedAt, randomBytes(4).toString('hex'));
     const estimated = await this.source.estimatedCount();
     const dataLocation = target.locate(names.data);
-    this.logger.log({ msg: 'archiving legacy collection', collection: this.source.collection, to: dataLocation, estimatedDocuments: estimated });
+    this.logger.log({
+      msg: 'archiving legacy collection',
+      collection: this.source.collection,
+      to: dataLocation,
+      estimatedDocuments: estimated,
+    });
 
     const content = new NdjsonDigest();
     const tap = new HashingTap();
-    const progress = this.progress('archive', estimated, run, () => ({ documents: content.count, contentBytes: content.bytes, archiveBytes: tap.bytes }));
+    const progress = this.progress('archive', estimated, run, () => ({
+      documents: content.count,
+      contentBytes: content.bytes,
+      archiveBytes: tap.bytes,
+    }));
     const chunkBytes = this.options.chunkBytes ?? 64 * 1024;
-    const body = Readable.from(ndjsonChunks(this.source.documents(), content, chunkBytes, () => progress(false)), {
-      objectMode: false,
-      highWaterMark: chunkBytes,
-    });
+    const body = Readable.from(
+      ndjsonChunks(this.source.documents(), content, chunkBytes, () => progress(false)),
+      {
+        objectMode: false,
+        highWaterMark: chunkBytes,
+      },
+    );
     const piping = pipeline(body, createGzip({ level: this.options.gzipLevel }), tap);
     const storing = target.put(names.data, tap, 'application/gzip').catch((err: Error) => {
       tap.destroy(err); // unblocks and fails the pipeline, which closes the cursor
@@ -189,7 +219,12 @@ export class LegacyArchiver {
       // A failing source reaches the target as the same error; a failing target only makes the
       // pipeline report an abort. So the target's error, when there is one, names the cause.
       const cause = stored.status === 'rejected' ? stored.reason : (piped as PromiseRejectedResult).reason;
-      this.logger.error({ msg: 'archive failed; no manifest written', to: dataLocation, documents: content.count, error: (cause as Error)?.message });
+      this.logger.error({
+        msg: 'archive failed; no manifest written',
+        to: dataLocation,
+        documents: content.count,
+        error: (cause as Error)?.message,
+      });
       throw cause;
     }
 
@@ -219,7 +254,12 @@ export class LegacyArchiver {
   }
 
   /** A progress feed for one scan: callbacks at the report interval, log lines at the log interval. */
-  private progress(stage: ArchiveStage, estimated: number, run: RunOptions, counts: () => { documents: number; contentBytes: number; archiveBytes: number }) {
+  private progress(
+    stage: ArchiveStage,
+    estimated: number,
+    run: RunOptions,
+    counts: () => { documents: number; contentBytes: number; archiveBytes: number },
+  ) {
     const tracker = new ProgressTracker(stage, estimated, {
       reportMs: this.options.progressReportIntervalMs ?? 1000,
       logMs: this.options.progressLogIntervalMs,
@@ -253,26 +293,45 @@ export class LegacyArchiver {
   private async scanStore(run: RunOptions): Promise<StoreScan> {
     const estimated = await this.source.estimatedCount();
     const digest = new NdjsonDigest();
-    const progress = this.progress('verify', estimated, run, () => ({ documents: digest.count, contentBytes: digest.bytes, archiveBytes: 0 }));
+    const progress = this.progress('verify', estimated, run, () => ({
+      documents: digest.count,
+      contentBytes: digest.bytes,
+      archiveBytes: 0,
+    }));
     for await (const doc of this.source.documents()) {
       digest.add(doc);
       progress(false);
     }
     const count = await this.source.count();
     progress(true);
-    return { count, documents: digest.count, contentSha256: digest.sha256(), contentBytes: digest.bytes, firstId: digest.firstId, lastId: digest.lastId };
+    return {
+      count,
+      documents: digest.count,
+      contentSha256: digest.sha256(),
+      contentBytes: digest.bytes,
+      firstId: digest.firstId,
+      lastId: digest.lastId,
+    };
   }
 
   private async readArchive(target: ArchiveTarget, manifest: Manifest): Promise<{ scan: ArchiveScan | null; problems: VerifyProblem[] }> {
     const name = target.nameOf(manifest.archive.name);
-    if (name === null) return { scan: null, problems: [problem('MANIFEST_INVALID', `archive.name ${JSON.stringify(manifest.archive.name)} is not an object name`)] };
+    if (name === null)
+      return {
+        scan: null,
+        problems: [problem('MANIFEST_INVALID', `archive.name ${JSON.stringify(manifest.archive.name)} is not an object name`)],
+      };
     let data: Readable | null;
     try {
       data = await target.open(name);
     } catch (err) {
       return { scan: null, problems: [problem('ARCHIVE_UNREADABLE', `opening ${target.locate(name)} failed: ${(err as Error).message}`)] };
     }
-    if (data === null) return { scan: null, problems: [problem('ARCHIVE_MISSING', `the archive ${target.locate(name)} named by the manifest does not exist`)] };
+    if (data === null)
+      return {
+        scan: null,
+        problems: [problem('ARCHIVE_MISSING', `the archive ${target.locate(name)} named by the manifest does not exist`)],
+      };
     return { scan: await scanArchive(data), problems: [] };
   }
 
@@ -287,25 +346,41 @@ export class LegacyArchiver {
     if (given === undefined) {
       name = latestManifestName(await target.list(), this.source.collection);
       if (name === null) {
-        return { manifest: null, location: null, problems: [problem('MANIFEST_MISSING', `no archive manifest of ${this.source.collection} at ${target.describe()}`)] };
+        return {
+          manifest: null,
+          location: null,
+          problems: [problem('MANIFEST_MISSING', `no archive manifest of ${this.source.collection} at ${target.describe()}`)],
+        };
       }
     } else {
       name = target.nameOf(given);
-      if (name === null) return { manifest: null, location: given, problems: [problem('MANIFEST_MISSING', `${given} is not a location at ${target.describe()}`)] };
+      if (name === null)
+        return {
+          manifest: null,
+          location: given,
+          problems: [problem('MANIFEST_MISSING', `${given} is not a location at ${target.describe()}`)],
+        };
     }
     return this.readManifest(target, name);
   }
 
   private async readManifest(target: ArchiveTarget, nameOrLocation: string): Promise<ResolvedManifest> {
     const name = target.nameOf(nameOrLocation);
-    if (name === null) return { manifest: null, location: nameOrLocation, problems: [problem('MANIFEST_INVALID', `manifest name ${JSON.stringify(nameOrLocation)} is not an object name`)] };
+    if (name === null)
+      return {
+        manifest: null,
+        location: nameOrLocation,
+        problems: [problem('MANIFEST_INVALID', `manifest name ${JSON.stringify(nameOrLocation)} is not an object name`)],
+      };
     const location = target.locate(name);
     const stream = await target.open(name);
-    if (stream === null) return { manifest: null, location, problems: [problem('MANIFEST_MISSING', `the manifest ${location} does not exist`)] };
+    if (stream === null)
+      return { manifest: null, location, problems: [problem('MANIFEST_MISSING', `the manifest ${location} does not exist`)] };
     try {
       return { manifest: parseManifest(await readSmall(stream, MAX_MANIFEST_BYTES)), location, problems: [] };
     } catch (err) {
-      if (err instanceof ManifestInvalidError) return { manifest: null, location, problems: [problem('MANIFEST_INVALID', `${location}: ${err.message}`)] };
+      if (err instanceof ManifestInvalidError)
+        return { manifest: null, location, problems: [problem('MANIFEST_INVALID', `${location}: ${err.message}`)] };
       throw err;
     }
   }

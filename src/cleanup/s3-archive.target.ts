@@ -71,7 +71,9 @@ export class S3ArchiveTarget implements ArchiveTarget {
       await this.client.send(new HeadBucketCommand({ Bucket: this.settings.bucket }));
     } catch (err) {
       const status = (err as S3ServiceException).$metadata?.httpStatusCode;
-      throw new Error(`archive bucket ${this.settings.bucket} is not usable${status ? ` (HTTP ${status})` : ''}: ${(err as Error).name} ${(err as Error).message}`);
+      throw new Error(`archive bucket ${this.settings.bucket} is not usable${status ? ` (HTTP ${status})` : ''}: ${(err as Error).name} ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 

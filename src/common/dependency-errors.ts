@@ -82,9 +82,9 @@ export function unavailableDependency(err: unknown): Dependency | null {
   const pending: unknown[] = [err];
   while (pending.length > 0) {
     const e = pending.shift();
-    if (e === null || typeof e !== 'object' || seen.has(e) || isOutboundHttp(e as ErrorLike)) continue;
+    if (e === null || typeof e !== 'object' || seen.has(e) || isOutboundHttp(e)) continue;
     seen.add(e);
-    const found = classifyOne(e as ErrorLike);
+    const found = classifyOne(e);
     if (found) return found;
     pending.push((e as ErrorLike).driverError, (e as ErrorLike).cause);
   }

@@ -29,7 +29,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const requestId = req.id ?? 'unknown';
 
     if (exception instanceof DomainError) {
-      res.status(exception.statusCode).json(errorBody(exception.statusCode, exception.code, exception.message, requestId, exception.errors));
+      res
+        .status(exception.statusCode)
+        .json(errorBody(exception.statusCode, exception.code, exception.message, requestId, exception.errors));
       return;
     }
     // No route for this method: a known path with other methods is 405 with Allow (RFC 9110), not 404.

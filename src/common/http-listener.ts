@@ -12,7 +12,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 }
 
 /** Listens on `port` (0: any free port); GET and HEAD on `routes`, 404 elsewhere, 405 with Allow for other methods. */
-export async function listenRoutes(port: number, host: string, routes: Record<string, Route>, onError: (err: Error) => void): Promise<{ server: Server; port: number }> {
+export async function listenRoutes(
+  port: number,
+  host: string,
+  routes: Record<string, Route>,
+  onError: (err: Error) => void,
+): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     const route = routes[(req.url ?? '/').split('?')[0]];
     if (!route) return sendJson(res, 404, { status: 'not_found', routes: Object.keys(routes) });

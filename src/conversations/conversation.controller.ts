@@ -46,7 +46,12 @@ export class ConversationController {
   @ApiHeader(IDEMPOTENCY_HEADER)
   @ApiCreatedResponse({ type: ConversationDto })
   @ApiErrors(409, 422)
-  create(@Body() body: CreateConversationDto, @Headers('idempotency-key') key: string | undefined, @Req() req: AuthenticatedRequest, @Res() res: Response) {
+  create(
+    @Body() body: CreateConversationDto,
+    @Headers('idempotency-key') key: string | undefined,
+    @Req() req: AuthenticatedRequest,
+    @Res() res: Response,
+  ) {
     return this.idempotent(idempotencyKey(key), req, res, 201, (keyed) => this.conversations.create(body, keyed));
   }
 
@@ -93,7 +98,9 @@ export class ConversationController {
     @Res() res: Response,
   ) {
     const expected = ifMatch(version);
-    return this.idempotent(idempotencyKey(key), req, res, 201, (keyed) => this.conversations.appendMessage(params.id, body, expected, keyed));
+    return this.idempotent(idempotencyKey(key), req, res, 201, (keyed) =>
+      this.conversations.appendMessage(params.id, body, expected, keyed),
+    );
   }
 
   @Delete(':id')
@@ -101,7 +108,11 @@ export class ConversationController {
   @ApiHeader(IF_MATCH_HEADER)
   @ApiNoContentResponse({ description: 'Deleted (soft, in both stores); the ETag names the version' })
   @ApiErrors(404, 409, 412)
-  async remove(@Param() params: ConversationIdDto, @Headers('if-match') version: string | undefined, @Res({ passthrough: true }) res: Response): Promise<void> {
+  async remove(
+    @Param() params: ConversationIdDto,
+    @Headers('if-match') version: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<void> {
     const deleted = await this.conversations.remove(params.id, ifMatch(version));
     res.setHeader('ETag', etag(deleted.version));
   }

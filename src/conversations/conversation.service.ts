@@ -142,7 +142,15 @@ export class ConversationService {
       ifMatch,
       {
         apply: (c, now) => ({ ...c, messages: [...c.messages, { ...message, createdAt: now }] }),
-        attempt: (c, now) => ({ kind: 'append', id, baseVersion: c.version, index: c.messages.length, role: message.role, contentSha256, at: now.toISOString() }),
+        attempt: (c, now) => ({
+          kind: 'append',
+          id,
+          baseVersion: c.version,
+          index: c.messages.length,
+          role: message.role,
+          contentSha256,
+          at: now.toISOString(),
+        }),
         // Versions only grow and messages are never removed: the message at the recorded position, with the
         // recorded time, is this attempt's if the conversation moved past the version it was based on.
         landed: (p, c) => {

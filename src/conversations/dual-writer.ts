@@ -82,14 +82,18 @@ export class DualWriter {
   }
 
   private async writeNewPrimary({ mode, q }: FencedWrite, next: Conversation, expectedVersion: number | null): Promise<WriteOutcome> {
-    const won = await this.timed('new', 'primary', () => (expectedVersion === null ? this.newStore.insertNew(next, q) : this.newStore.compareAndSet(next, expectedVersion, q)));
+    const won = await this.timed('new', 'primary', () =>
+      expectedVersion === null ? this.newStore.insertNew(next, q) : this.newStore.compareAndSet(next, expectedVersion, q),
+    );
     if (!won) return { kind: 'lost' };
     if (!mode.dualWrite) return { kind: 'written', followUp: null };
     return { kind: 'written', followUp: await this.record(q, next.id, 'new', 'legacy follows the source of truth') };
   }
 
   private async writeLegacyPrimary({ mode, q }: FencedWrite, next: Conversation, expectedVersion: number | null): Promise<WriteOutcome> {
-    const primary = this.timed('legacy', 'primary', () => (expectedVersion === null ? this.legacy.insertNew(next) : this.legacy.compareAndSet(next, expectedVersion)));
+    const primary = this.timed('legacy', 'primary', () =>
+      expectedVersion === null ? this.legacy.insertNew(next) : this.legacy.compareAndSet(next, expectedVersion),
+    );
     if (!mode.dualWrite) {
       try {
         return (await primary) ? { kind: 'written', followUp: null } : { kind: 'lost' };

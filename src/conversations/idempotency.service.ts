@@ -94,7 +94,10 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
   }
 
   onApplicationBootstrap(): void {
-    this.sweeper = setInterval(() => void this.sweepExpired().catch((err: Error) => this.logger.warn({ msg: 'expired keys not swept', error: err.message })), SWEEP_INTERVAL_MS);
+    this.sweeper = setInterval(
+      () => void this.sweepExpired().catch((err: Error) => this.logger.warn({ msg: 'expired keys not swept', error: err.message })),
+      SWEEP_INTERVAL_MS,
+    );
     this.sweeper.unref();
   }
 
@@ -189,7 +192,7 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
         if (r.rowCount !== 1) throw lostClaim();
       },
       holdIn: async (tx) => {
-        const rows = await tx.query(`SELECT 1 FROM idempotency_keys WHERE key_hash = $1 AND claim_token = $2 AND state = 'pending' FOR KEY SHARE`, [keyHash, token]);
+        const rows = await tx.query<unknown[]>(`SELECT 1 FROM idempotency_keys WHERE key_hash = $1 AND claim_token = $2 AND state = 'pending' FOR KEY SHARE`, [keyHash, token]);
         if (rows.length !== 1) throw lostClaim();
       },
       completeIn: async (tx, response) => {

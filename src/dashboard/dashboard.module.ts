@@ -5,7 +5,6 @@ import { AUTH_CONFIG, AuthConfig } from '../common/auth/auth.config';
 import { SERVER_CONFIG, ServerConfig } from '../common/server.config';
 import { Connections } from '../stores/connections';
 import { TokenAuthenticator } from '../common/auth/token-authenticator';
-import { redisFailFast } from '../stores/redis';
 import { defaultBundleDir, loadBundle } from './dashboard-bundle';
 import { DashboardController } from './dashboard.controller';
 import { DASHBOARD_BUNDLE } from './dashboard.tokens';

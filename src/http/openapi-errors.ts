@@ -1,7 +1,8 @@
 /**
  * Completes each operation of the generated document with the error responses the HTTP layer itself gives,
- * whatever the controller: 400 for bad parameters or bodies (422 for a value a store refuses), 413 and 415 for bodies, 401 and 429 where a token
- * is needed, 503 where a store is read. Controllers declare the rest (403, 404, 409, 412, 422) with ApiErrors.
+ * whatever the controller: 400 for bad parameters or bodies (422 for a value a store refuses), 413 and 415 for
+ * bodies, 401 and 429 where a token is needed, 503 where a store is read. Controllers declare the rest (403, 404,
+ * 409, 412, 422) with ApiErrors.
  */
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { z } from './schema-kit';

@@ -44,7 +44,7 @@ export function checked<T extends z.ZodType>(schema: T, check: (value: z.output<
     for (const e of check(value, FIELD_ROOT)) {
       ctx.addIssue({ code: 'custom', message: e.message, params: { below: e.field.slice(FIELD_ROOT.length) } });
     }
-  }) as T;
+  });
   // A refinement copies the schema: the copy keeps the documentation the original was given.
   const doc = (schema._zod as WithDoc).toJSONSchema;
   return doc ? holdDoc(refined, doc) : refined;

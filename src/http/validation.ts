@@ -31,7 +31,8 @@ export function fieldErrors(issues: readonly z.core.$ZodIssue[], root = 'body'):
     const field = pathOf(issue.path, root);
     if (issue.code === 'unrecognized_keys') {
       // A body full of bad keys must not produce an answer larger than itself.
-      for (const key of issue.keys.slice(0, MAX_UNKNOWN_KEYS)) errors.push({ field: pathOf([...issue.path, key.slice(0, 100)], root), message: issue.message });
+      for (const key of issue.keys.slice(0, MAX_UNKNOWN_KEYS))
+        errors.push({ field: pathOf([...issue.path, key.slice(0, 100)], root), message: issue.message });
       if (issue.keys.length > MAX_UNKNOWN_KEYS) errors.push({ field, message: `${issue.keys.length - MAX_UNKNOWN_KEYS} more unknown fields` });
       continue;
     }
@@ -59,6 +60,13 @@ const errorMap: z.core.$ZodErrorMap = (issue) => {
       return `must be one of ${issue.values.map(String).join(', ')}`;
     case 'unrecognized_keys':
       return 'is not an accepted field';
+    // zod's own message for the rest (a schema's refinements word their own).
+    case 'custom':
+    case 'invalid_element':
+    case 'invalid_format':
+    case 'invalid_key':
+    case 'invalid_union':
+    case 'not_multiple_of':
     default:
       return undefined;
   }

@@ -32,7 +32,10 @@ export class AutoProgression implements OnApplicationBootstrap, OnApplicationShu
 
   onApplicationBootstrap(): void {
     if (!this.config.enabled) return;
-    this.timer = setInterval(() => void this.tick().catch((err) => this.logger.warn({ msg: 'auto-progression tick failed', error: (err as Error).message })), this.config.intervalMs);
+    this.timer = setInterval(
+      () => void this.tick().catch((err) => this.logger.warn({ msg: 'auto-progression tick failed', error: (err as Error).message })),
+      this.config.intervalMs,
+    );
     this.timer.unref();
   }
 

@@ -129,7 +129,11 @@ export class Cutover {
       if (rows.length <= PREPARED_BACKLOG || rows.length >= before) break;
       before = rows.length;
       await forEachLimit(groupRows(rows), CONCURRENCY, async (e) => {
-        await this.repairs.settle(e).catch((err: Error) => this.logger.warn({ msg: 'follow-up left for the fenced cutover', conversationId: e.conversationId, error: err.message }));
+        await this.repairs
+          .settle(e)
+          .catch((err: Error) =>
+            this.logger.warn({ msg: 'follow-up left for the fenced cutover', conversationId: e.conversationId, error: err.message }),
+          );
       });
       settled += rows.length;
     }

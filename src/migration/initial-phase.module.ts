@@ -1,4 +1,4 @@
-import { Inject, Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
+import { Logger, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { MigrationStateRepository } from '../mode/migration-state.repository';
 import { MIGRATION_CONFIG, MigrationConfig } from './migration.config';
 

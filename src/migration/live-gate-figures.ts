@@ -34,7 +34,12 @@ export interface LastVerification {
  * "Recent" is a few schedule intervals (at least 15 s): a pass over a busy collection takes a while,
  * and the next one is only due an interval after it.
  */
-export function catchupLagMs(watermarkLagSeconds: number | null, lastPass: { at?: string; exhausted?: boolean } | null, intervalMs: number, now = Date.now()): number | null {
+export function catchupLagMs(
+  watermarkLagSeconds: number | null,
+  lastPass: { at?: string; exhausted?: boolean } | null,
+  intervalMs: number,
+  now = Date.now(),
+): number | null {
   if (lastPass?.exhausted && lastPass.at && now - new Date(lastPass.at).getTime() <= Math.max(3 * intervalMs, 15_000)) return 0;
   return watermarkLagSeconds === null ? null : Math.round(watermarkLagSeconds * 1000);
 }
@@ -93,7 +98,7 @@ export class LiveGateFigures implements GateFiguresSource {
       state.phase === 'cleanup' ? this.cleanup.verifiedSince(state.enteredAt) : Promise.resolve(false),
       this.pendingRepairs(),
     ]);
-    const lastPass = (sync.catchup.lastPass ?? null) as { at?: string; exhausted?: boolean } | null;
+    const lastPass = sync.catchup.lastPass;
     return {
       backfillComplete: sync.backfill?.status === 'completed',
       catchupLagMs: catchupLagMs(sync.catchup.lagSeconds, lastPass, sync.catchup.intervalMs),
@@ -116,6 +121,13 @@ export class LiveGateFigures implements GateFiguresSource {
       this.strayWrites(state),
       this.cleanup.summary(),
     ]);
-    return { sync, shadow, lastVerification: verification, strayLegacyWrites: stray, archive, requests: this.metrics.applicationRequests.stats(this.config.analysisWindowMs) };
+    return {
+      sync,
+      shadow,
+      lastVerification: verification,
+      strayLegacyWrites: stray,
+      archive,
+      requests: this.metrics.applicationRequests.stats(this.config.analysisWindowMs),
+    };
   }
 }

@@ -3,7 +3,17 @@ import type { Response } from 'express';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AuthenticatedRequest, OperatorOnly } from '../common/auth/auth.guard';
 import { ApiErrors } from '../http/openapi';
-import { AdvanceDto, AuditPageDto, MigrationStatusDto, MoveResultDto, PageQueryDto, PausedDto, ReasonDto, RollbackDto, TrafficChangePageDto } from './migration.dto';
+import {
+  AdvanceDto,
+  AuditPageDto,
+  MigrationStatusDto,
+  MoveResultDto,
+  PageQueryDto,
+  PausedDto,
+  ReasonDto,
+  RollbackDto,
+  TrafficChangePageDto,
+} from './migration.dto';
 import type { MigrationStatus, MoveResultAnswer } from './migration.schemas';
 import { MigrationStatusService } from './migration-status.service';
 import { MigrationService } from './migration.service';
@@ -47,7 +57,11 @@ export class MigrationController {
   @ApiOkResponse(MOVED)
   @ApiAcceptedResponse(PENDING)
   @ApiErrors(409)
-  async start(@Body() body: AdvanceDto, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response): Promise<MoveResultAnswer> {
+  async start(
+    @Body() body: AdvanceDto,
+    @Req() req: AuthenticatedRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<MoveResultAnswer> {
     return accepted(res, await this.migration.start({ actor: actor(req), ...body }));
   }
 
@@ -57,7 +71,11 @@ export class MigrationController {
   @ApiOkResponse(MOVED)
   @ApiAcceptedResponse(PENDING)
   @ApiErrors(409)
-  async advance(@Body() body: AdvanceDto, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response): Promise<MoveResultAnswer> {
+  async advance(
+    @Body() body: AdvanceDto,
+    @Req() req: AuthenticatedRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<MoveResultAnswer> {
     return accepted(res, await this.migration.advance({ actor: actor(req), ...body }));
   }
 
@@ -67,13 +85,17 @@ export class MigrationController {
   @ApiOkResponse(MOVED)
   @ApiAcceptedResponse(PENDING)
   @ApiErrors(409)
-  async rollback(@Body() body: RollbackDto, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response): Promise<MoveResultAnswer> {
+  async rollback(
+    @Body() body: RollbackDto,
+    @Req() req: AuthenticatedRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<MoveResultAnswer> {
     return accepted(res, await this.migration.rollback({ actor: actor(req), ...body }));
   }
 
   @Post('pause')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Stop automatic progression and the sync workers\' scheduling' })
+  @ApiOperation({ summary: "Stop automatic progression and the sync workers' scheduling" })
   @ApiOkResponse({ type: PausedDto })
   async pause(@Body() body: ReasonDto, @Req() req: AuthenticatedRequest) {
     await this.migration.pause(actor(req), body.reason);
@@ -82,7 +104,7 @@ export class MigrationController {
 
   @Post('resume')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Restart automatic progression and the sync workers\' scheduling' })
+  @ApiOperation({ summary: "Restart automatic progression and the sync workers' scheduling" })
   @ApiOkResponse({ type: PausedDto })
   async resume(@Body() body: ReasonDto, @Req() req: AuthenticatedRequest) {
     await this.migration.resume(actor(req), body.reason);

@@ -25,7 +25,8 @@ import { TrafficMoveModule } from './traffic-move.module';
     {
       provide: AutoProgression,
       inject: [MigrationService, PhaseStateRepository, DATA_SOURCE, MIGRATION_CONFIG],
-      useFactory: (m: MigrationService, s: PhaseStateRepository, ds: DataSource, c: MigrationConfig) => new AutoProgression(m, s, ds, c.auto),
+      useFactory: (m: MigrationService, s: PhaseStateRepository, ds: DataSource, c: MigrationConfig) =>
+        new AutoProgression(m, s, ds, c.auto),
     },
   ],
   exports: [MigrationService, TrafficMoveModule, AutoProgression],

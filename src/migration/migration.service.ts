@@ -134,14 +134,17 @@ export class MigrationService {
   }
 
   private async move(req: MoveRequest, plan: (from: Position) => Move): Promise<MoveResult> {
-    if (req.force && !req.reason?.trim()) throw new DomainError('VALIDATION_FAILED', 400, 'force needs a reason', [{ field: 'reason', message: 'is required with force' }]);
+    if (req.force && !req.reason?.trim())
+      throw new DomainError('VALIDATION_FAILED', 400, 'force needs a reason', [{ field: 'reason', message: 'is required with force' }]);
     if (req.dryRun) return this.decide(req, plan, await this.state.read());
 
     const lock = await this.state.holdMoveLock();
     if (!lock) throw new DomainError('MOVE_IN_PROGRESS', 409, 'Another move is being made right now; read the status and try again');
     let background: Promise<unknown> | null = null;
     try {
-      return await this.decide(req, plan, await this.releaseAbandoned(await this.state.read()), (work) => (background = work));
+      return await this.decide(req, plan, await this.releaseAbandoned(await this.state.read()), (work) => {
+        background = work;
+      });
     } finally {
       const release = () => lock.release().catch(() => undefined);
       if (background) void (background as Promise<unknown>).finally(release);
@@ -157,14 +160,23 @@ export class MigrationService {
   private async releaseAbandoned(s: PhaseState): Promise<PhaseState> {
     if (!isPendingMove(s.pendingMove)) return s;
     if (await this.traffic.forMove(s.pendingMove.claimedRevision)) {
-      throw new DomainError('MOVE_IN_PROGRESS', 409, `A move is in progress (its traffic change is being applied): ${JSON.stringify(s.pendingMove)}`);
+      throw new DomainError(
+        'MOVE_IN_PROGRESS',
+        409,
+        `A move is in progress (its traffic change is being applied): ${JSON.stringify(s.pendingMove)}`,
+      );
     }
     await this.completer.abandon(s.pendingMove, 'the process making this move stopped before it finished');
     return this.state.read();
   }
 
   /** `keepLock`: the move goes on after the request answers; the move lock is released when `work` ends. */
-  private async decide(req: MoveRequest, plan: (from: Position) => Move, s: PhaseState, keepLock: (work: Promise<unknown>) => void = () => undefined): Promise<MoveResult> {
+  private async decide(
+    req: MoveRequest,
+    plan: (from: Position) => Move,
+    s: PhaseState,
+    keepLock: (work: Promise<unknown>) => void = () => undefined,
+  ): Promise<MoveResult> {
     if (s.pendingMove) throw new DomainError('MOVE_IN_PROGRESS', 409, `A move is in progress: ${JSON.stringify(s.pendingMove)}`);
     const from = positionOf(s);
     if (req.expectedStep !== undefined && req.expectedStep !== stepName(from)) {
@@ -191,12 +203,19 @@ export class MigrationService {
     };
     if (req.dryRun) return result;
     if (failed.length > 0 && !req.force) {
-      throw new DomainError('GATE_FAILED', 409, `${failed.length} gate(s) failed for ${stepName(move.to)}`, failed as unknown as Record<string, unknown>[]);
+      throw new DomainError(
+        'GATE_FAILED',
+        409,
+        `${failed.length} gate(s) failed for ${stepName(move.to)}`,
+        failed as unknown as Record<string, unknown>[],
+      );
     }
 
     const traffic = this.trafficFor(move);
     if (traffic && cutoverKind(move.from, move.to)) {
-      throw new Error(`a move that changes the source of truth or stops dual writes cannot also change traffic (${result.from} -> ${result.to})`);
+      throw new Error(
+        `a move that changes the source of truth or stops dual writes cannot also change traffic (${result.from} -> ${result.to})`,
+      );
     }
     const pending: PendingMove = {
       action: move.kind,
@@ -212,7 +231,11 @@ export class MigrationService {
       gates,
     };
     if (!(await this.state.claim(s.revision, pending as unknown as Record<string, unknown>))) {
-      throw new DomainError('CONCURRENT_CHANGE', 409, 'The migration changed while this request was being decided; read the status and try again');
+      throw new DomainError(
+        'CONCURRENT_CHANGE',
+        409,
+        'The migration changed while this request was being decided; read the status and try again',
+      );
     }
     if (!traffic) {
       // No traffic change: the cutover (if the move needs one) and the commit. Preparing a cutover under live
@@ -222,7 +245,11 @@ export class MigrationService {
       const work = this.prepareAndCommit(move, pending, s, req.actor, result);
       const done = await settledWithin(work, this.config.trafficWaitMs);
       if (done === null) {
-        keepLock(work.catch((err: Error) => this.logger.warn({ msg: 'move did not complete after its request answered', to: result.to, error: err.message })));
+        keepLock(
+          work.catch((err: Error) =>
+            this.logger.warn({ msg: 'move did not complete after its request answered', to: result.to, error: err.message }),
+          ),
+        );
         result.pending = true;
         return result;
       }
@@ -282,7 +309,8 @@ export class MigrationService {
 
   /** The traffic change a move needs, if any: new weights, or retiring the legacy record on reaching `complete`. */
   private trafficFor(move: Move): Omit<TrafficRequest, 'move'> | null {
-    if (move.to.phase === 'complete') return { kind: 'retire_legacy', weights: { legacy: 0, new: 100 }, before: weightsForPercent(move.from.weight) };
+    if (move.to.phase === 'complete')
+      return { kind: 'retire_legacy', weights: { legacy: 0, new: 100 }, before: weightsForPercent(move.from.weight) };
     if (move.to.weight === move.from.weight) return null;
     return { kind: 'weights', weights: weightsForPercent(move.to.weight), before: weightsForPercent(move.from.weight) };
   }

@@ -70,7 +70,8 @@ export class MoveCompleter {
       // The flip time is when the new store became the source of truth; it is kept until a rollback undoes the flip.
       const flippedAt = indexOf(move.toPosition) < deprecation ? null : (s.flippedAt ?? now);
       // Legacy is drained from the moment its weight reached 0, and stays so while it is 0.
-      const legacyDrainedSince = move.toPosition.weight < 100 ? null : move.fromPosition.weight === 100 ? (s.legacyDrainedSince ?? now) : now;
+      const legacyDrainedSince =
+        move.toPosition.weight < 100 ? null : move.fromPosition.weight === 100 ? (s.legacyDrainedSince ?? now) : now;
       const report = move.cutover ? await this.cutover.fenced(move.cutover, modeForPhase(move.fromPosition.phase), q) : null;
       const committed = await this.state.commit(move.claimedRevision, move.toPosition, { flippedAt, legacyDrainedSince }, q);
       return { committed, report };
@@ -82,7 +83,13 @@ export class MoveCompleter {
       pause: { waitedMs: Math.round(hold.waitedMs), heldMs: Math.round(hold.heldMs) },
       cutover: move.cutover && report ? { prepared: move.cutover.prepared, fenced: report } : null,
     };
-    this.logger.log({ msg: 'move committed', to: move.to, writesWaitedMs: committed.pause.waitedMs, writesHeldMs: committed.pause.heldMs, cutover: committed.cutover });
+    this.logger.log({
+      msg: 'move committed',
+      to: move.to,
+      writesWaitedMs: committed.pause.waitedMs,
+      writesHeldMs: committed.pause.heldMs,
+      cutover: committed.cutover,
+    });
     if (change) {
       await this.state.audit({
         actor: move.by,
@@ -91,7 +98,16 @@ export class MoveCompleter {
         forced: false,
         before: { weight: move.fromPosition.weight, weights: change.before },
         after: { weight: move.toPosition.weight, weights: change.weights },
-        details: { id: change.id, kind: change.kind, provider: change.provider, changeId: change.changeId, state: change.state, attempts: change.attempts, requestedAt: change.requestedAt, completedAt: change.completedAt },
+        details: {
+          id: change.id,
+          kind: change.kind,
+          provider: change.provider,
+          changeId: change.changeId,
+          state: change.state,
+          attempts: change.attempts,
+          requestedAt: change.requestedAt,
+          completedAt: change.completedAt,
+        },
       });
     }
     const before = modeForPhase(move.fromPosition.phase);

@@ -27,6 +27,33 @@ export interface PhaseState {
   updatedAt: Date;
 }
 
+/** The `migration_state` row as the driver returns it. */
+interface StateRow {
+  phase: Phase;
+  step: number;
+  revision: number;
+  entered_at: Date;
+  paused: boolean;
+  auto_failures: number;
+  pending_move: Record<string, unknown> | null;
+  flipped_at: Date | null;
+  legacy_drained_since: Date | null;
+  updated_at: Date;
+}
+
+/** A `migration_audit` row as the driver returns it (`id` is a bigint: a string). */
+interface AuditRow {
+  id: string;
+  at: Date;
+  actor: string;
+  action: string;
+  reason: string | null;
+  forced: boolean;
+  before: unknown;
+  after: unknown;
+  details: unknown;
+}
+
 
 @Injectable()
 export class PhaseStateRepository {
@@ -34,7 +61,7 @@ export class PhaseStateRepository {
 
   /** `q`: read inside that transaction (a commit reads the row it is about to change under the write fence). */
   async read(q: StoreTransaction = this.dataSource): Promise<PhaseState> {
-    const [r] = await q.query('SELECT * FROM migration_state WHERE id = 1');
+    const [r] = await q.query<StateRow[]>('SELECT * FROM migration_state WHERE id = 1');
     return {
       phase: r.phase,
       step: r.step,
@@ -106,7 +133,7 @@ export class PhaseStateRepository {
     fields: { flippedAt: Date | null; legacyDrainedSince: Date | null },
     q: StoreTransaction,
   ): Promise<boolean> {
-    const [, n] = await q.query(
+    const [, n] = await q.query<[unknown, number]>(
       `UPDATE migration_state SET phase = $2, step = $3, entered_at = now(), pending_move = NULL, auto_failures = 0,
               flipped_at = $4, legacy_drained_since = $5, revision = revision + 1, updated_at = now()
        WHERE id = 1 AND revision = $1`,
@@ -116,7 +143,10 @@ export class PhaseStateRepository {
   }
 
   async setPaused(paused: boolean): Promise<void> {
-    await this.dataSource.query('UPDATE migration_state SET paused = $1, auto_failures = 0, revision = revision + 1, updated_at = now() WHERE id = 1', [paused]);
+    await this.dataSource.query(
+      'UPDATE migration_state SET paused = $1, auto_failures = 0, revision = revision + 1, updated_at = now() WHERE id = 1',
+      [paused],
+    );
   }
 
   async setAutoFailures(n: number): Promise<void> {
@@ -126,12 +156,27 @@ export class PhaseStateRepository {
   async audit(e: Omit<AuditEntry, 'id' | 'at'>): Promise<void> {
     await this.dataSource.query(
       `INSERT INTO migration_audit (actor, action, reason, forced, before, after, details) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [e.actor, e.action, e.reason, e.forced, JSON.stringify(e.before ?? null), JSON.stringify(e.after ?? null), JSON.stringify(e.details ?? null)],
+      [
+        e.actor,
+        e.action,
+        e.reason,
+        e.forced,
+        JSON.stringify(e.before ?? null),
+        JSON.stringify(e.after ?? null),
+        JSON.stringify(e.details ?? null),
+      ],
     );
   }
 
   /** The last committed move that changed the source of truth, with the pause its commit imposed on writes. */
-  async lastFlip(): Promise<{ at: string; action: string; to: string; sourceOfTruth: string; writePause: { waitedMs: number; heldMs: number } | null; cutover: unknown } | null> {
+  async lastFlip(): Promise<{
+    at: string;
+    action: string;
+    to: string;
+    sourceOfTruth: string;
+    writePause: { waitedMs: number; heldMs: number } | null;
+    cutover: unknown;
+  } | null> {
     const rows = await this.dataSource.query(
       `SELECT at, action, after, details FROM migration_audit
        WHERE before ? 'sourceOfTruth' AND after ? 'sourceOfTruth' AND before->>'sourceOfTruth' <> after->>'sourceOfTruth'
@@ -139,15 +184,35 @@ export class PhaseStateRepository {
     );
     if (rows.length === 0) return null;
     const r = rows[0];
-    return { at: r.at.toISOString(), action: r.action, to: r.after.step, sourceOfTruth: r.after.sourceOfTruth, writePause: r.details?.writePause ?? null, cutover: r.details?.cutover ?? null };
+    return {
+      at: r.at.toISOString(),
+      action: r.action,
+      to: r.after.step,
+      sourceOfTruth: r.after.sourceOfTruth,
+      writePause: r.details?.writePause ?? null,
+      cutover: r.details?.cutover ?? null,
+    };
   }
 
   async history(limit: number, offset: number): Promise<{ total: number; items: AuditEntry[] }> {
     const [{ n }] = await this.dataSource.query('SELECT count(*)::int AS n FROM migration_audit');
-    const rows = await this.dataSource.query('SELECT * FROM migration_audit ORDER BY id DESC LIMIT $1 OFFSET $2', [limit, offset]);
+    const rows: AuditRow[] = await this.dataSource.query('SELECT * FROM migration_audit ORDER BY id DESC LIMIT $1 OFFSET $2', [
+      limit,
+      offset,
+    ]);
     return {
       total: n,
-      items: rows.map((r: any) => ({ id: Number(r.id), at: r.at.toISOString(), actor: r.actor, action: r.action, reason: r.reason, forced: r.forced, before: r.before, after: r.after, details: r.details })),
+      items: rows.map((r) => ({
+        id: Number(r.id),
+        at: r.at.toISOString(),
+        actor: r.actor,
+        action: r.action,
+        reason: r.reason,
+        forced: r.forced,
+        before: r.before,
+        after: r.after,
+        details: r.details,
+      })),
     };
   }
 }

@@ -6,7 +6,7 @@
  * - a move with no change at all whose process no longer holds the move lock (it died before writing the
  *   intent) is released.
  */
-import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads, QueueProcessor } from '../queues/queue-processor';
@@ -39,8 +39,11 @@ export class TrafficMoveProcessor implements QueueProcessor<QueueName.Traffic>, 
   async settleMove(change: TrafficChange): Promise<void> {
     if (!TERMINAL_STATES.includes(change.state) || !isPendingMove(change.move)) return;
     if (change.state === 'done') {
-      if (await this.completer.commit(change.move, change)) this.logger.log({ msg: 'move committed', to: change.move.to, trafficChange: change.id });
-    } else if (await this.completer.abandon(change.move, change.error ?? change.state, { trafficChangeId: change.id, trafficState: change.state })) {
+      if (await this.completer.commit(change.move, change))
+        this.logger.log({ msg: 'move committed', to: change.move.to, trafficChange: change.id });
+    } else if (
+      await this.completer.abandon(change.move, change.error ?? change.state, { trafficChangeId: change.id, trafficState: change.state })
+    ) {
       this.logger.warn({ msg: 'move abandoned', to: change.move.to, trafficChange: change.id, state: change.state });
     }
   }

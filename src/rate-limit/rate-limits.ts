@@ -125,5 +125,11 @@ export class RateLimits {
 }
 
 function toOverride(r: Record<string, unknown>): RateLimitOverride {
-  return { tokenName: r.token_name as string, rps: Number(r.rps), setBy: r.set_by as string, reason: (r.reason as string | null) ?? null, setAt: new Date(r.set_at as string).toISOString() };
+  return {
+    tokenName: r.token_name as string,
+    rps: Number(r.rps),
+    setBy: r.set_by as string,
+    reason: (r.reason as string | null) ?? null,
+    setAt: new Date(r.set_at as string).toISOString(),
+  };
 }

@@ -31,7 +31,9 @@ export class OutboxReplayer implements OnApplicationBootstrap, OnApplicationShut
     try {
       for (const outbox of this.outboxes) {
         try {
-          moved += await outbox.drain(500, (e) => this.queue.add({ id: e.conversationId, source: e.source, reason: `${e.reason} (from outbox)`, outboxIds: e.outboxIds }));
+          moved += await outbox.drain(500, (e) =>
+            this.queue.add({ id: e.conversationId, source: e.source, reason: `${e.reason} (from outbox)`, outboxIds: e.outboxIds }),
+          );
         } catch (err) {
           // Redis or that store is still down: the entries stay where they are for the next pass.
           this.logger.debug({ msg: 'outbox not drained', store: outbox.store, error: (err as Error).message });

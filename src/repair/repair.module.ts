@@ -23,7 +23,8 @@ export const REPAIR_OUTBOXES = Symbol('REPAIR_OUTBOXES');
     {
       provide: RepairQueue,
       inject: [Connections, REPAIR_CONFIG],
-      useFactory: (connections: Connections, repair: RepairConfig) => new RepairQueue(connections.redisFailFast({ commandTimeout: undefined }), repair),
+      useFactory: (connections: Connections, repair: RepairConfig) =>
+        new RepairQueue(connections.redisFailFast({ commandTimeout: undefined }), repair),
     },
     {
       provide: REPAIR_OUTBOXES,
@@ -39,7 +40,8 @@ export const REPAIR_OUTBOXES = Symbol('REPAIR_OUTBOXES');
     {
       provide: OutboxReplayer,
       inject: [REPAIR_OUTBOXES, RepairQueue],
-      useFactory: (outboxes: ConstructorParameters<typeof RepairRecorder>[1], queue: RepairQueue) => new OutboxReplayer([outboxes.new, outboxes.legacy], queue),
+      useFactory: (outboxes: ConstructorParameters<typeof RepairRecorder>[1], queue: RepairQueue) =>
+        new OutboxReplayer([outboxes.new, outboxes.legacy], queue),
     },
     { provide: POSTGRES_OUTBOX, inject: [REPAIR_OUTBOXES], useFactory: (outboxes: { new: PostgresRepairOutbox }) => outboxes.new },
     RepairService,

@@ -19,7 +19,12 @@ export class RepairProcessor implements QueueProcessor<QueueName.Repair> {
 
   async process(job: Job<JobPayloads[QueueName.Repair]>): Promise<string> {
     try {
-      const outcome = await this.repairs.settle({ conversationId: job.data.id, source: job.data.source, reason: job.data.reason, outboxIds: job.data.outboxIds });
+      const outcome = await this.repairs.settle({
+        conversationId: job.data.id,
+        source: job.data.source,
+        reason: job.data.reason,
+        outboxIds: job.data.outboxIds,
+      });
       this.outcomes.inc({ outcome: 'done' });
       return outcome;
     } catch (err) {

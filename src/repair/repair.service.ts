@@ -75,7 +75,7 @@ export class RepairService {
       const from = recordedSource ?? mode.sourceOfTruth;
       return { from, forwardOnly: from !== mode.sourceOfTruth };
     };
-    return options.settled ? this.rounds(id, direction, options.mode!) : this.rounds(id, direction);
+    return options.settled ? this.rounds(id, direction, options.mode) : this.rounds(id, direction);
   }
 
   /** Verification's repair mode: the other store made equal to the source of truth, whatever the phase. */
@@ -91,7 +91,11 @@ export class RepairService {
   }
 
   /** Rounds until the copy equals the source; fenced unless `settledMode` says the caller holds the fence exclusively. */
-  private async rounds(id: string, direction: (mode: MigrationMode) => Direction | null, settledMode?: MigrationMode): Promise<RepairOutcome> {
+  private async rounds(
+    id: string,
+    direction: (mode: MigrationMode) => Direction | null,
+    settledMode?: MigrationMode,
+  ): Promise<RepairOutcome> {
     let wrote = false;
     let graceFor: number | null = null;
     for (let round = 0, graces = 0; round < MAX_ROUNDS; round++) {
@@ -114,7 +118,12 @@ export class RepairService {
   }
 
   /** `replaceAhead`: true, or the version of a copy seen ahead one grace period ago, which may now be replaced. */
-  private async round(id: string, direction: Direction | null, tx: StoreTransaction | undefined, replaceAhead: boolean | number | null): Promise<Round> {
+  private async round(
+    id: string,
+    direction: Direction | null,
+    tx: StoreTransaction | undefined,
+    replaceAhead: boolean | number | null,
+  ): Promise<Round> {
     if (!direction) return { done: 'skipped' };
     const source = this.ops(direction.from, tx);
     const target = this.ops(otherStore(direction.from), tx);
@@ -126,8 +135,8 @@ export class RepairService {
       if (replaceAhead !== true && replaceAhead !== copy!.version) return { aheadAt: copy!.version };
       if (truth === null) await target.removeExact(id, copy!.version);
       else await target.compareAndSet(truth, copy!.version);
-    } else if (copy === null) await target.insertNew(truth!);
-    else await target.compareAndSet(truth!, copy.version);
+    } else if (copy === null) await target.insertNew(truth);
+    else await target.compareAndSet(truth, copy.version);
     return { wrote: true };
   }
 

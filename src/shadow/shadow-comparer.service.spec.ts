@@ -16,10 +16,26 @@ import type { MismatchRow, SampleRow, ShadowRepository } from './shadow.reposito
 
 const ID = 'aaaaaaaaaaaaaaaaaaaaaaaa';
 const at = new Date('2024-01-01T00:00:00.000Z');
-const conv = (over: Partial<Conversation> = {}): Conversation => ({ id: ID, userId: 'u', title: 't', messages: [], metadata: {}, createdAt: at, updatedAt: at, version: 1, deleted: false, ...over });
+const conv = (over: Partial<Conversation> = {}): Conversation => ({
+  id: ID,
+  userId: 'u',
+  title: 't',
+  messages: [],
+  metadata: {},
+  createdAt: at,
+  updatedAt: at,
+  version: 1,
+  deleted: false,
+  ...over,
+});
 
 /** Where the copying stands in the fake: everything copied and caught up, nothing pending, unless a test says otherwise. */
-const caughtUp = (): CopyState => ({ notCopied: new Set(), insertsPending: new Set(), changesAppliedBefore: Date.parse('2030-01-01T00:00:00Z'), followUps: new Map() });
+const caughtUp = (): CopyState => ({
+  notCopied: new Set(),
+  insertsPending: new Set(),
+  changesAppliedBefore: Date.parse('2030-01-01T00:00:00Z'),
+  followUps: new Map(),
+});
 
 /** Fakes of every port: stores as maps, the repository as arrays. */
 function setup(phase: Phase = 'shadow', env: Record<string, string> = {}) {
@@ -44,7 +60,10 @@ function setup(phase: Phase = 'shadow', env: Record<string, string> = {}) {
     prune: async () => undefined,
   } as unknown as ShadowRepository;
   const phaseNow = { phase };
-  const mode = { current: async () => modeForPhase(phase), fresh: async () => modeForPhase(phaseNow.phase) } as unknown as MigrationModeService;
+  const mode = {
+    current: async () => modeForPhase(phase),
+    fresh: async () => modeForPhase(phaseNow.phase),
+  } as unknown as MigrationModeService;
   const config = readShadowConfig(new EnvReader({ ...env }));
   const copy = { state: caughtUp(), asked: [] as string[][], whenAsked: () => undefined as void };
   const lag: ShadowLagPort = {
@@ -65,13 +84,22 @@ describe('ShadowComparer (fake ports)', () => {
   it('records a match as one sample', async () => {
     const { comparer, recorded } = setup();
     expect(await comparer.compare(sample)).toEqual({ decided: { stores: 'matched' } });
-    expect(recorded).toEqual([{ sample: { kind: 'stores', endpoint: 'get', outcome: 'matched', lagKind: null, calibration: false, rechecks: 0, sampledAt: at }, mismatch: undefined }]);
+    expect(recorded).toEqual([
+      {
+        sample: { kind: 'stores', endpoint: 'get', outcome: 'matched', lagKind: null, calibration: false, rechecks: 0, sampledAt: at },
+        mismatch: undefined,
+      },
+    ]);
   });
 
   it('hands back the same sample for a recheck when one side is behind, without the captured reply', async () => {
     const { comparer, stores, recorded } = setup();
     stores.legacy.set(ID, conv({ version: 2, title: 'newer' }));
-    const result = await comparer.compare({ ...sample, calibration: true, served: { store: 'legacy', status: 200, body: toDto(conv({ version: 2, title: 'newer' })) } });
+    const result = await comparer.compare({
+      ...sample,
+      calibration: true,
+      served: { store: 'legacy', status: 200, body: toDto(conv({ version: 2, title: 'newer' })) },
+    });
     expect(result).toEqual({ decided: {}, recheck: { ...sample, calibration: false, attempt: 1, pending: ['stores'], served: undefined } });
     expect(recorded).toEqual([]);
     stores.new.set(ID, conv({ version: 2, title: 'newer' }));
@@ -135,7 +163,12 @@ describe('ShadowComparer (fake ports)', () => {
     it('never explains equal versions with different content, whatever is under way', async () => {
       const s = setup();
       s.stores.new.set(ID, conv({ title: 'planted' }));
-      s.copy.state = { notCopied: new Set([ID]), insertsPending: new Set([ID]), changesAppliedBefore: null, followUps: new Map([[ID, ['legacy' as const, 'new' as const]]]) };
+      s.copy.state = {
+        notCopied: new Set([ID]),
+        insertsPending: new Set([ID]),
+        changesAppliedBefore: null,
+        followUps: new Map([[ID, ['legacy' as const, 'new' as const]]]),
+      };
       await s.comparer.compare(sample);
       expect(s.recorded[0].sample).toMatchObject({ outcome: 'mismatched', lagKind: null });
       expect(s.copy.asked).toEqual([]);

@@ -81,11 +81,27 @@ export class ShadowComparer {
     metrics: MetricsService,
   ) {
     this.ignore = new PathRules(config.ignorePaths);
-    this.comparedTotal = metrics.counter('shadow_compared_total', 'Shadow comparisons decided (every outcome but error)', ['kind', 'endpoint']);
-    this.outcomes = metrics.counter('shadow_comparisons_total', 'Shadow comparisons by outcome: matched, mismatched, lag, ignored, noisy, error', ['kind', 'endpoint', 'outcome']);
-    this.rechecks = metrics.counter('shadow_rechecks_total', 'Shadow comparisons put off to be looked at again (version difference)', ['kind']);
-    this.noiseFound = metrics.counter('shadow_noisy_fields_found_total', 'Noisy fields found by calibration (one per path and read)', ['kind', 'source']);
-    this.lagged = metrics.counter('shadow_lag_total', 'Shadow comparisons decided as lag, by why the other side was behind: converged, not_copied, not_caught_up, follow_up', ['kind', 'reason']);
+    this.comparedTotal = metrics.counter('shadow_compared_total', 'Shadow comparisons decided (every outcome but error)', [
+      'kind',
+      'endpoint',
+    ]);
+    this.outcomes = metrics.counter(
+      'shadow_comparisons_total',
+      'Shadow comparisons by outcome: matched, mismatched, lag, ignored, noisy, error',
+      ['kind', 'endpoint', 'outcome'],
+    );
+    this.rechecks = metrics.counter('shadow_rechecks_total', 'Shadow comparisons put off to be looked at again (version difference)', [
+      'kind',
+    ]);
+    this.noiseFound = metrics.counter('shadow_noisy_fields_found_total', 'Noisy fields found by calibration (one per path and read)', [
+      'kind',
+      'source',
+    ]);
+    this.lagged = metrics.counter(
+      'shadow_lag_total',
+      'Shadow comparisons decided as lag, by why the other side was behind: converged, not_copied, not_caught_up, follow_up',
+      ['kind', 'reason'],
+    );
   }
 
   async compare(payload: ShadowPayload): Promise<CompareResult> {
@@ -116,11 +132,17 @@ export class ShadowComparer {
 
   private partsFor(payload: ShadowPayload): ComparisonKind[] {
     const served = payload.served;
-    const mirrored = served !== undefined && (served.status !== 200 || served.body !== undefined) && this.legacyApi.supports(mirrorRequest(payload));
+    const mirrored =
+      served !== undefined && (served.status !== 200 || served.body !== undefined) && this.legacyApi.supports(mirrorRequest(payload));
     return mirrored ? ['stores', 'http'] : ['stores'];
   }
 
-  private async compareOne(kind: ComparisonKind, payload: ShadowPayload, mode: MigrationMode, attempt: number): Promise<SampleOutcome | 'recheck' | { moved: string }> {
+  private async compareOne(
+    kind: ComparisonKind,
+    payload: ShadowPayload,
+    mode: MigrationMode,
+    attempt: number,
+  ): Promise<SampleOutcome | 'recheck' | { moved: string }> {
     let decision: Decision | 'recheck';
     try {
       decision = await this.decide(kind, payload, mode, attempt);
@@ -130,12 +152,24 @@ export class ShadowComparer {
       }
     } catch (err) {
       if (err instanceof PermanentJobError) throw err;
-      this.logger.warn({ msg: 'shadow comparison failed', kind, endpoint: payload.endpoint, id: payload.id, error: (err as Error).message });
+      this.logger.warn({
+        msg: 'shadow comparison failed',
+        kind,
+        endpoint: payload.endpoint,
+        id: payload.id,
+        error: (err as Error).message,
+      });
       await this.record(kind, payload, attempt, { outcome: 'error' });
       return 'error';
     }
     if (decision === 'recheck') return 'recheck';
-    await this.record(kind, payload, attempt, decision, decision.mismatch ? this.mismatch(kind, payload, mode, attempt, decision.mismatch.side, decision.mismatch.real) : undefined);
+    await this.record(
+      kind,
+      payload,
+      attempt,
+      decision,
+      decision.mismatch ? this.mismatch(kind, payload, mode, attempt, decision.mismatch.side, decision.mismatch.real) : undefined,
+    );
     return decision.outcome;
   }
 
@@ -145,7 +179,13 @@ export class ShadowComparer {
 
   private async decide(kind: ComparisonKind, payload: ShadowPayload, mode: MigrationMode, attempt: number): Promise<Decision | 'recheck'> {
     const side = await this.read(kind, payload, mode, attempt);
-    const v = verdict({ compared: side.compared, ignore: this.ignore, noise: this.noise[kind], rechecks: attempt, maxRechecks: this.config.lagRechecks });
+    const v = verdict({
+      compared: side.compared,
+      ignore: this.ignore,
+      noise: this.noise[kind],
+      rechecks: attempt,
+      maxRechecks: this.config.lagRechecks,
+    });
     if (v.kind === 'recheck') return 'recheck';
     if (v.outcome === 'lag') return { outcome: 'lag', lag: 'converged' };
     if (v.outcome !== 'mismatched') return { outcome: v.outcome };
@@ -157,14 +197,21 @@ export class ShadowComparer {
    * A difference with one side behind, after its last recheck: where the copying stood is read first, then
    * both sides again (an attempt past 0: no captured reply, no calibration), and lag explains what it can.
    */
-  private async lookForLag(kind: ComparisonKind, payload: ShadowPayload, mode: MigrationMode, attempt: number, seen: Reads): Promise<Decision> {
+  private async lookForLag(
+    kind: ComparisonKind,
+    payload: ShadowPayload,
+    mode: MigrationMode,
+    attempt: number,
+    seen: Reads,
+  ): Promise<Decision> {
     const state = await this.lag.copyState(idsOf(seen));
     const fresh = await this.read(kind, payload, mode, attempt + 1);
     const real = partition(fresh.compared.differences, this.ignore, this.noise[kind]).real;
     if (real.length === 0) return { outcome: 'lag', lag: 'converged' };
     if (fresh.compared.versionsDiffer && fresh.reads) {
       const { kinds, rest } = explainLag(fresh.reads, state);
-      if (kinds.length > 0 && partition(rest.differences, this.ignore, this.noise[kind]).real.length === 0) return { outcome: 'lag', lag: kinds[0] };
+      if (kinds.length > 0 && partition(rest.differences, this.ignore, this.noise[kind]).real.length === 0)
+        return { outcome: 'lag', lag: kinds[0] };
     }
     return { outcome: 'mismatched', mismatch: { side: fresh, real } };
   }
@@ -176,7 +223,8 @@ export class ShadowComparer {
     const secondary = otherStore(primary);
     const sides = { primarySide: primary, secondarySide: secondary };
     const calibrate = payload.calibration && attempt === 0;
-    const reply = served?.status === 200 && served.body !== undefined ? replyContent(payload.endpoint, { status: 200, body: served.body }) : null;
+    const reply =
+      served?.status === 200 && served.body !== undefined ? replyContent(payload.endpoint, { status: 200, body: served.body }) : null;
     if (payload.endpoint === 'get') {
       const id = required(payload.id, 'id');
       const read = async (s: StoreName) => {
@@ -210,7 +258,12 @@ export class ShadowComparer {
       await this.calibrate('http', { legacy_api: [replyContent(payload.endpoint, theirs), replyContent(payload.endpoint, again)] });
     }
     const ourStore = served?.store ?? mode.readFrom;
-    return { primarySide: 'service', secondarySide: 'legacy_api', compared: compareReplies(payload.endpoint, ours, theirs), reads: replyReads(payload, ourStore, ours, theirs) };
+    return {
+      primarySide: 'service',
+      secondarySide: 'legacy_api',
+      compared: compareReplies(payload.endpoint, ours, theirs),
+      reads: replyReads(payload, ourStore, ours, theirs),
+    };
   }
 
   /** What this service answers now, from the store the phase reads (as the controller renders it). */
@@ -223,7 +276,10 @@ export class ShadowComparer {
     return { status: 200, body: { items: (await this.reader.list(mode.readFrom, userId, limit, after)).map(toDto) } };
   }
 
-  private async calibrate(kind: ComparisonKind, reads: Record<string, [CanonicalConversation | CanonicalConversation[] | null, CanonicalConversation | CanonicalConversation[] | null]>): Promise<void> {
+  private async calibrate(
+    kind: ComparisonKind,
+    reads: Record<string, [CanonicalConversation | CanonicalConversation[] | null, CanonicalConversation | CanonicalConversation[] | null]>,
+  ): Promise<void> {
     const found: string[] = [];
     for (const [source, [first, second]] of Object.entries(reads)) {
       const noise: NoiseFinding[] = noiseBetween(first, second);
@@ -232,7 +288,10 @@ export class ShadowComparer {
       await this.repo.recordNoise(
         kind,
         source,
-        noise.map((n) => ({ path: n.path, example: { first: redactValue(n.path, n.first, max) ?? null, second: redactValue(n.path, n.second, max) ?? null } })),
+        noise.map((n) => ({
+          path: n.path,
+          example: { first: redactValue(n.path, n.first, max) ?? null, second: redactValue(n.path, n.second, max) ?? null },
+        })),
       );
       this.noiseFound.inc({ kind, source }, noise.length);
       found.push(...noise.map((n) => n.path));
@@ -254,7 +313,14 @@ export class ShadowComparer {
     }
   }
 
-  private mismatch(kind: ComparisonKind, payload: ShadowPayload, mode: MigrationMode, attempt: number, side: Side, real: Compared['differences']): MismatchRow {
+  private mismatch(
+    kind: ComparisonKind,
+    payload: ShadowPayload,
+    mode: MigrationMode,
+    attempt: number,
+    side: Side,
+    real: Compared['differences'],
+  ): MismatchRow {
     const paths = real.map((d) => d.path);
     const patterns = new Set<string>();
     for (const p of paths) {
@@ -287,10 +353,24 @@ export class ShadowComparer {
     };
   }
 
-  private async record(kind: ComparisonKind, payload: ShadowPayload, attempt: number, decision: Decision, mismatch?: MismatchRow): Promise<void> {
+  private async record(
+    kind: ComparisonKind,
+    payload: ShadowPayload,
+    attempt: number,
+    decision: Decision,
+    mismatch?: MismatchRow,
+  ): Promise<void> {
     const { outcome, lag } = decision;
     await this.repo.recordOutcome(
-      { kind, endpoint: payload.endpoint, outcome, lagKind: lag ?? null, calibration: payload.calibration, rechecks: attempt, sampledAt: new Date(payload.sampledAt) },
+      {
+        kind,
+        endpoint: payload.endpoint,
+        outcome,
+        lagKind: lag ?? null,
+        calibration: payload.calibration,
+        rechecks: attempt,
+        sampledAt: new Date(payload.sampledAt),
+      },
       mismatch,
     );
     this.outcomes.inc({ kind, endpoint: payload.endpoint, outcome });
@@ -302,7 +382,9 @@ export class ShadowComparer {
     if (Date.now() - this.lastPrune < PRUNE_EVERY_MS) return;
     this.lastPrune = Date.now();
     const { retentionMs, maxMismatchRecords } = this.config;
-    this.repo.prune(retentionMs, maxMismatchRecords).catch((err) => this.logger.warn({ msg: 'shadow retention failed', error: (err as Error).message }));
+    this.repo
+      .prune(retentionMs, maxMismatchRecords)
+      .catch((err) => this.logger.warn({ msg: 'shadow retention failed', error: (err as Error).message }));
   }
 }
 
@@ -332,7 +414,8 @@ function replyReads(payload: ShadowPayload, ourStore: StoreName, ours: HttpReply
   const [left, right] = [replyContent(payload.endpoint, ours), replyContent(payload.endpoint, theirs)];
   const stores = ['new', 'legacy'] as const;
   if (payload.endpoint === 'get') {
-    if (Array.isArray(left) || Array.isArray(right) || (ours.status === 200 && left === null) || (theirs.status === 200 && right === null)) return undefined;
+    if (Array.isArray(left) || Array.isArray(right) || (ours.status === 200 && left === null) || (theirs.status === 200 && right === null))
+      return undefined;
     return { endpoint: 'get', id: required(payload.id, 'id'), stores, left, right };
   }
   if (!Array.isArray(left) || !Array.isArray(right)) return undefined;

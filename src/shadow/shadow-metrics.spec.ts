@@ -7,7 +7,14 @@ describe('shadow gauges', () => {
   it('shadow: the mismatch ratio, the lag ratio beside it and the comparisons over the gates window, NaN when nothing was compared', async () => {
     const metrics = new MetricsService();
     const windows: number[] = [];
-    let rate = { windowMs: 300_000, compared: 4000, mismatched: 6, lag: 1000, rate: 0.0015 as number | null, lagShare: 0.25 as number | null };
+    let rate = {
+      windowMs: 300_000,
+      compared: 4000,
+      mismatched: 6,
+      lag: 1000,
+      rate: 0.0015 as number | null,
+      lagShare: 0.25 as number | null,
+    };
     registerShadowGauges(metrics, { mismatchRate: async (w) => (windows.push(w), rate) }, 300_000);
     let text = await metrics.registry.metrics();
     expect(line(text, 'shadow_window_mismatch_ratio')).toBe('shadow_window_mismatch_ratio 0.0015');

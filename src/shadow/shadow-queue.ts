@@ -69,7 +69,17 @@ export class ShadowQueue extends QueueProducer<QueueName.Shadow> {
     const token = randomUUID();
     try {
       const k = this.queue.keys;
-      const reserve = (this.connection as ReservingRedis).shadowReserve(k.wait, k.paused, k.active, k.prioritized, k.delayed, this.reservations, this.max, token, RESERVATION_TTL_MS);
+      const reserve = (this.connection as ReservingRedis).shadowReserve(
+        k.wait,
+        k.paused,
+        k.active,
+        k.prioritized,
+        k.delayed,
+        this.reservations,
+        this.max,
+        token,
+        RESERVATION_TTL_MS,
+      );
       const [admitted, depth] = await withTimeout(reserve, ADD_TIMEOUT_MS, `shadow queue reservation did not answer within ${ADD_TIMEOUT_MS} ms`);
       this.lastDepth = depth;
       if (admitted !== 1) {

@@ -32,7 +32,7 @@ export class ShadowSamplingInterceptor implements NestInterceptor {
       this.sampler.submit({
         endpoint,
         params: req.params as Record<string, string>,
-        query: req.query as Record<string, unknown>,
+        query: req.query,
         status: res.statusCode,
         body,
         bytes: Number.isFinite(length) ? length : undefined,

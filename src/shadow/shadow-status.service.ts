@@ -37,7 +37,9 @@ export function countsOf(rows: OutcomeCount[]): ShadowCounts {
   const sum = (rs: OutcomeCount[]) => rs.reduce((n, r) => n + r.count, 0);
   const by = (o: SampleOutcome) => sum(rows.filter((r) => r.outcome === o));
   const counts = { matched: by('matched'), mismatched: by('mismatched'), lag: by('lag'), ignored: by('ignored'), noisy: by('noisy'), errors: by('error') };
-  const lagByKind = Object.fromEntries(LAG_KINDS.map((k) => [k, sum(rows.filter((r) => r.outcome === 'lag' && (r.lagKind ?? 'converged') === k))])) as Record<LagKind, number>;
+  const lagByKind = Object.fromEntries(
+    LAG_KINDS.map((k) => [k, sum(rows.filter((r) => r.outcome === 'lag' && (r.lagKind ?? 'converged') === k))]),
+  ) as Record<LagKind, number>;
   return { compared: counts.matched + counts.mismatched + counts.lag + counts.ignored + counts.noisy, ...counts, lagByKind };
 }
 
@@ -83,8 +85,19 @@ export class ShadowStatusService {
     return {
       phase: mode.phase,
       active: mode.shadow,
-      sampling: { rates: sampleRates, calibrationRate, mirror: { enabled: mirror.baseUrl !== undefined, endpoints: Object.keys(mirror.endpoints) } },
-      window: { ms: windowMs, ...window, dropped: sum(windowDrops), droppedByReason: windowDrops, mismatchRate: rateOf(window), lagShare: lagShareOf(window) },
+      sampling: {
+        rates: sampleRates,
+        calibrationRate,
+        mirror: { enabled: mirror.baseUrl !== undefined, endpoints: Object.keys(mirror.endpoints) },
+      },
+      window: {
+        ms: windowMs,
+        ...window,
+        dropped: sum(windowDrops),
+        droppedByReason: windowDrops,
+        mismatchRate: rateOf(window),
+        lagShare: lagShareOf(window),
+      },
       byKind: {
         stores: { ...kind('stores'), mismatchRate: rateOf(kind('stores')), lagShare: lagShareOf(kind('stores')) },
         http: { ...kind('http'), mismatchRate: rateOf(kind('http')), lagShare: lagShareOf(kind('http')) },
@@ -104,7 +117,11 @@ export class ShadowStatusService {
       windowMs,
       bucketMs: windowMs / buckets,
       maxMismatchRate: this.gate.maxMismatchRate,
-      buckets: rows.map((b) => ({ ...b, rate: b.compared === 0 ? null : b.mismatched / b.compared, lagShare: b.compared === 0 ? null : b.lag / b.compared })),
+      buckets: rows.map((b) => ({
+        ...b,
+        rate: b.compared === 0 ? null : b.mismatched / b.compared,
+        lagShare: b.compared === 0 ? null : b.lag / b.compared,
+      })),
     };
   }
 

@@ -2,7 +2,6 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OperatorOnly } from '../common/auth/auth.guard';
 import { ApiErrors } from '../http/openapi';
-import type { ComparisonKind } from './shadow.repository';
 import { ShadowStatusService } from './shadow-status.service';
 import {
   MismatchPageDto,
@@ -49,7 +48,7 @@ export class ShadowController {
   @ApiOkResponse({ type: MismatchPageDto })
   async mismatches(@Query() query: MismatchQueryDto) {
     const { endpoint, kind, path, since, limit, cursor } = query;
-    const filter = { endpoint, kind: kind as ComparisonKind | undefined, path, since, limit, before: cursor };
+    const filter = { endpoint, kind, path, since, limit, before: cursor };
     const items = await this.shadow.mismatches(filter);
     return { items, nextCursor: items.length === filter.limit ? items[items.length - 1].id : null };
   }

@@ -28,7 +28,8 @@ import { ShadowRepository } from './shadow.repository';
     {
       provide: ShadowQueue,
       inject: [Connections, SHADOW_CONFIG],
-      useFactory: (connections: Connections, shadow: ShadowConfig) => new ShadowQueue(connections.redisFailFast({ commandTimeout: undefined }), shadow.queueMax),
+      useFactory: (connections: Connections, shadow: ShadowConfig) =>
+        new ShadowQueue(connections.redisFailFast({ commandTimeout: undefined }), shadow.queueMax),
     },
     {
       provide: SHADOW_READ_PORT,
@@ -45,7 +46,16 @@ import { ShadowRepository } from './shadow.repository';
     // Acts only on handlers marked @Shadowed (the API's marker), so the API need not import shadow/.
     { provide: APP_INTERCEPTOR, useExisting: ShadowSamplingInterceptor },
   ],
-  exports: [ShadowQueue, ShadowSampler, ShadowStatusService, ShadowComparer, ShadowProcessor, ShadowSamplingInterceptor, SHADOW_READ_PORT, LEGACY_API],
+  exports: [
+    ShadowQueue,
+    ShadowSampler,
+    ShadowStatusService,
+    ShadowComparer,
+    ShadowProcessor,
+    ShadowSamplingInterceptor,
+    SHADOW_READ_PORT,
+    LEGACY_API,
+  ],
 })
 export class ShadowModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(

@@ -49,6 +49,39 @@ export interface StoredMismatch extends MismatchRow {
   detectedAt: string;
 }
 
+/** A `shadow_mismatches` row as the driver returns it (bigints are strings, jsonb arrives parsed). */
+interface MismatchRecord {
+  id: string;
+  kind: ComparisonKind;
+  endpoint: string;
+  conversation_id: string | null;
+  user_id: string | null;
+  request: Record<string, unknown>;
+  phase: string;
+  primary_side: string;
+  secondary_side: string;
+  primary_version: string | null;
+  secondary_version: string | null;
+  paths: string[];
+  path_patterns: string[];
+  differences: RecordedDifference[];
+  difference_count: number;
+  rechecks: number;
+  sampled_at: Date;
+  detected_at: Date;
+}
+
+/** A `shadow_noisy_fields` row as the driver returns it. */
+interface NoisyFieldRecord {
+  kind: ComparisonKind;
+  source: string;
+  path: string;
+  occurrences: string | number;
+  example: unknown;
+  first_seen: Date;
+  last_seen: Date;
+}
+
 export interface NoisyField {
   kind: ComparisonKind;
   source: string;
@@ -98,7 +131,15 @@ export class ShadowRepository {
   /** One decided sample and, for a mismatch, its record, together. */
   async recordOutcome(sample: SampleRow, mismatch?: MismatchRow): Promise<void> {
     const insertSample = `INSERT INTO shadow_samples (kind, endpoint, outcome, lag_kind, calibration, rechecks, sampled_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`;
-    const sampleParams = [sample.kind, sample.endpoint, sample.outcome, sample.lagKind, sample.calibration, sample.rechecks, sample.sampledAt];
+    const sampleParams = [
+      sample.kind,
+      sample.endpoint,
+      sample.outcome,
+      sample.lagKind,
+      sample.calibration,
+      sample.rechecks,
+      sample.sampledAt,
+    ];
     if (!mismatch) {
       await this.ds.query(insertSample, sampleParams);
       return;
@@ -130,7 +171,7 @@ export class ShadowRepository {
   }
 
   async noisyFields(): Promise<NoisyField[]> {
-    const rows: any[] = await this.ds.query(
+    const rows: NoisyFieldRecord[] = await this.ds.query(
       `SELECT kind, source, path, occurrences, example, first_seen, last_seen FROM shadow_noisy_fields ORDER BY kind, path, source`,
     );
     return rows.map((r) => ({
@@ -155,12 +196,13 @@ export class ShadowRepository {
 
   /** Decided samples by kind, endpoint, outcome and lag kind within the last `windowMs`. */
   async outcomeCounts(windowMs: number): Promise<OutcomeCount[]> {
-    const rows: Array<{ kind: ComparisonKind; endpoint: string; outcome: SampleOutcome; lag_kind: LagKind | null; n: number }> = await this.ds.query(
-      `SELECT kind, endpoint, outcome, lag_kind, count(*)::int AS n FROM shadow_samples
+    const rows: Array<{ kind: ComparisonKind; endpoint: string; outcome: SampleOutcome; lag_kind: LagKind | null; n: number }> =
+      await this.ds.query(
+        `SELECT kind, endpoint, outcome, lag_kind, count(*)::int AS n FROM shadow_samples
        WHERE decided_at > clock_timestamp() - make_interval(secs => $1::float8 / 1000)
        GROUP BY 1, 2, 3, 4`,
-      [windowMs],
-    );
+        [windowMs],
+      );
     return rows.map((r) => ({ kind: r.kind, endpoint: r.endpoint, outcome: r.outcome, lagKind: r.lag_kind, count: r.n }));
   }
 
@@ -234,7 +276,7 @@ export class ShadowRepository {
       );
     }
     params.push(f.limit);
-    const rows: any[] = await this.ds.query(
+    const rows: MismatchRecord[] = await this.ds.query(
       `SELECT * FROM shadow_mismatches ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${params.length}`,
       params,
     );

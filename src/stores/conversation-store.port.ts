@@ -41,7 +41,7 @@ export interface StoreRefusal {
 
 /** A caller's open PostgreSQL transaction (the write fence's): statements run in it commit or roll back with it. */
 export interface StoreTransaction {
-  query(sql: string, parameters?: unknown[]): Promise<any>;
+  query<T = unknown>(sql: string, parameters?: unknown[]): Promise<T>;
 }
 
 /**

@@ -114,7 +114,12 @@ export class BatchWriter {
   }
 
   /** putMany under savepoints, halving until the refused conversations are found; those go to `dead`. */
-  private async putIsolated(q: SavepointRunner, batch: PreparedBatch, conversations: Conversation[], dead: NewDeadLetter[]): Promise<string[]> {
+  private async putIsolated(
+    q: SavepointRunner,
+    batch: PreparedBatch,
+    conversations: Conversation[],
+    dead: NewDeadLetter[],
+  ): Promise<string[]> {
     if (conversations.length === 0) return [];
     const name = `batch_part_${(q.savepointSeq = (q.savepointSeq ?? 0) + 1)}`;
     await q.query(`SAVEPOINT ${name}`);
@@ -127,7 +132,9 @@ export class BatchWriter {
       if (!isDataError(err)) throw err;
       if (conversations.length === 1) {
         const id = conversations[0].id;
-        dead.push(this.deadLetter(batch.raw.get(id)!, batch.source, { reason: `postgresql refused the row: ${(err as Error).message}`, id }));
+        dead.push(
+          this.deadLetter(batch.raw.get(id)!, batch.source, { reason: `postgresql refused the row: ${(err as Error).message}`, id }),
+        );
         return [];
       }
       const half = Math.ceil(conversations.length / 2);

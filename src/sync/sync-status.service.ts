@@ -8,7 +8,7 @@ import type { BackfillQueue } from './backfill/backfill.queue';
 import type { RunRepository } from './backfill/run.repository';
 import type { DeadLetterRepository } from './dead-letters/dead-letter.repository';
 import type { SyncGaugeSource } from './sync-metrics';
-import type { SyncStateRepository } from './state/sync-state.repository';
+import type { CatchupPassSummary, SyncStateRepository } from './state/sync-state.repository';
 
 export const RATE_WINDOW_MS = 30_000;
 
@@ -42,7 +42,7 @@ export interface SyncStatus {
     newIdsAfter: string | null;
     intervalMs: number;
     overlapMs: number;
-    lastPass: unknown;
+    lastPass: CatchupPassSummary | null;
   };
   deadLetters: { open: number; resolved: number };
 }
@@ -97,7 +97,13 @@ export class SyncStatusService implements SyncGaugeSource {
               estimate: splitJob?.progress?.estimate || (run.totalEstimate > 0 ? run.totalEstimate : null),
             },
         ranges: progress.ranges,
-        counts: { expected: progress.expected, read: progress.read, written: progress.written, skipped: progress.skipped, dead: progress.dead },
+        counts: {
+          expected: progress.expected,
+          read: progress.read,
+          written: progress.written,
+          skipped: progress.skipped,
+          dead: progress.dead,
+        },
         percent: done ? 100 : total > 0 ? Math.min(99.9, Math.floor((progress.read / total) * 1000) / 10) : 0,
         rate: { docsPerSecond: Math.round(rate * 10) / 10, windowSeconds: RATE_WINDOW_MS / 1000 },
         etaSeconds: done ? 0 : rate > 0 && run.splitComplete ? Math.ceil(progress.remaining / rate) : null,

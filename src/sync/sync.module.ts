@@ -3,7 +3,16 @@
  * process uses the controller and producers; worker processes use the processors (see worker.module.ts).
  * Parts are plain classes wired here explicitly, so each can be built on its own in a test or a bench.
  */
-import { Inject, MiddlewareConsumer, Module, NestModule, OnApplicationBootstrap, OnApplicationShutdown, OnModuleDestroy, RequestMethod } from '@nestjs/common';
+import {
+  Inject,
+  MiddlewareConsumer,
+  Module,
+  NestModule,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  OnModuleDestroy,
+  RequestMethod,
+} from '@nestjs/common';
 import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { MetricsService } from '../common/metrics/metrics.service';
@@ -44,7 +53,8 @@ const SYNC_QUEUE_REDIS = Symbol('SYNC_QUEUE_REDIS');
     {
       provide: SYNC_QUEUE_REDIS,
       inject: [Connections],
-      useFactory: (connections: Connections) => connections.redisFailFast({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
+      useFactory: (connections: Connections) =>
+        connections.redisFailFast({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
     },
     { provide: SyncStateRepository, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new SyncStateRepository(ds) },
     { provide: CatchupAppliedLog, inject: [DATA_SOURCE], useFactory: (ds: DataSource) => new CatchupAppliedLog(ds) },
@@ -55,7 +65,8 @@ const SYNC_QUEUE_REDIS = Symbol('SYNC_QUEUE_REDIS');
     {
       provide: BatchWriter,
       inject: [DATA_SOURCE, LEGACY_STORE, DeadLetterRepository],
-      useFactory: (ds: DataSource, legacy: LegacyStore, dl: DeadLetterRepository) => new BatchWriter(new PostgresConversationStore(ds), legacy, dl),
+      useFactory: (ds: DataSource, legacy: LegacyStore, dl: DeadLetterRepository) =>
+        new BatchWriter(new PostgresConversationStore(ds), legacy, dl),
     },
     {
       provide: SyncThrottler,
@@ -85,8 +96,10 @@ const SYNC_QUEUE_REDIS = Symbol('SYNC_QUEUE_REDIS');
     {
       provide: CatchupService,
       inject: [SYNC_CONFIG, DATA_SOURCE, LEGACY_STORE, SyncStateRepository, BatchWriter, THROTTLER, SyncMetrics, CatchupAppliedLog],
-      useFactory: (c: SyncConfig, ...parts: [DataSource, LegacyStore, SyncStateRepository, BatchWriter, SyncThrottler, SyncMetrics, CatchupAppliedLog]) =>
-        new CatchupService(c, ...parts),
+      useFactory: (
+        c: SyncConfig,
+        ...parts: [DataSource, LegacyStore, SyncStateRepository, BatchWriter, SyncThrottler, SyncMetrics, CatchupAppliedLog]
+      ) => new CatchupService(c, ...parts),
     },
     {
       provide: DeadLetterService,

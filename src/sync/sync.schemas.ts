@@ -81,11 +81,23 @@ export const CatchupPassSchema = z.object({
   state: z.string(),
   result: z
     .union([
-      z.object({ at: z.string(), trigger: z.string(), read: z.int(), written: z.int(), skipped: z.int(), dead: z.int(), batches: z.int(), exhausted: z.boolean() }),
+      z.object({
+        at: z.string(),
+        trigger: z.string(),
+        read: z.int(),
+        written: z.int(),
+        skipped: z.int(),
+        dead: z.int(),
+        batches: z.int(),
+        exhausted: z.boolean(),
+      }),
       z.object({ skipped: z.enum(['paused', 'busy', 'stopping']) }),
     ])
     .optional()
-    .meta({ description: 'The pass: documents read, written, skipped (version guard) and dead-lettered, and whether it reached the end; or why it did not run' }),
+    .meta({
+      description:
+        'The pass: documents read, written, skipped (version guard) and dead-lettered, and whether it reached the end; or why it did not run',
+    }),
   failedReason: z.string().optional(),
 });
 

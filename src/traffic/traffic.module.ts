@@ -33,7 +33,8 @@ const TRAFFIC_QUEUE_REDIS = Symbol('TRAFFIC_QUEUE_REDIS');
     {
       provide: TRAFFIC_QUEUE_REDIS,
       inject: [Connections],
-      useFactory: (connections: Connections) => connections.redisFailFast({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
+      useFactory: (connections: Connections) =>
+        connections.redisFailFast({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
     },
     { provide: TrafficQueue, inject: [TRAFFIC_QUEUE_REDIS], useFactory: (r: Redis) => new TrafficQueue(r) },
     TrafficService,

@@ -118,7 +118,15 @@ export class TrafficService {
     const [row]: Row[] = await this.dataSource.query(
       `INSERT INTO traffic_changes (provider, kind, legacy_weight, new_weight, before_legacy, before_new, move, state)
        VALUES ($1, $2, $3, $4, $5, $6, $7, 'intent') RETURNING *`,
-      [this.router.provider, req.kind, req.weights.legacy, req.weights.new, req.before?.legacy ?? null, req.before?.new ?? null, req.move ? JSON.stringify(req.move) : null],
+      [
+        this.router.provider,
+        req.kind,
+        req.weights.legacy,
+        req.weights.new,
+        req.before?.legacy ?? null,
+        req.before?.new ?? null,
+        req.move ? JSON.stringify(req.move) : null,
+      ],
     );
     const change = toChange(row);
     await this.queue.enqueue(change.id, change.requestedAt);
@@ -175,7 +183,7 @@ export class TrafficService {
    * and the weights as last read, for an operator.
    */
   private async giveUp(row: TrafficChange, reason: string): Promise<TrafficChange> {
-    let current: Weights | null = null;
+    let current: Weights | null;
     try {
       current = await this.router.read();
     } catch (err) {

@@ -41,7 +41,12 @@ export class ChunkScanner {
         const others = await this.compareOthers(chunk.others);
         const suspects = [...range.findings, ...others];
         const compared = range.compared + chunk.others.length;
-        await this.runs.commitChunk(run, ctx.worker, { cursor: chunk.upper, compared, digestsDiffer: range.digestsDiffer || others.length > 0, suspects });
+        await this.runs.commitChunk(run, ctx.worker, {
+          cursor: chunk.upper,
+          compared,
+          digestsDiffer: range.digestsDiffer || others.length > 0,
+          suspects,
+        });
         endTimer();
         this.metrics.recordsCompared.inc(compared);
         this.metrics.chunks.inc({ result: range.digestsDiffer ? 'differing' : 'equal' });

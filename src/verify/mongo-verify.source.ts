@@ -15,7 +15,10 @@ const CURSOR_NOT_FOUND = 43;
 
 /** The record of a document whose `_id` is not an ObjectId, under its dead-letter key. */
 function otherRecord(doc: Document): VerifyRecord {
-  const key = typeof doc._id === 'string' && HEX_ID.test(doc._id) ? doc._id : deadLetterKey(BSON.EJSON.serialize({ _id: doc._id }, { relaxed: false })._id);
+  const key =
+    typeof doc._id === 'string' && HEX_ID.test(doc._id)
+      ? doc._id
+      : deadLetterKey(BSON.EJSON.serialize({ _id: doc._id }, { relaxed: false })._id);
   return legacyRecord(key, doc as unknown as LegacyDocument);
 }
 
@@ -90,7 +93,8 @@ export class MongoVerifySource implements LegacyVerifySource {
   }
 
   async byId(id: string): Promise<VerifyRecord | null> {
-    const doc = (await this.collection.findOne({ _id: ObjectId.createFromHexString(id) })) ?? (await this.collection.findOne({ _id: id as never }));
+    const doc =
+      (await this.collection.findOne({ _id: ObjectId.createFromHexString(id) })) ?? (await this.collection.findOne({ _id: id as never }));
     if (doc === null) return null;
     return doc._id instanceof ObjectId ? legacyRecord(id, doc as unknown as LegacyDocument) : otherRecord(doc);
   }

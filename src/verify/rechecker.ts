@@ -15,7 +15,6 @@ import { compareRecord, Finding } from './domain/compare';
 import type { VerifyRecord } from './domain/verify-record';
 import { readBoth } from './point-reads';
 import type { RunContext } from './run-context';
-import type { ReportKind } from './verify.schemas';
 import type { VerifyMetrics } from './verify.metrics';
 import type { Classified, VerifyRunRepository } from './verify-run.repository';
 import { HEX_ID, LegacyVerifySource, NewVerifySource } from './verify-sources';
@@ -48,7 +47,7 @@ export class Rechecker {
   /** The kind a finding is reported as. */
   static async classify(runs: VerifyRunRepository, findings: Finding[]): Promise<Classified[]> {
     const dead = await runs.openDeadLetters(findings.filter((f) => f.legacyUnreadable).map((f) => f.id));
-    return findings.map((finding) => ({ finding, kind: (finding.legacyUnreadable && dead.has(finding.id) ? 'unreadable' : finding.kind) as ReportKind }));
+    return findings.map((finding) => ({ finding, kind: (finding.legacyUnreadable && dead.has(finding.id) ? 'unreadable' : finding.kind) }));
   }
 
   /** Rechecks every suspect due now; returns the milliseconds until the next one is due, or null when none is left. */
@@ -69,7 +68,10 @@ export class Rechecker {
         else if ((moved(before, now) || writtenRecently(pair, Date.now())) && before.rechecks < MAX_RECHECKS) again.push(now);
         else confirmed.push(now);
       }
-      const [againClassified, confirmedClassified] = await Promise.all([Rechecker.classify(this.runs, again), Rechecker.classify(this.runs, confirmed)]);
+      const [againClassified, confirmedClassified] = await Promise.all([
+        Rechecker.classify(this.runs, again),
+        Rechecker.classify(this.runs, confirmed),
+      ]);
       await this.runs.commitRecheck(ctx.run, ctx.worker, { resolved, again: againClassified, confirmed: confirmedClassified });
       this.metrics.rechecks.inc({ outcome: 'resolved' }, resolved.length);
       this.metrics.rechecks.inc({ outcome: 'again' }, again.length);

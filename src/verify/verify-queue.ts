@@ -6,7 +6,6 @@ import type Redis from 'ioredis';
 import { withTimeout } from '../common/timeout';
 import { ensureLiveJob } from '../queues/live-job';
 import { QueueName } from '../queues/queue-names';
-import type { JobPayloads } from '../queues/queue-processor';
 import { QueueProducer } from '../queues/queue-producer';
 
 const ADD_TIMEOUT_MS = 2000;

@@ -79,7 +79,10 @@ export class VerifyRepairer {
         else still.push({ ...finding, reason: failures.get(id) ?? finding.reason });
       }
       const classified: Classified[] = await Rechecker.classify(this.runs, still);
-      await this.runs.commitRepair(ctx.run, ctx.worker, new Map<string, ReportKind>(batch.map((b) => [b.id, b.kind])), { repaired, still: classified });
+      await this.runs.commitRepair(ctx.run, ctx.worker, new Map<string, ReportKind>(batch.map((b) => [b.id, b.kind])), {
+        repaired,
+        still: classified,
+      });
       this.metrics.repaired.inc(repaired.length);
     }
   }

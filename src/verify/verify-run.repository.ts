@@ -211,7 +211,13 @@ export class VerifyRunRepository {
     }
   }
 
-  private async tryCreate(options: VerifyOptions, requestedBy: string | null, recordsEstimate: number, staleAfterMs: number, last: boolean): Promise<VerifyRun | null> {
+  private async tryCreate(
+    options: VerifyOptions,
+    requestedBy: string | null,
+    recordsEstimate: number,
+    staleAfterMs: number,
+    last: boolean,
+  ): Promise<VerifyRun | null> {
     try {
       return await this.transaction(async (q) => {
         await q.query(
@@ -223,12 +229,23 @@ export class VerifyRunRepository {
         const [row] = await q.query(
           `INSERT INTO verification_runs (mode, status, chunk_size, recheck_delay_ms, pause_ms, legacy_estimate, requested_by, reason, started_at)
            VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, NULL) RETURNING id`,
-          [options.repair ? 'repair' : 'report', options.chunkSize, options.recheckDelayMs, options.pauseMs, recordsEstimate, requestedBy, options.reason],
+          [
+            options.repair ? 'repair' : 'report',
+            options.chunkSize,
+            options.recheckDelayMs,
+            options.pauseMs,
+            recordsEstimate,
+            requestedBy,
+            options.reason,
+          ],
         );
         return (await this.getWith(q, Number(row.id)))!;
       });
     } catch (err) {
-      if ((err as { code?: string }).code === UNIQUE_VIOLATION || (err as { driverError?: { code?: string } }).driverError?.code === UNIQUE_VIOLATION) {
+      if (
+        (err as { code?: string }).code === UNIQUE_VIOLATION ||
+        (err as { driverError?: { code?: string } }).driverError?.code === UNIQUE_VIOLATION
+      ) {
         const active = await this.active();
         if (active) throw new VerificationRunningError(active.id);
         if (!last) return null;
@@ -253,7 +270,9 @@ export class VerifyRunRepository {
 
   /** The newest completed run (what gates and the metrics look at). */
   async latestCompleted(): Promise<VerifyRun | null> {
-    const rows: RunRow[] = await this.dataSource.query(`${RUN_SELECT} WHERE status = 'completed' ORDER BY finished_at DESC, id DESC LIMIT 1`);
+    const rows: RunRow[] = await this.dataSource.query(
+      `${RUN_SELECT} WHERE status = 'completed' ORDER BY finished_at DESC, id DESC LIMIT 1`,
+    );
     return rows.length > 0 ? fromRow(rows[0]) : null;
   }
 
@@ -324,7 +343,13 @@ export class VerifyRunRepository {
 
   async setPhase(id: number, worker: string, phase: RunPhase): Promise<void> {
     await this.transaction(async (q) => {
-      await this.touch(q, id, worker, {}, `phase = '${phase}'${phase === 'recheck' ? ', scan_finished_at = coalesce(scan_finished_at, now())' : ''}`);
+      await this.touch(
+        q,
+        id,
+        worker,
+        {},
+        `phase = '${phase}'${phase === 'recheck' ? ', scan_finished_at = coalesce(scan_finished_at, now())' : ''}`,
+      );
     });
   }
 
@@ -354,7 +379,8 @@ export class VerifyRunRepository {
         inserted = rows.length;
       }
       // The last chunk ends the walk in the same transaction, so a resumed run never walks it again.
-      const position = chunk.cursor !== null ? 'scan_cursor = $3' : `phase = 'recheck', scan_finished_at = coalesce(scan_finished_at, now())`;
+      const position =
+        chunk.cursor !== null ? 'scan_cursor = $3' : `phase = 'recheck', scan_finished_at = coalesce(scan_finished_at, now())`;
       await this.touch(
         q,
         run.id,
@@ -425,7 +451,11 @@ export class VerifyRunRepository {
    * The outcome of a batch of rechecks: `resolved` suspects no longer differ and are dropped; `again`
    * are still moving and are looked at once more after the delay; `confirmed` are reported.
    */
-  async commitRecheck(run: VerifyRun, worker: string, outcome: { resolved: string[]; again: Classified[]; confirmed: Classified[] }): Promise<void> {
+  async commitRecheck(
+    run: VerifyRun,
+    worker: string,
+    outcome: { resolved: string[]; again: Classified[]; confirmed: Classified[] },
+  ): Promise<void> {
     await this.transaction(async (q) => {
       const deltas: CounterDeltas = { pendingRecheck: 0 };
       if (outcome.resolved.length > 0) {
@@ -435,7 +465,10 @@ export class VerifyRunRepository {
         );
         deltas.pendingRecheck! -= gone.length;
       }
-      const updates = [...outcome.again.map((c) => ({ ...c, state: 'suspect' })), ...outcome.confirmed.map((c) => ({ ...c, state: 'confirmed' }))];
+      const updates = [
+        ...outcome.again.map((c) => ({ ...c, state: 'suspect' })),
+        ...outcome.confirmed.map((c) => ({ ...c, state: 'confirmed' })),
+      ];
       if (updates.length > 0) {
         const [rows]: [Array<{ state: string; kind: ReportKind }>, number] = await q.query(
           `UPDATE verification_differences d
@@ -477,7 +510,12 @@ export class VerifyRunRepository {
    * differ (their kind, paths and reason are updated to what was seen). `before` holds each id's kind
    * as it was counted, so the counters move with the change.
    */
-  async commitRepair(run: VerifyRun, worker: string, before: Map<string, ReportKind>, outcome: { repaired: string[]; still: Classified[] }): Promise<void> {
+  async commitRepair(
+    run: VerifyRun,
+    worker: string,
+    before: Map<string, ReportKind>,
+    outcome: { repaired: string[]; still: Classified[] },
+  ): Promise<void> {
     await this.transaction(async (q) => {
       const deltas: CounterDeltas = { repaired: 0 };
       if (outcome.repaired.length > 0) {
@@ -588,7 +626,14 @@ export class VerifyRunRepository {
    * The claim check every worker write goes through: applies counter deltas (and `extra` SET clauses,
    * whose parameters start at $3) only while `worker` holds the run, and renews nothing else.
    */
-  private async touch(q: Runner, id: number, worker: string, deltas: CounterDeltas, extra = '', extraParams: unknown[] = []): Promise<void> {
+  private async touch(
+    q: Runner,
+    id: number,
+    worker: string,
+    deltas: CounterDeltas,
+    extra = '',
+    extraParams: unknown[] = [],
+  ): Promise<void> {
     const sets = ['updated_at = now()'];
     const names: Array<[keyof CounterDeltas, string]> = [
       ['missing', 'missing'],

@@ -20,7 +20,11 @@ export class VerifyController {
   @ApiOperation({ summary: 'Start a verification run (a worker runs it); 409 VERIFICATION_RUNNING while another is queued or running' })
   @ApiAcceptedResponse({ type: RunSummaryDto })
   @ApiErrors(409)
-  async start(@Body() body: VerifyOptionsDto, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response): Promise<RunSummaryAnswer> {
+  async start(
+    @Body() body: VerifyOptionsDto,
+    @Req() req: AuthenticatedRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<RunSummaryAnswer> {
     const run = await this.verify.start(body, req.principal?.name ?? null);
     res.setHeader('Location', `/migration/verify/${run.id}`);
     return run;

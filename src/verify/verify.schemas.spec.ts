@@ -28,9 +28,11 @@ describe('verify input', () => {
   });
 
   it('names every bad or unknown field', () => {
-    expect(fields(() => parseInput(VerifyOptionsSchema, { repair: 'yes', chunkSize: 5, recheckDelayMs: 1.5, pauseMs: -1, reason: 7, sample: 10 }))).toEqual(
-      ['chunkSize', 'pauseMs', 'reason', 'recheckDelayMs', 'repair', 'sample'],
-    );
+    expect(
+      fields(() =>
+        parseInput(VerifyOptionsSchema, { repair: 'yes', chunkSize: 5, recheckDelayMs: 1.5, pauseMs: -1, reason: 7, sample: 10 }),
+      ),
+    ).toEqual(['chunkSize', 'pauseMs', 'reason', 'recheckDelayMs', 'repair', 'sample']);
     expect(fields(() => parseInput(VerifyOptionsSchema, []))).toEqual(['body']);
     expect(fields(() => parseInput(VerifyOptionsSchema, { reason: 'nul\u0000' }))).toEqual(['reason']);
   });

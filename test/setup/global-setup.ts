@@ -9,7 +9,8 @@ import { createDataSource } from '../../src/stores/postgres/data-source';
 import { adminQuery, isLeftover, LEGACY_TEST_DB_PREFIX, runSuffix, TEST_DB_PREFIX } from '../support/databases';
 import { servicesEnv, withDatabase } from '../support/env';
 
-// Plain CommonJS (scripts/build-dashboard.js), so `npm run build` runs it with node as it is.
+// Plain CommonJS (scripts/build-dashboard.js), so `npm run build` runs it with node as it is; it has no types to import.
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a JavaScript file without declarations: require, with its shape
 const { buildDashboard } = require('../../scripts/build-dashboard.js') as { buildDashboard(o?: { quiet?: boolean }): Promise<string> };
 
 export default async function globalSetup(): Promise<void> {

@@ -37,7 +37,9 @@ export async function startFakeApi(appToken: string, operatorToken: string): Pro
       req.on('data', (c) => (data += c)).on('end', () => resolve(data ? JSON.parse(data) : undefined));
     });
 
-  const server: Server = createServer(async (req, res) => {
+  // The handler's promise is not awaited by node: a failure inside it surfaces as an unhandled rejection, failing the test.
+  const server: Server = createServer((req, res) => void handle(req, res));
+  async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url!, 'http://fake');
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? null;
     requests.push({ method: req.method!, path: url.pathname + url.search, token });
@@ -85,7 +87,7 @@ export async function startFakeApi(appToken: string, operatorToken: string): Pro
       return json(res, 204);
     }
     return json(res, 405, { code: 'METHOD_NOT_ALLOWED' });
-  });
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,

@@ -76,7 +76,7 @@ export async function startPrivateServices(requestedBase?: number): Promise<Priv
   }
   return {
     dir,
-    env: parse(fs.readFileSync(envFile)) as Record<string, string>,
+    env: parse<Record<string, string>>(fs.readFileSync(envFile)),
     up,
     stop: async (service) => {
       if (service === 'postgres') {

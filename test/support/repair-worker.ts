@@ -11,7 +11,7 @@ import { waitFor } from './stores';
 
 export async function startRepairWorker(config: AppConfig): Promise<INestApplicationContext> {
   // Required lazily, as a worker process does, so importing this helper does not build the module graph.
-  const { WorkerModule } = require('../../src/worker.module');
+  const { WorkerModule } = await import('../../src/worker.module');
   const ctx = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, [QueueName.Repair]), { logger: false });
   await ctx.init();
   return ctx;

@@ -14,7 +14,7 @@ import { waitFor } from './stores';
 
 export async function startShadowWorker(config: AppConfig, wrap?: (stores: ShadowReadPort) => ShadowReadPort): Promise<INestApplicationContext> {
   // Required lazily, as a worker process does, so importing this helper does not build the module graph.
-  const { WorkerModule } = require('../../src/worker.module');
+  const { WorkerModule } = await import('../../src/worker.module');
   const moduleRef = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, [QueueName.Shadow])] })
     .overrideProvider(SHADOW_READ_PORT)
     .useFactory({

@@ -38,7 +38,7 @@ export async function seedLegacy(t: TestApp, docs: Array<LegacyDocument | Docume
 
 /** A worker in this process (the same modules a worker process builds). */
 export async function startSyncWorker(config: AppConfig, queues = [QueueName.Backfill, QueueName.Catchup]): Promise<INestApplicationContext> {
-  const { WorkerModule } = require('../../src/worker.module');
+  const { WorkerModule } = await import('../../src/worker.module');
   const ctx = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, queues), { logger: false, abortOnError: false });
   await ctx.init();
   return ctx;
@@ -79,8 +79,8 @@ export function spawnWorker(config: AppConfig, env: Record<string, string>, prel
     if (out.includes('"serving queues"')) readyResolve();
     if (out.length > 200_000) out = out.slice(-100_000);
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, output: () => out, ready, exited };
 }
@@ -170,7 +170,7 @@ export async function legacyCanonical(t: TestApp): Promise<LegacySplit> {
   const unreadable = new Map<string, string>();
   for (const doc of docs) {
     try {
-      const c = fromLegacy(doc as unknown as LegacyDocument);
+      const c = fromLegacy(doc);
       readable.set(c.id, canonicalJson(c));
     } catch (err) {
       const e = err as { id?: string; reason: string };
@@ -203,7 +203,7 @@ export async function openDeadLetters(t: TestApp): Promise<Map<string, string>> 
   return new Map(rows.rows.map((r) => [r.conversation_id, r.reason]));
 }
 
-export const canonicalOf = (doc: Document) => canonical(fromLegacy(doc as unknown as LegacyDocument));
+export const canonicalOf = (doc: Document) => canonical(fromLegacy(doc));
 
 /**
  * `n` small legacy documents in the SPEC's variations (old and new field names, upper-case roles, ISO,

@@ -34,7 +34,13 @@ export class RequestWindow {
   private readonly buckets: Bucket[];
 
   constructor(private readonly maxWindowSeconds = 3600, private readonly clock: () => number = Date.now) {
-    this.buckets = Array.from({ length: maxWindowSeconds }, () => ({ second: -1, total: 0, serverErrors: 0, throttled: 0, latency: new Uint32Array(BINS) }));
+    this.buckets = Array.from({ length: maxWindowSeconds }, () => ({
+      second: -1,
+      total: 0,
+      serverErrors: 0,
+      throttled: 0,
+      latency: new Uint32Array(BINS),
+    }));
   }
 
   record(status: number, durationMs: number): void {
@@ -77,6 +83,11 @@ export class RequestWindow {
         break;
       }
     }
-    return { requests: total, errorRate: errors / total, successRate: (total - errors - throttled) / total, p99Ms: Math.round(p99 * 100) / 100 };
+    return {
+      requests: total,
+      errorRate: errors / total,
+      successRate: (total - errors - throttled) / total,
+      p99Ms: Math.round(p99 * 100) / 100,
+    };
   }
 }

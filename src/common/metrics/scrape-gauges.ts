@@ -16,7 +16,13 @@ export interface ScrapeGauge<T> {
 }
 
 /** Registers the gauges once per registry (idempotent, keyed by the first name). */
-export function registerScrapeGauges<T>(metrics: MetricsService, what: string, read: () => Promise<T>, gauges: ScrapeGauge<T>[], shareMs = 500): void {
+export function registerScrapeGauges<T>(
+  metrics: MetricsService,
+  what: string,
+  read: () => Promise<T>,
+  gauges: ScrapeGauge<T>[],
+  shareMs = 500,
+): void {
   if (gauges.length === 0 || metrics.registry.getSingleMetric(gauges[0].name)) return;
   const logger = new Logger('Metrics');
   // The gauges of one scrape are collected together: they share the read in flight, and its result for

@@ -9,7 +9,7 @@ import type { Api } from './api';
 import { failingGates, gateSummary, moveChanges, moveTitle, PAUSE_CHANGES, RESUME_CHANGES } from './describe';
 import { time } from './format';
 import { GateTable } from './gate-table';
-import type { DialogState, Gate, MoveResult, Notice, Status } from './types';
+import type { DialogState, MoveResult, Notice, Status } from './types';
 
 type Failed = (err: unknown) => Promise<void> | void;
 
@@ -26,7 +26,13 @@ function rollbackTargets(step: string): string[] {
   return names.slice(1, Math.max(1, i)).reverse();
 }
 
-export function Actions(props: { api: Api; status: Status; setDialog: (d: DialogState | null) => void; setNotice: (n: Notice | null) => void; failed: Failed }) {
+export function Actions(props: {
+  api: Api;
+  status: Status;
+  setDialog: (d: DialogState | null) => void;
+  setNotice: (n: Notice | null) => void;
+  failed: Failed;
+}) {
   const { api, status, setDialog, setNotice, failed } = props;
   const [dryRun, setDryRun] = useState<{ result: MoveResult; at: Date; revision: number } | null>(null);
   const [busy, setBusy] = useState(false);
@@ -87,7 +93,10 @@ export function Actions(props: { api: Api; status: Status; setDialog: (d: Dialog
           reason: 'required',
           confirmLabel: 'Roll back',
           target: { options, value: to, change: (next) => open(next).catch(failed) },
-          run: async ({ reason }) => moveNotice(await api.post<MoveResult>('/migration/rollback', { reason, expectedStep: step, ...(to === options[0] ? {} : { to }) })),
+          run: async ({ reason }) =>
+            moveNotice(
+              await api.post<MoveResult>('/migration/rollback', { reason, expectedStep: step, ...(to === options[0] ? {} : { to }) }),
+            ),
         });
       };
       await open(options[0]);
@@ -111,22 +120,47 @@ export function Actions(props: { api: Api; status: Status; setDialog: (d: Dialog
   const shown = dryRun && dryRun.revision === status.revision ? dryRun : null;
   return (
     <section class="actions" aria-label="Actions">
+      {/* Handlers run their work on their own (the browser ignores what a handler returns); `guarded` catches. */}
       <div class="buttons">
-        <button type="button" disabled={busy || moving || !canAdvance} onClick={runDry} data-testid="dry-run">Dry run</button>
-        <button type="button" class="primary" disabled={busy || moving || !canAdvance} onClick={advance} data-testid="advance">
+        <button type="button" disabled={busy || moving || !canAdvance} onClick={() => void runDry()} data-testid="dry-run">
+          Dry run
+        </button>
+        <button type="button" class="primary" disabled={busy || moving || !canAdvance} onClick={() => void advance()} data-testid="advance">
           {starting ? 'Start…' : status.next.step ? `Advance to ${status.next.step}…` : 'Advance'}
         </button>
-        <button type="button" class="danger" disabled={busy || moving || !canRollBack} onClick={rollback} data-testid="rollback">Roll back…</button>
-        <button type="button" disabled={busy} onClick={pauseOrResume} data-testid="pause-resume">{status.paused ? 'Resume…' : 'Pause…'}</button>
-        {moving && <span class="badge warn">move in progress: {status.pendingMove!.from} → {status.pendingMove!.to}</span>}
+        <button
+          type="button"
+          class="danger"
+          disabled={busy || moving || !canRollBack}
+          onClick={() => void rollback()}
+          data-testid="rollback"
+        >
+          Roll back…
+        </button>
+        <button type="button" disabled={busy} onClick={pauseOrResume} data-testid="pause-resume">
+          {status.paused ? 'Resume…' : 'Pause…'}
+        </button>
+        {moving && (
+          <span class="badge warn">
+            move in progress: {status.pendingMove!.from} → {status.pendingMove!.to}
+          </span>
+        )}
       </div>
       {shown && (
         <div class="dryrun" data-testid="dry-run-result">
           <p>
             <strong>Dry run</strong> at {time(shown.at.toISOString())}: {moveTitle(shown.result)} —{' '}
-            {failingGates(shown.result.gates).length > 0 ? <span class="bad">would be refused: {gateSummary(shown.result.gates)}</span> : <span class="ok">{gateSummary(shown.result.gates)}</span>}
+            {failingGates(shown.result.gates).length > 0 ? (
+              <span class="bad">would be refused: {gateSummary(shown.result.gates)}</span>
+            ) : (
+              <span class="ok">{gateSummary(shown.result.gates)}</span>
+            )}
           </p>
-          <ul>{moveChanges(shown.result).map((l) => <li key={l}>{l}</li>)}</ul>
+          <ul>
+            {moveChanges(shown.result).map((l) => (
+              <li key={l}>{l}</li>
+            ))}
+          </ul>
           <GateTable gates={shown.result.gates} />
         </div>
       )}
@@ -134,7 +168,13 @@ export function Actions(props: { api: Api; status: Status; setDialog: (d: Dialog
   );
 }
 
-export function Dialog(props: { state: DialogState; close: () => void; failed: Failed; setNotice: (n: Notice | null) => void; refresh: () => Promise<void> }) {
+export function Dialog(props: {
+  state: DialogState;
+  close: () => void;
+  failed: Failed;
+  setNotice: (n: Notice | null) => void;
+  refresh: () => Promise<void>;
+}) {
   const { state, close, failed, setNotice, refresh } = props;
   const [reason, setReason] = useState('');
   const [force, setForce] = useState(false);
@@ -165,20 +205,41 @@ export function Dialog(props: { state: DialogState; close: () => void; failed: F
         {state.target && (
           <label class="field">
             roll back to{' '}
-            <select value={state.target.value} onChange={(e) => state.target!.change((e.target as HTMLSelectElement).value)} data-testid="rollback-target">
-              {state.target.options.map((o) => <option key={o} value={o}>{o}</option>)}
+            <select
+              value={state.target.value}
+              onChange={(e) => void state.target!.change((e.target as HTMLSelectElement).value)}
+              data-testid="rollback-target"
+            >
+              {state.target.options.map((o) => (
+                <option key={o} value={o}>
+                  {o}
+                </option>
+              ))}
             </select>
           </label>
         )}
         {state.option && (
           <label class="field">
-            <input type="checkbox" checked={state.option.checked} onChange={(e) => state.option!.change((e.target as HTMLInputElement).checked).catch(failed)} data-testid="dialog-option" />
+            <input
+              type="checkbox"
+              checked={state.option.checked}
+              onChange={(e) => void state.option!.change((e.target as HTMLInputElement).checked).catch(failed)}
+              data-testid="dialog-option"
+            />
             {state.option.label}
           </label>
         )}
         <p>What changes:</p>
-        <ul class="changes" data-testid="dialog-changes">{state.lines.map((l) => <li key={l}>{l}</li>)}</ul>
-        {state.blockedBy && <p class="bad" data-testid="dialog-blocked">{state.blockedBy}</p>}
+        <ul class="changes" data-testid="dialog-changes">
+          {state.lines.map((l) => (
+            <li key={l}>{l}</li>
+          ))}
+        </ul>
+        {state.blockedBy && (
+          <p class="bad" data-testid="dialog-blocked">
+            {state.blockedBy}
+          </p>
+        )}
         {state.gates && state.gates.length > 0 && <GateTable gates={state.gates} />}
         {state.forceable && (
           <label class="field force">
@@ -188,13 +249,27 @@ export function Dialog(props: { state: DialogState; close: () => void; failed: F
         )}
         {state.reason !== 'none' && (
           <>
-            <label class="field" for="reason">Reason{needsReason ? ' (required)' : ` (optional, ${state.reasonNote ?? 'goes to the audit log'})`}</label>
-            <textarea id="reason" rows={2} maxLength={2000} value={reason} onInput={(e) => setReason((e.target as HTMLTextAreaElement).value)} data-testid="reason" />
+            <label class="field" for="reason">
+              Reason{needsReason ? ' (required)' : ` (optional, ${state.reasonNote ?? 'goes to the audit log'})`}
+            </label>
+            <textarea
+              id="reason"
+              rows={2}
+              maxLength={2000}
+              value={reason}
+              onInput={(e) => setReason((e.target as HTMLTextAreaElement).value)}
+              data-testid="reason"
+            />
           </>
         )}
         <div class="buttons">
-          <button type="button" class="quiet" onClick={close} disabled={busy}>Cancel</button>
-          <button type="button" class="primary" onClick={confirm} disabled={busy || blocked} data-testid="confirm">{busy ? 'Working…' : state.confirmLabel}</button>
+          <button type="button" class="quiet" onClick={close} disabled={busy}>
+            Cancel
+          </button>
+          {/* `confirm` catches its own errors; the browser ignores what a handler returns. */}
+          <button type="button" class="primary" onClick={() => void confirm()} disabled={busy || blocked} data-testid="confirm">
+            {busy ? 'Working…' : state.confirmLabel}
+          </button>
         </div>
       </div>
     </div>

@@ -53,14 +53,21 @@ export class Api {
       throw new ApiError(0, 'NETWORK', `The API did not answer (${(err as Error).message})`);
     }
     const text = await res.text();
-    let parsed: any = undefined;
+    let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
     } catch {
       parsed = undefined;
     }
     if (res.ok) return parsed as T;
-    const err = new ApiError(res.status, parsed?.code ?? `HTTP_${res.status}`, parsed?.message ?? res.statusText, Array.isArray(parsed?.errors) ? parsed.errors : []);
+    // The API's error shape ({ code, message, errors }); any other body (or none) leaves the fallbacks.
+    const refusal: { code?: string; message?: string; errors?: unknown } = typeof parsed === 'object' && parsed !== null ? parsed : {};
+    const err = new ApiError(
+      res.status,
+      refusal.code ?? `HTTP_${res.status}`,
+      refusal.message ?? res.statusText,
+      Array.isArray(refusal.errors) ? refusal.errors : [],
+    );
     if (res.status === 401) this.onAuthLost('unauthorized', err.message);
     if (res.status === 403 && err.code === 'FORBIDDEN') this.onAuthLost('forbidden', err.message);
     throw err;

@@ -35,7 +35,8 @@ function SignIn({ onSignedIn, message }: { onSignedIn: (token: string) => void; 
   };
   return (
     <main class="signin">
-      <form onSubmit={submit} aria-label="Sign in">
+      {/* Handlers run their work on their own (the browser ignores what a handler returns) and catch their own errors. */}
+      <form onSubmit={(e) => void submit(e)} aria-label="Sign in">
         <h1>Migration dashboard</h1>
         <p>Sign in with an operator token (one of <code>OPERATOR_API_TOKENS</code>). It is kept in this tab's session storage only.</p>
         <label for="token">Operator token</label>
@@ -78,9 +79,10 @@ function Dashboard({ token, signOut }: { token: string; signOut: (reason: string
   }, [api]);
 
   // A new view (another page of the audit log, another shadow window) loads at once, then every POLL_MS.
+  // The polling loop is fire-and-forget: each load stands alone and the next one comes POLL_MS later.
   useEffect(() => {
-    refresh();
-    const timer = setInterval(refresh, POLL_MS);
+    void refresh();
+    const timer = setInterval(() => void refresh(), POLL_MS);
     return () => clearInterval(timer);
   }, [refresh, view]);
 
@@ -95,7 +97,9 @@ function Dashboard({ token, signOut }: { token: string; signOut: (reason: string
       }
       const details =
         err.code === 'GATE_FAILED'
-          ? (err.errors as Array<{ name: string; value: Gate['value']; threshold: string }>).map((g) => `${g.name}: ${gateValue(g.name, g.value)} (needs ${gateThreshold(g.name, g.threshold)})`)
+          ? (err.errors as Array<{ name: string; value: Gate['value']; threshold: string }>).map(
+              (g) => `${g.name}: ${gateValue(g.name, g.value)} (needs ${gateThreshold(g.name, g.threshold)})`,
+            )
           : undefined;
       setNotice({ kind: 'error', text: `${err.code} (${err.status}): ${err.message}`, details });
       await refresh();
@@ -108,7 +112,7 @@ function Dashboard({ token, signOut }: { token: string; signOut: (reason: string
       const { url } = await api.post<{ url: string }>('/dashboard/queues-session');
       window.open(url, '_blank');
     } catch (err) {
-      failed(err);
+      await failed(err);
     }
   };
 
@@ -117,22 +121,48 @@ function Dashboard({ token, signOut }: { token: string; signOut: (reason: string
     <div class="shell">
       <header class="top">
         <h1>Migration dashboard</h1>
-        <span class="updated" data-testid="updated">{snapshot ? `updated ${time(snapshot.at.toISOString())}` : 'loading…'}</span>
-        <button type="button" onClick={refresh} data-testid="refresh">Refresh</button>
-        <button type="button" onClick={openQueues} data-testid="open-queues">Queues (bull-board)</button>
-        <button type="button" class="quiet" onClick={() => signOut(null)}>Sign out</button>
+        <span class="updated" data-testid="updated">
+          {snapshot ? `updated ${time(snapshot.at.toISOString())}` : 'loading…'}
+        </span>
+        {/* Handlers run their work on their own (the browser ignores what a handler returns). */}
+        <button type="button" onClick={() => void refresh()} data-testid="refresh">
+          Refresh
+        </button>
+        <button type="button" onClick={() => void openQueues()} data-testid="open-queues">
+          Queues (bull-board)
+        </button>
+        <button type="button" class="quiet" onClick={() => signOut(null)}>
+          Sign out
+        </button>
       </header>
       {notice && (
         <div class={`notice ${notice.kind}`} role="status" data-testid="notice">
           <span>{notice.text}</span>
-          {notice.details && <ul>{notice.details.map((d) => <li key={d}>{d}</li>)}</ul>}
-          <button type="button" class="quiet" onClick={() => setNotice(null)} aria-label="Dismiss">×</button>
+          {notice.details && (
+            <ul>
+              {notice.details.map((d) => (
+                <li key={d}>{d}</li>
+              ))}
+            </ul>
+          )}
+          <button type="button" class="quiet" onClick={() => setNotice(null)} aria-label="Dismiss">
+            ×
+          </button>
         </div>
       )}
       {status && <Timeline status={status} />}
       {status && <Actions api={api} status={status} setDialog={setDialog} setNotice={setNotice} failed={failed} />}
       {snapshot ? (
-        <Panels snapshot={snapshot} view={view} setView={setView} api={api} setDialog={setDialog} setNotice={setNotice} failed={failed} refresh={refresh} />
+        <Panels
+          snapshot={snapshot}
+          view={view}
+          setView={setView}
+          api={api}
+          setDialog={setDialog}
+          setNotice={setNotice}
+          failed={failed}
+          refresh={refresh}
+        />
       ) : (
         <p class="loading">Loading…</p>
       )}

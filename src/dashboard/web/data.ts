@@ -1,6 +1,19 @@
 /** Everything the dashboard shows, loaded together; each part keeps its own error so one failing endpoint blanks one panel only. */
 import type { Api } from './api';
-import type { Archive, AuditEntry, DeadLetters, Page, Repairs, ShadowStatus, ShadowTimeline, Status, SyncStatus, TopPaths, TrafficChange, VerifyRun } from './types';
+import type {
+  Archive,
+  AuditEntry,
+  DeadLetters,
+  Page,
+  Repairs,
+  ShadowStatus,
+  ShadowTimeline,
+  Status,
+  SyncStatus,
+  TopPaths,
+  TrafficChange,
+  VerifyRun,
+} from './types';
 
 export type Loaded<T> = { ok: true; value: T } | { ok: false; error: string };
 

@@ -3,7 +3,13 @@ import { backfillText, catchupText, gateSummary, moveChanges, moveTitle, verifyT
 import { duration, gateThreshold, gateValue, pause, ratio, readableMs } from './format';
 import type { Mode, MoveResult, SyncStatus } from './types';
 
-const mode = (phase: Mode['phase'], sourceOfTruth: 'legacy' | 'new', dualWrite: boolean, shadow: boolean): Mode => ({ phase, sourceOfTruth, dualWrite, readFrom: sourceOfTruth, shadow });
+const mode = (phase: Mode['phase'], sourceOfTruth: 'legacy' | 'new', dualWrite: boolean, shadow: boolean): Mode => ({
+  phase,
+  sourceOfTruth,
+  dualWrite,
+  readFrom: sourceOfTruth,
+  shadow,
+});
 
 const move = (over: Partial<MoveResult>): MoveResult => ({
   dryRun: true,
@@ -26,19 +32,36 @@ describe('confirmation texts', () => {
   });
 
   it('names the flip of the source of truth and what a rollback from deprecation proves first', () => {
-    const into = move({ from: 'rollout-100', to: 'deprecation', weights: { before: 100, after: 100 }, mode: { before: mode('rollout', 'legacy', true, true), after: mode('deprecation', 'new', true, true) } });
+    const into = move({
+      from: 'rollout-100',
+      to: 'deprecation',
+      weights: { before: 100, after: 100 },
+      mode: { before: mode('rollout', 'legacy', true, true), after: mode('deprecation', 'new', true, true) },
+    });
     expect(moveChanges(into)).toEqual([
       'rollout-100 → deprecation: weights stay new 100% / legacy 0%',
       'source of truth: legacy store (MongoDB) → new store (PostgreSQL)',
       'reads served from: legacy store (MongoDB) → new store (PostgreSQL)',
     ]);
-    const back = move({ action: 'rollback', from: 'deprecation', to: 'rollout-100', weights: { before: 100, after: 100 }, mode: { before: into.mode.after, after: into.mode.before } });
+    const back = move({
+      action: 'rollback',
+      from: 'deprecation',
+      to: 'rollout-100',
+      weights: { before: 100, after: 100 },
+      mode: { before: into.mode.after, after: into.mode.before },
+    });
     expect(moveTitle(back)).toBe('Roll back: deprecation → rollout-100');
     expect(moveChanges(back).at(-1)).toMatch(/copied to legacy and verified/);
   });
 
   it('says when dual writes and shadow comparison start', () => {
-    const start = move({ action: 'start', from: 'not_started', to: 'shadow', weights: { before: 0, after: 0 }, mode: { before: mode('not_started', 'legacy', false, false), after: mode('shadow', 'legacy', true, true) } });
+    const start = move({
+      action: 'start',
+      from: 'not_started',
+      to: 'shadow',
+      weights: { before: 0, after: 0 },
+      mode: { before: mode('not_started', 'legacy', false, false), after: mode('shadow', 'legacy', true, true) },
+    });
     expect(moveChanges(start)).toEqual(expect.arrayContaining(['dual writes start (both stores written)', 'shadow comparison starts']));
   });
 
@@ -135,7 +158,18 @@ describe('confirmations of the sync and verification', () => {
 
 describe('chart geometry', () => {
   it('draws gaps for empty buckets and scales to a nice maximum above the threshold', () => {
-    const g = chartGeometry([{ t: 0, value: 0 }, { t: 1, value: 0.002 }, { t: 2, value: null }, { t: 3, value: 0.001 }], 300, 100, 0.001, 0);
+    const g = chartGeometry(
+      [
+        { t: 0, value: 0 },
+        { t: 1, value: 0.002 },
+        { t: 2, value: null },
+        { t: 3, value: 0.001 },
+      ],
+      300,
+      100,
+      0.001,
+      0,
+    );
     expect(g.yMax).toBe(0.002);
     expect(g.paths).toEqual(['M0 100 L100 0']);
     expect(g.thresholdY).toBe(50);

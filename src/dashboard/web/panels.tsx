@@ -1,4 +1,7 @@
-/** The read panels: one per thing an operator watches, each in its own file under panels/ and laid out in the grid here. Each shows its own load error instead of its content. */
+/**
+ * The read panels: one per thing an operator watches, each in its own file under panels/ and laid out in the grid
+ * here. Each shows its own load error instead of its content.
+ */
 import type { PanelProps } from './panels/panel';
 import { Router } from './panels/router';
 import { NextGates } from './panels/next-gates';

@@ -7,9 +7,9 @@ import type { z } from 'zod';
 import type { Wire } from '../../http/schema-kit';
 import type { ArchiveSummarySchema } from '../../cleanup/cleanup.schemas';
 import type { AuditEntrySchema, GateSchema, MigrationStatusSchema, ModeSchema, MoveResultAnswer } from '../../migration/migration.schemas';
-import type { RepairsSchema } from '../../repair/repair.schemas';
+import type { RedrivenSchema, RepairsSchema } from '../../repair/repair.schemas';
 import type { ShadowStatusSchema, ShadowTimelineSchema, TopPathsSchema } from '../../shadow/shadow.schemas';
-import type { BackfillStartSchema, CatchupPassSchema, DeadLetterPageSchema, SyncStatusSchema } from '../../sync/sync.schemas';
+import type { BackfillStartSchema, CatchupPassSchema, DeadLetterPageSchema, RedriveResultSchema, SyncStatusSchema } from '../../sync/sync.schemas';
 import type { TrafficChangeSchema, WeightsSchema } from '../../traffic/traffic.schemas';
 import type { DifferenceSchema, RunReportSchema, RunSummarySchema } from '../../verify/verify.schemas';
 
@@ -36,6 +36,10 @@ export type CatchupRun = Answer<typeof CatchupPassSchema>;
 export type TopPaths = Answer<typeof TopPathsSchema>;
 export type Repairs = Answer<typeof RepairsSchema>;
 export type DeadLetters = Answer<typeof DeadLetterPageSchema>;
+/** POST /migration/repairs/redrive */
+export type RepairsRedriven = Answer<typeof RedrivenSchema>;
+/** POST /migration/sync/dead-letters/redrive */
+export type DeadLettersRedriven = Answer<typeof RedriveResultSchema>;
 export type Archive = Answer<typeof ArchiveSummarySchema>;
 
 /** The history and traffic pages. */

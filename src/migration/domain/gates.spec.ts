@@ -28,7 +28,12 @@ describe('gates', () => {
   });
 
   it('name each failing gate with its value and threshold', () => {
-    const f = { ...healthy, shadow: { compared: 5000, mismatchRate: 0.02 }, http: { ...healthy.http, errorRate: 0.05 }, lastVerification: { ...healthy.lastVerification!, finishedAt: ago(2 * 3600_000) } };
+    const f = {
+      ...healthy,
+      shadow: { compared: 5000, mismatchRate: 0.02 },
+      http: { ...healthy.http, errorRate: 0.05 },
+      lastVerification: { ...healthy.lastVerification!, finishedAt: ago(2 * 3600_000) },
+    };
     expect(failing(evaluateGates('later_step', f, SEED_PROFILE)).map((g) => [g.name, g.value, g.threshold])).toEqual([
       ['error_rate', 0.05, '<= 0.01'],
       ['shadow_mismatch_rate', 0.02, '<= 0.001'],
@@ -61,7 +66,12 @@ describe('gates', () => {
   });
 
   it('into cleanup need no stray writes, and a catch-up pass and a clean verification after the flip', () => {
-    const f = { ...healthy, strayWrites: 2, flippedAt: ago(30_000), lastVerification: { ...healthy.lastVerification!, finishedAt: ago(60_000) } };
+    const f = {
+      ...healthy,
+      strayWrites: 2,
+      flippedAt: ago(30_000),
+      lastVerification: { ...healthy.lastVerification!, finishedAt: ago(60_000) },
+    };
     expect(failing(evaluateGates('into_cleanup', f, SEED_PROFILE)).map((g) => g.name)).toEqual(['stray_legacy_writes', 'final_verification']);
     expect(failing(evaluateGates('into_cleanup', { ...f, strayWrites: 0, lastCatchupAt: ago(40_000) }, SEED_PROFILE)).map((g) => g.name)).toEqual(['final_sync', 'final_verification']);
   });

@@ -24,8 +24,18 @@ function conv(over: Partial<Conversation> = {}): CanonicalConversation {
 }
 
 const none = new PathRules([]);
-const decide = (left: CanonicalConversation | null, right: CanonicalConversation | null, opts: { ignore?: string[]; noise?: string[]; rechecks?: number } = {}) =>
-  verdict({ compared: compareRecords(left, right), ignore: new PathRules(opts.ignore ?? []), noise: new PathRules(opts.noise ?? []), rechecks: opts.rechecks ?? 0, maxRechecks: 2 });
+const decide = (
+  left: CanonicalConversation | null,
+  right: CanonicalConversation | null,
+  opts: { ignore?: string[]; noise?: string[]; rechecks?: number } = {},
+) =>
+  verdict({
+    compared: compareRecords(left, right),
+    ignore: new PathRules(opts.ignore ?? []),
+    noise: new PathRules(opts.noise ?? []),
+    rechecks: opts.rechecks ?? 0,
+    maxRechecks: 2,
+  });
 
 describe('shadow comparison', () => {
   it('finds each kind of difference with its canonical path', () => {
@@ -80,7 +90,13 @@ describe('shadow comparison', () => {
 
   it('ignores list items by conversation paths', () => {
     const a = conv();
-    const v = verdict({ compared: comparePages([a], [{ ...a, messages: a.messages.map((m) => ({ ...m, createdAt: '2030-01-01T00:00:00.000Z' })) }]), ignore: new PathRules(['messages[*].createdAt']), noise: none, rechecks: 0, maxRechecks: 2 });
+    const v = verdict({
+      compared: comparePages([a], [{ ...a, messages: a.messages.map((m) => ({ ...m, createdAt: '2030-01-01T00:00:00.000Z' })) }]),
+      ignore: new PathRules(['messages[*].createdAt']),
+      noise: none,
+      rechecks: 0,
+      maxRechecks: 2,
+    });
     expect(v).toMatchObject({ kind: 'decided', outcome: 'ignored' });
   });
 
@@ -96,7 +112,13 @@ describe('shadow comparison', () => {
 
   it('finds noise between two reads of one version only', () => {
     const first = conv({ metadata: { a: { b: 1 }, lastSeen: 'x', nonce: 1 } });
-    const second = conv({ metadata: { a: { b: 1 }, lastSeen: 'x', nonce: 2 }, messages: [{ role: 'user', content: 'hi', createdAt: t(9) }, { role: 'assistant', content: 'hey', createdAt: t(2) }] });
+    const second = conv({
+      metadata: { a: { b: 1 }, lastSeen: 'x', nonce: 2 },
+      messages: [
+        { role: 'user', content: 'hi', createdAt: t(9) },
+        { role: 'assistant', content: 'hey', createdAt: t(2) },
+      ],
+    });
     expect(noiseBetween(first, second)).toEqual([
       { path: 'messages[*].createdAt', first: '2024-01-01T00:00:01.000Z', second: '2024-01-01T00:00:09.000Z' },
       { path: 'metadata.nonce', first: 1, second: 2 },

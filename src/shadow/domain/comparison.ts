@@ -127,7 +127,11 @@ export function verdict(input: VerdictInput): Verdict {
 }
 
 /** Differences split by what ignore rules and noise take out; `real` is what is left. */
-export function partition(differences: Difference[], ignore: PathRules, noise: PathRules): { ignored: Difference[]; noisy: Difference[]; real: Difference[] } {
+export function partition(
+  differences: Difference[],
+  ignore: PathRules,
+  noise: PathRules,
+): { ignored: Difference[]; noisy: Difference[]; real: Difference[] } {
   const ignored: Difference[] = [];
   const noisy: Difference[] = [];
   const real: Difference[] = [];

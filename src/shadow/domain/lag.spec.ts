@@ -6,10 +6,27 @@ const at = (s: string) => new Date(`2024-01-01T${s}Z`);
 const id = (n: number) => n.toString(16).padStart(24, '0');
 
 function conv(n: number, over: Partial<Conversation> = {}): CanonicalConversation {
-  return canonical({ id: id(n), userId: 'u', title: `t${n}`, messages: [], metadata: {}, createdAt: at('00:00:00'), updatedAt: at('00:00:00'), version: 1, deleted: false, ...over });
+  return canonical({
+    id: id(n),
+    userId: 'u',
+    title: `t${n}`,
+    messages: [],
+    metadata: {},
+    createdAt: at('00:00:00'),
+    updatedAt: at('00:00:00'),
+    version: 1,
+    deleted: false,
+    ...over,
+  });
 }
 
-const state = (over: Partial<CopyState> = {}): CopyState => ({ notCopied: new Set(), insertsPending: new Set(), changesAppliedBefore: at('12:00:00').getTime(), followUps: new Map(), ...over });
+const state = (over: Partial<CopyState> = {}): CopyState => ({
+  notCopied: new Set(),
+  insertsPending: new Set(),
+  changesAppliedBefore: at('12:00:00').getTime(),
+  followUps: new Map(),
+  ...over,
+});
 
 describe('lag with a cause', () => {
   it('finds the side that is behind: absent or at a lower version', () => {
@@ -53,7 +70,10 @@ describe('lag with a cause', () => {
 
   it('explains a single record whole or not at all', () => {
     const r = { endpoint: 'get' as const, id: id(1), stores: ['new', 'legacy'] as const, left: conv(1, { version: 2 }), right: conv(1) };
-    expect(explainLag(r, state({ followUps: new Map([[id(1), ['new' as const]]]) }))).toEqual({ kinds: ['follow_up'], rest: { differences: [], versionsDiffer: false, leftVersion: null, rightVersion: null } });
+    expect(explainLag(r, state({ followUps: new Map([[id(1), ['new' as const]]]) }))).toEqual({
+      kinds: ['follow_up'],
+      rest: { differences: [], versionsDiffer: false, leftVersion: null, rightVersion: null },
+    });
     expect(explainLag(r, state()).rest.differences.map((d) => d.path)).toEqual(['version']);
   });
 });

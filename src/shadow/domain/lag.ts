@@ -117,6 +117,7 @@ export function explainLag(r: Reads, s: CopyState): { kinds: LagKind[]; rest: Co
   const restLeft = r.left.filter((c) => !explained.has(c.id));
   const restRight = r.right.filter((c) => !explained.has(c.id));
   const n = Math.min(restLeft.length, restRight.length);
-  const cut = (rest: CanonicalConversation[], otherPage: CanonicalConversation[]) => (otherPage.length >= r.limit ? rest.slice(0, n) : rest);
+  const cut = (rest: CanonicalConversation[], otherPage: CanonicalConversation[]) =>
+    otherPage.length >= r.limit ? rest.slice(0, n) : rest;
   return { kinds: byFrequency(kinds), rest: comparePages(cut(restLeft, r.right), cut(restRight, r.left)) };
 }

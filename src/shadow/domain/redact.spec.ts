@@ -4,7 +4,10 @@ describe('mismatch values', () => {
   it('masks values under secret-looking keys, wherever the key is', () => {
     expect(redactDifference({ path: 'metadata.apiToken', left: 'abc', right: 'def' }, 100)).toEqual({ path: 'metadata.apiToken', left: MASK, right: MASK });
     expect(redactDifference({ path: 'metadata.auth.user', left: 'a', right: 'b' }, 100)).toEqual({ path: 'metadata.auth.user', left: MASK, right: MASK });
-    expect(redactValue('metadata', { password: 'hunter2', nested: { client_secret: 'x', keep: 1 } }, 1000)).toEqual({ password: MASK, nested: { client_secret: MASK, keep: 1 } });
+    expect(redactValue('metadata', { password: 'hunter2', nested: { client_secret: 'x', keep: 1 } }, 1000)).toEqual({
+      password: MASK,
+      nested: { client_secret: MASK, keep: 1 },
+    });
     expect(redactValue('metadata["Set-Cookie"]', 'a=b', 100)).toBe(MASK);
   });
 

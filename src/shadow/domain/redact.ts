@@ -36,7 +36,8 @@ function mask(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(mask);
   if (isPlainObject(value)) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) Object.defineProperty(out, k, { value: isSecretKey(k) ? MASK : mask(v), enumerable: true, writable: true, configurable: true });
+    for (const [k, v] of Object.entries(value))
+      Object.defineProperty(out, k, { value: isSecretKey(k) ? MASK : mask(v), enumerable: true, writable: true, configurable: true });
     return out;
   }
   return value;

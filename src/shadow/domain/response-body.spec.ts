@@ -26,13 +26,20 @@ describe('HTTP mirror replies', () => {
   });
 
   it('reports status differences, and 200 against 404 as a version difference', () => {
-    expect(compareReplies('get', { status: 200, body: dto() }, { status: 404 })).toMatchObject({ differences: [{ path: 'status', left: 200, right: 404 }], versionsDiffer: true });
+    expect(compareReplies('get', { status: 200, body: dto() }, { status: 404 })).toMatchObject({
+      differences: [{ path: 'status', left: 200, right: 404 }],
+      versionsDiffer: true,
+    });
     expect(compareReplies('get', { status: 200, body: dto() }, { status: 403 })).toMatchObject({ versionsDiffer: false });
     expect(compareReplies('get', { status: 404, body: { a: 1 } }, { status: 404, body: 'nope' }).differences).toEqual([]);
   });
 
   it('compares pages by their items only', () => {
-    const c = compareReplies('list', { status: 200, body: { items: [dto()], nextCursor: 'x' } }, { status: 200, body: { items: [dto({ version: 3 })], next: 'y' } });
+    const c = compareReplies(
+      'list',
+      { status: 200, body: { items: [dto()], nextCursor: 'x' } },
+      { status: 200, body: { items: [dto({ version: 3 })], next: 'y' } },
+    );
     expect(c.differences.map((d) => d.path)).toEqual(['items[0].version']);
     expect(c.versionsDiffer).toBe(true);
   });

@@ -41,7 +41,7 @@ function conversation(body: unknown): Conversation {
   return {
     id,
     userId,
-    title: (title as string | null | undefined) ?? null,
+    title: title ?? null,
     messages: ((messages as unknown[] | undefined) ?? []).map(message),
     metadata: (metadata as JsonObject | undefined) ?? {},
     createdAt,

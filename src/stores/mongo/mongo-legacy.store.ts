@@ -83,7 +83,7 @@ export class MongoLegacyStore implements LegacyStore {
 
   async get(id: string): Promise<Conversation | null> {
     const doc = await this.collection.findOne({ _id: objectId(id) });
-    return doc ? fromLegacy(doc as unknown as LegacyDocument) : null;
+    return doc ? fromLegacy(doc) : null;
   }
 
   async getRaw(id: string): Promise<LegacyDocument | null> {
@@ -214,7 +214,7 @@ export class MongoLegacyStore implements LegacyStore {
   }
 
   rawJson(doc: LegacyDocument): Record<string, unknown> {
-    return BSON.EJSON.serialize(doc, { relaxed: false }) as Record<string, unknown>;
+    return BSON.EJSON.serialize(doc, { relaxed: false });
   }
 
   async findRawByJsonIds(ids: unknown[]): Promise<LegacyDocument[]> {

@@ -47,7 +47,12 @@ function isLockTimeout(err: unknown): boolean {
   return e?.code === LOCK_NOT_AVAILABLE || e?.driverError?.code === LOCK_NOT_AVAILABLE;
 }
 
-async function withMigrationLock<T>(ds: DataSource, events: MigrationLockEvents, options: MigrationLockOptions, fn: (runner: QueryRunner) => Promise<T>): Promise<T> {
+async function withMigrationLock<T>(
+  ds: DataSource,
+  events: MigrationLockEvents,
+  options: MigrationLockOptions,
+  fn: (runner: QueryRunner) => Promise<T>,
+): Promise<T> {
   const runner = ds.createQueryRunner();
   await runner.connect();
   try {
@@ -97,7 +102,11 @@ function executor(ds: DataSource, runner: QueryRunner): MigrationExecutor {
  * Applies every pending migration (each in its own transaction); returns the ones this call applied. A
  * migration that times out waiting for a table lock is rolled back and the pending ones are tried again.
  */
-export function runMigrationsLocked(ds: DataSource, events: MigrationLockEvents = {}, options: MigrationLockOptions = {}): Promise<Migration[]> {
+export function runMigrationsLocked(
+  ds: DataSource,
+  events: MigrationLockEvents = {},
+  options: MigrationLockOptions = {},
+): Promise<Migration[]> {
   return withMigrationLock(ds, events, options, async (runner) => {
     const migrations = executor(ds, runner);
     // Each attempt applies what is still pending; what an earlier attempt committed stays applied, so the
@@ -110,7 +119,11 @@ export function runMigrationsLocked(ds: DataSource, events: MigrationLockEvents 
 }
 
 /** Reverts the last applied migration; returns its name, or null when none is applied. */
-export function revertLastMigrationLocked(ds: DataSource, events: MigrationLockEvents = {}, options: MigrationLockOptions = {}): Promise<string | null> {
+export function revertLastMigrationLocked(
+  ds: DataSource,
+  events: MigrationLockEvents = {},
+  options: MigrationLockOptions = {},
+): Promise<string | null> {
   return withMigrationLock(ds, events, options, async (runner) => {
     const last = await runner.query(`SELECT name FROM schema_migrations ORDER BY id DESC LIMIT 1`).catch(() => []);
     if (last.length === 0) return null;

@@ -52,7 +52,7 @@ export class PostgresConversationStore implements TransactionalStore {
   async insertNew(c: Conversation, tx?: StoreTransaction): Promise<boolean> {
     return this.within(tx, async (q) => {
       const { conversation, messages } = toRows(c);
-      const inserted = await q.query(
+      const inserted = await q.query<Array<{ id: string }>>(
         `INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (id) DO NOTHING RETURNING id`,
         conversationParams(conversation),
@@ -66,7 +66,7 @@ export class PostgresConversationStore implements TransactionalStore {
   async compareAndSet(c: Conversation, expectedVersion: number, tx?: StoreTransaction): Promise<boolean> {
     return this.within(tx, async (q) => {
       const { conversation, messages } = toRows(c);
-      const [, count] = await q.query(
+      const [, count] = await q.query<[unknown, number]>(
         `UPDATE conversations SET user_id = $2, title = $3, metadata = $4, created_at = $5, updated_at = $6,
                 version = $7, deleted = $8, message_count = $9
          WHERE id = $1 AND version = $10`,

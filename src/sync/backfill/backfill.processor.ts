@@ -45,7 +45,9 @@ export class BackfillProcessor implements QueueProcessor<QueueName.Backfill>, On
     if (!Number.isSafeInteger(data.runId) || (!split && !Number.isSafeInteger(data.rangeNo))) {
       throw new PermanentJobError(`bad backfill payload ${JSON.stringify(job.data)}`);
     }
-    const outcome = split ? await this.backfill.split(data.runId!, (p) => job.updateProgress(p)) : await this.copier.copy(data.runId!, data.rangeNo!);
+    const outcome = split
+      ? await this.backfill.split(data.runId!, (p) => job.updateProgress(p))
+      : await this.copier.copy(data.runId!, data.rangeNo!);
     const delay = this.delayFor(outcome);
     if (delay !== null) {
       await job.moveToDelayed(Date.now() + delay, token);
@@ -62,7 +64,9 @@ export class BackfillProcessor implements QueueProcessor<QueueName.Backfill>, On
         return o.retryInMs + jitter();
       case 'stopped':
         return 0;
-      default:
+      case 'done':
+      case 'gone':
+      case 'lease_lost':
         return null;
     }
   }

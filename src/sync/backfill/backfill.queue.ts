@@ -51,7 +51,9 @@ export class BackfillQueue extends QueueProducer<QueueName.Backfill> {
 
   /** Makes sure the run's split job is live (added, or retried if it failed); true when it was (re)queued. */
   async ensureSplit(runId: number): Promise<boolean> {
-    return ensureLiveJob(this.queue, splitJobId(runId), () => this.queue.add(BackfillJobName.Split, { runId, split: true }, { jobId: splitJobId(runId) }));
+    return ensureLiveJob(this.queue, splitJobId(runId), () =>
+      this.queue.add(BackfillJobName.Split, { runId, split: true }, { jobId: splitJobId(runId) }),
+    );
   }
 
   async splitState(runId: number): Promise<SplitJobState> {

@@ -4,7 +4,8 @@ import { IdHistogram } from './id-histogram';
 const hex = (n: number) => n.toString(16).padStart(24, '0');
 
 /** Every ObjectId in `ids` that lies in (startAfter, endAt]. */
-const inRange = (ids: string[], startAfter: string | null, endAt: string) => ids.filter((id) => (startAfter === null || id > startAfter) && id <= endAt);
+const inRange = (ids: string[], startAfter: string | null, endAt: string) =>
+  ids.filter((id) => (startAfter === null || id > startAfter) && id <= endAt);
 
 describe('IdHistogram', () => {
   it('splits exactly every rangeSize ids while each id has its own bucket, whatever the input order', () => {

@@ -74,7 +74,10 @@ function setup(ranges: FakeRange[], docs: number, batchSize = 3) {
   } as unknown as RangeStateTracker;
   const runs = {
     async lane() {
-      return { ranges: ranges.map((r) => ({ rangeNo: r.rangeNo, status: r.status, endAt: r.endAt })), endAt: ranges[ranges.length - 1].endAt };
+      return {
+        ranges: ranges.map((r) => ({ rangeNo: r.rangeNo, status: r.status, endAt: r.endAt })),
+        endAt: ranges[ranges.length - 1].endAt,
+      };
     },
     async completeIfDone() {
       return ranges.every((r) => r.status === 'done');
@@ -97,7 +100,7 @@ function setup(ranges: FakeRange[], docs: number, batchSize = 3) {
     throttled: async () => undefined,
     batchLimit: (n: number) => n,
     observeLatency: () => undefined,
-  } as unknown as Throttler;
+  };
   const metrics = { batchDone: () => undefined } as unknown as SyncMetrics;
   const config = { leaseMs: 1000 } as SyncConfig;
   const copier = new RangeCopier(config, legacy, tracker, runs, writer, throttler, metrics);

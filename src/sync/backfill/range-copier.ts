@@ -122,7 +122,8 @@ export class RangeCopier {
   private async copyOtherIds(runId: number): Promise<RangeOutcome> {
     const token = newClaimToken();
     const claim = await this.tracker.claim(runId, OTHER_IDS_RANGE, token, this.config.leaseMs);
-    if (claim.outcome !== 'claimed') return claim.outcome === 'done' ? { outcome: 'done', runCompleted: await this.runs.completeIfDone(runId) } : claim;
+    if (claim.outcome !== 'claimed')
+      return claim.outcome === 'done' ? { outcome: 'done', runCompleted: await this.runs.completeIfDone(runId) } : claim;
     const range = claim.range;
     // Few documents, no usable order key: the position is how many have been copied (docs_read).
     const scan = this.legacy.openOtherIdsScan(range.docsRead, cursorBatch(range.batchSize));
@@ -136,9 +137,22 @@ export class RangeCopier {
   }
 
   /** One claimed range, from the scan's position to the range's end. */
-  private async copyRange(range: ClaimedRange, scan: LegacyRangeScan, token: string, stats: LaneStats, freshCursor: boolean): Promise<RangeOutcome> {
+  private async copyRange(
+    range: ClaimedRange,
+    scan: LegacyRangeScan,
+    token: string,
+    stats: LaneStats,
+    freshCursor: boolean,
+  ): Promise<RangeOutcome> {
     const { runId, rangeNo } = range;
-    this.logger.log({ msg: 'range claimed', runId, rangeNo, kind: range.kind, checkpoint: range.checkpoint ?? range.startAfter, docsRead: range.docsRead });
+    this.logger.log({
+      msg: 'range claimed',
+      runId,
+      rangeNo,
+      kind: range.kind,
+      checkpoint: range.checkpoint ?? range.startAfter,
+      docsRead: range.docsRead,
+    });
     const lease = this.tracker.heartbeat(runId, rangeNo, token, this.config.leaseMs);
     const endAt = range.kind === 'ids' ? (range.endAt ?? undefined) : undefined;
     const read = async (): Promise<Page> => {
@@ -215,7 +229,7 @@ export class RangeCopier {
     } finally {
       await lease.stop();
       // A read started for a batch that will not be written: its result (or failure) is dropped.
-      (pending as Promise<Page> | null)?.catch(() => undefined);
+      pending?.catch(() => undefined);
     }
   }
 }

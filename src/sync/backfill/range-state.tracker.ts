@@ -63,12 +63,29 @@ export class LeaseLostError extends Error {
 
 type Runner = Pick<QueryRunner, 'query'>;
 
+/** What a claim returns of the range and its run (`docs_read` is a bigint: a string). */
+interface ClaimedRow {
+  kind: RangeKind;
+  start_after: string | null;
+  end_at: string | null;
+  checkpoint: string | null;
+  docs_read: string;
+  batch_size: number;
+}
+
+/** Why a claim found nothing to take. */
+interface RangeStatusRow {
+  status: string;
+  run_status: string;
+  retry_in_ms: number | null;
+}
+
 export class RangeStateTracker {
   constructor(private readonly dataSource: DataSource) {}
 
   async claim(runId: number, rangeNo: number, token: string, leaseMs: number): Promise<Claim> {
     // TypeORM answers an UPDATE with [rows, affected count], RETURNING or not.
-    const [rows]: [any[], number] = await this.dataSource.query(
+    const [rows]: [ClaimedRow[], number] = await this.dataSource.query(
       `UPDATE sync_ranges r
           SET claimed_by = $3, lease_until = clock_timestamp() + $4 * interval '1 millisecond',
               claims = claims + 1, status = 'running', updated_at = now()
@@ -94,7 +111,7 @@ export class RangeStateTracker {
         },
       };
     }
-    const state: any[] = await this.dataSource.query(
+    const state: RangeStatusRow[] = await this.dataSource.query(
       `SELECT r.status, u.status AS run_status,
               greatest(0, ceil(extract(epoch FROM (r.lease_until - clock_timestamp())) * 1000))::int AS retry_in_ms
          FROM sync_ranges r JOIN sync_runs u ON u.id = r.run_id

@@ -61,7 +61,19 @@ export interface SplitCommit {
 
 const LANES_KEY = 'backfill_lanes';
 
-function toRun(r: any): RunRow {
+/** A `sync_runs` row as the driver returns it (bigints are strings). */
+interface SyncRunRecord {
+  id: string;
+  status: RunRow['status'];
+  batch_size: number;
+  split_complete: boolean;
+  max_id: string | null;
+  total_estimate: string;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+function toRun(r: SyncRunRecord): RunRow {
   return {
     id: Number(r.id),
     status: r.status,
@@ -84,7 +96,7 @@ export class RunRepository {
    */
   async startOrGetRunning(batchSize: number): Promise<{ run: RunRow; created: boolean }> {
     for (let attempt = 0; attempt < 10; attempt++) {
-      const inserted: any[] = await this.dataSource.query(
+      const inserted: SyncRunRecord[] = await this.dataSource.query(
         `INSERT INTO sync_runs (status, batch_size) VALUES ('running', $1)
          ON CONFLICT ((true)) WHERE status = 'running' DO NOTHING RETURNING *`,
         [batchSize],
@@ -97,17 +109,17 @@ export class RunRepository {
   }
 
   async running(): Promise<RunRow | null> {
-    const rows: any[] = await this.dataSource.query(`SELECT * FROM sync_runs WHERE status = 'running'`);
+    const rows: SyncRunRecord[] = await this.dataSource.query(`SELECT * FROM sync_runs WHERE status = 'running'`);
     return rows.length > 0 ? toRun(rows[0]) : null;
   }
 
   async latest(): Promise<RunRow | null> {
-    const rows: any[] = await this.dataSource.query(`SELECT * FROM sync_runs ORDER BY id DESC LIMIT 1`);
+    const rows: SyncRunRecord[] = await this.dataSource.query(`SELECT * FROM sync_runs ORDER BY id DESC LIMIT 1`);
     return rows.length > 0 ? toRun(rows[0]) : null;
   }
 
   async get(runId: number): Promise<RunRow | null> {
-    const rows: any[] = await this.dataSource.query(`SELECT * FROM sync_runs WHERE id = $1`, [runId]);
+    const rows: SyncRunRecord[] = await this.dataSource.query(`SELECT * FROM sync_runs WHERE id = $1`, [runId]);
     return rows.length > 0 ? toRun(rows[0]) : null;
   }
 
@@ -170,7 +182,7 @@ export class RunRepository {
     const { total, lanes } = await this.layout(runId);
     const bounds = laneOf(total, lanes, rangeNo);
     if (!bounds) return null;
-    const rows: any[] = await this.dataSource.query(
+    const rows: Array<{ range_no: number; status: LaneRange['status']; end_at: string }> = await this.dataSource.query(
       `SELECT range_no, status, end_at FROM sync_ranges
         WHERE run_id = $1 AND kind = 'ids' AND range_no BETWEEN $2 AND $3 ORDER BY range_no`,
       [runId, bounds.first, bounds.last],
@@ -203,7 +215,7 @@ export class RunRepository {
 
   /** The last ObjectId range of the run: where a split an older version left half-done continues. */
   async lastIdsRange(runId: number): Promise<{ rangeNo: number; endAt: string } | null> {
-    const rows: any[] = await this.dataSource.query(
+    const rows: Array<{ range_no: number; end_at: string }> = await this.dataSource.query(
       `SELECT range_no, end_at FROM sync_ranges WHERE run_id = $1 AND kind = 'ids' ORDER BY range_no DESC LIMIT 1`,
       [runId],
     );
@@ -250,7 +262,7 @@ export class RunRepository {
   }
 
   async undoneRanges(runId: number): Promise<number[]> {
-    const rows: any[] = await this.dataSource.query(
+    const rows: Array<{ range_no: number }> = await this.dataSource.query(
       `SELECT range_no FROM sync_ranges WHERE run_id = $1 AND status <> 'done' ORDER BY range_no`,
       [runId],
     );

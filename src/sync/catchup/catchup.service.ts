@@ -122,7 +122,13 @@ export class CatchupService {
    * on a server without indexes) and both watermarks move in the batch's transaction. A full batch
    * means more than that: false, and the ordered scans take over (they read it again, in order).
    */
-  private async shortTail(updatedMs: number, newIdsAfter: string, passStart: number, add: (r: BatchResult) => void, urgent: boolean): Promise<boolean> {
+  private async shortTail(
+    updatedMs: number,
+    newIdsAfter: string,
+    passStart: number,
+    add: (r: BatchResult) => void,
+    urgent: boolean,
+  ): Promise<boolean> {
     if (await this.held(urgent)) return false;
     const limit = this.throttler.batchLimit(this.config.batchSize);
     const idFloor = objectIdFloor(newIdsAfter, this.config.catchupOverlapMs);
@@ -191,7 +197,12 @@ export class CatchupService {
     return this.stopping || (!urgent && (await this.throttler.isPaused()));
   }
 
-  private async write(docs: LegacyDocument[], readMs: number, urgent: boolean, advance: (q: QueryRunner) => Promise<void>): Promise<BatchResult> {
+  private async write(
+    docs: LegacyDocument[],
+    readMs: number,
+    urgent: boolean,
+    advance: (q: QueryRunner) => Promise<void>,
+  ): Promise<BatchResult> {
     // The ceiling and the pause apply; the latency back-off does not: catch-up is a trickle the size of the
     // legacy application's own writes, and slowing it under load would only let the new store fall behind.
     if (!urgent) await this.throttler.throttled(docs.length, { latencyBackoff: false });
@@ -200,7 +211,10 @@ export class CatchupService {
     const result = await this.writer.write(batch, {
       commit: async (q, r) => {
         await advance(q);
-        await this.applied.record(q, r.writtenIds.map((id) => ({ id, changedAt: changedAt(batch.raw.get(id)!) })));
+        await this.applied.record(
+          q,
+          r.writtenIds.map((id) => ({ id, changedAt: changedAt(batch.raw.get(id)!) })),
+        );
       },
     });
     this.metrics.batchDone('catchup', result, readMs, performance.now() - t0);

@@ -52,7 +52,9 @@ export function statusReport(status: SyncStatus): string {
       ? `catch-up: watermark ${cu.watermark.updated}, lag ${formatDuration(cu.lagSeconds)}${cu.newIdsAfter ? `, new ids after ${cu.newIdsAfter}` : ''}`
       : 'catch-up: no watermark yet',
   );
-  lines.push(`throttle: ${status.throttle.maxDocsPerSecond > 0 ? `${int(status.throttle.maxDocsPerSecond)} docs/s` : 'no ceiling'} (${status.throttle.source})${status.paused ? `; PAUSED by ${status.pause?.by ?? '?'}${status.pause?.reason ? `: ${status.pause.reason}` : ''}` : ''}`);
+  const ceiling = status.throttle.maxDocsPerSecond > 0 ? `${int(status.throttle.maxDocsPerSecond)} docs/s` : 'no ceiling';
+  const paused = status.paused ? `; PAUSED by ${status.pause?.by ?? '?'}${status.pause?.reason ? `: ${status.pause.reason}` : ''}` : '';
+  lines.push(`throttle: ${ceiling} (${status.throttle.source})${paused}`);
   lines.push(`dead letters: ${int(status.deadLetters.open)} open, ${int(status.deadLetters.resolved)} resolved`);
   return lines.join('\n');
 }

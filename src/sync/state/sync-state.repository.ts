@@ -45,18 +45,27 @@ export interface CatchupPassSummary {
 
 type Runner = Pick<QueryRunner, 'query'> | DataSource;
 
+/** The `catchup` row's JSON as this class writes it (older rows may lack fields; `updatedMs` may be a string). */
+interface StoredCatchup {
+  updatedMs?: number | string | null;
+  id?: string | null;
+  newIdsAfter?: string | null;
+  lastPass?: CatchupPassSummary;
+}
+
 export class SyncStateRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   async readAll(): Promise<{ pause: PauseState; throttle: ThrottleOverride; catchup: CatchupState | null }> {
-    const rows: Array<{ key: string; value: any }> = await this.dataSource.query(
+    const rows: Array<{ key: string; value: unknown }> = await this.dataSource.query(
       `SELECT key, value FROM sync_state WHERE key IN ('pause', 'throttle', 'catchup')`,
     );
     const by = new Map(rows.map((r) => [r.key, r.value]));
+    // Each key's JSON is what this class's own setter wrote.
     return {
-      pause: by.get('pause') ?? { paused: false },
-      throttle: by.get('throttle') ?? { maxDocsPerSecond: null },
-      catchup: by.has('catchup') ? normaliseCatchup(by.get('catchup')) : null,
+      pause: (by.get('pause') as PauseState | undefined) ?? { paused: false },
+      throttle: (by.get('throttle') as ThrottleOverride | undefined) ?? { maxDocsPerSecond: null },
+      catchup: by.has('catchup') ? normaliseCatchup(by.get('catchup') as StoredCatchup) : null,
     };
   }
 
@@ -69,7 +78,7 @@ export class SyncStateRepository {
   }
 
   async catchup(q: Runner = this.dataSource): Promise<CatchupState | null> {
-    const rows: Array<{ value: any }> = await q.query(`SELECT value FROM sync_state WHERE key = 'catchup'`);
+    const rows: Array<{ value: StoredCatchup }> = await q.query(`SELECT value FROM sync_state WHERE key = 'catchup'`);
     return rows.length > 0 ? normaliseCatchup(rows[0].value) : null;
   }
 
@@ -114,6 +123,6 @@ export class SyncStateRepository {
   }
 }
 
-function normaliseCatchup(v: any): CatchupState {
+function normaliseCatchup(v: StoredCatchup): CatchupState {
   return { updatedMs: Number(v.updatedMs ?? 0), id: v.id ?? null, newIdsAfter: v.newIdsAfter ?? null, lastPass: v.lastPass };
 }

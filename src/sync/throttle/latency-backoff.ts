@@ -51,7 +51,8 @@ export class LatencyTracker {
 
   snapshot(): Record<string, { fastMs: number; baselineMs: number; samples: number }> {
     const out: Record<string, { fastMs: number; baselineMs: number; samples: number }> = {};
-    for (const [name, s] of this.signals) out[name] = { fastMs: Math.round(s.fast), baselineMs: Math.round(s.baseline), samples: s.samples };
+    for (const [name, s] of this.signals)
+      out[name] = { fastMs: Math.round(s.fast), baselineMs: Math.round(s.baseline), samples: s.samples };
     return out;
   }
 }

@@ -99,7 +99,13 @@ export class SyncThrottler implements Throttler {
   }
 
   /** What the status endpoint shows. */
-  describe(): { ceiling: number; backoffMs: number; overloaded: LatencySignal[]; apiPressure: boolean; latency: ReturnType<LatencyTracker['snapshot']> } {
+  describe(): {
+    ceiling: number;
+    backoffMs: number;
+    overloaded: LatencySignal[];
+    apiPressure: boolean;
+    latency: ReturnType<LatencyTracker['snapshot']>;
+  } {
     return {
       ceiling: this.settings.ceiling,
       backoffMs: this.delay.current,
@@ -124,10 +130,7 @@ export class SyncThrottler implements Throttler {
 
   private async refresh(): Promise<Settings> {
     try {
-      const [all, pressure] = await Promise.all([
-        this.state.readAll(),
-        this.redis.get(PRESSURE_KEY).catch(() => null),
-      ]);
+      const [all, pressure] = await Promise.all([this.state.readAll(), this.redis.get(PRESSURE_KEY).catch(() => null)]);
       const override = all.throttle.maxDocsPerSecond;
       this.settings = {
         paused: all.pause.paused === true,

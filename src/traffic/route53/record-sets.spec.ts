@@ -24,11 +24,24 @@ describe('upsertBoth', () => {
     expect(upsertBoth(SETTINGS, { legacy: 90, new: 10 })).toEqual([
       {
         Action: 'UPSERT',
-        ResourceRecordSet: { Name: 'API.Example.com', Type: 'A', SetIdentifier: 'legacy', Weight: 90, TTL: 30, ResourceRecords: [{ Value: '192.0.2.1' }, { Value: '192.0.2.2' }] },
+        ResourceRecordSet: {
+          Name: 'API.Example.com',
+          Type: 'A',
+          SetIdentifier: 'legacy',
+          Weight: 90,
+          TTL: 30,
+          ResourceRecords: [{ Value: '192.0.2.1' }, { Value: '192.0.2.2' }],
+        },
       },
       {
         Action: 'UPSERT',
-        ResourceRecordSet: { Name: 'API.Example.com', Type: 'A', SetIdentifier: 'new', Weight: 10, AliasTarget: { HostedZoneId: 'Z35SXDOTRQ7X7K', DNSName: 'lb.example.net', EvaluateTargetHealth: true } },
+        ResourceRecordSet: {
+          Name: 'API.Example.com',
+          Type: 'A',
+          SetIdentifier: 'new',
+          Weight: 10,
+          AliasTarget: { HostedZoneId: 'Z35SXDOTRQ7X7K', DNSName: 'lb.example.net', EvaluateTargetHealth: true },
+        },
       },
     ]);
   });
@@ -59,7 +72,14 @@ describe('deleteShape', () => {
   });
 
   it('drops a TTL an emulator reported on an alias record', () => {
-    const alias: ResourceRecordSet = { Name: 'api.example.com.', Type: 'A', SetIdentifier: 'legacy', Weight: 0, TTL: 0, AliasTarget: { HostedZoneId: 'Z1', DNSName: 'lb.', EvaluateTargetHealth: false } };
+    const alias: ResourceRecordSet = {
+      Name: 'api.example.com.',
+      Type: 'A',
+      SetIdentifier: 'legacy',
+      Weight: 0,
+      TTL: 0,
+      AliasTarget: { HostedZoneId: 'Z1', DNSName: 'lb.', EvaluateTargetHealth: false },
+    };
     expect(deleteShape(alias).ResourceRecordSet).not.toHaveProperty('TTL');
     expect(alias.TTL).toBe(0);
   });

@@ -5,7 +5,7 @@
  * outside [a-z0-9-_] written as octal escapes (`*` comes back as `\052`); the configured name may have
  * none of that. Names are compared in one normal form: escapes decoded, lower case, no trailing dot.
  */
-import type { Change, ResourceRecordSet, RRType } from '@aws-sdk/client-route-53';
+import type { Change, ResourceRecordSet } from '@aws-sdk/client-route-53';
 import type { Weights } from '../traffic-router.port';
 import type { RecordType, Route53Target } from './route53-target';
 
@@ -38,9 +38,12 @@ export function isOurs(set: ResourceRecordSet, id: RecordIdentity): boolean {
 /** The weighted record of one side with the given weight, as an UPSERT sends it. Alias records carry no TTL. */
 export function weightedRecord(settings: RecordSettings, side: Side, weight: number): ResourceRecordSet {
   const target = settings.targets[side];
-  const base: ResourceRecordSet = { Name: settings.recordName, Type: settings.recordType as RRType, SetIdentifier: SET_IDS[side], Weight: weight };
+  const base: ResourceRecordSet = { Name: settings.recordName, Type: settings.recordType, SetIdentifier: SET_IDS[side], Weight: weight };
   if (target.kind === 'alias') {
-    return { ...base, AliasTarget: { HostedZoneId: target.hostedZoneId, DNSName: target.dnsName, EvaluateTargetHealth: target.evaluateTargetHealth } };
+    return {
+      ...base,
+      AliasTarget: { HostedZoneId: target.hostedZoneId, DNSName: target.dnsName, EvaluateTargetHealth: target.evaluateTargetHealth },
+    };
   }
   return { ...base, TTL: settings.ttl, ResourceRecords: target.values.map((Value) => ({ Value })) };
 }

@@ -7,7 +7,11 @@ class Transient extends Error {}
 function deps(random = () => 0.5) {
   const sleeps: number[] = [];
   const events: RetryEvent[] = [];
-  return { sleeps, events, deps: { sleep: async (ms: number) => void sleeps.push(ms), random, onRetry: (e: RetryEvent) => void events.push(e) } };
+  return {
+    sleeps,
+    events,
+    deps: { sleep: async (ms: number) => void sleeps.push(ms), random, onRetry: (e: RetryEvent) => void events.push(e) },
+  };
 }
 
 describe('backoffDelay', () => {
@@ -25,7 +29,13 @@ describe('withRetries', () => {
   it('retries retryable errors with back-off, then returns the result', async () => {
     const { sleeps, events, deps: d } = deps();
     let calls = 0;
-    const result = await withRetries('thing', async () => (++calls < 3 ? Promise.reject(new Transient('busy')) : 'ok'), POLICY, (e) => e instanceof Transient, d);
+    const result = await withRetries(
+      'thing',
+      async () => (++calls < 3 ? Promise.reject(new Transient('busy')) : 'ok'),
+      POLICY,
+      (e) => e instanceof Transient,
+      d,
+    );
     expect(result).toBe('ok');
     expect(calls).toBe(3);
     expect(sleeps).toEqual([75, 150]);

@@ -23,7 +23,7 @@ type ErrorShape = {
   $metadata?: { httpStatusCode?: number };
 };
 
-const asShape = (err: unknown): ErrorShape => (typeof err === 'object' && err !== null ? (err as ErrorShape) : {});
+const asShape = (err: unknown): ErrorShape => (typeof err === 'object' && err !== null ? err : {});
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** The provider's error code: the SDK's error name, or the code of the XML error body when the name is generic. */

@@ -122,7 +122,7 @@ export class Route53TrafficRouter implements TrafficRouter {
    */
   private async listOurRecords(): Promise<ResourceRecordSet[]> {
     const ours: ResourceRecordSet[] = [];
-    let start: { name: string; type: RRType; identifier?: string } = { name: this.settings.recordName, type: this.settings.recordType as RRType };
+    let start: { name: string; type: RRType; identifier?: string } = { name: this.settings.recordName, type: this.settings.recordType };
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
       const from = start;
       const out = await this.call('ListResourceRecordSets', () =>

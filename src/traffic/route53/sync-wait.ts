@@ -12,7 +12,11 @@ export interface SyncWaitOptions {
  * The first look is immediate; later ones every `pollIntervalMs`, never sleeping past the deadline, and
  * one last look is taken at the deadline before giving up with an error naming the change and the wait.
  */
-export async function waitForInSync(changeId: string, getStatus: () => Promise<string | undefined>, options: SyncWaitOptions): Promise<void> {
+export async function waitForInSync(
+  changeId: string,
+  getStatus: () => Promise<string | undefined>,
+  options: SyncWaitOptions,
+): Promise<void> {
   const started = options.now();
   for (;;) {
     const status = (await getStatus()) ?? 'UNKNOWN';

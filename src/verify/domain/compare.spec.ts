@@ -11,7 +11,7 @@ const conv = (n: number, overrides = {}) => sampleConversation({ id: id(n), ...o
 describe('verify records', () => {
   it('gives the same hash to a legacy document and the PostgreSQL rows of one conversation', () => {
     const c = conv(1, { deleted: true });
-    const legacy = legacyRecord(c.id, toLegacy(c) as never);
+    const legacy = legacyRecord(c.id, toLegacy(c));
     const { conversation, messages } = toRows(c);
     const rows = newRecord(conversation, [...messages].reverse());
     expect(legacy.problem).toBeUndefined();
@@ -20,7 +20,7 @@ describe('verify records', () => {
   });
 
   it('turns an unreadable document or invalid rows into a record with the reason, not an exception', () => {
-    const legacy = legacyRecord(id(2), { _id: id(2), title: 'no user', created: new Date(0), v: 4 } as never);
+    const legacy = legacyRecord(id(2), { _id: id(2), title: 'no user', created: new Date(0), v: 4 });
     expect(legacy.problem).toMatch(/user_id/);
     expect(legacy.version).toBe(4);
     const { conversation, messages } = toRows(conv(2));
@@ -61,7 +61,7 @@ describe('compareRecord', () => {
   });
 
   it('reports an unreadable legacy document as different, with its reason', () => {
-    const broken = legacyRecord(base.id, { _id: base.id, created: 'yesterday', user_id: 'u' } as never);
+    const broken = legacyRecord(base.id, { _id: base.id, created: 'yesterday', user_id: 'u' });
     expect(compareRecord(base.id, broken, base)).toMatchObject({ kind: 'different', paths: [UNREADABLE_PATH], legacyUnreadable: true });
     expect(compareRecord(base.id, broken, undefined)).toMatchObject({ kind: 'different', paths: [UNREADABLE_PATH] });
     const { conversation } = toRows(conv(1));
@@ -76,7 +76,8 @@ describe('compareRecord', () => {
   });
 
   it('bounds the listed paths', () => {
-    const many = (text: string) => Array.from({ length: MAX_PATHS + 10 }, () => ({ role: 'user' as const, content: text, createdAt: new Date(0) }));
+    const many = (text: string) =>
+      Array.from({ length: MAX_PATHS + 10 }, () => ({ role: 'user' as const, content: text, createdAt: new Date(0) }));
     const f = compareRecord(base.id, recordOf(conv(1, { messages: many('a') })), recordOf(conv(1, { messages: many('b') })))!;
     expect(f.paths).toHaveLength(MAX_PATHS);
     expect(f.reason).toBe('10 more differing paths not listed');

@@ -110,8 +110,8 @@ export class NodeProcess {
       this.out += chunk.toString();
       if (this.out.length > 200_000) this.out = this.out.slice(-100_000);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -6,7 +6,6 @@
 import { BSON, Db, ObjectId } from 'mongodb';
 import type { Client } from 'pg';
 import { canonical, canonicalJson } from '../../../src/model/canonical';
-import type { LegacyDocument } from '../../../src/model/legacy-document';
 import { fromLegacy } from '../../../src/model/legacy-transform';
 import { ConversationRow, fromRows, MessageRow } from '../../../src/stores/postgres/pg-rows';
 import type { Conversation } from '../../../src/model/conversation.model';
@@ -61,7 +60,7 @@ export async function readLegacy(db: Db, collection: string): Promise<{ conversa
   const unreadable: FinalState['unreadableLegacy'] = [];
   for (const doc of docs) {
     try {
-      const c = fromLegacy(doc as unknown as LegacyDocument);
+      const c = fromLegacy(doc);
       conversations.set(c.id, stored(c));
     } catch (err) {
       const id = doc._id instanceof ObjectId ? doc._id.toHexString() : BSON.EJSON.stringify(doc._id);

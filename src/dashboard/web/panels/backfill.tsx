@@ -15,10 +15,10 @@ export function Backfill(p: PanelProps) {
         return (
           <>
             <div class="buttons panel-actions">
-              <button type="button" onClick={() => confirmBackfill(p).catch(p.failed)} data-testid="start-backfill">
+              <button type="button" onClick={() => void confirmBackfill(p).catch(p.failed)} data-testid="start-backfill">
                 {b?.status === 'running' ? 'Resume backfill…' : 'Start backfill…'}
               </button>
-              <button type="button" onClick={() => confirmCatchup(p).catch(p.failed)} data-testid="run-catchup">Catch-up pass…</button>
+              <button type="button" onClick={() => void confirmCatchup(p).catch(p.failed)} data-testid="run-catchup">Catch-up pass…</button>
             </div>
             {b ? (
               <>

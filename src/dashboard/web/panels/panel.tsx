@@ -15,7 +15,19 @@ export interface PanelProps {
   refresh: () => Promise<void>;
 }
 
-export function Panel<T>({ title, id, data, children, wide }: { title: string; id: string; data: Loaded<T>; children: (v: T) => ComponentChildren; wide?: boolean }) {
+export function Panel<T>({
+  title,
+  id,
+  data,
+  children,
+  wide,
+}: {
+  title: string;
+  id: string;
+  data: Loaded<T>;
+  children: (v: T) => ComponentChildren;
+  wide?: boolean;
+}) {
   return (
     <section class={`panel${wide ? ' wide' : ''}`} aria-labelledby={`${id}-title`} data-testid={`panel-${id}`}>
       <h2 id={`${id}-title`}>{title}</h2>
@@ -39,12 +51,12 @@ export function Facts({ rows }: { rows: Array<[string, ComponentChildren]> }) {
 
 export const store = (s: string) => (s === 'new' ? 'new (PostgreSQL)' : 'legacy (MongoDB)');
 
-export function redrive(p: PanelProps, title: string, lines: string[], path: string, body: unknown, done: (r: any) => string) {
+export function redrive<R>(p: PanelProps, title: string, lines: string[], path: string, body: unknown, done: (r: R) => string) {
   p.setDialog({
     title,
     lines,
     reason: 'optional',
     confirmLabel: 'Re-drive',
-    run: async () => ({ kind: 'ok', text: done(await p.api.post(path, body)) }),
+    run: async () => ({ kind: 'ok', text: done(await p.api.post<R>(path, body)) }),
   });
 }

@@ -1,6 +1,7 @@
 /** Dead repair jobs and dead letters, each with a re-drive. */
 import { count, time } from '../format';
-import { PanelProps, redrive, store } from './panel';
+import type { DeadLettersRedriven, RepairsRedriven } from '../types';
+import { PanelProps, redrive } from './panel';
 
 export function Repairs(p: PanelProps) {
   return (
@@ -11,24 +12,57 @@ export function Repairs(p: PanelProps) {
           const r = p.snapshot.repairs.value;
           return (
             <>
-              <p>Repair queue: {Object.entries(r.counts).map(([k, v]) => `${k} ${count(v)}`).join(' · ')}</p>
+              <p>
+                Repair queue:{' '}
+                {Object.entries(r.counts)
+                  .map(([k, v]) => `${k} ${count(v)}`)
+                  .join(' · ')}
+              </p>
               <p>
                 <strong>{count(r.counts.failed ?? r.dead.length)}</strong> dead repair job(s) (out of attempts){' '}
                 <button
                   type="button"
                   disabled={r.dead.length === 0}
                   data-testid="redrive-repairs"
-                  onClick={() => redrive(p, 'Re-drive dead repairs', [`every dead repair job (${count(r.counts.failed ?? r.dead.length)}) goes back in line with a fresh set of attempts`, 'a repair copies the source of truth\'s current state, so running it again is safe'], '/migration/repairs/redrive', undefined, (x) => `Re-drove ${count(x.redriven)} repair job(s).`)}
+                  onClick={() =>
+                    redrive<RepairsRedriven>(
+                      p,
+                      'Re-drive dead repairs',
+                      [
+                        `every dead repair job (${count(r.counts.failed ?? r.dead.length)}) goes back in line with a fresh set of attempts`,
+                        "a repair copies the source of truth's current state, so running it again is safe",
+                      ],
+                      '/migration/repairs/redrive',
+                      undefined,
+                      (x) => `Re-drove ${count(x.redriven)} repair job(s).`,
+                    )
+                  }
                 >
                   Re-drive all…
                 </button>
               </p>
               {r.dead.length > 0 && (
                 <table>
-                  <thead><tr><th>conversation</th><th>why</th><th>last error</th><th>attempts</th><th>failed at</th></tr></thead>
+                  <thead>
+                    <tr>
+                      <th>conversation</th>
+                      <th>why</th>
+                      <th>last error</th>
+                      <th>attempts</th>
+                      <th>failed at</th>
+                    </tr>
+                  </thead>
                   <tbody>
                     {r.dead.map((d) => (
-                      <tr key={d.jobId}><td><code class="id">{d.conversationId}</code></td><td>{d.reason}</td><td>{d.failedReason}</td><td>{d.attempts}</td><td>{time(d.finishedAt)}</td></tr>
+                      <tr key={d.jobId}>
+                        <td>
+                          <code class="id">{d.conversationId}</code>
+                        </td>
+                        <td>{d.reason}</td>
+                        <td>{d.failedReason}</td>
+                        <td>{d.attempts}</td>
+                        <td>{time(d.finishedAt)}</td>
+                      </tr>
                     ))}
                   </tbody>
                 </table>
@@ -45,22 +79,55 @@ export function Repairs(p: PanelProps) {
           return (
             <>
               <p>
-                <strong>{count(items.length)}{p.snapshot.deadLetters.value.nextCursor ? '+' : ''}</strong> open dead letter(s) (unreadable legacy documents){' '}
+                <strong>
+                  {count(items.length)}
+                  {p.snapshot.deadLetters.value.nextCursor ? '+' : ''}
+                </strong>{' '}
+                open dead letter(s) (unreadable legacy documents){' '}
                 <button
                   type="button"
                   disabled={items.length === 0}
                   data-testid="redrive-dead-letters"
-                  onClick={() => redrive(p, 'Re-drive dead letters', ['every open dead letter is read from the legacy store again', 'now readable ones are written (version-guarded) and resolved; the others keep their new reason'], '/migration/sync/dead-letters/redrive', {}, (x) => `Re-drove ${count(x.redriven)} dead letter(s): ${count(x.written)} written, ${count(x.stillUnreadable)} still unreadable.`)}
+                  onClick={() =>
+                    redrive<DeadLettersRedriven>(
+                      p,
+                      'Re-drive dead letters',
+                      [
+                        'every open dead letter is read from the legacy store again',
+                        'now readable ones are written (version-guarded) and resolved; the others keep their new reason',
+                      ],
+                      '/migration/sync/dead-letters/redrive',
+                      {},
+                      (x) =>
+                        `Re-drove ${count(x.redriven)} dead letter(s): ${count(x.written)} written, ${count(x.stillUnreadable)} still unreadable.`,
+                    )
+                  }
                 >
                   Re-drive…
                 </button>
               </p>
               {items.length > 0 && (
                 <table>
-                  <thead><tr><th>id</th><th>conversation</th><th>reason</th><th>re-drives</th><th>since</th></tr></thead>
+                  <thead>
+                    <tr>
+                      <th>id</th>
+                      <th>conversation</th>
+                      <th>reason</th>
+                      <th>re-drives</th>
+                      <th>since</th>
+                    </tr>
+                  </thead>
                   <tbody>
                     {items.map((d) => (
-                      <tr key={d.id}><td>{d.id}</td><td><code class="id">{d.conversationId}</code></td><td>{d.reason}</td><td>{d.redrives}</td><td>{time(d.createdAt)}</td></tr>
+                      <tr key={d.id}>
+                        <td>{d.id}</td>
+                        <td>
+                          <code class="id">{d.conversationId}</code>
+                        </td>
+                        <td>{d.reason}</td>
+                        <td>{d.redrives}</td>
+                        <td>{time(d.createdAt)}</td>
+                      </tr>
                     ))}
                   </tbody>
                 </table>

@@ -41,22 +41,43 @@ export function Router({ status }: { status: Status }) {
           <rect x={w.legacyPercent} y="0" width={w.newPercent} height="6" class="new" />
         </svg>
         <ul class="legend" data-testid="weight-legend">
-          <li><span class="swatch legacy" aria-hidden="true" />legacy (MongoDB) {w.legacyPercent}%</li>
-          <li><span class="swatch new" aria-hidden="true" />new (PostgreSQL) {w.newPercent}%</li>
+          <li>
+            <span class="swatch legacy" aria-hidden="true" />
+            legacy (MongoDB) {w.legacyPercent}%
+          </li>
+          <li>
+            <span class="swatch new" aria-hidden="true" />
+            new (PostgreSQL) {w.newPercent}%
+          </li>
         </ul>
       </div>
       <Facts
         rows={[
-          ['planned weights', <span data-testid="planned-weights">new {w.newPercent}% / legacy {w.legacyPercent}%</span>],
+          [
+            'planned weights',
+            <span data-testid="planned-weights">
+              new {w.newPercent}% / legacy {w.legacyPercent}%
+            </span>,
+          ],
           [`read back from the router (${w.provider})`, inEffect],
           ['source of truth', <strong data-testid="source-of-truth">{store(status.sourceOfTruth)}</strong>],
           ['writes', status.dualWrite ? 'dual (both stores)' : `${store(status.sourceOfTruth)} only`],
           ...followUps(status),
           ['reads served from', store(status.readFrom)],
           ['shadow comparison', status.shadowComparison ? 'on' : 'off'],
-          ['automatic progression', status.autoProgression.enabled ? `on (${status.autoProgression.failedChecks}/${status.autoProgression.threshold} failed checks)` : 'off'],
+          [
+            'automatic progression',
+            status.autoProgression.enabled
+              ? `on (${status.autoProgression.failedChecks}/${status.autoProgression.threshold} failed checks)`
+              : 'off',
+          ],
           ...lastFlip(status),
-          ['last traffic change', status.lastTrafficChange ? `#${status.lastTrafficChange.id} ${status.lastTrafficChange.state} at ${time(status.lastTrafficChange.requestedAt)}` : 'none'],
+          [
+            'last traffic change',
+            status.lastTrafficChange
+              ? `#${status.lastTrafficChange.id} ${status.lastTrafficChange.state} at ${time(status.lastTrafficChange.requestedAt)}`
+              : 'none',
+          ],
         ]}
       />
     </section>

@@ -13,10 +13,11 @@ const LAG_WORDS: Array<[LagKind, string]> = [
 
 /** The lag share beside the rate: how much of what was compared was still being copied, and why. */
 function LagShare({ w }: { w: ShadowStatus['window'] }) {
-  const kinds = LAG_WORDS.filter(([k]) => (w.lagByKind?.[k] ?? 0) > 0).map(([k, words]) => `${count(w.lagByKind![k])} ${words}`);
+  const kinds = LAG_WORDS.filter(([k]) => (w.lagByKind?.[k] ?? 0) > 0).map(([k, words]) => `${count(w.lagByKind[k])} ${words}`);
   return (
     <span data-testid="shadow-lag" title="comparisons where one side was still being copied: counted as compared, not as mismatches">
-      lag <strong>{ratio(w.lagShare ?? (w.compared > 0 ? w.lag / w.compared : null))}</strong> ({count(w.lag)}{kinds.length > 0 ? `: ${kinds.join(', ')}` : ''})
+      lag <strong>{ratio(w.lagShare ?? (w.compared > 0 ? w.lag / w.compared : null))}</strong> ({count(w.lag)}
+      {kinds.length > 0 ? `: ${kinds.join(', ')}` : ''})
     </span>
   );
 }
@@ -35,18 +36,31 @@ export function Shadow(p: PanelProps) {
       <h2 id="shadow-title">Shadow comparison</h2>
       <div class="tabs" role="group" aria-label="window">
         {WINDOWS.map(([ms, label]) => (
-          <button key={ms} type="button" class={ms === view.shadowWindowMs ? 'selected' : 'quiet'} onClick={() => setView({ ...view, shadowWindowMs: ms })}>{label}</button>
+          <button
+            key={ms}
+            type="button"
+            class={ms === view.shadowWindowMs ? 'selected' : 'quiet'}
+            onClick={() => setView({ ...view, shadowWindowMs: ms })}
+          >
+            {label}
+          </button>
         ))}
       </div>
       <div class="split">
         <div>
           {snapshot.shadow.ok && (
             <p>
-              {snapshot.shadow.value.active ? 'sampling on' : 'sampling off in this phase'} · {count(snapshot.shadow.value.window.compared)} compared · {count(snapshot.shadow.value.window.mismatched)} mismatched · rate{' '}
-              <strong data-testid="shadow-rate">{ratio(snapshot.shadow.value.window.mismatchRate)}</strong> · <LagShare w={snapshot.shadow.value.window} /> · {count(snapshot.shadow.value.window.dropped)} dropped
+              {snapshot.shadow.value.active ? 'sampling on' : 'sampling off in this phase'} · {count(snapshot.shadow.value.window.compared)}{' '}
+              compared · {count(snapshot.shadow.value.window.mismatched)} mismatched · rate{' '}
+              <strong data-testid="shadow-rate">{ratio(snapshot.shadow.value.window.mismatchRate)}</strong> ·{' '}
+              <LagShare w={snapshot.shadow.value.window} /> · {count(snapshot.shadow.value.window.dropped)} dropped
             </p>
           )}
-          {snapshot.timeline.ok ? <ShadowChart timeline={snapshot.timeline.value} /> : <p class="error">Could not load: {snapshot.timeline.error}</p>}
+          {snapshot.timeline.ok ? (
+            <ShadowChart timeline={snapshot.timeline.value} />
+          ) : (
+            <p class="error">Could not load: {snapshot.timeline.error}</p>
+          )}
         </div>
         <div>
           <h3>Top differing paths</h3>
@@ -55,10 +69,22 @@ export function Shadow(p: PanelProps) {
               <p class="muted">No mismatch in this window.</p>
             ) : (
               <table data-testid="top-paths">
-                <thead><tr><th>path</th><th>mismatches</th><th>last seen</th></tr></thead>
+                <thead>
+                  <tr>
+                    <th>path</th>
+                    <th>mismatches</th>
+                    <th>last seen</th>
+                  </tr>
+                </thead>
                 <tbody>
                   {snapshot.topPaths.value.items.map((x) => (
-                    <tr key={x.path}><td><code class="id">{x.path}</code></td><td>{count(x.mismatches)}</td><td>{time(x.lastSeen)}</td></tr>
+                    <tr key={x.path}>
+                      <td>
+                        <code class="id">{x.path}</code>
+                      </td>
+                      <td>{count(x.mismatches)}</td>
+                      <td>{time(x.lastSeen)}</td>
+                    </tr>
                   ))}
                 </tbody>
               </table>

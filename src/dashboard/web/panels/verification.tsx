@@ -24,7 +24,7 @@ export function VerifyDetails({ api, runId }: { api: Api; runId: number }) {
         <table>
           <thead><tr><th>conversation</th><th>kind</th><th>paths</th><th>versions (legacy / new)</th><th>repaired</th></tr></thead>
           <tbody>
-            {d.items.map((x: any) => (
+            {d.items.map((x) => (
               <tr key={`${x.conversationId}-${x.kind}`}>
                 <td><code class="id">{x.conversationId}</code></td>
                 <td>{x.kind}</td>
@@ -50,15 +50,36 @@ function Runs({ api, items }: { api: Api; items: VerifyRun[] }) {
   return (
     <>
       <table>
-        <thead><tr><th>run</th><th>status</th><th>missing / extra / different</th><th>finished</th><th></th></tr></thead>
+        <thead>
+          <tr>
+            <th>run</th>
+            <th>status</th>
+            <th>missing / extra / different</th>
+            <th>finished</th>
+            <th></th>
+          </tr>
+        </thead>
         <tbody>
           {items.map((r) => (
             <tr key={r.id} class={r.status === 'completed' ? (r.clean ? 'pass' : 'fail') : ''}>
-              <td>#{r.id} {r.mode}</td>
-              <td>{r.status}{r.status === 'running' && r.progress.percent !== null ? ` ${r.progress.percent} %` : ''} {r.status === 'completed' && <span class={`badge ${r.clean ? 'ok' : 'bad'}`}>{r.clean ? 'clean' : 'differences'}</span>}</td>
-              <td>{r.totals.missing} / {r.totals.extra} / {r.totals.different}{r.totals.unreadable ? ` (+${r.totals.unreadable} unreadable)` : ''}</td>
+              <td>
+                #{r.id} {r.mode}
+              </td>
+              <td>
+                {r.status}
+                {r.status === 'running' && r.progress.percent !== null ? ` ${r.progress.percent} %` : ''}{' '}
+                {r.status === 'completed' && <span class={`badge ${r.clean ? 'ok' : 'bad'}`}>{r.clean ? 'clean' : 'differences'}</span>}
+              </td>
+              <td>
+                {r.totals.missing} / {r.totals.extra} / {r.totals.different}
+                {r.totals.unreadable ? ` (+${r.totals.unreadable} unreadable)` : ''}
+              </td>
               <td>{time(r.finishedAt)}</td>
-              <td><button type="button" class="quiet" onClick={() => setSelected(selected === r.id ? null : r.id)}>{selected === r.id ? 'hide' : 'differences'}</button></td>
+              <td>
+                <button type="button" class="quiet" onClick={() => setSelected(selected === r.id ? null : r.id)}>
+                  {selected === r.id ? 'hide' : 'differences'}
+                </button>
+              </td>
             </tr>
           ))}
         </tbody>
@@ -74,7 +95,7 @@ export function Verification(p: PanelProps) {
       {({ items }) => (
         <>
           <div class="buttons panel-actions">
-            <button type="button" onClick={() => confirmVerify(p).catch(p.failed)} data-testid="start-verify">Verify…</button>
+            <button type="button" onClick={() => void confirmVerify(p).catch(p.failed)} data-testid="start-verify">Verify…</button>
           </div>
           {items.length === 0 ? <p class="muted">No verification run yet.</p> : <Runs api={p.api} items={items} />}
         </>
