@@ -84,8 +84,11 @@ async function main(): Promise<number> {
     }
   }
   await runCleanups({ endOfRun: true });
-  progress('run', `${names.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
-    `${failed} failed, ${missed} figure(s) missed their target; results in ${path.relative(process.cwd(), RESULTS_FILE)}`);
+  progress(
+    'run',
+    `${names.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +
+      `${failed} failed, ${missed} figure(s) missed their target; results in ${path.relative(process.cwd(), RESULTS_FILE)}`,
+  );
   if (report && !stopping) progress('run', `report: ${path.relative(process.cwd(), writeReport(emitted, names))}`);
   if (stopping) return 130;
   if (failed > 0) return 1;

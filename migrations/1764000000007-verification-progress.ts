@@ -41,8 +41,12 @@ export class VerificationProgress1764000000007 implements MigrationInterface {
         ADD COLUMN updated_at timestamptz NOT NULL DEFAULT now()`);
     await q.query(`UPDATE verification_runs SET created_at = started_at, updated_at = coalesce(finished_at, started_at)`);
     // Runs left `running` by the older schema have no worker that could finish them (and would break the index).
-    await q.query(`UPDATE verification_runs SET status = 'failed', finished_at = now(), error = 'unfinished when the schema changed' WHERE status = 'running'`);
-    await q.query(`CREATE UNIQUE INDEX verification_runs_one_active_idx ON verification_runs ((true)) WHERE status IN ('queued', 'running')`);
+    await q.query(
+      `UPDATE verification_runs SET status = 'failed', finished_at = now(), error = 'unfinished when the schema changed' WHERE status = 'running'`,
+    );
+    await q.query(
+      `CREATE UNIQUE INDEX verification_runs_one_active_idx ON verification_runs ((true)) WHERE status IN ('queued', 'running')`,
+    );
     await q.query(`CREATE INDEX verification_runs_created_idx ON verification_runs (created_at DESC, id DESC)`);
     await q.query(`
       ALTER TABLE verification_differences
@@ -53,8 +57,12 @@ export class VerificationProgress1764000000007 implements MigrationInterface {
         ADD COLUMN rechecks smallint NOT NULL DEFAULT 0,
         ADD COLUMN check_after timestamptz NULL,
         ADD COLUMN found_at timestamptz NOT NULL DEFAULT now()`);
-    await q.query(`CREATE INDEX verification_differences_due_idx ON verification_differences (run_id, check_after) WHERE state = 'suspect'`);
-    await q.query(`CREATE INDEX verification_differences_kind_idx ON verification_differences (run_id, kind, conversation_id) WHERE state = 'confirmed'`);
+    await q.query(
+      `CREATE INDEX verification_differences_due_idx ON verification_differences (run_id, check_after) WHERE state = 'suspect'`,
+    );
+    await q.query(
+      `CREATE INDEX verification_differences_kind_idx ON verification_differences (run_id, kind, conversation_id) WHERE state = 'confirmed'`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {
@@ -69,7 +77,9 @@ export class VerificationProgress1764000000007 implements MigrationInterface {
         ADD CONSTRAINT verification_differences_kind_check CHECK (kind IN ('missing', 'extra', 'different'))`);
     await q.query('DROP INDEX verification_runs_created_idx');
     await q.query('DROP INDEX verification_runs_one_active_idx');
-    await q.query(`UPDATE verification_runs SET status = 'failed', error = coalesce(error, 'queued when the schema was reverted') WHERE status = 'queued'`);
+    await q.query(
+      `UPDATE verification_runs SET status = 'failed', error = coalesce(error, 'queued when the schema was reverted') WHERE status = 'queued'`,
+    );
     await q.query(`UPDATE verification_runs SET started_at = created_at WHERE started_at IS NULL`);
     await q.query(`
       ALTER TABLE verification_runs

@@ -10,10 +10,14 @@ export class ShadowLagKind1764000000017 implements MigrationInterface {
   name = 'ShadowLagKind1764000000017';
 
   async up(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER TABLE shadow_samples ADD COLUMN lag_kind text NULL CHECK (lag_kind IN ('converged', 'not_copied', 'not_caught_up', 'follow_up'))`);
+    await q.query(
+      `ALTER TABLE shadow_samples ADD COLUMN lag_kind text NULL CHECK (lag_kind IN ('converged', 'not_copied', 'not_caught_up', 'follow_up'))`,
+    );
     await q.query(`UPDATE shadow_samples SET lag_kind = 'converged' WHERE outcome = 'lag'`);
     // Only on lag; a lag row without one (written by an older version) reads as converged.
-    await q.query(`ALTER TABLE shadow_samples ADD CONSTRAINT shadow_samples_lag_kind_only_on_lag CHECK (lag_kind IS NULL OR outcome = 'lag')`);
+    await q.query(
+      `ALTER TABLE shadow_samples ADD CONSTRAINT shadow_samples_lag_kind_only_on_lag CHECK (lag_kind IS NULL OR outcome = 'lag')`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

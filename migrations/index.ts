@@ -17,4 +17,19 @@ import { WriteFence1764000000015 } from './1764000000015-write-fence';
 import { RateLimitOverrides1764000000016 } from './1764000000016-rate-limit-overrides';
 import { ShadowLagKind1764000000017 } from './1764000000017-shadow-lag-kind';
 
-export const MIGRATIONS = [CreateConversations1764000000000, CreateMigrationState1764000000001, CreateSync1764000000002, SyncProgress1764000000003, CreateShadow1764000000004, VerificationProgress1764000000007, CreatePhaseMachine1764000000010, TrafficIntents1764000000011, CleanupArchives1764000000012, CatchupApplied1764000000013, ArchiveHeartbeat1764000000014, WriteFence1764000000015, RateLimitOverrides1764000000016, ShadowLagKind1764000000017];
+export const MIGRATIONS = [
+  CreateConversations1764000000000,
+  CreateMigrationState1764000000001,
+  CreateSync1764000000002,
+  SyncProgress1764000000003,
+  CreateShadow1764000000004,
+  VerificationProgress1764000000007,
+  CreatePhaseMachine1764000000010,
+  TrafficIntents1764000000011,
+  CleanupArchives1764000000012,
+  CatchupApplied1764000000013,
+  ArchiveHeartbeat1764000000014,
+  WriteFence1764000000015,
+  RateLimitOverrides1764000000016,
+  ShadowLagKind1764000000017,
+];

@@ -36,7 +36,10 @@ async function buildDashboard({ outDir = OUT, quiet = false } = {}) {
   fs.copyFileSync(path.join(SOURCE, 'index.html'), path.join(outDir, 'index.html'));
   buildQueuesView(path.join(outDir, 'queues-views'));
   const files = Object.keys(result.metafile.outputs).map((f) => `${path.basename(f)} ${fs.statSync(path.join(ROOT, f)).size} B`);
-  if (!quiet) process.stdout.write(`dashboard bundle: ${[...files, 'index.html'].join(', ')} -> ${path.relative(ROOT, outDir)} in ${Date.now() - started} ms\n`);
+  if (!quiet)
+    process.stdout.write(
+      `dashboard bundle: ${[...files, 'index.html'].join(', ')} -> ${path.relative(ROOT, outDir)} in ${Date.now() - started} ms\n`,
+    );
   return outDir;
 }
 

@@ -74,7 +74,10 @@ async function seedLegacy(url: string, dbName: string): Promise<string[]> {
   // Every variation of SPEC section 1, at the sizes conversations have (the generator also makes documents of
   // hundreds of kilobytes, for the transform's tests; a collection of those is not what the demo is about).
   const fits = (d: object) => !hasNestedArray(d) && BSON.calculateObjectSize(d) <= MAX_SAMPLE_BYTES;
-  const samples = fc.sample(arbWildLegacyCase().filter((s) => fits(s.document)), { numRuns: SAMPLE_SIZE, seed: 42 });
+  const samples = fc.sample(
+    arbWildLegacyCase().filter((s) => fits(s.document)),
+    { numRuns: SAMPLE_SIZE, seed: 42 },
+  );
   const docs = samples.map((s, i) => ({ ...s.document, _id: new ObjectId((0x5f000000 + i).toString(16).padStart(24, '0')) }));
   for (let i = 0; i < docs.length; i += 500) await collection.insertMany(docs.slice(i, i + 500));
   await mongo.close();
@@ -151,7 +154,8 @@ class ShadowWatch {
     if (!w || w.compared === 0) return;
     this.firstComparisonAt ??= Date.now() - this.windowMs;
     // (null compares as 0, as it always did)
-    if (!this.worst || (w.mismatchRate ?? 0) > (this.worst.rate ?? 0)) this.worst = { rate: w.mismatchRate, compared: w.compared, mismatched: w.mismatched, at: Date.now() };
+    if (!this.worst || (w.mismatchRate ?? 0) > (this.worst.rate ?? 0))
+      this.worst = { rate: w.mismatchRate, compared: w.compared, mismatched: w.mismatched, at: Date.now() };
   }
 }
 
@@ -193,14 +197,21 @@ class ApplicationTraffic {
     for (let i = 0; this.running; i++) {
       try {
         if (mine.length < 3 || i % 5 === 0) {
-          const r = await this.call<{ id: string; version: number }>('POST', '/conversations', { userId: `demo-user-${n}`, title: `conversation ${i}`, messages: [{ role: 'user', content: `hello ${i}` }] });
+          const r = await this.call<{ id: string; version: number }>('POST', '/conversations', {
+            userId: `demo-user-${n}`,
+            title: `conversation ${i}`,
+            messages: [{ role: 'user', content: `hello ${i}` }],
+          });
           if (r.status !== 201) throw new Error(`create: ${r.status}`);
           mine.push(r.body.id);
           this.acked.set(r.body.id, { version: r.body.version, texts: new Set([`hello ${i}`]) });
         } else {
           const id = mine[i % mine.length];
           const text = `message ${n}-${i}`;
-          const r = await this.call<{ version: number }>('POST', `/conversations/${id}/messages`, { role: i % 2 ? 'assistant' : 'user', content: text });
+          const r = await this.call<{ version: number }>('POST', `/conversations/${id}/messages`, {
+            role: i % 2 ? 'assistant' : 'user',
+            content: text,
+          });
           if (r.status !== 201) throw new Error(`append: ${r.status}`);
           const a = this.acked.get(id)!;
           a.version = Math.max(a.version, r.body.version);
@@ -220,7 +231,11 @@ class ApplicationTraffic {
 async function main(): Promise<void> {
   const env = environmentWithEnvFile(process.env, path.join(ROOT, '.env.local'));
   const motoUrl = env.AWS_ENDPOINT_URL ?? `http://127.0.0.1:${env.MOTO_PORT ?? 55500}`;
-  const aws = { AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID ?? 'testing', AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY ?? 'testing', AWS_REGION: env.AWS_REGION ?? 'us-east-1' };
+  const aws = {
+    AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID ?? 'testing',
+    AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY ?? 'testing',
+    AWS_REGION: env.AWS_REGION ?? 'us-east-1',
+  };
   Object.assign(process.env, aws);
 
   step('fresh demo databases and a hosted zone in the Route 53 emulator');
@@ -279,7 +294,8 @@ async function main(): Promise<void> {
   const r53 = new Route53Client({ endpoint: motoUrl, region: aws.AWS_REGION });
   const readBack = async (): Promise<{ legacy: number | 'absent'; new: number | 'absent' }> => {
     const out = await r53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zone.hostedZoneId, StartRecordName: RECORD_NAME }));
-    const of = (id: string) => out.ResourceRecordSets?.find((r) => r.SetIdentifier === id && r.Name?.replace(/\.$/, '') === RECORD_NAME)?.Weight ?? 'absent';
+    const of = (id: string) =>
+      out.ResourceRecordSets?.find((r) => r.SetIdentifier === id && r.Name?.replace(/\.$/, '') === RECORD_NAME)?.Weight ?? 'absent';
     return { legacy: of('legacy'), new: of('new') };
   };
   const weightHistory: Array<{ step: string; changeId: string | null; legacy: number | 'absent'; new: number | 'absent' }> = [];
@@ -305,7 +321,9 @@ async function main(): Promise<void> {
       if (b) {
         const c = b.counts;
         if (b.split && b.split.state !== 'complete') {
-          console.log(`  splitting the _id space into ranges: ${b.split.state}, ${b.split.idsScanned ?? 0} of about ${b.split.estimate ?? '?'} ids scanned`);
+          console.log(
+            `  splitting the _id space into ranges: ${b.split.state}, ${b.split.idsScanned ?? 0} of about ${b.split.estimate ?? '?'} ids scanned`,
+          );
         } else {
           const w = (await op<ShadowStatus>('GET', `/migration/shadow?windowMs=${config.migration.analysisWindowMs}`)).body.window;
           console.log(
@@ -343,7 +361,8 @@ async function main(): Promise<void> {
         if (failing.length === 0) {
           const res = await op<MoveResult>('POST', '/migration/advance', { reason: `demo: into ${expected}`, expectedStep: dry.from });
           if (res.status === 200 || res.status === 202) return res.body;
-          if (refusal(res.body).code !== 'GATE_FAILED') throw new Error(`advance into ${expected}: ${res.status} ${JSON.stringify(res.body)}`);
+          if (refusal(res.body).code !== 'GATE_FAILED')
+            throw new Error(`advance into ${expected}: ${res.status} ${JSON.stringify(res.body)}`);
         } else if (failing.some((g) => g.name.includes('verification'))) {
           await verify(`gate into ${expected}`);
         } else if (Date.now() - shownAt > 5000) {
@@ -355,7 +374,17 @@ async function main(): Promise<void> {
       }
     };
 
-    for (const target of ['canary', 'rollout-10', 'rollout-25', 'rollout-50', 'rollout-75', 'rollout-100', 'deprecation', 'cleanup', 'complete']) {
+    for (const target of [
+      'canary',
+      'rollout-10',
+      'rollout-25',
+      'rollout-50',
+      'rollout-75',
+      'rollout-100',
+      'deprecation',
+      'cleanup',
+      'complete',
+    ]) {
       step(`advance into ${target}`);
       if (target === 'complete') {
         for (;;) {
@@ -366,7 +395,9 @@ async function main(): Promise<void> {
           const what = !a
             ? 'not started'
             : !p
-              ? a.state === 'archiving' ? 'archiving: opening a cursor on the legacy collection' : a.state
+              ? a.state === 'archiving'
+                ? 'archiving: opening a cursor on the legacy collection'
+                : a.state
               : p.stage === 'archive' && a.state === 'archiving'
                 ? `writing the archive: ${p.documents} of about ${p.estimatedTotal} documents, ${Math.round(p.docsPerSecond)} docs/s`
                 : p.stage === 'archive'
@@ -397,22 +428,32 @@ async function main(): Promise<void> {
     await pg.connect();
     let lost = 0;
     for (const [id, a] of traffic.acked) {
-      const r = await pg.query('SELECT c.version, array_agg(m.content) AS texts FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id WHERE c.id = $1 GROUP BY c.version', [id]);
+      const r = await pg.query(
+        'SELECT c.version, array_agg(m.content) AS texts FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id WHERE c.id = $1 GROUP BY c.version',
+        [id],
+      );
       if (r.rows.length === 0 || Number(r.rows[0].version) < a.version || [...a.texts].some((t) => !r.rows[0].texts.includes(t))) lost++;
     }
     await pg.end();
-    console.log(`${traffic.acked.size} conversations written through the API, ${traffic.requests} requests, ${traffic.failures} failed; acknowledged writes missing: ${lost}`);
+    console.log(
+      `${traffic.acked.size} conversations written through the API, ${traffic.requests} requests, ${traffic.failures} failed; acknowledged writes missing: ${lost}`,
+    );
 
     await shadowWatch.stop();
     const status = (await op<DemoStatus>('GET', '/migration/status')).body;
     step('shadow comparison from the first comparison on');
     const threshold: number = status.gateProfile.maxMismatchRate;
     const since = shadowWatch.firstComparisonAt;
-    const whole = since === null ? null : (await op<ShadowStatus>('GET', `/migration/shadow?windowMs=${Date.now() - since + 1000}`)).body.window;
+    const whole =
+      since === null ? null : (await op<ShadowStatus>('GET', `/migration/shadow?windowMs=${Date.now() - since + 1000}`)).body.window;
     const worst = shadowWatch.worst;
     if (whole) {
-      console.log(`whole run: ${whole.compared} compared, ${whole.mismatched} mismatched (${pct(whole.mismatchRate)}), ${whole.lag} lag (${pct(whole.lagShare)}: ${lagKinds(whole.lagByKind)}), ${whole.errors} errors`);
-      console.log(`highest in the gates' ${config.migration.analysisWindowMs / 1000} s window: ${worst ? `${pct(worst.rate)} (${worst.mismatched} of ${worst.compared}, at ${((worst.at - t0) / 1000).toFixed(0)} s)` : 'n/a'}; the gate's threshold ${pct(threshold)}`);
+      console.log(
+        `whole run: ${whole.compared} compared, ${whole.mismatched} mismatched (${pct(whole.mismatchRate)}), ${whole.lag} lag (${pct(whole.lagShare)}: ${lagKinds(whole.lagByKind)}), ${whole.errors} errors`,
+      );
+      console.log(
+        `highest in the gates' ${config.migration.analysisWindowMs / 1000} s window: ${worst ? `${pct(worst.rate)} (${worst.mismatched} of ${worst.compared}, at ${((worst.at - t0) / 1000).toFixed(0)} s)` : 'n/a'}; the gate's threshold ${pct(threshold)}`,
+      );
     } else console.log('nothing was compared');
     const shadowOk = whole !== null && whole.compared > 0 && (whole.mismatchRate ?? 0) <= threshold && (worst?.rate ?? 0) <= threshold;
     step('Route 53 weight history (read back through the AWS SDK after each step)');
@@ -428,7 +469,9 @@ async function main(): Promise<void> {
       shadowOk &&
       !!status.lastVerification &&
       status.lastVerification.missing + status.lastVerification.extra + status.lastVerification.different === 0;
-    console.log(`\n${ok ? 'Demo finished: the migration is complete.' : 'Demo FAILED.'} \`npm run services:down\` stops the local services.`);
+    console.log(
+      `\n${ok ? 'Demo finished: the migration is complete.' : 'Demo FAILED.'} \`npm run services:down\` stops the local services.`,
+    );
   } finally {
     await shadowWatch.stop();
     await traffic?.stop();

@@ -15,7 +15,8 @@ import type { GateResult } from '../src/migration/domain/gates';
 import type { AuditEntry, MoveResult, Page, Status } from '../src/dashboard/web/types';
 import { CliError, operatorApi, refusal } from './lib/operator-api';
 
-const USAGE = 'usage: npm run migration -- status | advance [--reason R] [--expected-step S] [--force] [--dry-run] | rollback --reason R [--to STEP] [--dry-run] | pause | resume | history [--limit N]';
+const USAGE =
+  'usage: npm run migration -- status | advance [--reason R] [--expected-step S] [--force] [--dry-run] | rollback --reason R [--to STEP] [--dry-run] | pause | resume | history [--limit N]';
 
 function options(args: string[]): Record<string, string | true> {
   const out: Record<string, string | true> = {};
@@ -32,10 +33,18 @@ function options(args: string[]): Record<string, string | true> {
 
 function printMove(body: MoveResult): void {
   const verb = body.dryRun ? 'would move' : body.pending ? 'moving' : 'moved';
-  console.log(`${verb} ${body.from} -> ${body.to} (new ${body.weights.before}% -> ${body.weights.after}%, source of truth ${body.mode.before.sourceOfTruth} -> ${body.mode.after.sourceOfTruth})${body.forced ? ' FORCED' : ''}`);
+  console.log(
+    `${verb} ${body.from} -> ${body.to} (new ${body.weights.before}% -> ${body.weights.after}%, source of truth ${body.mode.before.sourceOfTruth} -> ${body.mode.after.sourceOfTruth})${body.forced ? ' FORCED' : ''}`,
+  );
   if (body.gates?.length) console.log(gateTable(body.gates));
-  if (body.trafficChange) console.log(`traffic change #${body.trafficChange.id}: ${body.trafficChange.state}${body.trafficChange.changeId ? ` (${body.trafficChange.changeId})` : ''}`);
-  if (body.pending) console.log('the traffic change is still under way (is a worker serving the traffic queue?); the phase moves when it is done: see `status`');
+  if (body.trafficChange)
+    console.log(
+      `traffic change #${body.trafficChange.id}: ${body.trafficChange.state}${body.trafficChange.changeId ? ` (${body.trafficChange.changeId})` : ''}`,
+    );
+  if (body.pending)
+    console.log(
+      'the traffic change is still under way (is a worker serving the traffic queue?); the phase moves when it is done: see `status`',
+    );
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -50,14 +59,24 @@ async function main(argv: string[]): Promise<number> {
       res = got;
       if (got.status !== 200) break;
       const s = got.body;
-      console.log(`phase ${s.phase}, step ${s.step}${s.paused ? ' (PAUSED)' : ''}; new ${s.weights.newPercent}% / legacy ${s.weights.legacyPercent}% via ${s.weights.provider}`);
-      console.log(`source of truth ${s.sourceOfTruth}, reads from ${s.readFrom}, dual writes ${s.dualWrite ? 'on' : 'off'}, shadow comparison ${s.shadowComparison ? 'on' : 'off'}`);
-      if (s.next.step) console.log(`\nnext: ${s.next.step} (${s.next.allPass ? 'all gates pass' : 'gates failing'})\n${gateTable(s.next.gates)}`);
+      console.log(
+        `phase ${s.phase}, step ${s.step}${s.paused ? ' (PAUSED)' : ''}; new ${s.weights.newPercent}% / legacy ${s.weights.legacyPercent}% via ${s.weights.provider}`,
+      );
+      console.log(
+        `source of truth ${s.sourceOfTruth}, reads from ${s.readFrom}, dual writes ${s.dualWrite ? 'on' : 'off'}, shadow comparison ${s.shadowComparison ? 'on' : 'off'}`,
+      );
+      if (s.next.step)
+        console.log(`\nnext: ${s.next.step} (${s.next.allPass ? 'all gates pass' : 'gates failing'})\n${gateTable(s.next.gates)}`);
       return 0;
     }
     case 'advance':
-      res = await call('POST', '/migration/advance', { reason: str('reason'), expectedStep: str('expected-step'), force: o.force === true ? true : undefined, dryRun: o['dry-run'] === true ? true : undefined });
-      if (res.status === 200) return printMove(res.body as MoveResult), 0;
+      res = await call('POST', '/migration/advance', {
+        reason: str('reason'),
+        expectedStep: str('expected-step'),
+        force: o.force === true ? true : undefined,
+        dryRun: o['dry-run'] === true ? true : undefined,
+      });
+      if (res.status === 200) return (printMove(res.body as MoveResult), 0);
       if (refusal(res.body).code === 'GATE_FAILED') {
         const refused = refusal(res.body);
         console.error(`refused: ${refused.message}\n${gateTable(refused.errors as GateResult[])}`);
@@ -66,20 +85,26 @@ async function main(argv: string[]): Promise<number> {
       break;
     case 'rollback':
       if (!str('reason')) throw new CliError('rollback needs --reason');
-      res = await call('POST', '/migration/rollback', { reason: str('reason'), to: str('to'), dryRun: o['dry-run'] === true ? true : undefined });
-      if (res.status === 200) return printMove(res.body as MoveResult), 0;
+      res = await call('POST', '/migration/rollback', {
+        reason: str('reason'),
+        to: str('to'),
+        dryRun: o['dry-run'] === true ? true : undefined,
+      });
+      if (res.status === 200) return (printMove(res.body as MoveResult), 0);
       break;
     case 'pause':
     case 'resume':
       res = await call('POST', `/migration/${command}`, str('reason') ? { reason: str('reason') } : {});
-      if (res.status === 200) return console.log(command === 'pause' ? 'paused' : 'resumed'), 0;
+      if (res.status === 200) return (console.log(command === 'pause' ? 'paused' : 'resumed'), 0);
       break;
     case 'history': {
       const got = await call<Page<AuditEntry>>('GET', `/migration/history?limit=${str('limit') ?? '50'}`);
       res = got;
       if (got.status !== 200) break;
       for (const e of [...got.body.items].reverse()) {
-        console.log(`${e.at}  ${e.actor.padEnd(18)} ${e.action.padEnd(16)} ${JSON.stringify(e.before)} -> ${JSON.stringify(e.after)}${e.reason ? `  "${e.reason}"` : ''}`);
+        console.log(
+          `${e.at}  ${e.actor.padEnd(18)} ${e.action.padEnd(16)} ${JSON.stringify(e.before)} -> ${JSON.stringify(e.after)}${e.reason ? `  "${e.reason}"` : ''}`,
+        );
       }
       return 0;
     }

@@ -35,7 +35,11 @@ function token(): string {
 async function call<T>(method: string, path: string): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(`${baseUrl}${path}`, { method, headers: { authorization: `Bearer ${token()}` }, signal: AbortSignal.timeout(60_000) });
+    res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token()}` },
+      signal: AbortSignal.timeout(60_000),
+    });
   } catch (err) {
     throw new CliError(`cannot reach the API at ${baseUrl}: ${(err as Error).message}`);
   }
@@ -80,7 +84,10 @@ async function follow(runId?: number): Promise<number> {
     const b = status.backfill;
     if (!b || (runId !== undefined && b.runId !== runId) || b.status !== 'running') {
       if (tty) process.stdout.write('\n');
-      if (b) process.stdout.write(`run ${b.runId} ${b.status}: ${b.counts.written} written, ${b.counts.skipped} skipped, ${b.counts.dead} dead-lettered\n`);
+      if (b)
+        process.stdout.write(
+          `run ${b.runId} ${b.status}: ${b.counts.written} written, ${b.counts.skipped} skipped, ${b.counts.dead} dead-lettered\n`,
+        );
       return b && b.status !== 'completed' ? 1 : 0;
     }
     await sleep(pollMs);
@@ -90,11 +97,16 @@ async function follow(runId?: number): Promise<number> {
 const commands: Record<string, (args: string[]) => Promise<number>> = {
   async backfill(args) {
     const started = await call<{ runId: number; resumed: boolean; ranges: number; enqueued: number }>('POST', '/migration/sync/backfill');
-    process.stdout.write(`run ${started.runId} ${started.resumed ? 'resumed' : 'started'}: ${started.ranges} ranges, ${started.enqueued} jobs queued\n`);
+    process.stdout.write(
+      `run ${started.runId} ${started.resumed ? 'resumed' : 'started'}: ${started.ranges} ranges, ${started.enqueued} jobs queued\n`,
+    );
     return args.includes('--no-follow') ? 0 : follow(started.runId);
   },
   async catchup() {
-    const out = await call<{ jobId: string; state: string; result?: CatchupPassResult; failedReason?: string }>('POST', '/migration/sync/catchup?wait=true');
+    const out = await call<{ jobId: string; state: string; result?: CatchupPassResult; failedReason?: string }>(
+      'POST',
+      '/migration/sync/catchup?wait=true',
+    );
     if (out.state === 'failed') throw new CliError(`catch-up pass failed: ${out.failedReason}`);
     if (out.state !== 'completed') {
       process.stdout.write(`catch-up pass ${out.jobId} is still ${out.state} (is a worker serving the catchup queue?)\n`);
@@ -109,7 +121,13 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
         : `catch-up pass: ${pass.read} read, ${pass.written} written, ${pass.skipped} already current, ${pass.dead} dead-lettered in ${pass.batches} batches${pass.exhausted ? '' : ' (more to do: the next pass continues)'}\n`,
     );
     const status = await call<SyncStatus>('GET', '/migration/sync');
-    process.stdout.write(`${statusReport(status).split('\n').find((l) => l.startsWith('catch-up')) ?? ''}\n`);
+    process.stdout.write(
+      `${
+        statusReport(status)
+          .split('\n')
+          .find((l) => l.startsWith('catch-up')) ?? ''
+      }\n`,
+    );
     return 0;
   },
   async status(args) {

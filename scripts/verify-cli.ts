@@ -99,7 +99,12 @@ function progressLine(s: RunSummary, width = 24): string {
   const filled = Math.round((pct / 100) * width);
   const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
   const t = s.totals;
-  const stage = s.status === 'queued' ? 'waiting for a worker' : s.phase === 'scan' ? `${fmt(s.progress.ratePerSecond)}/s ETA ${duration(s.progress.etaSeconds)}` : s.phase;
+  const stage =
+    s.status === 'queued'
+      ? 'waiting for a worker'
+      : s.phase === 'scan'
+        ? `${fmt(s.progress.ratePerSecond)}/s ETA ${duration(s.progress.etaSeconds)}`
+        : s.phase;
   return (
     `verify #${s.id} [${bar}] ${pct.toFixed(1).padStart(5)}% ${fmt(s.progress.recordsCompared)}/${fmt(s.progress.recordsEstimate)} ${stage}` +
     ` | missing ${fmt(t.missing)} extra ${fmt(t.extra)} different ${fmt(t.different)}` +
@@ -141,7 +146,9 @@ function printReport(r: RunReport): void {
     lines.push(`differences ${d.offset + 1}-${d.offset + d.items.length} of ${fmt(d.total)}${d.kind ? ` (${d.kind})` : ''}:`);
     for (const item of d.items) {
       const detail = [item.paths.join(', '), item.reason].filter(Boolean).join(' - ');
-      lines.push(`  ${item.conversationId}  ${item.kind.padEnd(10)} legacy v${item.legacyVersion ?? '-'} new v${item.newVersion ?? '-'}${item.repaired ? ' repaired' : ''}${detail ? `  ${detail}` : ''}`);
+      lines.push(
+        `  ${item.conversationId}  ${item.kind.padEnd(10)} legacy v${item.legacyVersion ?? '-'} new v${item.newVersion ?? '-'}${item.repaired ? ' repaired' : ''}${detail ? `  ${detail}` : ''}`,
+      );
     }
     if (d.nextOffset !== null) lines.push(`  ... more with --report ${r.id} --offset ${d.nextOffset}`);
   }
@@ -159,7 +166,11 @@ class VerifyCliModule {}
 async function context(): Promise<INestApplicationContext> {
   const env = environmentWithEnvFile();
   // The CLI opens no HTTP port, so API tokens are not needed to run it.
-  const config = loadConfig({ ...env, LOCAL_DEV_MODE: env.APP_API_TOKENS || env.OPERATOR_API_TOKENS ? env.LOCAL_DEV_MODE : 'true', LOG_LEVEL: env.LOG_LEVEL ?? 'warn' });
+  const config = loadConfig({
+    ...env,
+    LOCAL_DEV_MODE: env.APP_API_TOKENS || env.OPERATOR_API_TOKENS ? env.LOCAL_DEV_MODE : 'true',
+    LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+  });
   // The service's JSON lines, on stderr: stdout is the report.
   const log = createRootLogger({ level: config.app.logLevel, stream: 'stderr' });
   const ctx = await NestFactory.createApplicationContext(
@@ -220,7 +231,11 @@ export async function runVerifyCli(argv: string[]): Promise<number> {
     }
 
     if (runId !== undefined) {
-      const query = parseInput(ReportQuerySchema, Object.fromEntries([...args.values].filter(([k]) => ['kind', 'offset', 'limit'].includes(k))), 'query');
+      const query = parseInput(
+        ReportQuerySchema,
+        Object.fromEntries([...args.values].filter(([k]) => ['kind', 'offset', 'limit'].includes(k))),
+        'query',
+      );
       const report = await service.report(runId, query);
       if (args.flags.has('json')) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else printReport(report);
@@ -234,12 +249,18 @@ export async function runVerifyCli(argv: string[]): Promise<number> {
       id = resumeId;
       inline = true;
     } else {
-      const workers = await ctx.get(VerifyQueue).workerCount().catch(() => 0);
+      const workers = await ctx
+        .get(VerifyQueue)
+        .workerCount()
+        .catch(() => 0);
       inline = args.flags.has('inline') || workers === 0;
-      if (inline && !args.flags.has('inline')) process.stderr.write('no worker serves the verify queue: running the verification in this process\n');
+      if (inline && !args.flags.has('inline'))
+        process.stderr.write('no worker serves the verify queue: running the verification in this process\n');
       const requestedBy = `cli:${userInfo().username}`;
       id = (await service.start(options!, requestedBy, { enqueue: !inline })).id;
-      process.stderr.write(`verification run ${id} ${inline ? 'started here' : `queued; follow it with --report ${id} or GET /migration/verify/${id}`}\n`);
+      process.stderr.write(
+        `verification run ${id} ${inline ? 'started here' : `queued; follow it with --report ${id} or GET /migration/verify/${id}`}\n`,
+      );
       if (args.flags.has('detach') && !inline) return EXIT.clean;
     }
 
@@ -272,7 +293,8 @@ export async function runVerifyCli(argv: string[]): Promise<number> {
     return exitFor(report);
   } catch (err) {
     if (err instanceof UsageError) process.stderr.write(`${err.message}\n${USAGE}\n`);
-    else if (err instanceof DomainError) process.stderr.write(`${err.code}: ${err.message}${err.errors ? ` ${JSON.stringify(err.errors)}` : ''}\n`);
+    else if (err instanceof DomainError)
+      process.stderr.write(`${err.code}: ${err.message}${err.errors ? ` ${JSON.stringify(err.errors)}` : ''}\n`);
     else process.stderr.write(`verify failed: ${(err as Error).message ?? err}\n`);
     return EXIT.failed;
   } finally {

@@ -35,11 +35,28 @@ describe('loadConfig', () => {
   it('names every bad variable in one message', () => {
     let message = '';
     try {
-      loadConfig({ PORT: 'eighty', LEGACY_MONGO_URL: 'mongodb://host:27017', REDIS_URL: 'http://x', TRAFFIC_PROVIDER: 'route53', SECONDARY_WRITE_TIMEOUT_MS: '-5' });
+      loadConfig({
+        PORT: 'eighty',
+        LEGACY_MONGO_URL: 'mongodb://host:27017',
+        REDIS_URL: 'http://x',
+        TRAFFIC_PROVIDER: 'route53',
+        SECONDARY_WRITE_TIMEOUT_MS: '-5',
+      });
     } catch (err) {
       message = (err as Error).message;
     }
-    for (const name of ['PORT', 'DATABASE_URL', 'LEGACY_MONGO_URL', 'REDIS_URL', 'APP_API_TOKENS', 'ROUTE53_HOSTED_ZONE_ID', 'ROUTE53_RECORD_NAME', 'ROUTE53_LEGACY_TARGET', 'ROUTE53_NEW_TARGET', 'SECONDARY_WRITE_TIMEOUT_MS']) {
+    for (const name of [
+      'PORT',
+      'DATABASE_URL',
+      'LEGACY_MONGO_URL',
+      'REDIS_URL',
+      'APP_API_TOKENS',
+      'ROUTE53_HOSTED_ZONE_ID',
+      'ROUTE53_RECORD_NAME',
+      'ROUTE53_LEGACY_TARGET',
+      'ROUTE53_NEW_TARGET',
+      'SECONDARY_WRITE_TIMEOUT_MS',
+    ]) {
       expect(message).toContain(`${name}:`);
     }
     expect(message.split('\n')[0]).toMatch(/^Invalid configuration \(10 problems\)/);
@@ -53,7 +70,9 @@ describe('loadConfig', () => {
 
   it('accepts only a known phase as the initial phase', () => {
     expect(loadConfig({ ...GOOD, MIGRATION_INITIAL_PHASE: 'shadow' }).migration.initialPhase).toBe('shadow');
-    expect(problemsOf({ ...GOOD, MIGRATION_INITIAL_PHASE: 'halfway' })).toEqual([expect.stringMatching(/^MIGRATION_INITIAL_PHASE: must be one of not_started, shadow/)]);
+    expect(problemsOf({ ...GOOD, MIGRATION_INITIAL_PHASE: 'halfway' })).toEqual([
+      expect.stringMatching(/^MIGRATION_INITIAL_PHASE: must be one of not_started, shadow/),
+    ]);
   });
 
   it('never echoes a short token, only its position', () => {
@@ -85,7 +104,12 @@ describe('loadConfig', () => {
         ttl: 60,
         targets: {
           legacy: { kind: 'values', values: ['192.0.2.10', '192.0.2.11'] },
-          new: { kind: 'alias', hostedZoneId: 'Z35SXDOTRQ7X7K', dnsName: 'new-lb-1.us-east-1.elb.amazonaws.com', evaluateTargetHealth: true },
+          new: {
+            kind: 'alias',
+            hostedZoneId: 'Z35SXDOTRQ7X7K',
+            dnsName: 'new-lb-1.us-east-1.elb.amazonaws.com',
+            evaluateTargetHealth: true,
+          },
         },
         pollIntervalMs: 5000,
         syncTimeoutMs: 300000,
@@ -147,7 +171,11 @@ describe('loadConfig', () => {
     });
 
     it('takes static credentials from the environment without ever showing them', () => {
-      const { traffic } = loadConfig({ ...ROUTE53, AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' });
+      const { traffic } = loadConfig({
+        ...ROUTE53,
+        AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      });
       expect(typeof traffic.credentials).toBe('function');
       expect(JSON.stringify(traffic)).not.toMatch(/AKIA|wJalr/);
       const problems = problemsOf({ ...ROUTE53, AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' });
@@ -184,7 +212,9 @@ describe('loadConfig', () => {
 
     it('checks for lost jobs every 30 s unless told otherwise, and never more often than every second', () => {
       expect(loadConfig({ ...GOOD, WORKER_RECOVERY_INTERVAL_MS: '5000' }).workers.recoveryIntervalMs).toBe(5000);
-      expect(problemsOf({ ...GOOD, WORKER_RECOVERY_INTERVAL_MS: '10' })).toEqual(['WORKER_RECOVERY_INTERVAL_MS: must be between 1000 and 3600000, got 10']);
+      expect(problemsOf({ ...GOOD, WORKER_RECOVERY_INTERVAL_MS: '10' })).toEqual([
+        'WORKER_RECOVERY_INTERVAL_MS: must be between 1000 and 3600000, got 10',
+      ]);
     });
   });
 
@@ -192,7 +222,18 @@ describe('loadConfig', () => {
     it('lists every variable read, set or not, and the problems, without throwing', () => {
       const { problems, variablesRead } = inspectConfig({ PORT: 'x' });
       expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(/^PORT: /), expect.stringMatching(/^DATABASE_URL: /)]));
-      expect(variablesRead).toEqual(expect.arrayContaining(['PORT', 'DATABASE_URL', 'REDIS_URL', 'WORKER_QUEUES', 'WORKER_HEALTH_PORT', 'API_DOCS', 'GATE_PROFILE', 'SHADOW_SAMPLE_RATE']));
+      expect(variablesRead).toEqual(
+        expect.arrayContaining([
+          'PORT',
+          'DATABASE_URL',
+          'REDIS_URL',
+          'WORKER_QUEUES',
+          'WORKER_HEALTH_PORT',
+          'API_DOCS',
+          'GATE_PROFILE',
+          'SHADOW_SAMPLE_RATE',
+        ]),
+      );
       expect(variablesRead).not.toContain('NODE_ENV');
     });
 

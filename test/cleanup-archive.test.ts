@@ -55,7 +55,10 @@ describe('legacy archive (cleanup) on real servers', () => {
   }
 
   async function boot(env: Record<string, string>, overrides: Record<string, string> = {}): Promise<BootedArchiver> {
-    const cfg = Object.keys(overrides).length > 0 ? testConfig({ DATABASE_URL: dbs.databaseUrl, LEGACY_MONGO_URL: dbs.legacyUrl, ...overrides }) : config;
+    const cfg =
+      Object.keys(overrides).length > 0
+        ? testConfig({ DATABASE_URL: dbs.databaseUrl, LEGACY_MONGO_URL: dbs.legacyUrl, ...overrides })
+        : config;
     const b = await bootArchiver(cfg, readArchiveConfig(env));
     booted.push(b);
     return b;
@@ -123,7 +126,9 @@ describe('legacy archive (cleanup) on real servers', () => {
       // Every line parses back to exactly the BSON the server holds: every type round-trips.
       const lines = archiveLines(good);
       expect(lines).toHaveLength(docCount);
-      const differing = lines.flatMap((line, i) => (Buffer.from(BSON.serialize(BSON.EJSON.parse(line, { relaxed: false }) as Document)).equals(expected.raws[i]) ? [] : [i]));
+      const differing = lines.flatMap((line, i) =>
+        Buffer.from(BSON.serialize(BSON.EJSON.parse(line, { relaxed: false }) as Document)).equals(expected.raws[i]) ? [] : [i],
+      );
       expect(differing).toEqual([]);
       expect(manifest.firstId).toEqual(JSON.parse(lines[0])._id);
       expect(manifest.lastId).toEqual(JSON.parse(lines[lines.length - 1])._id);
@@ -132,7 +137,15 @@ describe('legacy archive (cleanup) on real servers', () => {
       expect(lines.some((l) => l.startsWith('{"_id":{"$numberInt":"42"},'))).toBe(true);
 
       const last = reports[reports.length - 1];
-      expect(last).toMatchObject({ stage: 'archive', documents: docCount, estimatedTotal: docCount, done: true, etaSeconds: 0, contentBytes: expected.bytes, archiveBytes: good.length });
+      expect(last).toMatchObject({
+        stage: 'archive',
+        documents: docCount,
+        estimatedTotal: docCount,
+        done: true,
+        etaSeconds: 0,
+        contentBytes: expected.bytes,
+        archiveBytes: good.length,
+      });
     });
 
     it('verifies the archive against its manifest and the live collection, however it is named', async () => {
@@ -179,7 +192,12 @@ describe('legacy archive (cleanup) on real servers', () => {
 
     it('detects a missing document (a valid gzip without its last line)', async () => {
       await withArchiveBytes(corrupt.dropLastLine(good), async () => {
-        expect(codes(await archiver.verify(manifest))).toEqual(['GZIP_CHECKSUM_DIFFERS', 'CONTENT_CHECKSUM_DIFFERS', 'COUNT_DIFFERS', 'ID_RANGE_DIFFERS']);
+        expect(codes(await archiver.verify(manifest))).toEqual([
+          'GZIP_CHECKSUM_DIFFERS',
+          'CONTENT_CHECKSUM_DIFFERS',
+          'COUNT_DIFFERS',
+          'ID_RANGE_DIFFERS',
+        ]);
       });
     });
 
@@ -237,7 +255,12 @@ describe('legacy archive (cleanup) on real servers', () => {
     });
 
     it('streams the archive up in parts, verifies it, and detects an overwritten object', async () => {
-      const { archiver } = await boot({ ...motoS3Env(), ARCHIVE_S3_BUCKET: bucket, ARCHIVE_S3_PREFIX: prefix, ARCHIVE_S3_PART_SIZE_MB: '5' });
+      const { archiver } = await boot({
+        ...motoS3Env(),
+        ARCHIVE_S3_BUCKET: bucket,
+        ARCHIVE_S3_PREFIX: prefix,
+        ARCHIVE_S3_PART_SIZE_MB: '5',
+      });
       const expected = await independentDigest(collection());
       const manifest = await archiver.archive();
       const key = `${prefix}${manifest.archive.name}`;
@@ -251,10 +274,21 @@ describe('legacy archive (cleanup) on real servers', () => {
       expect((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag).toMatch(/-2"$/);
       expect(JSON.parse((await getObject(s3, bucket, `${prefix}${manifest.manifestName}`)).toString('utf8'))).toEqual(manifest);
 
-      expect(await archiver.verify()).toMatchObject({ ok: true, problems: [], manifestLocation: `s3://${bucket}/${prefix}${manifest.manifestName}` });
+      expect(await archiver.verify()).toMatchObject({
+        ok: true,
+        problems: [],
+        manifestLocation: `s3://${bucket}/${prefix}${manifest.manifestName}`,
+      });
       expect((await archiver.verify(manifest)).ok).toBe(true);
 
-      await putObject(s3, bucket, key, corrupt.alterLine(stored, 3, (doc) => { doc.user_id = 'someone-else'; }));
+      await putObject(
+        s3,
+        bucket,
+        key,
+        corrupt.alterLine(stored, 3, (doc) => {
+          doc.user_id = 'someone-else';
+        }),
+      );
       expect(codes(await archiver.verify(manifest))).toEqual(['GZIP_CHECKSUM_DIFFERS', 'CONTENT_CHECKSUM_DIFFERS']);
       await putObject(s3, bucket, key, corrupt.truncate(stored));
       expect(codes(await archiver.verify(manifest))).toEqual(['GZIP_CHECKSUM_DIFFERS', 'ARCHIVE_UNREADABLE']);
@@ -270,7 +304,9 @@ describe('legacy archive (cleanup) on real servers', () => {
         throw new Error('the cursor died');
       }
       try {
-        await expect(target.put('archive.ndjson.gz', Readable.from(twoPartsThenAFault()), 'application/gzip')).rejects.toThrow('the cursor died');
+        await expect(target.put('archive.ndjson.gz', Readable.from(twoPartsThenAFault()), 'application/gzip')).rejects.toThrow(
+          'the cursor died',
+        );
       } finally {
         await target.close();
       }
@@ -284,7 +320,13 @@ describe('legacy archive (cleanup) on real servers', () => {
     const { archiver } = await boot({ ARCHIVE_DIR: dir }, { LEGACY_COLLECTION: 'empty_conversations' });
     expect(await mongo.db(dbs.legacyDbName).collection('empty_conversations').countDocuments({})).toBe(0);
     const manifest = await archiver.archive();
-    expect(manifest).toMatchObject({ collection: 'empty_conversations', documentCount: 0, content: { sha256: EMPTY_SHA256, bytes: 0 }, firstId: null, lastId: null });
+    expect(manifest).toMatchObject({
+      collection: 'empty_conversations',
+      documentCount: 0,
+      content: { sha256: EMPTY_SHA256, bytes: 0 },
+      firstId: null,
+      lastId: null,
+    });
     expect(archiveLines(await readFile(path.join(dir, manifest.archive.name)))).toEqual([]);
     expect(await archiver.verify()).toMatchObject({ ok: true, problems: [], store: { count: 0 } });
   });
@@ -293,6 +335,9 @@ describe('legacy archive (cleanup) on real servers', () => {
     const b = await bootArchiver(config, null);
     booted.push(b);
     expect(b.archiver.configured).toBe(false);
-    await expect(b.archiver.archive()).rejects.toMatchObject({ code: 'ARCHIVE_NOT_CONFIGURED', message: expect.stringMatching(/ARCHIVE_DIR or ARCHIVE_S3_BUCKET/) });
+    await expect(b.archiver.archive()).rejects.toMatchObject({
+      code: 'ARCHIVE_NOT_CONFIGURED',
+      message: expect.stringMatching(/ARCHIVE_DIR or ARCHIVE_S3_BUCKET/),
+    });
   });
 });

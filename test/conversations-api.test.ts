@@ -189,7 +189,12 @@ describe('POST /conversations', () => {
       await refused('POST', '/conversations', json(text), 400);
     }
     await refused('POST', '/conversations', json('{"userId":"u","metadata":{"__proto__":{"polluted":true}}}'), 400);
-    await refused('POST', '/conversations', json(Buffer.from([0x7b, 0x22, 0x75, 0x73, 0x65, 0x72, 0x49, 0x64, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d])), 400);
+    await refused(
+      'POST',
+      '/conversations',
+      json(Buffer.from([0x7b, 0x22, 0x75, 0x73, 0x65, 0x72, 0x49, 0x64, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d])),
+      400,
+    );
     for (const text of ['[]', '[{"userId":"u"}]', '42', '"u"', 'null', 'true']) {
       await refused('POST', '/conversations', json(text), 400);
     }
@@ -210,7 +215,13 @@ describe('POST /conversations', () => {
 
   it('415 for a body that is not application/json', async () => {
     const body = JSON.stringify({ userId: freshUser() });
-    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/json; charset=latin1']) {
+    for (const type of [
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/xml',
+      'application/json; charset=latin1',
+    ]) {
       await refused('POST', '/conversations', { rawBody: body, headers: { 'content-type': type } }, 415, 'UNSUPPORTED_MEDIA_TYPE');
     }
     // No content type at all (a Buffer body makes fetch send none).
@@ -237,7 +248,14 @@ describe('GET /conversations/:id', () => {
 
   it('404 when absent, 400 for an invalid id, 401 without a valid token', async () => {
     await refused('GET', `/conversations/${ABSENT_ID}`, {}, 404, 'NOT_FOUND');
-    for (const id of ['abc', 'AAAAAAAAAAAAAAAAAAAAAAAA', 'gggggggggggggggggggggggg', 'aaaaaaaaaaaaaaaaaaaaaaaaa', '%24where', 'aaaaaaaaaaaaaaaaaaaaaaa%00']) {
+    for (const id of [
+      'abc',
+      'AAAAAAAAAAAAAAAAAAAAAAAA',
+      'gggggggggggggggggggggggg',
+      'aaaaaaaaaaaaaaaaaaaaaaaaa',
+      '%24where',
+      'aaaaaaaaaaaaaaaaaaaaaaa%00',
+    ]) {
       await refused('GET', `/conversations/${id}`, {}, 400, 'VALIDATION_FAILED');
     }
     const created = await create();
@@ -320,7 +338,10 @@ describe('POST /conversations/:id/messages', () => {
     ]);
     expect(stored.messages[1].createdAt).toBe(stored.updatedAt);
 
-    const pinned = await t.request('POST', `/conversations/${id}/messages`, { body: { role: 'tool', content: '' }, headers: { 'if-match': '"2"' } });
+    const pinned = await t.request('POST', `/conversations/${id}/messages`, {
+      body: { role: 'tool', content: '' },
+      headers: { 'if-match': '"2"' },
+    });
     const s2 = await expectWritten(pinned, 201, 3);
     expect(s2.messages).toHaveLength(3);
 
@@ -348,7 +369,13 @@ describe('POST /conversations/:id/messages', () => {
     await refused('POST', path, { body: { role: 'user', content: 'x' }, token: null }, 401, 'UNAUTHORIZED');
     await refused('POST', path, { body: { role: 'user', content: 'x' }, token: 'wrong' }, 401, 'UNAUTHORIZED');
     await refused('POST', path, json(JSON.stringify({ role: 'user', content: 'x'.repeat(ONE_MIB) })), 413, 'PAYLOAD_TOO_LARGE');
-    await refused('POST', path, { rawBody: 'role=user&content=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    await refused(
+      'POST',
+      path,
+      { rawBody: 'role=user&content=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
     expect((await t.request('DELETE', `/conversations/${created.body.id}`)).status).toBe(204);
     await refused('POST', path, { body: { role: 'user', content: 'x' } }, 404, 'NOT_FOUND');
   });
@@ -482,7 +509,11 @@ describe('phase deprecation (the new store is the source of truth, legacy the se
     });
     const id = created.body.id;
     await expectWritten(created, 201, 1);
-    await expectWritten(await t.request('PATCH', `/conversations/${id}`, { body: { title: 'dep 2', metadata: { z: 1 } }, headers: { 'if-match': '"1"' } }), 200, 2);
+    await expectWritten(
+      await t.request('PATCH', `/conversations/${id}`, { body: { title: 'dep 2', metadata: { z: 1 } }, headers: { 'if-match': '"1"' } }),
+      200,
+      2,
+    );
     await expectWritten(await t.request('POST', `/conversations/${id}/messages`, { body: { role: 'assistant', content: 'b' } }), 201, 3);
     await refused('PATCH', `/conversations/${id}`, { body: { title: 'stale' }, headers: { 'if-match': '"2"' } }, 412, 'VERSION_CONFLICT');
     const removed = await t.request('DELETE', `/conversations/${id}`);
@@ -548,7 +579,10 @@ describe('legacy documents as they exist in the wild (SPEC section 1)', () => {
     const titles: string[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < 10; page++) {
-      const res: TestResponse = await t.request('GET', `/conversations?userId=${user}&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      const res: TestResponse = await t.request(
+        'GET',
+        `/conversations?userId=${user}&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
       expect(res.status).toBe(200);
       titles.push(...res.body.items.map((i: { title: string }) => i.title));
       cursor = res.body.nextCursor;
@@ -596,7 +630,13 @@ describe('Idempotency-Key', () => {
     const stored = await expectStoresAgree(t, id);
     expect(stored.version).toBe(2);
     expect(stored.messages).toHaveLength(1);
-    await refused('POST', `/conversations/${id}/messages`, { body: { role: 'user', content: 'something else' }, headers }, 422, 'IDEMPOTENCY_KEY_REUSED');
+    await refused(
+      'POST',
+      `/conversations/${id}/messages`,
+      { body: { role: 'user', content: 'something else' }, headers },
+      422,
+      'IDEMPOTENCY_KEY_REUSED',
+    );
   });
 
   it('concurrent requests with one key write once', async () => {
@@ -615,7 +655,9 @@ describe('Idempotency-Key', () => {
 
   it('400 for an invalid key, writing nothing', async () => {
     for (const key of ['has space', 'x'.repeat(201), 'semi;colon', 'ü']) {
-      await refusedWithFields('POST', '/conversations', { body: { userId: freshUser() }, headers: { 'idempotency-key': key } }, ['Idempotency-Key']);
+      await refusedWithFields('POST', '/conversations', { body: { userId: freshUser() }, headers: { 'idempotency-key': key } }, [
+        'Idempotency-Key',
+      ]);
     }
   });
 
@@ -641,7 +683,10 @@ describe('OpenAPI', () => {
     const res = await t.request('GET', '/docs-json', { token: OPERATOR_TOKEN });
     expect(res.status).toBe(200);
     const paths = res.body.paths as Record<string, Record<string, unknown>>;
-    const methods = (p: string) => Object.keys(paths[p] ?? {}).filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m)).sort();
+    const methods = (p: string) =>
+      Object.keys(paths[p] ?? {})
+        .filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
+        .sort();
     expect(methods('/conversations')).toEqual(['get', 'post']);
     expect(methods('/conversations/{id}')).toEqual(['delete', 'get', 'patch']);
     expect(methods('/conversations/{id}/messages')).toEqual(['post']);

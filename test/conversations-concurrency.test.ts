@@ -30,7 +30,8 @@ function prng(seed: number): () => number {
   };
 }
 
-type Write = { kind: 'title'; title: string } | { kind: 'metadata'; metadata: Record<string, unknown> } | { kind: 'append'; content: string };
+type Write =
+  { kind: 'title'; title: string } | { kind: 'metadata'; metadata: Record<string, unknown> } | { kind: 'append'; content: string };
 type Ack = Write & { version: number };
 
 interface Ledger {
@@ -83,7 +84,10 @@ async function runLoad(phase: string, ids: string[]): Promise<Map<string, Ledger
       let res: TestResponse;
       let ack: Write;
       if (kind === 'append') {
-        res = await t.request('POST', `/conversations/${id}/messages`, { body: { role: op % 2 ? 'user' : 'assistant', content: tag }, headers });
+        res = await t.request('POST', `/conversations/${id}/messages`, {
+          body: { role: op % 2 ? 'user' : 'assistant', content: tag },
+          headers,
+        });
         ack = { kind: 'append', content: tag };
       } else if (kind === 'title') {
         res = await t.request('PATCH', `/conversations/${id}`, { body: { title: tag }, headers });
@@ -145,7 +149,12 @@ describe.each(['shadow', 'deprecation'] as const)('concurrent writers, phase %s'
     await t.setPhase(phase);
     for (let i = 0; i < CONVERSATIONS; i++) {
       const res = await t.request('POST', '/conversations', {
-        body: { userId: `${phase}-user-${i % 3}`, title: 'initial', metadata: { initial: true }, messages: [{ role: 'user', content: INITIAL_MESSAGES[0] }] },
+        body: {
+          userId: `${phase}-user-${i % 3}`,
+          title: 'initial',
+          metadata: { initial: true },
+          messages: [{ role: 'user', content: INITIAL_MESSAGES[0] }],
+        },
       });
       expect(res.status).toBe(201);
       ids.push(res.body.id);

@@ -56,7 +56,13 @@ function jsonCase(name: string, endpoint: Endpoint, body: unknown, statuses = [4
   return { name, method: methodOf[endpoint], path: endpoint, options: { body }, statuses };
 }
 
-function rawCase(name: string, endpoint: Endpoint, raw: string | Buffer, contentType: string | null = 'application/json', statuses = [400]): Case {
+function rawCase(
+  name: string,
+  endpoint: Endpoint,
+  raw: string | Buffer,
+  contentType: string | null = 'application/json',
+  statuses = [400],
+): Case {
   return {
     name,
     method: methodOf[endpoint],
@@ -139,7 +145,12 @@ function handWritten(): Case[] {
   }
 
   // Strings neither store can hold unchanged.
-  for (const [label, s] of [['NUL', 'a\u0000b'], ['lone high surrogate', 'a\ud800b'], ['lone low surrogate', '\udfff'], ['reversed pair', '\udc00\ud800']]) {
+  for (const [label, s] of [
+    ['NUL', 'a\u0000b'],
+    ['lone high surrogate', 'a\ud800b'],
+    ['lone low surrogate', '\udfff'],
+    ['reversed pair', '\udc00\ud800'],
+  ]) {
     create(`userId with ${label}`, { ...VALID.create, userId: s });
     create(`title with ${label}`, { ...VALID.create, title: s });
     patch(`title with ${label}`, { title: s });
@@ -187,14 +198,30 @@ function handWritten(): Case[] {
     const json = JSON.stringify(VALID[endpoint]);
     const cut = json.indexOf('"ok"') + 2;
     for (const bytes of BAD_UTF8) {
-      cases.push(rawCase(`${endpoint}: invalid UTF-8 ${bytes.map((b) => b.toString(16)).join(' ')}`, endpoint, withBytes(json.slice(0, cut), bytes, json.slice(cut))));
+      cases.push(
+        rawCase(
+          `${endpoint}: invalid UTF-8 ${bytes.map((b) => b.toString(16)).join(' ')}`,
+          endpoint,
+          withBytes(json.slice(0, cut), bytes, json.slice(cut)),
+        ),
+      );
     }
     // Wrong content types (a valid body, so only the type is wrong).
-    for (const type of ['text/plain', 'text/json', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=zz', 'application/xml', 'application/octet-stream', 'application/json; charset=latin1']) {
+    for (const type of [
+      'text/plain',
+      'text/json',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=zz',
+      'application/xml',
+      'application/octet-stream',
+      'application/json; charset=latin1',
+    ]) {
       cases.push(rawCase(`${endpoint}: content type ${type}`, endpoint, json, type, [415]));
     }
     // JSON with another UTF charset: the parser decodes it as labelled, so UTF-8 bytes read as UTF-16 are garbage (400).
-    cases.push(rawCase(`${endpoint}: content type application/json; charset=utf-16`, endpoint, json, 'application/json; charset=utf-16', [400, 415]));
+    cases.push(
+      rawCase(`${endpoint}: content type application/json; charset=utf-16`, endpoint, json, 'application/json; charset=utf-16', [400, 415]),
+    );
     cases.push(rawCase(`${endpoint}: no content type`, endpoint, Buffer.from(json), null, [415]));
     // A UTF-16 body labelled as JSON.
     cases.push(rawCase(`${endpoint}: UTF-16 bytes`, endpoint, Buffer.from(json, 'utf16le')));
@@ -209,10 +236,36 @@ function handWritten(): Case[] {
   }
 
   // Invalid ids in the path, with a valid body.
-  const badIds = ['abc', 'AAAAAAAAAAAAAAAAAAAAAAAA', existingIdPlaceholder('upper'), 'g'.repeat(24), 'a'.repeat(23), 'a'.repeat(25), '%24where', '%00'.repeat(24), 'a'.repeat(23) + '%20', '%7B%7D', 'null', '-1', '1e3'];
+  const badIds = [
+    'abc',
+    'AAAAAAAAAAAAAAAAAAAAAAAA',
+    existingIdPlaceholder('upper'),
+    'g'.repeat(24),
+    'a'.repeat(23),
+    'a'.repeat(25),
+    '%24where',
+    '%00'.repeat(24),
+    'a'.repeat(23) + '%20',
+    '%7B%7D',
+    'null',
+    '-1',
+    '1e3',
+  ];
   for (const id of badIds) {
-    cases.push({ name: `patch: bad id ${id}`, method: 'PATCH', path: `/conversations/${id}`, options: { body: VALID.patch }, statuses: [400] });
-    cases.push({ name: `append: bad id ${id}`, method: 'POST', path: `/conversations/${id}/messages`, options: { body: VALID.append }, statuses: [400] });
+    cases.push({
+      name: `patch: bad id ${id}`,
+      method: 'PATCH',
+      path: `/conversations/${id}`,
+      options: { body: VALID.patch },
+      statuses: [400],
+    });
+    cases.push({
+      name: `append: bad id ${id}`,
+      method: 'POST',
+      path: `/conversations/${id}/messages`,
+      options: { body: VALID.append },
+      statuses: [400],
+    });
   }
   return cases;
 }
@@ -236,11 +289,31 @@ const loneSurrogate = fc
   .map(([a, s, b]) => `${a}x${String.fromCharCode(s)}x${b}`)
   .filter((s) => /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s));
 const unstorable = fc.oneof(nulString, loneSurrogate);
-const notString = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.array(anyJson, { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), anyJson, { maxKeys: 3 }));
-const notObject = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.string({ maxLength: 10 }), fc.array(anyJson, { maxLength: 3 }));
-const badRole = fc.oneof(notString, fc.constant(null), fc.string({ maxLength: 12 }).filter((s) => !(MESSAGE_ROLES as readonly string[]).includes(s)));
-const longText = (min: number, max: number) => fc.tuple(fc.integer({ min, max }), fc.constantFrom('x', 'é', '中', '🙂')).map(([n, ch]) => ch.repeat(n));
-const tooLongContent = fc.tuple(fc.integer({ min: 64 * 1024 + 1, max: 80 * 1024 }), fc.constantFrom('x', 'é')).map(([bytes, ch]) => ch.repeat(Math.ceil(bytes / Buffer.byteLength(ch))));
+const notString = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.array(anyJson, { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 5 }), anyJson, { maxKeys: 3 }),
+);
+const notObject = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.string({ maxLength: 10 }),
+  fc.array(anyJson, { maxLength: 3 }),
+);
+const badRole = fc.oneof(
+  notString,
+  fc.constant(null),
+  fc.string({ maxLength: 12 }).filter((s) => !(MESSAGE_ROLES as readonly string[]).includes(s)),
+);
+const longText = (min: number, max: number) =>
+  fc.tuple(fc.integer({ min, max }), fc.constantFrom('x', 'é', '中', '🙂')).map(([n, ch]) => ch.repeat(n));
+const tooLongContent = fc
+  .tuple(fc.integer({ min: 64 * 1024 + 1, max: 80 * 1024 }), fc.constantFrom('x', 'é'))
+  .map(([bytes, ch]) => ch.repeat(Math.ceil(bytes / Buffer.byteLength(ch))));
 const badKey = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 6 }).map((s) => `$${s}`),
   fc.tuple(fc.string({ unit: 'binary', maxLength: 5 }), fc.string({ unit: 'binary', maxLength: 5 })).map(([a, b]) => `${a}.${b}`),
@@ -271,11 +344,16 @@ const badMetadata: fc.Arbitrary<unknown> = fc.oneof(
 const unknownField = fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }).filter((k) => k !== '__proto__');
 
 function withUnknown(allowed: string[], base: Record<string, unknown>): fc.Arbitrary<Record<string, unknown>> {
-  return fc.tuple(unknownField.filter((k) => !allowed.includes(k)), anyJson).map(([k, v]) => {
-    const out = { ...base };
-    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
-    return out;
-  });
+  return fc
+    .tuple(
+      unknownField.filter((k) => !allowed.includes(k)),
+      anyJson,
+    )
+    .map(([k, v]) => {
+      const out = { ...base };
+      Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+      return out;
+    });
 }
 
 const badMessage: fc.Arbitrary<unknown> = fc.oneof(
@@ -290,10 +368,19 @@ const badMessage: fc.Arbitrary<unknown> = fc.oneof(
 const createBodies: fc.Arbitrary<unknown> = fc.oneof(
   fc.oneof(notString, fc.constant(null), fc.constant(''), unstorable, longText(201, 400)).map((userId) => ({ ...VALID.create, userId })),
   fc.oneof(notString, unstorable, longText(501, 700)).map((title) => ({ ...VALID.create, title })),
-  fc.oneof(notObject.filter((v) => !Array.isArray(v)), fc.constant(null)).map((messages) => ({ ...VALID.create, messages })),
-  fc.tuple(fc.array(fc.constant({ role: 'user', content: 'ok' }), { maxLength: 3 }), badMessage, fc.array(fc.constant({ role: 'assistant', content: 'ok' }), { maxLength: 3 })).map(
-    ([a, bad, b]) => ({ ...VALID.create, messages: [...a, bad, ...b] }),
-  ),
+  fc
+    .oneof(
+      notObject.filter((v) => !Array.isArray(v)),
+      fc.constant(null),
+    )
+    .map((messages) => ({ ...VALID.create, messages })),
+  fc
+    .tuple(
+      fc.array(fc.constant({ role: 'user', content: 'ok' }), { maxLength: 3 }),
+      badMessage,
+      fc.array(fc.constant({ role: 'assistant', content: 'ok' }), { maxLength: 3 }),
+    )
+    .map(([a, bad, b]) => ({ ...VALID.create, messages: [...a, bad, ...b] })),
   badMetadata.map((metadata) => ({ ...VALID.create, metadata })),
   withUnknown(['userId', 'title', 'messages', 'metadata'], VALID.create),
 );
@@ -301,7 +388,9 @@ const createBodies: fc.Arbitrary<unknown> = fc.oneof(
 const patchBodies: fc.Arbitrary<unknown> = fc.oneof(
   fc.oneof(notString, unstorable, longText(501, 700)).map((title) => ({ title })),
   badMetadata.map((metadata) => ({ metadata })),
-  fc.tuple(fc.oneof(fc.constant(undefined), fc.constant('fine')), badMetadata).map(([title, metadata]) => (title === undefined ? { metadata } : { title, metadata })),
+  fc
+    .tuple(fc.oneof(fc.constant(undefined), fc.constant('fine')), badMetadata)
+    .map(([title, metadata]) => (title === undefined ? { metadata } : { title, metadata })),
   withUnknown(['title', 'metadata'], VALID.patch),
   fc.constant({}),
 );
@@ -317,7 +406,9 @@ const generatedCase: fc.Arbitrary<Case> = fc.oneof(
   createBodies.map((body) => jsonCase('generated create', 'create', body)),
   patchBodies.map((body) => jsonCase('generated patch', 'patch', body)),
   appendBodies.map((body) => jsonCase('generated append', 'append', body)),
-  fc.tuple(fc.constantFrom(...ENDPOINTS), notObject).map(([endpoint, body]) => jsonCase(`generated ${endpoint} non-object`, endpoint, body)),
+  fc
+    .tuple(fc.constantFrom(...ENDPOINTS), notObject)
+    .map(([endpoint, body]) => jsonCase(`generated ${endpoint} non-object`, endpoint, body)),
   fc.tuple(badId, fc.boolean()).map(([id, messages]) => ({
     name: 'generated bad id',
     method: messages ? 'POST' : 'PATCH',
@@ -364,7 +455,8 @@ describe('hostile input to the write endpoints (phase shadow)', () => {
     const cases = fc.sample(generatedCase, { seed: SEED, numRuns: GENERATED });
     expect(cases.length).toBeGreaterThanOrEqual(500);
     const byEndpoint = cases.reduce<Record<string, number>>((n, c) => ({ ...n, [c.name]: (n[c.name] ?? 0) + 1 }), {});
-    for (const name of ['generated create', 'generated patch', 'generated append', 'generated bad id']) expect(byEndpoint[name]).toBeGreaterThan(50);
+    for (const name of ['generated create', 'generated patch', 'generated append', 'generated bad id'])
+      expect(byEndpoint[name]).toBeGreaterThan(50);
     expect(await runAll(cases)).toEqual([]);
   });
 

@@ -42,7 +42,14 @@ describe('writes through store and Redis outages', () => {
 
   beforeAll(async () => {
     services = await startPrivateServices();
-    config = loadConfig({ ...services.env, APP_API_TOKENS: `t:${APP_TOKEN}`, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error', MODE_CACHE_TTL_MS: '0', SECONDARY_WRITE_TIMEOUT_MS: '1000', METRICS_PORT: String(await freePort()) });
+    config = loadConfig({
+      ...services.env,
+      APP_API_TOKENS: `t:${APP_TOKEN}`,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+      MODE_CACHE_TTL_MS: '0',
+      SECONDARY_WRITE_TIMEOUT_MS: '1000',
+      METRICS_PORT: String(await freePort()),
+    });
     ds = createDataSource({ url: config.database.url, poolSize: 2 });
     await ds.initialize();
     await ds.runMigrations();
@@ -101,13 +108,17 @@ describe('writes through store and Redis outages', () => {
         const id = ids[(n + client) % ids.length];
         const text = `c${client}-n${n}`;
         attempts++;
-        const res = await call('POST', `/conversations/${id}/messages`, { role: 'user', content: text }).catch(() => ({ status: 0, body: null }));
+        const res = await call('POST', `/conversations/${id}/messages`, { role: 'user', content: text }).catch(() => ({
+          status: 0,
+          body: null,
+        }));
         if (res.status === 201) {
           const a = acked.get(id)!;
           a.version = Math.max(a.version, res.body.version);
           a.texts.add(text);
         } else {
-          const what = `${res.status} ${res.body?.code ?? ''} ${/legacy store|new store|Redis/.exec(res.body?.message ?? '')?.[0] ?? ''}`.trim();
+          const what =
+            `${res.status} ${res.body?.code ?? ''} ${/legacy store|new store|Redis/.exec(res.body?.message ?? '')?.[0] ?? ''}`.trim();
           refusals.set(what, (refusals.get(what) ?? 0) + 1);
         }
         await sleep(5);
@@ -189,34 +200,38 @@ describe('writes through store and Redis outages', () => {
   it.each([
     ['shadow', 'ferretdb', /legacy store/],
     ['deprecation', 'postgres', /new store/],
-  ] as const)('answers 503 STORE_UNAVAILABLE naming the store, never 500, while the source of truth in %s (%s) cannot be reached', async (phase, service, named) => {
-    await setPhase(phase);
-    const created = await call('POST', '/conversations', { userId: `unreachable-${phase}`, title: 'before' });
-    expect(created.status).toBe(201);
-    // The phase was just read: its cached copy serves while PostgreSQL is away, so the store itself is tried.
-    await services.stop(service);
-    try {
-      const requests: Array<[string, string, unknown?]> = [
-        ['GET', `/conversations/${created.body.id}`],
-        ['POST', `/conversations/${created.body.id}/messages`, { role: 'user', content: 'during the outage' }],
-        ['POST', '/conversations', { userId: `unreachable-${phase}` }],
-      ];
-      for (const [method, path, body] of requests) {
-        const res = await fetch(`${url}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${APP_TOKEN}`, 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        const payload = (await res.json()) as Record<string, unknown>;
-        expect({ method, path, status: res.status }).toEqual({ method, path, status: 503 });
-        expect(Object.keys(payload).sort()).toEqual(['code', 'message', 'requestId', 'statusCode']);
-        expect(payload).toMatchObject({ statusCode: 503, code: 'STORE_UNAVAILABLE', message: expect.stringMatching(named) });
-        expect(res.headers.get('retry-after')).toBe('5');
+  ] as const)(
+    'answers 503 STORE_UNAVAILABLE naming the store, never 500, while the source of truth in %s (%s) cannot be reached',
+    async (phase, service, named) => {
+      await setPhase(phase);
+      const created = await call('POST', '/conversations', { userId: `unreachable-${phase}`, title: 'before' });
+      expect(created.status).toBe(201);
+      // The phase was just read: its cached copy serves while PostgreSQL is away, so the store itself is tried.
+      await services.stop(service);
+      try {
+        const requests: Array<[string, string, unknown?]> = [
+          ['GET', `/conversations/${created.body.id}`],
+          ['POST', `/conversations/${created.body.id}/messages`, { role: 'user', content: 'during the outage' }],
+          ['POST', '/conversations', { userId: `unreachable-${phase}` }],
+        ];
+        for (const [method, path, body] of requests) {
+          const res = await fetch(`${url}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${APP_TOKEN}`, 'content-type': 'application/json' },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          });
+          const payload = (await res.json()) as Record<string, unknown>;
+          expect({ method, path, status: res.status }).toEqual({ method, path, status: 503 });
+          expect(Object.keys(payload).sort()).toEqual(['code', 'message', 'requestId', 'statusCode']);
+          expect(payload).toMatchObject({ statusCode: 503, code: 'STORE_UNAVAILABLE', message: expect.stringMatching(named) });
+          expect(res.headers.get('retry-after')).toBe('5');
+        }
+      } finally {
+        await serversBack();
       }
-    } finally {
-      await serversBack();
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 
   it('acknowledges nothing with PostgreSQL stopped while legacy is the source of truth, loses nothing, then repairs it', async () => {
     await runScenario('shadow', ['postgres']);

@@ -58,7 +58,15 @@ describe('dashboard over HTTP', () => {
     expect(board.headers.get('content-security-policy')).toContain("connect-src 'self'");
     const api = await t.request('GET', '/queues/api/queues', op);
     expect(api.status).toBe(200);
-    expect(api.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(['backfill', 'catchup', 'cleanup', 'repair', 'shadow', 'traffic', 'verify']);
+    expect(api.body.queues.map((q: { name: string }) => q.name).sort()).toEqual([
+      'backfill',
+      'catchup',
+      'cleanup',
+      'repair',
+      'shadow',
+      'traffic',
+      'verify',
+    ]);
     expect(api.body.queues.every((q: { readOnlyMode: boolean }) => q.readOnlyMode)).toBe(true);
   });
 
@@ -89,7 +97,10 @@ describe('dashboard over HTTP', () => {
     // A bearer header, when sent, decides on its own: an app token stays refused even with the cookie.
     expect((await t.request('GET', '/queues/api/queues', { token: APP_TOKEN, headers: { cookie } })).status).toBe(403);
     // Changes with the cookie must come from this origin.
-    const crossSite = await t.request('PUT', '/queues/api/queues/repair/pause', { token: null, headers: { cookie, 'sec-fetch-site': 'cross-site' } });
+    const crossSite = await t.request('PUT', '/queues/api/queues/repair/pause', {
+      token: null,
+      headers: { cookie, 'sec-fetch-site': 'cross-site' },
+    });
     expect([crossSite.status, crossSite.body.code]).toEqual([403, 'FORBIDDEN']);
 
     const cleared = await t.request('DELETE', '/dashboard/queues-session', { token: null });
@@ -102,7 +113,10 @@ describe('dashboard over HTTP', () => {
       // Samples decided 55, 35 and 15 minutes ago (mid-bucket): 4 compared (1 mismatched), 2 compared (2 mismatched), 1 error.
       const at = (min: number) => `clock_timestamp() - interval '${min} minutes'`;
       const sample = (outcome: string, min: number) =>
-        t.pg.query(`INSERT INTO shadow_samples (kind, endpoint, outcome, sampled_at, decided_at) VALUES ('stores', 'get', $1, ${at(min)}, ${at(min)})`, [outcome]);
+        t.pg.query(
+          `INSERT INTO shadow_samples (kind, endpoint, outcome, sampled_at, decided_at) VALUES ('stores', 'get', $1, ${at(min)}, ${at(min)})`,
+          [outcome],
+        );
       for (const o of ['matched', 'matched', 'lag', 'mismatched']) await sample(o, 55);
       for (const o of ['mismatched', 'mismatched']) await sample(o, 35);
       await sample('error', 15);
@@ -123,7 +137,9 @@ describe('dashboard over HTTP', () => {
       const res = await t.request('GET', '/migration/shadow/timeline?windowMs=3600000&buckets=6', op);
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ windowMs: 3600000, bucketMs: 600000, maxMismatchRate: expect.any(Number) });
-      expect(res.body.buckets.map((b: { compared: number; mismatched: number; rate: number | null }) => [b.compared, b.mismatched, b.rate])).toEqual([
+      expect(
+        res.body.buckets.map((b: { compared: number; mismatched: number; rate: number | null }) => [b.compared, b.mismatched, b.rate]),
+      ).toEqual([
         [4, 1, 0.25],
         [0, 0, null],
         [2, 2, 1],

@@ -126,7 +126,10 @@ describe('dashboard in a browser', () => {
       stale = false;
       return route.continue();
     });
-    const moved = await t.request('POST', '/migration/advance', { token: OPERATOR_TOKEN, body: { reason: 'another operator', force: true, expectedStep: 'canary' } });
+    const moved = await t.request('POST', '/migration/advance', {
+      token: OPERATOR_TOKEN,
+      body: { reason: 'another operator', force: true, expectedStep: 'canary' },
+    });
     expect(moved.status).toBe(200);
     await page.getByTestId('refresh').click();
     expect(await currentStep().textContent()).toBe('canary');
@@ -145,9 +148,14 @@ describe('dashboard in a browser', () => {
     await page.getByTestId('rollback').click();
     const dialog = page.getByTestId('dialog');
     await dialog.waitFor(WAIT);
-    expect(await dialog.getByTestId('dialog-changes').textContent()).toContain('rollout-10 → canary: new weight 10% → 5% (legacy 90% → 95%)');
+    expect(await dialog.getByTestId('dialog-changes').textContent()).toContain(
+      'rollout-10 → canary: new weight 10% → 5% (legacy 90% → 95%)',
+    );
     await dialog.getByTestId('rollback-target').selectOption('shadow');
-    await dialog.getByTestId('dialog-changes').filter({ hasText: 'rollout-10 → shadow: new weight 10% → 0% (legacy 90% → 100%)' }).waitFor(WAIT);
+    await dialog
+      .getByTestId('dialog-changes')
+      .filter({ hasText: 'rollout-10 → shadow: new weight 10% → 0% (legacy 90% → 100%)' })
+      .waitFor(WAIT);
     const confirm = dialog.getByTestId('confirm');
     expect(await confirm.isDisabled()).toBe(true);
     await dialog.getByTestId('reason').fill('browser test: back to shadow');
@@ -170,45 +178,77 @@ describe('dashboard in a browser', () => {
     expect(await dialog.getByTestId('reason').count()).toBe(0);
     await shot('confirm-backfill');
     await dialog.getByTestId('confirm').click();
-    await notice().filter({ hasText: /Backfill run #\d+ started/ }).waitFor(WAIT);
+    await notice()
+      .filter({ hasText: /Backfill run #\d+ started/ })
+      .waitFor(WAIT);
     const runId = Number(/#(\d+)/.exec((await notice().textContent())!)![1]);
     await waitForRunCompleted(t, runId, 60_000);
     await page.getByTestId('refresh').click();
     await page.getByTestId('panel-backfill').getByText('100 % (40 of 40 read)').waitFor(WAIT);
 
     // 20 copies that no longer match legacy (same version, other content): what verification must list.
-    await t.pg.query(`UPDATE conversations SET title = 'edited behind the sync' WHERE id IN (SELECT id FROM conversations ORDER BY id LIMIT 20)`);
+    await t.pg.query(
+      `UPDATE conversations SET title = 'edited behind the sync' WHERE id IN (SELECT id FROM conversations ORDER BY id LIMIT 20)`,
+    );
     await page.getByTestId('start-verify').click();
     await dialog.waitFor(WAIT);
     expect(await dialog.getByTestId('dialog-changes').textContent()).toContain('nothing is written');
     await dialog.getByTestId('dialog-option').check();
     await dialog.getByRole('heading').filter({ hasText: 'Verify and repair' }).waitFor(WAIT);
-    expect(await dialog.getByTestId('dialog-changes').textContent()).toContain('each difference is copied from the source of truth (the legacy store (MongoDB)) and verified again');
+    expect(await dialog.getByTestId('dialog-changes').textContent()).toContain(
+      'each difference is copied from the source of truth (the legacy store (MongoDB)) and verified again',
+    );
     await dialog.getByTestId('reason').fill('browser test: after the backfill');
     await shot('confirm-verify-repair');
     // This run only reports, so the differences stay for the report below.
     await dialog.getByTestId('dialog-option').uncheck();
     await dialog.getByRole('heading').filter({ hasText: 'Run a verification' }).waitFor(WAIT);
     await dialog.getByTestId('confirm').click();
-    await notice().filter({ hasText: /Verification run #\d+ \(report\) queued/ }).waitFor(WAIT);
+    await notice()
+      .filter({ hasText: /Verification run #\d+ \(report\) queued/ })
+      .waitFor(WAIT);
     const verifyId = Number(/#(\d+)/.exec((await notice().textContent())!)![1]);
-    await waitFor('the verification run to finish', async () => (await t.request('GET', `/migration/verify/${verifyId}`, { token: OPERATOR_TOKEN })).body.status === 'completed', 60_000, 200);
+    await waitFor(
+      'the verification run to finish',
+      async () => (await t.request('GET', `/migration/verify/${verifyId}`, { token: OPERATOR_TOKEN })).body.status === 'completed',
+      60_000,
+      200,
+    );
 
     await page.getByTestId('run-catchup').click();
     await dialog.waitFor(WAIT);
-    expect(await dialog.getByTestId('dialog-changes').textContent()).toMatch(/legacy changes since .* \(less the 5 s overlap a pass reads again\)/);
+    expect(await dialog.getByTestId('dialog-changes').textContent()).toMatch(
+      /legacy changes since .* \(less the 5 s overlap a pass reads again\)/,
+    );
     await dialog.getByTestId('confirm').click();
-    await notice().filter({ hasText: /catch-up pass/i }).waitFor({ timeout: 40_000 });
-    expect(await notice().locator('span').first().textContent()).toMatch(/^Catch-up pass done: \d+ read, \d+ written, \d+ already up to date, 0 dead-lettered; caught up\.$/);
+    await notice()
+      .filter({ hasText: /catch-up pass/i })
+      .waitFor({ timeout: 40_000 });
+    expect(await notice().locator('span').first().textContent()).toMatch(
+      /^Catch-up pass done: \d+ read, \d+ written, \d+ already up to date, 0 dead-lettered; caught up\.$/,
+    );
   });
 
   it('shows backfill progress, a verification run with its differences page by page, and the shadow mismatch rate over time with the lag share', async () => {
     // Shadow outcomes of the last hour (minute buckets): 50 minutes ago alone (3 of them lag), 31 and 30 minutes ago side by side.
-    for (const [outcome, min] of [['matched', 50.5], ['matched', 50.5], ['mismatched', 50.5], ['matched', 31.5], ['mismatched', 30.5], ['mismatched', 30.5]] as const) {
-      await t.pg.query(`INSERT INTO shadow_samples (kind, endpoint, outcome, sampled_at, decided_at) VALUES ('stores', 'get', $1, now() - $2 * interval '1 minute', now() - $2 * interval '1 minute')`, [outcome, min]);
+    for (const [outcome, min] of [
+      ['matched', 50.5],
+      ['matched', 50.5],
+      ['mismatched', 50.5],
+      ['matched', 31.5],
+      ['mismatched', 30.5],
+      ['mismatched', 30.5],
+    ] as const) {
+      await t.pg.query(
+        `INSERT INTO shadow_samples (kind, endpoint, outcome, sampled_at, decided_at) VALUES ('stores', 'get', $1, now() - $2 * interval '1 minute', now() - $2 * interval '1 minute')`,
+        [outcome, min],
+      );
     }
     for (const kind of ['not_copied', 'not_copied', 'follow_up']) {
-      await t.pg.query(`INSERT INTO shadow_samples (kind, endpoint, outcome, lag_kind, sampled_at, decided_at) VALUES ('stores', 'get', 'lag', $1, now() - 50.5 * interval '1 minute', now() - 50.5 * interval '1 minute')`, [kind]);
+      await t.pg.query(
+        `INSERT INTO shadow_samples (kind, endpoint, outcome, lag_kind, sampled_at, decided_at) VALUES ('stores', 'get', 'lag', $1, now() - 50.5 * interval '1 minute', now() - 50.5 * interval '1 minute')`,
+        [kind],
+      );
     }
     await t.pg.query(
       `INSERT INTO shadow_mismatches (kind, endpoint, phase, primary_side, secondary_side, paths, path_patterns, differences, difference_count, sampled_at)
@@ -232,13 +272,20 @@ describe('dashboard in a browser', () => {
     await chart.locator('path.line').first().waitFor(WAIT);
     expect(await chart.locator('path.line').count()).toBe(1);
     expect(await chart.locator('circle.dot').count()).toBe(3);
-    expect(await page.getByTestId('top-paths').locator('tbody tr').allTextContents()).toEqual([expect.stringContaining('messages[*].content'), expect.stringContaining('title')]);
+    expect(await page.getByTestId('top-paths').locator('tbody tr').allTextContents()).toEqual([
+      expect.stringContaining('messages[*].content'),
+      expect.stringContaining('title'),
+    ]);
     // Beside the rate: how much of what was compared was still being copied, and why.
     expect(await page.getByTestId('shadow-lag').textContent()).toMatch(/^lag \d+\.\d+ % \(3: 2 not copied yet, 1 follow-up pending\)$/);
     // Ids are never broken across lines (each is one box), however narrow their column.
     await differences.getByRole('button', { name: 'Previous' }).click();
     await differences.getByText('1–15 of 20').waitFor(WAIT);
-    expect(await page.evaluate(`[...document.querySelectorAll('code.id')].filter((e) => e.getClientRects().length !== 1).map((e) => e.textContent)`)).toEqual([]);
+    expect(
+      await page.evaluate(
+        `[...document.querySelectorAll('code.id')].filter((e) => e.getClientRects().length !== 1).map((e) => e.textContent)`,
+      ),
+    ).toEqual([]);
     expect(await page.locator('code.id').count()).toBeGreaterThanOrEqual(15);
   });
 
@@ -251,12 +298,22 @@ describe('dashboard in a browser', () => {
     const flipped = {
       ...real,
       followUps: { pending: 3, oldestAgeSeconds: 2.4 },
-      lastFlip: { at: new Date().toISOString(), action: 'rollback', to: 'rollout-100', sourceOfTruth: 'legacy', writePause: { waitedMs: 42, heldMs: 1530 }, cutover: { settled: 2, caughtUp: 0, verified: 5, different: [] } },
+      lastFlip: {
+        at: new Date().toISOString(),
+        action: 'rollback',
+        to: 'rollout-100',
+        sourceOfTruth: 'legacy',
+        writePause: { waitedMs: 42, heldMs: 1530 },
+        cutover: { settled: 2, caughtUp: 0, verified: 5, different: [] },
+      },
     };
     await page.route('**/migration/status', (route) => route.fulfill({ json: flipped }));
     try {
       await page.getByTestId('refresh').click();
-      await page.getByTestId('follow-ups').filter({ hasText: '3 pending, the oldest 2 s old: the new store lags by up to that' }).waitFor(WAIT);
+      await page
+        .getByTestId('follow-ups')
+        .filter({ hasText: '3 pending, the oldest 2 s old: the new store lags by up to that' })
+        .waitFor(WAIT);
       expect(await page.getByTestId('last-flip').textContent()).toMatch(
         /^rollback to rollout-100 at .* UTC: source of truth legacy \(MongoDB\); writes waited 42 ms for those in flight and were held 1\.5 s$/,
       );

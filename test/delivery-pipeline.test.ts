@@ -10,9 +10,26 @@ import { ROOT } from './support/env';
 
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
 
-type Step = { name?: string; id?: string; uses?: string; run?: string; if?: string; with?: Record<string, unknown>; env?: Record<string, string> };
-type Job = { needs?: string | string[]; if?: string; uses?: string; permissions?: Record<string, string>; environment?: unknown; steps: Step[]; outputs?: Record<string, string> };
-const workflow = (file: string) => parse(read(`.github/workflows/${file}`)) as { on: any; permissions?: Record<string, string>; jobs: Record<string, Job> };
+type Step = {
+  name?: string;
+  id?: string;
+  uses?: string;
+  run?: string;
+  if?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+};
+type Job = {
+  needs?: string | string[];
+  if?: string;
+  uses?: string;
+  permissions?: Record<string, string>;
+  environment?: unknown;
+  steps: Step[];
+  outputs?: Record<string, string>;
+};
+const workflow = (file: string) =>
+  parse(read(`.github/workflows/${file}`)) as { on: any; permissions?: Record<string, string>; jobs: Record<string, Job> };
 const stepIndex = (job: Job, match: (s: Step) => boolean) => {
   const i = job.steps.findIndex(match);
   if (i < 0) throw new Error(`no such step in ${JSON.stringify(job.steps.map((s) => s.name ?? s.uses))}`);
@@ -23,7 +40,10 @@ describe('the image', () => {
   const dockerfile = read('Dockerfile');
 
   it('builds and runs on Node 24 LTS as the unprivileged node user', () => {
-    expect([...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1].replace(/@sha256:[0-9a-f]{64}$/, ''))).toEqual(['node:24-bookworm-slim', 'node:24-bookworm-slim']);
+    expect([...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1].replace(/@sha256:[0-9a-f]{64}$/, ''))).toEqual([
+      'node:24-bookworm-slim',
+      'node:24-bookworm-slim',
+    ]);
     expect(dockerfile).toMatch(/^USER node$/m);
   });
 
@@ -35,19 +55,26 @@ describe('the image', () => {
   });
 
   it('leaves bench, scripts, tests and local tooling out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-    for (const entry of ['bench', 'scripts', 'test', 'tools', '.tools', '.local', 'node_modules', '.env', '.env.*', 'deployment']) expect(ignored).toContain(entry);
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
+    for (const entry of ['bench', 'scripts', 'test', 'tools', '.tools', '.local', 'node_modules', '.env', '.env.*', 'deployment'])
+      expect(ignored).toContain(entry);
     expect(dockerfile).toContain('test ! -e dist/scripts && test ! -e dist/bench');
   });
 
   it('keeps in the build context every script `npm run build` runs (the dashboard bundler), and only those', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     const buildScripts = [...String(JSON.parse(read('package.json')).scripts.build).matchAll(/node (scripts\/\S+)/g)].map((m) => m[1]);
     expect(buildScripts).toEqual(['scripts/build-dashboard.js']);
     expect(ignored.filter((l) => l.startsWith('!'))).toEqual(buildScripts.map((f) => `!${f}`));
   });
 
-  it('package.json requires the image\'s Node 24 (Node 20 is end of life; scripts/lib/node24.sh installs 24 where the machine is older)', () => {
+  it("package.json requires the image's Node 24 (Node 20 is end of life; scripts/lib/node24.sh installs 24 where the machine is older)", () => {
     const { engines, devDependencies } = JSON.parse(read('package.json'));
     expect(engines.node).toBe('>=24.0.0 <25');
     expect(devDependencies['@types/node']).toMatch(/^24\./);
@@ -58,7 +85,7 @@ describe('the image', () => {
 describe('ci.yml', () => {
   const ci = workflow('ci.yml');
 
-  it('runs .ci/run (ending with the README\'s npm test) on pushes to main, pull requests, and as the release\'s first job', () => {
+  it("runs .ci/run (ending with the README's npm test) on pushes to main, pull requests, and as the release's first job", () => {
     expect(Object.keys(ci.on)).toEqual(['push', 'pull_request', 'workflow_call']);
     const steps = ci.jobs.ci.steps;
     expect(steps[steps.length - 1]).toMatchObject({ run: '.ci/run', 'working-directory': 'legacy-migration-service' });
@@ -100,8 +127,15 @@ describe('deploy.yml', () => {
   it('scans the built image with Trivy (CRITICAL and HIGH fail it), uploads the SARIF whatever the result, and pushes only after the scan', () => {
     const build = deploy.jobs.build;
     const scan = stepIndex(build, (s) => s.uses?.startsWith('aquasecurity/trivy-action@') ?? false);
-    expect(build.steps[scan].uses).toMatch(/^aquasecurity\/trivy-action@[0-9a-f]{40} # v\d+\.\d+\.\d+$|^aquasecurity\/trivy-action@[0-9a-f]{40}$/);
-    expect(build.steps[scan].with).toMatchObject({ format: 'sarif', output: 'trivy-results.sarif', severity: 'CRITICAL,HIGH', 'exit-code': '1' });
+    expect(build.steps[scan].uses).toMatch(
+      /^aquasecurity\/trivy-action@[0-9a-f]{40} # v\d+\.\d+\.\d+$|^aquasecurity\/trivy-action@[0-9a-f]{40}$/,
+    );
+    expect(build.steps[scan].with).toMatchObject({
+      format: 'sarif',
+      output: 'trivy-results.sarif',
+      severity: 'CRITICAL,HIGH',
+      'exit-code': '1',
+    });
     const upload = stepIndex(build, (s) => s.uses?.startsWith('github/codeql-action/upload-sarif@') ?? false);
     expect(upload).toBeGreaterThan(scan);
     expect(build.steps[upload].if).toMatch(/failure\(\)|always\(\)/);
@@ -120,7 +154,9 @@ describe('deploy.yml', () => {
     expect(runs).toContain('scripts/deploy/check-render.sh deployment/kubernetes/overlays/staging "$IMAGE"');
     expect(runs).toContain('scripts/deploy/apply-overlay.sh deployment/kubernetes/overlays/staging "$IMAGE"');
     expect(runs).toContain('scripts/smoke-tests.sh "$STAGING_URL" --wait 120 --public');
-    expect(stepIndex(staging, (s) => s.run?.includes('smoke-tests.sh') ?? false)).toBeGreaterThan(stepIndex(staging, (s) => s.run?.includes('apply-overlay.sh') ?? false));
+    expect(stepIndex(staging, (s) => s.run?.includes('smoke-tests.sh') ?? false)).toBeGreaterThan(
+      stepIndex(staging, (s) => s.run?.includes('apply-overlay.sh') ?? false),
+    );
   });
 
   it('syncs production after staging, waits for the analysis of this very revision (Progressing, then Succeeded or Failed), never for a condition the previous release left', () => {
@@ -139,7 +175,9 @@ describe('deploy.yml', () => {
   it('undoes a bad release in under two minutes: the previous image pinned on the primary (no new analysis while the bad one serves), the branch put back', () => {
     const prod = deploy.jobs['deploy-production'];
     const check = prod.steps.find((s) => s.id === 'errorrate')!;
-    expect(check.run).toMatch(/error-rate-check\.sh >check\.log 2>&1 \|\| rc=\$\?[\s\S]*1\)[\s\S]*flagger\.sh pin-primary "\$PREVIOUS_IMAGE"[\s\S]*git push --force-with-lease[\s\S]*"\$PREVIOUS_COMMIT:refs\/heads\/\$PROD_BRANCH"[\s\S]*exit "\$rc"/);
+    expect(check.run).toMatch(
+      /error-rate-check\.sh >check\.log 2>&1 \|\| rc=\$\?[\s\S]*1\)[\s\S]*flagger\.sh pin-primary "\$PREVIOUS_IMAGE"[\s\S]*git push --force-with-lease[\s\S]*"\$PREVIOUS_COMMIT:refs\/heads\/\$PROD_BRANCH"[\s\S]*exit "\$rc"/,
+    );
     expect(check.run).not.toMatch(/argocd app set/);
     expect(read('scripts/deploy/flagger.sh')).toMatch(/^PIN_TIMEOUT="\$\{PIN_TIMEOUT:-120s\}"$/m);
     expect(read('scripts/deploy/error-rate-check.sh')).toContain('MAX_ERROR_RATE="${MAX_ERROR_RATE:-0.01}"');
@@ -153,18 +191,32 @@ describe('deploy.yml', () => {
     expect(notify.if).toBe('always()');
     expect(notify.needs).toEqual(['ci', 'build', 'deploy-staging', 'deploy-production']);
     const step = notify.steps[0];
-    expect(step.env).toMatchObject({ SLACK_WEBHOOK_URL: '${{ secrets.SLACK_WEBHOOK_URL }}', CANARY: '${{ needs.deploy-production.outputs.canary }}', ERROR_RATE: '${{ needs.deploy-production.outputs.error_rate }}' });
+    expect(step.env).toMatchObject({
+      SLACK_WEBHOOK_URL: '${{ secrets.SLACK_WEBHOOK_URL }}',
+      CANARY: '${{ needs.deploy-production.outputs.canary }}',
+      ERROR_RATE: '${{ needs.deploy-production.outputs.error_rate }}',
+    });
     expect(step.run).toContain('error rate: $ERROR_RATE');
     expect(step.run).toMatch(/jq -n --arg text "\$text"/);
-    expect(deploy.jobs['deploy-production'].outputs).toEqual({ canary: '${{ steps.canary.outputs.verdict }}', error_rate: '${{ steps.errorrate.outputs.verdict }}' });
+    expect(deploy.jobs['deploy-production'].outputs).toEqual({
+      canary: '${{ steps.canary.outputs.verdict }}',
+      error_rate: '${{ steps.errorrate.outputs.verdict }}',
+    });
     const check = deploy.jobs['deploy-production'].steps.find((s) => s.id === 'errorrate')!.run!;
     expect(check).toMatch(/\*\)[\s\S]*echo "verdict=no figure, the release is NOT verified: \$verdict" >>"\$GITHUB_OUTPUT"/);
   });
 
-  it('uses no action by a movable reference (the seed\'s versions run on retired Node releases)', () => {
+  it("uses no action by a movable reference (the seed's versions run on retired Node releases)", () => {
     const uses = [...allSteps, ...workflow('ci.yml').jobs.ci.steps].map((s) => s.uses).filter((u): u is string => u !== undefined);
     expect(uses.length).toBeGreaterThan(10);
     for (const u of uses) expect(u).toMatch(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/);
-    for (const old of ['actions/checkout@v3', 'aws-actions/configure-aws-credentials@v2', 'aws-actions/amazon-ecr-login@v1', 'trivy-action@master', '8398a7/action-slack']) expect(text).not.toContain(old);
+    for (const old of [
+      'actions/checkout@v3',
+      'aws-actions/configure-aws-credentials@v2',
+      'aws-actions/amazon-ecr-login@v1',
+      'trivy-action@master',
+      '8398a7/action-slack',
+    ])
+      expect(text).not.toContain(old);
   });
 });

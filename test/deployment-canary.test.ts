@@ -11,7 +11,8 @@ import { FakeApi, startFakeApi } from './support/fake-api';
 
 const OVERLAYS = ['overlays/prod', 'overlays/staging'];
 const LOADTEST = 'deployment/kubernetes/strategies/flagger-canary/loadtest.sh';
-const configValue = (ms: Manifest[], key: string) => ofKind(ms, 'ConfigMap').find((c) => c.metadata.name.startsWith('lms-config-'))!.data![key];
+const configValue = (ms: Manifest[], key: string) =>
+  ofKind(ms, 'ConfigMap').find((c) => c.metadata.name.startsWith('lms-config-'))!.data![key];
 
 beforeAll(() => {
   tool('kustomize');
@@ -35,23 +36,40 @@ describe('north-south traffic reaches the canary', () => {
 });
 
 describe('the load test', () => {
-  it.each(OVERLAYS)('%s: a load tester in the namespace holds an application token from the Secret and runs the script for the acceptance test and every step', (dir) => {
-    const ms = render(dir);
-    const namespace = find(ms, 'Canary', 'lms-api').metadata.namespace;
-    const tester = find(ms, 'Deployment', 'lms-loadtester');
-    const [container] = tester.spec.template.spec.containers;
-    expect(container.env).toContainEqual({ name: 'LMS_LOADTEST_TOKEN', valueFrom: { secretKeyRef: { name: 'lms-secrets', key: 'LOADTEST_API_TOKEN' } } });
-    const service = find(ms, 'Service', 'lms-loadtester');
-    const webhooks = find(ms, 'Canary', 'lms-api').spec.analysis.webhooks as Array<{ name: string; type: string; url: string; metadata?: Record<string, string> }>;
-    for (const w of webhooks) expect(w.url).toMatch(new RegExp(`^http://${service.metadata.name}\\.${namespace}\\.svc(:\\d+)?/`));
-    expect(webhooks.find((w) => w.type === 'pre-rollout')?.metadata).toEqual({ type: 'bash', cmd: 'bash /etc/lms-loadtest/loadtest.sh once' });
-    expect(webhooks.find((w) => w.type === 'rollout')?.metadata).toEqual({ type: 'cmd', cmd: expect.stringMatching(/^bash \/etc\/lms-loadtest\/loadtest\.sh run \d+$/) });
-    // The script the pod runs is the one in the repository.
-    const mount = container.volumeMounts.find((v: { mountPath: string }) => v.mountPath === '/etc/lms-loadtest');
-    const volume = tester.spec.template.spec.volumes.find((v: { name: string }) => v.name === mount.name);
-    const script = find(ms, 'ConfigMap', volume.configMap.name);
-    expect(script.data!['loadtest.sh']).toBe(fs.readFileSync(path.join(K8S, 'strategies/flagger-canary/loadtest.sh'), 'utf8'));
-  });
+  it.each(OVERLAYS)(
+    '%s: a load tester in the namespace holds an application token from the Secret and runs the script for the acceptance test and every step',
+    (dir) => {
+      const ms = render(dir);
+      const namespace = find(ms, 'Canary', 'lms-api').metadata.namespace;
+      const tester = find(ms, 'Deployment', 'lms-loadtester');
+      const [container] = tester.spec.template.spec.containers;
+      expect(container.env).toContainEqual({
+        name: 'LMS_LOADTEST_TOKEN',
+        valueFrom: { secretKeyRef: { name: 'lms-secrets', key: 'LOADTEST_API_TOKEN' } },
+      });
+      const service = find(ms, 'Service', 'lms-loadtester');
+      const webhooks = find(ms, 'Canary', 'lms-api').spec.analysis.webhooks as Array<{
+        name: string;
+        type: string;
+        url: string;
+        metadata?: Record<string, string>;
+      }>;
+      for (const w of webhooks) expect(w.url).toMatch(new RegExp(`^http://${service.metadata.name}\\.${namespace}\\.svc(:\\d+)?/`));
+      expect(webhooks.find((w) => w.type === 'pre-rollout')?.metadata).toEqual({
+        type: 'bash',
+        cmd: 'bash /etc/lms-loadtest/loadtest.sh once',
+      });
+      expect(webhooks.find((w) => w.type === 'rollout')?.metadata).toEqual({
+        type: 'cmd',
+        cmd: expect.stringMatching(/^bash \/etc\/lms-loadtest\/loadtest\.sh run \d+$/),
+      });
+      // The script the pod runs is the one in the repository.
+      const mount = container.volumeMounts.find((v: { mountPath: string }) => v.mountPath === '/etc/lms-loadtest');
+      const volume = tester.spec.template.spec.volumes.find((v: { name: string }) => v.name === mount.name);
+      const script = find(ms, 'ConfigMap', volume.configMap.name);
+      expect(script.data!['loadtest.sh']).toBe(fs.readFileSync(path.join(K8S, 'strategies/flagger-canary/loadtest.sh'), 'utf8'));
+    },
+  );
 
   describe('loadtest.sh against a stand-in API', () => {
     const TOKEN = 'loadtest-token-0123456789';
@@ -113,10 +131,12 @@ describe('the analysis', () => {
     return new RegExp(`^(?:${m[1]})$`);
   };
 
-  it.each(OVERLAYS)('%s: the success rate counts 5xx and the load tester\'s refusals (401, 403, 429) as failures', (dir) => {
+  it.each(OVERLAYS)("%s: the success rate counts 5xx and the load tester's refusals (401, 403, 429) as failures", (dir) => {
     const excluded = successExclusion(find(render(dir), 'MetricTemplate', 'lms-request-success-rate').spec.query);
-    for (const status of ['500', '502', '503', '401', '403', '429']) expect({ status, failure: excluded.test(status) }).toEqual({ status, failure: true });
-    for (const status of ['200', '201', '204', '404', '409', '422']) expect({ status, failure: excluded.test(status) }).toEqual({ status, failure: false });
+    for (const status of ['500', '502', '503', '401', '403', '429'])
+      expect({ status, failure: excluded.test(status) }).toEqual({ status, failure: true });
+    for (const status of ['200', '201', '204', '404', '409', '422'])
+      expect({ status, failure: excluded.test(status) }).toEqual({ status, failure: false });
   });
 
   it('staging runs the same Flagger analysis as production, so production is not its first run', () => {

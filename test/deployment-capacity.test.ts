@@ -13,11 +13,20 @@ import { find, K8S, Manifest, ofKind, ourWorkloads, render, runScriptAsync, tool
 import { FakeApi, startFakeApi } from './support/fake-api';
 
 const OVERLAYS = ['overlays/prod', 'overlays/staging'];
-const EVERY_RENDER = [...OVERLAYS, 'strategies/rolling', 'strategies/recreate', 'strategies/blue-green', 'strategies/istio-canary', 'strategies/flagger-canary'];
+const EVERY_RENDER = [
+  ...OVERLAYS,
+  'strategies/rolling',
+  'strategies/recreate',
+  'strategies/blue-green',
+  'strategies/istio-canary',
+  'strategies/flagger-canary',
+];
 const runbook = () => fs.readFileSync(path.join(ROOT, 'docs/runbook.md'), 'utf8');
 const config = (ms: Manifest[]) => ofKind(ms, 'ConfigMap').find((c) => c.metadata.name.startsWith('lms-config-'))!.data!;
-const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
-const apiDeployments = (ms: Manifest[]) => ofKind(ms, 'Deployment').filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'api');
+const selects = (selector: Record<string, string>, labels: Record<string, string>) =>
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
+const apiDeployments = (ms: Manifest[]) =>
+  ofKind(ms, 'Deployment').filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'api');
 
 beforeAll(() => {
   tool('kustomize');
@@ -30,7 +39,12 @@ describe('PostgreSQL connections', () => {
    * autoscaler's maximum during an analysis, each Deployment one pod above its count while it rolls, the Job.
    */
   function worstCase(ms: Manifest[]): { total: number; parts: Record<string, number> } {
-    const pool = (w: Manifest) => Number(w.spec.template.spec.containers[0].env?.find((e: { name: string }) => e.name === 'DATABASE_POOL_SIZE')?.value ?? config(ms).DATABASE_POOL_SIZE ?? 20);
+    const pool = (w: Manifest) =>
+      Number(
+        w.spec.template.spec.containers[0].env?.find((e: { name: string }) => e.name === 'DATABASE_POOL_SIZE')?.value ??
+          config(ms).DATABASE_POOL_SIZE ??
+          20,
+      );
     const canaryTargets = new Set(ofKind(ms, 'Canary').map((c) => c.spec.targetRef.name));
     const hpaMax = new Map(ofKind(ms, 'HorizontalPodAutoscaler').map((h) => [h.spec.scaleTargetRef.name, h.spec.maxReplicas as number]));
     const parts: Record<string, number> = {};
@@ -61,25 +75,33 @@ describe('PostgreSQL connections', () => {
     const text = runbook();
     const section = text.slice(text.indexOf('### PgBouncer or RDS Proxy'));
     expect(section.length).toBeGreaterThan(100);
-    for (const needle of ['pg_advisory_xact_lock_shared', 'transaction pooling', 'session pooling', 'pg_advisory_lock', 'migration']) expect(section).toContain(needle);
+    for (const needle of ['pg_advisory_xact_lock_shared', 'transaction pooling', 'session pooling', 'pg_advisory_lock', 'migration'])
+      expect(section).toContain(needle);
   });
 });
 
 describe('autoscaling', () => {
-  it.each(EVERY_RENDER)('%s: the API scales on application requests per pod, which the Prometheus adapter serves from the code\'s own series', (dir) => {
-    const hpas = ofKind(render(dir), 'HorizontalPodAutoscaler');
-    for (const h of hpas) {
-      expect(h.spec.metrics.filter((m: { type: string }) => m.type === 'Resource')).toEqual([]);
-      expect(h.spec.metrics).toContainEqual({ type: 'Pods', pods: { metric: { name: 'http_requests_per_second' }, target: { type: 'AverageValue', averageValue: expect.any(String) } } });
-    }
-    const rules = parse(fs.readFileSync(path.join(ROOT, 'deployment/monitoring/prometheus-adapter-rules.yaml'), 'utf8')).rules.custom as Array<{ seriesQuery: string; name: { as: string }; metricsQuery: string }>;
-    const rule = rules.find((r) => r.name.as === 'http_requests_per_second')!;
-    expect(rule).toBeDefined();
-    const series = /^(\w+)\{/.exec(rule.seriesQuery)![1];
-    const registered = new MetricsService().registry.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name);
-    expect(registered).toContain(series.replace(/_count$/, ''));
-    expect(rule.metricsQuery).toContain('route=~"/conversations.*"');
-  });
+  it.each(EVERY_RENDER)(
+    "%s: the API scales on application requests per pod, which the Prometheus adapter serves from the code's own series",
+    (dir) => {
+      const hpas = ofKind(render(dir), 'HorizontalPodAutoscaler');
+      for (const h of hpas) {
+        expect(h.spec.metrics.filter((m: { type: string }) => m.type === 'Resource')).toEqual([]);
+        expect(h.spec.metrics).toContainEqual({
+          type: 'Pods',
+          pods: { metric: { name: 'http_requests_per_second' }, target: { type: 'AverageValue', averageValue: expect.any(String) } },
+        });
+      }
+      const rules = parse(fs.readFileSync(path.join(ROOT, 'deployment/monitoring/prometheus-adapter-rules.yaml'), 'utf8')).rules
+        .custom as Array<{ seriesQuery: string; name: { as: string }; metricsQuery: string }>;
+      const rule = rules.find((r) => r.name.as === 'http_requests_per_second')!;
+      expect(rule).toBeDefined();
+      const series = /^(\w+)\{/.exec(rule.seriesQuery)![1];
+      const registered = new MetricsService().registry.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name);
+      expect(registered).toContain(series.replace(/_count$/, ''));
+      expect(rule.metricsQuery).toContain('route=~"/conversations.*"');
+    },
+  );
 });
 
 describe('disruption budgets', () => {
@@ -94,7 +116,9 @@ describe('disruption budgets', () => {
     }
     for (const d of apiDeployments(ms)) {
       if (flaggerPrimary) continue;
-      const budgets = ofKind(ms, 'PodDisruptionBudget').filter((p) => selects(p.spec.selector.matchLabels, d.spec.template.metadata.labels));
+      const budgets = ofKind(ms, 'PodDisruptionBudget').filter((p) =>
+        selects(p.spec.selector.matchLabels, d.spec.template.metadata.labels),
+      );
       expect({ deployment: d.metadata.name, budgets: budgets.length }).toEqual({ deployment: d.metadata.name, budgets: 1 });
     }
   });
@@ -105,54 +129,82 @@ describe('egress', () => {
   const isIstiod = (rule: any) => rule.ports?.every((p: any) => p.port === 15012);
   const isInNamespace = (rule: any) => rule.to?.every((t: any) => t.podSelector && !t.namespaceSelector && !t.ipBlock);
 
-  it.each(OVERLAYS)('%s: beyond DNS, istiod and the namespace\'s own pods, egress goes only to the CIDRs the overlay gives, never 0.0.0.0/0', (dir) => {
-    const ms = render(dir);
-    const env = parse(fs.readFileSync(path.join(K8S, dir, 'environment.yaml'), 'utf8')).data as Record<string, string>;
-    const cidrs = new Set<string>();
-    for (const np of ofKind(ms, 'NetworkPolicy')) {
-      for (const rule of np.spec.egress ?? []) {
-        if (isDns(rule) || isIstiod(rule) || isInNamespace(rule)) continue;
-        expect({ policy: np.metadata.name, peers: rule.to?.length ?? 0 }).toEqual({ policy: np.metadata.name, peers: expect.any(Number) });
-        expect({ policy: np.metadata.name, open: !rule.to || rule.to.length === 0 }).toEqual({ policy: np.metadata.name, open: false });
-        for (const t of rule.to) {
-          expect({ policy: np.metadata.name, peer: Object.keys(t) }).toEqual({ policy: np.metadata.name, peer: ['ipBlock'] });
-          expect(['0.0.0.0/0', '::/0']).not.toContain(t.ipBlock.cidr);
-          cidrs.add(t.ipBlock.cidr);
+  it.each(OVERLAYS)(
+    "%s: beyond DNS, istiod and the namespace's own pods, egress goes only to the CIDRs the overlay gives, never 0.0.0.0/0",
+    (dir) => {
+      const ms = render(dir);
+      const env = parse(fs.readFileSync(path.join(K8S, dir, 'environment.yaml'), 'utf8')).data as Record<string, string>;
+      const cidrs = new Set<string>();
+      for (const np of ofKind(ms, 'NetworkPolicy')) {
+        for (const rule of np.spec.egress ?? []) {
+          if (isDns(rule) || isIstiod(rule) || isInNamespace(rule)) continue;
+          expect({ policy: np.metadata.name, peers: rule.to?.length ?? 0 }).toEqual({
+            policy: np.metadata.name,
+            peers: expect.any(Number),
+          });
+          expect({ policy: np.metadata.name, open: !rule.to || rule.to.length === 0 }).toEqual({ policy: np.metadata.name, open: false });
+          for (const t of rule.to) {
+            expect({ policy: np.metadata.name, peer: Object.keys(t) }).toEqual({ policy: np.metadata.name, peer: ['ipBlock'] });
+            expect(['0.0.0.0/0', '::/0']).not.toContain(t.ipBlock.cidr);
+            cidrs.add(t.ipBlock.cidr);
+          }
         }
       }
-    }
-    expect([...cidrs].sort()).toEqual([env.EGRESS_STORES_CIDR, env.EGRESS_HTTPS_CIDR].sort());
-    // The data stores and HTTPS are reachable (by port) in those CIDRs.
-    const ports = ofKind(ms, 'NetworkPolicy').flatMap((np) => (np.spec.egress ?? []).filter((r: any) => r.to?.some((t: any) => t.ipBlock)).flatMap((r: any) => r.ports.map((p: any) => p.port)));
-    expect(ports).toEqual(expect.arrayContaining([5432, 27017, 6379, 6380, 443]));
-  });
+      expect([...cidrs].sort()).toEqual([env.EGRESS_STORES_CIDR, env.EGRESS_HTTPS_CIDR].sort());
+      // The data stores and HTTPS are reachable (by port) in those CIDRs.
+      const ports = ofKind(ms, 'NetworkPolicy').flatMap((np) =>
+        (np.spec.egress ?? []).filter((r: any) => r.to?.some((t: any) => t.ipBlock)).flatMap((r: any) => r.ports.map((p: any) => p.port)),
+      );
+      expect(ports).toEqual(expect.arrayContaining([5432, 27017, 6379, 6380, 443]));
+    },
+  );
 });
 
 describe('/metrics is not reachable through the load balancer', () => {
-  it.each(EVERY_RENDER)('%s: the API serves /metrics on its own port (METRICS_PORT), which only the headless metrics Service names and only monitoring may reach', (dir) => {
-    const ms = render(dir);
-    const metricsPort = Number(config(ms).METRICS_PORT);
-    expect(metricsPort).toBeGreaterThan(0);
-    for (const d of apiDeployments(ms)) {
-      const ports = d.spec.template.spec.containers[0].ports as Array<{ name: string; containerPort: number }>;
-      expect(ports).toEqual(expect.arrayContaining([{ name: 'http', containerPort: 3000 }, { name: 'metrics', containerPort: metricsPort }]));
-      expect(d.spec.template.metadata.annotations?.['traffic.sidecar.istio.io/excludeInboundPorts']).toBe(String(metricsPort));
-    }
-    for (const s of ofKind(ms, 'Service')) {
-      expect(['ClusterIP', undefined]).toContain(s.spec.type);
-      const exposesMetrics = (s.spec.ports as Array<{ targetPort: string | number }>).some((p) => p.targetPort === 'metrics' || p.targetPort === metricsPort);
-      if (exposesMetrics) expect({ service: s.metadata.name, clusterIP: s.spec.clusterIP, scraped: s.metadata.labels?.['monitoring.lms/scrape'] }).toEqual({ service: s.metadata.name, clusterIP: 'None', scraped: 'true' });
-    }
-    expect(find(ms, 'Service', 'lms-api-metrics').spec.ports).toEqual([{ name: 'metrics', port: metricsPort, targetPort: 'metrics' }]);
-    expect(find(ms, 'ServiceMonitor', 'lms').spec.endpoints.map((e: { port: string }) => e.port)).toEqual(['metrics']);
-    // Ingress to the metrics port only from a namespace selector; the open rule names `http` alone.
-    for (const rule of find(ms, 'NetworkPolicy', 'lms-api-ingress').spec.ingress) {
-      const ports = rule.ports.map((p: { port: string }) => p.port);
-      if (!rule.from) expect(ports).toEqual(['http']);
-      if (ports.includes('metrics')) expect(rule.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': expect.any(String) } } }]);
-    }
-    for (const c of ofKind(ms, 'Canary')) expect({ targetPort: c.spec.service.targetPort, portDiscovery: c.spec.service.portDiscovery ?? false }).toEqual({ targetPort: 'http', portDiscovery: false });
-  });
+  it.each(EVERY_RENDER)(
+    '%s: the API serves /metrics on its own port (METRICS_PORT), which only the headless metrics Service names and only monitoring may reach',
+    (dir) => {
+      const ms = render(dir);
+      const metricsPort = Number(config(ms).METRICS_PORT);
+      expect(metricsPort).toBeGreaterThan(0);
+      for (const d of apiDeployments(ms)) {
+        const ports = d.spec.template.spec.containers[0].ports as Array<{ name: string; containerPort: number }>;
+        expect(ports).toEqual(
+          expect.arrayContaining([
+            { name: 'http', containerPort: 3000 },
+            { name: 'metrics', containerPort: metricsPort },
+          ]),
+        );
+        expect(d.spec.template.metadata.annotations?.['traffic.sidecar.istio.io/excludeInboundPorts']).toBe(String(metricsPort));
+      }
+      for (const s of ofKind(ms, 'Service')) {
+        expect(['ClusterIP', undefined]).toContain(s.spec.type);
+        const exposesMetrics = (s.spec.ports as Array<{ targetPort: string | number }>).some(
+          (p) => p.targetPort === 'metrics' || p.targetPort === metricsPort,
+        );
+        if (exposesMetrics)
+          expect({ service: s.metadata.name, clusterIP: s.spec.clusterIP, scraped: s.metadata.labels?.['monitoring.lms/scrape'] }).toEqual({
+            service: s.metadata.name,
+            clusterIP: 'None',
+            scraped: 'true',
+          });
+      }
+      expect(find(ms, 'Service', 'lms-api-metrics').spec.ports).toEqual([{ name: 'metrics', port: metricsPort, targetPort: 'metrics' }]);
+      expect(find(ms, 'ServiceMonitor', 'lms').spec.endpoints.map((e: { port: string }) => e.port)).toEqual(['metrics']);
+      // Ingress to the metrics port only from a namespace selector; the open rule names `http` alone.
+      for (const rule of find(ms, 'NetworkPolicy', 'lms-api-ingress').spec.ingress) {
+        const ports = rule.ports.map((p: { port: string }) => p.port);
+        if (!rule.from) expect(ports).toEqual(['http']);
+        if (ports.includes('metrics'))
+          expect(rule.from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': expect.any(String) } } }]);
+      }
+      for (const c of ofKind(ms, 'Canary'))
+        expect({ targetPort: c.spec.service.targetPort, portDiscovery: c.spec.service.portDiscovery ?? false }).toEqual({
+          targetPort: 'http',
+          portDiscovery: false,
+        });
+    },
+  );
 
   describe('the smoke tests against the public address (--public)', () => {
     let api: FakeApi;

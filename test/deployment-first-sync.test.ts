@@ -38,38 +38,56 @@ describe('the first sync on an empty namespace', () => {
     expect(sa.metadata.labels?.['app.kubernetes.io/component']).toBe('migration');
   });
 
-  it.each(OVERLAYS)('%s: without lms-secrets the Job fails at once (optional reference, exit status FailJob) instead of waiting for its deadline', (dir) => {
-    const job = find(render(dir), 'Job', 'lms-migrate');
-    const [container] = job.spec.template.spec.containers;
-    expect(container.env).toEqual([{ name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'lms-secrets', key: 'DATABASE_URL', optional: true } } }]);
-    expect(job.spec.template.spec.restartPolicy).toBe('Never');
-    expect(job.spec.podFailurePolicy.rules).toContainEqual({ action: 'FailJob', onExitCodes: { containerName: container.name, operator: 'In', values: [MIGRATE_EXIT_NOT_CONFIGURED] } });
-  });
+  it.each(OVERLAYS)(
+    '%s: without lms-secrets the Job fails at once (optional reference, exit status FailJob) instead of waiting for its deadline',
+    (dir) => {
+      const job = find(render(dir), 'Job', 'lms-migrate');
+      const [container] = job.spec.template.spec.containers;
+      expect(container.env).toEqual([
+        { name: 'DATABASE_URL', valueFrom: { secretKeyRef: { name: 'lms-secrets', key: 'DATABASE_URL', optional: true } } },
+      ]);
+      expect(job.spec.template.spec.restartPolicy).toBe('Never');
+      expect(job.spec.podFailurePolicy.rules).toContainEqual({
+        action: 'FailJob',
+        onExitCodes: { containerName: container.name, operator: 'In', values: [MIGRATE_EXIT_NOT_CONFIGURED] },
+      });
+    },
+  );
 
   it('the migration program exits with that status when DATABASE_URL is missing', () => {
     const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'lms-migrate-')); // no .env.local here
     try {
-      const r = spawnSync(process.execPath, ['-r', path.join(ROOT, 'node_modules/ts-node/register'), path.join(ROOT, 'workers/migrate.ts'), 'run'], {
-        cwd,
-        encoding: 'utf8',
-        env: { PATH: process.env.PATH, TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json'), TS_NODE_TRANSPILE_ONLY: 'true' },
-        timeout: 60_000,
+      const r = spawnSync(
+        process.execPath,
+        ['-r', path.join(ROOT, 'node_modules/ts-node/register'), path.join(ROOT, 'workers/migrate.ts'), 'run'],
+        {
+          cwd,
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH, TS_NODE_PROJECT: path.join(ROOT, 'tsconfig.json'), TS_NODE_TRANSPILE_ONLY: 'true' },
+          timeout: 60_000,
+        },
+      );
+      expect({ status: r.status, stderr: r.stderr.trim() }).toEqual({
+        status: MIGRATE_EXIT_NOT_CONFIGURED,
+        stderr: expect.stringContaining('DATABASE_URL is not set'),
       });
-      expect({ status: r.status, stderr: r.stderr.trim() }).toEqual({ status: MIGRATE_EXIT_NOT_CONFIGURED, stderr: expect.stringContaining('DATABASE_URL is not set') });
     } finally {
       fs.rmSync(cwd, { recursive: true, force: true });
     }
   });
 
-  it.each(OVERLAYS)('%s: the ServiceAccount and the secrets are in place before the workloads (wave -1), and can be applied alone by label', (dir) => {
-    const ms = render(dir);
-    const early = [find(ms, 'ServiceAccount', 'lms'), find(ms, 'SecretStore', 'lms-aws'), find(ms, 'ExternalSecret', 'lms-secrets')];
-    for (const m of early) {
-      expect({ object: `${m.kind}/${m.metadata.name}`, wave: wave(m) }).toEqual({ object: `${m.kind}/${m.metadata.name}`, wave: -1 });
-      expect(['identity', 'secrets']).toContain(m.metadata.labels?.['app.kubernetes.io/component']);
-    }
-    for (const d of ofKind(ms, 'Deployment')) expect(wave(d)).toBeGreaterThan(-1);
-  });
+  it.each(OVERLAYS)(
+    '%s: the ServiceAccount and the secrets are in place before the workloads (wave -1), and can be applied alone by label',
+    (dir) => {
+      const ms = render(dir);
+      const early = [find(ms, 'ServiceAccount', 'lms'), find(ms, 'SecretStore', 'lms-aws'), find(ms, 'ExternalSecret', 'lms-secrets')];
+      for (const m of early) {
+        expect({ object: `${m.kind}/${m.metadata.name}`, wave: wave(m) }).toEqual({ object: `${m.kind}/${m.metadata.name}`, wave: -1 });
+        expect(['identity', 'secrets']).toContain(m.metadata.labels?.['app.kubernetes.io/component']);
+      }
+      for (const d of ofKind(ms, 'Deployment')) expect(wave(d)).toBeGreaterThan(-1);
+    },
+  );
 
   it('staging: the overlay creates its namespace, in the Istio mesh (kubectl has no CreateNamespace)', () => {
     const ms = render('overlays/staging');

@@ -13,7 +13,8 @@ import { ofKind, render, tool } from './support/deployment';
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
 const application = () => parse(read('deployment/argocd/application-prod.yaml'));
 type Step = { name?: string; run?: string; uses?: string; if?: string };
-const deploy = () => parse(read('.github/workflows/deploy.yml')) as { jobs: Record<string, { steps: Step[]; permissions?: Record<string, string> }> };
+const deploy = () =>
+  parse(read('.github/workflows/deploy.yml')) as { jobs: Record<string, { steps: Step[]; permissions?: Record<string, string> }> };
 
 beforeAll(() => {
   tool('kustomize');
@@ -33,7 +34,9 @@ describe('production follows a release ref', () => {
     const runs = prod.steps.map((s) => s.run ?? '');
     const commit = runs.findIndex((r) => r.includes('kustomize edit set image "legacy-migration-service=$IMAGE"'));
     expect(commit).toBeGreaterThanOrEqual(0);
-    expect(runs[commit]).toMatch(/cd deployment\/kubernetes\/overlays\/prod[\s\S]*check-render\.sh deployment\/kubernetes\/overlays\/prod[\s\S]*git commit[\s\S]*git push --force-with-lease="refs\/heads\/\$PROD_BRANCH:\$PREVIOUS_COMMIT" origin "HEAD:refs\/heads\/\$PROD_BRANCH"/);
+    expect(runs[commit]).toMatch(
+      /cd deployment\/kubernetes\/overlays\/prod[\s\S]*check-render\.sh deployment\/kubernetes\/overlays\/prod[\s\S]*git commit[\s\S]*git push --force-with-lease="refs\/heads\/\$PROD_BRANCH:\$PREVIOUS_COMMIT" origin "HEAD:refs\/heads\/\$PROD_BRANCH"/,
+    );
     expect(read('.github/workflows/deploy.yml')).toMatch(/^ {2}PROD_BRANCH: production$/m);
     const sync = runs.findIndex((r) => r.includes('argocd app sync'));
     expect(sync).toBeGreaterThan(commit);
@@ -43,14 +46,21 @@ describe('production follows a release ref', () => {
 });
 
 describe('what Argo CD syncs', () => {
-  it.each(['overlays/prod', 'overlays/staging'])('%s: every generated ConfigMap is pruned last (old pods keep theirs during the sync)', (dir) => {
-    const ms = render(dir);
-    const generated = ofKind(ms, 'ConfigMap').filter((c) => /-[a-z0-9]{10}$/.test(c.metadata.name));
-    expect(generated.map((c) => c.metadata.name.replace(/-[a-z0-9]{10}$/, '')).sort()).toEqual(['lms-config', 'lms-loadtest']);
-    for (const c of generated) expect({ name: c.metadata.name, options: c.metadata.annotations?.['argocd.argoproj.io/sync-options'] }).toEqual({ name: c.metadata.name, options: expect.stringContaining('PruneLast=true') });
-  });
+  it.each(['overlays/prod', 'overlays/staging'])(
+    '%s: every generated ConfigMap is pruned last (old pods keep theirs during the sync)',
+    (dir) => {
+      const ms = render(dir);
+      const generated = ofKind(ms, 'ConfigMap').filter((c) => /-[a-z0-9]{10}$/.test(c.metadata.name));
+      expect(generated.map((c) => c.metadata.name.replace(/-[a-z0-9]{10}$/, '')).sort()).toEqual(['lms-config', 'lms-loadtest']);
+      for (const c of generated)
+        expect({ name: c.metadata.name, options: c.metadata.annotations?.['argocd.argoproj.io/sync-options'] }).toEqual({
+          name: c.metadata.name,
+          options: expect.stringContaining('PruneLast=true'),
+        });
+    },
+  );
 
-  it('Argo CD tracks resources by annotation (Flagger copies the target\'s labels to the primary)', () => {
+  it("Argo CD tracks resources by annotation (Flagger copies the target's labels to the primary)", () => {
     const docs = parseAllDocuments(read('deployment/argocd/argocd-cm-patch.yaml')).map((d) => d.toJS());
     const cm = docs.find((d) => d?.kind === 'ConfigMap' && d.metadata.name === 'argocd-cm');
     expect(cm?.metadata.namespace).toBe('argocd');

@@ -14,20 +14,40 @@ import { ROOT } from './support/env';
 import { find, K8S, Manifest, ofKind, ourWorkloads, render, tool } from './support/deployment';
 
 const OVERLAYS = ['overlays/prod', 'overlays/staging'];
-const STRATEGIES = ['strategies/rolling', 'strategies/recreate', 'strategies/blue-green', 'strategies/istio-canary', 'strategies/flagger-canary'];
+const STRATEGIES = [
+  'strategies/rolling',
+  'strategies/recreate',
+  'strategies/blue-green',
+  'strategies/istio-canary',
+  'strategies/flagger-canary',
+];
 const EVERY_RENDER = [...OVERLAYS, ...STRATEGIES];
 
-type Container = { name: string; image: string; command?: string[]; env?: Array<{ name: string; value?: string; valueFrom?: any }>; envFrom?: any[]; ports?: any[]; readinessProbe?: any; livenessProbe?: any; startupProbe?: any; resources?: any; securityContext?: any };
+type Container = {
+  name: string;
+  image: string;
+  command?: string[];
+  env?: Array<{ name: string; value?: string; valueFrom?: any }>;
+  envFrom?: any[];
+  ports?: any[];
+  readinessProbe?: any;
+  livenessProbe?: any;
+  startupProbe?: any;
+  resources?: any;
+  securityContext?: any;
+};
 const podSpec = (m: Manifest) => m.spec.template.spec as { containers: Container[]; securityContext?: any };
 const containers = (m: Manifest) => podSpec(m).containers;
 const envValue = (c: Container, name: string) => c.env?.find((e) => e.name === name)?.value;
 /** The workloads of this service's image (the load tester under Flagger runs Flagger's own). */
 const workloads = ourWorkloads;
-const lmsConfig = (ms: Manifest[]) => find(ms, 'ConfigMap', ofKind(ms, 'ConfigMap').find((c) => c.metadata.name.startsWith('lms-config-'))!.metadata.name);
+const lmsConfig = (ms: Manifest[]) =>
+  find(ms, 'ConfigMap', ofKind(ms, 'ConfigMap').find((c) => c.metadata.name.startsWith('lms-config-'))!.metadata.name);
 /** The namespace of the namespaced objects (a Namespace object has none). */
 const namespaceOf = (ms: Manifest[]) => ms.find((m) => m.metadata.namespace)!.metadata.namespace;
 const workers = (ms: Manifest[]) => ofKind(ms, 'Deployment').filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'worker');
-const selects = (selector: Record<string, string>, labels: Record<string, string>) => Object.entries(selector).every(([k, v]) => labels[k] === v);
+const selects = (selector: Record<string, string>, labels: Record<string, string>) =>
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
 
 beforeAll(() => {
   // A missing tool is an error with the command that installs it, never a skipped test.
@@ -37,9 +57,25 @@ beforeAll(() => {
 describe('every overlay and strategy', () => {
   it.each(EVERY_RENDER)('%s renders the API, the three worker groups, the migration Job and the monitoring objects', (dir) => {
     const ms = render(dir);
-    expect(workers(ms).map((d) => d.metadata.name).sort()).toEqual(['lms-worker-control', 'lms-worker-realtime', 'lms-worker-sync']);
-    expect(ofKind(ms, 'Deployment').filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'api').length).toBeGreaterThanOrEqual(1);
-    for (const kind of ['ConfigMap', 'ServiceAccount', 'Job', 'ServiceMonitor', 'PrometheusRule', 'PodDisruptionBudget', 'NetworkPolicy', 'ExternalSecret']) expect(ofKind(ms, kind).length).toBeGreaterThanOrEqual(1);
+    expect(
+      workers(ms)
+        .map((d) => d.metadata.name)
+        .sort(),
+    ).toEqual(['lms-worker-control', 'lms-worker-realtime', 'lms-worker-sync']);
+    expect(
+      ofKind(ms, 'Deployment').filter((d) => d.metadata.labels?.['app.kubernetes.io/component'] === 'api').length,
+    ).toBeGreaterThanOrEqual(1);
+    for (const kind of [
+      'ConfigMap',
+      'ServiceAccount',
+      'Job',
+      'ServiceMonitor',
+      'PrometheusRule',
+      'PodDisruptionBudget',
+      'NetworkPolicy',
+      'ExternalSecret',
+    ])
+      expect(ofKind(ms, kind).length).toBeGreaterThanOrEqual(1);
     const namespaces = new Set(ms.filter((m) => m.kind !== 'Namespace').map((m) => m.metadata.namespace));
     expect(namespaces.size).toBe(1);
   });
@@ -52,14 +88,19 @@ describe('every overlay and strategy', () => {
       return resolveQueues(queues!.split(',').map((q) => q.trim()));
     });
     expect([...served].sort()).toEqual([...ALL_QUEUES].sort());
-    for (const d of ofKind(ms, 'Deployment').filter((x) => !workers(ms).includes(x))) expect(envValue(containers(d)[0], 'WORKER_QUEUES')).toBeUndefined();
+    for (const d of ofKind(ms, 'Deployment').filter((x) => !workers(ms).includes(x)))
+      expect(envValue(containers(d)[0], 'WORKER_QUEUES')).toBeUndefined();
   });
 
   it.each(EVERY_RENDER)('%s: pods run as non-root on a read-only root, with resources and health probes', (dir) => {
     for (const w of workloads(render(dir))) {
       expect(podSpec(w).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } });
       for (const c of containers(w)) {
-        expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+        expect(c.securityContext).toMatchObject({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+        });
         expect(c.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
         expect(c.resources.limits.memory).toEqual(expect.any(String));
         if (w.kind === 'Deployment') {
@@ -149,7 +190,8 @@ describe('configuration', () => {
     expect(cm.metadata.name).toMatch(/^lms-config-[a-z0-9]{10}$/); // a content hash: a change rolls the pods
     for (const key of Object.keys(SECRET_VALUES)) expect(cm.data).not.toHaveProperty(key);
     expect(Object.keys(cm.data!).filter((k) => /TOKEN|SECRET|PASSWORD|AWS_ACCESS_KEY/.test(k))).toEqual([]);
-    for (const d of workloads(ms).filter((w) => w.kind === 'Deployment')) expect(containers(d)[0].envFrom).toEqual([{ configMapRef: { name: cm.metadata.name } }]);
+    for (const d of workloads(ms).filter((w) => w.kind === 'Deployment'))
+      expect(containers(d)[0].envFrom).toEqual([{ configMapRef: { name: cm.metadata.name } }]);
   });
 
   it('production serves no OpenAPI document, switches Route 53 and archives to S3 with the pods role', () => {
@@ -161,13 +203,14 @@ describe('configuration', () => {
   });
 });
 
-describe('the seed\'s numbers', () => {
+describe("the seed's numbers", () => {
   it('rolling update: three API replicas, one pod above the count, none below, for every Deployment', () => {
     const ms = render('overlays/prod');
     expect(find(ms, 'Deployment', 'lms-api').spec.replicas).toBe(3);
     expect(find(ms, 'HorizontalPodAutoscaler', 'lms-api').spec.minReplicas).toBe(3);
     for (const dir of ['overlays/prod', 'overlays/staging', 'strategies/rolling']) {
-      for (const d of ofKind(render(dir), 'Deployment')) expect(d.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
+      for (const d of ofKind(render(dir), 'Deployment'))
+        expect(d.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
     }
   });
 
@@ -191,7 +234,11 @@ describe('the seed\'s numbers', () => {
   it('Istio canary: the header route to the canary first, then 95/5; subsets match the Deployments', () => {
     const ms = render('strategies/istio-canary');
     const vs = find(ms, 'VirtualService', 'lms-api');
-    expect(vs.spec.http[0]).toEqual({ name: 'canary-header', match: [{ headers: { canary: { exact: 'true' } } }], route: [{ destination: { host: 'lms-api', subset: 'canary' } }] });
+    expect(vs.spec.http[0]).toEqual({
+      name: 'canary-header',
+      match: [{ headers: { canary: { exact: 'true' } } }],
+      route: [{ destination: { host: 'lms-api', subset: 'canary' } }],
+    });
     expect(vs.spec.http[1].route).toEqual([
       { destination: { host: 'lms-api', subset: 'stable' }, weight: 95 },
       { destination: { host: 'lms-api', subset: 'canary' }, weight: 5 },
@@ -216,7 +263,11 @@ describe('the seed\'s numbers', () => {
     ]);
     // The seed's `hey` against one read URL (which had no token: every request a 401) is now the service's own
     // load test with an application token: an acceptance round first, load at every step, a stop switch.
-    expect(webhooks.map((w: { name: string; type: string }) => `${w.type}:${w.name}`)).toEqual(['pre-rollout:acceptance-test', 'rollout:load-test', 'rollback:stop-switch']);
+    expect(webhooks.map((w: { name: string; type: string }) => `${w.type}:${w.name}`)).toEqual([
+      'pre-rollout:acceptance-test',
+      'rollout:load-test',
+      'rollback:stop-switch',
+    ]);
     expect(canary.spec).not.toHaveProperty('webhooks');
     for (const m of metrics) find(ms, 'MetricTemplate', m.templateRef.name);
     // Flagger owns the Service and the primary; the manifests must not fight it.
@@ -234,12 +285,20 @@ describe('the seed\'s numbers', () => {
     expect(app.spec.syncPolicy.retry).toEqual({ limit: 5, backoff: { duration: '5s', factor: 2, maxDuration: '3m' } });
     expect(app.spec).not.toHaveProperty('healthChecks');
     expect(app.spec.destination.namespace).toBe(namespaceOf(render('overlays/prod')));
-    expect(app.spec.ignoreDifferences).toContainEqual({ group: 'apps', kind: 'Deployment', name: 'lms-api', jsonPointers: ['/spec/replicas'] });
+    expect(app.spec.ignoreDifferences).toContainEqual({
+      group: 'apps',
+      kind: 'Deployment',
+      name: 'lms-api',
+      jsonPointers: ['/spec/replicas'],
+    });
   });
 
   it('the migration Job is an Argo CD PreSync hook running the locked migrations', () => {
     const job = find(render('overlays/prod'), 'Job', 'lms-migrate');
-    expect(job.metadata.annotations).toMatchObject({ 'argocd.argoproj.io/hook': 'PreSync', 'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation' });
+    expect(job.metadata.annotations).toMatchObject({
+      'argocd.argoproj.io/hook': 'PreSync',
+      'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation',
+    });
     expect(containers(job)[0].command).toEqual(['node', 'dist/workers/migrate.js', 'run']);
     expect(job.spec.template.metadata.annotations['sidecar.istio.io/inject']).toBe('false');
   });
@@ -273,7 +332,16 @@ describe('alerts and analysis on the metrics the code registers', () => {
   const seriesIn = (expr: string) => [...expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{/g)].map((m) => m[1]);
 
   it('knows the metrics the alerts need (a sanity check of the name collection)', () => {
-    for (const name of ['http_request_duration_seconds', 'repairs_total', 'sync_dead_letters_open', 'sync_catchup_lag_seconds', 'shadow_window_mismatch_ratio', 'shadow_window_comparisons', 'traffic_change_oldest_open_age_seconds', 'process_cpu_user_seconds_total']) {
+    for (const name of [
+      'http_request_duration_seconds',
+      'repairs_total',
+      'sync_dead_letters_open',
+      'sync_catchup_lag_seconds',
+      'shadow_window_mismatch_ratio',
+      'shadow_window_comparisons',
+      'traffic_change_oldest_open_age_seconds',
+      'process_cpu_user_seconds_total',
+    ]) {
       expect(known).toContain(name);
     }
   });
@@ -291,7 +359,9 @@ describe('alerts and analysis on the metrics the code registers', () => {
 
   it('alerts at the thresholds: error rate 1 %, p99 500 ms, shadow mismatch 0.1 %, dead letters, a traffic change stuck', () => {
     const rules = Object.fromEntries(
-      find(render('overlays/prod'), 'PrometheusRule', 'lms').spec.groups.flatMap((g: any) => g.rules.map((r: any) => [r.alert, r.expr.replace(/\s+/g, ' ').trim()])),
+      find(render('overlays/prod'), 'PrometheusRule', 'lms').spec.groups.flatMap((g: any) =>
+        g.rules.map((r: any) => [r.alert, r.expr.replace(/\s+/g, ' ').trim()]),
+      ),
     ) as Record<string, string>;
     expect(rules.LmsHighErrorRate).toMatch(/status=~"5\.\."[\s\S]*> 0\.01$/);
     expect(rules.LmsHighLatencyP99).toMatch(/histogram_quantile\(0\.99,[\s\S]*http_request_duration_seconds_bucket[\s\S]*> 0\.5$/);
@@ -334,7 +404,9 @@ describe('environments', () => {
   });
 
   it.each(OVERLAYS)('%s: every container runs the registry image', (dir) => {
-    for (const w of workloads(render(dir))) for (const c of containers(w)) expect(c.image).toMatch(/^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\/legacy-migration-service:v\d+\.\d+\.\d+$/);
+    for (const w of workloads(render(dir)))
+      for (const c of containers(w))
+        expect(c.image).toMatch(/^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com\/legacy-migration-service:v\d+\.\d+\.\d+$/);
   });
 
   it('the strategies and overlays all live where the README and the Argo CD Application say', () => {

@@ -11,27 +11,39 @@ import { ROOT } from './support/env';
 import { find, K8S, ofKind, overlayCopy, render, runScript, setValues, tool, tryRender } from './support/deployment';
 
 const OVERLAYS = ['overlays/prod', 'overlays/staging'];
-const environment = (overlay: string) => parse(fs.readFileSync(path.join(K8S, overlay, 'environment.yaml'), 'utf8')).data as Record<string, string>;
+const environment = (overlay: string) =>
+  parse(fs.readFileSync(path.join(K8S, overlay, 'environment.yaml'), 'utf8')).data as Record<string, string>;
 
 beforeAll(() => {
   tool('kustomize');
 });
 
 describe('monitoring wired by parameter', () => {
-  it.each(OVERLAYS)('%s: ServiceMonitor and PrometheusRule carry the release label, the templates ask the overlay\'s Prometheus, the metrics ports admit its namespace', (dir) => {
-    const ms = render(dir);
-    const env = environment(dir);
-    expect(env.PROMETHEUS_RELEASE).toMatch(/\S/);
-    for (const kind of ['ServiceMonitor', 'PrometheusRule']) expect(find(ms, kind, 'lms').metadata.labels?.release).toBe(env.PROMETHEUS_RELEASE);
-    const templates = ofKind(ms, 'MetricTemplate');
-    expect(templates.length).toBe(2);
-    for (const t of templates) expect(t.spec.provider.address).toBe(env.PROMETHEUS_URL);
-    for (const [policy, port] of [['lms-api-ingress', 'metrics'], ['lms-worker-ingress', 'health']]) {
-      const rules = (find(ms, 'NetworkPolicy', policy).spec.ingress as Array<{ from?: any[]; ports: Array<{ port: string }> }>).filter((r) => r.ports.some((p) => p.port === port));
-      expect(rules).toHaveLength(1);
-      expect(rules[0].from).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': env.PROMETHEUS_NAMESPACE } } }]);
-    }
-  });
+  it.each(OVERLAYS)(
+    "%s: ServiceMonitor and PrometheusRule carry the release label, the templates ask the overlay's Prometheus, the metrics ports admit its namespace",
+    (dir) => {
+      const ms = render(dir);
+      const env = environment(dir);
+      expect(env.PROMETHEUS_RELEASE).toMatch(/\S/);
+      for (const kind of ['ServiceMonitor', 'PrometheusRule'])
+        expect(find(ms, kind, 'lms').metadata.labels?.release).toBe(env.PROMETHEUS_RELEASE);
+      const templates = ofKind(ms, 'MetricTemplate');
+      expect(templates.length).toBe(2);
+      for (const t of templates) expect(t.spec.provider.address).toBe(env.PROMETHEUS_URL);
+      for (const [policy, port] of [
+        ['lms-api-ingress', 'metrics'],
+        ['lms-worker-ingress', 'health'],
+      ]) {
+        const rules = (find(ms, 'NetworkPolicy', policy).spec.ingress as Array<{ from?: any[]; ports: Array<{ port: string }> }>).filter(
+          (r) => r.ports.some((p) => p.port === port),
+        );
+        expect(rules).toHaveLength(1);
+        expect(rules[0].from).toEqual([
+          { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': env.PROMETHEUS_NAMESPACE } } },
+        ]);
+      }
+    },
+  );
 
   it.each(['PROMETHEUS_RELEASE', 'PROMETHEUS_URL'])('a prod render without %s is refused', (key) => {
     const copy = overlayCopy('overlays/prod', (dir) => {
@@ -53,7 +65,9 @@ describe('the release gate (scripts/deploy/check-render.sh)', () => {
   const DIGEST_IMAGE = `111122223333.dkr.ecr.eu-west-1.amazonaws.com/legacy-migration-service@sha256:${'4e'.repeat(32)}`;
 
   it('refuses production as committed: example values (EXAMPLE, 123456789012, example-org) and an image by tag', () => {
-    const r = runScript(GATE, ['deployment/kubernetes/overlays/prod', '--application', 'deployment/argocd/application-prod.yaml'], { KUSTOMIZE: tool('kustomize') });
+    const r = runScript(GATE, ['deployment/kubernetes/overlays/prod', '--application', 'deployment/argocd/application-prod.yaml'], {
+      KUSTOMIZE: tool('kustomize'),
+    });
     expect(r.status).toBe(1);
     for (const needle of ['EXAMPLE', '123456789012', 'example-org', 'image not pinned by digest']) expect(r.stderr).toContain(needle);
   });
@@ -78,9 +92,14 @@ describe('the release gate (scripts/deploy/check-render.sh)', () => {
       setValues(path.join(dir, 'config.env'), config);
     });
     const app = path.join(filled.dir, 'application.yaml');
-    fs.writeFileSync(app, fs.readFileSync(path.join(ROOT, 'deployment/argocd/application-prod.yaml'), 'utf8').replace('example-org', 'acme-corp'));
+    fs.writeFileSync(
+      app,
+      fs.readFileSync(path.join(ROOT, 'deployment/argocd/application-prod.yaml'), 'utf8').replace('example-org', 'acme-corp'),
+    );
     try {
-      const ok = runScript(GATE, [filled.relative, DIGEST_IMAGE, '--application', path.relative(ROOT, app)], { KUSTOMIZE: tool('kustomize') });
+      const ok = runScript(GATE, [filled.relative, DIGEST_IMAGE, '--application', path.relative(ROOT, app)], {
+        KUSTOMIZE: tool('kustomize'),
+      });
       expect({ status: ok.status, stderr: ok.stderr }).toEqual({ status: 0, stderr: '' });
       setValues(path.join(filled.dir, 'environment.yaml'), { EGRESS_HTTPS_CIDR: '203.0.113.0/24' });
       const refused = runScript(GATE, [filled.relative, DIGEST_IMAGE], { KUSTOMIZE: tool('kustomize') });

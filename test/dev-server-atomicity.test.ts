@@ -107,7 +107,7 @@ describe('dev server: single-document atomicity under concurrent conditional wri
 
   async function finalVersions(name: string): Promise<Map<string, number>> {
     const docs = await call('final read', coll(0, name).find({}).toArray());
-    return new Map(docs.map((d) => [(d._id).toHexString(), d.v as number]));
+    return new Map(docs.map((d) => [d._id.toHexString(), d.v as number]));
   }
 
   async function lostUpdates(name: string, claims: Claims): Promise<number> {
@@ -203,7 +203,11 @@ describe('dev server: single-document atomicity under concurrent conditional wri
     const finals = await finalVersions(name);
     // Each document is back (its deleter re-inserted it) at one past its last deleted version.
     const wrongFinal = ids.filter((id) => finals.get(id.toHexString()) !== deletes.count(id)).length;
-    const r = report({ ...deletes.result('deleteOne-guarded+insert', wrongFinal), insertSameVersion: inserts.sameVersion, inserts: inserts.successes });
+    const r = report({
+      ...deletes.result('deleteOne-guarded+insert', wrongFinal),
+      insertSameVersion: inserts.sameVersion,
+      inserts: inserts.successes,
+    });
     expect(r).toEqual({ ...r, sameVersion: 0, lostUpdates: 0, insertSameVersion: 0, inserts: r.successes });
     expect(r.successes).toBeGreaterThan(0);
   });

@@ -29,7 +29,15 @@ function objectIds(n: number): ObjectId[] {
 const LOW = oid('000000000000000000000000');
 const HIGH = oid('ffffffffffffffffffffffff');
 const MID = oid('650000000000000000000000');
-const OBJECT_IDS = [LOW, oid('000000000000000000000001'), MID, oid('650000000000000000000001'), oid('65ffffffffffffffffffffff'), HIGH, ...objectIds(40)];
+const OBJECT_IDS = [
+  LOW,
+  oid('000000000000000000000001'),
+  MID,
+  oid('650000000000000000000001'),
+  oid('65ffffffffffffffffffffff'),
+  HIGH,
+  ...objectIds(40),
+];
 
 /** `_id`s of other types. Several are stored (JSON text) inside the range of ObjectIds' stored form. */
 const OTHER_IDS: unknown[] = [
@@ -127,7 +135,11 @@ describe('dev server: `_id` reads with mixed `_id` types, as MongoDB answers the
   });
 
   // Filters as plain documents: the driver's types assume ObjectId `_id`s, which this collection does not hold.
-  const find = (filter: Document, sort?: Sort, extra: { skip?: number; limit?: number; batchSize?: number; projection?: Document } = {}) => {
+  const find = (
+    filter: Document,
+    sort?: Sort,
+    extra: { skip?: number; limit?: number; batchSize?: number; projection?: Document } = {},
+  ) => {
     let cursor = coll.find(filter as Filter<Document>, { projection: extra.projection, batchSize: extra.batchSize });
     if (sort) cursor = cursor.sort(sort);
     if (extra.skip) cursor = cursor.skip(extra.skip);
@@ -244,7 +256,9 @@ describe('dev server: `_id` reads with mixed `_id` types, as MongoDB answers the
     const only = (ids: unknown[]) => ids.map((_id) => ({ _id }));
 
     it('of a range, sorted', async () => {
-      expect(await find({ _id: { $gt: MID } }, { _id: 1 }, { projection: { _id: 1 } })).toEqual(only(ascending(oidsWhere((id) => cmp(id, MID) > 0))));
+      expect(await find({ _id: { $gt: MID } }, { _id: 1 }, { projection: { _id: 1 } })).toEqual(
+        only(ascending(oidsWhere((id) => cmp(id, MID) > 0))),
+      );
       expect(await find({ _id: { $type: 'objectId' } }, { _id: -1 }, { projection: { _id: true } })).toEqual(only(descending(OBJECT_IDS)));
     });
 
@@ -254,7 +268,9 @@ describe('dev server: `_id` reads with mixed `_id` types, as MongoDB answers the
     });
 
     it('of other types, and of everything sorted', async () => {
-      expect(await find({ _id: { $not: { $type: 'objectId' } } }, { _id: 1 }, { projection: { _id: 1 } })).toEqual(only(ascending(OTHER_IDS)));
+      expect(await find({ _id: { $not: { $type: 'objectId' } } }, { _id: 1 }, { projection: { _id: 1 } })).toEqual(
+        only(ascending(OTHER_IDS)),
+      );
       expect(await find({}, { _id: -1 }, { projection: { _id: 1 } })).toEqual(only(descending(ALL_IDS)));
     });
 
@@ -280,7 +296,9 @@ describe('dev server: `_id` reads with mixed `_id` types, as MongoDB answers the
       }
       expect(seen).toEqual(hexes(all));
       const bounded = await store().scanById(1000, LO.toHexString(), HI.toHexString());
-      expect(bounded.map((d) => (d._id as unknown as ObjectId).toHexString())).toEqual(hexes(all.filter((id) => cmp(id, LO) > 0 && cmp(id, HI) <= 0)));
+      expect(bounded.map((d) => (d._id as unknown as ObjectId).toHexString())).toEqual(
+        hexes(all.filter((id) => cmp(id, LO) > 0 && cmp(id, HI) <= 0)),
+      );
       // Without a start it is a plain `_id` sort: MongoDB puts numbers and strings before ObjectIds.
       expect((await store().scanById(4)).map((d) => d._id)).toEqual(ascending(ALL_IDS).slice(0, 4));
     });

@@ -70,7 +70,10 @@ describe('the fuzzer replay set', () => {
       const found = operationOf(doc, c.method, target);
       expect(found).not.toBeNull();
       const documented = found!.op.responses[String(res.status)];
-      expect({ status: res.status, documented: Object.keys(found!.op.responses) }).toEqual({ status: res.status, documented: expect.arrayContaining([String(res.status)]) });
+      expect({ status: res.status, documented: Object.keys(found!.op.responses) }).toEqual({
+        status: res.status,
+        documented: expect.arrayContaining([String(res.status)]),
+      });
       const schema = documented?.content?.['application/json']?.schema;
       if (schema && res.status !== 204) {
         expect(res.headers.get('content-type') ?? '').toMatch(/^application\/json/);

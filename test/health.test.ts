@@ -40,7 +40,10 @@ describe('GET /health/ready against servers that stop and come back', () => {
 
   const ready = async () => {
     const res = await fetch(`${url}/health/ready`);
-    return { status: res.status, body: (await res.json()) as { status: string; down: string[]; degraded: string[]; required: string[]; phase: string | null } };
+    return {
+      status: res.status,
+      body: (await res.json()) as { status: string; down: string[]; degraded: string[]; required: string[]; phase: string | null },
+    };
   };
 
   const setPhase = async (phase: string) => {
@@ -54,7 +57,7 @@ describe('GET /health/ready against servers that stop and come back', () => {
   };
 
   it('is 200 when every server answers, and live needs no token', async () => {
-    expect((await ready())).toMatchObject({ status: 200, body: { status: 'ready', down: [], degraded: [] } });
+    expect(await ready()).toMatchObject({ status: 200, body: { status: 'ready', down: [], degraded: [] } });
     expect((await fetch(`${url}/health/live`)).status).toBe(200);
   });
 
@@ -67,15 +70,19 @@ describe('GET /health/ready against servers that stop and come back', () => {
     ['deprecation', 'postgres', 'postgres', 503, 'not_ready'],
   ];
 
-  it.each(cases)('in %s, with %s stopped: %s is down, the pod answers %i (%s), and 200 once it is back', async (phase, service, name, status, verdict) => {
-    await setPhase(phase);
-    await services.stop(service);
-    const down = await waitFor(`${status} for ${name}`, ready, (r) => r.status === status && r.body.down.includes(name));
-    expect(down.body).toMatchObject({ status: verdict, down: [name] });
-    if (verdict === 'degraded') expect(down.body.degraded).toEqual([name]);
-    await services.up();
-    await waitFor(`200 ready after ${name} is back`, ready, (r) => r.status === 200 && r.body.status === 'ready', 60_000);
-    // The API kept answering throughout: an authenticated route still routes.
-    expect((await fetch(`${url}/conversations/zz`, { headers: { authorization: `Bearer ${APP_TOKEN}` } })).status).toBe(400);
-  }, 120_000);
+  it.each(cases)(
+    'in %s, with %s stopped: %s is down, the pod answers %i (%s), and 200 once it is back',
+    async (phase, service, name, status, verdict) => {
+      await setPhase(phase);
+      await services.stop(service);
+      const down = await waitFor(`${status} for ${name}`, ready, (r) => r.status === status && r.body.down.includes(name));
+      expect(down.body).toMatchObject({ status: verdict, down: [name] });
+      if (verdict === 'degraded') expect(down.body.degraded).toEqual([name]);
+      await services.up();
+      await waitFor(`200 ready after ${name} is back`, ready, (r) => r.status === 200 && r.body.status === 'ready', 60_000);
+      // The API kept answering throughout: an authenticated route still routes.
+      expect((await fetch(`${url}/conversations/zz`, { headers: { authorization: `Bearer ${APP_TOKEN}` } })).status).toBe(400);
+    },
+    120_000,
+  );
 });

@@ -28,15 +28,35 @@ let nextId = 1;
 
 /** An operation with one attempt; `at` is [invoke, complete]. */
 function op(kind: OpKind, outcome: Outcome, at: [number, number], fields: Partial<HistoryOp> = {}): HistoryOp {
-  const attempt: Attempt = { replica: 0, invokeMs: at[0], completeMs: at[1], outcome, status: outcome === 'ok' ? 200 : outcome === 'fail' ? 409 : 0, version: fields.version };
-  return { opId: nextId++, process: 'c0', kind, conversationId: A, replica: 0, invokeMs: at[0], completeMs: at[1], outcome, status: attempt.status, attempts: [attempt], ...fields };
+  const attempt: Attempt = {
+    replica: 0,
+    invokeMs: at[0],
+    completeMs: at[1],
+    outcome,
+    status: outcome === 'ok' ? 200 : outcome === 'fail' ? 409 : 0,
+    version: fields.version,
+  };
+  return {
+    opId: nextId++,
+    process: 'c0',
+    kind,
+    conversationId: A,
+    replica: 0,
+    invokeMs: at[0],
+    completeMs: at[1],
+    outcome,
+    status: attempt.status,
+    attempts: [attempt],
+    ...fields,
+  };
 }
 
 const create = (id: string, content: string, at: [number, number] = [0, 1], fields: Partial<HistoryOp> = {}) =>
   op('create', 'ok', at, { conversationId: id, content, version: 1, idempotencyKey: `k-${content}`, ...fields });
 const append = (outcome: Outcome, content: string, version: number | undefined, at: [number, number], fields: Partial<HistoryOp> = {}) =>
   op('append', outcome, at, { content, version: outcome === 'ok' ? version : undefined, ...fields });
-const read = (version: number, at: [number, number], messages?: string[], fields: Partial<HistoryOp> = {}) => op('read', 'ok', at, { version, messages, ...fields });
+const read = (version: number, at: [number, number], messages?: string[], fields: Partial<HistoryOp> = {}) =>
+  op('read', 'ok', at, { version, messages, ...fields });
 
 function conv(id: string, messages: string[], version = 1 + Math.max(0, messages.length - 1)): StoredConversation {
   return { id, version, deleted: false, title: null, messages, canonical: JSON.stringify({ id, version, messages }) };
@@ -72,7 +92,9 @@ describe('contents: every acknowledged write exactly once in the source of truth
   });
 
   it('flags a failed append that took effect, and a message nobody wrote (phantoms)', () => {
-    expect(rules(checkContents([create(A, 'init'), append('fail', 'x', undefined, [2, 3])], store(conv(A, ['init', 'x'])), scope))).toEqual(['phantom']);
+    expect(rules(checkContents([create(A, 'init'), append('fail', 'x', undefined, [2, 3])], store(conv(A, ['init', 'x'])), scope))).toEqual(
+      ['phantom'],
+    );
     expect(rules(checkContents([create(A, 'init')], store(conv(A, ['init', 'from nowhere'])), scope))).toEqual(['phantom']);
     // Outside the history's conversations, other data is none of its business.
     expect(checkContents([create(A, 'init')], store(conv(A, ['init']), conv(B, ['other run'])), scope)).toEqual([]);
@@ -156,7 +178,13 @@ describe('reads', () => {
 });
 
 describe('version counts: each write adds exactly one', () => {
-  const ops = [create(A, 'init'), append('ok', 'x', 2, [2, 3]), op('patch', 'ok', [4, 5], { version: 3 }), append('info', 'y', undefined, [6, 7]), op('patch', 'fail', [8, 9])];
+  const ops = [
+    create(A, 'init'),
+    append('ok', 'x', 2, [2, 3]),
+    op('patch', 'ok', [4, 5], { version: 3 }),
+    append('info', 'y', undefined, [6, 7]),
+    op('patch', 'fail', [8, 9]),
+  ];
 
   it('accepts a final version between 1 + acknowledged and 1 + acknowledged + indeterminate', () => {
     expect(checkVersionCounts(ops, store(conv(A, ['init', 'x'], 3)))).toEqual([]);
@@ -164,8 +192,12 @@ describe('version counts: each write adds exactly one', () => {
   });
 
   it('flags fewer versions than acknowledged writes (an acknowledged patch lost to a race) and more than could have happened', () => {
-    expect(checkVersionCounts(ops, store(conv(A, ['init', 'x'], 2)))).toEqual([expect.objectContaining({ rule: 'versionCount', detail: expect.stringContaining('did not take effect') })]);
-    expect(checkVersionCounts(ops, store(conv(A, ['init', 'x', 'y'], 5)))).toEqual([expect.objectContaining({ rule: 'versionCount', detail: expect.stringContaining('more writes took effect than were made') })]);
+    expect(checkVersionCounts(ops, store(conv(A, ['init', 'x'], 2)))).toEqual([
+      expect.objectContaining({ rule: 'versionCount', detail: expect.stringContaining('did not take effect') }),
+    ]);
+    expect(checkVersionCounts(ops, store(conv(A, ['init', 'x', 'y'], 5)))).toEqual([
+      expect.objectContaining({ rule: 'versionCount', detail: expect.stringContaining('more writes took effect than were made') }),
+    ]);
   });
 
   it('flags a conversation whose acknowledged creation is gone', () => {
@@ -202,20 +234,22 @@ describe('stores agree after verification', () => {
     expect(checkStoresAgree(final([conv(A, ['x'])], [conv(A, ['x'])]))).toEqual([]);
     expect(checkStoresAgree(final([conv(A, ['x'])], [])).map((v) => v.detail)).toEqual([expect.stringContaining('not in PostgreSQL')]);
     expect(checkStoresAgree(final([], [conv(A, ['x'])])).map((v) => v.detail)).toEqual([expect.stringContaining('not in legacy')]);
-    expect(checkStoresAgree(final([conv(A, ['x'])], [conv(A, ['x', 'y'])])).map((v) => v.detail)).toEqual([expect.stringContaining('differs')]);
+    expect(checkStoresAgree(final([conv(A, ['x'])], [conv(A, ['x', 'y'])])).map((v) => v.detail)).toEqual([
+      expect.stringContaining('differs'),
+    ]);
   });
 });
 
 describe('outcomes', () => {
   it('classifies responses: 2xx ok, 4xx and refused connections fail, 5xx and lost connections indeterminate', () => {
-    expect([outcomeOf(201), outcomeOf(412), outcomeOf(503), outcomeOf(0, 'ECONNREFUSED'), outcomeOf(0, 'ECONNRESET'), outcomeOf(0, 'TIMEOUT')]).toEqual([
-      'ok',
-      'fail',
-      'info',
-      'fail',
-      'info',
-      'info',
-    ]);
+    expect([
+      outcomeOf(201),
+      outcomeOf(412),
+      outcomeOf(503),
+      outcomeOf(0, 'ECONNREFUSED'),
+      outcomeOf(0, 'ECONNRESET'),
+      outcomeOf(0, 'TIMEOUT'),
+    ]).toEqual(['ok', 'fail', 'info', 'fail', 'info', 'info']);
   });
 
   it('decides an operation from its attempts: any acknowledgement wins, then any indeterminate one, re-submissions aside', () => {
@@ -241,8 +275,18 @@ describe('flip figures', () => {
   });
 
   it('counts logical flips per direction, refusals by code, and the writes that overlapped a flip that happened', () => {
-    const flips = [flip('advance', 1, [10, 11], false, 'GATE_FAILED'), flip('advance', 1, [11, 20], true), flip('rollback', 2, [30, 40], false, 'ROLLBACK_NOT_PROVEN'), flip('rollback', 3, [50, 52], true)];
-    const ops = [append('ok', 'x', 2, [5, 12]), append('info', 'y', undefined, [19, 70]), append('ok', 'z', 3, [32, 35]), read(3, [10, 60])];
+    const flips = [
+      flip('advance', 1, [10, 11], false, 'GATE_FAILED'),
+      flip('advance', 1, [11, 20], true),
+      flip('rollback', 2, [30, 40], false, 'ROLLBACK_NOT_PROVEN'),
+      flip('rollback', 3, [50, 52], true),
+    ];
+    const ops = [
+      append('ok', 'x', 2, [5, 12]),
+      append('info', 'y', undefined, [19, 70]),
+      append('ok', 'z', 3, [32, 35]),
+      read(3, [10, 60]),
+    ];
     const f = flipFigures(flips, ops);
     expect(f).toEqual({
       attempted: { advance: 1, rollback: 2 },
@@ -259,14 +303,24 @@ describe('flip figures', () => {
   it('takes the nearest-rank percentile', () => {
     expect(percentile([], 99)).toBe(0);
     expect(percentile([5, 1, 3], 50)).toBe(3);
-    expect(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 99)).toBe(99);
+    expect(
+      percentile(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+        99,
+      ),
+    ).toBe(99);
   });
 });
 
 describe('the whole check', () => {
   it('finds nothing in a correct history, and names each broken rule in a broken one', () => {
     const ops = [create(A, 'init', [0, 1]), append('ok', 'x', 2, [2, 3]), read(2, [4, 5], ['init', 'x'])];
-    const agreed = (c: StoredConversation): FinalState => ({ phase: 'rollout', sourceOfTruth: 'legacy', stores: { legacy: store(c), new: store(c) }, unreadableLegacy: [] });
+    const agreed = (c: StoredConversation): FinalState => ({
+      phase: 'rollout',
+      sourceOfTruth: 'legacy',
+      stores: { legacy: store(c), new: store(c) },
+      unreadableLegacy: [],
+    });
     const clean = checkHistory({ ops, flips: [], faults: [] }, agreed(conv(A, ['init', 'x'], 2)));
     expect(clean.violations).toEqual([]);
     expect(clean.figures).toMatchObject({ operations: 3, acknowledged: 3, lost: 0, forks: 0, staleReads: 0 });
@@ -274,6 +328,12 @@ describe('the whole check', () => {
     const broken = checkHistory({ ops: [...ops, append('ok', 'y', 2, [6, 7])], flips: [], faults: [] }, agreed(conv(A, ['init', 'x'], 2)));
     const found = new Set<Rule>(broken.violations.map((v) => v.rule));
     expect([...found].sort()).toEqual(['fork', 'lost', 'realTime', 'versionCount']);
-    expect(broken.figures).toMatchObject({ lost: 1, forks: 1, realTimeViolations: 1, versionCountViolations: 1, conversationsWithLostWrites: 1 });
+    expect(broken.figures).toMatchObject({
+      lost: 1,
+      forks: 1,
+      realTimeViolations: 1,
+      versionCountViolations: 1,
+      conversationsWithLostWrites: 1,
+    });
   });
 });

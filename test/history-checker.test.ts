@@ -70,7 +70,9 @@ describe('history checker: acknowledged writes under replicas, faults and source
   let cluster: Cluster;
 
   beforeAll(async () => {
-    console.log(`history checker: seed ${SEED} (HISTORY_SEED), ${SECONDS} s per run (HISTORY_SECONDS), ${REPLICAS} replicas, faults ${FAULTS ? 'on' : 'off'}`);
+    console.log(
+      `history checker: seed ${SEED} (HISTORY_SEED), ${SECONDS} s per run (HISTORY_SECONDS), ${REPLICAS} replicas, faults ${FAULTS ? 'on' : 'off'}`,
+    );
     services = await startPrivateServices();
     const ds = createDataSource({ url: services.env.DATABASE_URL, poolSize: 1 });
     await ds.initialize();
@@ -107,7 +109,10 @@ describe('history checker: acknowledged writes under replicas, faults and source
     await Promise.all(cluster.replicas.map((r) => r.start()));
     await cluster.worker.start();
     const settlement = await settle(cluster);
-    const final = await readFinalState(cluster, { DATABASE_URL: services.env.DATABASE_URL, LEGACY_MONGO_URL: services.env.LEGACY_MONGO_URL });
+    const final = await readFinalState(cluster, {
+      DATABASE_URL: services.env.DATABASE_URL,
+      LEGACY_MONGO_URL: services.env.LEGACY_MONGO_URL,
+    });
     const result = checkHistory(recorder.history, final);
     const report: RunReport = {
       variant,
@@ -183,7 +188,10 @@ describe('history checker: acknowledged writes under replicas, faults and source
     async () => {
       const outcome = await run('flips', true);
       const { succeeded } = outcome.result.figures.flips;
-      expectGuarantees(outcome, { 'at least 4 flips to the new store': succeeded.advance >= 4, 'at least 4 flips back to legacy': succeeded.rollback >= 4 });
+      expectGuarantees(outcome, {
+        'at least 4 flips to the new store': succeeded.advance >= 4,
+        'at least 4 flips back to legacy': succeeded.rollback >= 4,
+      });
     },
     SECONDS * 1000 + 180_000,
   );

@@ -41,12 +41,21 @@ describe('hostile clients, secrets and a Redis outage, over two replicas', () =>
   let cluster: Cluster;
   const bodies: string[] = [];
 
-  async function call(replica: number, method: string, p: string, options: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> } = {}) {
+  async function call(
+    replica: number,
+    method: string,
+    p: string,
+    options: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  ) {
     const headers: Record<string, string> = { ...(options.headers ?? {}) };
     const token = options.token === undefined ? APP_TOKEN : options.token;
     if (token) headers.authorization = `Bearer ${token}`;
     if (options.body !== undefined || options.raw !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${cluster.replicas[replica].url}${p}`, { method, headers, body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)) });
+    const res = await fetch(`${cluster.replicas[replica].url}${p}`, {
+      method,
+      headers,
+      body: options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
+    });
     const text = await res.text();
     bodies.push(text);
     return { status: res.status, headers: res.headers, text, body: text ? JSON.parse(text) : undefined };
@@ -83,14 +92,19 @@ describe('hostile clients, secrets and a Redis outage, over two replicas', () =>
     await services?.down();
   }, 120_000);
 
-  it('shares a token\'s rate limit across replicas, answers 429 with Retry-After, and takes an operator\'s override at once on every replica', async () => {
+  it("shares a token's rate limit across replicas, answers 429 with Retry-After, and takes an operator's override at once on every replica", async () => {
     const created = await call(0, 'POST', '/conversations', { body: { userId: 'rate', title: 't' } });
     expect(created.status).toBe(201);
     const id = created.body.id;
-    const set = await call(1, 'PUT', '/migration/rate-limits/history', { token: OPERATOR_TOKEN, body: { rps: 4, reason: 'test: a noisy client' } });
+    const set = await call(1, 'PUT', '/migration/rate-limits/history', {
+      token: OPERATOR_TOKEN,
+      body: { rps: 4, reason: 'test: a noisy client' },
+    });
     expect(set.status).toBe(200);
     expect(set.body).toMatchObject({ tokenName: 'history', rps: 4, setBy: 'history-ops', reason: 'test: a noisy client' });
-    expect((await call(0, 'GET', '/migration/rate-limits', { token: OPERATOR_TOKEN })).body.overrides).toEqual([expect.objectContaining({ tokenName: 'history', rps: 4 })]);
+    expect((await call(0, 'GET', '/migration/rate-limits', { token: OPERATOR_TOKEN })).body.overrides).toEqual([
+      expect.objectContaining({ tokenName: 'history', rps: 4 }),
+    ]);
     // Every replica re-reads overrides within 5 s.
     await sleep(5500);
     const started = Date.now();
@@ -116,10 +130,15 @@ describe('hostile clients, secrets and a Redis outage, over two replicas', () =>
 
   it('refuses bad input and bad tokens with 4xx, and oversized requests with 413 and 431, and keeps serving', async () => {
     expect((await call(0, 'GET', '/conversations?userId=x', { token: SECRETS.presentedWrongToken })).status).toBe(401);
-    expect((await call(1, 'POST', '/conversations', { token: SECRETS.presentedWrongToken, body: { userId: SECRETS.presentedWrongToken } })).status).toBe(401);
+    expect(
+      (await call(1, 'POST', '/conversations', { token: SECRETS.presentedWrongToken, body: { userId: SECRETS.presentedWrongToken } }))
+        .status,
+    ).toBe(401);
     // In a query string and a cookie too: the request's log line names its path, never these.
     const inQuery = `/conversations?userId=x&access_token=${SECRETS.presentedWrongToken}`;
-    expect((await call(0, 'GET', inQuery, { token: null, headers: { cookie: `session=${SECRETS.presentedWrongToken}` } })).status).toBe(401);
+    expect((await call(0, 'GET', inQuery, { token: null, headers: { cookie: `session=${SECRETS.presentedWrongToken}` } })).status).toBe(
+      401,
+    );
     const big = await call(0, 'POST', '/conversations', { raw: JSON.stringify({ userId: 'big', title: 'x'.repeat(1024 * 1024) }) });
     expect(big).toMatchObject({ status: 413, body: { code: 'PAYLOAD_TOO_LARGE' } });
     const headers = await fetch(`${cluster.replicas[1].url}/health/live`, { headers: { 'x-filler': 'y'.repeat(9000) } });
@@ -134,7 +153,9 @@ describe('hostile clients, secrets and a Redis outage, over two replicas', () =>
     await services.stop('redis');
     // Requests go on without Redis (the limiter lets them through, counting them), and the worker keeps retrying.
     for (let i = 0; i < 10; i++) {
-      expect((await call(i % 2, 'POST', `/conversations/${id}/messages`, { body: { role: 'user', content: `during the outage ${i}` } })).status).toBe(201);
+      expect(
+        (await call(i % 2, 'POST', `/conversations/${id}/messages`, { body: { role: 'user', content: `during the outage ${i}` } })).status,
+      ).toBe(201);
       await sleep(300);
     }
     await services.up();
@@ -142,7 +163,12 @@ describe('hostile clients, secrets and a Redis outage, over two replicas', () =>
     await waitFor('every process to say Redis is back', async () => logs.every((f) => lines(f).includes('Redis reachable again')), 60_000);
     for (const f of logs) {
       const text = lines(f);
-      expect({ f, lost: text.split('Redis unreachable').length - 1, back: text.split('Redis reachable again').length - 1, unhandled: text.includes('Unhandled error event') }).toEqual({ f, lost: 1, back: 1, unhandled: false });
+      expect({
+        f,
+        lost: text.split('Redis unreachable').length - 1,
+        back: text.split('Redis reachable again').length - 1,
+        unhandled: text.includes('Unhandled error event'),
+      }).toEqual({ f, lost: 1, back: 1, unhandled: false });
     }
   }, 120_000);
 

@@ -8,7 +8,13 @@ describe('HTTP skeleton', () => {
   afterAll(async () => t?.close());
 
   const expectErrorShape = (body: any, status: number, code: string) => {
-    expect(body).toEqual({ statusCode: status, code, message: expect.any(String), requestId: expect.any(String), ...(body.errors ? { errors: body.errors } : {}) });
+    expect(body).toEqual({
+      statusCode: status,
+      code,
+      message: expect.any(String),
+      requestId: expect.any(String),
+      ...(body.errors ? { errors: body.errors } : {}),
+    });
   };
 
   it('answers unknown routes with the error shape and a request id', async () => {
@@ -24,7 +30,10 @@ describe('HTTP skeleton', () => {
   });
 
   it('refuses bodies over 1 MiB with 413', async () => {
-    const res = await t.request('POST', '/conversations', { rawBody: JSON.stringify({ userId: 'u', title: 'x'.repeat(1024 * 1024) }), headers: { 'content-type': 'application/json' } });
+    const res = await t.request('POST', '/conversations', {
+      rawBody: JSON.stringify({ userId: 'u', title: 'x'.repeat(1024 * 1024) }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(413);
     expectErrorShape(res.body, 413, 'PAYLOAD_TOO_LARGE');
   });

@@ -34,7 +34,11 @@ afterAll(async () => {
 });
 
 async function onB(method: string, path: string, body: unknown, headers: Record<string, string>) {
-  const res = await fetch(`${bUrl}${path}`, { method, headers: { authorization: `Bearer ${APP_TOKEN}`, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await fetch(`${bUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${APP_TOKEN}`, 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, headers: res.headers, body: (await res.json()) as any };
 }
 
@@ -76,7 +80,16 @@ describe('Idempotency-Key held in PostgreSQL', () => {
     const key = `takeover-create-${Date.now()}`;
     const id = new ObjectId();
     const now = new Date();
-    await legacyCollection(a).insertOne({ _id: id, user_id: body.userId, title: body.title, messages: [], meta: {}, created: now, updated: now, v: 1 });
+    await legacyCollection(a).insertOne({
+      _id: id,
+      user_id: body.userId,
+      title: body.title,
+      messages: [],
+      meta: {},
+      created: now,
+      updated: now,
+      v: 1,
+    });
     await plantAbandonedClaim('/conversations', key, body, { kind: 'create', id: id.toHexString() });
     const before = await snapshotStores(a);
 
@@ -91,15 +104,28 @@ describe('Idempotency-Key held in PostgreSQL', () => {
 
   it('takes over an append whose first attempt landed and died: the message once, not twice', async () => {
     await a.setPhase('shadow');
-    const created = await a.request('POST', '/conversations', { body: { userId: 'idem-append', messages: [{ role: 'user', content: 'first' }] } });
+    const created = await a.request('POST', '/conversations', {
+      body: { userId: 'idem-append', messages: [{ role: 'user', content: 'first' }] },
+    });
     const id: string = created.body.id;
     const message = { role: 'user', content: 'landed before the crash' };
     const key = `takeover-append-${Date.now()}`;
     const at = new Date(Date.now() + 5);
     // What the dead attempt wrote to legacy: version 2 with the message at index 1, at its recorded time.
-    await legacyCollection(a).updateOne({ _id: new ObjectId(id), v: 1 }, { $push: { messages: { role: 'user', text: message.content, ts: at } } as never, $set: { v: 2, updated: at } });
+    await legacyCollection(a).updateOne(
+      { _id: new ObjectId(id), v: 1 },
+      { $push: { messages: { role: 'user', text: message.content, ts: at } } as never, $set: { v: 2, updated: at } },
+    );
     const path = `/conversations/${id}/messages`;
-    await plantAbandonedClaim(path, key, message, { kind: 'append', id, baseVersion: 1, index: 1, role: 'user', contentSha256: messageSha256(message.content), at: at.toISOString() });
+    await plantAbandonedClaim(path, key, message, {
+      kind: 'append',
+      id,
+      baseVersion: 1,
+      index: 1,
+      role: 'user',
+      contentSha256: messageSha256(message.content),
+      at: at.toISOString(),
+    });
 
     const res = await onB('POST', path, message, { 'idempotency-key': key });
     expect(res.status).toBe(201);
@@ -116,7 +142,15 @@ describe('Idempotency-Key held in PostgreSQL', () => {
     const message = { role: 'assistant', content: 'never landed' };
     const key = `not-landed-${Date.now()}`;
     const path = `/conversations/${id}/messages`;
-    await plantAbandonedClaim(path, key, message, { kind: 'append', id, baseVersion: 1, index: 0, role: 'assistant', contentSha256: messageSha256(message.content), at: new Date().toISOString() });
+    await plantAbandonedClaim(path, key, message, {
+      kind: 'append',
+      id,
+      baseVersion: 1,
+      index: 0,
+      role: 'assistant',
+      contentSha256: messageSha256(message.content),
+      at: new Date().toISOString(),
+    });
     const res = await onB('POST', path, message, { 'idempotency-key': key });
     expect(res.status).toBe(201);
     expect(res.body.messages.map((m: { content: string }) => m.content)).toEqual(['never landed']);
@@ -128,14 +162,24 @@ describe('Idempotency-Key held in PostgreSQL', () => {
   it('expires keys after 24 h: an expired key is new again, and the sweeper deletes expired rows', async () => {
     await a.setPhase('shadow');
     const key = `expiring-${Date.now()}`;
-    const first = await a.request('POST', '/conversations', { body: { userId: 'idem-expiry', title: 'a' }, headers: { 'idempotency-key': key } });
+    const first = await a.request('POST', '/conversations', {
+      body: { userId: 'idem-expiry', title: 'a' },
+      headers: { 'idempotency-key': key },
+    });
     expect(first.status).toBe(201);
-    await a.pg.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key_hash = $1`, [keyHash('/conversations', key)]);
+    await a.pg.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key_hash = $1`, [
+      keyHash('/conversations', key),
+    ]);
     // Expired: another body is no longer "the same key reused", it is a new request.
-    const second = await a.request('POST', '/conversations', { body: { userId: 'idem-expiry', title: 'b' }, headers: { 'idempotency-key': key } });
+    const second = await a.request('POST', '/conversations', {
+      body: { userId: 'idem-expiry', title: 'b' },
+      headers: { 'idempotency-key': key },
+    });
     expect(second.status).toBe(201);
     expect(second.body.id).not.toBe(first.body.id);
-    await a.pg.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key_hash = $1`, [keyHash('/conversations', key)]);
+    await a.pg.query(`UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key_hash = $1`, [
+      keyHash('/conversations', key),
+    ]);
     const swept = await a.app.get(IdempotencyService).sweepExpired();
     expect(swept).toBeGreaterThanOrEqual(1);
     expect((await a.pg.query('SELECT count(*)::int AS n FROM idempotency_keys WHERE expires_at <= now()')).rows[0].n).toBe(0);

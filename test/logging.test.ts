@@ -22,17 +22,28 @@ const WRONG_TOKEN = 'wrong-token-from-a-client-5d2c9e';
 describe('logs: JSON lines with the request and the job they belong to', () => {
   const raw: string[] = [];
   const capture = { write: (chunk: string) => void raw.push(chunk) };
-  const lines = (): Line[] => raw.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+  const lines = (): Line[] =>
+    raw
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Line);
   const ofRequest = (id: string) => lines().filter((l) => l.requestId === id);
   let t: TestApp;
   let worker: INestApplicationContext;
 
   beforeAll(async () => {
     // Every legacy command is "slow": a line logged deep inside the store, in the middle of a request.
-    t = await startTestApp({ LOG_LEVEL: 'debug', LEGACY_SLOW_COMMAND_MS: '1', REDIS_URL: isolatedRedisUrl() }, { logger: { level: 'debug', destination: capture } });
+    t = await startTestApp(
+      { LOG_LEVEL: 'debug', LEGACY_SLOW_COMMAND_MS: '1', REDIS_URL: isolatedRedisUrl() },
+      { logger: { level: 'debug', destination: capture } },
+    );
     // A worker process's set-up (workers/worker.ts), in this process.
     const log = createRootLogger({ level: 'debug', destination: capture });
-    worker = await NestFactory.createApplicationContext(WorkerModule.forRoot(t.config, [QueueName.Catchup], log), { logger: nestLogger(log), abortOnError: false });
+    worker = await NestFactory.createApplicationContext(WorkerModule.forRoot(t.config, [QueueName.Catchup], log), {
+      logger: nestLogger(log),
+      abortOnError: false,
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -41,17 +52,27 @@ describe('logs: JSON lines with the request and the job they belong to', () => {
   });
 
   it('puts the request id on every line of a request, from the store up to the line that closes it', async () => {
-    const res = await t.request('POST', '/conversations', { body: { userId: 'logs', title: 't' }, headers: { 'x-request-id': 'log-test.create' } });
+    const res = await t.request('POST', '/conversations', {
+      body: { userId: 'logs', title: 't' },
+      headers: { 'x-request-id': 'log-test.create' },
+    });
     expect(res.status).toBe(201);
     expect(res.headers.get('x-request-id')).toBe('log-test.create');
     const mine = ofRequest('log-test.create');
     expect(mine.some((l) => l.context === 'LegacySlowCommands')).toBe(true);
-    expect(mine.find((l) => l.msg === 'request completed')).toMatchObject({ level: 'info', req: { method: 'POST', url: '/conversations' }, res: { statusCode: 201 } });
+    expect(mine.find((l) => l.msg === 'request completed')).toMatchObject({
+      level: 'info',
+      req: { method: 'POST', url: '/conversations' },
+      res: { statusCode: 201 },
+    });
     expect(typeof mine[0].time).toBe('string');
   });
 
   it('gives a request refused before any controller (415) an id, echoed, in its body and on its line', async () => {
-    const res = await t.request('POST', '/conversations', { rawBody: 'x', headers: { 'content-type': 'text/plain', 'x-request-id': 'bad id with spaces' } });
+    const res = await t.request('POST', '/conversations', {
+      rawBody: 'x',
+      headers: { 'content-type': 'text/plain', 'x-request-id': 'bad id with spaces' },
+    });
     expect(res.status).toBe(415);
     const id = res.headers.get('x-request-id')!;
     expect(id).not.toBe('bad id with spaces');
@@ -60,7 +81,10 @@ describe('logs: JSON lines with the request and the job they belong to', () => {
   });
 
   it('logs no token, cookie or query-string secret a client presents', async () => {
-    const res = await t.request('GET', `/conversations?userId=logs&access_token=${QUERY_SECRET}`, { token: WRONG_TOKEN, headers: { cookie: `session=${COOKIE_SECRET}`, 'x-request-id': 'log-test.secrets' } });
+    const res = await t.request('GET', `/conversations?userId=logs&access_token=${QUERY_SECRET}`, {
+      token: WRONG_TOKEN,
+      headers: { cookie: `session=${COOKIE_SECRET}`, 'x-request-id': 'log-test.secrets' },
+    });
     expect(res.status).toBe(401);
     const [line] = ofRequest('log-test.secrets');
     expect(line.req.url).toBe('/conversations?userId=logs&access_token=[Redacted]');
@@ -69,7 +93,10 @@ describe('logs: JSON lines with the request and the job they belong to', () => {
   });
 
   it('puts the queue and the job id on every line logged while a job runs', async () => {
-    const pass = await t.request('POST', '/migration/sync/catchup?wait=true', { token: OPERATOR_TOKEN, headers: { 'x-request-id': 'log-test.catchup' } });
+    const pass = await t.request('POST', '/migration/sync/catchup?wait=true', {
+      token: OPERATOR_TOKEN,
+      headers: { 'x-request-id': 'log-test.catchup' },
+    });
     expect(pass.status).toBe(200);
     expect(pass.body).toMatchObject({ state: 'completed', result: { read: expect.any(Number) } });
     expect(pass.body.result.read).toBeGreaterThan(0);

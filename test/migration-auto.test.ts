@@ -45,12 +45,30 @@ describe('automatic progression', () => {
   beforeAll(async () => {
     t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl() });
     worker = await startSyncWorker(t.config, [QueueName.Traffic]);
-    const figures: GateFiguresSource = { collect: async () => ({ ...planted, lastVerification: planted.lastVerification && { ...planted.lastVerification, finishedAt: new Date() } }), summaries: async () => ({}) };
+    const figures: GateFiguresSource = {
+      collect: async () => ({
+        ...planted,
+        lastVerification: planted.lastVerification && { ...planted.lastVerification, finishedAt: new Date() },
+      }),
+      summaries: async () => ({}),
+    };
     const get = <T>(token: unknown) => t.app.get<T>(token as never, { strict: false });
     const migration = new MigrationService(
-      get(PhaseStateRepository), get(TrafficService), get(MigrationModeService), figures, get(Cutover), t.config.migration, get(SyncControlService), get(MoveCompleter), get(CleanupService),
+      get(PhaseStateRepository),
+      get(TrafficService),
+      get(MigrationModeService),
+      figures,
+      get(Cutover),
+      t.config.migration,
+      get(SyncControlService),
+      get(MoveCompleter),
+      get(CleanupService),
     );
-    auto = new AutoProgression(migration, get(PhaseStateRepository), get<DataSource>(DATA_SOURCE), { enabled: true, intervalMs: 60_000, threshold: 3 });
+    auto = new AutoProgression(migration, get(PhaseStateRepository), get<DataSource>(DATA_SOURCE), {
+      enabled: true,
+      intervalMs: 60_000,
+      threshold: 3,
+    });
     await t.request('POST', '/migration/start', { token: OPERATOR_TOKEN, body: { reason: 'auto test' } });
   });
   afterAll(async () => {
@@ -83,7 +101,10 @@ describe('automatic progression', () => {
     const s = await step();
     expect(s).toMatchObject({ step: 'canary', paused: true, weights: { newPercent: 5 } });
     const history = (await t.request('GET', '/migration/history', { token: OPERATOR_TOKEN })).body.items;
-    expect(history.slice(0, 2).map((h: { action: string; actor: string }) => [h.action, h.actor])).toEqual([['pause', 'auto-progression'], ['rollback', 'auto-progression']]);
+    expect(history.slice(0, 2).map((h: { action: string; actor: string }) => [h.action, h.actor])).toEqual([
+      ['pause', 'auto-progression'],
+      ['rollback', 'auto-progression'],
+    ]);
     expect(history[1].reason).toMatch(/error_rate=0.2/);
     // Paused: nothing moves, even on passing gates.
     planted = healthy;

@@ -79,7 +79,8 @@ describe.each(['none', 'route53'] as const)('a full migration with traffic flowi
   async function served(): Promise<{ legacy?: number; new?: number }> {
     const out = await route53.send(new ListResourceRecordSetsCommand({ HostedZoneId: zone!.hostedZoneId }));
     const name = zone!.settings.recordName.replace(/\.$/, '').toLowerCase();
-    const of = (id: string) => out.ResourceRecordSets?.find((r) => r.SetIdentifier === id && r.Name!.replace(/\.$/, '').toLowerCase() === name)?.Weight;
+    const of = (id: string) =>
+      out.ResourceRecordSets?.find((r) => r.SetIdentifier === id && r.Name!.replace(/\.$/, '').toLowerCase() === name)?.Weight;
     return { legacy: of('legacy'), new: of('new') };
   }
 
@@ -120,10 +121,15 @@ describe.each(['none', 'route53'] as const)('a full migration with traffic flowi
     const started = await t.request('POST', '/migration/verify', { ...op, body: { recheckDelayMs: 300, reason: 'e2e gate' } });
     expect(started.status).toBe(202);
     let report: any;
-    await waitFor('verification to finish', async () => {
-      report = (await t.request('GET', `/migration/verify/${started.body.id}`, op)).body;
-      return report.status === 'completed' || report.status === 'failed';
-    }, 60_000, 200).catch((err) => {
+    await waitFor(
+      'verification to finish',
+      async () => {
+        report = (await t.request('GET', `/migration/verify/${started.body.id}`, op)).body;
+        return report.status === 'completed' || report.status === 'failed';
+      },
+      60_000,
+      200,
+    ).catch((err) => {
       throw new Error(`${(err as Error).message}: ${JSON.stringify(report).slice(0, 1500)}`);
     });
     expect(report.status).toBe('completed');
@@ -138,7 +144,10 @@ describe.each(['none', 'route53'] as const)('a full migration with traffic flowi
       expect(dry.body.to).toBe(step);
       const failing = dry.body.gates.filter((g: { pass: boolean }) => !g.pass);
       if (failing.length === 0) {
-        const res = await t.request('POST', '/migration/advance', { ...op, body: { reason: `e2e: into ${step}`, expectedStep: dry.body.from } });
+        const res = await t.request('POST', '/migration/advance', {
+          ...op,
+          body: { reason: `e2e: into ${step}`, expectedStep: dry.body.from },
+        });
         if (res.status === 200) return res.body;
         if (res.body.code !== 'GATE_FAILED') throw new Error(`advance into ${step}: ${res.status} ${JSON.stringify(res.body)}`);
       } else if (failing.some((g: { name: string }) => g.name.includes('verification'))) {
@@ -166,7 +175,12 @@ describe.each(['none', 'route53'] as const)('a full migration with traffic flowi
     expect(status.lastVerification).toMatchObject({ missing: 0, extra: 0, different: 0 });
 
     // Entering cleanup started the archive; the gate into complete waits for it to be checked against the store.
-    await waitFor('the legacy archive to be verified', async () => (await t.request('GET', '/migration/cleanup', op)).body.state === 'verified', 60_000, 200);
+    await waitFor(
+      'the legacy archive to be verified',
+      async () => (await t.request('GET', '/migration/cleanup', op)).body.state === 'verified',
+      60_000,
+      200,
+    );
     const archive = (await t.request('GET', '/migration/cleanup', op)).body;
     expect(archive.manifest.documentCount).toBe(await t.legacy.collection('conversations').countDocuments());
     const last = await advanceTo('complete');
@@ -179,17 +193,35 @@ describe.each(['none', 'route53'] as const)('a full migration with traffic flowi
     expect(acked.size).toBeGreaterThan(10);
     // Every acknowledged write is in the new store, the source of truth at the end.
     for (const [id, a] of acked) {
-      const r = await t.pg.query('SELECT c.version, array_agg(m.content) AS texts FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id WHERE c.id = $1 GROUP BY c.version', [id]);
+      const r = await t.pg.query(
+        'SELECT c.version, array_agg(m.content) AS texts FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id WHERE c.id = $1 GROUP BY c.version',
+        [id],
+      );
       expect(Number(r.rows[0].version)).toBeGreaterThanOrEqual(a.version);
       for (const text of a.texts) expect(r.rows[0].texts).toContain(text);
     }
     expect(failures).toBe(0);
 
     const history = (await t.request('GET', '/migration/history?limit=500', op)).body.items.reverse();
-    const moves = history.filter((h: { action: string }) => ['start', 'advance', 'advance_forced'].includes(h.action)).map((h: { after: { step: string } }) => h.after.step);
-    expect(moves).toEqual(['shadow', 'canary', 'rollout-10', 'rollout-25', 'rollout-50', 'rollout-75', 'rollout-100', 'deprecation', 'cleanup', 'complete']);
+    const moves = history
+      .filter((h: { action: string }) => ['start', 'advance', 'advance_forced'].includes(h.action))
+      .map((h: { after: { step: string } }) => h.after.step);
+    expect(moves).toEqual([
+      'shadow',
+      'canary',
+      'rollout-10',
+      'rollout-25',
+      'rollout-50',
+      'rollout-75',
+      'rollout-100',
+      'deprecation',
+      'cleanup',
+      'complete',
+    ]);
     expect(history.some((h: { action: string }) => h.action.endsWith('_forced'))).toBe(false);
-    const changes = history.filter((h: { action: string }) => h.action === 'traffic_change').map((h: any) => [h.details.kind, h.after.weight, h.details.state]);
+    const changes = history
+      .filter((h: { action: string }) => h.action === 'traffic_change')
+      .map((h: any) => [h.details.kind, h.after.weight, h.details.state]);
     // Every weight step, then the legacy record retired on reaching complete.
     expect(changes).toEqual([...[5, 10, 25, 50, 75, 100].map((w) => ['weights', w, 'done']), ['retire_legacy', 100, 'done']]);
   }, 300_000);

@@ -41,13 +41,29 @@ describe('migration phases over the operator API', () => {
 
   it('answers 401 without a token and 403 with an app token on every operator endpoint', async () => {
     const endpoints: Array<[string, string]> = [
-      ['GET', '/migration/status'], ['POST', '/migration/start'], ['POST', '/migration/advance'], ['POST', '/migration/rollback'],
-      ['POST', '/migration/pause'], ['POST', '/migration/resume'], ['GET', '/migration/history'], ['GET', '/migration/traffic'],
-      ['GET', '/migration/cleanup'], ['POST', '/migration/cleanup/archive'], ['GET', '/migration/cleanup/archives/1'],
+      ['GET', '/migration/status'],
+      ['POST', '/migration/start'],
+      ['POST', '/migration/advance'],
+      ['POST', '/migration/rollback'],
+      ['POST', '/migration/pause'],
+      ['POST', '/migration/resume'],
+      ['GET', '/migration/history'],
+      ['GET', '/migration/traffic'],
+      ['GET', '/migration/cleanup'],
+      ['POST', '/migration/cleanup/archive'],
+      ['GET', '/migration/cleanup/archives/1'],
     ];
     for (const [method, path] of endpoints) {
-      expect([method, path, (await t.request(method, path, { token: null, body: method === 'POST' ? {} : undefined })).status]).toEqual([method, path, 401]);
-      expect([method, path, (await t.request(method, path, { token: APP_TOKEN, body: method === 'POST' ? {} : undefined })).status]).toEqual([method, path, 403]);
+      expect([method, path, (await t.request(method, path, { token: null, body: method === 'POST' ? {} : undefined })).status]).toEqual([
+        method,
+        path,
+        401,
+      ]);
+      expect([
+        method,
+        path,
+        (await t.request(method, path, { token: APP_TOKEN, body: method === 'POST' ? {} : undefined })).status,
+      ]).toEqual([method, path, 403]);
     }
   });
 
@@ -72,7 +88,14 @@ describe('migration phases over the operator API', () => {
     const dry = await t.request('POST', '/migration/advance', { ...op, body: { dryRun: true } });
     expect(dry.status).toBe(200);
     expect(dry.body).toMatchObject({ dryRun: true, from: 'shadow', to: 'canary', weights: { before: 0, after: 5 } });
-    expect(dry.body.gates.map((g: { name: string }) => g.name)).toEqual(['backfill_complete', 'catchup_lag_ms', 'verification', 'shadow_comparisons', 'shadow_mismatch_rate', 'dwell']);
+    expect(dry.body.gates.map((g: { name: string }) => g.name)).toEqual([
+      'backfill_complete',
+      'catchup_lag_ms',
+      'verification',
+      'shadow_comparisons',
+      'shadow_mismatch_rate',
+      'dwell',
+    ]);
     expect(await snapshot()).toEqual(before);
 
     const refused = await t.request('POST', '/migration/advance', { ...op, body: { reason: 'try' } });
@@ -90,7 +113,12 @@ describe('migration phases over the operator API', () => {
     expect(noReason.status).toBe(400);
     const forced = await t.request('POST', '/migration/advance', { ...op, body: { force: true, reason: 'incident 42: verified by hand' } });
     expect(forced.status).toBe(200);
-    expect(forced.body).toMatchObject({ from: 'shadow', to: 'canary', forced: true, trafficChange: { weights: { legacy: 95, new: 5 }, state: 'done' } });
+    expect(forced.body).toMatchObject({
+      from: 'shadow',
+      to: 'canary',
+      forced: true,
+      trafficChange: { weights: { legacy: 95, new: 5 }, state: 'done' },
+    });
     const [latest] = (await t.request('GET', '/migration/history', op)).body.items;
     expect(latest).toMatchObject({ action: 'advance_forced', forced: true, reason: 'incident 42: verified by hand', actor: 'ops' });
   });
@@ -118,8 +146,19 @@ describe('migration phases over the operator API', () => {
     // The legacy application still writing on its own: an insert, and an update of the API's conversation.
     const now = new Date();
     const inserted = new ObjectId();
-    await legacy.insertOne({ _id: inserted, user_id: 'stray-user', title: 'legacy app insert', messages: [{ role: 'user', text: 'hi', ts: now }], created: now, updated: now, v: 1 });
-    await legacy.updateOne({ _id: new ObjectId(viaApi.body.id) }, { $set: { title: 'legacy app edit', updated: new Date(), v: viaApi.body.version + 1 } });
+    await legacy.insertOne({
+      _id: inserted,
+      user_id: 'stray-user',
+      title: 'legacy app insert',
+      messages: [{ role: 'user', text: 'hi', ts: now }],
+      created: now,
+      updated: now,
+      v: 1,
+    });
+    await legacy.updateOne(
+      { _id: new ObjectId(viaApi.body.id) },
+      { $set: { title: 'legacy app edit', updated: new Date(), v: viaApi.body.version + 1 } },
+    );
 
     const pass = await catchup.pass('manual');
     expect(pass).toMatchObject({ written: 2, exhausted: true });
@@ -133,7 +172,9 @@ describe('migration phases over the operator API', () => {
     expect(s.strayLegacyWrites).toMatchObject({ count: 2, copied: 2, unreadable: 0 });
     expect([...s.strayLegacyWrites.ids].sort()).toEqual([inserted.toHexString(), viaApi.body.id].sort());
     // Not lost: both are in the source of truth now.
-    const copied = await t.pg.query('SELECT id, title FROM conversations WHERE id = ANY($1) ORDER BY title', [[inserted.toHexString(), viaApi.body.id]]);
+    const copied = await t.pg.query('SELECT id, title FROM conversations WHERE id = ANY($1) ORDER BY title', [
+      [inserted.toHexString(), viaApi.body.id],
+    ]);
     expect(copied.rows.map((r: { title: string }) => r.title)).toEqual(['legacy app edit', 'legacy app insert']);
   });
 
@@ -153,11 +194,22 @@ describe('migration phases over the operator API', () => {
       const res = await t.request('POST', '/migration/rollback', { ...op, body: { reason: `back from ${stepName(from)}` } });
       expect([stepName(from), res.status, res.body.to]).toEqual([stepName(from), 200, stepName(to)]);
       const now = await status();
-      expect(now).toMatchObject({ step: stepName(to), weights: { newPercent: to.weight }, sourceOfTruth: 'legacy', readFrom: 'legacy', dualWrite: true });
+      expect(now).toMatchObject({
+        step: stepName(to),
+        weights: { newPercent: to.weight },
+        sourceOfTruth: 'legacy',
+        readFrom: 'legacy',
+        dualWrite: true,
+      });
       if (from.phase === 'deprecation') {
         expect(res.body.committed.cutover.prepared.copied).toBeGreaterThanOrEqual(1);
         // The status names the flip and how long writes paused for it; no follow-up is left behind.
-        expect(now.lastFlip).toMatchObject({ action: 'rollback', to: 'rollout-100', sourceOfTruth: 'legacy', writePause: { waitedMs: expect.any(Number), heldMs: expect.any(Number) } });
+        expect(now.lastFlip).toMatchObject({
+          action: 'rollback',
+          to: 'rollout-100',
+          sourceOfTruth: 'legacy',
+          writePause: { waitedMs: expect.any(Number), heldMs: expect.any(Number) },
+        });
         expect(now.followUps).toEqual({ pending: 0, oldestAgeSeconds: 0 });
         const doc = await t.legacy.collection('conversations').findOne({ _id: new ObjectId(created.body.id) });
         expect(doc).toMatchObject({ title: 'after the flip' });

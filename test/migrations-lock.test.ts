@@ -65,7 +65,11 @@ describe('migrations under an advisory lock', () => {
     expect(counts).toEqual([0, ALL.length]);
     expect(await appliedNames(dbs.databaseUrl)).toEqual(ALL);
     // The lock is released and the pooled connection keeps the pool's statement timeout.
-    expect(await a.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).toEqual([{ n: 0 }]);
+    expect(
+      await a.query(
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+      ),
+    ).toEqual([{ n: 0 }]);
     expect(await a.query('SHOW statement_timeout')).toEqual([{ statement_timeout: '30s' }]);
   });
 
@@ -81,11 +85,15 @@ describe('migrations under an advisory lock', () => {
       let blocked = 0;
       while (Date.now() < deadline && blocked === 0) {
         await new Promise((r) => setTimeout(r, 100));
-        [{ blocked }] = (await holder.query(`SELECT count(*)::int AS blocked FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rows;
+        [{ blocked }] = (
+          await holder.query(`SELECT count(*)::int AS blocked FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)
+        ).rows;
       }
       expect(blocked).toBe(1);
       expect(waited).toBe(true);
-      const tables = await holder.query(`SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'conversations'`);
+      const tables = await holder.query(
+        `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name = 'conversations'`,
+      );
       expect(tables.rows).toEqual([{ n: 0 }]);
 
       await holder.query('SELECT pg_advisory_unlock($1::bigint)', [AdvisoryLock.Migrations]);
@@ -137,7 +145,11 @@ describe('migrations under an advisory lock', () => {
       const holder = await holdReadLock();
       const ds = await withProbe();
       const retries: string[] = [];
-      const run = runMigrationsLocked(ds, { retrying: (attempt, err) => retries.push(`${attempt}: ${err.message}`) }, { lockTimeoutMs: 200, attempts: 100, retryDelayMs: 100 });
+      const run = runMigrationsLocked(
+        ds,
+        { retrying: (attempt, err) => retries.push(`${attempt}: ${err.message}`) },
+        { lockTimeoutMs: 200, attempts: 100, retryDelayMs: 100 },
+      );
       try {
         const deadline = Date.now() + 20_000;
         while (retries.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

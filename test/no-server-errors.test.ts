@@ -38,7 +38,12 @@ async function refusedWithoutWriting(send: () => Promise<TestResponse>, status: 
 }
 
 describe('a document the legacy store refuses (the dev server cannot store arrays of arrays)', () => {
-  const grid = { grid: [[1, 2], [3, 4]] };
+  const grid = {
+    grid: [
+      [1, 2],
+      [3, 4],
+    ],
+  };
 
   for (const phase of ['not_started', 'shadow', 'rollout', 'deprecation'] as Phase[]) {
     it(`is a 422 STORE_REFUSED naming the store and the field in ${phase}, on create and patch, and writes nothing`, async () => {
@@ -48,14 +53,22 @@ describe('a document the legacy store refuses (the dev server cannot store array
       await followUpsSettled(t, created.body.id);
 
       const body = await refusedWithoutWriting(
-        () => t.request('POST', '/conversations', { body: { userId: `grid-${phase}`, metadata: grid }, headers: { 'idempotency-key': `grid-${phase}` } }),
+        () =>
+          t.request('POST', '/conversations', {
+            body: { userId: `grid-${phase}`, metadata: grid },
+            headers: { 'idempotency-key': `grid-${phase}` },
+          }),
         422,
         'STORE_REFUSED',
       );
       expect(body.errors).toEqual([{ field: 'metadata.grid', message: expect.stringMatching(/legacy store.*arrays of arrays/) }]);
       expect(body.message).toMatch(/legacy store/);
 
-      const patch = await refusedWithoutWriting(() => t.request('PATCH', `/conversations/${created.body.id}`, { body: { metadata: { deep: grid } } }), 422, 'STORE_REFUSED');
+      const patch = await refusedWithoutWriting(
+        () => t.request('PATCH', `/conversations/${created.body.id}`, { body: { metadata: { deep: grid } } }),
+        422,
+        'STORE_REFUSED',
+      );
       expect(patch.errors).toEqual([{ field: 'metadata.deep.grid', message: expect.any(String) }]);
 
       const after = await t.request('GET', `/conversations/${created.body.id}`);
@@ -81,14 +94,20 @@ describe('a NUL character in an operator text (PostgreSQL refuses U+0000)', () =
 
   it('is a 400 naming the field in a query too: the shadow mismatches path filter (PostgreSQL LIKE refused the NUL)', async () => {
     const res = await t.request('GET', '/migration/shadow/mismatches?path=a%00b', { token: OPERATOR_TOKEN });
-    expect(expectErrorShape(res, 400, 'VALIDATION_FAILED').errors).toEqual([{ field: 'path', message: 'contains a NUL character at index 1' }]);
+    expect(expectErrorShape(res, 400, 'VALIDATION_FAILED').errors).toEqual([
+      { field: 'path', message: 'contains a NUL character at index 1' },
+    ]);
   });
 
   for (const [name, phase, path, body] of cases) {
     it(`is a 400 naming the field on ${name}, and changes nothing`, async () => {
       await t.setPhase(phase);
       const before = (await t.pg.query('SELECT phase, revision FROM migration_state WHERE id = 1')).rows[0];
-      const err = await refusedWithoutWriting(() => op(path.includes('rate-limits') ? 'PUT' : 'POST', path, body), 400, 'VALIDATION_FAILED');
+      const err = await refusedWithoutWriting(
+        () => op(path.includes('rate-limits') ? 'PUT' : 'POST', path, body),
+        400,
+        'VALIDATION_FAILED',
+      );
       expect(err.errors).toEqual([{ field: 'reason', message: 'contains a NUL character at index 6' }]);
       expect((await t.pg.query('SELECT phase, revision FROM migration_state WHERE id = 1')).rows[0]).toEqual(before);
     });
@@ -131,7 +150,9 @@ describe('concurrent backfill starts (the same race as verification starts)', ()
     try {
       const statuses: number[] = [];
       for (let round = 0; round < 10; round++) {
-        const answers = await Promise.all(Array.from({ length: 4 }, () => t.request('POST', '/migration/sync/backfill', { token: OPERATOR_TOKEN })));
+        const answers = await Promise.all(
+          Array.from({ length: 4 }, () => t.request('POST', '/migration/sync/backfill', { token: OPERATOR_TOKEN })),
+        );
         statuses.push(...answers.map((r) => r.status));
       }
       expect(statuses.filter((s) => s !== 202 && s !== 409)).toEqual([]);

@@ -84,7 +84,11 @@ describe('a Redis that restarts without its data during a backfill', () => {
   it('re-creates the lost jobs and the catch-up schedule by itself; the run completes and catch-up goes on', async () => {
     worker = await startSyncWorker(config, [QueueName.Backfill, QueueName.Catchup]);
     expect((await op('POST', '/migration/sync/backfill')).status).toBe(202);
-    await waitFor('the backfill to be under way', async () => Number((await ds.query('SELECT coalesce(sum(docs_written), 0)::int AS n FROM sync_ranges'))[0].n) >= 100, 60_000);
+    await waitFor(
+      'the backfill to be under way',
+      async () => Number((await ds.query('SELECT coalesce(sum(docs_written), 0)::int AS n FROM sync_ranges'))[0].n) >= 100,
+      60_000,
+    );
 
     await services.stop('redis');
     await services.up(); // a new, empty Redis (services.sh runs it without persistence)
@@ -110,7 +114,11 @@ describe('a Redis that restarts without its data during a backfill', () => {
       const changed = (await legacy.findOne({}, { sort: { _id: 1 } }))!;
       const v = ((changed.v as number | undefined) ?? 0) + 1;
       await legacy.updateOne({ _id: changed._id }, { $set: { title: 'changed after the restart', v, updated: new Date() } });
-      await waitFor('catch-up to copy the change', async () => (await pg.get(changed._id.toHexString()))?.title === 'changed after the restart', 30_000);
+      await waitFor(
+        'catch-up to copy the change',
+        async () => (await pg.get(changed._id.toHexString()))?.title === 'changed after the restart',
+        30_000,
+      );
 
       const sync = await op('GET', '/migration/sync');
       expect(sync.body.backfill).toMatchObject({ status: 'completed' });
@@ -134,6 +142,9 @@ describe('a Redis that restarts without its data during a backfill', () => {
       async () => (await op('GET', `/migration/verify/${started.body.id}`)).body.status === 'completed',
       120_000,
     );
-    expect((await op('GET', `/migration/verify/${started.body.id}`)).body).toMatchObject({ clean: true, totals: { missing: 0, extra: 0, different: 0 } });
+    expect((await op('GET', `/migration/verify/${started.body.id}`)).body).toMatchObject({
+      clean: true,
+      totals: { missing: 0, extra: 0, different: 0 },
+    });
   }, 180_000);
 });

@@ -29,7 +29,9 @@ describe('a repair recorded before the source of truth changed', () => {
   /** A conversation at version 1 in both stores, then version 2 (a message more) in `acknowledgedBy` only. */
   async function divergence(acknowledgedBy: StoreName, phase: Phase): Promise<{ id: string; acknowledged: Conversation }> {
     await t.setPhase(phase);
-    const created = await t.request('POST', '/conversations', { body: { userId: 'flip-user', messages: [{ role: 'user', content: 'first' }] } });
+    const created = await t.request('POST', '/conversations', {
+      body: { userId: 'flip-user', messages: [{ role: 'user', content: 'first' }] },
+    });
     expect(created.status).toBe(201);
     const id: string = created.body.id;
     const current = (await stores[acknowledgedBy].get(id))!;
@@ -46,15 +48,18 @@ describe('a repair recorded before the source of truth changed', () => {
   it.each([
     ['legacy', 'rollout', 'deprecation'],
     ['new', 'deprecation', 'rollout'],
-  ] as const)('keeps the write %s acknowledged in %s when the repair runs in %s, and copies it to the other store', async (acknowledgedBy, before, after) => {
-    const { id } = await divergence(acknowledgedBy, before);
-    await t.setPhase(after);
-    expect(await repairs.repair(id, acknowledgedBy)).toBe('repaired');
-    const both = await readBoth(t, id);
-    expect(both.legacy).toEqual(both.pg);
-    expect(both.pg!.version).toBe(2);
-    expect(both.pg!.messages.map((m) => m.content)).toEqual(['first', 'acknowledged before the flip']);
-  });
+  ] as const)(
+    'keeps the write %s acknowledged in %s when the repair runs in %s, and copies it to the other store',
+    async (acknowledgedBy, before, after) => {
+      const { id } = await divergence(acknowledgedBy, before);
+      await t.setPhase(after);
+      expect(await repairs.repair(id, acknowledgedBy)).toBe('repaired');
+      const both = await readBoth(t, id);
+      expect(both.legacy).toEqual(both.pg);
+      expect(both.pg!.version).toBe(2);
+      expect(both.pg!.messages.map((m) => m.content)).toEqual(['first', 'acknowledged before the flip']);
+    },
+  );
 
   it('leaves the other store alone when it has moved on under the new source of truth since', async () => {
     const { id } = await divergence('legacy', 'rollout');
@@ -63,7 +68,12 @@ describe('a repair recorded before the source of truth changed', () => {
     // version 2 never reached PostgreSQL: that is what the pending-repair gate into deprecation prevents).
     for (const content of ['after the flip, one', 'after the flip, two']) {
       const current = (await stores.new.get(id))!;
-      const next = { ...current, messages: [...current.messages, { role: 'user' as const, content, createdAt: new Date() }], version: current.version + 1, updatedAt: new Date() };
+      const next = {
+        ...current,
+        messages: [...current.messages, { role: 'user' as const, content, createdAt: new Date() }],
+        version: current.version + 1,
+        updatedAt: new Date(),
+      };
       expect(await stores.new.compareAndSet(next, current.version)).toBe(true);
     }
     const newBefore = await stores.new.get(id);

@@ -41,10 +41,14 @@ describe('repair dead-letter list', () => {
     await t.app.get(RepairQueue).add({ id, source: 'legacy', reason: 'test' });
 
     let dead: Array<{ conversationId: string; failedReason: string }> = [];
-    await waitFor('the repair in the dead-letter list', async () => {
-      dead = (await status()).body.dead;
-      return dead.some((d) => d.conversationId === id);
-    }, 30_000);
+    await waitFor(
+      'the repair in the dead-letter list',
+      async () => {
+        dead = (await status()).body.dead;
+        return dead.some((d) => d.conversationId === id);
+      },
+      30_000,
+    );
     expect(dead.find((d) => d.conversationId === id)!.failedReason).toMatch(/UNREADABLE_DOCUMENT.*user/);
     expect(await readNew(t, id)).toBeNull();
 

@@ -66,7 +66,8 @@ describe('phase moves through Route 53 under the intent log', () => {
   async function served(): Promise<{ legacy?: number; new?: number }> {
     const out = await observer.send(new ListResourceRecordSetsCommand({ HostedZoneId: zone.hostedZoneId }));
     const name = zone.settings.recordName.replace(/\.$/, '').toLowerCase();
-    const of = (id: string) => out.ResourceRecordSets?.find((r) => r.SetIdentifier === id && r.Name!.replace(/\.$/, '').toLowerCase() === name)?.Weight;
+    const of = (id: string) =>
+      out.ResourceRecordSets?.find((r) => r.SetIdentifier === id && r.Name!.replace(/\.$/, '').toLowerCase() === name)?.Weight;
     return { legacy: of('legacy'), new: of('new') };
   }
 
@@ -76,9 +77,17 @@ describe('phase moves through Route 53 under the intent log', () => {
     expect(res.body.trafficChange).toMatchObject({ state: 'done', provider: 'route53', weights: { legacy: 95, new: 5 } });
     expect(res.body.trafficChange.changeId).toEqual(expect.any(String));
     expect(await served()).toEqual({ legacy: 95, new: 5 });
-    expect(await status()).toMatchObject({ step: 'canary', weights: { inEffect: { legacy: 95, new: 5 } }, lastTrafficChange: { state: 'done' } });
+    expect(await status()).toMatchObject({
+      step: 'canary',
+      weights: { inEffect: { legacy: 95, new: 5 } },
+      lastTrafficChange: { state: 'done' },
+    });
     const history = (await t.request('GET', '/migration/history', op)).body.items;
-    expect(history.find((h: any) => h.action === 'traffic_change').details).toMatchObject({ provider: 'route53', changeId: res.body.trafficChange.changeId, state: 'done' });
+    expect(history.find((h: any) => h.action === 'traffic_change').details).toMatchObject({
+      provider: 'route53',
+      changeId: res.body.trafficChange.changeId,
+      state: 'done',
+    });
   });
 
   it('rides out throttling and PriorRequestNotComplete with back-off', async () => {
@@ -136,7 +145,9 @@ describe('phase moves through Route 53 under the intent log', () => {
       worker = undefined;
       const before = await status();
       const target = before.weights.newPercent === 10 ? { legacy: 75, new: 25 } : { legacy: 50, new: 50 };
-      let doomed: WorkerProcess | undefined = spawnWorker(t.config, { ...env, WORKER_QUEUES: 'traffic', LMS_CRASH_AFTER: point }, [CRASH_PRELOAD]);
+      let doomed: WorkerProcess | undefined = spawnWorker(t.config, { ...env, WORKER_QUEUES: 'traffic', LMS_CRASH_AFTER: point }, [
+        CRASH_PRELOAD,
+      ]);
       let next: WorkerProcess | undefined;
       try {
         await doomed.ready;
@@ -154,7 +165,12 @@ describe('phase moves through Route 53 under the intent log', () => {
         await next.ready;
         const answer = await moved;
         expect([200, 202]).toContain(answer.status);
-        await waitFor('the new worker to finish the change and move the phase', async () => (await status()).pendingMove === null, 40_000, 200);
+        await waitFor(
+          'the new worker to finish the change and move the phase',
+          async () => (await status()).pendingMove === null,
+          40_000,
+          200,
+        );
         expect(await lastChange()).toMatchObject({ id: open.id, state: 'done', weights: target });
         expect(await status()).toMatchObject({ weights: { newPercent: target.new }, pendingMove: null });
         expect(await served()).toEqual(target);

@@ -67,7 +67,12 @@ async function listZone(zone: Route53Setup): Promise<ResourceRecordSet[]> {
 }
 
 function weighted(records: ResourceRecordSet[], zone: Route53Setup, setId: string): ResourceRecordSet | undefined {
-  return records.find((r) => r.SetIdentifier === setId && r.Type === zone.settings.recordType && normalizeRecordName(r.Name!) === normalizeRecordName(zone.settings.recordName));
+  return records.find(
+    (r) =>
+      r.SetIdentifier === setId &&
+      r.Type === zone.settings.recordType &&
+      normalizeRecordName(r.Name!) === normalizeRecordName(zone.settings.recordName),
+  );
 }
 
 /** The weights as an independent client sees them in moto. */
@@ -109,21 +114,41 @@ describe('Route53TrafficRouter on moto_server', () => {
   });
 
   const targetCases: Array<{ name: string; recordType: 'A' | 'AAAA' | 'CNAME'; targets: { legacy: Route53Target; new: Route53Target } }> = [
-    { name: 'plain A values', recordType: 'A', targets: { legacy: { kind: 'values', values: ['192.0.2.10', '192.0.2.11'] }, new: { kind: 'values', values: ['198.51.100.20'] } } },
-    { name: 'plain AAAA values', recordType: 'AAAA', targets: { legacy: { kind: 'values', values: ['2001:db8::10'] }, new: { kind: 'values', values: ['2001:db8::20'] } } },
-    { name: 'CNAME values', recordType: 'CNAME', targets: { legacy: { kind: 'values', values: ['legacy.example.net'] }, new: { kind: 'values', values: ['new.example.net'] } } },
+    {
+      name: 'plain A values',
+      recordType: 'A',
+      targets: { legacy: { kind: 'values', values: ['192.0.2.10', '192.0.2.11'] }, new: { kind: 'values', values: ['198.51.100.20'] } },
+    },
+    {
+      name: 'plain AAAA values',
+      recordType: 'AAAA',
+      targets: { legacy: { kind: 'values', values: ['2001:db8::10'] }, new: { kind: 'values', values: ['2001:db8::20'] } },
+    },
+    {
+      name: 'CNAME values',
+      recordType: 'CNAME',
+      targets: { legacy: { kind: 'values', values: ['legacy.example.net'] }, new: { kind: 'values', values: ['new.example.net'] } },
+    },
     {
       name: 'alias targets',
       recordType: 'A',
       targets: {
-        legacy: { kind: 'alias', hostedZoneId: 'Z35SXDOTRQ7X7K', dnsName: 'legacy-lb-1.us-east-1.elb.amazonaws.com', evaluateTargetHealth: true },
+        legacy: {
+          kind: 'alias',
+          hostedZoneId: 'Z35SXDOTRQ7X7K',
+          dnsName: 'legacy-lb-1.us-east-1.elb.amazonaws.com',
+          evaluateTargetHealth: true,
+        },
         new: { kind: 'alias', hostedZoneId: 'Z2FDTNDATAQYW2', dnsName: 'd111111abcdef8.cloudfront.net', evaluateTargetHealth: false },
       },
     },
     {
       name: 'an alias and plain values side by side',
       recordType: 'A',
-      targets: { legacy: DEFAULT_TARGETS.legacy, new: { kind: 'alias', hostedZoneId: 'Z35SXDOTRQ7X7K', dnsName: 'new-lb-2.us-east-1.elb.amazonaws.com', evaluateTargetHealth: true } },
+      targets: {
+        legacy: DEFAULT_TARGETS.legacy,
+        new: { kind: 'alias', hostedZoneId: 'Z35SXDOTRQ7X7K', dnsName: 'new-lb-2.us-east-1.elb.amazonaws.com', evaluateTargetHealth: true },
+      },
     },
   ];
 
@@ -137,7 +162,11 @@ describe('Route53TrafficRouter on moto_server', () => {
       const record = weighted(records, zone, side)!;
       const target = targets[side];
       if (target.kind === 'alias') {
-        expect(record.AliasTarget).toEqual({ HostedZoneId: target.hostedZoneId, DNSName: target.dnsName, EvaluateTargetHealth: target.evaluateTargetHealth });
+        expect(record.AliasTarget).toEqual({
+          HostedZoneId: target.hostedZoneId,
+          DNSName: target.dnsName,
+          EvaluateTargetHealth: target.evaluateTargetHealth,
+        });
         expect(record.ResourceRecords ?? []).toEqual([]);
         // moto reports TTL 0 on alias records (Route 53 reports none); the router never sends one.
       } else {
@@ -155,13 +184,21 @@ describe('Route53TrafficRouter on moto_server', () => {
 
   it('retries Throttling (HTTP 400 code shape) and ThrottlingException with growing back-off, then succeeds', async () => {
     const { zone, router, faults, sleeps } = await harness();
-    faults.fail('ChangeResourceRecordSets', 'Throttling', 3).fail('GetChange', 'ThrottlingException', 1).fail('ListResourceRecordSets', 'Throttling', 1);
+    faults
+      .fail('ChangeResourceRecordSets', 'Throttling', 3)
+      .fail('GetChange', 'ThrottlingException', 1)
+      .fail('ListResourceRecordSets', 'Throttling', 1);
 
     await router.apply(weightsForPercent(10));
 
     expect(await readBack(zone)).toEqual({ legacy: 90, new: 10 });
     expect(faults.unused()).toBe(0);
-    expect(faults.sent.filter((c) => c.operation === 'ChangeResourceRecordSets').map((c) => c.outcome)).toEqual(['Throttling', 'Throttling', 'Throttling', 'sent']);
+    expect(faults.sent.filter((c) => c.operation === 'ChangeResourceRecordSets').map((c) => c.outcome)).toEqual([
+      'Throttling',
+      'Throttling',
+      'Throttling',
+      'sent',
+    ]);
     // random() is 0.5, so each wait is 3/4 of min(cap, base * 2^(n-1)).
     expect(sleeps).toEqual([75, 150, 300, 75, 75]);
   });
@@ -222,7 +259,9 @@ describe('Route53TrafficRouter on moto_server', () => {
     const err = await rejection(router.apply(weightsForPercent(25)));
 
     expect(err).toBeInstanceOf(Route53CallError);
-    expect(err.message).toBe("Route 53 ChangeResourceRecordSets failed: InvalidChangeBatch: [Tried to create resource record set [name='app.example.test.', type='A', set-identifier='new'] but it already exists]");
+    expect(err.message).toBe(
+      "Route 53 ChangeResourceRecordSets failed: InvalidChangeBatch: [Tried to create resource record set [name='app.example.test.', type='A', set-identifier='new'] but it already exists]",
+    );
     expect((err as Route53CallError).providerCode).toBe('InvalidChangeBatch');
     expect(faults.calls('ChangeResourceRecordSets')).toBe(1);
     expect(faults.calls('GetChange')).toBe(0);
@@ -231,11 +270,18 @@ describe('Route53TrafficRouter on moto_server', () => {
 
   it('keeps the messages of a batch refused in the older <InvalidChangeBatch><Messages> shape', async () => {
     const { zone, router, faults } = await harness();
-    faults.fail('ChangeResourceRecordSets', 'InvalidChangeBatchMessages', 1, 'RRSet with DNS name app.example.test. is not permitted in zone other.test.');
+    faults.fail(
+      'ChangeResourceRecordSets',
+      'InvalidChangeBatchMessages',
+      1,
+      'RRSet with DNS name app.example.test. is not permitted in zone other.test.',
+    );
 
     const err = await rejection(router.apply(weightsForPercent(5)));
 
-    expect(err.message).toBe('Route 53 ChangeResourceRecordSets failed: InvalidChangeBatch: RRSet with DNS name app.example.test. is not permitted in zone other.test.');
+    expect(err.message).toBe(
+      'Route 53 ChangeResourceRecordSets failed: InvalidChangeBatch: RRSet with DNS name app.example.test. is not permitted in zone other.test.',
+    );
     expect(faults.calls('ChangeResourceRecordSets')).toBe(1);
     expect(await readBack(zone)).toEqual({ legacy: 100, new: 0 });
   });
@@ -273,7 +319,9 @@ describe('Route53TrafficRouter on moto_server', () => {
     await observer.send(
       new ChangeResourceRecordSetsCommand({
         HostedZoneId: zone.hostedZoneId,
-        ChangeBatch: { Changes: [{ Action: 'UPSERT', ResourceRecordSet: { ...weighted(await listZone(zone), zone, 'legacy')!, Weight: 60 } }] },
+        ChangeBatch: {
+          Changes: [{ Action: 'UPSERT', ResourceRecordSet: { ...weighted(await listZone(zone), zone, 'legacy')!, Weight: 60 } }],
+        },
       }),
     );
 
@@ -289,7 +337,11 @@ describe('Route53TrafficRouter on moto_server', () => {
     await observer.send(
       new ChangeResourceRecordSetsCommand({
         HostedZoneId: zone.hostedZoneId,
-        ChangeBatch: { Changes: [{ Action: 'UPSERT', ResourceRecordSet: { Name: other, Type: 'A', TTL: 60, ResourceRecords: [{ Value: '192.0.2.99' }] } }] },
+        ChangeBatch: {
+          Changes: [
+            { Action: 'UPSERT', ResourceRecordSet: { Name: other, Type: 'A', TTL: 60, ResourceRecords: [{ Value: '192.0.2.99' }] } },
+          ],
+        },
       }),
     );
     await router.apply(weightsForPercent(100));
@@ -302,7 +354,15 @@ describe('Route53TrafficRouter on moto_server', () => {
     const deletes = faults.sent.filter((c) => c.operation === 'ChangeResourceRecordSets');
     expect(deletes).toHaveLength(1);
     expect(deletes[0].input.ChangeBatch.Changes).toEqual([
-      { Action: 'DELETE', ResourceRecordSet: expect.objectContaining({ SetIdentifier: 'legacy', Weight: 0, TTL: 60, ResourceRecords: [{ Value: '192.0.2.10' }] }) },
+      {
+        Action: 'DELETE',
+        ResourceRecordSet: expect.objectContaining({
+          SetIdentifier: 'legacy',
+          Weight: 0,
+          TTL: 60,
+          ResourceRecords: [{ Value: '192.0.2.10' }],
+        }),
+      },
     ]);
     const records = await listZone(zone);
     expect(weighted(records, zone, 'legacy')).toBeUndefined();

@@ -54,7 +54,9 @@ describe('shadow sampling under a burst far beyond the workers', () => {
     await t.setPhase('shadow');
     await t.app.get(ShadowQueue).queue.obliterate({ force: true });
     for (let i = 0; i < 8; i++) {
-      const res = await t.request('POST', '/conversations', { body: { userId: 'burst', title: `c${i}`, messages: [{ role: 'user', content: 'hi' }] } });
+      const res = await t.request('POST', '/conversations', {
+        body: { userId: 'burst', title: `c${i}`, messages: [{ role: 'user', content: 'hi' }] },
+      });
       ids.push(res.body.id);
     }
     // A worker that compares nothing while the burst lasts (its reads wait for the gate), then one at a time.
@@ -106,7 +108,9 @@ describe('shadow sampling under a burst far beyond the workers', () => {
     const dropped = counter(metrics, 'shadow_samples_total', 'endpoint="get",result="dropped"');
     // The worker took one job and is held: exactly the bound was admitted, everything else dropped.
     expect({ enqueued, dropped }).toEqual({ enqueued: QUEUE_MAX, dropped: BURST - QUEUE_MAX });
-    expect(counter(metrics, 'shadow_dropped_total', 'reason="full"') + counter(metrics, 'shadow_dropped_total', 'reason="busy"')).toBe(dropped);
+    expect(counter(metrics, 'shadow_dropped_total', 'reason="full"') + counter(metrics, 'shadow_dropped_total', 'reason="busy"')).toBe(
+      dropped,
+    );
 
     // Every replica sees the drops: they are flushed to PostgreSQL.
     await t.app.get(ShadowSampler).flushDrops();
@@ -116,9 +120,18 @@ describe('shadow sampling under a burst far beyond the workers', () => {
 
     // And every sample that was queued is compared once the worker gets going.
     open();
-    await waitFor('the slow worker to compare every queued sample', async () => (await sampleCount(t)) === samplesBefore + enqueued, 60_000, 100);
+    await waitFor(
+      'the slow worker to compare every queued sample',
+      async () => (await sampleCount(t)) === samplesBefore + enqueued,
+      60_000,
+      100,
+    );
     await waitForShadowIdle(t);
-    expect((await t.request('GET', '/migration/shadow', { token: OPERATOR_TOKEN })).body.window).toMatchObject({ compared: enqueued, matched: enqueued, mismatched: 0 });
+    expect((await t.request('GET', '/migration/shadow', { token: OPERATOR_TOKEN })).body.window).toMatchObject({
+      compared: enqueued,
+      matched: enqueued,
+      mismatched: 0,
+    });
   });
 
   it('samples nothing in a phase without shadow comparison', async () => {
@@ -128,7 +141,9 @@ describe('shadow sampling under a burst far beyond the workers', () => {
       await burst(t, ids, 20);
       await t.app.get(ShadowSampler).settled();
       const after = await t.metrics();
-      const delta = (result: string) => counter(after, 'shadow_samples_total', `endpoint="get",result="${result}"`) - counter(before, 'shadow_samples_total', `endpoint="get",result="${result}"`);
+      const delta = (result: string) =>
+        counter(after, 'shadow_samples_total', `endpoint="get",result="${result}"`) -
+        counter(before, 'shadow_samples_total', `endpoint="get",result="${result}"`);
       expect({ off: delta('off'), enqueued: delta('enqueued'), dropped: delta('dropped') }).toEqual({ off: 20, enqueued: 0, dropped: 0 });
       expect(await t.app.get(ShadowQueue).depth()).toBe(0);
     } finally {

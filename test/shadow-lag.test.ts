@@ -42,9 +42,20 @@ describe('shadow lag with a cause (real stores, real sync state)', () => {
     shadowWorker = await startShadowWorker(t.config);
     // What the legacy application left behind, in _id order: 30 conversations and 3 of one user (for a page).
     const docs: Document[] = smallLegacyDocs(30, 7).map((d) => ({ ...d, user_id: 'someone', userId: undefined }));
-    const listed = [1, 2, 3].map((n) => ({ _id: new ObjectId(), user_id: LIST_USER, title: `listed ${n}`, messages: [], created: new Date(Date.UTC(2022, 0, n)) }));
+    const listed = [1, 2, 3].map((n) => ({
+      _id: new ObjectId(),
+      user_id: LIST_USER,
+      title: `listed ${n}`,
+      messages: [],
+      created: new Date(Date.UTC(2022, 0, n)),
+    }));
     await seedLegacy(t, [...docs.map(({ userId: _, ...d }) => d), ...listed]);
-    ids = (await legacyCollection(t).find({}, { projection: { _id: 1 } }).sort({ _id: 1 }).toArray()).map((d) => d._id.toHexString());
+    ids = (
+      await legacyCollection(t)
+        .find({}, { projection: { _id: 1 } })
+        .sort({ _id: 1 })
+        .toArray()
+    ).map((d) => d._id.toHexString());
   });
 
   afterAll(async () => {
@@ -92,7 +103,11 @@ describe('shadow lag with a cause (real stores, real sync state)', () => {
     const checkpoint = inRange[1];
     const [copied, notCopied] = [inRange[0], inRange[inRange.length - 1]];
     await t.pg.query(`UPDATE sync_runs SET status = 'running', finished_at = NULL WHERE id = $1`, [runId]);
-    await t.pg.query(`UPDATE sync_ranges SET status = 'running', checkpoint = $3 WHERE run_id = $1 AND range_no = $2`, [runId, rows[0].range_no, checkpoint]);
+    await t.pg.query(`UPDATE sync_ranges SET status = 'running', checkpoint = $3 WHERE run_id = $1 AND range_no = $2`, [
+      runId,
+      rows[0].range_no,
+      checkpoint,
+    ]);
     await t.pg.query(`DELETE FROM conversations WHERE id = ANY($1)`, [[copied, notCopied]]);
     try {
       expect(await get(notCopied)).toEqual({ outcome: 'lag', lag_kind: 'not_copied' });
@@ -108,7 +123,10 @@ describe('shadow lag with a cause (real stores, real sync state)', () => {
   it('a legacy change after the catch-up watermark is not_caught_up; once a pass is past it, a lost copy is a mismatch', async () => {
     const id = ids[3];
     const doc = (await legacyCollection(t).findOne({ _id: new ObjectId(id) }))!;
-    await legacyCollection(t).updateOne({ _id: doc._id }, { $set: { title: 'changed by the legacy application', v: (doc.v ?? 0) + 1, updated: new Date() } });
+    await legacyCollection(t).updateOne(
+      { _id: doc._id },
+      { $set: { title: 'changed by the legacy application', v: (doc.v ?? 0) + 1, updated: new Date() } },
+    );
     expect(await get(id)).toEqual({ outcome: 'lag', lag_kind: 'not_caught_up' });
 
     // A pass that starts after the change's overlap window has gone by copies it and moves the watermark past it.
@@ -126,7 +144,10 @@ describe('shadow lag with a cause (real stores, real sync state)', () => {
     await t.setPhase('deprecation');
     const [followed, lost] = [ids[8], ids[9]];
     // Written to the new store (the source of truth now); legacy follows off the request path.
-    await t.pg.query(`UPDATE conversations SET title = 'written after the flip', version = version + 1, updated_at = now() WHERE id = ANY($1)`, [[followed, lost]]);
+    await t.pg.query(
+      `UPDATE conversations SET title = 'written after the flip', version = version + 1, updated_at = now() WHERE id = ANY($1)`,
+      [[followed, lost]],
+    );
     await t.pg.query(`INSERT INTO repair_outbox (conversation_id, source, reason) VALUES ($1, 'new', 'legacy follows')`, [followed]);
     expect(await get(followed)).toEqual({ outcome: 'lag', lag_kind: 'follow_up' });
     expect(await get(lost)).toEqual({ outcome: 'mismatched', lag_kind: null });
@@ -144,6 +165,7 @@ describe('shadow lag with a cause (real stores, real sync state)', () => {
 
     expect(await t.metrics()).toMatch(/^shadow_window_lag_ratio 0\.\d+$/m);
     const worker = await shadowWorker.get(MetricsService).registry.metrics();
-    for (const reason of ['not_copied', 'not_caught_up', 'follow_up']) expect(worker).toMatch(new RegExp(`shadow_lag_total\\{kind="stores",reason="${reason}"\\} [1-9]`));
+    for (const reason of ['not_copied', 'not_caught_up', 'follow_up'])
+      expect(worker).toMatch(new RegExp(`shadow_lag_total\\{kind="stores",reason="${reason}"\\} [1-9]`));
   });
 });

@@ -112,7 +112,15 @@ describe('HTTP mirror against a legacy API', () => {
 
   async function create(userId = `u-${randomUUID()}`): Promise<string> {
     const res = await t.request('POST', '/conversations', {
-      body: { userId, title: 'original title', messages: [{ role: 'user', content: 'hello' }, { role: 'assistant', content: 'hi' }], metadata: { a: 1 } },
+      body: {
+        userId,
+        title: 'original title',
+        messages: [
+          { role: 'user', content: 'hello' },
+          { role: 'assistant', content: 'hi' },
+        ],
+        metadata: { a: 1 },
+      },
     });
     expect(res.status).toBe(201);
     return res.body.id;
@@ -157,7 +165,9 @@ describe('HTTP mirror against a legacy API', () => {
     expect(status.sampling.mirror).toEqual({ enabled: true, endpoints: ['get', 'list'] });
 
     // Replayed on the mapped path with the configured token, which never shows anywhere.
-    expect(legacyApi.requests).toEqual(expect.arrayContaining([{ url: `/legacy/conversations/${titled}`, authorization: `Bearer ${LEGACY_TOKEN}` }]));
+    expect(legacyApi.requests).toEqual(
+      expect.arrayContaining([{ url: `/legacy/conversations/${titled}`, authorization: `Bearer ${LEGACY_TOKEN}` }]),
+    );
     expect(JSON.stringify(status)).not.toContain(LEGACY_TOKEN);
     expect(JSON.stringify(res.body)).not.toContain(LEGACY_TOKEN);
   });
@@ -180,7 +190,11 @@ describe('HTTP mirror against a legacy API', () => {
       const doc = await legacyCollection(t).findOne({ _id: new ObjectId(id) });
       const ours = toDto(fromLegacy(doc!));
       const before = await sampleCount(t);
-      expect(await t.app.get(ShadowQueue).offer({ endpoint: 'get', id, sampledAt: Date.now(), calibration: true, served: { store: 'legacy', status: 200, body: ours } })).toBe('enqueued');
+      expect(
+        await t.app
+          .get(ShadowQueue)
+          .offer({ endpoint: 'get', id, sampledAt: Date.now(), calibration: true, served: { store: 'legacy', status: 200, body: ours } }),
+      ).toBe('enqueued');
       await waitForSamples(t, before + 2);
       const fields = (await ops('/migration/shadow')).body.noisyFields;
       expect(fields).toEqual([expect.objectContaining({ kind: 'http', source: 'legacy_api', path: 'metadata.servedBy' })]);

@@ -53,9 +53,20 @@ describe('shadow comparison (real stores, real Redis, in-process worker)', () =>
 
   const ops = (path: string) => t.request('GET', path, { token: OPERATOR_TOKEN });
 
-  async function create(userId = `u-${randomUUID()}`, metadata: Record<string, unknown> = { a: { b: 1 }, k: 'v', lastSeen: 'then' }): Promise<string> {
+  async function create(
+    userId = `u-${randomUUID()}`,
+    metadata: Record<string, unknown> = { a: { b: 1 }, k: 'v', lastSeen: 'then' },
+  ): Promise<string> {
     const res = await t.request('POST', '/conversations', {
-      body: { userId, title: 'original title', messages: [{ role: 'user', content: 'hello' }, { role: 'assistant', content: 'hi there' }], metadata },
+      body: {
+        userId,
+        title: 'original title',
+        messages: [
+          { role: 'user', content: 'hello' },
+          { role: 'assistant', content: 'hi there' },
+        ],
+        metadata,
+      },
     });
     expect(res.status).toBe(201);
     return res.body.id;
@@ -92,8 +103,16 @@ describe('shadow comparison (real stores, real Redis, in-process worker)', () =>
     const plants: Array<{ name: string; paths: string[]; plant: (id: string) => Promise<unknown> }> = [
       { name: 'title', paths: ['title'], plant: (id) => pg(`UPDATE conversations SET title = 'planted' WHERE id = $1`, [id]) },
       { name: 'user', paths: ['userId'], plant: (id) => pg(`UPDATE conversations SET user_id = 'someone-else' WHERE id = $1`, [id]) },
-      { name: 'content', paths: ['messages[1].content'], plant: (id) => pg(`UPDATE messages SET content = 'planted' WHERE conversation_id = $1 AND seq = 1`, [id]) },
-      { name: 'role', paths: ['messages[0].role'], plant: (id) => pg(`UPDATE messages SET role = 'system' WHERE conversation_id = $1 AND seq = 0`, [id]) },
+      {
+        name: 'content',
+        paths: ['messages[1].content'],
+        plant: (id) => pg(`UPDATE messages SET content = 'planted' WHERE conversation_id = $1 AND seq = 1`, [id]),
+      },
+      {
+        name: 'role',
+        paths: ['messages[0].role'],
+        plant: (id) => pg(`UPDATE messages SET role = 'system' WHERE conversation_id = $1 AND seq = 0`, [id]),
+      },
       {
         name: 'extra message',
         paths: ['messages.length', 'messages[2]'],
@@ -102,9 +121,21 @@ describe('shadow comparison (real stores, real Redis, in-process worker)', () =>
           await pg(`UPDATE conversations SET message_count = 3 WHERE id = $1`, [id]);
         },
       },
-      { name: 'nested metadata', paths: ['metadata.a.b'], plant: (id) => pg(`UPDATE conversations SET metadata = jsonb_set(metadata, '{a,b}', '2') WHERE id = $1`, [id]) },
-      { name: 'missing metadata key', paths: ['metadata.k'], plant: (id) => pg(`UPDATE conversations SET metadata = metadata - 'k' WHERE id = $1`, [id]) },
-      { name: 'created', paths: ['createdAt'], plant: (id) => pg(`UPDATE conversations SET created_at = created_at + interval '1 millisecond' WHERE id = $1`, [id]) },
+      {
+        name: 'nested metadata',
+        paths: ['metadata.a.b'],
+        plant: (id) => pg(`UPDATE conversations SET metadata = jsonb_set(metadata, '{a,b}', '2') WHERE id = $1`, [id]),
+      },
+      {
+        name: 'missing metadata key',
+        paths: ['metadata.k'],
+        plant: (id) => pg(`UPDATE conversations SET metadata = metadata - 'k' WHERE id = $1`, [id]),
+      },
+      {
+        name: 'created',
+        paths: ['createdAt'],
+        plant: (id) => pg(`UPDATE conversations SET created_at = created_at + interval '1 millisecond' WHERE id = $1`, [id]),
+      },
       { name: 'deleted', paths: ['deleted'], plant: (id) => pg(`UPDATE conversations SET deleted = true WHERE id = $1`, [id]) },
       { name: 'missing in the secondary', paths: ['exists'], plant: (id) => pg(`DELETE FROM conversations WHERE id = $1`, [id]) },
     ];
@@ -138,7 +169,12 @@ describe('shadow comparison (real stores, real Redis, in-process worker)', () =>
     });
     // The secondary without the record is a version difference: looked at twice more before it counts.
     const missing = found.get([...ids].find(([, p]) => p.name === 'missing in the secondary')![0]);
-    expect(missing).toMatchObject({ primaryVersion: 1, secondaryVersion: null, rechecks: 2, differences: [{ path: 'exists', left: true, right: false }] });
+    expect(missing).toMatchObject({
+      primaryVersion: 1,
+      secondaryVersion: null,
+      rechecks: 2,
+      differences: [{ path: 'exists', left: true, right: false }],
+    });
   });
 
   it('finds a planted difference in a list page at its position', async () => {
@@ -247,7 +283,9 @@ describe('shadow comparison (real stores, real Redis, in-process worker)', () =>
       expect(rows[0]).toEqual({ outcome: 'noisy', calibration: true });
 
       const status = (await ops('/migration/shadow')).body;
-      expect(status.noisyFields).toEqual([expect.objectContaining({ kind: 'stores', source: 'new', path: 'metadata.readNonce', occurrences: 1 })]);
+      expect(status.noisyFields).toEqual([
+        expect.objectContaining({ kind: 'stores', source: 'new', path: 'metadata.readNonce', occurrences: 1 }),
+      ]);
 
       // Ordinary samples from now on leave the noisy field out: a quiet record is noisy, a real difference is reported alone.
       await sampleReads([quiet, titled]);

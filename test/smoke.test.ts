@@ -24,7 +24,9 @@ describe('smoke', () => {
   afterAll(async () => t?.close());
 
   it('creates and reads a conversation in both stores', async () => {
-    const created = await t.request('POST', '/conversations', { body: { userId: 'u1', title: 'hello', messages: [{ role: 'user', content: 'hi' }] } });
+    const created = await t.request('POST', '/conversations', {
+      body: { userId: 'u1', title: 'hello', messages: [{ role: 'user', content: 'hi' }] },
+    });
     expect(created.status).toBe(201);
     const id = created.body.id;
     const got = await t.request('GET', `/conversations/${id}`);

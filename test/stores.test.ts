@@ -153,12 +153,15 @@ describe('stores on real servers', () => {
 
     it('round-trips generated conversations through the legacy store in canonical form', async () => {
       await fc.assert(
-        fc.asyncProperty(arbConversation({ maxMessages: 6 }).filter((c) => !hasNestedArray(c.metadata)), async (c: Conversation) => {
-          await raw().deleteOne({ _id: new ObjectId(c.id) });
-          expect(await legacy.putIfNewer(c)).toBe('written');
-          const doc = await raw().findOne({ _id: new ObjectId(c.id) });
-          expect(canonical(fromLegacy(doc!))).toEqual(canonical(c));
-        }),
+        fc.asyncProperty(
+          arbConversation({ maxMessages: 6 }).filter((c) => !hasNestedArray(c.metadata)),
+          async (c: Conversation) => {
+            await raw().deleteOne({ _id: new ObjectId(c.id) });
+            expect(await legacy.putIfNewer(c)).toBe('written');
+            const doc = await raw().findOne({ _id: new ObjectId(c.id) });
+            expect(canonical(fromLegacy(doc!))).toEqual(canonical(c));
+          },
+        ),
         { numRuns: 60, seed: 20261126 },
       );
     });

@@ -45,7 +45,10 @@ describe('backfill with a worker process SIGKILLed at random points', () => {
     (await t.pg.query('SELECT coalesce(sum(docs_read), 0)::int AS n FROM sync_ranges WHERE run_id = $1', [runId])).rows[0].n as number;
 
   it(`loses nothing and copies nothing twice across ${KILLS} kills`, async () => {
-    const throttle = await t.request('PUT', '/migration/sync/throttle', { token: OPERATOR_TOKEN, body: { maxDocsPerSecond: CEILING_WHILE_KILLING } });
+    const throttle = await t.request('PUT', '/migration/sync/throttle', {
+      token: OPERATOR_TOKEN,
+      body: { maxDocsPerSecond: CEILING_WHILE_KILLING },
+    });
     expect(throttle.body).toEqual({ maxDocsPerSecond: CEILING_WHILE_KILLING, source: 'operator' });
     const { runId } = await startBackfill(t);
     const killedAt: number[] = [];
@@ -76,7 +79,12 @@ describe('backfill with a worker process SIGKILLed at random points', () => {
     // committed was not, so every document was read and written exactly once.
     expect(rs.reduce((n, r) => n + r.docs_written, 0)).toBe(DOCS);
     expect(rs.reduce((n, r) => n + r.docs_read, 0)).toBe(DOCS);
-    for (const r of rs.filter((x) => x.kind === 'ids')) expect({ range: r.range_no, read: r.docs_read, written: r.docs_written }).toEqual({ range: r.range_no, read: r.docs_expected, written: r.docs_expected });
+    for (const r of rs.filter((x) => x.kind === 'ids'))
+      expect({ range: r.range_no, read: r.docs_read, written: r.docs_written }).toEqual({
+        range: r.range_no,
+        read: r.docs_expected,
+        written: r.docs_expected,
+      });
     // The kills did interrupt ranges: some were claimed again after their worker died.
     expect(rs.some((r) => r.claims > 1)).toBe(true);
     expect(rs.every((r) => r.status === 'done')).toBe(true);

@@ -18,7 +18,13 @@ import {
 } from './support/sync';
 
 const DOCS = 2000;
-const SYNC_ENV = { ...FAST_SYNC_ENV, CATCHUP_INTERVAL_MS: '0', SYNC_BATCH_SIZE: '100', SYNC_RANGE_SIZE: '200', SYNC_BACKFILL_CONCURRENCY: '2' };
+const SYNC_ENV = {
+  ...FAST_SYNC_ENV,
+  CATCHUP_INTERVAL_MS: '0',
+  SYNC_BATCH_SIZE: '100',
+  SYNC_RANGE_SIZE: '200',
+  SYNC_BACKFILL_CONCURRENCY: '2',
+};
 
 describe('backfill shared by two worker processes', () => {
   let t: TestApp;
@@ -73,7 +79,8 @@ describe('backfill shared by two worker processes', () => {
     const { runId } = await startBackfill(t);
     await waitFor(
       'both workers to hold ranges',
-      async () => new Set((await ranges(t, runId)).filter((r) => r.status === 'running').map((r) => r.claimed_by!.split('/')[0])).size === 2,
+      async () =>
+        new Set((await ranges(t, runId)).filter((r) => r.status === 'running').map((r) => r.claimed_by!.split('/')[0])).size === 2,
       60_000,
       50,
     );
@@ -88,7 +95,9 @@ describe('backfill shared by two worker processes', () => {
     expect(Date.now() - stoppedAt).toBeLessThan(10_000);
     const left = (await ranges(t, runId)).filter((r) => r.status === 'running' && r.claimed_by!.startsWith(`${stoppedId}/`));
     for (const r of left) {
-      const [{ lease }] = (await t.pg.query('SELECT lease_until AS lease FROM sync_ranges WHERE run_id = $1 AND range_no = $2', [runId, r.range_no])).rows;
+      const [{ lease }] = (
+        await t.pg.query('SELECT lease_until AS lease FROM sync_ranges WHERE run_id = $1 AND range_no = $2', [runId, r.range_no])
+      ).rows;
       expect({ range: r.range_no, lease }).toEqual({ range: r.range_no, lease: null });
     }
 

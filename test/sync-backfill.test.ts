@@ -69,12 +69,24 @@ describe('backfill', () => {
 
   beforeAll(async () => {
     // No catch-up schedule here: the counters below are the backfill's alone (catch-up has its own test).
-    t = await startTestApp({ ...FAST_SYNC_ENV, CATCHUP_INTERVAL_MS: '0', REDIS_URL: isolatedRedisUrl(), SYNC_BATCH_SIZE: '40', SYNC_RANGE_SIZE: '50' });
+    t = await startTestApp({
+      ...FAST_SYNC_ENV,
+      CATCHUP_INTERVAL_MS: '0',
+      REDIS_URL: isolatedRedisUrl(),
+      SYNC_BATCH_SIZE: '40',
+      SYNC_RANGE_SIZE: '50',
+    });
     await t.app.get(BackfillQueue).queue.obliterate({ force: true });
     await t.app.get(CatchupQueue).queue.obliterate({ force: true });
     // Every variation of SPEC section 1 (FerretDB cannot store arrays of arrays), plus the unreadable ones.
-    const wild = fc.sample(arbWildLegacyCase().filter((c) => !hasNestedArray(c.document)), { numRuns: 160, seed: 4242 });
-    await seedLegacy(t, wild.map((c) => c.document));
+    const wild = fc.sample(
+      arbWildLegacyCase().filter((c) => !hasNestedArray(c.document)),
+      { numRuns: 160, seed: 4242 },
+    );
+    await seedLegacy(
+      t,
+      wild.map((c) => c.document),
+    );
     await legacyCollection(t).insertMany(unreadable.docs as never[]);
     // A readable document whose `_id` is a hex string rather than an ObjectId.
     await legacyCollection(t).insertOne({ _id: stringHexId, user_id: 'u9', created } as never);
@@ -102,11 +114,15 @@ describe('backfill', () => {
   });
 
   it('copies every readable variation exactly and dead-letters exactly the unreadable ones (started from the CLI)', async () => {
-    const cli = await run(path.join(ROOT, 'node_modules/.bin/ts-node'), ['--transpile-only', '-P', 'tsconfig.json', 'scripts/sync-cli.ts', 'backfill'], {
-      cwd: ROOT,
-      env: { ...process.env, SYNC_API_URL: t.url, OPERATOR_TOKEN, SYNC_CLI_POLL_MS: '200' },
-      timeout: 90_000,
-    });
+    const cli = await run(
+      path.join(ROOT, 'node_modules/.bin/ts-node'),
+      ['--transpile-only', '-P', 'tsconfig.json', 'scripts/sync-cli.ts', 'backfill'],
+      {
+        cwd: ROOT,
+        env: { ...process.env, SYNC_API_URL: t.url, OPERATOR_TOKEN, SYNC_CLI_POLL_MS: '200' },
+        timeout: 90_000,
+      },
+    );
     expect(cli.stdout).toMatch(/run \d+ started: \d+ ranges/);
     expect(cli.stdout).toMatch(/100\.0% .* ETA done/);
     expect(cli.stdout).toMatch(/run \d+ completed: \d+ written, 0 skipped, 11 dead-lettered/);
@@ -136,7 +152,9 @@ describe('backfill', () => {
     expect(status.backfill.ranges.done).toBe(status.backfill.ranges.total);
     expect(status.deadLetters.open).toBe(11);
     const rs = await ranges(t, status.backfill.runId);
-    expect(rs.filter((r) => r.kind === 'other_ids')).toEqual([expect.objectContaining({ range_no: 0, docs_read: 3, docs_written: 1, docs_dead: 2 })]);
+    expect(rs.filter((r) => r.kind === 'other_ids')).toEqual([
+      expect.objectContaining({ range_no: 0, docs_read: 3, docs_written: 1, docs_dead: 2 }),
+    ]);
     for (const r of rs.filter((x) => x.kind === 'ids')) expect(r.docs_read).toBe(r.docs_expected);
   });
 
@@ -144,7 +162,9 @@ describe('backfill', () => {
     const seen: any[] = [];
     let cursor: string | null = null;
     do {
-      const res = await t.request('GET', `/migration/sync/dead-letters?limit=4${cursor ? `&cursor=${cursor}` : ''}`, { token: OPERATOR_TOKEN });
+      const res = await t.request('GET', `/migration/sync/dead-letters?limit=4${cursor ? `&cursor=${cursor}` : ''}`, {
+        token: OPERATOR_TOKEN,
+      });
       expect(res.status).toBe(200);
       expect(res.body.items.length).toBeLessThanOrEqual(4);
       seen.push(...res.body.items);
@@ -156,7 +176,12 @@ describe('backfill', () => {
     expect(noOwner).toMatchObject({
       source: 'backfill',
       resolvedAt: null,
-      raw: { _id: { $oid: unreadable.ids[0].toHexString() }, title: 'no owner', created: { $date: { $numberLong: String(created.getTime()) } }, v: { $numberInt: '2' } },
+      raw: {
+        _id: { $oid: unreadable.ids[0].toHexString() },
+        title: 'no owner',
+        created: { $date: { $numberLong: String(created.getTime()) } },
+        v: { $numberInt: '2' },
+      },
     });
     const nul = seen.find((d) => d.conversationId === unreadable.ids[4].toHexString());
     expect(nul.raw.title).toBe('nul\\u0000inside');
@@ -183,7 +208,9 @@ describe('backfill', () => {
     const dead = await openDeadLetters(t);
     expect(dead.has(noOwner.toHexString())).toBe(false);
     expect(dead.get(badDate.toHexString())).toMatch(/^created: .*still not a date/);
-    const resolved = await t.pg.query(`SELECT conversation_id, resolution FROM dead_letters WHERE resolved_at IS NOT NULL ORDER BY conversation_id`);
+    const resolved = await t.pg.query(
+      `SELECT conversation_id, resolution FROM dead_letters WHERE resolved_at IS NOT NULL ORDER BY conversation_id`,
+    );
     expect(resolved.rows).toEqual(
       expect.arrayContaining([
         { conversation_id: noOwner.toHexString(), resolution: 'written' },
@@ -193,10 +220,14 @@ describe('backfill', () => {
       ]),
     );
     // Re-driving a written one again would be "already current"; only the named ones are touched.
-    const [{ id: badDateLetter }] = (await t.pg.query(`SELECT id::int FROM dead_letters WHERE conversation_id = $1 AND resolved_at IS NULL`, [badDate.toHexString()])).rows;
+    const [{ id: badDateLetter }] = (
+      await t.pg.query(`SELECT id::int FROM dead_letters WHERE conversation_id = $1 AND resolved_at IS NULL`, [badDate.toHexString()])
+    ).rows;
     const one = await t.request('POST', '/migration/sync/dead-letters/redrive', { token: OPERATOR_TOKEN, body: { ids: [badDateLetter] } });
     expect(one.body).toMatchObject({ redriven: 1, stillUnreadable: 1, open: 7 });
-    expect((await t.request('POST', '/migration/sync/dead-letters/redrive', { token: OPERATOR_TOKEN, body: { ids: ['x'] } })).status).toBe(400);
+    expect((await t.request('POST', '/migration/sync/dead-letters/redrive', { token: OPERATOR_TOKEN, body: { ids: ['x'] } })).status).toBe(
+      400,
+    );
   });
 
   it('a second run rereads everything and writes nothing older or equal (version guard)', async () => {
@@ -212,7 +243,9 @@ describe('backfill', () => {
   });
 
   it('pauses between batches and resumes from the checkpoint; a second start resumes the running run', async () => {
-    expect((await t.request('POST', '/migration/sync/pause', { token: OPERATOR_TOKEN, body: { reason: 'maintenance window' } })).status).toBe(200);
+    expect(
+      (await t.request('POST', '/migration/sync/pause', { token: OPERATOR_TOKEN, body: { reason: 'maintenance window' } })).status,
+    ).toBe(200);
     const { runId } = await startBackfill(t);
     const again = await startBackfill(t);
     expect(again).toMatchObject({ runId, resumed: true, enqueued: 0 });
@@ -244,18 +277,26 @@ describe('backfill', () => {
   });
 
   it('shows the status from the CLI', async () => {
-    const out = await run(path.join(ROOT, 'node_modules/.bin/ts-node'), ['--transpile-only', '-P', 'tsconfig.json', 'scripts/sync-cli.ts', 'status'], {
-      cwd: ROOT,
-      env: { ...process.env, SYNC_API_URL: t.url, OPERATOR_TOKEN },
-      timeout: 60_000,
-    });
+    const out = await run(
+      path.join(ROOT, 'node_modules/.bin/ts-node'),
+      ['--transpile-only', '-P', 'tsconfig.json', 'scripts/sync-cli.ts', 'status'],
+      {
+        cwd: ROOT,
+        env: { ...process.env, SYNC_API_URL: t.url, OPERATOR_TOKEN },
+        timeout: 60_000,
+      },
+    );
     expect(out.stdout).toMatch(/\[#+\] 100\.0% \| 170\/170 docs/);
     expect(out.stdout).toMatch(/dead letters: 7 open, 4 resolved/);
-    const bad = await run(path.join(ROOT, 'node_modules/.bin/ts-node'), ['--transpile-only', '-P', 'tsconfig.json', 'scripts/sync-cli.ts', 'status'], {
-      cwd: ROOT,
-      env: { ...process.env, SYNC_API_URL: t.url, OPERATOR_TOKEN: 'wrong-token-wrong-token' },
-      timeout: 60_000,
-    }).then(
+    const bad = await run(
+      path.join(ROOT, 'node_modules/.bin/ts-node'),
+      ['--transpile-only', '-P', 'tsconfig.json', 'scripts/sync-cli.ts', 'status'],
+      {
+        cwd: ROOT,
+        env: { ...process.env, SYNC_API_URL: t.url, OPERATOR_TOKEN: 'wrong-token-wrong-token' },
+        timeout: 60_000,
+      },
+    ).then(
       () => null,
       (err: { code: number; stderr: string }) => err,
     );

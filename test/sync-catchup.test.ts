@@ -54,17 +54,26 @@ describe('catch-up', () => {
   const legacyApp = {
     insert: async (withUpdated: boolean): Promise<ObjectId> => {
       const now = new Date();
-      const doc: Document = { _id: new ObjectId(), user_id: 'new-user', title: 'inserted during backfill', messages: [{ role: 'user', text: 'hi', ts: now }], created: now };
+      const doc: Document = {
+        _id: new ObjectId(),
+        user_id: 'new-user',
+        title: 'inserted during backfill',
+        messages: [{ role: 'user', text: 'hi', ts: now }],
+        created: now,
+      };
       if (withUpdated) Object.assign(doc, { updated: now, v: 1 });
       await legacyCollection(t).insertOne(doc);
       return doc._id;
     },
     update: async (_id: unknown, title: string) => {
       const doc = await legacyCollection(t).findOne({ _id } as Document);
-      await legacyCollection(t).updateOne({ _id } as Document, {
-        $set: { title, v: (doc!.v ?? 0) + 1, updated: new Date() },
-        $push: { messages: { role: 'assistant', text: `reply to ${title}`, ts: new Date() } },
-      } as Document);
+      await legacyCollection(t).updateOne(
+        { _id } as Document,
+        {
+          $set: { title, v: (doc!.v ?? 0) + 1, updated: new Date() },
+          $push: { messages: { role: 'assistant', text: `reply to ${title}`, ts: new Date() } },
+        } as Document,
+      );
     },
     softDelete: async (_id: unknown) => {
       const doc = await legacyCollection(t).findOne({ _id } as Document);
@@ -80,7 +89,12 @@ describe('catch-up', () => {
     let round = 0;
     const unreadableId = new ObjectId();
     await legacyCollection(t).insertOne({ _id: unreadableId, title: 'no owner yet', created: new Date(), updated: new Date(), v: 1 });
-    await waitFor('catch-up to dead-letter the unreadable insert', async () => (await openDeadLetters(t)).has(unreadableId.toHexString()), 30_000, 100);
+    await waitFor(
+      'catch-up to dead-letter the unreadable insert',
+      async () => (await openDeadLetters(t)).has(unreadableId.toHexString()),
+      30_000,
+      100,
+    );
     expect((await openDeadLetters(t)).get(unreadableId.toHexString())).toMatch(/^user_id: missing/);
 
     // Keep changing things until the backfill is over: some changes hit ranges already copied, some not.
@@ -170,7 +184,12 @@ describe('catch-up', () => {
     // A change made now (with a present `updated`) is still seen.
     const now = seeded[7]._id;
     await legacyApp.update(now, 'after the future document');
-    await waitFor('the present change to be copied', async () => (await readNew(t, String(now)))?.title === 'after the future document', 30_000, 200);
+    await waitFor(
+      'the present change to be copied',
+      async () => (await readNew(t, String(now)))?.title === 'after the future document',
+      30_000,
+      200,
+    );
   });
 
   it('reads a short tail (a change and an insert without `updated`) with one query, and a long one in order', async () => {

@@ -23,13 +23,23 @@ describe('verify command line', () => {
 
   beforeAll(async () => {
     dbs = await createTestDatabases();
-    env = { ...process.env, ...servicesEnv(), DATABASE_URL: dbs.databaseUrl, LEGACY_MONGO_URL: dbs.legacyUrl, REDIS_URL: isolatedRedisUrl(), LOG_LEVEL: 'error' };
+    env = {
+      ...process.env,
+      ...servicesEnv(),
+      DATABASE_URL: dbs.databaseUrl,
+      LEGACY_MONGO_URL: dbs.legacyUrl,
+      REDIS_URL: isolatedRedisUrl(),
+      LOG_LEVEL: 'error',
+    };
     const cs = Array.from({ length: 40 }, (_, i) => sampleConversation({ id: `abc${i.toString(16).padStart(21, '0')}` }));
     const mongo = await MongoClient.connect(dbs.legacyUrl);
     const ds = createDataSource({ url: dbs.databaseUrl, poolSize: 2 });
     await ds.initialize();
     try {
-      await mongo.db().collection('conversations').insertMany(cs.map((c) => ({ ...toLegacy(c), _id: new ObjectId(c.id) })));
+      await mongo
+        .db()
+        .collection('conversations')
+        .insertMany(cs.map((c) => ({ ...toLegacy(c), _id: new ObjectId(c.id) })));
       await new PostgresConversationStore(ds).putMany(cs.filter((_, i) => i !== 7));
     } finally {
       await mongo.close();
@@ -54,7 +64,9 @@ describe('verify command line', () => {
     const report = JSON.parse(res.stdout);
     expect(report).toMatchObject({ status: 'completed', clean: false, totals: { missing: 1, extra: 0, different: 0 } });
     expect(report.progress.recordsCompared).toBe(40);
-    expect(report.differences.items).toEqual([expect.objectContaining({ conversationId: `abc${(7).toString(16).padStart(21, '0')}`, kind: 'missing' })]);
+    expect(report.differences.items).toEqual([
+      expect.objectContaining({ conversationId: `abc${(7).toString(16).padStart(21, '0')}`, kind: 'missing' }),
+    ]);
 
     const shown = await cli('--report', String(report.id), '--kind', 'missing');
     expect(shown.code).toBe(2);

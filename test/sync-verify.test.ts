@@ -25,7 +25,13 @@ let prefix = 0x100000;
 const idOf = (n: number) => `${prefix.toString(16)}${n.toString(16).padStart(18, '0')}`;
 
 function conversation(n: number, overrides: Partial<Conversation> = {}): Conversation {
-  return sampleConversation({ id: idOf(n), userId: `user-${n % 7}`, title: `conversation ${n}`, metadata: { n, tags: ['a', 'b'] }, ...overrides });
+  return sampleConversation({
+    id: idOf(n),
+    userId: `user-${n % 7}`,
+    title: `conversation ${n}`,
+    metadata: { n, tags: ['a', 'b'] },
+    ...overrides,
+  });
 }
 
 describe('verification (sync-verify)', () => {
@@ -96,7 +102,7 @@ describe('verification (sync-verify)', () => {
   /** Every reported difference of a run, page by page. */
   async function allDifferences(runId: number, query = '', pageSize = 500): Promise<any[]> {
     const items: any[] = [];
-    for (let offset: number | null = 0; offset !== null; ) {
+    for (let offset: number | null = 0; offset !== null;) {
       const res = await op('GET', `/migration/verify/${runId}?offset=${offset}&limit=${pageSize}${query}`);
       expect(res.status).toBe(200);
       expect(res.body.differences.items.length).toBeLessThanOrEqual(pageSize);
@@ -110,14 +116,20 @@ describe('verification (sync-verify)', () => {
     expectErrorShape(await t.request('POST', '/migration/verify', { token: null }), 401, 'UNAUTHORIZED');
     expectErrorShape(await t.request('POST', '/migration/verify', { token: APP_TOKEN }), 403, 'FORBIDDEN');
     expectErrorShape(await t.request('GET', '/migration/verify/1', { token: APP_TOKEN }), 403, 'FORBIDDEN');
-    expectFieldErrors(await op('POST', '/migration/verify', { chunkSize: 1, sample: 10, repair: 'yes' }), ['chunkSize', 'sample', 'repair']);
+    expectFieldErrors(await op('POST', '/migration/verify', { chunkSize: 1, sample: 10, repair: 'yes' }), [
+      'chunkSize',
+      'sample',
+      'repair',
+    ]);
     expectFieldErrors(await op('GET', '/migration/verify/abc'), ['runId']);
     expectFieldErrors(await op('GET', '/migration/verify/1?kind=everything&limit=0'), ['kind', 'limit']);
     expectErrorShape(await op('GET', '/migration/verify/999999'), 404, 'NOT_FOUND');
   });
 
   it('reports zero differences for equal stores, soft-deleted records included', async () => {
-    const cs = Array.from({ length: 250 }, (_, i) => conversation(i, i % 10 === 0 ? { deleted: true, version: 4 } : i % 7 === 0 ? { messages: [], metadata: {} } : {}));
+    const cs = Array.from({ length: 250 }, (_, i) =>
+      conversation(i, i % 10 === 0 ? { deleted: true, version: 4 } : i % 7 === 0 ? { messages: [], metadata: {} } : {}),
+    );
     await seedBoth(cs);
     const report = await finished(await startRun({ chunkSize: 100 }));
     expect(report.totals).toEqual({ missing: 0, extra: 0, different: 0, unreadable: 0, repaired: 0, pendingRecheck: 0 });
@@ -163,12 +175,21 @@ describe('verification (sync-verify)', () => {
     await legacyCollection(t).insertOne({ _id: new ObjectId(idOf(60)), title: 'broken', created: new Date('2024-01-01T00:00:00Z'), v: 3 });
     await plant(61, null, null);
     await legacyCollection(t).insertOne({ _id: new ObjectId(idOf(61)), title: 'broken', created: new Date('2024-01-01T00:00:00Z'), v: 1 });
-    await t.pg.query(`INSERT INTO dead_letters (conversation_id, source, reason, raw) VALUES ($1, 'backfill', 'user_id: missing', '{}')`, [idOf(61)]);
+    await t.pg.query(`INSERT INTO dead_letters (conversation_id, source, reason, raw) VALUES ($1, 'backfill', 'user_id: missing', '{}')`, [
+      idOf(61),
+    ]);
 
     const report = await finished(await startRun({ chunkSize: 50 }));
     const byId = new Map((await allDifferences(report.id, '', 7)).map((d) => [d.conversationId, d]));
     const expectDifference = (n: number, kind: string, paths: string[], extra: Record<string, unknown> = {}) =>
-      expect({ n, ...byId.get(idOf(n)) }).toMatchObject({ n, conversationId: idOf(n), kind, paths: expect.arrayContaining(paths), repaired: false, ...extra });
+      expect({ n, ...byId.get(idOf(n)) }).toMatchObject({
+        n,
+        conversationId: idOf(n),
+        kind,
+        paths: expect.arrayContaining(paths),
+        repaired: false,
+        ...extra,
+      });
 
     expectDifference(5, 'missing', [], { legacyVersion: 3, newVersion: null, reason: null });
     expectDifference(1000, 'missing', []);
@@ -251,10 +272,16 @@ describe('verification (sync-verify)', () => {
     await seedBoth(cs);
     await t.pg.query('DELETE FROM conversations WHERE id = ANY($1)', [[idOf(10), idOf(300), idOf(590)]]);
     const runId = await startRun({ chunkSize: 50, pauseMs: 250 });
-    await waitFor('a few chunks', async () => (await op('GET', `/migration/verify/${runId}`)).body.progress.chunksDone >= 3, RUN_TIMEOUT_MS, 25);
+    await waitFor(
+      'a few chunks',
+      async () => (await op('GET', `/migration/verify/${runId}`)).body.progress.chunksDone >= 3,
+      RUN_TIMEOUT_MS,
+      25,
+    );
 
     await worker.close(); // stops at the next chunk boundary and hands the job back
-    const [held] = (await t.pg.query('SELECT status, claimed_by, scan_cursor, chunks_done FROM verification_runs WHERE id = $1', [runId])).rows;
+    const [held] = (await t.pg.query('SELECT status, claimed_by, scan_cursor, chunks_done FROM verification_runs WHERE id = $1', [runId]))
+      .rows;
     expect(held).toMatchObject({ status: 'running', claimed_by: null });
     expect(held.scan_cursor).not.toBeNull();
     expect(held.chunks_done).toBeLessThan(12);
@@ -272,7 +299,8 @@ describe('verification (sync-verify)', () => {
     await seedBoth(cs);
     const inFlight = conversation(20, { version: 4, title: 'written to legacy first' });
     const stale = conversation(30, { version: 4, title: 'legacy only, for good' });
-    for (const c of [inFlight, stale]) await legacyCollection(t).replaceOne({ _id: new ObjectId(c.id) }, { ...toLegacy(c), _id: new ObjectId(c.id) });
+    for (const c of [inFlight, stale])
+      await legacyCollection(t).replaceOne({ _id: new ObjectId(c.id) }, { ...toLegacy(c), _id: new ObjectId(c.id) });
 
     const runId = await startRun({ recheckDelayMs: 3000, chunkSize: 20 });
     await waitFor(

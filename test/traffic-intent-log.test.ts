@@ -22,7 +22,12 @@ describe('traffic intent log', () => {
 
   beforeAll(async () => {
     // The worker's own periodic recovery pass would race the recover() call this file makes itself.
-    t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl(), TRAFFIC_WAIT_MS: '300', WORKER_RECOVERY_INTERVAL_MS: '3600000' });
+    t = await startTestApp({
+      GATE_PROFILE: 'short',
+      REDIS_URL: isolatedRedisUrl(),
+      TRAFFIC_WAIT_MS: '300',
+      WORKER_RECOVERY_INTERVAL_MS: '3600000',
+    });
     expect((await t.request('POST', '/migration/start', { ...op, body: { reason: 'intent log test' } })).status).toBe(200);
   });
   afterAll(async () => {
@@ -46,11 +51,21 @@ describe('traffic intent log', () => {
     worker = await startSyncWorker(t.config, [QueueName.Traffic]);
     await waitFor('the worker to move the phase to canary', async () => (await status()).step === 'canary', 20_000);
     const after = await status();
-    expect(after).toMatchObject({ step: 'canary', pendingMove: null, lastTrafficChange: { state: 'done' }, weights: { newPercent: 5, inEffect: { legacy: 95, new: 5 } } });
+    expect(after).toMatchObject({
+      step: 'canary',
+      pendingMove: null,
+      lastTrafficChange: { state: 'done' },
+      weights: { newPercent: 5, inEffect: { legacy: 95, new: 5 } },
+    });
     const history = (await t.request('GET', '/migration/history', op)).body.items;
     expect(history.slice(0, 2).map((h: { action: string }) => h.action)).toEqual(['advance_forced', 'traffic_change']);
     const log = (await t.request('GET', '/migration/traffic', op)).body;
-    expect(log.items[0]).toMatchObject({ kind: 'weights', state: 'done', weights: { legacy: 95, new: 5 }, before: { legacy: 100, new: 0 } });
+    expect(log.items[0]).toMatchObject({
+      kind: 'weights',
+      state: 'done',
+      weights: { legacy: 95, new: 5 },
+      before: { legacy: 100, new: 0 },
+    });
   });
 
   it('commits the move of a change that was done when the process died before moving the phase', async () => {
@@ -66,14 +81,26 @@ describe('traffic intent log', () => {
     expect((await status()).pendingMove).toBeNull();
   });
 
-  it('releases a move whose process died before writing its traffic change: a worker\'s recovery, or the next move at once', async () => {
+  it("releases a move whose process died before writing its traffic change: a worker's recovery, or the next move at once", async () => {
     // The worker's own recovery pass (at start-up, and whenever Redis reconnects) would race the call below.
     await worker!.get(WorkRecovery).tick('the test waits for the pass under way');
     // As if the process making the move had died after its claim: the claim is there, nobody holds the move lock.
     const plantDeadClaim = async (reason: string) => {
       const before = await status();
       await t.pg.query(`UPDATE migration_state SET pending_move = $1, revision = revision + 1`, [
-        JSON.stringify({ action: 'advance', from: 'rollout-10', to: 'rollout-25', fromPosition: { phase: 'rollout', step: 0, weight: 10 }, toPosition: { phase: 'rollout', step: 1, weight: 25 }, claimedRevision: before.revision + 1, by: 'ops', reason, forced: false, at: new Date().toISOString(), gates: [] }),
+        JSON.stringify({
+          action: 'advance',
+          from: 'rollout-10',
+          to: 'rollout-25',
+          fromPosition: { phase: 'rollout', step: 0, weight: 10 },
+          toPosition: { phase: 'rollout', step: 1, weight: 25 },
+          claimedRevision: before.revision + 1,
+          by: 'ops',
+          reason,
+          forced: false,
+          at: new Date().toISOString(),
+          gates: [],
+        }),
       ]);
     };
     await plantDeadClaim('crashed');
@@ -89,7 +116,10 @@ describe('traffic intent log', () => {
     expect((await status()).step).toBe('rollout-25');
     history = (await t.request('GET', '/migration/history', op)).body.items;
     expect(history.map((h: { action: string; reason: string }) => [h.action, h.reason])).toEqual(
-      expect.arrayContaining([['advance_failed', 'crashed again'], ['advance_forced', 'now it moves']]),
+      expect.arrayContaining([
+        ['advance_failed', 'crashed again'],
+        ['advance_forced', 'now it moves'],
+      ]),
     );
   });
 
@@ -98,8 +128,16 @@ describe('traffic intent log', () => {
     const traffic = t.app.get(TrafficService);
     const count = async () => (await t.pg.query('SELECT count(*)::int AS n FROM traffic_changes')).rows[0].n;
     const n = await count();
-    for (const weights of [{ legacy: 256, new: 0 }, { legacy: -1, new: 5 }, { legacy: 0, new: 0 }, { legacy: 1.5, new: 3 }]) {
-      await expect(traffic.request({ kind: 'weights', weights, before: null })).rejects.toMatchObject({ statusCode: 400, code: 'INVALID_WEIGHTS' });
+    for (const weights of [
+      { legacy: 256, new: 0 },
+      { legacy: -1, new: 5 },
+      { legacy: 0, new: 0 },
+      { legacy: 1.5, new: 3 },
+    ]) {
+      await expect(traffic.request({ kind: 'weights', weights, before: null })).rejects.toMatchObject({
+        statusCode: 400,
+        code: 'INVALID_WEIGHTS',
+      });
     }
     expect(await count()).toBe(n);
   });

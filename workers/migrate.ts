@@ -25,7 +25,10 @@ const log = createRootLogger({ level }).child({ context: 'migrate' });
 async function main(command: string | undefined): Promise<void> {
   if (command !== 'run' && command !== 'revert') throw new Error('usage: migrate run|revert');
   const url = env.DATABASE_URL;
-  if (!url) throw new NotConfigured('DATABASE_URL is not set (in the cluster: the Secret lms-secrets is missing or lacks it; locally: run `npm run services:up`)');
+  if (!url)
+    throw new NotConfigured(
+      'DATABASE_URL is not set (in the cluster: the Secret lms-secrets is missing or lacks it; locally: run `npm run services:up`)',
+    );
   const database = redactUrl(url);
   const ds = createDataSource({ url, poolSize: 1, applicationName: 'legacy-migration-service:migrate' });
   await ds.initialize();

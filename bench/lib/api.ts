@@ -44,7 +44,8 @@ async function withoutNewSignalListeners<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } finally {
-    for (const s of SIGNALS) for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.removeListener(s, l as (...args: unknown[]) => void);
+    for (const s of SIGNALS)
+      for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.removeListener(s, l as (...args: unknown[]) => void);
   }
 }
 

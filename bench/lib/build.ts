@@ -32,8 +32,18 @@ function* tsFiles(dir: string): Generator<string> {
 export function buildWorker(): string {
   if (built) return built;
   const t0 = Date.now();
-  const config = ts.getParsedCommandLineOfConfigFile(path.join(ROOT, 'tsconfig.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined });
-  const options: ts.CompilerOptions = { ...(config?.options ?? {}), module: ts.ModuleKind.CommonJS, sourceMap: false, inlineSourceMap: false, declaration: false };
+  const config = ts.getParsedCommandLineOfConfigFile(
+    path.join(ROOT, 'tsconfig.json'),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => undefined },
+  );
+  const options: ts.CompilerOptions = {
+    ...(config?.options ?? {}),
+    module: ts.ModuleKind.CommonJS,
+    sourceMap: false,
+    inlineSourceMap: false,
+    declaration: false,
+  };
   fs.rmSync(BUILD_DIR, { recursive: true, force: true });
   let files = 0;
   for (const dir of SOURCE_DIRS) {

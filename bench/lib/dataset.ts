@@ -93,7 +93,24 @@ const WORDS = (
   'because should would could maybe also then when where which there their about more some other only into ' +
   'trip hotel flight kyoto paris recipe chicken garlic weather tomorrow meeting email draft summary report'
 ).split(' ');
-const UNICODE_WORDS = ['café', 'naïve', 'Größe', 'déjà', 'año', '日本語', '東京', 'спасибо', 'привет', 'مرحبا', '你好', '😀', '🚀', '👍🏽', 'θ', '€'];
+const UNICODE_WORDS = [
+  'café',
+  'naïve',
+  'Größe',
+  'déjà',
+  'año',
+  '日本語',
+  '東京',
+  'спасибо',
+  'привет',
+  'مرحبا',
+  '你好',
+  '😀',
+  '🚀',
+  '👍🏽',
+  'θ',
+  '€',
+];
 
 /**
  * A fixed corpus; message bodies are slices of it at random offsets (cheap, and the size is exact).
@@ -131,7 +148,18 @@ const END_MS = Date.UTC(2025, 5, 1);
 const SOURCES = ['web', 'ios', 'android', 'api', 'slack'] as const;
 const MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-3-5-sonnet', 'llama-3-70b'] as const;
 const LOCALES = ['en-US', 'en-GB', 'de-DE', 'fr-FR', 'ja-JP', 'es-ES', 'pt-BR'] as const;
-const TOPICS = ['Trip planning', 'Debugging a query', 'Recipe ideas', 'Email draft', 'Migration plan', 'Weekly report', 'Learning TypeScript', 'Kyoto 京都 itinerary', 'Résumé review', '🚀 launch checklist'];
+const TOPICS = [
+  'Trip planning',
+  'Debugging a query',
+  'Recipe ideas',
+  'Email draft',
+  'Migration plan',
+  'Weekly report',
+  'Learning TypeScript',
+  'Kyoto 京都 itinerary',
+  'Résumé review',
+  '🚀 launch checklist',
+];
 
 type Era = 'old' | 'mixed' | 'current';
 
@@ -171,7 +199,9 @@ export function legacyDocument(seed: number, i: number, n: number): Record<strin
   const createdMs = Math.floor(START_MS + frac * (END_MS - START_MS)) + r.int(0, 59_999);
   // ObjectId: creation second, then 5 bytes of "process" and a 3-byte counter (unique per i below 2^24).
   const idHex =
-    Math.floor(createdMs / 1000).toString(16).padStart(8, '0') +
+    Math.floor(createdMs / 1000)
+      .toString(16)
+      .padStart(8, '0') +
     (0xa1b2c3d4e5 + (i >>> 24)).toString(16).slice(-10).padStart(10, '0') +
     (i & 0xffffff).toString(16).padStart(6, '0');
 
@@ -197,7 +227,13 @@ export function legacyDocument(seed: number, i: number, n: number): Record<strin
       else if (prevRole === 'assistant' && r.chance(0.1)) role = 'tool';
       else role = m % 2 === 0 ? 'user' : 'assistant';
       const size =
-        role === 'user' ? r.logNormal(90, 1.0, 20, 8192) : role === 'assistant' ? r.logNormal(450, 1.0, 20, 8192) : role === 'tool' ? r.logNormal(300, 1.3, 20, 8192) : r.logNormal(200, 0.6, 20, 8192);
+        role === 'user'
+          ? r.logNormal(90, 1.0, 20, 8192)
+          : role === 'assistant'
+            ? r.logNormal(450, 1.0, 20, 8192)
+            : role === 'tool'
+              ? r.logNormal(300, 1.3, 20, 8192)
+              : r.logNormal(200, 0.6, 20, 8192);
       t += r.int(1_000, role === 'user' ? 600_000 : 30_000);
       let ts: unknown = new Date(t);
       if (oldDoc) ts = r.chance(0.6) ? isoWithOffset(t, r) : t;
@@ -298,7 +334,17 @@ async function seedInto(db: Db, docs: number, seed: number): Promise<Manifest> {
   const t1 = performance.now();
   for (const ix of SERVICE_INDEXES) await coll.createIndex(ix.key, { name: ix.name });
   const indexSeconds = (performance.now() - t1) / 1000;
-  const manifest: Manifest = { _id: 'manifest', generator: GENERATOR_VERSION, docs, seed, messages, bsonBytes, seedSeconds: round(seedSeconds, 1), indexSeconds: round(indexSeconds, 1), complete: true };
+  const manifest: Manifest = {
+    _id: 'manifest',
+    generator: GENERATOR_VERSION,
+    docs,
+    seed,
+    messages,
+    bsonBytes,
+    seedSeconds: round(seedSeconds, 1),
+    indexSeconds: round(indexSeconds, 1),
+    complete: true,
+  };
   await db.collection<Manifest>(MANIFEST_COLLECTION).insertOne(manifest);
   return manifest;
 }
@@ -345,15 +391,25 @@ async function openDataset(docs: number): Promise<Dataset> {
     const found = await db.collection<Manifest>(MANIFEST_COLLECTION).findOne({ _id: 'manifest' });
     let manifest: Manifest;
     let reused = false;
-    if (found && found.complete && found.generator === GENERATOR_VERSION && found.docs === docs && found.seed === seed && (await storedCount(db)) === docs) {
+    if (
+      found &&
+      found.complete &&
+      found.generator === GENERATOR_VERSION &&
+      found.docs === docs &&
+      found.seed === seed &&
+      (await storedCount(db)) === docs
+    ) {
       manifest = found;
       reused = true;
       progress('dataset', `reusing kept data set ${dbName} (${docs} documents; seeded earlier in ${found.seedSeconds} s)`);
     } else {
       progress('dataset', `seeding ${docs} conversations (seed ${seed}) into ${dbName}`);
       manifest = await seedInto(db, docs, seed);
-      progress('dataset', `seeded ${docs} documents, ${manifest.messages} messages, ${round(manifest.bsonBytes / 1e6, 1)} MB BSON in ${manifest.seedSeconds} s ` +
-        `(${round(docs / manifest.seedSeconds, 0)} docs/s), indexes in ${manifest.indexSeconds} s`);
+      progress(
+        'dataset',
+        `seeded ${docs} documents, ${manifest.messages} messages, ${round(manifest.bsonBytes / 1e6, 1)} MB BSON in ${manifest.seedSeconds} s ` +
+          `(${round(docs / manifest.seedSeconds, 0)} docs/s), indexes in ${manifest.indexSeconds} s`,
+      );
     }
     if (!keep) {
       onRunCleanup(`drop data set ${dbName}`, async () => {

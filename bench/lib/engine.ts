@@ -134,10 +134,16 @@ export async function spawnWorker(name: string, env: NodeJS.ProcessEnv, bootTime
   // Ready, or dead before it got there.
   const booted = new Promise<void>((resolve, reject) => {
     void readyP.then(resolve);
-    void exited.then(() => reject(new Error(`worker ${name} exited during boot (code ${child.exitCode}, signal ${child.signalCode}): ${out.slice(-1500)}`)));
+    void exited.then(() =>
+      reject(new Error(`worker ${name} exited during boot (code ${child.exitCode}, signal ${child.signalCode}): ${out.slice(-1500)}`)),
+    );
   });
   try {
-    await withTimeout(booted, bootTimeoutMs, () => `worker ${name} did not serve its queues within ${bootTimeoutMs} ms: ${out.slice(-1500)}`);
+    await withTimeout(
+      booted,
+      bootTimeoutMs,
+      () => `worker ${name} did not serve its queues within ${bootTimeoutMs} ms: ${out.slice(-1500)}`,
+    );
   } catch (err) {
     await stop();
     throw err;
@@ -180,7 +186,11 @@ export interface PollResult<T> {
 }
 
 /** Polls `read` until `isDone` or the deadline; `onTick` sees every reading (progress lines). */
-export async function pollUntil<T>(read: () => Promise<T>, isDone: (v: T) => boolean, o: { timeoutS: number; everyMs: number; onTick?: (v: T, s: number) => void }): Promise<PollResult<T>> {
+export async function pollUntil<T>(
+  read: () => Promise<T>,
+  isDone: (v: T) => boolean,
+  o: { timeoutS: number; everyMs: number; onTick?: (v: T, s: number) => void },
+): Promise<PollResult<T>> {
   const t0 = performance.now();
   for (;;) {
     const v = await read();

@@ -56,7 +56,10 @@ async function migrate(databaseUrl: string): Promise<void> {
  */
 export async function createFreshPostgres(tag: string, options: { runScoped?: boolean } = {}): Promise<FreshPostgres> {
   const env = servicesEnv();
-  const pgName = `${BENCH_PG_PREFIX}${tag.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 16)}_${randomBytes(4).toString('hex')}`;
+  const pgName = `${BENCH_PG_PREFIX}${tag
+    .replace(/[^a-z0-9]/gi, '')
+    .toLowerCase()
+    .slice(0, 16)}_${randomBytes(4).toString('hex')}`;
   const databaseUrl = withDatabase(env.DATABASE_URL!, pgName);
   await adminQuery(`CREATE DATABASE ${pgName}`);
   const register = options.runScoped ? onRunCleanup : onCleanup;
@@ -73,7 +76,10 @@ export async function createFreshPostgres(tag: string, options: { runScoped?: bo
 
 export async function createFreshDatabases(tag: string): Promise<FreshDatabases> {
   const env = servicesEnv();
-  const suffix = `${tag.replace(/[^a-z0-9]/gi, '').toLowerCase().slice(0, 16)}_${randomBytes(4).toString('hex')}`;
+  const suffix = `${tag
+    .replace(/[^a-z0-9]/gi, '')
+    .toLowerCase()
+    .slice(0, 16)}_${randomBytes(4).toString('hex')}`;
   const pgName = `${BENCH_PG_PREFIX}${suffix}`;
   const legacyDbName = `${BENCH_LEGACY_PREFIX}${suffix}`;
   const databaseUrl = withDatabase(env.DATABASE_URL!, pgName);

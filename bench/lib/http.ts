@@ -14,7 +14,11 @@ export interface JsonResponse<T = unknown> {
 }
 
 export class HttpError extends Error {
-  constructor(readonly method: string, readonly path: string, readonly response: JsonResponse) {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly response: JsonResponse,
+  ) {
     super(`${method} ${path} -> ${response.status} ${response.text.slice(0, 200)}`);
   }
 }
@@ -24,7 +28,11 @@ export class JsonClient {
   private readonly host: string;
   private readonly port: number;
 
-  constructor(baseUrl: string, private readonly token: string | null, maxSockets: number) {
+  constructor(
+    baseUrl: string,
+    private readonly token: string | null,
+    maxSockets: number,
+  ) {
     const u = new URL(baseUrl);
     this.host = u.hostname;
     this.port = Number(u.port);

@@ -53,7 +53,8 @@ export function appendCopyRows(doc: Document, conv: string[], msgs: string[]): n
   return messages.length;
 }
 
-const CONVERSATIONS_COPY = 'COPY conversations (id, user_id, title, metadata, created_at, updated_at, version, deleted, message_count) FROM STDIN';
+const CONVERSATIONS_COPY =
+  'COPY conversations (id, user_id, title, metadata, created_at, updated_at, version, deleted, message_count) FROM STDIN';
 const MESSAGES_COPY = 'COPY messages (conversation_id, seq, role, content, created_at) FROM STDIN';
 
 async function copyLines(client: Client, sql: string, lines: string[]): Promise<void> {
@@ -241,7 +242,10 @@ export async function scanLegacy(legacyUrl: string, collection: string, sorted: 
   let rows = 0;
   let firstRowS = 0;
   try {
-    const cursor = mongo.db().collection(collection).find({}, { batchSize, ...(sorted ? { sort: { _id: 1 } } : {}) });
+    const cursor = mongo
+      .db()
+      .collection(collection)
+      .find({}, { batchSize, ...(sorted ? { sort: { _id: 1 } } : {}) });
     for await (const _ of cursor) {
       if (rows === 0) firstRowS = (performance.now() - t0) / 1000;
       rows++;

@@ -39,7 +39,10 @@ export function machine(): Record<string, string> {
     commit,
     cpu: `${cpus.length} x ${cpus[0]?.model ?? 'unknown'}`,
     memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-    'load average (1/5/15 min, at the end)': os.loadavg().map((l) => l.toFixed(2)).join(' / '),
+    'load average (1/5/15 min, at the end)': os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' / '),
     os: `${os.type()} ${os.release()}`,
     node: process.version,
   };
@@ -89,7 +92,10 @@ export function svg(spec: ChartSpec): string {
   ];
   for (let i = 0; i <= 4; i++) {
     const y = m.t + h - (i / 4) * h;
-    out.push(`<line x1="${m.l}" y1="${y}" x2="${m.l + w}" y2="${y}" stroke="#ddd"/>`, `<text x="${m.l - 6}" y="${y + 4}" text-anchor="end">${fmt((yMax * i) / 4)}</text>`);
+    out.push(
+      `<line x1="${m.l}" y1="${y}" x2="${m.l + w}" y2="${y}" stroke="#ddd"/>`,
+      `<text x="${m.l - 6}" y="${y + 4}" text-anchor="end">${fmt((yMax * i) / 4)}</text>`,
+    );
   }
   out.push(`<text x="14" y="${m.t + h / 2}" transform="rotate(-90 14 ${m.t + h / 2})" text-anchor="middle">${esc(spec.y)}</text>`);
   out.push(`<text x="${m.l + w / 2}" y="${H - 8}" text-anchor="middle">${esc(spec.x)}</text>`);
@@ -104,7 +110,8 @@ export function svg(spec: ChartSpec): string {
     spec.series.forEach((s, i) => {
       const pts = s.points.map(([x, y]) => `${px(Number(x)).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
       out.push(`<polyline fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2" points="${pts}"/>`);
-      for (const [x, y] of s.points) out.push(`<circle cx="${px(Number(x)).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${COLOURS[i % COLOURS.length]}"/>`);
+      for (const [x, y] of s.points)
+        out.push(`<circle cx="${px(Number(x)).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${COLOURS[i % COLOURS.length]}"/>`);
     });
   } else {
     const labels = [...new Set(spec.series.flatMap((s) => s.points.map((p) => String(p[0]))))];
@@ -117,16 +124,27 @@ export function svg(spec: ChartSpec): string {
         if (v === undefined || !Number.isFinite(v)) return;
         const bh = (v / yMax) * h;
         const x = m.l + group * li + group * 0.1 + bar * si;
-        out.push(`<rect x="${x.toFixed(1)}" y="${(m.t + h - bh).toFixed(1)}" width="${bar.toFixed(1)}" height="${bh.toFixed(1)}" fill="${COLOURS[si % COLOURS.length]}"/>`);
-        out.push(`<text x="${(x + bar / 2).toFixed(1)}" y="${(m.t + h - bh - 3).toFixed(1)}" text-anchor="middle" font-size="9">${fmt(v)}</text>`);
+        out.push(
+          `<rect x="${x.toFixed(1)}" y="${(m.t + h - bh).toFixed(1)}" width="${bar.toFixed(1)}" height="${bh.toFixed(1)}" fill="${COLOURS[si % COLOURS.length]}"/>`,
+        );
+        out.push(
+          `<text x="${(x + bar / 2).toFixed(1)}" y="${(m.t + h - bh - 3).toFixed(1)}" text-anchor="middle" font-size="9">${fmt(v)}</text>`,
+        );
       });
     });
   }
   spec.series.forEach((s, i) => {
     const x = m.l + 8 + i * 150;
-    out.push(`<rect x="${x}" y="${m.t - 12}" width="10" height="10" fill="${COLOURS[i % COLOURS.length]}"/>`, `<text x="${x + 14}" y="${m.t - 3}">${esc(s.name)}</text>`);
+    out.push(
+      `<rect x="${x}" y="${m.t - 12}" width="10" height="10" fill="${COLOURS[i % COLOURS.length]}"/>`,
+      `<text x="${x + 14}" y="${m.t - 3}">${esc(s.name)}</text>`,
+    );
   });
-  out.push(`<line x1="${m.l}" y1="${m.t + h}" x2="${m.l + w}" y2="${m.t + h}" stroke="#333"/>`, `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${m.t + h}" stroke="#333"/>`, '</svg>');
+  out.push(
+    `<line x1="${m.l}" y1="${m.t + h}" x2="${m.l + w}" y2="${m.t + h}" stroke="#333"/>`,
+    `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${m.t + h}" stroke="#333"/>`,
+    '</svg>',
+  );
   return out.join('\n');
 }
 
@@ -162,14 +180,22 @@ export function writeReport(lines: BenchLine[], scenarios: string[]): string {
     '',
     '| scenario | figure | measured | baseline | target | pass |',
     '| --- | --- | --- | --- | --- | --- |',
-    ...lines.filter((l) => l.target !== undefined).map((l) => `| ${l.bench} | ${l.figure} | ${cell(measured(l))} | ${cell(baseline(l))} | ${cell(l.target)} | ${l.pass === true ? 'yes' : l.pass === false ? '**no**' : ''} |`),
+    ...lines
+      .filter((l) => l.target !== undefined)
+      .map(
+        (l) =>
+          `| ${l.bench} | ${l.figure} | ${cell(measured(l))} | ${cell(baseline(l))} | ${cell(l.target)} | ${l.pass === true ? 'yes' : l.pass === false ? '**no**' : ''} |`,
+      ),
     '',
   ];
   for (const name of scenarios) {
     const own = lines.filter((l) => l.bench === name);
     if (own.length === 0) continue;
     out.push(`## ${name}`, '', '| figure | measured | target | pass | details |', '| --- | --- | --- | --- | --- |');
-    for (const l of own) out.push(`| ${l.figure} | ${cell(measured(l))} | ${cell(l.target)} | ${l.pass === true ? 'yes' : l.pass === false ? '**no**' : ''} | ${details(l)} |`);
+    for (const l of own)
+      out.push(
+        `| ${l.figure} | ${cell(measured(l))} | ${cell(l.target)} | ${l.pass === true ? 'yes' : l.pass === false ? '**no**' : ''} | ${details(l)} |`,
+      );
     out.push('');
     for (const l of own) {
       const chart = l.chart as ChartSpec | undefined;

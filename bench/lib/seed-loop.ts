@@ -58,7 +58,13 @@ export interface SeedLoopResult {
   sleepS: number;
 }
 
-export async function seedLoop(legacyUrl: string, collection: string, databaseUrl: string, limit: number, beforeClose?: () => void): Promise<SeedLoopResult> {
+export async function seedLoop(
+  legacyUrl: string,
+  collection: string,
+  databaseUrl: string,
+  limit: number,
+  beforeClose?: () => void,
+): Promise<SeedLoopResult> {
   const mongo = await MongoClient.connect(legacyUrl, { serverSelectionTimeoutMS: 3000 });
   const pg = new Client({ connectionString: databaseUrl, application_name: 'bench-seed-loop' });
   await pg.connect();
@@ -136,7 +142,13 @@ export async function literalFetchSeconds(legacyUrl: string, collection: string,
   const mongo = await MongoClient.connect(legacyUrl, { serverSelectionTimeoutMS: 3000 });
   try {
     const t0 = performance.now();
-    await mongo.db().collection(collection).find({ _id: { $gt: ObjectId.createFromHexString(afterId) } }).sort({ _id: 1 }).limit(BATCH).toArray();
+    await mongo
+      .db()
+      .collection(collection)
+      .find({ _id: { $gt: ObjectId.createFromHexString(afterId) } })
+      .sort({ _id: 1 })
+      .limit(BATCH)
+      .toArray();
     return (performance.now() - t0) / 1000;
   } finally {
     await mongo.close();

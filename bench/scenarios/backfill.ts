@@ -31,7 +31,17 @@
  */
 import { Client } from 'pg';
 import { Dataset, datasetOf, describeDataset, prefixBytes, sharedDataset } from '../lib/dataset';
-import { emptyQueues, engineMissing, pollUntil, spawnWorker, startOperatorApi, ticker, WorkerProc, workerEnv, workerRuntime } from '../lib/engine';
+import {
+  emptyQueues,
+  engineMissing,
+  pollUntil,
+  spawnWorker,
+  startOperatorApi,
+  ticker,
+  WorkerProc,
+  workerEnv,
+  workerRuntime,
+} from '../lib/engine';
 import { createFreshPostgres, FreshPostgres } from '../lib/fresh-db';
 import { envInt, progress, round } from '../lib/log';
 import { cpuDelta, processCpuSeconds, serverCpu, servicePid } from '../lib/proc-cpu';
@@ -92,7 +102,10 @@ async function rawPipeline(ds: Dataset, lines: BenchLine[]): Promise<Measured> {
     chunk: envInt('BENCH_RAW_CHUNK', 2000),
     writers: envInt('BENCH_RAW_WRITERS', 2),
   };
-  progress(BENCH, `(a) raw pipeline: cursor ${opts.sorted ? 'sorted by _id' : 'natural order'}, batchSize ${opts.cursorBatch}, COPY chunks of ${opts.chunk}, ${opts.writers} writer(s)`);
+  progress(
+    BENCH,
+    `(a) raw pipeline: cursor ${opts.sorted ? 'sorted by _id' : 'natural order'}, batchSize ${opts.cursorBatch}, COPY chunks of ${opts.chunk}, ${opts.writers} writer(s)`,
+  );
   const s0 = serverCpu();
   const ferretMem = ferretSampler();
   let servers: Record<string, number> = {};
@@ -104,7 +117,10 @@ async function rawPipeline(ds: Dataset, lines: BenchLine[]): Promise<Measured> {
   }
   setBackfilled({ databaseUrl: pg.databaseUrl, pgName: pg.pgName, by: 'raw_copy', datasetDb: ds.dbName });
   const rate = rates(r.docs, ds.bsonBytes, r.elapsedS);
-  progress(BENCH, `(a) raw pipeline: ${r.docs} docs in ${round(r.elapsedS, 1)} s = ${rate.docs_per_s} docs/s, ${rate.mb_per_s} MB/s (first document after ${round(r.firstDocS, 1)} s)`);
+  progress(
+    BENCH,
+    `(a) raw pipeline: ${r.docs} docs in ${round(r.elapsedS, 1)} s = ${rate.docs_per_s} docs/s, ${rate.mb_per_s} MB/s (first document after ${round(r.firstDocS, 1)} s)`,
+  );
   lines.push({
     bench: BENCH,
     figure: 'raw_pipeline',
@@ -146,7 +162,10 @@ async function seedLoopBaseline(ds: Dataset, lines: BenchLine[]): Promise<Measur
     const withSleepS = r.elapsedS + r.sleepS;
     const fullBatches = Math.ceil(ds.docs / 1000);
     const fullS = ds.docs / docsPerS;
-    progress(BENCH, `(b) seed loop: ${r.docs} docs in ${round(r.elapsedS, 1)} s = ${round(docsPerS, 0)} docs/s (upserts ${round(r.upsertS, 1)} s, fetch ${round(r.fetchS, 1)} s, transform ${round(r.transformS, 1)} s); sleeps would add ${r.sleepS} s`);
+    progress(
+      BENCH,
+      `(b) seed loop: ${r.docs} docs in ${round(r.elapsedS, 1)} s = ${round(docsPerS, 0)} docs/s (upserts ${round(r.upsertS, 1)} s, fetch ${round(r.fetchS, 1)} s, transform ${round(r.transformS, 1)} s); sleeps would add ${r.sleepS} s`,
+    );
 
     let literal: Record<string, unknown> = {};
     const literalOn = envInt('BENCH_LITERAL_FETCH', ds.docs <= 50_000 ? 1 : 0, 0) === 1;
@@ -232,7 +251,10 @@ async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep
     const env = workerEnv(pg.databaseUrl, ds.legacyUrl, 'backfill', { CATCHUP_INTERVAL_MS: '0' });
     for (let i = 0; i < workersN; i++) workers.push(await spawnWorker(`backfill-${label}-${i}`, env));
     api = await startOperatorApi(pg.databaseUrl, ds.legacyUrl, { CATCHUP_INTERVAL_MS: '0' });
-    progress(BENCH, `(c) backfill [${label}] of ${ds.docs} documents: ${workersN} worker process(es) (pids ${workers.map((w) => w.child.pid).join(', ')}), idle RSS ${workers.map((w) => round(w.idleRssMb, 0)).join(', ')} MB; timeout ${round(timeoutS, 0)} s`);
+    progress(
+      BENCH,
+      `(c) backfill [${label}] of ${ds.docs} documents: ${workersN} worker process(es) (pids ${workers.map((w) => w.child.pid).join(', ')}), idle RSS ${workers.map((w) => round(w.idleRssMb, 0)).join(', ')} MB; timeout ${round(timeoutS, 0)} s`,
+    );
     const cpu0 = workers.map((w) => processCpuSeconds(w.child.pid!) ?? 0);
     const bench0 = process.cpuUsage();
     const s0 = serverCpu();
@@ -242,7 +264,8 @@ async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep
     const postS = (performance.now() - t0) / 1000;
     progress(BENCH, `(c) POST /migration/sync/backfill answered ${start.status} after ${round(postS, 1)} s: ${start.text.slice(0, 200)}`);
     if (start.status === 404) throw new EngineMissing('POST /migration/sync/backfill answers 404: the backfill endpoint is not wired yet');
-    if (start.status !== 202 && start.status !== 200) throw new Error(`POST /migration/sync/backfill -> ${start.status} ${start.text.slice(0, 300)}`);
+    if (start.status !== 202 && start.status !== 200)
+      throw new Error(`POST /migration/sync/backfill -> ${start.status} ${start.text.slice(0, 300)}`);
     const tick = ticker(`${BENCH} [${label}]`);
     const remaining = Math.max(10, timeoutS - (performance.now() - t0) / 1000);
     const poll = await pollUntil(
@@ -253,8 +276,13 @@ async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep
         everyMs: 1000,
         onTick: (s, t) => {
           const b = s?.backfill;
-          const split = b && !b.splitComplete && b.split ? `split ${b.split.state} ${b.split.idsScanned ?? 0}/${b.split.estimate ?? '?'} ids, ` : '';
-          if (b) tick(`${split}${b.status} ${b.percent}% read ${b.counts.read} written ${b.counts.written} dead ${b.counts.dead}, ranges ${b.ranges.done}/${b.ranges.total}, ${b.rate.docsPerSecond} docs/s, RSS ${workers.map((w) => round(w.mem.samples().at(-1) ?? 0, 0)).join('/')} MB`, t);
+          const split =
+            b && !b.splitComplete && b.split ? `split ${b.split.state} ${b.split.idsScanned ?? 0}/${b.split.estimate ?? '?'} ids, ` : '';
+          if (b)
+            tick(
+              `${split}${b.status} ${b.percent}% read ${b.counts.read} written ${b.counts.written} dead ${b.counts.dead}, ranges ${b.ranges.done}/${b.ranges.total}, ${b.rate.docsPerSecond} docs/s, RSS ${workers.map((w) => round(w.mem.samples().at(-1) ?? 0, 0)).join('/')} MB`,
+              t,
+            );
         },
       },
     );
@@ -291,10 +319,16 @@ async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep
       phases: enginePhases(workers),
       pg,
     };
-    progress(BENCH, `(c) backfill [${label}]: ${completed ? 'completed' : 'NOT completed'}: ${docs} docs in ${round(elapsedS, 1)} s = ${round(result.docsPerS, 0)} docs/s; peak RSS ${result.workers.map((w) => w.peak_rss_mb).join(', ')} MB`);
+    progress(
+      BENCH,
+      `(c) backfill [${label}]: ${completed ? 'completed' : 'NOT completed'}: ${docs} docs in ${round(elapsedS, 1)} s = ${round(result.docsPerS, 0)} docs/s; peak RSS ${result.workers.map((w) => w.peak_rss_mb).join(', ')} MB`,
+    );
     progress(BENCH, `(c) backfill [${label}] phases: ${JSON.stringify(result.phases)}`);
     if (completed && counts && (counts.conversations !== ds.docs || counts.messages !== ds.messages)) {
-      progress(BENCH, `(c) WARNING: backfill left ${JSON.stringify(counts)}, expected ${ds.docs} conversations and ${ds.messages} messages`);
+      progress(
+        BENCH,
+        `(c) WARNING: backfill left ${JSON.stringify(counts)}, expected ${ds.docs} conversations and ${ds.messages} messages`,
+      );
     }
     if (completed && keep) setBackfilled({ databaseUrl: pg.databaseUrl, pgName: pg.pgName, by: 'backfill', datasetDb: ds.dbName });
     return result;
@@ -327,12 +361,28 @@ function enginePhases(workers: WorkerProc[]): EnginePhases {
     }
   }
   const split = entries.find((e) => e.msg === 'backfill split complete');
-  const pick = (e: Record<string, unknown>, keys: string[]) => Object.fromEntries(keys.filter((k) => e[k] !== undefined).map((k) => [k, e[k]]));
+  const pick = (e: Record<string, unknown>, keys: string[]) =>
+    Object.fromEntries(keys.filter((k) => e[k] !== undefined).map((k) => [k, e[k]]));
   return {
     split: split ? (pick(split, ['ms', 'ranges', 'lanes', 'scanned', 'exact']) as EnginePhases['split']) : null,
     lanes: entries
       .filter((e) => e.msg === 'lane ended')
-      .map((e) => pick(e, ['worker', 'head', 'outcome', 'ranges', 'docs', 'batches', 'ms', 'firstReadMs', 'readWaitMs', 'transformMs', 'writeMs', 'throttleMs'])),
+      .map((e) =>
+        pick(e, [
+          'worker',
+          'head',
+          'outcome',
+          'ranges',
+          'docs',
+          'batches',
+          'ms',
+          'firstReadMs',
+          'readWaitMs',
+          'transformMs',
+          'writeMs',
+          'throttleMs',
+        ]),
+      ),
   };
 }
 
@@ -356,8 +406,16 @@ export async function run(): Promise<BenchLine[]> {
   if (missing) {
     progress(BENCH, `(c) skipped: ${missing}`);
     lines.push(skipped('backfill_vs_raw_pipeline', missing, { target: `>=${RAW_TARGET}`, baseline_docs_per_s: round(raw.docsPerS, 0) }));
-    lines.push(skipped('backfill_vs_seed_loop', missing, { target: `>=${LOOP_TARGET}`, baseline_docs_per_s: round(loop.docsPerS, 1), ceiling_raw_pipeline_vs_seed_loop: ratio(raw.docsPerS, loop.docsPerS) }));
-    lines.push(skipped('backfill_peak_rss', missing, { target: `<${RSS_TARGET_MB} MB at 1,000,000 documents, flat in the document count` }));
+    lines.push(
+      skipped('backfill_vs_seed_loop', missing, {
+        target: `>=${LOOP_TARGET}`,
+        baseline_docs_per_s: round(loop.docsPerS, 1),
+        ceiling_raw_pipeline_vs_seed_loop: ratio(raw.docsPerS, loop.docsPerS),
+      }),
+    );
+    lines.push(
+      skipped('backfill_peak_rss', missing, { target: `<${RSS_TARGET_MB} MB at 1,000,000 documents, flat in the document count` }),
+    );
     return lines;
   }
 
@@ -380,7 +438,9 @@ export async function run(): Promise<BenchLine[]> {
     docs_per_s: round(main.docsPerS, 0),
     mb_per_s: round(main.mbPerS, 2),
     post_answered_after_s: round(main.postS, 1),
-    ...(main.completed ? {} : { note: `stopped at the ${timeoutS} s timeout (or when the POST answered, if later); rate over the documents read so far` }),
+    ...(main.completed
+      ? {}
+      : { note: `stopped at the ${timeoutS} s timeout (or when the POST answered, if later); rate over the documents read so far` }),
   };
   const profile = {
     workers: main.workers,
@@ -389,7 +449,13 @@ export async function run(): Promise<BenchLine[]> {
     ...Object.fromEntries(Object.entries(main.servers).map(([k, v]) => [`${k}_cpu_s`, round(v, 1)])),
     phases: main.phases,
     run: main.status
-      ? { ranges: main.status.ranges, counts: main.status.counts, batch_size: main.status.batchSize, started_at: main.status.startedAt, finished_at: main.status.finishedAt }
+      ? {
+          ranges: main.status.ranges,
+          counts: main.status.counts,
+          batch_size: main.status.batchSize,
+          started_at: main.status.startedAt,
+          finished_at: main.status.finishedAt,
+        }
       : null,
     tables: main.counts,
   };
@@ -421,18 +487,34 @@ export async function run(): Promise<BenchLine[]> {
 
   // Peak memory at a second, smaller size: flat means about the same peak at both.
   const sizes: Array<Record<string, unknown>> = [
-    { docs: ds.docs, completed: main.completed, docs_processed: main.docs, peak_rss_mb: Math.max(...main.workers.map((w) => w.peak_rss_mb)), workers: main.workers },
+    {
+      docs: ds.docs,
+      completed: main.completed,
+      docs_processed: main.docs,
+      peak_rss_mb: Math.max(...main.workers.map((w) => w.peak_rss_mb)),
+      workers: main.workers,
+    },
   ];
   const smallDocs = envInt('BENCH_RSS_SMALL_DOCS', Math.max(2000, Math.floor(ds.docs / 10)), 0);
   if (smallDocs > 0 && smallDocs < ds.docs) {
     const small = await datasetOf(smallDocs);
     const smallTimeout = envInt('BENCH_RSS_SMALL_TIMEOUT_S', Math.max(120, Math.round((timeoutS * smallDocs) / ds.docs) * 2));
     const s = await engineBackfill(small, 'small', smallTimeout, false);
-    sizes.unshift({ docs: small.docs, completed: s.completed, docs_processed: s.docs, peak_rss_mb: Math.max(...s.workers.map((w) => w.peak_rss_mb)), workers: s.workers, docs_per_s: round(s.docsPerS, 0) });
+    sizes.unshift({
+      docs: small.docs,
+      completed: s.completed,
+      docs_processed: s.docs,
+      peak_rss_mb: Math.max(...s.workers.map((w) => w.peak_rss_mb)),
+      workers: s.workers,
+      docs_per_s: round(s.docsPerS, 0),
+    });
   }
   const peak = Math.max(...sizes.map((x) => x.peak_rss_mb as number));
   // A size whose run copied nothing says nothing about growth.
-  const growth = sizes.length > 1 && sizes.every((x) => (x.docs_processed as number) > 0) ? ratio(sizes[sizes.length - 1].peak_rss_mb as number, sizes[0].peak_rss_mb as number) : NaN;
+  const growth =
+    sizes.length > 1 && sizes.every((x) => (x.docs_processed as number) > 0)
+      ? ratio(sizes[sizes.length - 1].peak_rss_mb as number, sizes[0].peak_rss_mb as number)
+      : NaN;
   lines.push({
     bench: BENCH,
     figure: 'backfill_peak_rss',

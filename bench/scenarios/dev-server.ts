@@ -73,7 +73,10 @@ function documentAt(i: number): Document {
     _id: idAt(i),
     user_id: `user-${i % 997}`,
     title: `conversation ${i}`,
-    messages: [{ role: 'user', text: `hello ${i} `.padEnd(120, '.'), ts: created }, { role: 'assistant', text: 'ok '.padEnd(160, '.'), ts: created }],
+    messages: [
+      { role: 'user', text: `hello ${i} `.padEnd(120, '.'), ts: created },
+      { role: 'assistant', text: 'ok '.padEnd(160, '.'), ts: created },
+    ],
     created,
     updated: created,
     v: 1,
@@ -177,7 +180,13 @@ const RANGE_QUERY = 'find({_id: {$gt: <id at 10 %>}}).sort({_id: 1})';
 
 async function firstDoc(ctx: Ctx): Promise<BenchLine> {
   const { from } = rangeStart(ctx.docs);
-  const line = await timeToFirst(ctx, 'first_doc', RANGE_QUERY, { _id: { $gt: from } }, (doc) => doc._id instanceof ObjectId && Buffer.compare(doc._id.id, from.id) > 0);
+  const line = await timeToFirst(
+    ctx,
+    'first_doc',
+    RANGE_QUERY,
+    { _id: { $gt: from } },
+    (doc) => doc._id instanceof ObjectId && Buffer.compare(doc._id.id, from.id) > 0,
+  );
   ctx.firstDocCompleted = line.completed === true;
   return line;
 }
@@ -187,10 +196,18 @@ async function firstDocAll(ctx: Ctx): Promise<BenchLine> {
   const strings: string[] = [];
   for (let i = STRING_ID_EVERY - 1; i < ctx.docs; i += STRING_ID_EVERY) strings.push(idAt(i) as string);
   const lowest = strings.length > 0 ? strings.sort()[0] : (idAt(0) as ObjectId);
-  return timeToFirst(ctx, 'first_doc_all', 'find({}).sort({_id: 1})', {}, (doc) => (typeof lowest === 'string' ? doc._id === lowest : lowest.equals(doc._id)));
+  return timeToFirst(ctx, 'first_doc_all', 'find({}).sort({_id: 1})', {}, (doc) =>
+    typeof lowest === 'string' ? doc._id === lowest : lowest.equals(doc._id),
+  );
 }
 
-async function timeToFirst(ctx: Ctx, figure: string, query: string, filter: Document, isFirst: (doc: Document) => boolean): Promise<BenchLine> {
+async function timeToFirst(
+  ctx: Ctx,
+  figure: string,
+  query: string,
+  filter: Document,
+  isFirst: (doc: Document) => boolean,
+): Promise<BenchLine> {
   let ms: number | null = null;
   const t0 = performance.now();
   try {
@@ -206,7 +223,15 @@ async function timeToFirst(ctx: Ctx, figure: string, query: string, filter: Docu
   } catch (err) {
     if (!(err instanceof Timeout)) throw err;
   }
-  return { bench: BENCH, figure, docs: ctx.docs, query, ms: ms === null ? null : round(ms, 1), completed: ms !== null, timeout_s: ctx.timeoutS };
+  return {
+    bench: BENCH,
+    figure,
+    docs: ctx.docs,
+    query,
+    ms: ms === null ? null : round(ms, 1),
+    completed: ms !== null,
+    timeout_s: ctx.timeoutS,
+  };
 }
 
 async function rangeScan(ctx: Ctx): Promise<BenchLine> {
@@ -214,7 +239,14 @@ async function rangeScan(ctx: Ctx): Promise<BenchLine> {
   const expected = Math.min(inRange, ctx.scanMax);
   const batch = envInt('BENCH_DEVSERVER_BATCH', 5000);
   if (ctx.firstDocCompleted === false) {
-    return { bench: BENCH, figure: 'range_scan', docs: ctx.docs, query: RANGE_QUERY, completed: false, skipped: `no first document within ${ctx.timeoutS} s` };
+    return {
+      bench: BENCH,
+      figure: 'range_scan',
+      docs: ctx.docs,
+      query: RANGE_QUERY,
+      completed: false,
+      skipped: `no first document within ${ctx.timeoutS} s`,
+    };
   }
   const rssBefore = ctx.serverPid ? (memStatus(ctx.serverPid)?.rssMb ?? NaN) : NaN;
   const mem = ctx.serverPid ? sampleMemory(ctx.serverPid, 250) : null;
@@ -224,7 +256,10 @@ async function rangeScan(ctx: Ctx): Promise<BenchLine> {
   try {
     await withClient(ctx, (coll, client) =>
       bounded(ctx.timeoutS, client, async () => {
-        const cursor = coll.find({ _id: { $gt: from } }).sort({ _id: 1 }).batchSize(batch);
+        const cursor = coll
+          .find({ _id: { $gt: from } })
+          .sort({ _id: 1 })
+          .batchSize(batch);
         let last = from;
         while (read < expected && (await cursor.hasNext())) {
           firstBatchMs ??= performance.now() - t0;
@@ -245,7 +280,8 @@ async function rangeScan(ctx: Ctx): Promise<BenchLine> {
   }
   const elapsedS = (performance.now() - t0) / 1000;
   const completed = read === expected;
-  if (read > expected || (!completed && elapsedS < ctx.timeoutS)) throw new Error(`range scan read ${read} documents, expected ${expected}`);
+  if (read > expected || (!completed && elapsedS < ctx.timeoutS))
+    throw new Error(`range scan read ${read} documents, expected ${expected}`);
   return {
     bench: BENCH,
     figure: 'range_scan',
@@ -309,7 +345,9 @@ async function pointFind(ctx: Ctx): Promise<BenchLine> {
 async function cas(ctx: Ctx): Promise<BenchLine> {
   const seconds = envInt('BENCH_DEVSERVER_CAS_S', 5);
   const ids = Array.from({ length: CAS_DOCS }, (_, k) => objectIdAt(Math.floor(((k + 0.5) * ctx.docs) / CAS_DOCS)));
-  const clients = await Promise.all(Array.from({ length: CAS_CONNECTIONS }, () => MongoClient.connect(ctx.url, { maxPoolSize: 1, serverSelectionTimeoutMS: 5000 })));
+  const clients = await Promise.all(
+    Array.from({ length: CAS_CONNECTIONS }, () => MongoClient.connect(ctx.url, { maxPoolSize: 1, serverSelectionTimeoutMS: 5000 })),
+  );
   let attempts = 0;
   let successes = 0;
   let sameVersion = 0;
@@ -317,7 +355,11 @@ async function cas(ctx: Ctx): Promise<BenchLine> {
   let firstError = null as string | null; // assigned in the workers' closures
   const taken = new Map<string, Set<number>>();
   try {
-    const start = await clients[0].db(ctx.dbName).collection(COLLECTION).find({ _id: { $in: ids } }).toArray();
+    const start = await clients[0]
+      .db(ctx.dbName)
+      .collection(COLLECTION)
+      .find({ _id: { $in: ids } })
+      .toArray();
     if (start.length !== CAS_DOCS) throw new Error(`cas: found ${start.length} of ${CAS_DOCS} documents`);
     const t0 = performance.now();
     const deadline = t0 + seconds * 1000;
@@ -397,7 +439,14 @@ export async function run(): Promise<BenchLine[]> {
       lines.push({ bench: BENCH, figure: 'seed', docs, inserted_per_s: round(rate, 0) });
       have = docs;
       const ctx: Ctx = { url, dbName, docs, timeoutS, serverPid, scanMax: envInt('BENCH_DEVSERVER_SCAN_MAX', 200_000) };
-      for (const [figure, measure] of Object.entries({ point_find: pointFind, first_doc: firstDoc, first_doc_all: firstDocAll, range_scan: rangeScan, id_scan: idScan, cas })) {
+      for (const [figure, measure] of Object.entries({
+        point_find: pointFind,
+        first_doc: firstDoc,
+        first_doc_all: firstDocAll,
+        range_scan: rangeScan,
+        id_scan: idScan,
+        cas,
+      })) {
         let line: BenchLine;
         try {
           line = await measure(ctx);

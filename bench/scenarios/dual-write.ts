@@ -101,7 +101,11 @@ class Workload {
   private readonly pools: string[][];
   private readonly rands: Array<() => number>;
 
-  constructor(private readonly api: BenchApi, seed: number, concurrency: number) {
+  constructor(
+    private readonly api: BenchApi,
+    seed: number,
+    concurrency: number,
+  ) {
     this.pools = Array.from({ length: concurrency }, () => []);
     this.rands = Array.from({ length: concurrency }, (_, w) => mulberry32(seed * 1000 + w));
   }
@@ -178,7 +182,9 @@ async function expectPlacement(api: BenchApi, phase: Phase, id: string): Promise
     if (seen.legacy === want.legacy && seen.new === want.new) return;
     await sleep(100);
   }
-  throw new Error(`phase ${phase}: conversation ${id} is in legacy=${seen.legacy} new=${seen.new}, expected legacy=${want.legacy} new=${want.new}`);
+  throw new Error(
+    `phase ${phase}: conversation ${id} is in legacy=${seen.legacy} new=${seen.new}, expected legacy=${want.legacy} new=${want.new}`,
+  );
 }
 
 interface WindowOptions {
@@ -217,10 +223,21 @@ async function runWindow(api: BenchApi, phase: Phase, seed: number, opts: Window
   const cpu = process.cpuUsage(cpu0);
   const serversCpu = cpuDelta(servers0, serverCpu());
   const after = await api.metrics();
-  const writes = diffHistograms(histogram(before, 'store_write_duration_seconds', ['store', 'role']), histogram(after, 'store_write_duration_seconds', ['store', 'role']));
+  const writes = diffHistograms(
+    histogram(before, 'store_write_duration_seconds', ['store', 'role']),
+    histogram(after, 'store_write_duration_seconds', ['store', 'role']),
+  );
   const http = diffHistograms(
-    histogram(before.filter((s) => s.labels.route !== '/metrics'), 'http_request_duration_seconds', ['method', 'route']),
-    histogram(after.filter((s) => s.labels.route !== '/metrics'), 'http_request_duration_seconds', ['method', 'route']),
+    histogram(
+      before.filter((s) => s.labels.route !== '/metrics'),
+      'http_request_duration_seconds',
+      ['method', 'route'],
+    ),
+    histogram(
+      after.filter((s) => s.labels.route !== '/metrics'),
+      'http_request_duration_seconds',
+      ['method', 'route'],
+    ),
   );
   const c0 = counterTotals(before, COUNTERS);
   const c1 = counterTotals(after, COUNTERS);
@@ -279,10 +296,14 @@ function pooled(windows: Window[]) {
       max_ms: s.max_ms,
       requests: s.count,
       errors,
-      by_op: Object.fromEntries(Object.entries(byKind).sort().map(([k, v]) => {
-        const ks = summarize(v);
-        return [k, { n: ks.count, p50_ms: ks.p50_ms, p99_ms: ks.p99_ms }];
-      })),
+      by_op: Object.fromEntries(
+        Object.entries(byKind)
+          .sort()
+          .map(([k, v]) => {
+            const ks = summarize(v);
+            return [k, { n: ks.count, p50_ms: ks.p50_ms, p99_ms: ks.p99_ms }];
+          }),
+      ),
       // CPU of this node process (API + load generator) per wall-clock second, in % of one core.
       node_cpu_pct: round((cpuMs / elapsedMs) * 100, 0),
       // The same for the database servers (server-wide: other clients of the shared servers count too).
@@ -297,7 +318,9 @@ function pooled(windows: Window[]) {
 
 function storeBreakdown(writes: Map<string, HistogramSeries>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const h of [...writes.values()].sort((a, b) => `${a.labels.role}${a.labels.store}`.localeCompare(`${b.labels.role}${b.labels.store}`))) {
+  for (const h of [...writes.values()].sort((a, b) =>
+    `${a.labels.role}${a.labels.store}`.localeCompare(`${b.labels.role}${b.labels.store}`),
+  )) {
     out[`${h.labels.store}/${h.labels.role}`] = describeSeconds(h);
   }
   return out;
@@ -330,7 +353,10 @@ function conversation(i: number): Conversation {
 /** The store adapters called directly (no HTTP, no Nest): what one store write or read costs. */
 async function rawStores(api: BenchApi, concurrency: number, n: number): Promise<BenchLine[]> {
   const lines: BenchLine[] = [];
-  for (const [name, token] of [['legacy', LEGACY_STORE], ['new', NEW_STORE]] as const) {
+  for (const [name, token] of [
+    ['legacy', LEGACY_STORE],
+    ['new', NEW_STORE],
+  ] as const) {
     const store = api.app.get<ConversationStore>(token);
     const docs = Array.from({ length: n }, (_, i) => conversation(2_000_000 + i));
     const steps: Array<[string, (i: number) => Promise<unknown>]> = [
@@ -342,9 +368,12 @@ async function rawStores(api: BenchApi, concurrency: number, n: number): Promise
     const ops: Record<string, unknown> = {};
     for (const [op, fn] of steps) {
       const t0 = performance.now();
-      const r = await closedLoop(async (i) => {
-        await fn(i);
-      }, { concurrency, count: n });
+      const r = await closedLoop(
+        async (i) => {
+          await fn(i);
+        },
+        { concurrency, count: n },
+      );
       if (r.errors > 0) throw new Error(`raw ${name}.${op}: ${r.errorSamples[0]}`);
       const s = summarize(r.latenciesMs);
       ops[op] = { p50_ms: s.p50_ms, p99_ms: s.p99_ms, mean_ms: s.mean_ms, ops_per_s: round(n / ((performance.now() - t0) / 1000), 0) };
@@ -372,7 +401,10 @@ export async function run(): Promise<BenchLine[]> {
   const api = await startApi(dbs, { concurrency: opts.concurrency });
   const lines: BenchLine[] = [];
   try {
-    progress(BENCH, `API on ${api.url}; concurrency ${opts.concurrency}, per phase and round ${opts.requests} requests or ${opts.maxSeconds} s, ${rounds} round(s), mix ${JSON.stringify(MIX)}`);
+    progress(
+      BENCH,
+      `API on ${api.url}; concurrency ${opts.concurrency}, per phase and round ${opts.requests} requests or ${opts.maxSeconds} s, ${rounds} round(s), mix ${JSON.stringify(MIX)}`,
+    );
     const windows = new Map<Phase, Window[]>();
     let seed = 1;
     for (let r = 0; r < rounds; r++) {
@@ -407,13 +439,17 @@ export async function run(): Promise<BenchLine[]> {
         target: `<=${TARGET}`,
         pass: p99Ratio <= TARGET,
       });
-      for (const [phase, p] of [[c.dual, dual], [c.single, single]] as const) {
+      for (const [phase, p] of [
+        [c.dual, dual],
+        [c.single, single],
+      ] as const) {
         lines.push({
           bench: BENCH,
           figure: 'store_write_latency',
           phase,
           primary: c.primary,
-          source: 'store_write_duration_seconds and http_request_duration_seconds from GET /metrics, measured windows only; p50/p99 interpolated in histogram buckets',
+          source:
+            'store_write_duration_seconds and http_request_duration_seconds from GET /metrics, measured windows only; p50/p99 interpolated in histogram buckets',
           store_writes: storeBreakdown(p.writes),
           http_server: httpBreakdown(p.http),
           counters: p.counters,
@@ -426,7 +462,12 @@ export async function run(): Promise<BenchLine[]> {
     lines.push({
       bench: BENCH,
       figure: 'p99_by_phase',
-      by_phase: Object.fromEntries(COMPARISONS.flatMap((c) => [[c.dual, p99(c.dual)], [c.single, p99(c.single)]])),
+      by_phase: Object.fromEntries(
+        COMPARISONS.flatMap((c) => [
+          [c.dual, p99(c.dual)],
+          [c.single, p99(c.single)],
+        ]),
+      ),
       chart: {
         id: 'dual-write-p99',
         title: `Write p99 by phase (ms), concurrency ${opts.concurrency}`,
@@ -434,7 +475,10 @@ export async function run(): Promise<BenchLine[]> {
         x: 'primary store',
         y: 'p99 latency (ms)',
         series: [
-          { name: 'with the secondary (dual write)', points: COMPARISONS.map((c) => [`${c.primary} primary (${c.dual})`, p99(c.dual)] as [string, number]) },
+          {
+            name: 'with the secondary (dual write)',
+            points: COMPARISONS.map((c) => [`${c.primary} primary (${c.dual})`, p99(c.dual)] as [string, number]),
+          },
           { name: 'primary only', points: COMPARISONS.map((c) => [`${c.primary} primary (${c.dual})`, p99(c.single)] as [string, number]) },
         ],
       },

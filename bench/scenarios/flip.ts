@@ -50,10 +50,15 @@ export async function run(): Promise<BenchLine[]> {
   const replicas: BenchApi[] = [await startApi(dbs, { concurrency, env }), await startApi(dbs, { concurrency, env })];
   const operator = new JsonClient(replicas[0].url, OPERATOR_TOKEN, 2);
   try {
-    await replicas[0].pg.query(`UPDATE migration_state SET phase = 'rollout', step = 4, revision = revision + 1, legacy_drained_since = now() WHERE id = 1`);
+    await replicas[0].pg.query(
+      `UPDATE migration_state SET phase = 'rollout', step = 4, revision = revision + 1, legacy_drained_since = now() WHERE id = 1`,
+    );
     const ids: string[] = [];
     for (let i = 0; i < conversations; i++) {
-      const res = await replicas[i % 2].client.request<{ id: string }>('POST', '/conversations', { userId: `flip-${i % 4}`, title: `flip ${i}` });
+      const res = await replicas[i % 2].client.request<{ id: string }>('POST', '/conversations', {
+        userId: `flip-${i % 4}`,
+        title: `flip ${i}`,
+      });
       if (res.status !== 201) throw new Error(`create -> ${res.status} ${res.text.slice(0, 200)}`);
       ids.push(res.body.id);
     }
@@ -66,7 +71,9 @@ export async function run(): Promise<BenchLine[]> {
         const i = n++;
         const replica = replicas[(i + w) % 2];
         const t0 = performance.now();
-        const res = await replica.client.request('POST', `/conversations/${ids[i % ids.length]}/messages`, { role: 'user', content: `w${w} #${i}` }).catch(() => ({ status: 0 }));
+        const res = await replica.client
+          .request('POST', `/conversations/${ids[i % ids.length]}/messages`, { role: 'user', content: `w${w} #${i}` })
+          .catch(() => ({ status: 0 }));
         writes.push({ t0, t1: performance.now(), status: res.status });
       }
     };
@@ -76,14 +83,22 @@ export async function run(): Promise<BenchLine[]> {
     await sleep(1500);
     for (let i = 0; i < flips * 2; i++) {
       const direction = i % 2 === 0 ? 'advance' : 'rollback';
-      const body = direction === 'advance' ? { reason: 'bench: flip to the new store', force: true } : { reason: 'bench: flip back to legacy' };
+      const body =
+        direction === 'advance' ? { reason: 'bench: flip to the new store', force: true } : { reason: 'bench: flip back to legacy' };
       const t0 = performance.now();
-      const res = await operator.request<{ committed?: { pause?: { waitedMs: number; heldMs: number } } } | null>('POST', `/migration/${direction}`, body);
+      const res = await operator.request<{ committed?: { pause?: { waitedMs: number; heldMs: number } } } | null>(
+        'POST',
+        `/migration/${direction}`,
+        body,
+      );
       const flip: Flip = { t0, t1: performance.now(), direction, status: res.status };
       const pause = res.body?.committed?.pause;
       if (pause) Object.assign(flip, { waitedMs: pause.waitedMs, heldMs: pause.heldMs });
       done.push(flip);
-      progress(BENCH, `${direction}: HTTP ${res.status} in ${Math.round(flip.t1 - flip.t0)} ms (writes waited ${flip.waitedMs ?? '?'} ms, held ${flip.heldMs ?? '?'} ms)`);
+      progress(
+        BENCH,
+        `${direction}: HTTP ${res.status} in ${Math.round(flip.t1 - flip.t0)} ms (writes waited ${flip.waitedMs ?? '?'} ms, held ${flip.heldMs ?? '?'} ms)`,
+      );
       if (res.status !== 200) throw new Error(`${direction} -> ${res.status} ${res.text.slice(0, 300)}`);
       await sleep(1000);
     }
@@ -114,8 +129,24 @@ export async function run(): Promise<BenchLine[]> {
           x: 'percentile',
           y: 'latency (ms)',
           series: [
-            { name: 'overlapping a flip', points: [['p50', atFlip.p50_ms], ['p90', atFlip.p90_ms], ['p99', atFlip.p99_ms], ['max', atFlip.max_ms]] },
-            { name: 'no flip', points: [['p50', elsewhere.p50_ms], ['p90', elsewhere.p90_ms], ['p99', elsewhere.p99_ms], ['max', elsewhere.max_ms]] },
+            {
+              name: 'overlapping a flip',
+              points: [
+                ['p50', atFlip.p50_ms],
+                ['p90', atFlip.p90_ms],
+                ['p99', atFlip.p99_ms],
+                ['max', atFlip.max_ms],
+              ],
+            },
+            {
+              name: 'no flip',
+              points: [
+                ['p50', elsewhere.p50_ms],
+                ['p90', elsewhere.p90_ms],
+                ['p99', elsewhere.p99_ms],
+                ['max', elsewhere.max_ms],
+              ],
+            },
           ],
         },
       },

@@ -71,7 +71,11 @@ function conversation(i: number): Conversation {
     id: newConversationId(at),
     userId: `shadow-bench-user-${i % USERS}`,
     title: `Shadow bench conversation ${i}`,
-    messages: Array.from({ length: 4 }, (_, m) => ({ role: m % 2 === 0 ? 'user' : 'assistant', content: `message ${m} of conversation ${i} `.repeat(8), createdAt: new Date(at.getTime() + m) })),
+    messages: Array.from({ length: 4 }, (_, m) => ({
+      role: m % 2 === 0 ? 'user' : 'assistant',
+      content: `message ${m} of conversation ${i} `.repeat(8),
+      createdAt: new Date(at.getTime() + m),
+    })),
     metadata: { source: 'bench', seq: i, tags: ['shadow', `t${i % 5}`] },
     createdAt: at,
     updatedAt: new Date(at.getTime() + 3),
@@ -85,9 +89,12 @@ async function seed(api: BenchApi, n: number): Promise<string[]> {
   const legacy = api.app.get<ConversationStore>(LEGACY_STORE);
   const pg = api.app.get<ConversationStore>(NEW_STORE);
   const docs = Array.from({ length: n }, (_, i) => conversation(i));
-  await closedLoop(async (i) => {
-    await Promise.all([legacy.insertNew(docs[i]), pg.insertNew(docs[i])]);
-  }, { concurrency: 8, count: n });
+  await closedLoop(
+    async (i) => {
+      await Promise.all([legacy.insertNew(docs[i]), pg.insertNew(docs[i])]);
+    },
+    { concurrency: 8, count: n },
+  );
   return docs.map((d) => d.id);
 }
 
@@ -116,11 +123,21 @@ async function startWorker(dbs: FreshDatabases, redisUrl: string): Promise<{ pro
     WORKER_QUEUES: 'shadow',
     LOG_LEVEL: 'error',
   };
-  const proc = spawn(process.execPath, [path.join(ROOT, 'node_modules/ts-node/dist/bin.js'), '--transpile-only', '-P', path.join(ROOT, 'tsconfig.json'), path.join(ROOT, 'workers/worker.ts')], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [
+      path.join(ROOT, 'node_modules/ts-node/dist/bin.js'),
+      '--transpile-only',
+      '-P',
+      path.join(ROOT, 'tsconfig.json'),
+      path.join(ROOT, 'workers/worker.ts'),
+    ],
+    {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const stop = onCleanup(`stop the shadow worker (pid ${proc.pid})`, async () => {
     if (proc.exitCode !== null) return;
     const exited = new Promise((resolve) => proc.once('exit', resolve));
@@ -141,7 +158,9 @@ async function waitForWorker(queue: Queue, proc: ChildProcess): Promise<void> {
 }
 
 function counter(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
+  return samples
+    .filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))
+    .reduce((n, s) => n + s.value, 0);
 }
 
 /** Polls the queue depth (as the bound counts it) until stopped; resolves to the maximum seen. */
@@ -184,17 +203,33 @@ function processCpu(pid: number | undefined): number {
   }
 }
 
-async function runWindow(api: BenchApi, ids: string[], seed: number, queue: Queue, workerPid: number | undefined, opts: { concurrency: number; requests: number; maxSeconds: number }): Promise<Window> {
+async function runWindow(
+  api: BenchApi,
+  ids: string[],
+  seed: number,
+  queue: Queue,
+  workerPid: number | undefined,
+  opts: { concurrency: number; requests: number; maxSeconds: number },
+): Promise<Window> {
   const before = await api.metrics();
   const depth = watchDepth(queue, 50);
   const [servers0, worker0, self0] = [serverCpu(), processCpu(workerPid), process.cpuUsage()];
-  const load = await closedLoop(reads(api, ids, seed, opts.concurrency), { concurrency: opts.concurrency, count: opts.requests, durationMs: opts.maxSeconds * 1000 });
+  const load = await closedLoop(reads(api, ids, seed, opts.concurrency), {
+    concurrency: opts.concurrency,
+    count: opts.requests,
+    durationMs: opts.maxSeconds * 1000,
+  });
   const self = process.cpuUsage(self0);
-  const cpu = { ...cpuDelta(servers0, serverCpu()), worker: processCpu(workerPid) - worker0, api_and_load: (self.user + self.system) / 1e6 };
+  const cpu = {
+    ...cpuDelta(servers0, serverCpu()),
+    worker: processCpu(workerPid) - worker0,
+    api_and_load: (self.user + self.system) / 1e6,
+  };
   await api.app.get(ShadowSampler).settled();
   const maxDepth = await depth.stop();
   const after = await api.metrics();
-  const delta = (result: string) => counter(after, 'shadow_samples_total', { result }) - counter(before, 'shadow_samples_total', { result });
+  const delta = (result: string) =>
+    counter(after, 'shadow_samples_total', { result }) - counter(before, 'shadow_samples_total', { result });
   if (load.errors > 0) throw new Error(`${load.errors} failed read(s), e.g. ${load.errorSamples[0]}`);
   return { load, enqueued: delta('enqueued'), dropped: delta('dropped'), maxDepth, cpu };
 }
@@ -207,7 +242,15 @@ function side(windows: Window[]) {
   for (const w of windows) for (const [k, v] of Object.entries(w.cpu)) cpu[k] = (cpu[k] ?? 0) + v;
   // CPU milliseconds per read, per process: where sampling's extra work lands.
   const cpuMsPerRead = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round((v * 1000) / all.length, 3)]));
-  return { n: s.count, p50_ms: s.p50_ms, p90_ms: s.p90_ms, p99_ms: s.p99_ms, max_ms: s.max_ms, rps: round(all.length / (elapsed / 1000), 0), cpu_ms_per_read: cpuMsPerRead };
+  return {
+    n: s.count,
+    p50_ms: s.p50_ms,
+    p90_ms: s.p90_ms,
+    p99_ms: s.p99_ms,
+    max_ms: s.max_ms,
+    rps: round(all.length / (elapsed / 1000), 0),
+    cpu_ms_per_read: cpuMsPerRead,
+  };
 }
 
 export async function run(): Promise<BenchLine[]> {
@@ -251,7 +294,10 @@ export async function run(): Promise<BenchLine[]> {
         const w = await runWindow(which === 'on' ? on : off, ids, r + 1, observer, worker.proc.pid, opts);
         windows[which].push(w);
         const s = summarize(w.load.latenciesMs);
-        progress(BENCH, `round ${r + 1} sampling ${which.padEnd(3)} n=${w.load.ok} p50=${s.p50_ms} p99=${s.p99_ms} ms rps=${w.load.rps.toFixed(0)} enqueued=${w.enqueued} dropped=${w.dropped} max_depth=${w.maxDepth}`);
+        progress(
+          BENCH,
+          `round ${r + 1} sampling ${which.padEnd(3)} n=${w.load.ok} p50=${s.p50_ms} p99=${s.p99_ms} ms rps=${w.load.rps.toFixed(0)} enqueued=${w.enqueued} dropped=${w.dropped} max_depth=${w.maxDepth}`,
+        );
       }
     }
     const [sOn, sOff] = [side(windows.on), side(windows.off)];
@@ -270,7 +316,11 @@ export async function run(): Promise<BenchLine[]> {
       ratio: p99,
       p50_ratio: ratio(sOn.p50_ms, sOff.p50_ms),
       rps_ratio: ratio(sOn.rps, sOff.rps),
-      samples: { enqueued: windows.on.reduce((n, w) => n + w.enqueued, 0), dropped: windows.on.reduce((n, w) => n + w.dropped, 0), max_queue_depth: Math.max(...windows.on.map((w) => w.maxDepth)) },
+      samples: {
+        enqueued: windows.on.reduce((n, w) => n + w.enqueued, 0),
+        dropped: windows.on.reduce((n, w) => n + w.dropped, 0),
+        max_queue_depth: Math.max(...windows.on.map((w) => w.maxDepth)),
+      },
       outcomes: Object.fromEntries(rows.map((r: { outcome: string; n: number }) => [r.outcome, r.n])),
       target: `<=${TARGET}`,
       pass: p99 <= TARGET,
@@ -278,7 +328,10 @@ export async function run(): Promise<BenchLine[]> {
 
     // The bursts: every read sampled into a small queue; first with the worker comparing, then with the
     // worker stopped (a pace of zero, the extreme of "far beyond the workers' pace").
-    const burst = await startApi(dbs, { concurrency: concurrency * 2, env: { ...common, SHADOW_SAMPLE_RATE: '1', SHADOW_QUEUE_MAX: String(burstMax) } });
+    const burst = await startApi(dbs, {
+      concurrency: concurrency * 2,
+      env: { ...common, SHADOW_SAMPLE_RATE: '1', SHADOW_QUEUE_MAX: String(burstMax) },
+    });
     try {
       for (const workerState of ['running', 'stopped'] as const) {
         if (workerState === 'stopped') await worker.stop();
@@ -303,7 +356,9 @@ export async function run(): Promise<BenchLine[]> {
           max_queue_depth: maxDepth,
           enqueued: delta('shadow_samples_total', { result: 'enqueued' }),
           dropped: delta('shadow_samples_total', { result: 'dropped' }),
-          dropped_by_reason: Object.fromEntries(['full', 'busy', 'unavailable'].map((reason) => [reason, delta('shadow_dropped_total', { reason })])),
+          dropped_by_reason: Object.fromEntries(
+            ['full', 'busy', 'unavailable'].map((reason) => [reason, delta('shadow_dropped_total', { reason })]),
+          ),
           read_latency: { p50_ms: s.p50_ms, p99_ms: s.p99_ms, rps: round(load.rps, 0) },
           target: `max_queue_depth <= ${burstMax}`,
           pass: maxDepth <= burstMax && load.errors === 0,

@@ -41,7 +41,15 @@ async function ensureCopy(ds: Dataset): Promise<Backfilled> {
   if (found) return found;
   const pg = await createFreshPostgres('verifycopy', { runScoped: true });
   progress(BENCH, 'no backfilled database from this run: filling one with the raw COPY pipeline');
-  await rawCopy({ legacyUrl: ds.legacyUrl, collection: ds.collection, databaseUrl: pg.databaseUrl, sorted: true, cursorBatch: 5000, chunk: 2000, writers: 2 });
+  await rawCopy({
+    legacyUrl: ds.legacyUrl,
+    collection: ds.collection,
+    databaseUrl: pg.databaseUrl,
+    sorted: true,
+    cursorBatch: 5000,
+    chunk: 2000,
+    writers: 2,
+  });
   const b: Backfilled = { databaseUrl: pg.databaseUrl, pgName: pg.pgName, by: 'raw_copy', datasetDb: ds.dbName };
   setBackfilled(b);
   return b;
@@ -90,7 +98,10 @@ async function engineVerify(ds: Dataset, target: Backfilled, timeoutS: number): 
     const env = workerEnv(target.databaseUrl, ds.legacyUrl, 'verify', { CATCHUP_INTERVAL_MS: '0' });
     for (let i = 0; i < n; i++) workers.push(await spawnWorker(`verify-${i}`, env));
     api = await startOperatorApi(target.databaseUrl, ds.legacyUrl, { CATCHUP_INTERVAL_MS: '0' });
-    progress(BENCH, `verification run: ${n} worker process(es) (pids ${workers.map((w) => w.child.pid).join(', ')}), body ${JSON.stringify(body)}, timeout ${timeoutS} s`);
+    progress(
+      BENCH,
+      `verification run: ${n} worker process(es) (pids ${workers.map((w) => w.child.pid).join(', ')}), body ${JSON.stringify(body)}, timeout ${timeoutS} s`,
+    );
     const cpu0 = workers.map((w) => processCpuSeconds(w.child.pid!) ?? 0);
     const bench0 = process.cpuUsage();
     const s0 = serverCpu();
@@ -112,7 +123,11 @@ async function engineVerify(ds: Dataset, target: Backfilled, timeoutS: number): 
         everyMs: 1000,
         onTick: (s, t) => {
           const p = s?.progress;
-          if (p) tick(`${s.status}/${s.phase} ${p.percent}% compared ${p.recordsCompared}, chunks ${p.chunksDone} (${p.chunksDiffering} differing), ${p.ratePerSecond}/s, totals ${JSON.stringify(s.totals)}, RSS ${workers.map((w) => round(w.mem.samples().at(-1) ?? 0, 0)).join('/')} MB`, t);
+          if (p)
+            tick(
+              `${s.status}/${s.phase} ${p.percent}% compared ${p.recordsCompared}, chunks ${p.chunksDone} (${p.chunksDiffering} differing), ${p.ratePerSecond}/s, totals ${JSON.stringify(s.totals)}, RSS ${workers.map((w) => round(w.mem.samples().at(-1) ?? 0, 0)).join('/')} MB`,
+              t,
+            );
         },
       },
     );
@@ -129,14 +144,22 @@ async function engineVerify(ds: Dataset, target: Backfilled, timeoutS: number): 
       summary: s,
       workers: workers.map((w, i) => {
         const c = processCpuSeconds(w.child.pid!);
-        return { pid: w.child.pid!, peak_rss_mb: round(w.mem.peakMb(), 1), idle_rss_mb: round(w.idleRssMb, 1), cpu_s: c === null ? null : round(c - cpu0[i], 1) };
+        return {
+          pid: w.child.pid!,
+          peak_rss_mb: round(w.mem.peakMb(), 1),
+          idle_rss_mb: round(w.idleRssMb, 1),
+          cpu_s: c === null ? null : round(c - cpu0[i], 1),
+        };
       }),
       servers,
       benchCpuS: (bench.user + bench.system) / 1e6,
       postS,
       ferretMaxRssMb: ferretMem ? round(maxSample(ferretMem), 0) : null,
     };
-    progress(BENCH, `verification run ${runId}: ${result.completed ? 'completed' : 'NOT completed'} in ${round(elapsedS, 1)} s, compared ${s?.progress?.recordsCompared}, clean ${s?.clean}, totals ${JSON.stringify(s?.totals)}`);
+    progress(
+      BENCH,
+      `verification run ${runId}: ${result.completed ? 'completed' : 'NOT completed'} in ${round(elapsedS, 1)} s, compared ${s?.progress?.recordsCompared}, clean ${s?.clean}, totals ${JSON.stringify(s?.totals)}`,
+    );
     return result;
   } finally {
     for (const w of workers) w.mem.stop();
@@ -155,11 +178,20 @@ export async function run(): Promise<BenchLine[]> {
   progress(BENCH, 'raw scans of both stores');
   const raw = await rawScans(ds, target);
   const rawRate = rates(ds.docs, ds.bsonBytes, raw.elapsedS);
-  progress(BENCH, `raw scans: ${round(raw.elapsedS, 1)} s (legacy ${round(raw.legacy.elapsedS, 1)} s, first document after ${round(raw.legacy.firstRowS ?? 0, 1)} s; conversations ${round(raw.conversations.elapsedS, 1)} s; messages ${round(raw.messages.elapsedS, 1)} s) = ${rawRate.docs_per_s} docs/s`);
+  progress(
+    BENCH,
+    `raw scans: ${round(raw.elapsedS, 1)} s (legacy ${round(raw.legacy.elapsedS, 1)} s, first document after ${round(raw.legacy.firstRowS ?? 0, 1)} s; conversations ${round(raw.conversations.elapsedS, 1)} s; messages ${round(raw.messages.elapsedS, 1)} s) = ${rawRate.docs_per_s} docs/s`,
+  );
   const baseline = {
     elapsed_s: round(raw.elapsedS, 2),
     ...rawRate,
-    legacy_scan: { docs: raw.legacy.rows, elapsed_s: round(raw.legacy.elapsedS, 2), first_doc_s: round(raw.legacy.firstRowS ?? 0, 2), sorted: raw.sorted, batch: raw.batch },
+    legacy_scan: {
+      docs: raw.legacy.rows,
+      elapsed_s: round(raw.legacy.elapsedS, 2),
+      first_doc_s: round(raw.legacy.firstRowS ?? 0, 2),
+      sorted: raw.sorted,
+      batch: raw.batch,
+    },
     pg_conversations_scan: { rows: raw.conversations.rows, elapsed_s: round(raw.conversations.elapsedS, 2) },
     pg_messages_scan: { rows: raw.messages.rows, elapsed_s: round(raw.messages.elapsedS, 2) },
     ...Object.fromEntries(Object.entries(raw.servers).map(([k, v]) => [k.endsWith('_mb') ? k : `${k}_cpu_s`, round(v, 1)])),

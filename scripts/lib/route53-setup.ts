@@ -59,11 +59,16 @@ function clientFor(options: Pick<Route53SetupOptions, 'endpoint' | 'region' | 'c
 export async function createRoute53Zone(options: Route53SetupOptions): Promise<Route53Setup> {
   const recordName = options.recordName.replace(/\.$/, '');
   const zoneName = (options.zoneName ?? recordName.split('.').slice(1).join('.')).replace(/\.$/, '');
-  if (!zoneName || !(`.${recordName}`.endsWith(`.${zoneName}`))) throw new Error(`record ${recordName} is not inside zone ${zoneName || '(none)'}`);
+  if (!zoneName || !`.${recordName}`.endsWith(`.${zoneName}`))
+    throw new Error(`record ${recordName} is not inside zone ${zoneName || '(none)'}`);
   const client = clientFor(options);
   try {
     const created = await client.send(
-      new CreateHostedZoneCommand({ Name: zoneName, CallerReference: `lms-${Date.now()}-${randomUUID()}`, HostedZoneConfig: { Comment: 'legacy-migration-service traffic records' } }),
+      new CreateHostedZoneCommand({
+        Name: zoneName,
+        CallerReference: `lms-${Date.now()}-${randomUUID()}`,
+        HostedZoneConfig: { Comment: 'legacy-migration-service traffic records' },
+      }),
     );
     const hostedZoneId = bareZoneId(created.HostedZone!.Id!);
     const settings: Route53Settings = {
@@ -106,7 +111,9 @@ export async function createRoute53Zone(options: Route53SetupOptions): Promise<R
 export const createDemoRoute53 = createRoute53Zone;
 
 /** Best effort: removes the zone's records (but NS and SOA) and the zone. */
-export async function deleteRoute53Zone(setup: Pick<Route53Setup, 'hostedZoneId'> & Pick<Route53SetupOptions, 'endpoint' | 'region' | 'credentials'>): Promise<void> {
+export async function deleteRoute53Zone(
+  setup: Pick<Route53Setup, 'hostedZoneId'> & Pick<Route53SetupOptions, 'endpoint' | 'region' | 'credentials'>,
+): Promise<void> {
   const client = clientFor(setup);
   try {
     const listed = await client.send(new ListResourceRecordSetsCommand({ HostedZoneId: setup.hostedZoneId }));
@@ -115,7 +122,9 @@ export async function deleteRoute53Zone(setup: Pick<Route53Setup, 'hostedZoneId'
       await client.send(
         new ChangeResourceRecordSetsCommand({
           HostedZoneId: setup.hostedZoneId,
-          ChangeBatch: { Changes: records.map((r) => ({ Action: 'DELETE', ResourceRecordSet: r.AliasTarget ? { ...r, TTL: undefined } : r })) },
+          ChangeBatch: {
+            Changes: records.map((r) => ({ Action: 'DELETE', ResourceRecordSet: r.AliasTarget ? { ...r, TTL: undefined } : r })),
+          },
         }),
       );
     }

@@ -53,17 +53,22 @@ describe('archive check', () => {
   });
 
   it('names an unreadable archive without piling partial-content problems on it', () => {
-    const ps = checkArchive(manifest, { ...goodScan, gzipSha256: 'e'.repeat(64), gzipBytes: 100, contentBytes: 10, lines: 1, unreadable: 'gzip data is corrupt or truncated: unexpected end of file' });
+    const ps = checkArchive(manifest, {
+      ...goodScan,
+      gzipSha256: 'e'.repeat(64),
+      gzipBytes: 100,
+      contentBytes: 10,
+      lines: 1,
+      unreadable: 'gzip data is corrupt or truncated: unexpected end of file',
+    });
     expect(codes(ps)).toEqual(['GZIP_CHECKSUM_DIFFERS', 'ARCHIVE_UNREADABLE']);
     expect(ps[1].message).toMatch(/unexpected end of file/);
   });
 
   it('names a count, id range or line format that differs', () => {
-    expect(codes(checkArchive(manifest, { ...goodScan, lines: 8, lastId: { $oid: '000000000000000000000008' }, contentSha256: 'f'.repeat(64) }))).toEqual([
-      'CONTENT_CHECKSUM_DIFFERS',
-      'COUNT_DIFFERS',
-      'ID_RANGE_DIFFERS',
-    ]);
+    expect(
+      codes(checkArchive(manifest, { ...goodScan, lines: 8, lastId: { $oid: '000000000000000000000008' }, contentSha256: 'f'.repeat(64) })),
+    ).toEqual(['CONTENT_CHECKSUM_DIFFERS', 'COUNT_DIFFERS', 'ID_RANGE_DIFFERS']);
     expect(codes(checkArchive(manifest, { ...goodScan, malformed: 'line 3 is not JSON' }))).toEqual(['ARCHIVE_MALFORMED']);
   });
 

@@ -92,7 +92,14 @@ export function checkArchive(manifest: Manifest, archive: ArchiveScan | null): V
     );
   }
   if (archive.lines !== manifest.documentCount) {
-    out.push(problem('COUNT_DIFFERS', `the archive holds ${archive.lines} documents, the manifest says ${manifest.documentCount}`, manifest.documentCount, archive.lines));
+    out.push(
+      problem(
+        'COUNT_DIFFERS',
+        `the archive holds ${archive.lines} documents, the manifest says ${manifest.documentCount}`,
+        manifest.documentCount,
+        archive.lines,
+      ),
+    );
   }
   if (!sameJsonValue(archive.firstId, manifest.firstId) || !sameJsonValue(archive.lastId, manifest.lastId)) {
     out.push(
@@ -112,7 +119,12 @@ export function checkStore(manifest: Manifest, store: StoreScan): VerifyProblem[
   const out: VerifyProblem[] = [];
   if (store.count !== manifest.documentCount) {
     out.push(
-      problem('STORE_COUNT_DIFFERS', `the legacy collection holds ${store.count} documents, the archive ${manifest.documentCount}`, manifest.documentCount, store.count),
+      problem(
+        'STORE_COUNT_DIFFERS',
+        `the legacy collection holds ${store.count} documents, the archive ${manifest.documentCount}`,
+        manifest.documentCount,
+        store.count,
+      ),
     );
   }
   if (store.contentSha256 !== manifest.content.sha256 || store.contentBytes !== manifest.content.bytes) {
@@ -147,5 +159,7 @@ export function checkManifestCopy(kept: Manifest, stored: Manifest): VerifyProbl
     (k) =>
       JSON.stringify((kept as unknown as Record<string, unknown>)[k]) !== JSON.stringify((stored as unknown as Record<string, unknown>)[k]),
   );
-  return differing.length === 0 ? [] : [problem('MANIFEST_DIFFERS', `the stored manifest differs from the given one in: ${differing.join(', ')}`, undefined, differing)];
+  return differing.length === 0
+    ? []
+    : [problem('MANIFEST_DIFFERS', `the stored manifest differs from the given one in: ${differing.join(', ')}`, undefined, differing)];
 }

@@ -83,6 +83,8 @@ describe('archive manifest', () => {
         'startedAt and finishedAt must be ISO-8601 times',
       ]);
     }
-    expect(() => parseManifest(JSON.stringify({ ...sample(), firstId: null }))).toThrow(/firstId must be null exactly when documentCount is 0/);
+    expect(() => parseManifest(JSON.stringify({ ...sample(), firstId: null }))).toThrow(
+      /firstId must be null exactly when documentCount is 0/,
+    );
   });
 });

@@ -128,7 +128,9 @@ export function parseManifest(text: string): Manifest {
     if (!ok) problems.push(what);
   };
   if (raw.formatVersion !== ARCHIVE_FORMAT_VERSION) {
-    throw new ManifestInvalidError([`unsupported formatVersion ${JSON.stringify(raw.formatVersion)} (this service reads ${ARCHIVE_FORMAT_VERSION})`]);
+    throw new ManifestInvalidError([
+      `unsupported formatVersion ${JSON.stringify(raw.formatVersion)} (this service reads ${ARCHIVE_FORMAT_VERSION})`,
+    ]);
   }
   need(typeof raw.database === 'string', 'database must be a string');
   need(typeof raw.collection === 'string' && raw.collection !== '', 'collection must be a non-empty string');

@@ -4,7 +4,11 @@ import { gzipSync } from 'node:zlib';
 import { MAX_LINE_BYTES, scanArchive } from './archive-reader';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const content = Buffer.from(['{"_id":{"$oid":"000000000000000000000001"},"a":1}', '{"_id":"s","b":"ü ✈️"}', '{"_id":{"$numberInt":"7"}}'].map((l) => `${l}\n`).join(''));
+const content = Buffer.from(
+  ['{"_id":{"$oid":"000000000000000000000001"},"a":1}', '{"_id":"s","b":"ü ✈️"}', '{"_id":{"$numberInt":"7"}}']
+    .map((l) => `${l}\n`)
+    .join(''),
+);
 
 /** The bytes as a stream of small chunks, so lines and gzip members cross chunk boundaries. */
 function streamOf(bytes: Buffer, chunk = 7): Readable {

@@ -63,7 +63,10 @@ export class ArchiveRunRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   async create(requestedBy: string, target: string | null): Promise<ArchiveRun> {
-    const [row] = await this.dataSource.query(`INSERT INTO cleanup_archives (requested_by, target) VALUES ($1, $2) RETURNING *`, [requestedBy, target]);
+    const [row] = await this.dataSource.query(`INSERT INTO cleanup_archives (requested_by, target) VALUES ($1, $2) RETURNING *`, [
+      requestedBy,
+      target,
+    ]);
     return toRun(row);
   }
 
@@ -79,7 +82,9 @@ export class ArchiveRunRepository {
 
   /** A run still queued or running (one at a time). */
   async active(): Promise<ArchiveRun | null> {
-    const rows = await this.dataSource.query(`SELECT * FROM cleanup_archives WHERE state IN ('queued', 'archiving', 'verifying') ORDER BY id DESC LIMIT 1`);
+    const rows = await this.dataSource.query(
+      `SELECT * FROM cleanup_archives WHERE state IN ('queued', 'archiving', 'verifying') ORDER BY id DESC LIMIT 1`,
+    );
     return rows.length > 0 ? toRun(rows[0]) : null;
   }
 
@@ -92,11 +97,17 @@ export class ArchiveRunRepository {
   }
 
   async archived(id: number, manifest: Manifest): Promise<void> {
-    await this.dataSource.query(`UPDATE cleanup_archives SET state = 'verifying', manifest = $2, heartbeat_at = now() WHERE id = $1`, [id, JSON.stringify(manifest)]);
+    await this.dataSource.query(`UPDATE cleanup_archives SET state = 'verifying', manifest = $2, heartbeat_at = now() WHERE id = $1`, [
+      id,
+      JSON.stringify(manifest),
+    ]);
   }
 
   async progress(id: number, progress: ArchiveProgress): Promise<void> {
-    await this.dataSource.query(`UPDATE cleanup_archives SET progress = $2, heartbeat_at = now() WHERE id = $1`, [id, JSON.stringify(progress)]);
+    await this.dataSource.query(`UPDATE cleanup_archives SET progress = $2, heartbeat_at = now() WHERE id = $1`, [
+      id,
+      JSON.stringify(progress),
+    ]);
   }
 
   async finish(id: number, state: 'verified' | 'failed', problems: unknown[] | null, error: string | null): Promise<ArchiveRun> {

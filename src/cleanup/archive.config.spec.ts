@@ -14,7 +14,10 @@ function problems(env: Record<string, string>): string[] {
 describe('archive settings', () => {
   it('takes a directory, resolving a relative one against the working directory', () => {
     expect(readArchiveConfig({ ARCHIVE_DIR: '/var/archive' }, '/srv/app').target).toEqual({ kind: 'directory', dir: '/var/archive' });
-    expect(readArchiveConfig({ ARCHIVE_DIR: 'archive/legacy' }, '/srv/app').target).toEqual({ kind: 'directory', dir: '/srv/app/archive/legacy' });
+    expect(readArchiveConfig({ ARCHIVE_DIR: 'archive/legacy' }, '/srv/app').target).toEqual({
+      kind: 'directory',
+      dir: '/srv/app/archive/legacy',
+    });
     expect(readArchiveConfig({ ARCHIVE_DIR: '../x' }, '/srv/app').target).toEqual({ kind: 'directory', dir: '/srv/x' });
   });
 
@@ -60,7 +63,9 @@ describe('archive settings', () => {
   it('needs exactly one of a directory and a bucket', () => {
     expect(problems({})).toEqual(['ARCHIVE_DIR: no archive target: set ARCHIVE_DIR (a directory) or ARCHIVE_S3_BUCKET (an S3 bucket)']);
     expect(problems({ ARCHIVE_DIR: '  ', ARCHIVE_S3_BUCKET: '' })).toHaveLength(1);
-    expect(problems({ ARCHIVE_DIR: '/a', ARCHIVE_S3_BUCKET: 'bucket' })).toEqual(['ARCHIVE_DIR: set exactly one of ARCHIVE_DIR and ARCHIVE_S3_BUCKET, not both']);
+    expect(problems({ ARCHIVE_DIR: '/a', ARCHIVE_S3_BUCKET: 'bucket' })).toEqual([
+      'ARCHIVE_DIR: set exactly one of ARCHIVE_DIR and ARCHIVE_S3_BUCKET, not both',
+    ]);
   });
 
   it('names every bad variable at once', () => {

@@ -38,7 +38,8 @@ export const ARCHIVE_TARGET_VARIABLES = ['ARCHIVE_DIR', 'ARCHIVE_S3_BUCKET'] as 
 /** S3's bucket naming rules (the general-purpose ones). */
 export function bucketNameProblem(name: string): string | null {
   if (name.length < 3 || name.length > 63) return 'must be 3 to 63 characters long';
-  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) return 'may hold only lower-case letters, digits, "." and "-", and must start and end with a letter or digit';
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name))
+    return 'may hold only lower-case letters, digits, "." and "-", and must start and end with a letter or digit';
   if (name.includes('..')) return 'must not contain ".."';
   if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) return 'must not look like an IP address';
   return null;
@@ -53,7 +54,11 @@ export function normalisePrefix(prefix: string | undefined): string {
 function readS3(r: EnvReader, bucket: string): ArchiveTargetConfig {
   const problem = bucketNameProblem(bucket);
   if (problem) r.problem('ARCHIVE_S3_BUCKET', `"${bucket}" ${problem}`);
-  const endpointVar = r.has('ARCHIVE_S3_ENDPOINT_URL') ? 'ARCHIVE_S3_ENDPOINT_URL' : r.has('AWS_ENDPOINT_URL') ? 'AWS_ENDPOINT_URL' : undefined;
+  const endpointVar = r.has('ARCHIVE_S3_ENDPOINT_URL')
+    ? 'ARCHIVE_S3_ENDPOINT_URL'
+    : r.has('AWS_ENDPOINT_URL')
+      ? 'AWS_ENDPOINT_URL'
+      : undefined;
   const endpoint = endpointVar ? r.url(endpointVar, ['http', 'https']) : undefined;
   return {
     kind: 's3',
@@ -103,4 +108,3 @@ export function readOptionalArchiveConfig(env: Env, cwd = process.cwd()): Archiv
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }
-

@@ -15,7 +15,12 @@ export class CleanupQueue extends QueueProducer<QueueName.Cleanup> {
     super(QueueName.Cleanup, connection, {
       ownsConnection: false,
       // A worker that dies mid-archive leaves a stalled job that another worker starts again.
-      defaultJobOptions: { attempts: 3, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+      defaultJobOptions: {
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 5000 },
+        removeOnComplete: { count: 100 },
+        removeOnFail: { count: 100 },
+      },
     });
   }
 

@@ -37,10 +37,18 @@ export class CleanupService {
   async start(actor: string): Promise<{ run: ArchiveRun; created: boolean }> {
     const state = await this.migrationState.read();
     if (state.phase !== 'cleanup') {
-      throw new DomainError('WRONG_PHASE', 409, `The legacy collection is archived in cleanup, once the legacy store no longer receives writes; the migration is in ${state.phase}`);
+      throw new DomainError(
+        'WRONG_PHASE',
+        409,
+        `The legacy collection is archived in cleanup, once the legacy store no longer receives writes; the migration is in ${state.phase}`,
+      );
     }
     if (!this.archiver.configured) {
-      throw new DomainError('ARCHIVE_NOT_CONFIGURED', 409, 'No archive target: set ARCHIVE_DIR or ARCHIVE_S3_BUCKET on the API and the workers');
+      throw new DomainError(
+        'ARCHIVE_NOT_CONFIGURED',
+        409,
+        'No archive target: set ARCHIVE_DIR or ARCHIVE_S3_BUCKET on the API and the workers',
+      );
     }
     const active = await this.runs.active();
     if (active) return { run: active, created: false };
@@ -66,8 +74,18 @@ export class CleanupService {
       await this.runs.archived(id, manifest);
       const check = await this.archiver.verify(manifest, { onProgress });
       const problems = check.problems.map((p) => ({ code: p.code, message: p.message }));
-      const finished = await this.runs.finish(id, check.ok ? 'verified' : 'failed', problems, check.ok ? null : `the archive does not match the store: ${problems.map((p) => p.code).join(', ')}`);
-      this.logger.log({ msg: check.ok ? 'legacy archive verified' : 'legacy archive check failed', id, documents: manifest.documentCount, location: manifest.archive.location });
+      const finished = await this.runs.finish(
+        id,
+        check.ok ? 'verified' : 'failed',
+        problems,
+        check.ok ? null : `the archive does not match the store: ${problems.map((p) => p.code).join(', ')}`,
+      );
+      this.logger.log({
+        msg: check.ok ? 'legacy archive verified' : 'legacy archive check failed',
+        id,
+        documents: manifest.documentCount,
+        location: manifest.archive.location,
+      });
       return finished;
     } catch (err) {
       const message = (err as Error).message;

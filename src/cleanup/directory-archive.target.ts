@@ -21,7 +21,6 @@ async function fsyncPath(p: string): Promise<void> {
 }
 
 export class DirectoryArchiveTarget implements ArchiveTarget {
-
   constructor(private readonly dir: string) {
     if (!path.isAbsolute(dir)) throw new RangeError(`archive directory must be absolute, got ${dir}`);
   }

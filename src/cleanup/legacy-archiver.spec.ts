@@ -197,9 +197,13 @@ describe('LegacyArchiver (fake source, in-memory target)', () => {
 
   it('writes no manifest (and no data object) when the source fails midway', async () => {
     const target = new MemoryArchiveTarget();
-    const source = new FakeSource(function* () {
-      for (let i = 0; i < 10_000; i++) yield { _id: oid(i + 1), text: 'x'.repeat(100) };
-    }, 10_000, 5_000);
+    const source = new FakeSource(
+      function* () {
+        for (let i = 0; i < 10_000; i++) yield { _id: oid(i + 1), text: 'x'.repeat(100) };
+      },
+      10_000,
+      5_000,
+    );
     await expect(archiverOn(source, target).archive()).rejects.toThrow('cursor killed');
     expect(source.closed).toBe(1);
     expect(target.objects.size).toBe(0);

@@ -22,7 +22,15 @@ import type { Document } from 'mongodb';
 import { checkArchive, checkManifestCopy, checkSource, checkStore, problem, StoreScan, VerifyProblem, VerifyResult } from './archive-check';
 import { ArchiveInProgressError, ArchiveNotConfiguredError } from './archive-errors';
 import { NdjsonDigest } from './archive-format';
-import { archiveNames, buildManifest, latestManifestName, Manifest, ManifestInvalidError, manifestText, parseManifest } from './archive-manifest';
+import {
+  archiveNames,
+  buildManifest,
+  latestManifestName,
+  Manifest,
+  ManifestInvalidError,
+  manifestText,
+  parseManifest,
+} from './archive-manifest';
 import { ArchiveProgress, ArchiveStage, ProgressTracker } from './archive-progress';
 import { ArchiveScan, scanArchive } from './archive-reader';
 import type { ArchiveSource } from './archive-source.port';

@@ -36,11 +36,12 @@ export function createS3Client(s: Pick<S3ArchiveSettings, 'region' | 'endpoint' 
 const PARTS_IN_FLIGHT = 2;
 
 function isNotFound(err: unknown): boolean {
-  return err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404);
+  return (
+    err instanceof S3ServiceException && (err.name === 'NoSuchKey' || err.name === 'NotFound' || err.$metadata?.httpStatusCode === 404)
+  );
 }
 
 export class S3ArchiveTarget implements ArchiveTarget {
-
   constructor(
     private readonly client: S3Client,
     private readonly settings: Pick<S3ArchiveSettings, 'bucket' | 'prefix' | 'partSizeBytes'>,
@@ -71,9 +72,12 @@ export class S3ArchiveTarget implements ArchiveTarget {
       await this.client.send(new HeadBucketCommand({ Bucket: this.settings.bucket }));
     } catch (err) {
       const status = (err as S3ServiceException).$metadata?.httpStatusCode;
-      throw new Error(`archive bucket ${this.settings.bucket} is not usable${status ? ` (HTTP ${status})` : ''}: ${(err as Error).name} ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new Error(
+        `archive bucket ${this.settings.bucket} is not usable${status ? ` (HTTP ${status})` : ''}: ${(err as Error).name} ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 

@@ -47,7 +47,11 @@ export async function unlock(c: LockConnection, key: AdvisoryLock): Promise<void
 }
 
 /** Transaction-level (released at commit or rollback); `shared` ones exclude only the exclusive holder. */
-export async function tryTransactionLock(c: LockConnection, key: AdvisoryLock, mode: 'exclusive' | 'shared' = 'exclusive'): Promise<boolean> {
+export async function tryTransactionLock(
+  c: LockConnection,
+  key: AdvisoryLock,
+  mode: 'exclusive' | 'shared' = 'exclusive',
+): Promise<boolean> {
   const fn = mode === 'shared' ? 'pg_try_advisory_xact_lock_shared' : 'pg_try_advisory_xact_lock';
   const [{ held }] = await c.query(`SELECT ${fn}($1::bigint) AS held`, [key]);
   return held === true;

@@ -19,7 +19,9 @@ describe('unavailableDependency', () => {
 
   it('names the new store for socket errors, connection SQLSTATEs and pool timeouts, also inside TypeORM errors', () => {
     expect(unavailableDependency(socketError('ECONNREFUSED'))).toBe('new');
-    expect(unavailableDependency(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe('new');
+    expect(unavailableDependency(Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }))).toBe(
+      'new',
+    );
     expect(unavailableDependency(Object.assign(new Error('connection failure'), { code: '08006' }))).toBe('new');
     expect(unavailableDependency(new Error('Connection terminated unexpectedly'))).toBe('new');
     expect(unavailableDependency(new Error('timeout exceeded when trying to connect'))).toBe('new');
@@ -40,7 +42,9 @@ describe('unavailableDependency', () => {
 
   it('names Redis for ioredis refusing a command', () => {
     expect(unavailableDependency(new Error("Stream isn't writeable and enableOfflineQueue options is false"))).toBe('redis');
-    expect(unavailableDependency(Object.assign(new Error('Reached the max retries per request limit'), { name: 'MaxRetriesPerRequestError' }))).toBe('redis');
+    expect(
+      unavailableDependency(Object.assign(new Error('Reached the max retries per request limit'), { name: 'MaxRetriesPerRequestError' })),
+    ).toBe('redis');
   });
 
   it('does not blame a store for a failed call to Route 53, S3 or the legacy API', () => {

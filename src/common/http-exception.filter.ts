@@ -39,7 +39,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
       const allow = this.allowedMethods(req);
       if (allow.length > 0) {
         res.setHeader('Allow', allow.join(', '));
-        res.status(405).json(errorBody(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow.join(', ')}`, requestId));
+        res
+          .status(405)
+          .json(errorBody(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow.join(', ')}`, requestId));
         return;
       }
     }
@@ -70,7 +72,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const refusing = refusingStore(exception);
     if (refusing) {
       this.logger.warn({ msg: 'store refused a document', store: refusing, err: describe(exception) });
-      const refused = new StoreRefusedError(refusing, 'request', 'refused a value of this request', `A store refused a value of this request (${refusing === 'new' ? 'PostgreSQL' : 'MongoDB'})`);
+      const refused = new StoreRefusedError(
+        refusing,
+        'request',
+        'refused a value of this request',
+        `A store refused a value of this request (${refusing === 'new' ? 'PostgreSQL' : 'MongoDB'})`,
+      );
       res.status(422).json(errorBody(422, refused.code, refused.message, requestId, refused.errors));
       return;
     }

@@ -20,7 +20,8 @@ export function readAwsCredentials(r: EnvReader): AwsCredentialsProvider | undef
   const sessionToken = r.optionalString('AWS_SESSION_TOKEN');
   if (accessKeyId === undefined && secretAccessKey === undefined) return undefined;
   if (accessKeyId === undefined || secretAccessKey === undefined) {
-    const [missing, present] = accessKeyId === undefined ? ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] : ['AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID'];
+    const [missing, present] =
+      accessKeyId === undefined ? ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] : ['AWS_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID'];
     r.problem(missing, `is required when ${present} is set`);
     return undefined;
   }

@@ -97,7 +97,10 @@ export class EnvReader {
   list(name: string): string[] {
     const value = this.raw(name);
     if (value === undefined) return [];
-    return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    return value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   }
 
   problem(name: string, message: string): void {

@@ -28,7 +28,12 @@ const IDEMPOTENCY_HEADER = {
   description: 'Same key and body within 24 h: the first response, no second write (1-200 characters of A-Z a-z 0-9 . _ : -)',
   schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,200}$' },
 };
-const IF_MATCH_HEADER = { name: 'If-Match', required: false, description: 'The version the change is based on, e.g. "3"; 412 if stale', schema: { type: 'string', pattern: '^"?[0-9]{1,15}"?$' } };
+const IF_MATCH_HEADER = {
+  name: 'If-Match',
+  required: false,
+  description: 'The version the change is based on, e.g. "3"; 412 if stale',
+  schema: { type: 'string', pattern: '^"?[0-9]{1,15}"?$' },
+};
 
 const ifMatch = (header: string | undefined) => parseInput(IfMatchSchema, header, 'If-Match');
 const idempotencyKey = (header: string | undefined) => parseInput(IdempotencyKeySchema, header, 'Idempotency-Key');

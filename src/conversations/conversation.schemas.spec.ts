@@ -40,7 +40,9 @@ describe('conversation input schemas (SPEC section 1 through model/limits.ts)', 
 
   it('counts characters as code points and sizes in UTF-8 bytes (model/limits.ts)', () => {
     expect(parseInput(CreateConversationSchema, { userId: 'u', title: '😀'.repeat(500) }).title).toHaveLength(1000);
-    expect(errorsOf(() => parseInput(CreateConversationSchema, { userId: 'u', title: '😀'.repeat(501) }))).toEqual([{ field: 'title', message: 'must be at most 500 characters' }]);
+    expect(errorsOf(() => parseInput(CreateConversationSchema, { userId: 'u', title: '😀'.repeat(501) }))).toEqual([
+      { field: 'title', message: 'must be at most 500 characters' },
+    ]);
     expect(
       errorsOf(() =>
         parseInput(CreateConversationSchema, { userId: 'u', messages: [{ role: 'user', content: 'é'.repeat(32 * 1024 + 1) }] }),
@@ -59,5 +61,4 @@ describe('conversation input schemas (SPEC section 1 through model/limits.ts)', 
       ]),
     );
   });
-
 });

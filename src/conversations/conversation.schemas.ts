@@ -10,13 +10,20 @@ import { checkContent, checkId, checkMetadata, LIMITS } from '../model/limits';
 
 export const MAX_MESSAGES_PER_CREATE = 1000;
 
-const roleSchema = z.enum(MESSAGE_ROLES as [MessageRole, ...MessageRole[]], { error: typeError(`must be one of ${MESSAGE_ROLES.join(', ')}`) });
+const roleSchema = z.enum(MESSAGE_ROLES as [MessageRole, ...MessageRole[]], {
+  error: typeError(`must be one of ${MESSAGE_ROLES.join(', ')}`),
+});
 const content = checked(
-  documentedAs(z.string({ error: typeError('must be a string') }), { type: 'string', description: `At most ${LIMITS.contentMaxBytes} bytes of UTF-8; may be empty` }),
+  documentedAs(z.string({ error: typeError('must be a string') }), {
+    type: 'string',
+    description: `At most ${LIMITS.contentMaxBytes} bytes of UTF-8; may be empty`,
+  }),
   checkContent,
 );
 const metadata = checked(
-  jsonObject(`At most ${LIMITS.metadataMaxBytes} bytes serialised and ${LIMITS.metadataMaxDepth} levels deep; keys must not start with $, contain . or NUL, or be __proto__, constructor or prototype`),
+  jsonObject(
+    `At most ${LIMITS.metadataMaxBytes} bytes serialised and ${LIMITS.metadataMaxDepth} levels deep; keys must not start with $, contain . or NUL, or be __proto__, constructor or prototype`,
+  ),
   checkMetadata,
 ) as unknown as z.ZodType<JsonObject>;
 const title = text({ max: LIMITS.titleMaxChars, description: 'null or absent: no title' }).nullable();
@@ -26,7 +33,14 @@ export const MessageInputSchema = body({ role: roleSchema, content });
 
 const messageInList = z.strictObject(
   { role: roleSchema, content },
-  { error: (i) => (i.code === 'unrecognized_keys' ? 'is not an accepted field' : i.code === 'invalid_type' ? 'must be an object with role and content' : undefined) },
+  {
+    error: (i) =>
+      i.code === 'unrecognized_keys'
+        ? 'is not an accepted field'
+        : i.code === 'invalid_type'
+          ? 'must be an object with role and content'
+          : undefined,
+  },
 );
 
 export const CreateConversationSchema = body({
@@ -42,8 +56,9 @@ export const PatchConversationSchema = body({ title: title.optional(), metadata:
   })
   .meta({ description: 'At least one of title and metadata' });
 
-const conversationId = checked(documentedAs(z.string({ error: 'must be 24 lower-case hex characters' }), { type: 'string', pattern: '^[0-9a-f]{24}$' }), (v, field) =>
-  checkId(v, field),
+const conversationId = checked(
+  documentedAs(z.string({ error: 'must be 24 lower-case hex characters' }), { type: 'string', pattern: '^[0-9a-f]{24}$' }),
+  (v, field) => checkId(v, field),
 );
 
 export const ConversationIdSchema = params({ id: conversationId });
@@ -51,7 +66,11 @@ export const ConversationIdSchema = params({ id: conversationId });
 export const ListConversationsSchema = query({
   userId,
   limit: intString(1, 100).default(20).meta({ description: 'default 20' }),
-  cursor: z.string().max(200, { error: 'must be a cursor this API issued' }).optional().meta({ description: 'nextCursor of the previous page' }),
+  cursor: z
+    .string()
+    .max(200, { error: 'must be a cursor this API issued' })
+    .optional()
+    .meta({ description: 'nextCursor of the previous page' }),
 });
 
 export const IF_MATCH = /^\s*(?:W\/)?"?(\d{1,15})"?\s*$/;

@@ -216,7 +216,8 @@ export class ConversationService {
       return await this.fence.write((w) => attempt(w, () => (sentTo = w.mode)));
     } catch (err) {
       const mode = sentTo as FencedWrite['mode'] | null;
-      if (mode?.dualWrite && mode.sourceOfTruth === 'legacy') await this.fallback.record(id, 'legacy', 'write not acknowledged; legacy may hold it');
+      if (mode?.dualWrite && mode.sourceOfTruth === 'legacy')
+        await this.fallback.record(id, 'legacy', 'write not acknowledged; legacy may hold it');
       throw err;
     }
   }
@@ -235,7 +236,8 @@ export class ConversationService {
       this.follower.follow(conversation.id, f.source, f.reason, f.outboxIds);
     }
     if (outcome.kind === 'failed') throw outcome.error;
-    if (outcome.kind === 'lost') throw lost?.() ?? new DomainError('WRITE_CONFLICT', 409, `Conversation ${conversation.id} changed meanwhile; retry`);
+    if (outcome.kind === 'lost')
+      throw lost?.() ?? new DomainError('WRITE_CONFLICT', 409, `Conversation ${conversation.id} changed meanwhile; retry`);
     return conversation;
   }
 }

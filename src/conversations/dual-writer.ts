@@ -53,8 +53,16 @@ export class DualWriter {
     @Inject(DUAL_WRITE_CONFIG) private readonly config: DualWriteConfig,
     metrics: MetricsService,
   ) {
-    this.latency = metrics.histogram('store_write_duration_seconds', 'Write latency per store and role', ['store', 'role', 'outcome'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
-    this.secondaryFailures = metrics.counter('secondary_write_failures_total', 'Secondary writes that failed, timed out or were stale', ['store', 'reason']);
+    this.latency = metrics.histogram(
+      'store_write_duration_seconds',
+      'Write latency per store and role',
+      ['store', 'role', 'outcome'],
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    );
+    this.secondaryFailures = metrics.counter('secondary_write_failures_total', 'Secondary writes that failed, timed out or were stale', [
+      'store',
+      'reason',
+    ]);
   }
 
   store(name: StoreName): ConversationStore {
@@ -78,7 +86,9 @@ export class DualWriter {
 
   /** Writes `next`; `expectedVersion` null means create. */
   async write(w: FencedWrite, next: Conversation, expectedVersion: number | null): Promise<WriteOutcome> {
-    return w.mode.sourceOfTruth === 'new' ? this.writeNewPrimary(w, next, expectedVersion) : this.writeLegacyPrimary(w, next, expectedVersion);
+    return w.mode.sourceOfTruth === 'new'
+      ? this.writeNewPrimary(w, next, expectedVersion)
+      : this.writeLegacyPrimary(w, next, expectedVersion);
   }
 
   private async writeNewPrimary({ mode, q }: FencedWrite, next: Conversation, expectedVersion: number | null): Promise<WriteOutcome> {
@@ -119,11 +129,19 @@ export class DualWriter {
     await q.query('ROLLBACK TO SAVEPOINT secondary');
     // A refusal is known not to have landed: nothing to follow up.
     if (p.status === 'rejected' && p.reason instanceof StoreRefusedError) return { kind: 'failed', error: p.reason, followUp: null };
-    if (p.status === 'rejected') return { kind: 'failed', error: p.reason, followUp: await this.record(q, next.id, 'legacy', 'legacy write failed; it may have landed') };
+    if (p.status === 'rejected')
+      return {
+        kind: 'failed',
+        error: p.reason,
+        followUp: await this.record(q, next.id, 'legacy', 'legacy write failed; it may have landed'),
+      };
     if (!p.value) return { kind: 'lost' };
     const reason = isStatementTimeout((s as PromiseRejectedResult).reason) ? 'timeout' : 'error';
     this.secondaryFailures.inc({ store: 'new', reason });
-    return { kind: 'written', followUp: await this.record(q, next.id, 'legacy', reason === 'timeout' ? 'secondary write timed out' : 'secondary write failed') };
+    return {
+      kind: 'written',
+      followUp: await this.record(q, next.id, 'legacy', reason === 'timeout' ? 'secondary write timed out' : 'secondary write failed'),
+    };
   }
 
   private async record(q: FencedWrite['q'], id: string, source: StoreName, reason: string): Promise<FollowUp> {

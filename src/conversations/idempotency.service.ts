@@ -74,8 +74,14 @@ export function messageSha256(content: string): string {
 }
 
 const LOCK_NOT_AVAILABLE = '55P03';
-const inProgress = () => new DomainError('IDEMPOTENT_REQUEST_IN_PROGRESS', 409, 'A request with this Idempotency-Key is still being processed; retry shortly');
-const lostClaim = () => new DomainError('IDEMPOTENT_REQUEST_IN_PROGRESS', 409, 'Another request with this Idempotency-Key took it over; retry to get its response');
+const inProgress = () =>
+  new DomainError('IDEMPOTENT_REQUEST_IN_PROGRESS', 409, 'A request with this Idempotency-Key is still being processed; retry shortly');
+const lostClaim = () =>
+  new DomainError(
+    'IDEMPOTENT_REQUEST_IN_PROGRESS',
+    409,
+    'Another request with this Idempotency-Key took it over; retry to get its response',
+  );
 
 @Injectable()
 export class IdempotencyService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -84,7 +90,12 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
   private sweeper?: NodeJS.Timeout;
 
   constructor(@Inject(Connections) connections: Connections) {
-    this.pool = connections.postgresPool({ max: 4, connectionTimeoutMillis: 5000, statement_timeout: 10_000, application_name: 'lms-idempotency' });
+    this.pool = connections.postgresPool({
+      max: 4,
+      connectionTimeoutMillis: 5000,
+      statement_timeout: 10_000,
+      application_name: 'lms-idempotency',
+    });
     // An idle client's error (server restart) must not crash the process; the next query reconnects.
     this.pool.on('error', () => undefined);
   }
@@ -108,7 +119,9 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
 
   async claim(key: string, scope: string, body: unknown): Promise<Claim> {
     const keyHash = createHash('sha256').update(`${scope}\n${key}`).digest('hex');
-    const fingerprint = createHash('sha256').update(JSON.stringify(body ?? null)).digest('hex');
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify(body ?? null))
+      .digest('hex');
     const token = randomUUID();
     // A new key: this request owns it. (DO NOTHING takes no lock on an existing row, so it never waits.)
     const inserted = await this.pool.query(
@@ -126,7 +139,9 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
       await client.query('BEGIN');
       let row: (Row & { expired: boolean; lease_over: boolean }) | undefined;
       try {
-        ({ rows: [row] } = await client.query<Row & { expired: boolean; lease_over: boolean }>(
+        ({
+          rows: [row],
+        } = await client.query<Row & { expired: boolean; lease_over: boolean }>(
           `SELECT fingerprint, state, claim_token, lease_until, attempt, response, expires_at <= now() AS expired, lease_until <= now() AS lease_over
            FROM idempotency_keys WHERE key_hash = $1 FOR UPDATE NOWAIT`,
           [keyHash],
@@ -158,7 +173,10 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
       }
       if (!row.lease_over) throw inProgress();
       // The earlier attempt's lease ran out and it holds no lock: it died or failed. Take the key over.
-      await client.query(`UPDATE idempotency_keys SET claim_token = $2, lease_until = now() + make_interval(secs => $3) WHERE key_hash = $1`, [keyHash, token, LEASE_SECONDS]);
+      await client.query(
+        `UPDATE idempotency_keys SET claim_token = $2, lease_until = now() + make_interval(secs => $3) WHERE key_hash = $1`,
+        [keyHash, token, LEASE_SECONDS],
+      );
       await client.query('COMMIT');
       return { kind: 'claimed', key: this.claimed(keyHash, token, row.attempt) };
     } catch (err) {
@@ -188,21 +206,37 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
       previous,
       recordAttempt: async (attempt) => {
         // A plain UPDATE (FOR NO KEY UPDATE) does not wait for this request's own FOR KEY SHARE in its fence.
-        const r = await this.pool.query(`UPDATE idempotency_keys SET attempt = $3 WHERE key_hash = $1 AND claim_token = $2 AND state = 'pending'`, [keyHash, token, JSON.stringify(attempt)]);
+        const r = await this.pool.query(
+          `UPDATE idempotency_keys SET attempt = $3 WHERE key_hash = $1 AND claim_token = $2 AND state = 'pending'`,
+          [keyHash, token, JSON.stringify(attempt)],
+        );
         if (r.rowCount !== 1) throw lostClaim();
       },
       holdIn: async (tx) => {
-        const rows = await tx.query<unknown[]>(`SELECT 1 FROM idempotency_keys WHERE key_hash = $1 AND claim_token = $2 AND state = 'pending' FOR KEY SHARE`, [keyHash, token]);
+        const rows = await tx.query<unknown[]>(
+          `SELECT 1 FROM idempotency_keys WHERE key_hash = $1 AND claim_token = $2 AND state = 'pending' FOR KEY SHARE`,
+          [keyHash, token],
+        );
         if (rows.length !== 1) throw lostClaim();
       },
       completeIn: async (tx, response) => {
-        await tx.query(`UPDATE idempotency_keys SET state = 'done', response = $3 WHERE key_hash = $1 AND claim_token = $2`, [keyHash, token, JSON.stringify(response)]);
+        await tx.query(`UPDATE idempotency_keys SET state = 'done', response = $3 WHERE key_hash = $1 AND claim_token = $2`, [
+          keyHash,
+          token,
+          JSON.stringify(response),
+        ]);
       },
       release: async () => {
-        await this.pool.query(`UPDATE idempotency_keys SET lease_until = now() WHERE key_hash = $1 AND claim_token = $2 AND state = 'pending'`, [keyHash, token]);
+        await this.pool.query(
+          `UPDATE idempotency_keys SET lease_until = now() WHERE key_hash = $1 AND claim_token = $2 AND state = 'pending'`,
+          [keyHash, token],
+        );
       },
       discard: async () => {
-        await this.pool.query(`DELETE FROM idempotency_keys WHERE key_hash = $1 AND claim_token = $2 AND state = 'pending'`, [keyHash, token]);
+        await this.pool.query(`DELETE FROM idempotency_keys WHERE key_hash = $1 AND claim_token = $2 AND state = 'pending'`, [
+          keyHash,
+          token,
+        ]);
       },
     };
   }

@@ -13,7 +13,11 @@ import { DASHBOARD_CSP, setPageHeaders } from './security-headers';
 
 const QueuesSessionSchema = z.object({
   url: z.string().meta({ description: 'Where the board is: /queues/' }),
-  expiresAt: z.string().meta({ format: 'date-time' }).nullable().meta({ description: 'When the cookie expires (null in local development mode)' }),
+  expiresAt: z
+    .string()
+    .meta({ format: 'date-time' })
+    .nullable()
+    .meta({ description: 'When the cookie expires (null in local development mode)' }),
 });
 
 class QueuesSessionDto extends apiDto(QueuesSessionSchema) {}
@@ -54,7 +58,9 @@ export class DashboardController {
   @ApiBearerAuth()
   @Post('queues-session')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Sets a short-lived HttpOnly, SameSite=Strict cookie (path /queues) with which a browser can open the /queues board' })
+  @ApiOperation({
+    summary: 'Sets a short-lived HttpOnly, SameSite=Strict cookie (path /queues) with which a browser can open the /queues board',
+  })
   @ApiOkResponse({ type: QueuesSessionDto })
   @ApiErrors(403)
   queuesSession(@Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response) {

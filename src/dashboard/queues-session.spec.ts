@@ -30,13 +30,20 @@ describe('QueuesSessions', () => {
     expect(sessions.verify('', now)).toBeNull();
     expect(sessions.verify(undefined, now)).toBeNull();
     // An expiry further out than the TTL was not minted here.
-    expect(new QueuesSessions(tokens, 120_000).verify(new QueuesSessions(tokens, 120_000).mint('ops', now).value, now)).toEqual({ name: 'ops' });
+    expect(new QueuesSessions(tokens, 120_000).verify(new QueuesSessions(tokens, 120_000).mint('ops', now).value, now)).toEqual({
+      name: 'ops',
+    });
     expect(sessions.verify(new QueuesSessions(tokens, 120_000).mint('ops', now).value, now)).toBeNull();
   });
 
   it('dies with its token, and app tokens cannot mint one', () => {
     const { value } = sessions.mint('ops', now);
-    expect(new QueuesSessions(tokens.filter((t) => t.name !== 'ops'), 60_000).verify(value, now)).toBeNull();
+    expect(
+      new QueuesSessions(
+        tokens.filter((t) => t.name !== 'ops'),
+        60_000,
+      ).verify(value, now),
+    ).toBeNull();
     expect(new QueuesSessions([{ ...tokens[0], token: 'operator-token-rotated00' }], 60_000).verify(value, now)).toBeNull();
     expect(() => sessions.mint('app', now)).toThrow();
   });

@@ -28,7 +28,10 @@ const mac = (key: Buffer, payload: string) => createHmac('sha256', key).update(p
 export class QueuesSessions {
   private readonly keys: Key[];
 
-  constructor(tokens: readonly ApiToken[], private readonly ttlMs = QUEUES_SESSION_TTL_MS) {
+  constructor(
+    tokens: readonly ApiToken[],
+    private readonly ttlMs = QUEUES_SESSION_TTL_MS,
+  ) {
     this.keys = tokens
       .filter((t) => t.role === 'operator')
       .map((t) => ({ name: t.name, key: createHmac('sha256', t.token).update('lms /queues session v1', 'utf8').digest() }));

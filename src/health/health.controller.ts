@@ -27,7 +27,11 @@ export class HealthController {
     @Inject(REDIS) private readonly redis: Redis,
     metrics: MetricsService,
   ) {
-    this.up = metrics.gauge('dependency_up', 'Whether a dependency answered the last readiness check (1) or not (0), and whether this pod needs it to acknowledge writes', ['dependency', 'required']);
+    this.up = metrics.gauge(
+      'dependency_up',
+      'Whether a dependency answered the last readiness check (1) or not (0), and whether this pod needs it to acknowledge writes',
+      ['dependency', 'required'],
+    );
   }
 
   @Get('live')

@@ -45,8 +45,13 @@ export function downChecks(checks: Record<string, CheckResult>): string[] {
  * live there) and the current phase's source of truth. Anything else that is down only degrades it.
  * `mode` null: the phase could not be read, so PostgreSQL is what is missing.
  */
-export function readiness(checks: StoreChecks, mode: MigrationMode | null): { status: 'ready' | 'degraded' | 'not_ready'; required: string[]; degraded: string[] } {
-  const required = ['postgres', mode === null ? null : mode.sourceOfTruth === 'legacy' ? 'legacy' : null].filter((n): n is string => n !== null);
+export function readiness(
+  checks: StoreChecks,
+  mode: MigrationMode | null,
+): { status: 'ready' | 'degraded' | 'not_ready'; required: string[]; degraded: string[] } {
+  const required = ['postgres', mode === null ? null : mode.sourceOfTruth === 'legacy' ? 'legacy' : null].filter(
+    (n): n is string => n !== null,
+  );
   const down = downChecks(checks);
   if (mode === null || required.some((r) => down.includes(r))) return { status: 'not_ready', required, degraded: [] };
   const degraded = down.filter((d) => !required.includes(d));

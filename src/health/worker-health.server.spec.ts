@@ -54,7 +54,11 @@ describe('WorkerHealthServer', () => {
   });
 
   it('serves the Prometheus registry', async () => {
-    expect(await get('/metrics')).toEqual({ status: 200, type: 'text/plain; version=0.0.4; charset=utf-8', body: 'repairs_total{outcome="done"} 3\n' });
+    expect(await get('/metrics')).toEqual({
+      status: 200,
+      type: 'text/plain; version=0.0.4; charset=utf-8',
+      body: 'repairs_total{outcome="done"} 3\n',
+    });
   });
 
   it('answers 404 for other paths and 405 for other methods', async () => {

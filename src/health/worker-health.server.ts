@@ -70,6 +70,10 @@ export class WorkerHealthServer implements OnApplicationBootstrap, OnApplication
     const queues = this.sources.queues();
     const down = [...downChecks(checks), ...queues.filter((q) => !q.running).map((q) => `queue:${q.queue}`)];
     if (queues.length === 0) down.push('queues:none');
-    sendJson(res, down.length === 0 ? 200 : 503, down.length === 0 ? { status: 'ready', checks, queues } : { status: 'not_ready', down, checks, queues });
+    sendJson(
+      res,
+      down.length === 0 ? 200 : 503,
+      down.length === 0 ? { status: 'ready', checks, queues } : { status: 'not_ready', down, checks, queues },
+    );
   }
 }

@@ -69,7 +69,8 @@ function httpMetrics(metrics: MetricsService) {
       const route = (req.route as { path?: string } | undefined)?.path;
       const name = route ? `${req.baseUrl}${route}` : 'unmatched';
       end({ method: req.method, route: name, status: String(res.statusCode) });
-      if (name.startsWith('/conversations')) metrics.applicationRequests.record(res.statusCode, Number(process.hrtime.bigint() - started) / 1e6);
+      if (name.startsWith('/conversations'))
+        metrics.applicationRequests.record(res.statusCode, Number(process.hrtime.bigint() - started) / 1e6);
     });
     next();
   };
@@ -114,7 +115,11 @@ export function openApiDocument(app: INestApplication) {
     .setDescription('Dual-write conversation API and migration control plane. Errors always have the shape of the Error schema.')
     .setVersion('1')
     // An opaque token from APP_API_TOKENS or OPERATOR_API_TOKENS, not a JWT.
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An application or operator token (APP_API_TOKENS, OPERATOR_API_TOKENS)' })
+    .addBearerAuth({
+      type: 'http',
+      scheme: 'bearer',
+      description: 'An application or operator token (APP_API_TOKENS, OPERATOR_API_TOKENS)',
+    })
     .build();
   // DocumentBuilder marks every bearer scheme as a JWT; these tokens are opaque.
   const bearer = config.components?.securitySchemes?.bearer as { bearerFormat?: string } | undefined;

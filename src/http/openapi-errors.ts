@@ -24,12 +24,18 @@ const DESCRIPTIONS: Record<string, string> = {
 const NO_STORE = new Set(['/health/live']);
 
 export function completeErrorResponses(doc: OpenAPIObject): OpenAPIObject {
-  const schemas = (doc.components ??= {}).schemas ??= {};
+  const schemas = ((doc.components ??= {}).schemas ??= {});
   if (!schemas.ErrorBody) {
-    const { $schema: _ignored, ...json } = z.toJSONSchema(ErrorBodySchema, { target: 'openapi-3.0', io: 'input' }) as Record<string, unknown>;
+    const { $schema: _ignored, ...json } = z.toJSONSchema(ErrorBodySchema, { target: 'openapi-3.0', io: 'input' }) as Record<
+      string,
+      unknown
+    >;
     schemas.ErrorBody = json;
   }
-  const errorResponse = (status: string) => ({ description: DESCRIPTIONS[status], content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } });
+  const errorResponse = (status: string) => ({
+    description: DESCRIPTIONS[status],
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } },
+  });
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const method of METHODS) {
       const op = (item as Record<string, Operation | undefined>)[method];

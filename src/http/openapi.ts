@@ -11,7 +11,9 @@ import { z } from './schema-kit';
 export const ErrorBodySchema = z
   .object({
     statusCode: z.int(),
-    code: z.string().meta({ description: 'Stable upper-case identifier, e.g. VALIDATION_FAILED, NOT_FOUND, VERSION_CONFLICT, GATE_FAILED' }),
+    code: z
+      .string()
+      .meta({ description: 'Stable upper-case identifier, e.g. VALIDATION_FAILED, NOT_FOUND, VERSION_CONFLICT, GATE_FAILED' }),
     message: z.string(),
     errors: z
       .array(z.record(z.string(), z.unknown()))
@@ -82,7 +84,7 @@ const WHY: Record<number, string> = {
   413: 'The request body exceeds 1 MiB (PAYLOAD_TOO_LARGE)',
   415: 'A request body must be application/json (UNSUPPORTED_MEDIA_TYPE)',
   422: 'Well-formed but refused (e.g. STORE_REFUSED: a store cannot hold the document; the same Idempotency-Key with another body)',
-  429: 'Over the token\'s request rate (RATE_LIMITED, with Retry-After)',
+  429: "Over the token's request rate (RATE_LIMITED, with Retry-After)",
   503: 'A store or Redis cannot be reached, or a phase change holds the writes too long (STORE_UNAVAILABLE, SERVICE_UNAVAILABLE, CUTOVER_IN_PROGRESS; Retry-After)',
 };
 

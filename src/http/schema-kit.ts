@@ -63,7 +63,10 @@ export function text(options: { max: number; min?: number; notBlank?: boolean; d
     if (bad) ctx.addIssue({ code: 'custom', message: bad });
     const n = codePointLength(s);
     if (n > max || n < min || (notBlank && s.trim() === '')) {
-      ctx.addIssue({ code: 'custom', message: min > 0 || notBlank ? `must be ${Math.max(min, 1)}-${max} characters` : `must be at most ${max} characters` });
+      ctx.addIssue({
+        code: 'custom',
+        message: min > 0 || notBlank ? `must be ${Math.max(min, 1)}-${max} characters` : `must be at most ${max} characters`,
+      });
     }
   });
   const json: Record<string, unknown> = { type: 'string', maxLength: max };
@@ -75,7 +78,10 @@ export function text(options: { max: number; min?: number; notBlank?: boolean; d
 /** An integer in a JSON body. */
 export function int(min: number, max: number) {
   const error = `must be an integer from ${min} to ${max}`;
-  return z.int({ error: typeError(error) }).min(min, { error }).max(max, { error });
+  return z
+    .int({ error: typeError(error) })
+    .min(min, { error })
+    .max(max, { error });
 }
 
 /**
@@ -104,25 +110,38 @@ export function oneOf<const T extends readonly [string, ...string[]]>(values: T,
 
 /** A free-form JSON object (checked further by the caller's model check). */
 export function jsonObject(description?: string) {
-  const schema = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), { error: typeError('must be a JSON object') });
+  const schema = z.custom<Record<string, unknown>>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), {
+    error: typeError('must be a JSON object'),
+  });
   return documentedAs(schema, { type: 'object', additionalProperties: true, ...(description ? { description } : {}) });
 }
 
 /** A date-time the API answers with (a Date becomes its ISO-8601 string on the wire). Responses only. */
 export function dateTime() {
-  return documentedAs(z.custom<Date | string>(() => true), { type: 'string', format: 'date-time' });
+  return documentedAs(
+    z.custom<Date | string>(() => true),
+    { type: 'string', format: 'date-time' },
+  );
 }
 
 /** Anything: a response field whose shape belongs to another part (raw legacy documents, free-form progress). */
 export function anyJson(description?: string) {
-  return documentedAs(z.custom<unknown>(() => true), description ? { description } : {});
+  return documentedAs(
+    z.custom<unknown>(() => true),
+    description ? { description } : {},
+  );
 }
 
 type Shape = Record<string, z.ZodType>;
 
 function strict<S extends Shape>(shape: S, unknownMessage: string) {
   return z.strictObject(shape, {
-    error: (issue) => (issue.code === 'unrecognized_keys' ? unknownMessage : issue.code === 'invalid_type' ? typeError('must be a JSON object')(issue) : undefined),
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? unknownMessage
+        : issue.code === 'invalid_type'
+          ? typeError('must be a JSON object')(issue)
+          : undefined,
   });
 }
 

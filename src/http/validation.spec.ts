@@ -39,7 +39,9 @@ describe('schema-first input: the API error shape from zod issues', () => {
     class Optional extends createZodDto(body({ reason: text({ max: 5 }).optional() })) {}
     class Required extends createZodDto(body({ name: z.string() })) {}
     expect(pipe.transform(undefined, { type: 'body', metatype: Optional })).toEqual({});
-    expect(errorsOf(() => pipe.transform(undefined, { type: 'body', metatype: Required }))).toEqual([{ field: 'body', message: 'must be a JSON object' }]);
+    expect(errorsOf(() => pipe.transform(undefined, { type: 'body', metatype: Required }))).toEqual([
+      { field: 'body', message: 'must be a JSON object' },
+    ]);
     expect(pipe.transform('raw', { type: 'param', metatype: String, data: 'id' })).toBe('raw');
   });
 });

@@ -33,13 +33,15 @@ export function fieldErrors(issues: readonly z.core.$ZodIssue[], root = 'body'):
       // A body full of bad keys must not produce an answer larger than itself.
       for (const key of issue.keys.slice(0, MAX_UNKNOWN_KEYS))
         errors.push({ field: pathOf([...issue.path, key.slice(0, 100)], root), message: issue.message });
-      if (issue.keys.length > MAX_UNKNOWN_KEYS) errors.push({ field, message: `${issue.keys.length - MAX_UNKNOWN_KEYS} more unknown fields` });
+      if (issue.keys.length > MAX_UNKNOWN_KEYS)
+        errors.push({ field, message: `${issue.keys.length - MAX_UNKNOWN_KEYS} more unknown fields` });
       continue;
     }
     const below = issue.code === 'custom' ? (issue.params as { below?: string } | undefined)?.below : undefined;
     errors.push({ field: below ? join(field, below, root) : field, message: issue.message });
   }
-  if (errors.length > MAX_ERRORS) return [...errors.slice(0, MAX_ERRORS), { field: root, message: `${errors.length - MAX_ERRORS} more problems not listed` }];
+  if (errors.length > MAX_ERRORS)
+    return [...errors.slice(0, MAX_ERRORS), { field: root, message: `${errors.length - MAX_ERRORS} more problems not listed` }];
   return errors;
 }
 
@@ -85,7 +87,9 @@ interface ZodDtoClass {
 }
 
 function zodDto(metatype: unknown): ZodDtoClass | null {
-  return typeof metatype === 'function' && (metatype as Partial<ZodDtoClass>).isZodDto === true ? (metatype as unknown as ZodDtoClass) : null;
+  return typeof metatype === 'function' && (metatype as Partial<ZodDtoClass>).isZodDto === true
+    ? (metatype as unknown as ZodDtoClass)
+    : null;
 }
 
 @Injectable()

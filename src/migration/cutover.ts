@@ -143,7 +143,7 @@ export class Cutover {
   /** Every row in the outbox, settled in the terms of the phase being left; returns the conversations. */
   private async settleAll(leaving: MigrationMode): Promise<string[]> {
     const ids = new Set<string>();
-    for (let after = '0'; ; ) {
+    for (let after = '0'; ;) {
       const rows = await this.outbox.rowsAfter(after, PAGE);
       if (rows.length === 0) return [...ids];
       after = rows[rows.length - 1].id;
@@ -161,12 +161,20 @@ export class Cutover {
       const r = await this.catchup.pass(trigger, { urgent, lockWaitMs: urgent ? 120_000 : 20_000 });
       if (!('exhausted' in r)) {
         if (!urgent) return written;
-        throw new DomainError('CUTOVER_FAILED', 409, `The cutover's final catch-up pass could not run (${r.skipped}); the phase did not change`);
+        throw new DomainError(
+          'CUTOVER_FAILED',
+          409,
+          `The cutover's final catch-up pass could not run (${r.skipped}); the phase did not change`,
+        );
       }
       written += r.written;
       if (r.exhausted) return written;
     }
-    throw new DomainError('CUTOVER_FAILED', 409, 'The final catch-up did not reach the end of the legacy changes; the phase did not change');
+    throw new DomainError(
+      'CUTOVER_FAILED',
+      409,
+      'The final catch-up did not reach the end of the legacy changes; the phase did not change',
+    );
   }
 
   /**
@@ -180,8 +188,11 @@ export class Cutover {
     let compared = 0;
     let copied = 0;
     const different: string[] = [];
-    for (let after = ''; ; ) {
-      const rows: Array<{ id: string }> = await this.dataSource.query('SELECT id FROM conversations WHERE updated_at >= $1 AND id > $2 ORDER BY id LIMIT $3', [since, after, PAGE]);
+    for (let after = ''; ;) {
+      const rows: Array<{ id: string }> = await this.dataSource.query(
+        'SELECT id FROM conversations WHERE updated_at >= $1 AND id > $2 ORDER BY id LIMIT $3',
+        [since, after, PAGE],
+      );
       if (rows.length === 0) return { compared, copied, different };
       after = rows[rows.length - 1].id;
       compared += rows.length;
@@ -197,7 +208,10 @@ export class Cutover {
 
   private async withFollowUps(ids: readonly string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
-    const rows: Array<{ id: string }> = await this.dataSource.query('SELECT DISTINCT conversation_id AS id FROM repair_outbox WHERE conversation_id = ANY($1)', [ids]);
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      'SELECT DISTINCT conversation_id AS id FROM repair_outbox WHERE conversation_id = ANY($1)',
+      [ids],
+    );
     return new Set(rows.map((r) => r.id));
   }
 

@@ -47,40 +47,45 @@ export const GateSchema = z.object({
   threshold: z.string(),
 });
 
-export const MigrationStatusSchema = z.object({
-  phase,
-  step: z.string(),
-  weights: z.object({ newPercent: z.number(), legacyPercent: z.number(), provider: z.string(), inEffect: WeightsInEffectSchema }),
-  sourceOfTruth: store,
-  dualWrite: z.boolean(),
-  readFrom: store,
-  shadowComparison: z.boolean(),
-  paused: z.boolean(),
-  enteredAt: z.string().meta({ format: 'date-time' }),
-  revision: z.int(),
-  pendingMove: z
-    .object({ action: z.string(), from: z.string(), to: z.string(), by: z.string().optional(), at: z.string().optional() })
-    .nullable()
-    .meta({ description: 'A move committed but not finished yet (its traffic change is under way)' }),
-  flippedAt: z.string().meta({ format: 'date-time' }).nullable(),
-  legacyDrainedSince: z.string().meta({ format: 'date-time' }).nullable(),
-  next: z.object({ step: z.string().nullable(), gates: z.array(GateSchema), allPass: z.boolean() }),
-  gateProfile: z.object({ name: z.string() }).meta({ description: 'The gate thresholds in force' }),
-  analysisWindowMs: z.number(),
-  autoProgression: z.object({ enabled: z.boolean(), failedChecks: z.int(), threshold: z.int() }),
-  lastTrafficChange: TrafficChangeSchema.nullable(),
-  followUps: z.object({ pending: z.int(), oldestAgeSeconds: z.number() }),
-  lastFlip: z
-    .object({
-      at: z.string(),
-      action: z.string(),
-      to: z.string(),
-      sourceOfTruth: z.string(),
-      writePause: z.object({ waitedMs: z.number(), heldMs: z.number() }).nullable().meta({ description: 'How long writes waited for those in flight, then were held while the cutover ran' }),
-      cutover: anyJson(),
-    })
-    .nullable(),
-}).meta({ description: 'Also the summaries of sync, verification, shadow comparison and the archive' });
+export const MigrationStatusSchema = z
+  .object({
+    phase,
+    step: z.string(),
+    weights: z.object({ newPercent: z.number(), legacyPercent: z.number(), provider: z.string(), inEffect: WeightsInEffectSchema }),
+    sourceOfTruth: store,
+    dualWrite: z.boolean(),
+    readFrom: store,
+    shadowComparison: z.boolean(),
+    paused: z.boolean(),
+    enteredAt: z.string().meta({ format: 'date-time' }),
+    revision: z.int(),
+    pendingMove: z
+      .object({ action: z.string(), from: z.string(), to: z.string(), by: z.string().optional(), at: z.string().optional() })
+      .nullable()
+      .meta({ description: 'A move committed but not finished yet (its traffic change is under way)' }),
+    flippedAt: z.string().meta({ format: 'date-time' }).nullable(),
+    legacyDrainedSince: z.string().meta({ format: 'date-time' }).nullable(),
+    next: z.object({ step: z.string().nullable(), gates: z.array(GateSchema), allPass: z.boolean() }),
+    gateProfile: z.object({ name: z.string() }).meta({ description: 'The gate thresholds in force' }),
+    analysisWindowMs: z.number(),
+    autoProgression: z.object({ enabled: z.boolean(), failedChecks: z.int(), threshold: z.int() }),
+    lastTrafficChange: TrafficChangeSchema.nullable(),
+    followUps: z.object({ pending: z.int(), oldestAgeSeconds: z.number() }),
+    lastFlip: z
+      .object({
+        at: z.string(),
+        action: z.string(),
+        to: z.string(),
+        sourceOfTruth: z.string(),
+        writePause: z
+          .object({ waitedMs: z.number(), heldMs: z.number() })
+          .nullable()
+          .meta({ description: 'How long writes waited for those in flight, then were held while the cutover ran' }),
+        cutover: anyJson(),
+      })
+      .nullable(),
+  })
+  .meta({ description: 'Also the summaries of sync, verification, shadow comparison and the archive' });
 
 interface MoveResultShape {
   dryRun: boolean;

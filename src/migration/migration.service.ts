@@ -22,7 +22,18 @@ import { SyncControlService } from '../sync/sync-control.service';
 import { TrafficChange, TrafficChangeFailedError, TrafficRequest, TrafficService } from '../traffic/traffic.service';
 import { weightsForPercent } from '../traffic/traffic-router.port';
 import { evaluateGates, failing, GateFigures, GateResult } from './domain/gates';
-import { advanceMove, indexOf, Move, PLAN, PlanError, Position, positionNamed, rollbackMove, startMove, stepName } from './domain/phase-plan';
+import {
+  advanceMove,
+  indexOf,
+  Move,
+  PLAN,
+  PlanError,
+  Position,
+  positionNamed,
+  rollbackMove,
+  startMove,
+  stepName,
+} from './domain/phase-plan';
 import { modeForPhase } from '../model/phases';
 import { GATE_FIGURES, GateFiguresSource } from './gate-figures.port';
 import { Committed, isPendingMove, MoveCompleter, PendingMove } from './move-completer';

@@ -38,7 +38,10 @@ export interface PendingMove {
 }
 
 export const isPendingMove = (v: unknown): v is PendingMove =>
-  typeof v === 'object' && v !== null && typeof (v as PendingMove).claimedRevision === 'number' && typeof (v as PendingMove).toPosition === 'object';
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as PendingMove).claimedRevision === 'number' &&
+  typeof (v as PendingMove).toPosition === 'object';
 
 /** A committed move: how long writes paused for it, and what its cutover did before the fence and under it. */
 export interface Committed {

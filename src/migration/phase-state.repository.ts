@@ -54,7 +54,6 @@ interface AuditRow {
   details: unknown;
 }
 
-
 @Injectable()
 export class PhaseStateRepository {
   constructor(@Inject(DATA_SOURCE) private readonly dataSource: DataSource) {}

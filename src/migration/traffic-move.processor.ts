@@ -70,7 +70,8 @@ export class TrafficMoveProcessor implements QueueProcessor<QueueName.Traffic>, 
         released = await this.completer.abandon(move, 'the process making this move stopped before its traffic change was written');
       }
     }
-    if (requeued.length + settled.length > 0 || released) this.logger.warn({ msg: 'recovered unfinished traffic work', requeued, settled, released });
+    if (requeued.length + settled.length > 0 || released)
+      this.logger.warn({ msg: 'recovered unfinished traffic work', requeued, settled, released });
     return { requeued, settled, released };
   }
 }

@@ -25,7 +25,10 @@ export class MigrationModeService {
     @Inject(DUAL_WRITE_CONFIG) private readonly config: DualWriteConfig,
     metrics: MetricsService,
   ) {
-    this.staleReads = metrics.counter('migration_mode_stale_total', 'Requests served with a cached mode because PostgreSQL could not be read');
+    this.staleReads = metrics.counter(
+      'migration_mode_stale_total',
+      'Requests served with a cached mode because PostgreSQL could not be read',
+    );
   }
 
   async current(): Promise<MigrationMode> {

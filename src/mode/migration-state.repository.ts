@@ -29,7 +29,10 @@ export class MigrationStateRepository {
     // A phase change like any other: under the write fence, so no write spans it (src/mode/write-fence.ts).
     return this.dataSource.transaction(async (em) => {
       await waitForTransactionLock(em, AdvisoryLock.WriteFence);
-      const [, count] = await em.query(`UPDATE migration_state SET phase = $1, revision = revision + 1, updated_at = now() WHERE id = 1 AND revision = 0`, [phase]);
+      const [, count] = await em.query(
+        `UPDATE migration_state SET phase = $1, revision = revision + 1, updated_at = now() WHERE id = 1 AND revision = 0`,
+        [phase],
+      );
       return count === 1;
     });
   }

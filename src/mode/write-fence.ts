@@ -61,8 +61,18 @@ export class WriteFence {
     private readonly maxWaitMs: number,
     metrics: MetricsService,
   ) {
-    this.waits = metrics.histogram('write_fence_wait_seconds', 'How long a write waited for the fence (a phase change in progress)', [], [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
-    this.holds = metrics.histogram('write_fence_exclusive_seconds', 'Phase changes: waiting for writes in flight, and holding the fence', ['stage'], [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]);
+    this.waits = metrics.histogram(
+      'write_fence_wait_seconds',
+      'How long a write waited for the fence (a phase change in progress)',
+      [],
+      [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    );
+    this.holds = metrics.histogram(
+      'write_fence_exclusive_seconds',
+      'Phase changes: waiting for writes in flight, and holding the fence',
+      ['stage'],
+      [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    );
   }
 
   /** Runs one write attempt under the fence; resolves after its commit. */
@@ -111,7 +121,11 @@ export class WriteFence {
         await waitForTransactionLock(q, AdvisoryLock.WriteFence);
       } catch (err) {
         if ((err as { driverError?: { code?: string } }).driverError?.code === LOCK_NOT_AVAILABLE) {
-          throw new DomainError('CUTOVER_TIMEOUT', 409, `Writes in flight did not finish within ${lockTimeoutMs} ms; the phase did not change`);
+          throw new DomainError(
+            'CUTOVER_TIMEOUT',
+            409,
+            `Writes in flight did not finish within ${lockTimeoutMs} ms; the phase did not change`,
+          );
         }
         throw err;
       }

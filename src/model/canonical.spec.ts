@@ -5,8 +5,7 @@ import { Conversation, JsonObject } from './conversation.model';
 import { arbConversation } from './testing/arbitraries';
 import { SAMPLE_ID, sampleConversation } from './testing/fixtures';
 
-const withMeta = (metadata: JsonObject, overrides: Partial<Conversation> = {}) =>
-  sampleConversation({ metadata, ...overrides });
+const withMeta = (metadata: JsonObject, overrides: Partial<Conversation> = {}) => sampleConversation({ metadata, ...overrides });
 
 describe('canonical', () => {
   it('is plain JSON with ISO timestamps to the millisecond', () => {

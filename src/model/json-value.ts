@@ -27,12 +27,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 /** Every problem found in `value`, walked depth first; a generator so callers can stop at the first one. */
-export function* jsonProblems(
-  value: unknown,
-  path: string,
-  options: JsonWalkOptions = {},
-  depth = 0,
-): Generator<JsonProblem> {
+export function* jsonProblems(value: unknown, path: string, options: JsonWalkOptions = {}, depth = 0): Generator<JsonProblem> {
   if (typeof value === 'string') {
     const bad = unstorableReason(value);
     if (bad) yield { path, message: bad };

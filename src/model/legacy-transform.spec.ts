@@ -31,7 +31,12 @@ function doc(changes: Record<string, unknown> = {}): Record<string, unknown> {
 }
 
 function message(changes: Record<string, unknown>): Record<string, unknown> {
-  return doc({ messages: [{ role: 'user', text: 'hi', ts: TS }, { role: 'assistant', text: 'yo', ts: TS, ...changes }] });
+  return doc({
+    messages: [
+      { role: 'user', text: 'hi', ts: TS },
+      { role: 'assistant', text: 'yo', ts: TS, ...changes },
+    ],
+  });
 }
 
 function messageWithout(field: string): Record<string, unknown> {
@@ -167,8 +172,16 @@ describe('fromLegacy: unreadable documents name the field and never guess', () =
     ['an unparsable date', message({ ts: 'yesterday' }), 'messages[1].ts: unparsable date "yesterday"'],
     ['a date without offset', message({ ts: '2021-03-04T05:06:07' }), 'messages[1].ts: unparsable date "2021-03-04T05:06:07"'],
     ['a non-ISO date', message({ ts: 'Thu, 04 Mar 2021 05:06:07 GMT' }), 'messages[1].ts: unparsable date "Thu, 04 Mar 2021 05:06:07 GMT"'],
-    ['a day that does not exist', message({ ts: '2021-02-30T00:00:00Z' }), 'messages[1].ts: unparsable date (no such calendar time) "2021-02-30T00:00:00Z"'],
-    ['sub-millisecond digits', message({ ts: '2021-03-04T05:06:07.1234Z' }), 'messages[1].ts: sub-millisecond precision in date "2021-03-04T05:06:07.1234Z"'],
+    [
+      'a day that does not exist',
+      message({ ts: '2021-02-30T00:00:00Z' }),
+      'messages[1].ts: unparsable date (no such calendar time) "2021-02-30T00:00:00Z"',
+    ],
+    [
+      'sub-millisecond digits',
+      message({ ts: '2021-03-04T05:06:07.1234Z' }),
+      'messages[1].ts: sub-millisecond precision in date "2021-03-04T05:06:07.1234Z"',
+    ],
     ['fractional epoch milliseconds', message({ ts: 1.5 }), 'messages[1].ts: sub-millisecond precision in epoch milliseconds number 1.5'],
     ['a NaN timestamp', message({ ts: NaN }), 'messages[1].ts: epoch milliseconds not finite number NaN'],
     ['an Invalid Date', message({ ts: new Date('nope') }), 'messages[1].ts: Invalid Date'],
@@ -193,7 +206,11 @@ describe('fromLegacy: unreadable documents name the field and never guess', () =
     ['created missing', doc({ created: undefined }), 'created: missing'],
     ['created as epoch milliseconds', doc({ created: 0 }), 'created: expected a Date or ISO-8601 string, got number 0'],
     ['created as an Invalid Date', doc({ created: new Date(NaN) }), 'created: Invalid Date'],
-    ['created before year 1', doc({ created: new Date(-62_135_596_800_001) }), 'created: date outside years 0001..9999 Date(0000-12-31T23:59:59.999Z)'],
+    [
+      'created before year 1',
+      doc({ created: new Date(-62_135_596_800_001) }),
+      'created: date outside years 0001..9999 Date(0000-12-31T23:59:59.999Z)',
+    ],
     ['updated as a string', doc({ updated: '2021-03-05T00:00:00Z' }), 'updated: expected a Date, got "2021-03-05T00:00:00Z"'],
     ['updated as an Invalid Date', doc({ updated: new Date(NaN) }), 'updated: Invalid Date'],
     ['a negative version', doc({ v: -1 }), 'v: expected a non-negative integer, got number -1'],
@@ -211,7 +228,11 @@ describe('fromLegacy: unreadable documents name the field and never guess', () =
 
   it.each<[string, unknown, string]>([
     ['_id missing', undefined, '_id: missing'],
-    ['_id in upper case', SAMPLE_ID.toUpperCase(), `_id: expected an ObjectId or 24 lower-case hex characters, got "${SAMPLE_ID.toUpperCase()}"`],
+    [
+      '_id in upper case',
+      SAMPLE_ID.toUpperCase(),
+      `_id: expected an ObjectId or 24 lower-case hex characters, got "${SAMPLE_ID.toUpperCase()}"`,
+    ],
     ['_id too short', 'abc', '_id: expected an ObjectId or 24 lower-case hex characters, got "abc"'],
     ['_id a number', 12, '_id: expected an ObjectId or 24 lower-case hex characters, got number 12'],
     ['_id an odd ObjectId', { toHexString: () => 'zz' }, '_id: expected an ObjectId or 24 lower-case hex characters, got "zz"'],
@@ -272,8 +293,6 @@ describe('round trips (property)', () => {
   });
 
   it('any mix of legacy variations reads as the conversation it encodes', () => {
-    fc.assert(
-      fc.property(arbWildLegacyCase(), ({ document, expected }) => expectSameCanonical(fromLegacy(document), expected)),
-    );
+    fc.assert(fc.property(arbWildLegacyCase(), ({ document, expected }) => expectSameCanonical(fromLegacy(document), expected)));
   });
 });

@@ -1,14 +1,4 @@
-import {
-  checkContent,
-  checkId,
-  checkMetadata,
-  checkRole,
-  checkTitle,
-  checkUserId,
-  isValidId,
-  LIMITS,
-  metadataKeyProblem,
-} from './limits';
+import { checkContent, checkId, checkMetadata, checkRole, checkTitle, checkUserId, isValidId, LIMITS, metadataKeyProblem } from './limits';
 
 /** An object nested `levels` containers deep (the outermost counts as 1), alternating objects and arrays. */
 function nested(levels: number): Record<string, unknown> {
@@ -121,9 +111,7 @@ describe('checkMetadata', () => {
   });
 
   it('refuses 9 levels, counting arrays', () => {
-    expect(checkMetadata(nested(9))).toEqual([
-      { field: 'metadata.top.k[0].k[0].k[0].k', message: 'nested more than 8 levels deep' },
-    ]);
+    expect(checkMetadata(nested(9))).toEqual([{ field: 'metadata.top.k[0].k[0].k[0].k', message: 'nested more than 8 levels deep' }]);
   });
 
   it('refuses 16 KiB + 1 byte, measured in UTF-8', () => {

@@ -61,9 +61,7 @@ export function checkContent(value: unknown, field = 'content'): FieldError[] {
 }
 
 export function checkRole(value: unknown, field = 'role'): FieldError[] {
-  return MESSAGE_ROLES.includes(value as MessageRole)
-    ? []
-    : [{ field, message: `must be one of ${MESSAGE_ROLES.join(', ')}` }];
+  return MESSAGE_ROLES.includes(value as MessageRole) ? [] : [{ field, message: `must be one of ${MESSAGE_ROLES.join(', ')}` }];
 }
 
 /**

@@ -29,7 +29,8 @@ export function storableJson(value: unknown): unknown {
  * string of a string id, otherwise the id's Extended JSON text.
  */
 export function deadLetterKey(rawId: unknown): string {
-  if (rawId !== null && typeof rawId === 'object' && typeof (rawId as { $oid?: unknown }).$oid === 'string') return (rawId as { $oid: string }).$oid;
+  if (rawId !== null && typeof rawId === 'object' && typeof (rawId as { $oid?: unknown }).$oid === 'string')
+    return (rawId as { $oid: string }).$oid;
   if (typeof rawId === 'string') return visible(rawId);
   return visible(JSON.stringify(rawId ?? null));
 }

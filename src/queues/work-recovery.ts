@@ -25,8 +25,7 @@ export interface RecoverableWork {
 }
 
 export type RecoveryOutcome =
-  | { outcome: 'not_leader' | 'redis_unavailable' }
-  | { outcome: 'done'; redisDataLost: boolean; recovered: string[]; failed: string[] };
+  { outcome: 'not_leader' | 'redis_unavailable' } | { outcome: 'done'; redisDataLost: boolean; recovered: string[]; failed: string[] };
 
 export const RECOVERY_MARKER_KEY = `${QUEUE_PREFIX}:recovery:marker`;
 /** After a reconnect, wait this long (other connections reconnect too) before the pass. */
@@ -53,7 +52,11 @@ export class WorkRecovery implements OnApplicationBootstrap, OnApplicationShutdo
     private readonly intervalMs: number,
     metrics: MetricsService,
   ) {
-    this.recoveredTotal = metrics.counter('work_recovered_total', 'Jobs a worker re-created from PostgreSQL state after Redis lost them, by kind of work', ['kind']);
+    this.recoveredTotal = metrics.counter(
+      'work_recovered_total',
+      'Jobs a worker re-created from PostgreSQL state after Redis lost them, by kind of work',
+      ['kind'],
+    );
     this.dataLossTotal = metrics.counter('redis_data_loss_total', 'Times a worker found that Redis had come back without its data');
   }
 
@@ -89,22 +92,27 @@ export class WorkRecovery implements OnApplicationBootstrap, OnApplicationShutdo
     } catch {
       return { outcome: 'redis_unavailable' };
     }
-    return whileHolding(this.dataSource, AdvisoryLock.WorkRecovery, { outcome: 'not_leader' } as const, async (): Promise<RecoveryOutcome> => {
-      const recovered: string[] = [];
-      const failed: string[] = [];
-      for (const part of this.parts) {
-        try {
-          const found = await part.recover();
-          if (found.length > 0) this.recoveredTotal.inc({ kind: part.kind }, found.length);
-          recovered.push(...found);
-        } catch (err) {
-          failed.push(part.kind);
-          this.logger.warn({ msg: 'could not recover work', kind: part.kind, error: (err as Error).message });
+    return whileHolding(
+      this.dataSource,
+      AdvisoryLock.WorkRecovery,
+      { outcome: 'not_leader' } as const,
+      async (): Promise<RecoveryOutcome> => {
+        const recovered: string[] = [];
+        const failed: string[] = [];
+        for (const part of this.parts) {
+          try {
+            const found = await part.recover();
+            if (found.length > 0) this.recoveredTotal.inc({ kind: part.kind }, found.length);
+            recovered.push(...found);
+          } catch (err) {
+            failed.push(part.kind);
+            this.logger.warn({ msg: 'could not recover work', kind: part.kind, error: (err as Error).message });
+          }
         }
-      }
-      if (recovered.length > 0) this.logger.warn({ msg: 're-created jobs Redis no longer had', reason, redisDataLost, recovered });
-      return { outcome: 'done', redisDataLost, recovered, failed };
-    });
+        if (recovered.length > 0) this.logger.warn({ msg: 're-created jobs Redis no longer had', reason, redisDataLost, recovered });
+        return { outcome: 'done', redisDataLost, recovered, failed };
+      },
+    );
   }
 
   /** True when the marker this process saw before is gone: Redis came back without its data. */

@@ -59,7 +59,12 @@ export class RateLimits {
     if (override) return { tokenName: p.name, role: p.role, rps: override.rps, source: 'override' };
     const configured = this.config.overrides[p.name];
     if (configured !== undefined) return { tokenName: p.name, role: p.role, rps: configured, source: 'configured' };
-    return { tokenName: p.name, role: p.role, rps: p.role === 'operator' ? this.config.operatorRps : this.config.appRps, source: 'default' };
+    return {
+      tokenName: p.name,
+      role: p.role,
+      rps: p.role === 'operator' ? this.config.operatorRps : this.config.appRps,
+      source: 'default',
+    };
   }
 
   /** Milliseconds the caller must wait before its next request; 0 when this one may go ahead. */
@@ -78,7 +83,10 @@ export class RateLimits {
       this.unchecked.inc();
       if (!this.redisDown) {
         this.redisDown = true;
-        this.logger.warn({ msg: 'rate limits not checked while Redis does not answer: requests go through', error: (err as Error).message });
+        this.logger.warn({
+          msg: 'rate limits not checked while Redis does not answer: requests go through',
+          error: (err as Error).message,
+        });
       }
       return 0;
     }
@@ -119,7 +127,9 @@ export class RateLimits {
   }
 
   private async readOverrides(): Promise<Map<string, RateLimitOverride>> {
-    const rows = await this.dataSource.query('SELECT token_name, rps, set_by, reason, set_at FROM rate_limit_overrides ORDER BY token_name');
+    const rows = await this.dataSource.query(
+      'SELECT token_name, rps, set_by, reason, set_at FROM rate_limit_overrides ORDER BY token_name',
+    );
     return new Map(rows.map((r: Record<string, unknown>) => [r.token_name as string, toOverride(r)]));
   }
 }

@@ -12,7 +12,11 @@ export class OutboxReplayer implements OnApplicationBootstrap, OnApplicationShut
   private timer?: NodeJS.Timeout;
   private running = false;
 
-  constructor(private readonly outboxes: RepairOutbox[], private readonly queue: RepairQueue, private readonly intervalMs = 2000) {}
+  constructor(
+    private readonly outboxes: RepairOutbox[],
+    private readonly queue: RepairQueue,
+    private readonly intervalMs = 2000,
+  ) {}
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.replayOnce(), this.intervalMs);

@@ -9,7 +9,15 @@ import type { PostgresRepairOutbox } from './repair-outbox';
 
 export function registerFollowUpGauges(metrics: MetricsService, outbox: Pick<PostgresRepairOutbox, 'lag'>): void {
   registerScrapeGauges(metrics, 'the follow-up outbox', () => outbox.lag(), [
-    { name: 'repair_outbox_pending', help: 'Follow-ups (repair_outbox rows) not yet settled: the other store still needs these conversations', value: (l) => l.pending },
-    { name: 'repair_outbox_oldest_age_seconds', help: 'Age of the oldest unsettled follow-up (0 when none): how far the other store lags at worst', value: (l) => l.oldestAgeSeconds },
+    {
+      name: 'repair_outbox_pending',
+      help: 'Follow-ups (repair_outbox rows) not yet settled: the other store still needs these conversations',
+      value: (l) => l.pending,
+    },
+    {
+      name: 'repair_outbox_oldest_age_seconds',
+      help: 'Age of the oldest unsettled follow-up (0 when none): how far the other store lags at worst',
+      value: (l) => l.oldestAgeSeconds,
+    },
   ]);
 }

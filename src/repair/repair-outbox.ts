@@ -53,7 +53,10 @@ export class PostgresRepairOutbox implements RepairOutbox {
 
   /** Records the entry in the caller's transaction; resolves to the row's id. */
   async addIn(tx: StoreTransaction, e: OutboxEntry): Promise<string> {
-    const [row] = await tx.query<Array<{ id: string }>>('INSERT INTO repair_outbox (conversation_id, source, reason) VALUES ($1, $2, $3) RETURNING id', [e.conversationId, e.source, e.reason]);
+    const [row] = await tx.query<Array<{ id: string }>>(
+      'INSERT INTO repair_outbox (conversation_id, source, reason) VALUES ($1, $2, $3) RETURNING id',
+      [e.conversationId, e.source, e.reason],
+    );
     return String(row.id);
   }
 

@@ -28,7 +28,12 @@ export class RepairRecorder {
       this.recorded.inc({ outcome: 'queued' });
       return;
     } catch (err) {
-      this.logger.warn({ msg: 'repair queue unavailable, writing to outbox', conversationId: id, store: source, error: (err as Error).message });
+      this.logger.warn({
+        msg: 'repair queue unavailable, writing to outbox',
+        conversationId: id,
+        store: source,
+        error: (err as Error).message,
+      });
     }
     try {
       await this.outboxes[source].add({ conversationId: id, source, reason });

@@ -13,7 +13,10 @@ export class RepairProcessor implements QueueProcessor<QueueName.Repair> {
   readonly concurrency = 20;
   private readonly outcomes;
 
-  constructor(private readonly repairs: RepairService, metrics: MetricsService) {
+  constructor(
+    private readonly repairs: RepairService,
+    metrics: MetricsService,
+  ) {
     this.outcomes = metrics.counter('repairs_total', 'Repairs by outcome (queued, outbox, done, dead, failed_to_record)', ['outcome']);
   }
 

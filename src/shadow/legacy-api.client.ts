@@ -68,7 +68,9 @@ export class HttpLegacyApiClient implements LegacyApiPort {
     try {
       res = await fetch(`${this.config.baseUrl}${path}`, { headers, signal: AbortSignal.timeout(this.config.timeoutMs) });
     } catch (err) {
-      throw new LegacyApiError(`legacy API request failed: ${(err as Error).name === 'TimeoutError' ? `no answer within ${this.config.timeoutMs} ms` : (err as Error).message}`);
+      throw new LegacyApiError(
+        `legacy API request failed: ${(err as Error).name === 'TimeoutError' ? `no answer within ${this.config.timeoutMs} ms` : (err as Error).message}`,
+      );
     }
     const text = await res.text();
     if (res.status >= 500) throw new LegacyApiError(`legacy API answered ${res.status}`);

@@ -129,7 +129,10 @@ describe('ShadowComparer (fake ports)', () => {
       await s.comparer.compare(last);
       s.copy.state = caughtUp();
       await s.comparer.compare(last);
-      expect(s.recorded.map((r) => [r.sample.outcome, r.sample.lagKind])).toEqual([['lag', 'not_caught_up'], ['mismatched', null]]);
+      expect(s.recorded.map((r) => [r.sample.outcome, r.sample.lagKind])).toEqual([
+        ['lag', 'not_caught_up'],
+        ['mismatched', null],
+      ]);
       expect(s.recorded[1].mismatch).toMatchObject({ primaryVersion: 2, secondaryVersion: 1, paths: ['title', 'updatedAt', 'version'] });
     });
 
@@ -140,7 +143,10 @@ describe('ShadowComparer (fake ports)', () => {
       await s.comparer.compare(last);
       s.copy.state = caughtUp();
       await s.comparer.compare(last);
-      expect(s.recorded.map((r) => [r.sample.outcome, r.sample.lagKind])).toEqual([['lag', 'follow_up'], ['mismatched', null]]);
+      expect(s.recorded.map((r) => [r.sample.outcome, r.sample.lagKind])).toEqual([
+        ['lag', 'follow_up'],
+        ['mismatched', null],
+      ]);
     });
 
     it('is converged when the stores agree on the read made after the copy state (a copy landed in between)', async () => {
@@ -156,7 +162,10 @@ describe('ShadowComparer (fake ports)', () => {
       const s = setup('deprecation');
       s.stores.new.set(ID, conv({ version: 2, title: 'written after the move' }));
       s.phaseNow.phase = 'cleanup';
-      expect(await s.comparer.compare(last)).toEqual({ decided: {}, skipped: 'the phase moved from deprecation to cleanup during the comparison' });
+      expect(await s.comparer.compare(last)).toEqual({
+        decided: {},
+        skipped: 'the phase moved from deprecation to cleanup during the comparison',
+      });
       expect(s.recorded).toEqual([]);
     });
 

@@ -29,7 +29,17 @@ import { MigrationModeService } from '../mode/migration-mode.service';
 import { MigrationMode, otherStore } from '../model/phases';
 import { PermanentJobError } from '../queues/queue-processor';
 import type { StoreName } from '../model/store-name';
-import { Compared, compareRecords, comparePages, conversationPath, Difference, NoiseFinding, noiseBetween, partition, verdict } from './domain/comparison';
+import {
+  Compared,
+  compareRecords,
+  comparePages,
+  conversationPath,
+  Difference,
+  NoiseFinding,
+  noiseBetween,
+  partition,
+  verdict,
+} from './domain/comparison';
 import { explainLag, idsOf, LagKind, Reads } from './domain/lag';
 import { generalisePath, PathRules } from './domain/path-pattern';
 import { redactDifference, redactValue } from './domain/redact';

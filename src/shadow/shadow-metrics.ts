@@ -19,7 +19,11 @@ export function registerShadowGauges(metrics: MetricsService, source: ShadowWind
       help: `Shadow mismatches over decided comparisons in the last ${seconds} s (the phase gates' window); NaN when none was compared`,
       value: (r) => r.rate ?? NaN,
     },
-    { name: 'shadow_window_comparisons', help: `Decided shadow comparisons in the last ${seconds} s (the phase gates' window)`, value: (r) => r.compared },
+    {
+      name: 'shadow_window_comparisons',
+      help: `Decided shadow comparisons in the last ${seconds} s (the phase gates' window)`,
+      value: (r) => r.compared,
+    },
     {
       name: 'shadow_window_lag_ratio',
       help: `Shadow comparisons decided as lag (the other side still being copied) over decided comparisons in the last ${seconds} s; NaN when none was compared`,

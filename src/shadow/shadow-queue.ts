@@ -80,14 +80,22 @@ export class ShadowQueue extends QueueProducer<QueueName.Shadow> {
         token,
         RESERVATION_TTL_MS,
       );
-      const [admitted, depth] = await withTimeout(reserve, ADD_TIMEOUT_MS, `shadow queue reservation did not answer within ${ADD_TIMEOUT_MS} ms`);
+      const [admitted, depth] = await withTimeout(
+        reserve,
+        ADD_TIMEOUT_MS,
+        `shadow queue reservation did not answer within ${ADD_TIMEOUT_MS} ms`,
+      );
       this.lastDepth = depth;
       if (admitted !== 1) {
         this.fullUntil = Date.now() + FULL_BACKOFF_MS;
         return 'full';
       }
       try {
-        await withTimeout(this.queue.add(payload.endpoint, payload), ADD_TIMEOUT_MS, `shadow queue add did not answer within ${ADD_TIMEOUT_MS} ms`);
+        await withTimeout(
+          this.queue.add(payload.endpoint, payload),
+          ADD_TIMEOUT_MS,
+          `shadow queue add did not answer within ${ADD_TIMEOUT_MS} ms`,
+        );
         return 'enqueued';
       } finally {
         this.connection.zrem(this.reservations, token).catch(() => undefined);
@@ -103,7 +111,11 @@ export class ShadowQueue extends QueueProducer<QueueName.Shadow> {
   async depth(): Promise<number> {
     // BullMQ would wait for a connection that is down; a status page must answer.
     if (this.connection.status !== 'ready') throw new Error(`shadow queue unavailable (Redis connection ${this.connection.status})`);
-    const c = await withTimeout(this.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active'), ADD_TIMEOUT_MS, `shadow queue counts did not answer within ${ADD_TIMEOUT_MS} ms`);
+    const c = await withTimeout(
+      this.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active'),
+      ADD_TIMEOUT_MS,
+      `shadow queue counts did not answer within ${ADD_TIMEOUT_MS} ms`,
+    );
     return c.waiting + c.prioritized + c.delayed + c.active;
   }
 }

@@ -50,8 +50,14 @@ export class ShadowSampler implements BeforeApplicationShutdown {
     private readonly repo: ShadowRepository,
     metrics: MetricsService,
   ) {
-    this.samples = metrics.counter('shadow_samples_total', 'Sampled reads by what became of them (enqueued, dropped, off: phase without shadow)', ['endpoint', 'result']);
-    this.dropped = metrics.counter('shadow_dropped_total', 'Sampled reads dropped before comparison, by reason (full, unavailable, busy)', ['reason']);
+    this.samples = metrics.counter(
+      'shadow_samples_total',
+      'Sampled reads by what became of them (enqueued, dropped, off: phase without shadow)',
+      ['endpoint', 'result'],
+    );
+    this.dropped = metrics.counter('shadow_dropped_total', 'Sampled reads dropped before comparison, by reason (full, unavailable, busy)', [
+      'reason',
+    ]);
     this.depth = metrics.gauge('shadow_queue_depth', 'Shadow queue depth seen by the last admission from this process');
   }
 

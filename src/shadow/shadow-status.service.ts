@@ -7,7 +7,15 @@ import { SHADOW_CONFIG, SHADOW_GATE_VIEW, ShadowConfig, ShadowGateView } from '.
 import { MigrationModeService } from '../mode/migration-mode.service';
 import { LAG_KINDS, LagKind } from './domain/lag';
 import { ShadowQueue } from './shadow-queue';
-import { ComparisonKind, MismatchFilter, OutcomeCount, PathCount, SampleOutcome, ShadowRepository, StoredMismatch } from './shadow.repository';
+import {
+  ComparisonKind,
+  MismatchFilter,
+  OutcomeCount,
+  PathCount,
+  SampleOutcome,
+  ShadowRepository,
+  StoredMismatch,
+} from './shadow.repository';
 
 export interface ShadowCounts {
   /** Decided comparisons (every outcome but error). */
@@ -36,7 +44,14 @@ export interface MismatchRate {
 export function countsOf(rows: OutcomeCount[]): ShadowCounts {
   const sum = (rs: OutcomeCount[]) => rs.reduce((n, r) => n + r.count, 0);
   const by = (o: SampleOutcome) => sum(rows.filter((r) => r.outcome === o));
-  const counts = { matched: by('matched'), mismatched: by('mismatched'), lag: by('lag'), ignored: by('ignored'), noisy: by('noisy'), errors: by('error') };
+  const counts = {
+    matched: by('matched'),
+    mismatched: by('mismatched'),
+    lag: by('lag'),
+    ignored: by('ignored'),
+    noisy: by('noisy'),
+    errors: by('error'),
+  };
   const lagByKind = Object.fromEntries(
     LAG_KINDS.map((k) => [k, sum(rows.filter((r) => r.outcome === 'lag' && (r.lagKind ?? 'converged') === k))]),
   ) as Record<LagKind, number>;

@@ -24,13 +24,22 @@ function problems(env: Record<string, string>): string[] {
 describe('shadow settings', () => {
   it('defaults to 10 % per endpoint, with per-endpoint overrides and 0 for off', () => {
     expect(loadShadow(GOOD).shadow.sampleRates).toEqual({ get: 0.1, list: 0.1 });
-    expect(loadShadow({ ...GOOD, SHADOW_SAMPLE_RATE: '0.2', SHADOW_SAMPLE_RATE_LIST: '0' }).shadow.sampleRates).toEqual({ get: 0.2, list: 0 });
+    expect(loadShadow({ ...GOOD, SHADOW_SAMPLE_RATE: '0.2', SHADOW_SAMPLE_RATE_LIST: '0' }).shadow.sampleRates).toEqual({
+      get: 0.2,
+      list: 0,
+    });
     expect(loadShadow(GOOD).shadow.mirror.baseUrl).toBeUndefined();
   });
 
   it('names every bad shadow variable', () => {
     expect(
-      problems({ SHADOW_SAMPLE_RATE: '10', SHADOW_IGNORE_PATHS: 'metadata.ok,messages[x]', SHADOW_QUEUE_MAX: '0', SHADOW_LEGACY_API_URL: 'ftp://x', SHADOW_LEGACY_API_ENDPOINTS: 'get=/c/{nope},put=/x' }),
+      problems({
+        SHADOW_SAMPLE_RATE: '10',
+        SHADOW_IGNORE_PATHS: 'metadata.ok,messages[x]',
+        SHADOW_QUEUE_MAX: '0',
+        SHADOW_LEGACY_API_URL: 'ftp://x',
+        SHADOW_LEGACY_API_ENDPOINTS: 'get=/c/{nope},put=/x',
+      }),
     ).toEqual([
       'SHADOW_SAMPLE_RATE: must be between 0 and 1, got 10',
       expect.stringMatching(/^SHADOW_IGNORE_PATHS: "messages\[x\]": expected/),
@@ -43,7 +52,9 @@ describe('shadow settings', () => {
 
   it('maps a sampled request onto the legacy API path', () => {
     expect(mirrorPath('/api/c/{id}', { endpoint: 'get', id: 'abc' })).toBe('/api/c/abc');
-    expect(mirrorPath('/u/{userId}/c?limit={limit}&cursor={cursor}&x=1', { endpoint: 'list', userId: 'a b', limit: 5 })).toBe('/u/a%20b/c?limit=5&x=1');
+    expect(mirrorPath('/u/{userId}/c?limit={limit}&cursor={cursor}&x=1', { endpoint: 'list', userId: 'a b', limit: 5 })).toBe(
+      '/u/a%20b/c?limit=5&x=1',
+    );
     // A page the legacy API cannot be asked for is not mirrored.
     expect(mirrorPath('/c?userId={userId}', { endpoint: 'list', userId: 'u', cursor: 'abc' })).toBeNull();
     expect(mirrorPath('/c/{id}', { endpoint: 'get' })).toBeNull();

@@ -64,7 +64,11 @@ function readEndpoints(r: EnvReader): MirrorConfig['endpoints'] {
     const used = [...template.matchAll(/\{([^}]*)\}/g)].map((m) => m[1]);
     const unknown = used.filter((p) => !PLACEHOLDERS.includes(p));
     if (!template.startsWith('/')) r.problem(name, `${endpoint}: the path must start with "/"`);
-    else if (unknown.length > 0) r.problem(name, `${endpoint}: unknown placeholder(s) ${unknown.map((p) => `{${p}}`).join(', ')} (known: {id}, {userId}, {limit}, {cursor})`);
+    else if (unknown.length > 0)
+      r.problem(
+        name,
+        `${endpoint}: unknown placeholder(s) ${unknown.map((p) => `{${p}}`).join(', ')} (known: {id}, {userId}, {limit}, {cursor})`,
+      );
     else if (!used.includes(REQUIRED[endpoint])) r.problem(name, `${endpoint}: the path must contain {${REQUIRED[endpoint]}}`);
     else out[endpoint] = template;
   }

@@ -30,7 +30,9 @@ export class ShadowController {
   }
 
   @Get('timeline')
-  @ApiOperation({ summary: 'Mismatch rate over time: the window cut into equal buckets, oldest first, each with compared, mismatched and rate' })
+  @ApiOperation({
+    summary: 'Mismatch rate over time: the window cut into equal buckets, oldest first, each with compared, mismatched and rate',
+  })
   @ApiOkResponse({ type: ShadowTimelineDto })
   async timeline(@Query() query: TimelineQueryDto) {
     return this.shadow.timeline(query.windowMs ?? this.shadow.defaultWindowMs, query.buckets);

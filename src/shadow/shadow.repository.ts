@@ -151,9 +151,23 @@ export class ShadowRepository {
            primary_version, secondary_version, paths, path_patterns, differences, difference_count, rechecks, sampled_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
         [
-          id, mismatch.kind, mismatch.endpoint, mismatch.conversationId, mismatch.userId, JSON.stringify(mismatch.request), mismatch.phase,
-          mismatch.primarySide, mismatch.secondarySide, mismatch.primaryVersion, mismatch.secondaryVersion, mismatch.paths,
-          mismatch.pathPatterns, JSON.stringify(mismatch.differences), mismatch.differenceCount, mismatch.rechecks, mismatch.sampledAt,
+          id,
+          mismatch.kind,
+          mismatch.endpoint,
+          mismatch.conversationId,
+          mismatch.userId,
+          JSON.stringify(mismatch.request),
+          mismatch.phase,
+          mismatch.primarySide,
+          mismatch.secondarySide,
+          mismatch.primaryVersion,
+          mismatch.secondaryVersion,
+          mismatch.paths,
+          mismatch.pathPatterns,
+          JSON.stringify(mismatch.differences),
+          mismatch.differenceCount,
+          mismatch.rechecks,
+          mismatch.sampledAt,
         ],
       );
     });
@@ -307,10 +321,12 @@ export class ShadowRepository {
     const age = [ageMs];
     await this.ds.query(`DELETE FROM shadow_samples WHERE decided_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)`, age);
     await this.ds.query(`DELETE FROM shadow_drops WHERE recorded_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)`, age);
-    await this.ds.query(`DELETE FROM shadow_mismatches WHERE detected_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)`, age);
     await this.ds.query(
-      `DELETE FROM shadow_mismatches WHERE id <= (SELECT id FROM shadow_mismatches ORDER BY id DESC OFFSET $1 LIMIT 1)`,
-      [maxMismatches],
+      `DELETE FROM shadow_mismatches WHERE detected_at < clock_timestamp() - make_interval(secs => $1::float8 / 1000)`,
+      age,
     );
+    await this.ds.query(`DELETE FROM shadow_mismatches WHERE id <= (SELECT id FROM shadow_mismatches ORDER BY id DESC OFFSET $1 LIMIT 1)`, [
+      maxMismatches,
+    ]);
   }
 }

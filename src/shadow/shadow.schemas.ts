@@ -8,7 +8,9 @@ import { parseIsoTimestamp } from '../model/timestamp';
 
 const MAX_WINDOW_MS = 30 * 24 * 3_600_000;
 
-export const ShadowStatusQuerySchema = query({ windowMs: intString(1, MAX_WINDOW_MS).optional().meta({ description: 'Sliding window (default SHADOW_WINDOW_MS)' }) });
+export const ShadowStatusQuerySchema = query({
+  windowMs: intString(1, MAX_WINDOW_MS).optional().meta({ description: 'Sliding window (default SHADOW_WINDOW_MS)' }),
+});
 
 export const TimelineQuerySchema = query({
   windowMs: intString(1000, MAX_WINDOW_MS).optional().meta({ description: 'default SHADOW_WINDOW_MS' }),
@@ -21,14 +23,12 @@ export const TopPathsQuerySchema = query({
 });
 
 const since = documentedAs(
-  z
-    .string({ error: 'must be an ISO-8601 date-time with offset' })
-    .transform((s, ctx) => {
-      const t = parseIsoTimestamp(s);
-      if (t.ok) return t.date;
-      ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 date-time with offset' });
-      return z.NEVER;
-    }),
+  z.string({ error: 'must be an ISO-8601 date-time with offset' }).transform((s, ctx) => {
+    const t = parseIsoTimestamp(s);
+    if (t.ok) return t.date;
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO-8601 date-time with offset' });
+    return z.NEVER;
+  }),
   { type: 'string', format: 'date-time' },
 );
 

@@ -57,7 +57,10 @@ class RedisOutageLog {
 
 function isConnectionError(err: Error): boolean {
   const code = (err as { code?: unknown }).code;
-  return (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN)$/.test(code)) || /Connection is closed|connect ETIMEDOUT|ECONNREFUSED/.test(err.message);
+  return (
+    (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN)$/.test(code)) ||
+    /Connection is closed|connect ETIMEDOUT|ECONNREFUSED/.test(err.message)
+  );
 }
 
 export const redisOutages = new RedisOutageLog();

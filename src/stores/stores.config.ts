@@ -45,7 +45,12 @@ export function readLegacyConfig(r: EnvReader): LegacyConfig {
       r.problem('LEGACY_MONGO_URL', 'must name the database in its path, e.g. mongodb://host:27017/legacy');
     }
   }
-  return { url, database, collection: r.string('LEGACY_COLLECTION', 'conversations'), slowCommandMs: r.int('LEGACY_SLOW_COMMAND_MS', 0, 0, 3_600_000) };
+  return {
+    url,
+    database,
+    collection: r.string('LEGACY_COLLECTION', 'conversations'),
+    slowCommandMs: r.int('LEGACY_SLOW_COMMAND_MS', 0, 0, 3_600_000),
+  };
 }
 
 export function readRedisConfig(r: EnvReader): RedisConfig {

@@ -36,7 +36,9 @@ const logger = new Logger('Stores');
         await ds.initialize();
         if (database.runMigrationsOnStart) {
           // Under an advisory lock: replicas starting together (and the migration Job) never race.
-          const applied = await runMigrationsLocked(ds, { waiting: () => logger.log({ msg: 'another process is applying migrations; waiting for it' }) });
+          const applied = await runMigrationsLocked(ds, {
+            waiting: () => logger.log({ msg: 'another process is applying migrations; waiting for it' }),
+          });
           logger.log({ msg: 'migrations applied at start-up', count: applied.length, names: applied.map((m) => m.name) });
         }
         return ds;

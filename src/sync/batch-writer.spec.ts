@@ -30,7 +30,8 @@ function fakes(refuse: Set<string> = new Set(), existingVersion = new Map<string
     },
     putMany: async (cs: Conversation[]) => {
       log.push(`putMany ${cs.length}`);
-      if (cs.some((c) => refuse.has(c.id))) throw Object.assign(new Error('unsupported Unicode escape sequence'), { driverError: { code: '22P05' } });
+      if (cs.some((c) => refuse.has(c.id)))
+        throw Object.assign(new Error('unsupported Unicode escape sequence'), { driverError: { code: '22P05' } });
       return cs.filter((c) => (existingVersion.get(c.id) ?? -1) < c.version).map((c) => c.id);
     },
   } as unknown as PostgresConversationStore;
@@ -43,7 +44,7 @@ function fakes(refuse: Set<string> = new Set(), existingVersion = new Map<string
 }
 
 describe('BatchWriter', () => {
-  it('writes the readable documents, dead-letters the rest, and brackets both with the caller\'s begin and commit', async () => {
+  it("writes the readable documents, dead-letters the rest, and brackets both with the caller's begin and commit", async () => {
     const f = fakes(new Set(), new Map([[hex(2), 5]]));
     const docs = [readable(1), readable(2), { _id: hex(3), created } as LegacyDocument, readable(4)];
     const order: string[] = [];
@@ -53,7 +54,14 @@ describe('BatchWriter', () => {
     });
     expect(result).toEqual({ read: 4, written: 2, skipped: 1, dead: 1, writtenIds: [hex(1), hex(4)] });
     expect(order).toEqual(['begin after BEGIN', 'commit 2/1/1']);
-    expect(f.dead).toEqual([{ conversationId: hex(3), source: 'backfill', reason: 'user_id: missing (and no legacy userId)', raw: { _id: { $oid: hex(3) }, created } }]);
+    expect(f.dead).toEqual([
+      {
+        conversationId: hex(3),
+        source: 'backfill',
+        reason: 'user_id: missing (and no legacy userId)',
+        raw: { _id: { $oid: hex(3) }, created },
+      },
+    ]);
     expect(f.resolved).toEqual([hex(1), hex(4)]);
     expect(f.log).toEqual(['BEGIN', 'putMany 3', 'COMMIT']);
   });

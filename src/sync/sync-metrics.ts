@@ -29,11 +29,18 @@ export class SyncMetrics {
   constructor(private readonly metrics: MetricsService) {
     this.read = metrics.counter('sync_documents_read_total', 'Legacy documents read by the sync engine', ['job']);
     this.written = metrics.counter('sync_documents_written_total', 'Documents written to PostgreSQL by the sync engine', ['job']);
-    this.skipped = metrics.counter('sync_documents_skipped_total', 'Documents not written because PostgreSQL already had that version or a newer one', ['job']);
+    this.skipped = metrics.counter(
+      'sync_documents_skipped_total',
+      'Documents not written because PostgreSQL already had that version or a newer one',
+      ['job'],
+    );
     this.dead = metrics.counter('sync_documents_dead_lettered_total', 'Unreadable documents sent to the dead-letter table', ['job']);
-    this.batch = metrics.histogram('sync_batch_duration_seconds', 'Sync batch latency by stage (read from legacy, write to PostgreSQL)', ['job', 'stage'], [
-      0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-    ]);
+    this.batch = metrics.histogram(
+      'sync_batch_duration_seconds',
+      'Sync batch latency by stage (read from legacy, write to PostgreSQL)',
+      ['job', 'stage'],
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    );
   }
 
   batchDone(job: SyncJob, counts: BatchCounts, readMs: number | undefined, writeMs: number): void {

@@ -115,7 +115,10 @@ export class SyncStatusService implements SyncGaugeSource {
       backfill,
       paused: all.pause.paused === true,
       pause: all.pause.paused ? { by: all.pause.by, reason: all.pause.reason, at: all.pause.at } : null,
-      throttle: { maxDocsPerSecond: override ?? this.config.maxDocsPerSecond, source: override === null || override === undefined ? 'config' : 'operator' },
+      throttle: {
+        maxDocsPerSecond: override ?? this.config.maxDocsPerSecond,
+        source: override === null || override === undefined ? 'config' : 'operator',
+      },
       catchup: {
         watermark: all.catchup ? { updated: new Date(all.catchup.updatedMs).toISOString(), id: all.catchup.id } : null,
         lagSeconds: all.catchup ? lagSeconds(all.catchup.updatedMs) : null,

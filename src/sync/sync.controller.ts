@@ -42,7 +42,9 @@ export class SyncController {
   ) {}
 
   @Get()
-  @ApiOperation({ summary: 'Backfill progress (counts, ranges, rate, ETA), pause flag, throttle, catch-up watermark and lag, dead letters' })
+  @ApiOperation({
+    summary: 'Backfill progress (counts, ranges, rate, ETA), pause flag, throttle, catch-up watermark and lag, dead letters',
+  })
   @ApiOkResponse({ type: SyncStatusDto })
   async show(): Promise<SyncStatusAnswer> {
     return this.status.status();
@@ -100,7 +102,9 @@ export class SyncController {
   }
 
   @Get('dead-letters')
-  @ApiOperation({ summary: 'Dead letters (unreadable documents with reason and raw form), oldest first; ?status=open|resolved|all&limit=&cursor=' })
+  @ApiOperation({
+    summary: 'Dead letters (unreadable documents with reason and raw form), oldest first; ?status=open|resolved|all&limit=&cursor=',
+  })
   @ApiOkResponse({ type: DeadLetterPageDto })
   async listDeadLetters(@Query() query: DeadLetterQueryDto) {
     return this.deadLetters.list(query.status, query.limit, query.cursor);

@@ -20,16 +20,29 @@ describe('sync operator inputs', () => {
     expect(parseInput(ThrottleSchema, { maxDocsPerSecond: null })).toEqual({ maxDocsPerSecond: null });
     expect(parseInput(ThrottleSchema, { maxDocsPerSecond: 500 })).toEqual({ maxDocsPerSecond: 500 });
     expect(parseInput(DeadLetterQuerySchema, {}, 'query')).toEqual({ status: 'open', limit: 100 });
-    expect(parseInput(DeadLetterQuerySchema, { status: 'all', limit: '5', cursor: '17' }, 'query')).toEqual({ status: 'all', limit: 5, cursor: 17 });
+    expect(parseInput(DeadLetterQuerySchema, { status: 'all', limit: '5', cursor: '17' }, 'query')).toEqual({
+      status: 'all',
+      limit: 5,
+      cursor: 17,
+    });
   });
 
   it('names every bad field at once, unknown ones included', () => {
-    expect(fieldsOf(() => parseInput(RedriveSchema, { ids: [1, 'x', -2], limit: 0, extra: 1 }))).toEqual(['extra', 'ids[1]', 'ids[2]', 'limit']);
+    expect(fieldsOf(() => parseInput(RedriveSchema, { ids: [1, 'x', -2], limit: 0, extra: 1 }))).toEqual([
+      'extra',
+      'ids[1]',
+      'ids[2]',
+      'limit',
+    ]);
     expect(fieldsOf(() => parseInput(ThrottleSchema, {}))).toEqual(['maxDocsPerSecond']);
     expect(fieldsOf(() => parseInput(ThrottleSchema, { maxDocsPerSecond: -1 }))).toEqual(['maxDocsPerSecond']);
     expect(fieldsOf(() => parseInput(SyncPauseSchema, { reason: 7 }))).toEqual(['reason']);
     expect(fieldsOf(() => parseInput(SyncPauseSchema, { reason: 'a\u0000b' }))).toEqual(['reason']);
-    expect(fieldsOf(() => parseInput(DeadLetterQuerySchema, { status: 'x', limit: '1001', cursor: 'abc' }, 'query'))).toEqual(['cursor', 'limit', 'status']);
+    expect(fieldsOf(() => parseInput(DeadLetterQuerySchema, { status: 'x', limit: '1001', cursor: 'abc' }, 'query'))).toEqual([
+      'cursor',
+      'limit',
+      'status',
+    ]);
     expect(fieldsOf(() => parseInput(SyncPauseSchema, []))).toEqual(['body']);
   });
 });

@@ -27,7 +27,9 @@ export const DeadLetterQuerySchema = query({
   cursor: intString(0, Number.MAX_SAFE_INTEGER).optional().meta({ description: 'nextCursor of the previous page' }),
 });
 
-export const CatchupQuerySchema = query({ wait: boolString().optional().meta({ description: 'Wait up to 30 s for the pass and answer its result' }) });
+export const CatchupQuerySchema = query({
+  wait: boolString().optional().meta({ description: 'Wait up to 30 s for the pass and answer its result' }),
+});
 
 // ---- answers
 

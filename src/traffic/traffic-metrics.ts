@@ -12,7 +12,11 @@ export interface OpenTrafficChanges {
 
 export function registerTrafficGauges(metrics: MetricsService, source: OpenTrafficChanges): void {
   registerScrapeGauges(metrics, 'open traffic changes', () => source.openSummary(), [
-    { name: 'traffic_changes_open', help: 'Traffic changes not yet done, failed or undone (state intent or submitted)', value: (s) => s.open },
+    {
+      name: 'traffic_changes_open',
+      help: 'Traffic changes not yet done, failed or undone (state intent or submitted)',
+      value: (s) => s.open,
+    },
     {
       name: 'traffic_change_oldest_open_age_seconds',
       help: 'Seconds since the oldest open traffic change was requested (0 when none is open)',

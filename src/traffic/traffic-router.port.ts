@@ -40,8 +40,13 @@ export class InvalidWeightsError extends Error {
 /** The provider reports the change done but the records read back carry other weights. */
 export class WeightsMismatchError extends Error {
   readonly code = 'WEIGHTS_MISMATCH';
-  constructor(readonly expected: Weights, readonly actual: Weights | null) {
-    super(`weights read back are ${actual ? `legacy ${actual.legacy} / new ${actual.new}` : 'absent'}, expected legacy ${expected.legacy} / new ${expected.new}`);
+  constructor(
+    readonly expected: Weights,
+    readonly actual: Weights | null,
+  ) {
+    super(
+      `weights read back are ${actual ? `legacy ${actual.legacy} / new ${actual.new}` : 'absent'}, expected legacy ${expected.legacy} / new ${expected.new}`,
+    );
   }
 }
 

@@ -52,10 +52,14 @@ export function readTrafficConfig(r: EnvReader): TrafficConfig {
     },
   };
   if (hostedZoneId !== undefined && !isZoneId(hostedZoneId)) {
-    r.problem('ROUTE53_HOSTED_ZONE_ID', `"${hostedZoneId}" is not a Route 53 hosted zone id (letters and digits, e.g. Z0123456789ABCDEFGHIJ)`);
+    r.problem(
+      'ROUTE53_HOSTED_ZONE_ID',
+      `"${hostedZoneId}" is not a Route 53 hosted zone id (letters and digits, e.g. Z0123456789ABCDEFGHIJ)`,
+    );
   }
   if (recordName !== undefined && !isDnsName(recordName)) r.problem('ROUTE53_RECORD_NAME', `"${recordName}" is not a valid DNS name`);
-  if (traffic.retry.capMs < traffic.retry.baseMs) r.problem('ROUTE53_RETRY_MAX_MS', `must be at least ROUTE53_RETRY_BASE_MS (${traffic.retry.baseMs})`);
+  if (traffic.retry.capMs < traffic.retry.baseMs)
+    r.problem('ROUTE53_RETRY_MAX_MS', `must be at least ROUTE53_RETRY_BASE_MS (${traffic.retry.baseMs})`);
   if (provider === 'route53') {
     const required = 'is required when TRAFFIC_PROVIDER=route53';
     if (!hostedZoneId) r.problem('ROUTE53_HOSTED_ZONE_ID', required);

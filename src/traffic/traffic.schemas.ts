@@ -22,4 +22,3 @@ export const TrafficChangePageSchema = z.object({ total: z.int(), items: z.array
 
 /** What the router reads back, or why it could not. */
 export const WeightsInEffectSchema = z.union([WeightsSchema, z.object({ error: z.string() })]).nullable();
-

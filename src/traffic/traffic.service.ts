@@ -165,7 +165,10 @@ export class TrafficService {
         const current = await this.router.read();
         if (!sameWeights(current, target)) {
           changeId = (await this.router.submit(target)).changeId;
-          await this.dataSource.query(`UPDATE traffic_changes SET state = 'submitted', change_id = $2, updated_at = now() WHERE id = $1`, [id, changeId]);
+          await this.dataSource.query(`UPDATE traffic_changes SET state = 'submitted', change_id = $2, updated_at = now() WHERE id = $1`, [
+            id,
+            changeId,
+          ]);
         }
       }
       await this.router.settle({ changeId }, target);
@@ -196,7 +199,12 @@ export class TrafficService {
       await this.router.apply(row.before);
       return this.finish(row.id, 'undone', null, `${reason}; weights put back to ${describe(row.before)}`);
     } catch (err) {
-      return this.finish(row.id, 'failed', null, `${reason}; putting back ${describe(row.before)} also failed (${(err as Error).message}); weights last read: ${describe(current)}`);
+      return this.finish(
+        row.id,
+        'failed',
+        null,
+        `${reason}; putting back ${describe(row.before)} also failed (${(err as Error).message}); weights last read: ${describe(current)}`,
+      );
     }
   }
 
@@ -231,7 +239,10 @@ export class TrafficService {
 
   /** The latest change that belongs to the move claimed at `claimedRevision`. */
   async forMove(claimedRevision: number): Promise<TrafficChange | null> {
-    const rows: Row[] = await this.dataSource.query(`SELECT * FROM traffic_changes WHERE (move->>'claimedRevision')::int = $1 ORDER BY id DESC LIMIT 1`, [claimedRevision]);
+    const rows: Row[] = await this.dataSource.query(
+      `SELECT * FROM traffic_changes WHERE (move->>'claimedRevision')::int = $1 ORDER BY id DESC LIMIT 1`,
+      [claimedRevision],
+    );
     return rows.length > 0 ? toChange(rows[0]) : null;
   }
 

@@ -37,7 +37,10 @@ function fakes(legacyIds: number[], newIds: number[], others: VerifyRecord[] = [
   };
   const next: NewVerifySource = {
     async page(after, limit) {
-      const page = newIds.map(rec).filter((r) => after === null || r.id > after).slice(0, limit);
+      const page = newIds
+        .map(rec)
+        .filter((r) => after === null || r.id > after)
+        .slice(0, limit);
       reads.newMax = Math.max(reads.newMax, page.length);
       return page;
     },

@@ -53,8 +53,20 @@ export class ChunkReader {
       { ids: this.next_.buffer.map((r) => r.id), exhausted: this.next_.exhausted },
       this.limit,
     );
-    const legacy = this.legacy.buffer.splice(0, countUpTo(this.legacy.buffer.map((r) => r.id), upper));
-    const next = this.next_.buffer.splice(0, countUpTo(this.next_.buffer.map((r) => r.id), upper));
+    const legacy = this.legacy.buffer.splice(
+      0,
+      countUpTo(
+        this.legacy.buffer.map((r) => r.id),
+        upper,
+      ),
+    );
+    const next = this.next_.buffer.splice(
+      0,
+      countUpTo(
+        this.next_.buffer.map((r) => r.id),
+        upper,
+      ),
+    );
     const others = this.others;
     this.others = [];
     if (upper === null) {

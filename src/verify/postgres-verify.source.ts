@@ -45,7 +45,9 @@ export class PostgresVerifySource implements NewVerifySource {
   async byIds(ids: readonly string[]): Promise<Map<string, VerifyRecord>> {
     if (ids.length === 0) return new Map();
     const found = await this.snapshot(async (q) => {
-      const rows: ConversationRow[] = await q.query(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE id = ANY($1::char(24)[])`, [ids]);
+      const rows: ConversationRow[] = await q.query(`SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE id = ANY($1::char(24)[])`, [
+        ids,
+      ]);
       if (rows.length === 0) return [];
       const messages: MessageRow[] = await q.query(
         `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ANY($1::char(24)[]) ORDER BY conversation_id, seq`,

@@ -47,7 +47,7 @@ export class Rechecker {
   /** The kind a finding is reported as. */
   static async classify(runs: VerifyRunRepository, findings: Finding[]): Promise<Classified[]> {
     const dead = await runs.openDeadLetters(findings.filter((f) => f.legacyUnreadable).map((f) => f.id));
-    return findings.map((finding) => ({ finding, kind: (finding.legacyUnreadable && dead.has(finding.id) ? 'unreadable' : finding.kind) }));
+    return findings.map((finding) => ({ finding, kind: finding.legacyUnreadable && dead.has(finding.id) ? 'unreadable' : finding.kind }));
   }
 
   /** Rechecks every suspect due now; returns the milliseconds until the next one is due, or null when none is left. */
@@ -56,7 +56,11 @@ export class Rechecker {
       ctx.checkStop();
       const due = await this.runs.dueSuspects(ctx.run.id, BATCH);
       if (due.length === 0) return this.runs.msUntilNextDue(ctx.run.id);
-      const seen = await readBoth(this.legacy, this.next, due.map((d) => d.id));
+      const seen = await readBoth(
+        this.legacy,
+        this.next,
+        due.map((d) => d.id),
+      );
       const resolved: string[] = [];
       const again: Finding[] = [];
       const confirmed: Finding[] = [];

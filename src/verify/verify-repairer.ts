@@ -61,7 +61,10 @@ export class VerifyRepairer {
             return;
           }
           if (await this.legacy.hasStringId(id)) {
-            failures.set(id, 'not repaired: the legacy document has a string _id, which the conversation API cannot address; fix it by hand');
+            failures.set(
+              id,
+              'not repaired: the legacy document has a string _id, which the conversation API cannot address; fix it by hand',
+            );
             return;
           }
           // Decided again under the fence: the copy goes from whatever is the source of truth when it is made.
@@ -70,7 +73,11 @@ export class VerifyRepairer {
           failures.set(id, `repair failed: ${(err as Error).message}`);
         }
       });
-      const seen = await readBoth(this.legacy, this.next, batch.map((b) => b.id));
+      const seen = await readBoth(
+        this.legacy,
+        this.next,
+        batch.map((b) => b.id),
+      );
       const repaired: string[] = [];
       const still = [];
       for (const { id } of batch) {

@@ -15,7 +15,6 @@ import { DomainError } from '../common/errors';
 import { Finding, UNREADABLE_PATH } from './domain/compare';
 import type { ReportKind, ReportQuery, VerifyOptions } from './verify.schemas';
 
-
 /** Starts that lost the race for the one active run to a run already over by the time they looked. */
 const MAX_CREATE_ATTEMPTS = 10;
 export type RunStatus = 'queued' | 'running' | 'completed' | 'failed';
@@ -82,7 +81,11 @@ export class LostClaimError extends Error {
 
 export class VerificationRunningError extends DomainError {
   constructor(readonly runId: number) {
-    super('VERIFICATION_RUNNING', 409, `Verification run ${runId} is already queued or running; wait for it or follow it at /migration/verify/${runId}`);
+    super(
+      'VERIFICATION_RUNNING',
+      409,
+      `Verification run ${runId} is already queued or running; wait for it or follow it at /migration/verify/${runId}`,
+    );
   }
 }
 

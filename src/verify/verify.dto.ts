@@ -1,6 +1,14 @@
 /** The verification API's DTO classes, made from its schemas (verify.schemas.ts). */
 import { apiDto } from '../http/openapi';
-import { ReportQuerySchema, RunIdSchema, RunListQuerySchema, RunListSchema, RunReportSchema, RunSummarySchema, VerifyOptionsSchema } from './verify.schemas';
+import {
+  ReportQuerySchema,
+  RunIdSchema,
+  RunListQuerySchema,
+  RunListSchema,
+  RunReportSchema,
+  RunSummarySchema,
+  VerifyOptionsSchema,
+} from './verify.schemas';
 
 export class VerifyOptionsDto extends apiDto(VerifyOptionsSchema) {}
 export class ReportQueryDto extends apiDto(ReportQuerySchema) {}

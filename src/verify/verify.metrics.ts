@@ -19,12 +19,27 @@ export class VerifyMetrics {
   readonly chunkSeconds;
 
   constructor(metrics: MetricsService) {
-    this.recordsCompared = metrics.counter('verification_records_compared_total', 'Records compared by verification runs (an id on both sides counts once)');
+    this.recordsCompared = metrics.counter(
+      'verification_records_compared_total',
+      'Records compared by verification runs (an id on both sides counts once)',
+    );
     this.chunks = metrics.counter('verification_chunks_total', 'Chunks compared, by whether their digests matched', ['result']);
     this.differences = metrics.counter('verification_differences_total', 'Differences confirmed after their recheck, by kind', ['kind']);
-    this.rechecks = metrics.counter('verification_rechecks_total', 'Rechecks of suspected differences, by outcome (resolved, again, confirmed)', ['outcome']);
-    this.repaired = metrics.counter('verification_repaired_total', 'Differences a repair run copied from the source of truth and found equal afterwards');
-    this.chunkSeconds = metrics.histogram('verification_chunk_duration_seconds', 'Time to compare and commit one chunk (reads overlap the previous chunk)', [], [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
+    this.rechecks = metrics.counter(
+      'verification_rechecks_total',
+      'Rechecks of suspected differences, by outcome (resolved, again, confirmed)',
+      ['outcome'],
+    );
+    this.repaired = metrics.counter(
+      'verification_repaired_total',
+      'Differences a repair run copied from the source of truth and found equal afterwards',
+    );
+    this.chunkSeconds = metrics.histogram(
+      'verification_chunk_duration_seconds',
+      'Time to compare and commit one chunk (reads overlap the previous chunk)',
+      [],
+      [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    );
   }
 
   confirmed(kind: ReportKind, n = 1): void {

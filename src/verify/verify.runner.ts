@@ -73,12 +73,15 @@ export class VerifyRunner {
       throw new RunHeldError(runId, current.claimedBy, current.leaseUntil);
     }
     const ctx = new RunContext(run, this.worker, () => this.stopping);
-    const keeper = setInterval(() => {
-      this.runs.renewLease(runId, this.worker, this.leaseMs).then(
-        (held) => held || ctx.markLeaseLost(),
-        (err) => this.logger.warn({ msg: 'could not renew the lease of a verification run', runId, error: (err as Error).message }),
-      );
-    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    const keeper = setInterval(
+      () => {
+        this.runs.renewLease(runId, this.worker, this.leaseMs).then(
+          (held) => held || ctx.markLeaseLost(),
+          (err) => this.logger.warn({ msg: 'could not renew the lease of a verification run', runId, error: (err as Error).message }),
+        );
+      },
+      Math.max(50, Math.floor(this.leaseMs / 3)),
+    );
     this.logger.log({ msg: 'verification run started', runId, phase: run.phase, mode: run.mode, attempt: run.attempts });
     try {
       let phase = run.phase;
@@ -94,7 +97,14 @@ export class VerifyRunner {
       const note = phase === 'repair' ? await this.repairer.repairAll(ctx) : null;
       await this.runs.finish(runId, this.worker, note);
       const done = await this.runs.get(runId);
-      this.logger.log({ msg: 'verification run completed', runId, missing: done?.missing, extra: done?.extra, different: done?.different, repaired: done?.repaired });
+      this.logger.log({
+        msg: 'verification run completed',
+        runId,
+        missing: done?.missing,
+        extra: done?.extra,
+        different: done?.different,
+        repaired: done?.repaired,
+      });
       return done;
     } catch (err) {
       if (err instanceof RunInterruptedError) {

@@ -18,7 +18,9 @@ describe('verify input', () => {
   });
 
   it('accepts every setting in range', () => {
-    expect(parseInput(VerifyOptionsSchema, { repair: true, chunkSize: 10, recheckDelayMs: 0, pauseMs: 60000, reason: 'pre-canary' })).toEqual({
+    expect(
+      parseInput(VerifyOptionsSchema, { repair: true, chunkSize: 10, recheckDelayMs: 0, pauseMs: 60000, reason: 'pre-canary' }),
+    ).toEqual({
       repair: true,
       chunkSize: 10,
       recheckDelayMs: 0,
@@ -45,13 +47,9 @@ describe('verify input', () => {
       kind: 'missing',
       repaired: false,
     });
-    expect(fields(() => parseInput(ReportQuerySchema, { offset: '-1', limit: '1001', kind: 'all', repaired: 'yes', page: '2' }, 'query'))).toEqual([
-      'kind',
-      'limit',
-      'offset',
-      'page',
-      'repaired',
-    ]);
+    expect(
+      fields(() => parseInput(ReportQuerySchema, { offset: '-1', limit: '1001', kind: 'all', repaired: 'yes', page: '2' }, 'query')),
+    ).toEqual(['kind', 'limit', 'offset', 'page', 'repaired']);
     expect(fields(() => parseInput(RunIdSchema, { runId: '0' }, 'params'))).toEqual(['runId']);
     expect(fields(() => parseInput(RunIdSchema, { runId: 'abc' }, 'params'))).toEqual(['runId']);
     expect(parseInput(RunIdSchema, { runId: '12' }, 'params')).toEqual({ runId: 12 });

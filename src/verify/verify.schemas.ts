@@ -11,9 +11,16 @@ export const VERIFY_DEFAULTS = { repair: false, chunkSize: 1000, recheckDelayMs:
 
 /** The body of `POST /migration/verify`; an absent body means every default. */
 export const VerifyOptionsSchema = body({
-  repair: z.boolean({ error: 'must be a boolean' }).default(VERIFY_DEFAULTS.repair).meta({ description: 'Copy each difference from the source of truth, then verify it again' }),
-  chunkSize: int(10, 10_000).default(VERIFY_DEFAULTS.chunkSize).meta({ description: 'Records per chunk and side: the unit of reading, hashing and checkpointing' }),
-  recheckDelayMs: int(0, 600_000).default(VERIFY_DEFAULTS.recheckDelayMs).meta({ description: 'How long a differing record waits before it is read again' }),
+  repair: z
+    .boolean({ error: 'must be a boolean' })
+    .default(VERIFY_DEFAULTS.repair)
+    .meta({ description: 'Copy each difference from the source of truth, then verify it again' }),
+  chunkSize: int(10, 10_000)
+    .default(VERIFY_DEFAULTS.chunkSize)
+    .meta({ description: 'Records per chunk and side: the unit of reading, hashing and checkpointing' }),
+  recheckDelayMs: int(0, 600_000)
+    .default(VERIFY_DEFAULTS.recheckDelayMs)
+    .meta({ description: 'How long a differing record waits before it is read again' }),
   pauseMs: int(0, 60_000).default(VERIFY_DEFAULTS.pauseMs).meta({ description: 'Pause after each chunk' }),
   reason: text({ max: 500 }).nullable().default(null),
 });

@@ -40,10 +40,19 @@ export interface TestResponse {
 }
 
 /** `options.logger`: by default none (TEST_LOGS=1 shows the app's JSON logs, for debugging a failing test). */
-export async function startTestApp(env: Record<string, string> = {}, options: ApiAppOptions = process.env.TEST_LOGS ? {} : { logger: false }): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  options: ApiAppOptions = process.env.TEST_LOGS ? {} : { logger: false },
+): Promise<TestApp> {
   const dbs = await createTestDatabases();
   const metricsPort = await freePort();
-  const config = testConfig({ DATABASE_URL: dbs.databaseUrl, LEGACY_MONGO_URL: dbs.legacyUrl, MODE_CACHE_TTL_MS: '0', METRICS_PORT: String(metricsPort), ...env });
+  const config = testConfig({
+    DATABASE_URL: dbs.databaseUrl,
+    LEGACY_MONGO_URL: dbs.legacyUrl,
+    MODE_CACHE_TTL_MS: '0',
+    METRICS_PORT: String(metricsPort),
+    ...env,
+  });
   const app = await createApiApp(config, options);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();

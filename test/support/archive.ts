@@ -6,7 +6,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DynamicModule, INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { Binary, BSON, BSONRegExp, Collection, Document, Double, Int32, Long, ObjectId, Timestamp } from 'mongodb';
 import type { AppConfig } from '../../src/app-config';
@@ -79,7 +87,12 @@ export function archiveLines(gz: Buffer): string[] {
 export function variedLegacyDocs(): Document[] {
   const ts = new Date('2021-06-01T12:34:56.789Z');
   return [
-    { _id: 'legacy-string-id-1', userId: 'old-user', created: '2015-03-01T00:00:00Z', messages: [{ role: 'USER', content: 'old format', ts: 1425168000000 }] },
+    {
+      _id: 'legacy-string-id-1',
+      userId: 'old-user',
+      created: '2015-03-01T00:00:00Z',
+      messages: [{ role: 'USER', content: 'old format', ts: 1425168000000 }],
+    },
     { _id: '5f1d7a3b2c4e6f8a9b0c1d2e', user_id: 'hex-as-string', created: ts },
     { _id: new Int32(42), user_id: 'numeric-id', created: ts },
     { _id: new ObjectId(), user_id: 'bare' },
@@ -122,7 +135,7 @@ export function variedLegacyDocs(): Document[] {
       title: 'Grüße ✈️ 日本語 עברית 👩‍👩‍👧 e\u0301',
       created: ts,
       messages: [{ role: 'user', text: 'line1\nline2\r\n\t"quoted" \\back\\ \u0000nul \u2028sep\u2029 \u0007bell', ts }],
-      meta: { 'ключ': 'значение', 'emoji🔑': '🗝️', 'spaces in key': 1 },
+      meta: { ключ: 'значение', 'emoji🔑': '🗝️', 'spaces in key': 1 },
     },
     {
       _id: new ObjectId(),

@@ -10,7 +10,13 @@ import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { ROOT } from './env';
 
-export type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string> };
+export type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: any;
+  data?: Record<string, string>;
+};
 
 export const K8S = path.join(ROOT, 'deployment/kubernetes');
 
@@ -19,7 +25,9 @@ export function tool(name: 'kustomize' | 'kubeconform'): string {
   const fromEnv = process.env[name.toUpperCase()];
   const file = fromEnv ?? path.join(ROOT, '.tools/bin', name);
   if (!fs.existsSync(file)) {
-    throw new Error(`${name} not found at ${file}: run \`bash scripts/ci/install-tools.sh\` (npm test and .ci/run do it), or set ${name.toUpperCase()}`);
+    throw new Error(
+      `${name} not found at ${file}: run \`bash scripts/ci/install-tools.sh\` (npm test and .ci/run do it), or set ${name.toUpperCase()}`,
+    );
   }
   return file;
 }
@@ -54,7 +62,11 @@ const rendered = new Map<string, Manifest[]>();
 
 /** `kustomize build` of a folder under deployment/kubernetes (cached: the tests do not change them). */
 export function render(dir: string): Manifest[] {
-  if (!rendered.has(dir)) rendered.set(dir, parseManifests(execFileSync(tool('kustomize'), ['build', path.join(K8S, dir)], { encoding: 'utf8', maxBuffer: 16 << 20 })));
+  if (!rendered.has(dir))
+    rendered.set(
+      dir,
+      parseManifests(execFileSync(tool('kustomize'), ['build', path.join(K8S, dir)], { encoding: 'utf8', maxBuffer: 16 << 20 })),
+    );
   return structuredClone(rendered.get(dir)!);
 }
 
@@ -97,11 +109,18 @@ export function setValues(file: string, values: Record<string, string>): void {
 
 /** The Deployments and Jobs that run this service's image (not third-party ones such as the load tester). */
 export const ourWorkloads = (manifests: Manifest[]) =>
-  manifests.filter((m) => (m.kind === 'Deployment' || m.kind === 'Job') && (m.spec.template.spec.containers as Array<{ image: string }>).some((c) => /(^|\/)legacy-migration-service([:@]|$)/.test(c.image)));
+  manifests.filter(
+    (m) =>
+      (m.kind === 'Deployment' || m.kind === 'Job') &&
+      (m.spec.template.spec.containers as Array<{ image: string }>).some((c) => /(^|\/)legacy-migration-service([:@]|$)/.test(c.image)),
+  );
 
 export function find(manifests: Manifest[], kind: string, name: string): Manifest {
   const found = manifests.filter((m) => m.kind === kind && m.metadata.name === name);
-  if (found.length !== 1) throw new Error(`expected one ${kind} ${name}, found ${found.length}: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`);
+  if (found.length !== 1)
+    throw new Error(
+      `expected one ${kind} ${name}, found ${found.length}: ${manifests.map((m) => `${m.kind}/${m.metadata.name}`).join(', ')}`,
+    );
   return found[0];
 }
 
@@ -115,7 +134,19 @@ export function validate(manifests: Manifest[]): string {
     // One JSON document per line is valid YAML, one document each.
     fs.writeFileSync(file, manifests.map((m) => `---\n${JSON.stringify(m)}`).join('\n'));
     const schemas = schemasDir();
-    const args = ['-strict', '-summary', '-kubernetes-version', '1.30.0', '-schema-location', path.join(schemas, 'kubernetes'), '-schema-location', `${schemas}/crds/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json`, '-schema-location', `${crdSchemasDir()}/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json`, file];
+    const args = [
+      '-strict',
+      '-summary',
+      '-kubernetes-version',
+      '1.30.0',
+      '-schema-location',
+      path.join(schemas, 'kubernetes'),
+      '-schema-location',
+      `${schemas}/crds/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json`,
+      '-schema-location',
+      `${crdSchemasDir()}/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json`,
+      file,
+    ];
     const r = spawnSync(tool('kubeconform'), args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`kubeconform refused the manifests:\n${r.stdout}${r.stderr}`);
     return r.stdout;
@@ -168,14 +199,22 @@ export interface ScriptRun {
 }
 
 export function runScript(script: string, args: string[], env: Record<string, string> = {}): ScriptRun {
-  const r = spawnSync('bash', [path.join(ROOT, script), ...args], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, timeout: 120_000 });
+  const r = spawnSync('bash', [path.join(ROOT, script), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    timeout: 120_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The same without blocking this process (for a script that talks to a server the test runs). */
 export function runScriptAsync(script: string, args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<ScriptRun> {
   return new Promise((resolve) => {
-    const child = spawn('bash', [path.join(ROOT, script), ...args], { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env } });
+    const child = spawn('bash', [path.join(ROOT, script), ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     let stdout = '';
     let stderr = '';
@@ -203,7 +242,11 @@ export function applyPatches(manifests: Manifest[], patches: ScriptPatch[]): Man
   let result = manifests;
   for (const p of patches) {
     find(result, p.kind, p.name);
-    result = result.map((m) => (m.kind === p.kind && m.metadata.name === p.name ? ((p.type === 'merge' ? mergePatch(m, p.patch) : strategicPatch(m, p.patch)) as Manifest) : m));
+    result = result.map((m) =>
+      m.kind === p.kind && m.metadata.name === p.name
+        ? ((p.type === 'merge' ? mergePatch(m, p.patch) : strategicPatch(m, p.patch)) as Manifest)
+        : m,
+    );
   }
   return result;
 }

@@ -69,11 +69,18 @@ export async function startFakeApi(appToken: string, operatorToken: string): Pro
     if (!m) return json(res, 404, { code: 'NOT_FOUND' });
     const [, id, messages] = m;
     if (!id && req.method === 'POST') {
-      const c = { id: (next++).toString(16).padStart(24, '0'), userId: body.userId, title: body.title, version: 1, messages: body.messages ?? [] };
+      const c = {
+        id: (next++).toString(16).padStart(24, '0'),
+        userId: body.userId,
+        title: body.title,
+        version: 1,
+        messages: body.messages ?? [],
+      };
       conversations.set(c.id, c);
       return json(res, 201, c);
     }
-    if (!id && req.method === 'GET') return json(res, 200, { items: [...conversations.values()].filter((c) => c.userId === url.searchParams.get('userId')) });
+    if (!id && req.method === 'GET')
+      return json(res, 200, { items: [...conversations.values()].filter((c) => c.userId === url.searchParams.get('userId')) });
     const c = id ? conversations.get(id) : undefined;
     if (!c) return json(res, 404, { code: 'NOT_FOUND' });
     if (messages && req.method === 'POST') {

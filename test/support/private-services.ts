@@ -80,7 +80,11 @@ export async function startPrivateServices(requestedBase?: number): Promise<Priv
     up,
     stop: async (service) => {
       if (service === 'postgres') {
-        await run('runuser', ['-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_ctl', '-D', path.join(dir, 'data/postgres'), '-m', 'fast', '-w', 'stop'], { cwd: '/', timeout: 60_000 });
+        await run(
+          'runuser',
+          ['-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_ctl', '-D', path.join(dir, 'data/postgres'), '-m', 'fast', '-w', 'stop'],
+          { cwd: '/', timeout: 60_000 },
+        );
         return;
       }
       const pid = Number(fs.readFileSync(path.join(dir, 'run', `${service}.pid`), 'utf8').trim());

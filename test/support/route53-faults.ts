@@ -37,8 +37,10 @@ const DEFAULT_MESSAGES: Record<Route53FaultKind, string> = {
   Throttling: 'Rate exceeded',
   ThrottlingException: 'Rate exceeded',
   PriorRequestNotComplete: 'The request was rejected because Route 53 was still processing a prior request.',
-  InvalidChangeBatch: "[Tried to create resource record set [name='app.example.test.', type='A', set-identifier='new'] but it already exists]",
-  InvalidChangeBatchMessages: "Tried to create resource record set [name='app.example.test.', type='A', set-identifier='new'] but it already exists",
+  InvalidChangeBatch:
+    "[Tried to create resource record set [name='app.example.test.', type='A', set-identifier='new'] but it already exists]",
+  InvalidChangeBatchMessages:
+    "Tried to create resource record set [name='app.example.test.', type='A', set-identifier='new'] but it already exists",
 };
 
 const NS = 'https://route53.amazonaws.com/doc/2013-04-01/';

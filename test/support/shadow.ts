@@ -12,7 +12,10 @@ import { ConversationStore, LEGACY_STORE, NEW_STORE } from '../../src/stores/con
 import type { TestApp } from './app';
 import { waitFor } from './stores';
 
-export async function startShadowWorker(config: AppConfig, wrap?: (stores: ShadowReadPort) => ShadowReadPort): Promise<INestApplicationContext> {
+export async function startShadowWorker(
+  config: AppConfig,
+  wrap?: (stores: ShadowReadPort) => ShadowReadPort,
+): Promise<INestApplicationContext> {
   // Required lazily, as a worker process does, so importing this helper does not build the module graph.
   const { WorkerModule } = await import('../../src/worker.module');
   const moduleRef = await Test.createTestingModule({ imports: [WorkerModule.forRoot(config, [QueueName.Shadow])] })
@@ -46,7 +49,9 @@ export async function waitForShadowIdle(t: TestApp, timeoutMs = 30_000): Promise
 }
 
 export async function outcomesOf(t: TestApp): Promise<Record<string, number>> {
-  const { rows } = await t.pg.query<{ k: string; n: number }>(`SELECT kind || ':' || outcome AS k, count(*)::int AS n FROM shadow_samples GROUP BY 1`);
+  const { rows } = await t.pg.query<{ k: string; n: number }>(
+    `SELECT kind || ':' || outcome AS k, count(*)::int AS n FROM shadow_samples GROUP BY 1`,
+  );
   return Object.fromEntries(rows.map((r) => [r.k, r.n]));
 }
 
@@ -59,7 +64,10 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
  */
 export async function plantSyncDone(t: TestApp): Promise<void> {
   const last = 'f'.repeat(24);
-  await t.pg.query(`INSERT INTO sync_runs (status, batch_size, split_complete, max_id, finished_at) VALUES ('completed', 1000, true, $1, now())`, [last]);
+  await t.pg.query(
+    `INSERT INTO sync_runs (status, batch_size, split_complete, max_id, finished_at) VALUES ('completed', 1000, true, $1, now())`,
+    [last],
+  );
   await t.pg.query(
     `INSERT INTO sync_state (key, value) VALUES ('catchup', jsonb_build_object('updatedMs', $1::bigint, 'id', NULL, 'newIdsAfter', $2::text))
      ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,

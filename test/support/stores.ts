@@ -29,7 +29,10 @@ export async function readNew(t: TestApp, id: string): Promise<CanonicalConversa
   return canonical(fromRows(rows[0], messages));
 }
 
-export async function readBoth(t: TestApp, id: string): Promise<{ legacy: CanonicalConversation | null; pg: CanonicalConversation | null }> {
+export async function readBoth(
+  t: TestApp,
+  id: string,
+): Promise<{ legacy: CanonicalConversation | null; pg: CanonicalConversation | null }> {
   const [legacy, pg] = await Promise.all([readLegacy(t, id), readNew(t, id)]);
   return { legacy, pg };
 }
@@ -96,7 +99,9 @@ export interface StoreSnapshot {
 
 export async function snapshotStores(t: TestApp): Promise<StoreSnapshot> {
   const [conversations, messages, docs] = await Promise.all([
-    t.pg.query<{ j: string; n: number }>(`SELECT coalesce(json_agg(c ORDER BY c.id), '[]')::text AS j, count(*)::int AS n FROM conversations c`),
+    t.pg.query<{ j: string; n: number }>(
+      `SELECT coalesce(json_agg(c ORDER BY c.id), '[]')::text AS j, count(*)::int AS n FROM conversations c`,
+    ),
     t.pg.query<{ j: string; n: number }>(
       `SELECT coalesce(json_agg(m ORDER BY m.conversation_id, m.seq), '[]')::text AS j, count(*)::int AS n FROM messages m`,
     ),

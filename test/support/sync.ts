@@ -37,7 +37,10 @@ export async function seedLegacy(t: TestApp, docs: Array<LegacyDocument | Docume
 }
 
 /** A worker in this process (the same modules a worker process builds). */
-export async function startSyncWorker(config: AppConfig, queues = [QueueName.Backfill, QueueName.Catchup]): Promise<INestApplicationContext> {
+export async function startSyncWorker(
+  config: AppConfig,
+  queues = [QueueName.Backfill, QueueName.Catchup],
+): Promise<INestApplicationContext> {
   const { WorkerModule } = await import('../../src/worker.module');
   const ctx = await NestFactory.createApplicationContext(WorkerModule.forRoot(config, queues), { logger: false, abortOnError: false });
   await ctx.init();
@@ -174,7 +177,13 @@ export async function legacyCanonical(t: TestApp): Promise<LegacySplit> {
       readable.set(c.id, canonicalJson(c));
     } catch (err) {
       const e = err as { id?: string; reason: string };
-      const key = e.id ?? (doc._id instanceof ObjectId ? doc._id.toHexString() : typeof doc._id === 'string' ? doc._id : BSON.EJSON.stringify(doc._id, { relaxed: false }));
+      const key =
+        e.id ??
+        (doc._id instanceof ObjectId
+          ? doc._id.toHexString()
+          : typeof doc._id === 'string'
+            ? doc._id
+            : BSON.EJSON.stringify(doc._id, { relaxed: false }));
       unreadable.set(key, e.reason);
     }
   }
@@ -192,14 +201,20 @@ export async function expectStoresEqual(t: TestApp): Promise<LegacySplit> {
     // Name the differing paths of the first one, not two large documents.
     expect({ id, diff: diffCanonical(JSON.parse(pg.get(id)!), JSON.parse(legacy.readable.get(id)!)) }).toEqual({ id, diff: [] });
   }
-  expect({ missing: missing.slice(0, 10), extra: extra.slice(0, 10), different: different.slice(0, 10) }).toEqual({ missing: [], extra: [], different: [] });
+  expect({ missing: missing.slice(0, 10), extra: extra.slice(0, 10), different: different.slice(0, 10) }).toEqual({
+    missing: [],
+    extra: [],
+    different: [],
+  });
   expect(pg.size).toBe(legacy.readable.size);
   return legacy;
 }
 
 /** The open dead letters: reason by conversation id. */
 export async function openDeadLetters(t: TestApp): Promise<Map<string, string>> {
-  const rows = await t.pg.query<{ conversation_id: string; reason: string }>('SELECT conversation_id, reason FROM dead_letters WHERE resolved_at IS NULL');
+  const rows = await t.pg.query<{ conversation_id: string; reason: string }>(
+    'SELECT conversation_id, reason FROM dead_letters WHERE resolved_at IS NULL',
+  );
   return new Map(rows.rows.map((r) => [r.conversation_id, r.reason]));
 }
 

@@ -33,7 +33,10 @@ function readTokens(r: EnvReader, variable: string, role: ApiToken['role']): Api
 export function readAuthConfig(r: EnvReader, localDevMode: boolean): AuthConfig {
   const tokens = [...readTokens(r, 'APP_API_TOKENS', 'app'), ...readTokens(r, 'OPERATOR_API_TOKENS', 'operator')];
   if (tokens.length === 0 && !localDevMode) {
-    r.problem('APP_API_TOKENS', 'no API tokens configured (set APP_API_TOKENS / OPERATOR_API_TOKENS, or LOCAL_DEV_MODE=true for an open local API)');
+    r.problem(
+      'APP_API_TOKENS',
+      'no API tokens configured (set APP_API_TOKENS / OPERATOR_API_TOKENS, or LOCAL_DEV_MODE=true for an open local API)',
+    );
   }
   return { tokens };
 }

@@ -33,7 +33,10 @@ export interface WindowStats {
 export class RequestWindow {
   private readonly buckets: Bucket[];
 
-  constructor(private readonly maxWindowSeconds = 3600, private readonly clock: () => number = Date.now) {
+  constructor(
+    private readonly maxWindowSeconds = 3600,
+    private readonly clock: () => number = Date.now,
+  ) {
     this.buckets = Array.from({ length: maxWindowSeconds }, () => ({
       second: -1,
       total: 0,

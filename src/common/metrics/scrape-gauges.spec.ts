@@ -8,10 +8,16 @@ describe('scrape-time gauges', () => {
     const metrics = new MetricsService();
     let reads = 0;
     const read = async () => ({ a: ++reads, b: 10 });
-    registerScrapeGauges(metrics, 'test figures', read, [
-      { name: 'test_a', help: 'a', value: (r) => r.a },
-      { name: 'test_b', help: 'b', value: (r) => r.b },
-    ], 0);
+    registerScrapeGauges(
+      metrics,
+      'test figures',
+      read,
+      [
+        { name: 'test_a', help: 'a', value: (r) => r.a },
+        { name: 'test_b', help: 'b', value: (r) => r.b },
+      ],
+      0,
+    );
     registerScrapeGauges(metrics, 'test figures', read, [{ name: 'test_a', help: 'a', value: () => -1 }], 0);
     const text = await metrics.registry.metrics();
     expect(line(text, 'test_a')).toBe('test_a 1');
@@ -24,10 +30,16 @@ describe('scrape-time gauges', () => {
   it('read NaN (unknown) in a scrape whose read failed, without failing /metrics', async () => {
     const metrics = new MetricsService();
     let fail = false;
-    registerScrapeGauges(metrics, 'test figures', async () => {
-      if (fail) throw new Error('connection refused');
-      return 7;
-    }, [{ name: 'test_c', help: 'c', value: (r) => r }], 0);
+    registerScrapeGauges(
+      metrics,
+      'test figures',
+      async () => {
+        if (fail) throw new Error('connection refused');
+        return 7;
+      },
+      [{ name: 'test_c', help: 'c', value: (r) => r }],
+      0,
+    );
     expect(line(await metrics.registry.metrics(), 'test_c')).toBe('test_c 7');
     fail = true;
     await new Promise((r) => setTimeout(r, 20));

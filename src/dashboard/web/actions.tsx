@@ -15,7 +15,11 @@ type Failed = (err: unknown) => Promise<void> | void;
 
 function moveNotice(r: MoveResult): Notice {
   const change = r.trafficChange ? `; traffic change #${r.trafficChange.id} ${r.trafficChange.state}` : '';
-  if (r.pending) return { kind: 'info', text: `${moveTitle(r)} accepted: the traffic change is still under way and the step commits when it is done${change}.` };
+  if (r.pending)
+    return {
+      kind: 'info',
+      text: `${moveTitle(r)} accepted: the traffic change is still under way and the step commits when it is done${change}.`,
+    };
   return { kind: 'ok', text: `${moveTitle(r)} done${r.forced ? ' (forced)' : ''}${change}.` };
 }
 

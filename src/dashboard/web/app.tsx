@@ -38,11 +38,26 @@ function SignIn({ onSignedIn, message }: { onSignedIn: (token: string) => void; 
       {/* Handlers run their work on their own (the browser ignores what a handler returns) and catch their own errors. */}
       <form onSubmit={(e) => void submit(e)} aria-label="Sign in">
         <h1>Migration dashboard</h1>
-        <p>Sign in with an operator token (one of <code>OPERATOR_API_TOKENS</code>). It is kept in this tab's session storage only.</p>
+        <p>
+          Sign in with an operator token (one of <code>OPERATOR_API_TOKENS</code>). It is kept in this tab's session storage only.
+        </p>
         <label for="token">Operator token</label>
-        <input id="token" name="token" type="password" autocomplete="off" value={token} onInput={(e) => setToken((e.target as HTMLInputElement).value)} />
-        <button type="submit" disabled={busy}>{busy ? 'Checking…' : 'Sign in'}</button>
-        {error && <p class="error" role="alert" data-testid="signin-error">{error}</p>}
+        <input
+          id="token"
+          name="token"
+          type="password"
+          autocomplete="off"
+          value={token}
+          onInput={(e) => setToken((e.target as HTMLInputElement).value)}
+        />
+        <button type="submit" disabled={busy}>
+          {busy ? 'Checking…' : 'Sign in'}
+        </button>
+        {error && (
+          <p class="error" role="alert" data-testid="signin-error">
+            {error}
+          </p>
+        )}
       </form>
     </main>
   );
@@ -57,14 +72,27 @@ export function App() {
     setToken(null);
     fetch('/dashboard/queues-session', { method: 'DELETE', credentials: 'same-origin' }).catch(() => undefined);
   }, []);
-  if (!token) return <SignIn message={signOutReason} onSignedIn={(t) => { setSignOutReason(null); setToken(t); }} />;
+  if (!token)
+    return (
+      <SignIn
+        message={signOutReason}
+        onSignedIn={(t) => {
+          setSignOutReason(null);
+          setToken(t);
+        }}
+      />
+    );
   return <Dashboard token={token} signOut={signOut} />;
 }
 
 function Dashboard({ token, signOut }: { token: string; signOut: (reason: string | null) => void }) {
   const api = useRef(
     new Api(token, (reason, message) =>
-      signOut(reason === 'unauthorized' ? `Signed out: the API no longer accepts this token (401: ${message}).` : `Signed out: ${refusalText(403)}`),
+      signOut(
+        reason === 'unauthorized'
+          ? `Signed out: the API no longer accepts this token (401: ${message}).`
+          : `Signed out: ${refusalText(403)}`,
+      ),
     ),
   ).current;
   const [snapshot, setSnapshot] = useState<Snapshot | null>(null);
@@ -93,7 +121,10 @@ function Dashboard({ token, signOut }: { token: string; signOut: (reason: string
       if (err.code === 'STEP_CHANGED') {
         setDialog(null);
         await refresh();
-        return setNotice({ kind: 'info', text: `The migration moved while this screen was open, so nothing was done (${err.message}). The view has been refreshed: check it and try again.` });
+        return setNotice({
+          kind: 'info',
+          text: `The migration moved while this screen was open, so nothing was done (${err.message}). The view has been refreshed: check it and try again.`,
+        });
       }
       const details =
         err.code === 'GATE_FAILED'

@@ -30,7 +30,10 @@ export function moveChanges(r: MoveResult): string[] {
   } else {
     lines.push(`source of truth stays the ${store(after.sourceOfTruth)}`);
   }
-  if (before.dualWrite !== after.dualWrite) lines.push(after.dualWrite ? 'dual writes start (both stores written)' : `dual writes stop: only the ${store(after.sourceOfTruth)} is written`);
+  if (before.dualWrite !== after.dualWrite)
+    lines.push(
+      after.dualWrite ? 'dual writes start (both stores written)' : `dual writes stop: only the ${store(after.sourceOfTruth)} is written`,
+    );
   if (before.readFrom !== after.readFrom) lines.push(`reads served from: ${store(before.readFrom)} → ${store(after.readFrom)}`);
   if (before.shadow !== after.shadow) lines.push(after.shadow ? 'shadow comparison starts' : 'shadow comparison stops');
   if (r.action === 'rollback' && before.sourceOfTruth === 'new' && after.sourceOfTruth === 'legacy') {
@@ -87,14 +90,20 @@ export function backfillText(s: SyncStatus): OperationText {
       confirmLabel: 'Resume backfill',
     };
   }
-  const last = b ? [`the last run (#${b.runId}) ${b.status}${b.finishedAt ? ` at ${time(b.finishedAt)}` : ''}: the new run reads the whole collection again, and copies already up to date are skipped`] : [];
+  const last = b
+    ? [
+        `the last run (#${b.runId}) ${b.status}${b.finishedAt ? ` at ${time(b.finishedAt)}` : ''}: the new run reads the whole collection again, and copies already up to date are skipped`,
+      ]
+    : [];
   return {
     title: 'Start a backfill',
     lines: [
       "a new run cuts the legacy collection's _id space into ranges, and workers copy them batch by batch, each range from its checkpoint",
       'version-guarded: a copy never overwrites a newer version in the new store',
       ...last,
-      s.catchup.intervalMs > 0 ? `catch-up then copies what legacy changes, every ${duration(s.catchup.intervalMs)}` : 'catch-up then runs only when asked (no schedule)',
+      s.catchup.intervalMs > 0
+        ? `catch-up then copies what legacy changes, every ${duration(s.catchup.intervalMs)}`
+        : 'catch-up then runs only when asked (no schedule)',
       ...pausedLine(s, 'no range is copied'),
     ],
     confirmLabel: 'Start backfill',
@@ -105,7 +114,9 @@ export function backfillText(s: SyncStatus): OperationText {
 export function catchupText(s: SyncStatus): OperationText {
   const c = s.catchup;
   const lines = c.watermark
-    ? [`legacy changes since ${time(c.watermark.updated)} (less the ${duration(c.overlapMs)} overlap a pass reads again) are copied into the new store, version-guarded`]
+    ? [
+        `legacy changes since ${time(c.watermark.updated)} (less the ${duration(c.overlapMs)} overlap a pass reads again) are copied into the new store, version-guarded`,
+      ]
     : ['there is no watermark yet: catch-up starts with the first backfill, and this pass copies nothing'];
   if (c.newIdsAfter) lines.push(`conversations inserted after the backfill's split (_id above ${c.newIdsAfter}) are copied too`);
   lines.push(`catch-up lag now: ${c.lagSeconds === null ? 'no pass yet' : duration(c.lagSeconds * 1000)}`);
@@ -113,12 +124,18 @@ export function catchupText(s: SyncStatus): OperationText {
 }
 
 /** A verification run (POST /migration/verify), with or without repair; `running`: a run not finished yet. */
-export function verifyText(sourceOfTruth: 'legacy' | 'new', repair: boolean, running: { id: number; status: string } | null): OperationText {
+export function verifyText(
+  sourceOfTruth: 'legacy' | 'new',
+  repair: boolean,
+  running: { id: number; status: string } | null,
+): OperationText {
   return {
     title: repair ? 'Verify and repair' : 'Run a verification',
     lines: [
       'every conversation in both stores is compared in canonical form, chunk by chunk (hashes first, then record by record), and every difference is listed',
-      repair ? `each difference is copied from the source of truth (the ${sourceStore(sourceOfTruth)}) and verified again` : 'nothing is written: the run only reports',
+      repair
+        ? `each difference is copied from the source of truth (the ${sourceStore(sourceOfTruth)}) and verified again`
+        : 'nothing is written: the run only reports',
       'a worker runs it; it shows under Verification runs with its progress',
     ],
     confirmLabel: repair ? 'Verify and repair' : 'Verify',

@@ -8,7 +8,12 @@ export function GateTable({ gates, caption }: { gates: Gate[]; caption?: string 
     <table class="gates" data-testid="gate-table">
       {caption && <caption>{caption}</caption>}
       <thead>
-        <tr><th>gate</th><th>live value</th><th>threshold</th><th>result</th></tr>
+        <tr>
+          <th>gate</th>
+          <th>live value</th>
+          <th>threshold</th>
+          <th>result</th>
+        </tr>
       </thead>
       <tbody>
         {gates.map((g) => (
@@ -16,7 +21,9 @@ export function GateTable({ gates, caption }: { gates: Gate[]; caption?: string 
             <td>{g.name}</td>
             <td>{gateValue(g.name, g.value)}</td>
             <td>{gateThreshold(g.name, g.threshold)}</td>
-            <td><span class={`badge ${g.pass ? 'ok' : 'bad'}`}>{g.pass ? 'pass' : 'fail'}</span></td>
+            <td>
+              <span class={`badge ${g.pass ? 'ok' : 'bad'}`}>{g.pass ? 'pass' : 'fail'}</span>
+            </td>
           </tr>
         ))}
       </tbody>

@@ -28,7 +28,10 @@ describe('confirmation texts', () => {
   it('names the weight change of a step', () => {
     const r = move({});
     expect(moveTitle(r)).toBe('Advance: rollout-25 → rollout-50');
-    expect(moveChanges(r)).toEqual(['rollout-25 → rollout-50: new weight 25% → 50% (legacy 75% → 50%)', 'source of truth stays the legacy store (MongoDB)']);
+    expect(moveChanges(r)).toEqual([
+      'rollout-25 → rollout-50: new weight 25% → 50% (legacy 75% → 50%)',
+      'source of truth stays the legacy store (MongoDB)',
+    ]);
   });
 
   it('names the flip of the source of truth and what a rollback from deprecation proves first', () => {
@@ -66,7 +69,12 @@ describe('confirmation texts', () => {
   });
 
   it('counts failing gates', () => {
-    expect(gateSummary([{ name: 'a', pass: false, value: 1, threshold: '= 0' }, { name: 'b', pass: true, value: 0, threshold: '= 0' }])).toBe('1 of 2 gates fail');
+    expect(
+      gateSummary([
+        { name: 'a', pass: false, value: 1, threshold: '= 0' },
+        { name: 'b', pass: true, value: 0, threshold: '= 0' },
+      ]),
+    ).toBe('1 of 2 gates fail');
     expect(gateSummary([{ name: 'b', pass: true, value: 0, threshold: '= 0' }])).toBe('all 1 gates pass');
   });
 });
@@ -108,7 +116,14 @@ const sync = (over: Partial<SyncStatus> = {}): SyncStatus => ({
   paused: false,
   pause: null,
   throttle: { maxDocsPerSecond: 0, source: 'config' },
-  catchup: { watermark: { updated: '2026-01-01T10:00:00.000Z', id: null }, lagSeconds: 4, newIdsAfter: '5f00000000000000000007cf', intervalMs: 5000, overlapMs: 5000, lastPass: null },
+  catchup: {
+    watermark: { updated: '2026-01-01T10:00:00.000Z', id: null },
+    lagSeconds: 4,
+    newIdsAfter: '5f00000000000000000007cf',
+    intervalMs: 5000,
+    overlapMs: 5000,
+    lastPass: null,
+  },
   deadLetters: { open: 0, resolved: 0 },
   ...over,
 });
@@ -133,10 +148,14 @@ describe('confirmations of the sync and verification', () => {
     expect(backfillText(sync()).title).toBe('Start a backfill');
     expect(backfillText(sync()).lines).toContain('catch-up then copies what legacy changes, every 5 s');
     const again = backfillText(sync({ backfill: run('completed') }));
-    expect(again.lines).toContain('the last run (#3) completed at 2026-01-01 09:30:00 UTC: the new run reads the whole collection again, and copies already up to date are skipped');
+    expect(again.lines).toContain(
+      'the last run (#3) completed at 2026-01-01 09:30:00 UTC: the new run reads the whole collection again, and copies already up to date are skipped',
+    );
     const resume = backfillText(sync({ backfill: run('running'), paused: true, pause: { reason: 'load' } }));
     expect(resume).toMatchObject({ title: 'Resume backfill run #3', confirmLabel: 'Resume backfill' });
-    expect(resume.lines[0]).toBe('run #3 is at 50 % (1,000 of 2,000 read): its ranges go on from their checkpoints, and a range whose job was lost is queued again');
+    expect(resume.lines[0]).toBe(
+      'run #3 is at 50 % (1,000 of 2,000 read): its ranges go on from their checkpoints, and a range whose job was lost is queued again',
+    );
     expect(resume.lines.at(-1)).toBe('the sync is paused (load): no range is copied until it is resumed');
   });
 

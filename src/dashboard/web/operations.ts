@@ -13,7 +13,10 @@ export interface OperationProps {
   setDialog: (d: DialogState | null) => void;
 }
 
-const dialog = (text: OperationText, rest: Omit<DialogState, 'title' | 'lines' | 'confirmLabel' | 'blockedBy'>): DialogState => ({ ...text, ...rest });
+const dialog = (text: OperationText, rest: Omit<DialogState, 'title' | 'lines' | 'confirmLabel' | 'blockedBy'>): DialogState => ({
+  ...text,
+  ...rest,
+});
 
 export async function confirmBackfill(p: OperationProps): Promise<void> {
   const sync = await p.api.get<SyncStatus>('/migration/sync');
@@ -23,7 +26,10 @@ export async function confirmBackfill(p: OperationProps): Promise<void> {
       run: async (): Promise<Notice> => {
         const r = await p.api.post<BackfillStart>('/migration/sync/backfill');
         if (r.resumed) return { kind: 'ok', text: `Backfill run #${r.runId} resumed (${r.enqueued} job(s) queued again).` };
-        return { kind: 'ok', text: `Backfill run #${r.runId} started: the split of the _id space is ${r.split}; progress shows under Backfill and catch-up.` };
+        return {
+          kind: 'ok',
+          text: `Backfill run #${r.runId} started: the split of the _id space is ${r.split}; progress shows under Backfill and catch-up.`,
+        };
       },
     }),
   );
@@ -33,7 +39,10 @@ function catchupNotice(r: CatchupRun): Notice {
   if (r.state !== 'completed' || !r.result) {
     return r.state === 'failed'
       ? { kind: 'error', text: `The catch-up pass failed: ${r.failedReason ?? 'no reason given'}.` }
-      : { kind: 'info', text: `The catch-up pass is ${r.state} (job ${r.jobId}); the lag under Backfill and catch-up shows when it is done.` };
+      : {
+          kind: 'info',
+          text: `The catch-up pass is ${r.state} (job ${r.jobId}); the lag under Backfill and catch-up shows when it is done.`,
+        };
   }
   const x = r.result;
   if (typeof x.skipped === 'string') return { kind: 'info', text: `The catch-up pass did not run: ${x.skipped}.` };
@@ -48,11 +57,19 @@ function catchupNotice(r: CatchupRun): Notice {
 
 export async function confirmCatchup(p: OperationProps): Promise<void> {
   const sync = await p.api.get<SyncStatus>('/migration/sync');
-  p.setDialog(dialog(catchupText(sync), { reason: 'none', run: async () => catchupNotice(await p.api.post<CatchupRun>('/migration/sync/catchup?wait=true')) }));
+  p.setDialog(
+    dialog(catchupText(sync), {
+      reason: 'none',
+      run: async () => catchupNotice(await p.api.post<CatchupRun>('/migration/sync/catchup?wait=true')),
+    }),
+  );
 }
 
 export async function confirmVerify(p: OperationProps, repair = false): Promise<void> {
-  const [status, runs] = await Promise.all([p.api.get<Status>('/migration/status'), p.api.get<{ items: VerifyRun[] }>('/migration/verify?limit=5')]);
+  const [status, runs] = await Promise.all([
+    p.api.get<Status>('/migration/status'),
+    p.api.get<{ items: VerifyRun[] }>('/migration/verify?limit=5'),
+  ]);
   const running = runs.items.find((r) => r.status === 'queued' || r.status === 'running') ?? null;
   p.setDialog(
     dialog(verifyText(status.sourceOfTruth, repair, running), {

@@ -25,7 +25,9 @@ export function Panels(p: PanelProps) {
           <NextGates status={status.value} />
         </>
       ) : (
-        <section class="panel wide"><p class="error">Could not load the status: {status.error}</p></section>
+        <section class="panel wide">
+          <p class="error">Could not load the status: {status.error}</p>
+        </section>
       )}
       <Backfill {...p} />
       <Verification {...p} />

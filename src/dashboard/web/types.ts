@@ -9,7 +9,13 @@ import type { ArchiveSummarySchema } from '../../cleanup/cleanup.schemas';
 import type { AuditEntrySchema, GateSchema, MigrationStatusSchema, ModeSchema, MoveResultAnswer } from '../../migration/migration.schemas';
 import type { RedrivenSchema, RepairsSchema } from '../../repair/repair.schemas';
 import type { ShadowStatusSchema, ShadowTimelineSchema, TopPathsSchema } from '../../shadow/shadow.schemas';
-import type { BackfillStartSchema, CatchupPassSchema, DeadLetterPageSchema, RedriveResultSchema, SyncStatusSchema } from '../../sync/sync.schemas';
+import type {
+  BackfillStartSchema,
+  CatchupPassSchema,
+  DeadLetterPageSchema,
+  RedriveResultSchema,
+  SyncStatusSchema,
+} from '../../sync/sync.schemas';
 import type { TrafficChangeSchema, WeightsSchema } from '../../traffic/traffic.schemas';
 import type { DifferenceSchema, RunReportSchema, RunSummarySchema } from '../../verify/verify.schemas';
 

@@ -11,5 +11,12 @@ export function gateTable(gates: GateResult[]): string {
   if (gates.length === 0) return '(no gates)';
   const rows = [['', 'gate', 'value', 'threshold'], ...gates.map((g) => [g.pass ? 'PASS' : 'FAIL', g.name, cell(g.value), g.threshold])];
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -43,7 +43,12 @@ describe('gates', () => {
 
   it('need enough requests before service health counts', () => {
     const f = { ...healthy, http: { requests: 3, errorRate: 0, successRate: 1, p99Ms: 5 } };
-    expect(failing(evaluateGates('later_step', f, SEED_PROFILE)).map((g) => g.name)).toEqual(['analysis_requests', 'error_rate', 'success_rate', 'p99_latency_ms']);
+    expect(failing(evaluateGates('later_step', f, SEED_PROFILE)).map((g) => g.name)).toEqual([
+      'analysis_requests',
+      'error_rate',
+      'success_rate',
+      'p99_latency_ms',
+    ]);
   });
 
   it('hold each step for its dwell; the short profile in seconds', () => {
@@ -61,7 +66,9 @@ describe('gates', () => {
     const pending = failing(evaluateGates('into_deprecation', { ...healthy, pendingRepairs: 3 }, SEED_PROFILE));
     expect(pending.map((g) => [g.name, g.value])).toEqual([['pending_repairs', 3]]);
     // Not known (Redis or a store cannot be asked) is not zero.
-    expect(failing(evaluateGates('into_deprecation', { ...healthy, pendingRepairs: null }, SEED_PROFILE)).map((g) => g.name)).toEqual(['pending_repairs']);
+    expect(failing(evaluateGates('into_deprecation', { ...healthy, pendingRepairs: null }, SEED_PROFILE)).map((g) => g.name)).toEqual([
+      'pending_repairs',
+    ]);
     expect(failing(evaluateGates('later_step', { ...healthy, pendingRepairs: 3 }, SEED_PROFILE))).toEqual([]);
   });
 
@@ -72,7 +79,12 @@ describe('gates', () => {
       flippedAt: ago(30_000),
       lastVerification: { ...healthy.lastVerification!, finishedAt: ago(60_000) },
     };
-    expect(failing(evaluateGates('into_cleanup', f, SEED_PROFILE)).map((g) => g.name)).toEqual(['stray_legacy_writes', 'final_verification']);
-    expect(failing(evaluateGates('into_cleanup', { ...f, strayWrites: 0, lastCatchupAt: ago(40_000) }, SEED_PROFILE)).map((g) => g.name)).toEqual(['final_sync', 'final_verification']);
+    expect(failing(evaluateGates('into_cleanup', f, SEED_PROFILE)).map((g) => g.name)).toEqual([
+      'stray_legacy_writes',
+      'final_verification',
+    ]);
+    expect(
+      failing(evaluateGates('into_cleanup', { ...f, strayWrites: 0, lastCatchupAt: ago(40_000) }, SEED_PROFILE)).map((g) => g.name),
+    ).toEqual(['final_sync', 'final_verification']);
   });
 });

@@ -98,7 +98,12 @@ function verificationClean(f: GateFigures, p: GateProfile, name = 'verification'
   if (!v) return gate(name, false, null, `a clean run younger than ${p.maxVerificationAgeMs} ms`);
   const age = f.now.getTime() - v.finishedAt.getTime();
   const differences = v.missing + v.extra + v.different;
-  return gate(name, differences === 0 && age <= p.maxVerificationAgeMs, `${differences} differences, ${age} ms old`, `0 differences, <= ${p.maxVerificationAgeMs} ms old`);
+  return gate(
+    name,
+    differences === 0 && age <= p.maxVerificationAgeMs,
+    `${differences} differences, ${age} ms old`,
+    `0 differences, <= ${p.maxVerificationAgeMs} ms old`,
+  );
 }
 
 function mismatchRate(f: GateFigures, p: GateProfile): GateResult {
@@ -118,7 +123,12 @@ function serviceHealth(f: GateFigures, p: GateProfile): GateResult[] {
 }
 
 export function evaluateGates(set: GateSet, f: GateFigures, p: GateProfile): GateResult[] {
-  const lag = gate('catchup_lag_ms', f.catchupLagMs !== null && f.catchupLagMs <= p.maxCatchupLagMs, f.catchupLagMs, `<= ${p.maxCatchupLagMs}`);
+  const lag = gate(
+    'catchup_lag_ms',
+    f.catchupLagMs !== null && f.catchupLagMs <= p.maxCatchupLagMs,
+    f.catchupLagMs,
+    `<= ${p.maxCatchupLagMs}`,
+  );
   switch (set) {
     case 'into_canary':
       return [
@@ -137,7 +147,12 @@ export function evaluateGates(set: GateSet, f: GateFigures, p: GateProfile): Gat
         ...serviceHealth(f, p),
         mismatchRate(f, p),
         dwell(f, p.stepDwellMs),
-        gate('legacy_drained_ms', drainedFor !== null && drainedFor >= f.recordTtlMs, drainedFor, `>= ${f.recordTtlMs} (the record TTL) at weight 0`),
+        gate(
+          'legacy_drained_ms',
+          drainedFor !== null && drainedFor >= f.recordTtlMs,
+          drainedFor,
+          `>= ${f.recordTtlMs} (the record TTL) at weight 0`,
+        ),
         gate('catchup_lag_ms', f.catchupLagMs === 0, f.catchupLagMs, '= 0'),
         gate('pending_repairs', f.pendingRepairs === 0, f.pendingRepairs, '= 0 (queued, running or in an outbox)'),
         verificationClean(f, p),
@@ -150,7 +165,11 @@ export function evaluateGates(set: GateSet, f: GateFigures, p: GateProfile): Gat
         dwell(f, p.deprecationDwellMs),
         gate('stray_legacy_writes', f.strayWrites === 0, f.strayWrites, '= 0'),
         gate('final_sync', afterFlip(f.lastCatchupAt), f.lastCatchupAt?.toISOString() ?? null, 'a catch-up pass after the flip'),
-        { ...final, pass: final.pass && afterFlip(f.lastVerification?.finishedAt), threshold: `${final.threshold}, finished after the flip` },
+        {
+          ...final,
+          pass: final.pass && afterFlip(f.lastVerification?.finishedAt),
+          threshold: `${final.threshold}, finished after the flip`,
+        },
       ];
     }
     case 'into_complete':

@@ -5,8 +5,17 @@ const at = (name: string) => PLAN.find((p) => stepName(p) === name)!;
 describe('phase plan', () => {
   it('has the weights of SPEC section 3 in order', () => {
     expect(PLAN.map((p) => `${stepName(p)}:${p.weight}`)).toEqual([
-      'not_started:0', 'shadow:0', 'canary:5', 'rollout-10:10', 'rollout-25:25', 'rollout-50:50', 'rollout-75:75',
-      'rollout-100:100', 'deprecation:100', 'cleanup:100', 'complete:100',
+      'not_started:0',
+      'shadow:0',
+      'canary:5',
+      'rollout-10:10',
+      'rollout-25:25',
+      'rollout-50:50',
+      'rollout-75:75',
+      'rollout-100:100',
+      'deprecation:100',
+      'cleanup:100',
+      'complete:100',
     ]);
   });
 

@@ -40,7 +40,10 @@ export type Move =
   | { kind: 'rollback'; from: Position; to: Position; flipsSourceOfTruth: boolean };
 
 export class PlanError extends Error {
-  constructor(readonly code: 'INVALID_TRANSITION' | 'ROLLBACK_REFUSED' | 'UNKNOWN_STEP', message: string) {
+  constructor(
+    readonly code: 'INVALID_TRANSITION' | 'ROLLBACK_REFUSED' | 'UNKNOWN_STEP',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -85,7 +88,10 @@ export function advanceMove(from: Position): Move {
 /** Back one step, or to the named earlier step. */
 export function rollbackMove(from: Position, toName?: string): Move {
   if (from.phase === 'cleanup' || from.phase === 'complete') {
-    throw new PlanError('ROLLBACK_REFUSED', `rollback from ${from.phase} is refused: the legacy store no longer receives writes and its archive is the record`);
+    throw new PlanError(
+      'ROLLBACK_REFUSED',
+      `rollback from ${from.phase} is refused: the legacy store no longer receives writes and its archive is the record`,
+    );
   }
   const i = indexOf(from);
   if (i <= 1) throw new PlanError('ROLLBACK_REFUSED', `nothing to roll back to from ${stepName(from)}`);

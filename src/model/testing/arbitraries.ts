@@ -10,12 +10,39 @@ import { Conversation, JsonObject, JsonValue, MESSAGE_ROLES, Message } from '../
 import { checkMetadata, LIMITS, metadataKeyProblem } from '../limits';
 
 const TRICKY = [
-  '😀', '👩‍👩‍👧‍👦', '🇫🇷', '👍🏽', '中文', '日本語', '한국어', 'e\u0301', 'a\u0308\u0323', '𝔘', '\u{10FFFF}',
-  '\u200b', '\ufeff', '\ufffd', '\u0001', '\u007f', ' ', '"', '\\', '\n', '\t', '/', '<', '$', '.', 'ß',
+  '😀',
+  '👩‍👩‍👧‍👦',
+  '🇫🇷',
+  '👍🏽',
+  '中文',
+  '日本語',
+  '한국어',
+  'e\u0301',
+  'a\u0308\u0323',
+  '𝔘',
+  '\u{10FFFF}',
+  '\u200b',
+  '\ufeff',
+  '\ufffd',
+  '\u0001',
+  '\u007f',
+  ' ',
+  '"',
+  '\\',
+  '\n',
+  '\t',
+  '/',
+  '<',
+  '$',
+  '.',
+  'ß',
 ];
 
 /** One code point or a tricky sequence; never NUL, never half a surrogate pair. */
-const unit = fc.oneof(fc.constantFrom(...TRICKY), fc.fullUnicode().filter((ch) => ch !== '\u0000'));
+const unit = fc.oneof(
+  fc.constantFrom(...TRICKY),
+  fc.fullUnicode().filter((ch) => ch !== '\u0000'),
+);
 
 export const MIN_DATE_MS = Date.UTC(1970, 0, 1);
 export const MAX_DATE_MS = Date.UTC(2100, 11, 31, 23, 59, 59, 999);
@@ -106,7 +133,9 @@ const arbMaximalMetadata: fc.Arbitrary<JsonObject> = fc
       for (const [key, asArray] of levels) inner = asArray ? [inner] : { [key]: inner };
       return { [topKey]: inner };
     };
-    const escapedFree = Array.from(filler).filter((ch) => JSON.stringify(ch).length === ch.length + 2).join('');
+    const escapedFree = Array.from(filler)
+      .filter((ch) => JSON.stringify(ch).length === ch.length + 2)
+      .join('');
     const base = Buffer.byteLength(JSON.stringify(build('')), 'utf8');
     return build(fillToBytes(escapedFree, LIMITS.metadataMaxBytes - slack - base));
   });

@@ -42,12 +42,25 @@ describe('shadow comparison', () => {
     const base = conv();
     const other = conv({
       title: 'changed',
-      messages: [{ role: 'user', content: 'HI', createdAt: t(1) }, { role: 'assistant', content: 'hey', createdAt: t(2) }, { role: 'user', content: 'more', createdAt: t(3) }],
+      messages: [
+        { role: 'user', content: 'HI', createdAt: t(1) },
+        { role: 'assistant', content: 'hey', createdAt: t(2) },
+        { role: 'user', content: 'more', createdAt: t(3) },
+      ],
       metadata: { a: { b: 2 }, added: true },
       deleted: true,
     });
     const paths = compareRecords(base, other).differences.map((d) => d.path);
-    expect(paths).toEqual(['title', 'messages.length', 'messages[0].content', 'messages[2]', 'metadata.a.b', 'metadata.lastSeen', 'metadata.added', 'deleted']);
+    expect(paths).toEqual([
+      'title',
+      'messages.length',
+      'messages[0].content',
+      'messages[2]',
+      'metadata.a.b',
+      'metadata.lastSeen',
+      'metadata.added',
+      'deleted',
+    ]);
   });
 
   it('reports a record on one side only as `exists`, and that as a version difference', () => {
@@ -67,7 +80,10 @@ describe('shadow comparison', () => {
     expect(titled.differences.map((d) => d.path)).toEqual(['items[1].title']);
     expect(titled.versionsDiffer).toBe(false);
     const missing = comparePages([a, b], [a]);
-    expect(missing.differences).toEqual([{ path: 'items.length', left: 2, right: 1 }, { path: 'items[1]', left: { id: b.id, version: 3 }, right: undefined }]);
+    expect(missing.differences).toEqual([
+      { path: 'items.length', left: 2, right: 1 },
+      { path: 'items[1]', left: { id: b.id, version: 3 }, right: undefined },
+    ]);
     expect(missing.versionsDiffer).toBe(true);
   });
 
@@ -125,6 +141,10 @@ describe('shadow comparison', () => {
     ]);
     expect(noiseBetween(first, { ...second, version: 4 })).toEqual([]);
     expect(noiseBetween(first, null)).toEqual([]);
-    expect(noiseBetween([first, conv({ id: 'bbbbbbbbbbbbbbbbbbbbbbbb' })], [conv({ id: 'bbbbbbbbbbbbbbbbbbbbbbbb' }), second]).map((n) => n.path)).toEqual(['messages[*].createdAt', 'metadata.nonce']);
+    expect(
+      noiseBetween([first, conv({ id: 'bbbbbbbbbbbbbbbbbbbbbbbb' })], [conv({ id: 'bbbbbbbbbbbbbbbbbbbbbbbb' }), second]).map(
+        (n) => n.path,
+      ),
+    ).toEqual(['messages[*].createdAt', 'metadata.nonce']);
   });
 });

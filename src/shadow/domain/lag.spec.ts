@@ -64,7 +64,10 @@ describe('lag with a cause', () => {
     const roomy = explainLag({ endpoint: 'list', limit: 10, stores, left: legacy, right: newer }, notCopied);
     expect(roomy.rest.differences.map((d) => d.path)).toEqual(['items.length', 'items[2]']);
     // A real difference beside a lagging one is still there.
-    const planted = explainLag({ endpoint: 'list', limit: 3, stores, left: legacy, right: [conv(1), conv(3, { title: 'planted' }), conv(4)] }, notCopied);
+    const planted = explainLag(
+      { endpoint: 'list', limit: 3, stores, left: legacy, right: [conv(1), conv(3, { title: 'planted' }), conv(4)] },
+      notCopied,
+    );
     expect(planted.rest.differences.map((d) => d.path)).toEqual(['items[1].title']);
   });
 

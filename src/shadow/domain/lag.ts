@@ -67,7 +67,13 @@ export function lagOf(h: Held, s: CopyState): LagKind | null {
 /** Both sides of one comparison, with the store each side stands for. */
 export type Reads =
   | { endpoint: 'get'; id: string; stores: readonly [StoreName, StoreName]; left: Read; right: Read }
-  | { endpoint: 'list'; limit: number; stores: readonly [StoreName, StoreName]; left: CanonicalConversation[]; right: CanonicalConversation[] };
+  | {
+      endpoint: 'list';
+      limit: number;
+      stores: readonly [StoreName, StoreName];
+      left: CanonicalConversation[];
+      right: CanonicalConversation[];
+    };
 
 export function idsOf(r: Reads): string[] {
   if (r.endpoint === 'get') return [r.id];

@@ -2,10 +2,24 @@ import { generalisePath, parsePath, PathRules, patternProblem } from './path-pat
 
 describe('path patterns', () => {
   it('reads every spelling the canonical diff produces', () => {
-    expect(parsePath('messages[2].content')).toEqual([{ kind: 'key', key: 'messages' }, { kind: 'index', index: 2 }, { kind: 'key', key: 'content' }]);
-    expect(parsePath('metadata["a.b"].c')).toEqual([{ kind: 'key', key: 'metadata' }, { kind: 'key', key: 'a.b' }, { kind: 'key', key: 'c' }]);
-    expect(parsePath('metadata["say \\"hi\\"]"]')).toEqual([{ kind: 'key', key: 'metadata' }, { kind: 'key', key: 'say "hi"]' }]);
-    expect(parsePath('messages.length')).toEqual([{ kind: 'key', key: 'messages' }, { kind: 'key', key: 'length' }]);
+    expect(parsePath('messages[2].content')).toEqual([
+      { kind: 'key', key: 'messages' },
+      { kind: 'index', index: 2 },
+      { kind: 'key', key: 'content' },
+    ]);
+    expect(parsePath('metadata["a.b"].c')).toEqual([
+      { kind: 'key', key: 'metadata' },
+      { kind: 'key', key: 'a.b' },
+      { kind: 'key', key: 'c' },
+    ]);
+    expect(parsePath('metadata["say \\"hi\\"]"]')).toEqual([
+      { kind: 'key', key: 'metadata' },
+      { kind: 'key', key: 'say "hi"]' },
+    ]);
+    expect(parsePath('messages.length')).toEqual([
+      { kind: 'key', key: 'messages' },
+      { kind: 'key', key: 'length' },
+    ]);
   });
 
   it('matches a path and everything beneath it', () => {

@@ -2,8 +2,16 @@ import { isSecretKey, MASK, redactDifference, redactValue } from './redact';
 
 describe('mismatch values', () => {
   it('masks values under secret-looking keys, wherever the key is', () => {
-    expect(redactDifference({ path: 'metadata.apiToken', left: 'abc', right: 'def' }, 100)).toEqual({ path: 'metadata.apiToken', left: MASK, right: MASK });
-    expect(redactDifference({ path: 'metadata.auth.user', left: 'a', right: 'b' }, 100)).toEqual({ path: 'metadata.auth.user', left: MASK, right: MASK });
+    expect(redactDifference({ path: 'metadata.apiToken', left: 'abc', right: 'def' }, 100)).toEqual({
+      path: 'metadata.apiToken',
+      left: MASK,
+      right: MASK,
+    });
+    expect(redactDifference({ path: 'metadata.auth.user', left: 'a', right: 'b' }, 100)).toEqual({
+      path: 'metadata.auth.user',
+      left: MASK,
+      right: MASK,
+    });
     expect(redactValue('metadata', { password: 'hunter2', nested: { client_secret: 'x', keep: 1 } }, 1000)).toEqual({
       password: MASK,
       nested: { client_secret: MASK, keep: 1 },
@@ -19,7 +27,8 @@ describe('mismatch values', () => {
 
   it('does not take ordinary keys for secrets', () => {
     for (const k of ['author', 'title', 'authorName', 'wordCount']) expect(isSecretKey(k)).toBe(false);
-    for (const k of ['password', 'PASSWORD', 'db_password', 'accessToken', 'x-api-key', 'Authorization', 'auth', 'privateKey', 'sessionId']) expect(isSecretKey(k)).toBe(true);
+    for (const k of ['password', 'PASSWORD', 'db_password', 'accessToken', 'x-api-key', 'Authorization', 'auth', 'privateKey', 'sessionId'])
+      expect(isSecretKey(k)).toBe(true);
   });
 
   it('truncates long values and keeps an absent side absent', () => {

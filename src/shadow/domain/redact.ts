@@ -10,9 +10,31 @@ import type { Difference } from './comparison';
 export const MASK = '[masked]';
 
 /** Words that mark a key as holding a credential; matched on the key with case and separators removed. */
-const SECRET_WORDS = ['password', 'passwd', 'passphrase', 'secret', 'token', 'apikey', 'authorization', 'credential', 'privatekey', 'accesskey', 'sessionid', 'cookie', 'bearer', 'signature'];
+const SECRET_WORDS = [
+  'password',
+  'passwd',
+  'passphrase',
+  'secret',
+  'token',
+  'apikey',
+  'authorization',
+  'credential',
+  'privatekey',
+  'accesskey',
+  'sessionid',
+  'cookie',
+  'bearer',
+  'signature',
+];
 const SECRET_EXACT = new Set(['pwd', 'auth', 'pin', 'otp', 'ssn', 'cvv']);
-const SECRET_VALUE = [/^bearer\s+\S+/i, /^basic\s+[A-Za-z0-9+/=]{8,}$/i, /^eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*$/, /^(sk|pk|rk)_(live|test)_\w{8,}/, /^AKIA[0-9A-Z]{16}$/, /-----BEGIN [A-Z ]*PRIVATE KEY-----/];
+const SECRET_VALUE = [
+  /^bearer\s+\S+/i,
+  /^basic\s+[A-Za-z0-9+/=]{8,}$/i,
+  /^eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*$/,
+  /^(sk|pk|rk)_(live|test)_\w{8,}/,
+  /^AKIA[0-9A-Z]{16}$/,
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
+];
 
 export function isSecretKey(key: string): boolean {
   const k = key.toLowerCase().replace(/[^a-z0-9]/g, '');

@@ -14,7 +14,12 @@ import { Compared, comparePages, compareRecords } from './comparison';
 export type BodyResult<T> = { ok: true; value: T } | { ok: false; problem: string };
 
 function timestamp(value: unknown, field: string): Date {
-  const r = typeof value === 'string' ? parseIsoTimestamp(value) : typeof value === 'number' ? fromEpochMs(value) : { ok: false as const, problem: 'missing' };
+  const r =
+    typeof value === 'string'
+      ? parseIsoTimestamp(value)
+      : typeof value === 'number'
+        ? fromEpochMs(value)
+        : { ok: false as const, problem: 'missing' };
   if (!r.ok) throw new Error(`${field}: ${r.problem}`);
   return r.date;
 }

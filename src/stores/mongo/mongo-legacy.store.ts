@@ -59,14 +59,21 @@ function isDuplicateKey(err: unknown): boolean {
 function classified(err: unknown, c: Conversation): unknown {
   if (!(err instanceof MongoServerError) || typeof err.code !== 'number' || !REFUSALS.has(err.code)) return err;
   const nested = /nested arrays/.test(err.message) ? firstNestedArrayPath(c.metadata, 'metadata') : null;
-  return new StoreRefusedError('legacy', nested ?? 'body', nested ? 'cannot hold arrays of arrays' : `refused it: ${err.message.slice(0, 200)}`);
+  return new StoreRefusedError(
+    'legacy',
+    nested ?? 'body',
+    nested ? 'cannot hold arrays of arrays' : `refused it: ${err.message.slice(0, 200)}`,
+  );
 }
 
 export class MongoLegacyStore implements LegacyStore {
   readonly name = 'legacy' as const;
   private readonly collection: Collection<Document>;
 
-  constructor(private readonly db: Db, collectionName: string) {
+  constructor(
+    private readonly db: Db,
+    collectionName: string,
+  ) {
     this.collection = db.collection(collectionName);
   }
 
@@ -156,10 +163,7 @@ export class MongoLegacyStore implements LegacyStore {
   async softDelete(id: string, version: number, at: Date): Promise<SoftDeleteResult> {
     const _id = objectId(id);
     if (version < 1) throw new RangeError('a soft delete is a write: its version is at least 1');
-    const result = await this.collection.updateOne(
-      versionBelow(_id, version),
-      { $set: { deleted: true, v: version, updated: at } },
-    );
+    const result = await this.collection.updateOne(versionBelow(_id, version), { $set: { deleted: true, v: version, updated: at } });
     if (result.matchedCount === 1) return 'written';
     return (await this.collection.countDocuments({ _id }, { limit: 1 })) === 1 ? 'stale' : 'absent';
   }
@@ -181,11 +185,12 @@ export class MongoLegacyStore implements LegacyStore {
     }
     const [datedDocs, stringDocs] = await Promise.all([
       this.collection.find({ $and: dated }).sort({ created: -1, _id: -1 }).limit(limit).toArray(),
-      this.collection.find({ $and: [owner, live, { created: { $type: 'string' } }] }).limit(MAX_STRING_CREATED_PER_USER).toArray(),
+      this.collection
+        .find({ $and: [owner, live, { created: { $type: 'string' } }] })
+        .limit(MAX_STRING_CREATED_PER_USER)
+        .toArray(),
     ]);
-    const older = stringDocs
-      .map((d) => fromLegacy(d as unknown as LegacyDocument))
-      .filter((c) => !after || isBefore(c, after));
+    const older = stringDocs.map((d) => fromLegacy(d as unknown as LegacyDocument)).filter((c) => !after || isBefore(c, after));
     return [...datedDocs.map((d) => fromLegacy(d as unknown as LegacyDocument)), ...older]
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
       .slice(0, limit);
@@ -259,7 +264,10 @@ export class MongoLegacyStore implements LegacyStore {
       const after = position.lastId instanceof ObjectId ? position.lastId : afterId ? objectId(afterId) : null;
       const range: Record<string, unknown> = after ? { $gt: after } : { $type: 'objectId' };
       if (until) range.$lte = until;
-      return this.collection.find({ _id: range } as Filter<Document>).sort({ _id: 1 }).batchSize(batchSize);
+      return this.collection
+        .find({ _id: range } as Filter<Document>)
+        .sort({ _id: 1 })
+        .batchSize(batchSize);
     });
   }
 
@@ -394,7 +402,8 @@ function logSlowCommands(client: MongoClient, thresholdMs: number): void {
   client.on('commandStarted', (e) => {
     const c = e.command as Record<string, unknown>;
     const shape: Record<string, unknown> = { command: e.commandName };
-    for (const k of ['filter', 'sort', 'limit', 'batchSize', 'q', 'updates', 'deletes']) if (k in c) shape[k] = k === 'updates' || k === 'deletes' ? (c[k] as unknown[]).length : c[k];
+    for (const k of ['filter', 'sort', 'limit', 'batchSize', 'q', 'updates', 'deletes'])
+      if (k in c) shape[k] = k === 'updates' || k === 'deletes' ? (c[k] as unknown[]).length : c[k];
     started.set(e.requestId, shape);
   });
   const done = (e: { requestId: number; duration: number; commandName: string }, failed: boolean) => {

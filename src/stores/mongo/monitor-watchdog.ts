@@ -72,7 +72,9 @@ export class MonitorWatchdog {
         this.outstanding = null;
         this.logger.warn({ msg: 'legacy server monitor stalled; reconnecting the client', heartbeatAgeMs: ageMs });
         this.disconnected = true;
-        await this.client.close().catch((err: Error) => this.logger.warn({ msg: 'closing the stalled legacy client failed', err: err.message }));
+        await this.client
+          .close()
+          .catch((err: Error) => this.logger.warn({ msg: 'closing the stalled legacy client failed', err: err.message }));
       }
       await this.client.connect();
       this.disconnected = false;

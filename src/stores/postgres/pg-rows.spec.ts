@@ -67,7 +67,11 @@ describe('fromRows', () => {
     ['an invalid message date', (_, m) => (m[1].created_at = new Date(NaN)), 'messages[1].created_at: expected a valid Date'],
     ['an invalid created_at', (r) => (r.created_at = new Date(NaN)), 'created_at: expected a valid Date'],
     ['metadata that is not an object', (r) => ((r as { metadata: unknown }).metadata = [1]), 'metadata: expected a JSON object'],
-    ['a version beyond 2^53', (r) => (r.version = '9007199254740993'), 'version: expected a non-negative safe integer, got "9007199254740993"'],
+    [
+      'a version beyond 2^53',
+      (r) => (r.version = '9007199254740993'),
+      'version: expected a non-negative safe integer, got "9007199254740993"',
+    ],
   ])('refuses %s', (_, spoil, reason) => {
     const { conversation, messages } = rows();
     spoil(conversation, messages);

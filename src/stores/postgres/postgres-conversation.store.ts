@@ -11,8 +11,7 @@ import type { Conversation } from '../../model/conversation.model';
 import { ConversationRow, fromRows, MessageRow, toRows } from './pg-rows';
 import type { ListPosition, PutResult, StoreRefusal, StoreTransaction, TransactionalStore } from '../conversation-store.port';
 
-const CONVERSATION_COLUMNS =
-  'id, user_id, title, metadata, created_at, updated_at, version, deleted, message_count';
+const CONVERSATION_COLUMNS = 'id, user_id, title, metadata, created_at, updated_at, version, deleted, message_count';
 
 const SELECT_WITH_MESSAGES = `
   SELECT c.id, c.user_id, c.title, c.metadata, c.created_at, c.updated_at, c.version, c.deleted, c.message_count,
@@ -80,7 +79,10 @@ export class PostgresConversationStore implements TransactionalStore {
 
   async removeExact(id: string, expectedVersion: number, tx?: StoreTransaction): Promise<boolean> {
     // TypeORM answers an UPDATE or DELETE with [rows, affected].
-    const [, count] = await (tx ?? this.dataSource).query('DELETE FROM conversations WHERE id = $1 AND version = $2', [id, expectedVersion]);
+    const [, count] = await (tx ?? this.dataSource).query('DELETE FROM conversations WHERE id = $1 AND version = $2', [
+      id,
+      expectedVersion,
+    ]);
     return count === 1;
   }
 

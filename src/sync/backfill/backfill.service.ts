@@ -35,9 +35,7 @@ export interface BackfillStart {
   enqueued: number;
 }
 
-export type SplitJobOutcome =
-  | { outcome: 'done'; enqueued: number; runCompleted: boolean }
-  | { outcome: 'paused' | 'stopped' | 'gone' };
+export type SplitJobOutcome = { outcome: 'done'; enqueued: number; runCompleted: boolean } | { outcome: 'paused' | 'stopped' | 'gone' };
 
 /** Below every ObjectId: with an empty collection, every later insert is catch-up's. */
 const NO_ID = '0'.repeat(24);
@@ -96,7 +94,12 @@ export class BackfillService {
       if (stop) return { outcome: stop };
       const result = await this.splitter.split(run, { onProgress: report, shouldStop: this.throttledStopReason() });
       if (result.outcome !== 'planned') {
-        this.logger.log({ msg: 'backfill split interrupted; it starts again later', runId, reason: result.outcome, scanned: result.scanned });
+        this.logger.log({
+          msg: 'backfill split interrupted; it starts again later',
+          runId,
+          reason: result.outcome,
+          scanned: result.scanned,
+        });
         return { outcome: result.outcome };
       }
       const { plan } = result;

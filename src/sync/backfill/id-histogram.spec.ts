@@ -36,7 +36,8 @@ describe('IdHistogram', () => {
   it('keeps memory bounded by merging buckets, and the counts stay exact', () => {
     const ids: string[] = [];
     const t0 = Math.floor(Date.UTC(2019, 0, 1) / 1000);
-    for (let i = 0; i < 20_000; i++) ids.push((t0 + i * 977).toString(16).padStart(8, '0') + 'a1b2c3d4e5' + (i & 0xffffff).toString(16).padStart(6, '0'));
+    for (let i = 0; i < 20_000; i++)
+      ids.push((t0 + i * 977).toString(16).padStart(8, '0') + 'a1b2c3d4e5' + (i & 0xffffff).toString(16).padStart(6, '0'));
     const h = new IdHistogram(1000);
     for (const id of ids) h.add(id);
     const plan = h.plan(3000);

@@ -40,7 +40,8 @@ export class IdHistogram {
   private scanned = 0;
 
   constructor(private readonly maxBuckets = 65_536) {
-    if (!Number.isSafeInteger(maxBuckets) || maxBuckets < 1) throw new RangeError(`maxBuckets must be a positive integer, got ${maxBuckets}`);
+    if (!Number.isSafeInteger(maxBuckets) || maxBuckets < 1)
+      throw new RangeError(`maxBuckets must be a positive integer, got ${maxBuckets}`);
   }
 
   /** One id: hex (24 lower-case characters) for an ObjectId, null for any other type. */

@@ -58,7 +58,16 @@ function setup(ranges: FakeRange[], docs: number, batchSize = 3) {
       r.heldBy = token;
       return {
         outcome: 'claimed',
-        range: { runId: 1, rangeNo, kind: 'ids', startAfter: r.startAfter, endAt: r.endAt, checkpoint: r.checkpoint, docsRead: 0, batchSize },
+        range: {
+          runId: 1,
+          rangeNo,
+          kind: 'ids',
+          startAfter: r.startAfter,
+          endAt: r.endAt,
+          checkpoint: r.checkpoint,
+          docsRead: 0,
+          batchSize,
+        },
       };
     },
     async holdLease() {},
@@ -138,7 +147,10 @@ describe('RangeCopier', () => {
     );
     expect(await copier.copy(1, 1)).toMatchObject({ outcome: 'done' });
     expect(scans).toEqual([{ from: hex(2), until: hex(10) }]);
-    expect(batches.map((b) => b.ids)).toEqual([[3, 4], [8, 9, 10]]);
+    expect(batches.map((b) => b.ids)).toEqual([
+      [3, 4],
+      [8, 9, 10],
+    ]);
   });
 
   it('stops at a range another worker holds, after finishing the ones before it', async () => {
@@ -157,7 +169,12 @@ describe('RangeCopier', () => {
   it('lets one copy of a lane through when its job is delivered twice: the other finds the range held', async () => {
     const { copier, batches, scans } = setup([{ rangeNo: 1, startAfter: null, endAt: hex(30), status: 'pending', checkpoint: null }], 30);
     const [a, b] = await Promise.all([copier.copy(1, 1), copier.copy(1, 1)]);
-    expect([a, b]).toEqual(expect.arrayContaining([{ outcome: 'done', runCompleted: true }, { outcome: 'held', retryInMs: 500 }]));
+    expect([a, b]).toEqual(
+      expect.arrayContaining([
+        { outcome: 'done', runCompleted: true },
+        { outcome: 'held', retryInMs: 500 },
+      ]),
+    );
     expect(scans).toHaveLength(1);
     expect(batches.flatMap((x) => x.ids)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
   });

@@ -161,17 +161,20 @@ export class RangeStateTracker {
   heartbeat(runId: number, rangeNo: number, token: string, leaseMs: number): LeaseHeartbeat {
     let lost = false;
     let inFlight: Promise<void> | null = null;
-    const timer = setInterval(() => {
-      if (inFlight) return;
-      inFlight = this.renew(runId, rangeNo, token, leaseMs)
-        .then((held) => {
-          if (!held) lost = true;
-        })
-        .catch(() => undefined) // a failed renewal is retried at the next tick; the batch transaction renews too
-        .finally(() => {
-          inFlight = null;
-        });
-    }, Math.max(50, Math.floor(leaseMs / 3)));
+    const timer = setInterval(
+      () => {
+        if (inFlight) return;
+        inFlight = this.renew(runId, rangeNo, token, leaseMs)
+          .then((held) => {
+            if (!held) lost = true;
+          })
+          .catch(() => undefined) // a failed renewal is retried at the next tick; the batch transaction renews too
+          .finally(() => {
+            inFlight = null;
+          });
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
     timer.unref();
     return {
       get lost() {

@@ -38,10 +38,10 @@ export class CatchupAppliedLog {
 
   async record(q: Pick<QueryRunner, 'query'>, rows: Array<{ id: string; changedAt: Date | null }>): Promise<void> {
     if (rows.length === 0) return;
-    await q.query(
-      `INSERT INTO catchup_applied (conversation_id, changed_at) SELECT * FROM unnest($1::text[], $2::timestamptz[])`,
-      [rows.map((r) => r.id), rows.map((r) => r.changedAt?.toISOString() ?? null)],
-    );
+    await q.query(`INSERT INTO catchup_applied (conversation_id, changed_at) SELECT * FROM unnest($1::text[], $2::timestamptz[])`, [
+      rows.map((r) => r.id),
+      rows.map((r) => r.changedAt?.toISOString() ?? null),
+    ]);
   }
 
   async prune(now = Date.now()): Promise<void> {

@@ -4,11 +4,17 @@ import { hexOf, objectIdFloor } from './object-id-time';
 describe('objectIdFloor', () => {
   it('sorts before every id of the overlap window and after older ones', () => {
     const t = new Date('2024-05-06T07:08:09Z');
-    const id = ObjectId.createFromTime(t.getTime() / 1000).toHexString().slice(0, 8) + 'ffffffffffffffff';
+    const id =
+      ObjectId.createFromTime(t.getTime() / 1000)
+        .toHexString()
+        .slice(0, 8) + 'ffffffffffffffff';
     const floor = objectIdFloor(id, 5000);
     expect(floor <= id).toBe(true);
     const inWindow = ObjectId.createFromTime(t.getTime() / 1000 - 5).toHexString();
-    const before = ObjectId.createFromTime(t.getTime() / 1000 - 6).toHexString().slice(0, 8) + 'ffffffffffffffff';
+    const before =
+      ObjectId.createFromTime(t.getTime() / 1000 - 6)
+        .toHexString()
+        .slice(0, 8) + 'ffffffffffffffff';
     expect(floor <= inWindow).toBe(true);
     expect(floor > before).toBe(true);
   });

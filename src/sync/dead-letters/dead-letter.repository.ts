@@ -101,7 +101,10 @@ export class DeadLetterRepository {
 
   async resolveByIds(q: Runner, ids: number[], resolution: DeadLetterResolution): Promise<void> {
     if (ids.length === 0) return;
-    await q.query(`UPDATE dead_letters SET resolved_at = now(), resolution = $2 WHERE resolved_at IS NULL AND id = ANY($1::bigint[])`, [ids, resolution]);
+    await q.query(`UPDATE dead_letters SET resolved_at = now(), resolution = $2 WHERE resolved_at IS NULL AND id = ANY($1::bigint[])`, [
+      ids,
+      resolution,
+    ]);
   }
 
   /** Counts a re-drive attempt on each record (resolved by it or not). */

@@ -57,7 +57,10 @@ export class DeadLetterService {
     for (const doc of docs) byKey.set(this.keyOf(doc), doc);
     const found = page.filter((l) => byKey.has(l.conversationId));
     const gone = page.filter((l) => !byKey.has(l.conversationId));
-    const batch = this.writer.prepare(found.map((l) => byKey.get(l.conversationId)!), 'redrive');
+    const batch = this.writer.prepare(
+      found.map((l) => byKey.get(l.conversationId)!),
+      'redrive',
+    );
     const letterOf = new Map(found.map((l) => [l.conversationId, l.id]));
 
     const t0 = performance.now();
@@ -66,8 +69,15 @@ export class DeadLetterService {
         const writtenIds = new Set(r.writtenIds);
         const current = batch.conversations.filter((c) => !writtenIds.has(c.id)).map((c) => letterOf.get(c.id)!);
         await this.deadLetters.resolveByIds(q, current, 'already_current');
-        await this.deadLetters.resolveByIds(q, gone.map((l) => l.id), 'gone');
-        await this.deadLetters.markRedriven(q, page.map((l) => l.id));
+        await this.deadLetters.resolveByIds(
+          q,
+          gone.map((l) => l.id),
+          'gone',
+        );
+        await this.deadLetters.markRedriven(
+          q,
+          page.map((l) => l.id),
+        );
       },
     });
     this.metrics.batchDone('redrive', written, undefined, performance.now() - t0);

@@ -50,7 +50,13 @@ describe('upsertBoth', () => {
 describe('findSides and weightsOf', () => {
   const listing: ResourceRecordSet[] = [
     { Name: 'api.example.com.', Type: 'A', SetIdentifier: 'legacy', Weight: 75, TTL: 30, ResourceRecords: [{ Value: '192.0.2.1' }] },
-    { Name: 'api.example.com.', Type: 'A', SetIdentifier: 'new', Weight: 25, AliasTarget: { HostedZoneId: 'Z1', DNSName: 'lb.', EvaluateTargetHealth: false } },
+    {
+      Name: 'api.example.com.',
+      Type: 'A',
+      SetIdentifier: 'new',
+      Weight: 25,
+      AliasTarget: { HostedZoneId: 'Z1', DNSName: 'lb.', EvaluateTargetHealth: false },
+    },
     { Name: 'api.example.com.', Type: 'AAAA', SetIdentifier: 'new', Weight: 99, TTL: 30, ResourceRecords: [{ Value: '2001:db8::1' }] },
     { Name: 'other.api.example.com.', Type: 'A', SetIdentifier: 'legacy', Weight: 1, TTL: 30, ResourceRecords: [{ Value: '192.0.2.9' }] },
   ];
@@ -67,7 +73,14 @@ describe('findSides and weightsOf', () => {
 
 describe('deleteShape', () => {
   it('deletes a record exactly as listed', () => {
-    const record: ResourceRecordSet = { Name: 'api.example.com.', Type: 'A', SetIdentifier: 'legacy', Weight: 0, TTL: 30, ResourceRecords: [{ Value: '192.0.2.1' }] };
+    const record: ResourceRecordSet = {
+      Name: 'api.example.com.',
+      Type: 'A',
+      SetIdentifier: 'legacy',
+      Weight: 0,
+      TTL: 30,
+      ResourceRecords: [{ Value: '192.0.2.1' }],
+    };
     expect(deleteShape(record)).toEqual({ Action: 'DELETE', ResourceRecordSet: record });
   });
 

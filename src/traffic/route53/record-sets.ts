@@ -50,7 +50,10 @@ export function weightedRecord(settings: RecordSettings, side: Side, weight: num
 
 /** One batch, both sides: Route 53 applies a batch all or nothing, so the pair changes together. */
 export function upsertBoth(settings: RecordSettings, weights: Weights): Change[] {
-  return (Object.keys(SET_IDS) as Side[]).map((side) => ({ Action: 'UPSERT', ResourceRecordSet: weightedRecord(settings, side, weights[side]) }));
+  return (Object.keys(SET_IDS) as Side[]).map((side) => ({
+    Action: 'UPSERT',
+    ResourceRecordSet: weightedRecord(settings, side, weights[side]),
+  }));
 }
 
 /** Our records found among a listing, by set identifier; anything else in the listing is ignored. */

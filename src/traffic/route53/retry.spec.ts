@@ -39,14 +39,28 @@ describe('withRetries', () => {
     expect(result).toBe('ok');
     expect(calls).toBe(3);
     expect(sleeps).toEqual([75, 150]);
-    expect(events.map((e) => [e.what, e.attempt, e.delayMs])).toEqual([['thing', 1, 75], ['thing', 2, 150]]);
+    expect(events.map((e) => [e.what, e.attempt, e.delayMs])).toEqual([
+      ['thing', 1, 75],
+      ['thing', 2, 150],
+    ]);
   });
 
   it('throws other errors at once, unchanged', async () => {
     const { sleeps, deps: d } = deps();
     const boom = new Error('invalid');
     let calls = 0;
-    await expect(withRetries('thing', async () => { calls++; throw boom; }, POLICY, (e) => e instanceof Transient, d)).rejects.toBe(boom);
+    await expect(
+      withRetries(
+        'thing',
+        async () => {
+          calls++;
+          throw boom;
+        },
+        POLICY,
+        (e) => e instanceof Transient,
+        d,
+      ),
+    ).rejects.toBe(boom);
     expect(calls).toBe(1);
     expect(sleeps).toEqual([]);
   });
@@ -54,7 +68,15 @@ describe('withRetries', () => {
   it('gives up after maxAttempts with the last error', async () => {
     const { sleeps, deps: d } = deps();
     let calls = 0;
-    const err = await withRetries('thing', async () => { throw new Transient(`busy ${++calls}`); }, POLICY, () => true, d).catch((e) => e);
+    const err = await withRetries(
+      'thing',
+      async () => {
+        throw new Transient(`busy ${++calls}`);
+      },
+      POLICY,
+      () => true,
+      d,
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(RetriesExhaustedError);
     expect(err.message).toBe('thing still failing after 4 attempts: busy 4');
     expect(err.attempts).toBe(4);
@@ -64,7 +86,15 @@ describe('withRetries', () => {
 
   it('makes one attempt when maxAttempts is 1', async () => {
     const { deps: d } = deps();
-    const err = await withRetries('thing', async () => { throw new Transient('busy'); }, { ...POLICY, maxAttempts: 1 }, () => true, d).catch((e) => e);
+    const err = await withRetries(
+      'thing',
+      async () => {
+        throw new Transient('busy');
+      },
+      { ...POLICY, maxAttempts: 1 },
+      () => true,
+      d,
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(RetriesExhaustedError);
     expect(err.attempts).toBe(1);
   });

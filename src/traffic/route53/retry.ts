@@ -33,8 +33,14 @@ export const realSleep = (ms: number): Promise<void> => new Promise((resolve) =>
 /** Every retryable attempt failed; `lastError` is the provider's last answer. */
 export class RetriesExhaustedError extends Error {
   readonly code = 'RETRIES_EXHAUSTED';
-  constructor(readonly what: string, readonly attempts: number, readonly lastError: unknown) {
-    super(`${what} still failing after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${lastError instanceof Error ? lastError.message : String(lastError)}`);
+  constructor(
+    readonly what: string,
+    readonly attempts: number,
+    readonly lastError: unknown,
+  ) {
+    super(
+      `${what} still failing after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${lastError instanceof Error ? lastError.message : String(lastError)}`,
+    );
     this.name = 'RetriesExhaustedError';
   }
 }

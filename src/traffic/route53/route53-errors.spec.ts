@@ -1,4 +1,10 @@
-import { InvalidChangeBatch, NoSuchHostedZone, PriorRequestNotComplete, Route53ServiceException, ThrottlingException } from '@aws-sdk/client-route-53';
+import {
+  InvalidChangeBatch,
+  NoSuchHostedZone,
+  PriorRequestNotComplete,
+  Route53ServiceException,
+  ThrottlingException,
+} from '@aws-sdk/client-route-53';
 import { RetriesExhaustedError } from './retry';
 import { describeProviderError, isRetryableRoute53Error, providerCode, Route53CallError, Route53SyncTimeoutError } from './route53-errors';
 
@@ -6,7 +12,9 @@ const $metadata = { httpStatusCode: 400, requestId: 'r-1' };
 
 /** What the SDK builds from `HTTP 400 <Code>Throttling</Code>`: an unmodelled error named after the code. */
 const throttlingCodeShape = () =>
-  Object.assign(new Route53ServiceException({ name: 'Throttling', $fault: 'client', $metadata, message: 'Rate exceeded' }), { Code: 'Throttling' });
+  Object.assign(new Route53ServiceException({ name: 'Throttling', $fault: 'client', $metadata, message: 'Rate exceeded' }), {
+    Code: 'Throttling',
+  });
 
 describe('isRetryableRoute53Error', () => {
   it.each([
@@ -33,20 +41,27 @@ describe('isRetryableRoute53Error', () => {
 describe('describeProviderError', () => {
   it('gives the code and the provider message', () => {
     expect(describeProviderError(throttlingCodeShape())).toBe('Throttling: Rate exceeded');
-    expect(describeProviderError(new InvalidChangeBatch({ $metadata, message: "[Tried to delete resource record set [name='a.'] but it was not found]" }))).toBe(
-      "InvalidChangeBatch: [Tried to delete resource record set [name='a.'] but it was not found]",
-    );
+    expect(
+      describeProviderError(
+        new InvalidChangeBatch({ $metadata, message: "[Tried to delete resource record set [name='a.'] but it was not found]" }),
+      ),
+    ).toBe("InvalidChangeBatch: [Tried to delete resource record set [name='a.'] but it was not found]");
   });
 
   it('uses the batch messages when the SDK only says UnknownError', () => {
     const legacyShape = { name: 'Unknown', message: 'UnknownError', Messages: { Message: 'first problem' }, $metadata };
     expect(providerCode(legacyShape)).toBe('InvalidChangeBatch');
     expect(describeProviderError(legacyShape)).toBe('InvalidChangeBatch: first problem');
-    expect(describeProviderError(new InvalidChangeBatch({ $metadata, message: '', messages: ['one', 'two'] }))).toBe('InvalidChangeBatch: one; two');
+    expect(describeProviderError(new InvalidChangeBatch({ $metadata, message: '', messages: ['one', 'two'] }))).toBe(
+      'InvalidChangeBatch: one; two',
+    );
   });
 
   it('never repeats an access key id and stays short', () => {
-    const text = describeProviderError({ name: 'InvalidClientTokenId', message: `The security token AKIAIOSFODNN7EXAMPLE is invalid ${'x'.repeat(1000)}` });
+    const text = describeProviderError({
+      name: 'InvalidClientTokenId',
+      message: `The security token AKIAIOSFODNN7EXAMPLE is invalid ${'x'.repeat(1000)}`,
+    });
     expect(text).not.toContain('AKIAIOSFODNN7EXAMPLE');
     expect(text.length).toBeLessThanOrEqual(500);
   });
@@ -63,6 +78,8 @@ describe('Route53CallError', () => {
   });
 
   it('times out naming the change and the wait', () => {
-    expect(new Route53SyncTimeoutError('/change/C1', 300000, 'PENDING').message).toMatch(/^Route 53 change \/change\/C1 was still PENDING after waiting 300000 ms/);
+    expect(new Route53SyncTimeoutError('/change/C1', 300000, 'PENDING').message).toMatch(
+      /^Route 53 change \/change\/C1 was still PENDING after waiting 300000 ms/,
+    );
   });
 });

@@ -75,10 +75,15 @@ export class Route53CallError extends Error {
   readonly providerCode: string;
   readonly attempts: number;
 
-  constructor(readonly operation: string, err: unknown) {
+  constructor(
+    readonly operation: string,
+    err: unknown,
+  ) {
     const last = err instanceof RetriesExhaustedError ? err.lastError : err;
     const attempts = err instanceof RetriesExhaustedError ? err.attempts : 1;
-    super(`Route 53 ${operation} failed${attempts > 1 ? ` after ${attempts} attempts` : ''}: ${describeProviderError(last)}`, { cause: last });
+    super(`Route 53 ${operation} failed${attempts > 1 ? ` after ${attempts} attempts` : ''}: ${describeProviderError(last)}`, {
+      cause: last,
+    });
     this.name = 'Route53CallError';
     this.providerCode = providerCode(last);
     this.attempts = attempts;
@@ -88,7 +93,11 @@ export class Route53CallError extends Error {
 /** GetChange did not report INSYNC in time. The change may still take effect later. */
 export class Route53SyncTimeoutError extends Error {
   readonly code = 'ROUTE53_SYNC_TIMEOUT';
-  constructor(readonly changeId: string, readonly waitedMs: number, readonly lastStatus: string) {
+  constructor(
+    readonly changeId: string,
+    readonly waitedMs: number,
+    readonly lastStatus: string,
+  ) {
     super(
       `Route 53 change ${changeId} was still ${lastStatus} after waiting ${waitedMs} ms (ROUTE53_SYNC_TIMEOUT_MS); ` +
         'it may still take effect, so read the weights back before sending it again',

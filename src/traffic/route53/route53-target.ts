@@ -50,7 +50,10 @@ export function isZoneId(id: string): boolean {
 export function parseTarget(text: string, recordType: RecordType): Route53Target | string {
   const raw = text.trim();
   if (/^alias:/i.test(raw)) return parseAlias(raw);
-  const values = raw.split(',').map((v) => v.trim()).filter((v) => v !== '');
+  const values = raw
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
   if (values.length === 0) return 'has no values (write comma-separated record values or alias:<hostedZoneId>:<dnsName>[:evaluate])';
   if (values.length > MAX_VALUES) return `has ${values.length} values, at most ${MAX_VALUES} are allowed`;
   if (new Set(values).size !== values.length) return 'lists a value twice';

@@ -91,7 +91,8 @@ export class Route53TrafficRouter implements TrafficRouter {
     const { legacy, new: next } = findSides(await this.listOurRecords(), this.settings);
     if (!legacy) return { changeId: null };
     if (!next) throw new Route53RetireRefusedError('the new weighted record does not exist, so the name would stop answering');
-    if (legacy.Weight !== 0) throw new Route53RetireRefusedError(`it still has weight ${legacy.Weight} (new: ${next.Weight}); move all traffic to new first`);
+    if (legacy.Weight !== 0)
+      throw new Route53RetireRefusedError(`it still has weight ${legacy.Weight} (new: ${next.Weight}); move all traffic to new first`);
     if (next.Weight === 0) throw new Route53RetireRefusedError('the new record has weight 0 too; set it above 0 first');
     const out = await this.call('ChangeResourceRecordSets (delete legacy)', () =>
       this.client.send(

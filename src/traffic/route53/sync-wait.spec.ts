@@ -4,7 +4,14 @@ import { waitForInSync } from './sync-wait';
 function clock() {
   let now = 0;
   const sleeps: number[] = [];
-  return { sleeps, now: () => now, sleep: async (ms: number) => { sleeps.push(ms); now += ms; } };
+  return {
+    sleeps,
+    now: () => now,
+    sleep: async (ms: number) => {
+      sleeps.push(ms);
+      now += ms;
+    },
+  };
 }
 
 describe('waitForInSync', () => {
@@ -24,7 +31,14 @@ describe('waitForInSync', () => {
   it('never sleeps past the deadline, looks once more, then names the change and the wait', async () => {
     const c = clock();
     let looks = 0;
-    const err = await waitForInSync('/change/C9', async () => { looks++; return 'PENDING'; }, { pollIntervalMs: 2000, timeoutMs: 5000, ...c }).catch((e) => e);
+    const err = await waitForInSync(
+      '/change/C9',
+      async () => {
+        looks++;
+        return 'PENDING';
+      },
+      { pollIntervalMs: 2000, timeoutMs: 5000, ...c },
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(Route53SyncTimeoutError);
     expect(err.message).toContain('Route 53 change /change/C9 was still PENDING after waiting 5000 ms');
     expect(c.sleeps).toEqual([2000, 2000, 1000]);

@@ -55,4 +55,3 @@ export function legacyRecord(id: string, doc: LegacyDocument, keepForm = true): 
     throw err;
   }
 }
-

@@ -94,21 +94,62 @@ export function checkContents(ops: HistoryOp[], truth: Map<string, StoredConvers
     const where = places.map((p) => `${p.id}[${p.position}]`).join(', ') || 'nowhere';
     const elsewhere = op.conversationId !== undefined && places.some((p) => p.id !== op.conversationId);
     if (op.outcome === 'ok') {
-      if (places.length === 0) out.push({ rule: 'lost', conversationId: op.conversationId, opIds: [op.opId], detail: `acknowledged ${op.kind} (version ${op.version}) "${op.content}" is not in the source of truth` });
-      else if (places.length > 1) out.push({ rule: 'duplicated', conversationId: op.conversationId, opIds: [op.opId], detail: `acknowledged ${op.kind} "${op.content}" is there ${places.length} times: ${where}` });
-      else if (elsewhere) out.push({ rule: 'lost', conversationId: op.conversationId, opIds: [op.opId], detail: `acknowledged ${op.kind} "${op.content}" for ${op.conversationId} is in ${where} instead` });
+      if (places.length === 0)
+        out.push({
+          rule: 'lost',
+          conversationId: op.conversationId,
+          opIds: [op.opId],
+          detail: `acknowledged ${op.kind} (version ${op.version}) "${op.content}" is not in the source of truth`,
+        });
+      else if (places.length > 1)
+        out.push({
+          rule: 'duplicated',
+          conversationId: op.conversationId,
+          opIds: [op.opId],
+          detail: `acknowledged ${op.kind} "${op.content}" is there ${places.length} times: ${where}`,
+        });
+      else if (elsewhere)
+        out.push({
+          rule: 'lost',
+          conversationId: op.conversationId,
+          opIds: [op.opId],
+          detail: `acknowledged ${op.kind} "${op.content}" for ${op.conversationId} is in ${where} instead`,
+        });
     } else if (op.outcome === 'info') {
-      if (places.length > 1) out.push({ rule: 'duplicated', conversationId: op.conversationId, opIds: [op.opId], detail: `indeterminate ${op.kind} "${op.content}" is there ${places.length} times: ${where}` });
-      else if (elsewhere) out.push({ rule: 'phantom', conversationId: op.conversationId, opIds: [op.opId], detail: `indeterminate ${op.kind} "${op.content}" for ${op.conversationId} landed in ${where}` });
+      if (places.length > 1)
+        out.push({
+          rule: 'duplicated',
+          conversationId: op.conversationId,
+          opIds: [op.opId],
+          detail: `indeterminate ${op.kind} "${op.content}" is there ${places.length} times: ${where}`,
+        });
+      else if (elsewhere)
+        out.push({
+          rule: 'phantom',
+          conversationId: op.conversationId,
+          opIds: [op.opId],
+          detail: `indeterminate ${op.kind} "${op.content}" for ${op.conversationId} landed in ${where}`,
+        });
     } else if (places.length > 0) {
-      out.push({ rule: 'phantom', conversationId: op.conversationId, opIds: [op.opId], detail: `failed ${op.kind} (HTTP ${op.status}) "${op.content}" is in the source of truth: ${where}` });
+      out.push({
+        rule: 'phantom',
+        conversationId: op.conversationId,
+        opIds: [op.opId],
+        detail: `failed ${op.kind} (HTTP ${op.status}) "${op.content}" is in the source of truth: ${where}`,
+      });
     }
   }
   for (const id of scope) {
     const c = truth.get(id);
     if (!c) continue;
     for (const text of c.messages) {
-      if (!known.has(text)) out.push({ rule: 'phantom', conversationId: id, opIds: [], detail: `message "${text.slice(0, 80)}" in ${id} was written by no operation of the history` });
+      if (!known.has(text))
+        out.push({
+          rule: 'phantom',
+          conversationId: id,
+          opIds: [],
+          detail: `message "${text.slice(0, 80)}" in ${id} was written by no operation of the history`,
+        });
     }
   }
   // Acknowledged appends found once in their conversation sit in version order.
@@ -121,7 +162,12 @@ export function checkContents(ops: HistoryOp[], truth: Map<string, StoredConvers
     for (let i = 1; i < placed.length; i++) {
       const [a, b] = [placed[i - 1], placed[i]];
       if (b.places[0].position <= a.places[0].position) {
-        out.push({ rule: 'order', conversationId: id, opIds: [a.op.opId, b.op.opId], detail: `version ${a.op.version} sits at ${a.places[0].position}, version ${b.op.version} at ${b.places[0].position}` });
+        out.push({
+          rule: 'order',
+          conversationId: id,
+          opIds: [a.op.opId, b.op.opId],
+          detail: `version ${a.op.version} sits at ${a.places[0].position}, version ${b.op.version} at ${b.places[0].position}`,
+        });
       }
     }
   }
@@ -135,7 +181,8 @@ export function checkForks(ops: HistoryOp[]): Violation[] {
     const byVersion = new Map<number, number[]>();
     for (const op of list) byVersion.set(op.version!, [...(byVersion.get(op.version!) ?? []), op.opId]);
     for (const [version, opIds] of byVersion) {
-      if (opIds.length > 1) out.push({ rule: 'fork', conversationId: id, opIds, detail: `version ${version} acknowledged to ${opIds.length} operations` });
+      if (opIds.length > 1)
+        out.push({ rule: 'fork', conversationId: id, opIds, detail: `version ${version} acknowledged to ${opIds.length} operations` });
     }
   }
   return out;
@@ -172,7 +219,12 @@ export function checkRealTime(ops: HistoryOp[]): Violation[] {
   for (const w of writes) {
     const f = floor.get(w.opId)!;
     if (w.version! <= f.version) {
-      out.push({ rule: 'realTime', conversationId: w.conversationId, opIds: [f.opId, w.opId], detail: `op ${w.opId} got version ${w.version} after op ${f.opId} had completed with version ${f.version}` });
+      out.push({
+        rule: 'realTime',
+        conversationId: w.conversationId,
+        opIds: [f.opId, w.opId],
+        detail: `op ${w.opId} got version ${w.version} after op ${f.opId} had completed with version ${f.version}`,
+      });
     }
   }
   return out;
@@ -189,17 +241,34 @@ export function checkReads(ops: HistoryOp[]): Violation[] {
   for (const r of reads) {
     const w = afterWrite.get(r.opId)!;
     if (r.version! < w.version) {
-      out.push({ rule: 'staleRead', conversationId: r.conversationId, opIds: [w.opId, r.opId], detail: `read ${r.opId} (replica ${r.replica}) returned version ${r.version} after op ${w.opId} acknowledged version ${w.version}` });
+      out.push({
+        rule: 'staleRead',
+        conversationId: r.conversationId,
+        opIds: [w.opId, r.opId],
+        detail: `read ${r.opId} (replica ${r.replica}) returned version ${r.version} after op ${w.opId} acknowledged version ${w.version}`,
+      });
     }
     const p = afterRead.get(r.opId)!;
     if (r.version! < p.version) {
-      out.push({ rule: 'nonMonotonicRead', conversationId: r.conversationId, opIds: [p.opId, r.opId], detail: `read ${r.opId} (replica ${r.replica}) returned version ${r.version} after read ${p.opId} had returned ${p.version}` });
+      out.push({
+        rule: 'nonMonotonicRead',
+        conversationId: r.conversationId,
+        opIds: [p.opId, r.opId],
+        detail: `read ${r.opId} (replica ${r.replica}) returned version ${r.version} after read ${p.opId} had returned ${p.version}`,
+      });
     }
     if (r.messages && r.version! > 0) {
       const seen = new Set(r.messages);
-      const missing = (appends.get(r.conversationId!) ?? []).filter((a) => a.completeMs < r.invokeMs && a.content !== undefined && !seen.has(a.content));
+      const missing = (appends.get(r.conversationId!) ?? []).filter(
+        (a) => a.completeMs < r.invokeMs && a.content !== undefined && !seen.has(a.content),
+      );
       if (missing.length > 0) {
-        out.push({ rule: 'readMissingAcknowledged', conversationId: r.conversationId, opIds: [...missing.map((a) => a.opId), r.opId], detail: `read ${r.opId} (version ${r.version}) lacks ${missing.length} append(s) acknowledged before it, e.g. "${missing[0].content}"` });
+        out.push({
+          rule: 'readMissingAcknowledged',
+          conversationId: r.conversationId,
+          opIds: [...missing.map((a) => a.opId), r.opId],
+          detail: `read ${r.opId} (version ${r.version}) lacks ${missing.length} append(s) acknowledged before it, e.g. "${missing[0].content}"`,
+        });
       }
     }
   }
@@ -220,9 +289,19 @@ export function checkVersionCounts(ops: HistoryOp[], truth: Map<string, StoredCo
     const indeterminate = changes.filter((op) => op.outcome === 'info').length;
     const version = truth.get(id)?.version ?? 0;
     if (version < 1 + acknowledged) {
-      out.push({ rule: 'versionCount', conversationId: id, opIds: [], detail: `final version ${version} < 1 + ${acknowledged} acknowledged writes: ${1 + acknowledged - version} acknowledged write(s) did not take effect` });
+      out.push({
+        rule: 'versionCount',
+        conversationId: id,
+        opIds: [],
+        detail: `final version ${version} < 1 + ${acknowledged} acknowledged writes: ${1 + acknowledged - version} acknowledged write(s) did not take effect`,
+      });
     } else if (version > 1 + acknowledged + indeterminate) {
-      out.push({ rule: 'versionCount', conversationId: id, opIds: [], detail: `final version ${version} > 1 + ${acknowledged} acknowledged + ${indeterminate} indeterminate writes: more writes took effect than were made (a failed one, or a keyed one twice)` });
+      out.push({
+        rule: 'versionCount',
+        conversationId: id,
+        opIds: [],
+        detail: `final version ${version} > 1 + ${acknowledged} acknowledged + ${indeterminate} indeterminate writes: more writes took effect than were made (a failed one, or a keyed one twice)`,
+      });
     }
   }
   return out;
@@ -236,7 +315,12 @@ export function checkIdempotency(ops: HistoryOp[]): Violation[] {
     const answers = op.attempts.filter((a) => a.outcome === 'ok');
     const distinct = new Set(answers.map((a) => `${a.id ?? op.conversationId}@${a.version}`));
     if (distinct.size > 1) {
-      out.push({ rule: 'idempotency', conversationId: op.conversationId, opIds: [op.opId], detail: `key ${op.idempotencyKey} was answered with ${[...distinct].join(' and ')}` });
+      out.push({
+        rule: 'idempotency',
+        conversationId: op.conversationId,
+        opIds: [op.opId],
+        detail: `key ${op.idempotencyKey} was answered with ${[...distinct].join(' and ')}`,
+      });
     }
   }
   return out;
@@ -248,13 +332,32 @@ export function checkStoresAgree(final: FinalState): Violation[] {
   const out: Violation[] = [];
   for (const [id, l] of legacy) {
     const n = pg.get(id);
-    if (!n) out.push({ rule: 'storesDisagree', conversationId: id, opIds: [], detail: `${id} is in legacy (version ${l.version}) but not in PostgreSQL` });
-    else if (n.canonical !== l.canonical) out.push({ rule: 'storesDisagree', conversationId: id, opIds: [], detail: `${id} differs: legacy version ${l.version} (${l.messages.length} messages), PostgreSQL version ${n.version} (${n.messages.length} messages)` });
+    if (!n)
+      out.push({
+        rule: 'storesDisagree',
+        conversationId: id,
+        opIds: [],
+        detail: `${id} is in legacy (version ${l.version}) but not in PostgreSQL`,
+      });
+    else if (n.canonical !== l.canonical)
+      out.push({
+        rule: 'storesDisagree',
+        conversationId: id,
+        opIds: [],
+        detail: `${id} differs: legacy version ${l.version} (${l.messages.length} messages), PostgreSQL version ${n.version} (${n.messages.length} messages)`,
+      });
   }
   for (const [id, n] of pg) {
-    if (!legacy.has(id)) out.push({ rule: 'storesDisagree', conversationId: id, opIds: [], detail: `${id} is in PostgreSQL (version ${n.version}) but not in legacy` });
+    if (!legacy.has(id))
+      out.push({
+        rule: 'storesDisagree',
+        conversationId: id,
+        opIds: [],
+        detail: `${id} is in PostgreSQL (version ${n.version}) but not in legacy`,
+      });
   }
-  for (const u of final.unreadableLegacy) out.push({ rule: 'storesDisagree', conversationId: u.id, opIds: [], detail: `legacy document ${u.id} is unreadable: ${u.reason}` });
+  for (const u of final.unreadableLegacy)
+    out.push({ rule: 'storesDisagree', conversationId: u.id, opIds: [], detail: `legacy document ${u.id} is unreadable: ${u.reason}` });
   return out;
 }
 
@@ -267,7 +370,11 @@ export function percentile(values: number[], p: number): number {
 
 function latencyFigures(ops: HistoryOp[]): Figures['writeLatencyMs'] {
   const latencies = ops.map((op) => op.completeMs - op.invokeMs);
-  return { p50: Math.round(percentile(latencies, 50)), p99: Math.round(percentile(latencies, 99)), max: Math.round(Math.max(0, ...latencies)) };
+  return {
+    p50: Math.round(percentile(latencies, 50)),
+    p99: Math.round(percentile(latencies, 99)),
+    max: Math.round(Math.max(0, ...latencies)),
+  };
 }
 
 export interface FlipFigures {
@@ -292,7 +399,9 @@ export function flipFigures(flips: FlipRequest[], ops: HistoryOp[]): FlipFigures
     refused[key] = (refused[key] ?? 0) + 1;
   }
   const moved = flips.filter((f) => f.ok);
-  const atFlips = ops.filter((op) => isWrite(op) && op.process !== 'setup' && moved.some((f) => op.invokeMs <= f.completeMs && op.completeMs >= f.invokeMs));
+  const atFlips = ops.filter(
+    (op) => isWrite(op) && op.process !== 'setup' && moved.some((f) => op.invokeMs <= f.completeMs && op.completeMs >= f.invokeMs),
+  );
   const latencies = atFlips.map((op) => op.completeMs - op.invokeMs);
   return {
     attempted: { advance: logical('advance', false), rollback: logical('rollback', false) },
@@ -340,7 +449,9 @@ export interface CheckResult {
 export function checkHistory(history: History, final: FinalState, examples = 5): CheckResult {
   const ops = history.ops;
   const truth = final.stores[final.sourceOfTruth];
-  const scope = new Set(ops.filter((op) => op.kind === 'create' && op.outcome === 'ok' && op.conversationId).map((op) => op.conversationId!));
+  const scope = new Set(
+    ops.filter((op) => op.kind === 'create' && op.outcome === 'ok' && op.conversationId).map((op) => op.conversationId!),
+  );
   const violations = [
     ...checkContents(ops, truth, scope),
     ...checkForks(ops),
@@ -380,7 +491,11 @@ export function checkHistory(history: History, final: FinalState, examples = 5):
       versionCountViolations: count('versionCount'),
       idempotencyViolations: count('idempotency'),
       storeDifferences: count('storesDisagree'),
-      conversationsWithLostWrites: new Set(violations.filter((v) => v.rule === 'lost' || (v.rule === 'versionCount' && v.detail.includes('did not take effect'))).map((v) => v.conversationId)).size,
+      conversationsWithLostWrites: new Set(
+        violations
+          .filter((v) => v.rule === 'lost' || (v.rule === 'versionCount' && v.detail.includes('did not take effect')))
+          .map((v) => v.conversationId),
+      ).size,
       writeLatencyMs: latencyFigures(ops.filter((op) => isWrite(op) && op.outcome === 'ok' && op.process !== 'setup')),
       flips: flipFigures(history.flips, ops),
     },

@@ -100,7 +100,11 @@ export class NodeProcess {
   async start(timeoutMs = 90_000): Promise<void> {
     if (this.alive) return;
     this.out = '';
-    const child = spawn(process.execPath, [this.script], { cwd: ROOT, env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [this.script], {
+      cwd: ROOT,
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     const log = this.logFile ? fs.createWriteStream(this.logFile, { flags: 'a' }) : null;
     log?.write(`---- ${new Date().toISOString()} ${this.name} starting\n`);
@@ -115,7 +119,8 @@ export class NodeProcess {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${this.name} exited while starting:\n${this.out.slice(-3000)}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`${this.name} exited while starting:\n${this.out.slice(-3000)}`);
       if (await this.ready(this.out)) return;
       if (Date.now() > deadline) throw new Error(`${this.name} not ready after ${timeoutMs} ms:\n${this.out.slice(-3000)}`);
       await sleep(150);
@@ -164,13 +169,28 @@ export class Cluster {
   readonly replicas: ApiReplica[] = [];
   readonly worker: NodeProcess;
 
-  private constructor(buildDir: string, env: Record<string, string>, readonly logDir: string) {
+  private constructor(
+    buildDir: string,
+    env: Record<string, string>,
+    readonly logDir: string,
+  ) {
     // WORKER_QUEUES unset: the worker serves every queue. It says so at info level once it does.
-    this.worker = new NodeProcess('worker', path.join(buildDir, 'workers/worker.js'), { ...env, LOG_LEVEL: 'info' }, async (out) => out.includes('"serving queues"'), path.join(logDir, 'worker.log'));
+    this.worker = new NodeProcess(
+      'worker',
+      path.join(buildDir, 'workers/worker.js'),
+      { ...env, LOG_LEVEL: 'info' },
+      async (out) => out.includes('"serving queues"'),
+      path.join(logDir, 'worker.log'),
+    );
   }
 
   /** `extraEnv`: settings on top of clusterEnv for every process (a test's own secrets, limits, ...). */
-  static async start(stores: Record<string, string>, replicas: number, buildDir: string, extraEnv: Record<string, string> = {}): Promise<Cluster> {
+  static async start(
+    stores: Record<string, string>,
+    replicas: number,
+    buildDir: string,
+    extraEnv: Record<string, string> = {},
+  ): Promise<Cluster> {
     transpileSources(buildDir);
     const env = { ...clusterEnv(stores), ...extraEnv };
     const logDir = path.join(path.dirname(buildDir), 'logs');

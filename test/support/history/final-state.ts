@@ -54,7 +54,10 @@ export async function readPostgres(pg: Client): Promise<Map<string, StoredConver
   return new Map(conversations.map((row) => [row.id, stored(fromRows(row, byId.get(row.id) ?? []))]));
 }
 
-export async function readLegacy(db: Db, collection: string): Promise<{ conversations: Map<string, StoredConversation>; unreadable: FinalState['unreadableLegacy'] }> {
+export async function readLegacy(
+  db: Db,
+  collection: string,
+): Promise<{ conversations: Map<string, StoredConversation>; unreadable: FinalState['unreadableLegacy'] }> {
   const docs = await db.collection(collection).find({}).toArray();
   const conversations = new Map<string, StoredConversation>();
   const unreadable: FinalState['unreadableLegacy'] = [];

@@ -32,7 +32,11 @@ export async function advanceTo(cluster: Cluster, target: string, timeoutMs = 60
     if (status.status !== 200) throw new Error(`GET /migration/status answered ${status.status}: ${JSON.stringify(status.body)}`);
     if (status.body.step === target) return true;
     if (status.body.pendingMove) return undefined;
-    const res = await operatorCall(cluster, 'POST', '/migration/advance', { reason: `history checker set-up: to ${target}`, expectedStep: status.body.step, force: true });
+    const res = await operatorCall(cluster, 'POST', '/migration/advance', {
+      reason: `history checker set-up: to ${target}`,
+      expectedStep: status.body.step,
+      force: true,
+    });
     if (res.status !== 200 && res.status !== 202 && res.body?.code !== 'MOVE_IN_PROGRESS') {
       throw new Error(`advance from ${status.body.step} answered ${res.status}: ${JSON.stringify(res.body)}`);
     }

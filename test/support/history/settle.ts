@@ -25,7 +25,11 @@ export async function settle(cluster: Cluster): Promise<Settlement> {
   const repairsDrainedMs = Date.now() - t0;
   const t1 = Date.now();
   const started = await until('a verification run to start', 20_000, async () => {
-    const res = await operator(cluster, 'POST', '/migration/verify', { repair: true, recheckDelayMs: 500, reason: 'history checker: final verification' });
+    const res = await operator(cluster, 'POST', '/migration/verify', {
+      repair: true,
+      recheckDelayMs: 500,
+      reason: 'history checker: final verification',
+    });
     if (res.status === 202) return res.body;
     if (res.status === 409) return undefined; // another run (or a move) is in the way; try again
     throw new Error(`POST /migration/verify answered ${res.status}: ${JSON.stringify(res.body)}`);
@@ -37,7 +41,14 @@ export async function settle(cluster: Cluster): Promise<Settlement> {
   return {
     repairsDrainedMs,
     repairCounts,
-    verification: { id: report.id, status: report.status, clean: report.clean, totals: report.totals, error: report.error, elapsedMs: Date.now() - t1 },
+    verification: {
+      id: report.id,
+      status: report.status,
+      clean: report.clean,
+      totals: report.totals,
+      error: report.error,
+      elapsedMs: Date.now() - t1,
+    },
   };
 }
 

@@ -84,7 +84,12 @@ class Runner {
   }
 
   private attempt(replica: number, r: Request, timeoutMs = REQUEST_TIMEOUT_MS): Promise<Reply> {
-    return send(this.replicaUrl(replica), replica, r.method, r.path, { token: r.token ?? APP_TOKEN, body: r.body, headers: r.headers, timeoutMs });
+    return send(this.replicaUrl(replica), replica, r.method, r.path, {
+      token: r.token ?? APP_TOKEN,
+      body: r.body,
+      headers: r.headers,
+      timeoutMs,
+    });
   }
 
   /**
@@ -92,7 +97,11 @@ class Runner {
    * requests retry anything indeterminate (and "still in progress") with the same key; any request
    * retries a refused connection on another replica.
    */
-  private async withRetries(random: () => number, r: Request, keyed: boolean): Promise<{ attempts: Attempt[]; last: Reply; okReply?: Reply }> {
+  private async withRetries(
+    random: () => number,
+    r: Request,
+    keyed: boolean,
+  ): Promise<{ attempts: Attempt[]; last: Reply; okReply?: Reply }> {
     const attempts: Attempt[] = [];
     let replica = this.pickReplica(random);
     let last: Reply | undefined;
@@ -111,7 +120,10 @@ class Runner {
     return { attempts, last: last! };
   }
 
-  private record(base: Omit<HistoryOp, 'opId' | 'invokeMs' | 'completeMs' | 'outcome' | 'status' | 'replica' | 'attempts'>, attempts: Attempt[]): HistoryOp {
+  private record(
+    base: Omit<HistoryOp, 'opId' | 'invokeMs' | 'completeMs' | 'outcome' | 'status' | 'replica' | 'attempts'>,
+    attempts: Attempt[],
+  ): HistoryOp {
     const { outcome, decisive } = decide(attempts);
     const op: HistoryOp = {
       ...base,
@@ -128,7 +140,13 @@ class Runner {
     return op;
   }
 
-  async createConversation(random: () => number, who: string, content: string, userId: string, key: string): Promise<{ op: HistoryOp; request: Request }> {
+  async createConversation(
+    random: () => number,
+    who: string,
+    content: string,
+    userId: string,
+    key: string,
+  ): Promise<{ op: HistoryOp; request: Request }> {
     const request: Request = {
       method: 'POST',
       path: '/conversations',
@@ -145,7 +163,13 @@ class Runner {
     const random = prng(this.options.seed);
     const ids: string[] = [];
     for (let i = 0; i < this.options.conversations; i++) {
-      const { op } = await this.createConversation(random, 'setup', `${this.options.variant}|init|${i}`, `history-${this.options.variant}-${i % 4}`, `${this.options.variant}-init-${i}`);
+      const { op } = await this.createConversation(
+        random,
+        'setup',
+        `${this.options.variant}|init|${i}`,
+        `history-${this.options.variant}-${i % 4}`,
+        `${this.options.variant}-init-${i}`,
+      );
       if (op.outcome !== 'ok') throw new Error(`could not create shared conversation ${i}: ${JSON.stringify(op.attempts)}`);
       ids.push(op.conversationId!);
     }
@@ -184,7 +208,10 @@ class Runner {
           headers: keyed ? { 'idempotency-key': key } : undefined,
         };
         const { attempts } = await this.withRetries(random, request, keyed);
-        const op = this.record({ process: who, kind: 'append', conversationId: id, content: tag, idempotencyKey: keyed ? key : undefined }, attempts);
+        const op = this.record(
+          { process: who, kind: 'append', conversationId: id, content: tag, idempotencyKey: keyed ? key : undefined },
+          attempts,
+        );
         if (keyed && op.outcome === 'ok') resendable.push({ op, request });
       } else if (roll < 0.65) {
         const pinned = random() < 0.5;
@@ -202,7 +229,13 @@ class Runner {
       } else if (roll < 0.93) {
         await this.read(random, who, id);
       } else {
-        const { op, request } = await this.createConversation(random, who, `${tag}|create`, `history-${this.options.variant}-${k % 4}`, `${this.options.variant}-c${k}-o${n}`);
+        const { op, request } = await this.createConversation(
+          random,
+          who,
+          `${tag}|create`,
+          `history-${this.options.variant}-${k % 4}`,
+          `${this.options.variant}-c${k}-o${n}`,
+        );
         if (op.outcome === 'ok') resendable.push({ op, request });
       }
       // A client that never saw its response sends the same keyed request again, through another replica.
@@ -259,7 +292,14 @@ class Runner {
           message: ok ? undefined : typeof reply.body?.message === 'string' ? reply.body.message.slice(0, 300) : undefined,
         });
         if (direction === 'advance' && a.code === 'GATE_FAILED' && !tries[i].forced) {
-          tries.push({ forced: true, body: { reason: 'history checker: forced flip to the new store (gates are not the subject here)', expectedStep: step, force: true } });
+          tries.push({
+            forced: true,
+            body: {
+              reason: 'history checker: forced flip to the new store (gates are not the subject here)',
+              expectedStep: step,
+              force: true,
+            },
+          });
         }
       }
     }

@@ -18,12 +18,15 @@ export function Backfill(p: PanelProps) {
               <button type="button" onClick={() => void confirmBackfill(p).catch(p.failed)} data-testid="start-backfill">
                 {b?.status === 'running' ? 'Resume backfill…' : 'Start backfill…'}
               </button>
-              <button type="button" onClick={() => void confirmCatchup(p).catch(p.failed)} data-testid="run-catchup">Catch-up pass…</button>
+              <button type="button" onClick={() => void confirmCatchup(p).catch(p.failed)} data-testid="run-catchup">
+                Catch-up pass…
+              </button>
             </div>
             {b ? (
               <>
                 <p>
-                  Run #{b.runId} <span class="badge">{b.status}</span> {s.paused && <span class="badge warn">paused{s.pause?.reason ? `: ${s.pause.reason}` : ''}</span>}
+                  Run #{b.runId} <span class="badge">{b.status}</span>{' '}
+                  {s.paused && <span class="badge warn">paused{s.pause?.reason ? `: ${s.pause.reason}` : ''}</span>}
                 </p>
                 <Progress value={b.percent} label="backfill progress" />
                 <Facts
@@ -41,9 +44,17 @@ export function Backfill(p: PanelProps) {
             )}
             <Facts
               rows={[
-                ['catch-up lag', <span data-testid="catchup-lag">{s.catchup.lagSeconds === null ? 'no pass yet' : duration(s.catchup.lagSeconds * 1000)}</span>],
+                [
+                  'catch-up lag',
+                  <span data-testid="catchup-lag">
+                    {s.catchup.lagSeconds === null ? 'no pass yet' : duration(s.catchup.lagSeconds * 1000)}
+                  </span>,
+                ],
                 ['watermark', s.catchup.watermark ? time(s.catchup.watermark.updated) : '—'],
-                ['throttle', s.throttle.maxDocsPerSecond === 0 ? 'none' : `${count(s.throttle.maxDocsPerSecond)} docs/s (${s.throttle.source})`],
+                [
+                  'throttle',
+                  s.throttle.maxDocsPerSecond === 0 ? 'none' : `${count(s.throttle.maxDocsPerSecond)} docs/s (${s.throttle.source})`,
+                ],
                 ['dead letters', `${count(s.deadLetters.open)} open, ${count(s.deadLetters.resolved)} resolved`],
               ]}
             />

@@ -10,7 +10,13 @@ export function NextGates({ status }: { status: Status }) {
         <p class="muted">{status.step === 'not_started' ? 'Start moves to shadow; it has no gates.' : 'No further step.'}</p>
       ) : (
         <>
-          <p>{status.next.allPass ? <span class="ok">every gate passes</span> : <span class="bad">{status.next.gates.filter((g) => !g.pass).length} gate(s) failing</span>}</p>
+          <p>
+            {status.next.allPass ? (
+              <span class="ok">every gate passes</span>
+            ) : (
+              <span class="bad">{status.next.gates.filter((g) => !g.pass).length} gate(s) failing</span>
+            )}
+          </p>
           <GateTable gates={status.next.gates} />
         </>
       )}

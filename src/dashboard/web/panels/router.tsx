@@ -11,8 +11,18 @@ function followUps(status: Status): Row[] {
   const f = status.followUps;
   if (!f || (!status.dualWrite && f.pending === 0)) return [];
   const behind = status.sourceOfTruth === 'new' ? 'legacy' : 'the new store';
-  const text = f.pending === 0 ? `none pending: ${behind} is in step` : `${f.pending} pending, the oldest ${duration(f.oldestAgeSeconds * 1000)} old: ${behind} lags by up to that`;
-  return [['follow-ups', <span data-testid="follow-ups" class={f.pending > 0 ? 'warn' : ''}>{text}</span>]];
+  const text =
+    f.pending === 0
+      ? `none pending: ${behind} is in step`
+      : `${f.pending} pending, the oldest ${duration(f.oldestAgeSeconds * 1000)} old: ${behind} lags by up to that`;
+  return [
+    [
+      'follow-ups',
+      <span data-testid="follow-ups" class={f.pending > 0 ? 'warn' : ''}>
+        {text}
+      </span>,
+    ],
+  ];
 }
 
 function lastFlip(status: Status): Row[] {
@@ -20,18 +30,26 @@ function lastFlip(status: Status): Row[] {
   if (!f) return [];
   const w = f.writePause;
   const paused = w ? `; writes waited ${pause(w.waitedMs)} for those in flight and were held ${pause(w.heldMs)}` : '';
-  return [['last flip', <span data-testid="last-flip">{`${f.action} to ${f.to} at ${time(f.at)}: source of truth ${store(f.sourceOfTruth)}${paused}`}</span>]];
+  return [
+    [
+      'last flip',
+      <span data-testid="last-flip">{`${f.action} to ${f.to} at ${time(f.at)}: source of truth ${store(f.sourceOfTruth)}${paused}`}</span>,
+    ],
+  ];
 }
 
 export function Router({ status }: { status: Status }) {
   const w = status.weights;
-  const inEffect = w.inEffect === null ? (
-    <span class="muted">nothing read back yet{w.provider === 'none' ? ' (provider none: no change made yet)' : ''}</span>
-  ) : 'error' in w.inEffect ? (
-    <span class="bad">could not read the records: {w.inEffect.error}</span>
-  ) : (
-    <span data-testid="weights-in-effect">legacy {w.inEffect.legacy} / new {w.inEffect.new}</span>
-  );
+  const inEffect =
+    w.inEffect === null ? (
+      <span class="muted">nothing read back yet{w.provider === 'none' ? ' (provider none: no change made yet)' : ''}</span>
+    ) : 'error' in w.inEffect ? (
+      <span class="bad">could not read the records: {w.inEffect.error}</span>
+    ) : (
+      <span data-testid="weights-in-effect">
+        legacy {w.inEffect.legacy} / new {w.inEffect.new}
+      </span>
+    );
   return (
     <section class="panel" aria-labelledby="router-title" data-testid="panel-router">
       <h2 id="router-title">Traffic and roles</h2>

@@ -12,7 +12,10 @@ export function Timeline({ status }: { status: Status }) {
       <h2>
         Phase <span data-testid="current-step">{status.step}</span>
         {status.paused && <span class="badge warn">paused</span>}
-        <span class="muted"> · entered {time(status.enteredAt)} · revision {status.revision} · gate profile {status.gateProfile.name}</span>
+        <span class="muted">
+          {' '}
+          · entered {time(status.enteredAt)} · revision {status.revision} · gate profile {status.gateProfile.name}
+        </span>
       </h2>
       <ol class="phases">
         {phases.map((phase) => {
@@ -23,7 +26,9 @@ export function Timeline({ status }: { status: Status }) {
               <span class="phase-name">{phase.replace('_', ' ')}</span>
               <span class="steps">
                 {steps.map(({ p, i }) => (
-                  <span key={i} class={`step ${i === current ? 'current' : i < current ? 'done' : 'todo'}`}>{p.weight}%</span>
+                  <span key={i} class={`step ${i === current ? 'current' : i < current ? 'done' : 'todo'}`}>
+                    {p.weight}%
+                  </span>
                 ))}
               </span>
             </li>

@@ -11,13 +11,26 @@ export function TrafficLog(p: PanelProps) {
         ) : (
           <>
             <table data-testid="traffic-log">
-              <thead><tr><th>#</th><th>requested</th><th>change</th><th>state</th><th>provider change id</th><th>error</th></tr></thead>
+              <thead>
+                <tr>
+                  <th>#</th>
+                  <th>requested</th>
+                  <th>change</th>
+                  <th>state</th>
+                  <th>provider change id</th>
+                  <th>error</th>
+                </tr>
+              </thead>
               <tbody>
                 {items.map((c) => (
                   <tr key={c.id} class={c.state === 'done' ? '' : c.state === 'failed' || c.state === 'undone' ? 'fail' : 'warn'}>
                     <td>{c.id}</td>
                     <td>{time(c.requestedAt)}</td>
-                    <td>{c.kind === 'retire_legacy' ? 'retire the legacy record' : `new ${c.before?.new ?? '?'} → ${c.weights.new}, legacy ${c.before?.legacy ?? '?'} → ${c.weights.legacy}`}</td>
+                    <td>
+                      {c.kind === 'retire_legacy'
+                        ? 'retire the legacy record'
+                        : `new ${c.before?.new ?? '?'} → ${c.weights.new}, legacy ${c.before?.legacy ?? '?'} → ${c.weights.legacy}`}
+                    </td>
                     <td>{c.state}</td>
                     <td>{c.changeId ? <code class="id">{c.changeId}</code> : '—'}</td>
                     <td>{c.error ?? ''}</td>

@@ -14,22 +14,44 @@ export function VerifyDetails({ api, runId }: { api: Api; runId: number }) {
   useEffect(() => {
     api.get<VerifyReport>(`/migration/verify/${runId}?offset=${offset}&limit=${PAGE}`).then(setReport, (e: Error) => setError(e.message));
   }, [runId, offset]);
-  if (error) return <p class="error">Could not load run {runId}: {error}</p>;
+  if (error)
+    return (
+      <p class="error">
+        Could not load run {runId}: {error}
+      </p>
+    );
   if (!report) return <p class="muted">Loading run {runId}…</p>;
   const d = report.differences;
   return (
     <div class="details" data-testid="verify-differences">
-      <h3>Run #{runId}: {count(d.total)} difference(s)</h3>
+      <h3>
+        Run #{runId}: {count(d.total)} difference(s)
+      </h3>
       {d.items.length > 0 && (
         <table>
-          <thead><tr><th>conversation</th><th>kind</th><th>paths</th><th>versions (legacy / new)</th><th>repaired</th></tr></thead>
+          <thead>
+            <tr>
+              <th>conversation</th>
+              <th>kind</th>
+              <th>paths</th>
+              <th>versions (legacy / new)</th>
+              <th>repaired</th>
+            </tr>
+          </thead>
           <tbody>
             {d.items.map((x) => (
               <tr key={`${x.conversationId}-${x.kind}`}>
-                <td><code class="id">{x.conversationId}</code></td>
+                <td>
+                  <code class="id">{x.conversationId}</code>
+                </td>
                 <td>{x.kind}</td>
-                <td>{(x.paths ?? []).slice(0, 4).join(', ')}{x.reason ? ` ${x.reason}` : ''}</td>
-                <td>{x.legacyVersion ?? '—'} / {x.newVersion ?? '—'}</td>
+                <td>
+                  {(x.paths ?? []).slice(0, 4).join(', ')}
+                  {x.reason ? ` ${x.reason}` : ''}
+                </td>
+                <td>
+                  {x.legacyVersion ?? '—'} / {x.newVersion ?? '—'}
+                </td>
                 <td>{x.repaired ? 'yes' : 'no'}</td>
               </tr>
             ))}
@@ -37,9 +59,13 @@ export function VerifyDetails({ api, runId }: { api: Api; runId: number }) {
         </table>
       )}
       <div class="pager">
-        <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>Previous</button>
+        <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
+          Previous
+        </button>
         <span>{d.total === 0 ? 'none' : `${offset + 1}–${offset + d.items.length} of ${d.total}`}</span>
-        <button type="button" disabled={d.nextOffset === null} onClick={() => setOffset(d.nextOffset ?? offset)}>Next</button>
+        <button type="button" disabled={d.nextOffset === null} onClick={() => setOffset(d.nextOffset ?? offset)}>
+          Next
+        </button>
       </div>
     </div>
   );
@@ -95,7 +121,9 @@ export function Verification(p: PanelProps) {
       {({ items }) => (
         <>
           <div class="buttons panel-actions">
-            <button type="button" onClick={() => void confirmVerify(p).catch(p.failed)} data-testid="start-verify">Verify…</button>
+            <button type="button" onClick={() => void confirmVerify(p).catch(p.failed)} data-testid="start-verify">
+              Verify…
+            </button>
           </div>
           {items.length === 0 ? <p class="muted">No verification run yet.</p> : <Runs api={p.api} items={items} />}
         </>
