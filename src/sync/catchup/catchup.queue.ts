@@ -40,10 +40,14 @@ export class CatchupQueue extends QueueProducer<QueueName.Catchup> {
   async waitFor(job: Job<CatchupPayload>, timeoutMs: number): Promise<{ state: string; result?: unknown; failedReason?: string }> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const current = await this.queue.getJob(job.id!);
-      const state = current ? await current.getState() : 'unknown';
-      if (state === 'completed') return { state, result: current!.returnvalue };
-      if (state === 'failed') return { state, failedReason: current!.failedReason };
+      // The state first, then the job: a job read before its state was looked at may be one that
+      // completed in between, read without its result (BullMQ writes both in one step).
+      const state = await this.queue.getJobState(job.id!);
+      if (state === 'completed' || state === 'failed') {
+        const done = await this.queue.getJob(job.id!);
+        if (state === 'completed') return { state, result: done?.returnvalue };
+        return { state, failedReason: done?.failedReason };
+      }
       if (Date.now() > deadline) return { state };
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
