@@ -1,5 +1,6 @@
 import type { LegacyDocument } from '../model/legacy-document';
-import type { ConversationStore } from './conversation-store.port';
+import type { Conversation } from '../model/conversation.model';
+import type { ConversationStore, WriteShape } from './conversation-store.port';
 
 /**
  * The legacy store: the conversation operations plus the raw scans the sync engine needs. Scans
@@ -8,6 +9,11 @@ import type { ConversationStore } from './conversation-store.port';
  */
 export interface LegacyStore extends ConversationStore {
   readonly name: 'legacy';
+  /**
+   * ConversationStore.update; `appended` messages at the end of `c` are new (by default one for an append,
+   * none for a header change): several changes applied as one by a follower, on the version the first was made from.
+   */
+  update(c: Conversation, expectedVersion: number, shape: WriteShape, appended?: number): Promise<boolean>;
   /** Up to `limit` raw documents with `_id` > `afterId` (all when undefined) and <= `untilId`, in `_id` order. */
   scanById(limit: number, afterId?: string, untilId?: string): Promise<LegacyDocument[]>;
   /**

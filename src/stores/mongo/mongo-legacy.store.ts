@@ -5,16 +5,24 @@
  * Version guard without transactions: every write is a single-document replace whose filter carries
  * the version condition, so it is atomic on the server. A guarded upsert that finds a newer document
  * does not match, tries to insert, and hits the `_id` unique index (E11000): that is read as "stale".
+ * `update` writes only the change under the same version filter: an append is a `$push` of one message
+ * (and `$set` of the version and `updated`), a header change a `$set`, and the rest of the document stays as it
+ * is. That keeps the promise that a document this service wrote is in the current format only when the rest
+ * already is: the store remembers, per conversation, the version at which it last saw or wrote the document
+ * in the current format (a bounded map, in this process), and a change from any other version (an old-format
+ * document never written since, a version this process has not seen) is written whole, as compareAndSet does.
  */
 import { Logger } from '@nestjs/common';
 import { BSON, Collection, Db, Document, Filter, FindCursor, MongoClient, MongoServerError, ObjectId } from 'mongodb';
 import type { Conversation } from '../../model/conversation.model';
 import type { LegacyDocument } from '../../model/legacy-document';
 import { fromLegacy, toLegacy } from '../../model/legacy-transform';
-import type { ListPosition, PutResult } from '../conversation-store.port';
+import type { ListPosition, PutResult, WriteShape } from '../conversation-store.port';
 import type { LegacyRangeScan, LegacyStore, SoftDeleteResult, UpdatedPosition } from '../legacy-store.port';
 
 const DUPLICATE_KEY = 11000;
+/** Conversations whose current-format version this process remembers (see the header). */
+const FORMAT_MEMORY = 20_000;
 const CURSOR_NOT_FOUND = 43;
 /** Bound on old string-created documents read for one listing (see listByUser). */
 const MAX_STRING_CREATED_PER_USER = 10_000;
@@ -50,6 +58,8 @@ function isDuplicateKey(err: unknown): boolean {
 export class MongoLegacyStore implements LegacyStore {
   readonly name = 'legacy' as const;
   private readonly collection: Collection<Document>;
+  /** id -> a version at which the document is known to be in the current format (insertion order: oldest first). */
+  private readonly currentFormat = new Map<string, number>();
 
   constructor(private readonly db: Db, collectionName: string) {
     this.collection = db.collection(collectionName);
@@ -68,7 +78,11 @@ export class MongoLegacyStore implements LegacyStore {
 
   async get(id: string): Promise<Conversation | null> {
     const doc = await this.collection.findOne({ _id: objectId(id) });
-    return doc ? fromLegacy(doc as unknown as LegacyDocument) : null;
+    if (!doc) return null;
+    const c = fromLegacy(doc as unknown as LegacyDocument);
+    if (isCurrentFormat(doc)) this.remember(id, c.version);
+    else this.currentFormat.delete(id);
+    return c;
   }
 
   async getRaw(id: string): Promise<LegacyDocument | null> {
@@ -78,6 +92,7 @@ export class MongoLegacyStore implements LegacyStore {
   async insertNew(c: Conversation): Promise<boolean> {
     try {
       await this.collection.insertOne(this.document(c));
+      this.remember(c.id, c.version);
       return true;
     } catch (err) {
       if (isDuplicateKey(err)) return false;
@@ -88,7 +103,17 @@ export class MongoLegacyStore implements LegacyStore {
   async compareAndSet(c: Conversation, expectedVersion: number): Promise<boolean> {
     const doc = this.document(c);
     const result = await this.collection.replaceOne(versionEquals(doc._id, expectedVersion), doc);
-    return result.matchedCount === 1;
+    return this.wrote(c, result.matchedCount === 1);
+  }
+
+  /**
+   * `appended`: how many messages at the end of `c` are new (several changes applied as one, by a follower,
+   * guarded by the version the first was made from); by default one for an append, none for a header change.
+   */
+  async update(c: Conversation, expectedVersion: number, shape: WriteShape, appended = shape === 'append' ? 1 : 0): Promise<boolean> {
+    if (shape === 'replace' || this.currentFormat.get(c.id) !== expectedVersion) return this.compareAndSet(c, expectedVersion);
+    const result = await this.collection.updateOne(versionEquals(objectId(c.id), expectedVersion), changeOf(c, shape, appended));
+    return this.wrote(c, result.matchedCount === 1);
   }
 
   async putIfNewer(c: Conversation): Promise<PutResult> {
@@ -97,7 +122,7 @@ export class MongoLegacyStore implements LegacyStore {
     const doc = this.document(c);
     try {
       const result = await this.collection.replaceOne(versionBelow(doc._id, c.version), doc, { upsert: true });
-      return result.matchedCount === 1 || result.upsertedCount === 1 ? 'written' : 'stale';
+      return this.wrote(c, result.matchedCount === 1 || result.upsertedCount === 1) ? 'written' : 'stale';
     } catch (err) {
       if (isDuplicateKey(err)) return 'stale';
       throw err;
@@ -230,10 +255,53 @@ export class MongoLegacyStore implements LegacyStore {
     );
   }
 
+  /** After a write of `c` (whole, or a change on a current-format document): it is current at c.version. */
+  private wrote(c: Conversation, landed: boolean): boolean {
+    if (landed) this.remember(c.id, c.version);
+    return landed;
+  }
+
+  private remember(id: string, version: number): void {
+    this.currentFormat.delete(id);
+    this.currentFormat.set(id, version);
+    if (this.currentFormat.size > FORMAT_MEMORY) this.currentFormat.delete(this.currentFormat.keys().next().value!);
+  }
+
   private document(c: Conversation): Document & { _id: ObjectId } {
     const out = toLegacy(c);
     return { ...out, _id: objectId(out._id) };
   }
+}
+
+const CURRENT_KEYS = new Set(['_id', 'user_id', 'title', 'messages', 'meta', 'created', 'updated', 'v', 'deleted']);
+const ROLES = new Set(['user', 'assistant', 'system', 'tool']);
+
+/** Exactly what toLegacy writes: the current field names, Dates, lower-case roles, every field present. */
+function isCurrentFormat(doc: Document): boolean {
+  for (const k of Object.keys(doc)) if (!CURRENT_KEYS.has(k)) return false;
+  if (typeof doc.user_id !== 'string' || !('title' in doc) || !(doc.created instanceof Date) || !(doc.updated instanceof Date)) return false;
+  if (typeof doc.v !== 'number' || doc.meta === null || typeof doc.meta !== 'object' || !Array.isArray(doc.messages)) return false;
+  if ('deleted' in doc && doc.deleted !== true) return false;
+  for (const m of doc.messages as Document[]) {
+    if (m === null || typeof m !== 'object' || !ROLES.has(m.role) || typeof m.text !== 'string' || !(m.ts instanceof Date) || Object.keys(m).length !== 3) return false;
+  }
+  return true;
+}
+
+/** The update operators of a change (see update): `appended` messages at the end of `c` are pushed. */
+function changeOf(c: Conversation, shape: 'append' | 'header', appended: number): Document {
+  if (appended > c.messages.length || appended < 0) throw new RangeError(`${appended} appended messages, but the conversation has ${c.messages.length}`);
+  // Only the new messages are converted: the rest of the conversation is not this write's business.
+  const out = toLegacy({ ...c, messages: c.messages.slice(c.messages.length - appended) });
+  const set: Document = { v: out.v, updated: out.updated };
+  if (shape === 'header') {
+    set.title = out.title;
+    set.meta = out.meta;
+    if (out.deleted) set.deleted = true;
+  }
+  const update: Document = { $set: set };
+  if (appended > 0) update.$push = { messages: appended === 1 ? out.messages[0] : { $each: out.messages } };
+  return update;
 }
 
 interface ScanPosition {

@@ -4,12 +4,14 @@
  * - a conversation row and its messages change in one transaction, and the row's UPDATE takes the
  *   row lock first, so concurrent writers of one conversation are serialised by PostgreSQL;
  * - `putMany` is one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE ... WHERE version <`
- *   per batch: set-based, version-guarded, and it reports which ids it actually wrote.
+ *   per batch: set-based, version-guarded, and it reports which ids it actually wrote;
+ * - `update` writes only what changed (WriteShape): an append is the row's guarded UPDATE and one message
+ *   INSERT in one statement, whatever the conversation's length.
  */
 import { DataSource, QueryRunner } from 'typeorm';
 import type { Conversation } from '../../model/conversation.model';
 import { ConversationRow, fromRows, MessageRow, toRows } from './pg-rows';
-import type { ListPosition, PutResult, StoreTransaction, TransactionalStore } from '../conversation-store.port';
+import type { ListPosition, PutResult, StoreTransaction, TransactionalStore, WriteShape } from '../conversation-store.port';
 
 const CONVERSATION_COLUMNS =
   'id, user_id, title, metadata, created_at, updated_at, version, deleted, message_count';
@@ -76,6 +78,42 @@ export class PostgresConversationStore implements TransactionalStore {
       await this.replaceMessages(q, [c.id], messages);
       return true;
     });
+  }
+
+  /**
+   * The guard is the version and the message count (`message_count` says which rows exist): an append inserts
+   * row `n - 1` of `n`, a header change keeps the rows. Both in one statement, so no transaction is needed.
+   */
+  async update(c: Conversation, expectedVersion: number, shape: WriteShape, tx?: StoreTransaction): Promise<boolean> {
+    if (shape === 'replace') return this.compareAndSet(c, expectedVersion, tx);
+    const q = tx ?? this.dataSource;
+    const n = c.messages.length;
+    if (shape === 'header') {
+      const [, count] = await q.query(
+        `UPDATE conversations SET title = $2, metadata = $3, updated_at = $4, version = $5, deleted = $6
+         WHERE id = $1 AND version = $7 AND message_count = $8`,
+        [c.id, c.title, JSON.stringify(c.metadata), c.updatedAt, c.version, c.deleted, expectedVersion, n],
+      );
+      return count === 1;
+    }
+    if (n === 0) throw new RangeError('an append writes at least one message');
+    const m = c.messages[n - 1];
+    const rows: unknown[] = await q.query(
+      `WITH bumped AS (
+         UPDATE conversations SET updated_at = $2, version = $3, message_count = $4
+         WHERE id = $1 AND version = $5 AND message_count = $4 - 1
+         RETURNING id)
+       INSERT INTO messages (conversation_id, seq, role, content, created_at)
+       SELECT id, $4::integer - 1, $6::text, $7::text, $8::timestamptz FROM bumped
+       RETURNING seq`,
+      [c.id, c.updatedAt, c.version, n, expectedVersion, m.role, m.content, m.createdAt],
+    );
+    return rows.length === 1;
+  }
+
+  async follow(c: Conversation, from: number, shape: WriteShape, tx?: StoreTransaction): Promise<PutResult> {
+    if (shape !== 'replace' && (await this.update(c, from, shape, tx))) return 'written';
+    return this.putIfNewer(c, tx);
   }
 
   async removeExact(id: string, expectedVersion: number, tx?: StoreTransaction): Promise<boolean> {
