@@ -273,7 +273,7 @@ describe('alerts and analysis on the metrics the code registers', () => {
   const seriesIn = (expr: string) => [...expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{/g)].map((m) => m[1]);
 
   it('knows the metrics the alerts need (a sanity check of the name collection)', () => {
-    for (const name of ['http_request_duration_seconds', 'repairs_total', 'sync_dead_letters_open', 'sync_catchup_lag_seconds', 'shadow_window_mismatch_ratio', 'shadow_window_comparisons', 'traffic_change_oldest_open_age_seconds', 'process_cpu_user_seconds_total']) {
+    for (const name of ['http_request_duration_seconds', 'repairs_total', 'repair_outbox_oldest_age_seconds', 'sync_dead_letters_open', 'sync_catchup_lag_seconds', 'shadow_window_mismatch_ratio', 'shadow_window_comparisons', 'traffic_change_oldest_open_age_seconds', 'process_cpu_user_seconds_total']) {
       expect(known).toContain(name);
     }
   });
@@ -300,6 +300,8 @@ describe('alerts and analysis on the metrics the code registers', () => {
     expect(rules.LmsRepairsDeadLettered).toMatch(/repairs_total\{[^}]*outcome="dead"/);
     expect(rules.LmsTrafficChangeStuck).toMatch(/traffic_change_oldest_open_age_seconds[^>]*> 900$/);
     expect(rules.LmsRedisLostData).toMatch(/increase\(redis_data_loss_total\{[^}]*\}\[15m\]\)\) > 0$/);
+    // The rollback gate's threshold (GATE_MAX_FOLLOW_UP_LAG_MS, 60 s): alerting past it says the rollback would be refused.
+    expect(rules.LmsFollowUpsLagging).toMatch(/repair_outbox_oldest_age_seconds\{[^}]*\}\) > 60$/);
   });
 
   it('Flagger counts only the canary pods application requests', () => {

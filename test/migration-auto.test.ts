@@ -32,6 +32,7 @@ const healthy: Planted = {
   recordTtlMs: 1000,
   strayWrites: 0,
   pendingRepairs: 0,
+  followUpLagMs: 0,
   lastCatchupAt: new Date(),
   archiveVerified: false,
 };

@@ -147,6 +147,14 @@ describe('migration phases over the operator API', () => {
     await followUpsSettled(t, created.body.id);
     await t.legacy.collection('conversations').deleteOne({ _id: new ObjectId(created.body.id) });
 
+    // A follow-up legacy has not applied for two minutes (legacy down, or not keeping up): the flip back is refused.
+    const [stale] = (await t.pg.query(`INSERT INTO repair_outbox (conversation_id, source, reason, created_at) VALUES ($1, 'new', 'test: legacy behind', now() - interval '2 minutes') RETURNING id`, [created.body.id])).rows;
+    const refusedLag = await t.request('POST', '/migration/rollback', { ...op, body: { reason: 'legacy is behind' } });
+    expect(refusedLag.status).toBe(409);
+    expect(refusedLag.body).toMatchObject({ code: 'GATE_FAILED', errors: [expect.objectContaining({ name: 'follow_up_lag_ms', pass: false })] });
+    expect((await status()).step).toBe('deprecation');
+    await t.pg.query('DELETE FROM repair_outbox WHERE id = $1', [stale.id]);
+
     for (let i = PLAN.findIndex((p) => p.phase === 'deprecation'); i > 1; i--) {
       const from = PLAN[i];
       const to = PLAN[i - 1];
