@@ -243,6 +243,36 @@ describe('stores on real servers', () => {
       );
     });
 
+    it('writes the same rows through COPY staging as row by row, in canonical form (generated conversations)', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(arbConversation({ maxMessages: 6 }), { minLength: 1, maxLength: 6 }), async (cs: Conversation[]) => {
+          const unique = [...new Map(cs.map((c) => [c.id, c])).values()];
+          await ds.query('DELETE FROM conversations WHERE id = ANY($1::char(24)[])', [unique.map((c) => c.id)]);
+          const written = await pg.transaction((q) => pg.putManyStaged(unique, q));
+          expect(written.sort()).toEqual(unique.map((c) => c.id).sort());
+          for (const c of unique) expect(canonical((await pg.get(c.id))!)).toEqual(canonical(c));
+        }),
+        { numRuns: 40, seed: 20261204 },
+      );
+    });
+
+    it('staged: guards on the version, and makes the messages of an updated conversation exactly the new ones', async () => {
+      const text = 'tab\there, new\nline, back\\slash, \r, 日本語 🚀';
+      const a = sampleConversation({ id: hex(20), version: 3, title: text, metadata: { k: text, n: [1, 'a\\b'] } });
+      const b = sampleConversation({ id: hex(21), version: 2 });
+      expect((await pg.transaction((q) => pg.putManyStaged([a, b], q))).sort()).toEqual([a.id, b.id]);
+      const older = { ...a, version: 2, title: 'older' };
+      const shorter = { ...b, version: 5, messages: [{ ...b.messages[0], content: `changed ${text}` }] };
+      const longer = { ...a, version: 4, messages: [...a.messages, { role: 'tool' as const, content: text, createdAt: new Date(7) }] };
+      expect(await pg.transaction((q) => pg.putManyStaged([older, shorter], q))).toEqual([b.id]);
+      expect(canonical((await pg.get(a.id))!)).toEqual(canonical(a));
+      expect(canonical((await pg.get(b.id))!)).toEqual(canonical(shorter));
+      expect(await pg.transaction((q) => pg.putManyStaged([longer], q))).toEqual([a.id]);
+      expect(canonical((await pg.get(a.id))!)).toEqual(canonical(longer));
+      const [{ n }] = await ds.query('SELECT count(*)::int AS n FROM messages WHERE conversation_id = $1', [b.id]);
+      expect(n).toBe(1);
+    });
+
     it('only moves versions forward and keeps messages in order', async () => {
       const c = sampleConversation({ id: hex(10), version: 2 });
       expect(await pg.putIfNewer(c)).toBe('written');

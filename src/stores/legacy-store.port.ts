@@ -35,6 +35,8 @@ export interface LegacyStore extends ConversationStore {
   softDelete(id: string, version: number, at: Date): Promise<SoftDeleteResult>;
   /** Raw document count, for progress reporting. */
   estimatedCount(): Promise<number>;
+  /** The collection's mean document size in bytes (from its statistics), or null when the server cannot say. */
+  averageDocumentBytes(): Promise<number | null>;
   ping(): Promise<void>;
   /**
    * Every `_id` once, in whatever order the server reads them cheapest (the `_id` index on MongoDB, the
@@ -43,9 +45,9 @@ export interface LegacyStore extends ConversationStore {
    */
   scanIdSpace(batchSize: number, afterId?: string): AsyncIterable<Array<string | null>>;
   /**
-   * ONE cursor over the ObjectId documents in (`afterId`, `untilId`], in `_id` order, read batch by batch.
-   * A server may do all its work (a sort) when the cursor opens, so a reader keeps one open for as long
-   * as it reads the interval rather than querying per batch.
+   * ONE cursor over the ObjectId documents in (`afterId`, `untilId`], in `_id` order, read batch by batch
+   * (`batchSize` documents per server batch). A server may do all its work (a sort) when the cursor opens, so a
+   * reader keeps one open for as long as it reads the interval rather than querying per batch.
    */
   openRangeScan(afterId: string | null, untilId: string | null, batchSize: number): LegacyRangeScan;
   /** ONE cursor over the documents whose `_id` is not an ObjectId, in `_id` order, after skipping `skip`. */
@@ -57,9 +59,14 @@ export interface LegacyRangeScan {
   /**
    * Up to `max` raw documents, in order. With `endAt` (an ObjectId as hex) it stops before the first
    * document above it, which the next call returns. Fewer than `max` means the end (of `endAt` or of
-   * the scan) was reached.
+   * the scan) was reached, unless `maxBytes` stopped it first: then `full` is set (more may follow).
+   * Documents are decoded only as they are returned, so a server batch costs its raw size until read.
    */
-  next(max: number, endAt?: string): Promise<LegacyDocument[]>;
+  next(max: number, endAt?: string, maxBytes?: number): Promise<LegacyDocument[]>;
+  /** Whether the last `next` stopped at `maxBytes` rather than at `max` or the end. */
+  readonly stoppedAtBytes: boolean;
+  /** BSON bytes of the documents the last `next` returned. */
+  readonly lastBytes: number;
   /** Drops every document up to and including `id` (hex) without returning it. */
   skipThrough(id: string): Promise<void>;
   close(): Promise<void>;

@@ -7,8 +7,13 @@ import type { EnvReader } from '../config/env-reader';
 export const SYNC_CONFIG = Symbol('SYNC_CONFIG');
 
 export interface SyncConfig {
-  /** Documents per read and per bulk write. */
+  /** Documents per read and per bulk write, at most ... */
   batchSize: number;
+  /**
+   * ... and at most about this many bytes of legacy BSON: what bounds a worker's memory whatever the documents'
+   * size (a batch is read while the one before is written, each held decoded, then as COPY text).
+   */
+  batchBytes: number;
   /** Documents per backfill range (one BullMQ job each); ranges are what workers share. */
   rangeSize: number;
   /**
@@ -46,6 +51,7 @@ export interface SyncConfig {
 export function readSyncConfig(r: EnvReader): SyncConfig {
   return {
     batchSize: r.int('SYNC_BATCH_SIZE', 1000, 1, 10_000),
+    batchBytes: r.int('SYNC_BATCH_BYTES', 4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
     rangeSize: r.int('SYNC_RANGE_SIZE', 20_000, 1, 100_000_000),
     backfillConcurrency: r.int('SYNC_BACKFILL_CONCURRENCY', 1, 1, 64),
     leaseMs: r.int('SYNC_LEASE_MS', 30_000, 100, 3_600_000),

@@ -220,6 +220,16 @@ export class MongoLegacyStore implements LegacyStore {
     return this.collection.estimatedDocumentCount();
   }
 
+  async averageDocumentBytes(): Promise<number | null> {
+    try {
+      const stats = await this.db.command({ collStats: this.collection.collectionName });
+      const avg = Number(stats.avgObjSize ?? (Number(stats.count) > 0 ? Number(stats.size) / Number(stats.count) : NaN));
+      return Number.isFinite(avg) && avg > 0 ? avg : null;
+    } catch {
+      return null;
+    }
+  }
+
   async *scanIdSpace(batchSize: number, afterId?: string): AsyncIterable<Array<string | null>> {
     // No sort: a server without an `_id` index range scan would sort whole documents in memory to
     // honour it. The hint walks the `_id` index where there is one (MongoDB: a covered index scan).
@@ -240,7 +250,7 @@ export class MongoLegacyStore implements LegacyStore {
       const after = position.lastId instanceof ObjectId ? position.lastId : afterId ? objectId(afterId) : null;
       const range: Record<string, unknown> = after ? { $gt: after } : { $type: 'objectId' };
       if (until) range.$lte = until;
-      return this.collection.find({ _id: range } as Filter<Document>).sort({ _id: 1 }).batchSize(batchSize);
+      return this.collection.find({ _id: range } as Filter<Document>, { raw: true }).sort({ _id: 1 }).batchSize(batchSize);
     });
   }
 
@@ -248,7 +258,7 @@ export class MongoLegacyStore implements LegacyStore {
     // Few documents and no order key shared with ObjectIds: the position is how many were taken.
     return new MongoRangeScan((position) =>
       this.collection
-        .find({ _id: { $not: { $type: 'objectId' } } })
+        .find({ _id: { $not: { $type: 'objectId' } } }, { raw: true })
         .sort({ _id: 1 })
         .skip(skip + position.taken)
         .batchSize(batchSize),
@@ -311,35 +321,47 @@ interface ScanPosition {
 }
 
 /**
- * One cursor, read batch by batch, with the documents of the current server batch held here so that a
- * read can stop at a bound (`endAt`) and the next read continue from the same place. A cursor the server
- * dropped (idle too long while a run was throttled) is reopened where it stopped.
+ * One cursor, read batch by batch, so that a read can stop at a bound (`endAt`, a number of bytes) and the next
+ * read continue from the same place. The cursor is raw: a server batch stays as the bytes it came in, and each
+ * document is decoded when it is next in line (one at a time, the size known exactly), so memory holds one raw
+ * server batch and the documents handed out, not a whole decoded batch besides. A cursor the server dropped
+ * (idle too long while a run was throttled) is reopened where it stopped.
  */
 class MongoRangeScan implements LegacyRangeScan {
   private cursor: FindCursor<Document> | null = null;
-  private buffer: Document[] = [];
-  private pos = 0;
+  /** The next document, decoded, with its size; null when none is decoded yet. */
+  private head: { doc: Document; bytes: number } | null = null;
   private exhausted = false;
   private closed = false;
   private readonly position: ScanPosition = { lastId: undefined, taken: 0 };
+  stoppedAtBytes = false;
+  lastBytes = 0;
 
   constructor(private readonly openCursor: (from: ScanPosition) => FindCursor<Document>) {}
 
-  async next(max: number, endAt?: string): Promise<LegacyDocument[]> {
+  async next(max: number, endAt?: string, maxBytes = Number.POSITIVE_INFINITY): Promise<LegacyDocument[]> {
     const end = endAt ? objectId(endAt) : null;
     const out: LegacyDocument[] = [];
+    let bytes = 0;
+    this.stoppedAtBytes = false;
     while (out.length < max) {
-      const doc = await this.peek();
-      if (doc === undefined || (end && !(doc._id instanceof ObjectId && Buffer.compare(doc._id.id, end.id) <= 0))) break;
+      if (out.length > 0 && bytes >= maxBytes) {
+        this.stoppedAtBytes = true;
+        break;
+      }
+      const next = await this.peek();
+      if (next === undefined || (end && !(next.doc._id instanceof ObjectId && Buffer.compare(next.doc._id.id, end.id) <= 0))) break;
+      bytes += next.bytes;
       out.push(this.take() as unknown as LegacyDocument);
     }
+    this.lastBytes = bytes;
     return out;
   }
 
   async skipThrough(id: string): Promise<void> {
     const bound = objectId(id);
     for (;;) {
-      const doc = await this.peek();
+      const doc = (await this.peek())?.doc;
       if (doc === undefined || !(doc._id instanceof ObjectId) || Buffer.compare(doc._id.id, bound.id) > 0) return;
       this.take();
     }
@@ -347,28 +369,27 @@ class MongoRangeScan implements LegacyRangeScan {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.buffer = [];
+    this.head = null;
     await this.cursor?.close().catch(() => undefined);
   }
 
   private take(): Document {
-    const doc = this.buffer[this.pos];
-    // Released as soon as it is handed out: at most one server batch is held here.
-    this.buffer[this.pos++] = undefined as never;
+    const { doc } = this.head!;
+    this.head = null;
     this.position.lastId = doc._id;
     this.position.taken++;
     return doc;
   }
 
-  private async peek(): Promise<Document | undefined> {
-    while (this.pos >= this.buffer.length) {
+  private async peek(): Promise<{ doc: Document; bytes: number } | undefined> {
+    while (this.head === null) {
       if (this.exhausted || this.closed) return undefined;
-      this.buffer = [];
-      this.pos = 0;
-      if (await this.hasNext()) this.buffer = this.cursor!.readBufferedDocuments();
-      else this.exhausted = true;
+      if (this.cursor && this.cursor.bufferedCount() > 0) {
+        const [raw] = this.cursor.readBufferedDocuments(1) as unknown as Uint8Array[];
+        this.head = { doc: BSON.deserialize(raw), bytes: raw.byteLength };
+      } else if (!(await this.hasNext())) this.exhausted = true;
     }
-    return this.buffer[this.pos];
+    return this.head;
   }
 
   private async hasNext(): Promise<boolean> {
