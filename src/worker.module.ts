@@ -1,5 +1,4 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
-import type Redis from 'ioredis';
 import type { Db } from 'mongodb';
 import type { DataSource } from 'typeorm';
 import { sharedImports } from './app.module';
@@ -16,7 +15,7 @@ import { RepairProcessor } from './repair/repair.processor';
 import { RepairModule } from './repair/repair.module';
 import { ShadowModule } from './shadow/shadow.module';
 import { ShadowProcessor } from './shadow/shadow.processor';
-import { redisForQueues } from './stores/redis';
+import { RedisClient, redisForQueues } from './stores/redis';
 import { DATA_SOURCE, LEGACY_DB, REDIS } from './stores/stores.module';
 import { BackfillProcessor } from './sync/backfill/backfill.processor';
 import { CatchupProcessor } from './sync/catchup/catchup.processor';
@@ -54,12 +53,12 @@ export class WorkerModule {
           provide: WorkerHost,
           inject: [APP_CONFIG, ...processors],
           useFactory: (cfg: AppConfig, ...instances: QueueProcessor[]) =>
-            new WorkerHost(queues, instances, redisForQueues(cfg.redis.url)),
+            new WorkerHost(queues, instances, redisForQueues(cfg.redis), cfg.redis.keyPrefix),
         },
         {
           provide: WorkRecovery,
           inject: [APP_CONFIG, REDIS, DATA_SOURCE, MetricsService, BackfillService, VerifyService, CleanupService, TrafficMoveProcessor],
-          useFactory: (cfg: AppConfig, redis: Redis, ds: DataSource, metrics: MetricsService, backfill: BackfillService, verify: VerifyService, cleanup: CleanupService, traffic: TrafficMoveProcessor) =>
+          useFactory: (cfg: AppConfig, redis: RedisClient, ds: DataSource, metrics: MetricsService, backfill: BackfillService, verify: VerifyService, cleanup: CleanupService, traffic: TrafficMoveProcessor) =>
             new WorkRecovery(
               [
                 { kind: 'backfill', recover: () => backfill.recover() },
@@ -68,6 +67,7 @@ export class WorkerModule {
                 { kind: 'traffic', recover: async () => (await traffic.recover()).requeued.map((id) => `traffic change ${id}`) },
               ],
               redis,
+              cfg.redis.keyPrefix,
               ds,
               cfg.workers.recoveryIntervalMs,
               metrics,
@@ -76,7 +76,7 @@ export class WorkerModule {
         {
           provide: WorkerHealthServer,
           inject: [APP_CONFIG, DATA_SOURCE, LEGACY_DB, REDIS, WorkerHost, MetricsService],
-          useFactory: (cfg: AppConfig, ds: DataSource, legacy: Db, redis: Redis, host: WorkerHost, metrics: MetricsService) =>
+          useFactory: (cfg: AppConfig, ds: DataSource, legacy: Db, redis: RedisClient, host: WorkerHost, metrics: MetricsService) =>
             new WorkerHealthServer(cfg.workers.healthPort > 0 ? cfg.workers.healthPort : null, {
               stores: () => checkStores(ds, legacy, redis),
               queues: () => host.states(),

@@ -5,7 +5,7 @@ import { QueueName } from '../src/queues/queue-names';
 import { CatchupService } from '../src/sync/catchup/catchup.service';
 import { startTestApp, TestApp } from './support/app';
 import { startSyncWorker } from './support/sync';
-import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN, ROOT } from './support/env';
+import { APP_TOKEN, isolatedRedis, OPERATOR_TOKEN, ROOT } from './support/env';
 import { followUpsSettled } from './support/stores';
 
 const op = { token: OPERATOR_TOKEN };
@@ -16,7 +16,7 @@ describe('migration phases over the operator API', () => {
   let catchup: CatchupService;
 
   beforeAll(async () => {
-    t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl(), ROUTE53_TTL: '1' });
+    t = await startTestApp({ GATE_PROFILE: 'short', ...isolatedRedis(), ROUTE53_TTL: '1' });
     // Traffic changes run as `traffic` jobs; the phase moves when the worker has carried them out.
     worker = await startSyncWorker(t.config, [QueueName.Traffic]);
     catchup = t.app.get(CatchupService);

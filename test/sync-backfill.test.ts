@@ -10,7 +10,7 @@ import { BackfillQueue } from '../src/sync/backfill/backfill.queue';
 import { CatchupQueue } from '../src/sync/catchup/catchup.queue';
 import { SyncThrottler } from '../src/sync/throttle/throttler';
 import { startTestApp, TestApp } from './support/app';
-import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN, ROOT } from './support/env';
+import { APP_TOKEN, isolatedRedis, OPERATOR_TOKEN, ROOT } from './support/env';
 import { legacyCollection, readNew, waitFor } from './support/stores';
 import {
   canonicalOf,
@@ -69,7 +69,7 @@ describe('backfill', () => {
 
   beforeAll(async () => {
     // No catch-up schedule here: the counters below are the backfill's alone (catch-up has its own test).
-    t = await startTestApp({ ...FAST_SYNC_ENV, CATCHUP_INTERVAL_MS: '0', REDIS_URL: isolatedRedisUrl(), SYNC_BATCH_SIZE: '40', SYNC_RANGE_SIZE: '50' });
+    t = await startTestApp({ ...FAST_SYNC_ENV, CATCHUP_INTERVAL_MS: '0', ...isolatedRedis(), SYNC_BATCH_SIZE: '40', SYNC_RANGE_SIZE: '50' });
     await t.app.get(BackfillQueue).queue.obliterate({ force: true });
     await t.app.get(CatchupQueue).queue.obliterate({ force: true });
     // Every variation of SPEC section 1 (FerretDB cannot store arrays of arrays), plus the unreadable ones.

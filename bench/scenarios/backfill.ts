@@ -29,6 +29,7 @@
  * least 2000; 0 skips the second size), BENCH_RSS_SMALL_TIMEOUT_S (at least 120), BENCH_WORKER_NODE_ARGS (node options
  * for the workers, for profiling, e.g. `--prof`; see bench/lib/engine.ts).
  */
+import { QueueName } from '../../src/queues/queue-names';
 import { Client } from 'pg';
 import { Dataset, datasetOf, describeDataset, prefixBytes, sharedDataset } from '../lib/dataset';
 import { emptyQueues, engineMissing, pollUntil, spawnWorker, startOperatorApi, ticker, WorkerProc, workerEnv, workerRuntime } from '../lib/engine';
@@ -224,7 +225,7 @@ interface EngineRun {
 async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep: boolean): Promise<EngineRun> {
   const workersN = envInt('BENCH_BACKFILL_WORKERS', 2);
   const pg = await createFreshPostgres(`backfill${label}`, { runScoped: keep });
-  await emptyQueues(['backfill', 'catchup']);
+  await emptyQueues([QueueName.Backfill, QueueName.Catchup]);
   const workers: WorkerProc[] = [];
   let api: Awaited<ReturnType<typeof startOperatorApi>> | undefined;
   try {
@@ -301,7 +302,7 @@ async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep
     for (const w of workers) w.mem.stop();
     await api?.close();
     await Promise.all(workers.map((w) => w.stop()));
-    await emptyQueues(['backfill', 'catchup']);
+    await emptyQueues([QueueName.Backfill, QueueName.Catchup]);
     if (!keep) await pg.drop();
   }
 }

@@ -21,6 +21,7 @@
  * Knobs (defaults): BENCH_VERIFY_ENGINE (1; 0 skips the engine), BENCH_VERIFY_WORKERS (1),
  * BENCH_VERIFY_TIMEOUT_S, BENCH_VERIFY_BODY ({}), BENCH_SCAN_BATCH (5000), BENCH_RAW_SORTED (1).
  */
+import { QueueName } from '../../src/queues/queue-names';
 import { datasetOf, Dataset, describeDataset, sharedDataset } from '../lib/dataset';
 import { emptyQueues, engineMissing, pollUntil, spawnWorker, startOperatorApi, ticker, WorkerProc, workerEnv } from '../lib/engine';
 import { createFreshPostgres } from '../lib/fresh-db';
@@ -82,7 +83,7 @@ interface VerifyRunResult {
 async function engineVerify(ds: Dataset, target: Backfilled, timeoutS: number): Promise<VerifyRunResult | { missing: string }> {
   const n = envInt('BENCH_VERIFY_WORKERS', 1);
   const body = process.env.BENCH_VERIFY_BODY ? JSON.parse(process.env.BENCH_VERIFY_BODY) : {};
-  await emptyQueues(['verify']);
+  await emptyQueues([QueueName.Verify]);
   const workers: WorkerProc[] = [];
   let api: Awaited<ReturnType<typeof startOperatorApi>> | undefined;
   try {
@@ -141,7 +142,7 @@ async function engineVerify(ds: Dataset, target: Backfilled, timeoutS: number): 
     for (const w of workers) w.mem.stop();
     await api?.close();
     await Promise.all(workers.map((w) => w.stop()));
-    await emptyQueues(['verify']);
+    await emptyQueues([QueueName.Verify]);
   }
 }
 

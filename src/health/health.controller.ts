@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../stores/redis';
 import { Db } from 'mongodb';
 import { DataSource } from 'typeorm';
 import { Public } from '../common/auth/auth.guard';
@@ -19,7 +19,7 @@ export class HealthController {
   constructor(
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(LEGACY_DB) private readonly legacy: Db,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     metrics: MetricsService,
   ) {
     this.up = metrics.gauge('dependency_up', 'Whether a dependency answered the last readiness check (1) or not (0), and whether this pod needs it to acknowledge writes', ['dependency', 'required']);

@@ -5,10 +5,9 @@
  */
 import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Worker } from 'bullmq';
-import type Redis from 'ioredis';
-import { QUEUE_PREFIX, QueueName } from './queue-names';
+import { queuePrefix, QueueName } from './queue-names';
 import type { QueueProcessor } from './queue-processor';
-import { redisOutages } from '../stores/redis';
+import { RedisClient, redisOutages } from '../stores/redis';
 
 /** Whether this process's BullMQ worker of a queue is taking jobs (false before start and once closing). */
 export interface QueueState {
@@ -23,8 +22,9 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
   constructor(
     private readonly queues: QueueName[],
     private readonly processors: QueueProcessor[],
-    private readonly connection: Redis,
-    private readonly prefix = QUEUE_PREFIX,
+    private readonly connection: RedisClient,
+    /** REDIS_KEY_PREFIX: each queue's keys are under queuePrefix(keyPrefix, queue). */
+    private readonly keyPrefix: string,
   ) {}
 
   static check(queues: QueueName[], processors: QueueProcessor[]): void {
@@ -40,7 +40,7 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
       const processor = this.processors.find((p) => p.queue === queue)!;
       const worker = new Worker(queue, (job, token) => processor.process(job as never, token), {
         connection: this.connection,
-        prefix: this.prefix,
+        prefix: queuePrefix(this.keyPrefix, queue),
         concurrency: processor.concurrency,
         autorun: true,
         ...processor.workerOptions,
