@@ -51,9 +51,9 @@ export class WorkerModule {
       providers: [
         {
           provide: WorkerHost,
-          inject: [APP_CONFIG, ...processors],
-          useFactory: (cfg: AppConfig, ...instances: QueueProcessor[]) =>
-            new WorkerHost(queues, instances, redisForQueues(cfg.redis), cfg.redis.keyPrefix),
+          inject: [APP_CONFIG, MetricsService, ...processors],
+          useFactory: (cfg: AppConfig, metrics: MetricsService, ...instances: QueueProcessor[]) =>
+            new WorkerHost(queues, instances, redisForQueues(cfg.redis), cfg.redis.keyPrefix, metrics),
         },
         {
           provide: WorkRecovery,

@@ -1,13 +1,15 @@
 /**
  * Starts one BullMQ Worker per queue this process serves and closes them on shutdown. At start-up it
  * checks that every served queue has exactly one processor, so a wiring mistake fails the boot
- * rather than leaving jobs waiting forever.
+ * rather than leaving jobs waiting forever. It also reports the served queues' depth (queue_jobs).
  */
 import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Worker } from 'bullmq';
 import { queuePrefix, QueueName } from './queue-names';
 import type { QueueProcessor } from './queue-processor';
 import { RedisClient, redisOutages } from '../stores/redis';
+import type { MetricsService } from '../common/metrics/metrics.service';
+import { registerQueueDepth } from './queue-depth';
 
 /** Whether this process's BullMQ worker of a queue is taking jobs (false before start and once closing). */
 export interface QueueState {
@@ -18,6 +20,7 @@ export interface QueueState {
 export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('WorkerHost');
   private readonly workers = new Map<QueueName, Worker>();
+  private closeCounters: () => Promise<void> = async () => undefined;
 
   constructor(
     private readonly queues: QueueName[],
@@ -25,6 +28,7 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
     private readonly connection: RedisClient,
     /** REDIS_KEY_PREFIX: each queue's keys are under queuePrefix(keyPrefix, queue). */
     private readonly keyPrefix: string,
+    private readonly metrics?: MetricsService,
   ) {}
 
   static check(queues: QueueName[], processors: QueueProcessor[]): void {
@@ -52,6 +56,7 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
       worker.on('error', (err) => redisOutages.report(err, (e) => this.logger.error({ msg: 'worker error', queue, error: e.message })));
       this.workers.set(queue, worker);
     }
+    if (this.metrics) this.closeCounters = registerQueueDepth(this.metrics, this.queues, this.connection, this.keyPrefix);
     this.logger.log({ msg: 'serving queues', queues: this.queues });
   }
 
@@ -64,7 +69,7 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([...this.workers.values()].map((w) => w.close()));
+    await Promise.allSettled([...[...this.workers.values()].map((w) => w.close()), this.closeCounters()]);
     // The host was handed this connection to own: without this a worker process hangs on SIGTERM.
     this.connection.disconnect();
   }

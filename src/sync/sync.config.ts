@@ -23,6 +23,12 @@ export interface SyncConfig {
    * pass, so the default is one per process and scaling out is by processes.
    */
   backfillConcurrency: number;
+  /**
+   * At least this many lanes per run (0: one per job slot serving the queue when the run is split). With an
+   * autoscaler adding workers on queue depth, set it to the autoscaler's maximum: the lanes no worker serves yet
+   * wait in the queue, which is what makes it scale out, and the workers it adds find them there.
+   */
+  backfillLanes: number;
   /** A range's lease in PostgreSQL: renewed by every batch; an expired lease lets another worker resume it. */
   leaseMs: number;
   /** BullMQ job lock of sync jobs; a dead worker's job is noticed after this (plus a stalled check). */
@@ -54,6 +60,7 @@ export function readSyncConfig(r: EnvReader): SyncConfig {
     batchBytes: r.int('SYNC_BATCH_BYTES', 4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
     rangeSize: r.int('SYNC_RANGE_SIZE', 20_000, 1, 100_000_000),
     backfillConcurrency: r.int('SYNC_BACKFILL_CONCURRENCY', 1, 1, 64),
+    backfillLanes: r.int('SYNC_BACKFILL_LANES', 0, 0, 1024),
     leaseMs: r.int('SYNC_LEASE_MS', 30_000, 100, 3_600_000),
     jobLockMs: r.int('SYNC_JOB_LOCK_MS', 30_000, 100, 3_600_000),
     stalledIntervalMs: r.int('SYNC_STALLED_INTERVAL_MS', 30_000, 100, 3_600_000),
