@@ -27,8 +27,8 @@ class FakeRepairs {
   }
 }
 
-function follower(repairs: FakeRepairs): OutboxFollower {
-  return new OutboxFollower(repairs as unknown as RepairService);
+function follower(repairs: FakeRepairs, followUpDelayMs = 0): OutboxFollower {
+  return new OutboxFollower(repairs as unknown as RepairService, { followUpDelayMs });
 }
 
 const A = 'a'.repeat(24);
@@ -71,6 +71,24 @@ describe('OutboxFollower', () => {
       [A, ['1']],
       [B, ['2']],
     ]);
+  });
+
+  it('waits FOLLOW_UP_DELAY_MS after a conversation\'s first write, so its writes meanwhile go to the other store as one', async () => {
+    const repairs = new FakeRepairs();
+    const f = follower(repairs, 150);
+    const t0 = Date.now();
+    f.follow(A, 'new', 'r', ['1'], change(A, 1));
+    f.follow(A, 'new', 'r', ['2'], change(A, 2));
+    await new Promise((r) => setTimeout(r, 50));
+    f.follow(A, 'new', 'r', ['3'], change(A, 3));
+    f.follow(B, 'new', 'r', ['4'], change(B, 7));
+    await f.drained();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(150);
+    expect(repairs.batches.flat().map((e) => [e.entry.conversationId, e.entry.outboxIds])).toEqual([
+      [A, ['1', '2', '3']],
+      [B, ['4']],
+    ]);
+    f.onApplicationShutdown();
   });
 
   it('leaves the rows of a batch that failed to the replayer (they are durable), without repairing them here', async () => {

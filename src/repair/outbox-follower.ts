@@ -8,14 +8,17 @@
  * - A follow-up that carries its writes (WrittenChange, in the order this process acknowledged them) is
  *   settled by applying them to legacy; conversations ready at the same moment go together, in one fenced
  *   transaction (RepairService.followChanges). So under load the work per write shrinks: the more writes
- *   wait, the fewer transactions carry them, like a group commit. A batch never waits to fill up.
+ *   wait, the fewer transactions carry them, like a group commit. A follow-up is ready FOLLOW_UP_DELAY_MS
+ *   after its conversation's first unsettled write: the writes of a busy conversation meanwhile are applied
+ *   as one store write (a chat appends in bursts), and legacy lags by about that much.
  * - What cannot be applied as changes (another replica wrote in between, a flip came, no changes known) is
  *   repaired (RepairService.settle), which copies the whole conversation.
  * - At most MAX_BATCHES batches and MAX_REPAIRS repairs run at once, and MAX_WAITING conversations wait;
  *   beyond that a follow-up is left to the outbox replayer, which hands every row no one settled to the
  *   repair queue. A failed settle (legacy down) leaves its rows for the same backstop: they are durable.
  */
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { REPAIR_CONFIG, RepairConfig } from './repair.config';
 import type { StoreName } from '../model/store-name';
 import type { WrittenChange } from './follow-plan';
 import { FollowEntry, RepairService } from './repair.service';
@@ -28,6 +31,8 @@ const MAX_WAITING = 1000;
 const MAX_CHANGES = 100;
 
 interface Pending {
+  /** When the first of these writes was recorded (they are applied FOLLOW_UP_DELAY_MS later at the earliest). */
+  since: number;
   source: StoreName;
   reason: string;
   outboxIds: string[];
@@ -36,7 +41,7 @@ interface Pending {
 }
 
 @Injectable()
-export class OutboxFollower {
+export class OutboxFollower implements OnApplicationShutdown {
   private readonly logger = new Logger('OutboxFollower');
   /** Conversations with a settle in flight (value: what arrived meanwhile, settled next). */
   private readonly running = new Map<string, Pending | null>();
@@ -46,12 +51,24 @@ export class OutboxFollower {
   private batches = 0;
   private repairs = 0;
   private idle: Array<() => void> = [];
+  private timer: NodeJS.Timeout | null = null;
+  private readonly delayMs: number;
 
-  constructor(private readonly repairService: RepairService) {}
+  constructor(
+    private readonly repairService: RepairService,
+    @Inject(REPAIR_CONFIG) config: Pick<RepairConfig, 'followUpDelayMs'>,
+  ) {
+    this.delayMs = config.followUpDelayMs;
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
 
   follow(conversationId: string, source: StoreName, reason: string, outboxIds: string[], change?: WrittenChange): void {
     if (outboxIds.length === 0) return;
-    const p: Pending = { source, reason, outboxIds, changes: change ? [change] : null };
+    const p: Pending = { since: Date.now(), source, reason, outboxIds, changes: change ? [change] : null };
     if (this.running.has(conversationId)) {
       this.running.set(conversationId, merge(this.running.get(conversationId) ?? null, p));
       return;
@@ -80,12 +97,19 @@ export class OutboxFollower {
   }
 
   private pump(): void {
+    const due = Date.now() - this.delayMs;
+    let next = Infinity;
     while (this.batches < MAX_BATCHES && this.waiting.size > 0) {
       const batch: Array<[string, Pending]> = [];
       for (const [id, p] of this.waiting) {
+        if (p.since > due) {
+          next = Math.min(next, p.since);
+          continue;
+        }
         batch.push([id, p]);
         if (batch.length >= BATCH_SIZE) break;
       }
+      if (batch.length === 0) break;
       for (const [id] of batch) {
         this.waiting.delete(id);
         this.running.set(id, null);
@@ -97,6 +121,14 @@ export class OutboxFollower {
       this.toRepair.delete(id);
       this.running.set(id, null);
       this.runRepair(id, p);
+    }
+    // Waiting for the delay to pass: come back when the first of them is due.
+    if (next !== Infinity && !this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.pump();
+      }, next + this.delayMs - Date.now() + 1);
+      this.timer.unref();
     }
     if (this.isIdle()) {
       const waiters = this.idle;
@@ -155,5 +187,5 @@ function merge(a: Pending | null, b: Pending | null): Pending {
   // and the earlier rows stay with the replayer, which settles each source's rows on their own.
   if (a.source !== b.source) return { ...b, outboxIds: [...b.outboxIds] };
   const changes = a.changes && b.changes && a.changes.length + b.changes.length <= MAX_CHANGES ? [...a.changes, ...b.changes] : null;
-  return { source: a.source, reason: a.reason, outboxIds: [...a.outboxIds, ...b.outboxIds], changes };
+  return { since: Math.min(a.since, b.since), source: a.source, reason: a.reason, outboxIds: [...a.outboxIds, ...b.outboxIds], changes };
 }
