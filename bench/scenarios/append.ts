@@ -12,8 +12,15 @@
  * window BENCH_APPEND_REQUESTS appends of BENCH_APPEND_BYTES-byte messages or BENCH_APPEND_MAX_SECONDS. A
  * worker appends only to conversations of its own (one writer per conversation, as a chat user is), so the
  * figure is the write path's cost, not compare-and-set retries. The conversations grow during the windows
- * (the line gives the mean size measured). The response is the whole conversation (SPEC section 2), so its
- * size grows with the conversation whatever the write costs: `response_kb` says how much.
+ * (the line gives the mean size measured).
+ *
+ * Two figures per size: the request's p99 as the client sees it, and the write's own p99, the source of
+ * truth's store write (store_write_duration_seconds{role="primary"} from GET /metrics, diffed around each
+ * window, interpolated in its buckets). The target is on the write: what item 0b changes. The request also
+ * reads the whole conversation and returns it whole (SPEC section 2: 201 with the conversation), about
+ * `response_kb` per answer, 500 KB at 1,000 messages, which no write path can make flat: that part is reported
+ * (`request_ratio`), not judged. On the dev server a legacy write rewrites the whole document whatever the
+ * operator (FerretDB stores a document as one JSON value), so the legacy phases' write is not flat there.
  *
  * Knobs (defaults): BENCH_APPEND_CONCURRENCY (8), BENCH_APPEND_CONVERSATIONS (16 per size),
  * BENCH_APPEND_REQUESTS (240 per window), BENCH_APPEND_MAX_SECONDS (15), BENCH_APPEND_ROUNDS (2),
@@ -22,13 +29,14 @@
 import type { Db } from 'mongodb';
 import type { Conversation } from '../../src/model/conversation.model';
 import { newConversationId } from '../../src/model/object-id';
-import { isPhase, Phase } from '../../src/model/phases';
+import { isPhase, modeForPhase, Phase } from '../../src/model/phases';
 import { ConversationStore, LEGACY_STORE, NEW_STORE } from '../../src/stores/conversation-store.port';
 import { LEGACY_DB } from '../../src/stores/stores.module';
 import { BenchApi, startApi } from '../lib/api';
 import { createFreshDatabases } from '../lib/fresh-db';
 import { closedLoop } from '../lib/load';
 import { envInt, progress, round } from '../lib/log';
+import { diffHistograms, histogram, histogramQuantile, HistogramSeries } from '../lib/prom';
 import { ratio, summarize } from '../lib/stats';
 import type { BenchLine } from '../lib/types';
 
@@ -89,6 +97,8 @@ async function seed(api: BenchApi, perSize: number, bytes: number): Promise<Map<
 
 interface SizeSamples {
   latencies: number[];
+  /** The source of truth's store writes of this size's windows. */
+  writes: HistogramSeries | null;
   requests: number;
   errors: number;
   elapsedMs: number;
@@ -110,13 +120,14 @@ export async function run(): Promise<BenchLine[]> {
   const api = await startApi(dbs, { concurrency: o.concurrency });
   const lines: BenchLine[] = [];
   const chart: Array<{ name: string; points: Array<[number, number]> }> = [];
+  const requestChart: Array<{ name: string; points: Array<[number, number]> }> = [];
   try {
     progress(BENCH, `API on ${api.url}; ${o.concurrency} writers, ${o.perSize} conversations per size, ${o.requests} appends of ${o.bytes} B per window, ${o.rounds} round(s)`);
     for (const phase of phases()) {
       await resetStores(api);
       await api.setPhase(phase);
       const ids = await seed(api, o.perSize, o.bytes);
-      const samples = new Map<number, SizeSamples>(SIZES.map((s) => [s, { latencies: [], requests: 0, errors: 0, elapsedMs: 0, responseBytes: [], messagesAtWindow: [] }]));
+      const samples = new Map<number, SizeSamples>(SIZES.map((s) => [s, { latencies: [], writes: null, requests: 0, errors: 0, elapsedMs: 0, responseBytes: [], messagesAtWindow: [] }]));
       const sent = new Map<string, number>();
       for (let r = 0; r < o.rounds; r++) {
         for (const size of r % 2 === 0 ? SIZES : [...SIZES].reverse()) {
@@ -126,6 +137,7 @@ export async function run(): Promise<BenchLine[]> {
           const turn = new Array<number>(o.concurrency).fill(0);
           const mine = (w: number) => pool.filter((_, k) => k % o.concurrency === w);
           const before = pool.reduce((a, id) => a + (sent.get(id) ?? 0), 0);
+          const metrics0 = await api.metrics();
           const load = await closedLoop(async (i, w) => {
             const own = mine(w);
             const id = own[turn[w]++ % own.length];
@@ -133,6 +145,11 @@ export async function run(): Promise<BenchLine[]> {
             sent.set(id, (sent.get(id) ?? 0) + 1);
             if (s.responseBytes.length < 2000) s.responseBytes.push(res.text.length);
           }, { concurrency: o.concurrency, count: o.requests, durationMs: o.maxSeconds * 1000 });
+          const primary = modeForPhase(phase).sourceOfTruth;
+          const windowWrites = [...diffHistograms(histogram(metrics0, 'store_write_duration_seconds', ['store', 'role']), histogram(await api.metrics(), 'store_write_duration_seconds', ['store', 'role'])).values()].find(
+            (h) => h.labels.store === primary && h.labels.role === 'primary',
+          );
+          if (windowWrites) s.writes = s.writes ? addSeries(s.writes, windowWrites) : windowWrites;
           if (load.errors > 0) progress(BENCH, `${phase} ${size}: ${load.errors} failed, e.g. ${load.errorSamples[0]}`);
           s.latencies.push(...load.latenciesMs);
           s.requests += load.ok;
@@ -148,37 +165,59 @@ export async function run(): Promise<BenchLine[]> {
           const s = samples.get(size)!;
           const q = summarize(s.latencies);
           const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-          return [size, { n: q.count, errors: s.errors, p50_ms: q.p50_ms, p99_ms: q.p99_ms, max_ms: q.max_ms, rps: round(s.requests / (s.elapsedMs / 1000), 1), mean_messages: round(mean(s.messagesAtWindow), 0), response_kb: round(mean(s.responseBytes) / 1024, 1) }];
+          const write = s.writes ? { write_p50_ms: round(histogramQuantile(s.writes, 0.5) * 1000, 2), write_p99_ms: round(histogramQuantile(s.writes, 0.99) * 1000, 2), writes: s.writes.count } : {};
+          return [size, { n: q.count, errors: s.errors, p50_ms: q.p50_ms, p99_ms: q.p99_ms, max_ms: q.max_ms, rps: round(s.requests / (s.elapsedMs / 1000), 1), mean_messages: round(mean(s.messagesAtWindow), 0), response_kb: round(mean(s.responseBytes) / 1024, 1), ...write }];
         }),
       );
       const p99 = (size: number) => (bySize[size] as { p99_ms: number }).p99_ms;
-      const r1000 = ratio(p99(1000), p99(10));
+      const writeP99 = (size: number) => (bySize[size] as { write_p99_ms?: number }).write_p99_ms ?? NaN;
+      const r1000 = ratio(writeP99(1000), writeP99(10));
       lines.push({
         bench: BENCH,
-        figure: 'append_p99_flat',
+        figure: 'append_write_p99_flat',
         phase,
+        primary: modeForPhase(phase).sourceOfTruth,
+        measure: 'p99 of the source of truth\'s store write per append (store_write_duration_seconds, primary), 1,000 messages vs 10',
         by_messages: bySize,
         ratio: r1000,
-        ratio_100: ratio(p99(100), p99(10)),
-        baseline: p99(10),
+        ratio_100: ratio(writeP99(100), writeP99(10)),
+        baseline: writeP99(10),
+        request_ratio: ratio(p99(1000), p99(10)),
+        request_note: 'the request reads and returns the whole conversation (SPEC section 2), response_kb per answer',
         concurrency: o.concurrency,
         message_bytes: o.bytes,
         target: `<=${TARGET}`,
         pass: r1000 <= TARGET && SIZES.every((size) => samples.get(size)!.errors === 0),
       });
-      chart.push({ name: phase, points: SIZES.map((size) => [size, p99(size)] as [number, number]) });
+      chart.push({ name: `${phase} (write)`, points: SIZES.map((size) => [size, writeP99(size)] as [number, number]) });
+      requestChart.push({ name: `${phase} (request)`, points: SIZES.map((size) => [size, p99(size)] as [number, number]) });
     }
     lines.push({
       bench: BENCH,
       figure: 'append_p99_by_size',
       by_phase: Object.fromEntries(chart.map((c) => [c.name, Object.fromEntries(c.points)])),
       chart: {
-        id: 'append-p99',
-        title: `Append p99 (ms) by conversation length, ${o.concurrency} writers`,
+        id: 'append-write-p99',
+        title: `Append: the store write's p99 (ms) by conversation length, ${o.concurrency} writers`,
         kind: 'line',
+        logX: true,
         x: 'messages already in the conversation',
-        y: 'p99 latency (ms)',
+        y: 'p99 of the primary store write (ms)',
         series: chart,
+      },
+    });
+    lines.push({
+      bench: BENCH,
+      figure: 'append_request_p99_by_size',
+      by_phase: Object.fromEntries(requestChart.map((c) => [c.name, Object.fromEntries(c.points)])),
+      chart: {
+        id: 'append-request-p99',
+        title: `Append: request p99 (ms), whole conversation returned, ${o.concurrency} writers`,
+        kind: 'line',
+        logX: true,
+        x: 'messages already in the conversation',
+        y: 'p99 latency of the request (ms)',
+        series: requestChart,
       },
     });
   } finally {
@@ -186,4 +225,9 @@ export async function run(): Promise<BenchLine[]> {
     await dbs.drop();
   }
   return lines;
+}
+
+function addSeries(a: HistogramSeries, b: HistogramSeries): HistogramSeries {
+  const buckets = a.buckets.map((x) => ({ ...x, count: x.count + (b.buckets.find((y) => y.le === x.le)?.count ?? 0) }));
+  return { labels: a.labels, buckets, sum: a.sum + b.sum, count: a.count + b.count };
 }

@@ -57,7 +57,9 @@ export class DualWriter {
     @Inject(DUAL_WRITE_CONFIG) private readonly config: DualWriteConfig,
     metrics: MetricsService,
   ) {
-    this.latency = metrics.histogram('store_write_duration_seconds', 'Write latency per store and role', ['store', 'role', 'outcome'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
+    this.latency = metrics.histogram('store_write_duration_seconds', 'Write latency per store and role', ['store', 'role', 'outcome'], [
+      0.001, 0.0015, 0.0025, 0.004, 0.006, 0.01, 0.015, 0.025, 0.04, 0.06, 0.1, 0.15, 0.25, 0.5, 1, 2.5,
+    ]);
     this.secondaryFailures = metrics.counter('secondary_write_failures_total', 'Secondary writes that failed, timed out or were stale', ['store', 'reason']);
   }
 
