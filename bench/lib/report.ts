@@ -18,6 +18,8 @@ export interface ChartSpec {
   kind: 'line' | 'bar';
   x: string;
   y: string;
+  /** Line charts: a logarithmic x axis (sizes 10, 100, 1,000 evenly apart). */
+  logX?: boolean;
   series: Array<{ name: string; points: Array<[number | string, number]> }>;
 }
 
@@ -75,8 +77,11 @@ function details(l: BenchLine): string {
 
 export function svg(spec: ChartSpec): string {
   const W = 640;
-  const H = 320;
-  const m = { l: 64, r: 16, t: 36, b: 48 };
+  // The legend takes rows of up to three entries above the plot.
+  const perRow = 3;
+  const legendRows = Math.ceil(spec.series.length / perRow);
+  const H = 320 + (legendRows - 1) * 14;
+  const m = { l: 64, r: 16, t: 36 + (legendRows - 1) * 14, b: 48 };
   const w = W - m.l - m.r;
   const h = H - m.t - m.b;
   const ys = spec.series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite);
@@ -95,16 +100,18 @@ export function svg(spec: ChartSpec): string {
   out.push(`<text x="${m.l + w / 2}" y="${H - 8}" text-anchor="middle">${esc(spec.x)}</text>`);
   if (spec.kind === 'line') {
     const xs = spec.series.flatMap((s) => s.points.map((p) => Number(p[0])));
-    const [xMin, xMax] = [Math.min(...xs), Math.max(...xs)];
-    const px = (x: number) => m.l + (xMax === xMin ? w / 2 : ((x - xMin) / (xMax - xMin)) * w);
+    const tx = (x: number) => (spec.logX ? Math.log10(Math.max(x, 1e-9)) : x);
+    const [xMin, xMax] = [Math.min(...xs.map(tx)), Math.max(...xs.map(tx))];
+    const px = (x: number) => m.l + (xMax === xMin ? w / 2 : ((tx(x) - xMin) / (xMax - xMin)) * w);
     const py = (y: number) => m.t + h - (y / yMax) * h;
     for (const x of [...new Set(xs)].sort((a, b) => a - b).filter((_, i, a) => a.length <= 8 || i % Math.ceil(a.length / 8) === 0)) {
       out.push(`<text x="${px(x)}" y="${m.t + h + 16}" text-anchor="middle">${fmt(x)}</text>`);
     }
     spec.series.forEach((s, i) => {
-      const pts = s.points.map(([x, y]) => `${px(Number(x)).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
+      const drawn = s.points.filter(([, y]) => Number.isFinite(y));
+      const pts = drawn.map(([x, y]) => `${px(Number(x)).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
       out.push(`<polyline fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2" points="${pts}"/>`);
-      for (const [x, y] of s.points) out.push(`<circle cx="${px(Number(x)).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${COLOURS[i % COLOURS.length]}"/>`);
+      for (const [x, y] of drawn) out.push(`<circle cx="${px(Number(x)).toFixed(1)}" cy="${py(y).toFixed(1)}" r="${s.points.length > 40 ? 1.5 : 3}" fill="${COLOURS[i % COLOURS.length]}"/>`);
     });
   } else {
     const labels = [...new Set(spec.series.flatMap((s) => s.points.map((p) => String(p[0]))))];
@@ -123,8 +130,9 @@ export function svg(spec: ChartSpec): string {
     });
   }
   spec.series.forEach((s, i) => {
-    const x = m.l + 8 + i * 150;
-    out.push(`<rect x="${x}" y="${m.t - 12}" width="10" height="10" fill="${COLOURS[i % COLOURS.length]}"/>`, `<text x="${x + 14}" y="${m.t - 3}">${esc(s.name)}</text>`);
+    const x = m.l + 8 + (i % perRow) * 185;
+    const y = 36 + Math.floor(i / perRow) * 14;
+    out.push(`<rect x="${x}" y="${y - 12}" width="10" height="10" fill="${COLOURS[i % COLOURS.length]}"/>`, `<text x="${x + 14}" y="${y - 3}">${esc(s.name)}</text>`);
   });
   out.push(`<line x1="${m.l}" y1="${m.t + h}" x2="${m.l + w}" y2="${m.t + h}" stroke="#333"/>`, `<line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${m.t + h}" stroke="#333"/>`, '</svg>');
   return out.join('\n');
@@ -143,14 +151,22 @@ function fmt(v: number): string {
 }
 
 /** Writes docs/benchmarks.md (and its charts) from `lines`; returns the report's path. */
-export function writeReport(lines: BenchLine[], scenarios: string[]): string {
+export function writeReport(lines: BenchLine[], scenarios: string[], sources?: string[]): string {
   fs.mkdirSync(CHART_DIR, { recursive: true });
   const out: string[] = [
     '# Benchmarks',
     '',
-    'Written by `npm run bench -- --report` (bench/lib/report.ts) from the run it finished; every figure comes from',
-    'a JSON line of that run (`bench/results/latest.jsonl`). Ratios compare two measurements taken in the same run',
-    'on the same machine (SPEC section 6); absolute figures are only as good as the machine below.',
+    ...(sources
+      ? [
+          `Written by \`npm run bench -- --report-from\` (bench/lib/report.ts) from the result lines of ${sources.length} run(s) on this machine, one`,
+          `after another: ${sources.map((s) => `\`${s}\``).join(', ')} (each run's \`started\` line gives its time). Ratios compare two measurements`,
+          'taken in the same run on the same machine (SPEC section 6); absolute figures are only as good as the machine below.',
+        ]
+      : [
+          'Written by `npm run bench -- --report` (bench/lib/report.ts) from the run it finished; every figure comes from',
+          'a JSON line of that run (`bench/results/latest.jsonl`). Ratios compare two measurements taken in the same run',
+          'on the same machine (SPEC section 6); absolute figures are only as good as the machine below.',
+        ]),
     '',
     '## Machine',
     '',

@@ -36,7 +36,8 @@ import type { BenchLine } from '../lib/types';
 const BENCH = 'verify';
 const TARGET = 0.5;
 
-async function ensureCopy(ds: Dataset): Promise<Backfilled> {
+/** A PostgreSQL copy of `ds` for verification to compare: the backfill's of this run, else a raw COPY. */
+export async function ensureCopy(ds: Dataset): Promise<Backfilled> {
   const found = getBackfilled(ds.dbName);
   if (found) return found;
   const pg = await createFreshPostgres('verifycopy', { runScoped: true });
@@ -67,7 +68,7 @@ async function rawScans(ds: Dataset, target: Backfilled) {
   return { legacy, conversations, messages, elapsedS, servers, sorted, batch };
 }
 
-interface VerifyRunResult {
+export interface VerifyRunResult {
   completed: boolean;
   elapsedS: number;
   compared: number;
@@ -80,8 +81,8 @@ interface VerifyRunResult {
   ferretMaxRssMb: number | null;
 }
 
-async function engineVerify(ds: Dataset, target: Backfilled, timeoutS: number): Promise<VerifyRunResult | { missing: string }> {
-  const n = envInt('BENCH_VERIFY_WORKERS', 1);
+/** One verification run of `target` against `ds` by `n` worker processes (also the scale-out scenario's). */
+export async function engineVerify(ds: Dataset, target: Backfilled, timeoutS: number, n = envInt('BENCH_VERIFY_WORKERS', 1)): Promise<VerifyRunResult | { missing: string }> {
   const body = process.env.BENCH_VERIFY_BODY ? JSON.parse(process.env.BENCH_VERIFY_BODY) : {};
   await emptyQueues([QueueName.Verify]);
   const workers: WorkerProc[] = [];
