@@ -260,6 +260,10 @@ export async function run(): Promise<BenchLine[]> {
     }
     const [sOn, sOff] = [side(windows.on), side(windows.off)];
     const p99 = ratio(sOn.p99_ms, sOff.p99_ms);
+    // Issue 18: at most 1.05x in three runs out of three. Each round (one window with sampling, one without,
+    // in alternating order) is such a run; the pooled ratio is reported beside them.
+    const byRound = windows.on.map((w, i) => ratio(summarize(w.load.latenciesMs).p99_ms, summarize(windows.off[i].load.latenciesMs).p99_ms));
+    const roundsPassing = byRound.filter((x) => x <= TARGET).length;
     await sleep(1000);
     const { rows } = await on.pg.query(`SELECT outcome, count(*)::int AS n FROM shadow_samples GROUP BY 1`);
     lines.push({
@@ -272,12 +276,14 @@ export async function run(): Promise<BenchLine[]> {
       sampling_on: sOn,
       sampling_off: sOff,
       ratio: p99,
+      ratio_by_round: byRound,
+      rounds_passing: `${roundsPassing}/${byRound.length}`,
       p50_ratio: ratio(sOn.p50_ms, sOff.p50_ms),
       rps_ratio: ratio(sOn.rps, sOff.rps),
       samples: { enqueued: windows.on.reduce((n, w) => n + w.enqueued, 0), dropped: windows.on.reduce((n, w) => n + w.dropped, 0), max_queue_depth: Math.max(...windows.on.map((w) => w.maxDepth)) },
       outcomes: Object.fromEntries(rows.map((r: { outcome: string; n: number }) => [r.outcome, r.n])),
-      target: `<=${TARGET}`,
-      pass: p99 <= TARGET,
+      target: `<=${TARGET} pooled and in every round (${rounds} of ${rounds})`,
+      pass: p99 <= TARGET && roundsPassing === byRound.length,
     });
 
     // The bursts: every read sampled into a small queue; first with the worker comparing, then with the
