@@ -77,7 +77,7 @@ describe('every overlay and strategy', () => {
       const port = c.ports!.find((p) => p.name === 'health');
       expect(envValue(c, 'WORKER_HEALTH_PORT')).toBe(String(port.containerPort));
       for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) expect(probe.httpGet.port).toBe('health');
-      expect(c.command).toEqual(['node', '--max-old-space-size=256', 'dist/workers/worker.js']);
+      expect(c.command).toEqual(['node', '--max-old-space-size=256', '--max-semi-space-size=8', 'dist/workers/worker.js']);
     }
   });
 
