@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { capacityReport } from './capacity';
 import type { BenchLine } from './types';
 
 /** What a result line may carry to be drawn. `kind` line: x numeric; bar: x labels. */
@@ -195,6 +196,8 @@ export function writeReport(lines: BenchLine[], scenarios: string[], sources?: s
       out.push(`![${chart.title}](bench/${file})`, '');
     }
   }
+  const capacity = capacityReport(lines);
+  if (capacity) fs.writeFileSync(path.join(DOCS, 'capacity.md'), `${capacity}\n`);
   const report = path.join(DOCS, 'benchmarks.md');
   fs.writeFileSync(report, `${out.join('\n')}\n`);
   return report;
