@@ -63,9 +63,9 @@ export function capacityReport(lines: BenchLine[]): string | null {
   const out: string[] = [
     '# Capacity: how long a backfill takes, and with how many workers',
     '',
-    'Written by `npm run bench -- --report` (bench/lib/capacity.ts) from the same run as',
-    '[benchmarks.md](benchmarks.md): every input below names the bench line it comes from. Change the machine or the',
-    'data and the figures change with them; the method stays.',
+    'Written by `npm run bench -- --report` (or `--report-from`; bench/lib/capacity.ts) from the same result lines as',
+    '[benchmarks.md](benchmarks.md): every input below names the bench line it comes from (scenario / figure). Change the',
+    'machine or the data and the figures change with them; the method stays.',
     '',
     '## Inputs (measured)',
     '',
