@@ -139,6 +139,12 @@ export function svg(spec: ChartSpec): string {
   return out.join('\n');
 }
 
+/** What tells two lines of the same figure apart in the targets table: the size, the phase, the worker state. */
+function qualifier(l: BenchLine): string {
+  const q = [typeof l.docs === 'number' ? `${l.docs.toLocaleString('en-US')} documents` : null, l.dual_phase ?? l.phase ?? null, l.worker ? `worker ${l.worker}` : null].filter((x) => x !== null);
+  return q.length > 0 ? ` (${q.join(', ')})` : '';
+}
+
 function niceMax(v: number): number {
   const p = 10 ** Math.floor(Math.log10(v));
   for (const f of [1, 2, 2.5, 5, 10]) if (f * p >= v) return f * p;
@@ -179,7 +185,7 @@ export function writeReport(lines: BenchLine[], scenarios: string[], sources?: s
     '',
     '| scenario | figure | measured | baseline | target | pass |',
     '| --- | --- | --- | --- | --- | --- |',
-    ...lines.filter((l) => l.target !== undefined).map((l) => `| ${l.bench} | ${l.figure} | ${cell(measured(l))} | ${cell(baseline(l))} | ${cell(l.target)} | ${l.pass === true ? 'yes' : l.pass === false ? '**no**' : ''} |`),
+    ...lines.filter((l) => l.target !== undefined).map((l) => `| ${l.bench} | ${l.figure}${qualifier(l)} | ${cell(measured(l))} | ${cell(baseline(l))} | ${cell(l.target)} | ${l.pass === true ? 'yes' : l.pass === false ? '**no**' : ''} |`),
     '',
   ];
   for (const name of scenarios) {
