@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for the API (default command), the workers and the migration Job:
 #   API       node dist/src/main.js
-#   worker    node --max-old-space-size=256 dist/workers/worker.js   (with WORKER_QUEUES, WORKER_HEALTH_PORT)
+#   worker    node --max-old-space-size=256 --max-semi-space-size=8 dist/workers/worker.js   (with WORKER_QUEUES, WORKER_HEALTH_PORT)
 #   migrate   node dist/workers/migrate.js run                        (advisory-locked; the Argo CD PreSync Job)
 # Node 24 is the active LTS line (Node 20 is out of support). The HEALTHCHECK asks the container's own
 # process: a worker on WORKER_HEALTH_PORT, the API on PORT.

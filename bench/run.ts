@@ -8,16 +8,18 @@
  * file is all it takes to add one.
  *
  * `--report` also writes docs/benchmarks.md (and docs/bench/*.svg) from this run's lines: figures, targets,
- * pass/fail, the machine, charts (bench/lib/report.ts).
+ * pass/fail, the machine, charts (bench/lib/report.ts). `--report-from FILE...` writes it from the result files
+ * of runs already made instead (a long scenario run on its own, then the rest), and names them in the report.
  *
  * Exit status: 1 if a scenario threw; with BENCH_STRICT=1 also 1 when a line has `pass: false`.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { requestStop, runCleanups } from './lib/cleanup';
 import { progress } from './lib/log';
-import { writeReport } from './lib/report';
-import type { BenchLine, ScenarioModule } from './lib/types';
+import { machine, writeReport } from './lib/report';
+import { type BenchLine, type ScenarioModule, setLineSink } from './lib/types';
 
 const SCENARIO_DIR = path.join(__dirname, 'scenarios');
 const RESULTS_FILE = path.join(__dirname, 'results', 'latest.jsonl');
@@ -43,6 +45,32 @@ async function main(): Promise<number> {
   const all = available();
   const allArgs = process.argv.slice(2).filter((a) => a !== '--');
   const report = allArgs.includes('--report');
+  const from = allArgs.indexOf('--report-from');
+  if (from >= 0) {
+    // The report of runs already made (their result files, in order), e.g. a long scenario run on its own.
+    const files = allArgs.slice(from + 1);
+    if (files.length === 0) throw new Error('--report-from needs one or more result files (JSON lines)');
+    const lines = files.flatMap((f) =>
+      fs
+        .readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as BenchLine),
+    );
+    const names = [...new Set(lines.map((l) => l.bench))];
+    progress(
+      'run',
+      `report from ${files.length} result file(s): ${path.relative(
+        process.cwd(),
+        writeReport(
+          lines,
+          names,
+          files.map((f) => path.relative(process.cwd(), f)),
+        ),
+      )}`,
+    );
+    return 0;
+  }
   const args = allArgs.filter((a) => a !== '--report');
   if (args.includes('--list')) {
     process.stdout.write(`${all.join('\n')}\n`);
@@ -60,6 +88,7 @@ async function main(): Promise<number> {
   let failed = 0;
   let missed = 0;
   const started = Date.now();
+  emit({ bench: 'run', figure: 'started', scenarios: names.join(' '), ...machine() });
   for (const name of names) {
     if (stopping) break;
     const t0 = Date.now();
@@ -68,7 +97,12 @@ async function main(): Promise<number> {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const mod = require(path.join(SCENARIO_DIR, name)) as ScenarioModule;
       if (typeof mod.run !== 'function') throw new Error(`bench/scenarios/${name} does not export run()`);
+      setLineSink((line) => {
+        emit(line);
+        if (line.pass === false) missed++;
+      });
       const lines = await mod.run();
+      setLineSink(null);
       for (const line of lines) {
         emit(line);
         if (line.pass === false) missed++;
@@ -84,6 +118,14 @@ async function main(): Promise<number> {
     }
   }
   await runCleanups({ endOfRun: true });
+  emit({
+    bench: 'run',
+    figure: 'ended',
+    elapsed_s: Math.round((Date.now() - started) / 1000),
+    failed,
+    missed,
+    load_average: os.loadavg().map((l) => Number(l.toFixed(2))),
+  });
   progress(
     'run',
     `${names.length} scenario(s) in ${((Date.now() - started) / 1000).toFixed(1)} s; ` +

@@ -2,7 +2,8 @@
 # Local services for development and tests, without Docker (Debian 12):
 #   PostgreSQL 15, Redis, FerretDB v1 (MongoDB-compatible, tools/ferretdb) and moto (Route 53 emulator).
 #
-#   bash scripts/services.sh up       start what is not running (idempotent), write .env.local
+#   bash scripts/services.sh up [svc...]  start what is not running (idempotent), write .env.local; without
+#                                     names the usual four; `up redis-cluster` (also) starts a Redis Cluster
 #   bash scripts/services.sh down     stop every service by its own pid, leave no process behind
 #   bash scripts/services.sh status   one line per service; exit 0 if all are up, 3 otherwise
 #   bash scripts/services.sh build    build .local/bin/ferretdb-embedded if missing or stale (CI uses it)
@@ -12,6 +13,10 @@
 #
 # Environment:
 #   PG_PORT=55432 REDIS_PORT=56379 MONGO_PORT=57017 MOTO_PORT=55500   ports (127.0.0.1 only)
+#   REDIS_CLUSTER_PORT=46390  the Redis Cluster's three masters listen on it and the next two ports (each node's
+#                       cluster bus on its port + 10000, so at most 55533); it is
+#                       not in .env.local (the service would use it by default): point a process at it with
+#                       REDIS_CLUSTER_NODES=127.0.0.1:46390,127.0.0.1:46391,127.0.0.1:46392 (`cluster-nodes` prints it)
 #   SERVICES_DIR        another state folder, e.g. for a second, independent set of services
 #   SERVICES_ENV_FILE   where `up` writes the connection settings (default: <repo>/.env.local)
 #   PG_FAST=1           start PostgreSQL with fsync/synchronous_commit/full_page_writes off: faster, NOT
@@ -36,6 +41,7 @@ PG_PORT="${PG_PORT:-55432}"
 REDIS_PORT="${REDIS_PORT:-56379}"
 MONGO_PORT="${MONGO_PORT:-57017}"
 MOTO_PORT="${MOTO_PORT:-55500}"
+REDIS_CLUSTER_PORT="${REDIS_CLUSTER_PORT:-46390}"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 PG_MAX_CONNECTIONS="${PG_MAX_CONNECTIONS:-200}"
 PG_FAST="${PG_FAST:-0}"
@@ -45,6 +51,8 @@ FERRET_BIN="${FERRETDB_BIN:-$BIN_DIR/ferretdb-embedded}"
 [[ $FERRET_BIN == /* ]] || FERRET_BIN="$PWD/$FERRET_BIN"
 
 SERVICES=(postgres redis ferretdb moto)
+# Started only when named (`up redis-cluster`); `down` and `status` cover it too.
+OPTIONAL_SERVICES=(redis-cluster)
 
 # ---------------------------------------------------------------------------------------------- helpers
 
@@ -52,9 +60,10 @@ say() { printf '%-9s %s\n' "$1" "$2"; }
 warn() { printf '%-9s %s\n' "$1" "$2" >&2; }
 die() { echo "services.sh: $*" >&2; exit 1; }
 
-for p in PG_PORT REDIS_PORT MONGO_PORT MOTO_PORT; do
+for p in PG_PORT REDIS_PORT MONGO_PORT MOTO_PORT REDIS_CLUSTER_PORT; do
   [[ ${!p} =~ ^[0-9]+$ ]] && ((${!p} > 0 && ${!p} < 65536)) || die "$p=${!p} is not a TCP port"
 done
+((REDIS_CLUSTER_PORT <= 55533)) || die "REDIS_CLUSTER_PORT=$REDIS_CLUSTER_PORT: a cluster node's bus port is its port + 10000, so at most 55533"
 
 log_tail() { # svc logfile
   [ -s "$2" ] || { echo "  (log $2 is empty)" >&2; return 0; }
@@ -392,6 +401,101 @@ redis_up() {
 redis_down() { simple_down redis; }
 redis_status() { redis_state; status_line redis; }
 
+# ---------------------------------------------------------------------------------------------- redis cluster
+# Three masters (no replicas) on REDIS_CLUSTER_PORT and the next two ports, from Debian's redis-server, the slots
+# split by `redis-cli --cluster create`. No persistence, like the single Redis; `down` removes the cluster's state
+# so the next `up` forms a fresh one. Each node is a service of its own for the pid bookkeeping.
+
+cluster_ports() { echo "$REDIS_CLUSTER_PORT" $((REDIS_CLUSTER_PORT + 1)) $((REDIS_CLUSTER_PORT + 2)); }
+cluster_nodes() { local p out=""; for p in $(cluster_ports); do out="${out:+$out,}127.0.0.1:$p"; done; echo "$out"; }
+cluster_node_state() { read_pidfile "$RUN_DIR/redis-cluster-$1.pid" redis-server "$DATA_DIR/redis-cluster/$1"; }
+cluster_ok() { [ "$(redis-cli -p "$1" cluster info 2>/dev/null | tr -d '\r' | sed -n 's/^cluster_state://p')" = ok ]; }
+
+cluster_nodes_running() {
+  local p
+  for p in $(cluster_ports); do cluster_node_state "$p"; [ "$STATE" = running ] || return 1; done
+}
+cluster_ok_everywhere() {
+  local p
+  for p in $(cluster_ports); do cluster_ok "$p" || return 1; done
+}
+
+cluster_node_up() { # port
+  local port=$1 dir="$DATA_DIR/redis-cluster/$1" log="$LOG_DIR/redis-cluster-$1.log" pidfile="$RUN_DIR/redis-cluster-$1.pid" i
+  cluster_node_state "$port"
+  [ "$STATE" = running ] && return 0
+  [ "$STATE" = stale ] && rm -f "$pidfile"
+  check_port_free redis-cluster "$port" REDIS_CLUSTER_PORT || return 1
+  check_port_free redis-cluster $((port + 10000)) "REDIS_CLUSTER_PORT (its bus port + 10000)" || return 1
+  mkdir -p "$dir"
+  if ! redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 5000 \
+    --pidfile "$pidfile" --logfile "$log" --dir "$dir" </dev/null >>"$log" 2>&1 9>&-; then
+    warn redis-cluster "node on port $port failed to start"
+    log_tail redis-cluster "$log"
+    return 1
+  fi
+  for ((i = 0; i < 100; i++)); do
+    cluster_node_state "$port"
+    [ "$STATE" = running ] && redis_ping "$port" && return 0
+    sleep 0.1
+  done
+  warn redis-cluster "node on port $port did not answer PING within 10 s"
+  log_tail redis-cluster "$log"
+  return 1
+}
+
+redis_cluster_up() {
+  local p i log="$LOG_DIR/redis-cluster.log"
+  ensure_redis_installed || return 1
+  if cluster_ok "$REDIS_CLUSTER_PORT" && cluster_nodes_running; then
+    say redis-cluster "already running (ports $(cluster_ports | tr ' ' ','))"
+    return 0
+  fi
+  for p in $(cluster_ports); do cluster_node_up "$p" || return 1; done
+  if ! cluster_ok "$REDIS_CLUSTER_PORT"; then
+    # Nodes that remember another cluster (a run interrupted before `down`) start over.
+    for p in $(cluster_ports); do redis-cli -p "$p" flushall >/dev/null 2>&1 || true; redis-cli -p "$p" cluster reset hard >/dev/null 2>&1 || true; done
+    local addrs=()
+    for p in $(cluster_ports); do addrs+=("127.0.0.1:$p"); done
+    if ! redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes </dev/null >>"$log" 2>&1; then
+      warn redis-cluster "redis-cli --cluster create failed"
+      log_tail redis-cluster "$log"
+      return 1
+    fi
+  fi
+  for ((i = 0; i < 100; i++)); do
+    if cluster_ok_everywhere; then
+      say redis-cluster "started (3 masters, ports $(cluster_ports | tr ' ' ',')): REDIS_CLUSTER_NODES=$(cluster_nodes)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  warn redis-cluster "the cluster did not reach cluster_state:ok within 10 s"
+  return 1
+}
+
+redis_cluster_down() {
+  local p any=0
+  for p in $(cluster_ports); do
+    cluster_node_state "$p"
+    case $STATE in
+      running) stop_pid redis-cluster "$PID"; any=1 ;;
+    esac
+    rm -f "$RUN_DIR/redis-cluster-$p.pid"
+  done
+  rm -rf "$DATA_DIR/redis-cluster"
+  if ((any)); then say redis-cluster "stopped"; else say redis-cluster "not running"; fi
+}
+
+redis_cluster_status() {
+  local p up=0
+  for p in $(cluster_ports); do cluster_node_state "$p"; [ "$STATE" = running ] && up=$((up + 1)); done
+  if ((up == 3)) && cluster_ok "$REDIS_CLUSTER_PORT"; then printf '%-9s up    3 masters, ports %s\n' redis-cluster "$(cluster_ports | tr ' ' ',')"
+  elif ((up > 0)); then printf '%-9s down  (%d of 3 nodes running, cluster not ok)\n' redis-cluster "$up"; ANY_DOWN=1
+  else printf '%-9s not started (optional: up redis-cluster)\n' redis-cluster; fi
+}
+
 # ---------------------------------------------------------------------------------------------- ferretdb
 
 ferretdb_state() { read_pidfile "$RUN_DIR/ferretdb.pid" "$FERRET_BIN" "$DATA_DIR/ferretdb"; }
@@ -671,9 +775,13 @@ leftovers() {
 cmd_up() {
   lock
   mkdir -p "$DATA_DIR" "$LOG_DIR" "$BIN_DIR"
-  local failed=() svc
-  for svc in "${SERVICES[@]}"; do
-    "${svc}_up" || failed+=("$svc")
+  local failed=() svc wanted=("$@")
+  ((${#wanted[@]})) || wanted=("${SERVICES[@]}")
+  for svc in "${wanted[@]}"; do
+    [[ " ${SERVICES[*]} ${OPTIONAL_SERVICES[*]} " == *" $svc "* ]] || die "unknown service $svc (known: ${SERVICES[*]} ${OPTIONAL_SERVICES[*]})"
+  done
+  for svc in "${wanted[@]}"; do
+    "${svc//-/_}_up" || failed+=("$svc")
   done
   if ((${#failed[@]})); then
     echo "services.sh: failed to start: ${failed[*]} (logs in $LOG_DIR)" >&2
@@ -685,7 +793,7 @@ cmd_up() {
 cmd_down() {
   lock
   local svc p rest
-  for svc in moto ferretdb redis postgres; do "${svc}_down"; done
+  for svc in redis-cluster moto ferretdb redis postgres; do "${svc//-/_}_down"; done
   pg_paths
   rest=$(leftovers)
   if [ -n "$rest" ]; then
@@ -697,14 +805,16 @@ cmd_down() {
 cmd_status() {
   local svc
   for svc in "${SERVICES[@]}"; do "${svc}_status"; done
+  redis_cluster_status
   ((ANY_DOWN)) && exit 3
   exit 0
 }
 
 case "${1:-}" in
-  up) cmd_up ;;
+  up) shift; cmd_up "$@" ;;
   down) cmd_down ;;
   status) cmd_status ;;
   build) lock; build_ferretdb ;;
-  *) echo "usage: bash scripts/services.sh up|down|status|build" >&2; exit 2 ;;
+  cluster-nodes) cluster_nodes ;;
+  *) echo "usage: bash scripts/services.sh up [svc...]|down|status|build|cluster-nodes" >&2; exit 2 ;;
 esac

@@ -1,5 +1,4 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
-import type Redis from 'ioredis';
 import type { Db } from 'mongodb';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
@@ -20,7 +19,7 @@ import { RepairModule } from './repair/repair.module';
 import { ShadowModule } from './shadow/shadow.module';
 import { ShadowProcessor } from './shadow/shadow.processor';
 import { ShadowLagModule } from './shadow-lag.module';
-import { redisForQueues } from './stores/redis';
+import { RedisClient, redisForQueues } from './stores/redis';
 import { DATA_SOURCE, LEGACY_DB, REDIS } from './stores/stores.module';
 import { BackfillProcessor } from './sync/backfill/backfill.processor';
 import { CatchupProcessor } from './sync/catchup/catchup.processor';
@@ -56,16 +55,16 @@ export class WorkerModule {
       providers: [
         {
           provide: WorkerHost,
-          inject: [APP_CONFIG, LogContext, ...processors],
-          useFactory: (cfg: AppConfig, log: LogContext, ...instances: QueueProcessor[]) =>
-            new WorkerHost(queues, instances, redisForQueues(cfg.redis.url), log),
+          inject: [APP_CONFIG, LogContext, MetricsService, ...processors],
+          useFactory: (cfg: AppConfig, log: LogContext, metrics: MetricsService, ...instances: QueueProcessor[]) =>
+            new WorkerHost(queues, instances, redisForQueues(cfg.redis), log, cfg.redis.keyPrefix, metrics),
         },
         {
           provide: WorkRecovery,
           inject: [APP_CONFIG, REDIS, DATA_SOURCE, MetricsService, BackfillService, VerifyService, CleanupService, TrafficMoveProcessor],
           useFactory: (
             cfg: AppConfig,
-            redis: Redis,
+            redis: RedisClient,
             ds: DataSource,
             metrics: MetricsService,
             backfill: BackfillService,
@@ -81,6 +80,7 @@ export class WorkerModule {
                 { kind: 'traffic', recover: async () => (await traffic.recover()).requeued.map((id) => `traffic change ${id}`) },
               ],
               redis,
+              cfg.redis.keyPrefix,
               ds,
               cfg.workers.recoveryIntervalMs,
               metrics,
@@ -89,7 +89,7 @@ export class WorkerModule {
         {
           provide: WorkerHealthServer,
           inject: [APP_CONFIG, DATA_SOURCE, LEGACY_DB, REDIS, WorkerHost, MetricsService],
-          useFactory: (cfg: AppConfig, ds: DataSource, legacy: Db, redis: Redis, host: WorkerHost, metrics: MetricsService) =>
+          useFactory: (cfg: AppConfig, ds: DataSource, legacy: Db, redis: RedisClient, host: WorkerHost, metrics: MetricsService) =>
             new WorkerHealthServer(cfg.workers.healthPort > 0 ? cfg.workers.healthPort : null, {
               stores: () => checkStores(ds, legacy, redis),
               queues: () => host.states(),

@@ -9,7 +9,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { RepairQueue } from '../src/repair/repair-queue';
 import { startTestApp, TestApp, TestResponse } from './support/app';
-import { isolatedRedisUrl } from './support/env';
+import { isolatedRedis } from './support/env';
 import { deadRepairsFor, startRepairWorker, waitForRepairsDrained } from './support/repair-worker';
 import { expectCurrentLegacyFormat, expectStoresAgree, legacyRaw } from './support/stores';
 
@@ -45,7 +45,7 @@ let worker: INestApplicationContext;
 let queue: RepairQueue;
 
 beforeAll(async () => {
-  t = await startTestApp({ REDIS_URL: isolatedRedisUrl() });
+  t = await startTestApp({ ...isolatedRedis() });
   worker = await startRepairWorker(t.config);
   queue = t.app.get(RepairQueue);
 });

@@ -4,7 +4,7 @@
  * the dashboard's chart and top paths.
  */
 import { startTestApp, TestApp } from './support/app';
-import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { APP_TOKEN, isolatedRedis, OPERATOR_TOKEN } from './support/env';
 
 const op = { token: OPERATOR_TOKEN };
 
@@ -12,7 +12,7 @@ describe('dashboard over HTTP', () => {
   let t: TestApp;
 
   beforeAll(async () => {
-    t = await startTestApp({ REDIS_URL: isolatedRedisUrl() });
+    t = await startTestApp({ ...isolatedRedis() });
   });
   afterAll(async () => {
     await t?.close();

@@ -12,7 +12,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { QueueName } from '../src/queues/queue-names';
 import { startTestApp, TestApp } from './support/app';
 import { launchChromium, screenshotDir, watchContext } from './support/browser';
-import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { APP_TOKEN, isolatedRedis, OPERATOR_TOKEN } from './support/env';
 import { smallLegacyDocs, seedLegacy, startSyncWorker, waitForRunCompleted } from './support/sync';
 import { waitFor } from './support/stores';
 
@@ -29,7 +29,7 @@ describe('dashboard in a browser', () => {
   const shot = (name: string, full = false) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: full });
 
   beforeAll(async () => {
-    t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl(), ROUTE53_TTL: '1' });
+    t = await startTestApp({ GATE_PROFILE: 'short', ...isolatedRedis(), ROUTE53_TTL: '1' });
     worker = await startSyncWorker(t.config, [QueueName.Traffic, QueueName.Backfill, QueueName.Catchup, QueueName.Verify]);
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });

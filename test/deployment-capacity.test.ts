@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { MetricsService } from '../src/common/metrics/metrics.service';
+import { registerQueueDepth } from '../src/queues/queue-depth';
 import { ROOT } from './support/env';
 import { find, K8S, Manifest, ofKind, ourWorkloads, render, runScriptAsync, tool } from './support/deployment';
 import { FakeApi, startFakeApi } from './support/fake-api';
@@ -46,7 +47,11 @@ describe('PostgreSQL connections', () => {
           20,
       );
     const canaryTargets = new Set(ofKind(ms, 'Canary').map((c) => c.spec.targetRef.name));
-    const hpaMax = new Map(ofKind(ms, 'HorizontalPodAutoscaler').map((h) => [h.spec.scaleTargetRef.name, h.spec.maxReplicas as number]));
+    const hpaMax = new Map([
+      ...ofKind(ms, 'HorizontalPodAutoscaler').map((h) => [h.spec.scaleTargetRef.name, h.spec.maxReplicas as number] as const),
+      // KEDA makes an autoscaler of its own for a ScaledObject's target, up to maxReplicaCount.
+      ...ofKind(ms, 'ScaledObject').map((s) => [s.spec.scaleTargetRef.name, s.spec.maxReplicaCount as number] as const),
+    ]);
     const parts: Record<string, number> = {};
     for (const w of ourWorkloads(ms)) {
       if (w.kind === 'Job') {
@@ -102,6 +107,47 @@ describe('autoscaling', () => {
       expect(rule.metricsQuery).toContain('route=~"/conversations.*"');
     },
   );
+});
+
+describe("the sync workers scale on the queues' depth (KEDA)", () => {
+  const registered = () => {
+    const metrics = new MetricsService();
+    // queue_jobs is registered by the worker's queue host (src/queues/queue-depth.ts).
+    registerQueueDepth(metrics, [], {} as never, 'lms');
+    return metrics.registry.getMetricsAsArray().map((m) => (m as unknown as { name: string }).name);
+  };
+
+  it.each(OVERLAYS)(
+    "%s: a ScaledObject on lms-worker-sync asks this namespace's Prometheus for queue_jobs, one worker per lane, as many lanes as workers at most",
+    (dir) => {
+      const ms = render(dir);
+      const [so] = ofKind(ms, 'ScaledObject');
+      const env = parse(fs.readFileSync(path.join(K8S, dir, 'environment.yaml'), 'utf8')).data as Record<string, string>;
+      expect(so.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'lms-worker-sync' });
+      const [trigger] = so.spec.triggers;
+      expect(trigger.type).toBe('prometheus');
+      expect(trigger.metadata.serverAddress).toBe(env.PROMETHEUS_URL);
+      expect(trigger.metadata.query).toContain(`namespace="${find(ms, 'Deployment', 'lms-worker-sync').metadata.namespace}"`);
+      expect(trigger.metadata.query).toMatch(
+        /queue_jobs\{[^}]*queue=~"backfill\|verify\|catchup"[^}]*state=~"waiting\|prioritized\|active"/,
+      );
+      expect(registered()).toContain('queue_jobs');
+      expect(trigger.metadata.threshold).toBe('1');
+      // The lanes a run is split into are what the queue shows: as many as the autoscaler may run.
+      expect(Number(config(ms).SYNC_BACKFILL_LANES)).toBe(so.spec.maxReplicaCount);
+      expect(so.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
+    },
+  );
+
+  it("Argo CD leaves the sync workers' replicas to the autoscaler", () => {
+    const app = parse(fs.readFileSync(path.join(ROOT, 'deployment/argocd/application-prod.yaml'), 'utf8'));
+    expect(app.spec.ignoreDifferences).toContainEqual({
+      group: 'apps',
+      kind: 'Deployment',
+      name: 'lms-worker-sync',
+      jsonPointers: ['/spec/replicas'],
+    });
+  });
 });
 
 describe('disruption budgets', () => {

@@ -118,7 +118,7 @@ describe('every overlay and strategy', () => {
       const port = c.ports!.find((p) => p.name === 'health');
       expect(envValue(c, 'WORKER_HEALTH_PORT')).toBe(String(port.containerPort));
       for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) expect(probe.httpGet.port).toBe('health');
-      expect(c.command).toEqual(['node', '--max-old-space-size=256', 'dist/workers/worker.js']);
+      expect(c.command).toEqual(['node', '--max-old-space-size=256', '--max-semi-space-size=8', 'dist/workers/worker.js']);
     }
   });
 
@@ -335,6 +335,7 @@ describe('alerts and analysis on the metrics the code registers', () => {
     for (const name of [
       'http_request_duration_seconds',
       'repairs_total',
+      'repair_outbox_oldest_age_seconds',
       'sync_dead_letters_open',
       'sync_catchup_lag_seconds',
       'shadow_window_mismatch_ratio',
@@ -370,6 +371,8 @@ describe('alerts and analysis on the metrics the code registers', () => {
     expect(rules.LmsRepairsDeadLettered).toMatch(/repairs_total\{[^}]*outcome="dead"/);
     expect(rules.LmsTrafficChangeStuck).toMatch(/traffic_change_oldest_open_age_seconds[^>]*> 900$/);
     expect(rules.LmsRedisLostData).toMatch(/increase\(redis_data_loss_total\{[^}]*\}\[15m\]\)\) > 0$/);
+    // The rollback gate's threshold (GATE_MAX_FOLLOW_UP_LAG_MS, 60 s): alerting past it says the rollback would be refused.
+    expect(rules.LmsFollowUpsLagging).toMatch(/repair_outbox_oldest_age_seconds\{[^}]*\}\) > 60$/);
   });
 
   it('Flagger counts only the canary pods application requests', () => {

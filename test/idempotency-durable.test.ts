@@ -14,7 +14,7 @@ import { ObjectId } from 'mongodb';
 import { createApiApp } from '../src/bootstrap';
 import { IdempotencyService, messageSha256 } from '../src/conversations/idempotency.service';
 import { startTestApp, TestApp } from './support/app';
-import { APP_TOKEN, isolatedRedisUrl } from './support/env';
+import { APP_TOKEN, isolatedRedis } from './support/env';
 import { legacyCollection, snapshotStores } from './support/stores';
 
 let a: TestApp;
@@ -22,7 +22,7 @@ let b: INestApplication;
 let bUrl: string;
 
 beforeAll(async () => {
-  a = await startTestApp({ REDIS_URL: isolatedRedisUrl() });
+  a = await startTestApp({ ...isolatedRedis() });
   // A second replica: its own Nest app, pools and caches, on the same stores and Redis.
   b = await createApiApp({ ...a.config, app: { ...a.config.app, metricsPort: 0 } }, { logger: false });
   await b.listen(0, '127.0.0.1');

@@ -11,7 +11,7 @@ import { createRootLogger } from '../src/common/logging/root-logger';
 import { QueueName } from '../src/queues/queue-names';
 import { WorkerModule } from '../src/worker.module';
 import { startTestApp, TestApp } from './support/app';
-import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { APP_TOKEN, isolatedRedis, OPERATOR_TOKEN } from './support/env';
 
 type Line = Record<string, any>;
 
@@ -35,7 +35,7 @@ describe('logs: JSON lines with the request and the job they belong to', () => {
   beforeAll(async () => {
     // Every legacy command is "slow": a line logged deep inside the store, in the middle of a request.
     t = await startTestApp(
-      { LOG_LEVEL: 'debug', LEGACY_SLOW_COMMAND_MS: '1', REDIS_URL: isolatedRedisUrl() },
+      { LOG_LEVEL: 'debug', LEGACY_SLOW_COMMAND_MS: '1', ...isolatedRedis() },
       { logger: { level: 'debug', destination: capture } },
     );
     // A worker process's set-up (workers/worker.ts), in this process.

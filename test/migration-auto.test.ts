@@ -19,7 +19,7 @@ import { INestApplicationContext } from '@nestjs/common';
 import { QueueName } from '../src/queues/queue-names';
 import { startTestApp, TestApp } from './support/app';
 import { startSyncWorker } from './support/sync';
-import { isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { isolatedRedis, OPERATOR_TOKEN } from './support/env';
 
 type Planted = Omit<GateFigures, 'now' | 'enteredAt' | 'legacyDrainedSince' | 'flippedAt'>;
 
@@ -32,6 +32,7 @@ const healthy: Planted = {
   recordTtlMs: 1000,
   strayWrites: 0,
   pendingRepairs: 0,
+  followUpLagMs: 0,
   lastCatchupAt: new Date(),
   archiveVerified: false,
 };
@@ -43,7 +44,7 @@ describe('automatic progression', () => {
   let worker: INestApplicationContext;
 
   beforeAll(async () => {
-    t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl() });
+    t = await startTestApp({ GATE_PROFILE: 'short', ...isolatedRedis() });
     worker = await startSyncWorker(t.config, [QueueName.Traffic]);
     const figures: GateFiguresSource = {
       collect: async () => ({

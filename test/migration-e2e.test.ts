@@ -18,7 +18,7 @@ import { ALL_QUEUES } from '../src/queues/queue-names';
 import { createBucket, dropBucket, motoS3Client, motoS3Env } from './support/archive';
 import { dropMotoZone, motoClient, motoZone } from './support/moto';
 import { startTestApp, TestApp } from './support/app';
-import { isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { isolatedRedis, OPERATOR_TOKEN } from './support/env';
 import { FAST_SYNC_ENV, seedLegacy, smallLegacyDocs, startBackfill, waitForRunCompleted } from './support/sync';
 import { waitFor } from './support/stores';
 
@@ -55,7 +55,7 @@ describe.each(['none', 'route53'] as const)('a full migration with traffic flowi
       SHADOW_CALIBRATION_RATE: '0',
       SHADOW_LAG_RECHECK_MS: '300',
       ROUTE53_TTL: '1',
-      REDIS_URL: isolatedRedisUrl(),
+      ...isolatedRedis(),
       ...target,
     });
     await seedLegacy(t, smallLegacyDocs(200, 11));

@@ -5,7 +5,7 @@ import { QueueName } from '../src/queues/queue-names';
 import { CatchupService } from '../src/sync/catchup/catchup.service';
 import { startTestApp, TestApp } from './support/app';
 import { startSyncWorker } from './support/sync';
-import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN, ROOT } from './support/env';
+import { APP_TOKEN, isolatedRedis, OPERATOR_TOKEN, ROOT } from './support/env';
 import { followUpsSettled } from './support/stores';
 
 const op = { token: OPERATOR_TOKEN };
@@ -16,7 +16,7 @@ describe('migration phases over the operator API', () => {
   let catchup: CatchupService;
 
   beforeAll(async () => {
-    t = await startTestApp({ GATE_PROFILE: 'short', REDIS_URL: isolatedRedisUrl(), ROUTE53_TTL: '1' });
+    t = await startTestApp({ GATE_PROFILE: 'short', ...isolatedRedis(), ROUTE53_TTL: '1' });
     // Traffic changes run as `traffic` jobs; the phase moves when the worker has carried them out.
     worker = await startSyncWorker(t.config, [QueueName.Traffic]);
     catchup = t.app.get(CatchupService);
@@ -187,6 +187,22 @@ describe('migration phases over the operator API', () => {
     expect(created.status).toBe(201);
     await followUpsSettled(t, created.body.id);
     await t.legacy.collection('conversations').deleteOne({ _id: new ObjectId(created.body.id) });
+
+    // A follow-up legacy has not applied for two minutes (legacy down, or not keeping up): the flip back is refused.
+    const [stale] = (
+      await t.pg.query(
+        `INSERT INTO repair_outbox (conversation_id, source, reason, created_at) VALUES ($1, 'new', 'test: legacy behind', now() - interval '2 minutes') RETURNING id`,
+        [created.body.id],
+      )
+    ).rows;
+    const refusedLag = await t.request('POST', '/migration/rollback', { ...op, body: { reason: 'legacy is behind' } });
+    expect(refusedLag.status).toBe(409);
+    expect(refusedLag.body).toMatchObject({
+      code: 'GATE_FAILED',
+      errors: [expect.objectContaining({ name: 'follow_up_lag_ms', pass: false })],
+    });
+    expect((await status()).step).toBe('deprecation');
+    await t.pg.query('DELETE FROM repair_outbox WHERE id = $1', [stale.id]);
 
     for (let i = PLAN.findIndex((p) => p.phase === 'deprecation'); i > 1; i--) {
       const from = PLAN[i];

@@ -93,7 +93,7 @@ describe('a Redis that restarts without its data during a backfill', () => {
     await services.stop('redis');
     await services.up(); // a new, empty Redis (services.sh runs it without persistence)
     const redis = new Redis(config.redis.url);
-    const catchup = new CatchupQueue(redis);
+    const catchup = new CatchupQueue(redis, config.redis.keyPrefix);
     try {
       expect((await runStatus()).status).toBe('running');
 

@@ -4,7 +4,7 @@ import { canonical } from '../src/model/canonical';
 import { fromLegacy } from '../src/model/legacy-transform';
 import { RepairQueue } from '../src/repair/repair-queue';
 import { startTestApp, TestApp } from './support/app';
-import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { APP_TOKEN, isolatedRedis, OPERATOR_TOKEN } from './support/env';
 import { startRepairWorker } from './support/repair-worker';
 import { readNew, waitFor } from './support/stores';
 
@@ -14,7 +14,7 @@ describe('repair dead-letter list', () => {
 
   beforeAll(async () => {
     // A Redis database of this file's own, so no other run's worker takes these jobs.
-    t = await startTestApp({ REPAIR_ATTEMPTS: '3', REPAIR_BACKOFF_MS: '20', REDIS_URL: isolatedRedisUrl() });
+    t = await startTestApp({ REPAIR_ATTEMPTS: '3', REPAIR_BACKOFF_MS: '20', ...isolatedRedis() });
     await t.setPhase('shadow');
     await t.app.get(RepairQueue).queue.obliterate({ force: true });
     worker = await startRepairWorker(t.config);

@@ -11,7 +11,7 @@ import type { Route53Setup } from '../scripts/lib/route53-setup';
 import { QueueName } from '../src/queues/queue-names';
 import { TRAFFIC_ROUTER } from '../src/traffic/traffic-router.port';
 import { startTestApp, TestApp } from './support/app';
-import { isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { isolatedRedis, OPERATOR_TOKEN } from './support/env';
 import { dropMotoZone, motoClient, motoZone } from './support/moto';
 import { Route53Faults } from './support/route53-faults';
 import { startSyncWorker, spawnWorker, stopWorker, WorkerProcess } from './support/sync';
@@ -33,7 +33,7 @@ describe('phase moves through Route 53 under the intent log', () => {
     env = {
       ...zone.env,
       GATE_PROFILE: 'short',
-      REDIS_URL: isolatedRedisUrl(),
+      ...isolatedRedis(),
       TRAFFIC_WAIT_MS: '20000',
       ROUTE53_POLL_MS: '50',
       ROUTE53_SYNC_TIMEOUT_MS: '2000',

@@ -1,7 +1,7 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import * as net from 'node:net';
-import { QUEUE_PREFIX, QueueName } from '../src/queues/queue-names';
+import { queuePrefix, QueueName } from '../src/queues/queue-names';
 import { ShadowQueue } from '../src/shadow/shadow-queue';
 import type { ShadowReadPort } from '../src/shadow/shadow-read.port';
 import { ShadowSampler } from '../src/shadow/shadow-sampler';
@@ -9,7 +9,7 @@ import type Redis from 'ioredis';
 import { redisForQueues } from '../src/stores/redis';
 import { REDIS } from '../src/stores/stores.module';
 import { startTestApp, TestApp } from './support/app';
-import { isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { isolatedRedis, OPERATOR_TOKEN, servicesEnv } from './support/env';
 import { sampleCount, sleep, startShadowWorker, waitForShadowIdle } from './support/shadow';
 import { waitFor } from './support/stores';
 
@@ -45,7 +45,7 @@ describe('shadow sampling under a burst far beyond the workers', () => {
 
   beforeAll(async () => {
     t = await startTestApp({
-      REDIS_URL: isolatedRedisUrl(),
+      ...isolatedRedis(),
       SHADOW_SAMPLE_RATE: '1',
       SHADOW_CALIBRATION_RATE: '0',
       SHADOW_QUEUE_MAX: String(QUEUE_MAX),
@@ -77,8 +77,8 @@ describe('shadow sampling under a burst far beyond the workers', () => {
 
   it('keeps the queue within its bound, answers every read, and counts what it drops', async () => {
     // An observer of the queue the way the bound counts it, on a connection of its own.
-    const connection = redisForQueues(t.config.redis.url);
-    const observer = new Queue(QueueName.Shadow, { connection, prefix: QUEUE_PREFIX });
+    const connection = redisForQueues(t.config.redis);
+    const observer = new Queue(QueueName.Shadow, { connection, prefix: queuePrefix(t.config.redis.keyPrefix, QueueName.Shadow) });
     let maxDepth = 0;
     let observing = true;
     const observe = (async () => {
@@ -163,7 +163,11 @@ describe('shadow sampling with Redis down', () => {
         s.close(() => resolve(p));
       });
     });
-    t = await startTestApp({ REDIS_URL: `redis://127.0.0.1:${port}/0`, SHADOW_SAMPLE_RATE: '1' });
+    // Down the way this run's Redis is set up: one Redis, or a cluster whose seed node does not answer.
+    const dead: Record<string, string> = servicesEnv().REDIS_CLUSTER_NODES
+      ? { REDIS_CLUSTER_NODES: `127.0.0.1:${port}` }
+      : { REDIS_URL: `redis://127.0.0.1:${port}/0` };
+    t = await startTestApp({ ...dead, SHADOW_SAMPLE_RATE: '1' });
     await t.setPhase('shadow');
   });
 

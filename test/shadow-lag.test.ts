@@ -12,7 +12,7 @@ import { ShadowQueue } from '../src/shadow/shadow-queue';
 import { ShadowSampler } from '../src/shadow/shadow-sampler';
 import { CatchupService } from '../src/sync/catchup/catchup.service';
 import { startTestApp, TestApp } from './support/app';
-import { isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { isolatedRedis, OPERATOR_TOKEN } from './support/env';
 import { sampleCount, sleep, startShadowWorker, waitForSamples, waitForShadowIdle } from './support/shadow';
 import { legacyCollection } from './support/stores';
 import { seedLegacy, smallLegacyDocs, startBackfill, startSyncWorker, waitForRunCompleted } from './support/sync';
@@ -28,7 +28,7 @@ describe('shadow lag with a cause (real stores, real sync state)', () => {
 
   beforeAll(async () => {
     t = await startTestApp({
-      REDIS_URL: isolatedRedisUrl(),
+      ...isolatedRedis(),
       SHADOW_SAMPLE_RATE: '1',
       SHADOW_CALIBRATION_RATE: '0',
       SHADOW_LAG_RECHECK_MS: '200',

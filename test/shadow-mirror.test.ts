@@ -8,7 +8,7 @@ import { fromLegacy } from '../src/model/legacy-transform';
 import { ShadowQueue } from '../src/shadow/shadow-queue';
 import { ShadowSampler } from '../src/shadow/shadow-sampler';
 import { startTestApp, TestApp } from './support/app';
-import { isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { isolatedRedis, OPERATOR_TOKEN } from './support/env';
 import { outcomesOf, sampleCount, startShadowWorker, waitForSamples, waitForShadowIdle } from './support/shadow';
 import { legacyCollection } from './support/stores';
 
@@ -88,7 +88,7 @@ describe('HTTP mirror against a legacy API', () => {
     legacyApi = new LegacyApi(() => t.legacy);
     const base = await legacyApi.start();
     t = await startTestApp({
-      REDIS_URL: isolatedRedisUrl(),
+      ...isolatedRedis(),
       SHADOW_SAMPLE_RATE: '1',
       SHADOW_CALIBRATION_RATE: '0',
       SHADOW_LAG_RECHECK_MS: '300',

@@ -9,7 +9,7 @@ import type { ShadowReadPort } from '../src/shadow/shadow-read.port';
 import { ShadowStatusService } from '../src/shadow/shadow-status.service';
 import { ConversationStore, NEW_STORE } from '../src/stores/conversation-store.port';
 import { startTestApp, TestApp } from './support/app';
-import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { APP_TOKEN, isolatedRedis, OPERATOR_TOKEN } from './support/env';
 import { plantSyncDone, sampleCount, sleep, startShadowWorker, waitForSamples, waitForShadowIdle } from './support/shadow';
 import { legacyCollection, waitFor } from './support/stores';
 
@@ -23,7 +23,7 @@ describe('shadow comparison (real stores, real Redis, in-process worker)', () =>
 
   beforeAll(async () => {
     t = await startTestApp({
-      REDIS_URL: isolatedRedisUrl(),
+      ...isolatedRedis(),
       SHADOW_SAMPLE_RATE: '1',
       SHADOW_CALIBRATION_RATE: '0',
       SHADOW_IGNORE_PATHS: 'metadata.lastSeen,messages[*].createdAt',

@@ -12,6 +12,7 @@ import { MongoLegacyStore } from '../src/stores/mongo/mongo-legacy.store';
 import { createDataSource } from '../src/stores/postgres/data-source';
 import { PostgresConversationStore } from '../src/stores/postgres/postgres-conversation.store';
 import { createTestDatabases, TestDatabases } from './support/databases';
+import { expectCurrentLegacyFormat } from './support/stores';
 
 const hex = (n: number) => n.toString(16).padStart(24, '0');
 
@@ -139,6 +140,93 @@ describe('stores on real servers', () => {
     });
   });
 
+  describe('shaped writes (an append writes one message, a patch the header)', () => {
+    const appended = (c: Conversation, content: string): Conversation => ({
+      ...c,
+      messages: [...c.messages, { role: 'user', content, createdAt: new Date(c.updatedAt.getTime() + 1000) }],
+      updatedAt: new Date(c.updatedAt.getTime() + 1000),
+      version: c.version + 1,
+    });
+
+    for (const name of ['legacy', 'new'] as const) {
+      const store = () => (name === 'legacy' ? legacy : pg);
+
+      it(`${name}: appends and changes the header under the version guard, equal in canonical form to the whole write`, async () => {
+        const c = sampleConversation({ id: hex(name === 'legacy' ? 40 : 41), version: 2 });
+        expect(await store().insertNew(c)).toBe(true);
+        const a = appended(c, 'one more');
+        expect(await store().update(a, 1, 'append')).toBe(false);
+        expect(await store().update(a, 2, 'append')).toBe(true);
+        expect(await store().update(appended(a, 'again'), 2, 'append')).toBe(false);
+        expect(canonical((await store().get(c.id))!)).toEqual(canonical(a));
+        const h = { ...a, title: null, metadata: { renamed: true }, version: 4, updatedAt: new Date(a.updatedAt.getTime() + 1) };
+        expect(await store().update(h, 3, 'header')).toBe(true);
+        expect(canonical((await store().get(c.id))!)).toEqual(canonical(h));
+        const d = { ...h, deleted: true, version: 5 };
+        expect(await store().update(d, 4, 'header')).toBe(true);
+        expect(canonical((await store().get(c.id))!)).toEqual(canonical(d));
+      });
+    }
+
+    it('new: an append also needs the message count it was made from (no row is ever skipped or doubled)', async () => {
+      const c = sampleConversation({ id: hex(42), version: 2 });
+      await pg.insertNew(c);
+      const wrong = {
+        ...appended(c, 'x'),
+        messages: [...appended(c, 'x').messages, { role: 'user' as const, content: 'y', createdAt: new Date() }],
+      };
+      expect(await pg.update(wrong, 2, 'append')).toBe(false);
+      expect(await pg.update({ ...c, version: 3, title: 'other' }, 2, 'header')).toBe(true);
+      const [{ n }] = await ds.query('SELECT count(*)::int AS n FROM messages WHERE conversation_id = $1', [c.id]);
+      expect(n).toBe(c.messages.length);
+    });
+
+    it('legacy: the first write of a document in an old format rewrites it whole in the current format; later appends push', async () => {
+      const id = hex(43);
+      await raw().insertOne({
+        _id: new ObjectId(id),
+        userId: 'old-user',
+        created: '2019-01-01T00:00:00+01:00',
+        messages: [{ role: 'USER', content: 'hi', ts: 1546297200000 }],
+      });
+      const before = (await legacy.get(id))!;
+      const a = appended(before, 'new text');
+      expect(await legacy.update(a, 0, 'append')).toBe(true);
+      expectCurrentLegacyFormat(await raw().findOne({ _id: new ObjectId(id) }));
+      expect(canonical((await legacy.get(id))!)).toEqual(canonical(a));
+      // Several follow-ups as one write: two pushed messages on the version the first was made from.
+      const b = appended(appended(a, 'two'), 'three');
+      expect(await legacy.update(b, 2, 'append', 2)).toBe(false);
+      expect(await legacy.update(b, 1, 'append', 2)).toBe(true);
+      const doc = await raw().findOne({ _id: new ObjectId(id) });
+      expectCurrentLegacyFormat(doc);
+      expect(canonical(fromLegacy(doc!))).toEqual(canonical(b));
+    });
+
+    it('legacy: a change from a version this process has not seen in the current format is written whole', async () => {
+      const c = sampleConversation({ id: hex(45), version: 2 });
+      await legacy.insertNew(c);
+      // Another writer (the legacy application) moves it on in an old format: no change may be pushed onto that.
+      await raw().updateOne({ _id: new ObjectId(c.id) }, { $set: { v: 3, 'messages.0.role': 'USER' } });
+      const a = appended({ ...c, version: 3 }, 'mine');
+      expect(await legacy.update(a, 3, 'append')).toBe(true);
+      expectCurrentLegacyFormat(await raw().findOne({ _id: new ObjectId(c.id) }));
+      expect(canonical((await legacy.get(c.id))!)).toEqual(canonical(a));
+    });
+
+    it('new: follows a write by its change when one behind, in full when further behind, never when ahead', async () => {
+      const c = sampleConversation({ id: hex(44), version: 2 });
+      await pg.insertNew(c);
+      const a = appended(c, 'a');
+      expect(await pg.follow(a, 2, 'append')).toBe('written');
+      const b = appended(appended(a, 'b'), 'c');
+      expect(await pg.follow(b, 4, 'append')).toBe('written');
+      expect(canonical((await pg.get(c.id))!)).toEqual(canonical(b));
+      expect(await pg.follow(appended(a, 'stale'), 3, 'append')).toBe('stale');
+      expect(canonical((await pg.get(c.id))!)).toEqual(canonical(b));
+    });
+  });
+
   describe('new store', () => {
     it('round-trips generated conversations through PostgreSQL rows in canonical form', async () => {
       await fc.assert(
@@ -164,6 +252,36 @@ describe('stores on real servers', () => {
         ),
         { numRuns: 60, seed: 20261126 },
       );
+    });
+
+    it('writes the same rows through COPY staging as row by row, in canonical form (generated conversations)', async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(arbConversation({ maxMessages: 6 }), { minLength: 1, maxLength: 6 }), async (cs: Conversation[]) => {
+          const unique = [...new Map(cs.map((c) => [c.id, c])).values()];
+          await ds.query('DELETE FROM conversations WHERE id = ANY($1::char(24)[])', [unique.map((c) => c.id)]);
+          const written = await pg.transaction((q) => pg.putManyStaged(unique, q));
+          expect(written.sort()).toEqual(unique.map((c) => c.id).sort());
+          for (const c of unique) expect(canonical((await pg.get(c.id))!)).toEqual(canonical(c));
+        }),
+        { numRuns: 40, seed: 20261204 },
+      );
+    });
+
+    it('staged: guards on the version, and makes the messages of an updated conversation exactly the new ones', async () => {
+      const text = 'tab\there, new\nline, back\\slash, \r, 日本語 🚀';
+      const a = sampleConversation({ id: hex(20), version: 3, title: text, metadata: { k: text, n: [1, 'a\\b'] } });
+      const b = sampleConversation({ id: hex(21), version: 2 });
+      expect((await pg.transaction((q) => pg.putManyStaged([a, b], q))).sort()).toEqual([a.id, b.id]);
+      const older = { ...a, version: 2, title: 'older' };
+      const shorter = { ...b, version: 5, messages: [{ ...b.messages[0], content: `changed ${text}` }] };
+      const longer = { ...a, version: 4, messages: [...a.messages, { role: 'tool' as const, content: text, createdAt: new Date(7) }] };
+      expect(await pg.transaction((q) => pg.putManyStaged([older, shorter], q))).toEqual([b.id]);
+      expect(canonical((await pg.get(a.id))!)).toEqual(canonical(a));
+      expect(canonical((await pg.get(b.id))!)).toEqual(canonical(shorter));
+      expect(await pg.transaction((q) => pg.putManyStaged([longer], q))).toEqual([a.id]);
+      expect(canonical((await pg.get(a.id))!)).toEqual(canonical(longer));
+      const [{ n }] = await ds.query('SELECT count(*)::int AS n FROM messages WHERE conversation_id = $1', [b.id]);
+      expect(n).toBe(1);
     });
 
     it('only moves versions forward and keeps messages in order', async () => {

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { BackfillQueue } from '../src/sync/backfill/backfill.queue';
 import { startTestApp, TestApp } from './support/app';
-import { isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { isolatedRedis, OPERATOR_TOKEN } from './support/env';
 import { waitFor } from './support/stores';
 import {
   expectStoresEqual,
@@ -31,7 +31,7 @@ describe('backfill with a worker process SIGKILLed at random points', () => {
   let worker: WorkerProcess | undefined;
 
   beforeAll(async () => {
-    t = await startTestApp({ ...SYNC_ENV, REDIS_URL: isolatedRedisUrl() });
+    t = await startTestApp({ ...SYNC_ENV, ...isolatedRedis() });
     await t.app.get(BackfillQueue).queue.obliterate({ force: true });
     await seedLegacy(t, smallLegacyDocs(DOCS, 99));
   });

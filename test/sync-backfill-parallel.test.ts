@@ -1,6 +1,6 @@
 import { BackfillQueue } from '../src/sync/backfill/backfill.queue';
 import { startTestApp, TestApp } from './support/app';
-import { isolatedRedisUrl } from './support/env';
+import { isolatedRedis } from './support/env';
 import { waitFor } from './support/stores';
 import {
   expectStoresEqual,
@@ -31,7 +31,7 @@ describe('backfill shared by two worker processes', () => {
   let workers: WorkerProcess[] = [];
 
   beforeAll(async () => {
-    t = await startTestApp({ ...SYNC_ENV, REDIS_URL: isolatedRedisUrl() });
+    t = await startTestApp({ ...SYNC_ENV, ...isolatedRedis() });
     await t.app.get(BackfillQueue).queue.obliterate({ force: true });
     await seedLegacy(t, smallLegacyDocs(DOCS, 7));
   });

@@ -10,7 +10,7 @@ import { BackfillQueue } from '../src/sync/backfill/backfill.queue';
 import { CatchupQueue } from '../src/sync/catchup/catchup.queue';
 import { SyncThrottler } from '../src/sync/throttle/throttler';
 import { startTestApp, TestApp } from './support/app';
-import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN, ROOT } from './support/env';
+import { APP_TOKEN, isolatedRedis, OPERATOR_TOKEN, ROOT } from './support/env';
 import { legacyCollection, readNew } from './support/stores';
 import {
   canonicalOf,
@@ -72,7 +72,7 @@ describe('backfill', () => {
     t = await startTestApp({
       ...FAST_SYNC_ENV,
       CATCHUP_INTERVAL_MS: '0',
-      REDIS_URL: isolatedRedisUrl(),
+      ...isolatedRedis(),
       SYNC_BATCH_SIZE: '40',
       SYNC_RANGE_SIZE: '50',
     });

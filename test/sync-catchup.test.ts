@@ -4,7 +4,7 @@ import { BackfillQueue } from '../src/sync/backfill/backfill.queue';
 import { BatchWriter } from '../src/sync/batch-writer';
 import { CatchupQueue } from '../src/sync/catchup/catchup.queue';
 import { startTestApp, TestApp } from './support/app';
-import { isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { isolatedRedis, OPERATOR_TOKEN } from './support/env';
 import { legacyCollection, readNew, waitFor } from './support/stores';
 import {
   canonicalOf,
@@ -38,7 +38,7 @@ describe('catch-up', () => {
   const seeded = smallLegacyDocs(DOCS, 11);
 
   beforeAll(async () => {
-    t = await startTestApp({ ...SYNC_ENV, REDIS_URL: isolatedRedisUrl() });
+    t = await startTestApp({ ...SYNC_ENV, ...isolatedRedis() });
     await t.app.get(BackfillQueue).queue.obliterate({ force: true });
     await t.app.get(CatchupQueue).queue.obliterate({ force: true });
     await seedLegacy(t, seeded);

@@ -12,7 +12,7 @@ import { sampleConversation } from '../src/model/testing/fixtures';
 import { createDataSource } from '../src/stores/postgres/data-source';
 import { PostgresConversationStore } from '../src/stores/postgres/postgres-conversation.store';
 import { createTestDatabases, TestDatabases } from './support/databases';
-import { isolatedRedisUrl, ROOT, servicesEnv } from './support/env';
+import { isolatedRedis, ROOT, servicesEnv } from './support/env';
 
 const run = promisify(execFile);
 const TS_NODE = path.join(ROOT, 'node_modules/.bin/ts-node');
@@ -28,7 +28,7 @@ describe('verify command line', () => {
       ...servicesEnv(),
       DATABASE_URL: dbs.databaseUrl,
       LEGACY_MONGO_URL: dbs.legacyUrl,
-      REDIS_URL: isolatedRedisUrl(),
+      ...isolatedRedis(),
       LOG_LEVEL: 'error',
     };
     const cs = Array.from({ length: 40 }, (_, i) => sampleConversation({ id: `abc${i.toString(16).padStart(21, '0')}` }));

@@ -15,7 +15,7 @@ import { PostgresConversationStore } from '../src/stores/postgres/postgres-conve
 import { DATA_SOURCE } from '../src/stores/stores.module';
 import { VerifyQueue } from '../src/verify/verify-queue';
 import { startTestApp, TestApp } from './support/app';
-import { APP_TOKEN, isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { APP_TOKEN, isolatedRedis, OPERATOR_TOKEN } from './support/env';
 import { expectErrorShape, expectFieldErrors, legacyCollection, readBoth, waitFor } from './support/stores';
 
 const RUN_TIMEOUT_MS = 60_000;
@@ -40,7 +40,7 @@ describe('verification (sync-verify)', () => {
   let pg: PostgresConversationStore;
 
   beforeAll(async () => {
-    t = await startTestApp({ REDIS_URL: isolatedRedisUrl() });
+    t = await startTestApp({ ...isolatedRedis() });
     await t.app.get(VerifyQueue).queue.obliterate({ force: true });
     pg = new PostgresConversationStore(t.app.get<DataSource>(DATA_SOURCE));
     worker = await startVerifyWorker();

@@ -10,7 +10,7 @@ import { TrafficMoveProcessor } from '../src/migration/traffic-move.processor';
 import { QueueName } from '../src/queues/queue-names';
 import { WorkRecovery } from '../src/queues/work-recovery';
 import { startTestApp, TestApp } from './support/app';
-import { isolatedRedisUrl, OPERATOR_TOKEN } from './support/env';
+import { isolatedRedis, OPERATOR_TOKEN } from './support/env';
 import { startSyncWorker } from './support/sync';
 import { waitFor } from './support/stores';
 
@@ -22,12 +22,7 @@ describe('traffic intent log', () => {
 
   beforeAll(async () => {
     // The worker's own periodic recovery pass would race the recover() call this file makes itself.
-    t = await startTestApp({
-      GATE_PROFILE: 'short',
-      REDIS_URL: isolatedRedisUrl(),
-      TRAFFIC_WAIT_MS: '300',
-      WORKER_RECOVERY_INTERVAL_MS: '3600000',
-    });
+    t = await startTestApp({ GATE_PROFILE: 'short', ...isolatedRedis(), TRAFFIC_WAIT_MS: '300', WORKER_RECOVERY_INTERVAL_MS: '3600000' });
     expect((await t.request('POST', '/migration/start', { ...op, body: { reason: 'intent log test' } })).status).toBe(200);
   });
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { Client } from 'pg';
 import type { AppConfig } from '../src/app-config';
 import { createTestDatabases, TestDatabases } from './support/databases';
-import { isolatedRedisUrl, ROOT, testConfig } from './support/env';
+import { isolatedRedis, ROOT, testConfig } from './support/env';
 import { waitFor } from './support/stores';
 import { spawnWorker, stopWorker, withTimeout, WorkerProcess } from './support/sync';
 
@@ -44,7 +44,7 @@ describe('worker health listener', () => {
 
   beforeAll(async () => {
     dbs = await createTestDatabases();
-    config = testConfig({ DATABASE_URL: dbs.databaseUrl, LEGACY_MONGO_URL: dbs.legacyUrl, REDIS_URL: isolatedRedisUrl() });
+    config = testConfig({ DATABASE_URL: dbs.databaseUrl, LEGACY_MONGO_URL: dbs.legacyUrl, ...isolatedRedis() });
     port = await freePort();
     base = `http://127.0.0.1:${port}`;
     worker = spawnWorker(config, { WORKER_QUEUES: 'repair,shadow', WORKER_HEALTH_PORT: String(port) });

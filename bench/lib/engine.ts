@@ -14,11 +14,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
-import IORedis from 'ioredis';
 import { BENCH_TOKEN, BenchApi, startApi } from './api';
 import { buildWorker } from './build';
 import { withTimeout } from '../../src/common/timeout';
-import { QUEUE_PREFIX } from '../../src/queues/queue-names';
+import { queuePrefix, QueueName } from '../../src/queues/queue-names';
+import { redisForQueues } from '../../src/stores/redis';
+import { readRedisConfig } from '../../src/stores/stores.config';
+import { EnvReader } from '../../src/config/env-reader';
 import { onCleanup } from './cleanup';
 import { progress, round, sleep } from './log';
 import { MemSampler, sampleMemory } from './proc-mem';
@@ -43,11 +45,17 @@ export function engineMissing(kind: 'backfill' | 'verify'): string | null {
   return null;
 }
 
-export async function emptyQueues(names: string[]): Promise<void> {
-  const connection = new IORedis(servicesEnv().REDIS_URL!, { maxRetriesPerRequest: null });
+/** The Redis the bench's processes use: REDIS_URL of the services, or REDIS_CLUSTER_NODES when set. */
+export function benchRedisConfig() {
+  return readRedisConfig(new EnvReader(servicesEnv()));
+}
+
+export async function emptyQueues(names: QueueName[]): Promise<void> {
+  const config = benchRedisConfig();
+  const connection = redisForQueues(config, {}, 'bench');
   try {
     for (const name of names) {
-      const q = new Queue(name, { connection, prefix: QUEUE_PREFIX });
+      const q = new Queue(name, { connection, prefix: queuePrefix(config.keyPrefix, name) });
       await q.obliterate({ force: true }).catch(() => undefined);
       // Repeatable schedules (catch-up) survive obliterate in some versions: remove them explicitly.
       for (const r of await q.getJobSchedulers().catch(() => [])) await q.removeJobScheduler(r.key).catch(() => undefined);

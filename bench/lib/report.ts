@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { capacityReport } from './capacity';
 import type { BenchLine } from './types';
 
 /** What a result line may carry to be drawn. `kind` line: x numeric; bar: x labels. */
@@ -18,6 +19,8 @@ export interface ChartSpec {
   kind: 'line' | 'bar';
   x: string;
   y: string;
+  /** Line charts: a logarithmic x axis (sizes 10, 100, 1,000 evenly apart). */
+  logX?: boolean;
   series: Array<{ name: string; points: Array<[number | string, number]> }>;
 }
 
@@ -78,8 +81,11 @@ function details(l: BenchLine): string {
 
 export function svg(spec: ChartSpec): string {
   const W = 640;
-  const H = 320;
-  const m = { l: 64, r: 16, t: 36, b: 48 };
+  // The legend takes rows of up to three entries above the plot.
+  const perRow = 3;
+  const legendRows = Math.ceil(spec.series.length / perRow);
+  const H = 320 + (legendRows - 1) * 14;
+  const m = { l: 64, r: 16, t: 36 + (legendRows - 1) * 14, b: 48 };
   const w = W - m.l - m.r;
   const h = H - m.t - m.b;
   const ys = spec.series.flatMap((s) => s.points.map((p) => p[1])).filter(Number.isFinite);
@@ -101,17 +107,21 @@ export function svg(spec: ChartSpec): string {
   out.push(`<text x="${m.l + w / 2}" y="${H - 8}" text-anchor="middle">${esc(spec.x)}</text>`);
   if (spec.kind === 'line') {
     const xs = spec.series.flatMap((s) => s.points.map((p) => Number(p[0])));
-    const [xMin, xMax] = [Math.min(...xs), Math.max(...xs)];
-    const px = (x: number) => m.l + (xMax === xMin ? w / 2 : ((x - xMin) / (xMax - xMin)) * w);
+    const tx = (x: number) => (spec.logX ? Math.log10(Math.max(x, 1e-9)) : x);
+    const [xMin, xMax] = [Math.min(...xs.map(tx)), Math.max(...xs.map(tx))];
+    const px = (x: number) => m.l + (xMax === xMin ? w / 2 : ((tx(x) - xMin) / (xMax - xMin)) * w);
     const py = (y: number) => m.t + h - (y / yMax) * h;
     for (const x of [...new Set(xs)].sort((a, b) => a - b).filter((_, i, a) => a.length <= 8 || i % Math.ceil(a.length / 8) === 0)) {
       out.push(`<text x="${px(x)}" y="${m.t + h + 16}" text-anchor="middle">${fmt(x)}</text>`);
     }
     spec.series.forEach((s, i) => {
-      const pts = s.points.map(([x, y]) => `${px(Number(x)).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
+      const drawn = s.points.filter(([, y]) => Number.isFinite(y));
+      const pts = drawn.map(([x, y]) => `${px(Number(x)).toFixed(1)},${py(y).toFixed(1)}`).join(' ');
       out.push(`<polyline fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2" points="${pts}"/>`);
-      for (const [x, y] of s.points)
-        out.push(`<circle cx="${px(Number(x)).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${COLOURS[i % COLOURS.length]}"/>`);
+      for (const [x, y] of drawn)
+        out.push(
+          `<circle cx="${px(Number(x)).toFixed(1)}" cy="${py(y).toFixed(1)}" r="${s.points.length > 40 ? 1.5 : 3}" fill="${COLOURS[i % COLOURS.length]}"/>`,
+        );
     });
   } else {
     const labels = [...new Set(spec.series.flatMap((s) => s.points.map((p) => String(p[0]))))];
@@ -134,10 +144,11 @@ export function svg(spec: ChartSpec): string {
     });
   }
   spec.series.forEach((s, i) => {
-    const x = m.l + 8 + i * 150;
+    const x = m.l + 8 + (i % perRow) * 185;
+    const y = 36 + Math.floor(i / perRow) * 14;
     out.push(
-      `<rect x="${x}" y="${m.t - 12}" width="10" height="10" fill="${COLOURS[i % COLOURS.length]}"/>`,
-      `<text x="${x + 14}" y="${m.t - 3}">${esc(s.name)}</text>`,
+      `<rect x="${x}" y="${y - 12}" width="10" height="10" fill="${COLOURS[i % COLOURS.length]}"/>`,
+      `<text x="${x + 14}" y="${y - 3}">${esc(s.name)}</text>`,
     );
   });
   out.push(
@@ -146,6 +157,16 @@ export function svg(spec: ChartSpec): string {
     '</svg>',
   );
   return out.join('\n');
+}
+
+/** What tells two lines of the same figure apart in the targets table: the size, the phase, the worker state. */
+function qualifier(l: BenchLine): string {
+  const q = [
+    typeof l.docs === 'number' ? `${l.docs.toLocaleString('en-US')} documents` : null,
+    l.dual_phase ?? l.phase ?? null,
+    l.worker ? `worker ${l.worker}` : null,
+  ].filter((x) => x !== null);
+  return q.length > 0 ? ` (${q.join(', ')})` : '';
 }
 
 function niceMax(v: number): number {
@@ -161,14 +182,22 @@ function fmt(v: number): string {
 }
 
 /** Writes docs/benchmarks.md (and its charts) from `lines`; returns the report's path. */
-export function writeReport(lines: BenchLine[], scenarios: string[]): string {
+export function writeReport(lines: BenchLine[], scenarios: string[], sources?: string[]): string {
   fs.mkdirSync(CHART_DIR, { recursive: true });
   const out: string[] = [
     '# Benchmarks',
     '',
-    'Written by `npm run bench -- --report` (bench/lib/report.ts) from the run it finished; every figure comes from',
-    'a JSON line of that run (`bench/results/latest.jsonl`). Ratios compare two measurements taken in the same run',
-    'on the same machine (SPEC section 6); absolute figures are only as good as the machine below.',
+    ...(sources
+      ? [
+          `Written by \`npm run bench -- --report-from\` (bench/lib/report.ts) from the result lines of ${sources.length} run(s) on this machine, one`,
+          `after another: ${sources.map((s) => `\`${s}\``).join(', ')} (each run's \`started\` line gives its time). Ratios compare two measurements`,
+          'taken in the same run on the same machine (SPEC section 6); absolute figures are only as good as the machine below.',
+        ]
+      : [
+          'Written by `npm run bench -- --report` (bench/lib/report.ts) from the run it finished; every figure comes from',
+          'a JSON line of that run (`bench/results/latest.jsonl`). Ratios compare two measurements taken in the same run',
+          'on the same machine (SPEC section 6); absolute figures are only as good as the machine below.',
+        ]),
     '',
     '## Machine',
     '',
@@ -184,7 +213,7 @@ export function writeReport(lines: BenchLine[], scenarios: string[]): string {
       .filter((l) => l.target !== undefined)
       .map(
         (l) =>
-          `| ${l.bench} | ${l.figure} | ${cell(measured(l))} | ${cell(baseline(l))} | ${cell(l.target)} | ${l.pass === true ? 'yes' : l.pass === false ? '**no**' : ''} |`,
+          `| ${l.bench} | ${l.figure}${qualifier(l)} | ${cell(measured(l))} | ${cell(baseline(l))} | ${cell(l.target)} | ${l.pass === true ? 'yes' : l.pass === false ? '**no**' : ''} |`,
       ),
     '',
   ];
@@ -205,6 +234,8 @@ export function writeReport(lines: BenchLine[], scenarios: string[]): string {
       out.push(`![${chart.title}](bench/${file})`, '');
     }
   }
+  const capacity = capacityReport(lines);
+  if (capacity) fs.writeFileSync(path.join(DOCS, 'capacity.md'), `${capacity}\n`);
   const report = path.join(DOCS, 'benchmarks.md');
   fs.writeFileSync(report, `${out.join('\n')}\n`);
   return report;

@@ -12,3 +12,19 @@ export interface BenchLine {
 export interface ScenarioModule {
   run(): Promise<BenchLine[]>;
 }
+
+let sink: ((line: BenchLine) => void) | null = null;
+
+/** bench/run.ts: where lines flushed early go (printed and written to the results file at once). */
+export function setLineSink(f: ((line: BenchLine) => void) | null): void {
+  sink = f;
+}
+
+/**
+ * A long scenario's figures so far, out now (and removed from `lines`), so that a run stopped later keeps them
+ * in the results file. Without a sink (the scenario called on its own) the lines stay where they are.
+ */
+export function flushLines(lines: BenchLine[]): void {
+  if (!sink) return;
+  for (const l of lines.splice(0)) sink(l);
+}

@@ -21,7 +21,13 @@
  * 60 s: by then it has missed the 0.8x target anyway), its measured rate so far is reported with
  * `completed: false`. Where a figure cannot be measured (the engine not built yet) a line says why.
  *
- * Knobs (defaults): BENCH_DOCS (200000), BENCH_RAW_SORTED (1; 0 reads in natural order),
+ * Sizes: the raw pipeline and the service's backfill are compared at every size of BENCH_BACKFILL_SIZES (default
+ * BENCH_DOCS), the seed loop at the first. Peak RSS is reported at those sizes and at BENCH_RSS_DOCS (more sizes,
+ * the backfill alone; default BENCH_DOCS / 10), and the RSS of the workers over the largest run (documents
+ * copied on the x axis) is drawn: flat means the memory does not grow with the documents.
+ *
+ * Knobs (defaults): BENCH_DOCS (200000), BENCH_BACKFILL_SIZES (BENCH_DOCS), BENCH_RSS_DOCS (BENCH_DOCS / 10),
+ * BENCH_RAW_SORTED (1; 0 reads in natural order),
  * BENCH_CURSOR_BATCH (5000), BENCH_RAW_CHUNK (2000 documents per COPY), BENCH_RAW_WRITERS (2),
  * BENCH_SEED_LOOP_DOCS (10000; the rate is extrapolated to the whole set), BENCH_LITERAL_FETCH
  * (1 when BENCH_DOCS <= 50000: time one literal `_id > x` fetch_batch query),
@@ -29,6 +35,7 @@
  * least 2000; 0 skips the second size), BENCH_RSS_SMALL_TIMEOUT_S (at least 120), BENCH_WORKER_NODE_ARGS (node options
  * for the workers, for profiling, e.g. `--prof`; see bench/lib/engine.ts).
  */
+import { QueueName } from '../../src/queues/queue-names';
 import { Client } from 'pg';
 import { Dataset, datasetOf, describeDataset, prefixBytes, sharedDataset } from '../lib/dataset';
 import {
@@ -51,7 +58,7 @@ import { literalFetchSeconds, seedLoop } from '../lib/seed-loop';
 import { setBackfilled } from '../lib/shared';
 import { ratio } from '../lib/stats';
 import type { SyncStatus } from '../../src/dashboard/web/types';
-import type { BenchLine } from '../lib/types';
+import { type BenchLine, flushLines } from '../lib/types';
 
 const BENCH = 'backfill';
 const RAW_TARGET = 0.8;
@@ -222,7 +229,7 @@ async function midId(ds: Dataset): Promise<string> {
 
 // ------------------------------------------------------------------------------------ (c) the service
 
-interface EngineRun {
+export interface EngineRun {
   docs: number;
   completed: boolean;
   elapsedS: number;
@@ -238,13 +245,21 @@ interface EngineRun {
   postS: number;
   /** From the workers' logs: the split and each lane's phases. */
   phases: EnginePhases;
+  /** The workers' highest RSS (MB) against the documents read, one point per poll. */
+  rssTrace: Array<[number, number]>;
   pg: FreshPostgres;
 }
 
-async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep: boolean): Promise<EngineRun> {
-  const workersN = envInt('BENCH_BACKFILL_WORKERS', 2);
+/** The service's backfill of `ds` by `workersN` worker processes (also the scale-out scenario's). */
+export async function engineBackfill(
+  ds: Dataset,
+  label: string,
+  timeoutS: number,
+  keep: boolean,
+  workersN = envInt('BENCH_BACKFILL_WORKERS', 2),
+): Promise<EngineRun> {
   const pg = await createFreshPostgres(`backfill${label}`, { runScoped: keep });
-  await emptyQueues(['backfill', 'catchup']);
+  await emptyQueues([QueueName.Backfill, QueueName.Catchup]);
   const workers: WorkerProc[] = [];
   let api: Awaited<ReturnType<typeof startOperatorApi>> | undefined;
   try {
@@ -267,6 +282,7 @@ async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep
     if (start.status !== 202 && start.status !== 200)
       throw new Error(`POST /migration/sync/backfill -> ${start.status} ${start.text.slice(0, 300)}`);
     const tick = ticker(`${BENCH} [${label}]`);
+    const rssTrace: Array<[number, number]> = [];
     const remaining = Math.max(10, timeoutS - (performance.now() - t0) / 1000);
     const poll = await pollUntil(
       async () => (await api!.client.expect<SyncStatus | null>(200, 'GET', '/migration/sync')).body,
@@ -276,6 +292,7 @@ async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep
         everyMs: 1000,
         onTick: (s, t) => {
           const b = s?.backfill;
+          if (b) rssTrace.push([Number(b.counts.read), round(Math.max(...workers.map((w) => w.mem.samples().at(-1) ?? 0)), 1)]);
           const split =
             b && !b.splitComplete && b.split ? `split ${b.split.state} ${b.split.idsScanned ?? 0}/${b.split.estimate ?? '?'} ids, ` : '';
           if (b)
@@ -317,6 +334,7 @@ async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep
       ferretMaxRssMb: ferretMem ? round(maxSample(ferretMem), 0) : null,
       postS,
       phases: enginePhases(workers),
+      rssTrace,
       pg,
     };
     progress(
@@ -336,12 +354,12 @@ async function engineBackfill(ds: Dataset, label: string, timeoutS: number, keep
     for (const w of workers) w.mem.stop();
     await api?.close();
     await Promise.all(workers.map((w) => w.stop()));
-    await emptyQueues(['backfill', 'catchup']);
+    await emptyQueues([QueueName.Backfill, QueueName.Catchup]);
     if (!keep) await pg.drop();
   }
 }
 
-interface EnginePhases {
+export interface EnginePhases {
   split: { ms: number; ranges: number; lanes: number; scanned: number; exact: boolean } | null;
   lanes: Array<Record<string, unknown>>;
 }
@@ -394,41 +412,30 @@ function skipped(figure: string, reason: string, extra: Record<string, unknown> 
 
 // ------------------------------------------------------------------------------------ scenario
 
-export async function run(): Promise<BenchLine[]> {
-  const lines: BenchLine[] = [];
-  const ds = await sharedDataset();
-  lines.push({ bench: BENCH, figure: 'dataset', ...describeDataset(ds) });
+function sizesOf(name: string, fallback: number[]): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const sizes = raw.split(',').map((x) => Number(x.trim()));
+  if (sizes.some((n) => !Number.isInteger(n) || n < 100)) throw new Error(`${name}=${raw}: integers >= 100, comma-separated`);
+  return sizes;
+}
 
+/** Raw pipeline and the service's backfill on one data set: the comparison line, and the engine run. */
+async function compareAtSize(
+  ds: Dataset,
+  lines: BenchLine[],
+  loop: Measured | null,
+  first: boolean,
+): Promise<{ raw: Measured; main: EngineRun } | null> {
   const raw = await rawPipeline(ds, lines);
-  const loop = await seedLoopBaseline(ds, lines);
-
-  const missing = process.env.BENCH_BACKFILL_ENGINE === '0' ? 'disabled by BENCH_BACKFILL_ENGINE=0' : engineMissing('backfill');
-  if (missing) {
-    progress(BENCH, `(c) skipped: ${missing}`);
-    lines.push(skipped('backfill_vs_raw_pipeline', missing, { target: `>=${RAW_TARGET}`, baseline_docs_per_s: round(raw.docsPerS, 0) }));
-    lines.push(
-      skipped('backfill_vs_seed_loop', missing, {
-        target: `>=${LOOP_TARGET}`,
-        baseline_docs_per_s: round(loop.docsPerS, 1),
-        ceiling_raw_pipeline_vs_seed_loop: ratio(raw.docsPerS, loop.docsPerS),
-      }),
-    );
-    lines.push(
-      skipped('backfill_peak_rss', missing, { target: `<${RSS_TARGET_MB} MB at 1,000,000 documents, flat in the document count` }),
-    );
-    return lines;
-  }
-
   const timeoutS = envInt('BENCH_BACKFILL_TIMEOUT_S', Math.max(60, Math.round(raw.elapsedS * 1.5)));
   let main: EngineRun;
   try {
-    main = await engineBackfill(ds, 'main', timeoutS, true);
+    main = await engineBackfill(ds, first ? 'main' : `${ds.docs}`, timeoutS, first);
   } catch (err) {
     if (!(err instanceof EngineMissing)) throw err;
     lines.push(skipped('backfill_vs_raw_pipeline', err.message, { target: `>=${RAW_TARGET}` }));
-    lines.push(skipped('backfill_vs_seed_loop', err.message, { target: `>=${LOOP_TARGET}` }));
-    lines.push(skipped('backfill_peak_rss', err.message, { target: `<${RSS_TARGET_MB} MB` }));
-    return lines;
+    return null;
   }
   const measured = {
     docs: main.docs,
@@ -463,6 +470,7 @@ export async function run(): Promise<BenchLine[]> {
   lines.push({
     bench: BENCH,
     figure: 'backfill_vs_raw_pipeline',
+    docs: ds.docs,
     backfill: measured,
     baseline: { docs_per_s: round(raw.docsPerS, 0), mb_per_s: round(raw.mbPerS, 2), elapsed_s: round(raw.elapsedS, 2) },
     ratio: rRaw,
@@ -471,60 +479,144 @@ export async function run(): Promise<BenchLine[]> {
     pass: main.completed && rRaw >= RAW_TARGET,
     profile,
   });
-  const rLoop = ratio(main.docsPerS, loop.docsPerS);
-  lines.push({
-    bench: BENCH,
-    figure: 'backfill_vs_seed_loop',
-    backfill: measured,
-    baseline: { docs_per_s: round(loop.docsPerS, 1), mb_per_s: round(loop.mbPerS, 3), without_sleep: true, docs: loop.docs },
-    ratio: rLoop,
-    ratio_vs_loop_with_sleep: ratio(main.docsPerS, loop.docs / (loop.elapsedS + Math.ceil(loop.docs / 1000))),
-    // What reading this legacy server allows at best: the raw pipeline against the same loop.
-    ceiling_raw_pipeline_vs_seed_loop: ratio(raw.docsPerS, loop.docsPerS),
-    target: `>=${LOOP_TARGET}`,
-    pass: main.completed && rLoop >= LOOP_TARGET,
-  });
-
-  // Peak memory at a second, smaller size: flat means about the same peak at both.
-  const sizes: Array<Record<string, unknown>> = [
-    {
-      docs: ds.docs,
-      completed: main.completed,
-      docs_processed: main.docs,
-      peak_rss_mb: Math.max(...main.workers.map((w) => w.peak_rss_mb)),
-      workers: main.workers,
-    },
-  ];
-  const smallDocs = envInt('BENCH_RSS_SMALL_DOCS', Math.max(2000, Math.floor(ds.docs / 10)), 0);
-  if (smallDocs > 0 && smallDocs < ds.docs) {
-    const small = await datasetOf(smallDocs);
-    const smallTimeout = envInt('BENCH_RSS_SMALL_TIMEOUT_S', Math.max(120, Math.round((timeoutS * smallDocs) / ds.docs) * 2));
-    const s = await engineBackfill(small, 'small', smallTimeout, false);
-    sizes.unshift({
-      docs: small.docs,
-      completed: s.completed,
-      docs_processed: s.docs,
-      peak_rss_mb: Math.max(...s.workers.map((w) => w.peak_rss_mb)),
-      workers: s.workers,
-      docs_per_s: round(s.docsPerS, 0),
+  if (loop) {
+    const rLoop = ratio(main.docsPerS, loop.docsPerS);
+    lines.push({
+      bench: BENCH,
+      figure: 'backfill_vs_seed_loop',
+      backfill: measured,
+      baseline: { docs_per_s: round(loop.docsPerS, 1), mb_per_s: round(loop.mbPerS, 3), without_sleep: true, docs: loop.docs },
+      ratio: rLoop,
+      ratio_vs_loop_with_sleep: ratio(main.docsPerS, loop.docs / (loop.elapsedS + Math.ceil(loop.docs / 1000))),
+      // What reading this legacy server allows at best: the raw pipeline against the same loop.
+      ceiling_raw_pipeline_vs_seed_loop: ratio(raw.docsPerS, loop.docsPerS),
+      target: `>=${LOOP_TARGET}`,
+      pass: main.completed && rLoop >= LOOP_TARGET,
     });
   }
+  if (!first) await main.pg.drop();
+  return { raw, main };
+}
+
+export async function run(): Promise<BenchLine[]> {
+  const lines: BenchLine[] = [];
+  const mainDocs = envInt('BENCH_DOCS', 200_000);
+  const compareSizes = sizesOf('BENCH_BACKFILL_SIZES', [mainDocs]);
+  const rssOnly = sizesOf('BENCH_RSS_DOCS', [Math.max(2000, Math.floor(mainDocs / 10))]).filter((n) => !compareSizes.includes(n));
+
+  const missing = process.env.BENCH_BACKFILL_ENGINE === '0' ? 'disabled by BENCH_BACKFILL_ENGINE=0' : engineMissing('backfill');
+  const sizes: Array<Record<string, unknown>> = [];
+  let largest: { docs: number; run: EngineRun } | null = null;
+  for (const [i, docs] of compareSizes.entries()) {
+    const ds = docs === mainDocs ? await sharedDataset() : await datasetOf(docs);
+    lines.push({ bench: BENCH, figure: 'dataset', ...describeDataset(ds) });
+    if (i === 0) {
+      const loop = await seedLoopBaseline(ds, lines);
+      if (missing) {
+        const raw = await rawPipeline(ds, lines);
+        progress(BENCH, `(c) skipped: ${missing}`);
+        lines.push(
+          skipped('backfill_vs_raw_pipeline', missing, { target: `>=${RAW_TARGET}`, baseline_docs_per_s: round(raw.docsPerS, 0) }),
+        );
+        lines.push(
+          skipped('backfill_vs_seed_loop', missing, {
+            target: `>=${LOOP_TARGET}`,
+            baseline_docs_per_s: round(loop.docsPerS, 1),
+            ceiling_raw_pipeline_vs_seed_loop: ratio(raw.docsPerS, loop.docsPerS),
+          }),
+        );
+        lines.push(
+          skipped('backfill_peak_rss', missing, { target: `<${RSS_TARGET_MB} MB at 1,000,000 documents, flat in the document count` }),
+        );
+        return lines;
+      }
+      const r = await compareAtSize(ds, lines, loop, true);
+      if (!r) return lines;
+      sizes.push(sizeEntry(ds.docs, r.main));
+      if (!largest || docs > largest.docs) largest = { docs, run: r.main };
+      flushLines(lines);
+    } else {
+      const r = await compareAtSize(ds, lines, null, false);
+      if (!r) continue;
+      sizes.push(sizeEntry(ds.docs, r.main));
+      if (!largest || docs > largest.docs) largest = { docs, run: r.main };
+      flushLines(lines);
+    }
+  }
+  // Peak memory at more sizes (the backfill alone): flat means about the same peak at every size.
+  for (const docs of rssOnly) {
+    const ds = await datasetOf(docs);
+    const timeoutS = envInt('BENCH_RSS_SMALL_TIMEOUT_S', Math.max(120, Math.round(docs / 150)));
+    const s = await engineBackfill(ds, `rss-${docs}`, timeoutS, false);
+    sizes.push(sizeEntry(docs, s));
+    if (!largest || docs > largest.docs) largest = { docs, run: s };
+  }
+  sizes.sort((a, b) => (a.docs as number) - (b.docs as number));
   const peak = Math.max(...sizes.map((x) => x.peak_rss_mb as number));
   // A size whose run copied nothing says nothing about growth.
   const growth =
     sizes.length > 1 && sizes.every((x) => (x.docs_processed as number) > 0)
       ? ratio(sizes[sizes.length - 1].peak_rss_mb as number, sizes[0].peak_rss_mb as number)
       : NaN;
+  const largestDocs = Math.max(...sizes.map((x) => x.docs as number));
   lines.push({
     bench: BENCH,
     figure: 'backfill_peak_rss',
     measure: `VmHWM of each worker process (${workerRuntime() === 'js' ? 'plain JavaScript, as npm run worker runs it' : 'ts-node --transpile-only'}), from /proc; the workers do the split and the copy, the API runs in the bench process`,
+    by_docs: Object.fromEntries(sizes.map((x) => [x.docs as number, x.peak_rss_mb])),
     sizes,
     peak_rss_mb: peak,
     growth_ratio: growth,
     target: `<${RSS_TARGET_MB} MB at 1,000,000 documents, flat in the document count`,
-    pass: peak < RSS_TARGET_MB && (Number.isNaN(growth) || growth < 1.25) && sizes.every((x) => x.completed),
-    note: 'measured below 1,000,000 documents: flatness between the sizes stands in for the 1M figure',
+    pass: peak < RSS_TARGET_MB && (Number.isNaN(growth) || growth < 1.25) && sizes.every((x) => x.completed) && largestDocs >= 1_000_000,
+    ...(largestDocs < 1_000_000
+      ? {
+          note: `largest size measured ${largestDocs} documents: the 1,000,000 figure needs BENCH_BACKFILL_SIZES or BENCH_RSS_DOCS to include it`,
+        }
+      : {}),
   });
+  if (largest && largest.run.rssTrace.length > 1) {
+    lines.push({
+      bench: BENCH,
+      figure: 'backfill_rss_over_run',
+      docs: largest.docs,
+      points: largest.run.rssTrace.length,
+      max_rss_mb: Math.max(...largest.run.rssTrace.map((p) => p[1])),
+      // The highest RSS sampled until that many documents had been copied: flat means it stopped growing early.
+      rss_mb_by_docs_copied: Object.fromEntries(
+        [100_000, 500_000, 1_000_000, largest.docs]
+          .filter((n, i, a) => n <= largest.docs && a.indexOf(n) === i)
+          .map((n) => [n, Math.max(0, ...largest.run.rssTrace.filter((p) => p[0] <= n).map((p) => p[1]))]),
+      ),
+      chart: {
+        id: 'backfill-rss',
+        title: `Worker RSS (MB) over a backfill of ${largest.docs.toLocaleString('en-US')} documents`,
+        kind: 'line',
+        x: 'documents copied',
+        y: 'RSS of the largest worker (MB)',
+        series: [
+          { name: 'worker RSS', points: largest.run.rssTrace },
+          {
+            name: `${RSS_TARGET_MB} MB target`,
+            points: [
+              [0, RSS_TARGET_MB],
+              [largest.docs, RSS_TARGET_MB],
+            ],
+          },
+        ],
+      },
+    });
+  }
   return lines;
+}
+
+function sizeEntry(docs: number, r: EngineRun): Record<string, unknown> {
+  return {
+    docs,
+    completed: r.completed,
+    docs_processed: r.docs,
+    peak_rss_mb: Math.max(...r.workers.map((w) => w.peak_rss_mb)),
+    docs_per_s: round(r.docsPerS, 0),
+    workers: r.workers,
+  };
 }

@@ -31,11 +31,13 @@ import * as path from 'node:path';
 import { Queue } from 'bullmq';
 import type { Conversation } from '../../src/model/conversation.model';
 import { newConversationId } from '../../src/model/object-id';
-import { QUEUE_PREFIX, QueueName } from '../../src/queues/queue-names';
+import { queuePrefix, QueueName } from '../../src/queues/queue-names';
 import { ShadowQueue } from '../../src/shadow/shadow-queue';
 import { ShadowSampler } from '../../src/shadow/shadow-sampler';
 import { ConversationStore, LEGACY_STORE, NEW_STORE } from '../../src/stores/conversation-store.port';
 import { redisForQueues } from '../../src/stores/redis';
+import { readRedisConfig } from '../../src/stores/stores.config';
+import { EnvReader } from '../../src/config/env-reader';
 import { settlesWithin } from '../../src/common/timeout';
 import { BenchApi, startApi } from '../lib/api';
 import { onCleanup } from '../lib/cleanup';
@@ -112,13 +114,16 @@ function reads(api: BenchApi, ids: string[], seed: number, concurrency: number) 
 }
 
 /** A real worker process serving only the shadow queue, on the scenario's databases and Redis database. */
-async function startWorker(dbs: FreshDatabases, redisUrl: string): Promise<{ proc: ChildProcess; stop: () => Promise<void> }> {
+async function startWorker(
+  dbs: FreshDatabases,
+  redisEnv: Record<string, string>,
+): Promise<{ proc: ChildProcess; stop: () => Promise<void> }> {
   const env = {
     ...process.env,
     ...servicesEnv(),
     DATABASE_URL: dbs.databaseUrl,
     LEGACY_MONGO_URL: dbs.legacyUrl,
-    REDIS_URL: redisUrl,
+    ...redisEnv,
     APP_API_TOKENS: 'bench-worker:bench-worker-token-0001',
     WORKER_QUEUES: 'shadow',
     LOG_LEVEL: 'error',
@@ -262,15 +267,20 @@ export async function run(): Promise<BenchLine[]> {
   const burstN = envInt('BENCH_SHADOW_BURST', 2000);
   const burstMax = envInt('BENCH_SHADOW_BURST_QUEUE_MAX', 100);
 
-  const redis = new URL(servicesEnv().REDIS_URL!);
-  redis.pathname = `/${1 + randomInt(15)}`;
-  const redisUrl = redis.toString();
+  // The scenario's own Redis keys: a database of its own on one Redis, a key prefix of its own on a cluster.
+  const redisEnv: Record<string, string> = process.env.REDIS_CLUSTER_NODES
+    ? { REDIS_KEY_PREFIX: `lms-bench-${randomInt(1e9)}` }
+    : { REDIS_URL: Object.assign(new URL(servicesEnv().REDIS_URL!), { pathname: `/${1 + randomInt(15)}` }).toString() };
+  const redisConfig = readRedisConfig(new EnvReader({ ...servicesEnv(), ...redisEnv }));
   const dbs = await createFreshDatabases('shadow');
-  const common = { REDIS_URL: redisUrl, SHADOW_CALIBRATION_RATE: '0.05' };
+  const common = { ...redisEnv, SHADOW_CALIBRATION_RATE: '0.05' };
   const on = await startApi(dbs, { concurrency, env: { ...common, SHADOW_SAMPLE_RATE: String(RATE) } });
   const off = await startApi(dbs, { concurrency, env: { ...common, SHADOW_SAMPLE_RATE: '0' } });
-  const observerConnection = redisForQueues(redisUrl);
-  const observer = new Queue(QueueName.Shadow, { connection: observerConnection, prefix: QUEUE_PREFIX });
+  const observerConnection = redisForQueues(redisConfig);
+  const observer = new Queue(QueueName.Shadow, {
+    connection: observerConnection,
+    prefix: queuePrefix(redisConfig.keyPrefix, QueueName.Shadow),
+  });
   const closeObserver = onCleanup('close the queue observer', async () => {
     await observer.close();
     observerConnection.disconnect();
@@ -282,7 +292,7 @@ export async function run(): Promise<BenchLine[]> {
     await on.setPhase('shadow');
     const ids = await seed(on, poolSize);
     progress(BENCH, `seeded ${ids.length} conversations in both stores; APIs on ${on.url} (sampling ${RATE}) and ${off.url} (off)`);
-    worker = await startWorker(dbs, redisUrl);
+    worker = await startWorker(dbs, redisEnv);
     await waitForWorker(observer, worker.proc);
     progress(BENCH, `shadow worker up (pid ${worker.proc.pid})`);
     for (const api of [on, off]) await closedLoop(reads(api, ids, 999, concurrency), { concurrency, count: warmup });
@@ -302,6 +312,12 @@ export async function run(): Promise<BenchLine[]> {
     }
     const [sOn, sOff] = [side(windows.on), side(windows.off)];
     const p99 = ratio(sOn.p99_ms, sOff.p99_ms);
+    // Issue 18: at most 1.05x in three runs out of three. Each round (one window with sampling, one without,
+    // in alternating order) is such a run; the pooled ratio is reported beside them.
+    const byRound = windows.on.map((w, i) =>
+      ratio(summarize(w.load.latenciesMs).p99_ms, summarize(windows.off[i].load.latenciesMs).p99_ms),
+    );
+    const roundsPassing = byRound.filter((x) => x <= TARGET).length;
     await sleep(1000);
     const { rows } = await on.pg.query(`SELECT outcome, count(*)::int AS n FROM shadow_samples GROUP BY 1`);
     lines.push({
@@ -314,6 +330,8 @@ export async function run(): Promise<BenchLine[]> {
       sampling_on: sOn,
       sampling_off: sOff,
       ratio: p99,
+      ratio_by_round: byRound,
+      rounds_passing: `${roundsPassing}/${byRound.length}`,
       p50_ratio: ratio(sOn.p50_ms, sOff.p50_ms),
       rps_ratio: ratio(sOn.rps, sOff.rps),
       samples: {
@@ -322,8 +340,8 @@ export async function run(): Promise<BenchLine[]> {
         max_queue_depth: Math.max(...windows.on.map((w) => w.maxDepth)),
       },
       outcomes: Object.fromEntries(rows.map((r: { outcome: string; n: number }) => [r.outcome, r.n])),
-      target: `<=${TARGET}`,
-      pass: p99 <= TARGET,
+      target: `<=${TARGET} pooled and in every round (${rounds} of ${rounds})`,
+      pass: p99 <= TARGET && roundsPassing === byRound.length,
     });
 
     // The bursts: every read sampled into a small queue; first with the worker comparing, then with the

@@ -21,6 +21,7 @@
  * Knobs (defaults): BENCH_VERIFY_ENGINE (1; 0 skips the engine), BENCH_VERIFY_WORKERS (1),
  * BENCH_VERIFY_TIMEOUT_S, BENCH_VERIFY_BODY ({}), BENCH_SCAN_BATCH (5000), BENCH_RAW_SORTED (1).
  */
+import { QueueName } from '../../src/queues/queue-names';
 import { datasetOf, Dataset, describeDataset, sharedDataset } from '../lib/dataset';
 import { emptyQueues, engineMissing, pollUntil, spawnWorker, startOperatorApi, ticker, WorkerProc, workerEnv } from '../lib/engine';
 import { createFreshPostgres } from '../lib/fresh-db';
@@ -36,7 +37,8 @@ import type { BenchLine } from '../lib/types';
 const BENCH = 'verify';
 const TARGET = 0.5;
 
-async function ensureCopy(ds: Dataset): Promise<Backfilled> {
+/** A PostgreSQL copy of `ds` for verification to compare: the backfill's of this run, else a raw COPY. */
+export async function ensureCopy(ds: Dataset): Promise<Backfilled> {
   const found = getBackfilled(ds.dbName);
   if (found) return found;
   const pg = await createFreshPostgres('verifycopy', { runScoped: true });
@@ -75,7 +77,7 @@ async function rawScans(ds: Dataset, target: Backfilled) {
   return { legacy, conversations, messages, elapsedS, servers, sorted, batch };
 }
 
-interface VerifyRunResult {
+export interface VerifyRunResult {
   completed: boolean;
   elapsedS: number;
   compared: number;
@@ -88,10 +90,15 @@ interface VerifyRunResult {
   ferretMaxRssMb: number | null;
 }
 
-async function engineVerify(ds: Dataset, target: Backfilled, timeoutS: number): Promise<VerifyRunResult | { missing: string }> {
-  const n = envInt('BENCH_VERIFY_WORKERS', 1);
+/** One verification run of `target` against `ds` by `n` worker processes (also the scale-out scenario's). */
+export async function engineVerify(
+  ds: Dataset,
+  target: Backfilled,
+  timeoutS: number,
+  n = envInt('BENCH_VERIFY_WORKERS', 1),
+): Promise<VerifyRunResult | { missing: string }> {
   const body = process.env.BENCH_VERIFY_BODY ? JSON.parse(process.env.BENCH_VERIFY_BODY) : {};
-  await emptyQueues(['verify']);
+  await emptyQueues([QueueName.Verify]);
   const workers: WorkerProc[] = [];
   let api: Awaited<ReturnType<typeof startOperatorApi>> | undefined;
   try {
@@ -165,7 +172,7 @@ async function engineVerify(ds: Dataset, target: Backfilled, timeoutS: number): 
     for (const w of workers) w.mem.stop();
     await api?.close();
     await Promise.all(workers.map((w) => w.stop()));
-    await emptyQueues(['verify']);
+    await emptyQueues([QueueName.Verify]);
   }
 }
 

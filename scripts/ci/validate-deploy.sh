@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Validates the deployment files offline (no cluster, no network beyond the Go module proxy for the tools):
 #   - renders every overlay and every strategy with kustomize and checks each render with
-#     `kubeconform -strict` against the offline schemas and the External Secrets Operator's (generated from
-#     its CRDs by scripts/ci/crd-schemas.sh; never -ignore-missing-schemas: a kind without a schema fails),
+#     `kubeconform -strict` against the offline schemas and the External Secrets Operator's and KEDA's (generated
+#     from their CRDs by scripts/ci/crd-schemas.sh; never -ignore-missing-schemas: a kind without a schema fails),
 #     and checks the Argo CD files and the kustomization.yaml files the same way;
 #   - shows the checks have teeth: the seed's own mistakes (an Application with `healthChecks`, a Flagger
-#     Canary with `webhooks` beside `analysis`) and a misplaced ExternalSecret field must be refused, a prod
+#     Canary with `webhooks` beside `analysis`) and a misspelt ExternalSecret or ScaledObject field must be refused, a prod
 #     overlay without its environment parameters must not render, and the release gate
 #     (scripts/deploy/check-render.sh) must refuse the example values committed in overlays/prod;
 #   - lints the GitHub workflows with actionlint (which runs shellcheck on their `run:` steps) and the
@@ -93,6 +93,10 @@ refused "Canary with spec.webhooks beside analysis" "$work/seed-canary.yaml"
   awk 'BEGIN { RS = "\n---\n" } /(^|\n)kind: ExternalSecret\n/ { print }' |
   sed 's/^  refreshInterval:/  refreshIntervall:/' >"$work/bad-externalsecret.yaml"
 refused "ExternalSecret with a misspelt field" "$work/bad-externalsecret.yaml"
+"$KUSTOMIZE" build deployment/kubernetes/base |
+  awk 'BEGIN { RS = "\n---\n" } /(^|\n)kind: ScaledObject\n/ { print }' |
+  sed 's/^  cooldownPeriod:/  coolDownPeriod:/' >"$work/bad-scaledobject.yaml"
+refused "ScaledObject with a misspelt field" "$work/bad-scaledobject.yaml"
 
 echo
 echo "-- the environment parameters and the release gate"

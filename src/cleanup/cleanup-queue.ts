@@ -1,5 +1,5 @@
 /** The producer side of the `cleanup` queue: one job per archive run, its id the run's. */
-import type Redis from 'ioredis';
+import type { RedisClient } from '../stores/redis';
 import { ensureLiveJob } from '../queues/live-job';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
@@ -11,8 +11,9 @@ export type CleanupPayload = JobPayloads[QueueName.Cleanup];
 
 export class CleanupQueue extends QueueProducer<QueueName.Cleanup> {
   /** `connection` is shared; the owner closes it. */
-  constructor(connection: Redis) {
+  constructor(connection: RedisClient, keyPrefix: string) {
     super(QueueName.Cleanup, connection, {
+      keyPrefix,
       ownsConnection: false,
       // A worker that dies mid-archive leaves a stalled job that another worker starts again.
       defaultJobOptions: {

@@ -3,7 +3,7 @@
  * the `cleanup` queue's processor, on top of the archiver of CleanupModule.
  */
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../stores/redis';
 import { DataSource } from 'typeorm';
 import { MigrationStateRepository } from '../mode/migration-state.repository';
 import { Connections } from '../stores/connections';
@@ -29,7 +29,11 @@ const CLEANUP_QUEUE_REDIS = Symbol('CLEANUP_QUEUE_REDIS');
       useFactory: (connections: Connections) =>
         connections.redisFailFast({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
     },
-    { provide: CleanupQueue, inject: [CLEANUP_QUEUE_REDIS], useFactory: (r: Redis) => new CleanupQueue(r) },
+    {
+      provide: CleanupQueue,
+      inject: [CLEANUP_QUEUE_REDIS, Connections],
+      useFactory: (r: RedisClient, c: Connections) => new CleanupQueue(r, c.keyPrefix),
+    },
     {
       provide: CleanupService,
       inject: [LegacyArchiver, ArchiveRunRepository, CleanupQueue, MigrationStateRepository],
@@ -42,7 +46,7 @@ const CLEANUP_QUEUE_REDIS = Symbol('CLEANUP_QUEUE_REDIS');
 })
 export class CleanupRunsModule implements OnApplicationShutdown {
   constructor(
-    @Inject(CLEANUP_QUEUE_REDIS) private readonly redis: Redis,
+    @Inject(CLEANUP_QUEUE_REDIS) private readonly redis: RedisClient,
     @Inject(CleanupQueue) private readonly queue: CleanupQueue,
   ) {}
 

@@ -19,6 +19,7 @@ import { OutboxFollower } from '../repair/outbox-follower';
 import { RepairRecorder } from '../repair/repair-recorder';
 import type { Conversation, JsonObject, MessageRole } from '../model/conversation.model';
 import { newConversationId } from '../model/object-id';
+import type { WriteShape } from '../stores/conversation-store.port';
 import { DualWriter, WriteOutcome } from './dual-writer';
 import { Attempt, ClaimedKey, messageSha256, StoredResponse } from './idempotency.service';
 import { decodeCursor, encodeCursor } from './list-cursor';
@@ -48,15 +49,24 @@ export interface KeyedWrite {
   respond(c: Conversation): StoredResponse;
 }
 
+/**
+ * About the size of `c` as a document: the header serialised, and each message's text plus room for its
+ * role and time. Linear in the messages but without building the whole JSON text (the message bodies are
+ * most of a conversation, and most of an append's cost if serialised on every write).
+ */
 function approximateBytes(c: Conversation): number {
-  return Buffer.byteLength(JSON.stringify(c), 'utf8');
+  let bytes = Buffer.byteLength(JSON.stringify({ ...c, messages: [] }), 'utf8');
+  for (const m of c.messages) bytes += Buffer.byteLength(m.content, 'utf8') + 64;
+  return bytes;
 }
 
 type Change = (c: Conversation, now: Date) => Conversation;
 
-/** What a change attempt needs to know to recognise its own earlier, unacknowledged attempt. */
+/** What a change does, and what an attempt needs to know to recognise its own earlier, unacknowledged attempt. */
 interface ChangeSpec {
   apply: Change;
+  /** What `apply` changes, so the stores write only that (an append: one message). */
+  shape: WriteShape;
   /** The attempt record of this change on `current`, for keyed writes made with legacy as the source of truth. */
   attempt?(current: Conversation, now: Date): Attempt;
   /** Whether `current` already holds the change an earlier attempt recorded. */
@@ -127,6 +137,7 @@ export class ConversationService {
 
   patch(id: string, input: PatchInput, ifMatch?: number): Promise<Conversation> {
     return this.change(id, ifMatch, {
+      shape: 'header',
       apply: (c) => ({
         ...c,
         title: input.title !== undefined ? input.title : c.title,
@@ -141,6 +152,7 @@ export class ConversationService {
       id,
       ifMatch,
       {
+        shape: 'append',
         apply: (c, now) => ({ ...c, messages: [...c.messages, { ...message, createdAt: now }] }),
         attempt: (c, now) => ({
           kind: 'append',
@@ -164,7 +176,7 @@ export class ConversationService {
   }
 
   async remove(id: string, ifMatch?: number): Promise<Conversation> {
-    return this.change(id, ifMatch, { apply: (c) => ({ ...c, deleted: true }) });
+    return this.change(id, ifMatch, { shape: 'header', apply: (c) => ({ ...c, deleted: true }) });
   }
 
   /**
@@ -196,7 +208,7 @@ export class ConversationService {
         await this.writer.refuseUnstorable(w, next);
         if (keyed && spec.attempt && w.mode.sourceOfTruth === 'legacy') await keyed.key.recordAttempt(spec.attempt(current, now));
         legacyWrite();
-        return this.finish(w, keyed, await this.writer.write(w, next, current.version), next);
+        return this.finish(w, keyed, await this.writer.write(w, next, current.version, spec.shape), next);
       });
       if (result.outcome.kind !== 'lost') return this.settle(result);
       this.conflicts.inc({ kind: 'race' });
@@ -233,7 +245,7 @@ export class ConversationService {
     const { outcome, conversation } = result;
     if (outcome.kind !== 'lost' && outcome.followUp) {
       const f = outcome.followUp;
-      this.follower.follow(conversation.id, f.source, f.reason, f.outboxIds);
+      this.follower.follow(conversation.id, f.source, f.reason, f.outboxIds, f.change);
     }
     if (outcome.kind === 'failed') throw outcome.error;
     if (outcome.kind === 'lost')

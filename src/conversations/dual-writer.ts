@@ -15,6 +15,8 @@
  * The new store is the source of truth (`deprecation` ..): its compare-and-set runs in the fence's
  * transaction; in `deprecation` the legacy follow-up is recorded there too and applied after the commit,
  * off the request path (OutboxFollower, with the outbox replayer and the repair queue as backstop).
+ * Every store write is shaped (WriteShape): an append writes one message and bumps the version, in either
+ * store, so its cost does not grow with the conversation.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { DUAL_WRITE_CONFIG, DualWriteConfig } from '../mode/dual-write.config';
@@ -23,7 +25,8 @@ import { MetricsService } from '../common/metrics/metrics.service';
 import type { FencedWrite } from '../mode/write-fence';
 import { POSTGRES_OUTBOX } from '../repair/repair.service';
 import type { PostgresRepairOutbox } from '../repair/repair-outbox';
-import { ConversationStore, LEGACY_STORE, NEW_STORE, TransactionalStore } from '../stores/conversation-store.port';
+import type { WrittenChange } from '../repair/follow-plan';
+import { ConversationStore, LEGACY_STORE, NEW_STORE, TransactionalStore, WriteShape } from '../stores/conversation-store.port';
 import { StoreName } from '../model/store-name';
 import type { Conversation } from '../model/conversation.model';
 
@@ -39,6 +42,8 @@ export interface FollowUp {
   source: StoreName;
   reason: string;
   outboxIds: string[];
+  /** The write itself, when the other store can follow it by applying just that change (see OutboxFollower). */
+  change?: WrittenChange;
 }
 
 @Injectable()
@@ -57,7 +62,7 @@ export class DualWriter {
       'store_write_duration_seconds',
       'Write latency per store and role',
       ['store', 'role', 'outcome'],
-      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      [0.001, 0.0015, 0.0025, 0.004, 0.006, 0.01, 0.015, 0.025, 0.04, 0.06, 0.1, 0.15, 0.25, 0.5, 1, 2.5],
     );
     this.secondaryFailures = metrics.counter('secondary_write_failures_total', 'Secondary writes that failed, timed out or were stale', [
       'store',
@@ -84,25 +89,36 @@ export class DualWriter {
     if (refusal) throw new StoreRefusedError('legacy', refusal.field, refusal.reason);
   }
 
-  /** Writes `next`; `expectedVersion` null means create. */
-  async write(w: FencedWrite, next: Conversation, expectedVersion: number | null): Promise<WriteOutcome> {
+  /** Writes `next`; `expectedVersion` null means create; `shape` says what changed from that version. */
+  async write(w: FencedWrite, next: Conversation, expectedVersion: number | null, shape: WriteShape = 'replace'): Promise<WriteOutcome> {
     return w.mode.sourceOfTruth === 'new'
-      ? this.writeNewPrimary(w, next, expectedVersion)
-      : this.writeLegacyPrimary(w, next, expectedVersion);
+      ? this.writeNewPrimary(w, next, expectedVersion, shape)
+      : this.writeLegacyPrimary(w, next, expectedVersion, shape);
   }
 
-  private async writeNewPrimary({ mode, q }: FencedWrite, next: Conversation, expectedVersion: number | null): Promise<WriteOutcome> {
+  private async writeNewPrimary(
+    { mode, q }: FencedWrite,
+    next: Conversation,
+    expectedVersion: number | null,
+    shape: WriteShape,
+  ): Promise<WriteOutcome> {
     const won = await this.timed('new', 'primary', () =>
-      expectedVersion === null ? this.newStore.insertNew(next, q) : this.newStore.compareAndSet(next, expectedVersion, q),
+      expectedVersion === null ? this.newStore.insertNew(next, q) : this.newStore.update(next, expectedVersion, shape, q),
     );
     if (!won) return { kind: 'lost' };
     if (!mode.dualWrite) return { kind: 'written', followUp: null };
-    return { kind: 'written', followUp: await this.record(q, next.id, 'new', 'legacy follows the source of truth') };
+    const followUp = await this.record(q, next.id, 'new', 'legacy follows the source of truth');
+    return { kind: 'written', followUp: { ...followUp, change: { next, from: expectedVersion, shape } } };
   }
 
-  private async writeLegacyPrimary({ mode, q }: FencedWrite, next: Conversation, expectedVersion: number | null): Promise<WriteOutcome> {
+  private async writeLegacyPrimary(
+    { mode, q }: FencedWrite,
+    next: Conversation,
+    expectedVersion: number | null,
+    shape: WriteShape,
+  ): Promise<WriteOutcome> {
     const primary = this.timed('legacy', 'primary', () =>
-      expectedVersion === null ? this.legacy.insertNew(next) : this.legacy.compareAndSet(next, expectedVersion),
+      expectedVersion === null ? this.legacy.insertNew(next) : this.legacy.update(next, expectedVersion, shape),
     );
     if (!mode.dualWrite) {
       try {
@@ -116,7 +132,9 @@ export class DualWriter {
     const secondary = (async () => {
       await q.query(`SET LOCAL statement_timeout = ${this.config.secondaryTimeoutMs}`);
       await q.query('SAVEPOINT secondary');
-      return this.timed('new', 'secondary', () => this.newStore.putIfNewer(next, q));
+      return this.timed('new', 'secondary', () =>
+        expectedVersion === null ? this.newStore.putIfNewer(next, q) : this.newStore.follow(next, expectedVersion, shape, q),
+      );
     })();
     const [p, s] = await Promise.allSettled([primary, secondary]);
     if (p.status === 'fulfilled' && p.value && s.status === 'fulfilled') {

@@ -24,7 +24,11 @@ import { QueuesSessions } from './queues-session';
       provide: QueuesBoard,
       inject: [Connections],
       useFactory: (connections: Connections) =>
-        new QueuesBoard(() => connections.redisFailFast({ commandTimeout: 5000 }), path.join(defaultBundleDir(), 'queues-views')),
+        new QueuesBoard(
+          () => connections.redisFailFast({ commandTimeout: 5000 }),
+          connections.keyPrefix,
+          path.join(defaultBundleDir(), 'queues-views'),
+        ),
     },
   ],
 })

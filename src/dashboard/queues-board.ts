@@ -12,12 +12,12 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { Queue } from 'bullmq';
 import type { NextFunction, Request, Response } from 'express';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../stores/redis';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TokenAuthenticator } from '../common/auth/token-authenticator';
 import { errorBody } from '../common/error-body';
-import { ALL_QUEUES, QUEUE_PREFIX } from '../queues/queue-names';
+import { ALL_QUEUES, queuePrefix } from '../queues/queue-names';
 import { cookieValue, QUEUES_SESSION_COOKIE, QUEUES_SESSION_PATH, QueuesSessions } from './queues-session';
 import { QUEUES_CSP, setPageHeaders } from './security-headers';
 
@@ -63,11 +63,14 @@ export function queuesAuth(tokens: TokenAuthenticator, sessions: QueuesSessions)
  * when /queues is first opened (an API process nobody opens it on holds no extra connection).
  */
 export class QueuesBoard {
-  private board: { connection: Redis; queues: Queue[]; router: (req: Request, res: Response, next: NextFunction) => void } | null = null;
+  private board: { connection: RedisClient; queues: Queue[]; router: (req: Request, res: Response, next: NextFunction) => void } | null =
+    null;
 
   /** `viewsDir`: bull-board's page template as the dashboard build rewrote it (no web-font link), if built. */
   constructor(
-    private readonly connect: () => Redis,
+    private readonly connect: () => RedisClient,
+    /** REDIS_KEY_PREFIX (Connections.keyPrefix). */
+    private readonly keyPrefix: string,
     private readonly viewsDir?: string,
   ) {}
 
@@ -80,7 +83,7 @@ export class QueuesBoard {
     const connection = this.connect();
     connection.on('error', () => undefined);
     const queues = ALL_QUEUES.map((name) => {
-      const queue = new Queue(name, { connection, prefix: QUEUE_PREFIX });
+      const queue = new Queue(name, { connection, prefix: queuePrefix(this.keyPrefix, name) });
       queue.on('error', () => undefined);
       return queue;
     });

@@ -2,7 +2,7 @@ import { Controller, Get, HttpCode, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { apiDto } from '../http/openapi';
 import type { Response } from 'express';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../stores/redis';
 import { Db } from 'mongodb';
 import { DataSource } from 'typeorm';
 import { Public } from '../common/auth/auth.guard';
@@ -24,7 +24,7 @@ export class HealthController {
   constructor(
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(LEGACY_DB) private readonly legacy: Db,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     metrics: MetricsService,
   ) {
     this.up = metrics.gauge(

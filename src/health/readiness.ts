@@ -2,7 +2,7 @@
  * The readiness checks both process kinds answer with: PostgreSQL, the legacy store and Redis, each
  * bounded by a timeout so a hung server reads as down rather than hanging the probe.
  */
-import type Redis from 'ioredis';
+import type { RedisClient } from '../stores/redis';
 import { withTimeout } from '../common/timeout';
 import type { MigrationMode } from '../model/phases';
 import type { Db } from 'mongodb';
@@ -24,7 +24,7 @@ export async function check(fn: () => Promise<unknown>, timeoutMs = CHECK_TIMEOU
 
 export type StoreChecks = Record<'postgres' | 'legacy' | 'redis', CheckResult>;
 
-export async function checkStores(dataSource: DataSource, legacy: Db, redis: Redis): Promise<StoreChecks> {
+export async function checkStores(dataSource: DataSource, legacy: Db, redis: RedisClient): Promise<StoreChecks> {
   const [postgres, legacyCheck, redisCheck] = await Promise.all([
     check(() => dataSource.query('SELECT 1')),
     check(() => legacy.command({ ping: 1 })),

@@ -9,6 +9,8 @@ import { CleanupService } from '../cleanup/cleanup.service';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { RepairOutbox } from '../repair/repair-outbox';
 import { REPAIR_OUTBOXES } from '../repair/repair.module';
+import { POSTGRES_OUTBOX } from '../repair/repair.service';
+import type { PostgresRepairOutbox } from '../repair/repair-outbox';
 import { RepairQueue } from '../repair/repair-queue';
 import { ShadowStatusService } from '../shadow/shadow-status.service';
 import type { StoreName } from '../model/store-name';
@@ -57,7 +59,17 @@ export class LiveGateFigures implements GateFiguresSource {
     private readonly repairQueue: RepairQueue,
     private readonly traffic: TrafficService,
     @Inject(REPAIR_OUTBOXES) private readonly outboxes: Record<StoreName, RepairOutbox>,
+    @Inject(POSTGRES_OUTBOX) private readonly followUps: PostgresRepairOutbox,
   ) {}
+
+  /** The oldest follow-up not yet applied, in ms (0 when none); null when PostgreSQL cannot say. */
+  async followUpLagMs(): Promise<number | null> {
+    try {
+      return Math.round((await this.followUps.lag()).oldestAgeSeconds * 1000);
+    } catch {
+      return null;
+    }
+  }
 
   /** Repairs queued, running or in either store's outbox; null when Redis or a store cannot say. */
   async pendingRepairs(): Promise<number | null> {
@@ -90,13 +102,14 @@ export class LiveGateFigures implements GateFiguresSource {
 
   async collect(state: PhaseState): Promise<Omit<GateFigures, 'now' | 'enteredAt' | 'legacyDrainedSince' | 'flippedAt'>> {
     const window = this.config.analysisWindowMs;
-    const [sync, shadow, verification, stray, archiveVerified, pendingRepairs] = await Promise.all([
+    const [sync, shadow, verification, stray, archiveVerified, pendingRepairs, followUpLagMs] = await Promise.all([
       this.sync.status(),
       this.shadow.mismatchRate(window),
       this.lastVerification(),
       this.strayWrites(state),
       state.phase === 'cleanup' ? this.cleanup.verifiedSince(state.enteredAt) : Promise.resolve(false),
       this.pendingRepairs(),
+      this.followUpLagMs(),
     ]);
     const lastPass = sync.catchup.lastPass;
     return {
@@ -108,6 +121,7 @@ export class LiveGateFigures implements GateFiguresSource {
       recordTtlMs: this.traffic.recordTtlMs,
       strayWrites: stray.count,
       pendingRepairs,
+      followUpLagMs,
       lastCatchupAt: lastPass?.at ? new Date(lastPass.at) : null,
       archiveVerified,
     };

@@ -32,6 +32,7 @@ const NUMERIC_GATES: Array<[keyof GateProfile, string]> = [
   ['minSuccessRate', 'GATE_MIN_SUCCESS_RATE'],
   ['maxP99Ms', 'GATE_MAX_P99_MS'],
   ['minRequests', 'GATE_MIN_REQUESTS'],
+  ['maxFollowUpLagMs', 'GATE_MAX_FOLLOW_UP_LAG_MS'],
 ];
 
 export function readMigrationConfig(r: EnvReader): MigrationConfig {

@@ -199,7 +199,8 @@ export class MigrationService {
     } catch (err) {
       planError(err);
     }
-    const gates = move.kind === 'advance' ? evaluateGates(move.gates, await this.figuresFor(s), this.config.gates) : [];
+    const gateSet = move.kind === 'advance' || move.kind === 'rollback' ? move.gates : null;
+    const gates = gateSet ? evaluateGates(gateSet, await this.figuresFor(s), this.config.gates) : [];
     const failed = failing(gates);
     const result: MoveResult = {
       dryRun: !!req.dryRun,

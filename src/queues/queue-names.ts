@@ -2,8 +2,6 @@
  * Every queue the workers can serve. A worker process serves all of them, or the ones named in
  * WORKER_QUEUES; a name not in this list stops the process at boot with the valid ones.
  */
-/** Every BullMQ key of the service starts with this (queues, the recovery marker, the throttle's bucket). */
-export const QUEUE_PREFIX = 'lms';
 
 export enum QueueName {
   Repair = 'repair',
@@ -22,6 +20,15 @@ export class UnknownQueueError extends Error {
   constructor(unknown: string[]) {
     super(`Unknown queue name(s) in WORKER_QUEUES: ${unknown.join(', ')}. Valid queues: ${ALL_QUEUES.join(', ')}`);
   }
+}
+
+/**
+ * The BullMQ prefix of one queue: the key prefix and the queue's name as one hash tag, so that every key of the
+ * queue (which BullMQ's scripts use together) lies in one slot of a Redis Cluster, and the queues spread over
+ * its nodes. On one Redis the braces are only characters.
+ */
+export function queuePrefix(keyPrefix: string, queue: QueueName): string {
+  return `{${keyPrefix}:${queue}}`;
 }
 
 export function resolveQueues(requested: readonly string[]): QueueName[] {

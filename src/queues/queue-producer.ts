@@ -5,15 +5,16 @@
  * is its own: job options, job ids, and how it adds.
  */
 import { DefaultJobOptions, Queue } from 'bullmq';
-import type Redis from 'ioredis';
-import { QUEUE_PREFIX, QueueName } from './queue-names';
+import type { RedisClient } from '../stores/redis';
+import { queuePrefix, QueueName } from './queue-names';
 import type { JobPayloads } from './queue-processor';
 
 export interface ProducerOptions {
   defaultJobOptions: DefaultJobOptions;
   /** A producer that owns its connection disconnects it on close; a shared one is its owner's to close. */
   ownsConnection: boolean;
-  prefix?: string;
+  /** REDIS_KEY_PREFIX: the queue's keys are under queuePrefix(keyPrefix, name). */
+  keyPrefix: string;
 }
 
 export abstract class QueueProducer<Q extends QueueName> {
@@ -22,10 +23,10 @@ export abstract class QueueProducer<Q extends QueueName> {
 
   protected constructor(
     name: Q,
-    protected readonly connection: Redis,
+    protected readonly connection: RedisClient,
     private readonly options: ProducerOptions,
   ) {
-    this.prefix = options.prefix ?? QUEUE_PREFIX;
+    this.prefix = queuePrefix(options.keyPrefix, name);
     this.queue = new Queue<JobPayloads[Q]>(name, { connection, prefix: this.prefix, defaultJobOptions: options.defaultJobOptions });
     this.queue.on('error', () => undefined);
   }

@@ -11,11 +11,11 @@
  * process saw before and that is gone now means Redis lost its data, which is logged and counted.
  */
 import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { AdvisoryLock, whileHolding } from '../common/advisory-lock';
 import type { MetricsService } from '../common/metrics/metrics.service';
-import { QUEUE_PREFIX } from './queue-names';
+import type { RedisClient } from '../stores/redis';
+import { ALL_QUEUES, queuePrefix } from './queue-names';
 
 export interface RecoverableWork {
   /** What the log and the metric call it (`backfill`, `verify`, ...). */
@@ -27,7 +27,11 @@ export interface RecoverableWork {
 export type RecoveryOutcome =
   { outcome: 'not_leader' | 'redis_unavailable' } | { outcome: 'done'; redisDataLost: boolean; recovered: string[]; failed: string[] };
 
-export const RECOVERY_MARKER_KEY = `${QUEUE_PREFIX}:recovery:marker`;
+/**
+ * The markers, one beside each queue's keys (its hash tag): on a Redis Cluster a node that restarts empty loses
+ * only its own slots, and one of these lies with every queue it held.
+ */
+export const recoveryMarkerKeys = (keyPrefix: string): string[] => ALL_QUEUES.map((q) => `${queuePrefix(keyPrefix, q)}:recovery:marker`);
 /** After a reconnect, wait this long (other connections reconnect too) before the pass. */
 const AFTER_READY_MS = 500;
 
@@ -47,7 +51,8 @@ export class WorkRecovery implements OnApplicationBootstrap, OnApplicationShutdo
 
   constructor(
     private readonly parts: RecoverableWork[],
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
+    private readonly keyPrefix: string,
     private readonly dataSource: DataSource,
     private readonly intervalMs: number,
     metrics: MetricsService,
@@ -115,9 +120,12 @@ export class WorkRecovery implements OnApplicationBootstrap, OnApplicationShutdo
     );
   }
 
-  /** True when the marker this process saw before is gone: Redis came back without its data. */
+  /** True when a marker this process saw before is gone: Redis (or one of its nodes) came back without its data. */
   private async checkMarker(): Promise<boolean> {
-    const created = (await this.redis.set(RECOVERY_MARKER_KEY, new Date().toISOString(), 'NX')) === 'OK';
+    const at = new Date().toISOString();
+    const created = (await Promise.all(recoveryMarkerKeys(this.keyPrefix).map((key) => this.redis.set(key, at, 'NX')))).some(
+      (r) => r === 'OK',
+    );
     const lost = created && this.sawMarker;
     this.sawMarker = true;
     if (lost) {

@@ -2,15 +2,17 @@
  * Starts one BullMQ Worker per queue this process serves and closes them on shutdown. At start-up it
  * checks that every served queue has exactly one processor, so a wiring mistake fails the boot
  * rather than leaving jobs waiting forever. Every job runs in a LogContext, so every line logged
- * while it runs (in the processor and whatever it calls) carries `queue` and `jobId`.
+ * while it runs (in the processor and whatever it calls) carries `queue` and `jobId`. It also reports the
+ * served queues' depth (queue_jobs).
  */
 import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { Job, Worker } from 'bullmq';
-import type Redis from 'ioredis';
 import type { LogContext } from '../common/logging/log-context';
-import { QUEUE_PREFIX, QueueName } from './queue-names';
+import { queuePrefix, QueueName } from './queue-names';
 import type { QueueProcessor } from './queue-processor';
-import { redisOutages } from '../stores/redis';
+import { RedisClient, redisOutages } from '../stores/redis';
+import type { MetricsService } from '../common/metrics/metrics.service';
+import { registerQueueDepth } from './queue-depth';
 
 /** Whether this process's BullMQ worker of a queue is taking jobs (false before start and once closing). */
 export interface QueueState {
@@ -21,13 +23,16 @@ export interface QueueState {
 export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('WorkerHost');
   private readonly workers = new Map<QueueName, Worker>();
+  private closeCounters: () => Promise<void> = async () => undefined;
 
   constructor(
     private readonly queues: QueueName[],
     private readonly processors: QueueProcessor[],
-    private readonly connection: Redis,
+    private readonly connection: RedisClient,
     private readonly log: LogContext,
-    private readonly prefix = QUEUE_PREFIX,
+    /** REDIS_KEY_PREFIX: each queue's keys are under queuePrefix(keyPrefix, queue). */
+    private readonly keyPrefix: string,
+    private readonly metrics?: MetricsService,
   ) {}
 
   static check(queues: QueueName[], processors: QueueProcessor[]): void {
@@ -43,7 +48,7 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
       const processor = this.processors.find((p) => p.queue === queue)!;
       const worker = new Worker(queue, (job, token) => this.inJob(queue, job, () => processor.process(job as never, token)), {
         connection: this.connection,
-        prefix: this.prefix,
+        prefix: queuePrefix(this.keyPrefix, queue),
         concurrency: processor.concurrency,
         autorun: true,
         ...processor.workerOptions,
@@ -55,6 +60,7 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
       worker.on('error', (err) => redisOutages.report(err, (e) => this.logger.error({ msg: 'worker error', queue, error: e.message })));
       this.workers.set(queue, worker);
     }
+    if (this.metrics) this.closeCounters = registerQueueDepth(this.metrics, this.queues, this.connection, this.keyPrefix);
     this.logger.log({ msg: 'serving queues', queues: this.queues });
   }
 
@@ -71,7 +77,7 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([...this.workers.values()].map((w) => w.close()));
+    await Promise.allSettled([...[...this.workers.values()].map((w) => w.close()), this.closeCounters()]);
     // The host was handed this connection to own: without this a worker process hangs on SIGTERM.
     this.connection.disconnect();
   }

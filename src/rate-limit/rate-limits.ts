@@ -9,16 +9,16 @@
  * rate_limit_unchecked_total, and the outage is logged once when it starts and once when it ends.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type Redis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { RATE_LIMIT_CONFIG, RateLimitConfig } from './rate-limit.config';
 import type { Principal } from '../common/auth/token-authenticator';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { TOKEN_BUCKET_LUA } from '../common/token-bucket';
+import { Connections } from '../stores/connections';
+import type { RedisClient } from '../stores/redis';
 import { DATA_SOURCE, REDIS } from '../stores/stores.module';
 
 const OVERRIDES_TTL_MS = 5000;
-const KEY_PREFIX = 'lms:ratelimit:';
 
 export interface RateLimitOverride {
   tokenName: string;
@@ -43,14 +43,18 @@ export class RateLimits {
   private redisDown = false;
   private readonly limited;
   private readonly unchecked;
+  /** `<REDIS_KEY_PREFIX>:ratelimit:`, then the token's name. */
+  private readonly keyPrefix: string;
 
   constructor(
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
+    connections: Connections,
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(RATE_LIMIT_CONFIG) private readonly config: RateLimitConfig,
     metrics: MetricsService,
   ) {
     this.limited = metrics.counter('rate_limited_total', 'Requests refused with 429, by token name', ['token']);
+    this.keyPrefix = `${connections.keyPrefix}:ratelimit:`;
     this.unchecked = metrics.counter('rate_limit_unchecked_total', 'Requests let through unchecked because Redis did not answer');
   }
 
@@ -72,7 +76,7 @@ export class RateLimits {
     const { rps } = await this.limitFor(p);
     if (rps <= 0) return 0;
     try {
-      const wait = Number(await this.redis.eval(TOKEN_BUCKET_LUA, 1, `${KEY_PREFIX}${p.name}`, String(rps), '1'));
+      const wait = Number(await this.redis.eval(TOKEN_BUCKET_LUA, 1, `${this.keyPrefix}${p.name}`, String(rps), '1'));
       if (this.redisDown) {
         this.redisDown = false;
         this.logger.log({ msg: 'rate limits checked again: Redis answers' });

@@ -1,84 +1,197 @@
 /**
- * Settles, right after a fenced write committed, the follow-up it recorded in the outbox (legacy follows
- * the new store in deprecation; a secondary write that failed is tried again), off the request path.
+ * Settles, right after a fenced write committed, the follow-up it recorded in the outbox (legacy follows the
+ * new store in deprecation; a secondary write that failed is tried again), off the request path.
  *
- * Per conversation one settle runs at a time and later follow-ups coalesce into the next run (a repair
- * copies the current state, so one run covers every row it was handed). In all at most MAX_RUNNING run at
- * once and MAX_WAITING conversations wait; beyond that a follow-up is left to the outbox replayer, which
- * hands every row no one settled to the repair queue. A failed settle leaves its rows for the same backstop.
+ * Design:
+ * - Per conversation one settle runs at a time; follow-ups that arrive meanwhile wait and coalesce with the
+ *   next (their writes in order, their rows together): one settle covers every row it was handed.
+ * - A follow-up that carries its writes (WrittenChange, in the order this process acknowledged them) is
+ *   settled by applying them to legacy; conversations ready at the same moment go together, in one fenced
+ *   transaction (RepairService.followChanges). So under load the work per write shrinks: the more writes
+ *   wait, the fewer transactions carry them, like a group commit. A follow-up is ready FOLLOW_UP_DELAY_MS
+ *   after its conversation's first unsettled write: the writes of a busy conversation meanwhile are applied
+ *   as one store write (a chat appends in bursts), and legacy lags by about that much.
+ * - What cannot be applied as changes (another replica wrote in between, a flip came, no changes known) is
+ *   repaired (RepairService.settle), which copies the whole conversation.
+ * - At most MAX_BATCHES batches and MAX_REPAIRS repairs run at once, and MAX_WAITING conversations wait;
+ *   beyond that a follow-up is left to the outbox replayer, which hands every row no one settled to the
+ *   repair queue. A failed settle (legacy down) leaves its rows for the same backstop: they are durable.
  */
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { REPAIR_CONFIG, RepairConfig } from './repair.config';
 import type { StoreName } from '../model/store-name';
-import { RepairService } from './repair.service';
+import type { WrittenChange } from './follow-plan';
+import { FollowEntry, RepairService } from './repair.service';
 
-const MAX_RUNNING = 16;
+const MAX_BATCHES = 2;
+const BATCH_SIZE = 64;
+const MAX_REPAIRS = 8;
 const MAX_WAITING = 1000;
+/** A conversation with more unsettled writes than this is repaired (one copy) rather than followed write by write. */
+const MAX_CHANGES = 100;
 
 interface Pending {
+  /** When the first of these writes was recorded (they are applied FOLLOW_UP_DELAY_MS later at the earliest). */
+  since: number;
   source: StoreName;
   reason: string;
   outboxIds: string[];
+  /** The writes, in order; null once one is unknown (then only a repair settles it). */
+  changes: WrittenChange[] | null;
 }
 
 @Injectable()
-export class OutboxFollower {
+export class OutboxFollower implements OnApplicationShutdown {
   private readonly logger = new Logger('OutboxFollower');
-  /** Conversations with a settle running (value: rows to settle in the next run, if any came meanwhile). */
+  /** Conversations with a settle in flight (value: what arrived meanwhile, settled next). */
   private readonly running = new Map<string, Pending | null>();
+  /** Ready to be followed (in arrival order), and ready to be repaired. */
   private readonly waiting = new Map<string, Pending>();
+  private readonly toRepair = new Map<string, Pending>();
+  private batches = 0;
+  private repairs = 0;
   private idle: Array<() => void> = [];
+  private timer: NodeJS.Timeout | null = null;
+  private readonly delayMs: number;
 
-  constructor(private readonly repairs: RepairService) {}
+  constructor(
+    private readonly repairService: RepairService,
+    @Inject(REPAIR_CONFIG) config: Pick<RepairConfig, 'followUpDelayMs'>,
+  ) {
+    this.delayMs = config.followUpDelayMs;
+  }
 
-  follow(conversationId: string, source: StoreName, reason: string, outboxIds: string[]): void {
+  onApplicationShutdown(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  follow(conversationId: string, source: StoreName, reason: string, outboxIds: string[], change?: WrittenChange): void {
     if (outboxIds.length === 0) return;
+    const p: Pending = { since: Date.now(), source, reason, outboxIds, changes: change ? [change] : null };
     if (this.running.has(conversationId)) {
-      const next = this.running.get(conversationId);
-      this.running.set(conversationId, merge(next ?? null, { source, reason, outboxIds }));
+      this.running.set(conversationId, merge(this.running.get(conversationId) ?? null, p));
       return;
     }
-    const queued = this.waiting.get(conversationId);
-    if (queued || this.waiting.size < MAX_WAITING) this.waiting.set(conversationId, merge(queued ?? null, { source, reason, outboxIds }));
+    const queued = this.waiting.get(conversationId) ?? this.toRepair.get(conversationId);
+    if (!queued && this.waiting.size + this.toRepair.size >= MAX_WAITING) return;
+    this.enqueue(conversationId, merge(queued ?? null, p));
     this.pump();
   }
 
   /** Resolves when nothing is running or waiting (tests, shutdown). */
   drained(): Promise<void> {
-    if (this.running.size === 0 && this.waiting.size === 0) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
+  private isIdle(): boolean {
+    return this.running.size === 0 && this.waiting.size === 0 && this.toRepair.size === 0;
+  }
+
+  private enqueue(id: string, p: Pending): void {
+    this.waiting.delete(id);
+    this.toRepair.delete(id);
+    if (p.changes) this.waiting.set(id, p);
+    else this.toRepair.set(id, p);
+  }
+
   private pump(): void {
-    while (this.running.size < MAX_RUNNING && this.waiting.size > 0) {
-      const [id, pending] = this.waiting.entries().next().value as [string, Pending];
-      this.waiting.delete(id);
-      this.run(id, pending);
+    const due = Date.now() - this.delayMs;
+    let next = Infinity;
+    while (this.batches < MAX_BATCHES && this.waiting.size > 0) {
+      const batch: Array<[string, Pending]> = [];
+      for (const [id, p] of this.waiting) {
+        if (p.since > due) {
+          next = Math.min(next, p.since);
+          continue;
+        }
+        batch.push([id, p]);
+        if (batch.length >= BATCH_SIZE) break;
+      }
+      if (batch.length === 0) break;
+      for (const [id] of batch) {
+        this.waiting.delete(id);
+        this.running.set(id, null);
+      }
+      this.runBatch(batch);
     }
-    if (this.running.size === 0 && this.waiting.size === 0) {
+    while (this.repairs < MAX_REPAIRS && this.toRepair.size > 0) {
+      const [id, p] = this.toRepair.entries().next().value as [string, Pending];
+      this.toRepair.delete(id);
+      this.running.set(id, null);
+      this.runRepair(id, p);
+    }
+    // Waiting for the delay to pass: come back when the first of them is due.
+    if (next !== Infinity && !this.timer) {
+      this.timer = setTimeout(
+        () => {
+          this.timer = null;
+          this.pump();
+        },
+        next + this.delayMs - Date.now() + 1,
+      );
+      this.timer.unref();
+    }
+    if (this.isIdle()) {
       const waiters = this.idle;
       this.idle = [];
       for (const w of waiters) w();
     }
   }
 
-  private run(id: string, pending: Pending): void {
-    this.running.set(id, null);
-    void this.repairs
-      .settle({ conversationId: id, ...pending })
+  private runBatch(batch: Array<[string, Pending]>): void {
+    this.batches++;
+    const entries: FollowEntry[] = batch.map(([id, p]) => ({
+      entry: { conversationId: id, source: p.source, reason: p.reason, outboxIds: p.outboxIds },
+      changes: p.changes,
+    }));
+    void this.repairService
+      .followChanges(entries)
+      .then(
+        (outcomes) => outcomes,
+        (err: Error) => {
+          this.logger.debug({ msg: 'follow-ups left to the outbox replayer', conversations: batch.length, error: err.message });
+          return batch.map(() => 'failed' as const);
+        },
+      )
+      .then((outcomes) => {
+        this.batches--;
+        batch.forEach(([id, p], i) => {
+          // A repair copies the current state: it settles these rows and whatever came meanwhile.
+          if (outcomes[i] === 'repair') this.running.set(id, merge({ ...p, changes: null }, this.running.get(id) ?? null));
+          this.next(id);
+        });
+        this.pump();
+      });
+  }
+
+  private runRepair(id: string, p: Pending): void {
+    this.repairs++;
+    void this.repairService
+      .settle({ conversationId: id, source: p.source, reason: p.reason, outboxIds: p.outboxIds })
       .catch((err: Error) => this.logger.debug({ msg: 'follow-up left to the outbox replayer', conversationId: id, error: err.message }))
       .finally(() => {
-        const next = this.running.get(id);
-        this.running.delete(id);
-        if (next) this.run(id, next);
-        else this.pump();
+        this.repairs--;
+        this.next(id);
+        this.pump();
       });
+  }
+
+  /** The settle of `id` ended: what arrived meanwhile (or a repair it still needs) waits its turn. */
+  private next(id: string): void {
+    const next = this.running.get(id);
+    this.running.delete(id);
+    if (next) this.enqueue(id, next);
   }
 }
 
-function merge(a: Pending | null, b: Pending): Pending {
-  if (!a) return { ...b, outboxIds: [...b.outboxIds] };
+function merge(a: Pending | null, b: Pending | null): Pending {
+  if (!a) return { ...b!, outboxIds: [...b!.outboxIds] };
+  if (!b) return { ...a, outboxIds: [...a.outboxIds] };
   // A conversation's rows share one source within a phase; if they differ (a flip came between), the later one wins
   // and the earlier rows stay with the replayer, which settles each source's rows on their own.
   if (a.source !== b.source) return { ...b, outboxIds: [...b.outboxIds] };
-  return { source: a.source, reason: a.reason, outboxIds: [...a.outboxIds, ...b.outboxIds] };
+  const changes = a.changes && b.changes && a.changes.length + b.changes.length <= MAX_CHANGES ? [...a.changes, ...b.changes] : null;
+  return { since: Math.min(a.since, b.since), source: a.source, reason: a.reason, outboxIds: [...a.outboxIds, ...b.outboxIds], changes };
 }

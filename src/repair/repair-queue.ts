@@ -5,7 +5,7 @@
  * ADD_TIMEOUT_MS before the divergence goes to the durable outbox instead.
  */
 import type { Job } from 'bullmq';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../stores/redis';
 import { withTimeout } from '../common/timeout';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
@@ -26,8 +26,9 @@ export interface DeadRepair {
 
 export class RepairQueue extends QueueProducer<QueueName.Repair> {
   /** The queue owns `connection` and closes it with itself. */
-  constructor(connection: Redis, retry: { attempts: number; backoffMs: number }) {
+  constructor(connection: RedisClient, keyPrefix: string, retry: { attempts: number; backoffMs: number }) {
     super(QueueName.Repair, connection, {
+      keyPrefix,
       ownsConnection: true,
       defaultJobOptions: {
         attempts: retry.attempts,

@@ -24,7 +24,7 @@ export const REPAIR_OUTBOXES = Symbol('REPAIR_OUTBOXES');
       provide: RepairQueue,
       inject: [Connections, REPAIR_CONFIG],
       useFactory: (connections: Connections, repair: RepairConfig) =>
-        new RepairQueue(connections.redisFailFast({ commandTimeout: undefined }), repair),
+        new RepairQueue(connections.redisFailFast({ commandTimeout: undefined }), connections.keyPrefix, repair),
     },
     {
       provide: REPAIR_OUTBOXES,

@@ -11,6 +11,12 @@
  * that is only right while the store it copies from is still the source of truth. A round decided under one
  * phase can therefore never land under another. The cutover, which holds the fence exclusively (no write in
  * flight), settles its rows with `settled` rounds that take no fence.
+ *
+ * Following (`followChanges`): a follow-up that carries the writes it stands for (legacy follows the new store
+ * in deprecation) is settled by writing just those changes to legacy, each run guarded by the version it was
+ * made from (see follow-plan.ts), for many conversations in one fenced transaction that also removes their
+ * rows. A write guarded by the exact previous version lands only on the state it was made from, so it can never
+ * move legacy backwards nor past a write it missed; whatever does not land that way is repaired as above.
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { canonicalJson } from '../model/canonical';
@@ -20,6 +26,8 @@ import { otherStore } from '../model/phases';
 import { WRITE_FENCE } from '../mode/mode.tokens';
 import type { WriteFence } from '../mode/write-fence';
 import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreTransaction, TransactionalStore } from '../stores/conversation-store.port';
+import type { LegacyStore } from '../stores/legacy-store.port';
+import { planFollow, WrittenChange } from './follow-plan';
 import { StoreName } from '../model/store-name';
 import type { OutboxEntry, PostgresRepairOutbox } from './repair-outbox';
 
@@ -45,13 +53,25 @@ interface Direction {
   forwardOnly: boolean;
 }
 
+/** A follow-up with the writes it stands for (null: not known, only a repair settles it). */
+export interface FollowEntry {
+  entry: OutboxEntry;
+  changes: WrittenChange[] | null;
+}
+
+/**
+ * Per entry of `followChanges`: its changes landed (its rows are removed), it needs a repair (they could not land
+ * as changes: a gap, a flip, legacy elsewhere), or the store failed (the rows stay for the replayer).
+ */
+export type FollowOutcome = 'applied' | 'repair' | 'failed';
+
 /** What one round did: done (with the outcome), or wrote / must wait out the grace before another look. */
 type Round = { done: RepairOutcome } | { wrote: true } | { aheadAt: number };
 
 @Injectable()
 export class RepairService {
   constructor(
-    @Inject(LEGACY_STORE) private readonly legacy: ConversationStore,
+    @Inject(LEGACY_STORE) private readonly legacy: LegacyStore,
     @Inject(NEW_STORE) private readonly newStore: TransactionalStore,
     @Inject(WRITE_FENCE) private readonly fence: WriteFence,
     @Inject(POSTGRES_OUTBOX) private readonly outbox: PostgresRepairOutbox,
@@ -88,6 +108,37 @@ export class RepairService {
     const outcome = await this.repair(entry.conversationId, entry.source, options);
     await this.outbox.remove(entry.outboxIds ?? []);
     return outcome;
+  }
+
+  /**
+   * Settles follow-ups of the new store (legacy follows it in deprecation) by applying their changes to legacy,
+   * all in one fenced transaction: under the phase of that moment (only while the new store is still the
+   * source of truth and writes are dual), and the rows of what landed removed in it.
+   */
+  async followChanges(batch: readonly FollowEntry[]): Promise<FollowOutcome[]> {
+    return this.fence.write(async (w) => {
+      const following = w.mode.dualWrite && w.mode.sourceOfTruth === 'new';
+      const outcomes = await Promise.all(
+        batch.map(async ({ entry, changes }): Promise<FollowOutcome> => {
+          const plan = following && entry.source === 'new' && changes ? planFollow(changes) : null;
+          if (!plan) return 'repair';
+          try {
+            const landed =
+              plan.kind === 'insert'
+                ? await this.legacy.insertNew(plan.c)
+                : await this.legacy.update(plan.c, plan.from, plan.shape, plan.appended);
+            return landed ? 'applied' : 'repair';
+          } catch {
+            return 'failed';
+          }
+        }),
+      );
+      await this.outbox.remove(
+        batch.flatMap((b, i) => (outcomes[i] === 'applied' ? (b.entry.outboxIds ?? []) : [])),
+        w.q,
+      );
+      return outcomes;
+    });
   }
 
   /** Rounds until the copy equals the source; fenced unless `settledMode` says the caller holds the fence exclusively. */

@@ -11,7 +11,7 @@
  * process is capped. Every refusal is returned as a drop reason for the caller to count.
  */
 import { randomUUID } from 'node:crypto';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../stores/redis';
 import { withTimeout } from '../common/timeout';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
@@ -38,7 +38,7 @@ if depth >= tonumber(ARGV[1]) then return {0, depth} end
 redis.call('ZADD', KEYS[6], now, ARGV[2])
 return {1, depth + 1}`;
 
-type ReservingRedis = Redis & { shadowReserve(...args: Array<string | number>): Promise<[number, number]> };
+type ReservingRedis = RedisClient & { shadowReserve(...args: Array<string | number>): Promise<[number, number]> };
 
 export class ShadowQueue extends QueueProducer<QueueName.Shadow> {
   private readonly reservations: string;
@@ -49,10 +49,12 @@ export class ShadowQueue extends QueueProducer<QueueName.Shadow> {
 
   /** The queue owns `connection` and closes it with itself. */
   constructor(
-    connection: Redis,
+    connection: RedisClient,
+    keyPrefix: string,
     readonly max: number,
   ) {
     super(QueueName.Shadow, connection, {
+      keyPrefix,
       ownsConnection: true,
       defaultJobOptions: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 1000 } },
     });

@@ -29,7 +29,7 @@ import { ShadowRepository } from './shadow.repository';
       provide: ShadowQueue,
       inject: [Connections, SHADOW_CONFIG],
       useFactory: (connections: Connections, shadow: ShadowConfig) =>
-        new ShadowQueue(connections.redisFailFast({ commandTimeout: undefined }), shadow.queueMax),
+        new ShadowQueue(connections.redisFailFast({ commandTimeout: undefined }), connections.keyPrefix, shadow.queueMax),
     },
     {
       provide: SHADOW_READ_PORT,

@@ -16,6 +16,12 @@ export interface ConversationStore {
   insertNew(c: Conversation): Promise<boolean>;
   /** Replace when the stored version equals `expectedVersion`. False otherwise. */
   compareAndSet(c: Conversation, expectedVersion: number): Promise<boolean>;
+  /**
+   * compareAndSet that writes only what `shape` says changed from the stored version (see WriteShape): an
+   * append is one message, a patch the header, whatever the conversation's length. False when the stored
+   * version is not `expectedVersion`.
+   */
+  update(c: Conversation, expectedVersion: number, shape: WriteShape): Promise<boolean>;
   /** Write when absent or stored version < c.version. Returns what happened. */
   putIfNewer(c: Conversation): Promise<PutResult>;
   /**
@@ -38,6 +44,14 @@ export interface StoreRefusal {
   field: string;
   reason: string;
 }
+/**
+ * What a write changed, besides the version and `updatedAt` that every write sets:
+ * - `append`: one message at the end (`c.messages` is the stored messages followed by it); nothing else;
+ * - `header`: title, metadata or the deleted flag; the messages stay as they are;
+ * - `replace`: anything.
+ * A conversation grows by appends, so a store that writes only the change keeps a chat's cost linear in its length.
+ */
+export type WriteShape = 'append' | 'header' | 'replace';
 
 /** A caller's open PostgreSQL transaction (the write fence's): statements run in it commit or roll back with it. */
 export interface StoreTransaction {
@@ -54,6 +68,12 @@ export interface TransactionalStore extends ConversationStore {
   insertNew(c: Conversation, tx?: StoreTransaction): Promise<boolean>;
   compareAndSet(c: Conversation, expectedVersion: number, tx?: StoreTransaction): Promise<boolean>;
   putIfNewer(c: Conversation, tx?: StoreTransaction): Promise<PutResult>;
+  update(c: Conversation, expectedVersion: number, shape: WriteShape, tx?: StoreTransaction): Promise<boolean>;
+  /**
+   * putIfNewer for a copy that follows the source of truth write by write: when the stored version is exactly
+   * `from` (the version `c` was made from) only the change is written (update); otherwise, if it is older, all of `c`.
+   */
+  follow(c: Conversation, from: number, shape: WriteShape, tx?: StoreTransaction): Promise<PutResult>;
   removeExact(id: string, expectedVersion: number, tx?: StoreTransaction): Promise<boolean>;
   /** The stored conversations among `ids` (deleted ones included), in one snapshot. */
   getMany(ids: string[]): Promise<Conversation[]>;

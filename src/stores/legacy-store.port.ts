@@ -1,5 +1,6 @@
 import type { LegacyDocument } from '../model/legacy-document';
-import type { ConversationStore } from './conversation-store.port';
+import type { Conversation } from '../model/conversation.model';
+import type { ConversationStore, WriteShape } from './conversation-store.port';
 
 /**
  * The legacy store: the conversation operations plus the raw scans the sync engine needs. Scans
@@ -8,6 +9,11 @@ import type { ConversationStore } from './conversation-store.port';
  */
 export interface LegacyStore extends ConversationStore {
   readonly name: 'legacy';
+  /**
+   * ConversationStore.update; `appended` messages at the end of `c` are new (by default one for an append,
+   * none for a header change): several changes applied as one by a follower, on the version the first was made from.
+   */
+  update(c: Conversation, expectedVersion: number, shape: WriteShape, appended?: number): Promise<boolean>;
   /** Up to `limit` raw documents with `_id` > `afterId` (all when undefined) and <= `untilId`, in `_id` order. */
   scanById(limit: number, afterId?: string, untilId?: string): Promise<LegacyDocument[]>;
   /**
@@ -29,6 +35,8 @@ export interface LegacyStore extends ConversationStore {
   softDelete(id: string, version: number, at: Date): Promise<SoftDeleteResult>;
   /** Raw document count, for progress reporting. */
   estimatedCount(): Promise<number>;
+  /** The collection's mean document size in bytes (from its statistics), or null when the server cannot say. */
+  averageDocumentBytes(): Promise<number | null>;
   ping(): Promise<void>;
   /**
    * Every `_id` once, in whatever order the server reads them cheapest (the `_id` index on MongoDB, the
@@ -37,9 +45,9 @@ export interface LegacyStore extends ConversationStore {
    */
   scanIdSpace(batchSize: number, afterId?: string): AsyncIterable<Array<string | null>>;
   /**
-   * ONE cursor over the ObjectId documents in (`afterId`, `untilId`], in `_id` order, read batch by batch.
-   * A server may do all its work (a sort) when the cursor opens, so a reader keeps one open for as long
-   * as it reads the interval rather than querying per batch.
+   * ONE cursor over the ObjectId documents in (`afterId`, `untilId`], in `_id` order, read batch by batch
+   * (`batchSize` documents per server batch). A server may do all its work (a sort) when the cursor opens, so a
+   * reader keeps one open for as long as it reads the interval rather than querying per batch.
    */
   openRangeScan(afterId: string | null, untilId: string | null, batchSize: number): LegacyRangeScan;
   /** ONE cursor over the documents whose `_id` is not an ObjectId, in `_id` order, after skipping `skip`. */
@@ -51,9 +59,14 @@ export interface LegacyRangeScan {
   /**
    * Up to `max` raw documents, in order. With `endAt` (an ObjectId as hex) it stops before the first
    * document above it, which the next call returns. Fewer than `max` means the end (of `endAt` or of
-   * the scan) was reached.
+   * the scan) was reached, unless `maxBytes` stopped it first: then `full` is set (more may follow).
+   * Documents are decoded only as they are returned, so a server batch costs its raw size until read.
    */
-  next(max: number, endAt?: string): Promise<LegacyDocument[]>;
+  next(max: number, endAt?: string, maxBytes?: number): Promise<LegacyDocument[]>;
+  /** Whether the last `next` stopped at `maxBytes` rather than at `max` or the end. */
+  readonly stoppedAtBytes: boolean;
+  /** BSON bytes of the documents the last `next` returned. */
+  readonly lastBytes: number;
   /** Drops every document up to and including `id` (hex) without returning it. */
   skipThrough(id: string): Promise<void>;
   close(): Promise<void>;

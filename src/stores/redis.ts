@@ -1,6 +1,11 @@
 /**
  * Every Redis client of a process is made here, and watched by one outage log.
  *
+ * One Redis (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES): with a cluster every client is an ioredis
+ * Cluster, which follows the slots to the node that holds each key. Keys that BullMQ's scripts use together
+ * must share a slot, so every queue's keys carry one hash tag (queuePrefix in queues/queue-names.ts); the
+ * service's other keys are used one at a time.
+ *
  * Connections for BullMQ need `maxRetriesPerRequest: null` (its blocking commands must wait out
  * reconnects); connections used on a request path must fail fast instead, so a Redis outage turns
  * into a fallback, not a hung request.
@@ -10,7 +15,11 @@
  * attempt (an unhandled one is printed with its stack), and a process has a dozen clients.
  */
 import { Logger } from '@nestjs/common';
-import Redis, { RedisOptions } from 'ioredis';
+import Redis, { Cluster, ClusterOptions, RedisOptions } from 'ioredis';
+import type { RedisConfig } from './stores.config';
+
+/** A client of one Redis or of a Redis Cluster: both speak the same commands. */
+export type RedisClient = Redis | Cluster;
 
 class RedisOutageLog {
   private readonly logger = new Logger('Redis');
@@ -23,7 +32,7 @@ class RedisOutageLog {
   }
 
   /** Listens to `client`'s errors and recoveries under a name unique in this process. */
-  watch(name: string, client: Redis): Redis {
+  watch<C extends RedisClient>(name: string, client: C): C {
     const id = `${name}#${++this.seq}`;
     client.on('error', (err: Error) => this.failed(id, err));
     client.on('ready', () => this.recovered(id));
@@ -59,20 +68,39 @@ function isConnectionError(err: Error): boolean {
   const code = (err as { code?: unknown }).code;
   return (
     (typeof code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN)$/.test(code)) ||
-    /Connection is closed|connect ETIMEDOUT|ECONNREFUSED/.test(err.message)
+    /Connection is closed|connect ETIMEDOUT|ECONNREFUSED|ClusterAllFailedError|Failed to refresh slots cache|None of startup nodes is available/.test(
+      err.message,
+    )
   );
 }
 
 export const redisOutages = new RedisOutageLog();
 
-export function redisForQueues(url: string, extra: RedisOptions = {}, name = 'queues'): Redis {
-  return redisOutages.watch(name, new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...extra }));
+/**
+ * A client with `options`: one Redis at `config.url`, or a Cluster whose node connections get `options`
+ * (what ioredis keeps for the cluster as a whole, the offline queue and the retry strategy, goes there).
+ */
+function connect(config: RedisConfig, options: RedisOptions): RedisClient {
+  if (!config.cluster) return new Redis(config.url, options);
+  const { enableOfflineQueue, retryStrategy, enableReadyCheck, ...nodeOptions } = options;
+  const { nodes, username, password, tls } = config.cluster;
+  const clusterOptions: ClusterOptions = {
+    enableReadyCheck: enableReadyCheck ?? true,
+    ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+    ...(retryStrategy ? { clusterRetryStrategy: (times: number) => retryStrategy(times) ?? null } : {}),
+    redisOptions: { ...nodeOptions, ...(username ? { username } : {}), ...(password ? { password } : {}), ...(tls ? { tls: {} } : {}) },
+  };
+  return new Cluster(nodes, clusterOptions);
 }
 
-export function redisFailFast(url: string, extra: RedisOptions = {}, name = 'requests'): Redis {
+export function redisForQueues(config: RedisConfig, extra: RedisOptions = {}, name = 'queues'): RedisClient {
+  return redisOutages.watch(name, connect(config, { maxRetriesPerRequest: null, enableReadyCheck: true, ...extra }));
+}
+
+export function redisFailFast(config: RedisConfig, extra: RedisOptions = {}, name = 'requests'): RedisClient {
   return redisOutages.watch(
     name,
-    new Redis(url, {
+    connect(config, {
       maxRetriesPerRequest: 1,
       enableOfflineQueue: false,
       connectTimeout: 2000,
@@ -81,4 +109,9 @@ export function redisFailFast(url: string, extra: RedisOptions = {}, name = 'req
       ...extra,
     }),
   );
+}
+
+/** Every master's client (one Redis: itself), for what must reach every node (a flush in a test, INFO). */
+export function everyMaster(client: RedisClient): Array<Redis> {
+  return client instanceof Cluster ? client.nodes('master') : [client];
 }

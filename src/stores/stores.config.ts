@@ -16,7 +16,15 @@ export interface LegacyConfig {
 }
 
 export interface RedisConfig {
+  /** One Redis (REDIS_URL); not used when `cluster` is set. */
   url: string;
+  /**
+   * Redis Cluster (REDIS_CLUSTER_NODES: seed nodes, `host:port` or `redis[s]://[user:password@]host:port`, comma-
+   * separated; credentials and TLS of the first URL apply to every node): every client is an ioredis Cluster.
+   */
+  cluster: { nodes: Array<{ host: string; port: number }>; username?: string; password?: string; tls: boolean } | null;
+  /** What every key of the service starts with (REDIS_KEY_PREFIX); each queue's keys share one hash tag. */
+  keyPrefix: string;
 }
 
 export const DATABASE_CONFIG = Symbol('DATABASE_CONFIG');
@@ -53,6 +61,46 @@ export function readLegacyConfig(r: EnvReader): LegacyConfig {
   };
 }
 
+/**
+ * What every Redis key of the service starts with unless REDIS_KEY_PREFIX says otherwise (queues, the recovery
+ * markers, the throttle's bucket, the rate limits).
+ */
+export const DEFAULT_KEY_PREFIX = 'lms';
+
 export function readRedisConfig(r: EnvReader): RedisConfig {
-  return { url: r.url('REDIS_URL', ['redis', 'rediss']) };
+  const cluster = readClusterNodes(r);
+  const keyPrefix = r.string('REDIS_KEY_PREFIX', DEFAULT_KEY_PREFIX);
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(keyPrefix))
+    r.problem('REDIS_KEY_PREFIX', 'must be 1-64 letters, digits, _ . : or - (no braces: the service adds the hash tags)');
+  // With a cluster, REDIS_URL is not needed (and not used).
+  const url = r.has('REDIS_CLUSTER_NODES') ? (r.optionalString('REDIS_URL') ?? '') : r.url('REDIS_URL', ['redis', 'rediss']);
+  return { url, cluster, keyPrefix };
+}
+
+function readClusterNodes(r: EnvReader): RedisConfig['cluster'] {
+  const entries = r.list('REDIS_CLUSTER_NODES');
+  if (entries.length === 0) return null;
+  const nodes: Array<{ host: string; port: number }> = [];
+  let auth: { username?: string; password?: string; tls: boolean } | null = null;
+  for (const entry of entries) {
+    try {
+      const u = new URL(/^[a-z]+:\/\//.test(entry) ? entry : `redis://${entry}`);
+      if (!['redis:', 'rediss:'].includes(u.protocol)) throw new Error('protocol');
+      const port = Number(u.port || 6379);
+      if (!u.hostname || !Number.isInteger(port) || port < 1 || port > 65535) throw new Error('address');
+      nodes.push({ host: u.hostname, port });
+      if (!auth && /^[a-z]+:\/\//.test(entry)) {
+        auth = {
+          tls: u.protocol === 'rediss:',
+          ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+          ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+        };
+      }
+    } catch {
+      // Never the entry itself: it may hold a password.
+      r.problem('REDIS_CLUSTER_NODES', `entry ${nodes.length + 1} is not host:port or a redis:// or rediss:// URL`);
+      return null;
+    }
+  }
+  return { nodes, tls: false, ...(auth ?? {}) };
 }

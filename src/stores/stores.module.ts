@@ -1,5 +1,4 @@
 import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import type Redis from 'ioredis';
 import { Db, MongoClient } from 'mongodb';
 import { DataSource } from 'typeorm';
 import { redactUrl } from '../common/logging/redact';
@@ -9,7 +8,7 @@ import { createDataSource } from './postgres/data-source';
 import { runMigrationsLocked } from './postgres/migration-runner';
 import { PostgresConversationStore } from './postgres/postgres-conversation.store';
 import { Connections } from './connections';
-import { redisFailFast } from './redis';
+import { RedisClient, redisFailFast } from './redis';
 import { DATABASE_CONFIG, DatabaseConfig, LEGACY_CONFIG, LegacyConfig, REDIS_CONFIG, RedisConfig } from './stores.config';
 
 export const DATA_SOURCE = Symbol('DATA_SOURCE');
@@ -79,7 +78,7 @@ const logger = new Logger('Stores');
     {
       provide: REDIS,
       inject: [REDIS_CONFIG],
-      useFactory: (redis: RedisConfig) => redisFailFast(redis.url),
+      useFactory: (redis: RedisConfig) => redisFailFast(redis),
     },
     {
       provide: Connections,
@@ -93,7 +92,7 @@ export class StoresModule implements OnApplicationShutdown {
   constructor(
     @Inject(DATA_SOURCE) private readonly dataSource: DataSource,
     @Inject(MONGO_CLIENT) private readonly mongo: MongoClient,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * BatchWriter: one batch of raw legacy documents into PostgreSQL, in one transaction:
  *   1. `begin` (the caller's: e.g. renew the range's lease, which also locks its row),
- *   2. every readable document in one version-guarded bulk upsert (putMany: never overwrites a newer version),
+ *   2. every readable document in one version-guarded bulk upsert (putManyStaged: loaded with COPY, merged with
+ *      one guarded INSERT ... ON CONFLICT; never overwrites a newer version),
  *   3. every unreadable one into dead_letters (one statement), the batch goes on,
  *   4. open dead letters of documents now written are closed,
  *   5. `commit` (the caller's: the checkpoint and counters, or the catch-up watermark).
@@ -9,8 +10,8 @@
  * leaves either the whole batch with its checkpoint, or neither.
  *
  * A row PostgreSQL refuses (a data error the transform did not foresee) must not stop the range forever:
- * the batch is then written again with each part under a savepoint, halving down to the refused rows,
- * which are dead-lettered with PostgreSQL's reason.
+ * the batch is then written again with each part under a savepoint (row-by-row statements, putMany),
+ * halving down to the refused rows, which are dead-lettered with PostgreSQL's reason.
  */
 import { QueryRunner } from 'typeorm';
 import type { Conversation } from '../model/conversation.model';
@@ -99,7 +100,7 @@ export class BatchWriter {
     const dead = [...batch.dead];
     const writtenIds = isolate
       ? await this.putIsolated(q, batch, batch.conversations, dead)
-      : await this.store.putMany(batch.conversations, q);
+      : await this.store.putManyStaged(batch.conversations, q);
     await this.deadLetters.record(q, dead);
     await this.deadLetters.resolve(q, writtenIds, 'written');
     const result: BatchResult = {

@@ -7,8 +7,13 @@ import type { EnvReader } from '../config/env-reader';
 export const SYNC_CONFIG = Symbol('SYNC_CONFIG');
 
 export interface SyncConfig {
-  /** Documents per read and per bulk write. */
+  /** Documents per read and per bulk write, at most ... */
   batchSize: number;
+  /**
+   * ... and at most about this many bytes of legacy BSON: what bounds a worker's memory whatever the documents'
+   * size (a batch is read while the one before is written, each held decoded, then as COPY text).
+   */
+  batchBytes: number;
   /** Documents per backfill range (one BullMQ job each); ranges are what workers share. */
   rangeSize: number;
   /**
@@ -18,6 +23,12 @@ export interface SyncConfig {
    * pass, so the default is one per process and scaling out is by processes.
    */
   backfillConcurrency: number;
+  /**
+   * At least this many lanes per run (0: one per job slot serving the queue when the run is split). With an
+   * autoscaler adding workers on queue depth, set it to the autoscaler's maximum: the lanes no worker serves yet
+   * wait in the queue, which is what makes it scale out, and the workers it adds find them there.
+   */
+  backfillLanes: number;
   /** A range's lease in PostgreSQL: renewed by every batch; an expired lease lets another worker resume it. */
   leaseMs: number;
   /** BullMQ job lock of sync jobs; a dead worker's job is noticed after this (plus a stalled check). */
@@ -46,8 +57,10 @@ export interface SyncConfig {
 export function readSyncConfig(r: EnvReader): SyncConfig {
   return {
     batchSize: r.int('SYNC_BATCH_SIZE', 1000, 1, 10_000),
+    batchBytes: r.int('SYNC_BATCH_BYTES', 4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
     rangeSize: r.int('SYNC_RANGE_SIZE', 20_000, 1, 100_000_000),
     backfillConcurrency: r.int('SYNC_BACKFILL_CONCURRENCY', 1, 1, 64),
+    backfillLanes: r.int('SYNC_BACKFILL_LANES', 0, 0, 1024),
     leaseMs: r.int('SYNC_LEASE_MS', 30_000, 100, 3_600_000),
     jobLockMs: r.int('SYNC_JOB_LOCK_MS', 30_000, 100, 3_600_000),
     stalledIntervalMs: r.int('SYNC_STALLED_INTERVAL_MS', 30_000, 100, 3_600_000),

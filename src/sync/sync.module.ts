@@ -13,7 +13,7 @@ import {
   OnModuleDestroy,
   RequestMethod,
 } from '@nestjs/common';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../stores/redis';
 import { DataSource } from 'typeorm';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { LEGACY_STORE } from '../stores/conversation-store.port';
@@ -70,12 +70,21 @@ const SYNC_QUEUE_REDIS = Symbol('SYNC_QUEUE_REDIS');
     },
     {
       provide: SyncThrottler,
-      inject: [SYNC_CONFIG, SyncStateRepository, REDIS],
-      useFactory: (c: SyncConfig, state: SyncStateRepository, redis: Redis) => new SyncThrottler(c, state, redis),
+      inject: [SYNC_CONFIG, SyncStateRepository, REDIS, Connections],
+      useFactory: (c: SyncConfig, state: SyncStateRepository, redis: RedisClient, connections: Connections) =>
+        new SyncThrottler(c, state, redis, connections.keyPrefix),
     },
     { provide: THROTTLER, useExisting: SyncThrottler },
-    { provide: BackfillQueue, inject: [SYNC_QUEUE_REDIS], useFactory: (r: Redis) => new BackfillQueue(r) },
-    { provide: CatchupQueue, inject: [SYNC_QUEUE_REDIS], useFactory: (r: Redis) => new CatchupQueue(r) },
+    {
+      provide: BackfillQueue,
+      inject: [SYNC_QUEUE_REDIS, Connections],
+      useFactory: (r: RedisClient, c: Connections) => new BackfillQueue(r, c.keyPrefix),
+    },
+    {
+      provide: CatchupQueue,
+      inject: [SYNC_QUEUE_REDIS, Connections],
+      useFactory: (r: RedisClient, c: Connections) => new CatchupQueue(r, c.keyPrefix),
+    },
     {
       provide: RangeSplitter,
       inject: [SYNC_CONFIG, LEGACY_STORE, RunRepository],
@@ -138,7 +147,7 @@ const SYNC_QUEUE_REDIS = Symbol('SYNC_QUEUE_REDIS');
 })
 export class SyncModule implements NestModule, OnApplicationBootstrap, OnModuleDestroy, OnApplicationShutdown {
   constructor(
-    @Inject(SYNC_QUEUE_REDIS) private readonly redis: Redis,
+    @Inject(SYNC_QUEUE_REDIS) private readonly redis: RedisClient,
     @Inject(BackfillQueue) private readonly backfillQueue: BackfillQueue,
     @Inject(CatchupQueue) private readonly catchupQueue: CatchupQueue,
     @Inject(SyncMetrics) private readonly metrics: SyncMetrics,

@@ -1,5 +1,5 @@
 import { Global, Inject, Logger, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../stores/redis';
 import { DataSource } from 'typeorm';
 import { route53SettingsFromConfig, TRAFFIC_CONFIG, TrafficConfig } from './traffic.config';
 import { MetricsService } from '../common/metrics/metrics.service';
@@ -36,14 +36,18 @@ const TRAFFIC_QUEUE_REDIS = Symbol('TRAFFIC_QUEUE_REDIS');
       useFactory: (connections: Connections) =>
         connections.redisFailFast({ commandTimeout: undefined, enableOfflineQueue: true, maxRetriesPerRequest: 2 }),
     },
-    { provide: TrafficQueue, inject: [TRAFFIC_QUEUE_REDIS], useFactory: (r: Redis) => new TrafficQueue(r) },
+    {
+      provide: TrafficQueue,
+      inject: [TRAFFIC_QUEUE_REDIS, Connections],
+      useFactory: (r: RedisClient, c: Connections) => new TrafficQueue(r, c.keyPrefix),
+    },
     TrafficService,
   ],
   exports: [TRAFFIC_ROUTER, TrafficService],
 })
 export class TrafficModule implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(
-    @Inject(TRAFFIC_QUEUE_REDIS) private readonly redis: Redis,
+    @Inject(TRAFFIC_QUEUE_REDIS) private readonly redis: RedisClient,
     @Inject(TrafficQueue) private readonly queue: TrafficQueue,
     @Inject(MetricsService) private readonly metrics: MetricsService,
     @Inject(TrafficService) private readonly traffic: TrafficService,

@@ -2,7 +2,7 @@
  * The producer side of the `traffic` queue. One job per intent, with the intent's id as the job id, so
  * enqueueing the same intent twice (a request and a start-up recovery) runs it once.
  */
-import type Redis from 'ioredis';
+import type { RedisClient } from '../stores/redis';
 import { ensureLiveJob } from '../queues/live-job';
 import { QueueName } from '../queues/queue-names';
 import type { JobPayloads } from '../queues/queue-processor';
@@ -15,8 +15,9 @@ export const trafficJobId = (changeId: number, requestedAt: string) => `change-$
 
 export class TrafficQueue extends QueueProducer<QueueName.Traffic> {
   /** `connection` is shared; the owner closes it. */
-  constructor(connection: Redis) {
+  constructor(connection: RedisClient, keyPrefix: string) {
     super(QueueName.Traffic, connection, {
+      keyPrefix,
       ownsConnection: false,
       // The router retries what is worth retrying; a failed attempt is recorded in the intent log.
       defaultJobOptions: { attempts: 1, removeOnComplete: { count: 500 }, removeOnFail: { count: 500 } },

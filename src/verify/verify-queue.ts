@@ -2,7 +2,7 @@
  * The producer side of the verify queue: one job per run (job id `run-<id>`), which a worker runs to the
  * end. Retries with back-off cover transient failures; each retry resumes the run from its checkpoint.
  */
-import type Redis from 'ioredis';
+import type { RedisClient } from '../stores/redis';
 import { withTimeout } from '../common/timeout';
 import { ensureLiveJob } from '../queues/live-job';
 import { QueueName } from '../queues/queue-names';
@@ -14,8 +14,9 @@ const verifyJobId = (runId: number, createdAt: Date) => `run-${runId}-${createdA
 
 export class VerifyQueue extends QueueProducer<QueueName.Verify> {
   /** The queue owns `connection` and closes it with itself. */
-  constructor(connection: Redis) {
+  constructor(connection: RedisClient, keyPrefix: string) {
     super(QueueName.Verify, connection, {
+      keyPrefix,
       ownsConnection: true,
       defaultJobOptions: {
         attempts: 8,

@@ -38,7 +38,7 @@ import { LEGACY_VERIFY_SOURCE, LegacyVerifySource, NEW_VERIFY_SOURCE, NewVerifyS
       inject: [Connections],
       // Fails fast when Redis is down, but waits out the first connect (a CLI enqueues right after start-up).
       useFactory: (connections: Connections) =>
-        new VerifyQueue(connections.redisFailFast({ commandTimeout: undefined, enableOfflineQueue: true })),
+        new VerifyQueue(connections.redisFailFast({ commandTimeout: undefined, enableOfflineQueue: true }), connections.keyPrefix),
     },
     VerifyMetrics,
     {

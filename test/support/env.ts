@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { AppConfig, loadConfig } from '../../src/app-config';
 import { environmentWithEnvFile } from '../../src/config/env-file';
 import type { Env } from '../../src/config/env-reader';
+import type { RedisConfig } from '../../src/stores/stores.config';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
@@ -40,13 +41,25 @@ export function testConfig(overrides: Env = {}): AppConfig {
 }
 
 /**
- * A Redis database of a test file's own: queue names are global, so a worker of another test run on
- * the same Redis would otherwise take (and "repair" against its own databases) this file's jobs.
+ * Redis keys of a test file's own: queue names are global, so a worker of another test run on the same Redis
+ * would otherwise take (and "repair" against its own databases) this file's jobs. On one Redis a database of
+ * its own; on a Redis Cluster (REDIS_CLUSTER_NODES set for the run: `npm run test:cluster`), which has only
+ * database 0, a key prefix of its own.
  */
-export function isolatedRedisUrl(): string {
+export function isolatedRedis(): Record<string, string> {
+  if (servicesEnv().REDIS_CLUSTER_NODES) return { REDIS_KEY_PREFIX: `lms-test-${randomInt(1e9)}` };
   const u = new URL(servicesEnv().REDIS_URL!);
   u.pathname = `/${1 + randomInt(15)}`;
-  return u.toString();
+  return { REDIS_URL: u.toString() };
+}
+
+/** The variables that give a child process the same Redis (and key prefix) as `redis`. */
+export function redisEnv(redis: RedisConfig): Record<string, string> {
+  return {
+    REDIS_URL: redis.url,
+    REDIS_CLUSTER_NODES: redis.cluster ? redis.cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',') : '',
+    REDIS_KEY_PREFIX: redis.keyPrefix,
+  };
 }
 
 /** A TCP port nothing listens on right now (the OS picks it). */

@@ -16,7 +16,7 @@ import { ConversationRow, fromRows, MessageRow } from '../../src/stores/postgres
 import { settlesWithin, withTimeout as boundedWait } from '../../src/common/timeout';
 import { QueueName } from '../../src/queues/queue-names';
 import type { TestApp } from './app';
-import { OPERATOR_TOKEN, ROOT } from './env';
+import { OPERATOR_TOKEN, redisEnv, ROOT } from './env';
 import { legacyCollection, waitFor } from './stores';
 
 /** Short leases and stalled checks, so a killed worker's range moves on within seconds. */
@@ -66,7 +66,7 @@ export function spawnWorker(config: AppConfig, env: Record<string, string>, prel
         ...process.env,
         DATABASE_URL: config.database.url,
         LEGACY_MONGO_URL: config.legacy.url,
-        REDIS_URL: config.redis.url,
+        ...redisEnv(config.redis),
         APP_API_TOKENS: 'worker:worker-token-for-tests-0001',
         LOG_LEVEL: 'info',
         ...env,

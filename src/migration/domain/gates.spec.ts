@@ -15,6 +15,7 @@ const healthy: GateFigures = {
   recordTtlMs: 60_000,
   strayWrites: 0,
   pendingRepairs: 0,
+  followUpLagMs: 0,
   lastCatchupAt: ago(30_000),
   flippedAt: ago(10 * 24 * 3600_000),
   archiveVerified: true,
@@ -22,7 +23,7 @@ const healthy: GateFigures = {
 
 describe('gates', () => {
   it('pass on healthy figures for every gate set', () => {
-    for (const set of ['into_canary', 'later_step', 'into_deprecation', 'into_cleanup', 'into_complete'] as const) {
+    for (const set of ['into_canary', 'later_step', 'into_deprecation', 'into_cleanup', 'into_complete', 'out_of_deprecation'] as const) {
       expect(failing(evaluateGates(set, healthy, SEED_PROFILE))).toEqual([]);
     }
   });
@@ -86,5 +87,17 @@ describe('gates', () => {
     expect(
       failing(evaluateGates('into_cleanup', { ...f, strayWrites: 0, lastCatchupAt: ago(40_000) }, SEED_PROFILE)).map((g) => g.name),
     ).toEqual(['final_sync', 'final_verification']);
+  });
+
+  it('out of deprecation need legacy to keep up with the writes it follows (the flip back settles them under the fence)', () => {
+    expect(failing(evaluateGates('out_of_deprecation', { ...healthy, followUpLagMs: 59_000 }, SEED_PROFILE))).toEqual([]);
+    expect(
+      failing(evaluateGates('out_of_deprecation', { ...healthy, followUpLagMs: 61_000 }, SEED_PROFILE)).map((g) => [g.name, g.value]),
+    ).toEqual([['follow_up_lag_ms', 61_000]]);
+    // Not known (PostgreSQL cannot be asked) is not "no lag"; and no other gate set looks at it.
+    expect(failing(evaluateGates('out_of_deprecation', { ...healthy, followUpLagMs: null }, SEED_PROFILE)).map((g) => g.name)).toEqual([
+      'follow_up_lag_ms',
+    ]);
+    expect(failing(evaluateGates('later_step', { ...healthy, followUpLagMs: 3_600_000 }, SEED_PROFILE))).toEqual([]);
   });
 });

@@ -22,6 +22,12 @@ export interface GateProfile {
   maxP99Ms: number;
   /** Requests needed in the analysis window before error rate, success rate and p99 mean anything. */
   minRequests: number;
+  /**
+   * Rollback out of deprecation: the oldest follow-up not yet applied to legacy may be at most this old. The flip
+   * back settles every follow-up while it holds the write fence, so a large backlog would hold writes that long;
+   * a lag this high means legacy is not keeping up (or is down) and rolling back onto it is not the fix.
+   */
+  maxFollowUpLagMs: number;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -39,6 +45,7 @@ export const SEED_PROFILE: GateProfile = {
   minSuccessRate: 0.99,
   maxP99Ms: 500,
   minRequests: 100,
+  maxFollowUpLagMs: 60_000,
 };
 
 /** For demos and tests: the same gates with dwell times of seconds and small sample sizes. */
@@ -72,6 +79,11 @@ export interface GateFigures {
    * acknowledged and the new one lacks.
    */
   pendingRepairs: number | null;
+  /**
+   * Age of the oldest follow-up not applied yet (repair_outbox), in ms: 0 when none; null when it cannot be read.
+   * In deprecation, how far legacy lags the source of truth.
+   */
+  followUpLagMs: number | null;
   /** When the last catch-up pass ran. */
   lastCatchupAt: Date | null;
   /** When the new store became the source of truth (null before deprecation). */
@@ -174,6 +186,15 @@ export function evaluateGates(set: GateSet, f: GateFigures, p: GateProfile): Gat
     }
     case 'into_complete':
       return [gate('archive_verified', f.archiveVerified, f.archiveVerified, 'true')];
+    case 'out_of_deprecation':
+      return [
+        gate(
+          'follow_up_lag_ms',
+          f.followUpLagMs !== null && f.followUpLagMs <= p.maxFollowUpLagMs,
+          f.followUpLagMs,
+          `<= ${p.maxFollowUpLagMs} (the oldest write legacy has not followed yet)`,
+        ),
+      ];
   }
 }
 

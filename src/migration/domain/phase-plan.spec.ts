@@ -37,7 +37,7 @@ describe('phase plan', () => {
   it('rolls back one step or to a named earlier one, never below shadow, never from cleanup on', () => {
     expect(rollbackMove(at('rollout-50')).to).toEqual(at('rollout-25'));
     expect(rollbackMove(at('rollout-50'), 'canary').to).toEqual(at('canary'));
-    expect(rollbackMove(at('deprecation'))).toMatchObject({ to: at('rollout-100'), flipsSourceOfTruth: true });
+    expect(rollbackMove(at('deprecation'))).toMatchObject({ to: at('rollout-100'), flipsSourceOfTruth: true, gates: 'out_of_deprecation' });
     expect(rollbackMove(at('canary')).to).toEqual(at('shadow'));
     expect(() => rollbackMove(at('shadow'))).toThrow(/nothing to roll back/);
     expect(() => rollbackMove(at('canary'), 'not_started')).toThrow(/no further than shadow/);

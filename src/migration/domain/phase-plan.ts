@@ -31,13 +31,16 @@ export const PLAN: readonly Position[] = [
   { phase: 'complete', step: 0, weight: 100 },
 ];
 
-/** What an advance into a position must prove (the gate sets of SPEC section 3). */
-export type GateSet = 'into_canary' | 'later_step' | 'into_deprecation' | 'into_cleanup' | 'into_complete';
+/**
+ * What a move must prove: an advance into a position (the gate sets of SPEC section 3), and the rollback that
+ * flips the source of truth back to legacy (legacy keeping up with the writes it follows).
+ */
+export type GateSet = 'into_canary' | 'later_step' | 'into_deprecation' | 'into_cleanup' | 'into_complete' | 'out_of_deprecation';
 
 export type Move =
   | { kind: 'start'; from: Position; to: Position }
   | { kind: 'advance'; from: Position; to: Position; gates: GateSet }
-  | { kind: 'rollback'; from: Position; to: Position; flipsSourceOfTruth: boolean };
+  | { kind: 'rollback'; from: Position; to: Position; flipsSourceOfTruth: boolean; gates: GateSet | null };
 
 export class PlanError extends Error {
   constructor(
@@ -99,5 +102,6 @@ export function rollbackMove(from: Position, toName?: string): Move {
   const j = indexOf(to);
   if (j >= i) throw new PlanError('INVALID_TRANSITION', `${stepName(to)} is not earlier than ${stepName(from)}`);
   if (j < 1) throw new PlanError('ROLLBACK_REFUSED', 'rollback goes no further than shadow; dual writes stay on');
-  return { kind: 'rollback', from, to, flipsSourceOfTruth: from.phase === 'deprecation' };
+  const flipsSourceOfTruth = from.phase === 'deprecation';
+  return { kind: 'rollback', from, to, flipsSourceOfTruth, gates: flipsSourceOfTruth ? 'out_of_deprecation' : null };
 }

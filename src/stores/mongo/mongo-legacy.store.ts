@@ -5,6 +5,12 @@
  * Version guard without transactions: every write is a single-document replace whose filter carries
  * the version condition, so it is atomic on the server. A guarded upsert that finds a newer document
  * does not match, tries to insert, and hits the `_id` unique index (E11000): that is read as "stale".
+ * `update` writes only the change under the same version filter: an append is a `$push` of one message
+ * (and `$set` of the version and `updated`), a header change a `$set`, and the rest of the document stays as it
+ * is. That keeps the promise that a document this service wrote is in the current format only when the rest
+ * already is: the store remembers, per conversation, the version at which it last saw or wrote the document
+ * in the current format (a bounded map, in this process), and a change from any other version (an old-format
+ * document never written since, a version this process has not seen) is written whole, as compareAndSet does.
  */
 import { Logger } from '@nestjs/common';
 import { BSON, Collection, Db, Document, Filter, FindCursor, MongoClient, MongoServerError, ObjectId } from 'mongodb';
@@ -14,7 +20,7 @@ import type { LegacyDocument } from '../../model/legacy-document';
 import { fromLegacy, toLegacy } from '../../model/legacy-transform';
 import { firstNestedArrayPath } from '../../model/json-value';
 import { StoreRefusedError } from '../../common/errors';
-import type { ListPosition, PutResult, StoreRefusal } from '../conversation-store.port';
+import type { ListPosition, PutResult, StoreRefusal, WriteShape } from '../conversation-store.port';
 import type { LegacyRangeScan, LegacyStore, SoftDeleteResult, UpdatedPosition } from '../legacy-store.port';
 
 const DUPLICATE_KEY = 11000;
@@ -23,6 +29,8 @@ const DUPLICATE_KEY = 11000;
  * not supported"), BSONObjectTooLarge, DollarPrefixedFieldName, KeyTooLong. The write did not happen.
  */
 const REFUSALS = new Set([2, 10334, 52, 17280]);
+/** Conversations whose current-format version this process remembers (see the header). */
+const FORMAT_MEMORY = 20_000;
 const CURSOR_NOT_FOUND = 43;
 /** Bound on old string-created documents read for one listing (see listByUser). */
 const MAX_STRING_CREATED_PER_USER = 10_000;
@@ -69,6 +77,8 @@ function classified(err: unknown, c: Conversation): unknown {
 export class MongoLegacyStore implements LegacyStore {
   readonly name = 'legacy' as const;
   private readonly collection: Collection<Document>;
+  /** id -> a version at which the document is known to be in the current format (insertion order: oldest first). */
+  private readonly currentFormat = new Map<string, number>();
 
   constructor(
     private readonly db: Db,
@@ -90,7 +100,11 @@ export class MongoLegacyStore implements LegacyStore {
 
   async get(id: string): Promise<Conversation | null> {
     const doc = await this.collection.findOne({ _id: objectId(id) });
-    return doc ? fromLegacy(doc) : null;
+    if (!doc) return null;
+    const c = fromLegacy(doc);
+    if (isCurrentFormat(doc)) this.remember(id, c.version);
+    else this.currentFormat.delete(id);
+    return c;
   }
 
   async getRaw(id: string): Promise<LegacyDocument | null> {
@@ -125,6 +139,7 @@ export class MongoLegacyStore implements LegacyStore {
   async insertNew(c: Conversation): Promise<boolean> {
     try {
       await this.collection.insertOne(this.document(c));
+      this.remember(c.id, c.version);
       return true;
     } catch (err) {
       if (isDuplicateKey(err)) return false;
@@ -136,7 +151,21 @@ export class MongoLegacyStore implements LegacyStore {
     const doc = this.document(c);
     try {
       const result = await this.collection.replaceOne(versionEquals(doc._id, expectedVersion), doc);
-      return result.matchedCount === 1;
+      return this.wrote(c, result.matchedCount === 1);
+    } catch (err) {
+      throw classified(err, c);
+    }
+  }
+
+  /**
+   * `appended`: how many messages at the end of `c` are new (several changes applied as one, by a follower,
+   * guarded by the version the first was made from); by default one for an append, none for a header change.
+   */
+  async update(c: Conversation, expectedVersion: number, shape: WriteShape, appended = shape === 'append' ? 1 : 0): Promise<boolean> {
+    if (shape === 'replace' || this.currentFormat.get(c.id) !== expectedVersion) return this.compareAndSet(c, expectedVersion);
+    try {
+      const result = await this.collection.updateOne(versionEquals(objectId(c.id), expectedVersion), changeOf(c, shape, appended));
+      return this.wrote(c, result.matchedCount === 1);
     } catch (err) {
       throw classified(err, c);
     }
@@ -148,7 +177,7 @@ export class MongoLegacyStore implements LegacyStore {
     const doc = this.document(c);
     try {
       const result = await this.collection.replaceOne(versionBelow(doc._id, c.version), doc, { upsert: true });
-      return result.matchedCount === 1 || result.upsertedCount === 1 ? 'written' : 'stale';
+      return this.wrote(c, result.matchedCount === 1 || result.upsertedCount === 1) ? 'written' : 'stale';
     } catch (err) {
       if (isDuplicateKey(err)) return 'stale';
       throw classified(err, c);
@@ -244,6 +273,16 @@ export class MongoLegacyStore implements LegacyStore {
     return this.collection.estimatedDocumentCount();
   }
 
+  async averageDocumentBytes(): Promise<number | null> {
+    try {
+      const stats = await this.db.command({ collStats: this.collection.collectionName });
+      const avg = Number(stats.avgObjSize ?? (Number(stats.count) > 0 ? Number(stats.size) / Number(stats.count) : NaN));
+      return Number.isFinite(avg) && avg > 0 ? avg : null;
+    } catch {
+      return null;
+    }
+  }
+
   async *scanIdSpace(batchSize: number, afterId?: string): AsyncIterable<Array<string | null>> {
     // No sort: a server without an `_id` index range scan would sort whole documents in memory to
     // honour it. The hint walks the `_id` index where there is one (MongoDB: a covered index scan).
@@ -265,7 +304,7 @@ export class MongoLegacyStore implements LegacyStore {
       const range: Record<string, unknown> = after ? { $gt: after } : { $type: 'objectId' };
       if (until) range.$lte = until;
       return this.collection
-        .find({ _id: range } as Filter<Document>)
+        .find({ _id: range } as Filter<Document>, { raw: true })
         .sort({ _id: 1 })
         .batchSize(batchSize);
     });
@@ -275,17 +314,70 @@ export class MongoLegacyStore implements LegacyStore {
     // Few documents and no order key shared with ObjectIds: the position is how many were taken.
     return new MongoRangeScan((position) =>
       this.collection
-        .find({ _id: { $not: { $type: 'objectId' } } })
+        .find({ _id: { $not: { $type: 'objectId' } } }, { raw: true })
         .sort({ _id: 1 })
         .skip(skip + position.taken)
         .batchSize(batchSize),
     );
   }
 
+  /** After a write of `c` (whole, or a change on a current-format document): it is current at c.version. */
+  private wrote(c: Conversation, landed: boolean): boolean {
+    if (landed) this.remember(c.id, c.version);
+    return landed;
+  }
+
+  private remember(id: string, version: number): void {
+    this.currentFormat.delete(id);
+    this.currentFormat.set(id, version);
+    if (this.currentFormat.size > FORMAT_MEMORY) this.currentFormat.delete(this.currentFormat.keys().next().value!);
+  }
+
   private document(c: Conversation): Document & { _id: ObjectId } {
     const out = toLegacy(c);
     return { ...out, _id: objectId(out._id) };
   }
+}
+
+const CURRENT_KEYS = new Set(['_id', 'user_id', 'title', 'messages', 'meta', 'created', 'updated', 'v', 'deleted']);
+const ROLES = new Set(['user', 'assistant', 'system', 'tool']);
+
+/** Exactly what toLegacy writes: the current field names, Dates, lower-case roles, every field present. */
+function isCurrentFormat(doc: Document): boolean {
+  for (const k of Object.keys(doc)) if (!CURRENT_KEYS.has(k)) return false;
+  if (typeof doc.user_id !== 'string' || !('title' in doc) || !(doc.created instanceof Date) || !(doc.updated instanceof Date))
+    return false;
+  if (typeof doc.v !== 'number' || doc.meta === null || typeof doc.meta !== 'object' || !Array.isArray(doc.messages)) return false;
+  if ('deleted' in doc && doc.deleted !== true) return false;
+  for (const m of doc.messages as Document[]) {
+    if (
+      m === null ||
+      typeof m !== 'object' ||
+      !ROLES.has(m.role) ||
+      typeof m.text !== 'string' ||
+      !(m.ts instanceof Date) ||
+      Object.keys(m).length !== 3
+    )
+      return false;
+  }
+  return true;
+}
+
+/** The update operators of a change (see update): `appended` messages at the end of `c` are pushed. */
+function changeOf(c: Conversation, shape: 'append' | 'header', appended: number): Document {
+  if (appended > c.messages.length || appended < 0)
+    throw new RangeError(`${appended} appended messages, but the conversation has ${c.messages.length}`);
+  // Only the new messages are converted: the rest of the conversation is not this write's business.
+  const out = toLegacy({ ...c, messages: c.messages.slice(c.messages.length - appended) });
+  const set: Document = { v: out.v, updated: out.updated };
+  if (shape === 'header') {
+    set.title = out.title;
+    set.meta = out.meta;
+    if (out.deleted) set.deleted = true;
+  }
+  const update: Document = { $set: set };
+  if (appended > 0) update.$push = { messages: appended === 1 ? out.messages[0] : { $each: out.messages } };
+  return update;
 }
 
 interface ScanPosition {
@@ -295,35 +387,47 @@ interface ScanPosition {
 }
 
 /**
- * One cursor, read batch by batch, with the documents of the current server batch held here so that a
- * read can stop at a bound (`endAt`) and the next read continue from the same place. A cursor the server
- * dropped (idle too long while a run was throttled) is reopened where it stopped.
+ * One cursor, read batch by batch, so that a read can stop at a bound (`endAt`, a number of bytes) and the next
+ * read continue from the same place. The cursor is raw: a server batch stays as the bytes it came in, and each
+ * document is decoded when it is next in line (one at a time, the size known exactly), so memory holds one raw
+ * server batch and the documents handed out, not a whole decoded batch besides. A cursor the server dropped
+ * (idle too long while a run was throttled) is reopened where it stopped.
  */
 class MongoRangeScan implements LegacyRangeScan {
   private cursor: FindCursor<Document> | null = null;
-  private buffer: Document[] = [];
-  private pos = 0;
+  /** The next document, decoded, with its size; null when none is decoded yet. */
+  private head: { doc: Document; bytes: number } | null = null;
   private exhausted = false;
   private closed = false;
   private readonly position: ScanPosition = { lastId: undefined, taken: 0 };
+  stoppedAtBytes = false;
+  lastBytes = 0;
 
   constructor(private readonly openCursor: (from: ScanPosition) => FindCursor<Document>) {}
 
-  async next(max: number, endAt?: string): Promise<LegacyDocument[]> {
+  async next(max: number, endAt?: string, maxBytes = Number.POSITIVE_INFINITY): Promise<LegacyDocument[]> {
     const end = endAt ? objectId(endAt) : null;
     const out: LegacyDocument[] = [];
+    let bytes = 0;
+    this.stoppedAtBytes = false;
     while (out.length < max) {
-      const doc = await this.peek();
-      if (doc === undefined || (end && !(doc._id instanceof ObjectId && Buffer.compare(doc._id.id, end.id) <= 0))) break;
+      if (out.length > 0 && bytes >= maxBytes) {
+        this.stoppedAtBytes = true;
+        break;
+      }
+      const next = await this.peek();
+      if (next === undefined || (end && !(next.doc._id instanceof ObjectId && Buffer.compare(next.doc._id.id, end.id) <= 0))) break;
+      bytes += next.bytes;
       out.push(this.take() as unknown as LegacyDocument);
     }
+    this.lastBytes = bytes;
     return out;
   }
 
   async skipThrough(id: string): Promise<void> {
     const bound = objectId(id);
     for (;;) {
-      const doc = await this.peek();
+      const doc = (await this.peek())?.doc;
       if (doc === undefined || !(doc._id instanceof ObjectId) || Buffer.compare(doc._id.id, bound.id) > 0) return;
       this.take();
     }
@@ -331,28 +435,27 @@ class MongoRangeScan implements LegacyRangeScan {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.buffer = [];
+    this.head = null;
     await this.cursor?.close().catch(() => undefined);
   }
 
   private take(): Document {
-    const doc = this.buffer[this.pos];
-    // Released as soon as it is handed out: at most one server batch is held here.
-    this.buffer[this.pos++] = undefined as never;
+    const { doc } = this.head!;
+    this.head = null;
     this.position.lastId = doc._id;
     this.position.taken++;
     return doc;
   }
 
-  private async peek(): Promise<Document | undefined> {
-    while (this.pos >= this.buffer.length) {
+  private async peek(): Promise<{ doc: Document; bytes: number } | undefined> {
+    while (this.head === null) {
       if (this.exhausted || this.closed) return undefined;
-      this.buffer = [];
-      this.pos = 0;
-      if (await this.hasNext()) this.buffer = this.cursor!.readBufferedDocuments();
-      else this.exhausted = true;
+      if (this.cursor && this.cursor.bufferedCount() > 0) {
+        const [raw] = this.cursor.readBufferedDocuments(1) as unknown as Uint8Array[];
+        this.head = { doc: BSON.deserialize(raw), bytes: raw.byteLength };
+      } else if (!(await this.hasNext())) this.exhausted = true;
     }
-    return this.buffer[this.pos];
+    return this.head;
   }
 
   private async hasNext(): Promise<boolean> {

@@ -4,12 +4,21 @@
  * - a conversation row and its messages change in one transaction, and the row's UPDATE takes the
  *   row lock first, so concurrent writers of one conversation are serialised by PostgreSQL;
  * - `putMany` is one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE ... WHERE version <`
- *   per batch: set-based, version-guarded, and it reports which ids it actually wrote.
+ *   per batch: set-based, version-guarded, and it reports which ids it actually wrote;
+ * - `update` writes only what changed (WriteShape): an append is the row's guarded UPDATE and one message
+ *   INSERT in one statement, whatever the conversation's length;
+ * - `putManyStaged` is putMany for the sync's large batches: the batch is loaded with `COPY` into two
+ *   temporary tables of the session (no WAL, emptied at commit), then merged with the same guarded
+ *   `INSERT ... ON CONFLICT DO UPDATE WHERE version <`, so it writes exactly what putMany would, with a
+ *   fraction of the parsing (no array literals of every message body).
  */
+import type { ClientBase } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource, QueryRunner } from 'typeorm';
 import type { Conversation } from '../../model/conversation.model';
 import { ConversationRow, fromRows, MessageRow, toRows } from './pg-rows';
-import type { ListPosition, PutResult, StoreRefusal, StoreTransaction, TransactionalStore } from '../conversation-store.port';
+import { CONVERSATIONS_COPY_COLUMNS, copyBatch, MESSAGES_COPY_COLUMNS } from './copy-text';
+import type { ListPosition, PutResult, StoreRefusal, StoreTransaction, TransactionalStore, WriteShape } from '../conversation-store.port';
 
 const CONVERSATION_COLUMNS = 'id, user_id, title, metadata, created_at, updated_at, version, deleted, message_count';
 
@@ -77,6 +86,42 @@ export class PostgresConversationStore implements TransactionalStore {
     });
   }
 
+  /**
+   * The guard is the version and the message count (`message_count` says which rows exist): an append inserts
+   * row `n - 1` of `n`, a header change keeps the rows. Both in one statement, so no transaction is needed.
+   */
+  async update(c: Conversation, expectedVersion: number, shape: WriteShape, tx?: StoreTransaction): Promise<boolean> {
+    if (shape === 'replace') return this.compareAndSet(c, expectedVersion, tx);
+    const q = tx ?? this.dataSource;
+    const n = c.messages.length;
+    if (shape === 'header') {
+      const [, count] = await q.query(
+        `UPDATE conversations SET title = $2, metadata = $3, updated_at = $4, version = $5, deleted = $6
+         WHERE id = $1 AND version = $7 AND message_count = $8`,
+        [c.id, c.title, JSON.stringify(c.metadata), c.updatedAt, c.version, c.deleted, expectedVersion, n],
+      );
+      return count === 1;
+    }
+    if (n === 0) throw new RangeError('an append writes at least one message');
+    const m = c.messages[n - 1];
+    const rows: unknown[] = await q.query(
+      `WITH bumped AS (
+         UPDATE conversations SET updated_at = $2, version = $3, message_count = $4
+         WHERE id = $1 AND version = $5 AND message_count = $4 - 1
+         RETURNING id)
+       INSERT INTO messages (conversation_id, seq, role, content, created_at)
+       SELECT id, $4::integer - 1, $6::text, $7::text, $8::timestamptz FROM bumped
+       RETURNING seq`,
+      [c.id, c.updatedAt, c.version, n, expectedVersion, m.role, m.content, m.createdAt],
+    );
+    return rows.length === 1;
+  }
+
+  async follow(c: Conversation, from: number, shape: WriteShape, tx?: StoreTransaction): Promise<PutResult> {
+    if (shape !== 'replace' && (await this.update(c, from, shape, tx))) return 'written';
+    return this.putIfNewer(c, tx);
+  }
+
   async removeExact(id: string, expectedVersion: number, tx?: StoreTransaction): Promise<boolean> {
     // TypeORM answers an UPDATE or DELETE with [rows, affected].
     const [, count] = await (tx ?? this.dataSource).query('DELETE FROM conversations WHERE id = $1 AND version = $2', [
@@ -119,6 +164,57 @@ export class PostgresConversationStore implements TransactionalStore {
   /** PostgreSQL holds whatever the API's input rules let through (they refuse the NUL it cannot store). */
   async refusal(): Promise<StoreRefusal | null> {
     return null;
+  }
+
+  /**
+   * putMany through COPY (see the header), in the caller's transaction. Messages of conversations it inserted
+   * are inserted; those of conversations it updated are made exactly the staged ones (rows past the end
+   * removed, the others upserted where they differ), as replaceMessages does.
+   */
+  async putManyStaged(conversations: Conversation[], q: QueryRunner): Promise<string[]> {
+    if (conversations.length === 0) return [];
+    const client = (await q.connect()) as ClientBase;
+    // Made once per session (a creation rolled back with its transaction is made again by the next one); rows
+    // an earlier call in this transaction left are removed (they are emptied at every commit anyway).
+    await q.query(
+      `CREATE TEMP TABLE IF NOT EXISTS ${STAGE_CONVERSATIONS} (LIKE conversations INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+       CREATE TEMP TABLE IF NOT EXISTS ${STAGE_MESSAGES} (LIKE messages INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;
+       DELETE FROM ${STAGE_CONVERSATIONS}; DELETE FROM ${STAGE_MESSAGES}`,
+    );
+    const text = copyBatch(conversations);
+    await copyIn(client, `COPY ${STAGE_CONVERSATIONS} (${CONVERSATIONS_COPY_COLUMNS}) FROM STDIN`, text.conversations);
+    if (text.messageCount > 0) await copyIn(client, `COPY ${STAGE_MESSAGES} (${MESSAGES_COPY_COLUMNS}) FROM STDIN`, text.messages);
+    const written: Array<{ id: string; inserted: boolean }> = await q.query(
+      `INSERT INTO conversations (${CONVERSATION_COLUMNS}) SELECT ${CONVERSATION_COLUMNS} FROM ${STAGE_CONVERSATIONS}
+       ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id, title = EXCLUDED.title,
+         metadata = EXCLUDED.metadata, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+         version = EXCLUDED.version, deleted = EXCLUDED.deleted, message_count = EXCLUDED.message_count
+       WHERE conversations.version < EXCLUDED.version
+       RETURNING id, (xmax = 0) AS inserted`,
+    );
+    if (text.messageCount > 0) {
+      const inserted = written.filter((w) => w.inserted).map((w) => w.id);
+      if (inserted.length === conversations.length) await q.query(`INSERT INTO messages SELECT * FROM ${STAGE_MESSAGES}`);
+      else if (inserted.length > 0)
+        await q.query(`INSERT INTO messages SELECT * FROM ${STAGE_MESSAGES} WHERE conversation_id = ANY($1::char(24)[])`, [inserted]);
+    }
+    const updated = written.filter((w) => !w.inserted).map((w) => w.id);
+    if (updated.length > 0) {
+      await q.query(
+        `DELETE FROM messages m USING ${STAGE_CONVERSATIONS} s
+         WHERE s.id = ANY($1::char(24)[]) AND m.conversation_id = s.id AND m.seq >= s.message_count`,
+        [updated],
+      );
+      await q.query(
+        `INSERT INTO messages SELECT * FROM ${STAGE_MESSAGES} WHERE conversation_id = ANY($1::char(24)[])
+         ON CONFLICT (conversation_id, seq) DO UPDATE SET role = EXCLUDED.role, content = EXCLUDED.content,
+           created_at = EXCLUDED.created_at
+         WHERE (messages.role, messages.content, messages.created_at)
+               IS DISTINCT FROM (EXCLUDED.role, EXCLUDED.content, EXCLUDED.created_at)`,
+        [updated],
+      );
+    }
+    return written.map((w) => w.id);
   }
 
   async listByUser(userId: string, limit: number, after?: ListPosition): Promise<Conversation[]> {
@@ -176,6 +272,26 @@ export class PostgresConversationStore implements TransactionalStore {
       ],
     );
   }
+}
+
+const STAGE_CONVERSATIONS = 'sync_stage_conversations';
+const STAGE_MESSAGES = 'sync_stage_messages';
+
+/** Streams `text` into `COPY ... FROM STDIN` on `client`, a megabyte of UTF-8 per write. */
+async function copyIn(client: ClientBase, sql: string, text: string): Promise<void> {
+  const stream = client.query(copyFrom(sql));
+  const done = new Promise<void>((resolve, reject) => {
+    stream.on('finish', resolve);
+    stream.on('error', reject);
+  });
+  // Encoded whole first: slicing the string could cut a character in two.
+  const bytes = Buffer.from(text, 'utf8');
+  const CHUNK = 1 << 20;
+  for (let i = 0; i < bytes.length; i += CHUNK) {
+    if (!stream.write(bytes.subarray(i, i + CHUNK))) await new Promise((r) => stream.once('drain', r));
+  }
+  stream.end();
+  await done;
 }
 
 function conversationParams(r: ConversationRow): unknown[] {

@@ -8,7 +8,7 @@
  * risk: the run's `split_complete` and the ranges' leases decide who does what.
  */
 import type { Job } from 'bullmq';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../stores/redis';
 import { ensureLiveJob } from '../../queues/live-job';
 import { QueueName } from '../../queues/queue-names';
 import type { JobPayloads } from '../../queues/queue-processor';
@@ -33,8 +33,9 @@ export interface SplitJobState {
 
 export class BackfillQueue extends QueueProducer<QueueName.Backfill> {
   /** `connection` is shared; the owner closes it. */
-  constructor(connection: Redis) {
+  constructor(connection: RedisClient, keyPrefix: string) {
     super(QueueName.Backfill, connection, {
+      keyPrefix,
       ownsConnection: false,
       defaultJobOptions: {
         attempts: 20,

@@ -103,10 +103,10 @@ export class BackfillService {
         return { outcome: result.outcome };
       }
       const { plan } = result;
-      // One lane (one legacy cursor) per job slot serving the queue now: every slot gets work, and the
-      // number of cursors does not grow with the collection.
+      // One lane (one legacy cursor) per job slot serving the queue now (or SYNC_BACKFILL_LANES, for workers an
+      // autoscaler will add): every slot gets work, and the number of cursors does not grow with the collection.
       const slots = (await this.queue.liveWorkers().catch(() => 1)) * this.config.backfillConcurrency;
-      const lanes = Math.max(1, Math.min(plan.ranges.length, slots));
+      const lanes = Math.max(1, Math.min(plan.ranges.length, Math.max(slots, this.config.backfillLanes)));
       const committed = await this.runs.commitSplit(run.id, {
         ranges: plan.ranges,
         firstRangeNo: result.firstRangeNo,

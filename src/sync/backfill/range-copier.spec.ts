@@ -24,6 +24,7 @@ interface FakeRange {
 function fakeLegacy(n: number) {
   const scans: Array<{ from: string | null; until: string | null }> = [];
   const legacy = {
+    averageDocumentBytes: async () => 500,
     openRangeScan(from: string | null, until: string | null): LegacyRangeScan {
       scans.push({ from, until });
       let next = from === null ? 1 : parseInt(from, 16) + 1;
@@ -39,6 +40,8 @@ function fakeLegacy(n: number) {
           next = Math.max(next, parseInt(id, 16) + 1);
         },
         async close() {},
+        stoppedAtBytes: false,
+        lastBytes: 0,
       };
     },
   };

@@ -10,6 +10,12 @@
  * the work of a run is (cursors x collection). Lanes keep the number of cursors at the number of job
  * slots serving the queue when the run was split (see BackfillService), whatever the number of ranges.
  *
+ * Memory is bounded in bytes, not only in documents: a batch ends at SYNC_BATCH_SIZE documents or about
+ * SYNC_BATCH_BYTES of BSON, whichever comes first, and the cursor's server batches are sized from the
+ * collection's mean document size to about CURSOR_BATCH_BYTES (the scan decodes a document only when it is
+ * read). So a worker holds at most one raw server batch, the batch being read and the batch being written,
+ * whatever the documents weigh and however many there are.
+ *
  * Knows nothing of BullMQ: it tells its caller why it stopped, and the caller decides when the job comes back.
  */
 import { Logger } from '@nestjs/common';
@@ -35,13 +41,15 @@ export type RangeOutcome =
   | { outcome: 'lease_lost' }
   | { outcome: 'gone' };
 
-/** Documents per server batch of a copy cursor (a write batch may take several). */
-const CURSOR_BATCH_MIN = 1000;
+/** Documents per server batch of a copy cursor: about CURSOR_BATCH_BYTES, within these bounds. */
+const CURSOR_BATCH_MIN = 100;
 const CURSOR_BATCH_MAX = 5000;
+const CURSOR_BATCH_BYTES = 8 * 1024 * 1024;
 
 interface Page {
   docs: LegacyDocument[];
-  asked: number;
+  /** The read stopped at a limit (documents or bytes): more may follow in this range. */
+  full: boolean;
   readMs: number;
 }
 
@@ -92,6 +100,7 @@ export class RangeCopier {
     let scan: LegacyRangeScan | null = null;
     let copied = 0;
     let outcome: RangeOutcome | undefined;
+    const meanBytes = await this.legacy.averageDocumentBytes().catch(() => null);
     try {
       for (const ref of lane.ranges) {
         if (ref.status === 'done') continue;
@@ -102,7 +111,7 @@ export class RangeCopier {
         const range = claim.range;
         const from = range.checkpoint ?? range.startAfter;
         const opened = scan === null;
-        if (scan === null) scan = this.legacy.openRangeScan(from, lane.endAt, cursorBatch(range.batchSize));
+        if (scan === null) scan = this.legacy.openRangeScan(from, lane.endAt, cursorBatch(range.batchSize, meanBytes));
         // Ranges done meanwhile (or a checkpoint further on) lie between the cursor and this range's position.
         else if (from !== null) await scan.skipThrough(from);
         outcome = await this.copyRange(range, scan, token, stats, opened);
@@ -126,7 +135,10 @@ export class RangeCopier {
       return claim.outcome === 'done' ? { outcome: 'done', runCompleted: await this.runs.completeIfDone(runId) } : claim;
     const range = claim.range;
     // Few documents, no usable order key: the position is how many have been copied (docs_read).
-    const scan = this.legacy.openOtherIdsScan(range.docsRead, cursorBatch(range.batchSize));
+    const scan = this.legacy.openOtherIdsScan(
+      range.docsRead,
+      cursorBatch(range.batchSize, await this.legacy.averageDocumentBytes().catch(() => null)),
+    );
     const stats: LaneStats = { docs: 0, batches: 0, firstReadMs: 0, readWaitMs: 0, transformMs: 0, writeMs: 0, throttleMs: 0 };
     try {
       const outcome = await this.copyRange(range, scan, token, stats, true);
@@ -158,8 +170,8 @@ export class RangeCopier {
     const read = async (): Promise<Page> => {
       const asked = this.throttler.batchLimit(range.batchSize);
       const r0 = performance.now();
-      const docs = await scan.next(asked, endAt);
-      return { docs, asked, readMs: performance.now() - r0 };
+      const docs = await scan.next(asked, endAt, this.config.batchBytes);
+      return { docs, full: docs.length >= asked || scan.stoppedAtBytes, readMs: performance.now() - r0 };
     };
     let pending: Promise<Page> | null = read();
     let firstRead = freshCursor;
@@ -185,7 +197,7 @@ export class RangeCopier {
         pending = null;
         if (firstRead) stats.firstReadMs += page.readMs;
         else stats.readWaitMs += waited;
-        const full = page.docs.length >= page.asked;
+        const full = page.full;
         // The next batch is read while this one is written.
         if (full) pending = read();
         if (page.docs.length > 0) {
@@ -234,8 +246,10 @@ export class RangeCopier {
   }
 }
 
-function cursorBatch(batchSize: number): number {
-  return Math.min(CURSOR_BATCH_MAX, Math.max(CURSOR_BATCH_MIN, batchSize));
+/** A server batch of about CURSOR_BATCH_BYTES (a write batch when the mean size is not known). */
+function cursorBatch(batchSize: number, meanBytes: number | null): number {
+  const docs = meanBytes ? Math.floor(CURSOR_BATCH_BYTES / meanBytes) : batchSize;
+  return Math.min(CURSOR_BATCH_MAX, Math.max(CURSOR_BATCH_MIN, docs));
 }
 
 function roundStats(s: LaneStats): Record<string, number> {

@@ -4,7 +4,7 @@
  * it is (re)set whenever a backfill starts or resumes, which also applies a changed interval.
  */
 import type { Job } from 'bullmq';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../stores/redis';
 import { QueueName } from '../../queues/queue-names';
 import type { JobPayloads } from '../../queues/queue-processor';
 import { QueueProducer } from '../../queues/queue-producer';
@@ -16,8 +16,12 @@ const KEEP = { removeOnComplete: { count: 200 }, removeOnFail: { count: 200 } };
 
 export class CatchupQueue extends QueueProducer<QueueName.Catchup> {
   /** `connection` is shared; the owner closes it. */
-  constructor(connection: Redis) {
-    super(QueueName.Catchup, connection, { ownsConnection: false, defaultJobOptions: { attempts: 1, ...KEEP } });
+  constructor(connection: RedisClient, keyPrefix: string) {
+    super(QueueName.Catchup, connection, {
+      keyPrefix,
+      ownsConnection: false,
+      defaultJobOptions: { attempts: 1, ...KEEP },
+    });
   }
 
   async schedule(everyMs: number): Promise<void> {

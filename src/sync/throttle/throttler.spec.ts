@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../stores/redis';
 import type { SyncConfig } from '../sync.config';
 import type { SyncStateRepository } from '../state/sync-state.repository';
 import { SyncThrottler } from './throttler';
@@ -23,8 +23,8 @@ function setup(opts: { paused?: boolean; ceiling?: number | null; evalResult?: (
       evals.push(args);
       return opts.evalResult ? opts.evalResult() : 0;
     },
-  } as unknown as Redis;
-  return { throttler: new SyncThrottler(config, state, redis), sets, evals };
+  } as unknown as RedisClient;
+  return { throttler: new SyncThrottler(config, state, redis, 'lms'), sets, evals };
 }
 
 describe('SyncThrottler', () => {

@@ -8,8 +8,7 @@
  * The ceiling and the API's pressure flag are cached for REFRESH_MS; the pause flag is read at every batch.
  */
 import { Logger } from '@nestjs/common';
-import type Redis from 'ioredis';
-import { QUEUE_PREFIX } from '../../queues/queue-names';
+import type { RedisClient } from '../../stores/redis';
 import type { SyncConfig } from '../sync.config';
 import type { SyncStateRepository } from '../state/sync-state.repository';
 import { BackoffDelay, LatencySignal, LatencyTracker } from './latency-backoff';
@@ -36,8 +35,6 @@ export const THROTTLER = Symbol('THROTTLER');
 
 const REFRESH_MS = 500;
 const PRESSURE_TTL_MS = 5000;
-const BUCKET_KEY = `${QUEUE_PREFIX}:sync:bucket`;
-const PRESSURE_KEY = `${QUEUE_PREFIX}:sync:api-pressure`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -56,12 +53,17 @@ export class SyncThrottler implements Throttler {
   private settingsAt = 0;
   private refreshing?: Promise<Settings>;
   private pressurePublishedAt = 0;
+  private readonly bucketKey: string;
+  private readonly pressureKey: string;
 
   constructor(
     private readonly config: SyncConfig,
     private readonly state: SyncStateRepository,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
+    keyPrefix: string,
   ) {
+    this.bucketKey = `${keyPrefix}:sync:bucket`;
+    this.pressureKey = `${keyPrefix}:sync:api-pressure`;
     this.tracker = new LatencyTracker(config.latencyBackoffFactor, config.latencyBackoffMinDeltaMs);
     this.delay = new BackoffDelay(config.maxBackoffMs);
     this.settings = { paused: false, ceiling: config.maxDocsPerSecond, apiPressure: false };
@@ -130,7 +132,7 @@ export class SyncThrottler implements Throttler {
 
   private async refresh(): Promise<Settings> {
     try {
-      const [all, pressure] = await Promise.all([this.state.readAll(), this.redis.get(PRESSURE_KEY).catch(() => null)]);
+      const [all, pressure] = await Promise.all([this.state.readAll(), this.redis.get(this.pressureKey).catch(() => null)]);
       const override = all.throttle.maxDocsPerSecond;
       this.settings = {
         paused: all.pause.paused === true,
@@ -147,7 +149,7 @@ export class SyncThrottler implements Throttler {
 
   private async take(docs: number, rate: number): Promise<number> {
     try {
-      return Number(await this.redis.eval(TOKEN_BUCKET_LUA, 1, BUCKET_KEY, String(rate), String(docs)));
+      return Number(await this.redis.eval(TOKEN_BUCKET_LUA, 1, this.bucketKey, String(rate), String(docs)));
     } catch {
       return this.localBucket.take(docs, rate, Date.now());
     }
@@ -157,6 +159,6 @@ export class SyncThrottler implements Throttler {
     const now = Date.now();
     if (now - this.pressurePublishedAt < 1000) return;
     this.pressurePublishedAt = now;
-    this.redis.set(PRESSURE_KEY, '1', 'PX', PRESSURE_TTL_MS).catch(() => undefined);
+    this.redis.set(this.pressureKey, '1', 'PX', PRESSURE_TTL_MS).catch(() => undefined);
   }
 }

@@ -23,6 +23,8 @@ export function clusterEnv(stores: Record<string, string>): Record<string, strin
     DATABASE_URL: stores.DATABASE_URL,
     LEGACY_MONGO_URL: stores.LEGACY_MONGO_URL,
     REDIS_URL: stores.REDIS_URL,
+    // The private services' one Redis, even when the test run itself was pointed at a cluster.
+    REDIS_CLUSTER_NODES: '',
     APP_API_TOKENS: `history:${APP_TOKEN}`,
     OPERATOR_API_TOKENS: `history-ops:${OPERATOR_TOKEN}`,
     // The production default, on purpose: each replica caches the phase for a second.
