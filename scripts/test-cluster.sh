@@ -35,4 +35,10 @@ QUEUE_TESTS=(
   test/migration-e2e.test.ts
   test/dashboard-api.test.ts
 )
-exec npx --no -- jest --selectProjects integration --runInBand "$@" "${QUEUE_TESTS[@]}"
+results=${TEST_RESULTS_DIR:-.local/test-results/cluster}
+rm -rf "$results" && mkdir -p "$results"
+rc=0
+npx --no -- jest --selectProjects integration --runInBand --json --outputFile="$results/queue-tests.json" "$@" \
+  "${QUEUE_TESTS[@]}" || rc=$?
+node scripts/ci/test-totals.mjs "$results" cluster
+exit "$rc"

@@ -24,7 +24,14 @@ fi
 # set lacks; each skipped when already there at the right version.
 bash scripts/ci/install-tools.sh >/dev/null
 bash scripts/ci/crd-schemas.sh >/dev/null
+# Each Jest run also writes its results as JSON (TEST_RESULTS_DIR, default .local/test-results/npm-test); the
+# last line printed adds them up: `npm-test: N passed, N failed`.
+results=${TEST_RESULTS_DIR:-.local/test-results/npm-test}
+rm -rf "$results" && mkdir -p "$results"
 rc=0
-npx --no -- jest --selectProjects unit static --passWithNoTests "$@" || rc=$?
-npx --no -- jest --selectProjects integration --runInBand --passWithNoTests "$@" || rc=$?
+npx --no -- jest --selectProjects unit static --passWithNoTests --json --outputFile="$results/unit-static.json" "$@" ||
+  rc=$?
+npx --no -- jest --selectProjects integration --runInBand --passWithNoTests --json \
+  --outputFile="$results/integration.json" "$@" || rc=$?
+node scripts/ci/test-totals.mjs "$results" npm-test
 exit "$rc"
