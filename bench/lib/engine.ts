@@ -14,7 +14,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
-import { BENCH_TOKEN, BenchApi, startApi } from './api';
+import { BENCH_TOKEN, BenchApi, freePort, startApi } from './api';
+import { JsonClient } from './http';
+import { parseMetrics, Sample } from './prom';
 import { buildWorker } from './build';
 import { withTimeout } from '../../src/common/timeout';
 import { queuePrefix, QueueName } from '../../src/queues/queue-names';
@@ -171,6 +173,91 @@ export async function spawnWorker(name: string, env: NodeJS.ProcessEnv, bootTime
 }
 
 // ------------------------------------------------------------------------------------ API
+
+/** The API in a process of its own (`npm start`'s dist/src/main.js, transpiled as the workers are). */
+export interface ApiProc {
+  url: string;
+  client: JsonClient;
+  metrics(): Promise<Sample[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The API as production runs it, in its own process on the given databases (the bench's token, no rate
+ * limit, migrations left to the caller): what it measures is then not slowed by this process's load
+ * generator, which reads and parses every answer on its own event loop. Ready when GET /health/ready is 200.
+ */
+export async function spawnApi(
+  name: string,
+  dbs: { databaseUrl: string; legacyUrl: string },
+  o: { concurrency: number; env?: Record<string, string>; bootTimeoutMs?: number },
+): Promise<ApiProc> {
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const env: NodeJS.ProcessEnv = {
+    ...workerEnv(dbs.databaseUrl, dbs.legacyUrl, '', { APP_API_TOKENS: `bench:${BENCH_TOKEN}`, LOG_LEVEL: 'error' }),
+    ...servicesEnv(),
+    DATABASE_URL: dbs.databaseUrl,
+    LEGACY_MONGO_URL: dbs.legacyUrl,
+    PORT: String(port),
+    METRICS_PORT: String(metricsPort),
+    RATE_LIMIT_APP_RPS: '0',
+    ...(o.env ?? {}),
+  };
+  delete env.WORKER_QUEUES;
+  const main = path.join(path.dirname(path.dirname(buildWorker())), 'src', 'main.js');
+  // BENCH_API_NODE_ARGS: node options for the API process alone (space-separated, e.g. `--trace-gc`).
+  const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, main], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  // BENCH_API_OUTPUT=FILE keeps everything the API process prints (e.g. what --trace-gc says).
+  const keep = process.env.BENCH_API_OUTPUT ? fs.createWriteStream(process.env.BENCH_API_OUTPUT, { flags: 'a' }) : null;
+  const onData = (chunk: Buffer) => {
+    keep?.write(chunk);
+    out += chunk.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  void exited.then(() => keep?.end());
+  const url = `http://127.0.0.1:${port}`;
+  const client = new JsonClient(url, BENCH_TOKEN, o.concurrency);
+  const stop = onCleanup(`stop API ${name} (pid ${child.pid})`, async () => {
+    client.close();
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(t);
+  });
+  const deadline = Date.now() + (o.bootTimeoutMs ?? 90_000);
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await stop();
+      throw new Error(`API ${name} exited during boot (code ${child.exitCode}, signal ${child.signalCode}): ${out.slice(-1500)}`);
+    }
+    const ready = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ready) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`API ${name} was not ready within ${o.bootTimeoutMs ?? 90_000} ms: ${out.slice(-1500)}`);
+    }
+    await sleep(200);
+  }
+  return {
+    url,
+    client,
+    metrics: async () => {
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      if (res.status !== 200) throw new Error(`GET /metrics -> ${res.status}`);
+      return parseMetrics(await res.text());
+    },
+    stop,
+  };
+}
 
 /** The API in this process on the given databases, with an operator token for the bench's client. */
 export function startOperatorApi(databaseUrl: string, legacyUrl: string, env: Record<string, string> = {}): Promise<BenchApi> {
