@@ -340,7 +340,7 @@ async function messageCounts(api: ApiProc, ids: string[]): Promise<number> {
 
 /**
  * Each store's append write alone: `update(next, version, 'append')` of the store the API uses, called from
- * here on one conversation per size, one writer, with the conversation kept in memory (nothing read, nothing
+ * here on BENCH_APPEND_CONVERSATIONS conversations per size in turn, one writer, with the conversation kept in memory (nothing read, nothing
  * returned), so nothing else runs on the event loop that times it. This is exactly what item 0b changed:
  * PostgreSQL inserts one message row and bumps the version in one guarded statement; the legacy store sends
  * one `updateOne` with the version guard and a `$push`. On the dev server that `$push` still costs the whole
@@ -357,10 +357,12 @@ async function storeAppends(control: BenchApi, o: Options): Promise<BenchLine[]>
     const store = control.app.get<ConversationStore>(token);
     const bySize: BySize = {};
     for (const size of SIZES) {
-      let c = conversation(size, 20_000 + size, o.bytes);
-      if (!(await store.insertNew(c))) throw new Error(`could not seed the ${name} store`);
+      // o.perSize conversations of the size, appended to in turn: each grows by n / perSize messages, not n.
+      const pool = Array.from({ length: o.perSize }, (_, k) => conversation(size, 20_000 + size * 100 + k, o.bytes));
+      for (const c of pool) if (!(await store.insertNew(c))) throw new Error(`could not seed the ${name} store`);
       const latencies: number[] = [];
       for (let i = 0; i < n; i++) {
+        const c = pool[i % pool.length];
         const now = new Date(c.updatedAt.getTime() + 1);
         const next: Conversation = {
           ...c,
@@ -372,10 +374,16 @@ async function storeAppends(control: BenchApi, o: Options): Promise<BenchLine[]>
         const won = await store.update(next, c.version, 'append');
         latencies.push(performance.now() - t0);
         if (!won) throw new Error(`the ${name} store refused an append at ${c.messages.length} messages`);
-        c = next;
+        pool[i % pool.length] = next;
       }
       const q = summarize(latencies);
-      bySize[size] = { n: q.count, p50_ms: q.p50_ms, p99_ms: q.p99_ms, max_ms: q.max_ms, mean_messages: size + n / 2 };
+      bySize[size] = {
+        n: q.count,
+        p50_ms: q.p50_ms,
+        p99_ms: q.p99_ms,
+        max_ms: q.max_ms,
+        mean_messages: round(size + n / o.perSize / 2, 0),
+      };
       progress(BENCH, `${name} store's append alone, ${String(size).padStart(4)} messages: p50=${q.p50_ms} p99=${q.p99_ms} ms`);
     }
     const r = ratio(bySize[1000]?.p99_ms ?? NaN, bySize[10]?.p99_ms ?? NaN);
@@ -384,7 +392,7 @@ async function storeAppends(control: BenchApi, o: Options): Promise<BenchLine[]>
       figure: 'append_store_write_p99_flat',
       store: name,
       server: name === 'new' ? 'PostgreSQL' : 'the dev server (FerretDB on SQLite)',
-      measure: `p99 of the store's append write alone (update, shape append), 1,000 messages vs 10, one writer, ${n} appends per size`,
+      measure: `p99 of the store's append write alone (update, shape append), 1,000 messages vs 10, one writer, ${n} appends per size over ${o.perSize} conversations`,
       by_messages: bySize,
       ratio: r,
       target: `<=${TARGET}`,
