@@ -148,6 +148,11 @@ describe('legacy down for a long time in deprecation: the follow-ups wait, then 
     expect(rollback.status).toBe(409);
     expect(rollback.body.code).toBe('GATE_FAILED');
     expect((await status()).phase).toBe('deprecation');
+    // The compression did what an hour does: repair jobs ran out of attempts while legacy was down (the
+    // dead-letter list), and what follows shows that this loses nothing: the rows in repair_outbox outlive them.
+    const repairs = await call(0, 'GET', '/migration/repairs?limit=5', undefined, OPERATOR_TOKEN);
+    expect(repairs.status).toBe(200);
+    expect(repairs.body.counts.failed).toBeGreaterThan(0);
 
     const pg = new PostgresConversationStore(ds);
     const legacy = new MongoLegacyStore(mongo.db(new URL(services.env.LEGACY_MONGO_URL).pathname.slice(1)), 'conversations');
@@ -173,6 +178,15 @@ describe('legacy down for a long time in deprecation: the follow-ups wait, then 
       },
       180_000,
     );
-    console.log(JSON.stringify({ downMs: DOWN_MS, writes, writesWhileDown, followUpsMid: mid.followUps, followUpsLate: late.followUps }));
+    console.log(
+      JSON.stringify({
+        downMs: DOWN_MS,
+        writes,
+        writesWhileDown,
+        followUpsMid: mid.followUps,
+        followUpsLate: late.followUps,
+        repairsDeadAfterOutage: repairs.body.counts.failed,
+      }),
+    );
   }, 420_000);
 });
