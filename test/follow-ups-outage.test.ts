@@ -4,10 +4,11 @@
  * servers, in deprecation. Clients create, append to and patch shared conversations through both replicas while
  * the legacy server is stopped for LEGACY_DOWN_MS (default a minute) and started again.
  *
- * The hour is compressed: repair jobs get 3 attempts 100 ms apart, so they run out within the outage as they
- * would within an hour with the production settings, and what keeps the follow-ups alive is what keeps them
- * alive in production: their rows in repair_outbox, handed to the repair queue again by the replayer. The
- * rollback gate's threshold is a third of the outage.
+ * The hour is compressed: repair jobs get 3 attempts 100 ms apart, so a job handed over while legacy is down
+ * runs out within the outage as it would within an hour with the production settings, and what keeps the
+ * follow-ups alive is what keeps them alive in production: their rows in repair_outbox, which the replayers
+ * hold back while legacy does not answer and hand to the repair queue once it does. The rollback gate's
+ * threshold is a third of the outage.
  *
  * While legacy is down every write is acknowledged (it is not the source of truth), the follow-ups wait and the
  * status says how many and how old, and the rollback out of deprecation is refused by its gate. Once legacy is
@@ -148,11 +149,13 @@ describe('legacy down for a long time in deprecation: the follow-ups wait, then 
     expect(rollback.status).toBe(409);
     expect(rollback.body.code).toBe('GATE_FAILED');
     expect((await status()).phase).toBe('deprecation');
-    // The compression did what an hour does: repair jobs ran out of attempts while legacy was down (the
-    // dead-letter list), and what follows shows that this loses nothing: the rows in repair_outbox outlive them.
+    // The follow-ups waited in repair_outbox, not in the repair queue: the replayers hold back what copies into
+    // a store that does not answer, so the dead-letter list holds at most the jobs already under way when legacy
+    // stopped (before that rule, this outage left 84 dead jobs for 12 conversations, one per replayer pass per
+    // waiting conversation: an hour of it would bury the dead letters that need an operator).
     const repairs = await call(0, 'GET', '/migration/repairs?limit=5', undefined, OPERATOR_TOKEN);
     expect(repairs.status).toBe(200);
-    expect(repairs.body.counts.failed).toBeGreaterThan(0);
+    expect(repairs.body.counts.failed).toBeLessThanOrEqual(CONVERSATIONS);
 
     const pg = new PostgresConversationStore(ds);
     const legacy = new MongoLegacyStore(mongo.db(new URL(services.env.LEGACY_MONGO_URL).pathname.slice(1)), 'conversations');

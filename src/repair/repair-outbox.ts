@@ -26,8 +26,11 @@ export interface OutboxEntry {
 export interface RepairOutbox {
   readonly store: StoreName;
   add(entry: OutboxEntry): Promise<void>;
-  /** Hands up to `limit` due entries to `deliver`, each at most once per pass; resolves to how many it handed over. */
-  drain(limit: number, deliver: (entry: OutboxEntry) => Promise<void>): Promise<number>;
+  /**
+   * Hands up to `limit` due entries to `deliver`, each at most once per pass; resolves to how many it handed over.
+   * Entries whose `source` is in `holdBack` stay where they are this pass (the store they copy into is down).
+   */
+  drain(limit: number, deliver: (entry: OutboxEntry) => Promise<void>, holdBack?: readonly StoreName[]): Promise<number>;
   count(): Promise<number>;
 }
 
@@ -60,15 +63,16 @@ export class PostgresRepairOutbox implements RepairOutbox {
     return String(row.id);
   }
 
-  async drain(limit: number, deliver: (entry: OutboxEntry) => Promise<void>): Promise<number> {
+  async drain(limit: number, deliver: (entry: OutboxEntry) => Promise<void>, holdBack: readonly StoreName[] = []): Promise<number> {
     return this.dataSource.transaction(async (em) => {
       // SKIP LOCKED lets several replicas hand rows over at once without handing one over twice.
       const rows: Array<{ id: string; conversation_id: string; source: StoreName; reason: string }> = await em.query(
         `SELECT id, conversation_id, source, reason FROM repair_outbox
-         WHERE (enqueued_at IS NULL AND created_at < now() - interval '${FIRST_HANDOVER_AFTER}')
-            OR enqueued_at < now() - interval '${HANDOVER_AGAIN_AFTER}'
+         WHERE ((enqueued_at IS NULL AND created_at < now() - interval '${FIRST_HANDOVER_AFTER}')
+                OR enqueued_at < now() - interval '${HANDOVER_AGAIN_AFTER}')
+           AND NOT (source = ANY($2::text[]))
          ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [limit],
+        [limit, holdBack],
       );
       // One job per conversation and source: it copies the current state, which covers all its rows.
       const groups = new Map<string, OutboxEntry & { outboxIds: string[] }>();
@@ -140,11 +144,11 @@ export class MongoRepairOutbox implements RepairOutbox {
     await this.collection.insertOne({ conversationId: e.conversationId, source: e.source, reason: e.reason, createdAt: new Date() });
   }
 
-  async drain(limit: number, deliver: (entry: OutboxEntry) => Promise<void>): Promise<number> {
+  async drain(limit: number, deliver: (entry: OutboxEntry) => Promise<void>, holdBack: readonly StoreName[] = []): Promise<number> {
     let delivered = 0;
     for (; delivered < limit; delivered++) {
       // Take one entry out atomically; put it back if it could not be delivered.
-      const doc = await this.collection.findOneAndDelete({}, { sort: { _id: 1 } });
+      const doc = await this.collection.findOneAndDelete({ source: { $nin: [...holdBack] } }, { sort: { _id: 1 } });
       if (!doc) break;
       const entry = { conversationId: doc.conversationId, source: doc.source, reason: doc.reason } as OutboxEntry;
       try {

@@ -39,9 +39,14 @@ export const REPAIR_OUTBOXES = Symbol('REPAIR_OUTBOXES');
     },
     {
       provide: OutboxReplayer,
-      inject: [REPAIR_OUTBOXES, RepairQueue],
-      useFactory: (outboxes: ConstructorParameters<typeof RepairRecorder>[1], queue: RepairQueue) =>
-        new OutboxReplayer([outboxes.new, outboxes.legacy], queue),
+      inject: [REPAIR_OUTBOXES, RepairQueue, LEGACY_DB],
+      useFactory: (outboxes: ConstructorParameters<typeof RepairRecorder>[1], queue: RepairQueue, legacy: Db) =>
+        // Only legacy is probed: with PostgreSQL down, its outbox cannot be drained anyway.
+        new OutboxReplayer([outboxes.new, outboxes.legacy], queue, 2000, {
+          legacy: async () => {
+            await legacy.command({ ping: 1 });
+          },
+        }),
     },
     { provide: POSTGRES_OUTBOX, inject: [REPAIR_OUTBOXES], useFactory: (outboxes: { new: PostgresRepairOutbox }) => outboxes.new },
     RepairService,
