@@ -147,17 +147,30 @@ export async function ranges(t: TestApp, runId: number): Promise<RangeRow[]> {
   return rows.rows;
 }
 
-/** Every conversation in PostgreSQL, canonical JSON by id. */
+/**
+ * Every conversation in PostgreSQL, canonical JSON by id. One statement, so one snapshot: read as two, a write
+ * committing between them (catch-up running meanwhile) would pair a conversation row with messages it does not
+ * have yet.
+ */
 export async function pgCanonical(t: TestApp): Promise<Map<string, string>> {
-  const conversations = (await t.pg.query<ConversationRow>('SELECT * FROM conversations ORDER BY id')).rows;
-  const messages = (await t.pg.query<MessageRow>('SELECT * FROM messages ORDER BY conversation_id, seq')).rows;
-  const byId = new Map<string, MessageRow[]>();
-  for (const m of messages) {
-    const list = byId.get(m.conversation_id) ?? [];
-    list.push(m);
-    byId.set(m.conversation_id, list);
-  }
-  return new Map(conversations.map((c) => [c.id, canonicalJson(fromRows(c, byId.get(c.id) ?? []))]));
+  type Row = ConversationRow & { message_rows: Array<Omit<MessageRow, 'created_at'> & { created_at: string }> };
+  const rows = (
+    await t.pg.query<Row>(
+      `SELECT c.*, COALESCE((SELECT json_agg(m ORDER BY m.seq) FROM messages m WHERE m.conversation_id = c.id), '[]'::json) AS message_rows
+       FROM conversations c ORDER BY c.id`,
+    )
+  ).rows;
+  return new Map(
+    rows.map(({ message_rows, ...c }) => [
+      c.id,
+      canonicalJson(
+        fromRows(
+          c,
+          message_rows.map((m) => ({ ...m, created_at: new Date(m.created_at) })),
+        ),
+      ),
+    ]),
+  );
 }
 
 export interface LegacySplit {
