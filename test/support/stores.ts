@@ -6,8 +6,8 @@
 import { BSON, Document, ObjectId } from 'mongodb';
 import { canonical, CanonicalConversation, canonicalJson, diffCanonical } from '../../src/model/canonical';
 import { fromLegacy } from '../../src/model/legacy-transform';
-import { ConversationRow, fromRows, MessageRow } from '../../src/stores/postgres/pg-rows';
 import type { TestApp, TestResponse } from './app';
+import { readPgConversations } from './pg-read';
 
 export function legacyCollection(t: TestApp) {
   return t.legacy.collection(t.config.legacy.collection);
@@ -23,10 +23,8 @@ export async function readLegacy(t: TestApp, id: string): Promise<CanonicalConve
 }
 
 export async function readNew(t: TestApp, id: string): Promise<CanonicalConversation | null> {
-  const rows = (await t.pg.query<ConversationRow>('SELECT * FROM conversations WHERE id = $1', [id])).rows;
-  if (rows.length === 0) return null;
-  const messages = (await t.pg.query<MessageRow>('SELECT * FROM messages WHERE conversation_id = $1 ORDER BY seq', [id])).rows;
-  return canonical(fromRows(rows[0], messages));
+  const [c] = await readPgConversations(t.pg, id);
+  return c ? canonical(c) : null;
 }
 
 export async function readBoth(

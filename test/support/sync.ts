@@ -12,12 +12,12 @@ import type { AppConfig } from '../../src/app-config';
 import { canonical, canonicalJson, diffCanonical } from '../../src/model/canonical';
 import { fromLegacy } from '../../src/model/legacy-transform';
 import type { LegacyDocument } from '../../src/model/legacy-document';
-import { ConversationRow, fromRows, MessageRow } from '../../src/stores/postgres/pg-rows';
 import { settlesWithin, withTimeout as boundedWait } from '../../src/common/timeout';
 import { QueueName } from '../../src/queues/queue-names';
 import type { TestApp } from './app';
 import { OPERATOR_TOKEN, redisEnv, ROOT } from './env';
 import { legacyCollection, waitFor } from './stores';
+import { readPgConversations } from './pg-read';
 
 /** Short leases and stalled checks, so a killed worker's range moves on within seconds. */
 export const FAST_SYNC_ENV: Record<string, string> = {
@@ -147,30 +147,9 @@ export async function ranges(t: TestApp, runId: number): Promise<RangeRow[]> {
   return rows.rows;
 }
 
-/**
- * Every conversation in PostgreSQL, canonical JSON by id. One statement, so one snapshot: read as two, a write
- * committing between them (catch-up running meanwhile) would pair a conversation row with messages it does not
- * have yet.
- */
+/** Every conversation in PostgreSQL, canonical JSON by id (one snapshot: see pg-read.ts). */
 export async function pgCanonical(t: TestApp): Promise<Map<string, string>> {
-  type Row = ConversationRow & { message_rows: Array<Omit<MessageRow, 'created_at'> & { created_at: string }> };
-  const rows = (
-    await t.pg.query<Row>(
-      `SELECT c.*, COALESCE((SELECT json_agg(m ORDER BY m.seq) FROM messages m WHERE m.conversation_id = c.id), '[]'::json) AS message_rows
-       FROM conversations c ORDER BY c.id`,
-    )
-  ).rows;
-  return new Map(
-    rows.map(({ message_rows, ...c }) => [
-      c.id,
-      canonicalJson(
-        fromRows(
-          c,
-          message_rows.map((m) => ({ ...m, created_at: new Date(m.created_at) })),
-        ),
-      ),
-    ]),
-  );
+  return new Map((await readPgConversations(t.pg)).map((c) => [c.id, canonicalJson(c)]));
 }
 
 export interface LegacySplit {

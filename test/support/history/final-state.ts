@@ -7,8 +7,8 @@ import { BSON, Db, ObjectId } from 'mongodb';
 import type { Client } from 'pg';
 import { canonical, canonicalJson } from '../../../src/model/canonical';
 import { fromLegacy } from '../../../src/model/legacy-transform';
-import { ConversationRow, fromRows, MessageRow } from '../../../src/stores/postgres/pg-rows';
 import type { Conversation } from '../../../src/model/conversation.model';
+import { readPgConversations } from '../pg-read';
 
 export type StoreName = 'legacy' | 'new';
 
@@ -43,15 +43,7 @@ export function stored(c: Conversation): StoredConversation {
 }
 
 export async function readPostgres(pg: Client): Promise<Map<string, StoredConversation>> {
-  const conversations = (await pg.query<ConversationRow>('SELECT * FROM conversations ORDER BY id')).rows;
-  const messages = (await pg.query<MessageRow>('SELECT * FROM messages ORDER BY conversation_id, seq')).rows;
-  const byId = new Map<string, MessageRow[]>();
-  for (const m of messages) {
-    const list = byId.get(m.conversation_id) ?? [];
-    list.push(m);
-    byId.set(m.conversation_id, list);
-  }
-  return new Map(conversations.map((row) => [row.id, stored(fromRows(row, byId.get(row.id) ?? []))]));
+  return new Map((await readPgConversations(pg)).map((c) => [c.id, stored(c)]));
 }
 
 export async function readLegacy(
