@@ -38,7 +38,10 @@ QUEUE_TESTS=(
 results=${TEST_RESULTS_DIR:-.local/test-results/cluster}
 rm -rf "$results" && mkdir -p "$results"
 rc=0
-npx --no -- jest --selectProjects integration --runInBand --json --outputFile="$results/queue-tests.json" "$@" \
+# --forceExit: once (a fresh-clone CI run, all 84 tests passed) Jest did not exit afterwards, holding one ioredis
+# connection to a cluster node that no test's teardown had closed; not found yet. The results are complete
+# when the run ends, so that connection is not allowed to hang CI until its timeout.
+npx --no -- jest --selectProjects integration --runInBand --forceExit --json --outputFile="$results/queue-tests.json" "$@" \
   "${QUEUE_TESTS[@]}" || rc=$?
 node scripts/ci/test-totals.mjs "$results" cluster
 exit "$rc"
