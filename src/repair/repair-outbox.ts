@@ -106,6 +106,29 @@ export class PostgresRepairOutbox implements RepairOutbox {
     if (ids.length > 0) await q.query('DELETE FROM repair_outbox WHERE id = ANY($1::bigint[])', [ids]);
   }
 
+  /**
+   * Rows whose repair can never succeed as things are (the record cannot be read): never handed over again by
+   * the replayer (`enqueued_at` infinity), where every 60 s would add one more dead job for the same record.
+   * They stay, and count in the lag, until their dead job is re-driven after a fix, or until a later repair
+   * of the conversation from the same store succeeds (removeSettled).
+   */
+  async park(ids: readonly string[]): Promise<void> {
+    if (ids.length > 0)
+      await this.dataSource.query(`UPDATE repair_outbox SET enqueued_at = 'infinity' WHERE id = ANY($1::bigint[])`, [ids]);
+  }
+
+  /**
+   * A repair of the conversation from `source` is done: its rows go, and so do the conversation's parked rows
+   * from that store (the repair copied the current state, which covers them). One statement.
+   */
+  async removeSettled(ids: readonly string[], conversationId: string, source: StoreName): Promise<void> {
+    await this.dataSource.query(
+      `DELETE FROM repair_outbox
+       WHERE id = ANY($1::bigint[]) OR (conversation_id = $2 AND source = $3 AND enqueued_at = 'infinity')`,
+      [ids, conversationId, source],
+    );
+  }
+
   /** Of `conversationIds`, those with a follow-up not yet settled, with the store each copies from. */
   async pendingFor(conversationIds: readonly string[]): Promise<Array<{ conversationId: string; source: StoreName }>> {
     if (conversationIds.length === 0) return [];

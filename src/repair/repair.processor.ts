@@ -21,20 +21,18 @@ export class RepairProcessor implements QueueProcessor<QueueName.Repair> {
   }
 
   async process(job: Job<JobPayloads[QueueName.Repair]>): Promise<string> {
+    const entry = { conversationId: job.data.id, source: job.data.source, reason: job.data.reason, outboxIds: job.data.outboxIds };
     try {
-      const outcome = await this.repairs.settle({
-        conversationId: job.data.id,
-        source: job.data.source,
-        reason: job.data.reason,
-        outboxIds: job.data.outboxIds,
-      });
+      const outcome = await this.repairs.settle(entry);
       this.outcomes.inc({ outcome: 'done' });
       return outcome;
     } catch (err) {
       // A record that cannot be read will not become readable by retrying: dead-letter it at once,
-      // with the reason, for an operator to fix and re-drive.
+      // with the reason, for an operator to fix and re-drive; its outbox rows are parked meanwhile (if that
+      // fails, the replayer hands them over again in a minute and this comes back here).
       if (err instanceof UnreadableDocumentError || err instanceof InvalidRowError) {
         this.outcomes.inc({ outcome: 'dead' });
+        await this.repairs.park(entry).catch(() => undefined);
         throw new UnrecoverableError(`${err.code}: ${err.message}`);
       }
       if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) this.outcomes.inc({ outcome: 'dead' });

@@ -103,11 +103,19 @@ export class RepairService {
     return this.rounds(id, (mode) => ({ from: mode.sourceOfTruth, forwardOnly: false }));
   }
 
-  /** Repairs what one outbox entry stands for, then removes its rows (they are settled whatever came of it). */
+  /**
+   * Repairs what one outbox entry stands for, then removes its rows (they are settled whatever came of it), and
+   * the conversation's parked rows from the same store (a repair copies the current state, which covers them).
+   */
   async settle(entry: OutboxEntry, options: { mode?: MigrationMode; settled?: boolean } = {}): Promise<RepairOutcome> {
     const outcome = await this.repair(entry.conversationId, entry.source, options);
-    await this.outbox.remove(entry.outboxIds ?? []);
+    await this.outbox.removeSettled(entry.outboxIds ?? [], entry.conversationId, entry.source);
     return outcome;
+  }
+
+  /** The rows of a repair that cannot succeed until someone fixes the record: out of the replayer's passes. */
+  park(entry: OutboxEntry): Promise<void> {
+    return this.outbox.park(entry.outboxIds ?? []);
   }
 
   /**
