@@ -1,25 +1,16 @@
 /**
- * Conversations read straight from PostgreSQL's tables, each with its message rows, in one statement and so
- * one snapshot: read as two statements, a write committing between them pairs a conversation row with
- * messages it does not have yet (or no longer has), and `fromRows` rightly refuses the pair.
+ * Conversations read straight from PostgreSQL's tables with the store's own statement (SELECT_WITH_MESSAGES:
+ * each conversation with its message rows in one statement, so one snapshot) and row mapper.
  */
 import type { Client } from 'pg';
 import type { Conversation } from '../../src/model/conversation.model';
-import { ConversationRow, fromRows, MessageRow } from '../../src/stores/postgres/pg-rows';
+import { fromJoined, RowWithMessages, SELECT_WITH_MESSAGES } from '../../src/stores/postgres/pg-rows';
 
-type Row = ConversationRow & { message_rows: Array<Omit<MessageRow, 'created_at'> & { created_at: string }> };
-
-/** Every conversation (or the one with `id`), in id order, through the same row mapper as the store. */
+/** Every conversation (or the one with `id`), in id order. */
 export async function readPgConversations(pg: Client, id?: string): Promise<Conversation[]> {
-  const { rows } = await pg.query<Row>(
-    `SELECT c.*, COALESCE((SELECT json_agg(m ORDER BY m.seq) FROM messages m WHERE m.conversation_id = c.id), '[]'::json) AS message_rows
-     FROM conversations c ${id === undefined ? '' : 'WHERE c.id = $1'} ORDER BY c.id`,
+  const { rows } = await pg.query<RowWithMessages>(
+    `${SELECT_WITH_MESSAGES} ${id === undefined ? '' : 'WHERE c.id = $1'} ORDER BY c.id`,
     id === undefined ? [] : [id],
   );
-  return rows.map(({ message_rows, ...c }) =>
-    fromRows(
-      c,
-      message_rows.map((m) => ({ ...m, created_at: new Date(m.created_at) })),
-    ),
-  );
+  return rows.map(fromJoined);
 }

@@ -103,6 +103,25 @@ export function fromRows(row: ConversationRow, messageRows: readonly MessageRow[
 }
 
 /** A bigint column value as a JS number, refusing values a number cannot hold exactly. */
+/**
+ * Conversations with their messages in one statement, so in one snapshot (read as two statements, a write
+ * committing between them would pair a row with messages it does not have yet). Append a WHERE and ORDER BY.
+ */
+export const SELECT_WITH_MESSAGES = `
+  SELECT c.id, c.user_id, c.title, c.metadata, c.created_at, c.updated_at, c.version, c.deleted, c.message_count,
+         COALESCE((SELECT json_agg(json_build_object('seq', m.seq, 'role', m.role, 'content', m.content,
+                                                     'created_at', m.created_at) ORDER BY m.seq)
+                   FROM messages m WHERE m.conversation_id = c.id), '[]'::json) AS messages
+  FROM conversations c`;
+
+export type RowWithMessages = ConversationRow & { messages: Array<Omit<MessageRow, 'conversation_id'> & { created_at: string }> };
+
+/** A row of SELECT_WITH_MESSAGES as a conversation. */
+export function fromJoined(row: RowWithMessages): Conversation {
+  const messages = row.messages.map((m) => ({ ...m, conversation_id: row.id, created_at: new Date(m.created_at) }));
+  return fromRows(row, messages);
+}
+
 export function parseVersion(value: number | string, id?: string): number {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {

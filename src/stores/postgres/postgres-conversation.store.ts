@@ -16,25 +16,11 @@ import type { ClientBase } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource, QueryRunner } from 'typeorm';
 import type { Conversation } from '../../model/conversation.model';
-import { ConversationRow, fromRows, MessageRow, toRows } from './pg-rows';
+import { ConversationRow, fromJoined, MessageRow, RowWithMessages, SELECT_WITH_MESSAGES, toRows } from './pg-rows';
 import { CONVERSATIONS_COPY_COLUMNS, copyBatch, MESSAGES_COPY_COLUMNS } from './copy-text';
 import type { ListPosition, PutResult, StoreRefusal, StoreTransaction, TransactionalStore, WriteShape } from '../conversation-store.port';
 
 const CONVERSATION_COLUMNS = 'id, user_id, title, metadata, created_at, updated_at, version, deleted, message_count';
-
-const SELECT_WITH_MESSAGES = `
-  SELECT c.id, c.user_id, c.title, c.metadata, c.created_at, c.updated_at, c.version, c.deleted, c.message_count,
-         COALESCE((SELECT json_agg(json_build_object('seq', m.seq, 'role', m.role, 'content', m.content,
-                                                     'created_at', m.created_at) ORDER BY m.seq)
-                   FROM messages m WHERE m.conversation_id = c.id), '[]'::json) AS messages
-  FROM conversations c`;
-
-type RowWithMessages = ConversationRow & { messages: Array<Omit<MessageRow, 'conversation_id'> & { created_at: string }> };
-
-function fromJoined(row: RowWithMessages): Conversation {
-  const messages = row.messages.map((m) => ({ ...m, conversation_id: row.id, created_at: new Date(m.created_at) }));
-  return fromRows(row, messages);
-}
 
 export class PostgresConversationStore implements TransactionalStore {
   readonly name = 'new' as const;
