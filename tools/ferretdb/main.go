@@ -25,9 +25,17 @@
 //     ObjectId ones streamed in index order, and answers `{_id: 1}` projections without parsing
 //     documents. The handler still applies the whole filter, so pushdown only narrows. test/dev-server-id-index.test.ts pins the results with
 //     mixed `_id` types; bench/scenarios/dev-server.ts measures it.
+//   - 0004: secondary indexes narrow equalities. createIndexes made expression indexes that no query
+//     used, so listing one user's conversations decoded and filtered the whole collection in Go. The
+//     patch turns an equality with a string or ObjectId on a field that leads an index (top level, in
+//     `$and`, or in every branch of an `$or`, as listByUser's owner filter) into index ranges: the
+//     stored JSON string, and every JSON array (MongoDB also matches arrays holding the value). The
+//     handler still applies the whole filter; order and limit stay in the handler.
+//     test/dev-server-owner-index.test.ts pins the results with mixed owner fields and the plan.
 //
-// What stays weaker than MongoDB (README, "The dev server is not MongoDB"): no secondary indexes, every
-// document returned is decoded in Go, one writer per collection and per database file.
+// What stays weaker than MongoDB (README, "The dev server is not MongoDB"): secondary indexes only
+// narrow equalities (no ranges, no sorts), every document returned is decoded in Go, one writer per
+// collection and per database file.
 package main
 
 import (
