@@ -116,43 +116,71 @@ function workerNodeArgs(): string[] {
   return [...npmWorkerNodeArgs(), ...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
 }
 
+/** A child process of the bench: its output kept (the last part), stopped by SIGTERM (SIGKILL after 15 s) at cleanup. */
+interface BenchChild {
+  child: ChildProcess;
+  /** What it printed (stdout and stderr), the last `keepChars` characters or more. */
+  output(): string;
+  exited: Promise<void>;
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+function startChild(
+  label: string,
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  o: { keepChars: number; onOutput?: (chunk: Buffer, all: string) => void; beforeStop?: () => void },
+): BenchChild {
+  const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const onData = (chunk: Buffer) => {
+    out += chunk.toString();
+    if (out.length > 2 * o.keepChars) out = out.slice(-o.keepChars);
+    o.onOutput?.(chunk, out);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  const stop = onCleanup(`stop ${label} (pid ${child.pid})`, async () => {
+    o.beforeStop?.();
+    if (!alive()) return;
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(t);
+  });
+  return { child, output: () => out, exited, alive, stop };
+}
+
 /** A worker process, ready when it serves its queues. */
 export async function spawnWorker(name: string, env: NodeJS.ProcessEnv, bootTimeoutMs = 90_000): Promise<WorkerProc> {
   const [cmd, args] =
     workerRuntime() === 'js'
       ? [process.execPath, [...workerNodeArgs(), buildWorker()]]
       : [path.join(ROOT, 'node_modules/.bin/ts-node'), ['--transpile-only', '-P', 'tsconfig.json', 'workers/worker.ts']];
-  const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
   let ready: () => void;
   const readyP = new Promise<void>((r) => (ready = r));
-  const onData = (chunk: Buffer) => {
-    out += chunk.toString();
-    if (out.includes('"serving queues"')) ready();
-    if (out.length > 400_000) out = out.slice(-200_000);
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  const stop = onCleanup(`stop worker ${name} (pid ${child.pid})`, async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(t);
+  const { child, output, exited, stop } = startChild(`worker ${name}`, cmd, args, env, {
+    keepChars: 200_000,
+    onOutput: (_chunk, all) => {
+      if (all.includes('"serving queues"')) ready();
+    },
   });
   // Ready, or dead before it got there.
   const booted = new Promise<void>((resolve, reject) => {
     void readyP.then(resolve);
     void exited.then(() =>
-      reject(new Error(`worker ${name} exited during boot (code ${child.exitCode}, signal ${child.signalCode}): ${out.slice(-1500)}`)),
+      reject(new Error(`worker ${name} exited during boot (code ${child.exitCode}, signal ${child.signalCode}): ${output().slice(-1500)}`)),
     );
   });
   try {
     await withTimeout(
       booted,
       bootTimeoutMs,
-      () => `worker ${name} did not serve its queues within ${bootTimeoutMs} ms: ${out.slice(-1500)}`,
+      () => `worker ${name} did not serve its queues within ${bootTimeoutMs} ms: ${output().slice(-1500)}`,
     );
   } catch (err) {
     await stop();
@@ -164,7 +192,7 @@ export async function spawnWorker(name: string, env: NodeJS.ProcessEnv, bootTime
     child,
     mem,
     idleRssMb,
-    output: () => out,
+    output,
     stop: async () => {
       mem.stop();
       await stop();
@@ -176,6 +204,7 @@ export async function spawnWorker(name: string, env: NodeJS.ProcessEnv, bootTime
 
 /** The API in a process of its own (`npm start`'s dist/src/main.js, transpiled as the workers are). */
 export interface ApiProc {
+  pid: number;
   url: string;
   client: JsonClient;
   metrics(): Promise<Sample[]>;
@@ -207,34 +236,21 @@ export async function spawnApi(
   const main = path.join(path.dirname(path.dirname(buildWorker())), 'src', 'main.js');
   // BENCH_API_NODE_ARGS: node options for the API process alone (space-separated, e.g. `--trace-gc`).
   const nodeArgs = (process.env.BENCH_API_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, main], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
   // BENCH_API_OUTPUT=FILE keeps everything the API process prints (e.g. what --trace-gc says).
   const keep = process.env.BENCH_API_OUTPUT ? fs.createWriteStream(process.env.BENCH_API_OUTPUT, { flags: 'a' }) : null;
-  const onData = (chunk: Buffer) => {
-    keep?.write(chunk);
-    out += chunk.toString();
-    if (out.length > 200_000) out = out.slice(-100_000);
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  void exited.then(() => keep?.end());
   const url = `http://127.0.0.1:${port}`;
   const client = new JsonClient(url, BENCH_TOKEN, o.concurrency);
-  const stop = onCleanup(`stop API ${name} (pid ${child.pid})`, async () => {
-    client.close();
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(t);
+  const { output, exited, alive, child, stop } = startChild(`API ${name}`, process.execPath, [...nodeArgs, main], env, {
+    keepChars: 100_000,
+    onOutput: (chunk) => keep?.write(chunk),
+    beforeStop: () => client.close(),
   });
+  void exited.then(() => keep?.end());
   const deadline = Date.now() + (o.bootTimeoutMs ?? 90_000);
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
+    if (!alive()) {
       await stop();
-      throw new Error(`API ${name} exited during boot (code ${child.exitCode}, signal ${child.signalCode}): ${out.slice(-1500)}`);
+      throw new Error(`API ${name} exited during boot (code ${child.exitCode}, signal ${child.signalCode}): ${output().slice(-1500)}`);
     }
     const ready = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(2000) }).then(
       (r) => r.status === 200,
@@ -243,11 +259,12 @@ export async function spawnApi(
     if (ready) break;
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`API ${name} was not ready within ${o.bootTimeoutMs ?? 90_000} ms: ${out.slice(-1500)}`);
+      throw new Error(`API ${name} was not ready within ${o.bootTimeoutMs ?? 90_000} ms: ${output().slice(-1500)}`);
     }
     await sleep(200);
   }
   return {
+    pid: child.pid!,
     url,
     client,
     metrics: async () => {

@@ -39,7 +39,24 @@ export class JsonClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' });
   }
 
-  request<T = unknown>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<T>> {
+  /**
+   * A request. A read sent on a kept-alive socket that the server closed as it was sent (its keep-alive
+   * timeout ran out while the socket sat idle between windows) fails with ECONNRESET before anything was
+   * processed; it is sent once more on a new socket, as Node's documentation of `reusedSocket` advises. Writes
+   * are never resent.
+   */
+  async request<T = unknown>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse<T>> {
+    try {
+      return await this.send<T>(method, path, body, headers);
+    } catch (err) {
+      const reset =
+        (err as { code?: string; reusedSocket?: boolean }).code === 'ECONNRESET' && (err as { reusedSocket?: boolean }).reusedSocket;
+      if (!reset || (method !== 'GET' && method !== 'HEAD')) throw err;
+      return this.send<T>(method, path, body, headers);
+    }
+  }
+
+  private send<T>(method: string, path: string, body: unknown, headers: Record<string, string>): Promise<JsonResponse<T>> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     const h: Record<string, string | number> = { ...headers };
     if (this.token) h.authorization = `Bearer ${this.token}`;
@@ -65,7 +82,7 @@ export class JsonClient {
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed as T, text });
         });
       });
-      req.on('error', reject);
+      req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
       req.end(payload);
     });
   }

@@ -20,6 +20,8 @@
  *   id_scan         documents/s of find({}, {projection: {_id: 1}}) (scanIdSpace), as far as range_scan
  *   point_find      findOne({_id}) latency, one at a time, random ids (BENCH_DEVSERVER_POINT_FINDS or
  *                   10 s, whichever ends first)
+ *   list_by_user    latency of the service's per-user listing (MongoLegacyStore.listByUser, 20 newest; its
+ *                   owner indexes built first, index_build_s), random users, one at a time, 200 or 10 s
  *   cas             replaceOne({_id, v}) compare-and-sets/s from 6 connections on 4 documents of the
  *                   collection for BENCH_DEVSERVER_CAS_S; same_version counts successes on a version
  *                   another connection had already taken (MongoDB: 0)
@@ -41,6 +43,7 @@ import { memStatus, sampleMemory } from '../lib/proc-mem';
 import { servicesEnv, withDatabase } from '../lib/services';
 import { summarize } from '../lib/stats';
 import type { BenchLine } from '../lib/types';
+import { MongoLegacyStore } from '../../src/stores/mongo/mongo-legacy.store';
 
 const BENCH = 'dev-server';
 const COLLECTION = 'conversations';
@@ -50,6 +53,8 @@ const STRING_ID_EVERY = 10_000;
 const BASE_SECONDS = 1_704_067_200;
 const CAS_CONNECTIONS = 6;
 const CAS_DOCS = 4;
+/** Owners of the documents, round robin: 100 conversations each at 100k documents, 1,000 at 1M. */
+const USERS = 1000;
 
 function sizes(): number[] {
   const raw = process.env.BENCH_DEVSERVER_SIZES ?? '100000,1000000';
@@ -69,9 +74,11 @@ const objectIdAt = (i: number) => (idAt(i) instanceof ObjectId ? (idAt(i) as Obj
 
 function documentAt(i: number): Document {
   const created = new Date((BASE_SECONDS + Math.floor(i / 1000)) * 1000);
+  const _id = idAt(i);
   return {
-    _id: idAt(i),
-    user_id: `user-${i % 997}`,
+    _id,
+    // The few string `_id`s belong to no listed user: the service cannot read them (they are for the scans).
+    user_id: _id instanceof ObjectId ? `user-${i % USERS}` : 'user-with-string-ids',
     title: `conversation ${i}`,
     messages: [
       { role: 'user', text: `hello ${i} `.padEnd(120, '.'), ts: created },
@@ -342,6 +349,34 @@ async function pointFind(ctx: Ctx): Promise<BenchLine> {
   return { bench: BENCH, figure: 'point_find', docs: ctx.docs, query: 'findOne({_id})', ...summarize(latencies) };
 }
 
+/** The per-user listing as the service makes it (MongoLegacyStore.listByUser: the owner indexes, 20 newest). */
+async function listByUser(ctx: Ctx): Promise<BenchLine> {
+  const latencies: number[] = [];
+  let indexS = 0;
+  await withClient(ctx, async (_coll, client) => {
+    const store = new MongoLegacyStore(client.db(ctx.dbName), COLLECTION);
+    const t0 = performance.now();
+    await store.ensureIndexes();
+    indexS = (performance.now() - t0) / 1000;
+    const stopAt = performance.now() + 10_000;
+    for (let k = 0; k < 200 && performance.now() < stopAt; k++) {
+      const t1 = performance.now();
+      const page = await store.listByUser(`user-${Math.floor(Math.random() * USERS)}`, 20);
+      latencies.push(performance.now() - t1);
+      if (page.length === 0) throw new Error('list by user: no conversation');
+    }
+  });
+  return {
+    bench: BENCH,
+    figure: 'list_by_user',
+    docs: ctx.docs,
+    query: 'listByUser(user, 20)',
+    docs_per_user: Math.round(ctx.docs / USERS),
+    index_build_s: round(indexS, 1),
+    ...summarize(latencies),
+  };
+}
+
 async function cas(ctx: Ctx): Promise<BenchLine> {
   const seconds = envInt('BENCH_DEVSERVER_CAS_S', 5);
   const ids = Array.from({ length: CAS_DOCS }, (_, k) => objectIdAt(Math.floor(((k + 0.5) * ctx.docs) / CAS_DOCS)));
@@ -441,6 +476,7 @@ export async function run(): Promise<BenchLine[]> {
       const ctx: Ctx = { url, dbName, docs, timeoutS, serverPid, scanMax: envInt('BENCH_DEVSERVER_SCAN_MAX', 200_000) };
       for (const [figure, measure] of Object.entries({
         point_find: pointFind,
+        list_by_user: listByUser,
         first_doc: firstDoc,
         first_doc_all: firstDocAll,
         range_scan: rangeScan,
