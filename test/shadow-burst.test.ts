@@ -1,7 +1,5 @@
 import { INestApplicationContext } from '@nestjs/common';
-import { Queue } from 'bullmq';
 import * as net from 'node:net';
-import { queuePrefix, QueueName } from '../src/queues/queue-names';
 import { ShadowQueue } from '../src/shadow/shadow-queue';
 import type { ShadowReadPort } from '../src/shadow/shadow-read.port';
 import { ShadowSampler } from '../src/shadow/shadow-sampler';
@@ -76,15 +74,19 @@ describe('shadow sampling under a burst far beyond the workers', () => {
   });
 
   it('keeps the queue within its bound, answers every read, and counts what it drops', async () => {
-    // An observer of the queue the way the bound counts it, on a connection of its own.
+    // An observer of the queue the way the bound counts it (samples in jobs and in admissions under way), on
+    // a connection of its own; and of the jobs as BullMQ counts them, which cannot be more than the samples.
     const connection = redisForQueues(t.config.redis);
-    const observer = new Queue(QueueName.Shadow, { connection, prefix: queuePrefix(t.config.redis.keyPrefix, QueueName.Shadow) });
+    if (connection.status !== 'ready') await new Promise((resolve) => connection.once('ready', resolve));
+    const observer = new ShadowQueue(connection, t.config.redis.keyPrefix, QUEUE_MAX);
     let maxDepth = 0;
+    let maxJobs = 0;
     let observing = true;
     const observe = (async () => {
       while (observing) {
-        const c = await observer.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
-        maxDepth = Math.max(maxDepth, c.waiting + c.prioritized + c.delayed + c.active);
+        maxDepth = Math.max(maxDepth, await observer.depth());
+        const c = await observer.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
+        maxJobs = Math.max(maxJobs, c.waiting + c.prioritized + c.delayed + c.active);
         await sleep(2);
       }
     })();
@@ -97,11 +99,12 @@ describe('shadow sampling under a burst far beyond the workers', () => {
       observing = false;
       await observe;
       await observer.close();
-      connection.disconnect();
     }
     expect(statuses.filter((s) => s === 200)).toHaveLength(BURST);
     // The burst filled the queue (so the bound was tested) and never took it past the bound.
     expect(maxDepth).toBe(QUEUE_MAX);
+    expect(maxJobs).toBeGreaterThan(0);
+    expect(maxJobs).toBeLessThanOrEqual(QUEUE_MAX);
 
     const metrics = await t.metrics();
     const enqueued = counter(metrics, 'shadow_samples_total', 'endpoint="get",result="enqueued"');

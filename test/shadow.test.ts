@@ -268,6 +268,21 @@ describe('shadow comparison (real stores, real Redis, in-process worker)', () =>
     ]);
   });
 
+  it('compares every sample of a batch job, a job of one sample as queued before batching, and goes past one it cannot compare', async () => {
+    const [a, b, c] = [await create(), await create(), await create()];
+    const queue = t.app.get(ShadowQueue).queue;
+    const before = await sampleCount(t);
+    const sample = (id?: string) => ({ endpoint: 'get' as const, id, sampledAt: Date.now(), calibration: false });
+    // A replica from before batching queued one sample per job, without `samples`.
+    await queue.add('get', sample(a));
+    // One job of three samples, the first without the id it needs: the other two are still compared.
+    await queue.add('samples', { samples: [sample(undefined), sample(b), sample(c)] });
+    await waitForSamples(t, before + 3);
+    const { rows } = await t.pg.query(`SELECT outcome FROM shadow_samples ORDER BY id DESC LIMIT 3`);
+    expect(rows.map((r) => r.outcome)).toEqual(['matched', 'matched', 'matched']);
+    expect(await sampleCount(t)).toBe(before + 3);
+  });
+
   it('finds noisy fields by calibration and reports them apart from mismatches', async () => {
     const quiet = await create();
     const titled = await create();

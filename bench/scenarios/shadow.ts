@@ -30,23 +30,20 @@
  * throughput without sampling), BENCH_SHADOW_ROUNDS (3), BENCH_SHADOW_POOL (200 conversations),
  * BENCH_SHADOW_WARMUP (300), BENCH_SHADOW_BURST (2000), BENCH_SHADOW_BURST_QUEUE_MAX (100).
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Queue } from 'bullmq';
 import type { Conversation } from '../../src/model/conversation.model';
 import { newConversationId } from '../../src/model/object-id';
-import { queuePrefix, QueueName } from '../../src/queues/queue-names';
 import { ShadowQueue } from '../../src/shadow/shadow-queue';
 import { ShadowSampler } from '../../src/shadow/shadow-sampler';
 import { ConversationStore, LEGACY_STORE, NEW_STORE } from '../../src/stores/conversation-store.port';
 import { redisForQueues } from '../../src/stores/redis';
 import { readRedisConfig } from '../../src/stores/stores.config';
 import { EnvReader } from '../../src/config/env-reader';
-import { settlesWithin } from '../../src/common/timeout';
 import { BenchApi, startApi } from '../lib/api';
-import { ApiProc, spawnApi } from '../lib/engine';
+import { ApiProc, spawnApi, spawnWorker, workerEnv } from '../lib/engine';
 import type { JsonClient } from '../lib/http';
 import { onCleanup } from '../lib/cleanup';
 import { createFreshDatabases, FreshDatabases } from '../lib/fresh-db';
@@ -54,7 +51,7 @@ import { closedLoop, LoadResult, openLoop } from '../lib/load';
 import { envInt, progress, round, sleep } from '../lib/log';
 import { cpuDelta, serverCpu } from '../lib/proc-cpu';
 import { Sample } from '../lib/prom';
-import { ROOT, servicesEnv } from '../lib/services';
+import { servicesEnv } from '../lib/services';
 import { ratio, summarize } from '../lib/stats';
 import type { BenchLine } from '../lib/types';
 
@@ -123,44 +120,13 @@ function reads(api: { client: JsonClient }, ids: string[], seed: number, concurr
   };
 }
 
-/** A real worker process serving only the shadow queue, on the scenario's databases and Redis database. */
+/** A real worker process serving only the shadow queue (as `npm run worker` runs it), on the scenario's databases and Redis database. */
 async function startWorker(
   dbs: FreshDatabases,
   redisEnv: Record<string, string>,
 ): Promise<{ proc: ChildProcess; stop: () => Promise<void> }> {
-  const env = {
-    ...process.env,
-    ...servicesEnv(),
-    DATABASE_URL: dbs.databaseUrl,
-    LEGACY_MONGO_URL: dbs.legacyUrl,
-    ...redisEnv,
-    APP_API_TOKENS: 'bench-worker:bench-worker-token-0001',
-    WORKER_QUEUES: 'shadow',
-    LOG_LEVEL: 'error',
-  };
-  const proc = spawn(
-    process.execPath,
-    [
-      path.join(ROOT, 'node_modules/ts-node/dist/bin.js'),
-      '--transpile-only',
-      '-P',
-      path.join(ROOT, 'tsconfig.json'),
-      path.join(ROOT, 'workers/worker.ts'),
-    ],
-    {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  const stop = onCleanup(`stop the shadow worker (pid ${proc.pid})`, async () => {
-    if (proc.exitCode !== null) return;
-    const exited = new Promise((resolve) => proc.once('exit', resolve));
-    proc.kill('SIGTERM');
-    await settlesWithin(exited, 10_000);
-    if (proc.exitCode === null) proc.kill('SIGKILL');
-  });
-  return { proc, stop };
+  const w = await spawnWorker('shadow', workerEnv(dbs.databaseUrl, dbs.legacyUrl, 'shadow', redisEnv));
+  return { proc: w.child, stop: w.stop };
 }
 
 async function waitForWorker(queue: Queue, proc: ChildProcess): Promise<void> {
@@ -178,14 +144,13 @@ function counter(samples: Sample[], name: string, labels: Record<string, string>
     .reduce((n, s) => n + s.value, 0);
 }
 
-/** Polls the queue depth (as the bound counts it) until stopped; resolves to the maximum seen. */
-function watchDepth(queue: Queue, everyMs: number): { stop: () => Promise<number> } {
+/** Polls the queue depth in samples (as the bound counts it) until stopped; resolves to the maximum seen. */
+function watchDepth(queue: ShadowQueue, everyMs: number): { stop: () => Promise<number> } {
   let running = true;
   let max = 0;
   const loop = (async () => {
     while (running) {
-      const c = await queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active');
-      max = Math.max(max, c.waiting + c.prioritized + c.delayed + c.active);
+      max = Math.max(max, await queue.depth());
       await sleep(everyMs);
     }
   })();
@@ -236,7 +201,7 @@ async function runWindow(
   api: ApiProc,
   ids: string[],
   seed: number,
-  queue: Queue,
+  queue: ShadowQueue,
   workerPid: number | undefined,
   opts: { concurrency: number; requests: number; maxSeconds: number },
   rate?: number,
@@ -308,21 +273,17 @@ export async function run(): Promise<BenchLine[]> {
   // two APIs in processes of their own, as production runs them (the load generator's garbage and this
   // process's other work stay out of their event loops and their GC).
   const control = await startApi(dbs, { concurrency, env: { ...common, SHADOW_SAMPLE_RATE: '0' } });
+  // The queue as the bound counts it, on a connection of its own.
   const observerConnection = redisForQueues(redisConfig);
-  const observer = new Queue(QueueName.Shadow, {
-    connection: observerConnection,
-    prefix: queuePrefix(redisConfig.keyPrefix, QueueName.Shadow),
-  });
-  const closeObserver = onCleanup('close the queue observer', async () => {
-    await observer.close();
-    observerConnection.disconnect();
-  });
+  if (observerConnection.status !== 'ready') await new Promise((resolve) => observerConnection.once('ready', resolve));
+  const observer = new ShadowQueue(observerConnection, redisConfig.keyPrefix, Number.MAX_SAFE_INTEGER);
+  const closeObserver = onCleanup('close the queue observer', () => observer.close());
   const lines: BenchLine[] = [];
   let worker: Awaited<ReturnType<typeof startWorker>> | undefined;
   let on: ApiProc | undefined;
   let off: ApiProc | undefined;
   try {
-    await observer.obliterate({ force: true });
+    await observer.queue.obliterate({ force: true });
     await control.setPhase('shadow');
     const ids = await seed(control, poolSize);
     on = await spawnApi('shadow-sampling-on', dbs, { concurrency, env: { ...common, SHADOW_SAMPLE_RATE: String(RATE) } });
@@ -332,7 +293,7 @@ export async function run(): Promise<BenchLine[]> {
       `seeded ${ids.length} conversations in both stores; APIs on ${on.url} (pid ${on.pid}, sampling ${RATE}) and ${off.url} (pid ${off.pid}, off)`,
     );
     worker = await startWorker(dbs, redisEnv);
-    await waitForWorker(observer, worker.proc);
+    await waitForWorker(observer.queue, worker.proc);
     progress(BENCH, `shadow worker up (pid ${worker.proc.pid})`);
     for (const api of [on, off]) await closedLoop(reads(api, ids, 999, concurrency), { concurrency, count: warmup });
     const [apiOn, apiOff] = [on, off];

@@ -15,22 +15,29 @@ export interface JobPayloads {
   [QueueName.Traffic]: { changeId: number };
   /** Archive the legacy collection and check the archive against the store (cleanup); state in PostgreSQL. */
   [QueueName.Cleanup]: { archiveId: number };
-  /** One sampled read to compare off the request path. */
-  [QueueName.Shadow]: {
-    endpoint: 'get' | 'list';
-    id?: string;
-    userId?: string;
-    limit?: number;
-    cursor?: string;
-    sampledAt: number;
-    calibration: boolean;
-    /** Rechecks done so far (0 or absent on the first look). */
-    attempt?: number;
-    /** Comparisons still undecided on a recheck; absent on the first look (all that apply). */
-    pending?: Array<'stores' | 'http'>;
-    /** The reply the client got and the store it was read from (body left out beyond SHADOW_MAX_REPLY_BYTES). */
-    served?: { store: 'legacy' | 'new'; status: number; body?: unknown };
-  };
+  /**
+   * Sampled reads to compare off the request path, taken within a short window by one API process (one job
+   * for several samples: the queue's and the worker's cost is per job). A job of one sample alone (no
+   * `samples`) is what replicas before batching queued; workers still take it.
+   */
+  [QueueName.Shadow]: { samples: ShadowSample[] } | ShadowSample;
+}
+
+/** One sampled read, as the shadow queue carries it. */
+export interface ShadowSample {
+  endpoint: 'get' | 'list';
+  id?: string;
+  userId?: string;
+  limit?: number;
+  cursor?: string;
+  sampledAt: number;
+  calibration: boolean;
+  /** Rechecks done so far (0 or absent on the first look). */
+  attempt?: number;
+  /** Comparisons still undecided on a recheck; absent on the first look (all that apply). */
+  pending?: Array<'stores' | 'http'>;
+  /** The reply the client got and the store it was read from (body left out beyond SHADOW_MAX_REPLY_BYTES). */
+  served?: { store: 'legacy' | 'new'; status: number; body?: unknown };
 }
 
 /** A processor is thin: it pulls what it needs out of the job and calls a service. */

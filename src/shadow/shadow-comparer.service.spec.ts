@@ -54,7 +54,7 @@ function setup(phase: Phase = 'shadow', env: Record<string, string> = {}) {
   const api: LegacyApiPort = { supports: () => false, fetch: async () => ({ status: 404 }) };
   const recorded: Array<{ sample: SampleRow; mismatch?: MismatchRow }> = [];
   const repo = {
-    recordOutcome: async (sample: SampleRow, mismatch?: MismatchRow) => void recorded.push({ sample, mismatch }),
+    recordOutcomes: async (rows: Array<{ sample: SampleRow; mismatch?: MismatchRow }>) => void recorded.push(...rows),
     recordNoise: async () => undefined,
     noisyFields: async () => [],
     prune: async () => undefined,

@@ -48,13 +48,16 @@ import { LEGACY_API, LegacyApiPort, MirrorRequest } from './legacy-api.client';
 import { SHADOW_LAG, ShadowLagPort } from './shadow-lag.port';
 import { SHADOW_READ_PORT, ShadowReadPort } from './shadow-read.port';
 import type { ShadowPayload } from './shadow-queue';
-import { ComparisonKind, MismatchRow, SampleOutcome, ShadowRepository } from './shadow.repository';
+import { ComparisonKind, MismatchRow, SampleOutcome, SampleRow, ShadowRepository } from './shadow.repository';
 
 /** Noisy fields found by other workers reach this one within this time. */
 const NOISE_REFRESH_MS = 5000;
 const PRUNE_EVERY_MS = 60_000;
 const MAX_RECORDED_DIFFERENCES = 50;
 const MAX_RECORDED_PATHS = 200;
+
+/** Decisions gathered to be stored together (recordDecided), e.g. those of one shadow job. */
+export type DecidedOutcomes = Array<{ sample: SampleRow; mismatch?: MismatchRow }>;
 
 export type CompareResult = { decided: Partial<Record<ComparisonKind, SampleOutcome>>; recheck?: ShadowPayload; skipped?: string };
 
@@ -114,7 +117,8 @@ export class ShadowComparer {
     );
   }
 
-  async compare(payload: ShadowPayload): Promise<CompareResult> {
+  /** With `outcomes`, the decisions are gathered there for recordDecided instead of being stored one by one. */
+  async compare(payload: ShadowPayload, outcomes?: DecidedOutcomes): Promise<CompareResult> {
     const mode = await this.mode.current();
     // The phase moved on since the sample was taken: comparing now would say nothing about it.
     if (!mode.shadow) return { decided: {}, skipped: `phase ${mode.phase} has no shadow comparison` };
@@ -126,7 +130,7 @@ export class ShadowComparer {
     let moved: string | undefined;
     await Promise.all(
       parts.map(async (kind) => {
-        const outcome = await this.compareOne(kind, payload, mode, attempt);
+        const outcome = await this.compareOne(kind, payload, mode, attempt, outcomes);
         if (outcome === 'recheck') pending.push(kind);
         else if (typeof outcome === 'object') moved = outcome.moved;
         else decided[kind] = outcome;
@@ -152,6 +156,7 @@ export class ShadowComparer {
     payload: ShadowPayload,
     mode: MigrationMode,
     attempt: number,
+    outcomes?: DecidedOutcomes,
   ): Promise<SampleOutcome | 'recheck' | { moved: string }> {
     let decision: Decision | 'recheck';
     try {
@@ -169,7 +174,7 @@ export class ShadowComparer {
         id: payload.id,
         error: (err as Error).message,
       });
-      await this.record(kind, payload, attempt, { outcome: 'error' });
+      await this.record(kind, payload, attempt, { outcome: 'error' }, undefined, outcomes);
       return 'error';
     }
     if (decision === 'recheck') return 'recheck';
@@ -179,6 +184,7 @@ export class ShadowComparer {
       attempt,
       decision,
       decision.mismatch ? this.mismatch(kind, payload, mode, attempt, decision.mismatch.side, decision.mismatch.real) : undefined,
+      outcomes,
     );
     return decision.outcome;
   }
@@ -369,23 +375,34 @@ export class ShadowComparer {
     attempt: number,
     decision: Decision,
     mismatch?: MismatchRow,
+    outcomes?: DecidedOutcomes,
   ): Promise<void> {
-    const { outcome, lag } = decision;
-    await this.repo.recordOutcome(
-      {
+    const decided = {
+      sample: {
         kind,
         endpoint: payload.endpoint,
-        outcome,
-        lagKind: lag ?? null,
+        outcome: decision.outcome,
+        lagKind: decision.lag ?? null,
         calibration: payload.calibration,
         rechecks: attempt,
         sampledAt: new Date(payload.sampledAt),
       },
       mismatch,
-    );
-    this.outcomes.inc({ kind, endpoint: payload.endpoint, outcome });
-    if (lag) this.lagged.inc({ kind, reason: lag });
-    if (outcome !== 'error') this.comparedTotal.inc({ kind, endpoint: payload.endpoint });
+    };
+    if (outcomes) outcomes.push(decided);
+    else await this.recordDecided([decided]);
+  }
+
+  /** Stores decisions, then counts them. */
+  async recordDecided(outcomes: DecidedOutcomes): Promise<void> {
+    if (outcomes.length === 0) return;
+    await this.repo.recordOutcomes(outcomes);
+    for (const { sample } of outcomes) {
+      const { kind, endpoint, outcome, lagKind } = sample;
+      this.outcomes.inc({ kind, endpoint, outcome });
+      if (lagKind) this.lagged.inc({ kind, reason: lagKind });
+      if (outcome !== 'error') this.comparedTotal.inc({ kind, endpoint });
+    }
   }
 
   private pruneNowAndThen(): void {

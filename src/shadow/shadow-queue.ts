@@ -1,10 +1,12 @@
 /**
- * The producer side of the shadow queue, bounded. A sample is admitted only through one Lua script that
- * counts what BullMQ holds for the queue (waiting, prioritized, delayed, running) plus admissions still
- * being added, and reserves a place if that is under the bound; the reservation is released once the job
- * is added (or the add failed), and a reservation left by a process that died expires after a few seconds.
- * So the bound holds across every replica without a counter that could drift. A recheck does not take a
- * new place: the processor moves the same job to the delayed set.
+ * The producer side of the shadow queue, bounded in samples. A job carries the samples one API process took
+ * within a short window (ShadowSampler). Samples are admitted only through one Lua script that counts what
+ * BullMQ holds for the queue (waiting, prioritized, delayed, running: each job as the samples it carries,
+ * which its id says, `s<count>-<uuid>`) plus admissions still being added, and reserves places for as many of
+ * the offered samples as there is room for; the reservation is released once the job is added (or the add
+ * failed), and a reservation left by a process that died expires after a few seconds. So the bound holds
+ * across every replica without a counter that could drift. A recheck does not take a new place: the
+ * processor moves the same job, with the samples still undecided, to the delayed set.
  *
  * Nothing here may slow a request: the connection fails fast (no offline queue), a queue found full is
  * remembered for a moment so a burst is dropped locally, and the number of admissions in flight from this
@@ -14,10 +16,10 @@ import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../stores/redis';
 import { withTimeout } from '../common/timeout';
 import { QueueName } from '../queues/queue-names';
-import type { JobPayloads } from '../queues/queue-processor';
+import type { ShadowSample } from '../queues/queue-processor';
 import { QueueProducer } from '../queues/queue-producer';
 
-export type ShadowPayload = JobPayloads[QueueName.Shadow];
+export type ShadowPayload = ShadowSample;
 export type DropReason = 'full' | 'unavailable' | 'busy';
 
 const ADD_TIMEOUT_MS = 500;
@@ -28,15 +30,31 @@ const FULL_BACKOFF_MS = 50;
 /** Admissions in flight from one process; beyond this Redis is slower than the sampled traffic. */
 const MAX_IN_FLIGHT = 64;
 
+/**
+ * KEYS: wait, paused, active, prioritized, delayed, reservations. ARGV: bound, reservation token, its TTL,
+ * samples offered. Returns {places reserved, samples held or reserved after it}; with 0 samples offered,
+ * {0, samples held in jobs} (a job just added still has its reservation for a moment: counted twice by an
+ * admission, which errs on the safe side, but not by a count). A job id or a reservation that does not say
+ * its count (a job queued before batching) counts as one sample.
+ */
 const RESERVE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - tonumber(ARGV[3]))
-local depth = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3])
-  + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5]) + redis.call('ZCARD', KEYS[6])
-if depth >= tonumber(ARGV[1]) then return {0, depth} end
-redis.call('ZADD', KEYS[6], now, ARGV[2])
-return {1, depth + 1}`;
+local depth = 0
+local function add(ids)
+  for _, id in ipairs(ids) do depth = depth + (tonumber(string.match(id, '^s(%d+)%-')) or 1) end
+end
+for i = 1, 3 do add(redis.call('LRANGE', KEYS[i], 0, -1)) end
+for i = 4, 5 do add(redis.call('ZRANGE', KEYS[i], 0, -1)) end
+local n = tonumber(ARGV[4])
+if n <= 0 then return {0, depth} end
+add(redis.call('ZRANGE', KEYS[6], 0, -1))
+local room = tonumber(ARGV[1]) - depth
+if room <= 0 then return {0, depth} end
+if n > room then n = room end
+redis.call('ZADD', KEYS[6], now, 's' .. n .. '-' .. ARGV[2])
+return {n, depth + n}`;
 
 type ReservingRedis = RedisClient & { shadowReserve(...args: Array<string | number>): Promise<[number, number]> };
 
@@ -62,62 +80,75 @@ export class ShadowQueue extends QueueProducer<QueueName.Shadow> {
     connection.defineCommand('shadowReserve', { numberOfKeys: 6, lua: RESERVE });
   }
 
-  /** Adds the sample if the queue has room; otherwise says why it was dropped. Never waits long. */
-  async offer(payload: ShadowPayload): Promise<'enqueued' | DropReason> {
-    if (this.connection.status !== 'ready') return 'unavailable';
-    if (Date.now() < this.fullUntil) return 'full';
-    if (this.inFlight >= MAX_IN_FLIGHT) return 'busy';
+  /** Adds one sample if the queue has room; otherwise says why it was dropped. Never waits long. */
+  async offer(sample: ShadowPayload): Promise<'enqueued' | DropReason> {
+    const { enqueued, reason } = await this.offerBatch([sample]);
+    return enqueued === 1 ? 'enqueued' : (reason ?? 'unavailable');
+  }
+
+  /**
+   * Adds the first samples of `samples` the queue has room for, as one job; says how many, and why the
+   * rest were dropped. Never waits long.
+   */
+  async offerBatch(samples: readonly ShadowPayload[]): Promise<{ enqueued: number; reason?: DropReason }> {
+    if (samples.length === 0) return { enqueued: 0 };
+    if (this.connection.status !== 'ready') return { enqueued: 0, reason: 'unavailable' };
+    if (Date.now() < this.fullUntil) return { enqueued: 0, reason: 'full' };
+    if (this.inFlight >= MAX_IN_FLIGHT) return { enqueued: 0, reason: 'busy' };
     this.inFlight++;
     const token = randomUUID();
     try {
-      const k = this.queue.keys;
-      const reserve = (this.connection as ReservingRedis).shadowReserve(
-        k.wait,
-        k.paused,
-        k.active,
-        k.prioritized,
-        k.delayed,
-        this.reservations,
-        this.max,
-        token,
-        RESERVATION_TTL_MS,
-      );
       const [admitted, depth] = await withTimeout(
-        reserve,
+        this.reserve(token, samples.length),
         ADD_TIMEOUT_MS,
         `shadow queue reservation did not answer within ${ADD_TIMEOUT_MS} ms`,
       );
       this.lastDepth = depth;
-      if (admitted !== 1) {
-        this.fullUntil = Date.now() + FULL_BACKOFF_MS;
-        return 'full';
-      }
+      if (admitted < samples.length) this.fullUntil = Date.now() + FULL_BACKOFF_MS;
+      if (admitted === 0) return { enqueued: 0, reason: 'full' };
+      const batch = samples.slice(0, admitted);
       try {
         await withTimeout(
-          this.queue.add(payload.endpoint, payload),
+          this.queue.add(batch.length === 1 ? batch[0].endpoint : 'samples', { samples: batch }, { jobId: `s${admitted}-${token}` }),
           ADD_TIMEOUT_MS,
           `shadow queue add did not answer within ${ADD_TIMEOUT_MS} ms`,
         );
-        return 'enqueued';
+        return admitted === samples.length ? { enqueued: admitted } : { enqueued: admitted, reason: 'full' };
       } finally {
-        this.connection.zrem(this.reservations, token).catch(() => undefined);
+        this.connection.zrem(this.reservations, `s${admitted}-${token}`).catch(() => undefined);
       }
     } catch {
-      return 'unavailable';
+      return { enqueued: 0, reason: 'unavailable' };
     } finally {
       this.inFlight--;
     }
   }
 
-  /** Jobs the bound counts right now (waiting, prioritized, delayed, running). */
+  /** Samples in the queue's jobs right now (waiting, prioritized, delayed, running). */
   async depth(): Promise<number> {
-    // BullMQ would wait for a connection that is down; a status page must answer.
+    // A status page must answer, not wait for a connection that is down.
     if (this.connection.status !== 'ready') throw new Error(`shadow queue unavailable (Redis connection ${this.connection.status})`);
-    const c = await withTimeout(
-      this.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active'),
+    const [, depth] = await withTimeout(
+      this.reserve(randomUUID(), 0),
       ADD_TIMEOUT_MS,
       `shadow queue counts did not answer within ${ADD_TIMEOUT_MS} ms`,
     );
-    return c.waiting + c.prioritized + c.delayed + c.active;
+    return depth;
+  }
+
+  private reserve(token: string, samples: number): Promise<[number, number]> {
+    const k = this.queue.keys;
+    return (this.connection as ReservingRedis).shadowReserve(
+      k.wait,
+      k.paused,
+      k.active,
+      k.prioritized,
+      k.delayed,
+      this.reservations,
+      this.max,
+      token,
+      RESERVATION_TTL_MS,
+      samples,
+    );
   }
 }

@@ -1,6 +1,8 @@
 /**
  * The API side of shadow comparison. On the request path it costs one random draw; a sampled read is
  * offered to the bounded shadow queue only after its response has been sent, and nothing waits for it.
+ * The samples a process takes within SHADOW_BATCH_MS (up to SHADOW_BATCH_MAX of them, SHADOW_BATCH_BYTES of
+ * replies) go as one job: the queue's round trips and the worker's per-job work are paid once for them.
  * The reply travels with the sample (up to SHADOW_MAX_REPLY_BYTES): it is the primary side of the
  * comparison, as Scientist's control is the result already produced, so the store that served the read
  * is not read a second time for every sample.
@@ -39,6 +41,10 @@ export class ShadowSampler implements BeforeApplicationShutdown {
   private readonly pending = new Set<Promise<void>>();
   private readonly unflushed = new Map<DropReason, number>();
   private flushTimer?: NodeJS.Timeout;
+  /** Samples taken and not yet offered (the batch being gathered), with their replies' bytes. */
+  private batch: SampledRead[] = [];
+  private batchBytes = 0;
+  private batchTimer?: NodeJS.Timeout;
   private readonly samples;
   private readonly dropped;
   private readonly depth;
@@ -74,17 +80,16 @@ export class ShadowSampler implements BeforeApplicationShutdown {
 
   /** After the response was sent. Never throws; nothing waits for it. */
   submit(read: SampledRead): void {
-    const p: Promise<void> = this.enqueue(read)
-      .catch((err) => {
-        this.logger.warn({ msg: 'shadow sample not queued', endpoint: read.endpoint, error: (err as Error).message });
-        this.drop(read.endpoint, 'unavailable');
-      })
-      .finally(() => this.pending.delete(p));
-    this.pending.add(p);
+    this.batch.push(read);
+    this.batchBytes += read.bytes ?? 0;
+    const full = this.batch.length >= this.config.batchMax || this.batchBytes >= this.config.batchBytes;
+    if (full || this.config.batchMs === 0) this.offerBatch();
+    else this.batchTimer ??= setTimeout(() => this.offerBatch(), this.config.batchMs);
   }
 
   /** Resolves once every sample submitted so far has been queued or dropped (tests, bench, shutdown). */
   async settled(): Promise<void> {
+    this.offerBatch();
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 
@@ -105,20 +110,49 @@ export class ShadowSampler implements BeforeApplicationShutdown {
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.settled();
+    clearTimeout(this.batchTimer);
     await this.flushDrops();
     if (this.flushTimer) clearTimeout(this.flushTimer);
   }
 
-  private async enqueue(read: SampledRead): Promise<void> {
+  /** Offers the batch gathered so far; nothing waits for it. */
+  private offerBatch(): void {
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    if (this.batch.length === 0) return;
+    const reads = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    const p: Promise<void> = this.enqueue(reads)
+      .catch((err) => {
+        this.logger.warn({ msg: 'shadow samples not queued', samples: reads.length, error: (err as Error).message });
+        for (const read of reads) this.drop(read.endpoint, 'unavailable');
+      })
+      .finally(() => this.pending.delete(p));
+    this.pending.add(p);
+  }
+
+  private async enqueue(reads: SampledRead[]): Promise<void> {
     const mode = await this.mode.current();
     if (!mode.shadow) {
-      this.samples.inc({ endpoint: read.endpoint, result: 'off' });
+      for (const read of reads) this.samples.inc({ endpoint: read.endpoint, result: 'off' });
       return;
     }
-    const result = await this.queue.offer(this.payload(read, mode.readFrom));
+    const payloads: ShadowPayload[] = [];
+    for (const read of reads) {
+      try {
+        payloads.push(this.payload(read, mode.readFrom));
+      } catch (err) {
+        this.logger.warn({ msg: 'shadow sample not queued', endpoint: read.endpoint, error: (err as Error).message });
+        this.drop(read.endpoint, 'unavailable');
+      }
+    }
+    const { enqueued, reason } = await this.queue.offerBatch(payloads);
     this.depth.set(this.queue.lastDepth);
-    if (result === 'enqueued') this.samples.inc({ endpoint: read.endpoint, result: 'enqueued' });
-    else this.drop(read.endpoint, result);
+    payloads.forEach((p, i) => {
+      if (i < enqueued) this.samples.inc({ endpoint: p.endpoint, result: 'enqueued' });
+      else this.drop(p.endpoint, reason ?? 'unavailable');
+    });
   }
 
   private payload(read: SampledRead, store: StoreName): ShadowPayload {

@@ -20,8 +20,13 @@ export interface ShadowConfig {
   sampleRates: Record<Endpoint, number>;
   /** Share of samples that also read each side twice to find noisy fields. */
   calibrationRate: number;
-  /** Most jobs (waiting, delayed and running) the shadow queue may hold; samples beyond it are dropped. */
+  /** Most samples (waiting, delayed and running) the shadow queue may hold; samples beyond it are dropped. */
   queueMax: number;
+  /** An API process queues the samples it took within this many ms as one job (0: each sample at once). */
+  batchMs: number;
+  /** ... or as soon as it holds this many samples, or SHADOW_BATCH_BYTES of replies. */
+  batchMax: number;
+  batchBytes: number;
   workerConcurrency: number;
   ignorePaths: string[];
   lagRecheckMs: number;
@@ -86,6 +91,9 @@ export function readShadowConfig(r: EnvReader): ShadowConfig {
     sampleRates: { get: r.number('SHADOW_SAMPLE_RATE_GET', rate, 0, 1), list: r.number('SHADOW_SAMPLE_RATE_LIST', rate, 0, 1) },
     calibrationRate: r.number('SHADOW_CALIBRATION_RATE', 0.05, 0, 1),
     queueMax: r.int('SHADOW_QUEUE_MAX', 1000, 1, 1_000_000),
+    batchMs: r.int('SHADOW_BATCH_MS', 100, 0, 10_000),
+    batchMax: r.int('SHADOW_BATCH_MAX', 50, 1, 10_000),
+    batchBytes: r.int('SHADOW_BATCH_BYTES', 1024 * 1024, 1, 64 * 1024 * 1024),
     workerConcurrency: r.int('SHADOW_WORKER_CONCURRENCY', 8, 1, 500),
     ignorePaths,
     lagRecheckMs: r.int('SHADOW_LAG_RECHECK_MS', 5000, 1, 3_600_000),

@@ -128,6 +128,29 @@ export interface OutcomeCount {
 export class ShadowRepository {
   constructor(@Inject(DATA_SOURCE) private readonly ds: DataSource) {}
 
+  /**
+   * Decided samples, several at once: those without a mismatch in one statement, each mismatch with its
+   * sample in a transaction of its own.
+   */
+  async recordOutcomes(rows: ReadonlyArray<{ sample: SampleRow; mismatch?: MismatchRow }>): Promise<void> {
+    const plain = rows.filter((r) => !r.mismatch).map((r) => r.sample);
+    if (plain.length > 0)
+      await this.ds.query(
+        `INSERT INTO shadow_samples (kind, endpoint, outcome, lag_kind, calibration, rechecks, sampled_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[], $6::int[], $7::timestamptz[])`,
+        [
+          plain.map((r) => r.kind),
+          plain.map((r) => r.endpoint),
+          plain.map((r) => r.outcome),
+          plain.map((r) => r.lagKind),
+          plain.map((r) => r.calibration),
+          plain.map((r) => r.rechecks),
+          plain.map((r) => r.sampledAt),
+        ],
+      );
+    for (const r of rows) if (r.mismatch) await this.recordOutcome(r.sample, r.mismatch);
+  }
+
   /** One decided sample and, for a mismatch, its record, together. */
   async recordOutcome(sample: SampleRow, mismatch?: MismatchRow): Promise<void> {
     const insertSample = `INSERT INTO shadow_samples (kind, endpoint, outcome, lag_kind, calibration, rechecks, sampled_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`;
