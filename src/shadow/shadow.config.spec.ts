@@ -31,6 +31,14 @@ describe('shadow settings', () => {
     expect(loadShadow(GOOD).shadow.mirror.baseUrl).toBeUndefined();
   });
 
+  it('batches the samples of 100 ms, up to 50 samples or 1 MiB of replies, unless told otherwise', () => {
+    const { shadow } = loadShadow(GOOD);
+    expect([shadow.batchMs, shadow.batchMax, shadow.batchBytes]).toEqual([100, 50, 1024 * 1024]);
+    expect(loadShadow({ SHADOW_BATCH_MS: '0' }).shadow.batchMs).toBe(0);
+    expect(problems({ SHADOW_BATCH_MS: '-1' })).toHaveLength(1);
+    expect(problems({ SHADOW_BATCH_MAX: '0' })).toHaveLength(1);
+  });
+
   it('names every bad shadow variable', () => {
     expect(
       problems({
