@@ -36,16 +36,16 @@ beforeAll(() => {
 describe('PostgreSQL connections', () => {
   /**
    * The most connections the prod render can open at once: each process's pool (DATABASE_POOL_SIZE, its
-   * own env over the ConfigMap) times its most replicas: the Flagger target and its primary both at the
+   * own env over the ConfigMap, and the API's follow-up pool) times its most replicas: the Flagger target and its primary both at the
    * autoscaler's maximum during an analysis, each Deployment one pod above its count while it rolls, the Job.
    */
   function worstCase(ms: Manifest[]): { total: number; parts: Record<string, number> } {
+    const setting = (w: Manifest, name: string, fallback: number) =>
+      Number(w.spec.template.spec.containers[0].env?.find((e: { name: string }) => e.name === name)?.value ?? config(ms)[name] ?? fallback);
+    // The API also follows up its writes on a pool of its own (DATABASE_FOLLOW_POOL_SIZE); workers never open it.
     const pool = (w: Manifest) =>
-      Number(
-        w.spec.template.spec.containers[0].env?.find((e: { name: string }) => e.name === 'DATABASE_POOL_SIZE')?.value ??
-          config(ms).DATABASE_POOL_SIZE ??
-          20,
-      );
+      setting(w, 'DATABASE_POOL_SIZE', 20) +
+      (w.metadata.labels?.['app.kubernetes.io/component'] === 'api' ? setting(w, 'DATABASE_FOLLOW_POOL_SIZE', 6) : 0);
     const canaryTargets = new Set(ofKind(ms, 'Canary').map((c) => c.spec.targetRef.name));
     const hpaMax = new Map([
       ...ofKind(ms, 'HorizontalPodAutoscaler').map((h) => [h.spec.scaleTargetRef.name, h.spec.maxReplicas as number] as const),
@@ -67,7 +67,7 @@ describe('PostgreSQL connections', () => {
 
   it('the runbook states the worst case of the prod render and the max_connections it needs', () => {
     const { total, parts } = worstCase(render('overlays/prod'));
-    expect(parts['lms-api']).toBe(2 * 11 * 20);
+    expect(parts['lms-api']).toBe(2 * 11 * (20 + 6));
     const stated = /worst case: \*\*(\d+)\*\* connections/i.exec(runbook());
     expect(stated).not.toBeNull();
     expect({ stated: Number(stated![1]), parts }).toEqual({ stated: total, parts });

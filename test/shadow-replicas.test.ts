@@ -12,7 +12,7 @@ import { ShadowQueue } from '../src/shadow/shadow-queue';
 import { createDataSource } from '../src/stores/postgres/data-source';
 import { redisForQueues } from '../src/stores/redis';
 import { readRedisConfig } from '../src/stores/stores.config';
-import { APP_TOKEN, ROOT } from './support/env';
+import { ROOT } from './support/env';
 import { Cluster } from './support/history/cluster';
 import { PrivateServices, startPrivateServices } from './support/private-services';
 
@@ -52,15 +52,7 @@ describe('the shadow queue bound across two API processes', () => {
     await services?.down();
   }, 120_000);
 
-  const call = async (replica: number, method: string, p: string, body?: unknown) => {
-    const res = await fetch(`${cluster.replicas[replica % cluster.replicas.length].url}${p}`, {
-      method,
-      headers: { authorization: `Bearer ${APP_TOKEN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(20_000),
-    });
-    return { status: res.status, body: (await res.json().catch(() => null)) as any };
-  };
+  const call = (replica: number, method: string, p: string, body?: unknown) => cluster.request(replica, method, p, body);
 
   const metricsOf = async (replica: number) =>
     (await fetch(`http://127.0.0.1:${cluster.replicas[replica].metricsPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();

@@ -2,7 +2,7 @@ import type { Conversation } from '../model/conversation.model';
 import { sampleConversation } from '../model/testing/fixtures';
 import type { WrittenChange } from './follow-plan';
 import { OutboxFollower } from './outbox-follower';
-import type { FollowEntry, FollowOutcome, RepairService } from './repair.service';
+import type { FollowEntry, FollowOutcome } from './repair.service';
 import type { OutboxEntry } from './repair-outbox';
 
 const at = (c: Conversation, v: number): Conversation => ({ ...c, version: v });
@@ -14,6 +14,9 @@ class FakeRepairs {
   settled: OutboxEntry[] = [];
   outcome: (e: FollowEntry) => FollowOutcome = () => 'applied';
   gate: Promise<void> = Promise.resolve();
+  settleGate: Promise<void> = Promise.resolve();
+  settling = 0;
+  mostSettling = 0;
 
   async followChanges(batch: readonly FollowEntry[]): Promise<FollowOutcome[]> {
     this.batches.push([...batch]);
@@ -22,13 +25,17 @@ class FakeRepairs {
   }
 
   async settle(entry: OutboxEntry): Promise<'repaired'> {
+    this.settling++;
+    this.mostSettling = Math.max(this.mostSettling, this.settling);
+    await this.settleGate;
+    this.settling--;
     this.settled.push(entry);
     return 'repaired';
   }
 }
 
-function follower(repairs: FakeRepairs, followUpDelayMs = 0): OutboxFollower {
-  return new OutboxFollower(repairs as unknown as RepairService, { followUpDelayMs });
+function follower(repairs: FakeRepairs, followUpDelayMs = 0, followConnections?: number): OutboxFollower {
+  return new OutboxFollower(repairs, { followUpDelayMs, followConnections });
 }
 
 const A = 'a'.repeat(24);
@@ -77,6 +84,26 @@ describe('OutboxFollower', () => {
       [A, ['1']],
       [B, ['2']],
     ]);
+  });
+
+  it("runs no more repairs at once than the follow-ups' connections leave after the two batch slots", async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => String(i).padStart(24, 'c'));
+    for (const [connections, most] of [
+      [4, 2],
+      [3, 1],
+      [undefined, 8],
+    ] as const) {
+      const repairs = new FakeRepairs();
+      let open!: () => void;
+      repairs.settleGate = new Promise((r) => (open = r));
+      const f = follower(repairs, 0, connections);
+      ids.forEach((id, i) => f.follow(id, 'legacy', 'secondary write failed', [String(i)]));
+      await new Promise((r) => setImmediate(r));
+      expect([connections, repairs.settling]).toEqual([connections, most]);
+      open();
+      await f.drained();
+      expect([connections, repairs.mostSettling, repairs.settled.length]).toEqual([connections, most, ids.length]);
+    }
   });
 
   it("waits FOLLOW_UP_DELAY_MS after a conversation's first write, so its writes meanwhile go to the other store as one", async () => {

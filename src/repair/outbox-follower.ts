@@ -13,15 +13,18 @@
  *   as one store write (a chat appends in bursts), and legacy lags by about that much.
  * - What cannot be applied as changes (another replica wrote in between, a flip came, no changes known) is
  *   repaired (RepairService.settle), which copies the whole conversation.
- * - At most MAX_BATCHES batches and MAX_REPAIRS repairs run at once, and MAX_WAITING conversations wait;
+ * - Settles run in fenced transactions on the follow-ups' own PostgreSQL connections (FollowUpRepairs), never on
+ *   the requests' pool: a legacy store that hangs holds only those. At most MAX_BATCHES batches and as many repairs
+ *   as those connections leave (MAX_REPAIRS at most) run at once, and MAX_WAITING conversations wait;
  *   beyond that a follow-up is left to the outbox replayer, which hands every row no one settled to the
  *   repair queue. A failed settle (legacy down) leaves its rows for the same backstop: they are durable.
  */
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { REPAIR_CONFIG, RepairConfig } from './repair.config';
+import { Logger, OnApplicationShutdown } from '@nestjs/common';
+import type { RepairConfig } from './repair.config';
 import type { StoreName } from '../model/store-name';
 import type { WrittenChange } from './follow-plan';
-import { FollowEntry, RepairService } from './repair.service';
+import type { FollowEntry } from './repair.service';
+import type { FollowUpRepairPort } from './follow-up-repairs';
 
 const MAX_BATCHES = 2;
 const BATCH_SIZE = 64;
@@ -40,7 +43,6 @@ interface Pending {
   changes: WrittenChange[] | null;
 }
 
-@Injectable()
 export class OutboxFollower implements OnApplicationShutdown {
   private readonly logger = new Logger('OutboxFollower');
   /** Conversations with a settle in flight (value: what arrived meanwhile, settled next). */
@@ -50,15 +52,19 @@ export class OutboxFollower implements OnApplicationShutdown {
   private readonly toRepair = new Map<string, Pending>();
   private batches = 0;
   private repairs = 0;
+  /** Repairs at once: what the follow-ups' connections leave after the batches, at most MAX_REPAIRS. */
+  private readonly maxRepairs: number;
   private idle: Array<() => void> = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly delayMs: number;
 
+  /** `followConnections`: the size of the follow-ups' pool (DATABASE_FOLLOW_POOL_SIZE). */
   constructor(
-    private readonly repairService: RepairService,
-    @Inject(REPAIR_CONFIG) config: Pick<RepairConfig, 'followUpDelayMs'>,
+    private readonly repairService: FollowUpRepairPort,
+    config: Pick<RepairConfig, 'followUpDelayMs'> & { followConnections?: number },
   ) {
     this.delayMs = config.followUpDelayMs;
+    this.maxRepairs = Math.max(1, Math.min(MAX_REPAIRS, (config.followConnections ?? MAX_BATCHES + MAX_REPAIRS) - MAX_BATCHES));
   }
 
   onApplicationShutdown(): void {
@@ -116,7 +122,7 @@ export class OutboxFollower implements OnApplicationShutdown {
       }
       this.runBatch(batch);
     }
-    while (this.repairs < MAX_REPAIRS && this.toRepair.size > 0) {
+    while (this.repairs < this.maxRepairs && this.toRepair.size > 0) {
       const [id, p] = this.toRepair.entries().next().value as [string, Pending];
       this.toRepair.delete(id);
       this.running.set(id, null);

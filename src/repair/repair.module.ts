@@ -4,6 +4,12 @@ import { DataSource } from 'typeorm';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { Connections } from '../stores/connections';
 import { DATA_SOURCE, LEGACY_DB } from '../stores/stores.module';
+import { DATABASE_CONFIG, DatabaseConfig } from '../stores/stores.config';
+import { createDataSource } from '../stores/postgres/data-source';
+import { LEGACY_STORE, NEW_STORE, TransactionalStore } from '../stores/conversation-store.port';
+import type { LegacyStore } from '../stores/legacy-store.port';
+import { DUAL_WRITE_CONFIG, DualWriteConfig } from '../mode/dual-write.config';
+import { FollowUpRepairs } from './follow-up-repairs';
 import { OutboxReplayer } from './outbox-replayer';
 import { MongoRepairOutbox, PostgresRepairOutbox } from './repair-outbox';
 import { RepairQueue } from './repair-queue';
@@ -51,7 +57,25 @@ export const REPAIR_OUTBOXES = Symbol('REPAIR_OUTBOXES');
     { provide: POSTGRES_OUTBOX, inject: [REPAIR_OUTBOXES], useFactory: (outboxes: { new: PostgresRepairOutbox }) => outboxes.new },
     RepairService,
     RepairProcessor,
-    OutboxFollower,
+    {
+      provide: FollowUpRepairs,
+      inject: [DATABASE_CONFIG, LEGACY_STORE, NEW_STORE, DUAL_WRITE_CONFIG, MetricsService],
+      useFactory: (database: DatabaseConfig, legacy: LegacyStore, newStore: TransactionalStore, dw: DualWriteConfig, m: MetricsService) =>
+        new FollowUpRepairs(
+          () =>
+            createDataSource({ ...database, poolSize: database.followPoolSize, applicationName: 'legacy-migration-service/follow-ups' }),
+          legacy,
+          newStore,
+          dw.fenceWaitMs,
+          m,
+        ),
+    },
+    {
+      provide: OutboxFollower,
+      inject: [FollowUpRepairs, REPAIR_CONFIG, DATABASE_CONFIG],
+      useFactory: (repairs: FollowUpRepairs, repair: RepairConfig, database: DatabaseConfig) =>
+        new OutboxFollower(repairs, { followUpDelayMs: repair.followUpDelayMs, followConnections: database.followPoolSize }),
+    },
   ],
   exports: [RepairQueue, RepairRecorder, RepairService, RepairProcessor, OutboxReplayer, OutboxFollower, REPAIR_OUTBOXES, POSTGRES_OUTBOX],
 })

@@ -5,6 +5,12 @@ export interface DatabaseConfig {
   url: string;
   runMigrationsOnStart: boolean;
   poolSize: number;
+  /**
+   * The follow-ups' own pool (DATABASE_FOLLOW_POOL_SIZE): the fenced transactions in which the API applies a write's
+   * follow-up to the other store, apart from `poolSize`, so a store that hangs holds none of the requests'
+   * connections. Opened on the first follow-up (deprecation, or a secondary write that failed).
+   */
+  followPoolSize: number;
   statementTimeoutMs: number;
 }
 
@@ -36,6 +42,7 @@ export function readDatabaseConfig(r: EnvReader): DatabaseConfig {
     url: r.url('DATABASE_URL', ['postgres', 'postgresql']),
     runMigrationsOnStart: r.bool('MIGRATIONS_RUN_ON_START', false),
     poolSize: r.int('DATABASE_POOL_SIZE', 20, 1, 500),
+    followPoolSize: r.int('DATABASE_FOLLOW_POOL_SIZE', 6, 2, 100),
     statementTimeoutMs: r.int('DATABASE_STATEMENT_TIMEOUT_MS', 30000, 0),
   };
 }

@@ -20,6 +20,8 @@ export interface PrivateServices {
   dir: string;
   env: Record<string, string>;
   stop(service: ServiceName): Promise<void>;
+  /** Freezes a server (SIGSTOP: its connections stay open and nothing answers) or thaws it (SIGCONT). */
+  freeze(service: Exclude<ServiceName, 'postgres'>, frozen: boolean): void;
   /** Starts whatever is down (services.sh up is idempotent). */
   up(): Promise<void>;
   down(): Promise<void>;
@@ -74,6 +76,7 @@ export async function startPrivateServices(requestedBase?: number): Promise<Priv
     await down().catch(() => undefined);
     throw err;
   }
+  const pidOf = (service: ServiceName) => Number(fs.readFileSync(path.join(dir, 'run', `${service}.pid`), 'utf8').trim());
   return {
     dir,
     env: parse<Record<string, string>>(fs.readFileSync(envFile)),
@@ -87,7 +90,7 @@ export async function startPrivateServices(requestedBase?: number): Promise<Priv
         );
         return;
       }
-      const pid = Number(fs.readFileSync(path.join(dir, 'run', `${service}.pid`), 'utf8').trim());
+      const pid = pidOf(service);
       process.kill(pid, 'SIGTERM');
       const deadline = Date.now() + 20_000;
       while (Date.now() < deadline) {
@@ -100,6 +103,7 @@ export async function startPrivateServices(requestedBase?: number): Promise<Priv
       }
       throw new Error(`${service} (pid ${pid}) did not stop`);
     },
+    freeze: (service, frozen) => process.kill(pidOf(service), frozen ? 'SIGSTOP' : 'SIGCONT'),
     down,
   };
 }

@@ -1,0 +1,137 @@
+/**
+ * The rig of the tests in which legacy misbehaves while it follows the new store (deprecation): a private set of
+ * servers, two API replicas and a worker as processes (the history checker's cluster), clients that write to
+ * shared conversations through both replicas and note what was acknowledged, and the checks at the end: every
+ * acknowledged write is in the source of truth, and legacy ends up equal to it with no follow-up left.
+ */
+import * as path from 'node:path';
+import { MongoClient } from 'mongodb';
+import type { DataSource } from 'typeorm';
+import { canonicalJson } from '../../src/model/canonical';
+import { MongoLegacyStore } from '../../src/stores/mongo/mongo-legacy.store';
+import { createDataSource } from '../../src/stores/postgres/data-source';
+import { PostgresConversationStore } from '../../src/stores/postgres/postgres-conversation.store';
+import { ROOT } from './env';
+import { Cluster } from './history/cluster';
+import { PrivateServices, startPrivateServices } from './private-services';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface FollowUpRig {
+  services: PrivateServices;
+  cluster: Cluster;
+  /** PostgreSQL and legacy as the test sees them (not through the API). */
+  pg: PostgresConversationStore;
+  legacy: MongoLegacyStore;
+  ds: DataSource;
+  close(): Promise<void>;
+}
+
+/** `name`: the build folder under .local; `env`: on top of deprecation for every process. */
+export async function startFollowUpRig(name: string, env: Record<string, string>): Promise<FollowUpRig> {
+  const services = await startPrivateServices();
+  const ds = createDataSource({ url: services.env.DATABASE_URL, poolSize: 2 });
+  let cluster: Cluster | undefined;
+  let mongo: MongoClient | undefined;
+  const close = async () => {
+    await cluster?.stop();
+    await mongo?.close().catch(() => undefined);
+    await ds.destroy().catch(() => undefined);
+    await services.down();
+  };
+  try {
+    await ds.initialize();
+    await ds.runMigrations({ transaction: 'each' });
+    cluster = await Cluster.start(services.env, 2, path.join(ROOT, `.local/${name}/build`), {
+      MIGRATION_INITIAL_PHASE: 'deprecation',
+      ...env,
+    });
+    mongo = await MongoClient.connect(services.env.LEGACY_MONGO_URL, { serverSelectionTimeoutMS: 5000 });
+    const legacy = new MongoLegacyStore(mongo.db(new URL(services.env.LEGACY_MONGO_URL).pathname.slice(1)), 'conversations');
+    return { services, cluster, pg: new PostgresConversationStore(ds), legacy, ds, close };
+  } catch (err) {
+    await close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Acknowledged appends (by text) and the newest acknowledged version, per conversation. */
+export type Acknowledged = Map<string, { version: number; texts: Set<string> }>;
+
+export interface Writers {
+  /** Stops the clients once their writes in flight are answered. */
+  stop(): Promise<void>;
+  acked: Acknowledged;
+  /** What was not acknowledged (status, code, message), the first 20. */
+  refused: string[];
+  writes: number;
+  /** Writes sent while `during()` said so. */
+  writesDuring: number;
+}
+
+/**
+ * `clients` clients write until stopped, each in turn to the conversations `ids` (an append, every fifth a patch of
+ * the metadata), through the replicas in turn, 20 ms apart.
+ */
+export function startWriters(cluster: Cluster, ids: string[], clients: number, during: () => boolean): Writers {
+  const w: Writers = {
+    acked: new Map(ids.map((id) => [id, { version: 1, texts: new Set<string>() }])),
+    refused: [],
+    writes: 0,
+    writesDuring: 0,
+    stop: async () => {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+  let running = true;
+  const loops = Array.from({ length: clients }, async (_, client) => {
+    for (let n = 0; running; n++) {
+      const id = ids[(client * 7 + n * 5) % ids.length];
+      const patch = n % 5 === 4;
+      const text = `c${client}-n${n}`;
+      const res = await (
+        patch
+          ? cluster.request(client + n, 'PATCH', `/conversations/${id}`, { metadata: { by: text } })
+          : cluster.request(client + n, 'POST', `/conversations/${id}/messages`, { role: 'user', content: text })
+      ).catch((err: Error) => ({ status: 0, body: { code: err.message } }));
+      w.writes++;
+      if (during()) w.writesDuring++;
+      if (res.status === 200 || res.status === 201) {
+        const a = w.acked.get(id)!;
+        a.version = Math.max(a.version, res.body.version);
+        if (!patch) a.texts.add(text);
+      } else if (w.refused.length < 20) w.refused.push(`${res.status} ${res.body?.code ?? ''} ${res.body?.message ?? ''}`.trim());
+      await sleep(20);
+    }
+  });
+  return w;
+}
+
+/** Every acknowledged write is in the source of truth (the new store): its version reached, every append there. */
+export async function expectAcknowledgedInNewStore(pg: PostgresConversationStore, acked: Acknowledged): Promise<void> {
+  for (const [id, a] of acked) {
+    const c = (await pg.get(id))!;
+    expect(c.version).toBeGreaterThanOrEqual(a.version);
+    const texts = new Set(c.messages.map((m) => m.content));
+    expect([...a.texts].filter((t) => !texts.has(t))).toEqual([]);
+  }
+}
+
+/** Waits (at most `timeoutMs`) until no follow-up is left and legacy equals the new store, in canonical form, for `ids`. */
+export async function expectLegacyCaughtUp(rig: FollowUpRig, ids: string[], timeoutMs = 180_000): Promise<void> {
+  const caughtUp = async () => {
+    const [{ n }] = await rig.ds.query('SELECT count(*)::int AS n FROM repair_outbox');
+    if (n !== 0) return false;
+    for (const id of ids) {
+      const [l, p] = await Promise.all([rig.legacy.get(id), rig.pg.get(id)]);
+      if (!l || !p || canonicalJson(l) !== canonicalJson(p)) return false;
+    }
+    return true;
+  };
+  const deadline = Date.now() + timeoutMs;
+  while (!(await caughtUp().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`legacy did not catch up with the new store within ${timeoutMs} ms`);
+    await sleep(500);
+  }
+}
