@@ -124,6 +124,18 @@ describe('OutboxFollower', () => {
     f.onApplicationShutdown();
   });
 
+  it('takes the follow-ups that come due shortly after the first due one in the same batch (one transaction)', async () => {
+    const repairs = new FakeRepairs();
+    // FOLLOW_UP_DELAY_MS 200: a follow-up is taken 200 ms after its write, with those due up to 20 ms later.
+    const f = follower(repairs, 200);
+    f.follow(A, 'new', 'r', ['1'], change(A, 1));
+    await new Promise((r) => setTimeout(r, 8));
+    f.follow(B, 'new', 'r', ['2'], change(B, 7));
+    await f.drained();
+    expect(repairs.batches.map((b) => b.map((e) => e.entry.conversationId))).toEqual([[A, B]]);
+    f.onApplicationShutdown();
+  });
+
   it('leaves the rows of a batch that failed to the replayer (they are durable), without repairing them here', async () => {
     const repairs = new FakeRepairs();
     repairs.outcome = () => 'failed';

@@ -6,8 +6,8 @@
  * - Per conversation one settle runs at a time; follow-ups that arrive meanwhile wait and coalesce with the
  *   next (their writes in order, their rows together): one settle covers every row it was handed.
  * - A follow-up that carries its writes (WrittenChange, in the order this process acknowledged them) is
- *   settled by applying them to legacy; conversations ready at the same moment go together, in one fenced
- *   transaction (RepairService.followChanges). So under load the work per write shrinks: the more writes
+ *   settled by applying them to legacy; conversations ready within GATHER_MS of each other go together, in one
+ *   fenced transaction (RepairService.followChanges). So under load the work per write shrinks: the more writes
  *   wait, the fewer transactions carry them, like a group commit. A follow-up is ready FOLLOW_UP_DELAY_MS
  *   after its conversation's first unsettled write: the writes of a busy conversation meanwhile are applied
  *   as one store write (a chat appends in bursts), and legacy lags by about that much.
@@ -30,6 +30,12 @@ const MAX_BATCHES = 2;
 const BATCH_SIZE = 64;
 const MAX_REPAIRS = 8;
 const MAX_WAITING = 1000;
+/**
+ * At most this long (and a tenth of FOLLOW_UP_DELAY_MS) after a follow-up is due, the follow-ups due by then go
+ * together: under a steady stream of writes one batch, one transaction, carries every write of that span, where
+ * a pump per write would make a batch of one or two.
+ */
+const GATHER_MS = 50;
 /** A conversation with more unsettled writes than this is repaired (one copy) rather than followed write by write. */
 const MAX_CHANGES = 100;
 
@@ -57,6 +63,8 @@ export class OutboxFollower implements OnApplicationShutdown {
   private idle: Array<() => void> = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly delayMs: number;
+  /** How long after the first of them is due the timer takes the follow-ups due by then. */
+  private readonly gatherMs: number;
 
   /** `followConnections`: the size of the follow-ups' pool (DATABASE_FOLLOW_POOL_SIZE). */
   constructor(
@@ -64,6 +72,7 @@ export class OutboxFollower implements OnApplicationShutdown {
     config: Pick<RepairConfig, 'followUpDelayMs'> & { followConnections?: number },
   ) {
     this.delayMs = config.followUpDelayMs;
+    this.gatherMs = Math.max(1, Math.min(GATHER_MS, Math.round(this.delayMs / 10)));
     this.maxRepairs = Math.max(1, Math.min(MAX_REPAIRS, (config.followConnections ?? MAX_BATCHES + MAX_REPAIRS) - MAX_BATCHES));
   }
 
@@ -82,6 +91,8 @@ export class OutboxFollower implements OnApplicationShutdown {
     const queued = this.waiting.get(conversationId) ?? this.toRepair.get(conversationId);
     if (!queued && this.waiting.size + this.toRepair.size >= MAX_WAITING) return;
     this.enqueue(conversationId, merge(queued ?? null, p));
+    // Its follow-up is due later: the timer pumps then, with whatever else came due by that time.
+    if (this.timer && this.waiting.has(conversationId) && this.delayMs > 0) return;
     this.pump();
   }
 
@@ -128,14 +139,15 @@ export class OutboxFollower implements OnApplicationShutdown {
       this.running.set(id, null);
       this.runRepair(id, p);
     }
-    // Waiting for the delay to pass: come back when the first of them is due.
+    // Waiting for the delay to pass: come back when the first of them is due, and a little later, so that one batch
+    // takes what came due meanwhile rather than a batch (a transaction) per write.
     if (next !== Infinity && !this.timer) {
       this.timer = setTimeout(
         () => {
           this.timer = null;
           this.pump();
         },
-        next + this.delayMs - Date.now() + 1,
+        Math.max(0, next + this.delayMs - Date.now()) + this.gatherMs,
       );
       this.timer.unref();
     }

@@ -19,6 +19,7 @@
  * move legacy backwards nor past a write it missed; whatever does not land that way is repaired as above.
  */
 import { Inject, Injectable } from '@nestjs/common';
+import { forEachLimit } from '../common/for-each-limit';
 import { canonicalJson } from '../model/canonical';
 import type { Conversation } from '../model/conversation.model';
 import type { MigrationMode } from '../model/phases';
@@ -36,6 +37,12 @@ export const POSTGRES_OUTBOX = Symbol('POSTGRES_OUTBOX');
 export type RepairOutcome = 'in_sync' | 'repaired' | 'skipped';
 
 const MAX_ROUNDS = 5;
+/**
+ * The other store's writes of one follow-up batch in flight at once. A batch carries up to 64 conversations; sent all
+ * at once they would reach the other store as a burst (on a shared host, a burst of its CPU too), where a steady
+ * trickle costs the same and delays each conversation by a few writes at most.
+ */
+const FOLLOW_WRITES_IN_FLIGHT = 4;
 /** Longer than a secondary write may take, so an in-flight live write has landed in both stores or failed. */
 const AHEAD_GRACE_MS = 3000;
 
@@ -126,20 +133,24 @@ export class RepairService {
   async followChanges(batch: readonly FollowEntry[]): Promise<FollowOutcome[]> {
     return this.fence.write(async (w) => {
       const following = w.mode.dualWrite && w.mode.sourceOfTruth === 'new';
-      const outcomes = await Promise.all(
-        batch.map(async ({ entry, changes }): Promise<FollowOutcome> => {
+      const outcomes: FollowOutcome[] = batch.map(() => 'repair');
+      // A few at a time: the other store gets a steady trickle, not a burst of a whole batch at once.
+      await forEachLimit(
+        batch.map((b, i) => ({ ...b, i })),
+        FOLLOW_WRITES_IN_FLIGHT,
+        async ({ entry, changes, i }) => {
           const plan = following && entry.source === 'new' && changes ? planFollow(changes) : null;
-          if (!plan) return 'repair';
+          if (!plan) return;
           try {
             const landed =
               plan.kind === 'insert'
                 ? await this.legacy.insertNew(plan.c)
                 : await this.legacy.update(plan.c, plan.from, plan.shape, plan.appended);
-            return landed ? 'applied' : 'repair';
+            outcomes[i] = landed ? 'applied' : 'repair';
           } catch {
-            return 'failed';
+            outcomes[i] = 'failed';
           }
-        }),
+        },
       );
       await this.outbox.remove(
         batch.flatMap((b, i) => (outcomes[i] === 'applied' ? (b.entry.outboxIds ?? []) : [])),
