@@ -16,6 +16,7 @@ import { ArchiveHeartbeat1764000000014 } from './1764000000014-archive-heartbeat
 import { WriteFence1764000000015 } from './1764000000015-write-fence';
 import { RateLimitOverrides1764000000016 } from './1764000000016-rate-limit-overrides';
 import { ShadowLagKind1764000000017 } from './1764000000017-shadow-lag-kind';
+import { OneActiveArchive1764000000018 } from './1764000000018-one-active-archive';
 
 export const MIGRATIONS = [
   CreateConversations1764000000000,
@@ -32,4 +33,5 @@ export const MIGRATIONS = [
   WriteFence1764000000015,
   RateLimitOverrides1764000000016,
   ShadowLagKind1764000000017,
+  OneActiveArchive1764000000018,
 ];

@@ -62,12 +62,13 @@ const toRun = (r: ArchiveRunRow): ArchiveRun => ({
 export class ArchiveRunRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async create(requestedBy: string, target: string | null): Promise<ArchiveRun> {
-    const [row] = await this.dataSource.query(`INSERT INTO cleanup_archives (requested_by, target) VALUES ($1, $2) RETURNING *`, [
-      requestedBy,
-      target,
-    ]);
-    return toRun(row);
+  /** Queues a run; null when one is already queued or running (a unique index admits one at a time). */
+  async create(requestedBy: string, target: string | null): Promise<ArchiveRun | null> {
+    const rows = await this.dataSource.query(
+      `INSERT INTO cleanup_archives (requested_by, target) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING *`,
+      [requestedBy, target],
+    );
+    return rows.length > 0 ? toRun(rows[0]) : null;
   }
 
   async get(id: number): Promise<ArchiveRun | null> {

@@ -50,11 +50,16 @@ export class CleanupService {
         'No archive target: set ARCHIVE_DIR or ARCHIVE_S3_BUCKET on the API and the workers',
       );
     }
-    const active = await this.runs.active();
-    if (active) return { run: active, created: false };
-    const run = await this.runs.create(actor, this.archiver.describeTarget());
-    await this.queue.enqueue(run.id, run.requestedAt);
-    return { run, created: true };
+    // Another replica may queue one between the look and the insert: the insert then yields, and the look again finds it.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const active = await this.runs.active();
+      if (active) return { run: active, created: false };
+      const run = await this.runs.create(actor, this.archiver.describeTarget());
+      if (!run) continue;
+      await this.queue.enqueue(run.id, run.requestedAt);
+      return { run, created: true };
+    }
+    throw new DomainError('ARCHIVE_BUSY', 409, 'Archive runs are being queued and finished too fast to answer with one; retry');
   }
 
   /** The worker's half: archive, check, record. A re-run after a crash starts the archive over. */
