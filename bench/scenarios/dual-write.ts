@@ -25,13 +25,16 @@
  * latency (store_write_duration_seconds from GET /metrics, diffed around each measured window) and a
  * raw store micro-benchmark (the store adapters called directly, no HTTP) at the same concurrency.
  *
- * Each window: both stores emptied, phase set (and the API's mode cache left to expire), warm-up
- * (BENCH_DUAL_WRITE_POOL conversations created, then BENCH_DUAL_WRITE_WARMUP mixed requests), then the
+ * Each window: the previous window's follow-ups waited for (none left in repair_outbox), both stores emptied, phase
+ * set (and the API's mode cache left to expire), warm-up (BENCH_DUAL_WRITE_POOL conversations created, then
+ * BENCH_DUAL_WRITE_WARMUP mixed requests, then the window's own load, closed or open loop, for
+ * BENCH_DUAL_WRITE_WARMUP_SECONDS, so that deprecation's follow-ups, applied a second after their write, are in
+ * their steady state when the measurement starts), then the
  * measured run: BENCH_DUAL_WRITE_REQUESTS requests or BENCH_DUAL_WRITE_MAX_SECONDS, whichever ends
  * first (the legacy phases on FerretDB manage only tens of requests per second on a small machine).
  *
  * Knobs (defaults): BENCH_CONCURRENCY (16), BENCH_DUAL_WRITE_REQUESTS (1500),
- * BENCH_DUAL_WRITE_MAX_SECONDS (12), BENCH_DUAL_WRITE_WARMUP (64), BENCH_DUAL_WRITE_POOL (64),
+ * BENCH_DUAL_WRITE_MAX_SECONDS (12), BENCH_DUAL_WRITE_WARMUP (64), BENCH_DUAL_WRITE_WARMUP_SECONDS (3), BENCH_DUAL_WRITE_POOL (64),
  * BENCH_DUAL_WRITE_ROUNDS (2), BENCH_RAW_STORE_OPS (150 per operation; 0 skips the raw store part),
  * BENCH_DUAL_WRITE_RATE (requests/s of the open loop; default half the primary-only closed loop's),
  * BENCH_DUAL_WRITE_OPEN_SECONDS (20 per open-loop window, whatever the count),
@@ -58,6 +61,7 @@ import type { BenchLine } from '../lib/types';
 
 const BENCH = 'dual-write';
 const TARGET = 1.25;
+const QUIESCE_MS = 60_000;
 
 interface Comparison {
   primary: StoreName;
@@ -208,6 +212,7 @@ interface WindowOptions {
   maxSeconds: number;
   openSeconds: number;
   warmup: number;
+  warmupSeconds: number;
   pool: number;
 }
 
@@ -221,6 +226,24 @@ async function resetStores(api: BenchApi): Promise<void> {
   await api.app.get<Db>(LEGACY_DB).collection(api.config.legacy.collection).deleteMany({});
 }
 
+/**
+ * Waits until no follow-up is left (at most QUIESCE_MS): the previous window's follow-ups, applied up to
+ * FOLLOW_UP_DELAY_MS after its last write, must not run into this window (nor be lost to its reset).
+ */
+async function quiesce(api: BenchApi): Promise<void> {
+  const deadline = Date.now() + QUIESCE_MS;
+  for (;;) {
+    const { rows } = await api.pg.query<{ n: number }>('SELECT count(*)::int AS n FROM repair_outbox');
+    const n = rows[0].n;
+    if (n === 0) return;
+    if (Date.now() > deadline) {
+      progress(BENCH, `${n} follow-up(s) still pending after ${QUIESCE_MS} ms; the next window starts anyway`);
+      return;
+    }
+    await sleep(200);
+  }
+}
+
 /** How a window's measured run is driven: a closed loop at `concurrency` or, with `rate`, an open loop at that rate. */
 type Drive = { kind: 'closed' } | { kind: 'open'; rate: number };
 
@@ -232,6 +255,7 @@ async function runWindow(
   opts: WindowOptions,
   drive: Drive = { kind: 'closed' },
 ): Promise<Window> {
+  await quiesce(api);
   await resetStores(api);
   await api.setPhase(phase);
   const work = new Workload(target, seed, opts.concurrency);
@@ -241,6 +265,17 @@ async function runWindow(
   await expectPlacement(api, phase, work.first()!);
   const warm = await closedLoop(work.mixed, { concurrency: opts.concurrency, count: opts.warmup });
   if (warm.errors > 0) throw new Error(`${phase}: warm-up failed: ${warm.errorSamples.join('; ')}`);
+  // Then the window's own load for a while, the same in every phase: what a write sets going later (in deprecation
+  // its follow-up, applied FOLLOW_UP_DELAY_MS after it) is in its steady state when the measured run starts, rather
+  // than starting, with its first connections to legacy, inside it.
+  if (opts.warmupSeconds > 0) {
+    const durationMs = opts.warmupSeconds * 1000;
+    const settle =
+      drive.kind === 'closed'
+        ? await closedLoop(work.mixed, { concurrency: opts.concurrency, durationMs })
+        : await openLoop(work.mixed, { rate: drive.rate, clients: opts.concurrency, durationMs });
+    if (settle.errors > 0) throw new Error(`${phase}: warm-up failed: ${settle.errorSamples.join('; ')}`);
+  }
 
   const before = await target.metrics();
   const cpu0 = process.cpuUsage();
@@ -436,6 +471,7 @@ export async function run(): Promise<BenchLine[]> {
     maxSeconds: envInt('BENCH_DUAL_WRITE_MAX_SECONDS', 12),
     openSeconds: envInt('BENCH_DUAL_WRITE_OPEN_SECONDS', 20),
     warmup: envInt('BENCH_DUAL_WRITE_WARMUP', 64, 0),
+    warmupSeconds: envInt('BENCH_DUAL_WRITE_WARMUP_SECONDS', 3, 0),
     pool: envInt('BENCH_DUAL_WRITE_POOL', 64),
   };
   const rounds = envInt('BENCH_DUAL_WRITE_ROUNDS', 2);
