@@ -1,3 +1,4 @@
+import * as http from 'node:http';
 import { startTestApp, TestApp } from './support/app';
 
 describe('HTTP skeleton', () => {
@@ -59,4 +60,25 @@ describe('HTTP skeleton', () => {
     expect(res.status).toBe(431);
     expect((await t.request('GET', '/health/live')).status).toBe(200);
   });
+
+  it("keeps an idle kept-alive connection open past Node's 5 s default (HTTP_KEEP_ALIVE_TIMEOUT_MS, 65 s)", async () => {
+    expect(t.config.app.keepAliveTimeoutMs).toBe(65_000);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
+        const req = http.get(`${t.url}/health/live`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+        });
+        req.on('error', reject);
+      });
+    try {
+      expect(await get()).toEqual({ status: 200, reused: false });
+      // Idle longer than Node's default keep-alive timeout: with it, the server would have closed the socket.
+      await new Promise((r) => setTimeout(r, 6_000));
+      expect(await get()).toEqual({ status: 200, reused: true });
+    } finally {
+      agent.destroy();
+    }
+  }, 20_000);
 });

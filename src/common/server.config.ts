@@ -16,6 +16,13 @@ export interface ServerConfig {
   logLevel: LogLevel;
   bodyLimitBytes: number;
   maxHeaderBytes: number;
+  /**
+   * How long a kept-alive connection may sit idle before the server closes it (HTTP_KEEP_ALIVE_TIMEOUT_MS). Longer
+   * than the idle timeout of what stands in front (a load balancer's 60 s, a proxy's pool): then that side closes
+   * idle connections, and a request it sends can never meet the server closing the connection under it (a reset:
+   * a 502 at the proxy, ECONNRESET for a direct client). Node's own default is 5 s.
+   */
+  keepAliveTimeoutMs: number;
   docs: ApiDocsMode;
 }
 
@@ -29,6 +36,7 @@ export function readServerConfig(r: EnvReader): ServerConfig {
     logLevel: r.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     bodyLimitBytes: 1024 * 1024,
     maxHeaderBytes: r.int('MAX_HEADER_BYTES', 16 * 1024, 1024, 1024 * 1024),
+    keepAliveTimeoutMs: r.int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1_000, 600_000),
     docs: r.oneOf('API_DOCS', API_DOCS_MODES, 'operator'),
   };
 }

@@ -148,7 +148,8 @@ function allowedMethods(req: Request): string[] {
 
 /**
  * Bounds what one client can make the server hold: headers (MAX_HEADER_BYTES, 431 beyond), the time to
- * send them and the whole request (a slow client cannot keep a socket forever), and bodies (1 MiB, 413).
+ * send them and the whole request (a slow client cannot keep a socket forever), and bodies (1 MiB, 413). An idle
+ * kept-alive connection stays open HTTP_KEEP_ALIVE_TIMEOUT_MS (65 s), longer than a load balancer's idle timeout.
  */
 function boundRequests(app: INestApplication, config: HttpSettings): void {
   // Node reads maxHeaderSize from the server for each new connection; the typings only know it as an option.
@@ -156,6 +157,7 @@ function boundRequests(app: INestApplication, config: HttpSettings): void {
   server.maxHeaderSize = config.app.maxHeaderBytes;
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
+  server.keepAliveTimeout = config.app.keepAliveTimeoutMs;
 }
 
 export function configureHttp(app: INestApplication, config: HttpSettings): void {
