@@ -214,6 +214,48 @@ describe('stores on real servers', () => {
       expect(canonical((await legacy.get(c.id))!)).toEqual(canonical(a));
     });
 
+    it('legacy: writeMany lands each guarded write on its own and says which did, in one request', async () => {
+      const [fresh, taken, ahead, behind, oldFormat] = [46, 47, 48, 49, 50].map((n) => sampleConversation({ id: hex(n), version: 1 }));
+      for (const c of [taken, ahead, behind]) await legacy.insertNew(c);
+      await raw().insertOne({ _id: new ObjectId(oldFormat.id), userId: 'old-user', created: '2019-01-01T00:00:00+01:00', messages: [] });
+      // Another writer moved `ahead` on: the change made from version 1 must not land on it.
+      await raw().updateOne({ _id: new ObjectId(ahead.id) }, { $set: { v: 2 } });
+      const refused = { ...sampleConversation({ id: hex(51), version: 1 }), metadata: { grid: [[1, 2]] } };
+      const commands: string[] = [];
+      const listen = (e: { commandName: string }) => commands.push(e.commandName);
+      const watched = await MongoClient.connect(dbs.legacyUrl, { monitorCommands: true });
+      watched.on('commandStarted', listen);
+      try {
+        const store = new MongoLegacyStore(watched.db(dbs.legacyDbName), 'conversations');
+        await store.get(behind.id); // this process has seen `behind` in the current format: its change is pushed
+        commands.length = 0;
+        const out = await store.writeMany([
+          { kind: 'insert', c: fresh },
+          { kind: 'insert', c: taken },
+          { kind: 'update', c: appended(ahead, 'lost race'), from: 1, shape: 'append', appended: 1 },
+          { kind: 'update', c: appended(behind, 'pushed'), from: 1, shape: 'append', appended: 1 },
+          { kind: 'update', c: { ...appended({ ...oldFormat, version: 0 }, 'whole') }, from: 0, shape: 'append', appended: 1 },
+          { kind: 'insert', c: refused },
+        ]);
+        const refusedHere = hasNestedArray(refused.metadata) && (await mongo.db('admin').command({ buildInfo: 1 })).ferretdbVersion;
+        expect(out.slice(0, 5)).toEqual([true, false, false, true, true]);
+        if (refusedHere) expect(out[5]).toBeInstanceOf(Error);
+        else expect(out[5]).toBe(true);
+        // One insert and one update request, plus the read-back of versions because one update did not match.
+        expect(commands).toEqual(['insert', 'update', 'find']);
+      } finally {
+        await watched.close();
+      }
+      expect(canonical((await legacy.get(fresh.id))!)).toEqual(canonical(fresh));
+      expect((await legacy.get(ahead.id))!.version).toBe(2);
+      expect((await legacy.get(ahead.id))!.messages).toHaveLength(ahead.messages.length);
+      expect(canonical((await legacy.get(behind.id))!)).toEqual(canonical(appended(behind, 'pushed')));
+      const whole = await raw().findOne({ _id: new ObjectId(oldFormat.id) });
+      expectCurrentLegacyFormat(whole);
+      expect(whole!.v).toBe(1);
+      expect(await legacy.writeMany([])).toEqual([]);
+    });
+
     it('new: follows a write by its change when one behind, in full when further behind, never when ahead', async () => {
       const c = sampleConversation({ id: hex(44), version: 2 });
       await pg.insertNew(c);

@@ -7,6 +7,7 @@
  */
 import type { Conversation } from '../model/conversation.model';
 import type { WriteShape } from '../stores/conversation-store.port';
+import type { LegacyWrite } from '../stores/legacy-store.port';
 
 /** One acknowledged write: the state it made from version `from` (null: a create) and what it changed. */
 export interface WrittenChange {
@@ -15,8 +16,8 @@ export interface WrittenChange {
   shape: WriteShape;
 }
 
-export type FollowPlan =
-  { kind: 'insert'; c: Conversation } | { kind: 'update'; c: Conversation; from: number; shape: 'append' | 'header'; appended: number };
+/** The store write that follows them (a plan for the legacy store, which is who follows). */
+export type FollowPlan = LegacyWrite;
 
 export function planFollow(changes: readonly WrittenChange[]): FollowPlan | null {
   if (changes.length === 0) return null;

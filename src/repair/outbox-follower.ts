@@ -7,10 +7,11 @@
  *   next (their writes in order, their rows together): one settle covers every row it was handed.
  * - A follow-up that carries its writes (WrittenChange, in the order this process acknowledged them) is
  *   settled by applying them to legacy; conversations ready within GATHER_MS of each other go together, in one
- *   fenced transaction (RepairService.followChanges). So under load the work per write shrinks: the more writes
- *   wait, the fewer transactions carry them, like a group commit. A follow-up is ready FOLLOW_UP_DELAY_MS
- *   after its conversation's first unsettled write: the writes of a busy conversation meanwhile are applied
- *   as one store write (a chat appends in bursts), and legacy lags by about that much.
+ *   fenced transaction and one request to legacy (RepairService.followChanges). So under load the work per write
+ *   shrinks: the more writes wait, the fewer transactions and requests carry them, like a group commit. A
+ *   follow-up is ready FOLLOW_UP_DELAY_MS after its conversation's first unsettled write: the writes of a busy
+ *   conversation meanwhile are applied as one store write (a chat appends in bursts), and legacy lags by about
+ *   that much.
  * - What cannot be applied as changes (another replica wrote in between, a flip came, no changes known) is
  *   repaired (RepairService.settle), which copies the whole conversation.
  * - Settles run in fenced transactions on the follow-ups' own PostgreSQL connections (FollowUpRepairs), never on

@@ -15,11 +15,11 @@
  * Following (`followChanges`): a follow-up that carries the writes it stands for (legacy follows the new store
  * in deprecation) is settled by writing just those changes to legacy, each run guarded by the version it was
  * made from (see follow-plan.ts), for many conversations in one fenced transaction that also removes their
- * rows. A write guarded by the exact previous version lands only on the state it was made from, so it can never
- * move legacy backwards nor past a write it missed; whatever does not land that way is repaired as above.
+ * rows, and in one request to legacy (LegacyStore.writeMany). A write guarded by the exact previous version
+ * lands only on the state it was made from, so it can never move legacy backwards nor past a write it missed;
+ * whatever does not land that way is repaired as above.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import { forEachLimit } from '../common/for-each-limit';
 import { canonicalJson } from '../model/canonical';
 import type { Conversation } from '../model/conversation.model';
 import type { MigrationMode } from '../model/phases';
@@ -37,12 +37,6 @@ export const POSTGRES_OUTBOX = Symbol('POSTGRES_OUTBOX');
 export type RepairOutcome = 'in_sync' | 'repaired' | 'skipped';
 
 const MAX_ROUNDS = 5;
-/**
- * The other store's writes of one follow-up batch in flight at once. A batch carries up to 64 conversations; sent all
- * at once they would reach the other store as a burst (on a shared host, a burst of its CPU too), where a steady
- * trickle costs the same and delays each conversation by a few writes at most.
- */
-const FOLLOW_WRITES_IN_FLIGHT = 4;
 /** Longer than a secondary write may take, so an in-flight live write has landed in both stores or failed. */
 const AHEAD_GRACE_MS = 3000;
 
@@ -134,24 +128,11 @@ export class RepairService {
     return this.fence.write(async (w) => {
       const following = w.mode.dualWrite && w.mode.sourceOfTruth === 'new';
       const outcomes: FollowOutcome[] = batch.map(() => 'repair');
-      // A few at a time: the other store gets a steady trickle, not a burst of a whole batch at once.
-      await forEachLimit(
-        batch.map((b, i) => ({ ...b, i })),
-        FOLLOW_WRITES_IN_FLIGHT,
-        async ({ entry, changes, i }) => {
-          const plan = following && entry.source === 'new' && changes ? planFollow(changes) : null;
-          if (!plan) return;
-          try {
-            const landed =
-              plan.kind === 'insert'
-                ? await this.legacy.insertNew(plan.c)
-                : await this.legacy.update(plan.c, plan.from, plan.shape, plan.appended);
-            outcomes[i] = landed ? 'applied' : 'repair';
-          } catch {
-            outcomes[i] = 'failed';
-          }
-        },
-      );
+      const plans = batch.map(({ entry, changes }) => (following && entry.source === 'new' && changes ? planFollow(changes) : null));
+      const sent = plans.flatMap((p, i) => (p ? [i] : []));
+      // One request for the batch: the legacy server applies them one after another, a steady trickle.
+      const landed = await this.legacy.writeMany(sent.map((i) => plans[i]!)).catch(() => sent.map(() => new Error('not sent')));
+      sent.forEach((i, k) => (outcomes[i] = landed[k] === true ? 'applied' : landed[k] === false ? 'repair' : 'failed'));
       await this.outbox.remove(
         batch.flatMap((b, i) => (outcomes[i] === 'applied' ? (b.entry.outboxIds ?? []) : [])),
         w.q,

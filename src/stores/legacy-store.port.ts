@@ -3,6 +3,13 @@ import type { Conversation } from '../model/conversation.model';
 import type { ConversationStore, WriteShape } from './conversation-store.port';
 
 /**
+ * One guarded write in a `writeMany`: insert `c` (it must not exist yet), or `update` (as LegacyStore.update: the
+ * change to `c`, on exactly version `from`, with `appended` new messages at its end).
+ */
+export type LegacyWrite =
+  { kind: 'insert'; c: Conversation } | { kind: 'update'; c: Conversation; from: number; shape: 'append' | 'header'; appended: number };
+
+/**
  * The legacy store: the conversation operations plus the raw scans the sync engine needs. Scans
  * return documents as stored (not transformed) so that an unreadable one can be dead-lettered with
  * its raw form instead of being lost in a transform error.
@@ -14,6 +21,13 @@ export interface LegacyStore extends ConversationStore {
    * none for a header change): several changes applied as one by a follower, on the version the first was made from.
    */
   update(c: Conversation, expectedVersion: number, shape: WriteShape, appended?: number): Promise<boolean>;
+  /**
+   * Several guarded writes (to different conversations) in one request, unordered: one that fails does not stop
+   * the others. Per write, in order: true it landed, false its guard did not hold (the document exists, or is not
+   * at that version), or the error that failed it. Rejects when the request itself failed: then any of them may
+   * have landed, as after a timeout.
+   */
+  writeMany(writes: readonly LegacyWrite[]): Promise<Array<boolean | Error>>;
   /** Up to `limit` raw documents with `_id` > `afterId` (all when undefined) and <= `untilId`, in `_id` order. */
   scanById(limit: number, afterId?: string, untilId?: string): Promise<LegacyDocument[]>;
   /**

@@ -13,7 +13,20 @@
  * document never written since, a version this process has not seen) is written whole, as compareAndSet does.
  */
 import { Logger } from '@nestjs/common';
-import { BSON, Collection, Db, Document, Filter, FindCursor, MongoClient, MongoServerError, ObjectId } from 'mongodb';
+import {
+  AnyBulkWriteOperation,
+  BSON,
+  BulkWriteResult,
+  Collection,
+  Db,
+  Document,
+  Filter,
+  FindCursor,
+  MongoBulkWriteError,
+  MongoClient,
+  MongoServerError,
+  ObjectId,
+} from 'mongodb';
 import { MonitorWatchdog } from './monitor-watchdog';
 import type { Conversation } from '../../model/conversation.model';
 import type { LegacyDocument } from '../../model/legacy-document';
@@ -21,7 +34,7 @@ import { fromLegacy, toLegacy } from '../../model/legacy-transform';
 import { firstNestedArrayPath } from '../../model/json-value';
 import { StoreRefusedError } from '../../common/errors';
 import type { ListPosition, PutResult, StoreRefusal, WriteShape } from '../conversation-store.port';
-import type { LegacyRangeScan, LegacyStore, SoftDeleteResult, UpdatedPosition } from '../legacy-store.port';
+import type { LegacyRangeScan, LegacyStore, LegacyWrite, SoftDeleteResult, UpdatedPosition } from '../legacy-store.port';
 
 const DUPLICATE_KEY = 11000;
 /**
@@ -169,6 +182,57 @@ export class MongoLegacyStore implements LegacyStore {
     } catch (err) {
       throw classified(err, c);
     }
+  }
+
+  /**
+   * One `bulkWrite`, unordered. The driver's work per write is most of a small write's cost in this process, and
+   * one request carries them all (a follower's batch). A bulk write counts the matched updates but does not say
+   * which: when fewer matched than were sent, versions are read back, and an update landed if its document is at
+   * its version and time (one state of the source of truth, whoever wrote it there); if not, false, and a repair
+   * compares the whole conversation.
+   */
+  async writeMany(writes: readonly LegacyWrite[]): Promise<Array<boolean | Error>> {
+    if (writes.length === 0) return [];
+    const ops = writes.map((w) => this.operation(w));
+    const failed = new Map<number, { code?: number; errmsg?: string }>();
+    let result: BulkWriteResult;
+    try {
+      result = await this.collection.bulkWrite(ops, { ordered: false });
+    } catch (err) {
+      if (!(err instanceof MongoBulkWriteError)) throw err;
+      result = err.result;
+      const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+      for (const e of errors) if (e) failed.set(e.index, { code: e.code, errmsg: e.errmsg });
+    }
+    const out: Array<boolean | Error> = writes.map((w, i) => {
+      const e = failed.get(i);
+      if (!e) return true;
+      if (w.kind === 'insert' && e.code === DUPLICATE_KEY) return false;
+      return new Error(`legacy refused the write of ${w.c.id} (code ${e.code}): ${String(e.errmsg).slice(0, 200)}`);
+    });
+    const updates = writes.flatMap((w, i) => (w.kind === 'update' && out[i] === true ? [i] : []));
+    if (updates.length > 0 && result.matchedCount < updates.length) {
+      const docs = await this.collection
+        .find({ _id: { $in: updates.map((i) => objectId(writes[i].c.id)) } }, { projection: { v: 1, updated: 1 } })
+        .toArray();
+      const at = new Map(docs.map((d) => [d._id.toHexString(), d]));
+      for (const i of updates) {
+        const d = at.get(writes[i].c.id);
+        out[i] = d?.v === writes[i].c.version && d.updated instanceof Date && d.updated.getTime() === writes[i].c.updatedAt.getTime();
+      }
+    }
+    writes.forEach((w, i) => this.wrote(w.c, out[i] === true));
+    return out;
+  }
+
+  /** A write of `writeMany` as a bulk operation, shaped as insertNew and update write it alone. */
+  private operation(w: LegacyWrite): AnyBulkWriteOperation<Document> {
+    if (w.kind === 'insert') return { insertOne: { document: this.document(w.c) } };
+    if (this.currentFormat.get(w.c.id) !== w.from) {
+      const doc = this.document(w.c);
+      return { replaceOne: { filter: versionEquals(doc._id, w.from), replacement: doc } };
+    }
+    return { updateOne: { filter: versionEquals(objectId(w.c.id), w.from), update: changeOf(w.c, w.shape, w.appended) } };
   }
 
   async putIfNewer(c: Conversation): Promise<PutResult> {
