@@ -227,12 +227,14 @@ export function writeReport(lines: BenchLine[], scenarios: string[], sources?: s
         `| ${l.figure} | ${cell(measured(l))} | ${cell(l.target)} | ${l.pass === true ? 'yes' : l.pass === false ? '**no**' : ''} | ${details(l)} |`,
       );
     out.push('');
-    for (const l of own) {
-      const chart = l.chart as ChartSpec | undefined;
-      if (!chart) continue;
+    // One chart per id: several runs in one report draw the last run's (each chart is one run's figures).
+    const charts = new Map<string, ChartSpec>();
+    for (const l of own) if (l.chart) charts.set((l.chart as ChartSpec).id, l.chart as ChartSpec);
+    for (const chart of charts.values()) {
       const file = `${chart.id}.svg`;
       fs.writeFileSync(path.join(CHART_DIR, file), `${svg(chart)}\n`);
-      out.push(`![${chart.title}](bench/${file})`, '');
+      const runs = own.filter((l) => (l.chart as ChartSpec | undefined)?.id === chart.id).length;
+      out.push(`![${chart.title}](bench/${file})`, '', ...(runs > 1 ? [`(the last of ${runs} runs)`, ''] : []));
     }
   }
   const capacity = capacityReport(lines);
