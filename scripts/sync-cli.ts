@@ -11,9 +11,8 @@
  * Exit codes: 0 done, 1 the API refused or the run failed, 2 usage, 130 interrupted (the sync goes on).
  */
 import { environmentWithEnvFile } from '../src/config/env-file';
-import { progressLine, statusReport } from '../src/sync/cli/progress';
+import { catchupPassLine, progressLine, statusReport } from '../src/sync/cli/progress';
 import type { CatchupPassResult } from '../src/sync/catchup/catchup.service';
-import type { CatchupPassSummary } from '../src/sync/state/sync-state.repository';
 import type { SyncStatus } from '../src/sync/sync-status.service';
 import { refusal } from './lib/operator-api';
 
@@ -112,14 +111,8 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
       process.stdout.write(`catch-up pass ${out.jobId} is still ${out.state} (is a worker serving the catchup queue?)\n`);
       return 1;
     }
-    const r = out.result;
-    // Read as a pass that ran where `skipped` is falsy (a skipped pass says why in it).
-    const pass = r as CatchupPassSummary;
-    process.stdout.write(
-      r?.skipped
-        ? `catch-up pass skipped: ${r.skipped}\n`
-        : `catch-up pass: ${pass.read} read, ${pass.written} written, ${pass.skipped} already current, ${pass.dead} dead-lettered in ${pass.batches} batches${pass.exhausted ? '' : ' (more to do: the next pass continues)'}\n`,
-    );
+    if (!out.result) throw new CliError(`catch-up pass ${out.jobId} completed without a result`);
+    process.stdout.write(`${catchupPassLine(out.result)}\n`);
     const status = await call<SyncStatus>('GET', '/migration/sync');
     process.stdout.write(
       `${

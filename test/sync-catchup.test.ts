@@ -1,10 +1,13 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { INestApplicationContext } from '@nestjs/common';
 import { Document, ObjectId } from 'mongodb';
 import { BackfillQueue } from '../src/sync/backfill/backfill.queue';
 import { BatchWriter } from '../src/sync/batch-writer';
 import { CatchupQueue } from '../src/sync/catchup/catchup.queue';
 import { startTestApp, TestApp } from './support/app';
-import { isolatedRedis, OPERATOR_TOKEN } from './support/env';
+import { isolatedRedis, OPERATOR_TOKEN, ROOT } from './support/env';
 import { legacyCollection, readNew, waitFor } from './support/stores';
 import {
   canonicalOf,
@@ -218,4 +221,25 @@ describe('catch-up', () => {
       await t.app.get(CatchupQueue).schedule(Number(SYNC_ENV.CATCHUP_INTERVAL_MS));
     }
   });
+
+  it('runs a pass from the CLI and prints what it copied, the documents already current counted as such', async () => {
+    await t.app.get(CatchupQueue).schedule(0);
+    try {
+      await legacyApp.update(seeded[11]._id, 'from the CLI');
+      const cli = await promisify(execFile)(
+        path.join(ROOT, 'node_modules/.bin/ts-node'),
+        ['--transpile-only', '-P', 'tsconfig.json', 'scripts/sync-cli.ts', 'catchup'],
+        { cwd: ROOT, env: { ...process.env, SYNC_API_URL: t.url, OPERATOR_TOKEN }, timeout: 60_000 },
+      );
+      // The overlap window brings back what the passes before copied: read again, already current. (A pass
+      // scheduled before schedule(0) may still have been under way and copied the change first.)
+      expect(cli.stdout).toMatch(
+        /^catch-up pass: [\d,]+ read, [01] written, [1-9][\d,]* already current, 0 dead-lettered in \d+ batches$/m,
+      );
+      expect(cli.stdout).not.toMatch(/skipped: \d/);
+      expect((await readNew(t, String(seeded[11]._id)))!.title).toBe('from the CLI');
+    } finally {
+      await t.app.get(CatchupQueue).schedule(Number(SYNC_ENV.CATCHUP_INTERVAL_MS));
+    }
+  }, 90_000);
 });

@@ -1,5 +1,5 @@
 import type { SyncStatus } from '../sync-status.service';
-import { bar, formatDuration, progressLine, statusReport } from './progress';
+import { bar, catchupPassLine, formatDuration, progressLine, statusReport } from './progress';
 
 const status = (over: Partial<NonNullable<SyncStatus['backfill']>> = {}, paused = false): SyncStatus => ({
   backfill: {
@@ -48,5 +48,16 @@ describe('sync CLI rendering', () => {
     expect(formatDuration(7322)).toBe('2h02m');
     expect(bar(150, 4)).toBe('[####]');
     expect(bar(-1, 4)).toBe('[....]');
+  });
+
+  it('says why a catch-up pass did not run, and counts the documents of one that ran as already current', () => {
+    expect(catchupPassLine({ skipped: 'paused' })).toBe('catch-up pass skipped: paused');
+    const ran = { at: '2024-01-01T00:00:00.000Z', trigger: 'manual', read: 1200, written: 1100, skipped: 95, dead: 5, batches: 3 };
+    expect(catchupPassLine({ ...ran, exhausted: true })).toBe(
+      'catch-up pass: 1,200 read, 1,100 written, 95 already current, 5 dead-lettered in 3 batches',
+    );
+    expect(catchupPassLine({ ...ran, skipped: 0, exhausted: false })).toMatch(
+      /0 already current.*\(more to do: the next pass continues\)$/,
+    );
   });
 });

@@ -2,6 +2,7 @@
  * How the sync CLI draws a status: a progress bar with counts, rate and ETA. Pure, so it is tested
  * without a terminal.
  */
+import type { CatchupPassResult } from '../catchup/catchup.service';
 import type { SyncStatus } from '../sync-status.service';
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -57,4 +58,14 @@ export function statusReport(status: SyncStatus): string {
   lines.push(`throttle: ${ceiling} (${status.throttle.source})${paused}`);
   lines.push(`dead letters: ${int(status.deadLetters.open)} open, ${int(status.deadLetters.resolved)} resolved`);
   return lines.join('\n');
+}
+
+/**
+ * What one catch-up pass did, in a line: why it did not run, or its counts. A pass that ran also has a
+ * `skipped` field (the documents already current), a number, not a reason.
+ */
+export function catchupPassLine(r: CatchupPassResult): string {
+  if (typeof r.skipped === 'string') return `catch-up pass skipped: ${r.skipped}`;
+  const more = r.exhausted ? '' : ' (more to do: the next pass continues)';
+  return `catch-up pass: ${int(r.read)} read, ${int(r.written)} written, ${int(r.skipped)} already current, ${int(r.dead)} dead-lettered in ${int(r.batches)} batches${more}`;
 }
