@@ -100,19 +100,6 @@ function spawnWorker(n: number, env: Record<string, string>): ChildProcess {
 /** A call to the operator API; `T` is the answer the caller expects for the status it checks (JSON, unchecked). */
 type Op = <T = unknown>(method: string, p: string, body?: unknown) => Promise<{ status: number; body: T }>;
 
-/** The status answer with the summaries its schema leaves open (`...summaries`), as the demo reads them. */
-type DemoStatus = Status & {
-  gateProfile: { maxMismatchRate: number };
-  archive?: {
-    state: string;
-    verified: boolean;
-    manifest?: unknown;
-    progress?: { stage: string; documents: number; estimatedTotal: number; docsPerSecond: number } | null;
-  } | null;
-  shadow?: { compared: number; mismatched: number; rate: number | null; lagShare?: number | null };
-  lastVerification?: { missing: number; extra: number; different: number } | null;
-};
-
 const pct = (r: number | null | undefined) => (r === null || r === undefined ? 'n/a' : `${(r * 100).toFixed(3)} %`);
 const lagKinds = (byKind: Record<string, number> | undefined) =>
   Object.entries(byKind ?? {})
@@ -388,7 +375,7 @@ async function main(): Promise<void> {
       step(`advance into ${target}`);
       if (target === 'complete') {
         for (;;) {
-          const a = (await op<DemoStatus>('GET', '/migration/status')).body.archive;
+          const a = (await op<Status>('GET', '/migration/status')).body.archive;
           if (a?.verified) break;
           if (a?.state === 'failed') throw new Error(`archive failed: ${JSON.stringify(a)}`);
           const p = a?.progress;
@@ -408,7 +395,7 @@ async function main(): Promise<void> {
         }
       }
       const moved = await advanceTo(target);
-      const s = (await op<DemoStatus>('GET', '/migration/status')).body;
+      const s = (await op<Status>('GET', '/migration/status')).body;
       const change = moved.trafficChange;
       const back = await readBack();
       weightHistory.push({ step: target, changeId: change?.changeId ?? null, ...back });
@@ -440,7 +427,7 @@ async function main(): Promise<void> {
     );
 
     await shadowWatch.stop();
-    const status = (await op<DemoStatus>('GET', '/migration/status')).body;
+    const status = (await op<Status>('GET', '/migration/status')).body;
     step('shadow comparison from the first comparison on');
     const threshold: number = status.gateProfile.maxMismatchRate;
     const since = shadowWatch.firstComparisonAt;

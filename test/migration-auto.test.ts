@@ -6,7 +6,7 @@ import { DataSource } from 'typeorm';
 import { MigrationModeService } from '../src/mode/migration-mode.service';
 import type { GateFigures } from '../src/migration/domain/gates';
 import { AutoProgression } from '../src/migration/auto-progression';
-import type { GateFiguresSource } from '../src/migration/gate-figures.port';
+import { GATE_FIGURES, GateFiguresSource } from '../src/migration/gate-figures.port';
 import { MigrationService } from '../src/migration/migration.service';
 import { CleanupService } from '../src/cleanup/cleanup.service';
 import { MoveCompleter } from '../src/migration/move-completer';
@@ -45,15 +45,16 @@ describe('automatic progression', () => {
 
   beforeAll(async () => {
     t = await startTestApp({ GATE_PROFILE: 'short', ...isolatedRedis() });
+    const get = <T>(token: unknown) => t.app.get<T>(token as never, { strict: false });
     worker = await startSyncWorker(t.config, [QueueName.Traffic]);
     const figures: GateFiguresSource = {
       collect: async () => ({
         ...planted,
         lastVerification: planted.lastVerification && { ...planted.lastVerification, finishedAt: new Date() },
       }),
-      summaries: async () => ({}),
+      // The status answer's summaries are the live ones: only the gates' figures are planted.
+      summaries: (state) => get<GateFiguresSource>(GATE_FIGURES).summaries(state),
     };
-    const get = <T>(token: unknown) => t.app.get<T>(token as never, { strict: false });
     const migration = new MigrationService(
       get(PhaseStateRepository),
       get(TrafficService),

@@ -14,6 +14,7 @@ import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ListResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import type { Route53Setup } from '../scripts/lib/route53-setup';
+import { MigrationStatusSchema } from '../src/migration/migration.schemas';
 import { ALL_QUEUES } from '../src/queues/queue-names';
 import { createBucket, dropBucket, motoS3Client, motoS3Env } from './support/archive';
 import { dropMotoZone, motoClient, motoZone } from './support/moto';
@@ -182,6 +183,10 @@ describe.each(['none', 'route53'] as const)('a full migration with traffic flowi
       200,
     );
     const archive = (await t.request('GET', '/migration/cleanup', op)).body;
+    // The status answer with every summary filled in (a verification, a verified archive run with its manifest
+    // and progress) is what the API documents (OpenAPI is made from this schema).
+    const full = MigrationStatusSchema.safeParse((await t.request('GET', '/migration/status', op)).body);
+    expect(full.success ? [] : full.error.issues).toEqual([]);
     expect(archive.manifest.documentCount).toBe(await t.legacy.collection('conversations').countDocuments());
     const last = await advanceTo('complete');
     expect(last).toMatchObject({ to: 'complete', forced: false, trafficChange: { kind: 'retire_legacy', state: 'done' } });

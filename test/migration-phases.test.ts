@@ -1,4 +1,5 @@
 import { PLAN, stepName } from '../src/migration/domain/phase-plan';
+import { MigrationStatusSchema } from '../src/migration/migration.schemas';
 import { INestApplicationContext } from '@nestjs/common';
 import { ObjectId } from 'mongodb';
 import { QueueName } from '../src/queues/queue-names';
@@ -26,7 +27,13 @@ describe('migration phases over the operator API', () => {
     await t?.close();
   });
 
-  const status = async () => (await t.request('GET', '/migration/status', op)).body;
+  /** The status answer, checked against the schema the API documents it with (OpenAPI is made from it). */
+  const status = async () => {
+    const body = (await t.request('GET', '/migration/status', op)).body;
+    const checked = MigrationStatusSchema.safeParse(body);
+    expect(checked.success ? [] : checked.error.issues).toEqual([]);
+    return body;
+  };
   const snapshot = async () => ({
     state: (await t.pg.query('SELECT phase, step, revision, pending_move FROM migration_state')).rows,
     audit: (await t.pg.query('SELECT count(*)::int AS n FROM migration_audit')).rows[0].n,

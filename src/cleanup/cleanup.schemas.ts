@@ -15,6 +15,21 @@ export const ManifestSchema = z.object({
   finishedAt: dateTime(),
 });
 
+/** How far a run has come (src/cleanup/archive-progress.ts). */
+export const ArchiveProgressSchema = z.object({
+  stage: z.enum(['archive', 'verify']),
+  documents: z.number(),
+  estimatedTotal: z.number().meta({ description: "The collection's estimated size when the stage began" }),
+  percent: z.number().nullable(),
+  contentBytes: z.number(),
+  archiveBytes: z.number().meta({ description: 'Compressed bytes written so far (archive stage)' }),
+  elapsedMs: z.number(),
+  docsPerSecond: z.number(),
+  bytesPerSecond: z.number(),
+  etaSeconds: z.number().nullable(),
+  done: z.boolean(),
+});
+
 export const ArchiveRunSchema = z.object({
   id: z.int(),
   state: z.enum(['queued', 'archiving', 'verifying', 'verified', 'failed']),
@@ -26,7 +41,7 @@ export const ArchiveRunSchema = z.object({
   target: z.string().nullable(),
   manifest: ManifestSchema.nullable(),
   problems: z.array(z.object({ code: z.string(), message: z.string().optional() })).nullable(),
-  progress: z.object({ stage: z.string(), documents: z.number() }).nullable(),
+  progress: ArchiveProgressSchema.nullable(),
   error: z.string().nullable(),
   attempts: z.int(),
   heartbeatAt: dateTime(),

@@ -1,5 +1,6 @@
 import type { GateFigures } from './domain/gates';
 import type { PhaseState } from './phase-state.repository';
+import type { StatusSummaries } from './migration.schemas';
 
 /**
  * Where the gates' live figures come from (sync, verification, shadow comparison, this service's
@@ -9,7 +10,7 @@ import type { PhaseState } from './phase-state.repository';
 export interface GateFiguresSource {
   collect(state: PhaseState): Promise<Omit<GateFigures, 'now' | 'enteredAt' | 'legacyDrainedSince' | 'flippedAt'>>;
   /** What `status` shows of the other capabilities (sync, verification, shadow, stray writes). */
-  summaries(state: PhaseState): Promise<Record<string, unknown>>;
+  summaries(state: PhaseState): Promise<StatusSummaries>;
 }
 
 export const GATE_FIGURES = Symbol('GATE_FIGURES');

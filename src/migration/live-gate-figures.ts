@@ -20,6 +20,7 @@ import { SyncStatusService } from '../sync/sync-status.service';
 import { TrafficService } from '../traffic/traffic.service';
 import type { GateFigures } from './domain/gates';
 import type { GateFiguresSource } from './gate-figures.port';
+import type { StatusSummaries } from './migration.schemas';
 import type { PhaseState } from './phase-state.repository';
 
 export interface LastVerification {
@@ -127,7 +128,7 @@ export class LiveGateFigures implements GateFiguresSource {
     };
   }
 
-  async summaries(state: PhaseState): Promise<Record<string, unknown>> {
+  async summaries(state: PhaseState): Promise<StatusSummaries> {
     const [sync, shadow, verification, stray, archive] = await Promise.all([
       this.sync.status(),
       this.shadow.mismatchRate(this.config.analysisWindowMs),
@@ -138,7 +139,7 @@ export class LiveGateFigures implements GateFiguresSource {
     return {
       sync,
       shadow,
-      lastVerification: verification,
+      lastVerification: verification && { ...verification, finishedAt: verification.finishedAt.toISOString() },
       strayLegacyWrites: stray,
       archive,
       requests: this.metrics.applicationRequests.stats(this.config.analysisWindowMs),

@@ -5,6 +5,8 @@
  */
 import { anyJson, body, intString, query, text, z } from '../http/schema-kit';
 import { PHASES } from '../model/phases';
+import { ArchiveSummarySchema } from '../cleanup/cleanup.schemas';
+import { SyncStatusSchema } from '../sync/sync.schemas';
 import { TrafficChangePageSchema, TrafficChangeSchema, WeightsInEffectSchema } from '../traffic/traffic.schemas';
 
 const reason = text({ max: 2000, notBlank: true, description: 'Why (audited)' });
@@ -47,6 +49,27 @@ export const GateSchema = z.object({
   threshold: z.string(),
 });
 
+const dateTime = () => z.string().meta({ format: 'date-time' });
+
+/** src/migration/domain/gates.ts, GateProfile. */
+export const GateProfileSchema = z
+  .object({
+    name: z.string(),
+    shadowDwellMs: z.number(),
+    stepDwellMs: z.number(),
+    deprecationDwellMs: z.number(),
+    maxCatchupLagMs: z.number(),
+    maxVerificationAgeMs: z.number(),
+    minShadowComparisons: z.number(),
+    maxMismatchRate: z.number(),
+    maxErrorRate: z.number(),
+    minSuccessRate: z.number(),
+    maxP99Ms: z.number(),
+    minRequests: z.number(),
+    maxFollowUpLagMs: z.number(),
+  })
+  .meta({ description: 'The gate thresholds in force' });
+
 export const MigrationStatusSchema = z
   .object({
     phase,
@@ -66,7 +89,7 @@ export const MigrationStatusSchema = z
     flippedAt: z.string().meta({ format: 'date-time' }).nullable(),
     legacyDrainedSince: z.string().meta({ format: 'date-time' }).nullable(),
     next: z.object({ step: z.string().nullable(), gates: z.array(GateSchema), allPass: z.boolean() }),
-    gateProfile: z.object({ name: z.string() }).meta({ description: 'The gate thresholds in force' }),
+    gateProfile: GateProfileSchema,
     analysisWindowMs: z.number(),
     autoProgression: z.object({ enabled: z.boolean(), failedChecks: z.int(), threshold: z.int() }),
     lastTrafficChange: TrafficChangeSchema.nullable(),
@@ -84,8 +107,30 @@ export const MigrationStatusSchema = z
         cutover: anyJson(),
       })
       .nullable(),
+    sync: SyncStatusSchema,
+    shadow: z
+      .object({
+        windowMs: z.number(),
+        compared: z.int(),
+        mismatched: z.int(),
+        lag: z.int(),
+        rate: z.number().nullable(),
+        lagShare: z.number().nullable(),
+      })
+      .meta({ description: 'Shadow comparisons in the analysis window (GET /migration/shadow has the detail)' }),
+    lastVerification: z
+      .object({ runId: z.int(), finishedAt: dateTime(), missing: z.int(), extra: z.int(), different: z.int() })
+      .nullable()
+      .meta({ description: 'The last completed verification run' }),
+    strayLegacyWrites: z
+      .object({ copied: z.int(), unreadable: z.int(), count: z.int(), ids: z.array(z.string()) })
+      .meta({ description: 'Legacy writes since the flip that catch-up had to copy (or could not read); the first 100 ids' }),
+    archive: ArchiveSummarySchema,
+    requests: z
+      .object({ requests: z.int(), errorRate: z.number().nullable(), successRate: z.number().nullable(), p99Ms: z.number().nullable() })
+      .meta({ description: 'Application requests in the analysis window' }),
   })
-  .meta({ description: 'Also the summaries of sync, verification, shadow comparison and the archive' });
+  .meta({ description: 'The phase, the next move and its gates, and the summaries of sync, verification, shadow and the archive' });
 
 interface MoveResultShape {
   dryRun: boolean;
@@ -140,4 +185,6 @@ export const PausedSchema = z.object({ paused: z.boolean() });
 export { TrafficChangePageSchema };
 
 export type MigrationStatus = z.input<typeof MigrationStatusSchema>;
+/** What GET /migration/status shows of the other capabilities (GateFiguresSource.summaries). */
+export type StatusSummaries = Pick<MigrationStatus, 'sync' | 'shadow' | 'lastVerification' | 'strayLegacyWrites' | 'archive' | 'requests'>;
 export type MoveResultAnswer = MoveResultShape;
