@@ -1,45 +1,39 @@
 /**
  * One archive run at a time, whatever the number of API replicas: operators (or a retrying script) asking two
  * replicas at once to archive the legacy collection get the same run, and the table holds one run that is queued
- * or running. Two API replicas and a worker as processes (the history checker's cluster) on private servers, in
+ * or running. Two API replicas and a worker as processes on private servers (support/private-cluster.ts), in
  * cleanup, archiving to a directory.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DataSource } from 'typeorm';
-import { createDataSource } from '../src/stores/postgres/data-source';
-import { OPERATOR_TOKEN, ROOT } from './support/env';
-import { Cluster } from './support/history/cluster';
-import { PrivateServices, startPrivateServices } from './support/private-services';
+import { OPERATOR_TOKEN } from './support/env';
+import type { Cluster } from './support/history/cluster';
+import { PrivateCluster, startPrivateCluster } from './support/private-cluster';
 
 const REQUESTS = 16;
 const ROUNDS = 20;
 
 describe('archive runs across API replicas', () => {
-  let services: PrivateServices;
+  let rig: PrivateCluster;
   let cluster: Cluster;
   let ds: DataSource;
   let archiveDir: string;
 
   beforeAll(async () => {
-    services = await startPrivateServices();
-    ds = createDataSource({ url: services.env.DATABASE_URL, poolSize: 2 });
-    await ds.initialize();
-    await ds.runMigrations({ transaction: 'each' });
     archiveDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lms-archive-replicas-'));
-    cluster = await Cluster.start(services.env, 2, path.join(ROOT, '.local/cleanup-archive-replicas/build'), {
+    rig = await startPrivateCluster('cleanup-archive-replicas', {
       MIGRATION_INITIAL_PHASE: 'cleanup',
       ARCHIVE_DIR: archiveDir,
       // Twenty rounds of sixteen operator requests at once: more than an operator's rate allows.
       RATE_LIMIT_OPERATOR_RPS: '0',
     });
+    ({ cluster, ds } = rig);
   }, 240_000);
 
   afterAll(async () => {
-    await cluster?.stop();
-    await ds?.destroy().catch(() => undefined);
-    await services?.down();
+    await rig?.close();
     fs.rmSync(archiveDir, { recursive: true, force: true });
   }, 120_000);
 

@@ -1,20 +1,16 @@
 /**
- * The shadow queue's bound holds across replicas: two API processes (the history checker's cluster) on a
- * private set of servers sample every read into one queue of 25 samples while its worker is stopped. Each
- * replica gathers its samples into batches and offers them through the one admission script, so together
- * they may admit exactly the bound and must drop the rest, counted; the queue, observed in samples
- * throughout, never holds more. Once the worker is back, every admitted sample is compared.
+ * The shadow queue's bound holds across replicas: two API processes (a private cluster, support/private-cluster.ts)
+ * sample every read into one queue of 25 samples while its worker is stopped. Each replica gathers its samples
+ * into batches and offers them through the one admission script, so together they may admit exactly the bound
+ * and must drop the rest, counted; the queue, observed in samples throughout, never holds more. Once the worker is back, every admitted sample is compared.
  */
-import * as path from 'node:path';
 import type { DataSource } from 'typeorm';
 import { EnvReader } from '../src/config/env-reader';
 import { ShadowQueue } from '../src/shadow/shadow-queue';
-import { createDataSource } from '../src/stores/postgres/data-source';
 import { redisForQueues } from '../src/stores/redis';
 import { readRedisConfig } from '../src/stores/stores.config';
-import { ROOT } from './support/env';
-import { Cluster } from './support/history/cluster';
-import { PrivateServices, startPrivateServices } from './support/private-services';
+import type { Cluster } from './support/history/cluster';
+import { PrivateCluster, startPrivateCluster } from './support/private-cluster';
 
 const QUEUE_MAX = 25;
 const READS = 600;
@@ -28,28 +24,23 @@ function counter(metrics: string, name: string, labels: string): number {
 }
 
 describe('the shadow queue bound across two API processes', () => {
-  let services: PrivateServices;
+  let rig: PrivateCluster;
   let cluster: Cluster;
   let ds: DataSource;
 
   beforeAll(async () => {
-    services = await startPrivateServices();
-    ds = createDataSource({ url: services.env.DATABASE_URL, poolSize: 2 });
-    await ds.initialize();
-    await ds.runMigrations({ transaction: 'each' });
-    cluster = await Cluster.start(services.env, 2, path.join(ROOT, '.local/shadow-replicas/build'), {
+    rig = await startPrivateCluster('shadow-replicas', {
       MIGRATION_INITIAL_PHASE: 'shadow',
       SHADOW_SAMPLE_RATE: '1',
       SHADOW_CALIBRATION_RATE: '0',
       SHADOW_QUEUE_MAX: String(QUEUE_MAX),
       SHADOW_BATCH_MS: '20',
     });
+    ({ cluster, ds } = rig);
   }, 240_000);
 
   afterAll(async () => {
-    await cluster?.stop();
-    await ds?.destroy().catch(() => undefined);
-    await services?.down();
+    await rig?.close();
   }, 120_000);
 
   const call = (replica: number, method: string, p: string, body?: unknown) => cluster.request(replica, method, p, body);
@@ -89,7 +80,7 @@ describe('the shadow queue bound across two API processes', () => {
     const before = await totals();
     await cluster.worker.stop();
 
-    const connection = redisForQueues(readRedisConfig(new EnvReader({ REDIS_URL: services.env.REDIS_URL })));
+    const connection = redisForQueues(readRedisConfig(new EnvReader({ REDIS_URL: rig.services.env.REDIS_URL })));
     if (connection.status !== 'ready') await new Promise((resolve) => connection.once('ready', resolve));
     const observer = new ShadowQueue(connection, 'lms', QUEUE_MAX);
     let maxDepth = 0;

@@ -1,54 +1,37 @@
 /**
- * The rig of the tests in which legacy misbehaves while it follows the new store (deprecation): a private set of
- * servers, two API replicas and a worker as processes (the history checker's cluster), clients that write to
+ * The rig of the tests in which legacy misbehaves while it follows the new store (deprecation): a private cluster
+ * (two API replicas and a worker as processes on private servers, support/private-cluster.ts), clients that write to
  * shared conversations through both replicas and note what was acknowledged, and the checks at the end: every
  * acknowledged write is in the source of truth, and legacy ends up equal to it with no follow-up left.
  */
-import * as path from 'node:path';
 import { MongoClient } from 'mongodb';
-import type { DataSource } from 'typeorm';
 import { canonicalJson } from '../../src/model/canonical';
 import { MongoLegacyStore } from '../../src/stores/mongo/mongo-legacy.store';
-import { createDataSource } from '../../src/stores/postgres/data-source';
 import { PostgresConversationStore } from '../../src/stores/postgres/postgres-conversation.store';
-import { ROOT } from './env';
-import { Cluster } from './history/cluster';
-import { PrivateServices, startPrivateServices } from './private-services';
+import type { Cluster } from './history/cluster';
+import { PrivateCluster, startPrivateCluster } from './private-cluster';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export interface FollowUpRig {
-  services: PrivateServices;
-  cluster: Cluster;
-  /** PostgreSQL and legacy as the test sees them (not through the API). */
+export interface FollowUpRig extends PrivateCluster {
+  /** The new store and legacy as the test sees them (not through the API). */
   pg: PostgresConversationStore;
   legacy: MongoLegacyStore;
-  ds: DataSource;
-  close(): Promise<void>;
 }
 
 /** `name`: the build folder under .local; `env`: on top of deprecation for every process. */
 export async function startFollowUpRig(name: string, env: Record<string, string>): Promise<FollowUpRig> {
-  const services = await startPrivateServices();
-  const ds = createDataSource({ url: services.env.DATABASE_URL, poolSize: 2 });
-  let cluster: Cluster | undefined;
+  const rig = await startPrivateCluster(name, { MIGRATION_INITIAL_PHASE: 'deprecation', ...env });
   let mongo: MongoClient | undefined;
   const close = async () => {
-    await cluster?.stop();
     await mongo?.close().catch(() => undefined);
-    await ds.destroy().catch(() => undefined);
-    await services.down();
+    await rig.close();
   };
   try {
-    await ds.initialize();
-    await ds.runMigrations({ transaction: 'each' });
-    cluster = await Cluster.start(services.env, 2, path.join(ROOT, `.local/${name}/build`), {
-      MIGRATION_INITIAL_PHASE: 'deprecation',
-      ...env,
-    });
-    mongo = await MongoClient.connect(services.env.LEGACY_MONGO_URL, { serverSelectionTimeoutMS: 5000 });
-    const legacy = new MongoLegacyStore(mongo.db(new URL(services.env.LEGACY_MONGO_URL).pathname.slice(1)), 'conversations');
-    return { services, cluster, pg: new PostgresConversationStore(ds), legacy, ds, close };
+    const url = rig.services.env.LEGACY_MONGO_URL;
+    mongo = await MongoClient.connect(url, { serverSelectionTimeoutMS: 5000 });
+    const legacy = new MongoLegacyStore(mongo.db(new URL(url).pathname.slice(1)), 'conversations');
+    return { ...rig, pg: new PostgresConversationStore(rig.ds), legacy, close };
   } catch (err) {
     await close().catch(() => undefined);
     throw err;
