@@ -131,7 +131,8 @@ export class RepairService {
       const plans = batch.map(({ entry, changes }) => (following && entry.source === 'new' && changes ? planFollow(changes) : null));
       const sent = plans.flatMap((p, i) => (p ? [i] : []));
       // One request for the batch: the legacy server applies them one after another, a steady trickle.
-      const landed = await this.legacy.writeMany(sent.map((i) => plans[i]!)).catch(() => sent.map(() => new Error('not sent')));
+      const landed =
+        sent.length === 0 ? [] : await this.legacy.writeMany(sent.map((i) => plans[i]!)).catch(() => sent.map(() => new Error('not sent')));
       sent.forEach((i, k) => (outcomes[i] = landed[k] === true ? 'applied' : landed[k] === false ? 'repair' : 'failed'));
       await this.outbox.remove(
         batch.flatMap((b, i) => (outcomes[i] === 'applied' ? (b.entry.outboxIds ?? []) : [])),
