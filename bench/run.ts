@@ -11,12 +11,16 @@
  * pass/fail, the machine, charts (bench/lib/report.ts). `--report-from FILE...` writes it from the result files
  * of runs already made instead (a long scenario run on its own, then the rest), and names them in the report.
  *
+ * BENCH_LEGACY_CPUS (e.g. `1`) runs the whole run with the legacy server on those CPUs and everything else on the
+ * others (bench/lib/cpu-layout.ts); the run's first line records the layout.
+ *
  * Exit status: 1 if a scenario threw; with BENCH_STRICT=1 also 1 when a line has `pass: false`.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { requestStop, runCleanups } from './lib/cleanup';
+import { applyCpuLayout, CpuLayout } from './lib/cpu-layout';
 import { progress } from './lib/log';
 import { machine, writeReport } from './lib/report';
 import { type BenchLine, type ScenarioModule, setLineSink } from './lib/types';
@@ -34,7 +38,8 @@ function available(): string[] {
 
 const emitted: BenchLine[] = [];
 
-function emit(line: BenchLine): void {
+function emit(given: BenchLine): void {
+  const line = layout && given.bench !== 'run' ? { ...given, layout: layout.tag } : given;
   emitted.push(line);
   const json = JSON.stringify(line);
   process.stdout.write(`${json}\n`);
@@ -88,7 +93,14 @@ async function main(): Promise<number> {
   let failed = 0;
   let missed = 0;
   const started = Date.now();
-  emit({ bench: 'run', figure: 'started', scenarios: names.join(' '), ...machine() });
+  layout = applyCpuLayout();
+  emit({
+    bench: 'run',
+    figure: 'started',
+    scenarios: names.join(' '),
+    ...machine(),
+    layout: layout?.description ?? 'every process on every CPU',
+  });
   for (const name of names) {
     if (stopping) break;
     const t0 = Date.now();
@@ -138,6 +150,8 @@ async function main(): Promise<number> {
 }
 
 let stopping = false;
+let layout: CpuLayout | null = null;
+process.on('exit', () => layout?.restore());
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) process.exit(130);

@@ -159,13 +159,17 @@ export function svg(spec: ChartSpec): string {
   return out.join('\n');
 }
 
-/** What tells two lines of the same figure apart in the targets table: the size, the phase, the store, the worker state. */
+/**
+ * What tells two lines of the same figure apart in the targets table: the size, the phase, the store, the worker
+ * state, the CPU layout of the run (BENCH_LEGACY_CPUS).
+ */
 function qualifier(l: BenchLine): string {
   const q = [
     typeof l.docs === 'number' ? `${l.docs.toLocaleString('en-US')} documents` : null,
     l.dual_phase ?? l.phase ?? null,
     typeof l.store === 'string' ? `${l.store} store` : null,
     l.worker ? `worker ${l.worker}` : null,
+    typeof l.layout === 'string' ? l.layout : null,
   ].filter((x) => x !== null);
   return q.length > 0 ? ` (${q.join(', ')})` : '';
 }

@@ -535,7 +535,11 @@ export async function run(): Promise<BenchLine[]> {
           load:
             loop === 'open'
               ? `open loop: ${rate} requests/s on a fixed schedule (${fixedRate ? 'BENCH_DUAL_WRITE_RATE' : `${RATE_SHARE} x the primary-only closed-loop throughput`}), ${opts.concurrency} clients, latency from each request's due time, ${opts.openSeconds} s per window`
-              : `closed loop of ${opts.concurrency} clients (SPEC: same concurrency), each sending its next request when the last one answered; on 2 shared cores this saturates the machine, so the ratio includes the CPU each request costs anywhere on it (API, follow-ups, both servers)`,
+              : `closed loop of ${opts.concurrency} clients (SPEC: same concurrency), each sending its next request when the last one answered; ${
+                  process.env.BENCH_LEGACY_CPUS
+                    ? 'this saturates the CPUs the API, the load, the follow-ups and PostgreSQL share, while legacy works on its own (BENCH_LEGACY_CPUS)'
+                    : 'on shared cores this saturates the machine, so the ratio includes the CPU each request costs anywhere on it (API, follow-ups, both servers)'
+                }`,
           concurrency: opts.concurrency,
           ...(loop === 'open' ? { rate } : {}),
           rounds,

@@ -32,7 +32,8 @@
  * setting), BENCH_SHADOW_MAX_SECONDS (15 per closed-loop round and setting), BENCH_SHADOW_OPEN_SECONDS (30 per
  * open-loop round and setting, whatever the count), BENCH_SHADOW_RATE (reads/s of the open loop; default half
  * the closed loop's throughput without sampling), BENCH_SHADOW_ROUNDS (3), BENCH_SHADOW_POOL (200 conversations),
- * BENCH_SHADOW_WARMUP (300), BENCH_SHADOW_BURST (2000), BENCH_SHADOW_BURST_QUEUE_MAX (100).
+ * BENCH_SHADOW_WARMUP (300), BENCH_SHADOW_BURST (2000), BENCH_SHADOW_BURST_QUEUE_MAX (100), BENCH_SHADOW_SAMPLE_RATE (0.1;
+ * 0 runs the rounds as an A/A test, both APIs without sampling, and skips the bursts).
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
@@ -61,7 +62,20 @@ import type { BenchLine } from '../lib/types';
 
 const BENCH = 'shadow';
 const TARGET = 1.05;
-const RATE = 0.1;
+/**
+ * The sampling API's rate, BENCH_SHADOW_SAMPLE_RATE (0.1, as SPEC section 6 sets it). 0 makes the run an A/A test:
+ * both APIs sample nothing, and the ratios show what this machine makes of two identical settings (no target).
+ */
+const RATE = sampleRate();
+const A_A = RATE === 0;
+
+function sampleRate(): number {
+  const raw = process.env.BENCH_SHADOW_SAMPLE_RATE;
+  if (raw === undefined || raw.trim() === '') return 0.1;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new Error(`BENCH_SHADOW_SAMPLE_RATE=${raw} must be a number from 0 to 1`);
+  return n;
+}
 /** The open-loop rate, as a share of the closed-loop throughput without sampling in the same run. */
 const RATE_SHARE = 0.5;
 
@@ -359,8 +373,9 @@ export async function run(): Promise<BenchLine[]> {
       const { roundsPassing, ...figures } = c;
       lines.push({
         bench: BENCH,
-        figure,
+        figure: A_A ? `${figure}_a_a` : figure,
         sample_rate: RATE,
+        ...(A_A ? { note: 'A/A: both APIs with sampling off (BENCH_SHADOW_SAMPLE_RATE=0), so any ratio other than 1 is the machine' } : {}),
         load: judged
           ? `closed loop of ${concurrency} clients, ${opts.requests} reads or ${opts.maxSeconds} s per round and setting, in two half windows (ABBA within the round)`
           : `open loop: ${rate} reads/s on a fixed schedule (${fixedRate ? 'BENCH_SHADOW_RATE' : `${RATE_SHARE} x the closed-loop throughput without sampling`}), ${concurrency} clients, latency from each read's due time, ${openSeconds} s per round and setting, in two half windows (ABBA within the round)`,
@@ -371,7 +386,7 @@ export async function run(): Promise<BenchLine[]> {
         ...figures,
         rounds_passing: `${roundsPassing}/${rounds}`,
         ...(judged ? { outcomes: Object.fromEntries(rows.map((r: { outcome: string; n: number }) => [r.outcome, r.n])) } : {}),
-        ...(judged
+        ...(judged && !A_A
           ? {
               target: `<=${TARGET} pooled and in every round (${rounds} of ${rounds})`,
               pass: c.ratio <= TARGET && roundsPassing === rounds,
@@ -380,6 +395,7 @@ export async function run(): Promise<BenchLine[]> {
       });
     }
 
+    if (A_A) return lines;
     // The bursts: every read sampled into a small queue; first with the worker comparing, then with the
     // worker stopped (a pace of zero, the extreme of "far beyond the workers' pace").
     const burst = await startApi(dbs, {
