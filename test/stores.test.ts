@@ -267,6 +267,48 @@ describe('stores on real servers', () => {
       expect(await pg.follow(appended(a, 'stale'), 3, 'append')).toBe('stale');
       expect(canonical((await pg.get(c.id))!)).toEqual(canonical(b));
     });
+
+    it('new: a write that records its follow-up writes the outbox row in its own statement, only when it wins', async () => {
+      const record = { source: 'new', reason: 'legacy follows the source of truth' } as const;
+      const outbox = async (id: string): Promise<string[]> =>
+        (await ds.query('SELECT id::text AS id FROM repair_outbox WHERE conversation_id = $1 ORDER BY id', [id])).map(
+          (r: { id: string }) => r.id,
+        );
+      // Statements sent, on a connection that counts them: the write alone, in the caller's transaction.
+      const q = ds.createQueryRunner();
+      await q.connect();
+      const sent: string[] = [];
+      const tx = { query: <T>(sql: string, params?: unknown[]) => (sent.push(sql), q.query(sql, params) as Promise<T>) };
+      try {
+        await q.startTransaction();
+        const c = sampleConversation({ id: hex(45), version: 1 });
+        const created = await pg.writeRecorded(c, null, 'replace', record, tx);
+        expect(created).toMatch(/^\d+$/);
+        expect(await pg.writeRecorded(c, null, 'replace', record, tx)).toBeNull(); // the id exists: lost
+
+        const a = appended(c, 'one more');
+        sent.length = 0;
+        const pushed = await pg.writeRecorded(a, 1, 'append', record, tx);
+        expect(sent).toHaveLength(1);
+        expect(await pg.writeRecorded(appended(a, 'stale'), 1, 'append', record, tx)).toBeNull();
+        const h = { ...a, title: 'renamed', version: 3, updatedAt: new Date(a.updatedAt.getTime() + 1) };
+        sent.length = 0;
+        const patched = await pg.writeRecorded(h, 2, 'header', record, tx);
+        expect(sent).toHaveLength(1);
+        expect(await pg.writeRecorded({ ...h, version: 4 }, 2, 'header', record, tx)).toBeNull();
+        const r = { ...h, messages: h.messages.slice(1), version: 4 };
+        const replaced = await pg.writeRecorded(r, 3, 'replace', record, tx);
+        await q.commitTransaction();
+
+        expect(await outbox(c.id)).toEqual([created, pushed, patched, replaced]);
+        expect(canonical((await pg.get(c.id))!)).toEqual(canonical(r));
+        const [row] = await ds.query('SELECT source, reason FROM repair_outbox WHERE id = $1', [pushed]);
+        expect(row).toEqual({ source: 'new', reason: record.reason });
+      } finally {
+        if (q.isTransactionActive) await q.rollbackTransaction();
+        await q.release();
+      }
+    });
   });
 
   describe('new store', () => {

@@ -102,13 +102,17 @@ export class DualWriter {
     expectedVersion: number | null,
     shape: WriteShape,
   ): Promise<WriteOutcome> {
+    if (mode.dualWrite) {
+      // Legacy follows: the follow-up row goes in the write's own statement (one round trip, not two).
+      const record = { source: 'new', reason: 'legacy follows the source of truth' } as const;
+      const outboxId = await this.timed('new', 'primary', () => this.newStore.writeRecorded(next, expectedVersion, shape, record, q));
+      if (outboxId === null) return { kind: 'lost' };
+      return { kind: 'written', followUp: { ...record, outboxIds: [outboxId], change: { next, from: expectedVersion, shape } } };
+    }
     const won = await this.timed('new', 'primary', () =>
       expectedVersion === null ? this.newStore.insertNew(next, q) : this.newStore.update(next, expectedVersion, shape, q),
     );
-    if (!won) return { kind: 'lost' };
-    if (!mode.dualWrite) return { kind: 'written', followUp: null };
-    const followUp = await this.record(q, next.id, 'new', 'legacy follows the source of truth');
-    return { kind: 'written', followUp: { ...followUp, change: { next, from: expectedVersion, shape } } };
+    return won ? { kind: 'written', followUp: null } : { kind: 'lost' };
   }
 
   private async writeLegacyPrimary(

@@ -5,6 +5,8 @@
  * transaction (legacy follows the new store in deprecation; a secondary write that failed is retried), so a
  * follow-up exists exactly when the write committed, and a row stays until a repair has copied the
  * conversation, not merely until Redis took a job for it: nothing that only Redis remembers can be lost.
+ * (In deprecation the row is written by the write's own statement, PostgresConversationStore.writeRecorded, so
+ * legacy's follow-up costs the request no round trip of its own; the columns are the ones `addIn` writes.)
  * Redis delivers the work (the replayer hands due rows to the repair queue, again if a job went missing).
  *
  * The legacy store's `migration_repair_outbox` is the fallback for a divergence that could not be written

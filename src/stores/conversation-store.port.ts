@@ -59,6 +59,15 @@ export interface StoreTransaction {
 }
 
 /**
+ * A follow-up row (the transactional outbox, src/repair/repair-outbox.ts) that a write records in its own statement,
+ * only if it writes.
+ */
+export interface OutboxRecord {
+  source: StoreName;
+  reason: string;
+}
+
+/**
  * The new store, whose writes can join the caller's transaction: a fenced write reads, compares-and-sets
  * and records its follow-up in the one transaction that holds the fence.
  */
@@ -69,6 +78,17 @@ export interface TransactionalStore extends ConversationStore {
   compareAndSet(c: Conversation, expectedVersion: number, tx?: StoreTransaction): Promise<boolean>;
   putIfNewer(c: Conversation, tx?: StoreTransaction): Promise<PutResult>;
   update(c: Conversation, expectedVersion: number, shape: WriteShape, tx?: StoreTransaction): Promise<boolean>;
+  /**
+   * insertNew (`expectedVersion` null) or update, that also records `record` in the outbox, in the write's own
+   * statement and only if it wrote: the outbox row's id, or null when the write did not win.
+   */
+  writeRecorded(
+    c: Conversation,
+    expectedVersion: number | null,
+    shape: WriteShape,
+    record: OutboxRecord,
+    tx: StoreTransaction,
+  ): Promise<string | null>;
   /**
    * putIfNewer for a copy that follows the source of truth write by write: when the stored version is exactly
    * `from` (the version `c` was made from) only the change is written (update); otherwise, if it is older, all of `c`.

@@ -18,7 +18,15 @@ import { DataSource, QueryRunner } from 'typeorm';
 import type { Conversation } from '../../model/conversation.model';
 import { ConversationRow, fromJoined, MessageRow, RowWithMessages, SELECT_WITH_MESSAGES, toRows } from './pg-rows';
 import { CONVERSATIONS_COPY_COLUMNS, copyBatch, MESSAGES_COPY_COLUMNS } from './copy-text';
-import type { ListPosition, PutResult, StoreRefusal, StoreTransaction, TransactionalStore, WriteShape } from '../conversation-store.port';
+import type {
+  ListPosition,
+  OutboxRecord,
+  PutResult,
+  StoreRefusal,
+  StoreTransaction,
+  TransactionalStore,
+  WriteShape,
+} from '../conversation-store.port';
 
 const CONVERSATION_COLUMNS = 'id, user_id, title, metadata, created_at, updated_at, version, deleted, message_count';
 
@@ -44,32 +52,11 @@ export class PostgresConversationStore implements TransactionalStore {
   }
 
   async insertNew(c: Conversation, tx?: StoreTransaction): Promise<boolean> {
-    return this.within(tx, async (q) => {
-      const { conversation, messages } = toRows(c);
-      const inserted = await q.query<Array<{ id: string }>>(
-        `INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (id) DO NOTHING RETURNING id`,
-        conversationParams(conversation),
-      );
-      if (inserted.length === 0) return false;
-      await this.replaceMessages(q, [c.id], messages);
-      return true;
-    });
+    return this.within(tx, async (q) => (await this.write(q, c, null, 'replace')).wrote);
   }
 
   async compareAndSet(c: Conversation, expectedVersion: number, tx?: StoreTransaction): Promise<boolean> {
-    return this.within(tx, async (q) => {
-      const { conversation, messages } = toRows(c);
-      const [, count] = await q.query<[unknown, number]>(
-        `UPDATE conversations SET user_id = $2, title = $3, metadata = $4, created_at = $5, updated_at = $6,
-                version = $7, deleted = $8, message_count = $9
-         WHERE id = $1 AND version = $10`,
-        [...conversationParams(conversation), expectedVersion],
-      );
-      if (count !== 1) return false;
-      await this.replaceMessages(q, [c.id], messages);
-      return true;
-    });
+    return this.within(tx, async (q) => (await this.write(q, c, expectedVersion, 'replace')).wrote);
   }
 
   /**
@@ -78,29 +65,49 @@ export class PostgresConversationStore implements TransactionalStore {
    */
   async update(c: Conversation, expectedVersion: number, shape: WriteShape, tx?: StoreTransaction): Promise<boolean> {
     if (shape === 'replace') return this.compareAndSet(c, expectedVersion, tx);
-    const q = tx ?? this.dataSource;
-    const n = c.messages.length;
-    if (shape === 'header') {
-      const [, count] = await q.query(
-        `UPDATE conversations SET title = $2, metadata = $3, updated_at = $4, version = $5, deleted = $6
-         WHERE id = $1 AND version = $7 AND message_count = $8`,
-        [c.id, c.title, JSON.stringify(c.metadata), c.updatedAt, c.version, c.deleted, expectedVersion, n],
+    return (await this.write(tx ?? this.dataSource, c, expectedVersion, shape)).wrote;
+  }
+
+  async writeRecorded(
+    c: Conversation,
+    expectedVersion: number | null,
+    shape: WriteShape,
+    record: OutboxRecord,
+    tx: StoreTransaction,
+  ): Promise<string | null> {
+    return (await this.write(tx, c, expectedVersion, expectedVersion === null ? 'replace' : shape, record)).outboxId;
+  }
+
+  /**
+   * One write: the guarded statement on the conversation's row (rowWrite), which also records `record` in the
+   * outbox when there is one, in the same statement and only if the row was written; then, for a whole write,
+   * the messages. With messages to write, `q` must be a transaction.
+   */
+  private async write(
+    q: StoreTransaction,
+    c: Conversation,
+    expectedVersion: number | null,
+    shape: WriteShape,
+    record?: OutboxRecord,
+  ): Promise<{ wrote: boolean; outboxId: string | null }> {
+    const w = rowWrite(c, expectedVersion, shape);
+    const ctes = [...w.ctes, `written AS (${w.last})`];
+    const params = [...w.params];
+    if (record) {
+      params.push(record.source, record.reason);
+      ctes.push(
+        `recorded AS (INSERT INTO repair_outbox (conversation_id, source, reason)
+                      SELECT id, $${params.length - 1}::text, $${params.length}::text FROM written RETURNING id)`,
       );
-      return count === 1;
     }
-    if (n === 0) throw new RangeError('an append writes at least one message');
-    const m = c.messages[n - 1];
-    const rows: unknown[] = await q.query(
-      `WITH bumped AS (
-         UPDATE conversations SET updated_at = $2, version = $3, message_count = $4
-         WHERE id = $1 AND version = $5 AND message_count = $4 - 1
-         RETURNING id)
-       INSERT INTO messages (conversation_id, seq, role, content, created_at)
-       SELECT id, $4::integer - 1, $6::text, $7::text, $8::timestamptz FROM bumped
-       RETURNING seq`,
-      [c.id, c.updatedAt, c.version, n, expectedVersion, m.role, m.content, m.createdAt],
+    const rows = await q.query<Array<{ outbox_id: string | number | null }>>(
+      `WITH ${ctes.join(',\n')}
+       SELECT ${record ? '(SELECT id FROM recorded)' : 'NULL'} AS outbox_id FROM written`,
+      params,
     );
-    return rows.length === 1;
+    if (rows.length === 0) return { wrote: false, outboxId: null };
+    if (w.whole) await this.replaceMessages(q, [c.id], toRows(c).messages);
+    return { wrote: true, outboxId: rows[0].outbox_id === null ? null : String(rows[0].outbox_id) };
   }
 
   async follow(c: Conversation, from: number, shape: WriteShape, tx?: StoreTransaction): Promise<PutResult> {
@@ -296,4 +303,61 @@ function columnsOf(rows: ConversationRow[]): unknown[][] {
     rows.map((r) => r.deleted),
     rows.map((r) => r.message_count),
   ];
+}
+
+/**
+ * The guarded statement of a write on the conversation's row, as common table expressions and a last
+ * data-modifying statement that returns `id` when it wrote: an insert of an absent id (`expectedVersion` null),
+ * or an update guarded by the version (and, for an append or a header change, by the message count). `whole`:
+ * the messages are written after it (replaceMessages).
+ */
+function rowWrite(
+  c: Conversation,
+  expectedVersion: number | null,
+  shape: WriteShape,
+): { ctes: string[]; last: string; params: unknown[]; whole: boolean } {
+  const n = c.messages.length;
+  if (expectedVersion === null) {
+    return {
+      ctes: [],
+      last: `INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (id) DO NOTHING RETURNING id`,
+      params: conversationParams(toRows(c).conversation),
+      whole: true,
+    };
+  }
+  if (shape === 'replace') {
+    return {
+      ctes: [],
+      last: `UPDATE conversations SET user_id = $2, title = $3, metadata = $4, created_at = $5, updated_at = $6,
+                    version = $7, deleted = $8, message_count = $9
+             WHERE id = $1 AND version = $10 RETURNING id`,
+      params: [...conversationParams(toRows(c).conversation), expectedVersion],
+      whole: true,
+    };
+  }
+  if (shape === 'header') {
+    return {
+      ctes: [],
+      last: `UPDATE conversations SET title = $2, metadata = $3, updated_at = $4, version = $5, deleted = $6
+             WHERE id = $1 AND version = $7 AND message_count = $8 RETURNING id`,
+      params: [c.id, c.title, JSON.stringify(c.metadata), c.updatedAt, c.version, c.deleted, expectedVersion, n],
+      whole: false,
+    };
+  }
+  if (n === 0) throw new RangeError('an append writes at least one message');
+  const m = c.messages[n - 1];
+  return {
+    ctes: [
+      `bumped AS (
+         UPDATE conversations SET updated_at = $2, version = $3, message_count = $4
+         WHERE id = $1 AND version = $5 AND message_count = $4 - 1
+         RETURNING id)`,
+    ],
+    last: `INSERT INTO messages (conversation_id, seq, role, content, created_at)
+           SELECT id, $4::integer - 1, $6::text, $7::text, $8::timestamptz FROM bumped
+           RETURNING conversation_id AS id`,
+    params: [c.id, c.updatedAt, c.version, n, expectedVersion, m.role, m.content, m.createdAt],
+    whole: false,
+  };
 }
