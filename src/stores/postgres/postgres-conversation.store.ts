@@ -106,7 +106,7 @@ export class PostgresConversationStore implements TransactionalStore {
       params,
     );
     if (rows.length === 0) return { wrote: false, outboxId: null };
-    if (w.whole) await this.replaceMessages(q, [c.id], toRows(c).messages);
+    if (w.messages) await this.replaceMessages(q, [c.id], w.messages);
     return { wrote: true, outboxId: rows[0].outbox_id === null ? null : String(rows[0].outbox_id) };
   }
 
@@ -308,33 +308,33 @@ function columnsOf(rows: ConversationRow[]): unknown[][] {
 /**
  * The guarded statement of a write on the conversation's row, as common table expressions and a last
  * data-modifying statement that returns `id` when it wrote: an insert of an absent id (`expectedVersion` null),
- * or an update guarded by the version (and, for an append or a header change, by the message count). `whole`:
- * the messages are written after it (replaceMessages).
+ * or an update guarded by the version (and, for an append or a header change, by the message count). `messages`,
+ * for a whole write: the rows written after it (replaceMessages).
  */
 function rowWrite(
   c: Conversation,
   expectedVersion: number | null,
   shape: WriteShape,
-): { ctes: string[]; last: string; params: unknown[]; whole: boolean } {
+): { ctes: string[]; last: string; params: unknown[]; messages?: MessageRow[] } {
   const n = c.messages.length;
-  if (expectedVersion === null) {
-    return {
-      ctes: [],
-      last: `INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (id) DO NOTHING RETURNING id`,
-      params: conversationParams(toRows(c).conversation),
-      whole: true,
-    };
-  }
-  if (shape === 'replace') {
-    return {
-      ctes: [],
-      last: `UPDATE conversations SET user_id = $2, title = $3, metadata = $4, created_at = $5, updated_at = $6,
-                    version = $7, deleted = $8, message_count = $9
-             WHERE id = $1 AND version = $10 RETURNING id`,
-      params: [...conversationParams(toRows(c).conversation), expectedVersion],
-      whole: true,
-    };
+  if (expectedVersion === null || shape === 'replace') {
+    const { conversation, messages } = toRows(c);
+    return expectedVersion === null
+      ? {
+          ctes: [],
+          last: `INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (id) DO NOTHING RETURNING id`,
+          params: conversationParams(conversation),
+          messages,
+        }
+      : {
+          ctes: [],
+          last: `UPDATE conversations SET user_id = $2, title = $3, metadata = $4, created_at = $5, updated_at = $6,
+                        version = $7, deleted = $8, message_count = $9
+                 WHERE id = $1 AND version = $10 RETURNING id`,
+          params: [...conversationParams(conversation), expectedVersion],
+          messages,
+        };
   }
   if (shape === 'header') {
     return {
@@ -342,7 +342,6 @@ function rowWrite(
       last: `UPDATE conversations SET title = $2, metadata = $3, updated_at = $4, version = $5, deleted = $6
              WHERE id = $1 AND version = $7 AND message_count = $8 RETURNING id`,
       params: [c.id, c.title, JSON.stringify(c.metadata), c.updatedAt, c.version, c.deleted, expectedVersion, n],
-      whole: false,
     };
   }
   if (n === 0) throw new RangeError('an append writes at least one message');
@@ -358,6 +357,5 @@ function rowWrite(
            SELECT id, $4::integer - 1, $6::text, $7::text, $8::timestamptz FROM bumped
            RETURNING conversation_id AS id`,
     params: [c.id, c.updatedAt, c.version, n, expectedVersion, m.role, m.content, m.createdAt],
-    whole: false,
   };
 }
