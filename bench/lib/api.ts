@@ -72,6 +72,9 @@ export async function startApi(dbs: FreshDatabases, options: { concurrency: numb
   const url = `http://127.0.0.1:${address.port}`;
   const client = new JsonClient(url, BENCH_TOKEN, options.concurrency);
   const pg = new Client({ connectionString: dbs.databaseUrl, application_name: 'bench-control' });
+  // Dropping the bench database ends this connection with a FATAL error event: without a listener, that event
+  // would end the whole run (its next query fails anyway, and says why).
+  pg.on('error', () => undefined);
   await pg.connect();
   const closePg = onCleanup('close the control connection', () => pg.end());
 
