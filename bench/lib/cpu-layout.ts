@@ -8,9 +8,8 @@
  * every CPU. The servers get every CPU back at the end of the run, or on a signal.
  */
 import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { servicePid } from './proc-cpu';
+import { childPids, servicePid } from './proc-cpu';
 
 export interface CpuLayout {
   /** What the run's first line records, e.g. `legacy (the dev server) on CPU 1; API, workers, ... on CPU 0`. */
@@ -40,19 +39,7 @@ function pin(pid: number, cpus: number[]): void {
 
 /** The postmaster and every process it has forked (backends, the checkpointer, autovacuum...). */
 function postgresPids(postmaster: number): number[] {
-  const children = fs
-    .readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-  return [postmaster, ...children];
+  return [postmaster, ...childPids(postmaster)];
 }
 
 /** Applies BENCH_LEGACY_CPUS, or returns null when it is unset. */

@@ -54,14 +54,18 @@ export function serverCpu(): CpuSnapshot {
   const p = pm ? stat(pm) : null;
   if (pm && p) {
     let ticks = p[1];
-    for (const entry of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const s = stat(Number(entry));
-      if (s && s[0] === pm) ticks += s[1];
-    }
+    for (const child of childPids(pm)) ticks += stat(child)?.[1] ?? 0;
     out.postgres = ticks / hz;
   }
   return out;
+}
+
+/** The processes whose parent is `parent` (PostgreSQL's backends, checkpointer, autovacuum... for the postmaster). */
+export function childPids(parent: number): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e) && stat(Number(e))?.[0] === parent)
+    .map(Number);
 }
 
 /** CPU seconds per server between two snapshots (a backend that exited in between is not counted). */

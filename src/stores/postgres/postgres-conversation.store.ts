@@ -75,7 +75,7 @@ export class PostgresConversationStore implements TransactionalStore {
     record: OutboxRecord,
     tx: StoreTransaction,
   ): Promise<string | null> {
-    return (await this.write(tx, c, expectedVersion, expectedVersion === null ? 'replace' : shape, record)).outboxId;
+    return (await this.write(tx, c, expectedVersion, shape, record)).outboxId;
   }
 
   /**
