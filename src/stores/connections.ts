@@ -5,6 +5,7 @@
 import type { RedisOptions } from 'ioredis';
 import { Pool, PoolConfig } from 'pg';
 import { RedisClient, redisFailFast, redisForQueues } from './redis';
+import { ListenedClient } from './postgres/pg-client';
 import type { DatabaseConfig, RedisConfig } from './stores.config';
 
 export class Connections {
@@ -30,6 +31,6 @@ export class Connections {
 
   /** A pool of the wing's own on the new store's database (outside TypeORM's pool). */
   postgresPool(options: Omit<PoolConfig, 'connectionString'>): Pool {
-    return new Pool({ connectionString: this.database.url, ...options });
+    return new Pool({ connectionString: this.database.url, ...options, Client: ListenedClient });
   }
 }

@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { MIGRATIONS } from '../../../migrations';
+import { ListenedClient } from './pg-client';
 
 export interface DataSourceOptions {
   url: string;
@@ -23,6 +24,7 @@ export function createDataSource(options: DataSourceOptions): DataSource {
       statement_timeout: options.statementTimeoutMs ?? 30000,
       application_name: options.applicationName ?? 'legacy-migration-service',
       connectionTimeoutMillis: 5000,
+      Client: ListenedClient,
     },
   });
 }
