@@ -1,9 +1,9 @@
 /**
  * The write fence (src/mode/write-fence.ts) on a real PostgreSQL, with two data sources standing for two
- * replicas: a write is one transaction under one phase, holding the fence; a phase change waits for the writes in
- * flight and the writes that come meanwhile run after it, under the new phase; a write that fails leaves nothing
- * behind, not even an open transaction on its pooled connection. (The history checker drives the same fence
- * through API processes.)
+ * replicas: a write opens its transaction, takes the fence and reads the phase in one round trip, and is still
+ * one transaction under one phase; a phase change waits for the writes in flight and the writes that come
+ * meanwhile run after it, under the new phase; a write that fails leaves nothing behind, not even an open
+ * transaction on its pooled connection. (The history checker drives the same fence through API processes.)
  */
 import { DataSource } from 'typeorm';
 import { MetricsService } from '../src/common/metrics/metrics.service';

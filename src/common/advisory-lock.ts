@@ -57,6 +57,35 @@ export async function tryTransactionLock(
   return held === true;
 }
 
+/** What beginLocked's connection must do: run one message of statements, and answer with each one's rows. */
+export interface SimpleQueryConnection {
+  query(sql: string): Promise<unknown>;
+}
+
+/**
+ * Opens a transaction, tries a transaction-level lock in it, and runs `then` (one statement, no parameters), all
+ * in one round trip: one simple-protocol message of three statements. It is the same as sending them one by one
+ * (on a connection with no transaction open): PostgreSQL runs them in order, and in READ COMMITTED each statement
+ * takes its snapshot when it starts, so `then` sees every commit that came before the lock was granted. Returns
+ * whether the lock is held and `then`'s rows. The transaction is open in either case, also when this throws:
+ * the caller ends it (ROLLBACK).
+ */
+export async function beginLocked(
+  c: SimpleQueryConnection,
+  key: AdvisoryLock,
+  mode: 'exclusive' | 'shared',
+  then: string,
+): Promise<{ held: boolean; rows: Array<Record<string, unknown>> }> {
+  // A key is one of the enum's decimal constants: inlined, as a simple query carries no parameters.
+  if (!/^\d+$/.test(key)) throw new Error(`advisory lock key ${key} is not a decimal number`);
+  const fn = mode === 'shared' ? 'pg_try_advisory_xact_lock_shared' : 'pg_try_advisory_xact_lock';
+  const results = (await c.query(`START TRANSACTION; SELECT ${fn}(${key}::bigint) AS held; ${then}`)) as Array<{
+    rows: Array<Record<string, unknown>>;
+  }>;
+  if (!Array.isArray(results) || results.length !== 3) throw new Error('beginLocked: expected the results of three statements');
+  return { held: results[1].rows[0]?.held === true, rows: results[2].rows };
+}
+
 export async function waitForTransactionLock(c: LockConnection, key: AdvisoryLock): Promise<void> {
   await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [key]);
 }

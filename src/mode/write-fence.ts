@@ -4,9 +4,10 @@
  *
  * Every conversation write runs inside `write()`: one PostgreSQL transaction that first takes the fence in
  * shared mode (a transaction-scoped advisory lock), then reads the phase from migration_state (fresh, never
- * from a cache), then makes its whole read-modify-write attempt under that phase, and commits before the
- * write is acknowledged. Every change of the phase runs inside `exclusive()`, which takes the same lock in
- * exclusive mode in the transaction that updates migration_state. Hence:
+ * from a cache: a statement of its own, after the lock's, in the same round trip as the lock), then makes its
+ * whole read-modify-write attempt under that phase, and commits before the write is acknowledged. Every change
+ * of the phase runs inside `exclusive()`, which takes the same lock in exclusive mode in the transaction that
+ * updates migration_state. Hence:
  * - a phase change waits until every write that began under the old phase has committed or failed, and no
  *   write begins until the change has committed: a write sees one phase from its first read to its commit,
  *   so the source of truth it read from, compared and set on is the one every other writer of that moment uses;
@@ -22,7 +23,7 @@
  * cutover's business (src/migration/cutover.ts); the fence guarantees only that no write is in flight meanwhile.
  */
 import { DataSource, QueryRunner } from 'typeorm';
-import { AdvisoryLock, tryTransactionLock, waitForTransactionLock } from '../common/advisory-lock';
+import { AdvisoryLock, beginLocked, SimpleQueryConnection, waitForTransactionLock } from '../common/advisory-lock';
 import { DomainError } from '../common/errors';
 import type { MetricsService } from '../common/metrics/metrics.service';
 import { isPhase, MigrationMode, modeForPhase } from '../model/phases';
@@ -46,10 +47,25 @@ export interface ExclusiveHold<T> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const LOCK_NOT_AVAILABLE = '55P03';
 
+const PHASE_QUERY = 'SELECT phase FROM migration_state WHERE id = 1';
+
+function modeOf(rows: Array<Record<string, unknown>>): MigrationMode {
+  const phase = rows[0]?.phase;
+  if (typeof phase !== 'string' || !isPhase(phase)) throw new Error('migration_state is missing or corrupt: run the migrations');
+  return modeForPhase(phase);
+}
+
 export async function readMode(q: StoreTransaction): Promise<MigrationMode> {
-  const rows: Array<{ phase: string }> = await q.query('SELECT phase FROM migration_state WHERE id = 1');
-  if (rows.length === 0 || !isPhase(rows[0].phase)) throw new Error('migration_state is missing or corrupt: run the migrations');
-  return modeForPhase(rows[0].phase);
+  return modeOf(await q.query(PHASE_QUERY));
+}
+
+/**
+ * The fence opens its transaction in the message that takes the lock (beginLocked), not through TypeORM's
+ * startTransaction, which would cost a round trip of its own. TypeORM is told (its one transaction level), so that
+ * its commit and rollback end this transaction and anything run on the runner meanwhile nests in it.
+ */
+function adoptTransaction(q: QueryRunner): void {
+  Object.assign(q, { isTransactionActive: true, transactionDepth: 1 });
 }
 
 export class WriteFence {
@@ -81,12 +97,12 @@ export class WriteFence {
     for (let round = 0; ; round++) {
       const q = this.dataSource.createQueryRunner();
       try {
-        await q.connect();
-        await q.startTransaction();
-        const held = await tryTransactionLock(q, AdvisoryLock.WriteFence, 'shared');
+        const connection = (await q.connect()) as SimpleQueryConnection;
+        adoptTransaction(q);
+        const { held, rows } = await beginLocked(connection, AdvisoryLock.WriteFence, 'shared', PHASE_QUERY);
         if (held) {
           this.waits.observe((performance.now() - started) / 1000);
-          const result = await attempt({ mode: await readMode(q), q });
+          const result = await attempt({ mode: modeOf(rows), q });
           await q.commitTransaction();
           return result;
         }
