@@ -54,6 +54,36 @@ async function plantAbandonedClaim(path: string, key: string, body: unknown, att
   );
 }
 
+/**
+ * What a keyed append leaves when its process dies after its legacy write, before its commit: the message at index
+ * 1 of a conversation at version 1 (legacy now at version 2, at `at`), and the key pending with that attempt.
+ * `header`: the header the attempt recorded (records made before the header was recorded have none).
+ */
+async function plantLandedAppend(
+  id: string,
+  key: string,
+  message: { role: string; content: string },
+  at: Date,
+  header: { title?: string | null; metadata?: Record<string, never> } = {},
+): Promise<string> {
+  await legacyCollection(a).updateOne(
+    { _id: new ObjectId(id), v: 1 },
+    { $push: { messages: { role: message.role, text: message.content, ts: at } } as never, $set: { v: 2, updated: at } },
+  );
+  const path = `/conversations/${id}/messages`;
+  await plantAbandonedClaim(path, key, message, {
+    kind: 'append',
+    id,
+    baseVersion: 1,
+    index: 1,
+    role: message.role,
+    contentSha256: messageSha256(message.content),
+    at: at.toISOString(),
+    ...header,
+  });
+  return path;
+}
+
 describe('Idempotency-Key held in PostgreSQL', () => {
   it('a create retried on another replica after Redis lost its data: the first response, one conversation', async () => {
     await a.setPhase('shadow');
@@ -111,21 +141,7 @@ describe('Idempotency-Key held in PostgreSQL', () => {
     const message = { role: 'user', content: 'landed before the crash' };
     const key = `takeover-append-${Date.now()}`;
     const at = new Date(Date.now() + 5);
-    // What the dead attempt wrote to legacy: version 2 with the message at index 1, at its recorded time.
-    await legacyCollection(a).updateOne(
-      { _id: new ObjectId(id), v: 1 },
-      { $push: { messages: { role: 'user', text: message.content, ts: at } } as never, $set: { v: 2, updated: at } },
-    );
-    const path = `/conversations/${id}/messages`;
-    await plantAbandonedClaim(path, key, message, {
-      kind: 'append',
-      id,
-      baseVersion: 1,
-      index: 1,
-      role: 'user',
-      contentSha256: messageSha256(message.content),
-      at: at.toISOString(),
-    });
+    const path = await plantLandedAppend(id, key, message, at);
 
     const res = await onB('POST', path, message, { 'idempotency-key': key });
     expect(res.status).toBe(201);
@@ -133,6 +149,58 @@ describe('Idempotency-Key held in PostgreSQL', () => {
     expect(res.body.messages.map((m: { content: string }) => m.content)).toEqual(['first', 'landed before the crash']);
     const doc = await legacyCollection(a).findOne({ _id: new ObjectId(id) });
     expect(doc!.messages).toHaveLength(2);
+  });
+
+  it('answers a takeover with what the landed attempt wrote, not with what was written after it', async () => {
+    await a.setPhase('shadow');
+    const created = await a.request('POST', '/conversations', {
+      body: { userId: 'idem-append-later', title: 'before', messages: [{ role: 'user', content: 'first' }] },
+    });
+    const id: string = created.body.id;
+    const message = { role: 'user', content: 'landed, then others wrote' };
+    const key = `takeover-later-${Date.now()}`;
+    const at = new Date(Date.now() + 5);
+    const path = await plantLandedAppend(id, key, message, at, { title: 'before', metadata: {} });
+    // Others write before the retry comes: an append (version 3) and a new title (version 4).
+    expect((await a.request('POST', path, { body: { role: 'assistant', content: 'later' } })).body.version).toBe(3);
+    expect((await a.request('PATCH', `/conversations/${id}`, { body: { title: 'after' } })).body.version).toBe(4);
+
+    const res = await onB('POST', path, message, { 'idempotency-key': key });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ id, title: 'before', version: 2, updatedAt: at.toISOString() });
+    expect(res.body.messages.map((m: { content: string }) => m.content)).toEqual(['first', 'landed, then others wrote']);
+    expect(res.headers.get('etag')).toBe('"2"');
+    // Nothing written again, and the key holds that answer.
+    const doc = await legacyCollection(a).findOne({ _id: new ObjectId(id) });
+    expect(doc).toMatchObject({ v: 4, title: 'after' });
+    expect(doc!.messages).toHaveLength(3);
+    expect((await a.request('POST', path, { body: message, headers: { 'idempotency-key': key } })).body).toEqual(res.body);
+  });
+
+  it('answers a takeover of a create with the conversation it made, also after others wrote to it', async () => {
+    await a.setPhase('shadow');
+    const body = { userId: 'idem-create-later', title: 'made once', messages: [{ role: 'user' as const, content: 'hello' }] };
+    const key = `takeover-create-later-${Date.now()}`;
+    const id = new ObjectId();
+    const made = new Date(Date.now() - 1000);
+    await legacyCollection(a).insertOne({
+      _id: id,
+      user_id: body.userId,
+      title: body.title,
+      messages: [{ role: 'user', text: 'hello', ts: made }],
+      meta: {},
+      created: made,
+      updated: made,
+      v: 1,
+    });
+    await plantAbandonedClaim('/conversations', key, body, { kind: 'create', id: id.toHexString() });
+    expect((await a.request('PATCH', `/conversations/${id.toHexString()}`, { body: { title: 'renamed' } })).body.version).toBe(2);
+
+    const res = await onB('POST', '/conversations', body, { 'idempotency-key': key });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ id: id.toHexString(), title: 'made once', version: 1, createdAt: made.toISOString() });
+    expect(res.body.messages).toEqual([{ role: 'user', content: 'hello', createdAt: made.toISOString() }]);
+    expect(await legacyCollection(a).countDocuments({ user_id: body.userId })).toBe(1);
   });
 
   it('an attempt that did not land is made by the retry, once', async () => {

@@ -62,6 +62,21 @@ function approximateBytes(c: Conversation): number {
 
 type Change = (c: Conversation, now: Date) => Conversation;
 
+/** The conversation a create makes of `input` at `now`. */
+function created(id: string, input: CreateInput, now: Date): Conversation {
+  return {
+    id,
+    userId: input.userId,
+    title: input.title ?? null,
+    messages: (input.messages ?? []).map((m) => ({ role: m.role, content: m.content, createdAt: now })),
+    metadata: input.metadata ?? {},
+    createdAt: now,
+    updatedAt: now,
+    version: 1,
+    deleted: false,
+  };
+}
+
 /** What a change does, and what an attempt needs to know to recognise its own earlier, unacknowledged attempt. */
 interface ChangeSpec {
   apply: Change;
@@ -69,8 +84,11 @@ interface ChangeSpec {
   shape: WriteShape;
   /** The attempt record of this change on `current`, for keyed writes made with legacy as the source of truth. */
   attempt?(current: Conversation, now: Date): Attempt;
-  /** Whether `current` already holds the change an earlier attempt recorded. */
-  landed?(previous: Attempt, current: Conversation): boolean;
+  /**
+   * If `current` already holds the change an earlier attempt recorded: the conversation as that attempt wrote it,
+   * which is what it would have answered (later writes may have moved `current` on); else null.
+   */
+  landedAs?(previous: Attempt, current: Conversation): Conversation | null;
 }
 
 @Injectable()
@@ -112,21 +130,12 @@ export class ConversationService {
     const result = await this.fenced(id, async (w, legacyWrite) => {
       await keyed?.key.holdIn(w.q);
       if (previous?.kind === 'create') {
+        // The earlier attempt made it: answer with what it made (version 1, from this same body at its time),
+        // also if the conversation was written to since.
         const existing = await this.writer.read(w, id);
-        if (existing) return this.finish(w, keyed, { kind: 'written', followUp: null }, existing);
+        if (existing) return this.finish(w, keyed, { kind: 'written', followUp: null }, created(id, input, existing.createdAt));
       }
-      const now = new Date();
-      const c: Conversation = {
-        id,
-        userId: input.userId,
-        title: input.title ?? null,
-        messages: (input.messages ?? []).map((m) => ({ role: m.role, content: m.content, createdAt: now })),
-        metadata: input.metadata ?? {},
-        createdAt: now,
-        updatedAt: now,
-        version: 1,
-        deleted: false,
-      };
+      const c = created(id, input, new Date());
       await this.writer.refuseUnstorable(w, c);
       if (keyed && w.mode.sourceOfTruth === 'legacy') await keyed.key.recordAttempt({ kind: 'create', id });
       legacyWrite();
@@ -162,13 +171,26 @@ export class ConversationService {
           role: message.role,
           contentSha256,
           at: now.toISOString(),
+          title: c.title,
+          metadata: c.metadata,
         }),
         // Versions only grow and messages are never removed: the message at the recorded position, with the
-        // recorded time, is this attempt's if the conversation moved past the version it was based on.
-        landed: (p, c) => {
-          if (p.kind !== 'append' || c.version <= p.baseVersion) return false;
+        // recorded time, is this attempt's if the conversation moved past the version it was based on. What that
+        // attempt wrote is then the messages up to its own, its version and time, on the header it was based on.
+        landedAs: (p, c) => {
+          if (p.kind !== 'append' || c.version <= p.baseVersion) return null;
           const m = c.messages[p.index];
-          return !!m && m.role === p.role && m.createdAt.toISOString() === p.at && messageSha256(m.content) === p.contentSha256;
+          const ours = !!m && m.role === p.role && m.createdAt.toISOString() === p.at && messageSha256(m.content) === p.contentSha256;
+          if (!ours) return null;
+          return {
+            ...c,
+            title: p.title !== undefined ? p.title : c.title,
+            metadata: p.metadata ?? c.metadata,
+            messages: c.messages.slice(0, p.index + 1),
+            updatedAt: new Date(p.at),
+            version: p.baseVersion + 1,
+            deleted: false,
+          };
         },
       },
       keyed,
@@ -192,9 +214,12 @@ export class ConversationService {
       const result = await this.fenced(id, async (w, legacyWrite) => {
         await keyed?.key.holdIn(w.q);
         const current = await this.writer.read(w, id);
-        if (!current || current.deleted) throw new NotFoundError(`Conversation ${id}`);
+        if (!current) throw new NotFoundError(`Conversation ${id}`);
+        // An earlier attempt of this key that landed is answered as it would have been, even if deleted since.
         const previous = keyed?.key.previous;
-        if (previous && spec.landed?.(previous, current)) return this.finish(w, keyed, { kind: 'written', followUp: null }, current);
+        const landed = previous ? (spec.landedAs?.(previous, current) ?? null) : null;
+        if (landed) return this.finish(w, keyed, { kind: 'written', followUp: null }, landed);
+        if (current.deleted) throw new NotFoundError(`Conversation ${id}`);
         if (ifMatch !== undefined && current.version !== ifMatch) {
           this.conflicts.inc({ kind: 'if_match' });
           throw new VersionConflictError(ifMatch, current.version);

@@ -22,6 +22,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { Connections } from '../stores/connections';
 import { DomainError } from '../common/errors';
+import type { JsonObject } from '../model/conversation.model';
 import type { StoreTransaction } from '../stores/conversation-store.port';
 
 export const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -37,10 +38,24 @@ export interface StoredResponse {
   etag?: string;
 }
 
-/** What an attempt of a keyed write is about to do, so that a later attempt can tell whether it happened. */
+/**
+ * What an attempt of a keyed write is about to do, so that a later attempt can tell whether it happened, and if it
+ * did, answer with the conversation as that attempt wrote it (its first response), whatever was written after it.
+ * An append records the header it was based on for that (`title`, `metadata`; absent from records made before them).
+ */
 export type Attempt =
   | { kind: 'create'; id: string }
-  | { kind: 'append'; id: string; baseVersion: number; index: number; role: string; contentSha256: string; at: string };
+  | {
+      kind: 'append';
+      id: string;
+      baseVersion: number;
+      index: number;
+      role: string;
+      contentSha256: string;
+      at: string;
+      title?: string | null;
+      metadata?: JsonObject;
+    };
 
 /** A claimed key, handed to the write it guards. */
 export interface ClaimedKey {
