@@ -2,7 +2,8 @@
  * A Jepsen-style check of SPEC section 5 against the service as a black box: three API replicas and a
  * worker (real processes) on a private set of stores, seeded concurrent clients writing to a few shared
  * conversations through random replicas, faults (a replica and the worker SIGKILLed and restarted,
- * Redis flushed), and, in the second run, an operator flipping the source of truth between rollout 100 %
+ * Redis flushed, every PostgreSQL session ended ten times a second for 2 s; a process that dies on its own
+ * fails the run), and, in the second run, an operator flipping the source of truth between rollout 100 %
  * and deprecation. Every operation goes into a history; at the end the repair queue drains, a
  * verification with repair runs, both stores are read directly, and test/support/history/checker.ts
  * judges the history against them.
@@ -53,6 +54,8 @@ interface RunReport {
   sourceOfTruth: string;
   settlement: Settlement;
   faults: Array<{ kind: string; target?: string; atS: number }>;
+  /** Processes found dead at the end of the run that no fault killed (a crash: nothing restarts them during a run). */
+  diedOnTheirOwn: string[];
   runMs: number;
 }
 
@@ -102,10 +105,13 @@ describe('history checker: acknowledged writes under replicas, faults and source
       flips,
       faults: FAULTS,
       redisUrl: services.env.REDIS_URL,
+      databaseUrl: services.env.DATABASE_URL,
       log: (line) => console.log(`[${variant}] ${line}`),
     };
     const { recorder } = await recordRun(cluster, options);
-    // Every process up again (the fault task restarts them; this only makes sure) before the end.
+    // The fault task restarts what it kills before it ends, so a process down now died on its own.
+    const diedOnTheirOwn = [...cluster.replicas, cluster.worker].filter((p) => !p.alive).map((p) => p.name);
+    // Every process up again before the end, to settle and read the final state.
     await Promise.all(cluster.replicas.map((r) => r.start()));
     await cluster.worker.start();
     const settlement = await settle(cluster);
@@ -127,6 +133,7 @@ describe('history checker: acknowledged writes under replicas, faults and source
       sourceOfTruth: final.sourceOfTruth,
       settlement,
       faults: recorder.history.faults.map((f) => ({ kind: f.kind, target: f.target, atS: Math.round((f.atMs - t0) / 100) / 10 })),
+      diedOnTheirOwn,
       runMs: Math.round(now() - t0),
     };
     writeReport(variant, report, { ...recorder.history, examples: result.examples });
@@ -152,6 +159,7 @@ describe('history checker: acknowledged writes under replicas, faults and source
       versionCountViolations: f.versionCountViolations,
       idempotencyViolations: f.idempotencyViolations,
       storeDifferences: f.storeDifferences,
+      diedOnTheirOwn: report.diedOnTheirOwn,
       verification: report.settlement.verification.status,
       examples: result.examples,
     }).toEqual({
@@ -168,6 +176,7 @@ describe('history checker: acknowledged writes under replicas, faults and source
       versionCountViolations: 0,
       idempotencyViolations: 0,
       storeDifferences: 0,
+      diedOnTheirOwn: [],
       verification: 'completed',
       examples: {},
     });
@@ -176,7 +185,7 @@ describe('history checker: acknowledged writes under replicas, faults and source
   }
 
   it(
-    `without flips (rollout 100 %): ${CLIENTS} clients, ${REPLICAS} replica(s), ${FAULTS ? 'a killed replica, a killed worker and a flushed Redis' : 'no faults'}: nothing acknowledged is lost`,
+    `without flips (rollout 100 %): ${CLIENTS} clients, ${REPLICAS} replica(s), ${FAULTS ? 'a killed replica, a killed worker, a flushed Redis and every PostgreSQL session ended' : 'no faults'}: nothing acknowledged is lost`,
     async () => {
       expectGuarantees(await run('steady', false));
     },

@@ -77,7 +77,7 @@ export interface FlipRequest {
 }
 
 export interface FaultEvent {
-  kind: 'kill-api' | 'restart-api' | 'kill-worker' | 'restart-worker' | 'flushall';
+  kind: 'kill-api' | 'restart-api' | 'kill-worker' | 'restart-worker' | 'flushall' | 'end-pg-sessions' | 'pg-sessions-left-alone';
   target?: string;
   atMs: number;
 }

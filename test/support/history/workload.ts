@@ -11,6 +11,7 @@
  * connection was refused goes to another replica; nothing else is retried.
  */
 import Redis from 'ioredis';
+import { Client } from 'pg';
 import { APP_TOKEN, OPERATOR_TOKEN } from '../env';
 import type { Cluster } from './cluster';
 import { Attempt, decide, HistoryOp, HistoryRecorder, now } from './history';
@@ -26,6 +27,8 @@ export interface WorkloadOptions {
   flips: boolean;
   faults: boolean;
   redisUrl: string;
+  /** PostgreSQL as the faults see it: they end every session of the deployment's processes for a while. */
+  databaseUrl: string;
   log?: (line: string) => void;
 }
 
@@ -307,7 +310,9 @@ class Runner {
 
   /**
    * Faults at fixed fractions of the run, each on its own timeline: a replica SIGKILLed (restarted 3 s
-   * later), the worker SIGKILLed (restarted 2 s later), Redis flushed.
+   * later), the worker SIGKILLed (restarted 2 s later), Redis flushed, and PostgreSQL ending every session of
+   * every process ten times a second for 2 s (what a restart or a failover does to them; nothing restarts a
+   * process that dies of it, so the run's end sees it).
    */
   private async faults(random: () => number, started: number, seconds: number): Promise<void> {
     const at = (fraction: number) => sleep(Math.max(0, started + fraction * seconds * 1000 - now()));
@@ -340,7 +345,28 @@ class Runner {
         redis.disconnect();
       }
     };
-    await Promise.all([killReplica(), killWorker(), flush()]);
+    const endSessions = async () => {
+      await at(0.8);
+      const admin = new Client({ connectionString: this.options.databaseUrl, application_name: 'history-faults' });
+      admin.on('error', () => undefined);
+      await admin.connect();
+      try {
+        this.recorder.fault('end-pg-sessions');
+        let ended = 0;
+        for (const until = now() + 2000; now() < until;) {
+          const { rows } = await admin.query<{ n: number }>(
+            `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+             WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+          );
+          ended += rows[0].n;
+          await sleep(100);
+        }
+        this.recorder.fault('pg-sessions-left-alone', `${ended} sessions ended`);
+      } finally {
+        await admin.end().catch(() => undefined);
+      }
+    };
+    await Promise.all([killReplica(), killWorker(), flush(), endSessions()]);
   }
 
   async run(ids: string[]): Promise<void> {
