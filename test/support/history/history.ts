@@ -77,7 +77,16 @@ export interface FlipRequest {
 }
 
 export interface FaultEvent {
-  kind: 'kill-api' | 'restart-api' | 'kill-worker' | 'restart-worker' | 'flushall' | 'end-pg-sessions' | 'pg-sessions-left-alone';
+  kind:
+    | 'kill-api'
+    | 'restart-api'
+    | 'kill-worker'
+    | 'restart-worker'
+    | 'flushall'
+    | 'stop-legacy'
+    | 'start-legacy'
+    | 'end-pg-sessions'
+    | 'pg-sessions-left-alone';
   target?: string;
   atMs: number;
 }

@@ -2,8 +2,9 @@
  * The run a history is recorded from: seeded clients doing a random mix of appends, patches, creates
  * and reads against a small set of shared conversations (several writers each), every request to a
  * random replica; an operator flipping the source of truth back and forth; and faults (a replica and
- * the worker SIGKILLed and restarted, Redis flushed). Each client's choices come from its own seeded
- * generator, so a run is replayable up to the interleaving.
+ * the worker SIGKILLed and restarted, Redis flushed, the legacy server stopped and started, PostgreSQL's
+ * sessions ended). Each client's choices come from its own seeded generator, so a run is replayable up
+ * to the interleaving.
  *
  * Clients behave as careful production clients do: keyed requests (Idempotency-Key) are retried on
  * anything indeterminate, with the same key and body and often through another replica, and sometimes
@@ -29,6 +30,8 @@ export interface WorkloadOptions {
   redisUrl: string;
   /** PostgreSQL as the faults see it: they end every session of the deployment's processes for a while. */
   databaseUrl: string;
+  /** The legacy server, which the faults stop (SIGTERM) and start again. */
+  legacyServer: { stop(): Promise<void>; start(): Promise<void> };
   log?: (line: string) => void;
 }
 
@@ -310,9 +313,9 @@ class Runner {
 
   /**
    * Faults at fixed fractions of the run, each on its own timeline: a replica SIGKILLed (restarted 3 s
-   * later), the worker SIGKILLed (restarted 2 s later), Redis flushed, and PostgreSQL ending every session of
-   * every process ten times a second for 2 s (what a restart or a failover does to them; nothing restarts a
-   * process that dies of it, so the run's end sees it).
+   * later), the worker SIGKILLed (restarted 2 s later), Redis flushed, the legacy server stopped (started again
+   * 2 s later), and PostgreSQL ending every session of every process ten times a second for 2 s (what a restart or
+   * a failover does to them; nothing restarts a process that dies of it, so the run's end sees it).
    */
   private async faults(random: () => number, started: number, seconds: number): Promise<void> {
     const at = (fraction: number) => sleep(Math.max(0, started + fraction * seconds * 1000 - now()));
@@ -345,6 +348,14 @@ class Runner {
         redis.disconnect();
       }
     };
+    const restartLegacy = async () => {
+      await at(0.7);
+      this.recorder.fault('stop-legacy');
+      await this.options.legacyServer.stop();
+      await sleep(2000);
+      await this.options.legacyServer.start();
+      this.recorder.fault('start-legacy');
+    };
     const endSessions = async () => {
       await at(0.8);
       const admin = new Client({ connectionString: this.options.databaseUrl, application_name: 'history-faults' });
@@ -366,7 +377,7 @@ class Runner {
         await admin.end().catch(() => undefined);
       }
     };
-    await Promise.all([killReplica(), killWorker(), flush(), endSessions()]);
+    await Promise.all([killReplica(), killWorker(), flush(), restartLegacy(), endSessions()]);
   }
 
   async run(ids: string[]): Promise<void> {
