@@ -2,8 +2,8 @@
  * A Jepsen-style check of SPEC section 5 against the service as a black box: three API replicas and a
  * worker (real processes) on a private set of stores, seeded concurrent clients writing to a few shared
  * conversations through random replicas, faults (a replica and the worker SIGKILLed and restarted,
- * Redis flushed, the legacy server stopped for 2 s, every PostgreSQL session ended ten times a second for 2 s; a
- * process that dies on its own fails the run), and, in the second run, an operator flipping the source of truth between rollout 100 %
+ * every Redis connection closed by the server, Redis flushed, the legacy server stopped for 2 s, every PostgreSQL
+ * session ended ten times a second for 2 s; a process that dies on its own fails the run), and, in the second run, an operator flipping the source of truth between rollout 100 %
  * and deprecation. Every operation goes into a history; at the end the repair queue drains, a
  * verification with repair runs, both stores are read directly, and test/support/history/checker.ts
  * judges the history against them.
@@ -186,7 +186,7 @@ describe('history checker: acknowledged writes under replicas, faults and source
   }
 
   it(
-    `without flips (rollout 100 %): ${CLIENTS} clients, ${REPLICAS} replica(s), ${FAULTS ? 'a killed replica, a killed worker, a flushed Redis, legacy stopped and every PostgreSQL session ended' : 'no faults'}: nothing acknowledged is lost`,
+    `without flips (rollout 100 %): ${CLIENTS} clients, ${REPLICAS} replica(s), ${FAULTS ? 'a killed replica, a killed worker, Redis connections closed, a flushed Redis, legacy stopped and every PostgreSQL session ended' : 'no faults'}: nothing acknowledged is lost`,
     async () => {
       expectGuarantees(await run('steady', false));
     },

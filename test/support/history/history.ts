@@ -82,6 +82,7 @@ export interface FaultEvent {
     | 'restart-api'
     | 'kill-worker'
     | 'restart-worker'
+    | 'kill-redis-clients'
     | 'flushall'
     | 'stop-legacy'
     | 'start-legacy'

@@ -313,9 +313,10 @@ class Runner {
 
   /**
    * Faults at fixed fractions of the run, each on its own timeline: a replica SIGKILLed (restarted 3 s
-   * later), the worker SIGKILLed (restarted 2 s later), Redis flushed, the legacy server stopped (started again
-   * 2 s later), and PostgreSQL ending every session of every process ten times a second for 2 s (what a restart or
-   * a failover does to them; nothing restarts a process that dies of it, so the run's end sees it).
+   * later), the worker SIGKILLed (restarted 2 s later), every Redis connection closed by the server, Redis
+   * flushed, the legacy server stopped (started again 2 s later), and PostgreSQL ending every session of every
+   * process ten times a second for 2 s (what a restart or a failover does to them; nothing restarts a process
+   * that dies of it, so the run's end sees it).
    */
   private async faults(random: () => number, started: number, seconds: number): Promise<void> {
     const at = (fraction: number) => sleep(Math.max(0, started + fraction * seconds * 1000 - now()));
@@ -338,10 +339,15 @@ class Runner {
       this.recorder.fault('restart-worker');
     };
     const flush = async () => {
-      await at(0.6);
       const redis = new Redis(this.options.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
       try {
         await redis.connect();
+        // After the worker's restart, so that its connections are among them.
+        await at(0.55);
+        // Every other client's connection closed under it (what a Redis restart or failover does to them).
+        const killed = await redis.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+        this.recorder.fault('kill-redis-clients', `${String(killed)} connections`);
+        await at(0.6);
         await redis.flushall();
         this.recorder.fault('flushall');
       } finally {
