@@ -12,10 +12,11 @@
  * which the process used to die.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import type { Phase } from '../src/model/phases';
 import { APP_TOKEN } from './support/env';
 import { FollowUpRig, startFollowUpRig } from './support/follow-ups';
+import { endSessions, sessionKiller } from './support/pg-sessions';
 
 const TERMINATE_EVERY_MS = 100;
 const RUN_MS = Number(process.env.SESSIONS_ENDED_MS ?? 8000);
@@ -30,9 +31,7 @@ describe('PostgreSQL ends every session again and again: no process dies, no ack
 
   beforeAll(async () => {
     rig = await startFollowUpRig('pg-sessions-ended', { MIGRATION_INITIAL_PHASE: 'rollout' });
-    admin = new Client({ connectionString: rig.services.env.DATABASE_URL, application_name: 'test-terminator' });
-    admin.on('error', () => undefined);
-    await admin.connect();
+    admin = await sessionKiller(rig.services.env.DATABASE_URL);
   }, 240_000);
 
   afterAll(async () => {
@@ -70,13 +69,7 @@ describe('PostgreSQL ends every session again and again: no process dies, no ack
       let terminated = 0;
       const terminator = (async () => {
         while (terminating) {
-          const [{ n }] = (
-            await admin.query<{ n: number }>(
-              `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-             WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`,
-            )
-          ).rows;
-          terminated += n;
+          terminated += await endSessions(admin);
           await sleep(TERMINATE_EVERY_MS);
         }
       })();

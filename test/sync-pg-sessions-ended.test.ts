@@ -4,10 +4,11 @@
  * document copied exactly once. A batch commits with its range's checkpoint, so a batch whose session ended is
  * rolled back and read again, and one that committed is not.
  */
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import { BackfillQueue } from '../src/sync/backfill/backfill.queue';
 import { startTestApp, TestApp } from './support/app';
 import { isolatedRedis, OPERATOR_TOKEN } from './support/env';
+import { endSessions, sessionKiller } from './support/pg-sessions';
 import { waitFor } from './support/stores';
 import {
   expectStoresEqual,
@@ -42,9 +43,7 @@ describe('backfill while PostgreSQL ends every session again and again', () => {
     t = await startTestApp({ ...SYNC_ENV, ...isolatedRedis() });
     await t.app.get(BackfillQueue).queue.obliterate({ force: true });
     await seedLegacy(t, smallLegacyDocs(DOCS, 41));
-    admin = new Client({ connectionString: t.dbs.databaseUrl, application_name: 'test-terminator' });
-    admin.on('error', () => undefined);
-    await admin.connect();
+    admin = await sessionKiller(t.dbs.databaseUrl);
   });
 
   afterAll(async () => {
@@ -67,12 +66,7 @@ describe('backfill while PostgreSQL ends every session again and again', () => {
     const [{ pid: testPid }] = (await t.pg.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
     let ended = 0;
     for (const until = Date.now() + ENDING_MS; Date.now() < until;) {
-      const { rows } = await admin.query<{ n: number }>(
-        `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> $1`,
-        [testPid],
-      );
-      ended += rows[0].n;
+      ended += await endSessions(admin, { ownDatabaseOnly: true, except: [testPid] });
       await sleep(END_EVERY_MS);
     }
     const writtenWhileEnding = await docsWritten(runId);

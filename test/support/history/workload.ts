@@ -12,8 +12,8 @@
  * connection was refused goes to another replica; nothing else is retried.
  */
 import Redis from 'ioredis';
-import { Client } from 'pg';
 import { APP_TOKEN, OPERATOR_TOKEN } from '../env';
+import { endSessions, sessionKiller } from '../pg-sessions';
 import type { Cluster } from './cluster';
 import { Attempt, decide, HistoryOp, HistoryRecorder, now } from './history';
 import { Reply, send } from './http';
@@ -362,20 +362,14 @@ class Runner {
       await this.options.legacyServer.start();
       this.recorder.fault('start-legacy');
     };
-    const endSessions = async () => {
+    const endPgSessions = async () => {
       await at(0.8);
-      const admin = new Client({ connectionString: this.options.databaseUrl, application_name: 'history-faults' });
-      admin.on('error', () => undefined);
-      await admin.connect();
+      const admin = await sessionKiller(this.options.databaseUrl);
       try {
         this.recorder.fault('end-pg-sessions');
         let ended = 0;
         for (const until = now() + 2000; now() < until;) {
-          const { rows } = await admin.query<{ n: number }>(
-            `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-             WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`,
-          );
-          ended += rows[0].n;
+          ended += await endSessions(admin);
           await sleep(100);
         }
         this.recorder.fault('pg-sessions-left-alone', `${ended} sessions ended`);
@@ -383,7 +377,7 @@ class Runner {
         await admin.end().catch(() => undefined);
       }
     };
-    await Promise.all([killReplica(), killWorker(), flush(), restartLegacy(), endSessions()]);
+    await Promise.all([killReplica(), killWorker(), flush(), restartLegacy(), endPgSessions()]);
   }
 
   async run(ids: string[]): Promise<void> {
