@@ -7,7 +7,7 @@ describe('initial phase setting', () => {
       expect((await t.pg.query('SELECT phase, revision FROM migration_state')).rows).toEqual([{ phase: 'shadow', revision: 1 }]);
       const { MigrationStateRepository } = await import('../src/mode/migration-state.repository');
       const repo = t.app.get(MigrationStateRepository);
-      expect(await repo.initialise('canary')).toBe(false);
+      expect(await repo.initialise('canary', 1000)).toBe(false);
       expect((await repo.read()).phase).toBe('shadow');
     } finally {
       await t.close();

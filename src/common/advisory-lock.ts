@@ -90,6 +90,24 @@ export async function waitForTransactionLock(c: LockConnection, key: AdvisoryLoc
   await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [key]);
 }
 
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/**
+ * waitForTransactionLock for at most `timeoutMs` (the transaction's lock_timeout meanwhile, none after): false when
+ * the lock was not granted in time, and the transaction must then be rolled back.
+ */
+export async function waitForTransactionLockWithin(c: LockConnection, key: AdvisoryLock, timeoutMs: number): Promise<boolean> {
+  await c.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(timeoutMs))}`);
+  try {
+    await waitForTransactionLock(c, key);
+  } catch (err) {
+    if ((err as { driverError?: { code?: string } }).driverError?.code === LOCK_NOT_AVAILABLE) return false;
+    throw err;
+  }
+  await c.query('SET LOCAL lock_timeout = 0');
+  return true;
+}
+
 /**
  * Runs `fn` only where no other process is running it: the lock is held in a transaction of a connection of
  * its own while `fn` works (on other connections), so a crashed holder's lock goes with its connection.

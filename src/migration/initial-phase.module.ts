@@ -12,7 +12,8 @@ class InitialPhase implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     const phase = this.config.initialPhase;
-    if (phase && (await this.state.initialise(phase))) this.logger.log({ msg: 'initial migration phase set', phase });
+    if (phase && (await this.state.initialise(phase, this.config.cutoverLockTimeoutMs)))
+      this.logger.log({ msg: 'initial migration phase set', phase });
   }
 }
 

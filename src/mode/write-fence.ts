@@ -23,7 +23,7 @@
  * cutover's business (src/migration/cutover.ts); the fence guarantees only that no write is in flight meanwhile.
  */
 import { DataSource, QueryRunner } from 'typeorm';
-import { AdvisoryLock, beginLocked, SimpleQueryConnection, waitForTransactionLock } from '../common/advisory-lock';
+import { AdvisoryLock, beginLocked, SimpleQueryConnection, waitForTransactionLockWithin } from '../common/advisory-lock';
 import { DomainError } from '../common/errors';
 import type { MetricsService } from '../common/metrics/metrics.service';
 import { isPhase, MigrationMode, modeForPhase } from '../model/phases';
@@ -45,7 +45,6 @@ export interface ExclusiveHold<T> {
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const LOCK_NOT_AVAILABLE = '55P03';
 
 const PHASE_QUERY = 'SELECT phase FROM migration_state WHERE id = 1';
 
@@ -131,22 +130,15 @@ export class WriteFence {
     await q.connect();
     try {
       await q.startTransaction();
-      await q.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
       const t0 = performance.now();
-      try {
-        await waitForTransactionLock(q, AdvisoryLock.WriteFence);
-      } catch (err) {
-        if ((err as { driverError?: { code?: string } }).driverError?.code === LOCK_NOT_AVAILABLE) {
-          throw new DomainError(
-            'CUTOVER_TIMEOUT',
-            409,
-            `Writes in flight did not finish within ${lockTimeoutMs} ms; the phase did not change`,
-          );
-        }
-        throw err;
+      if (!(await waitForTransactionLockWithin(q, AdvisoryLock.WriteFence, lockTimeoutMs))) {
+        throw new DomainError(
+          'CUTOVER_TIMEOUT',
+          409,
+          `Writes in flight did not finish within ${lockTimeoutMs} ms; the phase did not change`,
+        );
       }
       const t1 = performance.now();
-      await q.query('SET LOCAL lock_timeout = 0');
       const result = await change(q);
       await q.commitTransaction();
       const t2 = performance.now();

@@ -129,10 +129,34 @@ export class NodeProcess {
     }
   }
 
+  /**
+   * Freezes the process for `ms` (SIGSTOP, then SIGCONT), as a long GC pause, a stalled VM or a process swapped
+   * out would: its sockets, sessions, locks and leases stay open while it runs no code, and its timers fire late.
+   */
+  async pause(ms: number): Promise<void> {
+    const thaw = this.freeze();
+    try {
+      await sleep(ms);
+    } finally {
+      thaw();
+    }
+  }
+
+  /** Freezes the process (SIGSTOP) until the function returned is called (SIGCONT). */
+  freeze(): () => void {
+    const child = this.alive ? this.child! : undefined;
+    child?.kill('SIGSTOP');
+    return () => {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGCONT');
+    };
+  }
+
   /** Sends `signal` to this process's own pid and waits (bounded) for it to exit. */
   async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 15_000): Promise<void> {
     if (!this.alive) return;
     this.child!.kill(signal);
+    // A paused process handles no signal but SIGKILL until it runs again.
+    if (signal !== 'SIGKILL') this.child!.kill('SIGCONT');
     if (!(await settlesWithin(this.exited!, timeoutMs))) {
       this.child!.kill('SIGKILL');
       await this.exited;
