@@ -2,7 +2,7 @@
  * The run a history is recorded from: seeded clients doing a random mix of appends, patches, creates
  * and reads against a small set of shared conversations (several writers each), every request to a
  * random replica; an operator flipping the source of truth back and forth; and faults (a replica and
- * the worker SIGKILLed and restarted, Redis flushed, the legacy server stopped and started, PostgreSQL's
+ * the worker SIGKILLed and restarted, a replica and the worker frozen and resumed, Redis flushed, the legacy server stopped and started, PostgreSQL's
  * sessions ended). Each client's choices come from its own seeded generator, so a run is replayable up
  * to the interleaving.
  *
@@ -313,8 +313,8 @@ class Runner {
 
   /**
    * Faults at fixed fractions of the run, each on its own timeline: a replica SIGKILLed (restarted 3 s
-   * later), the worker SIGKILLed (restarted 2 s later), every Redis connection closed by the server, Redis
-   * flushed, the legacy server stopped (started again 2 s later), and PostgreSQL ending every session of every
+   * later), another one frozen (SIGSTOP) for 11 s, the worker SIGKILLed (restarted 2 s later) and later frozen
+   * for 6 s, every Redis connection closed by the server, Redis flushed, the legacy server stopped (started again 2 s later), and PostgreSQL ending every session of every
    * process ten times a second for 2 s (what a restart or a failover does to them; nothing restarts a process
    * that dies of it, so the run's end sees it).
    */
@@ -329,6 +329,15 @@ class Runner {
       await sleep(3000);
       await replica.start();
       this.recorder.fault('restart-api', `replica ${victim}`);
+    };
+    // Another replica frozen for longer than a client waits (10 s) and than an idempotency claim's lease (5 s):
+    // its requests, fence holds and claims stay open meanwhile, and it carries on with them when it runs again.
+    const pauseReplica = async () => {
+      await at(0.3);
+      const index = (victim + 1) % this.cluster.replicas.length;
+      this.recorder.fault('pause-api', `replica ${index}`);
+      await this.cluster.replicas[index].pause(11_000);
+      this.recorder.fault('resume-api', `replica ${index}`);
     };
     const killWorker = async () => {
       await at(0.4);
@@ -354,6 +363,14 @@ class Runner {
         redis.disconnect();
       }
     };
+    // The worker frozen in the middle of its repairs, outbox and catch-up, then carrying on (with the legacy server
+    // stopped for part of it).
+    const pauseWorker = async () => {
+      await at(0.62);
+      this.recorder.fault('pause-worker');
+      await this.cluster.worker.pause(6000);
+      this.recorder.fault('resume-worker');
+    };
     const restartLegacy = async () => {
       await at(0.7);
       this.recorder.fault('stop-legacy');
@@ -377,7 +394,7 @@ class Runner {
         await admin.end().catch(() => undefined);
       }
     };
-    await Promise.all([killReplica(), killWorker(), flush(), restartLegacy(), endPgSessions()]);
+    await Promise.all([killReplica(), pauseReplica(), killWorker(), flush(), pauseWorker(), restartLegacy(), endPgSessions()]);
   }
 
   async run(ids: string[]): Promise<void> {
