@@ -60,7 +60,8 @@ async function main(): Promise<number> {
         .readFileSync(f, 'utf8')
         .split('\n')
         .filter((l) => l.trim() !== '')
-        .map((l) => JSON.parse(l) as BenchLine),
+        // Each line names its run (the file), for the report's targets table and details.
+        .map((l) => ({ run: path.basename(f, '.jsonl'), ...(JSON.parse(l) as BenchLine) })),
     );
     const names = [...new Set(lines.map((l) => l.bench))];
     progress(

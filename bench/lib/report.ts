@@ -174,6 +174,24 @@ function qualifier(l: BenchLine): string {
   return q.length > 0 ? ` (${q.join(', ')})` : '';
 }
 
+const passCell = (l: BenchLine) => (l.pass === true ? 'yes' : l.pass === false ? '**no**' : '');
+
+/** The targets table: the lines with a target, one row per figure, qualifier and target, in order of appearance. */
+function targetRows(lines: BenchLine[]): string[] {
+  const groups = new Map<string, BenchLine[]>();
+  for (const l of lines.filter((x) => x.target !== undefined)) {
+    const key = [l.bench, `${l.figure}${qualifier(l)}`, cell(l.target)].join('\u0000');
+    groups.set(key, [...(groups.get(key) ?? []), l]);
+  }
+  return [...groups.values()].map((g) => {
+    const last = g[g.length - 1];
+    const judged = g.filter((l) => typeof l.pass === 'boolean');
+    const met = judged.length > 0 ? `${judged.filter((l) => l.pass === true).length} of ${judged.length}` : '';
+    const earlier = g.slice(0, -1).map((l) => cell(measured(l)) || '-');
+    return `| ${last.bench} | ${last.figure}${qualifier(last)} | ${cell(last.run)} | ${cell(measured(last))} | ${cell(baseline(last))} | ${cell(last.target)} | ${passCell(last)} | ${met} | ${earlier.join(' / ')} |`;
+  });
+}
+
 function niceMax(v: number): number {
   const p = 10 ** Math.floor(Math.log10(v));
   for (const f of [1, 2, 2.5, 5, 10]) if (f * p >= v) return f * p;
@@ -212,24 +230,19 @@ export function writeReport(lines: BenchLine[], scenarios: string[], sources?: s
     '',
     '## Targets',
     '',
-    '| scenario | figure | measured | baseline | target | pass |',
-    '| --- | --- | --- | --- | --- | --- |',
-    ...lines
-      .filter((l) => l.target !== undefined)
-      .map(
-        (l) =>
-          `| ${l.bench} | ${l.figure}${qualifier(l)} | ${cell(measured(l))} | ${cell(baseline(l))} | ${cell(l.target)} | ${l.pass === true ? 'yes' : l.pass === false ? '**no**' : ''} |`,
-      ),
+    'One row per target: the last run that measured it (its figure, baseline and pass), how many of the runs that',
+    "judged it met it, and the earlier runs' figures, oldest first.",
+    '',
+    '| scenario | figure | last run | measured | baseline | target | pass | runs that met it | earlier runs |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...targetRows(lines),
     '',
   ];
   for (const name of scenarios) {
     const own = lines.filter((l) => l.bench === name);
     if (own.length === 0) continue;
     out.push(`## ${name}`, '', '| figure | measured | target | pass | details |', '| --- | --- | --- | --- | --- |');
-    for (const l of own)
-      out.push(
-        `| ${l.figure} | ${cell(measured(l))} | ${cell(l.target)} | ${l.pass === true ? 'yes' : l.pass === false ? '**no**' : ''} | ${details(l)} |`,
-      );
+    for (const l of own) out.push(`| ${l.figure} | ${cell(measured(l))} | ${cell(l.target)} | ${passCell(l)} | ${details(l)} |`);
     out.push('');
     // One chart per id: several runs in one report draw the last run's (each chart is one run's figures).
     const charts = new Map<string, ChartSpec>();
