@@ -92,6 +92,12 @@ export async function waitForTransactionLock(c: LockConnection, key: AdvisoryLoc
 
 const LOCK_NOT_AVAILABLE = '55P03';
 
+/** Whether `err` is PostgreSQL's lock_timeout (or NOWAIT) refusal; TypeORM copies the driver's SQLSTATE beside it. */
+export function isLockTimeout(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string } } | undefined;
+  return e?.code === LOCK_NOT_AVAILABLE || e?.driverError?.code === LOCK_NOT_AVAILABLE;
+}
+
 /**
  * waitForTransactionLock for at most `timeoutMs` (the transaction's lock_timeout meanwhile, none after): false when
  * the lock was not granted in time, and the transaction must then be rolled back.
@@ -101,7 +107,7 @@ export async function waitForTransactionLockWithin(c: LockConnection, key: Advis
   try {
     await waitForTransactionLock(c, key);
   } catch (err) {
-    if ((err as { driverError?: { code?: string } }).driverError?.code === LOCK_NOT_AVAILABLE) return false;
+    if (isLockTimeout(err)) return false;
     throw err;
   }
   await c.query('SET LOCAL lock_timeout = 0');

@@ -21,6 +21,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { createHash, randomUUID } from 'node:crypto';
 import { Pool } from 'pg';
 import { Connections } from '../stores/connections';
+import { isLockTimeout } from '../common/advisory-lock';
 import { DomainError } from '../common/errors';
 import type { JsonObject } from '../model/conversation.model';
 import type { StoreTransaction } from '../stores/conversation-store.port';
@@ -88,7 +89,6 @@ export function messageSha256(content: string): string {
   return createHash('sha256').update(content).digest('hex');
 }
 
-const LOCK_NOT_AVAILABLE = '55P03';
 const inProgress = () =>
   new DomainError('IDEMPOTENT_REQUEST_IN_PROGRESS', 409, 'A request with this Idempotency-Key is still being processed; retry shortly');
 const lostClaim = () =>
@@ -162,7 +162,7 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
           [keyHash],
         ));
       } catch (err) {
-        if ((err as { code?: string }).code === LOCK_NOT_AVAILABLE) throw inProgress();
+        if (isLockTimeout(err)) throw inProgress();
         throw err;
       }
       if (!row) {

@@ -19,7 +19,7 @@
  * index behind: write such migrations to be re-runnable (DROP INDEX CONCURRENTLY IF EXISTS first).
  */
 import { DataSource, Migration, MigrationExecutor, QueryRunner } from 'typeorm';
-import { AdvisoryLock, tryLock, unlock, waitForLock } from '../../common/advisory-lock';
+import { AdvisoryLock, isLockTimeout, tryLock, unlock, waitForLock } from '../../common/advisory-lock';
 
 /** Exit status of workers/migrate.ts when it has no DATABASE_URL: the Job's podFailurePolicy fails at once on it. */
 export const MIGRATE_EXIT_NOT_CONFIGURED = 2;
@@ -38,13 +38,6 @@ export interface MigrationLockOptions {
   attempts?: number;
   /** Pause before the first retry, doubling up to 30 s (default 2 s). */
   retryDelayMs?: number;
-}
-
-const LOCK_NOT_AVAILABLE = '55P03';
-/** TypeORM's QueryFailedError copies the driver's SQLSTATE `code`; the driver error is kept beside it. */
-function isLockTimeout(err: unknown): boolean {
-  const e = err as { code?: string; driverError?: { code?: string } } | undefined;
-  return e?.code === LOCK_NOT_AVAILABLE || e?.driverError?.code === LOCK_NOT_AVAILABLE;
 }
 
 async function withMigrationLock<T>(

@@ -8,6 +8,7 @@
  *   takes the range row's lock; a worker whose token has been replaced finds no row, and its
  *   transaction (data and checkpoint together) rolls back. So no two workers ever commit batches of one
  *   range, whatever BullMQ redelivers, and a claim that waits on the row lock sees the renewed lease;
+ *   a batch transaction that outlives its lease is ended by the next claim, so a frozen worker cannot hold a range;
  * - the checkpoint (last `_id` copied, or the offset for the non-ObjectId range) and the counters move
  *   in the same transaction as the batch they describe.
  * - between batches (a first read can take long: a server may sort the whole interval before it answers)
@@ -18,6 +19,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { DataSource, QueryRunner } from 'typeorm';
+import { isLockTimeout } from '../../common/advisory-lock';
 import type { BatchResult } from '../batch-writer';
 
 /** This process, as `claimed_by` names it (before the `/claim` part). */
@@ -83,18 +85,42 @@ interface RangeStatusRow {
 export class RangeStateTracker {
   constructor(private readonly dataSource: DataSource) {}
 
+  /**
+   * Takes the range if it is free or its lease has lapsed. A batch transaction holds the range's row while it runs,
+   * and the claim must wait for it; a batch that has outlived its lease (its holder frozen in it, or on a host gone
+   * silent, whose PostgreSQL session lives on) is ended first (pg_terminate_backend: its batch rolls back, and its
+   * holder finds the lease taken when it runs again). A claim waits at most `leaseMs` for a batch still within its
+   * lease, and answers `held` after that: by the next attempt, that batch has outlived its lease too.
+   */
   async claim(runId: number, rangeNo: number, token: string, leaseMs: number): Promise<Claim> {
-    // TypeORM answers an UPDATE with [rows, affected count], RETURNING or not.
-    const [rows]: [ClaimedRow[], number] = await this.dataSource.query(
-      `UPDATE sync_ranges r
-          SET claimed_by = $3, lease_until = clock_timestamp() + $4 * interval '1 millisecond',
-              claims = claims + 1, status = 'running', updated_at = now()
-         FROM sync_runs u
-        WHERE r.run_id = $1 AND r.range_no = $2 AND u.id = r.run_id AND u.status = 'running'
-          AND r.status <> 'done' AND (r.lease_until IS NULL OR r.lease_until < clock_timestamp())
-        RETURNING r.kind, r.start_after, r.end_at, r.checkpoint, r.docs_read, u.batch_size`,
-      [runId, rangeNo, token, leaseMs],
-    );
+    let rows: ClaimedRow[];
+    try {
+      rows = await this.dataSource.transaction(async (em) => {
+        await em.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(leaseMs))}`);
+        await em.query(
+          `SELECT pg_terminate_backend(a.pid)
+             FROM sync_ranges r JOIN pg_stat_activity a ON a.backend_xid = r.xmax
+            WHERE r.run_id = $1 AND r.range_no = $2 AND a.pid <> pg_backend_pid() AND a.usename = current_user
+              AND a.xact_start < clock_timestamp() - $3 * interval '1 millisecond'`,
+          [runId, rangeNo, leaseMs],
+        );
+        // TypeORM answers an UPDATE with [rows, affected count], RETURNING or not.
+        const [claimed]: [ClaimedRow[], number] = await em.query(
+          `UPDATE sync_ranges r
+              SET claimed_by = $3, lease_until = clock_timestamp() + $4 * interval '1 millisecond',
+                  claims = claims + 1, status = 'running', updated_at = now()
+             FROM sync_runs u
+            WHERE r.run_id = $1 AND r.range_no = $2 AND u.id = r.run_id AND u.status = 'running'
+              AND r.status <> 'done' AND (r.lease_until IS NULL OR r.lease_until < clock_timestamp())
+            RETURNING r.kind, r.start_after, r.end_at, r.checkpoint, r.docs_read, u.batch_size`,
+          [runId, rangeNo, token, leaseMs],
+        );
+        return claimed;
+      });
+    } catch (err) {
+      if (isLockTimeout(err)) return { outcome: 'held', retryInMs: 0 };
+      throw err;
+    }
     if (rows.length === 1) {
       const r = rows[0];
       return {
