@@ -51,6 +51,6 @@ export function readMigrationConfig(r: EnvReader): MigrationConfig {
       threshold: r.int('AUTO_PROGRESSION_THRESHOLD', 5, 1, 1000),
     },
     trafficWaitMs: r.int('TRAFFIC_WAIT_MS', 120_000, 0, 3600_000),
-    cutoverLockTimeoutMs: r.int('CUTOVER_LOCK_TIMEOUT_MS', 60_000, 100, 3600_000),
+    cutoverLockTimeoutMs: r.int('CUTOVER_LOCK_TIMEOUT_MS', 10_000, 100, 3600_000),
   };
 }
