@@ -3,25 +3,16 @@
  * what the Kubernetes probes, the image's HEALTHCHECK (src/health/probe.ts) and Prometheus use.
  */
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from 'pg';
 import type { AppConfig } from '../src/app-config';
 import { createTestDatabases, TestDatabases } from './support/databases';
-import { isolatedRedis, ROOT, testConfig } from './support/env';
+import { freePort, isolatedRedis, ROOT, testConfig } from './support/env';
 import { waitFor } from './support/stores';
 import { spawnWorker, stopWorker, withTimeout, WorkerProcess } from './support/sync';
 
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The image's HEALTHCHECK command, from source: exit code and stderr. */
 async function probe(env: Record<string, string>): Promise<{ code: number; stderr: string }> {

@@ -62,14 +62,32 @@ export function redisEnv(redis: RedisConfig): Record<string, string> {
   };
 }
 
-/** A TCP port nothing listens on right now (the OS picks it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+const PORT_BLOCK = 1000;
+const handedOut = new Set<number>();
+
+function listenable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A TCP port nothing listens on right now, and never handed out before by this process. It lies below the kernel's
+ * ephemeral range (32768 and up on Linux): a port the OS picks for a listener comes from that range, and so do the
+ * local ports of outgoing connections, one of which can take it before the process meant to listen there has
+ * started, or while it is down between a kill and a restart (EADDRINUSE). Each Jest worker draws from a block of
+ * its own, so test files running side by side never pick the same port.
+ */
+export async function freePort(): Promise<number> {
+  const worker = Number(process.env.JEST_WORKER_ID ?? 1);
+  const base = 20_000 + ((Number.isSafeInteger(worker) && worker > 0 ? worker - 1 : 0) % 12) * PORT_BLOCK;
+  for (let tries = 0; tries < 500; tries++) {
+    const port = base + Math.floor(Math.random() * PORT_BLOCK);
+    if (handedOut.has(port) || !(await listenable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port in ${base}-${base + PORT_BLOCK - 1}`);
 }

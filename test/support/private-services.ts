@@ -35,10 +35,14 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** Four consecutive free ports, chosen at random so two runs of one file on a machine do not collide. */
+/**
+ * Four consecutive free ports, chosen at random so two runs of one file on a machine do not collide, and below the
+ * kernel's ephemeral range (from 32768), so that no outgoing connection takes a server's port while the test has
+ * stopped the server (support/env.ts's freePort has the ports from 20000 up).
+ */
 async function freeBasePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 40000 + Math.floor(Math.random() * 2000) * 4;
+    const base = 12000 + Math.floor(Math.random() * 2000) * 4;
     const free = await Promise.all([0, 1, 2, 3].map((i) => portFree(base + i)));
     if (free.every(Boolean)) return base;
   }

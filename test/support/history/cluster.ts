@@ -11,11 +11,10 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import * as ts from 'typescript';
 import { settlesWithin } from '../../../src/common/timeout';
-import { APP_TOKEN, OPERATOR_TOKEN, ROOT } from '../env';
+import { APP_TOKEN, freePort, OPERATOR_TOKEN, ROOT } from '../env';
 
 /** Settings every process of the cluster shares (stores, tokens, the phase machine's profile). */
 export function clusterEnv(stores: Record<string, string>): Record<string, string> {
@@ -61,17 +60,6 @@ export function transpileSources(outDir: string): void {
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.writeFileSync(target, out.outputText);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as net.AddressInfo).port;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
