@@ -2,7 +2,7 @@
  * A Jepsen-style check of SPEC section 5 against the service as a black box: three API replicas and a
  * worker (real processes) on a private set of stores, seeded concurrent clients writing to a few shared
  * conversations through random replicas, faults (a replica and the worker SIGKILLed and restarted, another
- * replica frozen (SIGSTOP) for 11 s and the worker for 6 s, every Redis connection closed by the server, Redis flushed, the legacy server stopped for 2 s, every PostgreSQL
+ * replica frozen (SIGSTOP) for 11 s and the worker for 6 s, Redis frozen for 3 s, every Redis connection closed by the server, Redis flushed, the legacy server stopped for 2 s, every PostgreSQL
  * session ended ten times a second for 2 s; a process that dies on its own fails the run), and, in the second run, an operator flipping the source of truth between rollout 100 %
  * and deprecation. Every operation goes into a history; at the end the repair queue drains, a
  * verification with repair runs, both stores are read directly, and test/support/history/checker.ts
@@ -107,6 +107,7 @@ describe('history checker: acknowledged writes under replicas, faults and source
       redisUrl: services.env.REDIS_URL,
       databaseUrl: services.env.DATABASE_URL,
       legacyServer: { stop: () => services.stop('ferretdb'), start: () => services.up() },
+      redisServer: { freeze: (frozen) => services.freeze('redis', frozen) },
       log: (line) => console.log(`[${variant}] ${line}`),
     };
     const { recorder } = await recordRun(cluster, options);
@@ -186,7 +187,7 @@ describe('history checker: acknowledged writes under replicas, faults and source
   }
 
   it(
-    `without flips (rollout 100 %): ${CLIENTS} clients, ${REPLICAS} replica(s), ${FAULTS ? 'a killed replica, a frozen replica, a killed and a frozen worker, Redis connections closed, a flushed Redis, legacy stopped and every PostgreSQL session ended' : 'no faults'}: nothing acknowledged is lost`,
+    `without flips (rollout 100 %): ${CLIENTS} clients, ${REPLICAS} replica(s), ${FAULTS ? 'a killed replica, a frozen replica, a killed and a frozen worker, a frozen Redis, Redis connections closed, a flushed Redis, legacy stopped and every PostgreSQL session ended' : 'no faults'}: nothing acknowledged is lost`,
     async () => {
       expectGuarantees(await run('steady', false));
     },

@@ -6,19 +6,24 @@
  * default of its role. 0 means unlimited.
  *
  * A limiter must not become the outage: with Redis unreachable requests are let through, counted in
- * rate_limit_unchecked_total, and the outage is logged once when it starts and once when it ends.
+ * rate_limit_unchecked_total, and the outage is logged once when it starts and once when it ends. A Redis that hangs
+ * (frozen, or a network that drops packets) would make every request wait out the command timeout (a second), so
+ * once Redis has failed, requests skip it and one a second asks it again (ProbeGate).
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { RATE_LIMIT_CONFIG, RateLimitConfig } from './rate-limit.config';
 import type { Principal } from '../common/auth/token-authenticator';
 import { MetricsService } from '../common/metrics/metrics.service';
+import { ProbeGate } from '../common/probe-gate';
 import { TOKEN_BUCKET_LUA } from '../common/token-bucket';
 import { Connections } from '../stores/connections';
 import type { RedisClient } from '../stores/redis';
 import { DATA_SOURCE, REDIS } from '../stores/stores.module';
 
 const OVERRIDES_TTL_MS = 5000;
+/** How long requests skip a Redis that failed before one asks it again: the request client's command timeout. */
+const REDIS_PROBE_INTERVAL_MS = 1000;
 
 export interface RateLimitOverride {
   tokenName: string;
@@ -40,7 +45,8 @@ export class RateLimits {
   private readonly logger = new Logger('RateLimits');
   private overrides: { byName: Map<string, RateLimitOverride>; at: number } | null = null;
   private refreshing?: Promise<Map<string, RateLimitOverride>>;
-  private redisDown = false;
+  /** Redis failed lately: requests skip it, one a second probes it. */
+  private readonly redisGate = new ProbeGate(REDIS_PROBE_INTERVAL_MS);
   private readonly limited;
   private readonly unchecked;
   /** `<REDIS_KEY_PREFIX>:ratelimit:`, then the token's name. */
@@ -75,18 +81,18 @@ export class RateLimits {
   async take(p: Principal): Promise<number> {
     const { rps } = await this.limitFor(p);
     if (rps <= 0) return 0;
+    if (!this.redisGate.shouldTry()) {
+      this.unchecked.inc();
+      return 0;
+    }
     try {
       const wait = Number(await this.redis.eval(TOKEN_BUCKET_LUA, 1, `${this.keyPrefix}${p.name}`, String(rps), '1'));
-      if (this.redisDown) {
-        this.redisDown = false;
-        this.logger.log({ msg: 'rate limits checked again: Redis answers' });
-      }
+      if (this.redisGate.succeeded()) this.logger.log({ msg: 'rate limits checked again: Redis answers' });
       if (wait > 0) this.limited.inc({ token: p.name });
       return wait;
     } catch (err) {
       this.unchecked.inc();
-      if (!this.redisDown) {
-        this.redisDown = true;
+      if (this.redisGate.failed()) {
         this.logger.warn({
           msg: 'rate limits not checked while Redis does not answer: requests go through',
           error: (err as Error).message,

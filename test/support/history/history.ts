@@ -87,6 +87,8 @@ export interface FaultEvent {
     | 'pause-worker'
     | 'resume-worker'
     | 'kill-redis-clients'
+    | 'freeze-redis'
+    | 'thaw-redis'
     | 'flushall'
     | 'stop-legacy'
     | 'start-legacy'

@@ -32,6 +32,8 @@ export interface WorkloadOptions {
   databaseUrl: string;
   /** The legacy server, which the faults stop (SIGTERM) and start again. */
   legacyServer: { stop(): Promise<void>; start(): Promise<void> };
+  /** Redis, which the faults freeze (SIGSTOP: connections stay open and nothing answers) and thaw. */
+  redisServer: { freeze(frozen: boolean): void };
   log?: (line: string) => void;
 }
 
@@ -312,9 +314,9 @@ class Runner {
   }
 
   /**
-   * Faults at fixed fractions of the run, each on its own timeline: a replica SIGKILLed (restarted 3 s
-   * later), another one frozen (SIGSTOP) for 11 s, the worker SIGKILLed (restarted 2 s later) and later frozen
-   * for 6 s, every Redis connection closed by the server, Redis flushed, the legacy server stopped (started again 2 s later), and PostgreSQL ending every session of every
+   * Faults at fixed fractions of the run, each on its own timeline: Redis frozen (SIGSTOP) for 3 s, a replica
+   * SIGKILLed (restarted 3 s later), another one frozen for 11 s, the worker SIGKILLed (restarted 2 s later) and
+   * later frozen for 6 s, every Redis connection closed by the server, Redis flushed, the legacy server stopped (started again 2 s later), and PostgreSQL ending every session of every
    * process ten times a second for 2 s (what a restart or a failover does to them; nothing restarts a process
    * that dies of it, so the run's end sees it).
    */
@@ -346,6 +348,18 @@ class Runner {
       await sleep(2000);
       await this.cluster.worker.start();
       this.recorder.fault('restart-worker');
+    };
+    // Redis hung rather than down (every process's commands wait on it), early, while every client is at work.
+    const freezeRedis = async () => {
+      await at(0.1);
+      this.recorder.fault('freeze-redis');
+      this.options.redisServer.freeze(true);
+      try {
+        await sleep(3000);
+      } finally {
+        this.options.redisServer.freeze(false);
+      }
+      this.recorder.fault('thaw-redis');
     };
     const flush = async () => {
       const redis = new Redis(this.options.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
@@ -394,7 +408,16 @@ class Runner {
         await admin.end().catch(() => undefined);
       }
     };
-    await Promise.all([killReplica(), pauseReplica(), killWorker(), flush(), pauseWorker(), restartLegacy(), endPgSessions()]);
+    await Promise.all([
+      killReplica(),
+      pauseReplica(),
+      killWorker(),
+      freezeRedis(),
+      flush(),
+      pauseWorker(),
+      restartLegacy(),
+      endPgSessions(),
+    ]);
   }
 
   async run(ids: string[]): Promise<void> {
