@@ -146,9 +146,14 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
       [keyHash, fingerprint, token, LEASE_SECONDS, IDEMPOTENCY_TTL_SECONDS],
     );
     if (inserted.rowCount === 1) return { kind: 'claimed', key: this.claimed(keyHash, token, null) };
+    // Someone has it; if its row is gone by the time it is locked (swept), start again, with no connection held.
+    return (await this.claimExisting(keyHash, fingerprint, token)) ?? this.claim(key, scope, body);
+  }
 
-    // Someone has it. NOWAIT: an attempt holding the key in its fenced write is in progress (never wait for it
-    // here, holding a connection of this small pool that its own bookkeeping may need).
+  /** The answer for a key someone has claimed: null when its row was gone (expired and swept) by the time it was locked. */
+  private async claimExisting(keyHash: string, fingerprint: string, token: string): Promise<Claim | null> {
+    // NOWAIT: an attempt holding the key in its fenced write is in progress (never wait for it here, holding a
+    // connection of this small pool that its own bookkeeping may need).
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
@@ -167,7 +172,7 @@ export class IdempotencyService implements OnApplicationBootstrap, OnApplication
       }
       if (!row) {
         await client.query('ROLLBACK');
-        return this.claim(key, scope, body);
+        return null;
       }
       if (row.expired) {
         // Expired, not swept yet: start afresh.
