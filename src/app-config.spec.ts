@@ -75,6 +75,15 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('wants a phase change to give up waiting for the writes in flight before the writes waiting for it do', () => {
+    expect(loadConfig(GOOD).migration.cutoverLockTimeoutMs).toBeLessThan(loadConfig(GOOD).dualWrite.fenceWaitMs);
+    expect(loadConfig({ ...GOOD, CUTOVER_LOCK_TIMEOUT_MS: '4000', WRITE_FENCE_WAIT_MS: '5000' }).migration.cutoverLockTimeoutMs).toBe(4000);
+    expect(problemsOf({ ...GOOD, CUTOVER_LOCK_TIMEOUT_MS: '60000' })).toEqual([
+      'CUTOVER_LOCK_TIMEOUT_MS: must be less than WRITE_FENCE_WAIT_MS (30000): writes wait while a phase change waits for the ' +
+        'writes in flight, and would fail before it gave up; got 60000',
+    ]);
+  });
+
   it('never echoes a short token, only its position', () => {
     const problems = problemsOf({ ...GOOD, APP_API_TOKENS: 'ci:tiny-secret' });
     expect(problems).toEqual(['APP_API_TOKENS: entry 1 (ci) is shorter than 16 characters']);

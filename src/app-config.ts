@@ -61,9 +61,22 @@ function readConfig(r: EnvReader): AppConfig {
   };
 }
 
+/** What no single wing can check: settings of two wings that must agree. */
+function checkTogether(r: EnvReader, c: AppConfig): void {
+  // New writes wait while a phase change waits for the writes in flight: it must give up before they do.
+  if (c.migration.cutoverLockTimeoutMs >= c.dualWrite.fenceWaitMs) {
+    r.problem(
+      'CUTOVER_LOCK_TIMEOUT_MS',
+      `must be less than WRITE_FENCE_WAIT_MS (${c.dualWrite.fenceWaitMs}): writes wait while a phase change waits for the ` +
+        `writes in flight, and would fail before it gave up; got ${c.migration.cutoverLockTimeoutMs}`,
+    );
+  }
+}
+
 export function loadConfig(env: Env): AppConfig {
   const r = new EnvReader(env);
   const config = readConfig(r);
+  checkTogether(r, config);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return config;
 }
@@ -76,6 +89,6 @@ export function loadConfig(env: Env): AppConfig {
  */
 export function inspectConfig(env: Env): { problems: string[]; variablesRead: string[] } {
   const r = new EnvReader(env);
-  readConfig(r);
+  checkTogether(r, readConfig(r));
   return { problems: [...r.problems], variablesRead: [...r.names].sort() };
 }
