@@ -33,9 +33,7 @@ export class MigrationStateRepository {
    * waiting at most `lockTimeoutMs` for the writes in flight.
    */
   async initialise(phase: Phase, lockTimeoutMs: number): Promise<boolean> {
-    const rows: Array<{ revision: string | number }> = await this.dataSource.query('SELECT revision FROM migration_state WHERE id = 1');
-    if (rows.length === 0) throw new Error('migration_state is missing: run the migrations');
-    if (Number(rows[0].revision) !== 0) return false;
+    if (Number((await this.read()).revision) !== 0) return false;
     return this.dataSource.transaction(async (em) => {
       if (!(await waitForTransactionLockWithin(em, AdvisoryLock.WriteFence, lockTimeoutMs))) {
         throw new Error(`the initial phase ${phase} was not applied: writes in flight held the write fence for ${lockTimeoutMs} ms`);

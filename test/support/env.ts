@@ -65,7 +65,8 @@ export function redisEnv(redis: RedisConfig): Record<string, string> {
 const PORT_BLOCK = 1000;
 const handedOut = new Set<number>();
 
-function listenable(port: number): Promise<boolean> {
+/** Whether a server could listen on `port` (on every address) right now. */
+export function listenable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));

@@ -4,13 +4,12 @@
  * scripts/services.sh a user runs; a single service is stopped by its own pid.
  */
 import { execFile } from 'node:child_process';
-import * as net from 'node:net';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'dotenv';
-import { ROOT } from './env';
+import { listenable, ROOT } from './env';
 
 const run = promisify(execFile);
 
@@ -27,14 +26,6 @@ export interface PrivateServices {
   down(): Promise<void>;
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
 /**
  * Four consecutive free ports, chosen at random so two runs of one file on a machine do not collide, and below the
  * kernel's ephemeral range (from 32768), so that no outgoing connection takes a server's port while the test has
@@ -43,7 +34,7 @@ function portFree(port: number): Promise<boolean> {
 async function freeBasePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 12000 + Math.floor(Math.random() * 2000) * 4;
-    const free = await Promise.all([0, 1, 2, 3].map((i) => portFree(base + i)));
+    const free = await Promise.all([0, 1, 2, 3].map((i) => listenable(base + i)));
     if (free.every(Boolean)) return base;
   }
   throw new Error('no four consecutive free ports found');
