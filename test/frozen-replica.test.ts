@@ -15,7 +15,7 @@ import { AdvisoryLock } from '../src/common/advisory-lock';
 import { PostgresConversationStore } from '../src/stores/postgres/postgres-conversation.store';
 import { APP_TOKEN, OPERATOR_TOKEN } from './support/env';
 import { sessionKiller } from './support/pg-sessions';
-import { PrivateCluster, startPrivateCluster } from './support/private-cluster';
+import { callReplica, PrivateCluster, startPrivateCluster } from './support/private-cluster';
 
 const CUTOVER_LOCK_TIMEOUT_MS = 3000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -40,15 +40,8 @@ describe('a replica frozen in the middle of a write', () => {
     await rig?.close();
   }, 120_000);
 
-  async function call(replica: number, method: string, path: string, body: unknown, token = APP_TOKEN) {
-    const res = await fetch(`${rig.cluster.replicas[replica].url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(60_000),
-    });
-    return { status: res.status, body: (await res.json().catch(() => null)) as any };
-  }
+  const call = (replica: number, method: string, path: string, body?: unknown, token = APP_TOKEN) =>
+    callReplica(rig, replica, method, path, body, token);
 
   /** Sessions of the deployment waiting for a row lock, and sessions holding the write fence. */
   async function locks(): Promise<{ waitingForRow: number[]; fenceHolders: Array<{ pid: number; state: string }> }> {
