@@ -11,7 +11,7 @@
  * is acknowledged, and once legacy answers again it receives every one.
  */
 import { APP_TOKEN } from './support/env';
-import { expectAcknowledgedInNewStore, expectLegacyCaughtUp, FollowUpRig, startFollowUpRig, startWriters } from './support/follow-ups';
+import { expectAcknowledgedIn, expectLegacyCaughtUp, FollowUpRig, startFollowUpRig, startWriters } from './support/follow-ups';
 
 const FREEZE_MS = Number(process.env.LEGACY_FREEZE_MS ?? 20_000);
 const CONVERSATIONS = 12;
@@ -51,7 +51,7 @@ describe('legacy hangs in deprecation: the follow-ups wait on their own connecti
 
     expect(writers.refused).toEqual([]);
     expect(writers.writesDuring).toBeGreaterThan(100);
-    await expectAcknowledgedInNewStore(rig.pg, writers.acked);
+    await expectAcknowledgedIn(rig.pg, writers.acked);
     await expectLegacyCaughtUp(rig, ids);
     console.log(JSON.stringify({ freezeMs: FREEZE_MS, writes: writers.writes, writesWhileFrozen: writers.writesDuring }));
   }, 420_000);

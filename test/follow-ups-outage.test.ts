@@ -15,7 +15,7 @@
  * back it receives everything: every conversation equal in canonical form in both stores, the outbox empty.
  */
 import { OPERATOR_TOKEN } from './support/env';
-import { expectAcknowledgedInNewStore, expectLegacyCaughtUp, FollowUpRig, startFollowUpRig, startWriters } from './support/follow-ups';
+import { expectAcknowledgedIn, expectLegacyCaughtUp, FollowUpRig, startFollowUpRig, startWriters } from './support/follow-ups';
 
 const DOWN_MS = Number(process.env.LEGACY_DOWN_MS ?? 60_000);
 const CONVERSATIONS = 12;
@@ -95,7 +95,7 @@ describe('legacy down for a long time in deprecation: the follow-ups wait, then 
 
     // Every acknowledged write is in the source of truth, and legacy receives everything: the follow-ups settled
     // (by the followers, the replayer and the repair queue).
-    await expectAcknowledgedInNewStore(rig.pg, writers.acked);
+    await expectAcknowledgedIn(rig.pg, writers.acked);
     await expectLegacyCaughtUp(rig, ids);
     console.log(
       JSON.stringify({

@@ -15,7 +15,7 @@ import { AdvisoryLock } from '../src/common/advisory-lock';
 import { PostgresConversationStore } from '../src/stores/postgres/postgres-conversation.store';
 import { APP_TOKEN, OPERATOR_TOKEN } from './support/env';
 import { sessionKiller } from './support/pg-sessions';
-import { callReplica, PrivateCluster, startPrivateCluster } from './support/private-cluster';
+import { PrivateCluster, startPrivateCluster } from './support/private-cluster';
 
 const CUTOVER_LOCK_TIMEOUT_MS = 3000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,7 +41,7 @@ describe('a replica frozen in the middle of a write', () => {
   }, 120_000);
 
   const call = (replica: number, method: string, path: string, body?: unknown, token = APP_TOKEN) =>
-    callReplica(rig, replica, method, path, body, token);
+    rig.cluster.request(replica, method, path, body, token, 60_000);
 
   /** Sessions of the deployment waiting for a row lock, and sessions holding the write fence. */
   async function locks(): Promise<{ waitingForRow: number[]; fenceHolders: Array<{ pid: number; state: string }> }> {

@@ -8,6 +8,7 @@ import { MongoClient } from 'mongodb';
 import { canonicalJson } from '../../src/model/canonical';
 import { MongoLegacyStore } from '../../src/stores/mongo/mongo-legacy.store';
 import { PostgresConversationStore } from '../../src/stores/postgres/postgres-conversation.store';
+import type { ConversationStore } from '../../src/stores/conversation-store.port';
 import type { Cluster } from './history/cluster';
 import { PrivateCluster, startPrivateCluster } from './private-cluster';
 
@@ -54,9 +55,9 @@ export interface Writers {
 
 /**
  * `clients` clients write until stopped, each in turn to the conversations `ids` (an append, every fifth a patch of
- * the metadata), through the replicas in turn, 20 ms apart.
+ * the metadata), through the replicas in turn, 20 ms apart; a client gives a request up after `timeoutMs`.
  */
-export function startWriters(cluster: Cluster, ids: string[], clients: number, during: () => boolean): Writers {
+export function startWriters(cluster: Cluster, ids: string[], clients: number, during: () => boolean, timeoutMs = 20_000): Writers {
   const w: Writers = {
     acked: new Map(ids.map((id) => [id, { version: 1, texts: new Set<string>() }])),
     refused: [],
@@ -75,8 +76,8 @@ export function startWriters(cluster: Cluster, ids: string[], clients: number, d
       const text = `c${client}-n${n}`;
       const res = await (
         patch
-          ? cluster.request(client + n, 'PATCH', `/conversations/${id}`, { metadata: { by: text } })
-          : cluster.request(client + n, 'POST', `/conversations/${id}/messages`, { role: 'user', content: text })
+          ? cluster.request(client + n, 'PATCH', `/conversations/${id}`, { metadata: { by: text } }, undefined, timeoutMs)
+          : cluster.request(client + n, 'POST', `/conversations/${id}/messages`, { role: 'user', content: text }, undefined, timeoutMs)
       ).catch((err: Error) => ({ status: 0, body: { code: err.message } }));
       w.writes++;
       if (during()) w.writesDuring++;
@@ -91,10 +92,10 @@ export function startWriters(cluster: Cluster, ids: string[], clients: number, d
   return w;
 }
 
-/** Every acknowledged write is in the source of truth (the new store): its version reached, every append there. */
-export async function expectAcknowledgedInNewStore(pg: PostgresConversationStore, acked: Acknowledged): Promise<void> {
+/** Every acknowledged write is in `store` (the source of truth, or one that caught up): its version reached, every append there. */
+export async function expectAcknowledgedIn(store: Pick<ConversationStore, 'get'>, acked: Acknowledged): Promise<void> {
   for (const [id, a] of acked) {
-    const c = (await pg.get(id))!;
+    const c = (await store.get(id))!;
     expect(c.version).toBeGreaterThanOrEqual(a.version);
     const texts = new Set(c.messages.map((m) => m.content));
     expect([...a.texts].filter((t) => !texts.has(t))).toEqual([]);

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import type { DataSource } from 'typeorm';
 import { createDataSource } from '../../src/stores/postgres/data-source';
-import { APP_TOKEN, ROOT } from './env';
+import { ROOT } from './env';
 import { Cluster } from './history/cluster';
 import { PrivateServices, startPrivateServices } from './private-services';
 
@@ -38,22 +38,4 @@ export async function startPrivateCluster(name: string, env: Record<string, stri
     await close().catch(() => undefined);
     throw err;
   }
-}
-
-/** One request to replica `replica` of `rig` (60 s at most), as a client sends it: status, Retry-After and body. */
-export async function callReplica(
-  rig: PrivateCluster,
-  replica: number,
-  method: string,
-  path: string,
-  body?: unknown,
-  token = APP_TOKEN,
-): Promise<{ status: number; retryAfter: string | null; body: any }> {
-  const res = await fetch(`${rig.cluster.replicas[replica].url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
-  });
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), body: (await res.json().catch(() => null)) as any };
 }

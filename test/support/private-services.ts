@@ -19,8 +19,11 @@ export interface PrivateServices {
   dir: string;
   env: Record<string, string>;
   stop(service: ServiceName): Promise<void>;
-  /** Freezes a server (SIGSTOP: its connections stay open and nothing answers) or thaws it (SIGCONT). */
-  freeze(service: Exclude<ServiceName, 'postgres'>, frozen: boolean): void;
+  /**
+   * Freezes a server (SIGSTOP: its connections stay open and nothing answers) or thaws it (SIGCONT). PostgreSQL is
+   * every process of it: the postmaster and each backend and helper it started.
+   */
+  freeze(service: ServiceName, frozen: boolean): void;
   /** Starts whatever is down (services.sh up is idempotent). */
   up(): Promise<void>;
   down(): Promise<void>;
@@ -98,7 +101,29 @@ export async function startPrivateServices(requestedBase?: number): Promise<Priv
       }
       throw new Error(`${service} (pid ${pid}) did not stop`);
     },
-    freeze: (service, frozen) => process.kill(pidOf(service), frozen ? 'SIGSTOP' : 'SIGCONT'),
+    freeze: (service, frozen) => {
+      const pids = service === 'postgres' ? postgresProcesses(path.join(dir, 'data/postgres')) : [pidOf(service)];
+      for (const pid of pids) process.kill(pid, frozen ? 'SIGSTOP' : 'SIGCONT');
+    },
     down,
   };
+}
+
+/** The postmaster of the cluster in `dataDir` (its postmaster.pid) and every process it started, postmaster first. */
+function postgresProcesses(dataDir: string): number[] {
+  const postmaster = Number(fs.readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const children = fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        // The parent pid is the second field after the command's closing parenthesis.
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
+  return [postmaster, ...children];
 }

@@ -227,13 +227,23 @@ export class Cluster {
     await Promise.allSettled([...this.replicas.map((r) => r.stop('SIGTERM')), this.worker.stop('SIGTERM')]);
   }
 
-  /** One JSON request to replica `replica` (modulo their number); the body is null when the answer is not JSON. */
-  async request(replica: number, method: string, p: string, body?: unknown, token = APP_TOKEN): Promise<{ status: number; body: any }> {
+  /**
+   * One JSON request to replica `replica` (modulo their number), given up after `timeoutMs`; the body is null when the
+   * answer is not JSON.
+   */
+  async request(
+    replica: number,
+    method: string,
+    p: string,
+    body?: unknown,
+    token = APP_TOKEN,
+    timeoutMs = 20_000,
+  ): Promise<{ status: number; body: any }> {
     const res = await fetch(`${this.replicas[replica % this.replicas.length].url}${p}`, {
       method,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(20_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     return { status: res.status, body: (await res.json().catch(() => null)) as any };
   }
