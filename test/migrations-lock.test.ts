@@ -71,6 +71,13 @@ describe('migrations under an advisory lock', () => {
       ),
     ).toEqual([{ n: 0 }]);
     expect(await a.query('SHOW statement_timeout')).toEqual([{ statement_timeout: '30s' }]);
+    // PostgreSQL probes the connection when it falls silent (src/stores/postgres/pg-client.ts).
+    expect(
+      await a.query(
+        `SELECT current_setting('tcp_keepalives_idle') AS idle, current_setting('tcp_keepalives_interval') AS interval,
+                current_setting('tcp_keepalives_count') AS count`,
+      ),
+    ).toEqual([{ idle: '60', interval: '10', count: '6' }]);
   });
 
   it('a starter waits while another session holds the lock, then applies what is pending', async () => {
