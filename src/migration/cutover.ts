@@ -6,7 +6,9 @@
  * `prepare` runs before the move commits, while the application writes: it settles the backlog of follow-ups
  * (and, into deprecation, runs a catch-up pass; out of it, compares every conversation written since the
  * flip and copies the new store's version of each that differs to legacy), so that little is left for the
- * fenced part.
+ * fenced part. Into deprecation it first takes the catch-up pass lock, waiting at most CUTOVER_LOCK_TIMEOUT_MS
+ * for a pass running elsewhere (then 409 CUTOVER_FAILED, nothing changed), and holds it until the move is done: the fenced part's pass then never waits for one (a worker
+ * frozen or gone silent in the middle of a pass would otherwise hold every write of the deployment).
  * `fenced` runs in the move's commit transaction, holding the write fence exclusively (src/mode/write-fence.ts):
  * no write is in flight and none starts until the commit. With the stores quiet it
  * - settles every follow-up still in the outbox, in the terms of the phase being left (its source of truth,
@@ -29,9 +31,10 @@ import { POSTGRES_OUTBOX, RepairService } from '../repair/repair.service';
 import type { OutboxRow, PostgresRepairOutbox } from '../repair/repair-outbox';
 import { ConversationStore, LEGACY_STORE, NEW_STORE, StoreTransaction, TransactionalStore } from '../stores/conversation-store.port';
 import { DATA_SOURCE } from '../stores/stores.module';
-import { CatchupService } from '../sync/catchup/catchup.service';
+import { CatchupService, HeldPassLock } from '../sync/catchup/catchup.service';
 import type { Position } from './domain/phase-plan';
 import { MigrationMode, modeForPhase } from '../model/phases';
+import { MIGRATION_CONFIG, MigrationConfig } from './migration.config';
 
 /** What `prepare` found and `fenced` must look at again. */
 export interface CutoverPlan {
@@ -39,6 +42,17 @@ export interface CutoverPlan {
   /** Conversations `prepare` found different (possibly only for a moment) between the stores. */
   recheck: string[];
   prepared: { settled: number; compared: number; copied: number; caughtUp: number };
+}
+
+/**
+ * What `prepare` hands the fenced half: its plan and, into the new store, the catch-up pass lock, held from its last
+ * pass until `release` (after the move committed or was refused), so that the pass under the fence never waits for
+ * one elsewhere.
+ */
+export interface PreparedCutover {
+  plan: CutoverPlan;
+  catchup: HeldPassLock | null;
+  release(): Promise<void>;
 }
 
 export interface CutoverReport {
@@ -79,28 +93,52 @@ export class Cutover {
     private readonly catchup: CatchupService,
     @Inject(NEW_STORE) private readonly newStore: TransactionalStore,
     @Inject(LEGACY_STORE) private readonly legacy: ConversationStore,
+    @Inject(MIGRATION_CONFIG) private readonly config: MigrationConfig,
   ) {}
 
   /** Before the commit, while writes go on. Null when the move needs no cutover. */
-  async prepare(from: Position, to: Position, flippedAt: Date | null): Promise<CutoverPlan | null> {
+  async prepare(from: Position, to: Position, flippedAt: Date | null): Promise<PreparedCutover | null> {
     const kind = cutoverKind(from, to);
     if (!kind) return null;
-    const settled = await this.settleBacklog();
-    let caughtUp = 0;
-    let compared = 0;
-    let copied = 0;
-    let recheck: string[] = [];
-    if (kind === 'into_new') caughtUp = await this.catchUp('cutover-prepare', false);
-    if (kind === 'back_to_legacy') ({ compared, copied, different: recheck } = await this.compareSince(flippedAt));
-    const plan: CutoverPlan = { kind, recheck, prepared: { settled, compared, copied, caughtUp } };
-    this.logger.log({ msg: 'cutover prepared', ...plan, recheck: recheck.length });
-    return plan;
+    // As long as the fence waits for the writes in flight: a phase change gives up on what holds it up alike.
+    const waitMs = this.config.cutoverLockTimeoutMs;
+    const catchup = kind === 'into_new' ? await this.catchup.holdPassLock(waitMs) : null;
+    if (kind === 'into_new' && !catchup) {
+      throw new DomainError(
+        'CUTOVER_FAILED',
+        409,
+        `A catch-up pass running elsewhere did not finish within ${waitMs} ms, and the cutover needs a pass of its own; the phase did not change. Retry once no pass is running (docs/runbook.md)`,
+      );
+    }
+    const release = async () => {
+      await catchup?.release();
+    };
+    try {
+      const settled = await this.settleBacklog();
+      let caughtUp = 0;
+      let compared = 0;
+      let copied = 0;
+      let recheck: string[] = [];
+      if (catchup) caughtUp = await this.catchUp(catchup, 'cutover-prepare', false);
+      if (kind === 'back_to_legacy') ({ compared, copied, different: recheck } = await this.compareSince(flippedAt));
+      const plan: CutoverPlan = { kind, recheck, prepared: { settled, compared, copied, caughtUp } };
+      this.logger.log({ msg: 'cutover prepared', ...plan, recheck: recheck.length });
+      return { plan, catchup, release };
+    } catch (err) {
+      await release();
+      throw err;
+    }
   }
 
-  /** In the commit transaction, holding the write fence exclusively. Throws to refuse the move. */
-  async fenced(plan: CutoverPlan, leaving: MigrationMode, _q: StoreTransaction): Promise<CutoverReport> {
+  /**
+   * In the commit transaction, holding the write fence exclusively; `catchup`: the pass lock `prepare` took (into the
+   * new store). Throws to refuse the move.
+   */
+  async fenced(plan: CutoverPlan, leaving: MigrationMode, _q: StoreTransaction, catchup: HeldPassLock | null): Promise<CutoverReport> {
+    if (plan.kind === 'into_new' && !catchup)
+      throw new Error('a cutover into the new store runs its fenced pass under the lock its prepare took');
     const settledIds = await this.settleAll(leaving);
-    const caughtUp = plan.kind === 'into_new' ? await this.catchUp('cutover', true) : 0;
+    const caughtUp = catchup && plan.kind === 'into_new' ? await this.catchUp(catchup, 'cutover', true) : 0;
     let verified = 0;
     let different: string[] = [];
     if (plan.kind === 'back_to_legacy') {
@@ -154,11 +192,11 @@ export class Cutover {
     }
   }
 
-  /** Catch-up passes until one reads to the end; returns documents written. */
-  private async catchUp(trigger: string, urgent: boolean): Promise<number> {
+  /** Catch-up passes under the held lock until one reads to the end; returns documents written. */
+  private async catchUp(lock: HeldPassLock, trigger: string, urgent: boolean): Promise<number> {
     let written = 0;
     for (let pass = 0; pass < 20; pass++) {
-      const r = await this.catchup.pass(trigger, { urgent, lockWaitMs: urgent ? 120_000 : 20_000 });
+      const r = await lock.pass(trigger, { urgent });
       if (!('exhausted' in r)) {
         if (!urgent) return written;
         throw new DomainError(

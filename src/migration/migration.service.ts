@@ -294,11 +294,15 @@ export class MigrationService {
   private async prepareAndCommit(move: Move, pending: PendingMove, s: PhaseState, actor: string, result: MoveResult): Promise<MoveResult> {
     let committed: Committed | null;
     try {
-      const plan = await this.cutover.prepare(move.from, move.to, s.flippedAt);
-      if (plan) pending.cutover = plan;
-      committed = await this.completer.commit(pending, null);
+      const prepared = await this.cutover.prepare(move.from, move.to, s.flippedAt);
+      if (prepared) pending.cutover = prepared.plan;
+      try {
+        committed = await this.completer.commit(pending, null, prepared?.catchup ?? null);
+      } finally {
+        await prepared?.release();
+      }
     } catch (err) {
-      // Refused before or under the fence (rollback not proven, writes in flight too long): nothing changed.
+      // Refused before or under the fence (rollback not proven, writes in flight too long, no catch-up pass): nothing changed.
       await this.completer.abandon(pending, (err as Error).message);
       throw err;
     }

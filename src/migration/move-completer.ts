@@ -15,6 +15,7 @@ import { WRITE_FENCE } from '../mode/mode.tokens';
 import type { WriteFence } from '../mode/write-fence';
 import type { TrafficChange } from '../traffic/traffic.service';
 import { Cutover, CutoverPlan, CutoverReport, cutoverKind } from './cutover';
+import type { HeldPassLock } from '../sync/catchup/catchup.service';
 import type { GateResult } from './domain/gates';
 import { indexOf, Position } from './domain/phase-plan';
 import { modeForPhase } from '../model/phases';
@@ -60,8 +61,11 @@ export class MoveCompleter {
     @Inject(MIGRATION_CONFIG) private readonly config: MigrationConfig,
   ) {}
 
-  /** Commits the move's new position; null when it was already committed or released. Throws to refuse it (cutover). */
-  async commit(move: PendingMove, change: TrafficChange | null): Promise<Committed | null> {
+  /**
+   * Commits the move's new position; null when it was already committed or released. Throws to refuse it (cutover).
+   * `catchup`: the catch-up pass lock the cutover's prepare holds (into the new store).
+   */
+  async commit(move: PendingMove, change: TrafficChange | null, catchup: HeldPassLock | null = null): Promise<Committed | null> {
     if (cutoverKind(move.fromPosition, move.toPosition) && !move.cutover) {
       throw new Error(`the move to ${move.to} needs a cutover, which its request prepares; it cannot be committed here`);
     }
@@ -75,7 +79,7 @@ export class MoveCompleter {
       // Legacy is drained from the moment its weight reached 0, and stays so while it is 0.
       const legacyDrainedSince =
         move.toPosition.weight < 100 ? null : move.fromPosition.weight === 100 ? (s.legacyDrainedSince ?? now) : now;
-      const report = move.cutover ? await this.cutover.fenced(move.cutover, modeForPhase(move.fromPosition.phase), q) : null;
+      const report = move.cutover ? await this.cutover.fenced(move.cutover, modeForPhase(move.fromPosition.phase), q, catchup) : null;
       const committed = await this.state.commit(move.claimedRevision, move.toPosition, { flippedAt, legacyDrainedSince }, q);
       return { committed, report };
     }, this.config.cutoverLockTimeoutMs);

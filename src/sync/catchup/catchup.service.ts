@@ -10,7 +10,7 @@
  * - inserts: documents without `updated` are never modified ones, the backfill's; but those inserted
  *   after the backfill split the `_id` space are in no range. Catch-up copies every `_id` above the
  *   run's `max_id` (minus the same overlap, as ObjectIds carry their creation second).
- * A pass holds a PostgreSQL advisory lock, so scheduled and manual passes never run at once; a crashed
+ * A pass holds a PostgreSQL advisory lock, so scheduled, manual and cutover passes never run at once; a crashed
  * worker's lock goes with its connection. Watermarks only move forward (guarded in SQL).
  */
 import { Logger } from '@nestjs/common';
@@ -27,6 +27,14 @@ import { CatchupAppliedLog, changedAt } from './catchup-applied.log';
 import { hexOf, objectIdFloor } from './object-id-time';
 
 export type CatchupPassResult = CatchupPassSummary | { skipped: 'paused' | 'busy' | 'stopping' };
+
+/** The catch-up pass lock, held by its caller (CatchupService.holdPassLock). */
+export interface HeldPassLock {
+  /** One pass under the lock (never `busy`). */
+  pass(trigger: string, options?: { urgent?: boolean }): Promise<CatchupPassResult>;
+  /** Gives the lock up (once; later calls do nothing). */
+  release(): Promise<void>;
+}
 
 const MANUAL_LOCK_WAIT_MS = 20_000;
 
@@ -51,32 +59,64 @@ export class CatchupService {
   }
 
   /**
-   * One pass. `urgent` (the cutover's final pass, made while every write waits on the write fence): it waits
-   * up to `lockWaitMs` for a pass already running, and neither the pause nor the rate ceiling holds it back.
+   * One pass. `urgent` (the cutover's passes): neither the pause nor the rate ceiling holds it back. It waits up to
+   * `lockWaitMs` for a pass already running (a manual one 20 s by default, a scheduled one not at all).
    */
   async pass(trigger: string, options: { urgent?: boolean; lockWaitMs?: number } = {}): Promise<CatchupPassResult> {
     const urgent = options.urgent === true;
     if (this.stopping) return { skipped: 'stopping' };
     if (!urgent && (await this.throttler.isPaused())) return { skipped: 'paused' };
+    // A scheduled pass that finds another running just skips; a manual one waits its turn (bounded), so
+    // "run a pass now" really covers every change made before it was asked for.
+    const held = await this.holdPassLock(options.lockWaitMs ?? (trigger === 'manual' ? MANUAL_LOCK_WAIT_MS : 0));
+    if (!held) return { skipped: 'busy' };
+    try {
+      return await held.pass(trigger, { urgent });
+    } finally {
+      await held.release();
+    }
+  }
+
+  /**
+   * The pass lock, waited for at most `waitMs` (null if another pass still holds it then), and held until `release`:
+   * its passes run one after another under it, and no other pass runs meanwhile. The cutover holds it from its last
+   * pass before the write fence to the move's end, so that its pass under the fence never waits for one elsewhere
+   * (a worker frozen or gone silent in the middle of a pass) while every write waits.
+   */
+  async holdPassLock(waitMs: number): Promise<HeldPassLock | null> {
     const lock = this.dataSource.createQueryRunner();
     await lock.connect();
     try {
-      // A scheduled pass that finds another running just skips; a manual one waits its turn (bounded), so
-      // "run a pass now" really covers every change made before it was asked for.
-      const deadline = Date.now() + (options.lockWaitMs ?? (trigger === 'manual' ? MANUAL_LOCK_WAIT_MS : 0));
-      for (;;) {
-        if (await tryLock(lock, AdvisoryLock.CatchupPass)) break;
-        if (Date.now() >= deadline) return { skipped: 'busy' };
+      for (const deadline = Date.now() + waitMs; !(await tryLock(lock, AdvisoryLock.CatchupPass));) {
+        if (Date.now() >= deadline) {
+          await lock.release();
+          return null;
+        }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      try {
-        return await this.run(trigger, urgent);
-      } finally {
-        await unlock(lock, AdvisoryLock.CatchupPass).catch(() => undefined);
-      }
-    } finally {
+    } catch (err) {
       await lock.release();
+      throw err;
     }
+    let released = false;
+    return {
+      pass: async (trigger, options = {}) => {
+        if (released) throw new Error('the catch-up pass lock was released');
+        const urgent = options.urgent === true;
+        if (this.stopping) return { skipped: 'stopping' };
+        if (!urgent && (await this.throttler.isPaused())) return { skipped: 'paused' };
+        return this.run(trigger, urgent);
+      },
+      release: async () => {
+        if (released) return;
+        released = true;
+        try {
+          await unlock(lock, AdvisoryLock.CatchupPass).catch(() => undefined);
+        } finally {
+          await lock.release();
+        }
+      },
+    };
   }
 
   private async run(trigger: string, urgent: boolean): Promise<CatchupPassSummary> {
