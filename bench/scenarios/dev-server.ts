@@ -22,6 +22,8 @@
  *                   10 s, whichever ends first)
  *   list_by_user    latency of the service's per-user listing (MongoLegacyStore.listByUser, 20 newest; its
  *                   owner indexes built first, index_build_s), random users, one at a time, 200 or 10 s
+ *   catch_up_read   latency of the catch-up's reads (scanByUpdated, scanChangedOrInserted) from a watermark a
+ *                   minute ago, one at a time, 50 or 10 s
  *   cas             replaceOne({_id, v}) compare-and-sets/s from 6 connections on 4 documents of the
  *                   collection for BENCH_DEVSERVER_CAS_S; same_version counts successes on a version
  *                   another connection had already taken (MongoDB: 0)
@@ -377,6 +379,44 @@ async function listByUser(ctx: Ctx): Promise<BenchLine> {
   };
 }
 
+/**
+ * The catch-up's reads as the service makes them (MongoLegacyStore.scanByUpdated and scanChangedOrInserted, in
+ * turn, batch 1,000) from a watermark a minute ago, when nothing changed since: what every scheduled pass and the
+ * cutover's final pass (while writes wait) pay at least. Before tools/ferretdb/patches/0005 each read the whole
+ * collection. A read that does not finish within the timeout is reported with `completed: false`.
+ */
+async function catchUpRead(ctx: Ctx): Promise<BenchLine> {
+  const latencies: number[] = [];
+  let completed = true;
+  await withClient(ctx, async (_coll, client) => {
+    const store = new MongoLegacyStore(client.db(ctx.dbName), COLLECTION);
+    await store.ensureIndexes();
+    const since = new Date(Date.now() - 60_000);
+    const splitAt = objectIdAt(ctx.docs - 1).toHexString();
+    const stopAt = performance.now() + 10_000;
+    try {
+      for (let k = 0; k < 50 && performance.now() < stopAt; k++) {
+        const t1 = performance.now();
+        await bounded(ctx.timeoutS, client, () =>
+          k % 2 === 0 ? store.scanByUpdated(1000, { updated: since }) : store.scanChangedOrInserted(1000, since, splitAt),
+        );
+        latencies.push(performance.now() - t1);
+      }
+    } catch (err) {
+      if (!(err instanceof Timeout)) throw err;
+      completed = false;
+    }
+  });
+  return {
+    bench: BENCH,
+    figure: 'catch_up_read',
+    docs: ctx.docs,
+    query: 'scanByUpdated(1000, a minute ago) and scanChangedOrInserted(1000, a minute ago, the last _id), in turn',
+    completed,
+    ...(latencies.length > 0 ? summarize(latencies) : {}),
+  };
+}
+
 async function cas(ctx: Ctx): Promise<BenchLine> {
   const seconds = envInt('BENCH_DEVSERVER_CAS_S', 5);
   const ids = Array.from({ length: CAS_DOCS }, (_, k) => objectIdAt(Math.floor(((k + 0.5) * ctx.docs) / CAS_DOCS)));
@@ -477,6 +517,7 @@ export async function run(): Promise<BenchLine[]> {
       for (const [figure, measure] of Object.entries({
         point_find: pointFind,
         list_by_user: listByUser,
+        catch_up_read: catchUpRead,
         first_doc: firstDoc,
         first_doc_all: firstDocAll,
         range_scan: rangeScan,

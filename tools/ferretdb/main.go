@@ -32,10 +32,16 @@
 //     stored JSON string, and every JSON array (MongoDB also matches arrays holding the value). The
 //     handler still applies the whole filter; order and limit stay in the handler.
 //     test/dev-server-owner-index.test.ts pins the results with mixed owner fields and the plan.
+//   - 0005: lower bounds on dates narrow too. The catch-up's reads ({updated: {$gt: T}}, alone or in an
+//     `$or` with an `_id` range) decoded the whole collection for every pass, the cutover's final pass
+//     included, while every write waits. createIndexes also indexes the leading field's SQL value
+//     (`->>`, a date's milliseconds), and a lower bound on a date becomes a range of that index (an
+//     array is TEXT, after every number, so it is admitted); an `$or` branch may narrow by `_id`.
+//     test/dev-server-updated-index.test.ts pins the results with mixed `updated` values and the plan.
 //
 // What stays weaker than MongoDB (README, "The dev server is not MongoDB"): secondary indexes only
-// narrow equalities (no ranges, no sorts), every document returned is decoded in Go, one writer per
-// collection and per database file.
+// narrow equalities and lower bounds on dates (no other ranges, no sorts), every document returned is
+// decoded in Go, one writer per collection and per database file.
 package main
 
 import (
