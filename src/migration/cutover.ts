@@ -7,8 +7,9 @@
  * (and, into deprecation, runs a catch-up pass; out of it, compares every conversation written since the
  * flip and copies the new store's version of each that differs to legacy), so that little is left for the
  * fenced part. Into deprecation it first takes the catch-up pass lock, waiting at most CUTOVER_LOCK_TIMEOUT_MS
- * for a pass running elsewhere (then 409 CUTOVER_FAILED, nothing changed), and holds it until the move is done: the fenced part's pass then never waits for one (a worker
- * frozen or gone silent in the middle of a pass would otherwise hold every write of the deployment).
+ * for a pass running elsewhere (then 409 CUTOVER_FAILED, nothing changed), and holds it until the move is done:
+ * the fenced part's pass then never waits for one (a worker frozen or gone silent in the middle of a pass would
+ * otherwise hold every write of the deployment).
  * `fenced` runs in the move's commit transaction, holding the write fence exclusively (src/mode/write-fence.ts):
  * no write is in flight and none starts until the commit. With the stores quiet it
  * - settles every follow-up still in the outbox, in the terms of the phase being left (its source of truth,
