@@ -51,6 +51,8 @@ export interface Writers {
   writes: number;
   /** Writes sent while `during()` said so. */
   writesDuring: number;
+  /** Writes sent and not answered yet. */
+  inFlight: number;
 }
 
 /**
@@ -63,6 +65,7 @@ export function startWriters(cluster: Cluster, ids: string[], clients: number, d
     refused: [],
     writes: 0,
     writesDuring: 0,
+    inFlight: 0,
     stop: async () => {
       running = false;
       await Promise.all(loops);
@@ -74,13 +77,15 @@ export function startWriters(cluster: Cluster, ids: string[], clients: number, d
       const id = ids[(client * 7 + n * 5) % ids.length];
       const patch = n % 5 === 4;
       const text = `c${client}-n${n}`;
+      if (during()) w.writesDuring++;
+      w.inFlight++;
       const res = await (
         patch
           ? cluster.request(client + n, 'PATCH', `/conversations/${id}`, { metadata: { by: text } }, undefined, timeoutMs)
           : cluster.request(client + n, 'POST', `/conversations/${id}/messages`, { role: 'user', content: text }, undefined, timeoutMs)
       ).catch((err: Error) => ({ status: 0, body: { code: err.message } }));
+      w.inFlight--;
       w.writes++;
-      if (during()) w.writesDuring++;
       if (res.status === 200 || res.status === 201) {
         const a = w.acked.get(id)!;
         a.version = Math.max(a.version, res.body.version);
