@@ -318,6 +318,8 @@ describe('stores on real servers', () => {
           await ds.query('DELETE FROM conversations WHERE id = $1', [c.id]);
           expect(await pg.putIfNewer(c)).toBe('written');
           expect(canonical((await pg.get(c.id))!)).toEqual(canonical(c));
+          // The other reader (a conversation's messages as one JSON value) reads the same.
+          expect((await pg.getMany([c.id])).map(canonical)).toEqual([canonical(c)]);
         }),
         { numRuns: 60, seed: 20261126 },
       );

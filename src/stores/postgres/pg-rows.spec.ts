@@ -1,6 +1,16 @@
 import fc from 'fast-check';
 import { InvalidRowError } from '../../model/errors';
-import { CONVERSATION_COLUMNS, ConversationRow, fromRows, MESSAGE_COLUMNS, MessageRow, parseVersion, toRows } from './pg-rows';
+import {
+  CONVERSATION_COLUMNS,
+  ConversationRow,
+  fromMessageRows,
+  fromRows,
+  MESSAGE_COLUMNS,
+  MessageRow,
+  OneWithMessageRows,
+  parseVersion,
+  toRows,
+} from './pg-rows';
 import { arbConversation } from '../../model/testing/arbitraries';
 import { expectSameCanonical } from '../../model/testing/canonical-assert';
 import { SAMPLE_ID, sampleConversation } from '../../model/testing/fixtures';
@@ -79,6 +89,42 @@ describe('fromRows', () => {
     expect(error.code).toBe('INVALID_ROW');
     expect(error.reason).toBe(reason);
     expect(error.id).toBe(SAMPLE_ID);
+  });
+});
+
+describe('fromMessageRows', () => {
+  /** The rows SELECT_ONE_WITH_MESSAGE_ROWS answers: the conversation's, then one per message (header columns null). */
+  const answer = (): OneWithMessageRows[] => {
+    const { conversation, messages } = toRows(sampleConversation());
+    const none = {
+      id: null,
+      user_id: null,
+      title: null,
+      metadata: null,
+      updated_at: null,
+      version: null,
+      deleted: null,
+      message_count: null,
+    };
+    return [
+      { ...conversation, seq: null, role: null, content: null },
+      ...messages.map(
+        (m) => ({ ...none, created_at: m.created_at, seq: m.seq, role: m.role, content: m.content }) as unknown as OneWithMessageRows,
+      ),
+    ];
+  };
+
+  it('reads the conversation row and its message rows', () => {
+    expectSameCanonical(fromMessageRows(answer())!, sampleConversation());
+  });
+
+  it('answers null for no rows', () => {
+    expect(fromMessageRows([])).toBeNull();
+  });
+
+  it('refuses message rows without their conversation row, and a message count the rows do not match', () => {
+    expect(() => fromMessageRows(answer().slice(1))).toThrow(InvalidRowError);
+    expect(() => fromMessageRows(answer().slice(0, 2))).toThrow(/message_count is 3 but 1 message rows/);
   });
 });
 

@@ -114,6 +114,42 @@ export const SELECT_WITH_MESSAGES = `
                    FROM messages m WHERE m.conversation_id = c.id), '[]'::json) AS messages
   FROM conversations c`;
 
+/**
+ * One conversation with its messages in one statement (one snapshot) as a row per message after the
+ * conversation's own (`seq` null), rather than as one JSON value: a long conversation then comes as many small
+ * rows, not as one value of its whole size that the driver gathers in buffers it grows by doubling (a read of
+ * 1,000 messages allocated about 2 MB of buffers outside the JS heap, which start V8 collections).
+ */
+export const SELECT_ONE_WITH_MESSAGE_ROWS = `
+  SELECT c.id, c.user_id, c.title, c.metadata, c.created_at, c.updated_at, c.version, c.deleted, c.message_count,
+         NULL::integer AS seq, NULL::text AS role, NULL::text AS content
+  FROM conversations c WHERE c.id = $1
+  UNION ALL
+  SELECT NULL, NULL, NULL, NULL, m.created_at, NULL, NULL, NULL, NULL, m.seq, m.role, m.content
+  FROM messages m WHERE m.conversation_id = $1
+  ORDER BY seq NULLS FIRST`;
+
+export type OneWithMessageRows = ConversationRow & { seq: number | null; role: string | null; content: string | null };
+
+/** The rows of SELECT_ONE_WITH_MESSAGE_ROWS as a conversation, or null when there are none. */
+export function fromMessageRows(rows: readonly OneWithMessageRows[]): Conversation | null {
+  if (rows.length === 0) return null;
+  const head = rows[0];
+  if (head.seq !== null) throw new InvalidRowError(`message seq ${head.seq} came without its conversation's row`, head.id);
+  const messages: MessageRow[] = [];
+  for (let i = 1; i < rows.length; i++) {
+    const r = rows[i];
+    messages.push({
+      conversation_id: head.id,
+      seq: r.seq as number,
+      role: r.role as string,
+      content: r.content as string,
+      created_at: r.created_at,
+    });
+  }
+  return fromRows(head, messages);
+}
+
 export type RowWithMessages = ConversationRow & { messages: Array<Omit<MessageRow, 'conversation_id'> & { created_at: string }> };
 
 /** A row of SELECT_WITH_MESSAGES as a conversation. */

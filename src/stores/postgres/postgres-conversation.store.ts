@@ -16,7 +16,16 @@ import type { ClientBase } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource, QueryRunner } from 'typeorm';
 import type { Conversation } from '../../model/conversation.model';
-import { ConversationRow, fromJoined, MessageRow, RowWithMessages, SELECT_WITH_MESSAGES, toRows } from './pg-rows';
+import {
+  ConversationRow,
+  fromJoined,
+  fromMessageRows,
+  MessageRow,
+  RowWithMessages,
+  SELECT_ONE_WITH_MESSAGE_ROWS,
+  SELECT_WITH_MESSAGES,
+  toRows,
+} from './pg-rows';
 import { CONVERSATIONS_COPY_COLUMNS, copyBatch, MESSAGES_COPY_COLUMNS } from './copy-text';
 import type {
   ListPosition,
@@ -41,8 +50,7 @@ export class PostgresConversationStore implements TransactionalStore {
 
   /** `q`: read inside that transaction (a fenced write reads through the fence's own connection). */
   async get(id: string, q?: StoreTransaction): Promise<Conversation | null> {
-    const rows: RowWithMessages[] = await (q ?? this.dataSource).query(`${SELECT_WITH_MESSAGES} WHERE c.id = $1`, [id]);
-    return rows.length > 0 ? fromJoined(rows[0]) : null;
+    return fromMessageRows(await (q ?? this.dataSource).query(SELECT_ONE_WITH_MESSAGE_ROWS, [id]));
   }
 
   async getMany(ids: string[]): Promise<Conversation[]> {
