@@ -24,6 +24,9 @@
  * that saturates the API's CPU, and every request reads, serialises and returns its whole conversation
  * (SPEC section 2: 201 with the conversation; `response_kb` per answer, 566 KB at 1,000 messages) on the
  * event loop that times the other requests' writes. No write path makes that part flat (`request_ratio`).
+ * Per size the line also gives the API process's garbage collection in those windows (`gc_major_per_s`,
+ * `gc_ms_per_s`): the whole conversation read and answered per append is what the process collects, and a
+ * collection step that runs while a write awaits its store is in that write's time.
  * On the dev server a legacy write rewrites the whole document whatever the operator (FerretDB stores a
  * document as one JSON value), so the legacy phases' write is not flat there. Last, `append_store_write_p99_flat`
  * times each store's append write alone, called from this process with nothing else on its event loop
@@ -123,6 +126,8 @@ interface SizeSamples {
   elapsedMs: number;
   responseBytes: number[];
   messagesAtWindow: number[];
+  /** The API process's garbage collections in these windows (nodejs_gc_duration_seconds), by kind. */
+  gc: Map<string, { count: number; seconds: number }>;
 }
 
 interface Options {
@@ -258,7 +263,10 @@ export async function run(): Promise<BenchLine[]> {
  */
 async function measure(api: ApiProc, phase: Phase, ids: Map<number, string[]>, concurrency: number, o: Options): Promise<BySize> {
   const samples = new Map<number, SizeSamples>(
-    SIZES.map((s) => [s, { latencies: [], writes: null, requests: 0, errors: 0, elapsedMs: 0, responseBytes: [], messagesAtWindow: [] }]),
+    SIZES.map((s) => [
+      s,
+      { latencies: [], writes: null, requests: 0, errors: 0, elapsedMs: 0, responseBytes: [], messagesAtWindow: [], gc: new Map() },
+    ]),
   );
   const primary = modeForPhase(phase).sourceOfTruth;
   for (let r = 0; r < o.rounds; r++) {
@@ -281,12 +289,20 @@ async function measure(api: ApiProc, phase: Phase, ids: Map<number, string[]>, c
         },
         { concurrency, count: o.requests, durationMs: o.maxSeconds * 1000 },
       );
+      const metrics1 = await api.metrics();
       const windowWrites = [
         ...diffHistograms(
           histogram(metrics0, 'store_write_duration_seconds', ['store', 'role']),
-          histogram(await api.metrics(), 'store_write_duration_seconds', ['store', 'role']),
+          histogram(metrics1, 'store_write_duration_seconds', ['store', 'role']),
         ).values(),
       ].find((h) => h.labels.store === primary && h.labels.role === 'primary');
+      for (const h of diffHistograms(
+        histogram(metrics0, 'nodejs_gc_duration_seconds', ['kind']),
+        histogram(metrics1, 'nodejs_gc_duration_seconds', ['kind']),
+      ).values()) {
+        const g = s.gc.get(h.labels.kind) ?? { count: 0, seconds: 0 };
+        s.gc.set(h.labels.kind, { count: g.count + h.count, seconds: g.seconds + h.sum });
+      }
       if (windowWrites) s.writes = s.writes ? addSeries(s.writes, windowWrites) : windowWrites;
       if (load.errors > 0) progress(BENCH, `${phase} ${size}: ${load.errors} failed, e.g. ${load.errorSamples[0]}`);
       s.latencies.push(...load.latenciesMs);
@@ -326,10 +342,27 @@ async function measure(api: ApiProc, phase: Phase, ids: Map<number, string[]>, c
           mean_messages: round(mean(s.messagesAtWindow), 0),
           response_kb: round(mean(s.responseBytes) / 1024, 1),
           ...write,
+          ...gcFigures(s),
         },
       ];
     }),
   );
+}
+
+/**
+ * The API process's garbage collection in a size's windows, per second of them: full (major) collections, and the
+ * main thread's time in collection of any kind (pauses and incremental marking steps, which run as tasks when the
+ * event loop is idle, such as while a write awaits its store: they land in that write's time).
+ */
+function gcFigures(s: SizeSamples): Record<string, number> {
+  const seconds = s.elapsedMs / 1000;
+  if (seconds <= 0 || s.gc.size === 0) return {};
+  let total = 0;
+  for (const g of s.gc.values()) total += g.seconds;
+  return {
+    gc_major_per_s: round((s.gc.get('major')?.count ?? 0) / seconds, 2),
+    gc_ms_per_s: round((total * 1000) / seconds, 1),
+  };
 }
 
 /** The messages one conversation of the pool holds now (read through the API: the phase's source of truth). */
