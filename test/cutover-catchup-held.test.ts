@@ -12,12 +12,11 @@ import type { Client } from 'pg';
 import { AdvisoryLock } from '../src/common/advisory-lock';
 import { OPERATOR_TOKEN } from './support/env';
 import { advanceTo } from './support/history/operator';
-import { expectAcknowledgedIn, FollowUpRig, startFollowUpRig, startWriters } from './support/follow-ups';
+import { expectAcknowledgedIn, FollowUpRig, flipWhileWriting, startFollowUpRig } from './support/follow-ups';
 import { sessionKiller } from './support/pg-sessions';
 
 const CONVERSATIONS = 8;
 const CLIENTS = 4;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the flip into the new store while a catch-up pass holds its lock elsewhere', () => {
   let rig: FollowUpRig;
@@ -46,24 +45,8 @@ describe('the flip into the new store while a catch-up pass holds its lock elsew
     holder = await sessionKiller(rig.services.env.DATABASE_URL);
     await holder.query('SELECT pg_advisory_lock($1::bigint)', [AdvisoryLock.CatchupPass]);
 
-    let flipping = false;
-    const writers = startWriters(rig.cluster, ids, CLIENTS, () => flipping, 60_000);
-    await sleep(1000);
-    flipping = true;
-    const sent = Date.now();
-    const refused = await flip('cutover-catchup-held test: flip while the pass lock is held');
-    const tookMs = Date.now() - sent;
-    flipping = false;
-    await sleep(1000);
-    await writers.stop();
-    console.log(
-      JSON.stringify({
-        refused: { status: refused.status, code: refused.body?.code, message: refused.body?.message },
-        tookMs,
-        writes: writers.writes,
-        duringFlip: writers.writesDuring,
-        notAcknowledged: writers.refused,
-      }),
+    const { answer: refused, writers } = await flipWhileWriting(rig.cluster, ids, CLIENTS, () =>
+      flip('cutover-catchup-held test: flip while the pass lock is held'),
     );
 
     expect({ status: refused.status, code: refused.body?.code }).toEqual({ status: 409, code: 'CUTOVER_FAILED' });

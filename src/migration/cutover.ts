@@ -26,6 +26,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { canonicalJson } from '../model/canonical';
+import { isLockTimeout } from '../common/advisory-lock';
 import { DomainError } from '../common/errors';
 import { forEachLimit } from '../common/for-each-limit';
 import { POSTGRES_OUTBOX, RepairService } from '../repair/repair.service';
@@ -193,11 +194,23 @@ export class Cutover {
     }
   }
 
-  /** Catch-up passes under the held lock until one reads to the end; returns documents written. */
+  /**
+   * Catch-up passes under the held lock until one reads to the end; returns documents written. A row they must
+   * write that another session holds longer than CUTOVER_LOCK_TIMEOUT_MS (a sync batch frozen in its transaction)
+   * refuses the move, as the pass lock does: under the fence every write of the deployment waits meanwhile.
+   */
   private async catchUp(lock: HeldPassLock, trigger: string, urgent: boolean): Promise<number> {
+    const lockTimeoutMs = this.config.cutoverLockTimeoutMs;
     let written = 0;
     for (let pass = 0; pass < 20; pass++) {
-      const r = await lock.pass(trigger, { urgent });
+      const r = await lock.pass(trigger, { urgent, lockTimeoutMs }).catch((err: unknown) => {
+        if (!isLockTimeout(err)) throw err;
+        throw new DomainError(
+          'CUTOVER_FAILED',
+          409,
+          `A conversation the cutover's catch-up must write was locked by another session for more than ${lockTimeoutMs} ms (a sync batch that froze in its transaction holds its rows); the phase did not change. Retry once that session ended (docs/runbook.md)`,
+        );
+      });
       if (!('exhausted' in r)) {
         if (!urgent) return written;
         throw new DomainError(

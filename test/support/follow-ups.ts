@@ -98,6 +98,41 @@ export function startWriters(cluster: Cluster, ids: string[], clients: number, d
 }
 
 /** Every acknowledged write is in `store` (the source of truth, or one that caught up): its version reached, every append there. */
+/**
+ * `clients` writers on `ids` (startWriters, a minute's patience per request), then `flip` sent a second later while
+ * they go on, and stopped a second after it answered; what the flip answered, how long it took and what the
+ * writers saw are logged (one JSON line) and returned.
+ */
+export async function flipWhileWriting<R extends { status: number; body?: { code?: string; message?: string } }>(
+  cluster: Cluster,
+  ids: string[],
+  clients: number,
+  flip: () => Promise<R>,
+): Promise<{ answer: R; tookMs: number; writers: Writers }> {
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  let flipping = false;
+  const writers = startWriters(cluster, ids, clients, () => flipping, 60_000);
+  await pause(1000);
+  flipping = true;
+  const sent = Date.now();
+  const answer = await flip();
+  const tookMs = Date.now() - sent;
+  flipping = false;
+  await pause(1000);
+  await writers.stop();
+  const { status, body } = answer;
+  console.log(
+    JSON.stringify({
+      answer: { status, code: body?.code, message: body?.message },
+      tookMs,
+      writes: writers.writes,
+      duringFlip: writers.writesDuring,
+      notAcknowledged: writers.refused,
+    }),
+  );
+  return { answer, tookMs, writers };
+}
+
 export async function expectAcknowledgedIn(store: Pick<ConversationStore, 'get'>, acked: Acknowledged): Promise<void> {
   for (const [id, a] of acked) {
     const c = (await store.get(id))!;

@@ -28,10 +28,21 @@ import { hexOf, objectIdFloor } from './object-id-time';
 
 export type CatchupPassResult = CatchupPassSummary | { skipped: 'paused' | 'busy' | 'stopping' };
 
+/**
+ * How a pass runs. `urgent` (the cutover's passes): neither the pause nor the rate ceiling holds it back.
+ * `lockTimeoutMs`: the longest each of its batches waits for a lock another session holds (a conversation's row
+ * locked by a sync batch that froze in its transaction); past it the batch, and so the pass, fails with PostgreSQL's
+ * lock_not_available (isLockTimeout) instead of waiting up to the statement timeout.
+ */
+export interface PassMode {
+  urgent?: boolean;
+  lockTimeoutMs?: number;
+}
+
 /** The catch-up pass lock, held by its caller (CatchupService.holdPassLock). */
 export interface HeldPassLock {
   /** One pass under the lock (never `busy`). */
-  pass(trigger: string, options?: { urgent?: boolean }): Promise<CatchupPassResult>;
+  pass(trigger: string, options?: PassMode): Promise<CatchupPassResult>;
   /** Gives the lock up (once; later calls do nothing). */
   release(): Promise<void>;
 }
@@ -102,10 +113,9 @@ export class CatchupService {
     return {
       pass: async (trigger, options = {}) => {
         if (released) throw new Error('the catch-up pass lock was released');
-        const urgent = options.urgent === true;
         if (this.stopping) return { skipped: 'stopping' };
-        if (!urgent && (await this.throttler.isPaused())) return { skipped: 'paused' };
-        return this.run(trigger, urgent);
+        if (!options.urgent && (await this.throttler.isPaused())) return { skipped: 'paused' };
+        return this.run(trigger, options);
       },
       release: async () => {
         if (released) return;
@@ -119,7 +129,7 @@ export class CatchupService {
     };
   }
 
-  private async run(trigger: string, urgent: boolean): Promise<CatchupPassSummary> {
+  private async run(trigger: string, mode: PassMode): Promise<CatchupPassSummary> {
     const passStart = Date.now();
     await this.state.initCatchup(passStart - this.config.catchupOverlapMs);
     const state = (await this.state.catchup())!;
@@ -134,14 +144,14 @@ export class CatchupService {
 
     let changes: 'exhausted' | 'budget' | 'paused';
     let inserts: 'exhausted' | 'budget' | 'paused' | 'none' = 'none';
-    if (state.newIdsAfter && (await this.shortTail(state.updatedMs, state.newIdsAfter, passStart, add, urgent))) {
+    if (state.newIdsAfter && (await this.shortTail(state.updatedMs, state.newIdsAfter, passStart, add, mode))) {
       changes = inserts = 'exhausted';
     } else {
-      changes = await this.changes(state.updatedMs, passStart, totals, add, urgent);
+      changes = await this.changes(state.updatedMs, passStart, totals, add, mode);
       if (changes === 'exhausted') {
         await this.state.advanceUpdated(passStart, null);
       }
-      if (state.newIdsAfter && changes === 'exhausted') inserts = await this.inserts(state.newIdsAfter, totals, add, urgent);
+      if (state.newIdsAfter && changes === 'exhausted') inserts = await this.inserts(state.newIdsAfter, totals, add, mode);
     }
 
     const summary: CatchupPassSummary = {
@@ -167,9 +177,9 @@ export class CatchupService {
     newIdsAfter: string,
     passStart: number,
     add: (r: BatchResult) => void,
-    urgent: boolean,
+    mode: PassMode,
   ): Promise<boolean> {
-    if (await this.held(urgent)) return false;
+    if (await this.held(mode)) return false;
     const limit = this.throttler.batchLimit(this.config.batchSize);
     const idFloor = objectIdFloor(newIdsAfter, this.config.catchupOverlapMs);
     const t0 = performance.now();
@@ -185,7 +195,7 @@ export class CatchupService {
       .map((d) => (typeof d._id === 'object' ? hexOf(d._id) : undefined))
       .reduce<string | undefined>((max, id) => (id && id > idFloor && (!max || id > max) ? id : max), undefined);
     add(
-      await this.write(docs, readMs, urgent, async (q) => {
+      await this.write(docs, readMs, mode, async (q) => {
         await this.state.advanceUpdated(passStart, null, q);
         if (maxId) await this.state.advanceNewIds(maxId, q);
       }),
@@ -194,12 +204,12 @@ export class CatchupService {
   }
 
   /** Documents changed after `updatedMs - overlap`, in (`updated`, `_id`) order. */
-  private async changes(updatedMs: number, passStart: number, totals: { batches: number }, add: (r: BatchResult) => void, urgent: boolean) {
+  private async changes(updatedMs: number, passStart: number, totals: { batches: number }, add: (r: BatchResult) => void, mode: PassMode) {
     let position: { updated: Date; id?: string } = { updated: new Date(updatedMs - this.config.catchupOverlapMs) };
     for (;;) {
       if (totals.batches >= this.config.catchupMaxBatches) return 'budget' as const;
-      if (await this.held(urgent)) return 'paused' as const;
-      const limit = urgent ? this.config.batchSize : this.throttler.batchLimit(this.config.batchSize);
+      if (await this.held(mode)) return 'paused' as const;
+      const limit = mode.urgent ? this.config.batchSize : this.throttler.batchLimit(this.config.batchSize);
       const t0 = performance.now();
       const docs = await this.legacy.scanByUpdated(limit, position);
       const readMs = performance.now() - t0;
@@ -209,46 +219,48 @@ export class CatchupService {
       // A document dated in the future (a bad clock) is copied, but must not carry the watermark past now:
       // every real change until then would be skipped.
       const at = position.updated.getTime() <= passStart ? position : { updated: new Date(passStart), id: undefined };
-      add(await this.write(docs, readMs, urgent, (q) => this.state.advanceUpdated(at.updated.getTime(), at.id ?? null, q)));
+      add(await this.write(docs, readMs, mode, (q) => this.state.advanceUpdated(at.updated.getTime(), at.id ?? null, q)));
       if (docs.length < limit) return 'exhausted' as const;
     }
   }
 
   /** Documents inserted after the backfill's split: every ObjectId above its `max_id`. */
-  private async inserts(newIdsAfter: string, totals: { batches: number }, add: (r: BatchResult) => void, urgent: boolean) {
+  private async inserts(newIdsAfter: string, totals: { batches: number }, add: (r: BatchResult) => void, mode: PassMode) {
     let after = objectIdFloor(newIdsAfter, this.config.catchupOverlapMs);
     for (;;) {
       if (totals.batches >= this.config.catchupMaxBatches) return 'budget' as const;
-      if (await this.held(urgent)) return 'paused' as const;
-      const limit = urgent ? this.config.batchSize : this.throttler.batchLimit(this.config.batchSize);
+      if (await this.held(mode)) return 'paused' as const;
+      const limit = mode.urgent ? this.config.batchSize : this.throttler.batchLimit(this.config.batchSize);
       const t0 = performance.now();
       const docs = await this.legacy.scanById(limit, after);
       const readMs = performance.now() - t0;
       if (docs.length === 0) return 'exhausted' as const;
       const lastId = hexOf(docs[docs.length - 1]._id)!;
       after = lastId;
-      add(await this.write(docs, readMs, urgent, (q) => this.state.advanceNewIds(lastId, q)));
+      add(await this.write(docs, readMs, mode, (q) => this.state.advanceNewIds(lastId, q)));
       if (docs.length < limit) return 'exhausted' as const;
     }
   }
 
   /** Whether a pass must stop here: the process is stopping, or (unless urgent) the sync is paused. */
-  private async held(urgent: boolean): Promise<boolean> {
-    return this.stopping || (!urgent && (await this.throttler.isPaused()));
+  private async held(mode: PassMode): Promise<boolean> {
+    return this.stopping || (!mode.urgent && (await this.throttler.isPaused()));
   }
 
   private async write(
     docs: LegacyDocument[],
     readMs: number,
-    urgent: boolean,
+    mode: PassMode,
     advance: (q: QueryRunner) => Promise<void>,
   ): Promise<BatchResult> {
     // The ceiling and the pause apply; the latency back-off does not: catch-up is a trickle the size of the
     // legacy application's own writes, and slowing it under load would only let the new store fall behind.
-    if (!urgent) await this.throttler.throttled(docs.length, { latencyBackoff: false });
+    if (!mode.urgent) await this.throttler.throttled(docs.length, { latencyBackoff: false });
     const batch = this.writer.prepare(docs, 'catchup');
     const t0 = performance.now();
+    const { lockTimeoutMs } = mode;
     const result = await this.writer.write(batch, {
+      begin: lockTimeoutMs === undefined ? undefined : (q) => q.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`),
       commit: async (q, r) => {
         await advance(q);
         await this.applied.record(
