@@ -180,7 +180,11 @@ export class Cutover {
     return settled;
   }
 
-  /** Every row in the outbox, settled in the terms of the phase being left; returns the conversations. */
+  /**
+   * Every row in the outbox, settled in the terms of the phase being left; returns the conversations. Each settle
+   * runs in a transaction of its own whose lock waits are bounded (lockBounded): a conversation's row held elsewhere
+   * refuses the move rather than hold every write until the statement timeout.
+   */
   private async settleAll(leaving: MigrationMode): Promise<string[]> {
     const ids = new Set<string>();
     for (let after = '0'; ;) {
@@ -188,28 +192,45 @@ export class Cutover {
       if (rows.length === 0) return [...ids];
       after = rows[rows.length - 1].id;
       await forEachLimit(groupRows(rows), CONCURRENCY, async (e) => {
-        await this.repairs.settle(e, { mode: leaving, settled: true });
+        await this.lockBounded('settle', (tx) => this.repairs.settle(e, { mode: leaving, settled: true, tx }));
         ids.add(e.conversationId);
       });
     }
   }
 
+  /** `fn` in a transaction that waits at most CUTOVER_LOCK_TIMEOUT_MS for a lock (refused as lockRefusal says). */
+  private lockBounded<T>(what: string, fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    const ms = this.config.cutoverLockTimeoutMs;
+    return this.dataSource
+      .transaction(async (m) => {
+        await m.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(ms))}`);
+        return fn(m);
+      })
+      .catch((err: unknown) => {
+        throw isLockTimeout(err) ? this.lockRefusal(what) : err;
+      });
+  }
+
+  /** The refusal of a move whose cutover waited CUTOVER_LOCK_TIMEOUT_MS for a conversation's row held elsewhere. */
+  private lockRefusal(what: string): DomainError {
+    return new DomainError(
+      'CUTOVER_FAILED',
+      409,
+      `A conversation the cutover's ${what} must write was locked by another session for more than ${this.config.cutoverLockTimeoutMs} ms (a sync batch that froze in its transaction holds its rows); the phase did not change. Retry once that session ended (docs/runbook.md)`,
+    );
+  }
+
   /**
    * Catch-up passes under the held lock until one reads to the end; returns documents written. A row they must
    * write that another session holds longer than CUTOVER_LOCK_TIMEOUT_MS (a sync batch frozen in its transaction)
-   * refuses the move, as the pass lock does: under the fence every write of the deployment waits meanwhile.
+   * refuses the move (lockRefusal), as the pass lock does: under the fence every write of the deployment waits.
    */
   private async catchUp(lock: HeldPassLock, trigger: string, urgent: boolean): Promise<number> {
     const lockTimeoutMs = this.config.cutoverLockTimeoutMs;
     let written = 0;
     for (let pass = 0; pass < 20; pass++) {
       const r = await lock.pass(trigger, { urgent, lockTimeoutMs }).catch((err: unknown) => {
-        if (!isLockTimeout(err)) throw err;
-        throw new DomainError(
-          'CUTOVER_FAILED',
-          409,
-          `A conversation the cutover's catch-up must write was locked by another session for more than ${lockTimeoutMs} ms (a sync batch that froze in its transaction holds its rows); the phase did not change. Retry once that session ended (docs/runbook.md)`,
-        );
+        throw isLockTimeout(err) ? this.lockRefusal('catch-up') : err;
       });
       if (!('exhausted' in r)) {
         if (!urgent) return written;

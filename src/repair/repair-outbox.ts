@@ -123,8 +123,13 @@ export class PostgresRepairOutbox implements RepairOutbox {
    * A repair of the conversation from `source` is done: its rows go, and so do the conversation's parked rows
    * from that store (the repair copied the current state, which covers them). One statement.
    */
-  async removeSettled(ids: readonly string[], conversationId: string, source: StoreName): Promise<void> {
-    await this.dataSource.query(
+  async removeSettled(
+    ids: readonly string[],
+    conversationId: string,
+    source: StoreName,
+    q: StoreTransaction = this.dataSource,
+  ): Promise<void> {
+    await q.query(
       `DELETE FROM repair_outbox
        WHERE id = ANY($1::bigint[]) OR (conversation_id = $2 AND source = $3 AND enqueued_at = 'infinity')`,
       [ids, conversationId, source],

@@ -69,6 +69,17 @@ export type FollowOutcome = 'applied' | 'repair' | 'failed';
 /** What one round did: done (with the outcome), or wrote / must wait out the grace before another look. */
 type Round = { done: RepairOutcome } | { wrote: true } | { aheadAt: number };
 
+/**
+ * A repair's options. `settled`: the caller holds the write fence exclusively (a phase change), so the repair
+ * takes no fence of its own and runs under `mode`; `tx`, with it: the caller's transaction, in which the new
+ * store's reads and writes and the settled rows' removal run (the cutover bounds its lock waits that way).
+ */
+export interface SettledOptions {
+  mode?: MigrationMode;
+  settled?: boolean;
+  tx?: StoreTransaction;
+}
+
 @Injectable()
 export class RepairService {
   constructor(
@@ -90,13 +101,13 @@ export class RepairService {
    * moved on since (a higher version, written under the new source of truth) is left as it is.
    * Outside dual-write the other store is not kept in step on purpose (not started yet, or retired): skipped.
    */
-  repair(id: string, recordedSource?: StoreName, options: { mode?: MigrationMode; settled?: boolean } = {}): Promise<RepairOutcome> {
+  repair(id: string, recordedSource?: StoreName, options: SettledOptions = {}): Promise<RepairOutcome> {
     const direction = (mode: MigrationMode): Direction | null => {
       if (!mode.dualWrite) return null;
       const from = recordedSource ?? mode.sourceOfTruth;
       return { from, forwardOnly: from !== mode.sourceOfTruth };
     };
-    return options.settled ? this.rounds(id, direction, options.mode) : this.rounds(id, direction);
+    return options.settled ? this.rounds(id, direction, options.mode, options.tx) : this.rounds(id, direction);
   }
 
   /** Verification's repair mode: the other store made equal to the source of truth, whatever the phase. */
@@ -108,9 +119,9 @@ export class RepairService {
    * Repairs what one outbox entry stands for, then removes its rows (they are settled whatever came of it), and
    * the conversation's parked rows from the same store (a repair copies the current state, which covers them).
    */
-  async settle(entry: OutboxEntry, options: { mode?: MigrationMode; settled?: boolean } = {}): Promise<RepairOutcome> {
+  async settle(entry: OutboxEntry, options: SettledOptions = {}): Promise<RepairOutcome> {
     const outcome = await this.repair(entry.conversationId, entry.source, options);
-    await this.outbox.removeSettled(entry.outboxIds ?? [], entry.conversationId, entry.source);
+    await this.outbox.removeSettled(entry.outboxIds ?? [], entry.conversationId, entry.source, options.settled ? options.tx : undefined);
     return outcome;
   }
 
@@ -142,18 +153,22 @@ export class RepairService {
     });
   }
 
-  /** Rounds until the copy equals the source; fenced unless `settledMode` says the caller holds the fence exclusively. */
+  /**
+   * Rounds until the copy equals the source; fenced unless `settledMode` says the caller holds the fence exclusively
+   * (then the new store's side runs in `settledTx`, the caller's transaction, when it gives one).
+   */
   private async rounds(
     id: string,
     direction: (mode: MigrationMode) => Direction | null,
     settledMode?: MigrationMode,
+    settledTx?: StoreTransaction,
   ): Promise<RepairOutcome> {
     let wrote = false;
     let graceFor: number | null = null;
     for (let round = 0, graces = 0; round < MAX_ROUNDS; round++) {
       const replaceAhead: boolean | number | null = settledMode !== undefined || graceFor;
       const step = (mode: MigrationMode, tx?: StoreTransaction): Promise<Round> => this.round(id, direction(mode), tx, replaceAhead);
-      const r: Round = settledMode ? await step(settledMode) : await this.fence.write((w) => step(w.mode, w.q));
+      const r: Round = settledMode ? await step(settledMode, settledTx) : await this.fence.write((w) => step(w.mode, w.q));
       if ('done' in r) return r.done === 'in_sync' && wrote ? 'repaired' : r.done;
       if ('wrote' in r) {
         wrote = true;
