@@ -118,7 +118,8 @@ export const SELECT_WITH_MESSAGES = `
  * One conversation with its messages in one statement (one snapshot) as a row per message after the
  * conversation's own (`seq` null), rather than as one JSON value: a long conversation then comes as many small
  * rows, not as one value of its whole size that the driver gathers in buffers it grows by doubling (a read of
- * 1,000 messages allocated about 2 MB of buffers outside the JS heap, which start V8 collections).
+ * 1,000 messages allocated about 2 MB of buffers outside the JS heap, which start V8 collections). A message's
+ * row has its time in `created_at` and null in the conversation's other columns.
  */
 export const SELECT_ONE_WITH_MESSAGE_ROWS = `
   SELECT c.id, c.user_id, c.title, c.metadata, c.created_at, c.updated_at, c.version, c.deleted, c.message_count,
