@@ -38,8 +38,9 @@ describe('PostgreSQL frozen while legacy is the source of truth', () => {
     }
     const writers = startWriters(rig.cluster, ids, CLIENTS, () => frozen, 60_000);
     await sleep(2000);
-    rig.services.freeze('postgres', true);
+    // Set first: if the freeze fails half-way, afterAll still thaws what it stopped.
     frozen = true;
+    rig.services.freeze('postgres', true);
     let heldByFreeze: number | undefined;
     try {
       await sleep(1000);

@@ -102,8 +102,18 @@ export async function startPrivateServices(requestedBase?: number): Promise<Priv
       throw new Error(`${service} (pid ${pid}) did not stop`);
     },
     freeze: (service, frozen) => {
-      const pids = service === 'postgres' ? postgresProcesses(path.join(dir, 'data/postgres')) : [pidOf(service)];
-      for (const pid of pids) process.kill(pid, frozen ? 'SIGSTOP' : 'SIGCONT');
+      const signal = frozen ? 'SIGSTOP' : 'SIGCONT';
+      if (service !== 'postgres') return void process.kill(pidOf(service), signal);
+      const [postmaster, ...children] = postgresProcesses(path.join(dir, 'data/postgres'));
+      process.kill(postmaster, signal);
+      for (const pid of children) {
+        try {
+          process.kill(pid, signal);
+        } catch (err) {
+          // A backend can end between the listing and its signal (its client went away): nothing left to stop.
+          if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+        }
+      }
     },
     down,
   };
