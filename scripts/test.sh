@@ -31,7 +31,9 @@ rm -rf "$results" && mkdir -p "$results"
 rc=0
 npx --no -- jest --selectProjects unit static --passWithNoTests --json --outputFile="$results/unit-static.json" "$@" ||
   rc=$?
-npx --no -- jest --selectProjects integration --runInBand --passWithNoTests --json \
+# --forceExit: a suite that failed without closing what it started (a cluster whose afterAll timed out) would
+# otherwise keep Jest waiting on its handles after the run, with the failure already counted.
+npx --no -- jest --selectProjects integration --runInBand --passWithNoTests --forceExit --json \
   --outputFile="$results/integration.json" "$@" || rc=$?
 node scripts/ci/test-totals.mjs "$results" npm-test
 exit "$rc"
