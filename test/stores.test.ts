@@ -315,11 +315,12 @@ describe('stores on real servers', () => {
     it('round-trips generated conversations through PostgreSQL rows in canonical form', async () => {
       await fc.assert(
         fc.asyncProperty(arbConversation({ maxMessages: 6 }), async (c: Conversation) => {
-          await ds.query('DELETE FROM conversations WHERE id = $1', [c.id]);
+          await ds.query('DELETE FROM conversations WHERE id = $1 OR user_id = $2', [c.id, c.userId]);
           expect(await pg.putIfNewer(c)).toBe('written');
           expect(canonical((await pg.get(c.id))!)).toEqual(canonical(c));
-          // The other reader (a conversation's messages as one JSON value) reads the same.
+          // The readers of many conversations read the same.
           expect((await pg.getMany([c.id])).map(canonical)).toEqual([canonical(c)]);
+          if (!c.deleted) expect((await pg.listByUser(c.userId, 1)).map(canonical)).toEqual([canonical(c)]);
         }),
         { numRuns: 60, seed: 20261126 },
       );

@@ -4,12 +4,13 @@ import {
   CONVERSATION_COLUMNS,
   ConversationRow,
   fromMessageRows,
+  fromMessageRowsMany,
   fromRows,
   MESSAGE_COLUMNS,
   MessageRow,
-  OneWithMessageRows,
   parseVersion,
   toRows,
+  WithMessageRows,
 } from './pg-rows';
 import { arbConversation } from '../../model/testing/arbitraries';
 import { expectSameCanonical } from '../../model/testing/canonical-assert';
@@ -93,11 +94,13 @@ describe('fromRows', () => {
 });
 
 describe('fromMessageRows', () => {
-  /** The rows SELECT_ONE_WITH_MESSAGE_ROWS answers: the conversation's, then one per message (header columns null). */
-  const answer = (): OneWithMessageRows[] => {
-    const { conversation, messages } = toRows(sampleConversation());
+  /**
+   * The rows SELECT_ONE_WITH_MESSAGE_ROWS answers for `c`: the conversation's, then one per message (its id, and the
+   * other header columns null); with `ord`, as selectWithMessageRows numbers them.
+   */
+  const answer = (c = sampleConversation(), ord?: number): WithMessageRows[] => {
+    const { conversation, messages } = toRows(c);
     const none = {
-      id: null,
       user_id: null,
       title: null,
       metadata: null,
@@ -107,9 +110,17 @@ describe('fromMessageRows', () => {
       message_count: null,
     };
     return [
-      { ...conversation, seq: null, role: null, content: null },
+      { ...conversation, ord, seq: null, role: null, content: null },
       ...messages.map(
-        (m) => ({ ...none, created_at: m.created_at, seq: m.seq, role: m.role, content: m.content }) as unknown as OneWithMessageRows,
+        (m) =>
+          ({
+            ...none,
+            id: m.conversation_id,
+            created_at: m.created_at,
+            seq: m.seq,
+            role: m.role,
+            content: m.content,
+          }) as unknown as WithMessageRows,
       ),
     ];
   };
@@ -120,11 +131,43 @@ describe('fromMessageRows', () => {
 
   it('answers null for no rows', () => {
     expect(fromMessageRows([])).toBeNull();
+    expect(fromMessageRowsMany([])).toEqual([]);
   });
 
   it('refuses message rows without their conversation row, and a message count the rows do not match', () => {
     expect(() => fromMessageRows(answer().slice(1))).toThrow(InvalidRowError);
     expect(() => fromMessageRows(answer().slice(0, 2))).toThrow(/message_count is 3 but 1 message rows/);
+  });
+
+  it('reads many conversations from their rows in any order, in the order `ord` numbers them', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(arbConversation({ maxMessages: 4 }), { selector: (c) => c.id, maxLength: 5 }).chain((cs) =>
+          fc.tuple(
+            fc.constant(cs),
+            fc.shuffledSubarray(
+              cs.flatMap((c, i) => answer(c, i + 1)),
+              { minLength: cs.reduce((n, c) => n + 1 + c.messages.length, 0) },
+            ),
+          ),
+        ),
+        ([cs, rows]) => {
+          const read = fromMessageRowsMany(rows);
+          expect(read.length).toBe(cs.length);
+          read.forEach((c, i) => expectSameCanonical(c, cs[i]));
+        },
+      ),
+      { numRuns: 100, seed: 20261206 },
+    );
+  });
+
+  it('refuses a conversation twice, and a message whose conversation is not there', () => {
+    const other = { ...sampleConversation(), id: '0123456789abcdef01234567', messages: [] };
+    expect(() => fromMessageRowsMany([...answer(), ...answer()])).toThrow(/the conversation came twice/);
+    expect(() => fromMessageRowsMany([...answer(other), ...answer().slice(1)])).toThrow(
+      /message seq 0 came without its conversation's row/,
+    );
+    expect(fromMessageRowsMany([...answer(sampleConversation(), 2), ...answer(other, 1)]).map((c) => c.id)).toEqual([other.id, SAMPLE_ID]);
   });
 });
 

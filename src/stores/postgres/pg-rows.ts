@@ -102,63 +102,75 @@ export function fromRows(row: ConversationRow, messageRows: readonly MessageRow[
   };
 }
 
-/** A bigint column value as a JS number, refusing values a number cannot hold exactly. */
-/**
- * Conversations with their messages in one statement, so in one snapshot (read as two statements, a write
- * committing between them would pair a row with messages it does not have yet). Append a WHERE and ORDER BY.
- */
-export const SELECT_WITH_MESSAGES = `
-  SELECT c.id, c.user_id, c.title, c.metadata, c.created_at, c.updated_at, c.version, c.deleted, c.message_count,
-         COALESCE((SELECT json_agg(json_build_object('seq', m.seq, 'role', m.role, 'content', m.content,
-                                                     'created_at', m.created_at) ORDER BY m.seq)
-                   FROM messages m WHERE m.conversation_id = c.id), '[]'::json) AS messages
-  FROM conversations c`;
+/** CONVERSATION_COLUMNS as a column list. */
+export const CONVERSATION_COLUMN_LIST = CONVERSATION_COLUMNS.join(', ');
 
 /**
- * One conversation with its messages in one statement (one snapshot) as a row per message after the
- * conversation's own (`seq` null), rather than as one JSON value: a long conversation then comes as many small
- * rows, not as one value of its whole size that the driver gathers in buffers it grows by doubling (a read of
- * 1,000 messages allocated about 2 MB of buffers outside the JS heap, which start V8 collections). A message's
- * row has its time in `created_at` and null in the conversation's other columns.
+ * One conversation with its messages in one statement (one snapshot) as its row (`seq` null) and a row per
+ * message, rather than as one JSON value: a long conversation then comes as many small rows, not as one value of
+ * its whole size that the driver gathers in buffers it grows by doubling (a read of 1,000 messages allocated about
+ * 2 MB of buffers outside the JS heap, which start V8 collections), and PostgreSQL builds no JSON object per
+ * message. A message's row has its conversation's id, its own time in `created_at`, and null in the conversation's
+ * other columns.
  */
 export const SELECT_ONE_WITH_MESSAGE_ROWS = `
-  SELECT c.id, c.user_id, c.title, c.metadata, c.created_at, c.updated_at, c.version, c.deleted, c.message_count,
-         NULL::integer AS seq, NULL::text AS role, NULL::text AS content
+  SELECT ${CONVERSATION_COLUMN_LIST}, NULL::integer AS seq, NULL::text AS role, NULL::text AS content
   FROM conversations c WHERE c.id = $1
   UNION ALL
-  SELECT NULL, NULL, NULL, NULL, m.created_at, NULL, NULL, NULL, NULL, m.seq, m.role, m.content
-  FROM messages m WHERE m.conversation_id = $1
-  ORDER BY seq NULLS FIRST`;
+  SELECT m.conversation_id, NULL, NULL, NULL, m.created_at, NULL, NULL, NULL, NULL, m.seq, m.role, m.content
+  FROM messages m WHERE m.conversation_id = $1`;
 
-export type OneWithMessageRows = ConversationRow & { seq: number | null; role: string | null; content: string | null };
+/**
+ * The conversations `where` picks (a condition on `c`; empty: all), in `order`, at most `limit` (a parameter
+ * reference) when given, with their messages' rows, as SELECT_ONE_WITH_MESSAGE_ROWS; in one statement, so one
+ * snapshot. `ord` numbers the conversations in `order`. Each conversation's messages are read from the primary
+ * key's index (LATERAL), as the row-per-conversation read did, and the rows come in no order: sorting them in
+ * PostgreSQL would sort every message body (a page of long conversations is megabytes, past `work_mem`).
+ */
+export function selectWithMessageRows(where: string, order: string, limit?: string): string {
+  return `
+  WITH picked AS MATERIALIZED (
+    SELECT ${CONVERSATION_COLUMN_LIST}, row_number() OVER (ORDER BY ${order})::integer AS ord
+    FROM conversations c ${where ? `WHERE ${where}` : ''}
+    ORDER BY ${order} ${limit ? `LIMIT ${limit}` : ''})
+  SELECT ${CONVERSATION_COLUMN_LIST}, ord, NULL::integer AS seq, NULL::text AS role, NULL::text AS content FROM picked
+  UNION ALL
+  SELECT m.conversation_id, NULL, NULL, NULL, m.created_at, NULL, NULL, NULL, NULL, NULL, m.seq, m.role, m.content
+  FROM picked p CROSS JOIN LATERAL (SELECT * FROM messages WHERE conversation_id = p.id) m`;
+}
+
+/** A row of either statement above: a conversation's (`seq` null) or one of its messages'. */
+export type WithMessageRows = ConversationRow & { ord?: number | null; seq: number | null; role: string | null; content: string | null };
+
+/**
+ * The rows of selectWithMessageRows (or SELECT_ONE_WITH_MESSAGE_ROWS), in any order, as conversations in `ord`
+ * order. Every message row must have its conversation's row; fromRows checks that the messages are complete.
+ */
+export function fromMessageRowsMany(rows: readonly WithMessageRows[]): Conversation[] {
+  const heads: WithMessageRows[] = [];
+  const messages = new Map<string, MessageRow[]>();
+  for (const r of rows) {
+    if (r.seq !== null) continue;
+    if (messages.has(r.id)) throw new InvalidRowError('the conversation came twice', r.id);
+    heads.push(r);
+    messages.set(r.id, []);
+  }
+  for (const r of rows) {
+    if (r.seq === null) continue;
+    const own = messages.get(r.id);
+    if (!own) throw new InvalidRowError(`message seq ${r.seq} came without its conversation's row`, r.id);
+    own.push({ conversation_id: r.id, seq: r.seq, role: r.role as string, content: r.content as string, created_at: r.created_at });
+  }
+  heads.sort((a, b) => (a.ord ?? 0) - (b.ord ?? 0));
+  return heads.map((h) => fromRows(h, messages.get(h.id) as MessageRow[]));
+}
 
 /** The rows of SELECT_ONE_WITH_MESSAGE_ROWS as a conversation, or null when there are none. */
-export function fromMessageRows(rows: readonly OneWithMessageRows[]): Conversation | null {
-  if (rows.length === 0) return null;
-  const head = rows[0];
-  if (head.seq !== null) throw new InvalidRowError(`message seq ${head.seq} came without its conversation's row`, head.id);
-  const messages: MessageRow[] = [];
-  for (let i = 1; i < rows.length; i++) {
-    const r = rows[i];
-    messages.push({
-      conversation_id: head.id,
-      seq: r.seq as number,
-      role: r.role as string,
-      content: r.content as string,
-      created_at: r.created_at,
-    });
-  }
-  return fromRows(head, messages);
+export function fromMessageRows(rows: readonly WithMessageRows[]): Conversation | null {
+  return fromMessageRowsMany(rows)[0] ?? null;
 }
 
-export type RowWithMessages = ConversationRow & { messages: Array<Omit<MessageRow, 'conversation_id'> & { created_at: string }> };
-
-/** A row of SELECT_WITH_MESSAGES as a conversation. */
-export function fromJoined(row: RowWithMessages): Conversation {
-  const messages = row.messages.map((m) => ({ ...m, conversation_id: row.id, created_at: new Date(m.created_at) }));
-  return fromRows(row, messages);
-}
-
+/** A bigint column value as a JS number, refusing values a number cannot hold exactly. */
 export function parseVersion(value: number | string, id?: string): number {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {

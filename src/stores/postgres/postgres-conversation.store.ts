@@ -17,13 +17,13 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { DataSource, QueryRunner } from 'typeorm';
 import type { Conversation } from '../../model/conversation.model';
 import {
+  CONVERSATION_COLUMN_LIST,
   ConversationRow,
-  fromJoined,
   fromMessageRows,
+  fromMessageRowsMany,
   MessageRow,
-  RowWithMessages,
   SELECT_ONE_WITH_MESSAGE_ROWS,
-  SELECT_WITH_MESSAGES,
+  selectWithMessageRows,
   toRows,
 } from './pg-rows';
 import { CONVERSATIONS_COPY_COLUMNS, copyBatch, MESSAGES_COPY_COLUMNS } from './copy-text';
@@ -36,8 +36,6 @@ import type {
   TransactionalStore,
   WriteShape,
 } from '../conversation-store.port';
-
-const CONVERSATION_COLUMNS = 'id, user_id, title, metadata, created_at, updated_at, version, deleted, message_count';
 
 export class PostgresConversationStore implements TransactionalStore {
   readonly name = 'new' as const;
@@ -55,8 +53,7 @@ export class PostgresConversationStore implements TransactionalStore {
 
   async getMany(ids: string[]): Promise<Conversation[]> {
     if (ids.length === 0) return [];
-    const rows: RowWithMessages[] = await this.dataSource.query(`${SELECT_WITH_MESSAGES} WHERE c.id = ANY($1) ORDER BY c.id`, [ids]);
-    return rows.map(fromJoined);
+    return fromMessageRowsMany(await this.dataSource.query(selectWithMessageRows('c.id = ANY($1)', 'c.id'), [ids]));
   }
 
   async insertNew(c: Conversation, tx?: StoreTransaction): Promise<boolean> {
@@ -144,7 +141,7 @@ export class PostgresConversationStore implements TransactionalStore {
       const rows = conversations.map(toRows);
       const columns = columnsOf(rows.map((r) => r.conversation));
       const written: Array<{ id: string }> = await runner.query(
-        `INSERT INTO conversations (${CONVERSATION_COLUMNS})
+        `INSERT INTO conversations (${CONVERSATION_COLUMN_LIST})
          SELECT * FROM unnest($1::char(24)[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[],
                               $6::timestamptz[], $7::bigint[], $8::boolean[], $9::integer[])
          ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id, title = EXCLUDED.title,
@@ -186,7 +183,7 @@ export class PostgresConversationStore implements TransactionalStore {
     await copyIn(client, `COPY ${STAGE_CONVERSATIONS} (${CONVERSATIONS_COPY_COLUMNS}) FROM STDIN`, text.conversations);
     if (text.messageCount > 0) await copyIn(client, `COPY ${STAGE_MESSAGES} (${MESSAGES_COPY_COLUMNS}) FROM STDIN`, text.messages);
     const written: Array<{ id: string; inserted: boolean }> = await q.query(
-      `INSERT INTO conversations (${CONVERSATION_COLUMNS}) SELECT ${CONVERSATION_COLUMNS} FROM ${STAGE_CONVERSATIONS}
+      `INSERT INTO conversations (${CONVERSATION_COLUMN_LIST}) SELECT ${CONVERSATION_COLUMN_LIST} FROM ${STAGE_CONVERSATIONS}
        ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id, title = EXCLUDED.title,
          metadata = EXCLUDED.metadata, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
          version = EXCLUDED.version, deleted = EXCLUDED.deleted, message_count = EXCLUDED.message_count
@@ -225,12 +222,11 @@ export class PostgresConversationStore implements TransactionalStore {
       params.push(after.createdAt, after.id);
       cursor = 'AND (c.created_at, c.id) < ($3, $4)';
     }
-    const rows: RowWithMessages[] = await this.dataSource.query(
-      `${SELECT_WITH_MESSAGES} WHERE c.user_id = $1 AND NOT c.deleted ${cursor}
-       ORDER BY c.created_at DESC, c.id DESC LIMIT $2`,
+    const rows = await this.dataSource.query(
+      selectWithMessageRows(`c.user_id = $1 AND NOT c.deleted ${cursor}`, 'c.created_at DESC, c.id DESC', '$2'),
       params,
     );
-    return rows.map(fromJoined);
+    return fromMessageRowsMany(rows);
   }
 
   /** Runs `fn` in the caller's transaction when there is one, else in a transaction of its own. */
@@ -330,7 +326,7 @@ function rowWrite(
     return expectedVersion === null
       ? {
           ctes: [],
-          last: `INSERT INTO conversations (${CONVERSATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+          last: `INSERT INTO conversations (${CONVERSATION_COLUMN_LIST}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                  ON CONFLICT (id) DO NOTHING RETURNING id`,
           params: conversationParams(conversation),
           messages,
