@@ -1,8 +1,9 @@
 /**
  * The new store on PostgreSQL. TypeORM owns the connection and the migrations; the statements here
  * are hand-written SQL because the guarantees live in them:
- * - a conversation row and its messages change in one transaction, and the row's UPDATE takes the
- *   row lock first, so concurrent writers of one conversation are serialised by PostgreSQL;
+ * - a conversation row and its messages change together: a write of one conversation is one statement (its
+ *   messages are written only if its guarded row statement wrote, see `write`), a batch one transaction; the
+ *   row's UPDATE takes the row lock first, so concurrent writers of one conversation are serialised by PostgreSQL;
  * - `putMany` is one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE ... WHERE version <`
  *   per batch: set-based, version-guarded, and it reports which ids it actually wrote;
  * - `update` writes only what changed (WriteShape): an append is the row's guarded UPDATE and one message
@@ -56,20 +57,20 @@ export class PostgresConversationStore implements TransactionalStore {
     return fromMessageRowsMany(await this.dataSource.query(selectWithMessageRows('c.id = ANY($1)', 'c.id'), [ids]));
   }
 
+  /** Every write of one conversation is one statement (see write), so it needs no transaction of its own. */
   async insertNew(c: Conversation, tx?: StoreTransaction): Promise<boolean> {
-    return this.within(tx, async (q) => (await this.write(q, c, null, 'replace')).wrote);
+    return (await this.write(tx ?? this.dataSource, c, null, 'replace')).wrote;
   }
 
   async compareAndSet(c: Conversation, expectedVersion: number, tx?: StoreTransaction): Promise<boolean> {
-    return this.within(tx, async (q) => (await this.write(q, c, expectedVersion, 'replace')).wrote);
+    return (await this.write(tx ?? this.dataSource, c, expectedVersion, 'replace')).wrote;
   }
 
   /**
    * The guard is the version and the message count (`message_count` says which rows exist): an append inserts
-   * row `n - 1` of `n`, a header change keeps the rows. Both in one statement, so no transaction is needed.
+   * row `n - 1` of `n`, a header change keeps the rows.
    */
   async update(c: Conversation, expectedVersion: number, shape: WriteShape, tx?: StoreTransaction): Promise<boolean> {
-    if (shape === 'replace') return this.compareAndSet(c, expectedVersion, tx);
     return (await this.write(tx ?? this.dataSource, c, expectedVersion, shape)).wrote;
   }
 
@@ -84,9 +85,11 @@ export class PostgresConversationStore implements TransactionalStore {
   }
 
   /**
-   * One write: the guarded statement on the conversation's row (rowWrite), which also records `record` in the
-   * outbox when there is one, in the same statement and only if the row was written; then, for a whole write,
-   * the messages. With messages to write, `q` must be a transaction.
+   * One write, in one statement: the guarded statement on the conversation's row (rowWrite); the outbox record
+   * when there is one, only if the row was written; and for a whole write, the messages, only if the row was
+   * written: rows past the new end removed, the others upserted where they differ (as replaceMessages). The
+   * sub-statements touch different rows, and the messages' foreign key is checked at the statement's end, when
+   * a new conversation's row is there.
    */
   private async write(
     q: StoreTransaction,
@@ -98,11 +101,18 @@ export class PostgresConversationStore implements TransactionalStore {
     const w = rowWrite(c, expectedVersion, shape);
     const ctes = [...w.ctes, `written AS (${w.last})`];
     const params = [...w.params];
+    const next = (value: unknown) => `$${params.push(value)}`;
     if (record) {
-      params.push(record.source, record.reason);
       ctes.push(
         `recorded AS (INSERT INTO repair_outbox (conversation_id, source, reason)
-                      SELECT id, $${params.length - 1}::text, $${params.length}::text FROM written RETURNING id)`,
+                      SELECT id, ${next(record.source)}::text, ${next(record.reason)}::text FROM written RETURNING id)`,
+      );
+    }
+    if (w.messages) {
+      const m = w.messages;
+      ctes.push(
+        `trimmed AS (DELETE FROM messages WHERE conversation_id IN (SELECT id FROM written) AND seq >= ${next(m.length)}::integer)`,
+        `upserted AS (${upsertMessages(m, next, 'EXISTS (SELECT 1 FROM written)')})`,
       );
     }
     const rows = await q.query<Array<{ outbox_id: string | number | null }>>(
@@ -111,7 +121,6 @@ export class PostgresConversationStore implements TransactionalStore {
       params,
     );
     if (rows.length === 0) return { wrote: false, outboxId: null };
-    if (w.messages) await this.replaceMessages(q, [c.id], w.messages);
     return { wrote: true, outboxId: rows[0].outbox_id === null ? null : String(rows[0].outbox_id) };
   }
 
@@ -229,11 +238,6 @@ export class PostgresConversationStore implements TransactionalStore {
     return fromMessageRowsMany(rows);
   }
 
-  /** Runs `fn` in the caller's transaction when there is one, else in a transaction of its own. */
-  private within<T>(tx: StoreTransaction | undefined, fn: (q: StoreTransaction) => Promise<T>): Promise<T> {
-    return tx ? fn(tx) : this.transaction(fn);
-  }
-
   async transaction<T>(fn: (q: QueryRunner) => Promise<T>): Promise<T> {
     // TypeORM's transaction: one connection, committed when fn resolves, rolled back when it throws.
     return this.dataSource.transaction((em) => fn(em.queryRunner!));
@@ -253,20 +257,10 @@ export class PostgresConversationStore implements TransactionalStore {
       [[...counts.keys()], [...counts.values()]],
     );
     if (messages.length === 0) return;
+    const params: unknown[] = [];
     await q.query(
-      `INSERT INTO messages (conversation_id, seq, role, content, created_at)
-       SELECT * FROM unnest($1::char(24)[], $2::integer[], $3::text[], $4::text[], $5::timestamptz[])
-       ON CONFLICT (conversation_id, seq) DO UPDATE SET role = EXCLUDED.role, content = EXCLUDED.content,
-         created_at = EXCLUDED.created_at
-       WHERE (messages.role, messages.content, messages.created_at)
-             IS DISTINCT FROM (EXCLUDED.role, EXCLUDED.content, EXCLUDED.created_at)`,
-      [
-        messages.map((m) => m.conversation_id),
-        messages.map((m) => m.seq),
-        messages.map((m) => m.role),
-        messages.map((m) => m.content),
-        messages.map((m) => m.created_at),
-      ],
+      upsertMessages(messages, (value) => `$${params.push(value)}`),
+      params,
     );
   }
 }
@@ -291,6 +285,22 @@ async function copyIn(client: ClientBase, sql: string, text: string): Promise<vo
   await done;
 }
 
+/**
+ * Upserts message rows where they differ, `messages` read from the parameters `param` adds; with `guard`, only
+ * if that holds.
+ */
+function upsertMessages(messages: readonly MessageRow[], param: (value: unknown) => string, guard?: string): string {
+  const column = (pick: (m: MessageRow) => unknown, type: string) => `${param(messages.map(pick))}::${type}[]`;
+  return `INSERT INTO messages (conversation_id, seq, role, content, created_at)
+    SELECT k.* FROM unnest(${column((m) => m.conversation_id, 'char(24)')}, ${column((m) => m.seq, 'integer')},
+                           ${column((m) => m.role, 'text')}, ${column((m) => m.content, 'text')},
+                           ${column((m) => m.created_at, 'timestamptz')}) AS k ${guard ? `WHERE ${guard}` : ''}
+    ON CONFLICT (conversation_id, seq) DO UPDATE SET role = EXCLUDED.role, content = EXCLUDED.content,
+      created_at = EXCLUDED.created_at
+    WHERE (messages.role, messages.content, messages.created_at)
+          IS DISTINCT FROM (EXCLUDED.role, EXCLUDED.content, EXCLUDED.created_at)`;
+}
+
 function conversationParams(r: ConversationRow): unknown[] {
   return [r.id, r.user_id, r.title, JSON.stringify(r.metadata), r.created_at, r.updated_at, r.version, r.deleted, r.message_count];
 }
@@ -313,7 +323,7 @@ function columnsOf(rows: ConversationRow[]): unknown[][] {
  * The guarded statement of a write on the conversation's row, as common table expressions and a last
  * data-modifying statement that returns `id` when it wrote: an insert of an absent id (`expectedVersion` null),
  * or an update guarded by the version (and, for an append or a header change, by the message count). `messages`,
- * for a whole write: the rows written after it (replaceMessages).
+ * for a whole write: the rows the same statement writes after it (see write).
  */
 function rowWrite(
   c: Conversation,
