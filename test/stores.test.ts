@@ -384,5 +384,26 @@ describe('stores on real servers', () => {
       const [{ n }] = await ds.query('SELECT count(*)::int AS n FROM messages WHERE conversation_id = $1', [c.id]);
       expect(n).toBe(1);
     });
+
+    it('a whole write that its guard refuses writes none of its messages (one statement: row, then messages)', async () => {
+      const c = sampleConversation({ id: hex(11), version: 3 });
+      expect(await pg.insertNew(c)).toBe(true);
+      const other = (version: number, messages: Conversation['messages']) => ({ ...c, title: 'other', version, messages });
+      const fewer = c.messages.slice(0, 1).map((m) => ({ ...m, content: `${m.content} (changed)` }));
+      const more = [...c.messages, { role: 'tool' as const, content: 'added', createdAt: new Date(9) }];
+      // A create of an id that exists, and replaces on a version that is not the current one (behind, ahead).
+      expect(await pg.insertNew(other(1, more))).toBe(false);
+      for (const expected of [2, 4]) {
+        expect(await pg.compareAndSet(other(expected + 1, fewer), expected)).toBe(false);
+        expect(await pg.compareAndSet(other(expected + 1, more), expected)).toBe(false);
+      }
+      await pg.transaction(async (q) => expect(await pg.compareAndSet(other(4, more), 2, q)).toBe(false));
+      expect(canonical((await pg.get(c.id))!)).toEqual(canonical(c));
+      // The same writes on the current version land whole: fewer messages remove the rows past the end.
+      expect(await pg.compareAndSet(other(4, fewer), 3)).toBe(true);
+      expect(canonical((await pg.get(c.id))!)).toEqual(canonical(other(4, fewer)));
+      const [{ n }] = await ds.query('SELECT count(*)::int AS n FROM messages WHERE conversation_id = $1', [c.id]);
+      expect(n).toBe(1);
+    });
   });
 });
