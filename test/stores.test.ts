@@ -385,7 +385,7 @@ describe('stores on real servers', () => {
       expect(n).toBe(1);
     });
 
-    it('a whole write that its guard refuses writes none of its messages (one statement: row, then messages)', async () => {
+    it('a whole write or put that its guard refuses writes none of its messages (one statement: row, then messages)', async () => {
       const c = sampleConversation({ id: hex(11), version: 3 });
       expect(await pg.insertNew(c)).toBe(true);
       const other = (version: number, messages: Conversation['messages']) => ({ ...c, title: 'other', version, messages });
@@ -398,6 +398,11 @@ describe('stores on real servers', () => {
         expect(await pg.compareAndSet(other(expected + 1, more), expected)).toBe(false);
       }
       await pg.transaction(async (q) => expect(await pg.compareAndSet(other(4, more), 2, q)).toBe(false));
+      // A put that is not newer, alone and in a batch beside one that lands.
+      expect(await pg.putIfNewer(other(3, fewer))).toBe('stale');
+      const fresh = sampleConversation({ id: hex(12), version: 1 });
+      expect(await pg.putMany([other(2, more), fresh])).toEqual([fresh.id]);
+      expect(canonical((await pg.get(fresh.id))!)).toEqual(canonical(fresh));
       expect(canonical((await pg.get(c.id))!)).toEqual(canonical(c));
       // The same writes on the current version land whole: fewer messages remove the rows past the end.
       expect(await pg.compareAndSet(other(4, fewer), 3)).toBe(true);

@@ -87,7 +87,7 @@ export class PostgresConversationStore implements TransactionalStore {
   /**
    * One write, in one statement: the guarded statement on the conversation's row (rowWrite); the outbox record
    * when there is one, only if the row was written; and for a whole write, the messages, only if the row was
-   * written: rows past the new end removed, the others upserted where they differ (as replaceMessages). The
+   * written: rows past the new end removed, the others upserted where they differ (as putMany). The
    * sub-statements touch different rows, and the messages' foreign key is checked at the statement's end, when
    * a new conversation's row is there.
    */
@@ -143,29 +143,33 @@ export class PostgresConversationStore implements TransactionalStore {
     return written.length === 1 ? 'written' : 'stale';
   }
 
-  /** Version-guarded bulk write; returns the ids written (absent or older before). */
+  /**
+   * Version-guarded bulk write; returns the ids written (absent or older before). One statement, as `write`: the
+   * guarded upsert of the rows, then the messages of the conversations it wrote: rows past their new end removed,
+   * the others upserted where they differ.
+   */
   async putMany(conversations: Conversation[], q?: StoreTransaction): Promise<string[]> {
     if (conversations.length === 0) return [];
-    const run = async (runner: StoreTransaction) => {
-      const rows = conversations.map(toRows);
-      const columns = columnsOf(rows.map((r) => r.conversation));
-      const written: Array<{ id: string }> = await runner.query(
-        `INSERT INTO conversations (${CONVERSATION_COLUMN_LIST})
+    const rows = conversations.map(toRows);
+    const params: unknown[] = columnsOf(rows.map((r) => r.conversation));
+    const next = (value: unknown) => `$${params.push(value)}`;
+    const messages = rows.flatMap((r) => r.messages);
+    const written: Array<{ id: string }> = await (q ?? this.dataSource).query(
+      `WITH written AS (
+         INSERT INTO conversations (${CONVERSATION_COLUMN_LIST})
          SELECT * FROM unnest($1::char(24)[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[],
                               $6::timestamptz[], $7::bigint[], $8::boolean[], $9::integer[])
          ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id, title = EXCLUDED.title,
            metadata = EXCLUDED.metadata, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
            version = EXCLUDED.version, deleted = EXCLUDED.deleted, message_count = EXCLUDED.message_count
          WHERE conversations.version < EXCLUDED.version
-         RETURNING id`,
-        columns,
-      );
-      const ids = new Set(written.map((w) => w.id));
-      const messages = rows.filter((r) => ids.has(r.conversation.id)).flatMap((r) => r.messages);
-      await this.replaceMessages(runner, [...ids], messages);
-      return [...ids];
-    };
-    return q ? run(q) : this.transaction(run);
+         RETURNING id, message_count),
+       trimmed AS (DELETE FROM messages m USING written w WHERE m.conversation_id = w.id AND m.seq >= w.message_count),
+       upserted AS (${upsertMessages(messages, next, 'k.conversation_id IN (SELECT id FROM written)')})
+       SELECT id FROM written`,
+      params,
+    );
+    return written.map((w) => w.id);
   }
 
   /** PostgreSQL holds whatever the API's input rules let through (they refuse the NUL it cannot store). */
@@ -176,7 +180,7 @@ export class PostgresConversationStore implements TransactionalStore {
   /**
    * putMany through COPY (see the header), in the caller's transaction. Messages of conversations it inserted
    * are inserted; those of conversations it updated are made exactly the staged ones (rows past the end
-   * removed, the others upserted where they differ), as replaceMessages does.
+   * removed, the others upserted where they differ), as putMany does.
    */
   async putManyStaged(conversations: Conversation[], q: QueryRunner): Promise<string[]> {
     if (conversations.length === 0) return [];
@@ -242,27 +246,6 @@ export class PostgresConversationStore implements TransactionalStore {
     // TypeORM's transaction: one connection, committed when fn resolves, rolled back when it throws.
     return this.dataSource.transaction((em) => fn(em.queryRunner!));
   }
-
-  /**
-   * Makes the messages of `ids` exactly `messages`: rows past the new end are removed, and rows are
-   * upserted only where they differ, so an append rewrites one row rather than the whole history.
-   */
-  private async replaceMessages(q: StoreTransaction, ids: string[], messages: MessageRow[]): Promise<void> {
-    if (ids.length === 0) return;
-    const counts = new Map<string, number>(ids.map((id) => [id, 0]));
-    for (const m of messages) counts.set(m.conversation_id, Math.max(counts.get(m.conversation_id) ?? 0, m.seq + 1));
-    await q.query(
-      `DELETE FROM messages m USING unnest($1::char(24)[], $2::integer[]) AS k(id, n)
-       WHERE m.conversation_id = k.id AND m.seq >= k.n`,
-      [[...counts.keys()], [...counts.values()]],
-    );
-    if (messages.length === 0) return;
-    const params: unknown[] = [];
-    await q.query(
-      upsertMessages(messages, (value) => `$${params.push(value)}`),
-      params,
-    );
-  }
 }
 
 const STAGE_CONVERSATIONS = 'sync_stage_conversations';
@@ -286,15 +269,16 @@ async function copyIn(client: ClientBase, sql: string, text: string): Promise<vo
 }
 
 /**
- * Upserts message rows where they differ, `messages` read from the parameters `param` adds; with `guard`, only
- * if that holds.
+ * Upserts message rows where they differ, `messages` read from the parameters `param` adds, the rows for which
+ * `guard` holds (a condition on `k`, the rows offered: only those of conversations the statement wrote).
  */
-function upsertMessages(messages: readonly MessageRow[], param: (value: unknown) => string, guard?: string): string {
+function upsertMessages(messages: readonly MessageRow[], param: (value: unknown) => string, guard: string): string {
   const column = (pick: (m: MessageRow) => unknown, type: string) => `${param(messages.map(pick))}::${type}[]`;
   return `INSERT INTO messages (conversation_id, seq, role, content, created_at)
     SELECT k.* FROM unnest(${column((m) => m.conversation_id, 'char(24)')}, ${column((m) => m.seq, 'integer')},
                            ${column((m) => m.role, 'text')}, ${column((m) => m.content, 'text')},
-                           ${column((m) => m.created_at, 'timestamptz')}) AS k ${guard ? `WHERE ${guard}` : ''}
+                           ${column((m) => m.created_at, 'timestamptz')})
+      AS k(conversation_id, seq, role, content, created_at) WHERE ${guard}
     ON CONFLICT (conversation_id, seq) DO UPDATE SET role = EXCLUDED.role, content = EXCLUDED.content,
       created_at = EXCLUDED.created_at
     WHERE (messages.role, messages.content, messages.created_at)
