@@ -1,9 +1,10 @@
 /**
  * The new store on PostgreSQL. TypeORM owns the connection and the migrations; the statements here
  * are hand-written SQL because the guarantees live in them:
- * - a conversation row and its messages change together: a write of one conversation is one statement (its
- *   messages are written only if its guarded row statement wrote, see `write`), a batch one transaction; the
- *   row's UPDATE takes the row lock first, so concurrent writers of one conversation are serialised by PostgreSQL;
+ * - a conversation row and its messages change together: a write of one conversation, and putMany's batch, is
+ *   one statement (the messages are written only for the rows its guarded statement wrote, see `write`), the
+ *   staged batch runs in the caller's transaction; the row's UPDATE takes the row lock first, so concurrent
+ *   writers of one conversation are serialised by PostgreSQL;
  * - `putMany` is one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE ... WHERE version <`
  *   per batch: set-based, version-guarded, and it reports which ids it actually wrote;
  * - `update` writes only what changed (WriteShape): an append is the row's guarded UPDATE and one message
