@@ -4,7 +4,8 @@
  * conversations through random replicas, faults (a replica and the worker SIGKILLed and restarted, another
  * replica frozen (SIGSTOP) for 11 s and the worker for 6 s, Redis frozen for 3 s, every Redis connection closed by the server, Redis flushed, the legacy server stopped for 2 s, every PostgreSQL
  * session ended ten times a second for 2 s; a process that dies on its own fails the run), and, in the second run, an operator flipping the source of truth between rollout 100 %
- * and deprecation. Every operation goes into a history; at the end the repair queue drains, a
+ * and deprecation, at least MIN_FLIPS times each way (the load goes on up to 30 s past the run's seconds to reach
+ * them, when flips met the faults). Every operation goes into a history; at the end the repair queue drains, a
  * verification with repair runs, both stores are read directly, and test/support/history/checker.ts
  * judges the history against them.
  *
@@ -38,6 +39,8 @@ const SECONDS = envNumber('HISTORY_SECONDS', 40, 10);
 const REPLICAS = envNumber('HISTORY_REPLICAS', 3, 1);
 const FAULTS = envNumber('HISTORY_FAULTS', 1, 0) > 0;
 const CLIENTS = 10;
+/** The flips each way the flips run must commit (it goes on a while past HISTORY_SECONDS to reach them, see the workload). */
+const MIN_FLIPS = 4;
 const CONVERSATIONS = 20;
 const OUT_DIR = path.join(ROOT, '.local/history-checker');
 
@@ -108,6 +111,7 @@ describe('history checker: acknowledged writes under replicas, faults and source
       databaseUrl: services.env.DATABASE_URL,
       legacyServer: { stop: () => services.stop('ferretdb'), start: () => services.up() },
       redisServer: { freeze: (frozen) => services.freeze('redis', frozen) },
+      minFlipsEachWay: MIN_FLIPS,
       log: (line) => console.log(`[${variant}] ${line}`),
     };
     const { recorder } = await recordRun(cluster, options);
@@ -200,10 +204,10 @@ describe('history checker: acknowledged writes under replicas, faults and source
       const outcome = await run('flips', true);
       const { succeeded } = outcome.result.figures.flips;
       expectGuarantees(outcome, {
-        'at least 4 flips to the new store': succeeded.advance >= 4,
-        'at least 4 flips back to legacy': succeeded.rollback >= 4,
+        [`at least ${MIN_FLIPS} flips to the new store`]: succeeded.advance >= MIN_FLIPS,
+        [`at least ${MIN_FLIPS} flips back to legacy`]: succeeded.rollback >= MIN_FLIPS,
       });
     },
-    SECONDS * 1000 + 180_000,
+    SECONDS * 1000 + 210_000,
   );
 });

@@ -34,10 +34,17 @@ export interface WorkloadOptions {
   legacyServer: { stop(): Promise<void>; start(): Promise<void> };
   /** Redis, which the faults freeze (SIGSTOP: connections stay open and nothing answers) and thaw. */
   redisServer: { freeze(frozen: boolean): void };
+  /**
+   * With flips: the flips each way the run is for. A flip that meets a fault (a frozen replica, legacy stopped) can
+   * take its 10-12 s, so if fewer have committed when `seconds` are up, the load and the operator go on (no new
+   * faults) until they have, EXTRA_FLIP_SECONDS at most.
+   */
+  minFlipsEachWay?: number;
   log?: (line: string) => void;
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
+const EXTRA_FLIP_SECONDS = 30;
 const OPERATOR_TIMEOUT_MS = 30_000;
 const KEYED_ATTEMPTS = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -71,6 +78,9 @@ class Runner {
   readonly recorder = new HistoryRecorder();
   /** Set by run(); retries during set-up are not cut short. */
   private deadline = Number.POSITIVE_INFINITY;
+  /** The latest the run may go on to reach minFlipsEachWay. */
+  private cap = Number.POSITIVE_INFINITY;
+  private readonly committed = { advance: 0, rollback: 0 };
 
   constructor(
     private readonly cluster: Cluster,
@@ -121,7 +131,7 @@ class Runner {
       if (a.outcome === 'ok') return { attempts, last, okReply: last };
       const refused = a.status === 0 && a.code === 'ECONNREFUSED';
       const retryable = refused || (keyed && (a.outcome === 'info' || a.code === 'IDEMPOTENT_REQUEST_IN_PROGRESS'));
-      if (!retryable || now() > this.deadline + 15_000) break;
+      if (!retryable || now() > this.end() + 15_000) break;
       await sleep(refused ? 20 : 150 + random() * 350);
       replica = this.pickReplica(random, replica);
     }
@@ -202,7 +212,7 @@ class Runner {
     const random = prng(this.options.seed * 1000 + k + 1);
     const who = `c${k}`;
     const resendable: Resendable[] = [];
-    for (let n = 0; now() < this.deadline; n++) {
+    for (let n = 0; now() < this.end(); n++) {
       const tag = `${this.options.variant}|c${k}|o${n}`;
       const id = ids[Math.floor(random() * ids.length)];
       const roll = random();
@@ -265,10 +275,22 @@ class Runner {
     }
   }
 
+  /** When the load and the operator stop: `seconds` after the start, or later while flips are short (minFlipsEachWay). */
+  private end(): number {
+    const min = this.options.flips ? (this.options.minFlipsEachWay ?? 0) : 0;
+    const short = this.committed.advance < min || this.committed.rollback < min;
+    return short ? this.cap : this.deadline;
+  }
+
   /** Flips the source of truth: rollout-100 -> deprecation (forced if gates block) and back, recording each request. */
   private async operator(): Promise<void> {
     const random = prng(this.options.seed * 7919 + 17);
-    while (now() < this.deadline - 1000) {
+    let extended = false;
+    while (now() < this.end() - 1000) {
+      if (!extended && now() >= this.deadline) {
+        extended = true;
+        this.log(`operator: ${this.committed.advance} / ${this.committed.rollback} flips committed at the run's end; going on`);
+      }
       await sleep(600 + random() * 900);
       const status = await this.operatorRequest(random, 'GET', '/migration/status');
       if (status.attempt.outcome !== 'ok') continue;
@@ -287,6 +309,7 @@ class Runner {
         const reply = await this.operatorRequest(random, 'POST', `/migration/${direction}`, tries[i].body);
         const a = reply.attempt;
         const ok = a.status === 200;
+        if (ok) this.committed[direction]++;
         this.recorder.flip({
           direction,
           flipId,
@@ -423,6 +446,7 @@ class Runner {
   async run(ids: string[]): Promise<void> {
     const started = now();
     this.deadline = started + this.options.seconds * 1000;
+    this.cap = this.deadline + EXTRA_FLIP_SECONDS * 1000;
     const random = prng(this.options.seed ^ 0x5eed);
     const tasks: Array<Promise<void>> = Array.from({ length: this.options.clients }, (_, k) => this.client(k, ids));
     if (this.options.flips) tasks.push(this.operator());
