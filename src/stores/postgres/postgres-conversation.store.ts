@@ -109,13 +109,7 @@ export class PostgresConversationStore implements TransactionalStore {
                       SELECT id, ${next(record.source)}::text, ${next(record.reason)}::text FROM written RETURNING id)`,
       );
     }
-    if (w.messages) {
-      const m = w.messages;
-      ctes.push(
-        `trimmed AS (DELETE FROM messages WHERE conversation_id IN (SELECT id FROM written) AND seq >= ${next(m.length)}::integer)`,
-        `upserted AS (${upsertMessages(m, next, 'EXISTS (SELECT 1 FROM written)')})`,
-      );
-    }
+    if (w.messages) ctes.push(...writtenMessages(w.messages, next));
     const rows = await q.query<Array<{ outbox_id: string | number | null }>>(
       `WITH ${ctes.join(',\n')}
        SELECT ${record ? '(SELECT id FROM recorded)' : 'NULL'} AS outbox_id FROM written`,
@@ -165,8 +159,7 @@ export class PostgresConversationStore implements TransactionalStore {
            version = EXCLUDED.version, deleted = EXCLUDED.deleted, message_count = EXCLUDED.message_count
          WHERE conversations.version < EXCLUDED.version
          RETURNING id, message_count),
-       trimmed AS (DELETE FROM messages m USING written w WHERE m.conversation_id = w.id AND m.seq >= w.message_count),
-       upserted AS (${upsertMessages(messages, next, 'k.conversation_id IN (SELECT id FROM written)')})
+       ${writtenMessages(messages, next).join(',\n')}
        SELECT id FROM written`,
       params,
     );
@@ -270,20 +263,24 @@ async function copyIn(client: ClientBase, sql: string, text: string): Promise<vo
 }
 
 /**
- * Upserts message rows where they differ, `messages` read from the parameters `param` adds, the rows for which
- * `guard` holds (a condition on `k`, the rows offered: only those of conversations the statement wrote).
+ * The CTEs that make the messages of the conversations a `written` CTE (id, message_count) wrote exactly those of
+ * `messages` (read from the parameters `param` adds): rows past each one's message_count removed, the others
+ * upserted where they differ. Conversations it did not write keep their rows.
  */
-function upsertMessages(messages: readonly MessageRow[], param: (value: unknown) => string, guard: string): string {
+function writtenMessages(messages: readonly MessageRow[], param: (value: unknown) => string): string[] {
   const column = (pick: (m: MessageRow) => unknown, type: string) => `${param(messages.map(pick))}::${type}[]`;
-  return `INSERT INTO messages (conversation_id, seq, role, content, created_at)
+  return [
+    `trimmed AS (DELETE FROM messages m USING written w WHERE m.conversation_id = w.id AND m.seq >= w.message_count)`,
+    `upserted AS (INSERT INTO messages (conversation_id, seq, role, content, created_at)
     SELECT k.* FROM unnest(${column((m) => m.conversation_id, 'char(24)')}, ${column((m) => m.seq, 'integer')},
                            ${column((m) => m.role, 'text')}, ${column((m) => m.content, 'text')},
                            ${column((m) => m.created_at, 'timestamptz')})
-      AS k(conversation_id, seq, role, content, created_at) WHERE ${guard}
+      AS k(conversation_id, seq, role, content, created_at) WHERE k.conversation_id IN (SELECT id FROM written)
     ON CONFLICT (conversation_id, seq) DO UPDATE SET role = EXCLUDED.role, content = EXCLUDED.content,
       created_at = EXCLUDED.created_at
     WHERE (messages.role, messages.content, messages.created_at)
-          IS DISTINCT FROM (EXCLUDED.role, EXCLUDED.content, EXCLUDED.created_at)`;
+          IS DISTINCT FROM (EXCLUDED.role, EXCLUDED.content, EXCLUDED.created_at))`,
+  ];
 }
 
 function conversationParams(r: ConversationRow): unknown[] {
@@ -308,7 +305,7 @@ function columnsOf(rows: ConversationRow[]): unknown[][] {
  * The guarded statement of a write on the conversation's row, as common table expressions and a last
  * data-modifying statement that returns `id` when it wrote: an insert of an absent id (`expectedVersion` null),
  * or an update guarded by the version (and, for an append or a header change, by the message count). `messages`,
- * for a whole write: the rows the same statement writes after it (see write).
+ * for a whole write (which also returns `message_count`): the rows the same statement writes after it (see write).
  */
 function rowWrite(
   c: Conversation,
@@ -322,7 +319,7 @@ function rowWrite(
       ? {
           ctes: [],
           last: `INSERT INTO conversations (${CONVERSATION_COLUMN_LIST}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                 ON CONFLICT (id) DO NOTHING RETURNING id`,
+                 ON CONFLICT (id) DO NOTHING RETURNING id, message_count`,
           params: conversationParams(conversation),
           messages,
         }
@@ -330,7 +327,7 @@ function rowWrite(
           ctes: [],
           last: `UPDATE conversations SET user_id = $2, title = $3, metadata = $4, created_at = $5, updated_at = $6,
                         version = $7, deleted = $8, message_count = $9
-                 WHERE id = $1 AND version = $10 RETURNING id`,
+                 WHERE id = $1 AND version = $10 RETURNING id, message_count`,
           params: [...conversationParams(conversation), expectedVersion],
           messages,
         };
