@@ -3,7 +3,7 @@
  * worker (real processes) on a private set of stores, seeded concurrent clients writing to a few shared
  * conversations through random replicas, faults (a replica and the worker SIGKILLed and restarted, another
  * replica frozen (SIGSTOP) for 11 s and the worker for 6 s, Redis frozen for 3 s, every Redis connection closed by the server, Redis flushed, the legacy server stopped for 2 s, every PostgreSQL
- * session ended ten times a second for 2 s; a process that dies on its own fails the run), and, in the second run, an operator flipping the source of truth between rollout 100 %
+ * session ended ten times a second for 2 s, PostgreSQL crashed (immediate shutdown) and started a second later; a process that dies on its own fails the run), and, in the second run, an operator flipping the source of truth between rollout 100 %
  * and deprecation, at least MIN_FLIPS times each way (the load goes on up to 30 s past the run's seconds to reach
  * them, when flips met the faults). Every operation goes into a history; at the end the repair queue drains, a
  * verification with repair runs, both stores are read directly, and test/support/history/checker.ts
@@ -79,11 +79,16 @@ describe('history checker: acknowledged writes under replicas, faults and source
     console.log(
       `history checker: seed ${SEED} (HISTORY_SEED), ${SECONDS} s per run (HISTORY_SECONDS), ${REPLICAS} replicas, faults ${FAULTS ? 'on' : 'off'}`,
     );
-    services = await startPrivateServices();
+    // Durable: the faults crash PostgreSQL, and what it acknowledged before must outlive the crash.
+    services = await startPrivateServices({ durable: true });
     const ds = createDataSource({ url: services.env.DATABASE_URL, poolSize: 1 });
     await ds.initialize();
     try {
       await ds.runMigrations({ transaction: 'each' });
+      // Else the crash may take acknowledged commits with it, and a lost write would be the test's, not the service's.
+      const [{ fsync }] = await ds.query<Array<{ fsync: string }>>('SHOW fsync');
+      const [{ synchronous_commit: sync }] = await ds.query<Array<{ synchronous_commit: string }>>('SHOW synchronous_commit');
+      expect({ fsync, sync }).toEqual({ fsync: 'on', sync: 'on' });
     } finally {
       await ds.destroy();
     }
@@ -111,6 +116,7 @@ describe('history checker: acknowledged writes under replicas, faults and source
       databaseUrl: services.env.DATABASE_URL,
       legacyServer: { stop: () => services.stop('ferretdb'), start: () => services.up() },
       redisServer: { freeze: (frozen) => services.freeze('redis', frozen) },
+      postgresServer: { crash: () => services.crashPostgres(), start: () => services.start('postgres') },
       minFlipsEachWay: MIN_FLIPS,
       log: (line) => console.log(`[${variant}] ${line}`),
     };
@@ -191,7 +197,7 @@ describe('history checker: acknowledged writes under replicas, faults and source
   }
 
   it(
-    `without flips (rollout 100 %): ${CLIENTS} clients, ${REPLICAS} replica(s), ${FAULTS ? 'a killed replica, a frozen replica, a killed and a frozen worker, a frozen Redis, Redis connections closed, a flushed Redis, legacy stopped and every PostgreSQL session ended' : 'no faults'}: nothing acknowledged is lost`,
+    `without flips (rollout 100 %): ${CLIENTS} clients, ${REPLICAS} replica(s), ${FAULTS ? 'a killed replica, a frozen replica, a killed and a frozen worker, a frozen Redis, Redis connections closed, a flushed Redis, legacy stopped, every PostgreSQL session ended and PostgreSQL crashed' : 'no faults'}: nothing acknowledged is lost`,
     async () => {
       expectGuarantees(await run('steady', false));
     },

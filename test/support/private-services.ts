@@ -20,6 +20,13 @@ export interface PrivateServices {
   env: Record<string, string>;
   stop(service: ServiceName): Promise<void>;
   /**
+   * PostgreSQL crashed: an immediate shutdown (every backend quits at once, no checkpoint), so its next start
+   * replays the write-ahead log (crash recovery). What it acknowledged survives only if the set is `durable`.
+   */
+  crashPostgres(): Promise<void>;
+  /** Starts one stopped service again. */
+  start(service: ServiceName): Promise<void>;
+  /**
    * Freezes a server (SIGSTOP: its connections stay open and nothing answers) or thaws it (SIGCONT). PostgreSQL is
    * every process of it: the postmaster and each backend and helper it started.
    */
@@ -43,8 +50,17 @@ async function freeBasePort(): Promise<number> {
   throw new Error('no four consecutive free ports found');
 }
 
-export async function startPrivateServices(requestedBase?: number): Promise<PrivateServices> {
-  const basePort = requestedBase ?? (await freeBasePort());
+export interface PrivateServicesOptions {
+  basePort?: number;
+  /**
+   * PostgreSQL with fsync and synchronous commits whatever PG_FAST says (CI sets it, for speed): a test that
+   * crashes PostgreSQL and counts on what it acknowledged needs them.
+   */
+  durable?: boolean;
+}
+
+export async function startPrivateServices(options: PrivateServicesOptions = {}): Promise<PrivateServices> {
+  const basePort = options.basePort ?? (await freeBasePort());
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lms-services-'));
   fs.chmodSync(dir, 0o755);
   const envFile = path.join(dir, 'env');
@@ -58,6 +74,7 @@ export async function startPrivateServices(requestedBase?: number): Promise<Priv
     MOTO_PORT: String(basePort + 3),
     // The FerretDB binary is shared with the main set so it is not rebuilt per test.
     FERRETDB_BIN: path.join(ROOT, '.local/bin/ferretdb-embedded'),
+    ...(options.durable ? { PG_FAST: '0' } : {}),
   };
   const script = path.join(ROOT, 'scripts/services.sh');
   const up = async () => {
@@ -74,18 +91,25 @@ export async function startPrivateServices(requestedBase?: number): Promise<Priv
     await down().catch(() => undefined);
     throw err;
   }
+  const pgCtl = (...args: string[]) =>
+    run('runuser', ['-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_ctl', '-D', path.join(dir, 'data/postgres'), ...args], {
+      cwd: '/',
+      timeout: 60_000,
+    });
   const pidOf = (service: ServiceName) => Number(fs.readFileSync(path.join(dir, 'run', `${service}.pid`), 'utf8').trim());
   return {
     dir,
     env: parse<Record<string, string>>(fs.readFileSync(envFile)),
     up,
+    start: async (service) => {
+      await run('bash', [script, 'up', service], { env: vars, timeout: 120_000 });
+    },
+    crashPostgres: async () => {
+      await pgCtl('-m', 'immediate', '-w', 'stop');
+    },
     stop: async (service) => {
       if (service === 'postgres') {
-        await run(
-          'runuser',
-          ['-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_ctl', '-D', path.join(dir, 'data/postgres'), '-m', 'fast', '-w', 'stop'],
-          { cwd: '/', timeout: 60_000 },
-        );
+        await pgCtl('-m', 'fast', '-w', 'stop');
         return;
       }
       const pid = pidOf(service);

@@ -93,7 +93,9 @@ export interface FaultEvent {
     | 'stop-legacy'
     | 'start-legacy'
     | 'end-pg-sessions'
-    | 'pg-sessions-left-alone';
+    | 'pg-sessions-left-alone'
+    | 'crash-pg'
+    | 'start-pg';
   target?: string;
   atMs: number;
 }

@@ -34,6 +34,8 @@ export interface WorkloadOptions {
   legacyServer: { stop(): Promise<void>; start(): Promise<void> };
   /** Redis, which the faults freeze (SIGSTOP: connections stay open and nothing answers) and thaw. */
   redisServer: { freeze(frozen: boolean): void };
+  /** PostgreSQL, which the faults crash (immediate shutdown) and start again (crash recovery). */
+  postgresServer: { crash(): Promise<void>; start(): Promise<void> };
   /**
    * With flips: the flips each way the run is for. A flip that meets a fault (a frozen replica, legacy stopped) can
    * take its 10-12 s, so if fewer have committed when `seconds` are up, the load and the operator go on (no new
@@ -339,9 +341,11 @@ class Runner {
   /**
    * Faults at fixed fractions of the run, each on its own timeline: Redis frozen (SIGSTOP) for 3 s, a replica
    * SIGKILLed (restarted 3 s later), another one frozen for 11 s, the worker SIGKILLed (restarted 2 s later) and
-   * later frozen for 6 s, every Redis connection closed by the server, Redis flushed, the legacy server stopped (started again 2 s later), and PostgreSQL ending every session of every
+   * later frozen for 6 s, every Redis connection closed by the server, Redis flushed, the legacy server stopped (started again 2 s later), PostgreSQL ending every session of every
    * process ten times a second for 2 s (what a restart or a failover does to them; nothing restarts a process
-   * that dies of it, so the run's end sees it).
+   * that dies of it, so the run's end sees it), and last PostgreSQL crashing (an immediate shutdown: no
+   * checkpoint, every backend gone at once, the writes in flight never answered) and starting again a second
+   * later, from its write-ahead log.
    */
   private async faults(random: () => number, started: number, seconds: number): Promise<void> {
     const at = (fraction: number) => sleep(Math.max(0, started + fraction * seconds * 1000 - now()));
@@ -431,6 +435,18 @@ class Runner {
         await admin.end().catch(() => undefined);
       }
     };
+    // PostgreSQL holds the write fence, the phase, the outbox and the new store: down, every write waits or is
+    // refused, and what it acknowledged must all be there after its recovery. After the sessions' fault, whose
+    // connection the crash would end (in a short run the two would overlap).
+    const crashPostgres = async () => {
+      await endPgSessions();
+      await at(0.9);
+      this.recorder.fault('crash-pg');
+      await this.options.postgresServer.crash();
+      await sleep(1000);
+      await this.options.postgresServer.start();
+      this.recorder.fault('start-pg');
+    };
     await Promise.all([
       killReplica(),
       pauseReplica(),
@@ -439,7 +455,7 @@ class Runner {
       flush(),
       pauseWorker(),
       restartLegacy(),
-      endPgSessions(),
+      crashPostgres(),
     ]);
   }
 
