@@ -1,4 +1,4 @@
-import { MongoNetworkError, MongoServerError, MongoServerSelectionError } from 'mongodb';
+import { MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoWriteConcernError } from 'mongodb';
 import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { unavailableDependency } from './dependency-errors';
 
@@ -11,6 +11,13 @@ describe('unavailableDependency', () => {
   it('names the legacy store for the mongodb driver connection errors', () => {
     expect(unavailableDependency(new MongoNetworkError('connection 3 to 127.0.0.1:27017 closed'))).toBe('legacy');
     expect(unavailableDependency(new MongoServerSelectionError('Server selection timed out after 3000 ms', {} as never))).toBe('legacy');
+    // A majority did not confirm the write in time: not a refusal of the request, and a retry may pass.
+    const wtimeout = {
+      ok: 1,
+      n: 1,
+      writeConcernError: { code: 64, codeName: 'WriteConcernFailed', errmsg: 'waiting for replication timed out' },
+    };
+    expect(unavailableDependency(new MongoWriteConcernError(wtimeout as never))).toBe('legacy');
   });
 
   it('leaves a query the legacy server refused alone', () => {

@@ -12,8 +12,13 @@ export const DEPENDENCY_LABEL: Record<Dependency, string> = {
   redis: 'Redis',
 };
 
-/** The official mongodb driver's connection-level errors (a query error is a MongoServerError). */
+/**
+ * The official mongodb driver's connection-level errors (a query error is a MongoServerError), and a write concern
+ * error: the primary took the write but a majority did not confirm it in time (stores/mongo/legacy-concerns.ts), a
+ * replica set that cannot keep up or has lost members; the write may or may not survive, and a retry may well pass.
+ */
 const MONGO_UNREACHABLE = new Set([
+  'MongoWriteConcernError',
   'MongoNetworkError',
   'MongoNetworkTimeoutError',
   'MongoServerSelectionError',

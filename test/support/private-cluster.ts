@@ -19,8 +19,15 @@ export interface PrivateCluster {
   close(): Promise<void>;
 }
 
-/** `name`: the build folder under .local; `env`: for every process (the initial phase, above all). */
-export async function startPrivateCluster(name: string, env: Record<string, string>, replicas = 2): Promise<PrivateCluster> {
+/**
+ * `name`: the build folder under .local; `env`: for every process (the initial phase, above all), or made from the
+ * servers once they run (a proxy in front of one of them, say).
+ */
+export async function startPrivateCluster(
+  name: string,
+  env: Record<string, string> | ((services: PrivateServices) => Promise<Record<string, string>>),
+  replicas = 2,
+): Promise<PrivateCluster> {
   const services = await startPrivateServices();
   const ds = createDataSource({ url: services.env.DATABASE_URL, poolSize: 2 });
   let cluster: Cluster | undefined;
@@ -32,7 +39,8 @@ export async function startPrivateCluster(name: string, env: Record<string, stri
   try {
     await ds.initialize();
     await ds.runMigrations({ transaction: 'each' });
-    cluster = await Cluster.start(services.env, replicas, path.join(ROOT, `.local/${name}/build`), env);
+    const processEnv = typeof env === 'function' ? await env(services) : env;
+    cluster = await Cluster.start(services.env, replicas, path.join(ROOT, `.local/${name}/build`), processEnv);
     return { services, cluster, ds, close };
   } catch (err) {
     await close().catch(() => undefined);

@@ -25,8 +25,10 @@ import {
   MongoBulkWriteError,
   MongoClient,
   MongoServerError,
+  MongoWriteConcernError,
   ObjectId,
 } from 'mongodb';
+import { concernRisks, legacyConcerns } from './legacy-concerns';
 import { MonitorWatchdog } from './monitor-watchdog';
 import type { Conversation } from '../../model/conversation.model';
 import type { LegacyDocument } from '../../model/legacy-document';
@@ -78,7 +80,9 @@ function isDuplicateKey(err: unknown): boolean {
 
 /** A refused document as the API's 4xx (naming the field where it can be found), anything else as it is. */
 function classified(err: unknown, c: Conversation): unknown {
-  if (!(err instanceof MongoServerError) || typeof err.code !== 'number' || !REFUSALS.has(err.code)) return err;
+  // A write concern error carries the concern's code, and refuses nothing (dependency-errors.ts: legacy unavailable).
+  if (!(err instanceof MongoServerError) || err instanceof MongoWriteConcernError) return err;
+  if (typeof err.code !== 'number' || !REFUSALS.has(err.code)) return err;
   const nested = /nested arrays/.test(err.message) ? firstNestedArrayPath(c.metadata, 'metadata') : null;
   return new StoreRefusedError(
     'legacy',
@@ -190,12 +194,17 @@ export class MongoLegacyStore implements LegacyStore {
    * which: when fewer matched than were sent, versions are read back, and an update landed if its document is at
    * its version and time (one state of the source of truth, whoever wrote it there); if not, false, and a repair
    * compares the whole conversation.
+   *
+   * A write concern error (a majority did not confirm in time, see legacy-concerns.ts) leaves every write
+   * that met no error of its own unconfirmed: each is answered with an Error, never as written, so that what
+   * follows legacy keeps its record of it until a later attempt confirms it.
    */
   async writeMany(writes: readonly LegacyWrite[]): Promise<Array<boolean | Error>> {
     if (writes.length === 0) return [];
     const ops = writes.map((w) => this.operation(w));
     const failed = new Map<number, { code?: number; errmsg?: string }>();
     let result: BulkWriteResult;
+    let unconfirmed: string | null = null;
     try {
       result = await this.collection.bulkWrite(ops, { ordered: false });
     } catch (err) {
@@ -203,9 +212,12 @@ export class MongoLegacyStore implements LegacyStore {
       result = err.result;
       const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
       for (const e of errors) if (e) failed.set(e.index, { code: e.code, errmsg: e.errmsg });
+      const concern = result.getWriteConcernError();
+      if (concern) unconfirmed = `${concern.errmsg ?? 'write concern not satisfied'} (code ${concern.code})`;
     }
     const out: Array<boolean | Error> = writes.map((w, i) => {
       const e = failed.get(i);
+      if (!e && unconfirmed) return new Error(`legacy did not confirm the write of ${w.c.id}: ${unconfirmed.slice(0, 200)}`);
       if (!e) return true;
       if (w.kind === 'insert' && e.code === DUPLICATE_KEY) return false;
       return new Error(`legacy refused the write of ${w.c.id} (code ${e.code}): ${String(e.errmsg).slice(0, 200)}`);
@@ -547,7 +559,9 @@ export async function connectLegacy(url: string, slowCommandMs = 0): Promise<Mon
     maxPoolSize: 50,
     appName: 'legacy-migration-service',
     monitorCommands: slowCommandMs > 0,
+    ...legacyConcerns(url),
   });
+  for (const risk of concernRisks(client.options)) new Logger('LegacyStore').warn(`the legacy connection string: ${risk}`);
   if (slowCommandMs > 0) logSlowCommands(client, slowCommandMs);
   await client.connect();
   const watchdog = new MonitorWatchdog(client, timeouts);
