@@ -2,7 +2,7 @@
  * A Jepsen-style check of SPEC section 5 against the service as a black box: three API replicas and a
  * worker (real processes) on a private set of stores, seeded concurrent clients writing to a few shared
  * conversations through random replicas, faults (a replica and the worker SIGKILLed and restarted, another
- * replica frozen (SIGSTOP) for 11 s and the worker for 6 s, Redis frozen for 3 s, every Redis connection closed by the server, Redis flushed, the legacy server stopped for 2 s, every PostgreSQL
+ * replica frozen (SIGSTOP) for 11 s and the worker for 6 s, Redis frozen for 3 s, every Redis connection closed by the server, Redis flushed, the legacy server SIGKILLed and started 2 s later, every PostgreSQL
  * session ended ten times a second for 2 s, PostgreSQL crashed (immediate shutdown) and started a second later; a process that dies on its own fails the run), and, in the second run, an operator flipping the source of truth between rollout 100 %
  * and deprecation, at least MIN_FLIPS times each way (the load goes on up to 30 s past the run's seconds to reach
  * them, when flips met the faults). Every operation goes into a history; at the end the repair queue drains, a
@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createDataSource } from '../src/stores/postgres/data-source';
 import { ROOT } from './support/env';
+import { MongoFaultProxy, startMongoFaultProxy } from './support/mongo-fault-proxy';
 import { PrivateServices, startPrivateServices } from './support/private-services';
 import { checkHistory, CheckResult } from './support/history/checker';
 import { Cluster } from './support/history/cluster';
@@ -74,6 +75,7 @@ function writeReport(variant: string, report: RunReport, history: unknown): void
 describe('history checker: acknowledged writes under replicas, faults and source-of-truth flips', () => {
   let services: PrivateServices;
   let cluster: Cluster;
+  let proxy: MongoFaultProxy;
 
   beforeAll(async () => {
     console.log(
@@ -92,13 +94,18 @@ describe('history checker: acknowledged writes under replicas, faults and source
     } finally {
       await ds.destroy();
     }
-    cluster = await Cluster.start(services.env, REPLICAS, path.join(OUT_DIR, 'build'));
+    // The deployment reaches legacy through a proxy that can answer its writes with write concern errors.
+    const legacyUrl = services.env.LEGACY_MONGO_URL;
+    proxy = await startMongoFaultProxy({ host: '127.0.0.1', port: Number(new URL(legacyUrl).port) });
+    proxy.recording = false;
+    cluster = await Cluster.start(services.env, REPLICAS, path.join(OUT_DIR, 'build'), { LEGACY_MONGO_URL: proxy.urlFor(legacyUrl) });
     // MIGRATION_INITIAL_PHASE=rollout puts it at rollout-10; the rest of the way through the operator API.
     await advanceTo(cluster, 'rollout-100');
   }, 240_000);
 
   afterAll(async () => {
     await cluster?.stop();
+    await proxy?.close();
     await services?.down();
   }, 120_000);
 
@@ -114,9 +121,10 @@ describe('history checker: acknowledged writes under replicas, faults and source
       faults: FAULTS,
       redisUrl: services.env.REDIS_URL,
       databaseUrl: services.env.DATABASE_URL,
-      legacyServer: { stop: () => services.stop('ferretdb'), start: () => services.up() },
+      legacyServer: { kill: () => services.stop('ferretdb', 'SIGKILL'), start: () => services.start('ferretdb') },
       redisServer: { freeze: (frozen) => services.freeze('redis', frozen) },
       postgresServer: { crash: () => services.crashPostgres(), start: () => services.start('postgres') },
+      legacyMajority: { late: (on) => (proxy.failWriteConcern = on) },
       minFlipsEachWay: MIN_FLIPS,
       log: (line) => console.log(`[${variant}] ${line}`),
     };
@@ -197,7 +205,7 @@ describe('history checker: acknowledged writes under replicas, faults and source
   }
 
   it(
-    `without flips (rollout 100 %): ${CLIENTS} clients, ${REPLICAS} replica(s), ${FAULTS ? 'a killed replica, a frozen replica, a killed and a frozen worker, a frozen Redis, Redis connections closed, a flushed Redis, legacy stopped, every PostgreSQL session ended and PostgreSQL crashed' : 'no faults'}: nothing acknowledged is lost`,
+    `without flips (rollout 100 %): ${CLIENTS} clients, ${REPLICAS} replica(s), ${FAULTS ? 'a killed replica, a frozen replica, a killed and a frozen worker, a frozen Redis, Redis connections closed, a flushed Redis, a late legacy majority, legacy killed, every PostgreSQL session ended and PostgreSQL crashed' : 'no faults'}: nothing acknowledged is lost`,
     async () => {
       expectGuarantees(await run('steady', false));
     },

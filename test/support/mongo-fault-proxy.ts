@@ -3,7 +3,8 @@
  * command and to doctor the answers to writes: what a replica set does that the dev server cannot (it has no
  * replicas and ignores write concerns).
  *
- * - `commands`: every command that went through, with the write and read concerns it asked for.
+ * - `commands`: every command that went through, with the write and read concerns it asked for (while
+ *   `recording`, which decodes each one).
  * - `writes`: those of them that write (insert, update, delete, findAndModify).
  * - `failWriteConcern`: while true, every successful answer to a write command also carries a write concern error
  *   (code 64, "waiting for replication timed out"), as a primary answers when the majority did not confirm the
@@ -31,6 +32,8 @@ export interface MongoFaultProxy {
   port: number;
   /** `url` (the legacy server's) with the host and port of this proxy. */
   urlFor(url: string): string;
+  /** Whether `commands` and `writes` are kept (each command decoded); on by default. */
+  recording: boolean;
   commands: SeenCommand[];
   writes: SeenCommand[];
   failWriteConcern: boolean;
@@ -39,18 +42,30 @@ export interface MongoFaultProxy {
   close(): Promise<void>;
 }
 
-/** The body (section kind 0) of an OP_MSG, or null when the message is something else. */
-function body(message: Buffer, options?: BSON.DeserializeOptions): Document | null {
+/** The BSON of the body (section kind 0) of an OP_MSG, or null when the message is something else. */
+function bodyBytes(message: Buffer): Buffer | null {
   if (message.readInt32LE(12) !== OP_MSG) return null;
   let at = HEADER + 4;
   const end = message.length - (message.readUInt32LE(HEADER) & CHECKSUM_PRESENT ? 4 : 0);
   while (at < end) {
-    const kind = message[at];
     const size = message.readInt32LE(at + 1);
-    if (kind === 0) return BSON.deserialize(message.subarray(at + 1, at + 1 + size), options);
+    if (message[at] === 0) return message.subarray(at + 1, at + 1 + size);
     at += 1 + size;
   }
   return null;
+}
+
+function body(message: Buffer, options?: BSON.DeserializeOptions): Document | null {
+  const bytes = bodyBytes(message);
+  return bytes ? BSON.deserialize(bytes, options) : null;
+}
+
+/** A command's name, its body's first key (read without decoding the body), in lower case. */
+function commandName(message: Buffer): string | null {
+  const bytes = bodyBytes(message);
+  if (!bytes || bytes.length < 6) return null;
+  const end = bytes.indexOf(0, 5);
+  return end < 0 ? null : bytes.toString('utf8', 5, end).toLowerCase();
 }
 
 /** An OP_MSG answering `responseTo` with `doc` as its only section (no checksum: it would not match any more). */
@@ -97,19 +112,17 @@ export async function startMongoFaultProxy(target: { host: string; port: number 
     client.on('error', closeBoth).on('close', closeBoth);
     upstream.on('error', closeBoth).on('close', closeBoth);
     messages(client, (message) => {
-      const command = body(message);
-      const name = command ? Object.keys(command)[0]?.toLowerCase() : undefined;
-      if (command && name) {
+      const name = commandName(message);
+      if (name && WRITE_COMMANDS.has(name)) writesInFlight.add(message.readInt32LE(4));
+      const command = name && proxy.recording ? body(message) : null;
+      if (name && command) {
         const seen = {
           command: name,
           writeConcern: command.writeConcern as Document | undefined,
           readConcern: command.readConcern as Document | undefined,
         };
         proxy.commands.push(seen);
-        if (WRITE_COMMANDS.has(name)) {
-          proxy.writes.push(seen);
-          writesInFlight.add(message.readInt32LE(4));
-        }
+        if (WRITE_COMMANDS.has(name)) proxy.writes.push(seen);
       }
       upstream.write(message);
     });
@@ -137,6 +150,7 @@ export async function startMongoFaultProxy(target: { host: string; port: number 
         /^mongodb:\/\/([^@/]*@)?[^/?]+/,
         (_m, credentials: string | undefined) => `mongodb://${credentials ?? ''}127.0.0.1:${port}`,
       ),
+    recording: true,
     commands: [],
     writes: [],
     failWriteConcern: false,

@@ -18,7 +18,8 @@ export type ServiceName = 'postgres' | 'redis' | 'ferretdb' | 'moto';
 export interface PrivateServices {
   dir: string;
   env: Record<string, string>;
-  stop(service: ServiceName): Promise<void>;
+  /** Stops a service (SIGTERM; PostgreSQL a fast shutdown), or kills it (SIGKILL: nothing flushed, no goodbye). */
+  stop(service: ServiceName, signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /**
    * PostgreSQL crashed: an immediate shutdown (every backend quits at once, no checkpoint), so its next start
    * replays the write-ahead log (crash recovery). What it acknowledged survives only if the set is `durable`.
@@ -107,13 +108,13 @@ export async function startPrivateServices(options: PrivateServicesOptions = {})
     crashPostgres: async () => {
       await pgCtl('-m', 'immediate', '-w', 'stop');
     },
-    stop: async (service) => {
+    stop: async (service, signal = 'SIGTERM') => {
       if (service === 'postgres') {
         await pgCtl('-m', 'fast', '-w', 'stop');
         return;
       }
       const pid = pidOf(service);
-      process.kill(pid, 'SIGTERM');
+      process.kill(pid, signal);
       const deadline = Date.now() + 20_000;
       while (Date.now() < deadline) {
         try {

@@ -2,7 +2,7 @@
  * The run a history is recorded from: seeded clients doing a random mix of appends, patches, creates
  * and reads against a small set of shared conversations (several writers each), every request to a
  * random replica; an operator flipping the source of truth back and forth; and faults (a replica and
- * the worker SIGKILLed and restarted, a replica and the worker frozen and resumed, Redis flushed, the legacy server stopped and started, PostgreSQL's
+ * the worker SIGKILLed and restarted, a replica and the worker frozen and resumed, Redis flushed, the legacy server SIGKILLed and started, PostgreSQL's
  * sessions ended). Each client's choices come from its own seeded generator, so a run is replayable up
  * to the interleaving.
  *
@@ -30,12 +30,17 @@ export interface WorkloadOptions {
   redisUrl: string;
   /** PostgreSQL as the faults see it: they end every session of the deployment's processes for a while. */
   databaseUrl: string;
-  /** The legacy server, which the faults stop (SIGTERM) and start again. */
-  legacyServer: { stop(): Promise<void>; start(): Promise<void> };
+  /** The legacy server, which the faults kill (SIGKILL) and start again. */
+  legacyServer: { kill(): Promise<void>; start(): Promise<void> };
   /** Redis, which the faults freeze (SIGSTOP: connections stay open and nothing answers) and thaw. */
   redisServer: { freeze(frozen: boolean): void };
   /** PostgreSQL, which the faults crash (immediate shutdown) and start again (crash recovery). */
   postgresServer: { crash(): Promise<void>; start(): Promise<void> };
+  /**
+   * The deployment's way to legacy (a wire-protocol proxy, support/mongo-fault-proxy.ts): while `late` is on, every
+   * write legacy takes is answered with a write concern error, as a primary whose majority is late answers.
+   */
+  legacyMajority: { late(on: boolean): void };
   /**
    * With flips: the flips each way the run is for. A flip that meets a fault (a frozen replica, legacy stopped) can
    * take its 10-12 s, so if fewer have committed when `seconds` are up, the load and the operator go on (no new
@@ -341,7 +346,7 @@ class Runner {
   /**
    * Faults at fixed fractions of the run, each on its own timeline: Redis frozen (SIGSTOP) for 3 s, a replica
    * SIGKILLed (restarted 3 s later), another one frozen for 11 s, the worker SIGKILLed (restarted 2 s later) and
-   * later frozen for 6 s, every Redis connection closed by the server, Redis flushed, the legacy server stopped (started again 2 s later), PostgreSQL ending every session of every
+   * later frozen for 6 s, every Redis connection closed by the server, Redis flushed, legacy's writes answered with a write concern error for 3 s (its majority late), the legacy server SIGKILLed (started again 2 s later: what it acknowledged must still be there), PostgreSQL ending every session of every
    * process ten times a second for 2 s (what a restart or a failover does to them; nothing restarts a process
    * that dies of it, so the run's end sees it), and last PostgreSQL crashing (an immediate shutdown: no
    * checkpoint, every backend gone at once, the writes in flight never answered) and starting again a second
@@ -412,10 +417,24 @@ class Runner {
       await this.cluster.worker.pause(6000);
       this.recorder.fault('resume-worker');
     };
+    // Legacy takes the writes but its majority does not confirm them in time: nothing it answers so is acknowledged,
+    // and what follows legacy keeps its follow-ups. (Its data stays: the dev server cannot roll a write back.)
+    const lateMajority = async () => {
+      // While a replica is down (killed at 0.2) and before another one is frozen (0.3), when the clients are busy.
+      await at(0.225);
+      this.recorder.fault('legacy-majority-late');
+      this.options.legacyMajority.late(true);
+      try {
+        await sleep(3000);
+      } finally {
+        this.options.legacyMajority.late(false);
+      }
+      this.recorder.fault('legacy-majority-back');
+    };
     const restartLegacy = async () => {
       await at(0.7);
-      this.recorder.fault('stop-legacy');
-      await this.options.legacyServer.stop();
+      this.recorder.fault('kill-legacy');
+      await this.options.legacyServer.kill();
       await sleep(2000);
       await this.options.legacyServer.start();
       this.recorder.fault('start-legacy');
@@ -454,6 +473,7 @@ class Runner {
       freezeRedis(),
       flush(),
       pauseWorker(),
+      lateMajority(),
       restartLegacy(),
       crashPostgres(),
     ]);
