@@ -5,6 +5,7 @@ import { redactUrl } from '../common/logging/redact';
 import { LEGACY_STORE, NEW_STORE } from './conversation-store.port';
 import { closeLegacy, connectLegacy, MongoLegacyStore } from './mongo/mongo-legacy.store';
 import { createDataSource } from './postgres/data-source';
+import { durabilityRisks, readDurabilitySettings } from './postgres/durability';
 import { runMigrationsLocked } from './postgres/migration-runner';
 import { PostgresConversationStore } from './postgres/postgres-conversation.store';
 import { Connections } from './connections';
@@ -20,6 +21,15 @@ export const LEGACY_COLLECTION = Symbol('LEGACY_COLLECTION');
 
 const logger = new Logger('Stores');
 
+/** Logs what PostgreSQL's settings let a crash take back (postgres/durability.ts); the check itself never stops a start. */
+async function warnOfDurabilityRisks(ds: DataSource): Promise<void> {
+  try {
+    for (const risk of durabilityRisks(await readDurabilitySettings(ds))) logger.warn({ msg: `PostgreSQL: ${risk}` });
+  } catch (err) {
+    logger.warn({ msg: "PostgreSQL's durability settings could not be read", error: (err as Error).message });
+  }
+}
+
 /**
  * Connections to both stores and Redis, opened once per process. Start-up applies migrations when
  * configured and creates the legacy indexes; shutdown closes everything it opened.
@@ -33,6 +43,7 @@ const logger = new Logger('Stores');
       useFactory: async (database: DatabaseConfig) => {
         const ds = createDataSource(database);
         await ds.initialize();
+        await warnOfDurabilityRisks(ds);
         if (database.runMigrationsOnStart) {
           // Under an advisory lock: replicas starting together (and the migration Job) never race.
           const applied = await runMigrationsLocked(ds, {
