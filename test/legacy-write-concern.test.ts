@@ -10,6 +10,8 @@
  *   back); a keyed retry after it answers what landed, with the message once; the new store catches up.
  * - In deprecation every write is still acknowledged (legacy is not the source of truth); a batch of follow-ups
  *   that legacy did not confirm is not taken as written; legacy ends equal to the new store.
+ * - An entry of legacy's own outbox (repairs recorded while PostgreSQL was down) whose removal legacy did not confirm
+ *   is delivered, not lost.
  *
  * What the dev server cannot show: that a majority read does not see such a write (it ignores read concerns, so a
  * repair that reads legacy back finds the write there and settles its follow-up, as it would on MongoDB only once
@@ -18,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { canonicalJson } from '../src/model/canonical';
+import { MongoRepairOutbox } from '../src/repair/repair-outbox';
 import { MongoLegacyStore } from '../src/stores/mongo/mongo-legacy.store';
 import { PostgresConversationStore } from '../src/stores/postgres/postgres-conversation.store';
 import { APP_TOKEN } from './support/env';
@@ -175,5 +178,28 @@ describe('legacy writes ask a journaled majority, and one a majority did not con
     // The batch and the lone write did land on the server, as on a primary; the new store is the source of truth, so
     // the repairs put legacy back to it.
     await expectLegacyCaughtUp(rigWithStores, ids, 120_000);
+  });
+
+  it("delivers an entry of legacy's own outbox whose removal a majority did not confirm, rather than losing it", async () => {
+    const dbName = new URL(rig.services.env.LEGACY_MONGO_URL).pathname.slice(1);
+    const viaProxy = await MongoClient.connect(proxy.urlFor(rig.services.env.LEGACY_MONGO_URL), {
+      serverSelectionTimeoutMS: 5000,
+      writeConcern: { w: 'majority', journal: true, wtimeoutMS: 5000 },
+    });
+    const name = `wc_outbox_${Date.now()}`;
+    try {
+      const entry = { conversationId: '65a000000000000000000001', source: 'legacy' as const, reason: 'write concern test' };
+      await new MongoRepairOutbox(mongo.db(dbName), name).add(entry);
+      const delivered: unknown[] = [];
+      proxy.failWriteConcern = true;
+      try {
+        expect(await new MongoRepairOutbox(viaProxy.db(dbName), name).drain(10, async (e) => void delivered.push(e))).toBe(1);
+      } finally {
+        proxy.failWriteConcern = false;
+      }
+      expect(delivered).toEqual([entry]);
+    } finally {
+      await viaProxy.close();
+    }
   });
 });

@@ -12,7 +12,7 @@
  * The legacy store's `migration_repair_outbox` is the fallback for a divergence that could not be written
  * to PostgreSQL (a write that failed with PostgreSQL unreachable): its entries move to the queue and leave.
  */
-import { Collection, Db, Document } from 'mongodb';
+import { Collection, Db, Document, MongoWriteConcernError } from 'mongodb';
 import { DataSource } from 'typeorm';
 import type { StoreTransaction } from '../stores/conversation-store.port';
 import type { StoreName } from '../model/store-name';
@@ -178,7 +178,7 @@ export class MongoRepairOutbox implements RepairOutbox {
     let delivered = 0;
     for (; delivered < limit; delivered++) {
       // Take one entry out atomically; put it back if it could not be delivered.
-      const doc = await this.collection.findOneAndDelete({ source: { $nin: [...holdBack] } }, { sort: { _id: 1 } });
+      const doc = await this.takeOne(holdBack);
       if (!doc) break;
       const entry = { conversationId: doc.conversationId, source: doc.source, reason: doc.reason } as OutboxEntry;
       try {
@@ -193,5 +193,21 @@ export class MongoRepairOutbox implements RepairOutbox {
 
   async count(): Promise<number> {
     return this.collection.countDocuments();
+  }
+
+  /**
+   * The oldest entry, deleted. When legacy's majority does not confirm the delete in time (a write concern error,
+   * stores/mongo/legacy-concerns.ts) the delete may stick all the same: the entry, which the answer still carries, is
+   * delivered as if it had been confirmed. Delivered twice is a repair that finds nothing to do; lost is a divergence
+   * left to the next verification.
+   */
+  private async takeOne(holdBack: readonly StoreName[]): Promise<Document | null> {
+    try {
+      return await this.collection.findOneAndDelete({ source: { $nin: [...holdBack] } }, { sort: { _id: 1 } });
+    } catch (err) {
+      const taken = err instanceof MongoWriteConcernError ? (err.result as { value?: Document | null }).value : undefined;
+      if (taken === undefined) throw err;
+      return taken;
+    }
   }
 }
