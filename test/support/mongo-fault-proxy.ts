@@ -82,13 +82,15 @@ function opMsg(requestId: number, responseTo: number, doc: Document): Buffer {
   return out;
 }
 
-/** Calls `each` with every whole message that arrives on `socket`, in order. */
+/** Calls `each` with every whole message that arrives on `socket`, in order; a stream that is not messages is cut. */
 function messages(socket: net.Socket, each: (message: Buffer) => void): void {
   let pending: Buffer = Buffer.alloc(0);
   socket.on('data', (chunk: Buffer) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 4 && pending.length >= pending.readInt32LE(0)) {
+    while (pending.length >= 4) {
       const length = pending.readInt32LE(0);
+      if (length < HEADER) return void socket.destroy(new Error(`not a MongoDB message (length ${length})`));
+      if (pending.length < length) return;
       each(pending.subarray(0, length));
       pending = pending.subarray(length);
     }
