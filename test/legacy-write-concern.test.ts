@@ -21,7 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { canonicalJson } from '../src/model/canonical';
 import { MongoRepairOutbox } from '../src/repair/repair-outbox';
-import { MongoLegacyStore } from '../src/stores/mongo/mongo-legacy.store';
+import { closeLegacy, connectLegacy, MongoLegacyStore } from '../src/stores/mongo/mongo-legacy.store';
 import { PostgresConversationStore } from '../src/stores/postgres/postgres-conversation.store';
 import { APP_TOKEN } from './support/env';
 import { expectLegacyCaughtUp, startWriters } from './support/follow-ups';
@@ -139,10 +139,8 @@ describe('legacy writes ask a journaled majority, and one a majority did not con
     await expectLegacyCaughtUp(rigWithStores, ids, 60_000);
 
     // What the follow-ups send, a batch through the proxy (LegacyStore.writeMany), and one write alone.
-    const viaProxy = await MongoClient.connect(proxy.urlFor(rig.services.env.LEGACY_MONGO_URL), {
-      serverSelectionTimeoutMS: 5000,
-      writeConcern: { w: 'majority', journal: true, wtimeoutMS: 5000 },
-    });
+    // The service's own client (connectLegacy: its concerns), through the proxy.
+    const viaProxy = await connectLegacy(proxy.urlFor(rig.services.env.LEGACY_MONGO_URL));
     proxy.failWriteConcern = true;
     const doctored = proxy.doctored;
     try {
@@ -171,7 +169,7 @@ describe('legacy writes ask a journaled majority, and one a majority did not con
       expect(writers.writes).toBeGreaterThan(0);
     } finally {
       proxy.failWriteConcern = false;
-      await viaProxy.close();
+      await closeLegacy(viaProxy);
     }
     expect(proxy.doctored - doctored).toBeGreaterThanOrEqual(20);
 
@@ -182,10 +180,8 @@ describe('legacy writes ask a journaled majority, and one a majority did not con
 
   it("delivers an entry of legacy's own outbox whose removal a majority did not confirm, rather than losing it", async () => {
     const dbName = new URL(rig.services.env.LEGACY_MONGO_URL).pathname.slice(1);
-    const viaProxy = await MongoClient.connect(proxy.urlFor(rig.services.env.LEGACY_MONGO_URL), {
-      serverSelectionTimeoutMS: 5000,
-      writeConcern: { w: 'majority', journal: true, wtimeoutMS: 5000 },
-    });
+    // The service's own client (connectLegacy: its concerns), through the proxy.
+    const viaProxy = await connectLegacy(proxy.urlFor(rig.services.env.LEGACY_MONGO_URL));
     const name = `wc_outbox_${Date.now()}`;
     try {
       const entry = { conversationId: '65a000000000000000000001', source: 'legacy' as const, reason: 'write concern test' };
@@ -199,7 +195,7 @@ describe('legacy writes ask a journaled majority, and one a majority did not con
       }
       expect(delivered).toEqual([entry]);
     } finally {
-      await viaProxy.close();
+      await closeLegacy(viaProxy);
     }
   });
 });

@@ -15,7 +15,7 @@ import Redis from 'ioredis';
 import { APP_TOKEN, OPERATOR_TOKEN } from '../env';
 import { endSessions, sessionKiller } from '../pg-sessions';
 import type { Cluster } from './cluster';
-import { Attempt, decide, HistoryOp, HistoryRecorder, now } from './history';
+import { Attempt, decide, FaultEvent, HistoryOp, HistoryRecorder, now } from './history';
 import { Reply, send } from './http';
 
 export interface WorkloadOptions {
@@ -382,17 +382,24 @@ class Runner {
       this.recorder.fault('restart-worker');
     };
     // Redis hung rather than down (every process's commands wait on it), early, while every client is at work.
-    const freezeRedis = async () => {
-      await at(0.1);
-      this.recorder.fault('freeze-redis');
-      this.options.redisServer.freeze(true);
+    /** A condition on for `ms` from `fraction` of the run, recorded when it begins (`on`) and when it ends (`off`). */
+    const window = async (
+      fraction: number,
+      ms: number,
+      [on, off]: [FaultEvent['kind'], FaultEvent['kind']],
+      set: (on: boolean) => void,
+    ) => {
+      await at(fraction);
+      this.recorder.fault(on);
+      set(true);
       try {
-        await sleep(3000);
+        await sleep(ms);
       } finally {
-        this.options.redisServer.freeze(false);
+        set(false);
       }
-      this.recorder.fault('thaw-redis');
+      this.recorder.fault(off);
     };
+    const freezeRedis = () => window(0.1, 3000, ['freeze-redis', 'thaw-redis'], (on) => this.options.redisServer.freeze(on));
     const flush = async () => {
       const redis = new Redis(this.options.redisUrl, { maxRetriesPerRequest: 2, lazyConnect: true });
       try {
@@ -419,18 +426,9 @@ class Runner {
     };
     // Legacy takes the writes but its majority does not confirm them in time: nothing it answers so is acknowledged,
     // and what follows legacy keeps its follow-ups. (Its data stays: the dev server cannot roll a write back.)
-    const lateMajority = async () => {
-      // While a replica is down (killed at 0.2) and before another one is frozen (0.3), when the clients are busy.
-      await at(0.225);
-      this.recorder.fault('legacy-majority-late');
-      this.options.legacyMajority.late(true);
-      try {
-        await sleep(3000);
-      } finally {
-        this.options.legacyMajority.late(false);
-      }
-      this.recorder.fault('legacy-majority-back');
-    };
+    // While a replica is down (killed at 0.2) and before another one is frozen (0.3), when the clients are busy.
+    const lateMajority = () =>
+      window(0.225, 3000, ['legacy-majority-late', 'legacy-majority-back'], (on) => this.options.legacyMajority.late(on));
     const restartLegacy = async () => {
       await at(0.7);
       this.recorder.fault('kill-legacy');
