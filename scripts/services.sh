@@ -616,7 +616,20 @@ ferretdb_status() { ferretdb_state; status_line ferretdb; }
 
 # ---------------------------------------------------------------------------------------------- moto
 
-moto_state() { read_pidfile "$RUN_DIR/moto.pid" moto_server "$DATA_DIR/moto"; }
+# moto_server itself, through scripts/lib/moto-server.py: that wrapper makes Route 53's exact-match rules for DELETE
+# and CREATE hold in moto (the traffic router's fence relies on them).
+MOTO_WRAPPER="$ROOT/scripts/lib/moto-server.py"
+moto_state() { read_pidfile "$RUN_DIR/moto.pid" moto-server.py "$DATA_DIR/moto"; }
+
+# The Python that has moto: python3, else the one moto_server's own first line names.
+moto_python() {
+  local py
+  for py in python3 "$(sed -n '1s/^#! *//p' "$(command -v moto_server)" 2>/dev/null)"; do
+    [ -n "$py" ] && "$py" -c 'import moto.server' 2>/dev/null && { echo "$py"; return 0; }
+  done
+  warn moto "no Python that imports moto.server"
+  return 1
+}
 
 http_ok() { # port -> 0 if an HTTP server answers
   (
@@ -652,12 +665,14 @@ moto_up() {
   ensure_moto_installed || return 1
   check_port_free moto "$MOTO_PORT" MOTO_PORT || return 1
   mkdir -p "$DATA_DIR/moto"
-  spawn "$pidfile" "$DATA_DIR/moto" "$log" moto_server -H 127.0.0.1 -p "$MOTO_PORT"
+  local python
+  python=$(moto_python) || return 1
+  spawn "$pidfile" "$DATA_DIR/moto" "$log" "$python" "$MOTO_WRAPPER" -H 127.0.0.1 -p "$MOTO_PORT"
   for ((i = 0; i < 300; i++)); do
     sleep 0.1
     moto_state
     if [ "$STATE" != running ]; then
-      ((i < 20)) && continue # the pyenv shim takes a moment before it execs moto_server
+      ((i < 20)) && continue # the pyenv shim takes a moment before it execs python
       break
     fi
     if http_ok "$MOTO_PORT"; then
