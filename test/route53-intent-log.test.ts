@@ -6,13 +6,13 @@
  * Weights are read back through a separate SDK client.
  */
 import { INestApplicationContext } from '@nestjs/common';
-import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import type { Route53Client } from '@aws-sdk/client-route-53';
 import type { Route53Setup } from '../scripts/lib/route53-setup';
 import { QueueName } from '../src/queues/queue-names';
 import { TRAFFIC_ROUTER } from '../src/traffic/traffic-router.port';
 import { startTestApp, TestApp } from './support/app';
 import { isolatedRedis, OPERATOR_TOKEN } from './support/env';
-import { dropMotoZone, motoClient, motoZone } from './support/moto';
+import { dropMotoZone, motoClient, motoZone, servedWeights } from './support/moto';
 import { Route53Faults } from './support/route53-faults';
 import { startSyncWorker, spawnWorker, stopWorker, WorkerProcess } from './support/sync';
 import { waitFor } from './support/stores';
@@ -63,13 +63,7 @@ describe('phase moves through Route 53 under the intent log', () => {
   const rollback = (reason: string) => t.request('POST', '/migration/rollback', { ...op, body: { reason } });
   const lastChange = async () => (await t.request('GET', '/migration/traffic?limit=1', op)).body.items[0];
 
-  async function served(): Promise<{ legacy?: number; new?: number }> {
-    const out = await observer.send(new ListResourceRecordSetsCommand({ HostedZoneId: zone.hostedZoneId }));
-    const name = zone.settings.recordName.replace(/\.$/, '').toLowerCase();
-    const of = (id: string) =>
-      out.ResourceRecordSets?.find((r) => r.SetIdentifier === id && r.Name!.replace(/\.$/, '').toLowerCase() === name)?.Weight;
-    return { legacy: of('legacy'), new: of('new') };
-  }
+  const served = () => servedWeights(observer, zone);
 
   it('moves to canary with Route 53 serving legacy 95 / new 5, the change id in the intent log and history', async () => {
     const res = await force('canary');

@@ -94,6 +94,7 @@ describe('Route53TrafficRouter on moto_server', () => {
   it('applies every step of the phase plan in one batch each and reads the weights back', async () => {
     const { zone, router, faults } = await harness();
     expect(await readBack(zone)).toEqual({ legacy: 100, new: 0 });
+    let fenced = false;
     for (const percent of PHASE_STEPS) {
       faults.reset();
       const weights = weightsForPercent(percent);
@@ -105,10 +106,16 @@ describe('Route53TrafficRouter on moto_server', () => {
       const batches = faults.sent.filter((c) => c.operation === 'ChangeResourceRecordSets');
       expect(batches).toHaveLength(1);
       const changes = batches[0].input.ChangeBatch.Changes;
-      expect(changes.map((c: any) => [c.Action, c.ResourceRecordSet.SetIdentifier, c.ResourceRecordSet.Weight])).toEqual([
-        ['UPSERT', 'legacy', weights.legacy],
-        ['UPSERT', 'new', weights.new],
+      // The fence record as read goes (none before the first batch), a new one comes, and both weights change.
+      expect(
+        changes.map((c: any) => [c.Action, c.ResourceRecordSet.Type, c.ResourceRecordSet.SetIdentifier, c.ResourceRecordSet.Weight]),
+      ).toEqual([
+        ...(fenced ? [['DELETE', 'TXT', undefined, undefined]] : []),
+        ['CREATE', 'TXT', undefined, undefined],
+        ['UPSERT', 'A', 'legacy', weights.legacy],
+        ['UPSERT', 'A', 'new', weights.new],
       ]);
+      fenced = true;
       expect(faults.calls('GetChange')).toBeGreaterThanOrEqual(1);
     }
   });
@@ -199,8 +206,30 @@ describe('Route53TrafficRouter on moto_server', () => {
       'Throttling',
       'sent',
     ]);
-    // random() is 0.5, so each wait is 3/4 of min(cap, base * 2^(n-1)).
-    expect(sleeps).toEqual([75, 150, 300, 75, 75]);
+    // random() is 0.5, so each wait is 3/4 of min(cap, base * 2^(n-1)); the listing's throttle meets the fence's read.
+    expect(sleeps).toEqual([75, 75, 150, 300, 75]);
+  });
+
+  it('refuses, whole, a batch decided on a read that another batch has replaced since (the fence), also when the weights came back', async () => {
+    const { zone, router } = await harness();
+    // No fence yet: two writers that read nothing; the second one's CREATE meets the first one's record.
+    const empty = await router.state();
+    expect(empty).toEqual({ fence: null, weights: { legacy: 100, new: 0 } });
+    await router.apply(weightsForPercent(5), { from: empty.fence, changeId: 1 });
+    const late = await rejection(router.submit(weightsForPercent(10), { from: empty.fence, changeId: 2 }));
+    expect(late.message).toMatch(/InvalidChangeBatch: .*_traffic-fence\..* already exists/);
+    expect(await readBack(zone)).toEqual({ legacy: 95, new: 5 });
+
+    // A reader that stalls while two batches go by, the second one putting back the weights it read (a rollback).
+    const stale = await router.state();
+    expect(stale.fence).toMatchObject({ changeId: 1 });
+    await router.apply(weightsForPercent(10), { from: stale.fence, changeId: 3 });
+    await router.apply(weightsForPercent(5), { from: (await router.state()).fence, changeId: 4 });
+    expect(await readBack(zone)).toEqual(stale.weights);
+    const zombie = await rejection(router.submit(weightsForPercent(50), { from: stale.fence, changeId: 3 }));
+    expect(zombie.message).toMatch(/InvalidChangeBatch: .*_traffic-fence\..* do not match the current values/);
+    expect(await readBack(zone)).toEqual({ legacy: 95, new: 5 });
+    expect((await router.state()).fence).toMatchObject({ changeId: 4 });
   });
 
   it('retries PriorRequestNotComplete until the prior change has cleared', async () => {
@@ -292,7 +321,8 @@ describe('Route53TrafficRouter on moto_server', () => {
     const err = await rejection(router.apply(weightsForPercent(5)));
 
     expect(err).toBeInstanceOf(Route53CallError);
-    expect(err.message).toMatch(/^Route 53 ChangeResourceRecordSets failed: NoSuchHostedZone: /);
+    // The first call is the fence's read, before the batch.
+    expect(err.message).toMatch(/^Route 53 ListResourceRecordSets \(fence\) failed: NoSuchHostedZone: /);
     expect(faults.calls()).toBe(1);
   });
 
@@ -354,6 +384,8 @@ describe('Route53TrafficRouter on moto_server', () => {
     const deletes = faults.sent.filter((c) => c.operation === 'ChangeResourceRecordSets');
     expect(deletes).toHaveLength(1);
     expect(deletes[0].input.ChangeBatch.Changes).toEqual([
+      { Action: 'DELETE', ResourceRecordSet: expect.objectContaining({ Type: 'TXT', Name: expect.stringMatching(/^_traffic-fence\./) }) },
+      { Action: 'CREATE', ResourceRecordSet: expect.objectContaining({ Type: 'TXT', Name: expect.stringMatching(/^_traffic-fence\./) }) },
       {
         Action: 'DELETE',
         ResourceRecordSet: expect.objectContaining({

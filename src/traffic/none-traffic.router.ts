@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { AppliedChange, checkWeights, TrafficRouter, Weights } from './traffic-router.port';
+import { AppliedChange, checkWeights, TrafficRouter, TrafficState, Weights } from './traffic-router.port';
 
 /**
  * For local development and tests: calls nothing. The weights "in effect" are those of the last change
@@ -28,6 +28,11 @@ export class NoneTrafficRouter implements TrafficRouter {
       `SELECT legacy_weight, new_weight FROM traffic_changes WHERE state = 'done' AND kind = 'weights' ORDER BY id DESC LIMIT 1`,
     );
     return rows.length > 0 ? { legacy: rows[0].legacy_weight, new: rows[0].new_weight } : null;
+  }
+
+  /** No provider, so no fence: the intent log's state guards are all there is. */
+  async state(): Promise<TrafficState> {
+    return { fence: null, weights: await this.read() };
   }
 
   async retireLegacy(): Promise<AppliedChange> {

@@ -12,6 +12,31 @@ export interface Weights {
   new: number;
 }
 
+/**
+ * The provider's mark of the last change that wrote the weights (Route 53: a TXT record, see record-sets.ts). A
+ * change sent with the fence it read is refused if another change has replaced that fence since: a worker that
+ * read, then stalled, cannot overwrite what was decided after its read. Providers that keep no fence report null.
+ */
+export interface Fence {
+  /** The traffic change (intent log id) that wrote it; null if it does not say. */
+  changeId: number | null;
+  token: string;
+  /** The provider's own record of it, as read (a DELETE must present it exactly). */
+  record: unknown;
+}
+
+/** What is in effect, read fence first: a change that lands between the two reads leaves the fence stale, not the weights. */
+export interface TrafficState {
+  weights: Weights | null;
+  fence: Fence | null;
+}
+
+/** The fence a change presents (`from`, as read before deciding) and the change that replaces it. */
+export interface FencedBy {
+  from: Fence | null;
+  changeId: number;
+}
+
 export interface AppliedChange {
   /** The provider's id of the change (Route 53 change id), when it has one. */
   changeId: string | null;
@@ -19,16 +44,22 @@ export interface AppliedChange {
 
 export interface TrafficRouter {
   readonly provider: string;
-  /** Sends both weights together (after `checkWeights`); returns once the provider accepted the change. */
-  submit(weights: Weights): Promise<AppliedChange>;
+  /**
+   * Sends both weights together (after `checkWeights`); returns once the provider accepted the change. With
+   * `fence`, the provider refuses the change if its fence is no longer `fence.from`; without, the router reads the
+   * fence itself just before sending (for callers that decided nothing on an earlier read).
+   */
+  submit(weights: Weights, fence?: FencedBy): Promise<AppliedChange>;
   /** Waits for a submitted change to be in effect (Route 53: INSYNC), then checks the weights read back. */
   settle(change: AppliedChange, weights: Weights): Promise<void>;
   /** submit + settle. */
-  apply(weights: Weights): Promise<AppliedChange>;
+  apply(weights: Weights, fence?: FencedBy): Promise<AppliedChange>;
   /** The weights in effect as the provider reports them (null when it keeps none or the records are absent). */
   read(): Promise<Weights | null>;
-  /** Removes the legacy weighted record for good (cleanup), leaving only the new one; idempotent. */
-  retireLegacy(): Promise<AppliedChange>;
+  /** The fence, then the weights: what a change decides on. */
+  state(): Promise<TrafficState>;
+  /** Removes the legacy weighted record for good (cleanup), leaving only the new one; idempotent; fenced like a change. */
+  retireLegacy(changeId?: number): Promise<AppliedChange>;
 }
 
 export const TRAFFIC_ROUTER = Symbol('TRAFFIC_ROUTER');

@@ -12,13 +12,23 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { DomainError } from '../common/errors';
 import { DATA_SOURCE } from '../stores/stores.module';
-import { checkWeights, InvalidWeightsError, sameWeights, TRAFFIC_ROUTER, TrafficRouter, Weights } from './traffic-router.port';
+import {
+  checkWeights,
+  InvalidWeightsError,
+  sameWeights,
+  TRAFFIC_ROUTER,
+  TrafficRouter,
+  TrafficState,
+  Weights,
+} from './traffic-router.port';
 import { TRAFFIC_CONFIG, TrafficConfig } from './traffic.config';
 import { TrafficQueue } from './traffic.queue';
 
 export type TrafficChangeKind = 'weights' | 'retire_legacy';
 export type TrafficChangeState = 'intent' | 'submitted' | 'done' | 'failed' | 'undone';
 export const TERMINAL_STATES: readonly TrafficChangeState[] = ['done', 'failed', 'undone'];
+/** The states a change moves out of (SQL); every transition is guarded by it. */
+const OPEN = `('intent', 'submitted')`;
 
 export interface TrafficChange {
   id: number;
@@ -148,27 +158,44 @@ export class TrafficService {
    * Carries one intent to a terminal state (the `traffic` job). Safe to run again after a crash at any
    * point: an `intent` whose weights are already in effect is not sent again; a `submitted` one is
    * only waited for and checked.
+   *
+   * Safe as well when two workers run it at once: one stalled past its job lock (a long pause, a swapped-out
+   * VM) while another took the job over, finished it, and later changes followed. The stalled one may wake at
+   * any point. What it sends to the provider carries the fence it read before deciding, which the batches sent
+   * since have replaced, so the provider refuses it; what it writes to the log moves a change only out of an open
+   * state, never out of a terminal one; and it puts weights back only over a change of its own.
    */
   async execute(id: number): Promise<TrafficChange> {
     const row = await this.get(id);
     if (!row) throw new Error(`traffic change ${id} does not exist`);
     if (TERMINAL_STATES.includes(row.state)) return row;
-    await this.dataSource.query('UPDATE traffic_changes SET attempts = attempts + 1, updated_at = now() WHERE id = $1', [id]);
+    await this.dataSource.query(
+      `UPDATE traffic_changes SET attempts = attempts + 1, updated_at = now() WHERE id = $1 AND state IN ${OPEN}`,
+      [id],
+    );
     const target = row.weights;
     try {
       if (row.kind === 'retire_legacy') {
-        const applied = await this.router.retireLegacy();
+        const applied = await this.router.retireLegacy(id);
         return await this.finish(id, 'done', applied.changeId, null);
       }
       let changeId = row.changeId;
       if (row.state === 'intent') {
-        const current = await this.router.read();
-        if (!sameWeights(current, target)) {
-          changeId = (await this.router.submit(target)).changeId;
-          await this.dataSource.query(`UPDATE traffic_changes SET state = 'submitted', change_id = $2, updated_at = now() WHERE id = $1`, [
+        const seen = await this.router.state();
+        if (seen.fence?.changeId != null && seen.fence.changeId > id) {
+          return await this.finish(
             id,
-            changeId,
-          ]);
+            'failed',
+            null,
+            `a later traffic change (${seen.fence.changeId}) has been made since; this one is superseded`,
+          );
+        }
+        if (!sameWeights(seen.weights, target)) {
+          changeId = (await this.router.submit(target, { from: seen.fence, changeId: id })).changeId;
+          await this.dataSource.query(
+            `UPDATE traffic_changes SET state = 'submitted', change_id = $2, updated_at = now() WHERE id = $1 AND state = 'intent'`,
+            [id, changeId],
+          );
         }
       }
       await this.router.settle({ changeId }, target);
@@ -182,21 +209,36 @@ export class TrafficService {
 
   /**
    * The change could not be completed: find out what is in effect. Still the old weights: `failed`.
-   * Anything else: put the old weights back (`undone`); if even that fails, `failed` with both reasons
-   * and the weights as last read, for an operator.
+   * Anything else: put the old weights back (`undone`), if this change is what the fence says last wrote them;
+   * if even that fails, `failed` with both reasons and the weights as last read, for an operator. A change that
+   * another worker has meanwhile finished is left as that worker left it.
    */
   private async giveUp(row: TrafficChange, reason: string): Promise<TrafficChange> {
-    let current: Weights | null;
+    const latest = await this.get(row.id);
+    if (latest && TERMINAL_STATES.includes(latest.state)) {
+      this.logger.warn({ msg: 'traffic change finished by another worker meanwhile; left as it is', id: row.id, state: latest.state });
+      return latest;
+    }
+    let seen: TrafficState;
     try {
-      current = await this.router.read();
+      seen = await this.router.state();
     } catch (err) {
       return this.finish(row.id, 'failed', null, `${reason}; the weights in effect could not be read (${(err as Error).message})`);
     }
+    const current = seen.weights;
     if (row.kind === 'retire_legacy' || row.before === null || sameWeights(current, row.before)) {
       return this.finish(row.id, 'failed', null, `${reason}; weights in effect: ${describe(current)}`);
     }
+    if (seen.fence && seen.fence.changeId !== row.id) {
+      return this.finish(
+        row.id,
+        'failed',
+        null,
+        `${reason}; weights in effect: ${describe(current)}, written by ${seen.fence.changeId === null ? 'another change' : `traffic change ${seen.fence.changeId}`}, so not put back`,
+      );
+    }
     try {
-      await this.router.apply(row.before);
+      await this.router.apply(row.before, { from: seen.fence, changeId: row.id });
       return this.finish(row.id, 'undone', null, `${reason}; weights put back to ${describe(row.before)}`);
     } catch (err) {
       return this.finish(
@@ -208,13 +250,23 @@ export class TrafficService {
     }
   }
 
+  /** Moves an open change to `state`; a change already terminal (another worker finished it) is returned as it is. */
   private async finish(id: number, state: TrafficChangeState, changeId: string | null, error: string | null): Promise<TrafficChange> {
-    const [[row]]: [Row[], number] = await this.dataSource.query(
+    const [rows]: [Row[], number] = await this.dataSource.query(
       `UPDATE traffic_changes SET state = $2, change_id = COALESCE($3, change_id), error = $4, completed_at = now(), updated_at = now()
-       WHERE id = $1 RETURNING *`,
+       WHERE id = $1 AND state IN ${OPEN} RETURNING *`,
       [id, state, changeId, error?.slice(0, 1000) ?? null],
     );
-    return toChange(row);
+    if (rows.length > 0) return toChange(rows[0]);
+    const left = await this.get(id);
+    if (!left) throw new Error(`traffic change ${id} does not exist`);
+    this.logger.warn({
+      msg: 'traffic change already finished by another worker; its outcome stands',
+      id,
+      state: left.state,
+      wanted: state,
+    });
+    return left;
   }
 
   async get(id: number): Promise<TrafficChange | null> {

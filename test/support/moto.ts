@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { Route53Client } from '@aws-sdk/client-route-53';
+import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { createRoute53Zone, deleteRoute53Zone, Route53Setup, Route53SetupOptions } from '../../scripts/lib/route53-setup';
 import { environmentWithEnvFile } from '../../src/config/env-file';
 import type { AwsCredentials } from '../../src/config/aws-credentials';
@@ -47,4 +47,13 @@ export async function motoZone(options: Partial<Route53SetupOptions> = {}): Prom
 
 export async function dropMotoZone(setup: Route53Setup): Promise<void> {
   await deleteRoute53Zone({ ...moto(), hostedZoneId: setup.hostedZoneId });
+}
+
+/** The weights of the zone's two weighted records as `observer` lists them (undefined for a side that is absent). */
+export async function servedWeights(observer: Route53Client, zone: Route53Setup): Promise<{ legacy?: number; new?: number }> {
+  const out = await observer.send(new ListResourceRecordSetsCommand({ HostedZoneId: zone.hostedZoneId }));
+  const name = zone.settings.recordName.replace(/\.$/, '').toLowerCase();
+  const of = (id: string) =>
+    out.ResourceRecordSets?.find((r) => r.SetIdentifier === id && r.Name!.replace(/\.$/, '').toLowerCase() === name)?.Weight;
+  return { legacy: of('legacy'), new: of('new') };
 }

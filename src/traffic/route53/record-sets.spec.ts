@@ -1,5 +1,15 @@
 import type { ResourceRecordSet } from '@aws-sdk/client-route-53';
-import { deleteShape, findSides, normalizeRecordName, RecordSettings, upsertBoth, weightsOf } from './record-sets';
+import {
+  deleteShape,
+  fenceChanges,
+  fenceOf,
+  fenceRecordName,
+  findSides,
+  normalizeRecordName,
+  RecordSettings,
+  upsertBoth,
+  weightsOf,
+} from './record-sets';
 
 const SETTINGS: RecordSettings = {
   recordName: 'API.Example.com',
@@ -95,5 +105,46 @@ describe('deleteShape', () => {
     };
     expect(deleteShape(alias).ResourceRecordSet).not.toHaveProperty('TTL');
     expect(alias.TTL).toBe(0);
+  });
+});
+
+describe('the fence record', () => {
+  it('sits beside the weighted pair, a wildcard left out', () => {
+    expect(fenceRecordName('API.Example.com')).toBe('_traffic-fence.API.Example.com');
+    expect(fenceRecordName('*.example.com.')).toBe('_traffic-fence.example.com');
+  });
+
+  it('names the change that wrote it, read from a listing as Route 53 answers it', () => {
+    const listed: ResourceRecordSet = {
+      Name: '_traffic-fence.api.example.com.',
+      Type: 'TXT',
+      TTL: 300,
+      ResourceRecords: [{ Value: '"traffic-change=42 nonce=00ff"' }],
+    };
+    expect(fenceOf([listed], 'API.Example.com')).toEqual({ changeId: 42, token: '"traffic-change=42 nonce=00ff"', record: listed });
+    expect(fenceOf([{ ...listed, Type: 'A' }], 'API.Example.com')).toBeNull();
+    expect(fenceOf([{ ...listed, ResourceRecords: [{ Value: '"by hand"' }] }], 'API.Example.com')).toMatchObject({ changeId: null });
+  });
+
+  it('is replaced by every batch: DELETE as read (nothing when there was none), CREATE anew with a fresh nonce', () => {
+    const first = fenceChanges('api.example.com', null, 7);
+    expect(first).toEqual([
+      {
+        Action: 'CREATE',
+        ResourceRecordSet: {
+          Name: '_traffic-fence.api.example.com',
+          Type: 'TXT',
+          TTL: 300,
+          ResourceRecords: [{ Value: expect.stringMatching(/^"traffic-change=7 nonce=[0-9a-f]{16}"$/) }],
+        },
+      },
+    ]);
+    const read = fenceOf([first[0].ResourceRecordSet!], 'api.example.com')!;
+    const next = fenceChanges('api.example.com', read, 8);
+    expect(next[0]).toEqual({ Action: 'DELETE', ResourceRecordSet: first[0].ResourceRecordSet });
+    expect(next[1].ResourceRecordSet!.ResourceRecords![0].Value).toMatch(/^"traffic-change=8 /);
+    expect(fenceChanges('api.example.com', null, 7)[0].ResourceRecordSet!.ResourceRecords).not.toEqual(
+      first[0].ResourceRecordSet!.ResourceRecords,
+    );
   });
 });

@@ -5,8 +5,9 @@
  * outside [a-z0-9-_] written as octal escapes (`*` comes back as `\052`); the configured name may have
  * none of that. Names are compared in one normal form: escapes decoded, lower case, no trailing dot.
  */
+import { randomBytes } from 'node:crypto';
 import type { Change, ResourceRecordSet } from '@aws-sdk/client-route-53';
-import type { Weights } from '../traffic-router.port';
+import type { Fence, Weights } from '../traffic-router.port';
 import type { RecordType, Route53Target } from './route53-target';
 
 export const SET_IDS = { legacy: 'legacy', new: 'new' } as const;
@@ -81,4 +82,41 @@ export function deleteShape(existing: ResourceRecordSet): Change {
   const record: ResourceRecordSet = { ...existing };
   if (record.AliasTarget) delete record.TTL;
   return { Action: 'DELETE', ResourceRecordSet: record };
+}
+
+/**
+ * The fence: a TXT record beside the weighted pair (`_traffic-fence.` and the record's name, a wildcard's `*.`
+ * left out) whose value names the traffic change that last wrote the pair, with a nonce. Every batch the router
+ * sends DELETEs the fence exactly as the router read it before deciding, and CREATEs a new one. Route 53 applies a
+ * batch all or nothing and refuses a DELETE that does not match the record as it exists (InvalidChangeBatch), or a
+ * CREATE of a record that exists: so a batch decided on a view that another batch has since replaced is refused
+ * whole. Weights alone cannot tell (a rollback puts the same weights back); the nonce can.
+ */
+export const FENCE_TYPE = 'TXT';
+const FENCE_TTL = 300;
+
+export function fenceRecordName(recordName: string): string {
+  return `_traffic-fence.${recordName.replace(/^\*\./, '').replace(/\.$/, '')}`;
+}
+
+/** The fence as read from its record set; null if the listing did not start with it. */
+export function fenceOf(sets: readonly ResourceRecordSet[], recordName: string): Fence | null {
+  const set = sets.find((s) => sameRecordName(s.Name, fenceRecordName(recordName)) && s.Type === FENCE_TYPE);
+  if (!set) return null;
+  const token = (set.ResourceRecords ?? []).map((r) => r.Value ?? '').join(' ');
+  const id = /traffic-change=(\d+)/.exec(token);
+  return { changeId: id ? Number(id[1]) : null, token, record: set };
+}
+
+/** The fence's two changes in a batch: DELETE it as `from` read it (if there was one), CREATE it anew for `changeId`. */
+export function fenceChanges(recordName: string, from: Fence | null, changeId: number | null): Change[] {
+  const token = `"traffic-change=${changeId ?? 'none'} nonce=${randomBytes(8).toString('hex')}"`;
+  const next: ResourceRecordSet = {
+    Name: fenceRecordName(recordName),
+    Type: FENCE_TYPE,
+    TTL: FENCE_TTL,
+    ResourceRecords: [{ Value: token }],
+  };
+  const previous = from?.record as ResourceRecordSet | undefined;
+  return [...(previous ? [{ Action: 'DELETE' as const, ResourceRecordSet: previous }] : []), { Action: 'CREATE', ResourceRecordSet: next }];
 }

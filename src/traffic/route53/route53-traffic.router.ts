@@ -4,11 +4,12 @@
  *
  * - `submit` checks the weights before anything is sent (Route 53 would take 0/0 and split traffic
  *   equally; emulators take anything), then sends ONE ChangeResourceRecordSets batch with both UPSERTs,
- *   which Route 53 applies all or nothing, and returns the change id.
+ *   which Route 53 applies all or nothing, and returns the change id. The batch also replaces the fence
+ *   record (record-sets.ts) as the caller read it, so Route 53 refuses it if another batch came first.
  * - `settle` polls GetChange until INSYNC (or times out naming the change), then lists the records
  *   and compares both weights with the ones asked for.
  * - `retireLegacy` deletes the legacy record as it exists (a DELETE must match it exactly), only once
- *   it carries no traffic and the new record is there to answer.
+ *   it carries no traffic and the new record is there to answer; fenced the same way.
  * - Every call goes through `withRetries`: throttling and PriorRequestNotComplete are retried with
  *   jittered exponential back-off; anything else fails at once with the provider's message. The SDK's
  *   own retries are off (see `createRoute53Client`) so this is the only retry loop.
@@ -23,8 +24,18 @@ import {
   Route53Client,
   RRType,
 } from '@aws-sdk/client-route-53';
-import { AppliedChange, checkWeights, sameWeights, TrafficRouter, Weights, WeightsMismatchError } from '../traffic-router.port';
-import { deleteShape, findSides, isOurs, upsertBoth, weightsOf } from './record-sets';
+import {
+  AppliedChange,
+  checkWeights,
+  Fence,
+  FencedBy,
+  sameWeights,
+  TrafficRouter,
+  TrafficState,
+  Weights,
+  WeightsMismatchError,
+} from '../traffic-router.port';
+import { deleteShape, FENCE_TYPE, fenceChanges, fenceOf, fenceRecordName, findSides, isOurs, upsertBoth, weightsOf } from './record-sets';
 import { RetryEvent, realSleep, withRetries } from './retry';
 import { isRetryableRoute53Error, Route53CallError, Route53RetireRefusedError } from './route53-errors';
 import { createRoute53Client } from './route53-client';
@@ -55,13 +66,15 @@ export class Route53TrafficRouter implements TrafficRouter {
     this.deps = { ...REAL_DEPS, ...deps };
   }
 
-  async submit(weights: Weights): Promise<AppliedChange> {
+  async submit(weights: Weights, fence?: FencedBy): Promise<AppliedChange> {
     checkWeights(weights);
+    const from = fence ? fence.from : await this.readFence();
+    const changes = [...fenceChanges(this.settings.recordName, from, fence?.changeId ?? null), ...upsertBoth(this.settings, weights)];
     const out = await this.call('ChangeResourceRecordSets', () =>
       this.client.send(
         new ChangeResourceRecordSetsCommand({
           HostedZoneId: this.settings.hostedZoneId,
-          ChangeBatch: { Comment: `traffic: legacy ${weights.legacy} / new ${weights.new}`, Changes: upsertBoth(this.settings, weights) },
+          ChangeBatch: { Comment: `traffic: legacy ${weights.legacy} / new ${weights.new}`, Changes: changes },
         }),
       ),
     );
@@ -77,8 +90,8 @@ export class Route53TrafficRouter implements TrafficRouter {
     if (!sameWeights(actual, weights)) throw new WeightsMismatchError(weights, actual);
   }
 
-  async apply(weights: Weights): Promise<AppliedChange> {
-    const change = await this.submit(weights);
+  async apply(weights: Weights, fence?: FencedBy): Promise<AppliedChange> {
+    const change = await this.submit(weights, fence);
     await this.settle(change, weights);
     return change;
   }
@@ -87,7 +100,13 @@ export class Route53TrafficRouter implements TrafficRouter {
     return weightsOf(findSides(await this.listOurRecords(), this.settings));
   }
 
-  async retireLegacy(): Promise<AppliedChange> {
+  async state(): Promise<TrafficState> {
+    const fence = await this.readFence();
+    return { fence, weights: await this.read() };
+  }
+
+  async retireLegacy(trafficChange?: number): Promise<AppliedChange> {
+    const fence = await this.readFence();
     const { legacy, new: next } = findSides(await this.listOurRecords(), this.settings);
     if (!legacy) return { changeId: null };
     if (!next) throw new Route53RetireRefusedError('the new weighted record does not exist, so the name would stop answering');
@@ -98,7 +117,10 @@ export class Route53TrafficRouter implements TrafficRouter {
       this.client.send(
         new ChangeResourceRecordSetsCommand({
           HostedZoneId: this.settings.hostedZoneId,
-          ChangeBatch: { Comment: 'traffic: retire the legacy record', Changes: [deleteShape(legacy)] },
+          ChangeBatch: {
+            Comment: 'traffic: retire the legacy record',
+            Changes: [...fenceChanges(this.settings.recordName, fence, trafficChange ?? null), deleteShape(legacy)],
+          },
         }),
       ),
     );
@@ -115,6 +137,22 @@ export class Route53TrafficRouter implements TrafficRouter {
       async () => (await this.call('GetChange', () => this.client.send(new GetChangeCommand({ Id: changeId })))).ChangeInfo?.Status,
       { pollIntervalMs: this.settings.pollIntervalMs, timeoutMs: this.settings.syncTimeoutMs, now: this.deps.now, sleep: this.deps.sleep },
     );
+  }
+
+  /** The fence record (a listing that starts at its name and type: it comes first if it exists). */
+  private async readFence(): Promise<Fence | null> {
+    const name = fenceRecordName(this.settings.recordName);
+    const out = await this.call('ListResourceRecordSets (fence)', () =>
+      this.client.send(
+        new ListResourceRecordSetsCommand({
+          HostedZoneId: this.settings.hostedZoneId,
+          StartRecordName: name,
+          StartRecordType: FENCE_TYPE,
+          MaxItems: 1,
+        }),
+      ),
+    );
+    return fenceOf(out.ResourceRecordSets ?? [], this.settings.recordName);
   }
 
   /**
