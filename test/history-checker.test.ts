@@ -1,8 +1,10 @@
 /**
- * A Jepsen-style check of SPEC section 5 against the service as a black box: three API replicas and a
- * worker (real processes) on a private set of stores, seeded concurrent clients writing to a few shared
- * conversations through random replicas, faults (a replica and the worker SIGKILLed and restarted, another
- * replica frozen (SIGSTOP) for 11 s and the worker for 6 s, Redis frozen for 3 s, every Redis connection closed by the server, Redis flushed, the legacy server SIGKILLed and started 2 s later, every PostgreSQL
+ * A Jepsen-style check of SPEC section 5 against the service as a black box: three API replicas and two
+ * workers (real processes, as the manifests deploy them: two of each worker kind) on a private set of stores,
+ * seeded concurrent clients writing to a few shared conversations through random replicas, faults (a replica
+ * and a worker SIGKILLed and restarted, another replica frozen (SIGSTOP) for 11 s and the other worker for 16 s,
+ * past its jobs' locks where they are shortest (traffic: 10 s, then a stalled check), so the first worker may take
+ * its work over while it sleeps, Redis frozen for 3 s, every Redis connection closed by the server, Redis flushed, the legacy server SIGKILLed and started 2 s later, every PostgreSQL
  * session ended ten times a second for 2 s, PostgreSQL crashed (immediate shutdown) and started a second later; a process that dies on its own fails the run), and, in the second run, an operator flipping the source of truth between rollout 100 %
  * and deprecation, at least MIN_FLIPS times each way (the load goes on up to 30 s past the run's seconds to reach
  * them, when flips met the faults). Every operation goes into a history; at the end the repair queue drains, a
@@ -13,7 +15,7 @@
  * one JSON line and written to .local/history-checker/ (with each run's whole history).
  *
  *   HISTORY_SEED=<n> HISTORY_SECONDS=<s> npx jest --runInBand test/history-checker.test.ts
- * (HISTORY_REPLICAS=1 and HISTORY_FAULTS=0 narrow a failure down; the defaults are what must pass.)
+ * (HISTORY_REPLICAS=1, HISTORY_WORKERS=1 and HISTORY_FAULTS=0 narrow a failure down; the defaults are what must pass.)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -38,6 +40,7 @@ const SEED = envNumber('HISTORY_SEED', 20260611, 0);
 const SECONDS = envNumber('HISTORY_SECONDS', 40, 10);
 /** For attributing a failure: HISTORY_REPLICAS=1 takes cross-replica races away, HISTORY_FAULTS=0 the faults. */
 const REPLICAS = envNumber('HISTORY_REPLICAS', 3, 1);
+const WORKERS = envNumber('HISTORY_WORKERS', 2, 1);
 const FAULTS = envNumber('HISTORY_FAULTS', 1, 0) > 0;
 const CLIENTS = 10;
 /** The flips each way the flips run must commit (it goes on a while past HISTORY_SECONDS to reach them, see the workload). */
@@ -52,6 +55,7 @@ interface RunReport {
   clients: number;
   conversations: number;
   replicas: number;
+  workers: number;
   faultsInjected: boolean;
   figures: CheckResult['figures'];
   finalPhase: string;
@@ -98,7 +102,13 @@ describe('history checker: acknowledged writes under replicas, faults and source
     const legacyUrl = services.env.LEGACY_MONGO_URL;
     proxy = await startMongoFaultProxy({ host: '127.0.0.1', port: Number(new URL(legacyUrl).port) });
     proxy.recording = false;
-    cluster = await Cluster.start(services.env, REPLICAS, path.join(OUT_DIR, 'build'), { LEGACY_MONGO_URL: proxy.urlFor(legacyUrl) });
+    cluster = await Cluster.start(
+      services.env,
+      REPLICAS,
+      path.join(OUT_DIR, 'build'),
+      { LEGACY_MONGO_URL: proxy.urlFor(legacyUrl) },
+      WORKERS,
+    );
     // MIGRATION_INITIAL_PHASE=rollout puts it at rollout-10; the rest of the way through the operator API.
     await advanceTo(cluster, 'rollout-100');
   }, 240_000);
@@ -130,10 +140,10 @@ describe('history checker: acknowledged writes under replicas, faults and source
     };
     const { recorder } = await recordRun(cluster, options);
     // The fault task restarts what it kills before it ends, so a process down now died on its own.
-    const diedOnTheirOwn = [...cluster.replicas, cluster.worker].filter((p) => !p.alive).map((p) => p.name);
+    const diedOnTheirOwn = [...cluster.replicas, ...cluster.workers].filter((p) => !p.alive).map((p) => p.name);
     // Every process up again before the end, to settle and read the final state.
     await Promise.all(cluster.replicas.map((r) => r.start()));
-    await cluster.worker.start();
+    await Promise.all(cluster.workers.map((w) => w.start()));
     const settlement = await settle(cluster);
     const final = await readFinalState(cluster, {
       DATABASE_URL: services.env.DATABASE_URL,
@@ -147,6 +157,7 @@ describe('history checker: acknowledged writes under replicas, faults and source
       clients: CLIENTS,
       conversations: CONVERSATIONS,
       replicas: REPLICAS,
+      workers: WORKERS,
       faultsInjected: FAULTS,
       figures: result.figures,
       finalPhase: final.phase,
@@ -205,7 +216,7 @@ describe('history checker: acknowledged writes under replicas, faults and source
   }
 
   it(
-    `without flips (rollout 100 %): ${CLIENTS} clients, ${REPLICAS} replica(s), ${FAULTS ? 'a killed replica, a frozen replica, a killed and a frozen worker, a frozen Redis, Redis connections closed, a flushed Redis, a late legacy majority, legacy killed, every PostgreSQL session ended and PostgreSQL crashed' : 'no faults'}: nothing acknowledged is lost`,
+    `without flips (rollout 100 %): ${CLIENTS} clients, ${REPLICAS} replica(s), ${WORKERS} worker(s), ${FAULTS ? 'a killed replica, a frozen replica, a killed worker and another frozen past its job locks, a frozen Redis, Redis connections closed, a flushed Redis, a late legacy majority, legacy killed, every PostgreSQL session ended and PostgreSQL crashed' : 'no faults'}: nothing acknowledged is lost`,
     async () => {
       expectGuarantees(await run('steady', false));
     },

@@ -181,21 +181,32 @@ export class ApiReplica extends NodeProcess {
 
 export class Cluster {
   readonly replicas: ApiReplica[] = [];
-  readonly worker: NodeProcess;
+  /** Worker processes, each serving every queue: they compete for jobs, as the deployment's replicas do. */
+  readonly workers: NodeProcess[];
 
   private constructor(
     buildDir: string,
     env: Record<string, string>,
     readonly logDir: string,
+    workers: number,
   ) {
-    // WORKER_QUEUES unset: the worker serves every queue. It says so at info level once it does.
-    this.worker = new NodeProcess(
-      'worker',
-      path.join(buildDir, 'workers/worker.js'),
-      { ...env, LOG_LEVEL: 'info' },
-      async (out) => out.includes('"serving queues"'),
-      path.join(logDir, 'worker.log'),
+    // WORKER_QUEUES unset: a worker serves every queue. It says so at info level once it does.
+    this.workers = Array.from(
+      { length: workers },
+      (_, i) =>
+        new NodeProcess(
+          i === 0 ? 'worker' : `worker ${i}`,
+          path.join(buildDir, 'workers/worker.js'),
+          { ...env, LOG_LEVEL: 'info' },
+          async (out) => out.includes('"serving queues"'),
+          path.join(logDir, i === 0 ? 'worker.log' : `worker-${i}.log`),
+        ),
     );
+  }
+
+  /** The first worker (the only one, unless the cluster was started with more). */
+  get worker(): NodeProcess {
+    return this.workers[0];
   }
 
   /** `extraEnv`: settings on top of clusterEnv for every process (a test's own secrets, limits, ...). */
@@ -204,18 +215,19 @@ export class Cluster {
     replicas: number,
     buildDir: string,
     extraEnv: Record<string, string> = {},
+    workers = 1,
   ): Promise<Cluster> {
     transpileSources(buildDir);
     const env = { ...clusterEnv(stores), ...extraEnv };
     const logDir = path.join(path.dirname(buildDir), 'logs');
     fs.rmSync(logDir, { recursive: true, force: true });
     fs.mkdirSync(logDir, { recursive: true });
-    const cluster = new Cluster(buildDir, env, logDir);
+    const cluster = new Cluster(buildDir, env, logDir, workers);
     for (let i = 0; i < replicas; i++) cluster.replicas.push(new ApiReplica(i, await freePort(), await freePort(), buildDir, env, logDir));
     try {
       // The first replica applies MIGRATION_INITIAL_PHASE alone; the others start in parallel.
       await cluster.replicas[0].start();
-      await Promise.all([...cluster.replicas.slice(1).map((r) => r.start()), cluster.worker.start()]);
+      await Promise.all([...cluster.replicas.slice(1).map((r) => r.start()), ...cluster.workers.map((w) => w.start())]);
     } catch (err) {
       await cluster.stop();
       throw err;
@@ -224,7 +236,7 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([...this.replicas.map((r) => r.stop('SIGTERM')), this.worker.stop('SIGTERM')]);
+    await Promise.allSettled([...this.replicas.map((r) => r.stop('SIGTERM')), ...this.workers.map((w) => w.stop('SIGTERM'))]);
   }
 
   /**

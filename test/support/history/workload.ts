@@ -345,8 +345,8 @@ class Runner {
 
   /**
    * Faults at fixed fractions of the run, each on its own timeline: Redis frozen (SIGSTOP) for 3 s, a replica
-   * SIGKILLed (restarted 3 s later), another one frozen for 11 s, the worker SIGKILLed (restarted 2 s later) and
-   * later frozen for 6 s, every Redis connection closed by the server, Redis flushed, legacy's writes answered with a write concern error for 3 s (its majority late), the legacy server SIGKILLed (started again 2 s later: what it acknowledged must still be there), PostgreSQL ending every session of every
+   * SIGKILLed (restarted 3 s later), another one frozen for 11 s, the first worker SIGKILLed (restarted 2 s later)
+   * and later the last one frozen (16 s when there are two or more, else 6 s), every Redis connection closed by the server, Redis flushed, legacy's writes answered with a write concern error for 3 s (its majority late), the legacy server SIGKILLed (started again 2 s later: what it acknowledged must still be there), PostgreSQL ending every session of every
    * process ten times a second for 2 s (what a restart or a failover does to them; nothing restarts a process
    * that dies of it, so the run's end sees it), and last PostgreSQL crashing (an immediate shutdown: no
    * checkpoint, every backend gone at once, the writes in flight never answered) and starting again a second
@@ -375,11 +375,11 @@ class Runner {
     };
     const killWorker = async () => {
       await at(0.4);
-      this.recorder.fault('kill-worker');
+      this.recorder.fault('kill-worker', this.cluster.worker.name);
       await this.cluster.worker.stop('SIGKILL');
       await sleep(2000);
       await this.cluster.worker.start();
-      this.recorder.fault('restart-worker');
+      this.recorder.fault('restart-worker', this.cluster.worker.name);
     };
     // Redis hung rather than down (every process's commands wait on it), early, while every client is at work.
     /** A condition on for `ms` from `fraction` of the run, recorded when it begins (`on`) and when it ends (`off`). */
@@ -418,11 +418,15 @@ class Runner {
     };
     // The worker frozen in the middle of its repairs, outbox and catch-up, then carrying on (with the legacy server
     // stopped for part of it).
+    // With more than one worker, the last one frozen for 16 s: past the traffic job's lock (10 s) and the stalled check
+    // after it (5 s), so that another worker takes over a flip's traffic change it held, and it carries on when it wakes.
     const pauseWorker = async () => {
       await at(0.62);
-      this.recorder.fault('pause-worker');
-      await this.cluster.worker.pause(6000);
-      this.recorder.fault('resume-worker');
+      const workers = this.cluster.workers;
+      const frozen = workers[workers.length - 1];
+      this.recorder.fault('pause-worker', frozen.name);
+      await frozen.pause(workers.length > 1 ? 16_000 : 6000);
+      this.recorder.fault('resume-worker', frozen.name);
     };
     // Legacy takes the writes but its majority does not confirm them in time: nothing it answers so is acknowledged,
     // and what follows legacy keeps its follow-ups. (Its data stays: the dev server cannot roll a write back.)
