@@ -198,4 +198,24 @@ describe('legacy writes ask a journaled majority, and one a majority did not con
       await closeLegacy(viaProxy);
     }
   });
+
+  it("reports the delivery's own error when the entry it failed to deliver is back already (its delete rolled back)", async () => {
+    const db = mongo.db(new URL(rig.services.env.LEGACY_MONGO_URL).pathname.slice(1));
+    const name = `wc_outbox_back_${Date.now()}`;
+    const entry = { conversationId: '65a000000000000000000002', source: 'legacy' as const, reason: 'rolled back delete' };
+    const outbox = new MongoRepairOutbox(db, name);
+    await outbox.add(entry);
+    const [stored] = await db.collection(name).find().toArray();
+    // The delivery fails after the entry reappeared, as when a failover rolls back the delete that took it.
+    const refused = await outbox
+      .drain(10, async () => {
+        await db.collection(name).insertOne(stored);
+        throw new Error('new store unreachable');
+      })
+      .catch((err: Error) => err);
+    expect(refused).toBeInstanceOf(Error);
+    expect((refused as Error).message).toBe('new store unreachable');
+    expect(await db.collection(name).countDocuments()).toBe(1);
+    await db.collection(name).drop();
+  });
 });

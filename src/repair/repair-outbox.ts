@@ -12,7 +12,7 @@
  * The legacy store's `migration_repair_outbox` is the fallback for a divergence that could not be written
  * to PostgreSQL (a write that failed with PostgreSQL unreachable): its entries move to the queue and leave.
  */
-import { Collection, Db, Document, MongoWriteConcernError } from 'mongodb';
+import { Collection, Db, Document, MongoServerError, MongoWriteConcernError } from 'mongodb';
 import { DataSource } from 'typeorm';
 import type { StoreTransaction } from '../stores/conversation-store.port';
 import type { StoreName } from '../model/store-name';
@@ -184,7 +184,7 @@ export class MongoRepairOutbox implements RepairOutbox {
       try {
         await deliver(entry);
       } catch (err) {
-        await this.collection.insertOne(doc);
+        await this.putBack(doc, err);
         throw err;
       }
     }
@@ -193,6 +193,24 @@ export class MongoRepairOutbox implements RepairOutbox {
 
   async count(): Promise<number> {
     return this.collection.countDocuments();
+  }
+
+  /**
+   * Puts back an entry whose delivery failed (`deliveryError`). If it is there already (a delete its majority did not
+   * confirm was rolled back), there is nothing to put back, and the delivery's error is the one to report. If the
+   * put-back itself fails, the entry may be gone: the error says so and carries both.
+   */
+  private async putBack(doc: Document, deliveryError: unknown): Promise<void> {
+    try {
+      await this.collection.insertOne(doc);
+    } catch (err) {
+      if (err instanceof MongoServerError && err.code === 11000) return;
+      throw new Error(
+        `legacy outbox entry for ${String(doc.conversationId)} could not be delivered (${(deliveryError as Error).message}) nor put back ` +
+          `(${(err as Error).message}); the next verification finds what it stood for`,
+        { cause: err },
+      );
+    }
   }
 
   /**
