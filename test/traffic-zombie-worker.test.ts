@@ -128,7 +128,7 @@ describe('a worker frozen in the middle of a traffic change, woken after the pha
 
       // A wakes up and carries on with the change, to the point where it finds another worker finished it.
       process.kill(zombie.child!.pid!, 'SIGCONT');
-      await waitFor('worker A to give the change up', async () => zombie!.output().includes('finished by another worker'), 30_000, 100);
+      await waitFor('worker A to give the change up', async () => zombie!.output().includes('by another worker meanwhile'), 30_000, 100);
       if (point === 'before-batch') {
         expect(zombie.output()).toContain('the batch sent after the freeze was refused (InvalidChangeBatch)');
         expect(zombie.output()).toMatch(

@@ -30,6 +30,12 @@ export const TERMINAL_STATES: readonly TrafficChangeState[] = ['done', 'failed',
 /** The states a change moves out of (SQL); every transition is guarded by it. */
 const OPEN = `('intent', 'submitted')`;
 
+/** One run of `execute`: the change and the claim (`attempts`) it made on it. */
+interface Run {
+  id: number;
+  attempt: number;
+}
+
 export interface TrafficChange {
   id: number;
   kind: TrafficChangeKind;
@@ -161,30 +167,34 @@ export class TrafficService {
    *
    * Safe as well when two workers run it at once: one stalled past its job lock (a long pause, a swapped-out
    * VM) while another took the job over, finished it, and later changes followed. The stalled one may wake at
-   * any point. What it sends to the provider carries the fence it read before deciding, which the batches sent
-   * since have replaced, so the provider refuses it; what it writes to the log moves a change only out of an open
-   * state, never out of a terminal one; and it puts weights back only over a change of its own.
+   * any point. Each run claims the change (its `attempts` number): a run moves the log only while its claim is the
+   * latest and the change open, so a run that was taken over writes nothing there, and gives up without touching
+   * the provider. What it sends to the provider carries the fence it read before deciding, which the batches sent
+   * since have replaced, so the provider refuses it; and it puts weights back only over a change of its own.
    */
   async execute(id: number): Promise<TrafficChange> {
     const row = await this.get(id);
     if (!row) throw new Error(`traffic change ${id} does not exist`);
     if (TERMINAL_STATES.includes(row.state)) return row;
-    await this.dataSource.query(
-      `UPDATE traffic_changes SET attempts = attempts + 1, updated_at = now() WHERE id = $1 AND state IN ${OPEN}`,
+    const [claimed]: [Row[], number] = await this.dataSource.query(
+      `UPDATE traffic_changes SET attempts = attempts + 1, updated_at = now() WHERE id = $1 AND state IN ${OPEN} RETURNING attempts`,
       [id],
     );
+    // Finished between the read and the claim: nothing left to do.
+    if (claimed.length === 0) return (await this.get(id)) ?? row;
+    const run: Run = { id, attempt: claimed[0].attempts };
     const target = row.weights;
     try {
       if (row.kind === 'retire_legacy') {
         const applied = await this.router.retireLegacy(id);
-        return await this.finish(id, 'done', applied.changeId, null);
+        return await this.finish(run, 'done', applied.changeId, null);
       }
       let changeId = row.changeId;
       if (row.state === 'intent') {
         const seen = await this.router.state();
         if (seen.fence?.changeId != null && seen.fence.changeId > id) {
           return await this.finish(
-            id,
+            run,
             'failed',
             null,
             `a later traffic change (${seen.fence.changeId}) has been made since; this one is superseded`,
@@ -193,17 +203,18 @@ export class TrafficService {
         if (!sameWeights(seen.weights, target)) {
           changeId = (await this.router.submit(target, { from: seen.fence, changeId: id })).changeId;
           await this.dataSource.query(
-            `UPDATE traffic_changes SET state = 'submitted', change_id = $2, updated_at = now() WHERE id = $1 AND state = 'intent'`,
-            [id, changeId],
+            `UPDATE traffic_changes SET state = 'submitted', change_id = $2, updated_at = now()
+             WHERE id = $1 AND state = 'intent' AND attempts = $3`,
+            [id, changeId, run.attempt],
           );
         }
       }
       await this.router.settle({ changeId }, target);
-      return await this.finish(id, 'done', changeId, null);
+      return await this.finish(run, 'done', changeId, null);
     } catch (err) {
       const reason = (err as Error).message;
       this.logger.warn({ msg: 'traffic change could not be completed', id, kind: row.kind, error: reason });
-      return this.giveUp(row, reason);
+      return this.giveUp(row, run, reason);
     }
   }
 
@@ -211,27 +222,33 @@ export class TrafficService {
    * The change could not be completed: find out what is in effect. Still the old weights: `failed`.
    * Anything else: put the old weights back (`undone`), if this change is what the fence says last wrote them;
    * if even that fails, `failed` with both reasons and the weights as last read, for an operator. A change that
-   * another worker has meanwhile finished is left as that worker left it.
+   * another worker has meanwhile finished, or taken over (its claim is newer), is left to that worker.
    */
-  private async giveUp(row: TrafficChange, reason: string): Promise<TrafficChange> {
+  private async giveUp(row: TrafficChange, run: Run, reason: string): Promise<TrafficChange> {
     const latest = await this.get(row.id);
-    if (latest && TERMINAL_STATES.includes(latest.state)) {
-      this.logger.warn({ msg: 'traffic change finished by another worker meanwhile; left as it is', id: row.id, state: latest.state });
+    if (latest && (TERMINAL_STATES.includes(latest.state) || latest.attempts !== run.attempt)) {
+      this.logger.warn({
+        msg: 'traffic change finished or taken over by another worker meanwhile; left to it',
+        id: row.id,
+        state: latest.state,
+        attempt: run.attempt,
+        latestAttempt: latest.attempts,
+      });
       return latest;
     }
     let seen: TrafficState;
     try {
       seen = await this.router.state();
     } catch (err) {
-      return this.finish(row.id, 'failed', null, `${reason}; the weights in effect could not be read (${(err as Error).message})`);
+      return this.finish(run, 'failed', null, `${reason}; the weights in effect could not be read (${(err as Error).message})`);
     }
     const current = seen.weights;
     if (row.kind === 'retire_legacy' || row.before === null || sameWeights(current, row.before)) {
-      return this.finish(row.id, 'failed', null, `${reason}; weights in effect: ${describe(current)}`);
+      return this.finish(run, 'failed', null, `${reason}; weights in effect: ${describe(current)}`);
     }
     if (seen.fence && seen.fence.changeId !== row.id) {
       return this.finish(
-        row.id,
+        run,
         'failed',
         null,
         `${reason}; weights in effect: ${describe(current)}, written by ${seen.fence.changeId === null ? 'another change' : `traffic change ${seen.fence.changeId}`}, so not put back`,
@@ -239,10 +256,10 @@ export class TrafficService {
     }
     try {
       await this.router.apply(row.before, { from: seen.fence, changeId: row.id });
-      return this.finish(row.id, 'undone', null, `${reason}; weights put back to ${describe(row.before)}`);
+      return this.finish(run, 'undone', null, `${reason}; weights put back to ${describe(row.before)}`);
     } catch (err) {
       return this.finish(
-        row.id,
+        run,
         'failed',
         null,
         `${reason}; putting back ${describe(row.before)} also failed (${(err as Error).message}); weights last read: ${describe(current)}`,
@@ -250,21 +267,26 @@ export class TrafficService {
     }
   }
 
-  /** Moves an open change to `state`; a change already terminal (another worker finished it) is returned as it is. */
-  private async finish(id: number, state: TrafficChangeState, changeId: string | null, error: string | null): Promise<TrafficChange> {
+  /**
+   * Moves an open change to `state`, if `run`'s claim is still the latest; a change another worker finished or
+   * took over meanwhile is returned as it is.
+   */
+  private async finish(run: Run, state: TrafficChangeState, changeId: string | null, error: string | null): Promise<TrafficChange> {
     const [rows]: [Row[], number] = await this.dataSource.query(
       `UPDATE traffic_changes SET state = $2, change_id = COALESCE($3, change_id), error = $4, completed_at = now(), updated_at = now()
-       WHERE id = $1 AND state IN ${OPEN} RETURNING *`,
-      [id, state, changeId, error?.slice(0, 1000) ?? null],
+       WHERE id = $1 AND state IN ${OPEN} AND attempts = $5 RETURNING *`,
+      [run.id, state, changeId, error?.slice(0, 1000) ?? null, run.attempt],
     );
     if (rows.length > 0) return toChange(rows[0]);
-    const left = await this.get(id);
-    if (!left) throw new Error(`traffic change ${id} does not exist`);
+    const left = await this.get(run.id);
+    if (!left) throw new Error(`traffic change ${run.id} does not exist`);
     this.logger.warn({
-      msg: 'traffic change already finished by another worker; its outcome stands',
-      id,
+      msg: 'traffic change finished or taken over by another worker; its outcome stands',
+      id: run.id,
       state: left.state,
       wanted: state,
+      attempt: run.attempt,
+      latestAttempt: left.attempts,
     });
     return left;
   }
