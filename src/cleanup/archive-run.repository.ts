@@ -25,6 +25,9 @@ export interface ArchiveRun {
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
+/** The states a run can still leave (SQL). */
+const UNFINISHED = `('queued', 'archiving', 'verifying')`;
+
 /** A `cleanup_archives` row as the driver returns it (`id` is a bigint: a string; jsonb arrives parsed). */
 interface ArchiveRunRow {
   id: string;
@@ -89,33 +92,50 @@ export class ArchiveRunRepository {
     return rows.length > 0 ? toRun(rows[0]) : null;
   }
 
-  /** Starts (or, after a crash, restarts) a run: every earlier result of it is dropped. */
-  async begin(id: number): Promise<void> {
-    await this.dataSource.query(
-      `UPDATE cleanup_archives SET state = 'archiving', started_at = now(), heartbeat_at = now(), attempts = attempts + 1, manifest = NULL, problems = NULL, progress = NULL, error = NULL WHERE id = $1`,
+  /**
+   * Starts (or, after a crash, restarts) a run: every earlier result of it is dropped. Returns this start's claim
+   * (the run's `attempts`), which every later write of it presents: a worker whose job was handed to another one
+   * (its lock lapsed while it stalled) finds its claim outdated and writes nothing more. Null when the run is
+   * finished already.
+   */
+  async begin(id: number): Promise<number | null> {
+    const [rows]: [Array<{ attempts: number }>, number] = await this.dataSource.query(
+      `UPDATE cleanup_archives SET state = 'archiving', started_at = now(), heartbeat_at = now(), attempts = attempts + 1, manifest = NULL, problems = NULL, progress = NULL, error = NULL
+       WHERE id = $1 AND state IN ${UNFINISHED} RETURNING attempts`,
       [id],
     );
+    return rows.length > 0 ? rows[0].attempts : null;
   }
 
-  async archived(id: number, manifest: Manifest): Promise<void> {
-    await this.dataSource.query(`UPDATE cleanup_archives SET state = 'verifying', manifest = $2, heartbeat_at = now() WHERE id = $1`, [
-      id,
-      JSON.stringify(manifest),
-    ]);
-  }
-
-  async progress(id: number, progress: ArchiveProgress): Promise<void> {
-    await this.dataSource.query(`UPDATE cleanup_archives SET progress = $2, heartbeat_at = now() WHERE id = $1`, [
-      id,
-      JSON.stringify(progress),
-    ]);
-  }
-
-  async finish(id: number, state: 'verified' | 'failed', problems: unknown[] | null, error: string | null): Promise<ArchiveRun> {
-    const [[row]] = await this.dataSource.query(
-      `UPDATE cleanup_archives SET state = $2, problems = $3, error = $4, finished_at = now(), heartbeat_at = now() WHERE id = $1 RETURNING *`,
-      [id, state, problems ? JSON.stringify(problems) : null, error?.slice(0, 1000) ?? null],
+  /** False when `claim` is no longer the run's latest, or the run is finished: the caller must stop. */
+  async archived(id: number, claim: number, manifest: Manifest): Promise<boolean> {
+    const [, count]: [unknown, number] = await this.dataSource.query(
+      `UPDATE cleanup_archives SET state = 'verifying', manifest = $3, heartbeat_at = now() WHERE id = $1 AND attempts = $2 AND state = 'archiving'`,
+      [id, claim, JSON.stringify(manifest)],
     );
-    return toRun(row);
+    return count > 0;
+  }
+
+  async progress(id: number, claim: number, progress: ArchiveProgress): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE cleanup_archives SET progress = $3, heartbeat_at = now() WHERE id = $1 AND attempts = $2 AND state IN ${UNFINISHED}`,
+      [id, claim, JSON.stringify(progress)],
+    );
+  }
+
+  /** The run as `claim` finished it; or, if another start has claimed it since or it is finished, as it is (null). */
+  async finish(
+    id: number,
+    claim: number,
+    state: 'verified' | 'failed',
+    problems: unknown[] | null,
+    error: string | null,
+  ): Promise<ArchiveRun | null> {
+    const [rows]: [ArchiveRunRow[], number] = await this.dataSource.query(
+      `UPDATE cleanup_archives SET state = $3, problems = $4, error = $5, finished_at = now(), heartbeat_at = now()
+       WHERE id = $1 AND attempts = $2 AND state IN ${UNFINISHED} RETURNING *`,
+      [id, claim, state, problems ? JSON.stringify(problems) : null, error?.slice(0, 1000) ?? null],
+    );
+    return rows.length > 0 ? toRun(rows[0]) : null;
   }
 }

@@ -62,29 +62,36 @@ export class CleanupService {
     throw new DomainError('ARCHIVE_BUSY', 409, 'Archive runs are being queued and finished too fast to answer with one; retry');
   }
 
-  /** The worker's half: archive, check, record. A re-run after a crash starts the archive over. */
+  /**
+   * The worker's half: archive, check, record. A re-run after a crash starts the archive over. A run whose job
+   * another worker took over (this one stalled past its job lock) stops at its next write and leaves the run to that
+   * worker: each attempt writes an archive of its own (names with its start time), so the two never collide.
+   */
   async runArchive(id: number): Promise<ArchiveRun> {
     const run = await this.runs.get(id);
     if (!run) throw new Error(`archive run ${id} does not exist`);
     if (run.state === 'verified' || run.state === 'failed') return run;
-    await this.runs.begin(id);
+    const claim = await this.runs.begin(id);
+    if (claim === null) return this.current(id);
     let last = 0;
     const onProgress = (p: ArchiveProgress) => {
       if (!p.done && Date.now() - last < PROGRESS_WRITE_MS) return;
       last = Date.now();
-      void this.runs.progress(id, p).catch(() => undefined);
+      void this.runs.progress(id, claim, p).catch(() => undefined);
     };
     try {
       const manifest = await this.archiver.archive({ onProgress });
-      await this.runs.archived(id, manifest);
+      if (!(await this.runs.archived(id, claim, manifest))) return this.superseded(id, claim, manifest.archive.location);
       const check = await this.archiver.verify(manifest, { onProgress });
       const problems = check.problems.map((p) => ({ code: p.code, message: p.message }));
       const finished = await this.runs.finish(
         id,
+        claim,
         check.ok ? 'verified' : 'failed',
         problems,
         check.ok ? null : `the archive does not match the store: ${problems.map((p) => p.code).join(', ')}`,
       );
+      if (!finished) return this.superseded(id, claim, manifest.archive.location);
       this.logger.log({
         msg: check.ok ? 'legacy archive verified' : 'legacy archive check failed',
         id,
@@ -95,8 +102,24 @@ export class CleanupService {
     } catch (err) {
       const message = (err as Error).message;
       this.logger.warn({ msg: 'legacy archive failed', id, error: message });
-      return this.runs.finish(id, 'failed', null, message);
+      return (await this.runs.finish(id, claim, 'failed', null, message)) ?? this.superseded(id, claim, null);
     }
+  }
+
+  private async superseded(id: number, claim: number, location: string | null): Promise<ArchiveRun> {
+    this.logger.warn({
+      msg: 'archive run taken over by another worker or finished meanwhile; this attempt stops, its archive unused',
+      id,
+      attempt: claim,
+      location,
+    });
+    return this.current(id);
+  }
+
+  private async current(id: number): Promise<ArchiveRun> {
+    const run = await this.runs.get(id);
+    if (!run) throw new Error(`archive run ${id} does not exist`);
+    return run;
   }
 
   /**
