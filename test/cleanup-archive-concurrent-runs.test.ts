@@ -14,8 +14,7 @@ import type { CleanupQueue } from '../src/cleanup/cleanup-queue';
 import { CleanupService } from '../src/cleanup/cleanup.service';
 import type { LegacyArchiver } from '../src/cleanup/legacy-archiver';
 import type { MigrationStateRepository } from '../src/mode/migration-state.repository';
-import { createDataSource } from '../src/stores/postgres/data-source';
-import { createTestDatabases, TestDatabases } from './support/databases';
+import { migratedDatabase } from './support/databases';
 
 /** What runArchive uses of the archiver: archive (optionally held until released) and verify. */
 function fakeArchiver(location: string, hold?: Promise<void>) {
@@ -40,19 +39,16 @@ function fakeArchiver(location: string, hold?: Promise<void>) {
 }
 
 describe('two attempts of one archive run at once (a cleanup worker stalled past its job lock)', () => {
-  let dbs: TestDatabases;
+  let db: Awaited<ReturnType<typeof migratedDatabase>>;
   let ds: DataSource;
 
   beforeAll(async () => {
-    dbs = await createTestDatabases();
-    ds = createDataSource({ url: dbs.databaseUrl, poolSize: 4 });
-    await ds.initialize();
-    await ds.runMigrations({ transaction: 'each' });
+    db = await migratedDatabase();
+    ds = db.ds;
   });
 
   afterAll(async () => {
-    await ds?.destroy();
-    await dbs?.drop();
+    await db?.close();
   });
 
   it('the late attempt writes nothing: the run stays verified with the manifest of the attempt that finished it', async () => {

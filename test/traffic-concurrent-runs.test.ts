@@ -13,7 +13,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { createDataSource } from '../src/stores/postgres/data-source';
 import type { TrafficConfig } from '../src/traffic/traffic.config';
 import type { TrafficQueue } from '../src/traffic/traffic.queue';
 import {
@@ -27,7 +26,7 @@ import {
   WeightsMismatchError,
 } from '../src/traffic/traffic-router.port';
 import { TrafficService } from '../src/traffic/traffic.service';
-import { createTestDatabases, TestDatabases } from './support/databases';
+import { migratedDatabase } from './support/databases';
 
 /** The provider both runs talk to: weights and a fence that a batch must present as it is to replace. */
 class Provider {
@@ -102,19 +101,16 @@ class HeldRouter implements TrafficRouter {
 }
 
 describe('two runs of one traffic change at once (a job lock lapsed while its worker was alive)', () => {
-  let dbs: TestDatabases;
+  let db: Awaited<ReturnType<typeof migratedDatabase>>;
   let ds: DataSource;
 
   beforeAll(async () => {
-    dbs = await createTestDatabases();
-    ds = createDataSource({ url: dbs.databaseUrl, poolSize: 4 });
-    await ds.initialize();
-    await ds.runMigrations({ transaction: 'each' });
+    db = await migratedDatabase();
+    ds = db.ds;
   });
 
   afterAll(async () => {
-    await ds?.destroy();
-    await dbs?.drop();
+    await db?.close();
   });
 
   const service = (router: TrafficRouter) => new TrafficService(router, ds, {} as TrafficQueue, { ttl: 1 } as TrafficConfig);

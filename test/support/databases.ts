@@ -6,6 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
 import { Client } from 'pg';
+import type { DataSource } from 'typeorm';
+import { createDataSource } from '../../src/stores/postgres/data-source';
 import { servicesEnv, withDatabase } from './env';
 
 export const TEST_DB_PREFIX = 'lms_test_';
@@ -66,6 +68,21 @@ export async function createTestDatabases(options: { template?: string | null } 
       } finally {
         await mongo.close();
       }
+    },
+  };
+}
+
+/** A test database of its own with the migrations applied, and a small pool on it; `close` drops it. */
+export async function migratedDatabase(): Promise<{ ds: DataSource; close(): Promise<void> }> {
+  const dbs = await createTestDatabases();
+  const ds = createDataSource({ url: dbs.databaseUrl, poolSize: 4 });
+  await ds.initialize();
+  await ds.runMigrations({ transaction: 'each' });
+  return {
+    ds,
+    close: async () => {
+      await ds.destroy();
+      await dbs.drop();
     },
   };
 }
