@@ -5,11 +5,15 @@
  * port over one shared provider with Route 53's compare-and-set on the fence (the Route 53 router against moto is
  * route53-traffic.test.ts's and traffic-zombie-worker.test.ts's), where each call can be held at a chosen point.
  *
- * Run A reads, then stalls before its batch. Run B claims the change, sends its batch and waits for it to settle. A's
- * batch is refused (B replaced the fence A read). A gives up: the change is B's now (its claim is newer), so A must
- * leave the provider and the log alone. Had A gone on to put the old weights back (it read B's batch under its own
- * change's fence), B could finish `done` first and A's put-back land after: the move committed, the old weights
- * served.
+ * First case: run A reads, then stalls before its batch. Run B claims the change, sends its batch and waits for it to
+ * settle. A's batch is refused (B replaced the fence A read). A gives up: the change is B's now (its claim is newer),
+ * so A must leave the provider and the log alone. Had A gone on to put the old weights back (it read B's batch under
+ * its own change's fence), B could finish `done` first and A's put-back land after: the move committed, the old
+ * weights served.
+ * Second case: A's batch lands but its settle times out; A looks, finds its claim still the latest, and stalls just
+ * before putting the old weights back. B takes the change over, finds the weights in effect, and finishes `done`. A
+ * wakes and sends its put-back. B must have sent its batch all the same (a re-run does), so that the fence A's
+ * put-back presents is stale and Route 53 refuses it; otherwise the old weights are served under the commit.
  */
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -76,8 +80,12 @@ class HeldRouter implements TrafficRouter {
     return { changeId: `batch-${this.world.batches}` };
   }
 
+  /** Set: settle fails with it (Route 53 still PENDING at the deadline, say). */
+  settleError: Error | null = null;
+
   async settle(_change: AppliedChange, weights: Weights): Promise<void> {
     await this.at('settle');
+    if (this.settleError) throw this.settleError;
     if (!sameWeights(this.world.weights, weights)) throw new WeightsMismatchError(weights, this.world.weights);
   }
 
@@ -148,6 +156,39 @@ describe('two runs of one traffic change at once (a job lock lapsed while its wo
     expect(world.weights).toEqual({ legacy: 95, new: 5 });
     expect(world.fence).toMatchObject({ changeId });
     expect(world.batches).toBe(1);
+    const [row] = await ds.query('SELECT state, attempts FROM traffic_changes WHERE id = $1', [changeId]);
+    expect(row).toEqual({ state: 'done', attempts: 2 });
+  });
+
+  it('a run taken over between its look and its put-back cannot put the old weights back under the commit', async () => {
+    const world = new Provider();
+    const [{ id }] = await ds.query(
+      `INSERT INTO traffic_changes (provider, kind, legacy_weight, new_weight, before_legacy, before_new, state)
+       VALUES ('fake', 'weights', 75, 25, 90, 10, 'intent') RETURNING id`,
+    );
+    const changeId = Number(id);
+    world.weights = { legacy: 90, new: 10 };
+    // A sends its batch, its settle times out, it decides to put the old weights back, and stalls right there.
+    const a = new HeldRouter(world);
+    a.settleError = new Error('Route 53 change still PENDING after the timeout');
+    const releaseAPutBack = a.hold('apply');
+    const runA = service(a).execute(changeId);
+    await a.reached.get('apply');
+    expect(world.weights).toEqual({ legacy: 75, new: 25 });
+
+    // B takes the change over: the weights are in effect already, and it sends its batch again all the same.
+    const b = new HeldRouter(world);
+    const finished = await service(b).execute(changeId);
+    expect(finished).toMatchObject({ id: changeId, state: 'done', attempts: 2 });
+    expect(b.calls).toEqual(['submit', 'settle']);
+
+    releaseAPutBack();
+    const woke = await runA;
+    expect(woke).toMatchObject({ id: changeId, state: 'done', attempts: 2 });
+    // A's put-back presented the fence it read before B's batch: refused.
+    expect(world.weights).toEqual({ legacy: 75, new: 25 });
+    expect(world.batches).toBe(2);
+    expect(world.fence).toMatchObject({ changeId });
     const [row] = await ds.query('SELECT state, attempts FROM traffic_changes WHERE id = $1', [changeId]);
     expect(row).toEqual({ state: 'done', attempts: 2 });
   });

@@ -162,8 +162,8 @@ export class TrafficService {
 
   /**
    * Carries one intent to a terminal state (the `traffic` job). Safe to run again after a crash at any
-   * point: an `intent` whose weights are already in effect is not sent again; a `submitted` one is
-   * only waited for and checked.
+   * point: on its first run an `intent` whose weights are already in effect is not sent; a re-run sends the batch
+   * again (same weights, a new fence), then waits for it and checks.
    *
    * Safe as well when two workers run it at once: one stalled past its job lock (a long pause, a swapped-out
    * VM) while another took the job over, finished it, and later changes followed. The stalled one may wake at
@@ -190,7 +190,10 @@ export class TrafficService {
         return await this.finish(run, 'done', applied.changeId, null);
       }
       let changeId = row.changeId;
-      if (row.state === 'intent') {
+      // A re-run (this change was claimed before) sends its batch again even when its weights are in effect or were
+      // submitted: the batch replaces the fence, so the run before it, should it still be alive, can send nothing more.
+      const rerun = run.attempt > 1;
+      if (row.state === 'intent' || rerun) {
         const seen = await this.router.state();
         if (seen.fence?.changeId != null && seen.fence.changeId > id) {
           return await this.finish(
@@ -200,11 +203,11 @@ export class TrafficService {
             `a later traffic change (${seen.fence.changeId}) has been made since; this one is superseded`,
           );
         }
-        if (!sameWeights(seen.weights, target)) {
+        if (rerun || !sameWeights(seen.weights, target)) {
           changeId = (await this.router.submit(target, { from: seen.fence, changeId: id })).changeId;
           await this.dataSource.query(
             `UPDATE traffic_changes SET state = 'submitted', change_id = $2, updated_at = now()
-             WHERE id = $1 AND state = 'intent' AND attempts = $3`,
+             WHERE id = $1 AND state IN ${OPEN} AND attempts = $3`,
             [id, changeId, run.attempt],
           );
         }
@@ -225,6 +228,15 @@ export class TrafficService {
    * another worker has meanwhile finished, or taken over (its claim is newer), is left to that worker.
    */
   private async giveUp(row: TrafficChange, run: Run, reason: string): Promise<TrafficChange> {
+    // What is in effect first, the claim then: a run that claims the change after this look re-sends its batch,
+    // which replaces the fence this put-back would present.
+    let seen: TrafficState | null = null;
+    let unreadable: Error | null = null;
+    try {
+      seen = await this.router.state();
+    } catch (err) {
+      unreadable = err as Error;
+    }
     const latest = await this.get(row.id);
     if (latest && (TERMINAL_STATES.includes(latest.state) || latest.attempts !== run.attempt)) {
       this.logger.warn({
@@ -236,12 +248,7 @@ export class TrafficService {
       });
       return latest;
     }
-    let seen: TrafficState;
-    try {
-      seen = await this.router.state();
-    } catch (err) {
-      return this.finish(run, 'failed', null, `${reason}; the weights in effect could not be read (${(err as Error).message})`);
-    }
+    if (!seen) return this.finish(run, 'failed', null, `${reason}; the weights in effect could not be read (${unreadable?.message})`);
     const current = seen.weights;
     if (row.kind === 'retire_legacy' || row.before === null || sameWeights(current, row.before)) {
       return this.finish(run, 'failed', null, `${reason}; weights in effect: ${describe(current)}`);
