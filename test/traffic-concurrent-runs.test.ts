@@ -122,14 +122,19 @@ describe('two runs of one traffic change at once (a job lock lapsed while its wo
   });
 
   const service = (router: TrafficRouter) => new TrafficService(router, ds, {} as TrafficQueue, { ttl: 1 } as TrafficConfig);
+  /** An open change from `before` to `weights` in the log, as a phase move writes it; its id. */
+  const intent = async (weights: Weights, before: Weights): Promise<number> => {
+    const [{ id }] = await ds.query(
+      `INSERT INTO traffic_changes (provider, kind, legacy_weight, new_weight, before_legacy, before_new, state)
+       VALUES ('fake', 'weights', $1, $2, $3, $4, 'intent') RETURNING id`,
+      [weights.legacy, weights.new, before.legacy, before.new],
+    );
+    return Number(id);
+  };
 
   it('the run that was taken over gives up without touching the provider or the log; the other one finishes', async () => {
     const world = new Provider();
-    const [{ id }] = await ds.query(
-      `INSERT INTO traffic_changes (provider, kind, legacy_weight, new_weight, before_legacy, before_new, state)
-       VALUES ('fake', 'weights', 95, 5, 100, 0, 'intent') RETURNING id`,
-    );
-    const changeId = Number(id);
+    const changeId = await intent({ legacy: 95, new: 5 }, { legacy: 100, new: 0 });
     const a = new HeldRouter(world);
     const b = new HeldRouter(world);
     const releaseA = a.hold('submit');
@@ -162,11 +167,7 @@ describe('two runs of one traffic change at once (a job lock lapsed while its wo
 
   it('a run taken over between its look and its put-back cannot put the old weights back under the commit', async () => {
     const world = new Provider();
-    const [{ id }] = await ds.query(
-      `INSERT INTO traffic_changes (provider, kind, legacy_weight, new_weight, before_legacy, before_new, state)
-       VALUES ('fake', 'weights', 75, 25, 90, 10, 'intent') RETURNING id`,
-    );
-    const changeId = Number(id);
+    const changeId = await intent({ legacy: 75, new: 25 }, { legacy: 90, new: 10 });
     world.weights = { legacy: 90, new: 10 };
     // A sends its batch, its settle times out, it decides to put the old weights back, and stalls right there.
     const a = new HeldRouter(world);
