@@ -7,14 +7,13 @@
  * start claimed the run, the late attempt put the verified run back to `verifying` with its own manifest and
  * finished it again (as `failed`, had its check failed).
  */
-import { DataSource } from 'typeorm';
 import type { Manifest } from '../src/cleanup/archive-manifest';
 import { ArchiveRunRepository } from '../src/cleanup/archive-run.repository';
 import type { CleanupQueue } from '../src/cleanup/cleanup-queue';
 import { CleanupService } from '../src/cleanup/cleanup.service';
 import type { LegacyArchiver } from '../src/cleanup/legacy-archiver';
 import type { MigrationStateRepository } from '../src/mode/migration-state.repository';
-import { migratedDatabase } from './support/databases';
+import { useMigratedDatabase } from './support/databases';
 
 /** What runArchive uses of the archiver: archive (optionally held until released) and verify. */
 function fakeArchiver(location: string, hold?: Promise<void>) {
@@ -39,20 +38,10 @@ function fakeArchiver(location: string, hold?: Promise<void>) {
 }
 
 describe('two attempts of one archive run at once (a cleanup worker stalled past its job lock)', () => {
-  let db: Awaited<ReturnType<typeof migratedDatabase>>;
-  let ds: DataSource;
-
-  beforeAll(async () => {
-    db = await migratedDatabase();
-    ds = db.ds;
-  });
-
-  afterAll(async () => {
-    await db?.close();
-  });
+  const db = useMigratedDatabase();
 
   it('the late attempt writes nothing: the run stays verified with the manifest of the attempt that finished it', async () => {
-    const runs = new ArchiveRunRepository(ds);
+    const runs = new ArchiveRunRepository(db.ds);
     const run = (await runs.create('test', 'fake target'))!;
     let release!: () => void;
     const late = fakeArchiver('fake://late', new Promise<void>((r) => (release = r)));

@@ -16,7 +16,6 @@
  * put-back presents is stale and Route 53 refuses it; otherwise the old weights are served under the commit.
  */
 import { randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import type { TrafficConfig } from '../src/traffic/traffic.config';
 import type { TrafficQueue } from '../src/traffic/traffic.queue';
 import {
@@ -30,7 +29,7 @@ import {
   WeightsMismatchError,
 } from '../src/traffic/traffic-router.port';
 import { TrafficService } from '../src/traffic/traffic.service';
-import { migratedDatabase } from './support/databases';
+import { useMigratedDatabase } from './support/databases';
 
 /** The provider both runs talk to: weights and a fence that a batch must present as it is to replace. */
 class Provider {
@@ -109,22 +108,12 @@ class HeldRouter implements TrafficRouter {
 }
 
 describe('two runs of one traffic change at once (a job lock lapsed while its worker was alive)', () => {
-  let db: Awaited<ReturnType<typeof migratedDatabase>>;
-  let ds: DataSource;
+  const db = useMigratedDatabase();
 
-  beforeAll(async () => {
-    db = await migratedDatabase();
-    ds = db.ds;
-  });
-
-  afterAll(async () => {
-    await db?.close();
-  });
-
-  const service = (router: TrafficRouter) => new TrafficService(router, ds, {} as TrafficQueue, { ttl: 1 } as TrafficConfig);
+  const service = (router: TrafficRouter) => new TrafficService(router, db.ds, {} as TrafficQueue, { ttl: 1 } as TrafficConfig);
   /** An open change from `before` to `weights` in the log, as a phase move writes it; its id. */
   const intent = async (weights: Weights, before: Weights): Promise<number> => {
-    const [{ id }] = await ds.query(
+    const [{ id }] = await db.ds.query(
       `INSERT INTO traffic_changes (provider, kind, legacy_weight, new_weight, before_legacy, before_new, state)
        VALUES ('fake', 'weights', $1, $2, $3, $4, 'intent') RETURNING id`,
       [weights.legacy, weights.new, before.legacy, before.new],
@@ -161,7 +150,7 @@ describe('two runs of one traffic change at once (a job lock lapsed while its wo
     expect(world.weights).toEqual({ legacy: 95, new: 5 });
     expect(world.fence).toMatchObject({ changeId });
     expect(world.batches).toBe(1);
-    const [row] = await ds.query('SELECT state, attempts FROM traffic_changes WHERE id = $1', [changeId]);
+    const [row] = await db.ds.query('SELECT state, attempts FROM traffic_changes WHERE id = $1', [changeId]);
     expect(row).toEqual({ state: 'done', attempts: 2 });
   });
 
@@ -190,7 +179,7 @@ describe('two runs of one traffic change at once (a job lock lapsed while its wo
     expect(world.weights).toEqual({ legacy: 75, new: 25 });
     expect(world.batches).toBe(2);
     expect(world.fence).toMatchObject({ changeId });
-    const [row] = await ds.query('SELECT state, attempts FROM traffic_changes WHERE id = $1', [changeId]);
+    const [row] = await db.ds.query('SELECT state, attempts FROM traffic_changes WHERE id = $1', [changeId]);
     expect(row).toEqual({ state: 'done', attempts: 2 });
   });
 });

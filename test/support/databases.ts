@@ -86,3 +86,23 @@ export async function migratedDatabase(): Promise<{ ds: DataSource; close(): Pro
     },
   };
 }
+
+/**
+ * For a describe block: a migrated database of its own (migratedDatabase), made before its tests and dropped after
+ * them. `ds` is there once the block's tests run.
+ */
+export function useMigratedDatabase(): { readonly ds: DataSource } {
+  let db: Awaited<ReturnType<typeof migratedDatabase>> | undefined;
+  beforeAll(async () => {
+    db = await migratedDatabase();
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+  return {
+    get ds(): DataSource {
+      if (!db) throw new Error('the database is made in beforeAll');
+      return db.ds;
+    },
+  };
+}
