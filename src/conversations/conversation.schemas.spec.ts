@@ -1,6 +1,7 @@
+import { z } from 'zod';
 import { ValidationFailedError } from '../common/errors';
 import { parseInput } from '../http/validation';
-import { CreateConversationSchema, ListConversationsSchema, PatchConversationSchema } from './conversation.schemas';
+import { CreateConversationSchema, ListConversationsSchema, MessageInputSchema, PatchConversationSchema } from './conversation.schemas';
 
 function errorsOf(fn: () => unknown): Array<{ field: string; message: string }> {
   try {
@@ -60,5 +61,19 @@ describe('conversation input schemas (SPEC section 1 through model/limits.ts)', 
         { field: 'page', message: 'is not an accepted query parameter' },
       ]),
     );
+  });
+
+  // What the OpenAPI document states must not let through what the validation refuses (clients and the CI fuzzer
+  // draw their requests from it).
+  it('documents the rules it can: a PATCH changes at least one field, content has no NUL', () => {
+    const doc = (s: z.ZodType) =>
+      z.toJSONSchema(s, { target: 'openapi-3.0', io: 'input' }) as {
+        minProperties?: number;
+        properties: Record<string, { pattern?: string }>;
+      };
+    expect(doc(PatchConversationSchema).minProperties).toBe(1);
+    expect(PatchConversationSchema.safeParse({}).success).toBe(false);
+    expect(new RegExp(doc(MessageInputSchema).properties.content.pattern!).test('a\u0000b')).toBe(false);
+    expect(MessageInputSchema.safeParse({ role: 'user', content: 'a\u0000b' }).success).toBe(false);
   });
 });

@@ -3,7 +3,20 @@
  * OpenAPI is generated from them, and the dashboard's types come from them. The SPEC section 1 rules are
  * model/limits.ts's checks, called here, not restated.
  */
-import { body, checked, dateTime, documentedAs, typeError, intString, jsonObject, params, query, text, z } from '../http/schema-kit';
+import {
+  body,
+  checked,
+  dateTime,
+  documentedAs,
+  typeError,
+  intString,
+  jsonObject,
+  NO_NUL_PATTERN,
+  params,
+  query,
+  text,
+  z,
+} from '../http/schema-kit';
 import type { JsonObject, MessageRole } from '../model/conversation.model';
 import { MESSAGE_ROLES } from '../model/conversation.model';
 import { checkContent, checkId, checkMetadata, LIMITS } from '../model/limits';
@@ -16,6 +29,7 @@ const roleSchema = z.enum(MESSAGE_ROLES as [MessageRole, ...MessageRole[]], {
 const content = checked(
   documentedAs(z.string({ error: typeError('must be a string') }), {
     type: 'string',
+    pattern: NO_NUL_PATTERN,
     description: `At most ${LIMITS.contentMaxBytes} bytes of UTF-8; may be empty`,
   }),
   checkContent,
@@ -54,7 +68,7 @@ export const PatchConversationSchema = body({ title: title.optional(), metadata:
   .superRefine((b, ctx) => {
     if (!('title' in b) && !('metadata' in b)) ctx.addIssue({ code: 'custom', message: 'must change title or metadata', path: [] });
   })
-  .meta({ description: 'At least one of title and metadata' });
+  .meta({ description: 'At least one of title and metadata', minProperties: 1 });
 
 const conversationId = checked(
   documentedAs(z.string({ error: 'must be 24 lower-case hex characters' }), { type: 'string', pattern: '^[0-9a-f]{24}$' }),

@@ -55,6 +55,15 @@ export function typeError(message: string) {
   return (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : message);
 }
 
+/**
+ * The part of the text rules (model/text-safety.ts) a JSON Schema pattern can state, for OpenAPI: no NUL. A lone
+ * surrogate cannot be written in a pattern; a document that does not state a rule the API applies has clients (and
+ * fuzzers) send what it refuses.
+ */
+export const NO_NUL_PATTERN = '^[^\\u0000]*$';
+/** The same, and at least one character `trim()` keeps (JavaScript's white space and line terminators, U+FEFF among them). */
+const NOT_BLANK_PATTERN = '^[^\\u0000]*[^\\s\\uFEFF\\u0000][^\\u0000]*$';
+
 /** The text rules of every string the API stores or audits: no NUL, no lone surrogate, at most `max` characters. */
 export function text(options: { max: number; min?: number; notBlank?: boolean; description?: string }) {
   const { max, min = 0, notBlank = false } = options;
@@ -69,7 +78,7 @@ export function text(options: { max: number; min?: number; notBlank?: boolean; d
       });
     }
   });
-  const json: Record<string, unknown> = { type: 'string', maxLength: max };
+  const json: Record<string, unknown> = { type: 'string', maxLength: max, pattern: notBlank ? NOT_BLANK_PATTERN : NO_NUL_PATTERN };
   if (min > 0 || notBlank) json.minLength = Math.max(min, 1);
   if (options.description) json.description = options.description;
   return documentedAs(schema, json);

@@ -3,14 +3,20 @@
  * answers (OpenAPI, and the dashboard's types). Operator text goes through the same text rules as the
  * conversation API (PostgreSQL refuses NUL in the audit log).
  */
-import { anyJson, body, intString, query, text, z } from '../http/schema-kit';
+import { anyJson, body, documentedAs, intString, query, text, z } from '../http/schema-kit';
 import { PHASES } from '../model/phases';
+import { PLAN, stepName } from './domain/phase-plan';
 import { ArchiveSummarySchema } from '../cleanup/cleanup.schemas';
 import { SyncStatusSchema } from '../sync/sync.schemas';
 import { TrafficChangePageSchema, TrafficChangeSchema, WeightsInEffectSchema } from '../traffic/traffic.schemas';
 
 const reason = text({ max: 2000, notBlank: true, description: 'Why (audited)' });
-const step = text({ max: 100, min: 1, description: 'A step of the plan, e.g. rollout-25' });
+// Checked against the plan where it is used (400 UNKNOWN_STEP, 409 STEP_CHANGED); the document names the plan's steps.
+const step = documentedAs(text({ max: 100, min: 1 }), {
+  type: 'string',
+  enum: PLAN.map(stepName),
+  description: 'A step of the plan, e.g. rollout-25',
+});
 
 export const AdvanceSchema = body({
   reason: reason.optional(),
