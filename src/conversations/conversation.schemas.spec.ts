@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ValidationFailedError } from '../common/errors';
 import { parseInput } from '../http/validation';
+import { inputJsonSchema } from '../http/schema-kit';
 import { CreateConversationSchema, ListConversationsSchema, MessageInputSchema, PatchConversationSchema } from './conversation.schemas';
 
 function errorsOf(fn: () => unknown): Array<{ field: string; message: string }> {
@@ -67,7 +68,7 @@ describe('conversation input schemas (SPEC section 1 through model/limits.ts)', 
   // draw their requests from it).
   it('documents the rules it can: a PATCH changes at least one field, content has no NUL', () => {
     const doc = (s: z.ZodType) =>
-      z.toJSONSchema(s, { target: 'openapi-3.0', io: 'input' }) as {
+      inputJsonSchema(s) as {
         minProperties?: number;
         properties: Record<string, { pattern?: string }>;
       };

@@ -5,7 +5,7 @@
  * 409, 412, 422) with ApiErrors.
  */
 import type { OpenAPIObject } from '@nestjs/swagger';
-import { z } from './schema-kit';
+import { inputJsonSchema } from './schema-kit';
 import { ErrorBodySchema } from './openapi';
 
 type Operation = { parameters?: unknown[]; requestBody?: unknown; security?: unknown[]; responses: Record<string, unknown> };
@@ -26,11 +26,7 @@ const NO_STORE = new Set(['/health/live']);
 export function completeErrorResponses(doc: OpenAPIObject): OpenAPIObject {
   const schemas = ((doc.components ??= {}).schemas ??= {});
   if (!schemas.ErrorBody) {
-    const { $schema: _ignored, ...json } = z.toJSONSchema(ErrorBodySchema, { target: 'openapi-3.0', io: 'input' }) as Record<
-      string,
-      unknown
-    >;
-    schemas.ErrorBody = json;
+    schemas.ErrorBody = inputJsonSchema(ErrorBodySchema);
   }
   const errorResponse = (status: string) => ({
     description: DESCRIPTIONS[status],

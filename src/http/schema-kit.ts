@@ -50,6 +50,12 @@ export function checked<T extends z.ZodType>(schema: T, check: (value: z.output<
   return doc ? holdDoc(refined, doc) : refined;
 }
 
+/** What `schema` documents of an input, as OpenAPI 3.0's JSON Schema (the document's components, the specs that check it). */
+export function inputJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _ignored, ...json } = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input' }) as Record<string, unknown>;
+  return json;
+}
+
 /** A type error's message, or "is required" when the field is missing. */
 export function typeError(message: string) {
   return (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : message);
