@@ -321,6 +321,21 @@ describe('dev server: `_id` reads with mixed `_id` types, as MongoDB answers the
       expect(b.map((d) => (d._id as unknown as ObjectId).toHexString())).toEqual(hexes(mid.filter((id) => id.toHexString() > upTo)));
     });
 
+    // The sync's latency back-off reads this: the time of a `next` served from the batch in hand is no sample of the server's.
+    it("openRangeScan counts the server's getMores a read waited for, not the opening query nor reads from its batch", async () => {
+      const scan = store().openRangeScan(null, null, 4);
+      const fetchesOf = async (n: number) => {
+        const docs = await scan.next(n);
+        expect(docs).toHaveLength(n);
+        return scan.lastFetches.count;
+      };
+      // Server batches of 4: the query brings 1-4, getMores 5-8 and 9-12; the twelfth is read from the batch in hand.
+      expect([await fetchesOf(2), await fetchesOf(2), await fetchesOf(2), await fetchesOf(5)]).toEqual([0, 0, 1, 1]);
+      expect(scan.lastFetches.ms).toBeGreaterThan(0);
+      expect(await fetchesOf(1)).toBe(0);
+      await scan.close();
+    });
+
     it('openOtherIdsScan reads every other `_id` once, in order, from any skip', async () => {
       const scan = store().openOtherIdsScan(0, 3);
       const docs = [...(await scan.next(4)), ...(await scan.next(1000))];

@@ -81,6 +81,14 @@ export interface LegacyRangeScan {
   readonly stoppedAtBytes: boolean;
   /** BSON bytes of the documents the last `next` returned. */
   readonly lastBytes: number;
+  /**
+   * The server round trips (getMore) the last `next` waited for and their time: none when every document came
+   * from the batch the cursor already held. The query that opens the cursor (or reopens it) is not counted: its
+   * time is the server's setup (a sort on some servers), not the latency of reading on. This, not the time of a
+   * `next`, is the legacy store's read latency: a page served from the buffer takes milliseconds, one that waits
+   * for the server may take a second, and the same server gives both.
+   */
+  readonly lastFetches: { count: number; ms: number };
   /** Drops every document up to and including `id` (hex) without returning it. */
   skipThrough(id: string): Promise<void>;
   close(): Promise<void>;

@@ -478,6 +478,7 @@ class MongoRangeScan implements LegacyRangeScan {
   private readonly position: ScanPosition = { lastId: undefined, taken: 0 };
   stoppedAtBytes = false;
   lastBytes = 0;
+  lastFetches = { count: 0, ms: 0 };
 
   constructor(private readonly openCursor: (from: ScanPosition) => FindCursor<Document>) {}
 
@@ -486,6 +487,7 @@ class MongoRangeScan implements LegacyRangeScan {
     const out: LegacyDocument[] = [];
     let bytes = 0;
     this.stoppedAtBytes = false;
+    this.lastFetches = { count: 0, ms: 0 };
     while (out.length < max) {
       if (out.length > 0 && bytes >= maxBytes) {
         this.stoppedAtBytes = true;
@@ -535,9 +537,17 @@ class MongoRangeScan implements LegacyRangeScan {
   }
 
   private async hasNext(): Promise<boolean> {
+    // With the cursor open and its batch read, `hasNext` waits for the server's next batch (getMore).
+    const getMore = this.cursor !== null;
     this.cursor ??= this.openCursor(this.position);
+    const t0 = performance.now();
     try {
-      return await this.cursor.hasNext();
+      const more = await this.cursor.hasNext();
+      if (getMore && more) {
+        this.lastFetches.count++;
+        this.lastFetches.ms += performance.now() - t0;
+      }
+      return more;
     } catch (err) {
       if (!(err instanceof MongoServerError && err.code === CURSOR_NOT_FOUND) || this.closed) throw err;
       await this.cursor.close().catch(() => undefined);

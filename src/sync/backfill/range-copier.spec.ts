@@ -3,7 +3,7 @@ import type { SyncConfig } from '../sync.config';
 import type { LegacyRangeScan, LegacyStore } from '../../stores/legacy-store.port';
 import type { BatchWriter } from '../batch-writer';
 import type { SyncMetrics } from '../sync-metrics';
-import type { Throttler } from '../throttle/throttler';
+import type { LatencySignal, Throttler } from '../throttle/throttler';
 import { RangeCopier } from './range-copier';
 import type { Claim, RangeStateTracker } from './range-state.tracker';
 import type { RunRepository } from './run.repository';
@@ -20,8 +20,11 @@ interface FakeRange {
   heldBy?: string;
 }
 
-/** A legacy collection of documents 1..n, read through scans the test can count. */
-function fakeLegacy(n: number) {
+/**
+ * A legacy collection of documents 1..n, read through scans the test can count. Its server batches hold
+ * `serverBatch` documents: a read that goes past the batch the scan holds waits `fetchMs` per batch fetched.
+ */
+function fakeLegacy(n: number, serverBatch = 4, fetchMs = 900) {
   const scans: Array<{ from: string | null; until: string | null }> = [];
   const legacy = {
     averageDocumentBytes: async () => 500,
@@ -29,11 +32,23 @@ function fakeLegacy(n: number) {
       scans.push({ from, until });
       let next = from === null ? 1 : parseInt(from, 16) + 1;
       const last = until === null ? n : Math.min(n, parseInt(until, 16));
-      return {
+      // Documents left of the batch in hand; the first batch comes with the opening query, which is not a fetch.
+      let buffered = 0;
+      let opened = false;
+      const scan = {
         async next(max: number, endAt?: string) {
           const end = Math.min(last, endAt ? parseInt(endAt, 16) : last);
           const out = [];
-          while (out.length < max && next <= end) out.push(doc(next++));
+          scan.lastFetches = { count: 0, ms: 0 };
+          while (out.length < max && next <= end) {
+            if (buffered === 0) {
+              if (opened) scan.lastFetches = { count: scan.lastFetches.count + 1, ms: scan.lastFetches.ms + fetchMs };
+              opened = true;
+              buffered = serverBatch;
+            }
+            buffered--;
+            out.push(doc(next++));
+          }
           return out as never;
         },
         async skipThrough(id: string) {
@@ -42,7 +57,9 @@ function fakeLegacy(n: number) {
         async close() {},
         stoppedAtBytes: false,
         lastBytes: 0,
+        lastFetches: { count: 0, ms: 0 },
       };
+      return scan;
     },
   };
   return { legacy: legacy as unknown as LegacyStore, scans };
@@ -107,16 +124,17 @@ function setup(ranges: FakeRange[], docs: number, batchSize = 3) {
       return result;
     },
   } as unknown as BatchWriter;
+  const latencies: Array<[LatencySignal, number]> = [];
   const throttler: Throttler = {
     isPaused: async () => false,
     throttled: async () => undefined,
     batchLimit: (n: number) => n,
-    observeLatency: () => undefined,
+    observeLatency: (signal, ms) => latencies.push([signal, ms]),
   };
   const metrics = { batchDone: () => undefined } as unknown as SyncMetrics;
   const config = { leaseMs: 1000 } as SyncConfig;
   const copier = new RangeCopier(config, legacy, tracker, runs, writer, throttler, metrics);
-  return { copier, scans, batches, ranges };
+  return { copier, scans, batches, ranges, latencies };
 }
 
 describe('RangeCopier', () => {
@@ -167,6 +185,17 @@ describe('RangeCopier', () => {
     expect(await copier.copy(1, 1)).toEqual({ outcome: 'held', retryInMs: 500 });
     expect(batches.map((b) => b.ids)).toEqual([[1, 2, 3]]);
     expect(ranges.map((r) => r.status)).toEqual(['done', 'running']);
+  });
+
+  // A batch served from the documents the cursor holds takes milliseconds, one that waits for the server much longer:
+  // fed both, the back-off would take the fast ones for the baseline and call the server's normal pace an overload.
+  it("reports the legacy store's latency as that of its server round trips only", async () => {
+    const { copier, latencies } = setup([{ rangeNo: 1, startAfter: null, endAt: hex(30), status: 'pending', checkpoint: null }], 30);
+    expect(await copier.copy(1, 1)).toMatchObject({ outcome: 'done' });
+    const reads = latencies.filter(([signal]) => signal === 'legacy_read').map(([, ms]) => ms);
+    // 30 documents read 3 at a time from server batches of 4: the opening query brings 1-4, then 7 fetches bring the
+    // rest. Reads 1, 4 and 8 are served from the batch in hand; each of the 7 others waits for one fetch.
+    expect(reads).toEqual(Array(7).fill(900));
   });
 
   it('lets one copy of a lane through when its job is delivered twice: the other finds the range held', async () => {

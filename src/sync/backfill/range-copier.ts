@@ -51,6 +51,8 @@ interface Page {
   /** The read stopped at a limit (documents or bytes): more may follow in this range. */
   full: boolean;
   readMs: number;
+  /** The legacy store's latency: the mean time of the server round trips this read waited for; null if none. */
+  fetchMs: number | null;
 }
 
 /** Where a lane's time went, logged when it ends (the bench reads it). */
@@ -171,7 +173,13 @@ export class RangeCopier {
       const asked = this.throttler.batchLimit(range.batchSize);
       const r0 = performance.now();
       const docs = await scan.next(asked, endAt, this.config.batchBytes);
-      return { docs, full: docs.length >= asked || scan.stoppedAtBytes, readMs: performance.now() - r0 };
+      const fetches = scan.lastFetches;
+      return {
+        docs,
+        full: docs.length >= asked || scan.stoppedAtBytes,
+        readMs: performance.now() - r0,
+        fetchMs: fetches.count > 0 ? fetches.ms / fetches.count : null,
+      };
     };
     let pending: Promise<Page> | null = read();
     let firstRead = freshCursor;
@@ -218,8 +226,8 @@ export class RangeCopier {
           stats.transformMs += t2 - t1;
           stats.writeMs += writeMs;
           this.metrics.batchDone('backfill', result, page.readMs, writeMs);
-          // The first read of a cursor includes the server's setup (a whole sort on some servers): not a latency sample.
-          if (full && !firstRead) this.throttler.observeLatency('legacy_read', page.readMs);
+          // Reads served from the cursor's batch are no sample of the server's latency (LegacyRangeScan.lastFetches).
+          if (page.fetchMs !== null) this.throttler.observeLatency('legacy_read', page.fetchMs);
           if (full) this.throttler.observeLatency('new_write', writeMs);
         }
         firstRead = false;
