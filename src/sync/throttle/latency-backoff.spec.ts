@@ -1,5 +1,14 @@
 import { BackoffDelay, LatencyTracker } from './latency-backoff';
 
+/** A reproducible uniform [0, 1) sequence (Park-Miller). */
+function seeded(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 16807) % 2147483647;
+    return x / 2147483647;
+  };
+}
+
 describe('LatencyTracker', () => {
   it('calls a sustained rise over the baseline an overload, and recovers', () => {
     const t = new LatencyTracker(3, 20);
@@ -23,6 +32,27 @@ describe('LatencyTracker', () => {
     t.observe('api', 1);
     t.observe('api', 1000);
     expect(t.overloaded()).toEqual([]);
+  });
+
+  // A healthy latency on a busy machine: most samples about 60 ms, three in ten about 400 ms, in no order.
+  it('does not call a healthy but noisy latency an overload', () => {
+    const t = new LatencyTracker(3, 50);
+    const random = seeded(7);
+    let overloaded = 0;
+    for (let i = 0; i < 5000; i++) {
+      t.observe('legacy_read', (random() < 0.3 ? 400 : 60) * (0.8 + 0.4 * random()));
+      if (t.overloaded().length > 0) overloaded++;
+    }
+    expect(overloaded / 5000).toBeLessThan(0.03);
+  });
+
+  it('follows a lasting drop, so a return to the old latency is an overload', () => {
+    const t = new LatencyTracker(3, 50);
+    for (let i = 0; i < 200; i++) t.observe('legacy_read', 400);
+    for (let i = 0; i < 200; i++) t.observe('legacy_read', 60);
+    expect(t.overloaded()).toEqual([]);
+    for (let i = 0; i < 5; i++) t.observe('legacy_read', 400);
+    expect(t.overloaded()).toEqual(['legacy_read']);
   });
 
   it('keeps signals apart', () => {
