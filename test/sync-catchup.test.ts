@@ -243,3 +243,29 @@ describe('catch-up', () => {
     }
   }, 90_000);
 });
+
+describe('catch-up pass asked for with ?wait=true and no worker to run it', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ ...SYNC_ENV, CATCHUP_INTERVAL_MS: '0', CATCHUP_WAIT_MS: '500', ...isolatedRedis() });
+    await t.app.get(CatchupQueue).queue.obliterate({ force: true });
+  });
+
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('answers 202 with the pass still waiting once CATCHUP_WAIT_MS has passed, and the pass stays queued', async () => {
+    // The default wait (30 s) is a whole client timeout (the CI fuzzer's, many load balancers'): a caller must be
+    // able to bound it. Here nothing serves the queue, so the pass cannot start.
+    const started = Date.now();
+    const res = await t.request('POST', '/migration/sync/catchup?wait=true', { token: OPERATOR_TOKEN });
+    const elapsed = Date.now() - started;
+    expect(res.status).toBe(202);
+    expect(res.body).toEqual({ jobId: expect.any(String), state: 'waiting' });
+    expect(elapsed).toBeGreaterThanOrEqual(500);
+    expect(elapsed).toBeLessThan(15_000);
+    expect(await t.app.get(CatchupQueue).queue.getJobState(res.body.jobId)).toBe('waiting');
+  });
+});

@@ -123,14 +123,16 @@ for phase in "${PHASES[@]}"; do
   port=$(free_port)
   api_log="$LOG_DIR/fuzz-api-$phase.log"
   worker_log="$LOG_DIR/fuzz-worker-$phase.log"
-  # Waits bounded well below the fuzzer's request timeout: a move answers 202 and goes on in the worker.
+  # Waits bounded well below the fuzzer's request timeout: a move answers 202 and goes on in the worker, and so
+  # does a catch-up pass asked for with ?wait=true (its default wait, 30 s, is the fuzzer's whole timeout: a
+  # pass queued behind others timed a CI run out, the API answering 202 as documented but after 30 s).
   DATABASE_URL_FUZZ=$(with_db "$DATABASE_URL" "$db")
   LEGACY_MONGO_URL_FUZZ=$(with_db "$LEGACY_MONGO_URL" "legacy_$db")
   run_env=(
     DATABASE_URL="$DATABASE_URL_FUZZ" LEGACY_MONGO_URL="$LEGACY_MONGO_URL_FUZZ" REDIS_URL="$(with_db "$REDIS_URL" 9)"
     APP_API_TOKENS="fuzz:$APP_TOKEN" OPERATOR_API_TOKENS="fuzz-ops:$OPERATOR_TOKEN" METRICS_PORT=0
     MIGRATION_INITIAL_PHASE="$phase" API_DOCS=public RATE_LIMIT_APP_RPS=0 RATE_LIMIT_OPERATOR_RPS=0 LOG_LEVEL=warn
-    TRAFFIC_WAIT_MS=5000 WRITE_FENCE_WAIT_MS=5000 CUTOVER_LOCK_TIMEOUT_MS=4000
+    TRAFFIC_WAIT_MS=5000 WRITE_FENCE_WAIT_MS=5000 CUTOVER_LOCK_TIMEOUT_MS=4000 CATCHUP_WAIT_MS=5000
   )
   env "${run_env[@]}" PORT="$port" MIGRATIONS_RUN_ON_START=true node dist/src/main.js >"$api_log" 2>&1 &
   api_pid=$!

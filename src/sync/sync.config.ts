@@ -52,6 +52,8 @@ export interface SyncConfig {
   catchupOverlapMs: number;
   /** Batches one catch-up pass copies at most; the next pass continues from the watermark. */
   catchupMaxBatches: number;
+  /** How long `POST /migration/sync/catchup?wait=true` waits for its pass before answering 202 with the pass's state. */
+  catchupWaitMs: number;
 }
 
 export function readSyncConfig(r: EnvReader): SyncConfig {
@@ -73,5 +75,6 @@ export function readSyncConfig(r: EnvReader): SyncConfig {
     catchupIntervalMs: r.int('CATCHUP_INTERVAL_MS', 5_000, 0, 86_400_000),
     catchupOverlapMs: r.int('CATCHUP_OVERLAP_MS', 5_000, 0, 86_400_000),
     catchupMaxBatches: r.int('CATCHUP_MAX_BATCHES', 100, 1, 1_000_000),
+    catchupWaitMs: r.int('CATCHUP_WAIT_MS', 30_000, 0, 600_000),
   };
 }

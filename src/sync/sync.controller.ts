@@ -6,6 +6,7 @@ import { BackfillService } from './backfill/backfill.service';
 import { CatchupQueue } from './catchup/catchup.queue';
 import { DeadLetterService } from './dead-letters/dead-letter.service';
 import { SyncControlService } from './sync-control.service';
+import { SYNC_CONFIG, type SyncConfig } from './sync.config';
 import { ApiErrors } from '../http/openapi';
 import {
   BackfillStartDto,
@@ -24,7 +25,6 @@ import {
 import type { SyncStatusAnswer } from './sync.schemas';
 import { SyncStatusService } from './sync-status.service';
 
-const CATCHUP_WAIT_MS = 30_000;
 const who = (req: AuthenticatedRequest) => req.principal?.name ?? 'unknown';
 
 @ApiTags('sync')
@@ -39,6 +39,7 @@ export class SyncController {
     @Inject(CatchupQueue) private readonly catchup: CatchupQueue,
     @Inject(SyncControlService) private readonly control: SyncControlService,
     @Inject(DeadLetterService) private readonly deadLetters: DeadLetterService,
+    @Inject(SYNC_CONFIG) private readonly config: SyncConfig,
   ) {}
 
   @Get()
@@ -61,8 +62,8 @@ export class SyncController {
 
   @Post('catchup')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Run one catch-up pass now (?wait=true waits up to 30 s for its result)' })
-  @ApiAcceptedResponse({ type: CatchupPassDto, description: 'Queued (or, with wait, still running after 30 s)' })
+  @ApiOperation({ summary: 'Run one catch-up pass now (?wait=true waits for its result up to CATCHUP_WAIT_MS, 30 s by default)' })
+  @ApiAcceptedResponse({ type: CatchupPassDto, description: 'Queued (or, with wait, not finished within CATCHUP_WAIT_MS)' })
   @ApiOkResponse({ type: CatchupPassDto, description: 'With wait: the pass completed' })
   async runCatchup(@Query() query: CatchupQueryDto, @Res({ passthrough: true }) res: Response) {
     const wait = query.wait ?? false;
@@ -71,7 +72,7 @@ export class SyncController {
       res.status(202);
       return { jobId: job.id, state: 'queued' };
     }
-    const outcome = await this.catchup.waitFor(job, CATCHUP_WAIT_MS);
+    const outcome = await this.catchup.waitFor(job, this.config.catchupWaitMs);
     res.status(outcome.state === 'completed' ? 200 : 202);
     return { jobId: job.id, ...outcome };
   }
