@@ -13,8 +13,12 @@ const config = {
 function setup(opts: { paused?: boolean; ceiling?: number | null; evalResult?: () => Promise<number>; pressure?: string | null } = {}) {
   const sets: unknown[][] = [];
   const evals: unknown[][] = [];
+  const reads = { count: 0 };
   const state = {
-    readAll: async () => ({ pause: { paused: opts.paused ?? false }, throttle: { maxDocsPerSecond: opts.ceiling ?? null }, catchup: null }),
+    readAll: async () => {
+      reads.count++;
+      return { pause: { paused: opts.paused ?? false }, throttle: { maxDocsPerSecond: opts.ceiling ?? null }, catchup: null };
+    },
   } as unknown as SyncStateRepository;
   const redis = {
     get: async () => opts.pressure ?? null,
@@ -24,7 +28,7 @@ function setup(opts: { paused?: boolean; ceiling?: number | null; evalResult?: (
       return opts.evalResult ? opts.evalResult() : 0;
     },
   } as unknown as RedisClient;
-  return { throttler: new SyncThrottler(config, state, redis, 'lms'), sets, evals };
+  return { throttler: new SyncThrottler(config, state, redis, 'lms'), sets, evals, reads };
 }
 
 describe('SyncThrottler', () => {
@@ -37,6 +41,37 @@ describe('SyncThrottler', () => {
     expect(evals).toHaveLength(1);
     expect(evals[0].slice(2)).toEqual(['lms:sync:bucket', '250', '100']);
     expect(throttler.batchLimit(1000)).toBe(250);
+  });
+
+  it('reads the settings once per batch: the batch is throttled by what its pause check read, if that is recent', async () => {
+    let now = 1_000_000;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      const { throttler, reads } = setup({ ceiling: 250 });
+      // A copy loop's batch: the pause check, a second's wait for the read-ahead, the throttle.
+      for (let batch = 1; batch <= 3; batch++) {
+        await throttler.isPaused();
+        now += 1_200;
+        await throttler.throttled(100);
+        expect(reads.count).toBe(batch);
+      }
+      // A throttle with no pause check before it goes by the cache's age (REFRESH_MS): the settings of the last
+      // pause check are 1.2 s old, read again; then fresh; then 0.6 s old, read again.
+      await throttler.throttled(100);
+      expect(reads.count).toBe(4);
+      await throttler.throttled(100);
+      expect(reads.count).toBe(4);
+      now += 600;
+      await throttler.throttled(100);
+      expect(reads.count).toBe(5);
+      // A pause check's settings do not hold for a batch that waited past PAUSE_CHECK_HOLDS_MS for its read.
+      await throttler.isPaused();
+      now += 6_000;
+      await throttler.throttled(100);
+      expect(reads.count).toBe(7);
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it('does not touch the bucket without a ceiling', async () => {
