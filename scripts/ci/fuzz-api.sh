@@ -124,8 +124,9 @@ for phase in "${PHASES[@]}"; do
   api_log="$LOG_DIR/fuzz-api-$phase.log"
   worker_log="$LOG_DIR/fuzz-worker-$phase.log"
   # Waits bounded well below the fuzzer's request timeout: a move answers 202 and goes on in the worker, and so
-  # does a catch-up pass asked for with ?wait=true (its default wait, 30 s, is the fuzzer's whole timeout: a
-  # pass queued behind others timed a CI run out, the API answering 202 as documented but after 30 s).
+  # does a catch-up pass asked for with ?wait=true. Its default wait, 30 s, is the fuzzer's whole timeout, and a pass
+  # can take longer here (the fuzzer sets the sync's ceiling as low as 1 document/s, and passes run one at a time):
+  # a CI run failed on it, the API answering 202 as documented, but after 30 s.
   DATABASE_URL_FUZZ=$(with_db "$DATABASE_URL" "$db")
   LEGACY_MONGO_URL_FUZZ=$(with_db "$LEGACY_MONGO_URL" "legacy_$db")
   run_env=(
