@@ -268,4 +268,15 @@ describe('catch-up pass asked for with ?wait=true and no worker to run it', () =
     expect(elapsed).toBeLessThan(15_000);
     expect(await t.app.get(CatchupQueue).queue.getJobState(res.body.jobId)).toBe('waiting');
   });
+
+  it('joins a manual pass that has not started yet instead of queueing another', async () => {
+    const queue = t.app.get(CatchupQueue).queue;
+    const asked = [];
+    for (let i = 0; i < 5; i++) asked.push(await t.request('POST', '/migration/sync/catchup', { token: OPERATOR_TOKEN }));
+    // The first request queues a pass, or joins the one the test before left waiting; the others join it.
+    const ids = new Set(asked.map((res) => res.body.jobId));
+    expect(asked.map((res) => res.status)).toEqual([202, 202, 202, 202, 202]);
+    expect(ids.size).toBe(1);
+    expect(await queue.getWaitingCount()).toBe(1);
+  });
 });

@@ -62,7 +62,10 @@ export class SyncController {
 
   @Post('catchup')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Run one catch-up pass now (?wait=true waits for its result up to CATCHUP_WAIT_MS, 30 s by default)' })
+  @ApiOperation({
+    summary:
+      'Run one catch-up pass now, or join the manual one not yet started (?wait=true waits for its result up to CATCHUP_WAIT_MS, 30 s by default)',
+  })
   @ApiAcceptedResponse({ type: CatchupPassDto, description: 'Queued (or, with wait, not finished within CATCHUP_WAIT_MS)' })
   @ApiOkResponse({ type: CatchupPassDto, description: 'With wait: the pass completed' })
   async runCatchup(@Query() query: CatchupQueryDto, @Res({ passthrough: true }) res: Response) {

@@ -13,6 +13,8 @@ export type CatchupPayload = JobPayloads[QueueName.Catchup];
 
 const SCHEDULER_ID = 'catchup';
 const KEEP = { removeOnComplete: { count: 200 }, removeOnFail: { count: 200 } };
+/** Waiting jobs looked at for a manual pass to join (scheduled passes come at most one per interval). */
+const MANUAL_LOOKUP = 20;
 
 export class CatchupQueue extends QueueProducer<QueueName.Catchup> {
   /** `connection` is shared; the owner closes it. */
@@ -36,8 +38,15 @@ export class CatchupQueue extends QueueProducer<QueueName.Catchup> {
     return (await this.queue.getJobScheduler(SCHEDULER_ID)) !== undefined;
   }
 
+  /**
+   * A manual pass. One asked for while another is still waiting (not started) is that one: a pass reads every change
+   * made before it starts, this request's included, so a second would find nothing new, and requests in a loop
+   * would queue passes without bound. Two requests at the same moment (from two API processes) may still add two.
+   */
   async runNow(): Promise<Job<CatchupPayload>> {
-    return this.queue.add('pass', { trigger: 'manual' });
+    const waiting = await this.queue.getJobs(['waiting', 'prioritized'], 0, MANUAL_LOOKUP - 1);
+    const queued = waiting.find((job) => job?.name === 'pass' && job.data.trigger === 'manual');
+    return queued ?? this.queue.add('pass', { trigger: 'manual' });
   }
 
   /** Polls the job until it finishes or `timeoutMs` passes; its result, or undefined when still running. */
