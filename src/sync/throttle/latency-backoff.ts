@@ -4,10 +4,9 @@
  * and a sustained rise shows up as fast >> baseline. The baseline does not jump to every dip of the fast
  * average: on a busy machine a healthy latency is noisy (in one bench run the dev server's getMores of one size
  * took 0.6 s to 1.2 s), and a baseline set by its lowest moments calls the noise itself an overload. While any
- * signal is overloaded, the delay between
- * batches doubles (up to a ceiling); once all are healthy again it halves back to zero (AIMD, the way
- * TCP backs off). A signal needs a few samples before it can call overload, so one slow first batch
- * (cold caches) does not throttle a run.
+ * signal is overloaded, the delay between batches doubles (up to a ceiling); once all are healthy again it halves
+ * back to zero (AIMD, the way TCP backs off). A signal needs a few samples before it can call overload, so one slow
+ * first batch (cold caches) does not throttle a run.
  */
 export type LatencySignal = 'legacy_read' | 'new_write' | 'api';
 
