@@ -5,11 +5,17 @@
  * in canonical form and hold exactly what was acknowledged: the highest acknowledged version, every
  * acknowledged append once and in version order, the title and metadata of the last acknowledged patch.
  * Run once with legacy as the source of truth (`shadow`) and once with the new store (`deprecation`).
+ *
+ * The clients go through two API processes on the same stores (support/history/cluster.ts), as a deployment's
+ * replicas do: each write through one replica, the read that pins its version through the other. The in-process test
+ * app is only the test's handle on those stores (its phase, its reads of both stores).
  */
+import * as path from 'node:path';
 import { INestApplicationContext } from '@nestjs/common';
 import { RepairQueue } from '../src/repair/repair-queue';
 import { startTestApp, TestApp, TestResponse } from './support/app';
-import { isolatedRedis } from './support/env';
+import { APP_TOKEN, isolatedRedis, redisEnv, ROOT } from './support/env';
+import { Cluster } from './support/history/cluster';
 import { deadRepairsFor, startRepairWorker, waitForRepairsDrained } from './support/repair-worker';
 import { expectCurrentLegacyFormat, expectStoresAgree, legacyRaw } from './support/stores';
 
@@ -40,19 +46,39 @@ interface Ledger {
   unexpected: Array<{ op: number; status: number; body: unknown }>;
 }
 
+/** The replicas' phase cache (the production default): a phase set in the database reaches them within it. */
+const MODE_CACHE_TTL_MS = 1000;
+
 let t: TestApp;
+let replicas: Cluster;
 let worker: INestApplicationContext;
 let queue: RepairQueue;
 
 beforeAll(async () => {
   t = await startTestApp({ ...isolatedRedis() });
+  const stores = { DATABASE_URL: t.dbs.databaseUrl, LEGACY_MONGO_URL: t.dbs.legacyUrl, REDIS_URL: t.config.redis.url };
+  const env = { ...redisEnv(t.config.redis), MIGRATION_INITIAL_PHASE: 'not_started', MODE_CACHE_TTL_MS: String(MODE_CACHE_TTL_MS) };
+  replicas = await Cluster.start(stores, 2, path.join(ROOT, '.local/conversations-concurrency/build'), env, 0);
   worker = await startRepairWorker(t.config);
   queue = t.app.get(RepairQueue);
-});
+}, 180_000);
 afterAll(async () => {
+  await replicas?.stop();
   await worker?.close();
   await t?.close();
-});
+}, 60_000);
+
+/** One request to API replica `replica` (of two), with the application's token. */
+async function request(replica: number, method: string, p: string, options: { body?: unknown; headers?: Record<string, string> } = {}) {
+  const res = await fetch(`${replicas.replicas[replica % 2].url}${p}`, {
+    method,
+    headers: { authorization: `Bearer ${APP_TOKEN}`, 'content-type': 'application/json', ...options.headers },
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text === '' ? undefined : JSON.parse(text) } as TestResponse;
+}
 
 async function runLoad(phase: string, ids: string[]): Promise<Map<string, Ledger>> {
   const random = prng(SEED);
@@ -73,7 +99,7 @@ async function runLoad(phase: string, ids: string[]): Promise<Map<string, Ledger
       const headers: Record<string, string> = {};
       if (pinned) {
         // Read-modify-write: pin the version just read, as a careful client would.
-        const current = await t.request('GET', `/conversations/${id}`);
+        const current = await request(op + 1, 'GET', `/conversations/${id}`);
         if (current.status !== 200) {
           ledger.unexpected.push({ op, status: current.status, body: current.body });
           continue;
@@ -84,17 +110,17 @@ async function runLoad(phase: string, ids: string[]): Promise<Map<string, Ledger
       let res: TestResponse;
       let ack: Write;
       if (kind === 'append') {
-        res = await t.request('POST', `/conversations/${id}/messages`, {
+        res = await request(op, 'POST', `/conversations/${id}/messages`, {
           body: { role: op % 2 ? 'user' : 'assistant', content: tag },
           headers,
         });
         ack = { kind: 'append', content: tag };
       } else if (kind === 'title') {
-        res = await t.request('PATCH', `/conversations/${id}`, { body: { title: tag }, headers });
+        res = await request(op, 'PATCH', `/conversations/${id}`, { body: { title: tag }, headers });
         ack = { kind: 'title', title: tag };
       } else {
         const metadata = { op, client: clientNo, nested: { tag, list: [op, clientNo] } };
-        res = await t.request('PATCH', `/conversations/${id}`, { body: { metadata }, headers });
+        res = await request(op, 'PATCH', `/conversations/${id}`, { body: { metadata }, headers });
         ack = { kind: 'metadata', metadata };
       }
       const expectedStatus = kind === 'append' ? 201 : 200;
@@ -135,10 +161,12 @@ async function checkOutcome(id: string, ledger: Ledger, initialMessages: string[
   const lastMetadata = acks.filter((a) => a.kind === 'metadata').pop();
   expect(stored.metadata).toEqual(lastMetadata && lastMetadata.kind === 'metadata' ? lastMetadata.metadata : { initial: true });
 
-  const viaApi = await t.request('GET', `/conversations/${id}`);
-  expect(viaApi.status).toBe(200);
-  expect(viaApi.headers.get('etag')).toBe(`"${highest}"`);
-  expect(viaApi.body.version).toBe(highest);
+  for (const replica of [0, 1]) {
+    const viaApi = await request(replica, 'GET', `/conversations/${id}`);
+    expect(viaApi.status).toBe(200);
+    expect(viaApi.headers.get('etag')).toBe(`"${highest}"`);
+    expect(viaApi.body.version).toBe(highest);
+  }
 }
 
 describe.each(['shadow', 'deprecation'] as const)('concurrent writers, phase %s', (phase) => {
@@ -147,8 +175,10 @@ describe.each(['shadow', 'deprecation'] as const)('concurrent writers, phase %s'
 
   it(`${CLIENTS} clients, ${OPERATIONS} writes to ${CONVERSATIONS} conversations: each acknowledged, or 412 when pinned to a stale version`, async () => {
     await t.setPhase(phase);
+    // Past the replicas' phase cache, so that every write of the load is made in `phase`.
+    await new Promise((resolve) => setTimeout(resolve, 2 * MODE_CACHE_TTL_MS));
     for (let i = 0; i < CONVERSATIONS; i++) {
-      const res = await t.request('POST', '/conversations', {
+      const res = await request(i, 'POST', '/conversations', {
         body: {
           userId: `${phase}-user-${i % 3}`,
           title: 'initial',
