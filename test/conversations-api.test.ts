@@ -19,6 +19,7 @@ import {
   snapshotStores,
 } from './support/stores';
 import type { CanonicalConversation } from '../src/model/canonical';
+import { Replicas, startReplicas } from './support/replicas';
 
 const ABSENT_ID = 'aaaaaaaaaaaaaaaaaaaaaaaa';
 const ONE_MIB = 1024 * 1024;
@@ -639,18 +640,28 @@ describe('Idempotency-Key', () => {
     );
   });
 
-  it('concurrent requests with one key write once', async () => {
-    const before = await snapshotStores(t);
-    const body = { userId: freshUser('race') };
-    const headers = { 'idempotency-key': `race-${freshUser()}` };
-    const results = await Promise.all(Array.from({ length: 8 }, () => t.request('POST', '/conversations', { body, headers })));
-    const ok = results.filter((r) => r.status === 201);
-    expect(ok.length).toBeGreaterThanOrEqual(1);
-    for (const r of ok) expect(r.body).toEqual(ok[0].body);
-    for (const r of results.filter((x) => x.status !== 201)) expectErrorShape(r, 409, 'IDEMPOTENT_REQUEST_IN_PROGRESS');
-    const after = await snapshotStores(t);
-    expect(after.conversations).toBe(before.conversations + 1);
-    expect(after.legacyDocuments).toBe(before.legacyDocuments + 1);
+  describe('from two API processes', () => {
+    let replicas: Replicas;
+    beforeAll(async () => {
+      replicas = await startReplicas(t, 'conversations-api');
+    }, 120_000);
+    afterAll(async () => replicas?.stop(), 60_000);
+
+    it('concurrent requests with one key, half through each process, write once', async () => {
+      const before = await snapshotStores(t);
+      const body = { userId: freshUser('race') };
+      const headers = { 'idempotency-key': `race-${freshUser()}` };
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => replicas.request(i, 'POST', '/conversations', { body, headers })),
+      );
+      const ok = results.filter((r) => r.status === 201);
+      expect(ok.length).toBeGreaterThanOrEqual(1);
+      for (const r of ok) expect(r.body).toEqual(ok[0].body);
+      for (const r of results.filter((x) => x.status !== 201)) expectErrorShape(r, 409, 'IDEMPOTENT_REQUEST_IN_PROGRESS');
+      const after = await snapshotStores(t);
+      expect(after.conversations).toBe(before.conversations + 1);
+      expect(after.legacyDocuments).toBe(before.legacyDocuments + 1);
+    });
   });
 
   it('400 for an invalid key, writing nothing', async () => {

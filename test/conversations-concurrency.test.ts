@@ -6,16 +6,15 @@
  * acknowledged append once and in version order, the title and metadata of the last acknowledged patch.
  * Run once with legacy as the source of truth (`shadow`) and once with the new store (`deprecation`).
  *
- * The clients go through two API processes on the same stores (support/history/cluster.ts), as a deployment's
+ * The clients go through two API processes on the same stores (support/replicas.ts), as a deployment's
  * replicas do: each write through one replica, the read that pins its version through the other. The in-process test
  * app is only the test's handle on those stores (its phase, its reads of both stores).
  */
-import * as path from 'node:path';
 import { INestApplicationContext } from '@nestjs/common';
 import { RepairQueue } from '../src/repair/repair-queue';
-import { startTestApp, TestApp, TestResponse } from './support/app';
-import { APP_TOKEN, isolatedRedis, redisEnv, ROOT } from './support/env';
-import { Cluster } from './support/history/cluster';
+import { RequestOptions, startTestApp, TestApp, TestResponse } from './support/app';
+import { isolatedRedis } from './support/env';
+import { Replicas, startReplicas } from './support/replicas';
 import { deadRepairsFor, startRepairWorker, waitForRepairsDrained } from './support/repair-worker';
 import { expectCurrentLegacyFormat, expectStoresAgree, legacyRaw } from './support/stores';
 
@@ -50,15 +49,13 @@ interface Ledger {
 const MODE_CACHE_TTL_MS = 1000;
 
 let t: TestApp;
-let replicas: Cluster;
+let replicas: Replicas;
 let worker: INestApplicationContext;
 let queue: RepairQueue;
 
 beforeAll(async () => {
   t = await startTestApp({ ...isolatedRedis() });
-  const stores = { DATABASE_URL: t.dbs.databaseUrl, LEGACY_MONGO_URL: t.dbs.legacyUrl, REDIS_URL: t.config.redis.url };
-  const env = { ...redisEnv(t.config.redis), MIGRATION_INITIAL_PHASE: 'not_started', MODE_CACHE_TTL_MS: String(MODE_CACHE_TTL_MS) };
-  replicas = await Cluster.start(stores, 2, path.join(ROOT, '.local/conversations-concurrency/build'), env, 0);
+  replicas = await startReplicas(t, 'conversations-concurrency', 2, { MODE_CACHE_TTL_MS: String(MODE_CACHE_TTL_MS) });
   worker = await startRepairWorker(t.config);
   queue = t.app.get(RepairQueue);
 }, 180_000);
@@ -68,17 +65,9 @@ afterAll(async () => {
   await t?.close();
 }, 60_000);
 
-/** One request to API replica `replica` (of two), with the application's token. */
-async function request(replica: number, method: string, p: string, options: { body?: unknown; headers?: Record<string, string> } = {}) {
-  const res = await fetch(`${replicas.replicas[replica % 2].url}${p}`, {
-    method,
-    headers: { authorization: `Bearer ${APP_TOKEN}`, 'content-type': 'application/json', ...options.headers },
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text === '' ? undefined : JSON.parse(text) } as TestResponse;
-}
+/** One request through API replica `replica` of the two (processes 1 and 2; the test app is not one of them). */
+const request = (replica: number, method: string, p: string, options?: RequestOptions) =>
+  replicas.request(1 + (replica % 2), method, p, options);
 
 async function runLoad(phase: string, ids: string[]): Promise<Map<string, Ledger>> {
   const random = prng(SEED);

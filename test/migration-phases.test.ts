@@ -8,6 +8,7 @@ import { startTestApp, TestApp } from './support/app';
 import { startSyncWorker } from './support/sync';
 import { APP_TOKEN, isolatedRedis, OPERATOR_TOKEN, ROOT } from './support/env';
 import { followUpsSettled } from './support/stores';
+import { Replicas, startReplicas } from './support/replicas';
 
 const op = { token: OPERATOR_TOKEN };
 
@@ -15,14 +16,18 @@ describe('migration phases over the operator API', () => {
   let t: TestApp;
   let worker: INestApplicationContext;
   let catchup: CatchupService;
+  /** A second API process on the same stores, for the requests that race. */
+  let replicas: Replicas;
 
   beforeAll(async () => {
     t = await startTestApp({ GATE_PROFILE: 'short', ...isolatedRedis(), ROUTE53_TTL: '1' });
     // Traffic changes run as `traffic` jobs; the phase moves when the worker has carried them out.
     worker = await startSyncWorker(t.config, [QueueName.Traffic]);
     catchup = t.app.get(CatchupService);
-  });
+    replicas = await startReplicas(t, 'migration-phases');
+  }, 120_000);
   afterAll(async () => {
+    await replicas?.stop();
     await worker?.close();
     await t?.close();
   });
@@ -130,14 +135,15 @@ describe('migration phases over the operator API', () => {
     expect(latest).toMatchObject({ action: 'advance_forced', forced: true, reason: 'incident 42: verified by hand', actor: 'ops' });
   });
 
-  it('refuses a stale expectedStep, and lets exactly one of two concurrent advances win', async () => {
+  it('refuses a stale expectedStep, and lets exactly one of two concurrent advances, one per API process, win', async () => {
     const stale = await t.request('POST', '/migration/advance', { ...op, body: { expectedStep: 'shadow', force: true, reason: 'stale' } });
     expect(stale.status).toBe(409);
     expect(stale.body.code).toBe('STEP_CHANGED');
-    const [a, b] = await Promise.all([
-      t.request('POST', '/migration/advance', { ...op, body: { expectedStep: 'canary', force: true, reason: 'a' } }),
-      t.request('POST', '/migration/advance', { ...op, body: { expectedStep: 'canary', force: true, reason: 'b' } }),
-    ]);
+    const [a, b] = await Promise.all(
+      ['a', 'b'].map((reason, i) =>
+        replicas.request(i, 'POST', '/migration/advance', { ...op, body: { expectedStep: 'canary', force: true, reason } }),
+      ),
+    );
     expect([a.status, b.status].sort()).toEqual([200, 409]);
     expect((await status()).step).toBe('rollout-10');
   });

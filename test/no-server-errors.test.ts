@@ -8,6 +8,7 @@
  */
 import { OPERATOR_TOKEN } from './support/env';
 import { startTestApp, TestApp, TestResponse } from './support/app';
+import { Replicas, startReplicas } from './support/replicas';
 import { expectErrorShape, expectSameSnapshot, followUpsSettled, snapshotStores } from './support/stores';
 import type { Phase } from '../src/model/phases';
 
@@ -114,51 +115,60 @@ describe('a NUL character in an operator text (PostgreSQL refuses U+0000)', () =
   }
 });
 
-describe('concurrent verification starts (found by the fuzzer: a unique-index race answered 500)', () => {
-  it('answers each start 202 or 409 VERIFICATION_RUNNING, even when the run that won is over before the loser looks', async () => {
-    await t.setPhase('shadow');
-    const op = () => t.request('POST', '/migration/verify', { body: {}, token: OPERATOR_TOKEN });
-    // Stands in for a worker that finishes each run at once (an empty store is verified in milliseconds).
-    let finishing = true;
-    const finisher = (async () => {
-      while (finishing) {
-        await t.pg.query(`UPDATE verification_runs SET status = 'completed', finished_at = now() WHERE status IN ('queued', 'running')`);
-        await new Promise((r) => setTimeout(r, 1));
-      }
-    })();
-    try {
-      const statuses: number[] = [];
-      for (let round = 0; round < 15; round++) statuses.push(...(await Promise.all(Array.from({ length: 6 }, op))).map((r) => r.status));
-      expect(statuses.filter((s) => s !== 202 && s !== 409)).toEqual([]);
-    } finally {
-      finishing = false;
-      await finisher;
-    }
-  });
-});
+describe('concurrent starts, half through each of two API processes', () => {
+  let replicas: Replicas;
+  beforeAll(async () => {
+    replicas = await startReplicas(t, 'no-server-errors');
+  }, 120_000);
+  afterAll(async () => replicas?.stop(), 60_000);
 
-describe('concurrent backfill starts (the same race as verification starts)', () => {
-  it('answers each start 202, even when the run that kept it from inserting is over before it looks', async () => {
-    await t.setPhase('shadow');
-    let finishing = true;
-    const finisher = (async () => {
-      while (finishing) {
-        await t.pg.query(`UPDATE sync_runs SET status = 'completed', finished_at = now() WHERE status = 'running'`);
-        await new Promise((r) => setTimeout(r, 1));
+  describe('concurrent verification starts (found by the fuzzer: a unique-index race answered 500)', () => {
+    it('answers each start 202 or 409 VERIFICATION_RUNNING, even when the run that won is over before the loser looks', async () => {
+      await t.setPhase('shadow');
+      const op = (i: number) => replicas.request(i, 'POST', '/migration/verify', { body: {}, token: OPERATOR_TOKEN });
+      // Stands in for a worker that finishes each run at once (an empty store is verified in milliseconds).
+      let finishing = true;
+      const finisher = (async () => {
+        while (finishing) {
+          await t.pg.query(`UPDATE verification_runs SET status = 'completed', finished_at = now() WHERE status IN ('queued', 'running')`);
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      })();
+      try {
+        const statuses: number[] = [];
+        for (let round = 0; round < 15; round++)
+          statuses.push(...(await Promise.all(Array.from({ length: 6 }, (_, i) => op(i)))).map((r) => r.status));
+        expect(statuses.filter((s) => s !== 202 && s !== 409)).toEqual([]);
+      } finally {
+        finishing = false;
+        await finisher;
       }
-    })();
-    try {
-      const statuses: number[] = [];
-      for (let round = 0; round < 10; round++) {
-        const answers = await Promise.all(
-          Array.from({ length: 4 }, () => t.request('POST', '/migration/sync/backfill', { token: OPERATOR_TOKEN })),
-        );
-        statuses.push(...answers.map((r) => r.status));
+    });
+  });
+
+  describe('concurrent backfill starts (the same race as verification starts)', () => {
+    it('answers each start 202, even when the run that kept it from inserting is over before it looks', async () => {
+      await t.setPhase('shadow');
+      let finishing = true;
+      const finisher = (async () => {
+        while (finishing) {
+          await t.pg.query(`UPDATE sync_runs SET status = 'completed', finished_at = now() WHERE status = 'running'`);
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      })();
+      try {
+        const statuses: number[] = [];
+        for (let round = 0; round < 10; round++) {
+          const answers = await Promise.all(
+            Array.from({ length: 4 }, (_, i) => replicas.request(i, 'POST', '/migration/sync/backfill', { token: OPERATOR_TOKEN })),
+          );
+          statuses.push(...answers.map((r) => r.status));
+        }
+        expect(statuses.filter((s) => s !== 202 && s !== 409)).toEqual([]);
+      } finally {
+        finishing = false;
+        await finisher;
       }
-      expect(statuses.filter((s) => s !== 202 && s !== 409)).toEqual([]);
-    } finally {
-      finishing = false;
-      await finisher;
-    }
+    });
   });
 });

@@ -14,6 +14,8 @@ import { APP_TOKEN, freePort, testConfig } from './env';
 export interface TestApp {
   app: INestApplication;
   config: AppConfig;
+  /** The settings the app was given on top of testConfig's (its databases, its test's own), for a replica of it. */
+  env: Record<string, string>;
   url: string;
   dbs: TestDatabases;
   pg: Client;
@@ -46,13 +48,14 @@ export async function startTestApp(
 ): Promise<TestApp> {
   const dbs = await createTestDatabases();
   const metricsPort = await freePort();
-  const config = testConfig({
+  const overrides = {
     DATABASE_URL: dbs.databaseUrl,
     LEGACY_MONGO_URL: dbs.legacyUrl,
     MODE_CACHE_TTL_MS: '0',
     METRICS_PORT: String(metricsPort),
     ...env,
-  });
+  };
+  const config = testConfig(overrides);
   const app = await createApiApp(config, options);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();
@@ -61,29 +64,12 @@ export async function startTestApp(
   await pg.connect();
   const mongo = await MongoClient.connect(dbs.legacyUrl);
 
-  const request = async (method: string, path: string, options: RequestOptions = {}): Promise<TestResponse> => {
-    const headers: Record<string, string> = { ...(options.headers ?? {}) };
-    const token = options.token === undefined ? APP_TOKEN : options.token;
-    if (token !== null) headers.authorization = `Bearer ${token}`;
-    let body: string | Buffer | undefined = options.rawBody;
-    if (options.body !== undefined) {
-      body = JSON.stringify(options.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const res = await fetch(`${url}${path}`, { method, headers, body });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      /* not JSON */
-    }
-    return { status: res.status, headers: res.headers, body: parsed };
-  };
+  const request = httpClient(url);
 
   return {
     app,
     config,
+    env: overrides,
     url,
     dbs,
     pg,
@@ -104,5 +90,28 @@ export async function startTestApp(
       await mongo.close();
       await dbs.drop();
     },
+  };
+}
+
+/** A small fetch-based client of an API at `url`: the application's token unless told otherwise, JSON both ways. */
+export function httpClient(url: string): (method: string, path: string, options?: RequestOptions) => Promise<TestResponse> {
+  return async (method: string, path: string, options: RequestOptions = {}): Promise<TestResponse> => {
+    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    const token = options.token === undefined ? APP_TOKEN : options.token;
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    let body: string | Buffer | undefined = options.rawBody;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(`${url}${path}`, { method, headers, body });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, headers: res.headers, body: parsed };
   };
 }
