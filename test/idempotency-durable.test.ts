@@ -1,45 +1,37 @@
 /**
  * Idempotency-Key across replicas and across the loss of Redis's data (SPEC section 5), and the takeover
- * of an abandoned claim: two API replicas on one set of stores; keys live in PostgreSQL.
+ * of an abandoned claim: two API replicas (the test's app and a process of its own) on one set of stores; keys live in
+ * PostgreSQL.
  * - a retried create on the other replica after Redis was flushed: the first response, nothing written;
  * - a first attempt that landed in legacy and died before its commit (planted as the crash leaves it: the
  *   write in the legacy store, the key pending with its attempt record, its lease over): the retry answers
  *   with what landed instead of writing again, for a create and for an append;
  * - keys expire after 24 h: an expired key is a new key, and the sweeper deletes expired rows by index.
  */
-import { INestApplication } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import Redis from 'ioredis';
 import { ObjectId } from 'mongodb';
-import { createApiApp } from '../src/bootstrap';
 import { IdempotencyService, messageSha256 } from '../src/conversations/idempotency.service';
 import { startTestApp, TestApp } from './support/app';
-import { APP_TOKEN, isolatedRedis } from './support/env';
+import { isolatedRedis } from './support/env';
+import { Replicas, startReplicas } from './support/replicas';
 import { legacyCollection, snapshotStores } from './support/stores';
 
 let a: TestApp;
-let b: INestApplication;
-let bUrl: string;
+let b: Replicas;
 
 beforeAll(async () => {
   a = await startTestApp({ ...isolatedRedis() });
-  // A second replica: its own Nest app, pools and caches, on the same stores and Redis.
-  b = await createApiApp({ ...a.config, app: { ...a.config.app, metricsPort: 0 } }, { logger: false });
-  await b.listen(0, '127.0.0.1');
-  bUrl = `http://127.0.0.1:${b.getHttpServer().address().port}`;
-});
+  // A second replica: its own process, pools and caches, on the same stores and Redis.
+  b = await startReplicas(a, 'idempotency-durable');
+}, 120_000);
 afterAll(async () => {
-  await b?.close();
+  await b?.stop();
   await a?.close();
-});
+}, 60_000);
 
 async function onB(method: string, path: string, body: unknown, headers: Record<string, string>) {
-  const res = await fetch(`${bUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${APP_TOKEN}`, 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as any };
+  return b.request(1, method, path, { body, headers });
 }
 
 const keyHash = (path: string, key: string) => createHash('sha256').update(`tests POST ${path}\n${key}`).digest('hex');

@@ -3,16 +3,17 @@
  * the same moment on a fresh database (the migration Job, API replicas with MIGRATIONS_RUN_ON_START)
  * apply each migration exactly once, and a starter waits while another holds the lock.
  */
-import { INestApplication } from '@nestjs/common';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Client } from 'pg';
 import { DataSource, DataSourceOptions, MigrationInterface, QueryRunner } from 'typeorm';
 import { MIGRATIONS } from '../migrations';
-import { createApiApp } from '../src/bootstrap';
 import { createDataSource } from '../src/stores/postgres/data-source';
 import { AdvisoryLock } from '../src/common/advisory-lock';
 import { runMigrationsLocked } from '../src/stores/postgres/migration-runner';
 import { createTestDatabases, TestDatabases } from './support/databases';
-import { testConfig } from './support/env';
+import { freePort, ROOT, servicesEnv } from './support/env';
+import { ApiReplica, clusterEnv, transpileSources } from './support/history/cluster';
 import { withTimeout } from './support/sync';
 
 const ALL = MIGRATIONS.map((M) => new M().name);
@@ -111,22 +112,23 @@ describe('migrations under an advisory lock', () => {
   });
 
   it('two API processes starting together with MIGRATIONS_RUN_ON_START both come up on one schema', async () => {
-    const config = testConfig({ DATABASE_URL: dbs.databaseUrl, MIGRATIONS_RUN_ON_START: 'true' });
-    const apps: INestApplication[] = [];
+    const out = path.join(ROOT, '.local/migrations-lock');
+    transpileSources(path.join(out, 'build'));
+    fs.mkdirSync(path.join(out, 'logs'), { recursive: true });
+    const stores = { DATABASE_URL: dbs.databaseUrl, LEGACY_MONGO_URL: dbs.legacyUrl, REDIS_URL: servicesEnv().REDIS_URL! };
+    const env = { ...clusterEnv(stores), MIGRATIONS_RUN_ON_START: 'true', MIGRATION_INITIAL_PHASE: '' };
+    const replicas: ApiReplica[] = [];
+    for (const i of [0, 1])
+      replicas.push(new ApiReplica(i, await freePort(), await freePort(), path.join(out, 'build'), env, path.join(out, 'logs')));
     try {
-      const started = await withTimeout(
-        'two API starts',
-        Promise.allSettled([createApiApp(config, { logger: false }), createApiApp(config, { logger: false })]),
-        120_000,
-      );
-      for (const s of started) if (s.status === 'fulfilled') apps.push(s.value);
+      // Both processes start at the same moment; each is ready (its /health/ready answers 200) or says why not.
+      const started = await Promise.allSettled(replicas.map((r) => r.start(120_000)));
       expect(started.map((s) => (s.status === 'rejected' ? String(s.reason) : 'ok'))).toEqual(['ok', 'ok']);
-      await Promise.all(apps.map((app) => app.init()));
       expect(await appliedNames(dbs.databaseUrl)).toEqual(ALL);
     } finally {
-      await Promise.allSettled(apps.map((app) => app.close()));
+      await Promise.allSettled(replicas.map((r) => r.stop()));
     }
-  });
+  }, 180_000);
 
   describe('an expand migration behind a busy table (lock_timeout, retried)', () => {
     /** A DataSource of the real migrations plus the probe, on the test database. */
