@@ -280,6 +280,21 @@ describe('Route53TrafficRouter on moto_server', () => {
     expect(faults.calls('GetChange')).toBe(TIMEOUT_MS / POLL_MS + 1);
   });
 
+  it('waits on the change it submitted: each change has an id of its own, and one never issued is NoSuchChange, as in Route 53', async () => {
+    // moto gives every change one fixed id and says INSYNC for any id; scripts/lib/moto-server.py does what Route 53
+    // does, so a router that waited on another change's id, or on one it never got, fails here too.
+    const { router } = await harness();
+    const first = await router.submit(weightsForPercent(5));
+    const second = await router.submit(weightsForPercent(10));
+    expect(first.changeId).toMatch(/^\/change\/C[0-9A-Z]+$/);
+    expect(second.changeId).not.toBe(first.changeId);
+    await router.settle(second, weightsForPercent(10));
+
+    const err = await rejection(router.settle({ changeId: '/change/C2682N5HXP0BZ4' }, weightsForPercent(10)));
+    expect(err).toBeInstanceOf(Route53CallError);
+    expect((err as Route53CallError).providerCode).toBe('NoSuchChange');
+  });
+
   it('surfaces a rejected batch with the provider message, does not retry it, and leaves the weights alone', async () => {
     const { zone, router, faults } = await harness();
     await router.apply(weightsForPercent(10));

@@ -7,13 +7,20 @@ removes whatever carries the name and type (or the set identifier, in any name),
 compare-and-set always succeeds there. The traffic router fences its changes with exactly such a batch (a DELETE of
 the fence record as it read it, see src/traffic/route53/record-sets.ts), so the emulator must refuse what Route 53
 refuses, or no test could see the fence work. This wrapper checks a batch against the zone before moto applies it,
-then hands it to moto unchanged; everything else is moto's. Started by scripts/services.sh with moto_server's
-arguments.
+then hands it to moto unchanged.
+
+moto also answers every change with one fixed change id (`/change/C2682N5HXP0BZ4`) and GetChange with INSYNC for
+any id at all, so a client that waited on the wrong change (another one's id, or one it never got) would pass here
+and hang or lie against Route 53. Here each change gets an id of its own, and GetChange of an id this server never
+handed out is NoSuchChange, as Route 53 answers it. Everything else is moto's. Started by scripts/services.sh with
+moto_server's arguments.
 """
 
+import secrets
 import sys
 
 from moto.route53 import models
+from moto.route53 import responses
 from moto.route53.exceptions import Route53ClientError
 from moto.server import main
 
@@ -93,6 +100,44 @@ def _checked_change(self, zoneid, change_list):
 
 
 models.Route53Backend.change_resource_record_sets = _checked_change
+
+
+class NoSuchChange(Route53ClientError):
+    def __init__(self, change_id: str) -> None:
+        super().__init__("NoSuchChange", f"A change with the specified change ID does not exist: {change_id}")
+
+
+# The change ids this server handed out (its state is in memory, as moto's zones are).
+_issued: set = set()
+
+
+def _own_change_id(method):
+    def answered(self):
+        answer = method(self)
+        info = answer.result.get("ChangeInfo") if isinstance(answer.result, dict) else None
+        if info is not None:
+            change_id = "C" + secrets.token_hex(7).upper()
+            _issued.add(change_id)
+            info["Id"] = f"/change/{change_id}"
+        return answer
+
+    return answered
+
+
+for _method in ("change_resource_record_sets", "create_hosted_zone", "delete_hosted_zone"):
+    setattr(responses.Route53, _method, _own_change_id(getattr(responses.Route53, _method)))
+
+_get_change = responses.Route53.get_change
+
+
+def _known_change(self):
+    change_id = str(self._get_param("Id") or "").split("/")[-1]
+    if change_id not in _issued:
+        raise NoSuchChange(change_id)
+    return _get_change(self)
+
+
+responses.Route53.get_change = _known_change
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
