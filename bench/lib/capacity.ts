@@ -143,7 +143,7 @@ export function capacityReport(lines: BenchLine[]): string | null {
     legacyFirst
       ? '   Legacy reads: read from secondaries (a read preference on LEGACY_MONGO_URL), more cores, or a real MongoDB instead of the dev server; the `_id` ranges are independent, so lanes on different secondaries add up.'
       : '   PostgreSQL writes: more cores and faster disk for WAL, larger SYNC_BATCH_SIZE (fewer merges), fewer indexes during the copy.',
-    `3. **Then the ${legacyFirst ? 'PostgreSQL server' : 'legacy server'}**: ${legacyFirst ? 'more cores, WAL on its own disk, SYNC_BATCH_SIZE up to the 4 MiB SYNC_BATCH_BYTES bound' : 'read from secondaries, more cores'}.`,
+    `3. **Then the ${legacyFirst ? 'PostgreSQL server' : 'legacy server'}**: ${legacyFirst ? 'more cores, WAL on its own disk, SYNC_BATCH_SIZE up to the SYNC_BATCH_BYTES bound (2 MiB by default)' : 'read from secondaries, more cores'}.`,
     '4. **Redis** becomes a limit only for the request path (shadow sampling rate, repairs): raise SHADOW_SAMPLE_RATE only as far as the shadow queue keeps up, spread the queues on the Redis Cluster (one hash tag per queue).',
     '5. **Throttle** against the live service: SYNC_MAX_DOCS_PER_SECOND (or PUT /migration/sync/throttle) caps the',
     '   run over all workers; the rate you can afford is what the legacy server can give besides its live traffic.',
