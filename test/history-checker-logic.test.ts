@@ -19,7 +19,16 @@ import {
   Violation,
 } from './support/history/checker';
 import type { FinalState, StoredConversation } from './support/history/final-state';
-import { Attempt, decide, FlipRequest, HistoryOp, OpKind, Outcome } from './support/history/history';
+import {
+  Attempt,
+  decide,
+  FlipRequest,
+  HistoryOp,
+  LEGACY_APPLICATION,
+  LEGACY_APPLICATION_REPLICA,
+  OpKind,
+  Outcome,
+} from './support/history/history';
 import { outcomeOf } from './support/history/http';
 
 const A = 'a'.repeat(24);
@@ -298,6 +307,30 @@ describe('flip figures', () => {
       longestWritePauseAtFlipMs: 51,
       p99WritePauseAtFlipMs: 51,
     });
+  });
+
+  it("holds the legacy application's own appends to the same rules, and leaves them out of the API's figures", () => {
+    const byLegacyApp = { process: LEGACY_APPLICATION, replica: LEGACY_APPLICATION_REPLICA };
+    const ops = [
+      create(A, 'init', [0, 1]),
+      append('ok', 'x', 2, [2, 3]),
+      // Straight to legacy just before a flip to the new store whose catch-up missed it: the API then acknowledged 3 again.
+      append('ok', 'legacy', 3, [4, 6], byLegacyApp),
+      append('ok', 'y', 3, [8, 9]),
+    ];
+    const c = conv(A, ['init', 'x', 'y'], 3);
+    const final: FinalState = {
+      phase: 'deprecation',
+      sourceOfTruth: 'new',
+      stores: { legacy: store(c), new: store(c) },
+      unreadableLegacy: [],
+    };
+    const result = checkHistory({ ops, flips: [flip('advance', 1, [5, 7], true)], faults: [] }, final);
+    expect(result.violations.map((v) => v.rule)).toEqual(expect.arrayContaining(['lost', 'fork', 'realTime']));
+    expect(result.figures.legacyApplication).toEqual({ ok: 1, info: 0, fail: 0 });
+    expect(result.figures.byKind.append).toEqual({ ok: 3, info: 0, fail: 0 });
+    // Its write overlapped the flip, but the figures at flips are the API's writes.
+    expect(result.figures.flips.writesAtFlips).toBe(0);
   });
 
   it('takes the nearest-rank percentile', () => {

@@ -1,7 +1,8 @@
 /**
  * A Jepsen-style check of SPEC section 5 against the service as a black box: three API replicas and two
  * workers (real processes, as the manifests deploy them: two of each worker kind) on a private set of stores,
- * seeded concurrent clients writing to a few shared conversations through random replicas, faults (a replica
+ * seeded concurrent clients writing to a few shared conversations through random replicas, the legacy application
+ * appending straight to legacy while legacy is the source of truth (drained before each flip to the new store), faults (a replica
  * and a worker SIGKILLed and restarted, another replica frozen (SIGSTOP) for 11 s and the other worker for 16 s,
  * past its jobs' locks where they are shortest (traffic: 10 s, then a stalled check), so the first worker may take
  * its work over while it sleeps, Redis frozen for 3 s, every Redis connection closed by the server, Redis flushed, the legacy server SIGKILLed and started 2 s later, every PostgreSQL
@@ -15,7 +16,8 @@
  * one JSON line and written to .local/history-checker/ (with each run's whole history).
  *
  *   HISTORY_SEED=<n> HISTORY_SECONDS=<s> npx jest --runInBand test/history-checker.test.ts
- * (HISTORY_REPLICAS=1, HISTORY_WORKERS=1 and HISTORY_FAULTS=0 narrow a failure down; the defaults are what must pass.)
+ * (HISTORY_REPLICAS=1, HISTORY_WORKERS=1, HISTORY_FAULTS=0 and HISTORY_LEGACY_APPLICATION=0 narrow a failure down; the defaults
+ * are what must pass.)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -42,6 +44,8 @@ const SECONDS = envNumber('HISTORY_SECONDS', 40, 10);
 const REPLICAS = envNumber('HISTORY_REPLICAS', 3, 1);
 const WORKERS = envNumber('HISTORY_WORKERS', 2, 1);
 const FAULTS = envNumber('HISTORY_FAULTS', 1, 0) > 0;
+/** HISTORY_LEGACY_APPLICATION=0 leaves the legacy application's own writes out. */
+const LEGACY_APPLICATION = envNumber('HISTORY_LEGACY_APPLICATION', 1, 0) > 0;
 const CLIENTS = 10;
 /** The flips each way the flips run must commit (it goes on a while past HISTORY_SECONDS to reach them, see the workload). */
 const MIN_FLIPS = 4;
@@ -136,6 +140,8 @@ describe('history checker: acknowledged writes under replicas, faults and source
       postgresServer: { crash: () => services.crashPostgres(), start: () => services.start('postgres') },
       legacyMajority: { late: (on) => (proxy.failWriteConcern = on) },
       minFlipsEachWay: MIN_FLIPS,
+      // The legacy application's own connection, straight to the server (the deployment's goes through the proxy).
+      legacyApplication: LEGACY_APPLICATION ? { mongoUrl: services.env.LEGACY_MONGO_URL } : undefined,
       log: (line) => console.log(`[${variant}] ${line}`),
     };
     const { recorder } = await recordRun(cluster, options);
@@ -211,8 +217,9 @@ describe('history checker: acknowledged writes under replicas, faults and source
       verification: 'completed',
       examples: {},
     });
-    // A run that acknowledged little proves little.
+    // A run that acknowledged little proves little; nor does a legacy application that never got a write in.
     expect(f.acknowledged).toBeGreaterThan(200);
+    if (LEGACY_APPLICATION) expect(f.legacyApplication.ok).toBeGreaterThan(20);
   }
 
   it(

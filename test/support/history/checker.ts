@@ -4,7 +4,8 @@
  * them), so a hand-made history can prove it catches what it should (test/history-checker-logic.test.ts).
  *
  * The rules, for a service that keeps SPEC section 5:
- * - contents: every acknowledged write's unique text (an append's message, a create's first message)
+ * - contents: every acknowledged write's unique text (an append's message, the API's or the legacy application's
+ *   own straight to legacy, a create's first message)
  *   is in the final source of truth exactly once, in the conversation it was acknowledged for
  *   (`lost`, `duplicated`); an indeterminate one at most once; a failed one never, and nothing there
  *   was written by nobody (`phantoms`); acknowledged appends sit in the order of their versions.
@@ -24,6 +25,7 @@
  */
 import type { FinalState, StoredConversation } from './final-state';
 import type { FlipDirection, FlipRequest, History, HistoryOp } from './history';
+import { LEGACY_APPLICATION } from './history';
 
 export type Rule =
   | 'lost'
@@ -47,6 +49,8 @@ export interface Violation {
 }
 
 const isWrite = (op: HistoryOp) => op.kind === 'append' || op.kind === 'patch' || op.kind === 'create';
+/** A write a client sent to the API during the run (not the set-up's, not the legacy application's own). */
+const isApiWrite = (op: HistoryOp) => isWrite(op) && op.process !== 'setup' && op.process !== LEGACY_APPLICATION;
 const hasVersion = (op: HistoryOp): op is HistoryOp & { version: number; conversationId: string } =>
   op.outcome === 'ok' && op.version !== undefined && op.conversationId !== undefined;
 
@@ -399,9 +403,7 @@ export function flipFigures(flips: FlipRequest[], ops: HistoryOp[]): FlipFigures
     refused[key] = (refused[key] ?? 0) + 1;
   }
   const moved = flips.filter((f) => f.ok);
-  const atFlips = ops.filter(
-    (op) => isWrite(op) && op.process !== 'setup' && moved.some((f) => op.invokeMs <= f.completeMs && op.completeMs >= f.invokeMs),
-  );
+  const atFlips = ops.filter((op) => isApiWrite(op) && moved.some((f) => op.invokeMs <= f.completeMs && op.completeMs >= f.invokeMs));
   const latencies = atFlips.map((op) => op.completeMs - op.invokeMs);
   return {
     attempted: { advance: logical('advance', false), rollback: logical('rollback', false) },
@@ -415,12 +417,20 @@ export function flipFigures(flips: FlipRequest[], ops: HistoryOp[]): FlipFigures
   };
 }
 
+/** How many operations were acknowledged, indeterminate and failed. */
+type Outcomes = { ok: number; info: number; fail: number };
+
+function outcomes(ops: HistoryOp[], into: Outcomes = { ok: 0, info: 0, fail: 0 }): Outcomes {
+  for (const op of ops) into[op.outcome]++;
+  return into;
+}
+
 export interface Figures {
   operations: number;
   acknowledged: number;
   indeterminate: number;
   failed: number;
-  byKind: Record<string, { ok: number; info: number; fail: number }>;
+  byKind: Record<string, Outcomes>;
   lost: number;
   duplicated: number;
   phantoms: number;
@@ -436,6 +446,8 @@ export interface Figures {
   conversationsWithLostWrites: number;
   /** Acknowledged writes' latency over the whole run (retries included), to read the pause at flips against. */
   writeLatencyMs: { p50: number; p99: number; max: number };
+  /** The legacy application's own appends (straight to legacy; in `byKind` too). */
+  legacyApplication: Outcomes;
   flips: FlipFigures;
 }
 
@@ -463,10 +475,7 @@ export function checkHistory(history: History, final: FinalState, examples = 5):
   ];
   const count = (rule: Rule) => violations.filter((v) => v.rule === rule).length;
   const byKind: Figures['byKind'] = {};
-  for (const op of ops) {
-    const k = (byKind[op.kind] ??= { ok: 0, info: 0, fail: 0 });
-    k[op.outcome]++;
-  }
+  for (const op of ops) byKind[op.kind] = outcomes([op], byKind[op.kind]);
   const grouped: CheckResult['examples'] = {};
   for (const v of violations) {
     const list = (grouped[v.rule] ??= []);
@@ -496,7 +505,8 @@ export function checkHistory(history: History, final: FinalState, examples = 5):
           .filter((v) => v.rule === 'lost' || (v.rule === 'versionCount' && v.detail.includes('did not take effect')))
           .map((v) => v.conversationId),
       ).size,
-      writeLatencyMs: latencyFigures(ops.filter((op) => isWrite(op) && op.outcome === 'ok' && op.process !== 'setup')),
+      writeLatencyMs: latencyFigures(ops.filter((op) => isApiWrite(op) && op.outcome === 'ok')),
+      legacyApplication: outcomes(ops.filter((op) => op.process === LEGACY_APPLICATION)),
       flips: flipFigures(history.flips, ops),
     },
     examples: grouped,

@@ -35,7 +35,7 @@ export interface Attempt {
 export interface HistoryOp {
   /** Unique within a history. */
   opId: number;
-  /** Which client process made it (`c3`, `setup`). */
+  /** Which client process made it (`c3`, `setup`, `legacy-app`). */
   process: string;
   kind: OpKind;
   /** The conversation written or read; for a create, the id the service returned (when it returned one). */
@@ -109,6 +109,13 @@ export interface History {
 }
 
 export const now = (): number => performance.now();
+
+/**
+ * The `process` of the legacy application's own writes (straight to legacy, not through the API), and the replica
+ * number its attempts carry.
+ */
+export const LEGACY_APPLICATION = 'legacy-app';
+export const LEGACY_APPLICATION_REPLICA = -1;
 
 /** Collects a history from concurrent clients (single-threaded JS: pushing is safe). */
 export class HistoryRecorder {

@@ -6,16 +6,23 @@
  * sessions ended). Each client's choices come from its own seeded generator, so a run is replayable up
  * to the interleaving.
  *
+ * The legacy application takes part too, when the run gives it a connection: while legacy is the source of truth
+ * and not drained it appends straight to legacy, as it always has, and its acknowledged appends are in the history
+ * like the API's. The operator drains it (stops it and waits for its write in flight: Route 53's legacy weight at 0
+ * for the record's TTL, SPEC section 3) before every flip to the new store, and lets it write again once legacy is
+ * the source of truth again, so the catch-up and the flip's last pass must carry every one of its writes.
+ *
  * Clients behave as careful production clients do: keyed requests (Idempotency-Key) are retried on
  * anything indeterminate, with the same key and body and often through another replica, and sometimes
  * re-submitted after they were acknowledged (a client that never saw its response); a request whose
  * connection was refused goes to another replica; nothing else is retried.
  */
 import Redis from 'ioredis';
+import { Collection, MongoClient, ObjectId } from 'mongodb';
 import { APP_TOKEN, OPERATOR_TOKEN } from '../env';
 import { endSessions, sessionKiller } from '../pg-sessions';
 import type { Cluster } from './cluster';
-import { Attempt, decide, FaultEvent, HistoryOp, HistoryRecorder, now } from './history';
+import { Attempt, decide, FaultEvent, HistoryOp, HistoryRecorder, LEGACY_APPLICATION, LEGACY_APPLICATION_REPLICA, now } from './history';
 import { Reply, send } from './http';
 
 export interface WorkloadOptions {
@@ -47,6 +54,11 @@ export interface WorkloadOptions {
    * faults) until they have, EXTRA_FLIP_SECONDS at most.
    */
   minFlipsEachWay?: number;
+  /**
+   * The legacy application's own way to the legacy server (not the deployment's proxy): with it, the legacy
+   * application appends straight to legacy while legacy is the source of truth and not drained.
+   */
+  legacyApplication?: { mongoUrl: string };
   log?: (line: string) => void;
 }
 
@@ -75,6 +87,14 @@ interface Request {
   token?: string;
 }
 
+/** The part of a legacy document the legacy application's append touches. */
+interface LegacyAppDocument {
+  _id: ObjectId;
+  messages?: Array<{ role: string; text: string; ts: Date }>;
+  v?: number;
+  updated?: Date;
+}
+
 /** What a keyed request needs to be sent again later, exactly as the first time. */
 interface Resendable {
   op: HistoryOp;
@@ -88,6 +108,9 @@ class Runner {
   /** The latest the run may go on to reach minFlipsEachWay. */
   private cap = Number.POSITIVE_INFINITY;
   private readonly committed = { advance: 0, rollback: 0 };
+  /** Whether the legacy application takes traffic; the operator drains it before each flip to the new store. */
+  private legacyFlowing = true;
+  private legacyInFlight: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly cluster: Cluster,
@@ -302,6 +325,8 @@ class Runner {
       const status = await this.operatorRequest(random, 'GET', '/migration/status');
       if (status.attempt.outcome !== 'ok') continue;
       const step: string = status.body.step;
+      // Legacy the source of truth with no move under way (one answered 202 or not at all may still commit).
+      if (step === 'rollout-100' && status.body.pendingMove == null) this.legacyFlowing = true;
       const direction = step === 'rollout-100' ? 'advance' : step === 'deprecation' ? 'rollback' : null;
       if (!direction) {
         this.log(`operator: unexpected step ${step}`);
@@ -312,11 +337,17 @@ class Runner {
         direction === 'advance'
           ? [{ forced: false, body: { reason: 'history checker: flip to the new store', expectedStep: step } }]
           : [{ forced: false, body: { reason: 'history checker: flip back to legacy', expectedStep: step } }];
+      // Legacy drained before the source of truth leaves it: the legacy application stops, its write in flight ends.
+      if (direction === 'advance') await this.drainLegacyApplication();
+      let refusedOutright = true;
       for (let i = 0; i < tries.length; i++) {
         const reply = await this.operatorRequest(random, 'POST', `/migration/${direction}`, tries[i].body);
         const a = reply.attempt;
         const ok = a.status === 200;
         if (ok) this.committed[direction]++;
+        if (a.status < 400 || a.status >= 500) refusedOutright = false;
+        // Back on legacy: the legacy application takes traffic again.
+        if (ok && direction === 'rollback') this.legacyFlowing = true;
         this.recorder.flip({
           direction,
           flipId,
@@ -340,7 +371,60 @@ class Runner {
           });
         }
       }
+      // Every try refused with a 4xx: nothing moved, legacy is still the source of truth.
+      if (direction === 'advance' && refusedOutright) this.legacyFlowing = true;
     }
+  }
+
+  private async drainLegacyApplication(): Promise<void> {
+    this.legacyFlowing = false;
+    await this.legacyInFlight;
+  }
+
+  /**
+   * The legacy application: appends straight to legacy as it always did (the message in the current format, `v` + 1,
+   * `updated`), one at a time, while it takes traffic. Its acknowledgement is legacy's answer with the new `v`; an
+   * error leaves the append indeterminate.
+   */
+  private async legacyApplication(ids: string[]): Promise<void> {
+    const app = this.options.legacyApplication;
+    if (!app) return;
+    const random = prng(this.options.seed * 31 + 7);
+    const client = new MongoClient(app.mongoUrl, { serverSelectionTimeoutMS: 2000, connectTimeoutMS: 2000, socketTimeoutMS: 5000 });
+    const conversations = client.db().collection<LegacyAppDocument>('conversations');
+    try {
+      for (let n = 0; now() < this.end(); n++) {
+        if (!this.legacyFlowing) {
+          await sleep(20);
+          continue;
+        }
+        const write = this.legacyAppend(conversations, ids[Math.floor(random() * ids.length)], `${this.options.variant}|legacy|o${n}`);
+        this.legacyInFlight = write;
+        await write;
+        await sleep(20 + random() * 60);
+      }
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  }
+
+  private async legacyAppend(conversations: Collection<LegacyAppDocument>, id: string, content: string): Promise<void> {
+    const invokeMs = now();
+    const at = new Date();
+    const attempt: Attempt = { replica: LEGACY_APPLICATION_REPLICA, invokeMs, completeMs: invokeMs, outcome: 'info', status: 0 };
+    try {
+      const after = await conversations.findOneAndUpdate(
+        { _id: new ObjectId(id) },
+        { $push: { messages: { role: 'user', text: content, ts: at } }, $inc: { v: 1 }, $set: { updated: at } },
+        // The whole document back: the dev server does not take a projection on findAndModify.
+        { returnDocument: 'after' },
+      );
+      Object.assign(attempt, after ? { outcome: 'ok', status: 200, version: Number(after.v) } : { outcome: 'fail', status: 404 });
+    } catch (err) {
+      attempt.code = (err as Error).name;
+    }
+    attempt.completeMs = now();
+    this.record({ process: LEGACY_APPLICATION, kind: 'append', conversationId: id, content }, [attempt]);
   }
 
   /**
@@ -487,6 +571,7 @@ class Runner {
     this.cap = this.deadline + EXTRA_FLIP_SECONDS * 1000;
     const random = prng(this.options.seed ^ 0x5eed);
     const tasks: Array<Promise<void>> = Array.from({ length: this.options.clients }, (_, k) => this.client(k, ids));
+    tasks.push(this.legacyApplication(ids));
     if (this.options.flips) tasks.push(this.operator());
     if (this.options.faults) tasks.push(this.faults(random, started, this.options.seconds));
     const results = await Promise.allSettled(tasks);
