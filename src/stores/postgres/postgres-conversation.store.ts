@@ -15,7 +15,7 @@
  *   fraction of the parsing (no array literals of every message body).
  */
 import type { ClientBase } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { copyIn } from './copy-in';
 import { DataSource, QueryRunner } from 'typeorm';
 import type { Conversation } from '../../model/conversation.model';
 import {
@@ -244,23 +244,6 @@ export class PostgresConversationStore implements TransactionalStore {
 
 const STAGE_CONVERSATIONS = 'sync_stage_conversations';
 const STAGE_MESSAGES = 'sync_stage_messages';
-
-/** Streams `text` into `COPY ... FROM STDIN` on `client`, a megabyte of UTF-8 per write. */
-async function copyIn(client: ClientBase, sql: string, text: string): Promise<void> {
-  const stream = client.query(copyFrom(sql));
-  const done = new Promise<void>((resolve, reject) => {
-    stream.on('finish', resolve);
-    stream.on('error', reject);
-  });
-  // Encoded whole first: slicing the string could cut a character in two.
-  const bytes = Buffer.from(text, 'utf8');
-  const CHUNK = 1 << 20;
-  for (let i = 0; i < bytes.length; i += CHUNK) {
-    if (!stream.write(bytes.subarray(i, i + CHUNK))) await new Promise((r) => stream.once('drain', r));
-  }
-  stream.end();
-  await done;
-}
 
 /**
  * The CTEs that make the messages of the conversations a `written` CTE (id, message_count) wrote exactly those of
