@@ -280,3 +280,44 @@ describe('catch-up pass asked for with ?wait=true and no worker to run it', () =
     expect(await queue.getWaitingCount()).toBe(1);
   });
 });
+
+describe('catch-up before any backfill', () => {
+  let t: TestApp;
+  let worker: INestApplicationContext;
+
+  beforeAll(async () => {
+    t = await startTestApp({ ...SYNC_ENV, ...isolatedRedis() });
+    await t.app.get(CatchupQueue).queue.obliterate({ force: true });
+    worker = await startSyncWorker(t.config);
+  });
+
+  afterAll(async () => {
+    await worker?.close();
+    await t?.close();
+  });
+
+  const pass = async () => {
+    const res = await t.request('POST', '/migration/sync/catchup?wait=true', { token: OPERATOR_TOKEN });
+    expect(res.status).toBe(200);
+  };
+
+  it('copies a conversation the legacy application inserted after the catch-up began (never modified, so no `updated`)', async () => {
+    await pass();
+    const started = await syncStatus(t);
+    expect(started.backfill).toBeNull();
+    // The catch-up's own start: every insert from then on is its to copy until a backfill's split says more.
+    expect(started.catchup.newIdsAfter).toMatch(/^[0-9a-f]{24}$/);
+    const now = new Date();
+    const _id = new ObjectId();
+    await legacyCollection(t).insertOne({
+      _id,
+      user_id: 'before-backfill',
+      title: 'inserted before any backfill',
+      messages: [{ role: 'user', text: 'hello', ts: now }],
+      created: now,
+      v: 1,
+    });
+    await pass();
+    expect(await readNew(t, _id.toHexString())).toMatchObject({ title: 'inserted before any backfill', version: 1 });
+  });
+});

@@ -51,7 +51,10 @@ export interface SyncStatus {
 export interface CopyPosition {
   /** Of the ids asked about, those no backfill has copied yet. */
   notCopied: string[];
-  /** Of the ids asked about, those above catch-up's insert watermark: inserted after the split, not copied yet. */
+  /**
+   * Of the ids asked about, those above catch-up's insert watermark: inserted after the split (or the catch-up's start),
+   * not copied yet.
+   */
   insertsPending: string[];
   /**
    * Every legacy change with `updated` before this instant (epoch ms) is in the new store: the watermark less

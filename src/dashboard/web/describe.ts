@@ -118,7 +118,7 @@ export function catchupText(s: SyncStatus): OperationText {
         `legacy changes since ${time(c.watermark.updated)} (less the ${duration(c.overlapMs)} overlap a pass reads again) are copied into the new store, version-guarded`,
       ]
     : ['there is no watermark yet: catch-up starts with the first backfill, and this pass copies nothing'];
-  if (c.newIdsAfter) lines.push(`conversations inserted after the backfill's split (_id above ${c.newIdsAfter}) are copied too`);
+  if (c.newIdsAfter) lines.push(`conversations inserted since (_id above ${c.newIdsAfter}) are copied too`);
   lines.push(`catch-up lag now: ${c.lagSeconds === null ? 'no pass yet' : duration(c.lagSeconds * 1000)}`);
   return { title: 'Run a catch-up pass', lines: [...lines, ...pausedLine(s, 'the pass is skipped')], confirmLabel: 'Run the pass' };
 }

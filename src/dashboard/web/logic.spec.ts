@@ -162,7 +162,7 @@ describe('confirmations of the sync and verification', () => {
   it('names the watermark a catch-up pass starts from, and the lag', () => {
     expect(catchupText(sync()).lines).toEqual([
       'legacy changes since 2026-01-01 10:00:00 UTC (less the 5 s overlap a pass reads again) are copied into the new store, version-guarded',
-      "conversations inserted after the backfill's split (_id above 5f00000000000000000007cf) are copied too",
+      'conversations inserted since (_id above 5f00000000000000000007cf) are copied too',
       'catch-up lag now: 4 s',
     ]);
   });

@@ -25,7 +25,10 @@ export { LAG_KINDS, type LagKind } from './lag-kinds';
 export interface CopyState {
   /** Of the ids asked about, those no backfill run has copied yet. */
   notCopied: ReadonlySet<string>;
-  /** Of the ids asked about, those above catch-up's insert watermark (inserted after the backfill's split, not copied yet). */
+  /**
+   * Of the ids asked about, those above catch-up's insert watermark (inserted after the backfill's split or the catch-up's
+   * start, not copied yet).
+   */
   insertsPending: ReadonlySet<string>;
   /** Every legacy change with `updated` before this instant (epoch ms) is in the new store; null: none is known to be. */
   changesAppliedBefore: number | null;

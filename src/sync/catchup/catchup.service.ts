@@ -9,7 +9,9 @@
  *   pass's start time, so the lag (now minus watermark) measures real staleness, not quiet time.
  * - inserts: documents without `updated` are never modified ones, the backfill's; but those inserted
  *   after the backfill split the `_id` space are in no range. Catch-up copies every `_id` above the
- *   run's `max_id` (minus the same overlap, as ObjectIds carry their creation second).
+ *   run's `max_id` (minus the same overlap, as ObjectIds carry their creation second). Before any
+ *   backfill, every `_id` from the catch-up's own start: a conversation the legacy application inserts
+ *   is then in the catch-up's hands from the first pass, and a flip to the new store carries it.
  * A pass holds a PostgreSQL advisory lock, so scheduled, manual and cutover passes never run at once; a crashed
  * worker's lock goes with its connection. Watermarks only move forward (guarded in SQL).
  */
@@ -24,7 +26,7 @@ import type { SyncMetrics } from '../sync-metrics';
 import type { CatchupPassSummary, SyncStateRepository } from '../state/sync-state.repository';
 import type { Throttler } from '../throttle/throttler';
 import { CatchupAppliedLog, changedAt } from './catchup-applied.log';
-import { hexOf, objectIdFloor } from './object-id-time';
+import { hexOf, objectIdAt, objectIdFloor } from './object-id-time';
 
 export type CatchupPassResult = CatchupPassSummary | { skipped: 'paused' | 'busy' | 'stopping' };
 
@@ -132,7 +134,10 @@ export class CatchupService {
   private async run(trigger: string, mode: PassMode): Promise<CatchupPassSummary> {
     const passStart = Date.now();
     await this.state.initCatchup(passStart - this.config.catchupOverlapMs);
-    const state = (await this.state.catchup())!;
+    let state = (await this.state.catchup())!;
+    // No backfill has split the `_id` space yet: the inserts since the watermark began are the catch-up's (only where
+    // no split set one meanwhile; what was there before is the backfill's, and the gates wait for it).
+    if (state.newIdsAfter === null && (await this.state.startNewIds(objectIdAt(state.updatedMs)))) state = (await this.state.catchup())!;
     const totals = { read: 0, written: 0, skipped: 0, dead: 0, batches: 0 };
     const add = (r: BatchResult) => {
       totals.read += r.read;
@@ -224,7 +229,7 @@ export class CatchupService {
     }
   }
 
-  /** Documents inserted after the backfill's split: every ObjectId above its `max_id`. */
+  /** Documents inserted after the backfill's split (or the catch-up's start): every ObjectId above the insert watermark. */
   private async inserts(newIdsAfter: string, totals: { batches: number }, add: (r: BatchResult) => void, mode: PassMode) {
     let after = objectIdFloor(newIdsAfter, this.config.catchupOverlapMs);
     for (;;) {

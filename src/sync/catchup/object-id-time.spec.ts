@@ -1,5 +1,5 @@
 import { ObjectId } from 'mongodb';
-import { hexOf, objectIdFloor } from './object-id-time';
+import { hexOf, objectIdAt, objectIdFloor } from './object-id-time';
 
 describe('objectIdFloor', () => {
   it('sorts before every id of the overlap window and after older ones', () => {
@@ -21,6 +21,26 @@ describe('objectIdFloor', () => {
 
   it('never goes below the epoch', () => {
     expect(objectIdFloor('000000010000000000000000', 60_000)).toBe('000000000000000000000000');
+  });
+});
+
+describe('objectIdAt', () => {
+  it('sorts before every id made in that second or later, and after every id made before it', () => {
+    const ms = Date.parse('2024-05-06T07:08:09.750Z');
+    const at = objectIdAt(ms);
+    expect(at).toBe(
+      ObjectId.createFromTime(ms / 1000)
+        .toHexString()
+        .slice(0, 8) + '0'.repeat(16),
+    );
+    expect(at <= ObjectId.createFromTime(Math.floor(ms / 1000)).toHexString()).toBe(true);
+    expect(
+      at >
+        ObjectId.createFromTime(Math.floor(ms / 1000) - 1)
+          .toHexString()
+          .slice(0, 8) +
+          'f'.repeat(16),
+    ).toBe(true);
   });
 });
 

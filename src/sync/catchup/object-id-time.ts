@@ -17,6 +17,14 @@ export function hexOf(id: unknown): string | undefined {
 /** The smallest id created `overlapMs` before `hex` was (never above `hex`). */
 export function objectIdFloor(hex: string, overlapMs: number): string {
   const seconds = parseInt(hex.slice(0, 8), 16);
-  const floor = Math.max(0, seconds - Math.ceil(overlapMs / 1000));
-  return floor.toString(16).padStart(8, '0') + '0'.repeat(16);
+  return firstIdOfSecond(seconds - Math.ceil(overlapMs / 1000));
+}
+
+/** The smallest id created in the second of `ms` (epoch milliseconds) or later. */
+export function objectIdAt(ms: number): string {
+  return firstIdOfSecond(Math.floor(ms / 1000));
+}
+
+function firstIdOfSecond(seconds: number): string {
+  return Math.max(0, seconds).toString(16).padStart(8, '0') + '0'.repeat(16);
 }

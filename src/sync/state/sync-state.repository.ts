@@ -27,7 +27,10 @@ export interface CatchupState {
   updatedMs: number;
   /** The last document applied at `updatedMs`, informational (passes re-read an overlap window anyway). */
   id: string | null;
-  /** Documents with a larger ObjectId were inserted after the backfill's split: catch-up copies them. */
+  /**
+   * Documents with a larger ObjectId were inserted after the backfill's split, or, before any backfill, after the
+   * catch-up began: catch-up copies them.
+   */
   newIdsAfter: string | null;
   lastPass?: CatchupPassSummary;
 }
@@ -97,6 +100,16 @@ export class SyncStateRepository {
        WHERE key = 'catchup' AND coalesce((value->>'updatedMs')::bigint, 0) <= $1::bigint`,
       [updatedMs, id],
     );
+  }
+
+  /** Sets the insert watermark where none is yet (no backfill has split the `_id` space); false if one was there. */
+  async startNewIds(afterId: string): Promise<boolean> {
+    const [, updated] = await this.dataSource.query(
+      `UPDATE sync_state SET value = value || jsonb_build_object('newIdsAfter', $1::text), updated_at = now()
+       WHERE key = 'catchup' AND value->>'newIdsAfter' IS NULL`,
+      [afterId],
+    );
+    return updated > 0;
   }
 
   async advanceNewIds(afterId: string, q: Runner = this.dataSource): Promise<void> {
