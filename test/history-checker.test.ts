@@ -2,7 +2,8 @@
  * A Jepsen-style check of SPEC section 5 against the service as a black box: three API replicas and two
  * workers (real processes, as the manifests deploy them: two of each worker kind) on a private set of stores,
  * seeded concurrent clients writing to a few shared conversations through random replicas, the legacy application
- * appending straight to legacy while legacy is the source of truth (drained before each flip to the new store), faults (a replica
+ * appending to them and starting new ones (which the clients then write to) straight in legacy while legacy is the
+ * source of truth (drained before each flip to the new store), faults (a replica
  * and a worker SIGKILLed and restarted, another replica frozen (SIGSTOP) for 11 s and the other worker for 16 s,
  * past its jobs' locks where they are shortest (traffic: 10 s, then a stalled check), so the first worker may take
  * its work over while it sleeps, Redis frozen for 3 s, every Redis connection closed by the server, Redis flushed, the legacy server SIGKILLed and started 2 s later, every PostgreSQL
@@ -28,7 +29,7 @@ import { PrivateServices, startPrivateServices } from './support/private-service
 import { checkHistory, CheckResult } from './support/history/checker';
 import { Cluster } from './support/history/cluster';
 import { now } from './support/history/history';
-import { advanceTo } from './support/history/operator';
+import { advanceTo, operatorCall, until } from './support/history/operator';
 import { readFinalState, settle, Settlement } from './support/history/settle';
 import { recordRun, WorkloadOptions } from './support/history/workload';
 
@@ -113,6 +114,14 @@ describe('history checker: acknowledged writes under replicas, faults and source
       { LEGACY_MONGO_URL: proxy.urlFor(legacyUrl) },
       WORKERS,
     );
+    // The historical sync first, as every migration starts (the gates want it before a flip); from its split on, the
+    // catch-up carries what is inserted above it, such as the conversations the legacy application starts.
+    const backfill = await operatorCall(cluster, 'POST', '/migration/sync/backfill');
+    expect(backfill.status).toBe(202);
+    await until('the backfill to complete', 60_000, async () => {
+      const sync = await operatorCall(cluster, 'GET', '/migration/sync');
+      return sync.body?.backfill?.status === 'completed' && sync.body.catchup?.newIdsAfter ? true : undefined;
+    });
     // MIGRATION_INITIAL_PHASE=rollout puts it at rollout-10; the rest of the way through the operator API.
     await advanceTo(cluster, 'rollout-100');
   }, 240_000);

@@ -7,8 +7,8 @@
  * to the interleaving.
  *
  * The legacy application takes part too, when the run gives it a connection: while legacy is the source of truth
- * and not drained it appends straight to legacy, as it always has, and its acknowledged appends are in the history
- * like the API's. The operator drains it (stops it and waits for its write in flight: Route 53's legacy weight at 0
+ * and not drained it appends to the shared conversations and starts new ones straight in legacy, as it always has
+ * (the clients then write to those too), and its acknowledged writes are in the history like the API's. The operator drains it (stops it and waits for its write in flight: Route 53's legacy weight at 0
  * for the record's TTL, SPEC section 3) before every flip to the new store, and lets it write again once legacy is
  * the source of truth again, so the catch-up and the flip's last pass must carry every one of its writes.
  *
@@ -87,10 +87,14 @@ interface Request {
   token?: string;
 }
 
-/** The part of a legacy document the legacy application's append touches. */
+/** A legacy document as the legacy application writes it (the current format). */
 interface LegacyAppDocument {
   _id: ObjectId;
+  user_id?: string;
+  title?: string;
   messages?: Array<{ role: string; text: string; ts: Date }>;
+  meta?: Record<string, unknown>;
+  created?: Date;
   v?: number;
   updated?: Date;
 }
@@ -383,7 +387,7 @@ class Runner {
 
   /**
    * The legacy application: appends straight to legacy as it always did (the message in the current format, `v` + 1,
-   * `updated`), one at a time, while it takes traffic. Its acknowledgement is legacy's answer with the new `v`; an
+   * `updated`), and now and then starts a conversation, one write at a time, while it takes traffic. Its acknowledgement is legacy's answer with the new `v`; an
    * error leaves the append indeterminate.
    */
   private async legacyApplication(ids: string[]): Promise<void> {
@@ -398,7 +402,11 @@ class Runner {
           await sleep(20);
           continue;
         }
-        const write = this.legacyAppend(conversations, ids[Math.floor(random() * ids.length)], `${this.options.variant}|legacy|o${n}`);
+        const content = `${this.options.variant}|legacy|o${n}`;
+        const write =
+          random() < 0.1
+            ? this.legacyCreate(conversations, ids, content)
+            : this.legacyAppend(conversations, ids[Math.floor(random() * ids.length)], content);
         this.legacyInFlight = write;
         await write;
         await sleep(20 + random() * 60);
@@ -406,6 +414,34 @@ class Runner {
     } finally {
       await client.close().catch(() => undefined);
     }
+  }
+
+  /**
+   * A conversation the legacy application starts: inserted never modified (no `updated`), so only the catch-up's pass
+   * over new `_id`s finds it. Once acknowledged it joins the shared conversations the API's clients write to.
+   */
+  private async legacyCreate(conversations: Collection<LegacyAppDocument>, ids: string[], content: string): Promise<void> {
+    const invokeMs = now();
+    const at = new Date();
+    const id = new ObjectId();
+    const attempt: Attempt = { replica: LEGACY_APPLICATION_REPLICA, invokeMs, completeMs: invokeMs, outcome: 'info', status: 0 };
+    try {
+      await conversations.insertOne({
+        _id: id,
+        user_id: `history-${this.options.variant}-legacy`,
+        title: `title of ${content}`,
+        messages: [{ role: 'user', text: content, ts: at }],
+        meta: { by: LEGACY_APPLICATION },
+        created: at,
+        v: 1,
+      });
+      Object.assign(attempt, { outcome: 'ok', status: 201, id: id.toHexString(), version: 1 });
+    } catch (err) {
+      attempt.code = (err as Error).name;
+    }
+    attempt.completeMs = now();
+    this.record({ process: LEGACY_APPLICATION, kind: 'create', conversationId: id.toHexString(), content }, [attempt]);
+    if (attempt.outcome === 'ok') ids.push(id.toHexString());
   }
 
   private async legacyAppend(conversations: Collection<LegacyAppDocument>, id: string, content: string): Promise<void> {
