@@ -9,9 +9,9 @@
  *   pass's start time, so the lag (now minus watermark) measures real staleness, not quiet time.
  * - inserts: documents without `updated` are never modified ones, the backfill's; but those inserted
  *   after the backfill split the `_id` space are in no range. Catch-up copies every `_id` above the
- *   run's `max_id` (minus the same overlap, as ObjectIds carry their creation second). Before any
- *   backfill, every `_id` from the catch-up's own start: a conversation the legacy application inserts
- *   is then in the catch-up's hands from the first pass, and a flip to the new store carries it.
+ *   run's `max_id` (minus the same overlap, as ObjectIds carry their creation second). While no
+ *   backfill was ever started, every `_id` from the catch-up's own start: a conversation the legacy
+ *   application inserts is then in the catch-up's hands from the first pass, and a flip carries it.
  * A pass holds a PostgreSQL advisory lock, so scheduled, manual and cutover passes never run at once; a crashed
  * worker's lock goes with its connection. Watermarks only move forward (guarded in SQL).
  */
@@ -135,8 +135,8 @@ export class CatchupService {
     const passStart = Date.now();
     await this.state.initCatchup(passStart - this.config.catchupOverlapMs);
     let state = (await this.state.catchup())!;
-    // No backfill has split the `_id` space yet: the inserts since the watermark began are the catch-up's (only where
-    // no split set one meanwhile; what was there before is the backfill's, and the gates wait for it).
+    // No backfill was ever started: the inserts since the watermark began are the catch-up's (what was there before is
+    // the backfill's, and the gates wait for it; once one starts, its split sets where its ranges end).
     if (state.newIdsAfter === null && (await this.state.startNewIds(objectIdAt(state.updatedMs)))) state = (await this.state.catchup())!;
     const totals = { read: 0, written: 0, skipped: 0, dead: 0, batches: 0 };
     const add = (r: BatchResult) => {

@@ -102,11 +102,14 @@ export class SyncStateRepository {
     );
   }
 
-  /** Sets the insert watermark where none is yet (no backfill has split the `_id` space); false if one was there. */
+  /**
+   * Sets the insert watermark while no backfill was ever started (once one is, its split sets it where its ranges
+   * end, and what lies below is the backfill's); false if there was one, or a backfill.
+   */
   async startNewIds(afterId: string): Promise<boolean> {
     const [, updated] = await this.dataSource.query(
       `UPDATE sync_state SET value = value || jsonb_build_object('newIdsAfter', $1::text), updated_at = now()
-       WHERE key = 'catchup' AND value->>'newIdsAfter' IS NULL`,
+       WHERE key = 'catchup' AND value->>'newIdsAfter' IS NULL AND NOT EXISTS (SELECT 1 FROM sync_runs)`,
       [afterId],
     );
     return updated > 0;
