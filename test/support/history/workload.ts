@@ -8,9 +8,10 @@
  *
  * The legacy application takes part too, when the run gives it a connection: while legacy is the source of truth
  * and not drained it appends to the shared conversations and starts new ones straight in legacy, as it always has
- * (the clients then write to those too), and its acknowledged writes are in the history like the API's. The operator drains it (stops it and waits for its write in flight: Route 53's legacy weight at 0
- * for the record's TTL, SPEC section 3) before every flip to the new store, and lets it write again once legacy is
- * the source of truth again, so the catch-up and the flip's last pass must carry every one of its writes.
+ * (the clients then write to those too), and its acknowledged writes are in the history like the API's. The
+ * operator drains it (stops it and waits for its write in flight: Route 53's legacy weight at 0 for the record's
+ * TTL, SPEC section 3) before every flip to the new store, and lets it write again once legacy is the source of
+ * truth again, so the catch-up and the flip's last pass must carry every one of its writes.
  *
  * Clients behave as careful production clients do: keyed requests (Idempotency-Key) are retried on
  * anything indeterminate, with the same key and body and often through another replica, and sometimes
@@ -56,7 +57,7 @@ export interface WorkloadOptions {
   minFlipsEachWay?: number;
   /**
    * The legacy application's own way to the legacy server (not the deployment's proxy): with it, the legacy
-   * application appends straight to legacy while legacy is the source of truth and not drained.
+   * application writes straight to legacy while legacy is the source of truth and not drained.
    */
   legacyApplication?: { mongoUrl: string };
   log?: (line: string) => void;
@@ -387,8 +388,8 @@ class Runner {
 
   /**
    * The legacy application: appends straight to legacy as it always did (the message in the current format, `v` + 1,
-   * `updated`), and now and then starts a conversation, one write at a time, while it takes traffic. Its acknowledgement is legacy's answer with the new `v`; an
-   * error leaves the append indeterminate.
+   * `updated`), and now and then starts a conversation, one write at a time, while it takes traffic. Its
+   * acknowledgement is legacy's answer (with the new `v`); an error leaves the write indeterminate.
    */
   private async legacyApplication(ids: string[]): Promise<void> {
     const app = this.options.legacyApplication;
