@@ -134,10 +134,13 @@ export class CatchupService {
   private async run(trigger: string, mode: PassMode): Promise<CatchupPassSummary> {
     const passStart = Date.now();
     await this.state.initCatchup(passStart - this.config.catchupOverlapMs);
-    let state = (await this.state.catchup())!;
+    const state = (await this.state.catchup())!;
     // No backfill was ever started: the inserts since the watermark began are the catch-up's (what was there before is
     // the backfill's, and the gates wait for it; once one starts, its split sets where its ranges end).
-    if (state.newIdsAfter === null && (await this.state.startNewIds(objectIdAt(state.updatedMs)))) state = (await this.state.catchup())!;
+    if (state.newIdsAfter === null) {
+      const start = objectIdAt(state.updatedMs);
+      if (await this.state.startNewIds(start)) state.newIdsAfter = start;
+    }
     const totals = { read: 0, written: 0, skipped: 0, dead: 0, batches: 0 };
     const add = (r: BatchResult) => {
       totals.read += r.read;
