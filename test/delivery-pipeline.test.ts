@@ -1,9 +1,11 @@
 /**
  * The delivery files other than the manifests: the image (Dockerfile, .dockerignore, engines) and the
- * GitHub workflows (.github/workflows), read as data. actionlint checks their syntax
- * (scripts/ci/validate-deploy.sh); these tests check what they do.
+ * GitHub workflows (.github/workflows), read as data, and the closing lines CI ends its log with. actionlint
+ * checks the workflows' syntax (scripts/ci/validate-deploy.sh); these tests check what they do.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse } from 'yaml';
 import { ROOT } from './support/env';
@@ -96,6 +98,45 @@ describe('ci.yml', () => {
   it('runs on Node 24', () => {
     const node = ci.jobs.ci.steps.find((s) => s.uses?.startsWith('actions/setup-node@'));
     expect(node?.with).toEqual({ 'node-version': 24 });
+  });
+
+  it('ends its log with each failed test named (file, title, first lines), then the totals: a log read from its end says what failed', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'test-totals-'));
+    const failed = (fullName: string, message: string) => ({ status: 'failed', fullName, failureMessages: [message] });
+    const result = {
+      numTotalTests: 3,
+      numPassedTests: 1,
+      numFailedTests: 1,
+      numTotalTestSuites: 2,
+      numRuntimeErrorTestSuites: 1,
+      testResults: [
+        {
+          name: path.join(ROOT, 'test/a.test.ts'),
+          status: 'failed',
+          assertionResults: [
+            failed(
+              'backfill copies it',
+              '\u001b[31mexpect(received).toBe(expected)\u001b[39m\n\nExpected: 3\nReceived: 2\n    at Object.<anonymous> (test/a.test.ts:3:4)',
+            ),
+            { status: 'passed', fullName: 'backfill starts' },
+          ],
+        },
+        { name: path.join(ROOT, 'test/b.test.ts'), status: 'failed', message: 'SyntaxError: nope', assertionResults: [] },
+      ],
+    };
+    fs.writeFileSync(path.join(dir, 'run.json'), JSON.stringify(result));
+    const out = execFileSync(process.execPath, ['scripts/ci/test-totals.mjs', dir, 'tests'], { cwd: ROOT, encoding: 'utf8' });
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(out.trimEnd().split('\n')).toEqual([
+      'tests: FAILED test/a.test.ts › backfill copies it',
+      '    expect(received).toBe(expected)',
+      '    Expected: 3',
+      '    Received: 2',
+      'tests: FAILED test/b.test.ts (the suite failed to run)',
+      '    SyntaxError: nope',
+      'tests: 1 Jest run(s), 2 suites, 1 of which failed to run',
+      'tests: 1 passed, 2 failed',
+    ]);
   });
 });
 
