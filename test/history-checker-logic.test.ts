@@ -6,6 +6,7 @@
  */
 import {
   checkContents,
+  checkDeletes,
   checkForks,
   checkHistory,
   checkIdempotency,
@@ -228,6 +229,48 @@ describe('idempotency keys', () => {
     expect(checkIdempotency([w])).toEqual([]);
     w.attempts.push({ replica: 1, invokeMs: 5, completeMs: 6, outcome: 'ok', status: 201, version: 7, resubmit: true });
     expect(rules(checkIdempotency([w]))).toEqual(['idempotency']);
+  });
+});
+
+describe('deletes', () => {
+  const del = (outcome: Outcome, version: number | undefined, at: [number, number]) =>
+    op('delete', outcome, at, { version: outcome === 'ok' ? version : undefined });
+  const deleted = (c: StoredConversation) => ({ ...c, deleted: true });
+
+  it('flags a read that finds the conversation, and a write acknowledged, after an acknowledged delete', () => {
+    const ops = [create(A, 'init'), del('ok', 2, [2, 3]), read(2, [4, 5], ['init']), append('ok', 'late', 3, [4, 6])];
+    expect(rules(checkDeletes(ops, store(deleted(conv(A, ['init', 'late'], 3)))))).toEqual(['afterDelete', 'afterDelete']);
+  });
+
+  it('takes a 404 read during a delete as the delete seen: a later read may not find it again', () => {
+    const during = read(0, [2, 3], []);
+    const ops = [create(A, 'init'), del('info', undefined, [2, 9]), during, read(2, [4, 5], ['init'])];
+    expect(checkDeletes(ops, store(deleted(conv(A, ['init'], 2))))).toEqual([
+      expect.objectContaining({ rule: 'afterDelete', opIds: [during.opId, ops[3].opId] }),
+    ]);
+    // The 404 itself is no stale read: a delete was under way.
+    expect(checkReads(ops.slice(0, 3))).toEqual([]);
+  });
+
+  it('accepts what overlaps the delete, and 404s and refused writes after it', () => {
+    const ops = [
+      create(A, 'init'),
+      append('ok', 'x', 2, [1, 5]),
+      del('ok', 3, [2, 4]),
+      read(0, [6, 7], []),
+      append('fail', 'refused', undefined, [6, 7]),
+    ];
+    expect(checkDeletes(ops, store(deleted(conv(A, ['init', 'x'], 3))))).toEqual([]);
+    expect(checkReads(ops)).toEqual([]);
+    expect(checkVersionCounts(ops, store(deleted(conv(A, ['init', 'x'], 3))))).toEqual([]);
+  });
+
+  it('flags an acknowledged delete the source of truth does not hold (resurrected), and a deletion nobody made', () => {
+    expect(rules(checkDeletes([create(A, 'init'), del('ok', 2, [2, 3])], store(conv(A, ['init'], 2))))).toEqual(['resurrected']);
+    expect(rules(checkDeletes([create(A, 'init')], store(deleted(conv(A, ['init'], 2)))))).toEqual(['phantom']);
+    // An indeterminate delete may or may not have taken effect.
+    expect(checkDeletes([create(A, 'init'), del('info', undefined, [2, 3])], store(conv(A, ['init'], 1)))).toEqual([]);
+    expect(checkDeletes([create(A, 'init'), del('info', undefined, [2, 3])], store(deleted(conv(A, ['init'], 2))))).toEqual([]);
   });
 });
 

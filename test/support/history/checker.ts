@@ -19,6 +19,11 @@
  *   at 1 + (writes that took effect): between 1 + acknowledged and 1 + acknowledged + indeterminate.
  * - idempotency: every acknowledged attempt of one keyed request (retries, re-submissions through
  *   another replica) names the same conversation and version.
+ * - deletes (soft: a write like the others, the version + 1): once a delete is known to have taken effect (its
+ *   acknowledgement, or a 404 read while it was under way), an operation invoked later finds the conversation gone,
+ *   a read 404 and a write not acknowledged (`afterDelete`); the source of truth ends with it deleted after an
+ *   acknowledged delete (`resurrected` otherwise), and not deleted when no delete of it may have taken effect
+ *   (`phantom`).
  * - stores: after the final verification both stores hold the same conversations, equal in canonical form.
  * Indeterminate operations never count against the service except where a correct service could not
  * produce what was observed either way.
@@ -39,6 +44,8 @@ export type Rule =
   | 'readMissingAcknowledged'
   | 'versionCount'
   | 'idempotency'
+  | 'afterDelete'
+  | 'resurrected'
   | 'storesDisagree';
 
 export interface Violation {
@@ -48,7 +55,7 @@ export interface Violation {
   detail: string;
 }
 
-const isWrite = (op: HistoryOp) => op.kind === 'append' || op.kind === 'patch' || op.kind === 'create';
+const isWrite = (op: HistoryOp) => op.kind !== 'read';
 /** A write a client sent to the API during the run (not the set-up's, not the legacy application's own). */
 const isApiWrite = (op: HistoryOp) => isWrite(op) && op.process !== 'setup' && op.process !== LEGACY_APPLICATION;
 const hasVersion = (op: HistoryOp): op is HistoryOp & { version: number; conversationId: string } =>
@@ -242,7 +249,10 @@ export function checkReads(ops: HistoryOp[]): Violation[] {
   const afterRead = floors(reads, reads);
   const out: Violation[] = [];
   const appends = byConversation(writes.filter((op) => op.kind === 'append' || op.kind === 'create'));
+  const deletes = byConversation(ops.filter(mayDelete));
   for (const r of reads) {
+    // A 404 once a delete was under way is the delete's to judge (checkDeletes), not a read that went back.
+    if (r.version === 0 && (deletes.get(r.conversationId!) ?? []).some((d) => d.invokeMs < r.completeMs)) continue;
     const w = afterWrite.get(r.opId)!;
     if (r.version! < w.version) {
       out.push({
@@ -288,7 +298,7 @@ export function checkVersionCounts(ops: HistoryOp[], truth: Map<string, StoredCo
   const out: Violation[] = [];
   for (const [id, list] of byConversation(ops)) {
     if (!list.some((op) => op.kind === 'create' && op.outcome === 'ok')) continue;
-    const changes = list.filter((op) => op.kind === 'append' || op.kind === 'patch');
+    const changes = list.filter((op) => isWrite(op) && op.kind !== 'create');
     const acknowledged = changes.filter((op) => op.outcome === 'ok').length;
     const indeterminate = changes.filter((op) => op.outcome === 'info').length;
     const version = truth.get(id)?.version ?? 0;
@@ -326,6 +336,57 @@ export function checkIdempotency(ops: HistoryOp[]): Violation[] {
         detail: `key ${op.idempotencyKey} was answered with ${[...distinct].join(' and ')}`,
       });
     }
+  }
+  return out;
+}
+
+/** A delete that was acknowledged or may have been (indeterminate). */
+const mayDelete = (op: HistoryOp) => op.kind === 'delete' && op.outcome !== 'fail';
+
+/**
+ * When a delete of the conversation is first known to have taken effect: its acknowledgement, or a read that answered
+ * 404 while a delete was under way (it saw the delete committed). Infinity when neither happened.
+ */
+function goneAt(list: HistoryOp[]): { atMs: number; opId: number } {
+  const deletes = list.filter(mayDelete);
+  let gone = { atMs: Number.POSITIVE_INFINITY, opId: 0 };
+  for (const op of list) {
+    const saw =
+      (op.kind === 'delete' && op.outcome === 'ok') ||
+      (op.kind === 'read' && op.outcome === 'ok' && op.version === 0 && deletes.some((d) => d.invokeMs < op.completeMs));
+    if (saw && op.completeMs < gone.atMs) gone = { atMs: op.completeMs, opId: op.opId };
+  }
+  return gone;
+}
+
+/** Deletes hold: nothing found or written after one took effect, and the source of truth ends as the deletes left it. */
+export function checkDeletes(ops: HistoryOp[], truth: Map<string, StoredConversation>): Violation[] {
+  const out: Violation[] = [];
+  for (const [id, list] of byConversation(ops)) {
+    const gone = goneAt(list);
+    for (const op of list) {
+      if (op.invokeMs <= gone.atMs || op.outcome !== 'ok' || (op.kind === 'read' && op.version === 0)) continue;
+      out.push({
+        rule: 'afterDelete',
+        conversationId: id,
+        opIds: [gone.opId, op.opId],
+        detail:
+          op.kind === 'read'
+            ? `read ${op.opId} (replica ${op.replica}) returned version ${op.version} after op ${gone.opId} had seen it deleted`
+            : `${op.kind} ${op.opId} (replica ${op.replica}) was acknowledged (version ${op.version}) after op ${gone.opId} had seen it deleted`,
+      });
+    }
+    const final = truth.get(id);
+    const acknowledged = list.find((op) => op.kind === 'delete' && op.outcome === 'ok');
+    if (acknowledged && final && !final.deleted)
+      out.push({
+        rule: 'resurrected',
+        conversationId: id,
+        opIds: [acknowledged.opId],
+        detail: `delete ${acknowledged.opId} was acknowledged (version ${acknowledged.version}) but the source of truth ends with ${id} not deleted (version ${final.version})`,
+      });
+    if (final?.deleted && !list.some(mayDelete))
+      out.push({ rule: 'phantom', conversationId: id, opIds: [], detail: `${id} ends deleted, but no delete of it was made` });
   }
   return out;
 }
@@ -442,6 +503,10 @@ export interface Figures {
   readsMissingAcknowledged: number;
   versionCountViolations: number;
   idempotencyViolations: number;
+  /** Found or written after a delete took effect. */
+  afterDelete: number;
+  /** Acknowledged deletes the source of truth does not hold at the end. */
+  resurrected: number;
   storeDifferences: number;
   conversationsWithLostWrites: number;
   /** Acknowledged writes' latency over the whole run (retries included), to read the pause at flips against. */
@@ -471,6 +536,7 @@ export function checkHistory(history: History, final: FinalState, examples = 5):
     ...checkReads(ops),
     ...checkVersionCounts(ops, truth),
     ...checkIdempotency(ops),
+    ...checkDeletes(ops, truth),
     ...checkStoresAgree(final),
   ];
   const count = (rule: Rule) => violations.filter((v) => v.rule === rule).length;
@@ -499,6 +565,8 @@ export function checkHistory(history: History, final: FinalState, examples = 5):
       readsMissingAcknowledged: count('readMissingAcknowledged'),
       versionCountViolations: count('versionCount'),
       idempotencyViolations: count('idempotency'),
+      afterDelete: count('afterDelete'),
+      resurrected: count('resurrected'),
       storeDifferences: count('storesDisagree'),
       conversationsWithLostWrites: new Set(
         violations

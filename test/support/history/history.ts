@@ -10,8 +10,8 @@
 import { performance } from 'node:perf_hooks';
 
 export type Outcome = 'ok' | 'fail' | 'info';
-export type OpKind = 'create' | 'append' | 'patch' | 'read';
-export type WriteKind = 'create' | 'append' | 'patch';
+export type OpKind = 'create' | 'append' | 'patch' | 'delete' | 'read';
+export type WriteKind = 'create' | 'append' | 'patch' | 'delete';
 
 /** One HTTP request of an operation (first try, a retry, or a deliberate re-submission). */
 export interface Attempt {

@@ -58,6 +58,10 @@ export async function send(baseUrl: string, replica: number, method: string, pat
       if (typeof body.id === 'string') attempt.id = body.id;
       if (typeof body.version === 'number') attempt.version = body.version;
       if (res.headers.get('idempotent-replayed') === 'true') attempt.replayed = true;
+    } else if (res.status === 204) {
+      // A delete answers with no body: its version is the ETag's.
+      const tag = /^"(\d+)"$/.exec(res.headers.get('etag') ?? '');
+      if (tag) attempt.version = Number(tag[1]);
     }
     return { attempt, body, headers: res.headers };
   } catch (err) {

@@ -1,7 +1,9 @@
 /**
- * The run a history is recorded from: seeded clients doing a random mix of appends, patches, creates
- * and reads against a small set of shared conversations (several writers each), every request to a
- * random replica; an operator flipping the source of truth back and forth; and faults (a replica and
+ * The run a history is recorded from: seeded clients doing a random mix of appends, patches, creates,
+ * deletes and reads against a small set of shared conversations (several writers each), every request to a
+ * random replica. The conversations clients create join the shared ones, and a few of those are deleted (soft, as
+ * the API deletes) while the others go on writing to and reading them, so every path that copies a conversation
+ * (repair, catch-up, the flip's last pass, verification) meets deletes racing writes, and none may bring one back; an operator flipping the source of truth back and forth; and faults (a replica and
  * the worker SIGKILLed and restarted, a replica and the worker frozen and resumed, Redis flushed, the legacy server SIGKILLed and started, PostgreSQL's
  * sessions ended). Each client's choices come from its own seeded generator, so a run is replayable up
  * to the interleaving.
@@ -98,6 +100,7 @@ interface LegacyAppDocument {
   created?: Date;
   v?: number;
   updated?: Date;
+  deleted?: boolean;
 }
 
 /** What a keyed request needs to be sent again later, exactly as the first time. */
@@ -116,6 +119,8 @@ class Runner {
   /** Whether the legacy application takes traffic; the operator drains it before each flip to the new store. */
   private legacyFlowing = true;
   private legacyInFlight: Promise<unknown> = Promise.resolve();
+  /** Conversations clients created through the API and nobody has tried to delete yet. */
+  private readonly deletable: string[] = [];
 
   constructor(
     private readonly cluster: Cluster,
@@ -249,7 +254,8 @@ class Runner {
     const resendable: Resendable[] = [];
     for (let n = 0; now() < this.end(); n++) {
       const tag = `${this.options.variant}|c${k}|o${n}`;
-      const id = ids[Math.floor(random() * ids.length)];
+      // Mostly the set-up's conversations, where the writers meet; else any (created since, some deleted).
+      const id = ids[Math.floor(random() * (random() < 0.75 ? this.options.conversations : ids.length))];
       const roll = random();
       if (roll < 0.45) {
         const keyed = random() < 0.5;
@@ -279,8 +285,12 @@ class Runner {
         const body = random() < 0.5 ? { title: `${tag}|title` } : { metadata: { by: who, op: n } };
         const { attempts } = await this.withRetries(random, { method: 'PATCH', path: `/conversations/${id}`, body, headers }, false);
         this.record({ process: who, kind: 'patch', conversationId: id, ifMatch }, attempts);
-      } else if (roll < 0.93) {
+      } else if (roll < 0.91 || (roll < 0.93 && this.deletable.length === 0)) {
         await this.read(random, who, id);
+      } else if (roll < 0.93) {
+        const [victim] = this.deletable.splice(Math.floor(random() * this.deletable.length), 1);
+        const { attempts } = await this.withRetries(random, { method: 'DELETE', path: `/conversations/${victim}` }, false);
+        this.record({ process: who, kind: 'delete', conversationId: victim }, attempts);
       } else {
         const { op, request } = await this.createConversation(
           random,
@@ -289,7 +299,11 @@ class Runner {
           `history-${this.options.variant}-${k % 4}`,
           `${this.options.variant}-c${k}-o${n}`,
         );
-        if (op.outcome === 'ok') resendable.push({ op, request });
+        if (op.outcome === 'ok') {
+          resendable.push({ op, request });
+          ids.push(op.conversationId!);
+          this.deletable.push(op.conversationId!);
+        }
       }
       // A client that never saw its response sends the same keyed request again, through another replica.
       if (resendable.length > 0 && random() < 0.12) {
@@ -451,7 +465,8 @@ class Runner {
     const attempt: Attempt = { replica: LEGACY_APPLICATION_REPLICA, invokeMs, completeMs: invokeMs, outcome: 'info', status: 0 };
     try {
       const after = await conversations.findOneAndUpdate(
-        { _id: new ObjectId(id) },
+        // It writes to no conversation its users deleted (through the API or itself): that is a 404 to them.
+        { _id: new ObjectId(id), deleted: { $ne: true } },
         { $push: { messages: { role: 'user', text: content, ts: at } }, $inc: { v: 1 }, $set: { updated: at } },
         // The whole document back: the dev server does not take a projection on findAndModify.
         { returnDocument: 'after' },
