@@ -21,7 +21,7 @@
  * connection was refused goes to another replica; nothing else is retried.
  */
 import Redis from 'ioredis';
-import { Collection, MongoClient, ObjectId } from 'mongodb';
+import { Collection, MongoClient, ObjectId, UpdateFilter } from 'mongodb';
 import { APP_TOKEN, OPERATOR_TOKEN } from '../env';
 import { endSessions, sessionKiller } from '../pg-sessions';
 import type { Cluster } from './cluster';
@@ -402,8 +402,9 @@ class Runner {
 
   /**
    * The legacy application: appends straight to legacy as it always did (the message in the current format, `v` + 1,
-   * `updated`), and now and then starts a conversation, one write at a time, while it takes traffic. Its
-   * acknowledgement is legacy's answer (with the new `v`); an error leaves the write indeterminate.
+   * `updated`), and now and then starts a conversation or deletes one it started (soft: `deleted`, `v` + 1,
+   * `updated`), one write at a time, while it takes traffic. Its acknowledgement is legacy's answer (with the new
+   * `v`); an error leaves the write indeterminate.
    */
   private async legacyApplication(ids: string[]): Promise<void> {
     const app = this.options.legacyApplication;
@@ -411,6 +412,8 @@ class Runner {
     const random = prng(this.options.seed * 31 + 7);
     const client = new MongoClient(app.mongoUrl, { serverSelectionTimeoutMS: 2000, connectTimeoutMS: 2000, socketTimeoutMS: 5000 });
     const conversations = client.db().collection<LegacyAppDocument>('conversations');
+    /** The conversations it started and has not deleted. */
+    const started: string[] = [];
     try {
       for (let n = 0; now() < this.end(); n++) {
         if (!this.legacyFlowing) {
@@ -418,10 +421,13 @@ class Runner {
           continue;
         }
         const content = `${this.options.variant}|legacy|o${n}`;
+        const roll = random();
         const write =
-          random() < 0.1
-            ? this.legacyCreate(conversations, ids, content)
-            : this.legacyAppend(conversations, ids[Math.floor(random() * ids.length)], content);
+          roll < 0.1
+            ? this.legacyCreate(conversations, ids, content, started)
+            : roll < 0.13 && started.length > 0
+              ? this.legacyDelete(conversations, started.splice(Math.floor(random() * started.length), 1)[0])
+              : this.legacyAppend(conversations, ids[Math.floor(random() * ids.length)], content);
         this.legacyInFlight = write;
         await write;
         await sleep(20 + random() * 60);
@@ -435,7 +441,12 @@ class Runner {
    * A conversation the legacy application starts: inserted never modified (no `updated`), so only the catch-up's pass
    * over new `_id`s finds it. Once acknowledged it joins the shared conversations the API's clients write to.
    */
-  private async legacyCreate(conversations: Collection<LegacyAppDocument>, ids: string[], content: string): Promise<void> {
+  private async legacyCreate(
+    conversations: Collection<LegacyAppDocument>,
+    ids: string[],
+    content: string,
+    started: string[],
+  ): Promise<void> {
     const invokeMs = now();
     const at = new Date();
     const id = new ObjectId();
@@ -456,18 +467,41 @@ class Runner {
     }
     attempt.completeMs = now();
     this.record({ process: LEGACY_APPLICATION, kind: 'create', conversationId: id.toHexString(), content }, [attempt]);
-    if (attempt.outcome === 'ok') ids.push(id.toHexString());
+    if (attempt.outcome === 'ok') {
+      ids.push(id.toHexString());
+      started.push(id.toHexString());
+    }
+  }
+
+  /** A soft delete, as the legacy application makes one: only the catch-up's pass over changes finds it. */
+  private async legacyDelete(conversations: Collection<LegacyAppDocument>, id: string): Promise<void> {
+    await this.legacyChange(conversations, id, 'delete', (at) => ({ $set: { deleted: true, updated: at }, $inc: { v: 1 } }));
   }
 
   private async legacyAppend(conversations: Collection<LegacyAppDocument>, id: string, content: string): Promise<void> {
+    await this.legacyChange(
+      conversations,
+      id,
+      'append',
+      (at) => ({ $push: { messages: { role: 'user', text: content, ts: at } }, $inc: { v: 1 }, $set: { updated: at } }),
+      content,
+    );
+  }
+
+  private async legacyChange(
+    conversations: Collection<LegacyAppDocument>,
+    id: string,
+    kind: 'append' | 'delete',
+    update: (at: Date) => UpdateFilter<LegacyAppDocument>,
+    content?: string,
+  ): Promise<void> {
     const invokeMs = now();
-    const at = new Date();
     const attempt: Attempt = { replica: LEGACY_APPLICATION_REPLICA, invokeMs, completeMs: invokeMs, outcome: 'info', status: 0 };
     try {
       const after = await conversations.findOneAndUpdate(
         // It writes to no conversation its users deleted (through the API or itself): that is a 404 to them.
         { _id: new ObjectId(id), deleted: { $ne: true } },
-        { $push: { messages: { role: 'user', text: content, ts: at } }, $inc: { v: 1 }, $set: { updated: at } },
+        update(new Date()),
         // The whole document back: the dev server does not take a projection on findAndModify.
         { returnDocument: 'after' },
       );
@@ -476,7 +510,7 @@ class Runner {
       attempt.code = (err as Error).name;
     }
     attempt.completeMs = now();
-    this.record({ process: LEGACY_APPLICATION, kind: 'append', conversationId: id, content }, [attempt]);
+    this.record({ process: LEGACY_APPLICATION, kind, conversationId: id, content }, [attempt]);
   }
 
   /**
