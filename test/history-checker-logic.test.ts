@@ -9,6 +9,7 @@ import {
   checkDeletes,
   checkForks,
   checkHistory,
+  checkListings,
   checkIdempotency,
   checkReads,
   checkRealTime,
@@ -271,6 +272,32 @@ describe('deletes', () => {
     // An indeterminate delete may or may not have taken effect.
     expect(checkDeletes([create(A, 'init'), del('info', undefined, [2, 3])], store(conv(A, ['init'], 1)))).toEqual([]);
     expect(checkDeletes([create(A, 'init'), del('info', undefined, [2, 3])], store(deleted(conv(A, ['init'], 2))))).toEqual([]);
+  });
+});
+
+describe('listings', () => {
+  const U = 'owner';
+  const made = (id: string, at: [number, number]) => create(id, `init-${id}`, at, { userId: U });
+  const listing = (listed: Array<[string, number]>, at: [number, number]) =>
+    op('list', 'ok', at, { conversationId: undefined, userId: U, listed: listed.map(([id, version]) => ({ id, version })) });
+
+  it('flags a conversation created before the listing that it lacks, and not one created during it', () => {
+    const ops = [made(A, [0, 1]), made(B, [3, 6]), listing([], [2, 5])];
+    expect(checkListings(ops)).toEqual([expect.objectContaining({ rule: 'listMissing', conversationId: A })]);
+    expect(checkListings([made(A, [0, 1]), listing([[A, 1]], [2, 5])])).toEqual([]);
+  });
+
+  it('excuses a conversation a delete may have removed by its end, and flags one deleted before it began', () => {
+    const deleting = op('delete', 'info', [3, 9], { conversationId: A });
+    expect(checkListings([made(A, [0, 1]), deleting, listing([], [2, 5])])).toEqual([]);
+    const deleted = op('delete', 'ok', [2, 3], { conversationId: A, version: 2 });
+    expect(rules(checkListings([made(A, [0, 1]), deleted, listing([[A, 1]], [4, 5])]))).toEqual(['afterDelete', 'staleRead']);
+  });
+
+  it('flags a listed version below one acknowledged before the listing', () => {
+    const ops = [made(A, [0, 1]), append('ok', 'x', 2, [1, 2]), listing([[A, 1]], [3, 4])];
+    expect(checkListings(ops)).toEqual([expect.objectContaining({ rule: 'staleRead', opIds: [ops[1].opId, ops[2].opId] })]);
+    expect(checkListings([...ops.slice(0, 2), listing([[A, 2]], [3, 4])])).toEqual([]);
   });
 });
 

@@ -2,7 +2,8 @@
  * A Jepsen-style check of SPEC section 5 against the service as a black box: three API replicas and two
  * workers (real processes, as the manifests deploy them: two of each worker kind) on a private set of stores,
  * seeded concurrent clients writing to a few shared conversations through random replicas (and to the ones they
- * create, a few of which they delete while the others still write to them), the legacy application
+ * create, a few of which they delete while the others still write to them) and listing their owners' conversations,
+ * the legacy application
  * appending to them and starting new ones (which the clients then write to) straight in legacy while legacy is the
  * source of truth (drained before each flip to the new store), faults (a replica
  * and a worker SIGKILLed and restarted, another replica frozen (SIGSTOP) for 11 s and the other worker for 16 s,
@@ -207,6 +208,7 @@ describe('history checker: acknowledged writes under replicas, faults and source
       idempotencyViolations: f.idempotencyViolations,
       afterDelete: f.afterDelete,
       resurrected: f.resurrected,
+      listMissing: f.listMissing,
       storeDifferences: f.storeDifferences,
       diedOnTheirOwn: report.diedOnTheirOwn,
       verification: report.settlement.verification.status,
@@ -226,15 +228,17 @@ describe('history checker: acknowledged writes under replicas, faults and source
       idempotencyViolations: 0,
       afterDelete: 0,
       resurrected: 0,
+      listMissing: 0,
       storeDifferences: 0,
       diedOnTheirOwn: [],
       verification: 'completed',
       examples: {},
     });
     // A run that acknowledged little proves little; nor does a legacy application that never got a write in, nor a
-    // run whose deletes all failed.
+    // run whose deletes or listings all failed.
     expect(f.acknowledged).toBeGreaterThan(200);
     expect(f.byKind.delete?.ok ?? 0).toBeGreaterThan(3);
+    expect(f.byKind.list?.ok ?? 0).toBeGreaterThan(10);
     if (LEGACY_APPLICATION) expect(f.legacyApplication.ok).toBeGreaterThan(20);
   }
 

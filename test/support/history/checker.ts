@@ -19,6 +19,10 @@
  *   at 1 + (writes that took effect): between 1 + acknowledged and 1 + acknowledged + indeterminate.
  * - idempotency: every acknowledged attempt of one keyed request (retries, re-submissions through
  *   another replica) names the same conversation and version.
+ * - listings (every page of one owner's conversations): a listing holds every conversation of that owner whose
+ *   creation was acknowledged before it was invoked and that no delete may have removed by its end (`listMissing`),
+ *   none that a delete had removed before it was invoked (`afterDelete`), and each at least at the version
+ *   acknowledged before it was invoked (`staleRead`).
  * - deletes (soft: a write like the others, the version + 1): once a delete is known to have taken effect (its
  *   acknowledgement, or a 404 read while it was under way), an operation invoked later finds the conversation gone,
  *   a read 404 and a write not acknowledged (`afterDelete`); the source of truth ends with it deleted after an
@@ -46,6 +50,7 @@ export type Rule =
   | 'idempotency'
   | 'afterDelete'
   | 'resurrected'
+  | 'listMissing'
   | 'storesDisagree';
 
 export interface Violation {
@@ -55,7 +60,7 @@ export interface Violation {
   detail: string;
 }
 
-const isWrite = (op: HistoryOp) => op.kind !== 'read';
+const isWrite = (op: HistoryOp) => op.kind !== 'read' && op.kind !== 'list';
 /** A write a client sent to the API during the run (not the set-up's, not the legacy application's own). */
 const isApiWrite = (op: HistoryOp) => isWrite(op) && op.process !== 'setup' && op.process !== LEGACY_APPLICATION;
 const hasVersion = (op: HistoryOp): op is HistoryOp & { version: number; conversationId: string } =>
@@ -391,6 +396,48 @@ export function checkDeletes(ops: HistoryOp[], truth: Map<string, StoredConversa
   return out;
 }
 
+/** Listings hold what was there, as it was: see the rules at the top. */
+export function checkListings(ops: HistoryOp[]): Violation[] {
+  const out: Violation[] = [];
+  const conversations = byConversation(ops);
+  const creates = ops.filter((op) => op.kind === 'create' && op.outcome === 'ok' && op.conversationId !== undefined);
+  const writes = byConversation(ops.filter((op) => isWrite(op) && hasVersion(op)));
+  for (const l of ops.filter((op) => op.kind === 'list' && op.outcome === 'ok' && op.listed !== undefined)) {
+    const listed = new Map(l.listed!.map((c) => [c.id, c.version]));
+    for (const c of creates.filter((op) => op.userId === l.userId && op.completeMs < l.invokeMs)) {
+      const id = c.conversationId!;
+      const list = conversations.get(id) ?? [];
+      if (listed.has(id) || list.some((op) => mayDelete(op) && op.invokeMs < l.completeMs)) continue;
+      out.push({
+        rule: 'listMissing',
+        conversationId: id,
+        opIds: [c.opId, l.opId],
+        detail: `listing ${l.opId} (replica ${l.replica}) of ${l.userId} lacks ${id}, created by op ${c.opId} before it`,
+      });
+    }
+    for (const [id, version] of listed) {
+      const gone = goneAt(conversations.get(id) ?? []);
+      if (gone.atMs < l.invokeMs)
+        out.push({
+          rule: 'afterDelete',
+          conversationId: id,
+          opIds: [gone.opId, l.opId],
+          detail: `listing ${l.opId} (replica ${l.replica}) holds ${id} at version ${version} after op ${gone.opId} had seen it deleted`,
+        });
+      const before = (writes.get(id) ?? []).filter((w) => w.completeMs < l.invokeMs);
+      const floor = before.reduce((best, w) => (w.version! > best.version! ? w : best), before[0]);
+      if (floor && version < floor.version!)
+        out.push({
+          rule: 'staleRead',
+          conversationId: id,
+          opIds: [floor.opId, l.opId],
+          detail: `listing ${l.opId} (replica ${l.replica}) holds ${id} at version ${version} after op ${floor.opId} acknowledged version ${floor.version}`,
+        });
+    }
+  }
+  return out;
+}
+
 /** Both stores hold the same conversations, equal in canonical form. */
 export function checkStoresAgree(final: FinalState): Violation[] {
   const { legacy, new: pg } = final.stores;
@@ -507,6 +554,8 @@ export interface Figures {
   afterDelete: number;
   /** Acknowledged deletes the source of truth does not hold at the end. */
   resurrected: number;
+  /** Conversations a listing should have held and did not. */
+  listMissing: number;
   storeDifferences: number;
   conversationsWithLostWrites: number;
   /** Acknowledged writes' latency over the whole run (retries included), to read the pause at flips against. */
@@ -537,6 +586,7 @@ export function checkHistory(history: History, final: FinalState, examples = 5):
     ...checkVersionCounts(ops, truth),
     ...checkIdempotency(ops),
     ...checkDeletes(ops, truth),
+    ...checkListings(ops),
     ...checkStoresAgree(final),
   ];
   const count = (rule: Rule) => violations.filter((v) => v.rule === rule).length;
@@ -567,6 +617,7 @@ export function checkHistory(history: History, final: FinalState, examples = 5):
       idempotencyViolations: count('idempotency'),
       afterDelete: count('afterDelete'),
       resurrected: count('resurrected'),
+      listMissing: count('listMissing'),
       storeDifferences: count('storesDisagree'),
       conversationsWithLostWrites: new Set(
         violations

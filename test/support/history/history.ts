@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 
 export type Outcome = 'ok' | 'fail' | 'info';
-export type OpKind = 'create' | 'append' | 'patch' | 'delete' | 'read';
+export type OpKind = 'create' | 'append' | 'patch' | 'delete' | 'read' | 'list';
 export type WriteKind = 'create' | 'append' | 'patch' | 'delete';
 
 /** One HTTP request of an operation (first try, a retry, or a deliberate re-submission). */
@@ -56,6 +56,10 @@ export interface HistoryOp {
   ifMatch?: number;
   /** Message texts a read returned, in order (reads only). */
   messages?: string[];
+  /** The owner a create made the conversation for, or whose conversations a listing asked for. */
+  userId?: string;
+  /** What a listing returned, every page of it (listings only). */
+  listed?: Array<{ id: string; version: number }>;
   attempts: Attempt[];
 }
 

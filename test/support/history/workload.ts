@@ -69,6 +69,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const EXTRA_FLIP_SECONDS = 30;
 const OPERATOR_TIMEOUT_MS = 30_000;
 const KEYED_ATTEMPTS = 5;
+/** A listing that needs more pages than this is left incomplete (not judged). */
+const MAX_LIST_PAGES = 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** mulberry32: small, seeded, good enough to draw a workload from. */
@@ -212,7 +214,10 @@ class Runner {
       headers: { 'idempotency-key': key },
     };
     const { attempts, okReply } = await this.withRetries(random, request, true);
-    const op = this.record({ process: who, kind: 'create', content, idempotencyKey: key, conversationId: okReply?.attempt.id }, attempts);
+    const op = this.record(
+      { process: who, kind: 'create', content, userId, idempotencyKey: key, conversationId: okReply?.attempt.id },
+      attempts,
+    );
     return { op, request };
   }
 
@@ -246,6 +251,41 @@ class Runner {
       op.messages = Array.isArray(okReply.body?.messages) ? okReply.body.messages.map((m: { content: string }) => m.content) : [];
     }
     return { op, etag: okReply?.headers?.get('etag') ?? undefined };
+  }
+
+  /** The owner of the conversations the legacy application starts. */
+  private legacyUser(): string {
+    return `history-${this.options.variant}-legacy`;
+  }
+
+  /**
+   * Every conversation of `userId`, page by page (25 to a page, so that a listing takes several requests, and now
+   * and then spans a flip or a fault), as one operation: acknowledged when every page was; invoked with its first
+   * page, completed with its last.
+   */
+  private async list(random: () => number, who: string, userId: string): Promise<HistoryOp> {
+    const attempts: Attempt[] = [];
+    const listed: Array<{ id: string; version: number }> = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < MAX_LIST_PAGES; page++) {
+      const query = `userId=${encodeURIComponent(userId)}&limit=25${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+      const { attempts: tries, okReply } = await this.withRetries(random, { method: 'GET', path: `/conversations?${query}` }, false);
+      attempts.push(...tries);
+      if (!okReply) break;
+      for (const c of okReply.body?.items ?? []) listed.push({ id: c.id, version: c.version });
+      cursor = okReply.body?.nextCursor ?? null;
+      if (cursor === null) break;
+    }
+    const complete = cursor === null && attempts[attempts.length - 1].outcome === 'ok';
+    // One outcome for the listing: acknowledged only when it got every page (each page's failed tries aside).
+    const decisive = attempts[attempts.length - 1];
+    const first: Attempt = { ...attempts[0], outcome: complete ? 'ok' : decisive.outcome === 'ok' ? 'info' : decisive.outcome };
+    const op = this.record({ process: who, kind: 'list', userId }, [
+      { ...first, completeMs: decisive.completeMs, status: decisive.status },
+    ]);
+    op.attempts = attempts;
+    if (complete) op.listed = listed;
+    return op;
   }
 
   private async client(k: number, ids: string[]): Promise<void> {
@@ -285,8 +325,11 @@ class Runner {
         const body = random() < 0.5 ? { title: `${tag}|title` } : { metadata: { by: who, op: n } };
         const { attempts } = await this.withRetries(random, { method: 'PATCH', path: `/conversations/${id}`, body, headers }, false);
         this.record({ process: who, kind: 'patch', conversationId: id, ifMatch }, attempts);
-      } else if (roll < 0.91 || (roll < 0.93 && this.deletable.length === 0)) {
+      } else if (roll < 0.86) {
         await this.read(random, who, id);
+      } else if (roll < 0.91 || (roll < 0.93 && this.deletable.length === 0)) {
+        const users = [0, 1, 2, 3].map((u) => `history-${this.options.variant}-${u}`).concat(this.legacyUser());
+        await this.list(random, who, users[Math.floor(random() * users.length)]);
       } else if (roll < 0.93) {
         const [victim] = this.deletable.splice(Math.floor(random() * this.deletable.length), 1);
         const { attempts } = await this.withRetries(random, { method: 'DELETE', path: `/conversations/${victim}` }, false);
@@ -454,7 +497,7 @@ class Runner {
     try {
       await conversations.insertOne({
         _id: id,
-        user_id: `history-${this.options.variant}-legacy`,
+        user_id: this.legacyUser(),
         title: `title of ${content}`,
         messages: [{ role: 'user', text: content, ts: at }],
         meta: { by: LEGACY_APPLICATION },
@@ -466,7 +509,9 @@ class Runner {
       attempt.code = (err as Error).name;
     }
     attempt.completeMs = now();
-    this.record({ process: LEGACY_APPLICATION, kind: 'create', conversationId: id.toHexString(), content }, [attempt]);
+    this.record({ process: LEGACY_APPLICATION, kind: 'create', conversationId: id.toHexString(), content, userId: this.legacyUser() }, [
+      attempt,
+    ]);
     if (attempt.outcome === 'ok') {
       ids.push(id.toHexString());
       started.push(id.toHexString());
