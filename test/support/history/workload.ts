@@ -1,19 +1,21 @@
 /**
- * The run a history is recorded from: seeded clients doing a random mix of appends, patches, creates,
- * deletes and reads against a small set of shared conversations (several writers each), every request to a
- * random replica. The conversations clients create join the shared ones, and a few of those are deleted (soft, as
- * the API deletes) while the others go on writing to and reading them, so every path that copies a conversation
- * (repair, catch-up, the flip's last pass, verification) meets deletes racing writes, and none may bring one back; an operator flipping the source of truth back and forth; and faults (a replica and
- * the worker SIGKILLed and restarted, a replica and the worker frozen and resumed, Redis flushed, the legacy server SIGKILLed and started, PostgreSQL's
- * sessions ended). Each client's choices come from its own seeded generator, so a run is replayable up
- * to the interleaving.
+ * The run a history is recorded from: seeded clients doing a random mix of appends, patches, creates, deletes,
+ * reads and listings against a small set of shared conversations (several writers each), every request to a
+ * random replica; an operator flipping the source of truth back and forth; and faults (a replica and the worker
+ * SIGKILLed and restarted, a replica and the worker frozen and resumed, Redis flushed, the legacy server SIGKILLed
+ * and started, PostgreSQL's sessions ended). Each client's choices come from its own seeded generator, so a run is
+ * replayable up to the interleaving.
+ *
+ * The conversations clients create join the shared ones, and a few of those are deleted (soft, as the API deletes)
+ * while the others go on writing to, reading and listing them, so every path that copies a conversation (repair,
+ * catch-up, the flip's last pass, verification) meets deletes racing writes, and none may bring one back.
  *
  * The legacy application takes part too, when the run gives it a connection: while legacy is the source of truth
- * and not drained it appends to the shared conversations and starts new ones straight in legacy, as it always has
- * (the clients then write to those too), and its acknowledged writes are in the history like the API's. The
- * operator drains it (stops it and waits for its write in flight: Route 53's legacy weight at 0 for the record's
- * TTL, SPEC section 3) before every flip to the new store, and lets it write again once legacy is the source of
- * truth again, so the catch-up and the flip's last pass must carry every one of its writes.
+ * and not drained it appends to the shared conversations, starts new ones and deletes some it started, straight in
+ * legacy as it always has (the clients write to those too), and its acknowledged writes are in the history like the
+ * API's. The operator drains it (stops it and waits for its write in flight: Route 53's legacy weight at 0 for the
+ * record's TTL, SPEC section 3) before every flip to the new store, and lets it write again once legacy is the
+ * source of truth again, so the catch-up and the flip's last pass must carry every one of its writes.
  *
  * Clients behave as careful production clients do: keyed requests (Idempotency-Key) are retried on
  * anything indeterminate, with the same key and body and often through another replica, and sometimes
