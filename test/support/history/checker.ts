@@ -402,6 +402,7 @@ export function checkListings(ops: HistoryOp[]): Violation[] {
   const conversations = byConversation(ops);
   const creates = ops.filter((op) => op.kind === 'create' && op.outcome === 'ok' && op.conversationId !== undefined);
   const writes = byConversation(ops.filter((op) => isWrite(op) && hasVersion(op)));
+  const gones = new Map([...conversations].map(([id, list]) => [id, goneAt(list)]));
   for (const l of ops.filter((op) => op.kind === 'list' && op.outcome === 'ok' && op.listed !== undefined)) {
     const listed = new Map(l.listed!.map((c) => [c.id, c.version]));
     for (const c of creates.filter((op) => op.userId === l.userId && op.completeMs < l.invokeMs)) {
@@ -416,8 +417,8 @@ export function checkListings(ops: HistoryOp[]): Violation[] {
       });
     }
     for (const [id, version] of listed) {
-      const gone = goneAt(conversations.get(id) ?? []);
-      if (gone.atMs < l.invokeMs)
+      const gone = gones.get(id);
+      if (gone && gone.atMs < l.invokeMs)
         out.push({
           rule: 'afterDelete',
           conversationId: id,
