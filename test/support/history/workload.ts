@@ -68,8 +68,9 @@ export interface WorkloadOptions {
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
-const EXTRA_FLIP_SECONDS = 30;
+const EXTRA_FLIP_SECONDS = 60;
 const OPERATOR_TIMEOUT_MS = 30_000;
+const STATUS_TIMEOUT_MS = 3_000;
 const KEYED_ATTEMPTS = 5;
 /** A listing that needs more pages than this is left incomplete (not judged). */
 const MAX_LIST_PAGES = 20;
@@ -360,11 +361,19 @@ class Runner {
     }
   }
 
+  /**
+   * One operator request, moved to another replica when its replica is down. A read (the status) is also moved when it
+   * gets no answer within STATUS_TIMEOUT_MS (a frozen replica would hold it for its whole freeze); a flip waits its
+   * OPERATOR_TIMEOUT_MS, since one that got no answer may still commit.
+   */
   private async operatorRequest(random: () => number, method: string, path: string, body?: unknown): Promise<Reply> {
+    const read = method === 'GET';
     let replica = this.pickReplica(random);
     for (let i = 0; ; i++) {
-      const reply = await this.attempt(replica, { method, path, body, token: OPERATOR_TOKEN }, OPERATOR_TIMEOUT_MS);
-      if (!(reply.attempt.status === 0 && reply.attempt.code === 'ECONNREFUSED') || i >= 3) return reply;
+      const timeout = read ? STATUS_TIMEOUT_MS : OPERATOR_TIMEOUT_MS;
+      const reply = await this.attempt(replica, { method, path, body, token: OPERATOR_TOKEN }, timeout);
+      const unanswered = reply.attempt.status === 0 && (read || reply.attempt.code === 'ECONNREFUSED');
+      if (!unanswered || i >= 3) return reply;
       replica = this.pickReplica(random, replica);
     }
   }
