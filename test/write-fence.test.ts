@@ -6,6 +6,7 @@
  * transaction on its pooled connection. (The history checker drives the same fence through API processes.)
  */
 import { DataSource } from 'typeorm';
+import { unavailableDependency } from '../src/common/dependency-errors';
 import { MetricsService } from '../src/common/metrics/metrics.service';
 import { FencedWrite, WriteFence } from '../src/mode/write-fence';
 import { createDataSource } from '../src/stores/postgres/data-source';
@@ -106,5 +107,27 @@ describe('the write fence', () => {
     const [{ fresh }] = await replicas[1].ds.query('SELECT now() = statement_timestamp() AS fresh');
     expect(fresh).toBe(true);
     await expect(replicas[1].fence.write(async (w) => w.mode.phase)).resolves.toBe('shadow');
+  });
+
+  it("names PostgreSQL's own error when it ended the session while the write waited (not TypeORM's released runner)", async () => {
+    const failure: unknown = await replicas[0].fence
+      .write(async (w) => {
+        const [{ pid }] = await w.q.query('SELECT pg_backend_pid() AS pid');
+        // The session ends while the write waits on something else (the legacy half of a dual write).
+        await operator.ds.query('SELECT pg_terminate_backend($1)', [pid]);
+        for (let i = 0; i < 100 && !w.q.isReleased; i++) await new Promise((r) => setTimeout(r, 20));
+        expect(w.q.isReleased).toBe(true);
+        await w.q.query(`INSERT INTO repair_outbox (conversation_id, source, reason) VALUES ($1, 'new', 'fence test')`, [ID]);
+      })
+      .then(
+        () => null,
+        (err: unknown) => err,
+      );
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toMatch(/terminating connection due to administrator command/);
+    expect(unavailableDependency(failure)).toBe('new');
+    expect(await outboxRows()).toBe(0);
+    // The replica's pool replaces the connection: the next write works.
+    await expect(replicas[0].fence.write(async (w) => w.mode.phase)).resolves.toBe('shadow');
   });
 });

@@ -47,9 +47,10 @@ const PG_MESSAGES = [
 
 /**
  * TypeORM's query runner after its connection broke: TypeORM releases the runner when the client reports
- * an error (PostgreSQL went away mid-transaction), and every later query on it fails with this.
+ * an error (PostgreSQL went away mid-transaction), and every later query on it fails with the first; the second
+ * is the same failure with the client's own error in its place (common/connection-loss.ts).
  */
-const PG_NAMES = new Set(['QueryRunnerAlreadyReleasedError']);
+const PG_NAMES = new Set(['QueryRunnerAlreadyReleasedError', 'ConnectionLostError']);
 
 /** ioredis, when it cannot send a command (offline queue off, retries used up, connection closed). */
 const REDIS_NAMES = new Set(['MaxRetriesPerRequestError']);

@@ -24,6 +24,7 @@
  */
 import { DataSource, QueryRunner } from 'typeorm';
 import { AdvisoryLock, beginLocked, SimpleQueryConnection, waitForTransactionLockWithin } from '../common/advisory-lock';
+import { ConnectionWatch, ErrorEmitter, watchConnection } from '../common/connection-loss';
 import { DomainError } from '../common/errors';
 import type { MetricsService } from '../common/metrics/metrics.service';
 import { isPhase, MigrationMode, modeForPhase } from '../model/phases';
@@ -95,8 +96,10 @@ export class WriteFence {
     const started = performance.now();
     for (let round = 0; ; round++) {
       const q = this.dataSource.createQueryRunner();
+      let watch: ConnectionWatch | null = null;
       try {
-        const connection = (await q.connect()) as SimpleQueryConnection;
+        const connection = (await q.connect()) as SimpleQueryConnection & ErrorEmitter;
+        watch = watchConnection(connection);
         adoptTransaction(q);
         const { held, rows } = await beginLocked(connection, AdvisoryLock.WriteFence, 'shared', PHASE_QUERY);
         if (held) {
@@ -108,8 +111,9 @@ export class WriteFence {
         await q.rollbackTransaction();
       } catch (err) {
         if (q.isTransactionActive) await q.rollbackTransaction().catch(() => undefined);
-        throw err;
+        throw watch ? watch.explain(err) : err;
       } finally {
+        watch?.detach();
         await q.release();
       }
       const waited = performance.now() - started;
@@ -127,7 +131,7 @@ export class WriteFence {
    */
   async exclusive<T>(change: (q: QueryRunner) => Promise<T>, lockTimeoutMs: number): Promise<ExclusiveHold<T>> {
     const q = this.dataSource.createQueryRunner();
-    await q.connect();
+    const watch = watchConnection((await q.connect()) as ErrorEmitter);
     try {
       await q.startTransaction();
       const t0 = performance.now();
@@ -147,8 +151,9 @@ export class WriteFence {
       return { result, waitedMs: t1 - t0, heldMs: t2 - t1 };
     } catch (err) {
       if (q.isTransactionActive) await q.rollbackTransaction().catch(() => undefined);
-      throw err;
+      throw watch.explain(err);
     } finally {
+      watch.detach();
       await q.release();
     }
   }
