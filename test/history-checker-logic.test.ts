@@ -13,6 +13,7 @@ import {
   checkIdempotency,
   checkReads,
   checkRealTime,
+  checkServerErrors,
   checkStoresAgree,
   checkVersionCounts,
   flipFigures,
@@ -412,6 +413,41 @@ describe('flip figures', () => {
         99,
       ),
     ).toBe(99);
+  });
+});
+
+describe('server errors', () => {
+  const answered = (status: number, code?: string): HistoryOp => {
+    const o = append('info', `s${status}`, undefined, [1, 2]);
+    o.attempts = [{ ...o.attempts[0], status, code }];
+    return { ...o, status };
+  };
+  const flipAnswered = (status: number, code: string): FlipRequest => ({
+    direction: 'rollback',
+    flipId: 9,
+    replica: 2,
+    invokeMs: 3,
+    completeMs: 4,
+    status,
+    code,
+    forced: false,
+    ok: false,
+    message: 'Internal server error',
+  });
+
+  it("flags a client's request and a flip answered with a 500, and not a 503, a 4xx or a lost connection", () => {
+    const ops = [answered(500, 'INTERNAL_ERROR'), answered(503, 'STORE_UNAVAILABLE'), answered(409, 'VERSION_CONFLICT'), answered(0)];
+    const flips = [flipAnswered(500, 'INTERNAL_ERROR'), flipAnswered(503, 'STORE_UNAVAILABLE'), flipAnswered(409, 'CUTOVER_TIMEOUT')];
+    const found = checkServerErrors(ops, flips);
+    expect(found.map((v) => v.detail)).toEqual([
+      'append answered 500 INTERNAL_ERROR by replica 0',
+      'rollback (flip 9) answered 500 INTERNAL_ERROR by replica 2: Internal server error',
+    ]);
+    expect(found[0].opIds).toEqual([ops[0].opId]);
+    // A later attempt of the same operation that was acknowledged does not excuse the 500 before it.
+    const retried = answered(500);
+    retried.attempts.push({ ...retried.attempts[0], status: 200, outcome: 'ok', version: 2 });
+    expect(rules(checkServerErrors([retried], []))).toEqual(['serverError']);
   });
 });
 

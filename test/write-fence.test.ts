@@ -130,4 +130,23 @@ describe('the write fence', () => {
     // The replica's pool replaces the connection: the next write works.
     await expect(replicas[0].fence.write(async (w) => w.mode.phase)).resolves.toBe('shadow');
   });
+
+  it('does the same for a phase change, also through an EntityManager bound to its runner, and changes nothing', async () => {
+    const failure: unknown = await operator.fence
+      .exclusive(async (q) => {
+        const [{ pid }] = await q.query('SELECT pg_backend_pid() AS pid');
+        await replicas[1].ds.query('SELECT pg_terminate_backend($1)', [pid]);
+        for (let i = 0; i < 100 && !q.isReleased; i++) await new Promise((r) => setTimeout(r, 20));
+        // A repository given the transaction's manager (a flip's settle under the fence): TypeORM's other error.
+        await q.manager.query('UPDATE migration_state SET phase = $1 WHERE id = 1', ['deprecation']);
+      }, 5000)
+      .then(
+        () => null,
+        (err: unknown) => err,
+      );
+    expect((failure as Error).message).toMatch(/terminating connection due to administrator command/);
+    expect(unavailableDependency(failure)).toBe('new');
+    const [{ phase }] = await operator.ds.query('SELECT phase FROM migration_state WHERE id = 1');
+    expect(phase).toBe('shadow');
+  });
 });

@@ -1,5 +1,5 @@
 import { MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoWriteConcernError } from 'mongodb';
-import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { ConnectionLostError } from './connection-loss';
 import { unavailableDependency } from './dependency-errors';
 
@@ -37,6 +37,8 @@ describe('unavailableDependency', () => {
     expect(unavailableDependency(new Error('outer', { cause: socketError('ECONNREFUSED') }))).toBe('new');
     // A fenced write's transaction whose connection PostgreSQL dropped under it.
     expect(unavailableDependency(new QueryRunnerAlreadyReleasedError())).toBe('new');
+    // The same through an EntityManager bound to that runner (a repository given the fenced transaction's manager).
+    expect(unavailableDependency(new QueryRunnerProviderAlreadyReleasedError())).toBe('new');
     // The same, with the client's own error put in its place (common/connection-loss.ts), whatever that error was.
     expect(unavailableDependency(new ConnectionLostError(new Error('the client went away')))).toBe('new');
   });

@@ -47,10 +47,11 @@ const PG_MESSAGES = [
 
 /**
  * TypeORM's query runner after its connection broke: TypeORM releases the runner when the client reports
- * an error (PostgreSQL went away mid-transaction), and every later query on it fails with the first; the second
- * is the same failure with the client's own error in its place (common/connection-loss.ts).
+ * an error (PostgreSQL went away mid-transaction), and every later query on it fails with the first, or the second
+ * through an EntityManager bound to it (a flip's settle under the fence met it, a 500 until it was listed here); the
+ * third is either with the client's own error in its place (common/connection-loss.ts).
  */
-const PG_NAMES = new Set(['QueryRunnerAlreadyReleasedError', 'ConnectionLostError']);
+const PG_NAMES = new Set(['QueryRunnerAlreadyReleasedError', 'QueryRunnerProviderAlreadyReleasedError', 'ConnectionLostError']);
 
 /** ioredis, when it cannot send a command (offline queue off, retries used up, connection closed). */
 const REDIS_NAMES = new Set(['MaxRetriesPerRequestError']);

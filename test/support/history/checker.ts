@@ -29,6 +29,8 @@
  *   acknowledged delete (`resurrected` otherwise), and not deleted when no delete of it may have taken effect
  *   (`phantom`).
  * - stores: after the final verification both stores hold the same conversations, equal in canonical form.
+ * - server errors: no request, a client's or an operator's flip, is answered with a 5xx but 503 (a dependency that
+ *   cannot be reached, with Retry-After): a 500 is a bug, whatever the faults (`serverErrors`).
  * Indeterminate operations never count against the service except where a correct service could not
  * produce what was observed either way.
  */
@@ -51,7 +53,8 @@ export type Rule =
   | 'afterDelete'
   | 'resurrected'
   | 'listMissing'
-  | 'storesDisagree';
+  | 'storesDisagree'
+  | 'serverError';
 
 export interface Violation {
   rule: Rule;
@@ -439,6 +442,32 @@ export function checkListings(ops: HistoryOp[]): Violation[] {
   return out;
 }
 
+/** A 5xx but 503: the service failed, instead of refusing (4xx) or saying a dependency is out of reach (503). */
+const isServerError = (status: number) => status >= 500 && status !== 503;
+
+/** Every attempt of a client's operation, and every flip request, answered with a server error (isServerError). */
+export function checkServerErrors(ops: HistoryOp[], flips: FlipRequest[]): Violation[] {
+  const out: Violation[] = [];
+  for (const op of ops) {
+    for (const a of op.attempts.filter((x) => isServerError(x.status))) {
+      out.push({
+        rule: 'serverError',
+        conversationId: op.conversationId,
+        opIds: [op.opId],
+        detail: `${op.kind} answered ${a.status} ${a.code ?? ''} by replica ${a.replica}`.trim(),
+      });
+    }
+  }
+  for (const f of flips.filter((x) => isServerError(x.status))) {
+    out.push({
+      rule: 'serverError',
+      opIds: [],
+      detail: `${f.direction} (flip ${f.flipId}) answered ${f.status} ${f.code ?? ''} by replica ${f.replica}: ${f.message ?? ''}`.trim(),
+    });
+  }
+  return out;
+}
+
 /** Both stores hold the same conversations, equal in canonical form. */
 export function checkStoresAgree(final: FinalState): Violation[] {
   const { legacy, new: pg } = final.stores;
@@ -558,6 +587,8 @@ export interface Figures {
   /** Conversations a listing should have held and did not. */
   listMissing: number;
   storeDifferences: number;
+  /** Requests (clients' and flips) answered with a 5xx but 503. */
+  serverErrors: number;
   conversationsWithLostWrites: number;
   /** Acknowledged writes' latency over the whole run (retries included), to read the pause at flips against. */
   writeLatencyMs: { p50: number; p99: number; max: number };
@@ -589,6 +620,7 @@ export function checkHistory(history: History, final: FinalState, examples = 5):
     ...checkDeletes(ops, truth),
     ...checkListings(ops),
     ...checkStoresAgree(final),
+    ...checkServerErrors(ops, history.flips),
   ];
   const count = (rule: Rule) => violations.filter((v) => v.rule === rule).length;
   const byKind: Figures['byKind'] = {};
@@ -620,6 +652,7 @@ export function checkHistory(history: History, final: FinalState, examples = 5):
       resurrected: count('resurrected'),
       listMissing: count('listMissing'),
       storeDifferences: count('storesDisagree'),
+      serverErrors: count('serverError'),
       conversationsWithLostWrites: new Set(
         violations
           .filter((v) => v.rule === 'lost' || (v.rule === 'versionCount' && v.detail.includes('did not take effect')))
