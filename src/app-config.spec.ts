@@ -30,6 +30,13 @@ describe('loadConfig', () => {
     ]);
     expect(config.dualWrite.secondaryTimeoutMs).toBe(2000);
     expect(config.traffic.provider).toBe('none');
+    expect(config.database.clientCheckMs).toBe(2000);
+  });
+
+  it('reads the PostgreSQL client check: an interval, or 0 for none', () => {
+    expect(loadConfig({ ...GOOD, DATABASE_CLIENT_CHECK_MS: '0' }).database.clientCheckMs).toBe(0);
+    expect(loadConfig({ ...GOOD, DATABASE_CLIENT_CHECK_MS: '500' }).database.clientCheckMs).toBe(500);
+    expect(problemsOf({ ...GOOD, DATABASE_CLIENT_CHECK_MS: 'soon' })).toEqual([expect.stringMatching(/^DATABASE_CLIENT_CHECK_MS: /)]);
   });
 
   it('names every bad variable in one message', () => {

@@ -12,6 +12,12 @@ export interface DatabaseConfig {
    */
   followPoolSize: number;
   statementTimeoutMs: number;
+  /**
+   * How often PostgreSQL checks, while a statement of ours runs or waits for a lock, that our end of the connection is
+   * still there (DATABASE_CLIENT_CHECK_MS; `0` never): a process that died (SIGKILL, a node lost) has its statements
+   * ended within it, not at their timeouts, with whatever rows and locks they held.
+   */
+  clientCheckMs: number;
 }
 
 export interface LegacyConfig {
@@ -44,6 +50,7 @@ export function readDatabaseConfig(r: EnvReader): DatabaseConfig {
     poolSize: r.int('DATABASE_POOL_SIZE', 20, 1, 500),
     followPoolSize: r.int('DATABASE_FOLLOW_POOL_SIZE', 6, 2, 100),
     statementTimeoutMs: r.int('DATABASE_STATEMENT_TIMEOUT_MS', 30000, 0),
+    clientCheckMs: r.int('DATABASE_CLIENT_CHECK_MS', 2000, 0, 3_600_000),
   };
 }
 

@@ -57,9 +57,17 @@ export interface Writers {
 
 /**
  * `clients` clients write until stopped, each in turn to the conversations `ids` (an append, every fifth a patch of
- * the metadata), through the replicas in turn, 20 ms apart; a client gives a request up after `timeoutMs`.
+ * the metadata), through the replicas in turn (those numbered in `through`, by default all), 20 ms apart; a client
+ * gives a request up after `timeoutMs`.
  */
-export function startWriters(cluster: Cluster, ids: string[], clients: number, during: () => boolean, timeoutMs = 20_000): Writers {
+export function startWriters(
+  cluster: Cluster,
+  ids: string[],
+  clients: number,
+  during: () => boolean,
+  timeoutMs = 20_000,
+  through: number[] = cluster.replicas.map((_, i) => i),
+): Writers {
   const w: Writers = {
     acked: new Map(ids.map((id) => [id, { version: 1, texts: new Set<string>() }])),
     refused: [],
@@ -79,10 +87,11 @@ export function startWriters(cluster: Cluster, ids: string[], clients: number, d
       const text = `c${client}-n${n}`;
       if (during()) w.writesDuring++;
       w.inFlight++;
+      const replica = through[(client + n) % through.length];
       const res = await (
         patch
-          ? cluster.request(client + n, 'PATCH', `/conversations/${id}`, { metadata: { by: text } }, undefined, timeoutMs)
-          : cluster.request(client + n, 'POST', `/conversations/${id}/messages`, { role: 'user', content: text }, undefined, timeoutMs)
+          ? cluster.request(replica, 'PATCH', `/conversations/${id}`, { metadata: { by: text } }, undefined, timeoutMs)
+          : cluster.request(replica, 'POST', `/conversations/${id}/messages`, { role: 'user', content: text }, undefined, timeoutMs)
       ).catch((err: Error) => ({ status: 0, body: { code: err.message } }));
       w.inFlight--;
       w.writes++;

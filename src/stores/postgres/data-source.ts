@@ -6,6 +6,8 @@ export interface DataSourceOptions {
   url: string;
   poolSize?: number;
   statementTimeoutMs?: number;
+  /** PostgreSQL's client_connection_check_interval for our sessions (stores.config.ts `clientCheckMs`); 0 or unset: off. */
+  clientCheckMs?: number;
   applicationName?: string;
 }
 
@@ -24,6 +26,8 @@ export function createDataSource(options: DataSourceOptions): DataSource {
       statement_timeout: options.statementTimeoutMs ?? 30000,
       application_name: options.applicationName ?? 'legacy-migration-service',
       connectionTimeoutMillis: 5000,
+      // A startup option, as statement_timeout is: set on every session before its first statement.
+      ...(options.clientCheckMs ? { options: `-c client_connection_check_interval=${Math.floor(options.clientCheckMs)}` } : {}),
       Client: ListenedClient,
     },
   });
