@@ -29,13 +29,13 @@
  *   acknowledged delete (`resurrected` otherwise), and not deleted when no delete of it may have taken effect
  *   (`phantom`).
  * - stores: after the final verification both stores hold the same conversations, equal in canonical form.
- * - server errors: no request, a client's or an operator's flip, is answered with a 5xx but 503 (a dependency that
+ * - server errors: no request, a client's, an operator's flip or status read, is answered with a 5xx but 503 (a dependency that
  *   cannot be reached, with Retry-After): a 500 is a bug, whatever the faults (`serverErrors`).
  * Indeterminate operations never count against the service except where a correct service could not
  * produce what was observed either way.
  */
 import type { FinalState, StoredConversation } from './final-state';
-import type { FlipDirection, FlipRequest, History, HistoryOp } from './history';
+import type { FlipDirection, FlipRequest, History, HistoryOp, OperatorRead } from './history';
 import { LEGACY_APPLICATION } from './history';
 
 export type Rule =
@@ -445,8 +445,10 @@ export function checkListings(ops: HistoryOp[]): Violation[] {
 /** A 5xx but 503: the service failed, instead of refusing (4xx) or saying a dependency is out of reach (503). */
 const isServerError = (status: number) => status >= 500 && status !== 503;
 
-/** Every attempt of a client's operation, and every flip request, answered with a server error (isServerError). */
-export function checkServerErrors(ops: HistoryOp[], flips: FlipRequest[]): Violation[] {
+const answer = (a: { status: number; code?: string }) => (a.code ? `${a.status} ${a.code}` : String(a.status));
+
+/** Every attempt of a client's operation, every flip request and operator read, answered with a server error (isServerError). */
+export function checkServerErrors(ops: HistoryOp[], flips: FlipRequest[], operatorReads: OperatorRead[] = []): Violation[] {
   const out: Violation[] = [];
   for (const op of ops) {
     for (const a of op.attempts.filter((x) => isServerError(x.status))) {
@@ -454,7 +456,7 @@ export function checkServerErrors(ops: HistoryOp[], flips: FlipRequest[]): Viola
         rule: 'serverError',
         conversationId: op.conversationId,
         opIds: [op.opId],
-        detail: `${op.kind} answered ${a.status} ${a.code ?? ''} by replica ${a.replica}`.trim(),
+        detail: `${op.kind} answered ${answer(a)} by replica ${a.replica}`,
       });
     }
   }
@@ -462,7 +464,14 @@ export function checkServerErrors(ops: HistoryOp[], flips: FlipRequest[]): Viola
     out.push({
       rule: 'serverError',
       opIds: [],
-      detail: `${f.direction} (flip ${f.flipId}) answered ${f.status} ${f.code ?? ''} by replica ${f.replica}: ${f.message ?? ''}`.trim(),
+      detail: `${f.direction} (flip ${f.flipId}) answered ${answer(f)} by replica ${f.replica}: ${f.message ?? ''}`.trim(),
+    });
+  }
+  for (const r of operatorReads.filter((x) => isServerError(x.status))) {
+    out.push({
+      rule: 'serverError',
+      opIds: [],
+      detail: `operator's GET ${r.path} answered ${answer(r)} by replica ${r.replica}`,
     });
   }
   return out;
@@ -587,7 +596,7 @@ export interface Figures {
   /** Conversations a listing should have held and did not. */
   listMissing: number;
   storeDifferences: number;
-  /** Requests (clients' and flips) answered with a 5xx but 503. */
+  /** Requests (clients', flips, the operator's status reads) answered with a 5xx but 503. */
   serverErrors: number;
   conversationsWithLostWrites: number;
   /** Acknowledged writes' latency over the whole run (retries included), to read the pause at flips against. */
@@ -620,7 +629,7 @@ export function checkHistory(history: History, final: FinalState, examples = 5):
     ...checkDeletes(ops, truth),
     ...checkListings(ops),
     ...checkStoresAgree(final),
-    ...checkServerErrors(ops, history.flips),
+    ...checkServerErrors(ops, history.flips, history.operatorReads),
   ];
   const count = (rule: Rule) => violations.filter((v) => v.rule === rule).length;
   const byKind: Figures['byKind'] = {};

@@ -106,10 +106,23 @@ export interface FaultEvent {
   atMs: number;
 }
 
+/** One of the operator's reads of the migration's status (between flips), as it was answered. */
+export interface OperatorRead {
+  path: string;
+  replica: number;
+  invokeMs: number;
+  completeMs: number;
+  /** 0 when no HTTP response came back. */
+  status: number;
+  code?: string;
+}
+
 export interface History {
   ops: HistoryOp[];
   flips: FlipRequest[];
   faults: FaultEvent[];
+  /** The operator's status reads (flips runs); held to the server-error rule like the rest. */
+  operatorReads?: OperatorRead[];
 }
 
 export const now = (): number => performance.now();
@@ -125,7 +138,7 @@ export const LEGACY_APPLICATION_REPLICA = -1;
 export class HistoryRecorder {
   private nextOpId = 1;
   private nextFlipId = 1;
-  readonly history: History = { ops: [], flips: [], faults: [] };
+  readonly history: History = { ops: [], flips: [], faults: [], operatorReads: [] };
 
   newOpId(): number {
     return this.nextOpId++;
@@ -141,6 +154,10 @@ export class HistoryRecorder {
 
   flip(f: FlipRequest): void {
     this.history.flips.push(f);
+  }
+
+  operatorRead(r: OperatorRead): void {
+    this.history.operatorReads!.push(r);
   }
 
   fault(kind: FaultEvent['kind'], target?: string): void {

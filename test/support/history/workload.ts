@@ -396,6 +396,8 @@ class Runner {
       }
       await sleep(600 + random() * 900);
       const status = await this.operatorRequest(random, 'GET', '/migration/status');
+      const { replica, invokeMs, completeMs, status: answered, code } = status.attempt;
+      this.recorder.operatorRead({ path: '/migration/status', replica, invokeMs, completeMs, status: answered, code });
       if (status.attempt.outcome !== 'ok') continue;
       const step: string = status.body.step;
       // Legacy the source of truth with no move under way (one answered 202 or not at all may still commit).
