@@ -14,8 +14,14 @@
 import type { Client } from 'pg';
 import { OPERATOR_TOKEN } from './support/env';
 import { advanceTo } from './support/history/operator';
-import { expectAcknowledgedIn, FollowUpRig, flipWhileWriting, startFollowUpRig } from './support/follow-ups';
-import { sessionKiller } from './support/pg-sessions';
+import {
+  expectAcknowledgedIn,
+  FollowUpRig,
+  flipWhileWriting,
+  legacyApplicationWrite,
+  lockConversationRow,
+  startFollowUpRig,
+} from './support/follow-ups';
 
 const CONVERSATIONS = 8;
 const CLIENTS = 4;
@@ -39,27 +45,8 @@ describe('the flip into the new store while a row the final catch-up writes is l
     await rig?.close();
   }, 120_000);
 
-  /** The legacy application's own write to `id` (one message), which only a catch-up pass or a repair brings over. */
-  const legacyAppWrite = async (id: string) => {
-    const before = (await rig.legacy.get(id))!;
-    const at = new Date(Math.max(Date.now(), before.updatedAt.getTime() + 1));
-    const changed = {
-      ...before,
-      messages: [...before.messages, { role: 'user' as const, content: 'written by the legacy application', createdAt: at }],
-      updatedAt: at,
-      version: before.version + 1,
-    };
-    expect(await rig.legacy.update(changed, before.version, 'append')).toBe(true);
-    return changed;
-  };
-
-  /** A session of the test's that locks the row of `id`, as a sync batch frozen in its transaction would. */
-  const lockRow = async (id: string) => {
-    holder = await sessionKiller(rig.services.env.DATABASE_URL);
-    await holder.query('BEGIN');
-    await holder.query('SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [id]);
-    return holder;
-  };
+  const legacyAppWrite = (id: string) => legacyApplicationWrite(rig, id);
+  const lockRow = async (id: string) => (holder = await lockConversationRow(rig, id));
 
   const flip = (reason: string) =>
     rig.cluster.request(0, 'POST', '/migration/advance', { reason, expectedStep: 'rollout-100', force: true }, OPERATOR_TOKEN, 180_000);

@@ -17,7 +17,14 @@ import type { Client } from 'pg';
 import { AdvisoryLock } from '../src/common/advisory-lock';
 import { OPERATOR_TOKEN } from './support/env';
 import { advanceTo, until } from './support/history/operator';
-import { expectAcknowledgedIn, FollowUpRig, startFollowUpRig, startWriters } from './support/follow-ups';
+import {
+  expectAcknowledgedIn,
+  FollowUpRig,
+  legacyApplicationWrite,
+  lockConversationRow,
+  startFollowUpRig,
+  startWriters,
+} from './support/follow-ups';
 import { sessionKiller } from './support/pg-sessions';
 
 const CONVERSATIONS = 8;
@@ -79,18 +86,8 @@ describe('the replica making a flip is killed inside its fenced half', () => {
     // The sync paused (scheduled passes skip), the legacy application changes `held`: only the flip's pass under the
     // fence brings that change over, and it waits there for the row the test holds.
     expect((await operator(1, 'POST', '/migration/sync/pause', { reason: 'flip-replica-killed test' })).status).toBe(200);
-    const before = (await rig.legacy.get(held))!;
-    const at = new Date(Math.max(Date.now(), before.updatedAt.getTime() + 1));
-    const changed = {
-      ...before,
-      messages: [...before.messages, { role: 'user' as const, content: 'written by the legacy application', createdAt: at }],
-      updatedAt: at,
-      version: before.version + 1,
-    };
-    expect(await rig.legacy.update(changed, before.version, 'append')).toBe(true);
-    holder = await sessionKiller(rig.services.env.DATABASE_URL);
-    await holder.query('BEGIN');
-    await holder.query('SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [held]);
+    const changed = await legacyApplicationWrite(rig, held);
+    holder = await lockConversationRow(rig, held);
 
     const [{ last }] = await rig.ds.query('SELECT coalesce(max(id), 0)::int AS last FROM migration_audit');
     let afterKill = false;

@@ -5,11 +5,13 @@
  * acknowledged write is in the source of truth, and legacy ends up equal to it with no follow-up left.
  */
 import { MongoClient } from 'mongodb';
+import type { Client } from 'pg';
 import { canonicalJson } from '../../src/model/canonical';
 import { MongoLegacyStore } from '../../src/stores/mongo/mongo-legacy.store';
 import { PostgresConversationStore } from '../../src/stores/postgres/postgres-conversation.store';
 import type { ConversationStore } from '../../src/stores/conversation-store.port';
 import type { Cluster } from './history/cluster';
+import { sessionKiller } from './pg-sessions';
 import { PrivateCluster, startPrivateCluster } from './private-cluster';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -167,4 +169,29 @@ export async function expectLegacyCaughtUp(rig: FollowUpRig, ids: string[], time
     if (Date.now() > deadline) throw new Error(`legacy did not catch up with the new store within ${timeoutMs} ms`);
     await sleep(500);
   }
+}
+
+/**
+ * The legacy application's own write to `id` (one message, `v` + 1, `updated`), straight to legacy: only a catch-up
+ * pass or a repair brings it over. Returns the conversation as written.
+ */
+export async function legacyApplicationWrite(rig: FollowUpRig, id: string) {
+  const before = (await rig.legacy.get(id))!;
+  const at = new Date(Math.max(Date.now(), before.updatedAt.getTime() + 1));
+  const changed = {
+    ...before,
+    messages: [...before.messages, { role: 'user' as const, content: 'written by the legacy application', createdAt: at }],
+    updatedAt: at,
+    version: before.version + 1,
+  };
+  expect(await rig.legacy.update(changed, before.version, 'append')).toBe(true);
+  return changed;
+}
+
+/** A session of the test's that locks the row of `id` in an open transaction, as a sync batch frozen in its own would. */
+export async function lockConversationRow(rig: FollowUpRig, id: string): Promise<Client> {
+  const holder = await sessionKiller(rig.services.env.DATABASE_URL);
+  await holder.query('BEGIN');
+  await holder.query('SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE', [id]);
+  return holder;
 }
