@@ -17,6 +17,7 @@ import { WriteFence1764000000015 } from './1764000000015-write-fence';
 import { RateLimitOverrides1764000000016 } from './1764000000016-rate-limit-overrides';
 import { ShadowLagKind1764000000017 } from './1764000000017-shadow-lag-kind';
 import { OneActiveArchive1764000000018 } from './1764000000018-one-active-archive';
+import { VerificationSegments1764000000019 } from './1764000000019-verification-segments';
 
 export const MIGRATIONS = [
   CreateConversations1764000000000,
@@ -34,4 +35,5 @@ export const MIGRATIONS = [
   RateLimitOverrides1764000000016,
   ShadowLagKind1764000000017,
   OneActiveArchive1764000000018,
+  VerificationSegments1764000000019,
 ];

@@ -4,7 +4,7 @@
  * a live progress bar. With no worker running (or with --inline) the run is done in this process, with
  * the same code a worker runs; Ctrl-C then stops it at a checkpoint and `--resume <id>` continues it.
  *
- *   verify [--repair] [--chunk-size N] [--recheck-delay-ms N] [--pause-ms N] [--reason TEXT] [--inline] [--detach] [--json]
+ *   verify [--repair] [--chunk-size N] [--recheck-delay-ms N] [--pause-ms N] [--segments N] [--reason TEXT] [--inline] [--detach] [--json]
  *   verify --resume RUN_ID [--json]      continue an interrupted run in this process
  *   verify --report RUN_ID [--kind missing|extra|different|unreadable] [--offset N] [--limit N] [--json]
  *   verify --list [--limit N]
@@ -31,7 +31,7 @@ import { VerifyRunner } from '../src/verify/verify.runner';
 import { VerifyService } from '../src/verify/verify.service';
 
 const USAGE = `usage:
-  verify [--repair] [--chunk-size N] [--recheck-delay-ms N] [--pause-ms N] [--reason TEXT] [--inline] [--detach] [--json]
+  verify [--repair] [--chunk-size N] [--recheck-delay-ms N] [--pause-ms N] [--segments N] [--reason TEXT] [--inline] [--detach] [--json]
   verify --resume RUN_ID [--json]
   verify --report RUN_ID [--kind missing|extra|different|unreadable] [--offset N] [--limit N] [--json]
   verify --list [--limit N]`;
@@ -46,7 +46,7 @@ interface Args {
 }
 
 const BOOLEAN_FLAGS = ['repair', 'inline', 'detach', 'json', 'list', 'help'];
-const VALUE_FLAGS = ['chunk-size', 'recheck-delay-ms', 'pause-ms', 'reason', 'resume', 'report', 'kind', 'offset', 'limit'];
+const VALUE_FLAGS = ['chunk-size', 'recheck-delay-ms', 'pause-ms', 'segments', 'reason', 'resume', 'report', 'kind', 'offset', 'limit'];
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { flags: new Set(), values: new Map() };
@@ -77,6 +77,7 @@ function runOptions(args: Args): VerifyOptions {
     ['chunk-size', 'chunkSize'],
     ['recheck-delay-ms', 'recheckDelayMs'],
     ['pause-ms', 'pauseMs'],
+    ['segments', 'segments'],
   ] as const) {
     const v = integerValue(args, flag);
     if (v !== undefined) body[key] = v;
@@ -94,6 +95,13 @@ function duration(seconds: number | null): string {
   return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** The segments walked, when the walk is split: ` segments 3/8 (2 walking, 2 workers)`. */
+function segmentsNote(s: RunSummary): string {
+  const seg = s.progress.segments;
+  if (seg.total <= 1) return '';
+  return ` segments ${seg.done}/${seg.total} (${seg.active} walking, ${seg.workers} worker${seg.workers === 1 ? '' : 's'})`;
+}
+
 function progressLine(s: RunSummary, width = 24): string {
   const pct = s.progress.percent ?? 0;
   const filled = Math.round((pct / 100) * width);
@@ -103,7 +111,7 @@ function progressLine(s: RunSummary, width = 24): string {
     s.status === 'queued'
       ? 'waiting for a worker'
       : s.phase === 'scan'
-        ? `${fmt(s.progress.ratePerSecond)}/s ETA ${duration(s.progress.etaSeconds)}`
+        ? `${fmt(s.progress.ratePerSecond)}/s ETA ${duration(s.progress.etaSeconds)}` + segmentsNote(s)
         : s.phase;
   return (
     `verify #${s.id} [${bar}] ${pct.toFixed(1).padStart(5)}% ${fmt(s.progress.recordsCompared)}/${fmt(s.progress.recordsEstimate)} ${stage}` +

@@ -280,11 +280,12 @@ describe('verification (sync-verify)', () => {
     );
 
     await worker.close(); // stops at the next chunk boundary and hands the job back
-    const [held] = (await t.pg.query('SELECT status, claimed_by, scan_cursor, chunks_done FROM verification_runs WHERE id = $1', [runId]))
-      .rows;
+    const [held] = (await t.pg.query('SELECT status, claimed_by, chunks_done FROM verification_runs WHERE id = $1', [runId])).rows;
     expect(held).toMatchObject({ status: 'running', claimed_by: null });
-    expect(held.scan_cursor).not.toBeNull();
     expect(held.chunks_done).toBeLessThan(12);
+    // One segment (600 records make no more at 50 a chunk), given back with its cursor.
+    const segments = (await t.pg.query('SELECT cursor, done, claimed_by FROM verification_segments WHERE run_id = $1', [runId])).rows;
+    expect(segments).toEqual([{ cursor: expect.stringMatching(/^[0-9a-f]{24}$/), done: false, claimed_by: null }]);
 
     worker = await startVerifyWorker();
     const report = await finished(runId);

@@ -9,8 +9,11 @@ export interface JobPayloads {
   [QueueName.Backfill]: { runId: number; rangeNo: number } | { runId: number; split: true };
   /** One catch-up pass from the stored watermark. */
   [QueueName.Catchup]: { trigger: 'schedule' | 'manual' };
-  /** Run one verification run to the end (its state lives in PostgreSQL). */
-  [QueueName.Verify]: { runId: number };
+  /**
+   * Run one verification run to the end (its state lives in PostgreSQL); with `helper`, walk free segments of its
+   * scan beside the worker that runs it.
+   */
+  [QueueName.Verify]: { runId: number; helper?: number };
   /** Carry one traffic change of the intent log to done (or undo it); its state lives in PostgreSQL. */
   [QueueName.Traffic]: { changeId: number };
   /** Archive the legacy collection and check the archive against the store (cleanup); state in PostgreSQL. */

@@ -1,6 +1,6 @@
 /**
- * ChunkReader: walks both stores in ascending id order and hands out chunks that cover the same id
- * range on both sides (see domain/chunk-bounds.ts). Each side is buffered up to one chunk ahead: while the
+ * ChunkReader: walks one `_id` segment of both stores in ascending id order and hands out chunks that cover the
+ * same id range on both sides (see domain/chunk-bounds.ts). Each side is buffered up to one chunk ahead: while the
  * caller hashes, compares and commits chunk n, the reads for chunk n+1 are already in flight, so the
  * walk costs about as much as the slower store's scan. At most two chunks per side are in memory,
  * whatever the size of the stores. It holds no durable state: a resumed run opens a new reader at its
@@ -13,9 +13,7 @@ import type { LegacyScan, LegacyVerifySource, NewVerifySource } from './verify-s
 export interface Chunk {
   legacy: VerifyRecord[];
   next: VerifyRecord[];
-  /** Legacy documents whose `_id` is not an ObjectId, met while reading this chunk. */
-  others: VerifyRecord[];
-  /** The chunk's last id (the run's cursor after it), or null when it is the last chunk. */
+  /** The chunk's last id (the segment's cursor after it), or null when it is the segment's last chunk. */
   upper: string | null;
 }
 
@@ -28,7 +26,6 @@ export class ChunkReader {
   private readonly legacy = new Side();
   private readonly next_ = new Side();
   private readonly scan: LegacyScan;
-  private others: VerifyRecord[] = [];
   private newAfter: string | null;
   private filling?: Promise<unknown>;
   private finished = false;
@@ -37,13 +34,14 @@ export class ChunkReader {
     legacySource: LegacyVerifySource,
     private readonly newSource: NewVerifySource,
     after: string | null,
+    private readonly until: string | null,
     private readonly limit: number,
   ) {
-    this.scan = legacySource.openScan(after, limit);
+    this.scan = legacySource.openScan(after, until, limit);
     this.newAfter = after;
   }
 
-  /** The next chunk, or null when both stores are walked. */
+  /** The next chunk, or null when the segment is walked in both stores. */
   async next(): Promise<Chunk | null> {
     if (this.finished) return null;
     await (this.filling ?? this.fill());
@@ -67,8 +65,6 @@ export class ChunkReader {
         upper,
       ),
     );
-    const others = this.others;
-    this.others = [];
     if (upper === null) {
       this.finished = true;
     } else {
@@ -76,7 +72,7 @@ export class ChunkReader {
       // Observed by the next call; a walk abandoned in between must not leave an unhandled rejection.
       this.filling.catch(() => undefined);
     }
-    return { legacy, next, others, upper };
+    return { legacy, next, upper };
   }
 
   async close(): Promise<void> {
@@ -94,7 +90,6 @@ export class ChunkReader {
     while (side.buffer.length < this.limit && !side.exhausted) {
       const batch = await this.scan.next(this.limit - side.buffer.length);
       side.buffer.push(...batch.records);
-      this.others.push(...batch.others);
       side.exhausted = batch.exhausted;
     }
   }
@@ -103,7 +98,7 @@ export class ChunkReader {
     const side = this.next_;
     while (side.buffer.length < this.limit && !side.exhausted) {
       const want = this.limit - side.buffer.length;
-      const page = await this.newSource.page(this.newAfter, want);
+      const page = await this.newSource.page(this.newAfter, this.until, want);
       side.buffer.push(...page);
       if (page.length > 0) this.newAfter = page[page.length - 1].id;
       side.exhausted = page.length < want;

@@ -1,17 +1,19 @@
 /**
- * ChunkScanner: the walk. Chunk by chunk (ChunkReader), it compares both stores by range digest and, where
- * the digests differ, record by record; the findings are stored as suspects together with the run's
- * cursor, so a run killed at any point resumes after its last committed chunk. Suspects that come due
- * while the walk goes on are rechecked between chunks, so a run with many differences does not wait
- * for them all at the end.
+ * ChunkScanner: the walk. The run's holder plans it: it compares the legacy documents whose `_id` is not an
+ * ObjectId (no segment holds them), then splits the ObjectId range into segments at the new store's quantiles.
+ * Each segment is walked chunk by chunk (ChunkReader), comparing both stores by range digest and, where the
+ * digests differ, record by record; the findings are stored as suspects together with the segment's cursor, so a
+ * segment whose worker dies resumes, on any worker, after its last committed chunk. The run's holder rechecks
+ * suspects that come due between its chunks, so a run with many differences does not wait for them all at the end.
  */
 import { ChunkReader } from './chunk-reader';
 import { compareRange, compareRecord, Finding } from './domain/compare';
+import { segmentCount } from './domain/segment-count';
 import type { VerifyRecord } from './domain/verify-record';
 import type { Rechecker } from './rechecker';
 import type { RunContext } from './run-context';
 import type { VerifyMetrics } from './verify.metrics';
-import type { VerifyRunRepository } from './verify-run.repository';
+import type { Segment, VerifyRunRepository } from './verify-run.repository';
 import { HEX_ID, LegacyVerifySource, NewVerifySource } from './verify-sources';
 
 const OTHERS_BATCH = 500;
@@ -25,12 +27,25 @@ export class ChunkScanner {
     private readonly metrics: VerifyMetrics,
   ) {}
 
-  async scan(ctx: RunContext): Promise<void> {
+  /**
+   * Plans the walk once (the run's holder only): the documents outside the ObjectId range are compared first, so
+   * that once segments exist they are known to be done.
+   */
+  async plan(ctx: RunContext): Promise<void> {
     const { run } = ctx;
-    // A cursor that starts inside the ObjectId range never meets the other `_id` types: compare them first.
-    if (run.scanCursor !== null) await this.otherIds(ctx);
-    const reader = new ChunkReader(this.legacy, this.next, run.scanCursor, run.chunkSize);
-    let nextDue = run.pendingRecheck > 0 ? 0 : Infinity;
+    if (await this.runs.segmentsPlanned(run.id)) return;
+    await this.otherIds(ctx);
+    const count = segmentCount({ wanted: run.segmentsWanted, recordsEstimate: run.recordsEstimate, chunkSize: run.chunkSize });
+    const bounds = await this.next.splitPoints(run.scanCursor, count);
+    ctx.checkStop();
+    await this.runs.planSegments(run, ctx.worker, run.scanCursor, bounds);
+  }
+
+  /** Walks one segment to its end. `recheck`: the run's holder rechecks due suspects between chunks. */
+  async scanSegment(ctx: RunContext, seg: Segment, recheck: boolean): Promise<void> {
+    const { run } = ctx;
+    const reader = new ChunkReader(this.legacy, this.next, seg.cursor ?? seg.startAfter, seg.endAt, run.chunkSize);
+    let nextDue = recheck && run.pendingRecheck > 0 ? 0 : Infinity;
     try {
       for (;;) {
         ctx.checkStop();
@@ -38,23 +53,22 @@ export class ChunkScanner {
         if (chunk === null) return;
         const endTimer = this.metrics.chunkSeconds.startTimer();
         const range = compareRange(chunk.legacy, chunk.next);
-        const others = await this.compareOthers(chunk.others);
-        const suspects = [...range.findings, ...others];
-        const compared = range.compared + chunk.others.length;
-        await this.runs.commitChunk(run, ctx.worker, {
+        await this.runs.commitChunk(run, seg, ctx.worker, {
           cursor: chunk.upper,
-          compared,
-          digestsDiffer: range.digestsDiffer || others.length > 0,
-          suspects,
+          compared: range.compared,
+          digestsDiffer: range.digestsDiffer,
+          suspects: range.findings,
         });
         endTimer();
-        this.metrics.recordsCompared.inc(compared);
+        this.metrics.recordsCompared.inc(range.compared);
         this.metrics.chunks.inc({ result: range.digestsDiffer ? 'differing' : 'equal' });
         if (chunk.upper === null) return;
-        if (suspects.length > 0) nextDue = Math.min(nextDue, Date.now() + run.recheckDelayMs);
-        if (Date.now() >= nextDue) {
-          const wait = await this.rechecker.recheckDue(ctx);
-          nextDue = wait === null ? Infinity : Date.now() + wait;
+        if (recheck) {
+          if (range.findings.length > 0) nextDue = Math.min(nextDue, Date.now() + run.recheckDelayMs);
+          if (Date.now() >= nextDue) {
+            const wait = await this.rechecker.recheckDue(ctx);
+            nextDue = wait === null ? Infinity : Date.now() + wait;
+          }
         }
         if (run.pauseMs > 0) await ctx.sleep(run.pauseMs);
       }
@@ -73,7 +87,8 @@ export class ChunkScanner {
   private async otherIds(ctx: RunContext): Promise<void> {
     let batch: VerifyRecord[] = [];
     const flush = async () => {
-      await this.runs.addSuspects(ctx.run, ctx.worker, await this.compareOthers(batch));
+      if (batch.length === 0) return;
+      await this.runs.addSuspects(ctx.run, ctx.worker, await this.compareOthers(batch), batch.length);
       batch = [];
     };
     for await (const record of this.legacy.otherIdRecords()) {

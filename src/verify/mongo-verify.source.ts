@@ -1,9 +1,8 @@
 /**
- * Verification's reads of the legacy collection. The walk is ONE cursor in `_id` order, not a query per
- * page: a server that cannot seek by `_id` (FerretDB v1 scans and sorts the whole collection for every
- * `{_id: {$gt}}` query) would otherwise make the walk quadratic, and on MongoDB one cursor is also the
- * cheapest way through the `_id` index. Point reads (rechecks) are `findOne` by `_id`, which every server
- * answers from its index; `$in` is avoided for the same reason as paging.
+ * Verification's reads of the legacy collection. A segment's walk is ONE cursor over its `_id` range in `_id`
+ * order, not a query per page: on MongoDB one cursor is the cheapest way through the `_id` index, and a server
+ * that seeks by `_id` poorly costs one seek per segment instead of one per page. Point reads (rechecks) are
+ * `findOne` by `_id`, which every server answers from its index; `$in` is avoided for the same reason as paging.
  */
 import { BSON, Collection, Document, Filter, FindCursor, MongoServerError, ObjectId } from 'mongodb';
 import type { LegacyDocument } from '../model/legacy-document';
@@ -25,30 +24,30 @@ function otherRecord(doc: Document): VerifyRecord {
 class MongoScan implements LegacyScan {
   private cursor: FindCursor<Document>;
   private lastId: ObjectId | null;
+  private readonly untilId: ObjectId | null;
 
   constructor(
     private readonly collection: Collection<Document>,
     afterId: string | null,
+    untilId: string | null,
     private readonly batchSize: number,
   ) {
     this.lastId = afterId ? ObjectId.createFromHexString(afterId) : null;
-    this.cursor = this.open(this.lastId === null);
+    this.untilId = untilId ? ObjectId.createFromHexString(untilId) : null;
+    this.cursor = this.open();
   }
 
   async next(max: number): Promise<LegacyBatch> {
-    const out: LegacyBatch = { records: [], others: [], exhausted: false };
+    const out: LegacyBatch = { records: [], exhausted: false };
     while (out.records.length < max) {
       if (!(await this.hasNext())) {
         out.exhausted = true;
         break;
       }
       for (const doc of this.cursor.readBufferedDocuments(max - out.records.length)) {
-        if (doc._id instanceof ObjectId) {
-          this.lastId = doc._id;
-          out.records.push(legacyRecord(doc._id.toHexString(), doc as unknown as LegacyDocument, false));
-        } else {
-          out.others.push(otherRecord(doc));
-        }
+        const id = doc._id as ObjectId;
+        this.lastId = id;
+        out.records.push(legacyRecord(id.toHexString(), doc as unknown as LegacyDocument, false));
       }
     }
     return out;
@@ -58,9 +57,14 @@ class MongoScan implements LegacyScan {
     await this.cursor.close().catch(() => undefined);
   }
 
-  private open(fromStart: boolean): FindCursor<Document> {
-    const filter: Filter<Document> = fromStart || this.lastId === null ? {} : { _id: { $gt: this.lastId } };
-    return this.collection.find(filter).sort({ _id: 1 }).batchSize(this.batchSize);
+  /** ObjectIds only (MongoDB compares values of one type, and `$type` says which when there is no lower bound). */
+  private open(): FindCursor<Document> {
+    const range: Record<string, unknown> = this.lastId ? { $gt: this.lastId } : { $type: 'objectId' };
+    if (this.untilId) range.$lte = this.untilId;
+    return this.collection
+      .find({ _id: range } as Filter<Document>)
+      .sort({ _id: 1 })
+      .batchSize(this.batchSize);
   }
 
   /** A cursor the server dropped (idle too long while the run paused) is reopened where it stopped. */
@@ -68,9 +72,9 @@ class MongoScan implements LegacyScan {
     try {
       return await this.cursor.hasNext();
     } catch (err) {
-      if (!(err instanceof MongoServerError && err.code === CURSOR_NOT_FOUND) || this.lastId === null) throw err;
+      if (!(err instanceof MongoServerError && err.code === CURSOR_NOT_FOUND)) throw err;
       await this.close();
-      this.cursor = this.open(false);
+      this.cursor = this.open();
       return this.cursor.hasNext();
     }
   }
@@ -79,8 +83,8 @@ class MongoScan implements LegacyScan {
 export class MongoVerifySource implements LegacyVerifySource {
   constructor(private readonly collection: Collection<Document>) {}
 
-  openScan(afterId: string | null, batchSize: number): LegacyScan {
-    return new MongoScan(this.collection, afterId, batchSize);
+  openScan(afterId: string | null, untilId: string | null, batchSize: number): LegacyScan {
+    return new MongoScan(this.collection, afterId, untilId, batchSize);
   }
 
   async *otherIdRecords(): AsyncIterable<VerifyRecord> {

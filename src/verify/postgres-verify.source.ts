@@ -27,11 +27,12 @@ function records(rows: ConversationRow[], messages: MessageRow[], keepForm: bool
 export class PostgresVerifySource implements NewVerifySource {
   constructor(private readonly dataSource: DataSource) {}
 
-  async page(afterId: string | null, limit: number): Promise<VerifyRecord[]> {
+  async page(afterId: string | null, untilId: string | null, limit: number): Promise<VerifyRecord[]> {
     return this.snapshot(async (q) => {
       const rows: ConversationRow[] = await q.query(
-        `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE ($1::char(24) IS NULL OR id > $1) ORDER BY id LIMIT $2`,
-        [afterId, limit],
+        `SELECT ${CONVERSATION_COLUMNS} FROM conversations
+         WHERE ($1::char(24) IS NULL OR id > $1) AND ($2::char(24) IS NULL OR id <= $2) ORDER BY id LIMIT $3`,
+        [afterId, untilId, limit],
       );
       if (rows.length === 0) return [];
       const messages: MessageRow[] = await q.query(
@@ -40,6 +41,22 @@ export class PostgresVerifySource implements NewVerifySource {
       );
       return records(rows, messages, false);
     });
+  }
+
+  async splitPoints(afterId: string | null, count: number): Promise<string[]> {
+    if (count <= 1) return [];
+    // Two passes over the primary key's index, no table row read: the rows left, then every step-th id.
+    const [{ n }] = await this.dataSource.query(`SELECT count(*)::bigint AS n FROM conversations WHERE ($1::char(24) IS NULL OR id > $1)`, [
+      afterId,
+    ]);
+    const step = Math.ceil(Number(n) / count);
+    if (step < 1) return [];
+    const rows: Array<{ id: string }> = await this.dataSource.query(
+      `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM conversations WHERE ($1::char(24) IS NULL OR id > $1)) t
+       WHERE rn % $2 = 0 AND rn < $3 ORDER BY id`,
+      [afterId, step, Number(n)],
+    );
+    return rows.map((r) => r.id);
   }
 
   async byIds(ids: readonly string[]): Promise<Map<string, VerifyRecord>> {

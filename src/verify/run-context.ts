@@ -1,10 +1,10 @@
 /**
- * What the parts of a run share while one worker drives it: the run's settings, the worker's claim,
- * and the ways it stops early. A run stops at the next chunk or batch boundary (after its commit) when
- * the process shuts down or when its lease was lost; either way the committed state is complete and
- * another worker resumes from it.
+ * What the parts of a run share while a worker works on it: the run's settings, the worker's claims (the
+ * run's, held by the worker that drives it; the segment it walks), and the ways it stops early. Work stops at
+ * the next chunk or batch boundary (after its commit) when the process shuts down or when a lease was lost;
+ * either way the committed state is complete and another worker resumes from it.
  */
-import { LostClaimError, VerifyRun } from './verify-run.repository';
+import { LostClaimError, LostSegmentError, VerifyRun } from './verify-run.repository';
 
 export class RunInterruptedError extends Error {
   constructor(runId: number) {
@@ -17,6 +17,7 @@ const SLEEP_SLICE_MS = 100;
 
 export class RunContext {
   private leaseLost = false;
+  private segmentLost: number | null = null;
 
   constructor(
     readonly run: VerifyRun,
@@ -28,9 +29,20 @@ export class RunContext {
     this.leaseLost = true;
   }
 
-  /** Throws when the run must stop here. */
+  /** The lease of the segment being walked was lost: its walk stops at the next boundary. */
+  markSegmentLost(segment: number): void {
+    this.segmentLost = segment;
+  }
+
+  /** A new segment is being walked: an earlier one's lost lease does not stop it. */
+  walkingSegment(): void {
+    this.segmentLost = null;
+  }
+
+  /** Throws when the run, or the segment being walked, must stop here. */
   checkStop(): void {
     if (this.leaseLost) throw new LostClaimError(this.run.id);
+    if (this.segmentLost !== null) throw new LostSegmentError(this.run.id, this.segmentLost);
     if (this.shuttingDown()) throw new RunInterruptedError(this.run.id);
   }
 

@@ -1,6 +1,7 @@
 /**
- * The producer side of the verify queue: one job per run (job id `run-<id>`), which a worker runs to the
- * end. Retries with back-off cover transient failures; each retry resumes the run from its checkpoint.
+ * The producer side of the verify queue: one job per run (job id `run-<id>-<created>`), which a worker runs to
+ * the end, and the helper jobs its worker asks for, which other workers take to walk segments of its scan.
+ * Retries with back-off cover transient failures; each retry resumes from the committed state.
  */
 import type { RedisClient } from '../stores/redis';
 import { withTimeout } from '../common/timeout';
@@ -35,6 +36,25 @@ export class VerifyQueue extends QueueProducer<QueueName.Verify> {
   async add(runId: number, createdAt: Date): Promise<void> {
     await withTimeout(
       this.queue.add('verify', { runId }, { jobId: verifyJobId(runId, createdAt) }),
+      ADD_TIMEOUT_MS,
+      () => `the verify queue did not answer within ${ADD_TIMEOUT_MS} ms (Redis ${this.connection.status})`,
+    );
+  }
+
+  /**
+   * `count` helper jobs for the run's walk. `round` (the run's attempt) is in their ids: BullMQ keeps finished
+   * jobs and would drop a new job under a finished one's id, so a holder that took the run over asks anew.
+   */
+  async addHelpers(runId: number, createdAt: Date, count: number, round: number): Promise<void> {
+    const base = verifyJobId(runId, createdAt);
+    await withTimeout(
+      this.queue.addBulk(
+        Array.from({ length: count }, (_, i) => ({
+          name: 'verify-helper',
+          data: { runId, helper: i + 1 },
+          opts: { jobId: `${base}-a${round}-helper-${i + 1}`, attempts: 3 },
+        })),
+      ),
       ADD_TIMEOUT_MS,
       () => `the verify queue did not answer within ${ADD_TIMEOUT_MS} ms (Redis ${this.connection.status})`,
     );

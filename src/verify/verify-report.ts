@@ -1,6 +1,6 @@
 /** The report shapes of the verification endpoints (and the CLI), from a run row. */
 import type { ReportQuery } from './verify.schemas';
-import type { StoredDifference, VerifyRun } from './verify-run.repository';
+import type { SegmentCounts, StoredDifference, VerifyRun } from './verify-run.repository';
 
 export interface RunSummary {
   id: number;
@@ -23,8 +23,10 @@ export interface RunSummary {
     ratePerSecond: number;
     /** Of the walk; null once it is over or while there is no rate yet. */
     etaSeconds: number | null;
+    /** Every ObjectId up to this one is walked; null once the walk is over. */
     cursor: string | null;
     elapsedSeconds: number;
+    segments: SegmentCounts;
   };
   totals: { missing: number; extra: number; different: number; unreadable: number; repaired: number; pendingRecheck: number };
   createdAt: string;
@@ -69,8 +71,9 @@ export function runSummary(run: VerifyRun): RunSummary {
       percent: walked ? 100 : run.recordsEstimate > 0 ? Math.min(99.9, round((100 * run.recordsCompared) / run.recordsEstimate)) : null,
       ratePerSecond: round(rate),
       etaSeconds: walking && rate > 0 ? Math.ceil(left / rate) : null,
-      cursor: run.scanCursor,
+      cursor: run.lowWater,
       elapsedSeconds: round(run.elapsedSeconds),
+      segments: run.segments,
     },
     totals: {
       missing: run.missing,

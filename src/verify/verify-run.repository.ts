@@ -8,7 +8,10 @@
  * - a chunk's suspects, the scan cursor and the run's counters commit in one transaction, as does each
  *   recheck and repair batch with its counters, so counts match the stored rows whatever is killed when;
  * - the counters count `confirmed` rows not repaired, by kind; `pending_recheck` counts suspects. At the
- *   end they are recomputed from the rows, so they are exact even if a bug ever made them drift.
+ *   end they are recomputed from the rows, so they are exact even if a bug ever made them drift;
+ * - the walk is split into `_id` segments (verification_segments), each with its own lease: the worker that
+ *   holds the run plans them and may walk them, and any other worker may take a free one. A segment's chunk
+ *   commits with the segment's claim, its cursor and the run's counters in one transaction.
  */
 import { DataSource, QueryRunner } from 'typeorm';
 import { DomainError } from '../common/errors';
@@ -28,7 +31,13 @@ export interface VerifyRun {
   chunkSize: number;
   recheckDelayMs: number;
   pauseMs: number;
+  /** Where the walk of a run planned before segments existed had got to; its segments start after it. */
   scanCursor: string | null;
+  /** Every ObjectId up to this one is walked (the lowest unfinished segment's position); null once all are. */
+  lowWater: string | null;
+  /** Segments the operator asked for (null: sized from the records estimate). */
+  segmentsWanted: number | null;
+  segments: SegmentCounts;
   chunksDone: number;
   chunksDiffering: number;
   recordsCompared: number;
@@ -54,6 +63,32 @@ export interface VerifyRun {
   /** Seconds of the walk (to now while walking): the denominator of its rate. */
   scanSeconds: number;
   error: string | null;
+}
+
+export interface SegmentCounts {
+  total: number;
+  done: number;
+  /** Held by a worker under a live lease and not finished. */
+  active: number;
+  /** Distinct workers that have held a segment of the run. */
+  workers: number;
+}
+
+/** One `_id` segment of a run's walk: ObjectIds after `startAfter` up to and including `endAt` (null: open). */
+export interface Segment {
+  runId: number;
+  segment: number;
+  startAfter: string | null;
+  endAt: string | null;
+  /** The last `_id` whose chunk is committed; the walk resumes after it. */
+  cursor: string | null;
+}
+
+export class LostSegmentError extends Error {
+  constructor(runId: number, segment: number) {
+    super(`segment ${segment} of verification run ${runId} is no longer held by this worker`);
+    this.name = 'LostSegmentError';
+  }
 }
 
 export interface StoredDifference {
@@ -98,6 +133,9 @@ interface RunRow {
   recheck_delay_ms: number;
   pause_ms: number;
   scan_cursor: string | null;
+  low_water: string | null;
+  segments_wanted: number | null;
+  segments: SegmentCounts | null;
   chunks_done: number;
   chunks_differing: number;
   records_compared: string;
@@ -124,6 +162,12 @@ interface RunRow {
 }
 
 const RUN_SELECT = `SELECT *,
+    (SELECT json_build_object('total', count(*), 'done', count(*) FILTER (WHERE s.done),
+              'active', count(*) FILTER (WHERE NOT s.done AND s.lease_until > now()), 'workers', count(DISTINCT s.claimed_by))
+       FROM verification_segments s WHERE s.run_id = verification_runs.id) AS segments,
+    CASE WHEN phase = 'scan' AND status IN ('queued', 'running') THEN coalesce(
+      (SELECT coalesce(s.cursor, s.start_after) FROM verification_segments s WHERE s.run_id = verification_runs.id AND NOT s.done
+       ORDER BY s.segment LIMIT 1), scan_cursor) END AS low_water,
     CASE WHEN started_at IS NULL THEN 0 ELSE extract(epoch FROM coalesce(finished_at, now()) - started_at)::float8 END AS elapsed_seconds,
     CASE WHEN started_at IS NULL THEN 0 ELSE extract(epoch FROM coalesce(scan_finished_at, finished_at, now()) - started_at)::float8 END AS scan_seconds
   FROM verification_runs`;
@@ -138,6 +182,9 @@ function fromRow(r: RunRow): VerifyRun {
     recheckDelayMs: r.recheck_delay_ms,
     pauseMs: r.pause_ms,
     scanCursor: r.scan_cursor,
+    lowWater: r.low_water,
+    segmentsWanted: r.segments_wanted,
+    segments: r.segments ?? { total: 0, done: 0, active: 0, workers: 0 },
     chunksDone: r.chunks_done,
     chunksDiffering: r.chunks_differing,
     recordsCompared: Number(r.records_compared),
@@ -230,8 +277,9 @@ export class VerifyRunRepository {
           [staleAfterMs],
         );
         const [row] = await q.query(
-          `INSERT INTO verification_runs (mode, status, chunk_size, recheck_delay_ms, pause_ms, legacy_estimate, requested_by, reason, started_at)
-           VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, NULL) RETURNING id`,
+          `INSERT INTO verification_runs
+             (mode, status, chunk_size, recheck_delay_ms, pause_ms, legacy_estimate, requested_by, reason, segments_wanted, started_at)
+           VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, NULL) RETURNING id`,
           [
             options.repair ? 'repair' : 'report',
             options.chunkSize,
@@ -240,6 +288,7 @@ export class VerifyRunRepository {
             recordsEstimate,
             requestedBy,
             options.reason,
+            options.segments,
           ],
         );
         return (await this.getWith(q, Number(row.id)))!;
@@ -357,60 +406,133 @@ export class VerifyRunRepository {
   }
 
   /**
-   * One scanned chunk: its findings stored as suspects (due after the run's recheck delay), the cursor
-   * moved to `cursor` (null: that was the last chunk, the run moves on to its rechecks), the progress
-   * counters advanced.
+   * Splits what is left of the walk into segments ending at `bounds` (ascending ObjectIds; the last segment is
+   * open-ended), the first starting after `startAfter`. Only the run's holder plans, once: a plan already
+   * committed stays as it is.
    */
-  async commitChunk(
-    run: VerifyRun,
-    worker: string,
-    chunk: { cursor: string | null; compared: number; digestsDiffer: boolean; suspects: Finding[] },
-  ): Promise<void> {
+  async planSegments(run: VerifyRun, worker: string, startAfter: string | null, bounds: readonly string[]): Promise<void> {
     await this.transaction(async (q) => {
-      let inserted = 0;
-      if (chunk.suspects.length > 0) {
-        const items = chunk.suspects.map((finding) => ({ finding, kind: finding.kind }));
-        const rows: unknown[] = await q.query(
-          `INSERT INTO verification_differences
-             (run_id, conversation_id, kind, paths, reason, legacy_version, new_version, state, check_after)
-           SELECT $1, u.id, u.kind, u.paths, u.reason, u.lv, u.nv, 'suspect', now() + make_interval(secs => $8::int / 1000.0)
-           FROM unnest($2::text[], $3::text[], $4::jsonb[], $5::text[], $6::bigint[], $7::bigint[]) AS u(id, kind, paths, reason, lv, nv)
-           ON CONFLICT (run_id, conversation_id) DO NOTHING
-           RETURNING conversation_id`,
-          [run.id, ...columns(items), run.recheckDelayMs],
-        );
-        inserted = rows.length;
-      }
-      // The last chunk ends the walk in the same transaction, so a resumed run never walks it again.
-      const position =
-        chunk.cursor !== null ? 'scan_cursor = $3' : `phase = 'recheck', scan_finished_at = coalesce(scan_finished_at, now())`;
-      await this.touch(
-        q,
-        run.id,
-        worker,
-        { pendingRecheck: inserted },
-        `chunks_done = chunks_done + 1, chunks_differing = chunks_differing + ${chunk.digestsDiffer ? 1 : 0},
-         records_compared = records_compared + ${Math.trunc(chunk.compared)}, ${position}`,
-        chunk.cursor !== null ? [chunk.cursor] : [],
+      await this.touch(q, run.id, worker, {});
+      const starts = [startAfter, ...bounds];
+      const ends = [...bounds, null];
+      await q.query(
+        `INSERT INTO verification_segments (run_id, segment, start_after, end_at)
+         SELECT $1, u.n - 1, u.s, u.e FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(s, e, n)
+         WHERE NOT EXISTS (SELECT 1 FROM verification_segments WHERE run_id = $1)`,
+        [run.id, starts, ends],
       );
     });
   }
 
-  /** Findings of records outside the chunk walk (non-ObjectId `_id`s): suspects like any other. */
-  async addSuspects(run: VerifyRun, worker: string, suspects: Finding[]): Promise<void> {
-    if (suspects.length === 0) return;
-    await this.transaction(async (q) => {
-      const rows: unknown[] = await q.query(
-        `INSERT INTO verification_differences
-           (run_id, conversation_id, kind, paths, reason, legacy_version, new_version, state, check_after)
-         SELECT $1, u.id, u.kind, u.paths, u.reason, u.lv, u.nv, 'suspect', now() + make_interval(secs => $8::int / 1000.0)
-         FROM unnest($2::text[], $3::text[], $4::jsonb[], $5::text[], $6::bigint[], $7::bigint[]) AS u(id, kind, paths, reason, lv, nv)
-         ON CONFLICT (run_id, conversation_id) DO NOTHING
-         RETURNING conversation_id`,
-        [run.id, ...columns(suspects.map((finding) => ({ finding, kind: finding.kind }))), run.recheckDelayMs],
+  async segmentsPlanned(runId: number): Promise<boolean> {
+    const [row] = await this.dataSource.query(`SELECT EXISTS (SELECT 1 FROM verification_segments WHERE run_id = $1) AS planned`, [runId]);
+    return row.planned === true;
+  }
+
+  /** Unfinished segments of the run. */
+  async segmentsLeft(runId: number): Promise<number> {
+    const [row] = await this.dataSource.query(`SELECT count(*)::int AS n FROM verification_segments WHERE run_id = $1 AND NOT done`, [
+      runId,
+    ]);
+    return row.n;
+  }
+
+  /**
+   * Takes the lowest unfinished segment of a walking run that nobody holds a live lease on, for `worker`; null
+   * when there is none (all are done or held, or the run is not walking any more).
+   */
+  async claimSegment(runId: number, worker: string, leaseMs: number): Promise<Segment | null> {
+    const [rows]: [Array<{ segment: number; start_after: string | null; end_at: string | null; cursor: string | null }>, number] =
+      await this.dataSource.query(
+        // The CTE is evaluated once (a subquery in FROM may be rescanned per row, taking every free segment).
+        `WITH free AS MATERIALIZED (
+           SELECT segment FROM verification_segments
+           WHERE run_id = $1 AND NOT done AND (claimed_by IS NULL OR lease_until IS NULL OR lease_until < now())
+             AND EXISTS (SELECT 1 FROM verification_runs WHERE id = $1 AND status = 'running' AND phase = 'scan')
+           ORDER BY segment LIMIT 1 FOR UPDATE SKIP LOCKED)
+         UPDATE verification_segments s
+         SET claimed_by = $2, lease_until = now() + make_interval(secs => $3::int / 1000.0), walks = s.walks + 1
+         FROM free WHERE s.run_id = $1 AND s.segment = free.segment
+         RETURNING s.segment, s.start_after, s.end_at, s.cursor`,
+        [runId, worker, leaseMs],
       );
-      await this.touch(q, run.id, worker, { pendingRecheck: rows.length });
+    if (rows.length === 0) return null;
+    const r = rows[0];
+    return { runId, segment: r.segment, startAfter: r.start_after, endAt: r.end_at, cursor: r.cursor };
+  }
+
+  async renewSegment(seg: Segment, worker: string, leaseMs: number): Promise<boolean> {
+    const [, count] = await this.dataSource.query(
+      `UPDATE verification_segments SET lease_until = now() + make_interval(secs => $4::int / 1000.0)
+       WHERE run_id = $1 AND segment = $2 AND claimed_by = $3 AND NOT done`,
+      [seg.runId, seg.segment, worker, leaseMs],
+    );
+    return count === 1;
+  }
+
+  /** Gives an unfinished segment back (shutdown, an error): any worker may take it at once. */
+  async releaseSegment(seg: Segment, worker: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE verification_segments SET claimed_by = NULL, lease_until = NULL WHERE run_id = $1 AND segment = $2 AND claimed_by = $3 AND NOT done`,
+      [seg.runId, seg.segment, worker],
+    );
+  }
+
+  /**
+   * One walked chunk of a segment, in one transaction: the segment's claim checked and its cursor moved to
+   * `cursor` (null: that was its last chunk, the segment is done), the findings stored as suspects (due after the
+   * run's recheck delay), the run's progress counters advanced. Any worker holding the segment may commit, while
+   * the run is walking.
+   */
+  async commitChunk(
+    run: VerifyRun,
+    seg: Segment,
+    worker: string,
+    chunk: { cursor: string | null; compared: number; digestsDiffer: boolean; suspects: Finding[] },
+  ): Promise<void> {
+    await this.transaction(async (q) => {
+      const compared = Math.trunc(chunk.compared);
+      const [, held] = await q.query(
+        `UPDATE verification_segments
+         SET chunks_done = chunks_done + 1, records_compared = records_compared + $4, cursor = coalesce($5::char(24), cursor), done = $5::char(24) IS NULL,
+             lease_until = CASE WHEN $5::char(24) IS NULL THEN NULL ELSE lease_until END
+         WHERE run_id = $1 AND segment = $2 AND claimed_by = $3 AND NOT done`,
+        [run.id, seg.segment, worker, compared, chunk.cursor],
+      );
+      if (held !== 1) throw new LostSegmentError(run.id, seg.segment);
+      const inserted = await this.insertSuspects(q, run, chunk.suspects);
+      const [, walking] = await q.query(
+        `UPDATE verification_runs
+         SET chunks_done = chunks_done + 1, chunks_differing = chunks_differing + $2, records_compared = records_compared + $3,
+             pending_recheck = pending_recheck + $4, updated_at = now()
+         WHERE id = $1 AND status = 'running' AND phase = 'scan'`,
+        [run.id, chunk.digestsDiffer ? 1 : 0, compared, inserted],
+      );
+      if (walking !== 1) throw new LostClaimError(run.id);
     });
+  }
+
+  /** Records outside the segments (non-ObjectId `_id`s), compared one by one: their findings are suspects like any other. */
+  async addSuspects(run: VerifyRun, worker: string, suspects: Finding[], compared: number): Promise<void> {
+    await this.transaction(async (q) => {
+      const inserted = await this.insertSuspects(q, run, suspects);
+      await this.touch(q, run.id, worker, { pendingRecheck: inserted }, `records_compared = records_compared + ${Math.trunc(compared)}`);
+    });
+  }
+
+  /** Stores findings as suspects due after the run's recheck delay; returns how many were new. */
+  private async insertSuspects(q: Runner, run: VerifyRun, suspects: Finding[]): Promise<number> {
+    if (suspects.length === 0) return 0;
+    const rows: unknown[] = await q.query(
+      `INSERT INTO verification_differences
+         (run_id, conversation_id, kind, paths, reason, legacy_version, new_version, state, check_after)
+       SELECT $1, u.id, u.kind, u.paths, u.reason, u.lv, u.nv, 'suspect', now() + make_interval(secs => $8::int / 1000.0)
+       FROM unnest($2::text[], $3::text[], $4::jsonb[], $5::text[], $6::bigint[], $7::bigint[]) AS u(id, kind, paths, reason, lv, nv)
+       ON CONFLICT (run_id, conversation_id) DO NOTHING
+       RETURNING conversation_id`,
+      [run.id, ...columns(suspects.map((finding) => ({ finding, kind: finding.kind }))), run.recheckDelayMs],
+    );
+    return rows.length;
   }
 
   /** Suspects whose recheck is due, oldest first, as they were found (or last rechecked). */

@@ -7,28 +7,26 @@ import type { VerifyRecord } from './domain/verify-record';
 export interface LegacyBatch {
   /** Documents whose `_id` is an ObjectId, ascending. */
   records: VerifyRecord[];
-  /**
-   * Documents whose `_id` is not an ObjectId. They sort outside the ObjectId range, so they cannot be
-   * placed in a chunk; each is compared on its own (record id: its 24-hex string id, or the dead-letter key).
-   */
-  others: VerifyRecord[];
-  /** Nothing is left after this batch. */
+  /** Nothing is left in the scan's range after this batch. */
   exhausted: boolean;
 }
 
 export interface LegacyScan {
-  /** Up to `max` ObjectId records (plus any others met on the way). */
+  /** Up to `max` records. */
   next(max: number): Promise<LegacyBatch>;
   close(): Promise<void>;
 }
 
 export interface LegacyVerifySource {
   /**
-   * One cursor for the whole walk: from the start (every document whatever its `_id` type) or after an
-   * ObjectId (a resumed run; such a cursor only sees ObjectIds, see `otherIdRecords`).
+   * One cursor over the documents whose `_id` is an ObjectId after `afterId` up to and including `untilId` (null:
+   * from the first, to the last), in `_id` order.
    */
-  openScan(afterId: string | null, batchSize: number): LegacyScan;
-  /** The documents whose `_id` is not an ObjectId (few, if any), for a resumed scan. */
+  openScan(afterId: string | null, untilId: string | null, batchSize: number): LegacyScan;
+  /**
+   * The documents whose `_id` is not an ObjectId (few, if any). They sort outside the ObjectId range, so no segment
+   * holds them; each is compared on its own (record id: its 24-hex string id, or the dead-letter key).
+   */
   otherIdRecords(): AsyncIterable<VerifyRecord>;
   /** The document with this id, as an ObjectId or as a 24-hex string `_id`; null when absent. */
   byId(id: string): Promise<VerifyRecord | null>;
@@ -37,8 +35,16 @@ export interface LegacyVerifySource {
 }
 
 export interface NewVerifySource {
-  /** Up to `limit` records with id > `afterId` (from the start when null), ascending, from one snapshot. */
-  page(afterId: string | null, limit: number): Promise<VerifyRecord[]>;
+  /**
+   * Up to `limit` records with id > `afterId` (from the start when null) and <= `untilId` (to the end when null),
+   * ascending, from one snapshot.
+   */
+  page(afterId: string | null, untilId: string | null, limit: number): Promise<VerifyRecord[]>;
+  /**
+   * Up to `count - 1` ids after `afterId` that split the rows after it into `count` parts of about equal size,
+   * ascending (fewer when there are fewer rows than parts).
+   */
+  splitPoints(afterId: string | null, count: number): Promise<string[]>;
   byIds(ids: readonly string[]): Promise<Map<string, VerifyRecord>>;
 }
 

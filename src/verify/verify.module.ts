@@ -43,7 +43,15 @@ import { LEGACY_VERIFY_SOURCE, LegacyVerifySource, NEW_VERIFY_SOURCE, NewVerifyS
     VerifyMetrics,
     {
       provide: VerifyRunner,
-      inject: [LEGACY_VERIFY_SOURCE, NEW_VERIFY_SOURCE, VerifyRunRepository, RepairService, MigrationModeService, VerifyMetrics],
+      inject: [
+        LEGACY_VERIFY_SOURCE,
+        NEW_VERIFY_SOURCE,
+        VerifyRunRepository,
+        RepairService,
+        MigrationModeService,
+        VerifyMetrics,
+        VerifyQueue,
+      ],
       useFactory: (
         legacy: LegacyVerifySource,
         next: NewVerifySource,
@@ -51,6 +59,7 @@ import { LEGACY_VERIFY_SOURCE, LegacyVerifySource, NEW_VERIFY_SOURCE, NewVerifyS
         repairs: RepairService,
         mode: MigrationModeService,
         metrics: VerifyMetrics,
+        queue: VerifyQueue,
       ) => {
         const rechecker = new Rechecker(legacy, next, runs, metrics);
         return new VerifyRunner(
@@ -58,6 +67,7 @@ import { LEGACY_VERIFY_SOURCE, LegacyVerifySource, NEW_VERIFY_SOURCE, NewVerifyS
           new ChunkScanner(legacy, next, runs, rechecker, metrics),
           rechecker,
           new VerifyRepairer(legacy, next, runs, repairs, mode, metrics),
+          (run, count, round) => queue.addHelpers(run.id, run.createdAt, count, round),
         );
       },
     },

@@ -12,7 +12,10 @@ const SHUTDOWN_GRACE_MS = 30_000;
 @Injectable()
 export class VerifyProcessor implements QueueProcessor<QueueName.Verify>, BeforeApplicationShutdown {
   readonly queue = QueueName.Verify;
-  /** One run at a time per process: a run is a long sequential walk, and one run at a time is allowed. */
+  /**
+   * One job at a time per process: a run's walk or a helper's segments, each a long sequential walk. Another
+   * process's worker helps with a run's walk; the run's own worker walks every segment nobody else takes.
+   */
   readonly concurrency = 1;
   /** A run outlives many lock periods; a worker killed more than once must not make BullMQ fail it. */
   readonly workerOptions = { maxStalledCount: 20 };
@@ -21,8 +24,11 @@ export class VerifyProcessor implements QueueProcessor<QueueName.Verify>, Before
 
   async process(job: Job<JobPayloads[QueueName.Verify]>, token?: string): Promise<unknown> {
     const runId = job.data?.runId;
-    if (!Number.isSafeInteger(runId) || runId < 1) throw new UnrecoverableError(`bad verify payload: ${JSON.stringify(job.data)}`);
+    const helper = job.data?.helper;
+    if (!Number.isSafeInteger(runId) || runId < 1 || (helper !== undefined && !Number.isSafeInteger(helper)))
+      throw new UnrecoverableError(`bad verify payload: ${JSON.stringify(job.data)}`);
     try {
+      if (helper !== undefined) return { runId, helper, segmentsWalked: await this.runner.help(runId) };
       const run = await this.runner.run(runId, { finalAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1) });
       return run && { runId, status: run.status, missing: run.missing, extra: run.extra, different: run.different, repaired: run.repaired };
     } catch (err) {

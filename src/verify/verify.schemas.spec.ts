@@ -19,12 +19,20 @@ describe('verify input', () => {
 
   it('accepts every setting in range', () => {
     expect(
-      parseInput(VerifyOptionsSchema, { repair: true, chunkSize: 10, recheckDelayMs: 0, pauseMs: 60000, reason: 'pre-canary' }),
+      parseInput(VerifyOptionsSchema, {
+        repair: true,
+        chunkSize: 10,
+        recheckDelayMs: 0,
+        pauseMs: 60000,
+        segments: 64,
+        reason: 'pre-canary',
+      }),
     ).toEqual({
       repair: true,
       chunkSize: 10,
       recheckDelayMs: 0,
       pauseMs: 60000,
+      segments: 64,
       reason: 'pre-canary',
     });
   });
@@ -36,6 +44,9 @@ describe('verify input', () => {
       ),
     ).toEqual(['chunkSize', 'pauseMs', 'reason', 'recheckDelayMs', 'repair', 'sample']);
     expect(fields(() => parseInput(VerifyOptionsSchema, []))).toEqual(['body']);
+    expect(fields(() => parseInput(VerifyOptionsSchema, { segments: 0 }))).toEqual(['segments']);
+    expect(fields(() => parseInput(VerifyOptionsSchema, { segments: 65 }))).toEqual(['segments']);
+    expect(fields(() => parseInput(VerifyOptionsSchema, { segments: 2.5 }))).toEqual(['segments']);
     expect(fields(() => parseInput(VerifyOptionsSchema, { reason: 'nul\u0000' }))).toEqual(['reason']);
   });
 

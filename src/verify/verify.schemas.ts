@@ -7,7 +7,7 @@ import { body, boolString, int, intString, oneOf, params, query, text, z } from 
 export const REPORT_KINDS = ['missing', 'extra', 'different', 'unreadable'] as const;
 export type ReportKind = (typeof REPORT_KINDS)[number];
 
-export const VERIFY_DEFAULTS = { repair: false, chunkSize: 1000, recheckDelayMs: 5000, pauseMs: 0 } as const;
+export const VERIFY_DEFAULTS = { repair: false, chunkSize: 1000, recheckDelayMs: 5000, pauseMs: 0, segments: null } as const;
 
 /** The body of `POST /migration/verify`; an absent body means every default. */
 export const VerifyOptionsSchema = body({
@@ -22,6 +22,10 @@ export const VerifyOptionsSchema = body({
     .default(VERIFY_DEFAULTS.recheckDelayMs)
     .meta({ description: 'How long a differing record waits before it is read again' }),
   pauseMs: int(0, 60_000).default(VERIFY_DEFAULTS.pauseMs).meta({ description: 'Pause after each chunk' }),
+  segments: int(1, 64).nullable().default(VERIFY_DEFAULTS.segments).meta({
+    description:
+      'How many `_id` segments the walk is split into, for workers to walk in parallel (null: one per ten chunks of the records estimate, at most 16)',
+  }),
   reason: text({ max: 500 }).nullable().default(null),
 });
 
@@ -64,8 +68,14 @@ export const RunSummarySchema = z.object({
     percent: z.number().nullable(),
     ratePerSecond: z.number(),
     etaSeconds: z.number().nullable(),
-    cursor: z.string().nullable(),
+    cursor: z.string().nullable().meta({ description: 'Every ObjectId up to this one is walked; null once the walk is over' }),
     elapsedSeconds: z.number(),
+    segments: z.object({
+      total: z.int(),
+      done: z.int(),
+      active: z.int().meta({ description: 'Being walked by a worker now' }),
+      workers: z.int().meta({ description: 'Workers that have walked a segment of this run' }),
+    }),
   }),
   totals: z.object({
     missing: z.int(),

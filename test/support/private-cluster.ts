@@ -21,12 +21,13 @@ export interface PrivateCluster {
 
 /**
  * `name`: the build folder under .local; `env`: for every process (the initial phase, above all), or made from the
- * servers once they run (a proxy in front of one of them, say).
+ * servers once they run (a proxy in front of one of them, say); `workers`: worker processes, each serving every queue.
  */
 export async function startPrivateCluster(
   name: string,
   env: Record<string, string> | ((services: PrivateServices) => Promise<Record<string, string>>),
   replicas = 2,
+  workers = 1,
 ): Promise<PrivateCluster> {
   const services = await startPrivateServices();
   const ds = createDataSource({ url: services.env.DATABASE_URL, poolSize: 2 });
@@ -40,7 +41,7 @@ export async function startPrivateCluster(
     await ds.initialize();
     await ds.runMigrations({ transaction: 'each' });
     const processEnv = typeof env === 'function' ? await env(services) : env;
-    cluster = await Cluster.start(services.env, replicas, path.join(ROOT, `.local/${name}/build`), processEnv);
+    cluster = await Cluster.start(services.env, replicas, path.join(ROOT, `.local/${name}/build`), processEnv, workers);
     return { services, cluster, ds, close };
   } catch (err) {
     await close().catch(() => undefined);
