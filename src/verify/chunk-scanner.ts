@@ -35,8 +35,10 @@ export class ChunkScanner {
     const { run } = ctx;
     if (await this.runs.segmentsPlanned(run.id)) return;
     await this.otherIds(ctx);
-    const count = segmentCount({ wanted: run.segmentsWanted, recordsEstimate: run.recordsEstimate, chunkSize: run.chunkSize });
-    const bounds = await this.next.splitPoints(run.scanCursor, count);
+    // Sized from the rows the walk covers, counted now: the run's estimate may be stale.
+    const bounds = await this.next.splitPoints(run.scanCursor, (rows) =>
+      segmentCount({ wanted: run.segmentsWanted, records: rows, chunkSize: run.chunkSize }),
+    );
     ctx.checkStop();
     await this.runs.planSegments(run, ctx.worker, run.scanCursor, bounds);
   }

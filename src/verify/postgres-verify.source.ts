@@ -43,14 +43,14 @@ export class PostgresVerifySource implements NewVerifySource {
     });
   }
 
-  async splitPoints(afterId: string | null, count: number): Promise<string[]> {
-    if (count <= 1) return [];
+  async splitPoints(afterId: string | null, parts: (rows: number) => number): Promise<string[]> {
     // Two passes over the primary key's index, no table row read: the rows left, then every step-th id.
     const [{ n }] = await this.dataSource.query(`SELECT count(*)::bigint AS n FROM conversations WHERE ($1::char(24) IS NULL OR id > $1)`, [
       afterId,
     ]);
+    const count = parts(Number(n));
     const step = Math.ceil(Number(n) / count);
-    if (step < 1) return [];
+    if (count <= 1 || step < 1) return [];
     const rows: Array<{ id: string }> = await this.dataSource.query(
       `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM conversations WHERE ($1::char(24) IS NULL OR id > $1)) t
        WHERE rn % $2 = 0 AND rn < $3 ORDER BY id`,

@@ -41,10 +41,10 @@ export interface NewVerifySource {
    */
   page(afterId: string | null, untilId: string | null, limit: number): Promise<VerifyRecord[]>;
   /**
-   * Up to `count - 1` ids after `afterId` that split the rows after it into `count` parts of about equal size,
-   * ascending (fewer when there are fewer rows than parts).
+   * Ids after `afterId` that split the rows after it into `parts(rows)` parts of about equal size, ascending (one
+   * fewer than the parts; fewer when there are fewer rows than parts).
    */
-  splitPoints(afterId: string | null, count: number): Promise<string[]>;
+  splitPoints(afterId: string | null, parts: (rows: number) => number): Promise<string[]>;
   byIds(ids: readonly string[]): Promise<Map<string, VerifyRecord>>;
 }
 

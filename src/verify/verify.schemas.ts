@@ -24,7 +24,7 @@ export const VerifyOptionsSchema = body({
   pauseMs: int(0, 60_000).default(VERIFY_DEFAULTS.pauseMs).meta({ description: 'Pause after each chunk' }),
   segments: int(1, 64).nullable().default(VERIFY_DEFAULTS.segments).meta({
     description:
-      'How many `_id` segments the walk is split into, for workers to walk in parallel (null: one per ten chunks of the records estimate, at most 16)',
+      'How many `_id` segments the walk is split into, for workers to walk in parallel (null: one per ten chunks of the rows in the new store, at most 16)',
   }),
   reason: text({ max: 500 }).nullable().default(null),
 });
