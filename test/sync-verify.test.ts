@@ -146,6 +146,43 @@ describe('verification (sync-verify)', () => {
     expect(metrics.body).toMatch(/verification_latest_run_records_compared 250/);
   });
 
+  it('walks the stores in segments, and compares the documents whose `_id` is no ObjectId once, outside them', async () => {
+    const cs = Array.from({ length: 400 }, (_, i) => conversation(i));
+    await seedBoth(cs);
+    await t.pg.query('DELETE FROM conversations WHERE id = ANY($1)', [[idOf(0), idOf(133), idOf(399)]]);
+    // A 24-hex string `_id` is compared with that id's row; a number is no conversation id.
+    const stringId = conversation(1000);
+    await legacyCollection(t).insertOne({ ...toLegacy(stringId), _id: stringId.id as never });
+    await pg.putMany([stringId]);
+    await legacyCollection(t).insertOne({ ...toLegacy(conversation(1001)), _id: 42 as never });
+
+    const report = await finished(await startRun({ chunkSize: 20, segments: 3 }));
+    expect(report.progress.segments).toEqual({ total: 3, done: 3, active: 0, workers: 1 });
+    // The segments hold 400 ObjectIds and the string id's row (an `extra` of the walk until its recheck finds the
+    // document by its string `_id`); the two other documents are compared once, outside them.
+    expect(report.progress.recordsCompared).toBe(403);
+    // The number `_id` cannot be read as a conversation: `different`, its reason saying why (`unreadable` once
+    // the sync has dead-lettered it).
+    expect(report.totals).toMatchObject({ missing: 3, extra: 0, different: 1 });
+    const differences = await allDifferences(report.id);
+    expect(differences.filter((d) => d.kind === 'missing').map((d) => d.conversationId)).toEqual([idOf(0), idOf(133), idOf(399)]);
+    expect(differences.find((d) => d.kind === 'different')).toMatchObject({
+      conversationId: '{"$numberInt":"42"}',
+      reason: expect.stringContaining('got number 42'),
+    });
+    const segments = (
+      await t.pg.query('SELECT start_after, end_at, done, records_compared FROM verification_segments WHERE run_id = $1 ORDER BY segment', [
+        report.id,
+      ])
+    ).rows;
+    expect(segments.map((r) => [r.start_after !== null, r.end_at !== null, r.done])).toEqual([
+      [false, true, true],
+      [true, true, true],
+      [true, false, true],
+    ]);
+    expect(segments.reduce((n, r) => n + Number(r.records_compared), 0)).toBe(401);
+  });
+
   it('finds planted differences of every kind, with their paths', async () => {
     const cs = Array.from({ length: 300 }, (_, i) => conversation(i));
     await seedBoth(cs);

@@ -34,13 +34,13 @@ export class ChunkScanner {
   async plan(ctx: RunContext): Promise<void> {
     const { run } = ctx;
     if (await this.runs.segmentsPlanned(run.id)) return;
-    await this.otherIds(ctx);
+    const othersCompared = await this.otherIds(ctx);
     // Sized from the rows the walk covers, counted now: the run's estimate may be stale.
     const bounds = await this.next.splitPoints(run.scanCursor, (rows) =>
       segmentCount({ wanted: run.segmentsWanted, records: rows, chunkSize: run.chunkSize }),
     );
     ctx.checkStop();
-    await this.runs.planSegments(run, ctx.worker, run.scanCursor, bounds);
+    await this.runs.planSegments(run, ctx.worker, { startAfter: run.scanCursor, bounds, othersCompared });
   }
 
   /** Walks one segment to its end. `recheck`: the run's holder rechecks due suspects between chunks. */
@@ -86,11 +86,13 @@ export class ChunkScanner {
     return others.map((r) => compareRecord(r.id, r, rows.get(r.id))).filter((f): f is Finding => f !== null);
   }
 
-  private async otherIds(ctx: RunContext): Promise<void> {
+  /** Compares them; returns how many there were. */
+  private async otherIds(ctx: RunContext): Promise<number> {
     let batch: VerifyRecord[] = [];
+    let compared = 0;
     const flush = async () => {
-      if (batch.length === 0) return;
-      await this.runs.addSuspects(ctx.run, ctx.worker, await this.compareOthers(batch), batch.length);
+      await this.runs.addSuspects(ctx.run, ctx.worker, await this.compareOthers(batch));
+      compared += batch.length;
       batch = [];
     };
     for await (const record of this.legacy.otherIdRecords()) {
@@ -98,5 +100,6 @@ export class ChunkScanner {
       if (batch.length >= OTHERS_BATCH) await flush();
     }
     await flush();
+    return compared;
   }
 }

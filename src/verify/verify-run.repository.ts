@@ -407,20 +407,27 @@ export class VerifyRunRepository {
 
   /**
    * Splits what is left of the walk into segments ending at `bounds` (ascending ObjectIds; the last segment is
-   * open-ended), the first starting after `startAfter`. Only the run's holder plans, once: a plan already
-   * committed stays as it is.
+   * open-ended), the first starting after `startAfter`, and counts the `othersCompared` records compared before
+   * (outside the segments) in the same transaction, so a plan cut short and made again counts them once. Only the
+   * run's holder plans, once: a plan already committed stays as it is.
    */
-  async planSegments(run: VerifyRun, worker: string, startAfter: string | null, bounds: readonly string[]): Promise<void> {
+  async planSegments(
+    run: VerifyRun,
+    worker: string,
+    plan: { startAfter: string | null; bounds: readonly string[]; othersCompared: number },
+  ): Promise<void> {
     await this.transaction(async (q) => {
-      await this.touch(q, run.id, worker, {});
-      const starts = [startAfter, ...bounds];
-      const ends = [...bounds, null];
-      await q.query(
+      const starts = [plan.startAfter, ...plan.bounds];
+      const ends = [...plan.bounds, null];
+      const rows: unknown[] = await q.query(
         `INSERT INTO verification_segments (run_id, segment, start_after, end_at)
          SELECT $1, u.n - 1, u.s, u.e FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS u(s, e, n)
-         WHERE NOT EXISTS (SELECT 1 FROM verification_segments WHERE run_id = $1)`,
+         WHERE NOT EXISTS (SELECT 1 FROM verification_segments WHERE run_id = $1)
+         RETURNING segment`,
         [run.id, starts, ends],
       );
+      const counted = rows.length > 0 ? `records_compared = records_compared + ${Math.trunc(plan.othersCompared)}` : '';
+      await this.touch(q, run.id, worker, {}, counted);
     });
   }
 
@@ -513,10 +520,11 @@ export class VerifyRunRepository {
   }
 
   /** Records outside the segments (non-ObjectId `_id`s), compared one by one: their findings are suspects like any other. */
-  async addSuspects(run: VerifyRun, worker: string, suspects: Finding[], compared: number): Promise<void> {
+  async addSuspects(run: VerifyRun, worker: string, suspects: Finding[]): Promise<void> {
+    if (suspects.length === 0) return;
     await this.transaction(async (q) => {
       const inserted = await this.insertSuspects(q, run, suspects);
-      await this.touch(q, run.id, worker, { pendingRecheck: inserted }, `records_compared = records_compared + ${Math.trunc(compared)}`);
+      await this.touch(q, run.id, worker, { pendingRecheck: inserted });
     });
   }
 

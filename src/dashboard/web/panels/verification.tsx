@@ -93,7 +93,10 @@ function Runs({ api, items }: { api: Api; items: VerifyRun[] }) {
               </td>
               <td>
                 {r.status}
-                {r.status === 'running' && r.progress.percent !== null ? ` ${r.progress.percent} %` : ''}{' '}
+                {r.status === 'running' && r.progress.percent !== null ? ` ${r.progress.percent} %` : ''}
+                {r.status === 'running' && r.phase === 'scan' && r.progress.segments.total > 1
+                  ? `, segments ${r.progress.segments.done} / ${r.progress.segments.total} (${r.progress.segments.active} walking)`
+                  : ''}{' '}
                 {r.status === 'completed' && <span class={`badge ${r.clean ? 'ok' : 'bad'}`}>{r.clean ? 'clean' : 'differences'}</span>}
               </td>
               <td>
