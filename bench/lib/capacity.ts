@@ -53,7 +53,8 @@ export function capacityReport(lines: BenchLine[]): string | null {
     postgres: ((one.servers_cpu_s.postgres ?? NaN) * 1000) / docs,
   };
   const perWorker = one.docs_per_s;
-  const verify = lines.find((l) => l.bench === 'scale-out' && l.figure === 'verify_scale_out');
+  // The latest: a run of the verification alone may follow the run that measured the backfill.
+  const verify = lines.filter((l) => l.bench === 'scale-out' && l.figure === 'verify_scale_out').pop();
   const verifyOne = (verify?.points as ScalePoint[] | undefined)?.find((p) => p.workers === 1 && p.completed);
   const bigBackfill = lines
     .filter((l) => l.bench === 'backfill' && l.figure === 'backfill_vs_raw_pipeline')
@@ -156,8 +157,15 @@ export function capacityReport(lines: BenchLine[]): string | null {
         .map(([k, v]) => `${k} worker(s) ${n(v)} documents/s`)
         .join(', ') +
       '): the table above extrapolates from CPU seconds per document, which is what a worker or a server on cores of its own',
-    'spends, not from a measured speed-up. Verification is one job per run (one sequential walk under one lease): a second',
-    'worker takes nothing of it (scale-out / verify_scale_out), so its time is N / the one-worker rate whatever K is.',
+    'spends, not from a measured speed-up. A verification run is split into `_id` segments that every worker walks, so it',
+    'is bound like the backfill: by the workers, then by the legacy server, which here serves every cursor from the same',
+    '2 cores' +
+      (verify
+        ? ` (scale-out / verify_scale_out: ${Object.entries(verify.by_workers as Record<string, number>)
+            .map(([k, v]) => `${k} worker(s) ${n(v)} records/s`)
+            .join(', ')})`
+        : '') +
+      '.',
     '',
   );
   return out.join('\n');
