@@ -17,7 +17,8 @@ const SLEEP_SLICE_MS = 100;
 
 export class RunContext {
   private leaseLost = false;
-  private segmentLost: number | null = null;
+  private segment: number | null = null;
+  private segmentLost = false;
 
   constructor(
     readonly run: VerifyRun,
@@ -29,20 +30,24 @@ export class RunContext {
     this.leaseLost = true;
   }
 
-  /** The lease of the segment being walked was lost: its walk stops at the next boundary. */
+  /**
+   * The lease of `segment` was lost: if it is the segment being walked, its walk stops at the next boundary (a
+   * late answer about a segment walked before is ignored).
+   */
   markSegmentLost(segment: number): void {
-    this.segmentLost = segment;
+    if (segment === this.segment) this.segmentLost = true;
   }
 
-  /** A new segment is being walked: an earlier one's lost lease does not stop it. */
-  walkingSegment(): void {
-    this.segmentLost = null;
+  /** `segment` is walked from now on: an earlier one's lost lease does not stop it. */
+  walkingSegment(segment: number): void {
+    this.segment = segment;
+    this.segmentLost = false;
   }
 
   /** Throws when the run, or the segment being walked, must stop here. */
   checkStop(): void {
     if (this.leaseLost) throw new LostClaimError(this.run.id);
-    if (this.segmentLost !== null) throw new LostSegmentError(this.run.id, this.segmentLost);
+    if (this.segmentLost) throw new LostSegmentError(this.run.id, this.segment!);
     if (this.shuttingDown()) throw new RunInterruptedError(this.run.id);
   }
 

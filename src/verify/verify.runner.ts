@@ -135,7 +135,7 @@ export class VerifyRunner {
    * worker has it now). Any other way out gives the segment back before throwing.
    */
   private async walkSegment(ctx: RunContext, seg: Segment, recheck: boolean): Promise<boolean> {
-    ctx.walkingSegment();
+    ctx.walkingSegment(seg.segment);
     const keeper = setInterval(
       () => {
         this.runs.renewSegment(seg, this.worker, this.leaseMs).then(
