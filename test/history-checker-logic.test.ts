@@ -435,15 +435,26 @@ describe('server errors', () => {
     message: 'Internal server error',
   });
 
-  it("flags a client's request, a flip and a status read answered with a 500, and not a 503, a 4xx or a lost connection", () => {
+  it("flags a client's request, a flip and an operator's request answered with a 500, and not a 503, a 4xx or a lost connection", () => {
     const ops = [answered(500, 'INTERNAL_ERROR'), answered(503, 'STORE_UNAVAILABLE'), answered(409, 'VERSION_CONFLICT'), answered(0)];
     const flips = [flipAnswered(500, 'INTERNAL_ERROR'), flipAnswered(503, 'STORE_UNAVAILABLE'), flipAnswered(409, 'CUTOVER_TIMEOUT')];
-    const reads = [500, 503, 200].map((status) => ({ path: '/migration/status', replica: 1, invokeMs: 5, completeMs: 6, status }));
+    const reads = [
+      ...[500, 503, 200].map((status) => ({ path: '/migration/status', replica: 1, invokeMs: 5, completeMs: 6, status })),
+      ...[502, 409, 202, 0].map((status) => ({
+        method: 'POST',
+        path: '/migration/verify',
+        replica: 2,
+        invokeMs: 7,
+        completeMs: 8,
+        status,
+      })),
+    ];
     const found = checkServerErrors(ops, flips, reads);
     expect(found.map((v) => v.detail)).toEqual([
       'append answered 500 INTERNAL_ERROR by replica 0',
       'rollback (flip 9) answered 500 INTERNAL_ERROR by replica 2: Internal server error',
       "operator's GET /migration/status answered 500 by replica 1",
+      "operator's POST /migration/verify answered 502 by replica 2",
     ]);
     expect(found[0].opIds).toEqual([ops[0].opId]);
     // A later attempt of the same operation that was acknowledged does not excuse the 500 before it.

@@ -471,7 +471,7 @@ export function checkServerErrors(ops: HistoryOp[], flips: FlipRequest[], operat
     out.push({
       rule: 'serverError',
       opIds: [],
-      detail: `operator's GET ${r.path} answered ${answer(r)} by replica ${r.replica}`,
+      detail: `operator's ${r.method ?? 'GET'} ${r.path} answered ${answer(r)} by replica ${r.replica}`,
     });
   }
   return out;

@@ -106,8 +106,13 @@ export interface FaultEvent {
   atMs: number;
 }
 
-/** One of the operator's reads of the migration's status (between flips), as it was answered. */
+/**
+ * One of the operator's requests other than a flip, as it was answered: the status read between flips, and the
+ * sync and verification requests made throughout (a verification started, the runs and the sync status read).
+ */
 export interface OperatorRead {
+  /** GET when absent (histories recorded before other requests were). */
+  method?: string;
   path: string;
   replica: number;
   invokeMs: number;
@@ -121,7 +126,7 @@ export interface History {
   ops: HistoryOp[];
   flips: FlipRequest[];
   faults: FaultEvent[];
-  /** The operator's status reads (flips runs); held to the server-error rule like the rest. */
+  /** The operator's requests but flips (status reads, sync and verification requests); held to the server-error rule like the rest. */
   operatorReads?: OperatorRead[];
 }
 

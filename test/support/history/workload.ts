@@ -378,6 +378,57 @@ class Runner {
     }
   }
 
+  /**
+   * The operator's other requests, throughout the run and its faults: the sync status, the verification runs, and
+   * now and then a verification (report only, in two segments so both workers walk it) while none it started is
+   * still going. Each is recorded and held to the server-error rule; a 409 (a run already going) or a 503 is an
+   * answer. At the end it waits, bounded, for its last verification to finish, so the settling's run is not held.
+   */
+  private async operatorChecks(): Promise<void> {
+    const random = prng(this.options.seed * 104_729 + 3);
+    const request = async (method: string, path: string, body?: unknown): Promise<Reply> => {
+      const reply = await this.operatorRequest(random, method, path, body);
+      const { replica, invokeMs, completeMs, status, code } = reply.attempt;
+      this.recorder.operatorRead({ method, path: path.replace(/\/\d+$/, '/:id'), replica, invokeMs, completeMs, status, code });
+      return reply;
+    };
+    let running: number | null = null;
+    const counts = { started: 0, completed: 0, failed: 0 };
+    const look = async () => {
+      if (running === null) return;
+      const reply = await request('GET', `/migration/verify/${running}`);
+      const state = reply.attempt.outcome === 'ok' ? (reply.body?.status as string) : undefined;
+      if (state === 'completed' || state === 'failed') {
+        counts[state]++;
+        running = null;
+      }
+    };
+    for (let i = 0; now() < this.end() - 1000; i++) {
+      await sleep(2000 + random() * 3000);
+      if (i % 3 === 0) await request('GET', '/migration/sync');
+      else if (i % 3 === 1) await request('GET', '/migration/verify?limit=5');
+      else if (running === null) {
+        const reply = await request('POST', '/migration/verify', {
+          recheckDelayMs: 300,
+          chunkSize: 10,
+          segments: 2,
+          reason: 'history checker: verification during the run',
+        });
+        if (reply.attempt.status === 202) {
+          running = reply.body.id as number;
+          counts.started++;
+        }
+      } else await look();
+    }
+    for (const until = now() + 60_000; running !== null && now() < until;) {
+      await look();
+      if (running !== null) await sleep(1000);
+    }
+    this.log(
+      `operator: verifications started ${counts.started}, completed ${counts.completed}, failed ${counts.failed}${running === null ? '' : `, run ${running} still going`}`,
+    );
+  }
+
   /** When the load and the operator stop: `seconds` after the start, or later while flips are short (minFlipsEachWay). */
   private end(): number {
     const min = this.options.flips ? (this.options.minFlipsEachWay ?? 0) : 0;
@@ -717,6 +768,7 @@ class Runner {
     const tasks: Array<Promise<void>> = Array.from({ length: this.options.clients }, (_, k) => this.client(k, ids));
     tasks.push(this.legacyApplication(ids));
     if (this.options.flips) tasks.push(this.operator());
+    tasks.push(this.operatorChecks());
     if (this.options.faults) tasks.push(this.faults(random, started, this.options.seconds));
     const results = await Promise.allSettled(tasks);
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
