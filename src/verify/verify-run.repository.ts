@@ -35,7 +35,7 @@ export interface VerifyRun {
   scanCursor: string | null;
   /** Every ObjectId up to this one is walked (the lowest unfinished segment's position); null once all are. */
   lowWater: string | null;
-  /** Segments the operator asked for (null: sized from the records estimate). */
+  /** Segments the operator asked for (null: sized from the new store's rows when the walk is planned). */
   segmentsWanted: number | null;
   segments: SegmentCounts;
   chunksDone: number;
@@ -70,7 +70,7 @@ export interface SegmentCounts {
   done: number;
   /** Held by a worker under a live lease and not finished. */
   active: number;
-  /** Distinct workers that have held a segment of the run. */
+  /** Distinct workers that finished a segment of the run or hold one now (a segment names its last holder). */
   workers: number;
 }
 

@@ -74,7 +74,7 @@ export const RunSummarySchema = z.object({
       total: z.int(),
       done: z.int(),
       active: z.int().meta({ description: 'Being walked by a worker now' }),
-      workers: z.int().meta({ description: 'Workers that have walked a segment of this run' }),
+      workers: z.int().meta({ description: 'Workers that finished a segment of this run or walk one now' }),
     }),
   }),
   totals: z.object({
