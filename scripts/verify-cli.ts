@@ -253,14 +253,14 @@ export async function runVerifyCli(argv: string[]): Promise<number> {
     const runner = ctx.get(VerifyRunner);
     let id: number;
     let inline = false;
+    const workers = await ctx
+      .get(VerifyQueue)
+      .workerCount()
+      .catch(() => 0);
     if (resumeId !== undefined) {
       id = resumeId;
       inline = true;
     } else {
-      const workers = await ctx
-        .get(VerifyQueue)
-        .workerCount()
-        .catch(() => 0);
       inline = args.flags.has('inline') || workers === 0;
       if (inline && !args.flags.has('inline'))
         process.stderr.write('no worker serves the verify queue: running the verification in this process\n');
@@ -280,7 +280,7 @@ export async function runVerifyCli(argv: string[]): Promise<number> {
       };
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
-      work = runner.run(id, { finalAttempt: true });
+      work = runner.run(id, { finalAttempt: true, helpers: workers > 0 });
       work.catch(() => undefined);
     }
     const summary = await follow(runs, id, work);

@@ -9,10 +9,12 @@ import { promisify } from 'node:util';
 import { MongoClient, ObjectId } from 'mongodb';
 import { toLegacy } from '../src/model/legacy-transform';
 import { sampleConversation } from '../src/model/testing/fixtures';
+import { redisForQueues } from '../src/stores/redis';
+import { VerifyQueue } from '../src/verify/verify-queue';
 import { createDataSource } from '../src/stores/postgres/data-source';
 import { PostgresConversationStore } from '../src/stores/postgres/postgres-conversation.store';
 import { createTestDatabases, TestDatabases } from './support/databases';
-import { isolatedRedis, ROOT, servicesEnv } from './support/env';
+import { isolatedRedis, ROOT, servicesEnv, testConfig } from './support/env';
 
 const run = promisify(execFile);
 const TS_NODE = path.join(ROOT, 'node_modules/.bin/ts-node');
@@ -51,8 +53,12 @@ describe('verify command line', () => {
     await dbs?.drop();
   });
 
-  const cli = (...args: string[]) =>
-    run(TS_NODE, ['--transpile-only', '-P', 'tsconfig.json', 'scripts/verify-cli.ts', ...args], { cwd: ROOT, env, timeout: 60_000 }).then(
+  const cli = (...args: (string | NodeJS.ProcessEnv)[]) =>
+    run(
+      TS_NODE,
+      ['--transpile-only', '-P', 'tsconfig.json', 'scripts/verify-cli.ts', ...args.filter((a): a is string => typeof a === 'string')],
+      { cwd: ROOT, env: Object.assign({}, env, ...args.filter((a) => typeof a !== 'string')), timeout: 60_000 },
+    ).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
       (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
     );
@@ -72,6 +78,29 @@ describe('verify command line', () => {
     expect(shown.code).toBe(2);
     expect(shown.stdout).toContain(`run ${report.id} (report) completed`);
     expect(shown.stdout).toMatch(/abc0+7\s+missing/);
+  });
+
+  it('walks every segment itself when no worker serves the queue, and queues no helper job for nobody', async () => {
+    // A key prefix of its own: no worker of another test file shares this queue.
+    const prefix = `lms-cli-${process.pid}-${Date.now()}`;
+    const res = await cli('--json', '--recheck-delay-ms', '0', '--chunk-size', '10', '--segments', '3', { REDIS_KEY_PREFIX: prefix });
+    expect({ code: res.code, stderr: res.stderr }).toEqual({
+      code: 2,
+      stderr: expect.stringContaining('no worker serves the verify queue'),
+    });
+    const report = JSON.parse(res.stdout);
+    expect(report).toMatchObject({
+      status: 'completed',
+      totals: { missing: 1 },
+      progress: { recordsCompared: 40, segments: { total: 3, done: 3 } },
+    });
+    const queue = new VerifyQueue(redisForQueues(testConfig({ ...env, REDIS_KEY_PREFIX: prefix }).redis), prefix);
+    try {
+      const jobs = await queue.queue.getJobs(['waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed']);
+      expect(jobs.map((j) => j.name)).toEqual([]);
+    } finally {
+      await queue.close();
+    }
   });
 
   it('refuses bad options with the usage', async () => {

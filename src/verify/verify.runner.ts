@@ -39,6 +39,12 @@ export class RunHeldError extends Error {
   }
 }
 
+export interface RunOptions {
+  finalAttempt: boolean;
+  /** Queue helper jobs for the walk's other segments (default true). */
+  helpers?: boolean;
+}
+
 export class VerifyRunner {
   readonly worker = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private readonly logger = new Logger('VerifyRunner');
@@ -67,8 +73,9 @@ export class VerifyRunner {
    * Runs `runId` to its end. Returns the finished run (or the run as it is, when it was already
    * finished). Throws RunInterruptedError on shutdown, LostClaimError when taken over, RunHeldError when
    * another worker holds it, and any other error after recording it on the run (`failed` if `finalAttempt`).
+   * `helpers: false` walks every segment here without queuing helper jobs (no worker would take them).
    */
-  async run(runId: number, opts: { finalAttempt: boolean }): Promise<VerifyRun | null> {
+  async run(runId: number, opts: RunOptions): Promise<VerifyRun | null> {
     return this.track(this.drive(runId, opts));
   }
 
@@ -108,11 +115,11 @@ export class VerifyRunner {
    * The holder's walk: plans it (once), asks for helpers, then walks free segments; when none is free it
    * rechecks due suspects and looks again, until every segment is done.
    */
-  private async walk(ctx: RunContext): Promise<void> {
+  private async walk(ctx: RunContext, helpers: boolean): Promise<void> {
     const { run } = ctx;
     await this.scanner.plan(ctx);
     const left = await this.runs.segmentsLeft(run.id);
-    if (left > 1 && this.requestHelpers) {
+    if (left > 1 && helpers && this.requestHelpers) {
       await this.requestHelpers(run, Math.min(left - 1, MAX_HELPERS), run.attempts).catch((err: Error) =>
         this.logger.warn({ msg: 'could not ask for helpers; this worker walks every segment', runId: run.id, error: err.message }),
       );
@@ -166,7 +173,7 @@ export class VerifyRunner {
     }
   }
 
-  private async drive(runId: number, opts: { finalAttempt: boolean }): Promise<VerifyRun | null> {
+  private async drive(runId: number, opts: RunOptions): Promise<VerifyRun | null> {
     if (this.stopping) throw new RunInterruptedError(runId);
     const run = await this.runs.claim(runId, this.worker, this.leaseMs);
     if (!run) {
@@ -188,7 +195,7 @@ export class VerifyRunner {
     try {
       let phase = run.phase;
       if (phase === 'scan') {
-        await this.walk(ctx);
+        await this.walk(ctx, opts.helpers ?? true);
         phase = 'recheck';
         await this.runs.setPhase(runId, this.worker, phase);
       }
