@@ -11,7 +11,7 @@
 import type { Client } from 'pg';
 import { AdvisoryLock } from '../src/common/advisory-lock';
 import { OPERATOR_TOKEN } from './support/env';
-import { advanceTo } from './support/history/operator';
+import { advanceTo, completeBackfill } from './support/history/operator';
 import { expectAcknowledgedIn, FollowUpRig, flipWhileWriting, startFollowUpRig } from './support/follow-ups';
 import { sessionKiller } from './support/pg-sessions';
 
@@ -24,6 +24,8 @@ describe('the flip into the new store while a catch-up pass holds its lock elsew
 
   beforeAll(async () => {
     rig = await startFollowUpRig('cutover-catchup-held', { MIGRATION_INITIAL_PHASE: 'rollout', FOLLOW_UP_DELAY_MS: '50' });
+    // The historical sync, which the flip into deprecation needs (force cannot pass it).
+    await completeBackfill(rig.cluster);
     await advanceTo(rig.cluster, 'rollout-100');
   }, 240_000);
 

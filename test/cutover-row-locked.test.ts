@@ -13,7 +13,7 @@
  */
 import type { Client } from 'pg';
 import { OPERATOR_TOKEN } from './support/env';
-import { advanceTo } from './support/history/operator';
+import { advanceTo, completeBackfill } from './support/history/operator';
 import {
   expectAcknowledgedIn,
   FollowUpRig,
@@ -37,6 +37,8 @@ describe('the flip into the new store while a row the final catch-up writes is l
       FOLLOW_UP_DELAY_MS: '50',
       CUTOVER_LOCK_TIMEOUT_MS: String(LOCK_TIMEOUT_MS),
     });
+    // The historical sync, which the flip into deprecation needs (force cannot pass it).
+    await completeBackfill(rig.cluster);
     await advanceTo(rig.cluster, 'rollout-100');
   }, 240_000);
 

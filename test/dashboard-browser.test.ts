@@ -144,6 +144,29 @@ describe('dashboard in a browser', () => {
     await shot('stale-screen-refreshed');
   });
 
+  it('offers no force past a gate force cannot pass, and says which one', async () => {
+    // The server's dry run, with the flip's interlock failing as it does before any backfill has completed.
+    await page.route('**/migration/advance', async (route) => {
+      const answer = await route.fetch();
+      const body = await answer.json();
+      body.gates.unshift({ name: 'backfill_copied', pass: false, value: null, threshold: 'a completed backfill', forceable: false });
+      return route.fulfill({ response: answer, json: body });
+    });
+    try {
+      await page.getByTestId('advance').click();
+      const dialog = page.getByTestId('dialog');
+      await dialog.waitFor(WAIT);
+      expect(await dialog.getByTestId('dialog-blocked').textContent()).toBe('Force cannot pass backfill_copied (a completed backfill)');
+      expect(await dialog.getByTestId('force').count()).toBe(0);
+      expect(await dialog.getByTestId('confirm').isDisabled()).toBe(true);
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+      await dialog.waitFor({ ...WAIT, state: 'detached' });
+    } finally {
+      await page.unroute('**/migration/advance');
+    }
+    expect(await step()).toMatchObject({ phase: 'rollout', step: 0 });
+  });
+
   it('rolls back to a chosen earlier step behind a confirmation that names the weights', async () => {
     await page.getByTestId('rollback').click();
     const dialog = page.getByTestId('dialog');

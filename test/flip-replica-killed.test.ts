@@ -16,7 +16,7 @@
 import type { Client } from 'pg';
 import { AdvisoryLock } from '../src/common/advisory-lock';
 import { OPERATOR_TOKEN } from './support/env';
-import { advanceTo, until } from './support/history/operator';
+import { advanceTo, completeBackfill, until } from './support/history/operator';
 import {
   expectAcknowledgedIn,
   FollowUpRig,
@@ -48,6 +48,8 @@ describe('the replica making a flip is killed inside its fenced half', () => {
       // Nor does a statement timeout end it first: only PostgreSQL seeing the client gone (DATABASE_CLIENT_CHECK_MS).
       DATABASE_STATEMENT_TIMEOUT_MS: String(2 * LOCK_TIMEOUT_MS),
     });
+    // The historical sync, which the flip into deprecation needs (force cannot pass it).
+    await completeBackfill(rig.cluster);
     await advanceTo(rig.cluster, 'rollout-100');
     admin = await sessionKiller(rig.services.env.DATABASE_URL);
   }, 240_000);

@@ -13,7 +13,7 @@
  *   answers again it catches up, and the same rollback commits; every acknowledged write is then in legacy.
  */
 import { APP_TOKEN, OPERATOR_TOKEN } from './support/env';
-import { advanceTo } from './support/history/operator';
+import { advanceTo, completeBackfill } from './support/history/operator';
 import { expectAcknowledgedIn, expectLegacyCaughtUp, FollowUpRig, startFollowUpRig, startWriters, Writers } from './support/follow-ups';
 
 const FREEZE_MS = 15_000;
@@ -28,6 +28,8 @@ describe('the legacy server frozen across a flip of the source of truth', () => 
 
   beforeAll(async () => {
     rig = await startFollowUpRig('frozen-legacy', { MIGRATION_INITIAL_PHASE: 'rollout', FOLLOW_UP_DELAY_MS: '50' });
+    // The historical sync, which the flip into deprecation needs (force cannot pass it).
+    await completeBackfill(rig.cluster);
     await advanceTo(rig.cluster, 'rollout-100');
     for (let i = 0; i < CONVERSATIONS; i++) {
       const res = await call(i % 2, 'POST', '/conversations', { userId: 'frozen-legacy', title: `t${i}` });

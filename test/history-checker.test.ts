@@ -31,7 +31,7 @@ import { PrivateServices, startPrivateServices } from './support/private-service
 import { checkHistory, CheckResult } from './support/history/checker';
 import { Cluster } from './support/history/cluster';
 import { now } from './support/history/history';
-import { advanceTo, operatorCall, until } from './support/history/operator';
+import { advanceTo, completeBackfill } from './support/history/operator';
 import { readFinalState, settle, Settlement } from './support/history/settle';
 import { recordRun, WorkloadOptions } from './support/history/workload';
 
@@ -116,14 +116,8 @@ describe('history checker: acknowledged writes under replicas, faults and source
       { LEGACY_MONGO_URL: proxy.urlFor(legacyUrl) },
       WORKERS,
     );
-    // The historical sync first, as every migration starts (the gates want it before a flip); from its split on, the
-    // catch-up carries what is inserted above it, such as the conversations the legacy application starts.
-    const backfill = await operatorCall(cluster, 'POST', '/migration/sync/backfill');
-    expect(backfill.status).toBe(202);
-    await until('the backfill to complete', 60_000, async () => {
-      const sync = await operatorCall(cluster, 'GET', '/migration/sync');
-      return sync.body?.backfill?.status === 'completed' && sync.body.catchup?.newIdsAfter ? true : undefined;
-    });
+    // The historical sync first, as every migration starts (the flip into deprecation cannot be forced without it).
+    await completeBackfill(cluster);
     // MIGRATION_INITIAL_PHASE=rollout puts it at rollout-10; the rest of the way through the operator API.
     await advanceTo(cluster, 'rollout-100');
   }, 240_000);

@@ -25,7 +25,7 @@ import { closeLegacy, connectLegacy, MongoLegacyStore } from '../src/stores/mong
 import { PostgresConversationStore } from '../src/stores/postgres/postgres-conversation.store';
 import { APP_TOKEN } from './support/env';
 import { expectLegacyCaughtUp, startWriters } from './support/follow-ups';
-import { advanceTo } from './support/history/operator';
+import { advanceTo, completeBackfill } from './support/history/operator';
 import { MongoFaultProxy, startMongoFaultProxy } from './support/mongo-fault-proxy';
 import { PrivateCluster, startPrivateCluster } from './support/private-cluster';
 
@@ -49,6 +49,8 @@ describe('legacy writes ask a journaled majority, and one a majority did not con
     mongo = await MongoClient.connect(url, { serverSelectionTimeoutMS: 5000 });
     legacy = new MongoLegacyStore(mongo.db(new URL(url).pathname.slice(1)), 'conversations');
     pg = new PostgresConversationStore(rig.ds);
+    // The historical sync, which the flip into deprecation needs (force cannot pass it).
+    await completeBackfill(rig.cluster);
   }, 240_000);
 
   afterAll(async () => {

@@ -25,6 +25,7 @@ type Planted = Omit<GateFigures, 'now' | 'enteredAt' | 'legacyDrainedSince' | 'f
 
 const healthy: Planted = {
   backfillComplete: true,
+  backfillCompletedAt: new Date(0),
   catchupLagMs: 0,
   lastVerification: { finishedAt: new Date(), missing: 0, extra: 0, different: 0 },
   shadow: { compared: 5000, mismatchRate: 0 },

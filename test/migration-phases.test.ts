@@ -5,7 +5,7 @@ import { ObjectId } from 'mongodb';
 import { QueueName } from '../src/queues/queue-names';
 import { CatchupService } from '../src/sync/catchup/catchup.service';
 import { startTestApp, TestApp } from './support/app';
-import { startSyncWorker } from './support/sync';
+import { startBackfill, startSyncWorker, waitForRunCompleted } from './support/sync';
 import { APP_TOKEN, isolatedRedis, OPERATOR_TOKEN, ROOT } from './support/env';
 import { followUpsSettled } from './support/stores';
 import { Replicas, startReplicas } from './support/replicas';
@@ -22,7 +22,7 @@ describe('migration phases over the operator API', () => {
   beforeAll(async () => {
     t = await startTestApp({ GATE_PROFILE: 'short', ...isolatedRedis(), ROUTE53_TTL: '1' });
     // Traffic changes run as `traffic` jobs; the phase moves when the worker has carried them out.
-    worker = await startSyncWorker(t.config, [QueueName.Traffic]);
+    worker = await startSyncWorker(t.config, [QueueName.Traffic, QueueName.Backfill]);
     catchup = t.app.get(CatchupService);
     replicas = await startReplicas(t, 'migration-phases');
   }, 120_000);
@@ -146,6 +146,32 @@ describe('migration phases over the operator API', () => {
     );
     expect([a.status, b.status].sort()).toEqual([200, 409]);
     expect((await status()).step).toBe('rollout-10');
+  });
+
+  it('refuses a forced flip into deprecation until a backfill has completed: force cannot pass that gate', async () => {
+    await forceTo('rollout-100');
+    const before = await snapshot();
+    const dry = await t.request('POST', '/migration/advance', { ...op, body: { dryRun: true, force: true, reason: 'no backfill' } });
+    expect(dry.body).toMatchObject({ to: 'deprecation', forced: false });
+    expect(dry.body.gates[0]).toEqual({
+      name: 'backfill_copied',
+      pass: false,
+      value: null,
+      threshold: 'a completed backfill (force cannot pass this gate)',
+      forceable: false,
+    });
+    const refused = await t.request('POST', '/migration/advance', { ...op, body: { force: true, reason: 'flip without the history' } });
+    expect([refused.status, refused.body.code]).toEqual([409, 'GATE_FAILED']);
+    expect(refused.body.message).toMatch(/force cannot pass backfill_copied/);
+    expect(refused.body.errors).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'backfill_copied', forceable: false })]));
+    expect(await snapshot()).toEqual(before);
+    expect((await status()).sourceOfTruth).toBe('legacy');
+
+    // Once a backfill has copied the history, the same forced flip is taken (its other gates forced, with the reason).
+    const { runId } = await startBackfill(t);
+    await waitForRunCompleted(t, runId, 60_000);
+    const gate = (await t.request('POST', '/migration/advance', { ...op, body: { dryRun: true } })).body.gates[0];
+    expect(gate).toMatchObject({ name: 'backfill_copied', pass: true, value: expect.any(String) });
   });
 
   it('in deprecation, counts legacy writes the new store did not make as stray: catch-up copies them, the gate into cleanup names them', async () => {

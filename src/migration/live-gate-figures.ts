@@ -91,6 +91,12 @@ export class LiveGateFigures implements GateFiguresSource {
     return { runId: Number(r.id), finishedAt: r.finished_at, missing: r.missing, extra: r.extra, different: r.different };
   }
 
+  /** When a backfill last completed (any run); null when none ever did. */
+  async backfillCompletedAt(): Promise<Date | null> {
+    const rows = await this.dataSource.query(`SELECT max(finished_at) AS at FROM sync_runs WHERE status = 'completed'`);
+    return rows[0]?.at ?? null;
+  }
+
   /**
    * Legacy writes since the flip that the new store (the source of truth) did not make: what catch-up
    * still had to copy into it, or could not read. Complete up to catch-up's last pass, which the same
@@ -103,7 +109,7 @@ export class LiveGateFigures implements GateFiguresSource {
 
   async collect(state: PhaseState): Promise<Omit<GateFigures, 'now' | 'enteredAt' | 'legacyDrainedSince' | 'flippedAt'>> {
     const window = this.config.analysisWindowMs;
-    const [sync, shadow, verification, stray, archiveVerified, pendingRepairs, followUpLagMs] = await Promise.all([
+    const [sync, shadow, verification, stray, archiveVerified, pendingRepairs, followUpLagMs, backfillCompletedAt] = await Promise.all([
       this.sync.status(),
       this.shadow.mismatchRate(window),
       this.lastVerification(),
@@ -111,10 +117,12 @@ export class LiveGateFigures implements GateFiguresSource {
       state.phase === 'cleanup' ? this.cleanup.verifiedSince(state.enteredAt) : Promise.resolve(false),
       this.pendingRepairs(),
       this.followUpLagMs(),
+      this.backfillCompletedAt(),
     ]);
     const lastPass = sync.catchup.lastPass;
     return {
       backfillComplete: sync.backfill?.status === 'completed',
+      backfillCompletedAt,
       catchupLagMs: catchupLagMs(sync.catchup.lagSeconds, lastPass, sync.catchup.intervalMs),
       lastVerification: verification,
       shadow: { compared: shadow.compared, mismatchRate: shadow.rate },

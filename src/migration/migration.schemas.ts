@@ -53,6 +53,10 @@ export const GateSchema = z.object({
   pass: z.boolean(),
   value: z.union([z.number(), z.string(), z.boolean()]).nullable(),
   threshold: z.string(),
+  forceable: z
+    .literal(false)
+    .optional()
+    .meta({ description: 'false: an interlock that force cannot pass (absent: a failing gate can be forced, with a reason)' }),
 });
 
 const dateTime = () => z.string().meta({ format: 'date-time' });

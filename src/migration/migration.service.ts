@@ -21,7 +21,7 @@ import { Cutover, cutoverKind } from './cutover';
 import { SyncControlService } from '../sync/sync-control.service';
 import { TrafficChange, TrafficChangeFailedError, TrafficRequest, TrafficService } from '../traffic/traffic.service';
 import { weightsForPercent } from '../traffic/traffic-router.port';
-import { evaluateGates, failing, GateFigures, GateResult } from './domain/gates';
+import { evaluateGates, failing, failingInterlocks, GateFigures, GateResult } from './domain/gates';
 import {
   advanceMove,
   indexOf,
@@ -202,6 +202,7 @@ export class MigrationService {
     const gateSet = move.kind === 'advance' || move.kind === 'rollback' ? move.gates : null;
     const gates = gateSet ? evaluateGates(gateSet, await this.figuresFor(s), this.config.gates) : [];
     const failed = failing(gates);
+    const interlocks = failingInterlocks(gates);
     const result: MoveResult = {
       dryRun: !!req.dryRun,
       action: move.kind,
@@ -210,10 +211,18 @@ export class MigrationService {
       weights: { before: move.from.weight, after: move.to.weight },
       mode: { before: modeForPhase(move.from.phase), after: modeForPhase(move.to.phase) },
       gates,
-      forced: failed.length > 0 && !!req.force,
+      forced: failed.length > 0 && !!req.force && interlocks.length === 0,
       trafficChange: null,
     };
     if (req.dryRun) return result;
+    if (interlocks.length > 0) {
+      throw new DomainError(
+        'GATE_FAILED',
+        409,
+        `${failed.length} gate(s) failed for ${stepName(move.to)}, and force cannot pass ${interlocks.map((g) => g.name).join(', ')}`,
+        failed as unknown as Record<string, unknown>[],
+      );
+    }
     if (failed.length > 0 && !req.force) {
       throw new DomainError(
         'GATE_FAILED',

@@ -69,12 +69,15 @@ export function Actions(props: {
     guarded(async () => {
       const result = await api.post<MoveResult>(forwardPath, { dryRun: true, expectedStep: step });
       const failing = failingGates(result.gates);
+      const interlocks = failing.filter((g) => g.forceable === false);
       setDialog({
         title: moveTitle(result),
         lines: [...moveChanges(result), result.gates.length > 0 ? `gates: ${gateSummary(result.gates)}` : 'no gates for this move'],
         gates: result.gates,
         reason: 'optional',
-        forceable: failing.length > 0,
+        forceable: failing.length > 0 && interlocks.length === 0,
+        blockedBy:
+          interlocks.length > 0 ? `Force cannot pass ${interlocks.map((g) => `${g.name} (${g.threshold})`).join(', ')}` : undefined,
         confirmLabel: starting ? 'Start' : 'Advance',
         run: async ({ reason, force }) => {
           const body: Record<string, unknown> = { expectedStep: step };

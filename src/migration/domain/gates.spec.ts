@@ -1,4 +1,4 @@
-import { evaluateGates, failing, GateFigures, SEED_PROFILE, SHORT_PROFILE } from './gates';
+import { evaluateGates, failing, failingInterlocks, GateFigures, SEED_PROFILE, SHORT_PROFILE } from './gates';
 
 const now = new Date('2026-11-26T12:00:00Z');
 const ago = (ms: number) => new Date(now.getTime() - ms);
@@ -7,6 +7,7 @@ const healthy: GateFigures = {
   now,
   enteredAt: ago(30 * 24 * 3600 * 1000),
   backfillComplete: true,
+  backfillCompletedAt: new Date(0),
   catchupLagMs: 0,
   lastVerification: { finishedAt: ago(60_000), missing: 0, extra: 0, different: 0 },
   shadow: { compared: 5000, mismatchRate: 0 },
@@ -61,6 +62,19 @@ describe('gates', () => {
   it('into deprecation need legacy drained for the TTL, zero lag and a clean verification', () => {
     const f = { ...healthy, legacyDrainedSince: ago(10_000), catchupLagMs: 250 };
     expect(failing(evaluateGates('into_deprecation', f, SEED_PROFILE)).map((g) => g.name)).toEqual(['legacy_drained_ms', 'catchup_lag_ms']);
+  });
+
+  it('into deprecation need a completed backfill, an interlock that force cannot pass; no other gate is one', () => {
+    const none = evaluateGates('into_deprecation', { ...healthy, backfillCompletedAt: null }, SEED_PROFILE);
+    expect(failing(none).map((g) => [g.name, g.value])).toEqual([['backfill_copied', null]]);
+    expect(failingInterlocks(none).map((g) => g.name)).toEqual(['backfill_copied']);
+    // The canary's own backfill gate (the latest run) stays forceable; so does every other gate.
+    const canary = evaluateGates('into_canary', { ...healthy, backfillComplete: false, backfillCompletedAt: null }, SEED_PROFILE);
+    expect(failing(canary).map((g) => g.name)).toEqual(['backfill_complete']);
+    expect(failingInterlocks(canary)).toEqual([]);
+    const at = new Date('2026-12-01T00:00:00Z');
+    const done = evaluateGates('into_deprecation', { ...healthy, backfillCompletedAt: at }, SEED_PROFILE);
+    expect(done.find((g) => g.name === 'backfill_copied')).toMatchObject({ pass: true, value: at.toISOString(), forceable: false });
   });
 
   it('into deprecation need every repair done: one still pending may hold a write only legacy acknowledged', () => {

@@ -64,6 +64,11 @@ export interface GateFigures {
   /** When the current step was entered. */
   enteredAt: Date;
   backfillComplete: boolean;
+  /**
+   * When a backfill last completed (any run, null when none ever did): until one has, the new store lacks the
+   * legacy history the catch-up never saw, and making it the source of truth would hide those conversations.
+   */
+  backfillCompletedAt: Date | null;
   catchupLagMs: number | null;
   lastVerification: { finishedAt: Date; missing: number; extra: number; different: number } | null;
   shadow: { compared: number; mismatchRate: number | null };
@@ -96,9 +101,26 @@ export interface GateResult {
   pass: boolean;
   value: number | string | boolean | null;
   threshold: string;
+  /** false: an interlock that `force` cannot pass (absent: a failing gate can be forced, with a reason). */
+  forceable?: false;
 }
 
 const gate = (name: string, pass: boolean, value: GateResult['value'], threshold: string): GateResult => ({ name, pass, value, threshold });
+
+/**
+ * The flip's interlock (as Vitess refuses to switch traffic while its copy is in progress): the new store becomes
+ * the source of truth only once a backfill has copied legacy's history into it. A forced flip before that answered
+ * 404 for every conversation the backfill had not copied; force cannot pass it.
+ */
+const backfillCopied = (f: GateFigures): GateResult => ({
+  ...gate(
+    'backfill_copied',
+    f.backfillCompletedAt !== null,
+    f.backfillCompletedAt?.toISOString() ?? null,
+    'a completed backfill (force cannot pass this gate)',
+  ),
+  forceable: false,
+});
 
 function dwell(f: GateFigures, ms: number): GateResult {
   const waited = f.now.getTime() - f.enteredAt.getTime();
@@ -156,6 +178,7 @@ export function evaluateGates(set: GateSet, f: GateFigures, p: GateProfile): Gat
     case 'into_deprecation': {
       const drainedFor = f.legacyDrainedSince ? f.now.getTime() - f.legacyDrainedSince.getTime() : null;
       return [
+        backfillCopied(f),
         ...serviceHealth(f, p),
         mismatchRate(f, p),
         dwell(f, p.stepDwellMs),
@@ -199,3 +222,6 @@ export function evaluateGates(set: GateSet, f: GateFigures, p: GateProfile): Gat
 }
 
 export const failing = (results: GateResult[]) => results.filter((r) => !r.pass);
+
+/** The failing gates `force` cannot pass. */
+export const failingInterlocks = (results: GateResult[]) => failing(results).filter((r) => r.forceable === false);

@@ -25,6 +25,19 @@ export async function until<T>(what: string, timeoutMs: number, probe: () => Pro
   }
 }
 
+/**
+ * The historical sync, as every migration starts: a backfill run to its end (the flip into deprecation wants one, and
+ * force cannot pass that). From its split on, the catch-up carries what is inserted above it.
+ */
+export async function completeBackfill(cluster: Cluster, timeoutMs = 60_000): Promise<void> {
+  const started = await operatorCall(cluster, 'POST', '/migration/sync/backfill');
+  if (started.status !== 202) throw new Error(`POST /migration/sync/backfill answered ${started.status}: ${JSON.stringify(started.body)}`);
+  await until('the backfill to complete', timeoutMs, async () => {
+    const sync = await operatorCall(cluster, 'GET', '/migration/sync');
+    return sync.body?.backfill?.status === 'completed' && sync.body.catchup?.newIdsAfter ? true : undefined;
+  });
+}
+
 /** Forced advances (each with its reason, as the audit log wants) until the migration is at `target`. */
 export async function advanceTo(cluster: Cluster, target: string, timeoutMs = 60_000): Promise<void> {
   await until(`the migration to reach ${target}`, timeoutMs, async () => {
