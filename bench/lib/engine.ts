@@ -10,6 +10,7 @@
  * with every fresh PostgreSQL database (run 1, range 1, ...).
  */
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -50,6 +51,13 @@ export function engineMissing(kind: 'backfill' | 'verify'): string | null {
 /** The Redis the bench's processes use: REDIS_URL of the services, or REDIS_CLUSTER_NODES when set. */
 export function benchRedisConfig() {
   return readRedisConfig(new EnvReader(servicesEnv()));
+}
+
+/** A scenario's own Redis keys: a database of its own on one Redis, a key prefix of its own on a cluster. */
+export function scenarioRedisEnv(): Record<string, string> {
+  return process.env.REDIS_CLUSTER_NODES
+    ? { REDIS_KEY_PREFIX: `lms-bench-${randomInt(1e9)}` }
+    : { REDIS_URL: Object.assign(new URL(servicesEnv().REDIS_URL!), { pathname: `/${1 + randomInt(15)}` }).toString() };
 }
 
 export async function emptyQueues(names: QueueName[]): Promise<void> {

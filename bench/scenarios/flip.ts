@@ -17,7 +17,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { BenchApi, startApi } from '../lib/api';
-import { createFreshDatabases } from '../lib/fresh-db';
+import { scenarioRedisEnv, spawnWorker, workerEnv } from '../lib/engine';
+import { createFreshDatabases, FreshDatabases } from '../lib/fresh-db';
 import { JsonClient } from '../lib/http';
 import { envInt, progress, round, sleep } from '../lib/log';
 import { ratio, summarize } from '../lib/stats';
@@ -41,18 +42,40 @@ interface Flip {
   heldMs?: number;
 }
 
+/**
+ * The historical sync, by a worker process of its own: the flip into deprecation needs a completed backfill (force
+ * cannot pass that gate). Legacy holds nothing yet, so it is over at once.
+ */
+async function completeBackfill(operator: JsonClient, dbs: FreshDatabases, redisEnv: Record<string, string>): Promise<void> {
+  const worker = await spawnWorker(`${BENCH}-backfill`, workerEnv(dbs.databaseUrl, dbs.legacyUrl, 'backfill', redisEnv));
+  try {
+    const started = await operator.request('POST', '/migration/sync/backfill', {});
+    if (started.status !== 202) throw new Error(`POST /migration/sync/backfill -> ${started.status} ${started.text.slice(0, 300)}`);
+    for (const deadline = Date.now() + 120_000; ; await sleep(250)) {
+      const sync = await operator.request<{ backfill: { status: string } | null }>('GET', '/migration/sync');
+      const status = sync.body?.backfill?.status;
+      if (status === 'completed') return;
+      if (status === 'failed' || Date.now() > deadline) throw new Error(`the backfill did not complete: ${sync.text.slice(0, 300)}`);
+    }
+  } finally {
+    await worker.stop();
+  }
+}
+
 export async function run(): Promise<BenchLine[]> {
   const concurrency = envInt('BENCH_CONCURRENCY', 16);
   const flips = envInt('BENCH_FLIP_COUNT', 5);
   const conversations = envInt('BENCH_FLIP_CONVERSATIONS', 32);
   const dbs = await createFreshDatabases(BENCH);
-  const env = { OPERATOR_API_TOKENS: `bench-ops:${OPERATOR_TOKEN}`, GATE_PROFILE: 'short', MODE_CACHE_TTL_MS: '1000' };
+  const redisEnv = scenarioRedisEnv();
+  const env = { ...redisEnv, OPERATOR_API_TOKENS: `bench-ops:${OPERATOR_TOKEN}`, GATE_PROFILE: 'short', MODE_CACHE_TTL_MS: '1000' };
   const replicas: BenchApi[] = [await startApi(dbs, { concurrency, env }), await startApi(dbs, { concurrency, env })];
   const operator = new JsonClient(replicas[0].url, OPERATOR_TOKEN, 2);
   try {
     await replicas[0].pg.query(
       `UPDATE migration_state SET phase = 'rollout', step = 4, revision = revision + 1, legacy_drained_since = now() WHERE id = 1`,
     );
+    await completeBackfill(operator, dbs, redisEnv);
     const ids: string[] = [];
     for (let i = 0; i < conversations; i++) {
       const res = await replicas[i % 2].client.request<{ id: string }>('POST', '/conversations', {

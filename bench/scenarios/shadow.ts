@@ -36,7 +36,6 @@
  * 0 runs the rounds as an A/A test, both APIs without sampling, and skips the bursts).
  */
 import type { ChildProcess } from 'node:child_process';
-import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Queue } from 'bullmq';
 import type { Conversation } from '../../src/model/conversation.model';
@@ -48,7 +47,7 @@ import { redisForQueues } from '../../src/stores/redis';
 import { readRedisConfig } from '../../src/stores/stores.config';
 import { EnvReader } from '../../src/config/env-reader';
 import { BenchApi, startApi } from '../lib/api';
-import { ApiProc, spawnApi, spawnWorker, workerEnv } from '../lib/engine';
+import { ApiProc, scenarioRedisEnv, spawnApi, spawnWorker, workerEnv } from '../lib/engine';
 import type { JsonClient } from '../lib/http';
 import { onCleanup } from '../lib/cleanup';
 import { createFreshDatabases, FreshDatabases } from '../lib/fresh-db';
@@ -280,10 +279,7 @@ export async function run(): Promise<BenchLine[]> {
   const fixedRate = envInt('BENCH_SHADOW_RATE', 0, 0);
   const openSeconds = envInt('BENCH_SHADOW_OPEN_SECONDS', 30);
 
-  // The scenario's own Redis keys: a database of its own on one Redis, a key prefix of its own on a cluster.
-  const redisEnv: Record<string, string> = process.env.REDIS_CLUSTER_NODES
-    ? { REDIS_KEY_PREFIX: `lms-bench-${randomInt(1e9)}` }
-    : { REDIS_URL: Object.assign(new URL(servicesEnv().REDIS_URL!), { pathname: `/${1 + randomInt(15)}` }).toString() };
+  const redisEnv = scenarioRedisEnv();
   const redisConfig = readRedisConfig(new EnvReader({ ...servicesEnv(), ...redisEnv }));
   const dbs = await createFreshDatabases('shadow');
   const common = { ...redisEnv, SHADOW_CALIBRATION_RATE: '0.05' };
