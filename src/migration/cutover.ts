@@ -21,7 +21,11 @@
  *   form, each of those and each it settled, and refuses the move (ROLLBACK_NOT_PROVEN, the phase stays) if
  *   one still differs: legacy holds every write made since the flip before it is the source of truth again.
  * The pause writes see is the time `fenced` takes plus the wait for the writes in flight; both are measured
- * (write_fence_exclusive_seconds) and written into the move's audit entry.
+ * (write_fence_exclusive_seconds) and written into the move's audit entry. Both together stay within the fence's
+ * budget (FenceBudget: WRITE_FENCE_WAIT_MS less a margin, from the request for the fence): `fenced` looks at it
+ * between its steps and bounds its lock waits by what is left, and past it refuses the move (409 CUTOVER_FAILED,
+ * nothing changed) before a write it holds would give up with 503. A read of a store that hangs is bounded by that
+ * store's own timeouts, not by the budget.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
@@ -37,6 +41,7 @@ import { CatchupService, HeldPassLock } from '../sync/catchup/catchup.service';
 import type { Position } from './domain/phase-plan';
 import { MigrationMode, modeForPhase } from '../model/phases';
 import { MIGRATION_CONFIG, MigrationConfig } from './migration.config';
+import type { FenceBudget } from '../mode/write-fence';
 
 /** What `prepare` found and `fenced` must look at again. */
 export interface CutoverPlan {
@@ -75,6 +80,8 @@ const CLOCK_SKEW_MS = 5_000;
 const PREPARED_BACKLOG = 200;
 /** Ids of differences a refusal names. */
 const NAMED = 20;
+/** A lock wait bounded by the budget's rest ends this close to its end or later: the budget was the bound. */
+const BUDGET_SLACK_MS = 100;
 
 export function cutoverKind(from: Position, to: Position): CutoverPlan['kind'] | null {
   const [a, b] = [modeForPhase(from.phase), modeForPhase(to.phase)];
@@ -136,20 +143,27 @@ export class Cutover {
    * In the commit transaction, holding the write fence exclusively; `catchup`: the pass lock `prepare` took (into the
    * new store). Throws to refuse the move.
    */
-  async fenced(plan: CutoverPlan, leaving: MigrationMode, _q: StoreTransaction, catchup: HeldPassLock | null): Promise<CutoverReport> {
+  async fenced(
+    plan: CutoverPlan,
+    leaving: MigrationMode,
+    _q: StoreTransaction,
+    catchup: HeldPassLock | null,
+    budget: FenceBudget,
+  ): Promise<CutoverReport> {
     if (plan.kind === 'into_new' && !catchup)
       throw new Error('a cutover into the new store runs its fenced pass under the lock its prepare took');
-    const settledIds = await this.settleAll(leaving);
-    const caughtUp = catchup && plan.kind === 'into_new' ? await this.catchUp(catchup, 'cutover', true) : 0;
+    const settledIds = await this.settleAll(leaving, budget);
+    const caughtUp = catchup && plan.kind === 'into_new' ? await this.catchUp(catchup, 'cutover', true, budget) : 0;
     let verified = 0;
     let different: string[] = [];
     if (plan.kind === 'back_to_legacy') {
       await forEachLimit(plan.recheck, CONCURRENCY, async (id) => {
+        this.withinBudget(budget, 'copying to legacy what differed');
         await this.repairs.repair(id, 'new', { mode: leaving, settled: true });
       });
       const ids = [...new Set([...settledIds, ...plan.recheck])];
       verified = ids.length;
-      different = await this.differing(ids);
+      different = await this.differing(ids, budget);
       if (different.length > 0) {
         throw new DomainError(
           'ROLLBACK_NOT_PROVEN',
@@ -185,30 +199,52 @@ export class Cutover {
    * runs in a transaction of its own whose lock waits are bounded (lockBounded): a conversation's row held elsewhere
    * refuses the move rather than hold every write until the statement timeout.
    */
-  private async settleAll(leaving: MigrationMode): Promise<string[]> {
+  private async settleAll(leaving: MigrationMode, budget: FenceBudget): Promise<string[]> {
     const ids = new Set<string>();
     for (let after = '0'; ;) {
+      this.withinBudget(budget, 'settling follow-ups');
       const rows = await this.outbox.rowsAfter(after, PAGE);
       if (rows.length === 0) return [...ids];
       after = rows[rows.length - 1].id;
       await forEachLimit(groupRows(rows), CONCURRENCY, async (e) => {
-        await this.lockBounded('settle', (tx) => this.repairs.settle(e, { mode: leaving, settled: true, tx }));
+        await this.lockBounded('settle', budget, (tx) => this.repairs.settle(e, { mode: leaving, settled: true, tx }));
         ids.add(e.conversationId);
       });
     }
   }
 
-  /** `fn` in a transaction that waits at most CUTOVER_LOCK_TIMEOUT_MS for a lock (refused as lockRefusal says). */
-  private lockBounded<T>(what: string, fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
-    const ms = this.config.cutoverLockTimeoutMs;
+  /**
+   * `fn` in a transaction that waits for a lock at most CUTOVER_LOCK_TIMEOUT_MS (refused as lockRefusal says), and
+   * no longer than the fence's budget has left (refused as outOfTime says).
+   */
+  private lockBounded<T>(what: string, budget: FenceBudget, fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    this.withinBudget(budget, `the ${what}`);
+    const ms = Math.min(this.config.cutoverLockTimeoutMs, budget.leftMs());
     return this.dataSource
       .transaction(async (m) => {
         await m.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(ms))}`);
         return fn(m);
       })
       .catch((err: unknown) => {
-        throw isLockTimeout(err) ? this.lockRefusal(what) : err;
+        if (!isLockTimeout(err)) throw err;
+        throw budget.spent(BUDGET_SLACK_MS)
+          ? this.outOfTime(budget, `the ${what} waited for a conversation's row`)
+          : this.lockRefusal(what);
       });
+  }
+
+  /** Throws outOfTime once the budget is spent. */
+  private withinBudget(budget: FenceBudget, what: string): void {
+    if (budget.spent()) throw this.outOfTime(budget, what);
+  }
+
+  /** The refusal of a move whose fenced half would have held writes longer than they wait (FenceBudget). */
+  private outOfTime(budget: FenceBudget, what: string): DomainError {
+    return new DomainError(
+      'CUTOVER_FAILED',
+      409,
+      `The cutover under the write fence ran out of its ${budget.totalMs} ms (writes wait at most WRITE_FENCE_WAIT_MS for it) at: ${what}; the phase did not change and no write failed. Retry when the stores answer faster or less is left to copy (docs/runbook.md)`,
+    );
   }
 
   /** The refusal of a move whose cutover waited CUTOVER_LOCK_TIMEOUT_MS for a conversation's row held elsewhere. */
@@ -225,12 +261,17 @@ export class Cutover {
    * write that another session holds longer than CUTOVER_LOCK_TIMEOUT_MS (a sync batch frozen in its transaction)
    * refuses the move (lockRefusal), as the pass lock does: under the fence every write of the deployment waits.
    */
-  private async catchUp(lock: HeldPassLock, trigger: string, urgent: boolean): Promise<number> {
+  private async catchUp(lock: HeldPassLock, trigger: string, urgent: boolean, budget?: FenceBudget): Promise<number> {
     const lockTimeoutMs = this.config.cutoverLockTimeoutMs;
+    const timeLeftMs = budget && (() => budget.leftMs());
     let written = 0;
     for (let pass = 0; pass < 20; pass++) {
-      const r = await lock.pass(trigger, { urgent, lockTimeoutMs }).catch((err: unknown) => {
-        throw isLockTimeout(err) ? this.lockRefusal('catch-up') : err;
+      if (budget) this.withinBudget(budget, 'the final catch-up');
+      const r = await lock.pass(trigger, { urgent, lockTimeoutMs, timeLeftMs }).catch((err: unknown) => {
+        if (!isLockTimeout(err)) throw err;
+        throw budget?.spent(BUDGET_SLACK_MS)
+          ? this.outOfTime(budget, "the final catch-up waited for a conversation's row")
+          : this.lockRefusal('catch-up');
       });
       if (!('exhausted' in r)) {
         if (!urgent) return written;
@@ -288,9 +329,10 @@ export class Cutover {
     return new Set(rows.map((r) => r.id));
   }
 
-  private async differing(ids: readonly string[]): Promise<string[]> {
+  private async differing(ids: readonly string[], budget?: FenceBudget): Promise<string[]> {
     const out: string[] = [];
     for (let i = 0; i < ids.length; i += PAGE) {
+      if (budget) this.withinBudget(budget, 'comparing the stores');
       const page = ids.slice(i, i + PAGE);
       const next = new Map((await this.newStore.getMany(page)).map((c) => [c.id, canonicalJson(c)]));
       await forEachLimit(page, 32, async (id) => {

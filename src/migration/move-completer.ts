@@ -69,7 +69,7 @@ export class MoveCompleter {
     if (cutoverKind(move.fromPosition, move.toPosition) && !move.cutover) {
       throw new Error(`the move to ${move.to} needs a cutover, which its request prepares; it cannot be committed here`);
     }
-    const hold = await this.fence.exclusive(async (q) => {
+    const hold = await this.fence.exclusive(async (q, budget) => {
       const s = await this.state.read(q);
       if (s.revision !== move.claimedRevision) return { committed: false, report: null };
       const now = new Date();
@@ -79,7 +79,9 @@ export class MoveCompleter {
       // Legacy is drained from the moment its weight reached 0, and stays so while it is 0.
       const legacyDrainedSince =
         move.toPosition.weight < 100 ? null : move.fromPosition.weight === 100 ? (s.legacyDrainedSince ?? now) : now;
-      const report = move.cutover ? await this.cutover.fenced(move.cutover, modeForPhase(move.fromPosition.phase), q, catchup) : null;
+      const report = move.cutover
+        ? await this.cutover.fenced(move.cutover, modeForPhase(move.fromPosition.phase), q, catchup, budget)
+        : null;
       const committed = await this.state.commit(move.claimedRevision, move.toPosition, { flippedAt, legacyDrainedSince }, q);
       return { committed, report };
     }, this.config.cutoverLockTimeoutMs);

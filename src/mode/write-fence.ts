@@ -47,6 +47,35 @@ export interface ExclusiveHold<T> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * How long a change under the fence may still run: what is left of the patience of the writes it holds. A write waits
+ * for the fence at most WRITE_FENCE_WAIT_MS (then 503), and the first of them may have started waiting when the change
+ * asked for the fence; the change gives up a margin before that (its commit, and the writes' own retry pauses), so
+ * that a write meeting a phase change waits, bounded, and is never answered 5xx for it (SPEC section 5).
+ */
+export class FenceBudget {
+  constructor(
+    /** performance.now() at which the budget is spent. */
+    readonly endsAt: number,
+    /** The whole budget, ms (for messages). */
+    readonly totalMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** ms left, never below 0. */
+  leftMs(): number {
+    return Math.max(0, this.endsAt - this.now());
+  }
+
+  /** Spent, or within `slackMs` of it (a wait bounded by what was left ends a moment early or late). */
+  spent(slackMs = 0): boolean {
+    return this.leftMs() <= slackMs;
+  }
+}
+
+/** What a change under the fence leaves of WRITE_FENCE_WAIT_MS for its commit and the writes' retry pauses. */
+export const fenceMarginMs = (fenceWaitMs: number) => Math.max(1000, Math.round(fenceWaitMs / 10));
+
 const PHASE_QUERY = 'SELECT phase FROM migration_state WHERE id = 1';
 
 function modeOf(rows: Array<Record<string, unknown>>): MigrationMode {
@@ -127,14 +156,17 @@ export class WriteFence {
 
   /**
    * Runs `change` with no write in flight and none starting: waits (at most `lockTimeoutMs`) for the writes
-   * that hold the fence to finish, runs `change` in the transaction that holds it, commits.
+   * that hold the fence to finish, runs `change` in the transaction that holds it, commits. `change` gets the
+   * FenceBudget it must end within (counted from the request for the fence, which is when writes start waiting).
    */
-  async exclusive<T>(change: (q: QueryRunner) => Promise<T>, lockTimeoutMs: number): Promise<ExclusiveHold<T>> {
+  async exclusive<T>(change: (q: QueryRunner, budget: FenceBudget) => Promise<T>, lockTimeoutMs: number): Promise<ExclusiveHold<T>> {
     const q = this.dataSource.createQueryRunner();
     const watch = watchConnection((await q.connect()) as ErrorEmitter);
     try {
       await q.startTransaction();
       const t0 = performance.now();
+      const total = this.maxWaitMs - fenceMarginMs(this.maxWaitMs);
+      const budget = new FenceBudget(t0 + total, total);
       if (!(await waitForTransactionLockWithin(q, AdvisoryLock.WriteFence, lockTimeoutMs))) {
         throw new DomainError(
           'CUTOVER_TIMEOUT',
@@ -143,7 +175,7 @@ export class WriteFence {
         );
       }
       const t1 = performance.now();
-      const result = await change(q);
+      const result = await change(q, budget);
       await q.commitTransaction();
       const t2 = performance.now();
       this.holds.observe({ stage: 'wait' }, (t1 - t0) / 1000);

@@ -39,6 +39,11 @@ export type CatchupPassResult = CatchupPassSummary | { skipped: 'paused' | 'busy
 export interface PassMode {
   urgent?: boolean;
   lockTimeoutMs?: number;
+  /**
+   * The time the pass may still take (the cutover's budget under the write fence): each batch's lock waits are bounded
+   * by it too, and once it is spent the pass ends after its batch, not exhausted.
+   */
+  timeLeftMs?: () => number;
 }
 
 /** The catch-up pass lock, held by its caller (CatchupService.holdPassLock). */
@@ -215,7 +220,7 @@ export class CatchupService {
   private async changes(updatedMs: number, passStart: number, totals: { batches: number }, add: (r: BatchResult) => void, mode: PassMode) {
     let position: { updated: Date; id?: string } = { updated: new Date(updatedMs - this.config.catchupOverlapMs) };
     for (;;) {
-      if (totals.batches >= this.config.catchupMaxBatches) return 'budget' as const;
+      if (totals.batches >= this.config.catchupMaxBatches || mode.timeLeftMs?.() === 0) return 'budget' as const;
       if (await this.held(mode)) return 'paused' as const;
       const limit = mode.urgent ? this.config.batchSize : this.throttler.batchLimit(this.config.batchSize);
       const t0 = performance.now();
@@ -236,7 +241,7 @@ export class CatchupService {
   private async inserts(newIdsAfter: string, totals: { batches: number }, add: (r: BatchResult) => void, mode: PassMode) {
     let after = objectIdFloor(newIdsAfter, this.config.catchupOverlapMs);
     for (;;) {
-      if (totals.batches >= this.config.catchupMaxBatches) return 'budget' as const;
+      if (totals.batches >= this.config.catchupMaxBatches || mode.timeLeftMs?.() === 0) return 'budget' as const;
       if (await this.held(mode)) return 'paused' as const;
       const limit = mode.urgent ? this.config.batchSize : this.throttler.batchLimit(this.config.batchSize);
       const t0 = performance.now();
@@ -266,7 +271,8 @@ export class CatchupService {
     if (!mode.urgent) await this.throttler.throttled(docs.length, { latencyBackoff: false });
     const batch = this.writer.prepare(docs, 'catchup');
     const t0 = performance.now();
-    const { lockTimeoutMs } = mode;
+    const bounds = [mode.lockTimeoutMs, mode.timeLeftMs?.()].filter((v): v is number => v !== undefined);
+    const lockTimeoutMs = bounds.length > 0 ? Math.min(...bounds) : undefined;
     const result = await this.writer.write(batch, {
       begin: lockTimeoutMs === undefined ? undefined : (q) => q.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`),
       commit: async (q, r) => {
