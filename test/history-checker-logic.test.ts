@@ -380,6 +380,24 @@ describe('flip figures', () => {
     });
   });
 
+  it('counts a flip answered 202 by how it ended, and the writes it held until the operator saw it end', () => {
+    const accepted = (flipId: number, at: [number, number], until: number, ok: boolean): FlipRequest => ({
+      ...flip('rollback', flipId, at, ok, ok ? undefined : 'ACCEPTED_THEN_FAILED'),
+      status: 202,
+      acceptedUntilMs: until,
+    });
+    const flips = [accepted(1, [10, 30], 45, true), accepted(2, [60, 80], 95, false)];
+    const ops = [append('ok', 'x', 2, [40, 42]), append('ok', 'y', 3, [85, 86])];
+    const f = flipFigures(flips, ops);
+    expect(f).toMatchObject({
+      attempted: { advance: 0, rollback: 2 },
+      succeeded: { advance: 0, rollback: 1 },
+      refused: { ACCEPTED_THEN_FAILED: 1 },
+      writesAtFlips: 1,
+      longestWritePauseAtFlipMs: 2,
+    });
+  });
+
   it("holds the legacy application's own appends to the same rules, and leaves them out of the API's figures", () => {
     const byLegacyApp = { process: LEGACY_APPLICATION, replica: LEGACY_APPLICATION_REPLICA };
     const ops = [

@@ -550,7 +550,10 @@ export function flipFigures(flips: FlipRequest[], ops: HistoryOp[]): FlipFigures
     refused[key] = (refused[key] ?? 0) + 1;
   }
   const moved = flips.filter((f) => f.ok);
-  const atFlips = ops.filter((op) => isApiWrite(op) && moved.some((f) => op.invokeMs <= f.completeMs && op.completeMs >= f.invokeMs));
+  // A move answered 202 went on until the operator saw it end: the writes it may have held are those up to then.
+  const atFlips = ops.filter(
+    (op) => isApiWrite(op) && moved.some((f) => op.invokeMs <= (f.acceptedUntilMs ?? f.completeMs) && op.completeMs >= f.invokeMs),
+  );
   const latencies = atFlips.map((op) => op.completeMs - op.invokeMs);
   return {
     attempted: { advance: logical('advance', false), rollback: logical('rollback', false) },

@@ -76,8 +76,14 @@ export interface FlipRequest {
   status: number;
   code?: string;
   forced: boolean;
+  /** The move happened: answered 200, or answered 202 and committed afterwards (acceptedUntilMs). */
   ok: boolean;
   message?: string;
+  /**
+   * Answered 202 (the move goes on after the answer): when the operator saw it end, committed or refused (`ok`, and
+   * for a refusal `code` ACCEPTED_THEN_FAILED with the audit log's error in `message`).
+   */
+  acceptedUntilMs?: number;
 }
 
 export interface FaultEvent {

@@ -71,6 +71,8 @@ const REQUEST_TIMEOUT_MS = 10_000;
 const EXTRA_FLIP_SECONDS = 60;
 const OPERATOR_TIMEOUT_MS = 30_000;
 const STATUS_TIMEOUT_MS = 3_000;
+/** How long the operator follows a move answered 202 to its end. */
+const FOLLOW_ACCEPTED_MS = 120_000;
 const KEYED_ATTEMPTS = 5;
 /** A listing that needs more pages than this is left incomplete (not judged). */
 const MAX_LIST_PAGES = 20;
@@ -467,9 +469,12 @@ class Runner {
       if (direction === 'advance') await this.drainLegacyApplication();
       let refusedOutright = true;
       for (let i = 0; i < tries.length; i++) {
+        const sentAt = Date.now();
         const reply = await this.operatorRequest(random, 'POST', `/migration/${direction}`, tries[i].body);
         const a = reply.attempt;
-        const ok = a.status === 200;
+        // Answered 202: the move goes on in its process; an operator follows it to its end before deciding anything.
+        const accepted = a.status === 202 ? await this.followAccepted(random, direction, sentAt) : null;
+        const ok = a.status === 200 || accepted?.committed === true;
         if (ok) this.committed[direction]++;
         if (a.status < 400 || a.status >= 500) refusedOutright = false;
         // Back on legacy: the legacy application takes traffic again.
@@ -481,10 +486,13 @@ class Runner {
           invokeMs: a.invokeMs,
           completeMs: a.completeMs,
           status: a.status,
-          code: a.code,
+          code: accepted && !accepted.committed ? 'ACCEPTED_THEN_FAILED' : a.code,
           forced: tries[i].forced,
           ok,
-          message: ok ? undefined : typeof reply.body?.message === 'string' ? reply.body.message.slice(0, 300) : undefined,
+          message: ok
+            ? undefined
+            : (accepted?.error ?? (typeof reply.body?.message === 'string' ? reply.body.message : undefined))?.slice(0, 300),
+          acceptedUntilMs: accepted?.untilMs,
         });
         if (direction === 'advance' && a.code === 'GATE_FAILED' && !tries[i].forced) {
           tries.push({
@@ -500,6 +508,45 @@ class Runner {
       // Every try refused with a 4xx: nothing moved, legacy is still the source of truth.
       if (direction === 'advance' && refusedOutright) this.legacyFlowing = true;
     }
+  }
+
+  /**
+   * Follows a move answered 202 until no move is pending (the status), then reads its end in the audit log: the
+   * newest entry of this direction since it was sent, committed (`rollback`, `advance`, `advance_forced`) or not
+   * (`<direction>_failed`, with its error). Bounded: a move still pending after FOLLOW_ACCEPTED_MS counts as not made.
+   */
+  private async followAccepted(
+    random: () => number,
+    direction: 'advance' | 'rollback',
+    sentAt: number,
+  ): Promise<{ committed: boolean; error?: string; untilMs: number }> {
+    // Not much past the run's end either: the settling after it deals with a move still pending.
+    const deadline = Math.min(now() + FOLLOW_ACCEPTED_MS, this.end() + 30_000);
+    while (now() < deadline) {
+      await sleep(500);
+      const status = await this.operatorRequest(random, 'GET', '/migration/status');
+      const { replica, invokeMs, completeMs, status: answered, code } = status.attempt;
+      this.recorder.operatorRead({ path: '/migration/status', replica, invokeMs, completeMs, status: answered, code });
+      if (status.attempt.outcome !== 'ok' || status.body.pendingMove != null) continue;
+      const history = await this.operatorRequest(random, 'GET', '/migration/history?limit=10');
+      const h = history.attempt;
+      this.recorder.operatorRead({
+        path: '/migration/history',
+        replica: h.replica,
+        invokeMs: h.invokeMs,
+        completeMs: h.completeMs,
+        status: h.status,
+        code: h.code,
+      });
+      if (h.outcome !== 'ok') continue;
+      const items: Array<{ at: string; action: string; details?: { error?: string } }> = history.body.items ?? [];
+      // Server and test share a clock here; a second of slack for the request's own time.
+      const entry = items.find((e) => e.action.startsWith(direction) && Date.parse(e.at) >= sentAt - 1000);
+      if (!entry) return { committed: false, error: 'answered 202; no audit entry of its end', untilMs: now() };
+      const committed = !entry.action.endsWith('_failed');
+      return { committed, error: committed ? undefined : entry.details?.error, untilMs: now() };
+    }
+    return { committed: false, error: `answered 202; still pending after ${FOLLOW_ACCEPTED_MS} ms`, untilMs: now() };
   }
 
   private async drainLegacyApplication(): Promise<void> {
