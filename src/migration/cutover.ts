@@ -24,8 +24,11 @@
  * (write_fence_exclusive_seconds) and written into the move's audit entry. Both together stay within the fence's
  * budget (FenceBudget: WRITE_FENCE_WAIT_MS less a margin, from the request for the fence): `fenced` looks at it
  * between its steps and bounds its lock waits by what is left, and past it refuses the move (409 CUTOVER_FAILED,
- * nothing changed) before a write it holds would give up with 503. A read of a store that hangs is bounded by that
- * store's own timeouts, not by the budget.
+ * nothing changed) before a write it holds would give up with 503. A store that stops answering in the middle (a
+ * frozen server keeps its connections and answers nothing) cannot hold it past the budget either: the fenced half
+ * races a timer set to the budget's end, and the move is refused when the timer wins. What it was waiting for is
+ * left to end on its own (every write it makes is version-guarded, so a late one is a repair); the catch-up pass
+ * lock stays held until then, so that no other pass runs beside a pass given up on.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
@@ -105,6 +108,9 @@ export class Cutover {
     @Inject(MIGRATION_CONFIG) private readonly config: MigrationConfig,
   ) {}
 
+  /** Fenced halves given up on (past the budget) that are still waiting for a store; each ends on its own. */
+  private readonly lingering = new Set<Promise<void>>();
+
   /** Before the commit, while writes go on. Null when the move needs no cutover. */
   async prepare(from: Position, to: Position, flippedAt: Date | null): Promise<PreparedCutover | null> {
     const kind = cutoverKind(from, to);
@@ -120,7 +126,12 @@ export class Cutover {
       );
     }
     const release = async () => {
-      await catchup?.release();
+      const lingering = [...this.lingering];
+      if (!catchup || lingering.length === 0) return catchup?.release();
+      // A fenced half given up on may still be in a pass under the lock: the lock is given up when that ends.
+      void Promise.allSettled(lingering)
+        .then(() => catchup.release())
+        .catch((err: Error) => this.logger.warn({ msg: 'the catch-up pass lock could not be given up', error: err.message }));
     };
     try {
       const settled = await this.settleBacklog();
@@ -152,6 +163,48 @@ export class Cutover {
   ): Promise<CutoverReport> {
     if (plan.kind === 'into_new' && !catchup)
       throw new Error('a cutover into the new store runs its fenced pass under the lock its prepare took');
+    const steps = this.fencedSteps(plan, leaving, catchup, budget);
+    let timer: NodeJS.Timeout | undefined;
+    let gaveUp = false;
+    // Past the budget's end (and the slack its bounded lock waits end in): a store has not answered in time.
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        gaveUp = true;
+        reject(this.outOfTime(budget, `${budget.doing}, waiting for a store that did not answer`));
+      }, budget.leftMs() + BUDGET_SLACK_MS);
+    });
+    try {
+      return await Promise.race([steps, timedOut]);
+    } catch (err) {
+      if (gaveUp) this.linger(steps, budget);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Keeps track of a fenced half that may still be waiting for a store once the move was refused. */
+  private linger(steps: Promise<CutoverReport>, budget: FenceBudget): void {
+    const started = performance.now();
+    const ended = steps.then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    const lingering = ended.then((err) => {
+      this.lingering.delete(lingering);
+      const afterMs = Math.round(performance.now() - started);
+      this.logger.warn({ msg: 'the fenced half of a refused move has ended', step: budget.doing, afterMs, error: err?.message });
+    });
+    this.lingering.add(lingering);
+    this.logger.warn({ msg: 'the fenced half ran out of its budget waiting for a store; the move is refused', step: budget.doing });
+  }
+
+  private async fencedSteps(
+    plan: CutoverPlan,
+    leaving: MigrationMode,
+    catchup: HeldPassLock | null,
+    budget: FenceBudget,
+  ): Promise<CutoverReport> {
     const settledIds = await this.settleAll(leaving, budget);
     const caughtUp = catchup && plan.kind === 'into_new' ? await this.catchUp(catchup, 'cutover', true, budget) : 0;
     let verified = 0;
@@ -235,6 +288,7 @@ export class Cutover {
 
   /** Throws outOfTime once the budget is spent. */
   private withinBudget(budget: FenceBudget, what: string): void {
+    budget.doing = what;
     if (budget.spent()) throw this.outOfTime(budget, what);
   }
 

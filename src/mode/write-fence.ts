@@ -54,6 +54,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * that a write meeting a phase change waits, bounded, and is never answered 5xx for it (SPEC section 5).
  */
 export class FenceBudget {
+  /** What the change was doing when it last looked at the budget: a refusal past it names that step. */
+  doing = 'starting';
+
   constructor(
     /** performance.now() at which the budget is spent. */
     readonly endsAt: number,
