@@ -27,8 +27,9 @@
  * nothing changed) before a write it holds would give up with 503. A store that stops answering in the middle (a
  * frozen server keeps its connections and answers nothing) cannot hold it past the budget either: the fenced half
  * races a timer set to the budget's end, and the move is refused when the timer wins. What it was waiting for is
- * left to end on its own (every write it makes is version-guarded, so a late one is a repair); the catch-up pass
- * lock stays held until then, so that no other pass runs beside a pass given up on.
+ * left to end on its own (every write it makes is version-guarded, so a late one is a repair), except the settles'
+ * transactions, which roll back at that end (their connections are the requests' pool's); the catch-up pass lock
+ * stays held until then, so that no other pass runs beside a pass given up on.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
@@ -164,20 +165,23 @@ export class Cutover {
     if (plan.kind === 'into_new' && !catchup)
       throw new Error('a cutover into the new store runs its fenced pass under the lock its prepare took');
     const steps = this.fencedSteps(plan, leaving, catchup, budget);
+    return this.beforeBudgetEnds(budget, steps, () => this.linger(steps, budget));
+  }
+
+  /**
+   * `work`, or the refusal of the move once the budget has ended (and the slack its bounded lock waits end in) while a
+   * store has not answered; `gaveUp` is called then. What `work` waits for is not cancelled: it ends on its own.
+   */
+  private async beforeBudgetEnds<T>(budget: FenceBudget, work: Promise<T>, gaveUp?: () => void): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
-    let gaveUp = false;
-    // Past the budget's end (and the slack its bounded lock waits end in): a store has not answered in time.
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        gaveUp = true;
+        gaveUp?.();
         reject(this.outOfTime(budget, `${budget.doing}, waiting for a store that did not answer`));
       }, budget.leftMs() + BUDGET_SLACK_MS);
     });
     try {
-      return await Promise.race([steps, timedOut]);
-    } catch (err) {
-      if (gaveUp) this.linger(steps, budget);
-      throw err;
+      return await Promise.race([work, timedOut]);
     } finally {
       clearTimeout(timer);
     }
@@ -276,7 +280,9 @@ export class Cutover {
     return this.dataSource
       .transaction(async (m) => {
         await m.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(ms))}`);
-        return fn(m);
+        // A store that stops answering holds this transaction, and its connection of the requests' pool, no longer
+        // than the budget: refused, it rolls back, and a late answer finds it ended.
+        return this.beforeBudgetEnds(budget, fn(m));
       })
       .catch((err: unknown) => {
         if (!isLockTimeout(err)) throw err;
