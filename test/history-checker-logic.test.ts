@@ -375,9 +375,32 @@ describe('flip figures', () => {
       writesAtFlips: 2,
       writesAtFlipsNotAcknowledged: 1,
       writesAtFlips5xx: 0,
+      refusedForAFlip: 0,
       longestWritePauseAtFlipMs: 51,
       p99WritePauseAtFlipMs: 51,
     });
+  });
+
+  it("counts a 5xx at a flip only when that attempt met the flip, and every write a flip held past the fence's wait", () => {
+    const attempt = (at: [number, number], status: number, code?: string): Attempt => ({
+      replica: 0,
+      invokeMs: at[0],
+      completeMs: at[1],
+      outcome: status < 300 ? 'ok' : 'info',
+      status,
+      code,
+    });
+    const retried = (at: [number, number], attempts: Attempt[]) => ({ ...append('ok', `r${at[0]}`, 2, at), attempts });
+    const ops = [
+      // Met the flip, then failed later, in a fault of its own: not the flip's.
+      retried([15, 60], [attempt([15, 16], 201), attempt([58, 60], 503, 'STORE_UNAVAILABLE')]),
+      // Answered 503 while the flip was under way (a fault at the same moment): counted at the flip.
+      retried([12, 14], [attempt([12, 13], 503, 'STORE_UNAVAILABLE'), attempt([13, 14], 201)]),
+      // Held by a phase change past the fence's wait, wherever it lies.
+      retried([70, 80], [attempt([70, 75], 503, 'CUTOVER_IN_PROGRESS'), attempt([76, 80], 201)]),
+    ];
+    const f = flipFigures([flip('advance', 1, [11, 20], true)], ops);
+    expect(f).toMatchObject({ writesAtFlips: 2, writesAtFlips5xx: 1, refusedForAFlip: 1 });
   });
 
   it('counts a flip answered 202 by how it ended, and the writes it held until the operator saw it end', () => {

@@ -536,7 +536,13 @@ export interface FlipFigures {
   /** Writes whose interval overlaps a flip request that moved the source of truth. */
   writesAtFlips: number;
   writesAtFlipsNotAcknowledged: number;
+  /** Of those, the writes with an attempt answered 5xx while such a flip was under way, by any cause (faults too). */
   writesAtFlips5xx: number;
+  /**
+   * Attempts answered 503 CUTOVER_IN_PROGRESS, anywhere in the run: writes a phase change held past WRITE_FENCE_WAIT_MS,
+   * the one 5xx a flip itself gives (SPEC section 5: a write that meets a flip is never answered 5xx for it).
+   */
+  refusedForAFlip: number;
   longestWritePauseAtFlipMs: number;
   p99WritePauseAtFlipMs: number;
 }
@@ -554,6 +560,8 @@ export function flipFigures(flips: FlipRequest[], ops: HistoryOp[]): FlipFigures
   const atFlips = ops.filter(
     (op) => isApiWrite(op) && moved.some((f) => op.invokeMs <= (f.acceptedUntilMs ?? f.completeMs) && op.completeMs >= f.invokeMs),
   );
+  const during = (a: { invokeMs: number; completeMs: number }) =>
+    moved.some((f) => a.invokeMs <= (f.acceptedUntilMs ?? f.completeMs) && a.completeMs >= f.invokeMs);
   const latencies = atFlips.map((op) => op.completeMs - op.invokeMs);
   return {
     attempted: { advance: logical('advance', false), rollback: logical('rollback', false) },
@@ -561,7 +569,11 @@ export function flipFigures(flips: FlipRequest[], ops: HistoryOp[]): FlipFigures
     refused,
     writesAtFlips: atFlips.length,
     writesAtFlipsNotAcknowledged: atFlips.filter((op) => op.outcome !== 'ok').length,
-    writesAtFlips5xx: atFlips.filter((op) => op.attempts.some((a) => a.status >= 500)).length,
+    writesAtFlips5xx: atFlips.filter((op) => op.attempts.some((a) => a.status >= 500 && during(a))).length,
+    refusedForAFlip: ops
+      .filter(isApiWrite)
+      .flatMap((op) => op.attempts)
+      .filter((a) => a.status === 503 && a.code === 'CUTOVER_IN_PROGRESS').length,
     longestWritePauseAtFlipMs: Math.round(Math.max(0, ...latencies)),
     p99WritePauseAtFlipMs: Math.round(percentile(latencies, 99)),
   };
