@@ -32,7 +32,7 @@ import {
   OpKind,
   Outcome,
 } from './support/history/history';
-import { outcomeOf } from './support/history/http';
+import { digest, outcomeOf } from './support/history/http';
 
 const A = 'a'.repeat(24);
 const B = 'b'.repeat(24);
@@ -231,6 +231,20 @@ describe('idempotency keys', () => {
     expect(checkIdempotency([w])).toEqual([]);
     w.attempts.push({ replica: 1, invokeMs: 5, completeMs: 6, outcome: 'ok', status: 201, version: 7, resubmit: true });
     expect(rules(checkIdempotency([w]))).toEqual(['idempotency']);
+  });
+
+  it('flags a keyed append whose replay answers another body for the same version, whatever order its keys come in', () => {
+    const body = { id: A, version: 4, title: 't', metadata: { a: 1, b: { c: [1, 2] } }, messages: [{ role: 'user', content: 'x' }] };
+    const reordered = { messages: [{ content: 'x', role: 'user' }], metadata: { b: { c: [1, 2] }, a: 1 }, title: 't', version: 4, id: A };
+    const w = append('ok', 'x', 4, [1, 2], { idempotencyKey: 'k' });
+    w.attempts[0].bodyDigest = digest(body);
+    w.attempts.push({ replica: 2, invokeMs: 3, completeMs: 4, outcome: 'ok', status: 201, version: 4, bodyDigest: digest(reordered) });
+    expect(checkIdempotency([w])).toEqual([]);
+    const later = { ...body, title: 'changed later' };
+    w.attempts.push({ replica: 1, invokeMs: 5, completeMs: 6, outcome: 'ok', status: 201, version: 4, bodyDigest: digest(later) });
+    expect(checkIdempotency([w])).toEqual([
+      expect.objectContaining({ rule: 'idempotency', detail: expect.stringContaining('2 different bodies') }),
+    ]);
   });
 });
 

@@ -6,6 +6,8 @@
  * - a first attempt that landed in legacy and died before its commit (planted as the crash leaves it: the
  *   write in the legacy store, the key pending with its attempt record, its lease over): the retry answers
  *   with what landed instead of writing again, for a create and for an append;
+ * - a keyed append stores the write it made (not its growing body), and its replay on either replica gives the first
+ *   response again after later writes, a flip of the source of truth and a delete; one it cannot rebuild is a 409;
  * - keys expire after 24 h: an expired key is a new key, and the sweeper deletes expired rows by index.
  */
 import { createHash } from 'node:crypto';
@@ -15,7 +17,7 @@ import { IdempotencyService, messageSha256 } from '../src/conversations/idempote
 import { startTestApp, TestApp } from './support/app';
 import { isolatedRedis } from './support/env';
 import { Replicas, startReplicas } from './support/replicas';
-import { legacyCollection, snapshotStores } from './support/stores';
+import { expectErrorShape, legacyCollection, snapshotStores } from './support/stores';
 
 let a: TestApp;
 let b: Replicas;
@@ -217,6 +219,60 @@ describe('Idempotency-Key held in PostgreSQL', () => {
     const again = await a.request('POST', path, { body: message, headers: { 'idempotency-key': key } });
     expect(again.body).toEqual(res.body);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  it('stores a keyed append as the write it made, and replays its first response after later writes, a flip and a delete', async () => {
+    await a.setPhase('rollout');
+    const messages = Array.from({ length: 200 }, (_, i) => ({ role: 'user', content: `${i} `.padEnd(2000, 'x') }));
+    const created = await a.request('POST', '/conversations', { body: { userId: 'idem-long', title: 'long', messages } });
+    const id: string = created.body.id;
+    const path = `/conversations/${id}/messages`;
+    const message = { role: 'assistant', content: 'answered once' };
+    const headers = { 'idempotency-key': `long-${Date.now()}` };
+    const first = await a.request('POST', path, { body: message, headers });
+    expect(first.status).toBe(201);
+    expect(JSON.stringify(first.body).length).toBeGreaterThan(400_000);
+    const { rows } = await a.pg.query(
+      `SELECT octet_length(response::text) AS bytes, response ? 'status' AS has_status FROM idempotency_keys WHERE key_hash = $1`,
+      [keyHash(path, headers['idempotency-key'])],
+    );
+    expect(rows[0].bytes).toBeLessThan(1000);
+    // No `status`: a replica of an earlier release fails this replay (5xx, retried) rather than answer an empty body.
+    expect(rows[0].has_status).toBe(false);
+
+    expect((await onB('POST', path, { role: 'user', content: 'later' }, {})).status).toBe(201);
+    expect((await onB('PATCH', `/conversations/${id}`, { title: 'renamed', metadata: { later: true } }, {})).status).toBe(200);
+    const replay = async (via: 'a' | 'b') => {
+      const res = via === 'a' ? await a.request('POST', path, { body: message, headers }) : await onB('POST', path, message, headers);
+      expect(res.status).toBe(201);
+      expect(res.headers.get('idempotent-replayed')).toBe('true');
+      expect(res.headers.get('etag')).toBe(first.headers.get('etag'));
+      expect(res.body).toEqual(first.body);
+    };
+    await replay('b');
+    // The new store is the source of truth now: the replay is rebuilt from it.
+    await a.setPhase('deprecation');
+    await replay('b');
+    expect((await a.request('DELETE', `/conversations/${id}`)).status).toBe(204);
+    await replay('a');
+    const before = await snapshotStores(a);
+    await replay('b');
+    expect(await snapshotStores(a)).toEqual(before);
+  });
+
+  it('refuses a replay it cannot rebuild (the message rewritten where it was written), writing nothing', async () => {
+    await a.setPhase('deprecation');
+    const created = await a.request('POST', '/conversations', { body: { userId: 'idem-rewritten' } });
+    const id: string = created.body.id;
+    const path = `/conversations/${id}/messages`;
+    const message = { role: 'user', content: 'as sent' };
+    const headers = { 'idempotency-key': `rewritten-${Date.now()}` };
+    expect((await a.request('POST', path, { body: message, headers })).status).toBe(201);
+    await a.pg.query(`UPDATE messages SET content = 'rewritten elsewhere' WHERE conversation_id = $1 AND seq = 0`, [id]);
+    const before = await snapshotStores(a);
+    const res = await onB('POST', path, message, headers);
+    expectErrorShape(res, 409, 'IDEMPOTENT_RESPONSE_UNAVAILABLE');
+    expect(await snapshotStores(a)).toEqual(before);
   });
 
   it('expires keys after 24 h: an expired key is new again, and the sweeper deletes expired rows', async () => {

@@ -88,8 +88,14 @@ export class JsonClient {
   }
 
   /** Like request, but rejects unless the status is the expected one. */
-  async expect<T = unknown>(status: number, method: string, path: string, body?: unknown): Promise<JsonResponse<T>> {
-    const res = await this.request<T>(method, path, body);
+  async expect<T = unknown>(
+    status: number,
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<JsonResponse<T>> {
+    const res = await this.request<T>(method, path, body, headers);
     if (res.status !== status) throw new HttpError(method, path, res);
     return res;
   }

@@ -34,7 +34,9 @@
  *
  * Knobs (defaults): BENCH_APPEND_CONCURRENCY (1), BENCH_APPEND_LOADED_CONCURRENCY (8, 0 for none), BENCH_APPEND_CONVERSATIONS (16 per size),
  * BENCH_APPEND_REQUESTS (240 per window), BENCH_APPEND_MAX_SECONDS (15), BENCH_APPEND_ROUNDS (2),
- * BENCH_APPEND_BYTES (500), BENCH_APPEND_STORE_WRITES (200 per size and store), BENCH_APPEND_PHASES (not_started,shadow,deprecation,cleanup).
+ * BENCH_APPEND_BYTES (500), BENCH_APPEND_STORE_WRITES (200 per size and store), BENCH_APPEND_PHASES (not_started,shadow,deprecation,cleanup),
+ * BENCH_APPEND_KEYED (0; 1: every append carries an Idempotency-Key of its own, as a client that retries safely sends,
+ * and the key's response is stored in the write's transaction: the write it made, not the conversation).
  */
 import type { Db } from 'mongodb';
 import { performance } from 'node:perf_hooks';
@@ -53,6 +55,8 @@ import { ratio, summarize } from '../lib/stats';
 import type { BenchLine } from '../lib/types';
 
 const BENCH = 'append';
+/** Tells this run's Idempotency-Keys from another's (BENCH_APPEND_KEYED). */
+const runTag = Date.now().toString(36);
 const TARGET = 1.5;
 const SIZES = [10, 100, 1000] as const;
 
@@ -138,6 +142,7 @@ interface Options {
   maxSeconds: number;
   rounds: number;
   bytes: number;
+  keyed: boolean;
 }
 
 type BySize = Record<number, Record<string, number | undefined>>;
@@ -151,6 +156,7 @@ export async function run(): Promise<BenchLine[]> {
     maxSeconds: envInt('BENCH_APPEND_MAX_SECONDS', 15),
     rounds: envInt('BENCH_APPEND_ROUNDS', 2),
     bytes: envInt('BENCH_APPEND_BYTES', 500),
+    keyed: envInt('BENCH_APPEND_KEYED', 0, 0) === 1,
   };
   if (o.perSize < Math.max(o.concurrency, o.loadedConcurrency))
     throw new Error('BENCH_APPEND_CONVERSATIONS must be at least the number of writers (one writer per conversation)');
@@ -194,6 +200,7 @@ export async function run(): Promise<BenchLine[]> {
         request_note: 'the request reads and returns the whole conversation (SPEC section 2), response_kb per answer',
         concurrency: o.concurrency,
         message_bytes: o.bytes,
+        keyed: o.keyed,
         target: `<=${TARGET}`,
         pass: r1000 <= TARGET && SIZES.every((size) => judged[size]?.errors === 0),
       });
@@ -281,10 +288,13 @@ async function measure(api: ApiProc, phase: Phase, ids: Map<number, string[]>, c
         async (i, w) => {
           const own = mine(w);
           const id = own[turn[w]++ % own.length];
-          const res = await api.client.expect(201, 'POST', `/conversations/${id}/messages`, {
-            role: i % 2 === 0 ? 'user' : 'assistant',
-            content: text(o.bytes, i),
-          });
+          const res = await api.client.expect(
+            201,
+            'POST',
+            `/conversations/${id}/messages`,
+            { role: i % 2 === 0 ? 'user' : 'assistant', content: text(o.bytes, i) },
+            o.keyed ? { 'idempotency-key': `append-bench-${runTag}-${phase}-${concurrency}-${r}-${size}-${i}` } : {},
+          );
           if (s.responseBytes.length < 2000) s.responseBytes.push(res.text.length);
         },
         { concurrency, count: o.requests, durationMs: o.maxSeconds * 1000 },

@@ -17,8 +17,9 @@ import {
   toDto,
 } from './conversation.dto';
 import { IdempotencyKeySchema, IfMatchSchema } from './conversation.schemas';
+import { appendRecord } from './append-record';
 import { ConversationService, KeyedWrite } from './conversation.service';
-import { IdempotencyService } from './idempotency.service';
+import { IdempotencyService, StoredResponse } from './idempotency.service';
 import type { Conversation } from '../model/conversation.model';
 import { Shadowed } from './shadowed.decorator';
 
@@ -35,6 +36,13 @@ const IF_MATCH_HEADER = {
   schema: { type: 'string', pattern: '^"?[0-9]{1,15}"?$' },
 };
 
+/** A keyed write's stored response: its body as answered. */
+const wholeStored = (status: number, done: Conversation): StoredResponse => ({ status, body: toDto(done), etag: etag(done.version) });
+/** A keyed append's: the write it made, from which a replay rebuilds the body (see StoredResponse). */
+const appendStored = (status: number, done: Conversation): StoredResponse => {
+  const landed = appendRecord(done);
+  return landed ? { landedStatus: status, landed, etag: etag(done.version) } : wholeStored(status, done);
+};
 const ifMatch = (header: string | undefined) => parseInput(IfMatchSchema, header, 'If-Match');
 const idempotencyKey = (header: string | undefined) => parseInput(IdempotencyKeySchema, header, 'Idempotency-Key');
 
@@ -103,8 +111,13 @@ export class ConversationController {
     @Res() res: Response,
   ) {
     const expected = ifMatch(version);
-    return this.idempotent(idempotencyKey(key), req, res, 201, (keyed) =>
-      this.conversations.appendMessage(params.id, body, expected, keyed),
+    return this.idempotent(
+      idempotencyKey(key),
+      req,
+      res,
+      201,
+      (keyed) => this.conversations.appendMessage(params.id, body, expected, keyed),
+      appendStored,
     );
   }
 
@@ -133,6 +146,7 @@ export class ConversationController {
     res: Response,
     status: number,
     run: (keyed?: KeyedWrite) => Promise<Conversation>,
+    stored: (status: number, done: Conversation) => StoredResponse = wholeStored,
   ): Promise<void> {
     if (key === undefined) {
       const c = await run();
@@ -144,14 +158,16 @@ export class ConversationController {
     const claim = await this.idempotency.claim(key, scope, req.body);
     if (claim.kind === 'replay') {
       const r = claim.response;
+      const [replayStatus, replayed] =
+        'landed' in r ? [r.landedStatus, toDto(await this.conversations.answerOf(r.landed))] : [r.status, r.body];
       if (r.etag) res.setHeader('ETag', r.etag);
-      res.status(r.status).setHeader('Idempotent-Replayed', 'true').json(r.body);
+      res.status(replayStatus).setHeader('Idempotent-Replayed', 'true').json(replayed);
       return;
     }
     let c: Conversation;
     try {
       // The response is stored by the write's own transaction, so it exists exactly when the write does.
-      c = await run({ key: claim.key, respond: (done) => ({ status, body: toDto(done), etag: etag(done.version) }) });
+      c = await run({ key: claim.key, respond: (done) => stored(status, done) });
     } catch (err) {
       // Free the key for a retry at once; if this attempt may have landed, the retry finds out from the attempt record.
       await (err instanceof StoreRefusedError ? claim.key.discard() : claim.key.release()).catch(() => undefined);

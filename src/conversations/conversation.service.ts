@@ -21,7 +21,8 @@ import type { Conversation, JsonObject, MessageRole } from '../model/conversatio
 import { newConversationId } from '../model/object-id';
 import type { WriteShape } from '../stores/conversation-store.port';
 import { DualWriter, WriteOutcome } from './dual-writer';
-import { Attempt, ClaimedKey, messageSha256, StoredResponse } from './idempotency.service';
+import { AppendAttempt, Attempt, ClaimedKey, messageSha256, StoredResponse } from './idempotency.service';
+import { appendAsLanded } from './append-record';
 import { decodeCursor, encodeCursor } from './list-cursor';
 import { MigrationModeService } from '../mode/migration-mode.service';
 
@@ -114,6 +115,22 @@ export class ConversationService {
     return c;
   }
 
+  /**
+   * A keyed append's first response, rebuilt from the source of truth and the record its write stored
+   * (appendRecord): 409 if the conversation no longer holds that message where it was written.
+   */
+  async answerOf(landed: AppendAttempt): Promise<Conversation> {
+    const mode = await this.mode.fresh();
+    const c = await this.writer.store(mode.sourceOfTruth).get(landed.id);
+    const answer = c ? appendAsLanded(landed, c) : null;
+    if (answer) return answer;
+    throw new DomainError(
+      'IDEMPOTENT_RESPONSE_UNAVAILABLE',
+      409,
+      `This Idempotency-Key's append was acknowledged, but conversation ${landed.id} no longer holds its message where it was written, so its first response cannot be given again; read the conversation`,
+    );
+  }
+
   async list(userId: string, limit: number, cursor?: string): Promise<{ items: Conversation[]; nextCursor: string | null }> {
     const after = cursor === undefined ? undefined : decodeCursor(cursor);
     if (after === null) throw new ValidationFailedError([{ field: 'cursor', message: 'cursor is not one this API issued' }]);
@@ -174,24 +191,7 @@ export class ConversationService {
           title: c.title,
           metadata: c.metadata,
         }),
-        // Versions only grow and messages are never removed: the message at the recorded position, with the
-        // recorded time, is this attempt's if the conversation moved past the version it was based on. What that
-        // attempt wrote is then the messages up to its own, its version and time, on the header it was based on.
-        landedAs: (p, c) => {
-          if (p.kind !== 'append' || c.version <= p.baseVersion) return null;
-          const m = c.messages[p.index];
-          const ours = !!m && m.role === p.role && m.createdAt.toISOString() === p.at && messageSha256(m.content) === p.contentSha256;
-          if (!ours) return null;
-          return {
-            ...c,
-            title: p.title !== undefined ? p.title : c.title,
-            metadata: p.metadata ?? c.metadata,
-            messages: c.messages.slice(0, p.index + 1),
-            updatedAt: new Date(p.at),
-            version: p.baseVersion + 1,
-            deleted: false,
-          };
-        },
+        landedAs: (p, c) => (p.kind === 'append' ? appendAsLanded(p, c) : null),
       },
       keyed,
     );

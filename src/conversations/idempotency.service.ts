@@ -33,11 +33,15 @@ const KEY_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
 const SWEEP_INTERVAL_MS = 10 * 60_000;
 const SWEEP_BATCH = 1000;
 
-export interface StoredResponse {
-  status: number;
-  body: unknown;
-  etag?: string;
-}
+/**
+ * A keyed write's response, stored with the write. A keyed append stores `landed`, the write it made, instead of
+ * its body (the whole conversation, which grows with every message: at 1,000 messages of 500 B, 600 KB a write);
+ * a replay rebuilds the body from the source of truth (ConversationService.answerOf). That form has no `status`:
+ * a replica of an earlier release, which knows only the first form, then fails the replay (a 5xx, which a keyed
+ * client retries, on another replica) instead of answering it with an empty body.
+ */
+export type StoredResponse =
+  { status: number; etag?: string; body: unknown } | { landedStatus: number; etag: string; landed: AppendAttempt };
 
 /**
  * What an attempt of a keyed write is about to do, so that a later attempt can tell whether it happened, and if it
@@ -57,6 +61,8 @@ export type Attempt =
       title?: string | null;
       metadata?: JsonObject;
     };
+
+export type AppendAttempt = Extract<Attempt, { kind: 'append' }>;
 
 /** A claimed key, handed to the write it guards. */
 export interface ClaimedKey {

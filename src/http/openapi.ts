@@ -79,7 +79,7 @@ const WHY: Record<number, string> = {
   401: 'No valid bearer token (UNAUTHORIZED)',
   403: 'The token may not do this: an application token on an operator endpoint (FORBIDDEN)',
   404: 'Not found (NOT_FOUND)',
-  409: 'Conflicts with the current state (e.g. GATE_FAILED, STEP_CHANGED, WRITE_CONFLICT, IDEMPOTENT_REQUEST_IN_PROGRESS)',
+  409: 'Conflicts with the current state (e.g. GATE_FAILED, STEP_CHANGED, WRITE_CONFLICT, IDEMPOTENT_REQUEST_IN_PROGRESS, IDEMPOTENT_RESPONSE_UNAVAILABLE)',
   412: 'If-Match names a version that is no longer current (VERSION_CONFLICT)',
   413: 'The request body exceeds 1 MiB (PAYLOAD_TOO_LARGE)',
   415: 'A request body must be application/json (UNSUPPORTED_MEDIA_TYPE)',

@@ -329,19 +329,26 @@ export function checkVersionCounts(ops: HistoryOp[], truth: Map<string, StoredCo
   return out;
 }
 
-/** Every acknowledged attempt of one keyed request names the same conversation and version. */
+/**
+ * Every acknowledged attempt of one keyed request names the same conversation and version, and answers the same body
+ * (its first response: a replay, or a retry that found its earlier attempt landed, gives it again whole).
+ */
 export function checkIdempotency(ops: HistoryOp[]): Violation[] {
   const out: Violation[] = [];
   for (const op of ops) {
     if (op.idempotencyKey === undefined) continue;
     const answers = op.attempts.filter((a) => a.outcome === 'ok');
     const distinct = new Set(answers.map((a) => `${a.id ?? op.conversationId}@${a.version}`));
-    if (distinct.size > 1) {
+    const bodies = new Set(answers.flatMap((a) => (a.bodyDigest === undefined ? [] : [a.bodyDigest])));
+    if (distinct.size > 1 || bodies.size > 1) {
       out.push({
         rule: 'idempotency',
         conversationId: op.conversationId,
         opIds: [op.opId],
-        detail: `key ${op.idempotencyKey} was answered with ${[...distinct].join(' and ')}`,
+        detail:
+          distinct.size > 1
+            ? `key ${op.idempotencyKey} was answered with ${[...distinct].join(' and ')}`
+            : `key ${op.idempotencyKey} was answered with ${bodies.size} different bodies for ${[...distinct][0]}`,
       });
     }
   }

@@ -26,6 +26,8 @@ export interface Attempt {
   /** The conversation id the response named (creates), and its version. */
   id?: string;
   version?: number;
+  /** A digest of a 2xx answer's JSON body, its keys sorted (the same body, however it is ordered, has the same one). */
+  bodyDigest?: string;
   /** Set on a response the service says it replayed (Idempotent-Replayed: true). */
   replayed?: boolean;
   /** A re-submission of an already acknowledged keyed request (same key, same body, other replica). */

@@ -4,6 +4,7 @@
  * request was sent is `info` (the write may or may not have happened). A refused connection is `fail`:
  * nothing reached a server.
  */
+import { createHash } from 'node:crypto';
 import type { Attempt, Outcome } from './history';
 import { now } from './history';
 
@@ -24,6 +25,23 @@ function networkCode(err: unknown): string {
   const e = err as { name?: string; code?: string; cause?: { code?: string; name?: string } };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'TIMEOUT';
   return e?.cause?.code ?? e?.code ?? e?.cause?.name ?? e?.name ?? 'NETWORK_ERROR';
+}
+
+/** JSON with every object's keys sorted, hashed: equal for equal bodies whatever order a store kept their keys in. */
+export function digest(body: unknown): string {
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sorted)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return createHash('sha256')
+    .update(JSON.stringify(sorted(body)))
+    .digest('hex');
 }
 
 export function outcomeOf(status: number, code?: string): Outcome {
@@ -57,6 +75,7 @@ export async function send(baseUrl: string, replica: number, method: string, pat
     if (res.status >= 200 && res.status < 300 && body && typeof body === 'object') {
       if (typeof body.id === 'string') attempt.id = body.id;
       if (typeof body.version === 'number') attempt.version = body.version;
+      attempt.bodyDigest = digest(body);
       if (res.headers.get('idempotent-replayed') === 'true') attempt.replayed = true;
     } else if (res.status === 204) {
       // A delete answers with no body: its version is the ETag's.
