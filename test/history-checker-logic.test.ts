@@ -86,6 +86,16 @@ describe('contents: every acknowledged write exactly once in the source of truth
     expect(checkContents(ops, store(conv(A, ['init', 'x'])), scope)).toEqual([]);
   });
 
+  it('flags an acknowledged append that is not where its answer put it (minimal or whole answer)', () => {
+    const minimal = append('ok', 'x', 2, [2, 3]);
+    minimal.attempts[0].position = 1;
+    expect(checkContents([create(A, 'init'), minimal], store(conv(A, ['init', 'x'])), scope)).toEqual([]);
+    expect(rules(checkContents([create(A, 'init'), minimal], store(conv(A, ['x', 'init'])), scope))).toEqual(['position']);
+    const replayed = append('ok', 'y', 3, [4, 5]);
+    replayed.attempts.push({ ...replayed.attempts[0], position: 2, replayed: true }, { ...replayed.attempts[0], position: 3 });
+    expect(rules(checkContents([create(A, 'init'), minimal, replayed], store(conv(A, ['init', 'x', 'y'])), scope))).toEqual(['position']);
+  });
+
   it('flags an acknowledged append found in another conversation than the one acknowledged', () => {
     const ops = [create(A, 'init-a'), create(B, 'init-b'), append('ok', 'x', 2, [2, 3])];
     expect(rules(checkContents(ops, store(conv(A, ['init-a']), conv(B, ['init-b', 'x'])), new Set([A, B])))).toEqual(['lost']);

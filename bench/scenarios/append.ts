@@ -23,7 +23,8 @@
  * BENCH_APPEND_LOADED_CONCURRENCY writers (8) in a closed loop, reported and not judged: at 1,000 messages
  * that saturates the API's CPU, and every request reads, serialises and returns its whole conversation
  * (SPEC section 2: 201 with the conversation; `response_kb` per answer, 566 KB at 1,000 messages) on the
- * event loop that times the other requests' writes. No write path makes that part flat (`request_ratio`).
+ * event loop that times the other requests' writes. No write path makes that part flat (`request_ratio`), unless the
+ * client asks for the minimal answer (BENCH_APPEND_MINIMAL below).
  * Per size the line also gives the API process's garbage collection in those windows (`gc_major_per_s`,
  * `gc_ms_per_s`): the whole conversation read and answered per append is what the process collects, and a
  * collection step that runs while a write awaits its store is in that write's time.
@@ -36,7 +37,9 @@
  * BENCH_APPEND_REQUESTS (240 per window), BENCH_APPEND_MAX_SECONDS (15), BENCH_APPEND_ROUNDS (2),
  * BENCH_APPEND_BYTES (500), BENCH_APPEND_STORE_WRITES (200 per size and store), BENCH_APPEND_PHASES (not_started,shadow,deprecation,cleanup),
  * BENCH_APPEND_KEYED (0; 1: every append carries an Idempotency-Key of its own, as a client that retries safely sends,
- * and the key's response is stored in the write's transaction: the write it made, not the conversation).
+ * and the key's response is stored in the write's transaction: the write it made, not the conversation),
+ * BENCH_APPEND_MINIMAL (0; 1: every append asks `Prefer: return=minimal`: the answer is the message added, and where
+ * the new store is the source of truth the append reads only the conversation's head).
  */
 import type { Db } from 'mongodb';
 import { performance } from 'node:perf_hooks';
@@ -143,6 +146,7 @@ interface Options {
   rounds: number;
   bytes: number;
   keyed: boolean;
+  minimal: boolean;
 }
 
 type BySize = Record<number, Record<string, number | undefined>>;
@@ -157,6 +161,7 @@ export async function run(): Promise<BenchLine[]> {
     rounds: envInt('BENCH_APPEND_ROUNDS', 2),
     bytes: envInt('BENCH_APPEND_BYTES', 500),
     keyed: envInt('BENCH_APPEND_KEYED', 0, 0) === 1,
+    minimal: envInt('BENCH_APPEND_MINIMAL', 0, 0) === 1,
   };
   if (o.perSize < Math.max(o.concurrency, o.loadedConcurrency))
     throw new Error('BENCH_APPEND_CONVERSATIONS must be at least the number of writers (one writer per conversation)');
@@ -197,10 +202,13 @@ export async function run(): Promise<BenchLine[]> {
         ratio_100: ratio(writeP99(judged, 100), writeP99(judged, 10)),
         baseline: writeP99(judged, 10),
         request_ratio: ratio(p99(judged, 1000), p99(judged, 10)),
-        request_note: 'the request reads and returns the whole conversation (SPEC section 2), response_kb per answer',
+        request_note: o.minimal
+          ? 'Prefer: return=minimal: the request reads the head (new store primary) and returns the message, response_kb per answer'
+          : 'the request reads and returns the whole conversation (SPEC section 2), response_kb per answer',
         concurrency: o.concurrency,
         message_bytes: o.bytes,
         keyed: o.keyed,
+        minimal: o.minimal,
         target: `<=${TARGET}`,
         pass: r1000 <= TARGET && SIZES.every((size) => judged[size]?.errors === 0),
       });
@@ -293,7 +301,10 @@ async function measure(api: ApiProc, phase: Phase, ids: Map<number, string[]>, c
             'POST',
             `/conversations/${id}/messages`,
             { role: i % 2 === 0 ? 'user' : 'assistant', content: text(o.bytes, i) },
-            o.keyed ? { 'idempotency-key': `append-bench-${runTag}-${phase}-${concurrency}-${r}-${size}-${i}` } : {},
+            {
+              ...(o.keyed ? { 'idempotency-key': `append-bench-${runTag}-${phase}-${concurrency}-${r}-${size}-${i}` } : {}),
+              ...(o.minimal ? { prefer: 'return=minimal' } : {}),
+            },
           );
           if (s.responseBytes.length < 2000) s.responseBytes.push(res.text.length);
         },

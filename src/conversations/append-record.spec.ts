@@ -1,5 +1,8 @@
 import type { Conversation } from '../model/conversation.model';
-import { appendAsLanded, appendRecord } from './append-record';
+import { appendAsLanded, appendedOf, appendRecord } from './append-record';
+
+/** The record a keyed append whose answer was `c` stores. */
+const recordOf = (c: Conversation) => appendRecord(appendedOf(c)!);
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s, 123));
 
@@ -29,13 +32,13 @@ function appended(c: Conversation, s: number, content = `message ${c.messages.le
   };
 }
 
-describe('appendRecord / appendAsLanded', () => {
+describe('appendedOf / appendRecord / appendAsLanded', () => {
   const done = conversation(3);
-  const record = appendRecord(done)!;
+  const record = recordOf(done);
 
   it('records the write in a few hundred bytes, whatever the conversation holds', () => {
     const long = conversation(1000);
-    expect(JSON.stringify(appendRecord(long)).length).toBeLessThan(400);
+    expect(JSON.stringify(recordOf(long)).length).toBeLessThan(400);
     expect(JSON.stringify(long).length).toBeGreaterThan(40_000);
   });
 
@@ -52,7 +55,7 @@ describe('appendRecord / appendAsLanded', () => {
 
   it('survives the store that holds the record (JSON) and keeps a null title', () => {
     const untitled = conversation(2, { title: null, metadata: {} });
-    const stored = JSON.parse(JSON.stringify(appendRecord(untitled)));
+    const stored = JSON.parse(JSON.stringify(recordOf(untitled)));
     expect(appendAsLanded(stored, appended(untitled, 9))).toEqual(untitled);
   });
 
@@ -64,8 +67,15 @@ describe('appendRecord / appendAsLanded', () => {
     expect(appendAsLanded(record, retimed)).toBeNull();
   });
 
-  it('does not record what is not an append (its message timed otherwise, or no message)', () => {
-    expect(appendRecord({ ...done, updatedAt: at(40) })).toBeNull();
-    expect(appendRecord(conversation(0))).toBeNull();
+  it('does not take for an append what is not one (its message timed otherwise, or no message)', () => {
+    expect(appendedOf({ ...done, updatedAt: at(40) })).toBeNull();
+    expect(appendedOf(conversation(0))).toBeNull();
+  });
+
+  it('records an append answered without the conversation as it records one answered with it', () => {
+    const { messages, ...head } = done;
+    const minimal = { head, index: messages.length - 1, message: messages[messages.length - 1] };
+    expect(appendedOf(minimal)).toBe(minimal);
+    expect(appendRecord(minimal)).toEqual(record);
   });
 });

@@ -2,7 +2,7 @@
  * A keyed append's record of what it wrote, and its answer given again from a later state of the conversation.
  * Plain TypeScript: the retry of an attempt that landed unacknowledged and the replay of a completed one both use it.
  */
-import type { Conversation } from '../model/conversation.model';
+import type { Conversation, Message } from '../model/conversation.model';
 import { AppendAttempt, messageSha256 } from './idempotency.service';
 
 /**
@@ -28,23 +28,39 @@ export function appendAsLanded(p: AppendAttempt, c: Conversation): Conversation 
 }
 
 /**
- * What a keyed append stores as its response: the write it made (a few hundred bytes), not the conversation it
- * answered with, which grows with every message. appendAsLanded gives that answer again from any later state.
+ * An append's answer when the client asked for it without the whole conversation (`Prefer: return=minimal`): the
+ * conversation's header as the append left it, and the message it added, at `index`.
  */
-export function appendRecord(done: Conversation): AppendAttempt | null {
-  const index = done.messages.length - 1;
-  const m = done.messages[index];
-  // An append's message is timed as its write: anything else is not an append's answer, and is stored whole.
-  if (!m || m.createdAt.getTime() !== done.updatedAt.getTime()) return null;
+export interface Appended {
+  head: Omit<Conversation, 'messages'>;
+  index: number;
+  message: Message;
+}
+
+/** The append `a` answered with, whole or not; null when `a` is not an append's answer (its last message is not timed as the write). */
+export function appendedOf(a: Conversation | Appended): Appended | null {
+  if (!('messages' in a)) return a;
+  const { messages, ...head } = a;
+  const index = messages.length - 1;
+  const message = messages[index];
+  if (!message || message.createdAt.getTime() !== a.updatedAt.getTime()) return null;
+  return { head, index, message };
+}
+
+/**
+ * What a keyed append stores as its response: the write it made (a few hundred bytes), not the conversation it
+ * answered with, which grows with every message. appendAsLanded gives that conversation again from any later state.
+ */
+export function appendRecord({ head, index, message }: Appended): AppendAttempt {
   return {
     kind: 'append',
-    id: done.id,
-    baseVersion: done.version - 1,
+    id: head.id,
+    baseVersion: head.version - 1,
     index,
-    role: m.role,
-    contentSha256: messageSha256(m.content),
-    at: done.updatedAt.toISOString(),
-    title: done.title,
-    metadata: done.metadata,
+    role: message.role,
+    contentSha256: messageSha256(message.content),
+    at: head.updatedAt.toISOString(),
+    title: head.title,
+    metadata: head.metadata,
   };
 }

@@ -1,11 +1,21 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiExtraModels,
+  ApiHeader,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AuthenticatedRequest } from '../common/auth/auth.guard';
 import { StoreRefusedError } from '../common/errors';
 import { ApiErrors } from '../http/openapi';
 import { parseInput } from '../http/validation';
 import {
+  AppendedMessageDto,
   ConversationDto,
   ConversationIdDto,
   ConversationPageDto,
@@ -14,12 +24,13 @@ import {
   ListConversationsDto,
   MessageInputDto,
   PatchConversationDto,
+  toAppendedDto,
   toDto,
 } from './conversation.dto';
 import { IdempotencyKeySchema, IfMatchSchema } from './conversation.schemas';
-import { appendRecord } from './append-record';
+import { Appended, appendedOf, appendRecord } from './append-record';
 import { ConversationService, KeyedWrite } from './conversation.service';
-import { IdempotencyService, StoredResponse } from './idempotency.service';
+import { AppendAttempt, IdempotencyService, StoredResponse } from './idempotency.service';
 import type { Conversation } from '../model/conversation.model';
 import { Shadowed } from './shadowed.decorator';
 
@@ -36,13 +47,55 @@ const IF_MATCH_HEADER = {
   schema: { type: 'string', pattern: '^"?[0-9]{1,15}"?$' },
 };
 
-/** A keyed write's stored response: its body as answered. */
-const wholeStored = (status: number, done: Conversation): StoredResponse => ({ status, body: toDto(done), etag: etag(done.version) });
-/** A keyed append's: the write it made, from which a replay rebuilds the body (see StoredResponse). */
-const appendStored = (status: number, done: Conversation): StoredResponse => {
-  const landed = appendRecord(done);
-  return landed ? { landedStatus: status, landed, etag: etag(done.version) } : wholeStored(status, done);
+const PREFER_HEADER = {
+  name: 'Prefer',
+  required: false,
+  description:
+    'return=minimal (RFC 7240): answer with the message added, not the whole conversation; where PostgreSQL is the source of truth the append then does not read the conversation either, so its cost does not grow with it',
+  schema: { type: 'string' },
 };
+/** `return=minimal` among the preferences of a Prefer header (RFC 7240: comma-separated, any case, maybe quoted). */
+const PREFER_MINIMAL = /(?:^|,)\s*return\s*=\s*"?minimal"?\s*(?=;|,|$)/i;
+
+/** How an endpoint answers: the body it sends, its version, and what a keyed write stores to answer a replay. */
+interface Answering<A> {
+  body(a: A): unknown;
+  version(a: A): number;
+  stored(status: number, a: A): StoredResponse;
+  /** Headers of every answer, the replay's too. */
+  headers?: Record<string, string>;
+}
+
+const whole: Answering<Conversation> = {
+  body: toDto,
+  version: (c) => c.version,
+  stored: (status, c) => ({ status, body: toDto(c), etag: etag(c.version) }),
+};
+
+/**
+ * An append's answer: the conversation, or with `minimal` the message it added. A keyed append stores the write it
+ * made, from which a replay rebuilds either (see StoredResponse).
+ */
+function appending(minimal: boolean): Answering<Conversation | Appended> {
+  const body = (a: Conversation | Appended) => {
+    const appended = minimal ? appendedOf(a) : null;
+    if (appended) return toAppendedDto(appended);
+    if ('messages' in a) return toDto(a);
+    throw new Error('an append answered without the conversation, which the client did not ask for');
+  };
+  const version = (a: Conversation | Appended) => ('messages' in a ? a.version : a.head.version);
+  return {
+    body,
+    version,
+    stored: (status, a) => {
+      const appended = appendedOf(a);
+      return appended
+        ? { landedStatus: status, landed: appendRecord(appended), minimal, etag: etag(version(a)) }
+        : { status, body: body(a), etag: etag(version(a)) };
+    },
+    headers: minimal ? { 'Preference-Applied': 'return=minimal', Vary: 'Prefer' } : { Vary: 'Prefer' },
+  };
+}
 const ifMatch = (header: string | undefined) => parseInput(IfMatchSchema, header, 'If-Match');
 const idempotencyKey = (header: string | undefined) => parseInput(IdempotencyKeySchema, header, 'Idempotency-Key');
 
@@ -65,7 +118,7 @@ export class ConversationController {
     @Req() req: AuthenticatedRequest,
     @Res() res: Response,
   ) {
-    return this.idempotent(idempotencyKey(key), req, res, 201, (keyed) => this.conversations.create(body, keyed));
+    return this.idempotent(idempotencyKey(key), req, res, 201, (keyed) => this.conversations.create(body, keyed), whole);
   }
 
   @Get()
@@ -100,24 +153,31 @@ export class ConversationController {
   @Post(':id/messages')
   @ApiHeader(IDEMPOTENCY_HEADER)
   @ApiHeader(IF_MATCH_HEADER)
-  @ApiCreatedResponse({ type: ConversationDto })
+  @ApiHeader(PREFER_HEADER)
+  @ApiExtraModels(ConversationDto, AppendedMessageDto)
+  @ApiCreatedResponse({
+    description: 'The conversation; with Prefer: return=minimal, the message added',
+    schema: { oneOf: [{ $ref: getSchemaPath(ConversationDto) }, { $ref: getSchemaPath(AppendedMessageDto) }] },
+  })
   @ApiErrors(404, 409, 412, 422)
   appendMessage(
     @Param() params: ConversationIdDto,
     @Body() body: MessageInputDto,
     @Headers('idempotency-key') key: string | undefined,
     @Headers('if-match') version: string | undefined,
+    @Headers('prefer') prefer: string | undefined,
     @Req() req: AuthenticatedRequest,
     @Res() res: Response,
   ) {
     const expected = ifMatch(version);
+    const minimal = prefer !== undefined && PREFER_MINIMAL.test(prefer);
     return this.idempotent(
       idempotencyKey(key),
       req,
       res,
       201,
-      (keyed) => this.conversations.appendMessage(params.id, body, expected, keyed),
-      appendStored,
+      (keyed) => this.conversations.appendMessage(params.id, body, expected, keyed, minimal),
+      appending(minimal),
     );
   }
 
@@ -140,17 +200,21 @@ export class ConversationController {
     return toDto(c);
   }
 
-  private async idempotent(
+  private async idempotent<A>(
     key: string | undefined,
     req: AuthenticatedRequest,
     res: Response,
     status: number,
-    run: (keyed?: KeyedWrite) => Promise<Conversation>,
-    stored: (status: number, done: Conversation) => StoredResponse = wholeStored,
+    run: (keyed?: KeyedWrite<A>) => Promise<A>,
+    answering: Answering<A>,
   ): Promise<void> {
+    for (const [name, value] of Object.entries(answering.headers ?? {})) res.setHeader(name, value);
     if (key === undefined) {
-      const c = await run();
-      res.status(status).setHeader('ETag', etag(c.version)).json(toDto(c));
+      const a = await run();
+      res
+        .status(status)
+        .setHeader('ETag', etag(answering.version(a)))
+        .json(answering.body(a));
       return;
     }
     const scope = `${req.principal?.name ?? 'anonymous'} ${req.method} ${req.path}`;
@@ -158,21 +222,30 @@ export class ConversationController {
     const claim = await this.idempotency.claim(key, scope, req.body);
     if (claim.kind === 'replay') {
       const r = claim.response;
-      const [replayStatus, replayed] =
-        'landed' in r ? [r.landedStatus, toDto(await this.conversations.answerOf(r.landed))] : [r.status, r.body];
+      const [replayStatus, replayed] = 'landed' in r ? [r.landedStatus, await this.rebuilt(r.landed, r.minimal)] : [r.status, r.body];
       if (r.etag) res.setHeader('ETag', r.etag);
       res.status(replayStatus).setHeader('Idempotent-Replayed', 'true').json(replayed);
       return;
     }
-    let c: Conversation;
+    let a: A;
     try {
       // The response is stored by the write's own transaction, so it exists exactly when the write does.
-      c = await run({ key: claim.key, respond: (done) => stored(status, done) });
+      a = await run({ key: claim.key, respond: (done) => answering.stored(status, done) });
     } catch (err) {
       // Free the key for a retry at once; if this attempt may have landed, the retry finds out from the attempt record.
       await (err instanceof StoreRefusedError ? claim.key.discard() : claim.key.release()).catch(() => undefined);
       throw err;
     }
-    res.status(status).setHeader('ETag', etag(c.version)).json(toDto(c));
+    res
+      .status(status)
+      .setHeader('ETag', etag(answering.version(a)))
+      .json(answering.body(a));
+  }
+
+  /** A keyed append's first answer again, from the write it stored (see StoredResponse). */
+  private async rebuilt(landed: AppendAttempt, minimal: boolean | undefined): Promise<unknown> {
+    const c = await this.conversations.answerOf(landed);
+    const appended = minimal ? appendedOf(c) : null;
+    return appended ? toAppendedDto(appended) : toDto(c);
   }
 }

@@ -117,6 +117,16 @@ export const ConversationSchema = z
   })
   .meta({ description: 'A conversation as both stores hold it' });
 
+export const AppendedMessageSchema = z
+  .object({
+    id: z.string().meta({ pattern: '^[0-9a-f]{24}$' }),
+    version: z.int().min(1).meta({ description: 'Also sent as the ETag' }),
+    updatedAt: dateTime(),
+    messageCount: z.int().min(1).meta({ description: 'How many messages the conversation holds with this one, its last' }),
+    message: MessageSchema,
+  })
+  .meta({ description: 'An append answered without the conversation (Prefer: return=minimal): the message it added' });
+
 export const ConversationPageSchema = z
   .object({ items: z.array(ConversationSchema), nextCursor: z.string().nullable() })
   .meta({ description: 'Newest first' });

@@ -17,12 +17,12 @@ import { WRITE_FENCE } from '../mode/mode.tokens';
 import type { FencedWrite, WriteFence } from '../mode/write-fence';
 import { OutboxFollower } from '../repair/outbox-follower';
 import { RepairRecorder } from '../repair/repair-recorder';
-import type { Conversation, JsonObject, MessageRole } from '../model/conversation.model';
+import type { Conversation, ConversationHead, JsonObject, MessageRole } from '../model/conversation.model';
 import { newConversationId } from '../model/object-id';
 import type { WriteShape } from '../stores/conversation-store.port';
 import { DualWriter, WriteOutcome } from './dual-writer';
 import { AppendAttempt, Attempt, ClaimedKey, messageSha256, StoredResponse } from './idempotency.service';
-import { appendAsLanded } from './append-record';
+import { appendAsLanded, Appended } from './append-record';
 import { decodeCursor, encodeCursor } from './list-cursor';
 import { MigrationModeService } from '../mode/migration-mode.service';
 
@@ -45,9 +45,15 @@ export interface PatchInput {
 }
 
 /** A keyed (Idempotency-Key) write: the claim, and how the response is stored with the write. */
-export interface KeyedWrite {
+export interface KeyedWrite<A = Conversation> {
   key: ClaimedKey;
-  respond(c: Conversation): StoredResponse;
+  respond(answer: A): StoredResponse;
+}
+
+/** What a fenced attempt did, and what it answers if it committed. */
+interface Written<A> {
+  outcome: WriteOutcome;
+  answer: A;
 }
 
 /**
@@ -56,9 +62,19 @@ export interface KeyedWrite {
  * most of a conversation, and most of an append's cost if serialised on every write).
  */
 function approximateBytes(c: Conversation): number {
-  let bytes = Buffer.byteLength(JSON.stringify({ ...c, messages: [] }), 'utf8');
-  for (const m of c.messages) bytes += Buffer.byteLength(m.content, 'utf8') + 64;
-  return bytes;
+  let contentBytes = 0;
+  for (const m of c.messages) contentBytes += Buffer.byteLength(m.content, 'utf8');
+  return headBytes(c, c.messages.length, contentBytes);
+}
+
+/** approximateBytes of a conversation of `count` messages whose text is `contentBytes` long, with `header`. */
+function headBytes(header: Omit<Conversation, 'messages'>, count: number, contentBytes: number): number {
+  const { messages: _messages, messageCount: _count, contentBytes: _bytes, ...rest } = header as Partial<Conversation & ConversationHead>;
+  return Buffer.byteLength(JSON.stringify({ ...rest, messages: [] }), 'utf8') + contentBytes + 64 * count;
+}
+
+function tooLarge(id: string): DomainError {
+  return new DomainError('CONVERSATION_TOO_LARGE', 422, `Conversation ${id} would exceed ${MAX_CONVERSATION_BYTES} bytes`);
 }
 
 type Change = (c: Conversation, now: Date) => Conversation;
@@ -158,7 +174,7 @@ export class ConversationService {
       legacyWrite();
       return this.finish(w, keyed, await this.writer.write(w, c, null), c);
     });
-    return this.settle(result, () => new DomainError('CONFLICT', 409, `Conversation ${id} already exists`));
+    return this.settle(id, result, () => new DomainError('CONFLICT', 409, `Conversation ${id} already exists`));
   }
 
   patch(id: string, input: PatchInput, ifMatch?: number): Promise<Conversation> {
@@ -172,7 +188,18 @@ export class ConversationService {
     });
   }
 
-  appendMessage(id: string, message: { role: MessageRole; content: string }, ifMatch?: number, keyed?: KeyedWrite): Promise<Conversation> {
+  /**
+   * `minimal`: the client does not want the whole conversation back (Prefer: return=minimal). Where the new store is
+   * the source of truth the append then reads only the conversation's head (appendOnHead), so its cost does not grow
+   * with the conversation; elsewhere, and for a retry of a keyed attempt that may have landed, it reads it whole.
+   */
+  appendMessage(
+    id: string,
+    message: { role: MessageRole; content: string },
+    ifMatch?: number,
+    keyed?: KeyedWrite<Conversation | Appended>,
+    minimal = false,
+  ): Promise<Conversation | Appended> {
     const contentSha256 = messageSha256(message.content);
     return this.change(
       id,
@@ -194,7 +221,38 @@ export class ConversationService {
         landedAs: (p, c) => (p.kind === 'append' ? appendAsLanded(p, c) : null),
       },
       keyed,
+      minimal ? (w) => this.appendOnHead(w, id, ifMatch, message, keyed) : undefined,
     );
+  }
+
+  /**
+   * An append on the conversation's head, in the new store (the source of truth): the row's version and message count
+   * and the text's bytes stand for the messages, which are neither read nor sent back.
+   */
+  private async appendOnHead(
+    w: FencedWrite,
+    id: string,
+    ifMatch: number | undefined,
+    message: { role: MessageRole; content: string },
+    keyed: KeyedWrite<Conversation | Appended> | undefined,
+  ): Promise<Written<Conversation | Appended>> {
+    const head = await this.writer.readHead(w, id);
+    if (!head || head.deleted) throw new NotFoundError(`Conversation ${id}`);
+    this.checkIfMatch(ifMatch, head.version);
+    const now = new Date(Math.max(Date.now(), head.updatedAt.getTime()));
+    const added = { ...message, createdAt: now };
+    const next: ConversationHead = {
+      ...head,
+      updatedAt: now,
+      version: head.version + 1,
+      messageCount: head.messageCount + 1,
+      contentBytes: head.contentBytes + Buffer.byteLength(message.content, 'utf8'),
+    };
+    if (headBytes(next, next.messageCount, next.contentBytes) > MAX_CONVERSATION_BYTES) throw tooLarge(id);
+    await this.writer.refuseUnstorable(w, next);
+    const outcome = await this.writer.appendAfterHead(w, next, added, head.version);
+    const { messageCount: _count, contentBytes: _bytes, ...header } = next;
+    return this.finish(w, keyed, outcome, { head: header, index: head.messageCount, message: added });
   }
 
   async remove(id: string, ifMatch?: number): Promise<Conversation> {
@@ -205,14 +263,29 @@ export class ConversationService {
    * Changes to one conversation are serialised within this process first, so replicas are the only
    * source of compare-and-set races; without it a hot conversation can starve its writers on a slow store.
    */
-  private change(id: string, ifMatch: number | undefined, spec: ChangeSpec, keyed?: KeyedWrite): Promise<Conversation> {
-    return this.writes.run(id, () => this.changeUnlocked(id, ifMatch, spec, keyed));
+  private change<A = never>(
+    id: string,
+    ifMatch: number | undefined,
+    spec: ChangeSpec,
+    keyed?: KeyedWrite<Conversation | A>,
+    onHead?: (w: FencedWrite) => Promise<Written<Conversation | A>>,
+  ): Promise<Conversation | A> {
+    return this.writes.run(id, () => this.changeUnlocked(id, ifMatch, spec, keyed, onHead));
   }
 
-  private async changeUnlocked(id: string, ifMatch: number | undefined, spec: ChangeSpec, keyed?: KeyedWrite): Promise<Conversation> {
+  /** `onHead`: the change made without reading the whole conversation, where the new store is the source of truth. */
+  private async changeUnlocked<A>(
+    id: string,
+    ifMatch: number | undefined,
+    spec: ChangeSpec,
+    keyed?: KeyedWrite<Conversation | A>,
+    onHead?: (w: FencedWrite) => Promise<Written<Conversation | A>>,
+  ): Promise<Conversation | A> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const result = await this.fenced(id, async (w, legacyWrite) => {
+      const result = await this.fenced<Written<Conversation | A>>(id, async (w, legacyWrite) => {
         await keyed?.key.holdIn(w.q);
+        // An earlier attempt of this key is told landed or not from the whole conversation (landedAs).
+        if (onHead && w.mode.sourceOfTruth === 'new' && !keyed?.key.previous) return onHead(w);
         const current = await this.writer.read(w, id);
         if (!current) throw new NotFoundError(`Conversation ${id}`);
         // An earlier attempt of this key that landed is answered as it would have been, even if deleted since.
@@ -220,22 +293,17 @@ export class ConversationService {
         const landed = previous ? (spec.landedAs?.(previous, current) ?? null) : null;
         if (landed) return this.finish(w, keyed, { kind: 'written', followUp: null }, landed);
         if (current.deleted) throw new NotFoundError(`Conversation ${id}`);
-        if (ifMatch !== undefined && current.version !== ifMatch) {
-          this.conflicts.inc({ kind: 'if_match' });
-          throw new VersionConflictError(ifMatch, current.version);
-        }
+        this.checkIfMatch(ifMatch, current.version);
         // Timestamps never go backwards, even if this machine's clock is behind the last writer's.
         const now = new Date(Math.max(Date.now(), current.updatedAt.getTime()));
         const next = { ...spec.apply(current, now), updatedAt: now, version: current.version + 1 };
-        if (approximateBytes(next) > MAX_CONVERSATION_BYTES) {
-          throw new DomainError('CONVERSATION_TOO_LARGE', 422, `Conversation ${id} would exceed ${MAX_CONVERSATION_BYTES} bytes`);
-        }
+        if (approximateBytes(next) > MAX_CONVERSATION_BYTES) throw tooLarge(id);
         await this.writer.refuseUnstorable(w, next);
         if (keyed && spec.attempt && w.mode.sourceOfTruth === 'legacy') await keyed.key.recordAttempt(spec.attempt(current, now));
         legacyWrite();
         return this.finish(w, keyed, await this.writer.write(w, next, current.version, spec.shape), next);
       });
-      if (result.outcome.kind !== 'lost') return this.settle(result);
+      if (result.outcome.kind !== 'lost') return this.settle(id, result);
       this.conflicts.inc({ kind: 'race' });
       await backoff(attempt);
     }
@@ -259,22 +327,27 @@ export class ConversationService {
     }
   }
 
+  private checkIfMatch(ifMatch: number | undefined, version: number): void {
+    if (ifMatch === undefined || version === ifMatch) return;
+    this.conflicts.inc({ kind: 'if_match' });
+    throw new VersionConflictError(ifMatch, version);
+  }
+
   /** Inside the fence, last: a keyed write stores its response in the same transaction. */
-  private async finish(w: FencedWrite, keyed: KeyedWrite | undefined, outcome: WriteOutcome, c: Conversation) {
-    if (keyed && outcome.kind === 'written') await keyed.key.completeIn(w.q, keyed.respond(c));
-    return { outcome, conversation: c };
+  private async finish<A>(w: FencedWrite, keyed: KeyedWrite<A> | undefined, outcome: WriteOutcome, answer: A): Promise<Written<A>> {
+    if (keyed && outcome.kind === 'written') await keyed.key.completeIn(w.q, keyed.respond(answer));
+    return { outcome, answer };
   }
 
   /** After the commit: start the follow-up, and answer. */
-  private settle(result: { outcome: WriteOutcome; conversation: Conversation }, lost?: () => Error): Conversation {
-    const { outcome, conversation } = result;
+  private settle<A>(id: string, result: Written<A>, lost?: () => Error): A {
+    const { outcome, answer } = result;
     if (outcome.kind !== 'lost' && outcome.followUp) {
       const f = outcome.followUp;
-      this.follower.follow(conversation.id, f.source, f.reason, f.outboxIds, f.change);
+      this.follower.follow(id, f.source, f.reason, f.outboxIds, f.change);
     }
     if (outcome.kind === 'failed') throw outcome.error;
-    if (outcome.kind === 'lost')
-      throw lost?.() ?? new DomainError('WRITE_CONFLICT', 409, `Conversation ${conversation.id} changed meanwhile; retry`);
-    return conversation;
+    if (outcome.kind === 'lost') throw lost?.() ?? new DomainError('WRITE_CONFLICT', 409, `Conversation ${id} changed meanwhile; retry`);
+    return answer;
   }
 }

@@ -28,7 +28,7 @@ import type { PostgresRepairOutbox } from '../repair/repair-outbox';
 import type { WrittenChange } from '../repair/follow-plan';
 import { ConversationStore, LEGACY_STORE, NEW_STORE, TransactionalStore, WriteShape } from '../stores/conversation-store.port';
 import { StoreName } from '../model/store-name';
-import type { Conversation } from '../model/conversation.model';
+import type { Conversation, ConversationHead, Message } from '../model/conversation.model';
 
 /** What one fenced write did. */
 export type WriteOutcome =
@@ -74,6 +74,11 @@ export class DualWriter {
     return name === 'legacy' ? this.legacy : this.newStore;
   }
 
+  /** The new store's head of the conversation (see ConversationHead), read under the fence through its transaction. */
+  readHead(w: FencedWrite, id: string): Promise<ConversationHead | null> {
+    return this.newStore.head(id, w.q);
+  }
+
   /** The source of truth's current state, read under the fence (through its transaction for the new store). */
   read(w: FencedWrite, id: string): Promise<Conversation | null> {
     return w.mode.sourceOfTruth === 'new' ? this.newStore.get(id, w.q) : this.legacy.get(id);
@@ -83,7 +88,7 @@ export class DualWriter {
    * Refuses, before anything is written, a conversation a store this phase writes could not hold: legacy is
    * written in every phase until cleanup (as the source of truth, or as the follower that must not fail later).
    */
-  async refuseUnstorable({ mode }: FencedWrite, next: Conversation): Promise<void> {
+  async refuseUnstorable({ mode }: FencedWrite, next: Pick<Conversation, 'metadata'>): Promise<void> {
     if (mode.sourceOfTruth !== 'legacy' && !mode.dualWrite) return;
     const refusal = await this.legacy.refusal(next);
     if (refusal) throw new StoreRefusedError('legacy', refusal.field, refusal.reason);
@@ -94,6 +99,23 @@ export class DualWriter {
     return w.mode.sourceOfTruth === 'new'
       ? this.writeNewPrimary(w, next, expectedVersion, shape)
       : this.writeLegacyPrimary(w, next, expectedVersion, shape);
+  }
+
+  /**
+   * An append made on the conversation's head, where the new store is the source of truth (the caller checks): its
+   * version-and-count guarded row update and message insert, and in `deprecation` the legacy follow-up recorded in
+   * the same statement, as writeNewPrimary records it.
+   */
+  async appendAfterHead(w: FencedWrite, next: ConversationHead, message: Message, expectedVersion: number): Promise<WriteOutcome> {
+    if (w.mode.sourceOfTruth !== 'new') throw new Error('an append on a head is made only where the new store is the source of truth');
+    const record = w.mode.dualWrite ? ({ source: 'new', reason: 'legacy follows the source of truth' } as const) : null;
+    const { wrote, outboxId } = await this.timed('new', 'primary', () =>
+      this.newStore.appendAfter(next, message, expectedVersion, record, w.q),
+    );
+    if (!wrote) return { kind: 'lost' };
+    if (!record || outboxId === null) return { kind: 'written', followUp: null };
+    const change = { head: next, appended: message, from: expectedVersion, shape: 'append' } as const;
+    return { kind: 'written', followUp: { ...record, outboxIds: [outboxId], change } };
   }
 
   private async writeNewPrimary(

@@ -41,7 +41,9 @@ const SWEEP_BATCH = 1000;
  * client retries, on another replica) instead of answering it with an empty body.
  */
 export type StoredResponse =
-  { status: number; etag?: string; body: unknown } | { landedStatus: number; etag: string; landed: AppendAttempt };
+  | { status: number; etag?: string; body: unknown }
+  /** `minimal`: answered with the message added (Prefer: return=minimal), not the conversation. */
+  | { landedStatus: number; etag: string; landed: AppendAttempt; minimal?: boolean };
 
 /**
  * What an attempt of a keyed write is about to do, so that a later attempt can tell whether it happened, and if it

@@ -28,3 +28,12 @@ export interface Conversation {
   version: number;
   deleted: boolean;
 }
+
+/**
+ * A conversation without its messages, as an append reads it when it does not answer with the whole conversation:
+ * how many messages it holds and the UTF-8 bytes of their text stand for them.
+ */
+export interface ConversationHead extends Omit<Conversation, 'messages'> {
+  messageCount: number;
+  contentBytes: number;
+}

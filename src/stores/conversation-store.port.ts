@@ -1,4 +1,4 @@
-import type { Conversation } from '../model/conversation.model';
+import type { Conversation, ConversationHead, Message } from '../model/conversation.model';
 import type { StoreName } from '../model/store-name';
 
 /**
@@ -33,7 +33,7 @@ export interface ConversationStore {
    * What of `c` this store cannot hold though the API's input rules allow it (a field and why), or null:
    * asked before a write, so that a document a store would refuse is refused before anything is written.
    */
-  refusal(c: Conversation): Promise<StoreRefusal | null>;
+  refusal(c: Pick<Conversation, 'metadata'>): Promise<StoreRefusal | null>;
   /** Newest first by creation, deleted excluded; `after` is the last item of the previous page. */
   listByUser(userId: string, limit: number, after?: ListPosition): Promise<Conversation[]>;
 }
@@ -89,6 +89,21 @@ export interface TransactionalStore extends ConversationStore {
     record: OutboxRecord,
     tx: StoreTransaction,
   ): Promise<string | null>;
+  /** The conversation without its messages (see ConversationHead), read inside `tx` when given; null when absent. */
+  head(id: string, tx?: StoreTransaction): Promise<ConversationHead | null>;
+  /**
+   * An append made on a head (update's append, without the rest of the conversation): `message` becomes message
+   * `next.messageCount - 1` and the row takes `next`'s version and time, only if the stored version is
+   * `expectedVersion` and it holds `next.messageCount - 1` messages; `record`, when given, is recorded in the outbox
+   * in the same statement, only if it wrote.
+   */
+  appendAfter(
+    next: ConversationHead,
+    message: Message,
+    expectedVersion: number,
+    record: OutboxRecord | null,
+    tx: StoreTransaction,
+  ): Promise<{ wrote: boolean; outboxId: string | null }>;
   /**
    * putIfNewer for a copy that follows the source of truth write by write: when the stored version is exactly
    * `from` (the version `c` was made from) only the change is written (update); otherwise, if it is older, all of `c`.

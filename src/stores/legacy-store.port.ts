@@ -7,7 +7,20 @@ import type { ConversationStore, WriteShape } from './conversation-store.port';
  * change to `c`, on exactly version `from`, with `appended` new messages at its end).
  */
 export type LegacyWrite =
-  { kind: 'insert'; c: Conversation } | { kind: 'update'; c: Conversation; from: number; shape: 'append' | 'header'; appended: number };
+  | { kind: 'insert'; c: Conversation }
+  | {
+      kind: 'update';
+      c: Conversation;
+      from: number;
+      shape: 'append' | 'header';
+      appended: number;
+      /**
+       * `c` holds only the header and the `appended` messages (appends made on the head, see follow-plan.ts): never
+       * written whole, so not written at all where the update would have to replace a document not known to be in the
+       * current format (writeMany answers false, and a repair copies the conversation).
+       */
+      partial?: boolean;
+    };
 
 /**
  * The legacy store: the conversation operations plus the raw scans the sync engine needs. Scans

@@ -132,7 +132,7 @@ export class MongoLegacyStore implements LegacyStore {
    * The dev server (FerretDB v1, see README "The dev server is not MongoDB") cannot store arrays of arrays;
    * MongoDB can. Which one this is, is asked once (buildInfo names FerretDB).
    */
-  async refusal(c: Conversation): Promise<StoreRefusal | null> {
+  async refusal(c: Pick<Conversation, 'metadata'>): Promise<StoreRefusal | null> {
     if (!(await this.refusesNestedArrays())) return null;
     const field = firstNestedArrayPath(c.metadata, 'metadata');
     return field ? { field, reason: 'cannot hold arrays of arrays (the dev server, FerretDB v1)' } : null;
@@ -200,6 +200,15 @@ export class MongoLegacyStore implements LegacyStore {
    * follows legacy keeps its record of it until a later attempt confirms it.
    */
   async writeMany(writes: readonly LegacyWrite[]): Promise<Array<boolean | Error>> {
+    // A partial update that would have to be a replace is not sent: answered false, as one whose version moved on.
+    const sent = writes.flatMap((w, i) => (w.kind === 'update' && w.partial && this.currentFormat.get(w.c.id) !== w.from ? [] : [i]));
+    const answers = await this.bulk(sent.map((i) => writes[i]));
+    const out: Array<boolean | Error> = writes.map(() => false);
+    sent.forEach((i, k) => (out[i] = answers[k]));
+    return out;
+  }
+
+  private async bulk(writes: readonly LegacyWrite[]): Promise<Array<boolean | Error>> {
     if (writes.length === 0) return [];
     const ops = writes.map((w) => this.operation(w));
     const failed = new Map<number, { code?: number; errmsg?: string }>();

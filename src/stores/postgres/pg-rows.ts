@@ -11,7 +11,7 @@
  * is silently wrong. Row values are used as they are (no copies): rows come fresh from, or go straight to,
  * the driver.
  */
-import { Conversation, JsonObject, MESSAGE_ROLES, Message, MessageRole } from '../../model/conversation.model';
+import { Conversation, ConversationHead, JsonObject, MESSAGE_ROLES, Message, MessageRole } from '../../model/conversation.model';
 import { InvalidRowError } from '../../model/errors';
 import { isPlainObject } from '../../model/json-value';
 
@@ -100,6 +100,12 @@ export function fromRows(row: ConversationRow, messageRows: readonly MessageRow[
     version: parseVersion(row.version, row.id),
     deleted: row.deleted,
   };
+}
+
+/** A conversation's row as its head (ConversationHead), `content_bytes` the bytes of its messages' text. */
+export function headFromRow(row: ConversationRow & { content_bytes: string | number }): ConversationHead {
+  const { messages: _none, ...head } = fromRows({ ...row, message_count: 0 }, []);
+  return { ...head, messageCount: row.message_count, contentBytes: Number(row.content_bytes) };
 }
 
 /** CONVERSATION_COLUMNS as a column list. */

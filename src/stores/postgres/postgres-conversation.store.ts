@@ -17,12 +17,13 @@
 import type { ClientBase } from 'pg';
 import { copyIn } from './copy-in';
 import { DataSource, QueryRunner } from 'typeorm';
-import type { Conversation } from '../../model/conversation.model';
+import type { Conversation, ConversationHead, Message } from '../../model/conversation.model';
 import {
   CONVERSATION_COLUMN_LIST,
   ConversationRow,
   fromMessageRows,
   fromMessageRowsMany,
+  headFromRow,
   MessageRow,
   SELECT_ONE_WITH_MESSAGE_ROWS,
   selectWithMessageRows,
@@ -51,6 +52,20 @@ export class PostgresConversationStore implements TransactionalStore {
   /** `q`: read inside that transaction (a fenced write reads through the fence's own connection). */
   async get(id: string, q?: StoreTransaction): Promise<Conversation | null> {
     return fromMessageRows(await (q ?? this.dataSource).query(SELECT_ONE_WITH_MESSAGE_ROWS, [id]));
+  }
+
+  /**
+   * The conversation's row without its messages: their count, and their text's bytes summed by PostgreSQL (read from
+   * the messages' primary key; nothing of them crosses the wire).
+   */
+  async head(id: string, q?: StoreTransaction): Promise<ConversationHead | null> {
+    const rows = await (q ?? this.dataSource).query<Array<ConversationRow & { content_bytes: string | number }>>(
+      `SELECT ${CONVERSATION_COLUMN_LIST},
+              (SELECT coalesce(sum(octet_length(m.content)), 0) FROM messages m WHERE m.conversation_id = c.id) AS content_bytes
+       FROM conversations c WHERE c.id = $1`,
+      [id],
+    );
+    return rows.length === 0 ? null : headFromRow(rows[0]);
   }
 
   async getMany(ids: string[]): Promise<Conversation[]> {
@@ -99,7 +114,10 @@ export class PostgresConversationStore implements TransactionalStore {
     shape: WriteShape,
     record?: OutboxRecord,
   ): Promise<{ wrote: boolean; outboxId: string | null }> {
-    const w = rowWrite(c, expectedVersion, shape);
+    return this.run(q, rowWrite(c, expectedVersion, shape), record);
+  }
+
+  private async run(q: StoreTransaction, w: RowWrite, record?: OutboxRecord): Promise<{ wrote: boolean; outboxId: string | null }> {
     const ctes = [...w.ctes, `written AS (${w.last})`];
     const params = [...w.params];
     const next = (value: unknown) => `$${params.push(value)}`;
@@ -117,6 +135,12 @@ export class PostgresConversationStore implements TransactionalStore {
     );
     if (rows.length === 0) return { wrote: false, outboxId: null };
     return { wrote: true, outboxId: rows[0].outbox_id === null ? null : String(rows[0].outbox_id) };
+  }
+
+  async appendAfter(next: ConversationHead, message: Message, expectedVersion: number, record: OutboxRecord | null, tx: StoreTransaction) {
+    const row = appendRow(next.id, next.updatedAt, next.version, next.messageCount, expectedVersion, message);
+    const { wrote, outboxId } = await this.run(tx, row, record ?? undefined);
+    return { wrote, outboxId };
   }
 
   async follow(c: Conversation, from: number, shape: WriteShape, tx?: StoreTransaction): Promise<PutResult> {
@@ -290,11 +314,9 @@ function columnsOf(rows: ConversationRow[]): unknown[][] {
  * or an update guarded by the version (and, for an append or a header change, by the message count). `messages`,
  * for a whole write (which also returns `message_count`): the rows the same statement writes after it (see write).
  */
-function rowWrite(
-  c: Conversation,
-  expectedVersion: number | null,
-  shape: WriteShape,
-): { ctes: string[]; last: string; params: unknown[]; messages?: MessageRow[] } {
+type RowWrite = { ctes: string[]; last: string; params: unknown[]; messages?: MessageRow[] };
+
+function rowWrite(c: Conversation, expectedVersion: number | null, shape: WriteShape): RowWrite {
   const n = c.messages.length;
   if (expectedVersion === null || shape === 'replace') {
     const { conversation, messages } = toRows(c);
@@ -324,7 +346,14 @@ function rowWrite(
     };
   }
   if (n === 0) throw new RangeError('an append writes at least one message');
-  const m = c.messages[n - 1];
+  return appendRow(c.id, c.updatedAt, c.version, n, expectedVersion, c.messages[n - 1]);
+}
+
+/**
+ * An append: the row's version and message count bumped, guarded by the version it was made from and by the count
+ * before it (`n - 1`), and message `m` inserted as row `n - 1`, only if the row was.
+ */
+function appendRow(id: string, updatedAt: Date, version: number, n: number, expectedVersion: number, m: Message): RowWrite {
   return {
     ctes: [
       `bumped AS (
@@ -335,6 +364,6 @@ function rowWrite(
     last: `INSERT INTO messages (conversation_id, seq, role, content, created_at)
            SELECT id, $4::integer - 1, $6::text, $7::text, $8::timestamptz FROM bumped
            RETURNING conversation_id AS id`,
-    params: [c.id, c.updatedAt, c.version, n, expectedVersion, m.role, m.content, m.createdAt],
+    params: [id, updatedAt, version, n, expectedVersion, m.role, m.content, m.createdAt],
   };
 }

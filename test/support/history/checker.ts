@@ -50,6 +50,7 @@ export type Rule =
   | 'readMissingAcknowledged'
   | 'versionCount'
   | 'idempotency'
+  | 'position'
   | 'afterDelete'
   | 'resurrected'
   | 'listMissing'
@@ -134,6 +135,7 @@ export function checkContents(ops: HistoryOp[], truth: Map<string, StoredConvers
           opIds: [op.opId],
           detail: `acknowledged ${op.kind} "${op.content}" for ${op.conversationId} is in ${where} instead`,
         });
+      else out.push(...checkAnsweredPosition(op, places[0].position));
     } else if (op.outcome === 'info') {
       if (places.length > 1)
         out.push({
@@ -327,6 +329,24 @@ export function checkVersionCounts(ops: HistoryOp[], truth: Map<string, StoredCo
     }
   }
   return out;
+}
+
+/**
+ * An acknowledged append's answers name where its message went (the whole conversation's last message, or a minimal
+ * answer's `messageCount`): messages are never removed nor moved, so that is where the source of truth holds it.
+ */
+function checkAnsweredPosition(op: HistoryOp, position: number): Violation[] {
+  if (op.kind !== 'append') return [];
+  const named = [...new Set(op.attempts.flatMap((a) => (a.outcome === 'ok' && a.position !== undefined ? [a.position] : [])))];
+  if (named.every((p) => p === position)) return [];
+  return [
+    {
+      rule: 'position',
+      conversationId: op.conversationId,
+      opIds: [op.opId],
+      detail: `acknowledged append "${op.content}" was answered at position ${named.join(' and ')} but is at ${position}`,
+    },
+  ];
 }
 
 /**
@@ -611,6 +631,8 @@ export interface Figures {
   readsMissingAcknowledged: number;
   versionCountViolations: number;
   idempotencyViolations: number;
+  /** Acknowledged appends not where their answer put them. */
+  positionViolations: number;
   /** Found or written after a delete took effect. */
   afterDelete: number;
   /** Acknowledged deletes the source of truth does not hold at the end. */
@@ -679,6 +701,7 @@ export function checkHistory(history: History, final: FinalState, examples = 5):
       readsMissingAcknowledged: count('readMissingAcknowledged'),
       versionCountViolations: count('versionCount'),
       idempotencyViolations: count('idempotency'),
+      positionViolations: count('position'),
       afterDelete: count('afterDelete'),
       resurrected: count('resurrected'),
       listMissing: count('listMissing'),

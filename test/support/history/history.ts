@@ -26,6 +26,8 @@ export interface Attempt {
   /** The conversation id the response named (creates), and its version. */
   id?: string;
   version?: number;
+  /** Where an append's answer put its message: a minimal answer's `messageCount` - 1, else the last of its `messages`. */
+  position?: number;
   /** A digest of a 2xx answer's JSON body, its keys sorted (the same body, however it is ordered, has the same one). */
   bodyDigest?: string;
   /** Set on a response the service says it replayed (Idempotent-Replayed: true). */

@@ -76,6 +76,8 @@ export async function send(baseUrl: string, replica: number, method: string, pat
       if (typeof body.id === 'string') attempt.id = body.id;
       if (typeof body.version === 'number') attempt.version = body.version;
       attempt.bodyDigest = digest(body);
+      if (typeof body.messageCount === 'number') attempt.position = body.messageCount - 1;
+      else if (Array.isArray(body.messages)) attempt.position = body.messages.length - 1;
       if (res.headers.get('idempotent-replayed') === 'true') attempt.replayed = true;
     } else if (res.status === 204) {
       // A delete answers with no body: its version is the ETag's.

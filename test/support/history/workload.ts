@@ -305,11 +305,13 @@ class Runner {
       if (roll < 0.45) {
         const keyed = random() < 0.5;
         const key = `${this.options.variant}-c${k}-o${n}`;
+        // A third of the appends ask for the minimal answer (Prefer: return=minimal: the message, not the conversation).
+        const minimal = (n + k) % 3 === 0;
         const request: Request = {
           method: 'POST',
           path: `/conversations/${id}/messages`,
           body: { role: random() < 0.5 ? 'user' : 'assistant', content: tag },
-          headers: keyed ? { 'idempotency-key': key } : undefined,
+          headers: { ...(keyed ? { 'idempotency-key': key } : {}), ...(minimal ? { prefer: 'return=minimal' } : {}) },
         };
         const { attempts } = await this.withRetries(random, request, keyed);
         const op = this.record(
