@@ -161,7 +161,7 @@ export function svg(spec: ChartSpec): string {
 
 /**
  * What tells two lines of the same figure apart in the targets table: the size, the phase, the store, the worker
- * state, the CPU layout of the run (BENCH_LEGACY_CPUS).
+ * state, the CPU layout of the run (BENCH_LEGACY_CPUS), an append's answer and key (BENCH_APPEND_MINIMAL, _KEYED).
  */
 function qualifier(l: BenchLine): string {
   const q = [
@@ -170,6 +170,8 @@ function qualifier(l: BenchLine): string {
     typeof l.store === 'string' ? `${l.store} store` : null,
     l.worker ? `worker ${l.worker}` : null,
     typeof l.layout === 'string' ? l.layout : null,
+    l.minimal === true ? 'Prefer: return=minimal' : null,
+    l.keyed === true ? 'keyed' : null,
   ].filter((x) => x !== null);
   return q.length > 0 ? ` (${q.join(', ')})` : '';
 }
