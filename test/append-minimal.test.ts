@@ -126,7 +126,9 @@ describe('Prefer: return=minimal', () => {
     await t.setPhase('deprecation');
     const id = await created(1);
     const before = await settledSnapshot();
-    expectErrorShape(await append(1, id, 'stale', { ...MINIMAL, 'if-match': '"7"' }), 412, 'VERSION_CONFLICT');
+    const stale = await append(1, id, 'stale', { ...MINIMAL, 'if-match': '"7"' });
+    expectErrorShape(stale, 412, 'VERSION_CONFLICT');
+    expect(stale.headers.get('preference-applied')).toBeNull();
     expectErrorShape(await append(1, newConversationId(new Date()), 'nobody'), 404, 'NOT_FOUND');
     expect(await settledSnapshot()).toEqual(before);
     expectMinimal(await append(1, id, 'matched', { ...MINIMAL, 'if-match': '"1"' }), id, 2, 'matched');
@@ -171,10 +173,14 @@ describe('Prefer: return=minimal', () => {
     const first = await append(0, id, 'once', headers);
     expectMinimal(first, id, 6, 'once');
     expect((await append(1, id, 'later')).status).toBe(201);
-    const replay = await append(1, id, 'once', headers);
-    expect(replay.status).toBe(201);
-    expect(replay.headers.get('idempotent-replayed')).toBe('true');
-    expect(replay.body).toEqual(first.body);
+    // The first answer in the form it had, also to a retry that does not repeat the preference.
+    for (const again of [headers, { 'idempotency-key': headers['idempotency-key'] }]) {
+      const replay = await append(1, id, 'once', again);
+      expect(replay.status).toBe(201);
+      expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      expect(replay.headers.get('preference-applied')).toBe('return=minimal');
+      expect(replay.body).toEqual(first.body);
+    }
     expect((await readNew(t, id))!.messages.filter((m) => m.content === 'once')).toHaveLength(1);
   });
 });

@@ -62,8 +62,8 @@ interface Answering<A> {
   body(a: A): unknown;
   version(a: A): number;
   stored(status: number, a: A): StoredResponse;
-  /** Headers of every answer, the replay's too. */
-  headers?: Record<string, string>;
+  /** Set where the answer depends on the Prefer header (`Vary: Prefer`): whether this request asked for the minimal one. */
+  prefer?: { minimal: boolean };
 }
 
 const whole: Answering<Conversation> = {
@@ -93,7 +93,7 @@ function appending(minimal: boolean): Answering<Conversation | Appended> {
         ? { landedStatus: status, landed: appendRecord(appended), minimal, etag: etag(version(a)) }
         : { status, body: body(a), etag: etag(version(a)) };
     },
-    headers: minimal ? { 'Preference-Applied': 'return=minimal', Vary: 'Prefer' } : { Vary: 'Prefer' },
+    prefer: { minimal },
   };
 }
 const ifMatch = (header: string | undefined) => parseInput(IfMatchSchema, header, 'If-Match');
@@ -208,24 +208,23 @@ export class ConversationController {
     run: (keyed?: KeyedWrite<A>) => Promise<A>,
     answering: Answering<A>,
   ): Promise<void> {
-    for (const [name, value] of Object.entries(answering.headers ?? {})) res.setHeader(name, value);
-    if (key === undefined) {
-      const a = await run();
-      res
-        .status(status)
-        .setHeader('ETag', etag(answering.version(a)))
-        .json(answering.body(a));
-      return;
-    }
+    const send = (sendStatus: number, tag: string | undefined, body: unknown, minimal: boolean) => {
+      if (answering.prefer) res.setHeader('Vary', 'Prefer');
+      if (minimal) res.setHeader('Preference-Applied', 'return=minimal');
+      if (tag) res.setHeader('ETag', tag);
+      res.status(sendStatus).json(body);
+    };
+    const fresh = (a: A) => send(status, etag(answering.version(a)), answering.body(a), answering.prefer?.minimal ?? false);
+    if (key === undefined) return fresh(await run());
     const scope = `${req.principal?.name ?? 'anonymous'} ${req.method} ${req.path}`;
     // The body as sent (before parsing) is what "the same body" means to a client.
     const claim = await this.idempotency.claim(key, scope, req.body);
     if (claim.kind === 'replay') {
       const r = claim.response;
-      const [replayStatus, replayed] = 'landed' in r ? [r.landedStatus, await this.rebuilt(r.landed, r.minimal)] : [r.status, r.body];
-      if (r.etag) res.setHeader('ETag', r.etag);
-      res.status(replayStatus).setHeader('Idempotent-Replayed', 'true').json(replayed);
-      return;
+      // The first answer, in the form it had (whatever this request prefers).
+      res.setHeader('Idempotent-Replayed', 'true');
+      if ('landed' in r) return send(r.landedStatus, r.etag, await this.rebuilt(r.landed, r.minimal), r.minimal === true);
+      return send(r.status, r.etag, r.body, false);
     }
     let a: A;
     try {
@@ -236,10 +235,7 @@ export class ConversationController {
       await (err instanceof StoreRefusedError ? claim.key.discard() : claim.key.release()).catch(() => undefined);
       throw err;
     }
-    res
-      .status(status)
-      .setHeader('ETag', etag(answering.version(a)))
-      .json(answering.body(a));
+    fresh(a);
   }
 
   /** A keyed append's first answer again, from the write it stored (see StoredResponse). */
