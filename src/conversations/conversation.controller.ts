@@ -240,8 +240,6 @@ export class ConversationController {
 
   /** A keyed append's first answer again, from the write it stored (see StoredResponse). */
   private async rebuilt(landed: AppendAttempt, minimal: boolean | undefined): Promise<unknown> {
-    const c = await this.conversations.answerOf(landed);
-    const appended = minimal ? appendedOf(c) : null;
-    return appended ? toAppendedDto(appended) : toDto(c);
+    return appending(minimal === true).body(await this.conversations.answerOf(landed));
   }
 }

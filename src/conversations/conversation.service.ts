@@ -262,6 +262,7 @@ export class ConversationService {
   /**
    * Changes to one conversation are serialised within this process first, so replicas are the only
    * source of compare-and-set races; without it a hot conversation can starve its writers on a slow store.
+   * `onHead`: the change made without reading the whole conversation, where the new store is the source of truth.
    */
   private change<A = never>(
     id: string,
@@ -270,44 +271,35 @@ export class ConversationService {
     keyed?: KeyedWrite<Conversation | A>,
     onHead?: (w: FencedWrite) => Promise<Written<Conversation | A>>,
   ): Promise<Conversation | A> {
-    return this.writes.run(id, () => this.changeUnlocked(id, ifMatch, spec, keyed, onHead));
-  }
-
-  /** `onHead`: the change made without reading the whole conversation, where the new store is the source of truth. */
-  private async changeUnlocked<A>(
-    id: string,
-    ifMatch: number | undefined,
-    spec: ChangeSpec,
-    keyed?: KeyedWrite<Conversation | A>,
-    onHead?: (w: FencedWrite) => Promise<Written<Conversation | A>>,
-  ): Promise<Conversation | A> {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const result = await this.fenced<Written<Conversation | A>>(id, async (w, legacyWrite) => {
-        await keyed?.key.holdIn(w.q);
-        // An earlier attempt of this key is told landed or not from the whole conversation (landedAs).
-        if (onHead && w.mode.sourceOfTruth === 'new' && !keyed?.key.previous) return onHead(w);
-        const current = await this.writer.read(w, id);
-        if (!current) throw new NotFoundError(`Conversation ${id}`);
-        // An earlier attempt of this key that landed is answered as it would have been, even if deleted since.
-        const previous = keyed?.key.previous;
-        const landed = previous ? (spec.landedAs?.(previous, current) ?? null) : null;
-        if (landed) return this.finish(w, keyed, { kind: 'written', followUp: null }, landed);
-        if (current.deleted) throw new NotFoundError(`Conversation ${id}`);
-        this.checkIfMatch(ifMatch, current.version);
-        // Timestamps never go backwards, even if this machine's clock is behind the last writer's.
-        const now = new Date(Math.max(Date.now(), current.updatedAt.getTime()));
-        const next = { ...spec.apply(current, now), updatedAt: now, version: current.version + 1 };
-        if (approximateBytes(next) > MAX_CONVERSATION_BYTES) throw tooLarge(id);
-        await this.writer.refuseUnstorable(w, next);
-        if (keyed && spec.attempt && w.mode.sourceOfTruth === 'legacy') await keyed.key.recordAttempt(spec.attempt(current, now));
-        legacyWrite();
-        return this.finish(w, keyed, await this.writer.write(w, next, current.version, spec.shape), next);
-      });
-      if (result.outcome.kind !== 'lost') return this.settle(id, result);
-      this.conflicts.inc({ kind: 'race' });
-      await backoff(attempt);
-    }
-    throw new DomainError('WRITE_CONFLICT', 409, `Conversation ${id} is changing too fast; retry`);
+    return this.writes.run(id, async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const result = await this.fenced<Written<Conversation | A>>(id, async (w, legacyWrite) => {
+          await keyed?.key.holdIn(w.q);
+          // An earlier attempt of this key is told landed or not from the whole conversation (landedAs).
+          if (onHead && w.mode.sourceOfTruth === 'new' && !keyed?.key.previous) return onHead(w);
+          const current = await this.writer.read(w, id);
+          if (!current) throw new NotFoundError(`Conversation ${id}`);
+          // An earlier attempt of this key that landed is answered as it would have been, even if deleted since.
+          const previous = keyed?.key.previous;
+          const landed = previous ? (spec.landedAs?.(previous, current) ?? null) : null;
+          if (landed) return this.finish(w, keyed, { kind: 'written', followUp: null }, landed);
+          if (current.deleted) throw new NotFoundError(`Conversation ${id}`);
+          this.checkIfMatch(ifMatch, current.version);
+          // Timestamps never go backwards, even if this machine's clock is behind the last writer's.
+          const now = new Date(Math.max(Date.now(), current.updatedAt.getTime()));
+          const next = { ...spec.apply(current, now), updatedAt: now, version: current.version + 1 };
+          if (approximateBytes(next) > MAX_CONVERSATION_BYTES) throw tooLarge(id);
+          await this.writer.refuseUnstorable(w, next);
+          if (keyed && spec.attempt && w.mode.sourceOfTruth === 'legacy') await keyed.key.recordAttempt(spec.attempt(current, now));
+          legacyWrite();
+          return this.finish(w, keyed, await this.writer.write(w, next, current.version, spec.shape), next);
+        });
+        if (result.outcome.kind !== 'lost') return this.settle(id, result);
+        this.conflicts.inc({ kind: 'race' });
+        await backoff(attempt);
+      }
+      throw new DomainError('WRITE_CONFLICT', 409, `Conversation ${id} is changing too fast; retry`);
+    });
   }
 
   /**
